@@ -1,0 +1,62 @@
+#!/usr/bin/env -S npx tsx
+// webtune's command line. Each command lives in ./commands/<name>.ts with its own help.
+import { UsageError } from './args.ts';
+
+interface Command {
+  summary: string;
+  load: () => Promise<{ help: string; run(argv: string[]): Promise<number> }>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  gpu: { summary: 'show the WebGPU adapter headless Chromium finds', load: () => import('./commands/gpu.ts') },
+  kernels: { summary: 'run the kernel GPU tests (`kernels test`)', load: () => import('./commands/kernels.ts') },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `webtune: fine-tune small language models on WebGPU, headless.
+
+usage: pnpm cli <command> [options]     (pnpm cli <command> --help for its options)
+
+commands:
+${lines.join('\n')}
+
+environment:
+  WEBTUNE_DEBUG      print stack traces of errors
+  WEBTUNE_CHROMIUM   path to the Chromium/Chrome to drive (default: the system's chromium)
+  WEBTUNE_GPU        auto | hardware | swiftshader (default auto: a real GPU if Chromium finds one)`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`webtune: unknown command "${name}". Commands: ${Object.keys(COMMANDS).join(', ')}.\n`);
+    return 2;
+  }
+  const mod = await command.load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${mod.help}\n`);
+    return 0;
+  }
+  try {
+    return await mod.run(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`webtune ${name}: ${err.message}\n`);
+      return 2;
+    }
+    // Anything else is still one line for the user; the stack only when asked for.
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`webtune ${name}: ${message}\n`);
+    if (process.env.WEBTUNE_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,13 @@
+// Node-side entry: everything the CLI and the tests need to drive WebGPU in headless Chromium.
+export {
+  BrowserNotFoundError,
+  chromiumArgs,
+  findChromium,
+  type GpuChoice,
+  type LaunchOptions,
+  launchChromium,
+  parseGpuChoice,
+} from './chromium.ts';
+export { type GpuRun, type GpuRunOptions, type GpuRunRequest, type GpuTestResult, RUNNER_PAGE, runGpuTests } from './gpu-tests.ts';
+export { type PageServer, REPO_ROOT, type ServeOptions, startServer } from './server.ts';
+export { type AdapterReport, describeAdapter, type GpuSession, NoWebGpuError, openGpuSession, type SessionOptions } from './session.ts';

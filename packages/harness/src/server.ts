@@ -1,0 +1,40 @@
+// Serve pages to the headless browser on loopback. WebGPU needs a secure context, and
+// http://127.0.0.1 is one (about:blank and file:// are not).
+import { fileURLToPath } from 'node:url';
+import { createServer, type InlineConfig, preview } from 'vite';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface PageServer {
+  /** Origin with trailing slash, e.g. http://127.0.0.1:41234/ */
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface ServeOptions {
+  /** Vite root; the repository root by default, so any package's sources can be imported. */
+  root?: string;
+  /** A vite config file to load (the studio's, for its Svelte plugin); none by default. */
+  configFile?: string;
+  /** Serve a production build (`vite preview` of `outDir`) instead of transforming sources on the fly. */
+  built?: boolean;
+}
+
+/** A vite server on 127.0.0.1 with a free port, quiet, without file watching or HMR. */
+export async function startServer(options: ServeOptions = {}): Promise<PageServer> {
+  const config: InlineConfig = {
+    root: options.root ?? REPO_ROOT,
+    configFile: options.configFile ?? false,
+    logLevel: 'warn',
+    clearScreen: false,
+    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, watch: null },
+    preview: { host: '127.0.0.1', port: 0, strictPort: false },
+  };
+  const server = options.built ? await preview(config) : await (await createServer(config)).listen();
+  const address = server.httpServer?.address();
+  if (!address || typeof address === 'string') throw new Error('vite did not report a TCP address');
+  return {
+    url: `http://127.0.0.1:${address.port}/`,
+    close: () => server.close(),
+  };
+}

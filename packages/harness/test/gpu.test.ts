@@ -1,0 +1,3 @@
+import { defineGpuTests } from '../src/vitest.ts';
+
+await defineGpuTests('harness', { prefixes: ['packages/harness/'] });

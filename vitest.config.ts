@@ -1,0 +1,41 @@
+// One vitest run for the whole repo, in three projects:
+//   unit: pure logic in Node, beside the code (`src/**/*.test.ts`)
+//   gpu:  each package's `test/gpu.test.ts` runs that package's `*.gpu.ts` files in headless Chromium
+//   e2e:  `test/` drives the studio and the CLI end to end
+// GPU and e2e files run one at a time, and the projects one after another (groupOrder):
+// each owns a browser, and SwiftShader wants every core.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          sequence: { groupOrder: 0 },
+          include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'gpu',
+          sequence: { groupOrder: 1 },
+          include: ['packages/*/test/gpu.test.ts'],
+          fileParallelism: false,
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          sequence: { groupOrder: 2 },
+          include: ['test/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
+        },
+      },
+    ],
+  },
+});
