@@ -1,0 +1,149 @@
+// matmul on the GPU against its float64 reference: every layout, odd and aligned shapes,
+// LoRA-skinny shapes, split-K, strided attention heads with grouped-query sharing.
+import { assertAllClose, gpuTest, reductionTolerance } from '@webtune/harness/page';
+import { Gpu } from '../../runtime/gpu.ts';
+import { uniform } from '../../testing/random.ts';
+import { matmulRef } from './matmul.ref.ts';
+import { geometryFromShapes, type MatmulGeometry, matmul } from './matmul.ts';
+
+interface Case {
+  M: number;
+  N: number;
+  K: number;
+  transA?: boolean;
+  transB?: boolean;
+  batch?: number;
+  sharedB?: boolean;
+  alpha?: number;
+  beta?: number;
+  scale?: number;
+  splits?: number;
+}
+
+async function check(gpu: Gpu, c: Case, seed: number): Promise<void> {
+  const { M, N, K, transA = false, transB = false, batch = 1, alpha = 1, beta = 0, scale = 1 } = c;
+  const aShape = [batch, ...(transA ? [K, M] : [M, K])];
+  const bShape = [...(c.sharedB ? [] : [batch]), ...(transB ? [N, K] : [K, N])];
+  const cShape = [batch, M, N];
+  const a = uniform(
+    aShape.reduce((x, y) => x * y),
+    seed,
+    scale,
+  );
+  const b = uniform(
+    bShape.reduce((x, y) => x * y),
+    seed + 1,
+    scale,
+  );
+  const c0 = uniform(batch * M * N, seed + 2, scale);
+  const A = gpu.upload(a, aShape, 'A');
+  const B = gpu.upload(b, bShape, 'B');
+  const C = gpu.upload(c0, cShape, 'C');
+  gpu.run(...(await matmul(gpu, C, A, B, { transA, transB, alpha, beta, splits: c.splits })));
+  const got = await gpu.read(C);
+  const g = geometryFromShapes('ref', C, A, B, transA, transB);
+  const ref = matmulRef(g, a, b, c0, alpha, beta);
+  const label = `C (M=${M} N=${N} K=${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''} batch=${batch})`;
+  assertAllClose(got, ref.C, reductionTolerance(K, ref.magnitude), label);
+  for (const t of [A, B, C]) t.buffer.destroy();
+}
+
+const LAYOUTS = [
+  [false, false],
+  [false, true],
+  [true, false],
+  [true, true],
+] as const;
+
+gpuTest('odd shapes that do not divide the tile, every layout', async ({ device }) => {
+  const gpu = new Gpu(device);
+  for (const [transA, transB] of LAYOUTS) await check(gpu, { M: 37, N: 29, K: 53, transA, transB }, 10);
+});
+
+gpuTest('4-aligned shapes (vec4 loads), every layout, several tiles', async ({ device }) => {
+  const gpu = new Gpu(device);
+  for (const [transA, transB] of LAYOUTS) await check(gpu, { M: 72, N: 136, K: 100, transA, transB }, 20);
+});
+
+gpuTest('alpha and beta: scale, accumulate, large magnitudes', async ({ device }) => {
+  const gpu = new Gpu(device);
+  await check(gpu, { M: 33, N: 65, K: 47, alpha: -0.5, beta: 1, scale: 1000 }, 30);
+  await check(gpu, { M: 16, N: 16, K: 16, alpha: 2, beta: 0.25, transB: true }, 31);
+});
+
+gpuTest('beta = 0 never reads C (NaN there stays out of the result)', async ({ device }) => {
+  const gpu = new Gpu(device);
+  const A = gpu.upload(uniform(6 * 5, 1), [6, 5], 'A');
+  const B = gpu.upload(uniform(5 * 7, 2), [5, 7], 'B');
+  const C = gpu.upload(new Float32Array(42).fill(Number.NaN), [6, 7], 'C');
+  gpu.run(...(await matmul(gpu, C, A, B)));
+  const got = await gpu.read(C);
+  const ref = matmulRef(geometryFromShapes('ref', C, A, B, false, false), await gpu.read(A), await gpu.read(B), new Float64Array(42));
+  assertAllClose(got, ref.C, reductionTolerance(5, ref.magnitude), 'C');
+});
+
+gpuTest('batched, and weights shared across the batch', async ({ device }) => {
+  const gpu = new Gpu(device);
+  await check(gpu, { M: 19, N: 24, K: 31, batch: 3 }, 40);
+  await check(gpu, { M: 19, N: 24, K: 32, batch: 3, sharedB: true, transB: true }, 41);
+});
+
+gpuTest('LoRA-skinny shapes: [T,H]x[H,r], [r,T]x[T,H], and their backward layouts', async ({ device }) => {
+  const gpu = new Gpu(device);
+  await check(gpu, { M: 75, N: 8, K: 96 }, 50); // x A^T: rank-8 output
+  await check(gpu, { M: 75, N: 96, K: 8 }, 51); // h B^T: rank-8 inner dimension
+  await check(gpu, { M: 8, N: 96, K: 75, transA: true }, 52); // dA = dhᵀ x
+  await check(gpu, { M: 96, N: 8, K: 75, transA: true }, 53); // dB = dyᵀ h
+  await check(gpu, { M: 1, N: 40, K: 33 }, 54); // a single row (generation)
+});
+
+gpuTest('split-K: forced and automatic, with beta', async ({ device }) => {
+  const gpu = new Gpu(device);
+  await check(gpu, { M: 21, N: 18, K: 300, splits: 3, beta: 1 }, 60);
+  await check(gpu, { M: 8, N: 24, K: 4096, transA: true }, 61); // chooses split-K itself
+});
+
+gpuTest('attention heads through strides: S = Q Kᵀ per head with grouped-query sharing', async ({ device }) => {
+  const gpu = new Gpu(device);
+  const [Bn, T, nh, nkv, hd] = [2, 9, 4, 2, 8];
+  const q = uniform(Bn * T * nh * hd, 70);
+  const k = uniform(Bn * T * nkv * hd, 71);
+  const Q = gpu.upload(q, [Bn, T, nh, hd], 'q');
+  const Kt = gpu.upload(k, [Bn, T, nkv, hd], 'k');
+  const S = gpu.tensor([Bn, nh, T, T], 'scores');
+  const g: MatmulGeometry = {
+    M: T,
+    N: T,
+    K: hd,
+    batch: Bn * nh,
+    batch1: nh,
+    transA: false,
+    transB: true,
+    lda: nh * hd,
+    ldb: nkv * hd,
+    ldc: T,
+    a: { offset: 0, stride0: T * nh * hd, stride1: hd, div1: 1 },
+    b: { offset: 0, stride0: T * nkv * hd, stride1: hd, div1: nh / nkv },
+    c: { offset: 0, stride0: nh * T * T, stride1: T * T, div1: 1 },
+  };
+  gpu.run(...(await matmul(gpu, S, Q, Kt, { geometry: g, alpha: 1 / Math.sqrt(hd) })));
+  const got = await gpu.read(S);
+  // Independent of the geometry code: index the heads by hand.
+  const want = new Float64Array(Bn * nh * T * T);
+  for (let b = 0; b < Bn; b++)
+    for (let h = 0; h < nh; h++)
+      for (let i = 0; i < T; i++)
+        for (let j = 0; j < T; j++) {
+          let s = 0;
+          const kvh = Math.floor(h / (nh / nkv));
+          for (let d = 0; d < hd; d++) s += q[((b * T + i) * nh + h) * hd + d] * k[((b * T + j) * nkv + kvh) * hd + d];
+          want[((b * nh + h) * T + i) * T + j] = s / Math.sqrt(hd);
+        }
+  assertAllClose(got, want, reductionTolerance(hd, 1), 'scores');
+});
+
+gpuTest('more workgroups than one grid dimension allows', async ({ device }) => {
+  const gpu = new Gpu(device);
+  const batch = device.limits.maxComputeWorkgroupsPerDimension + 100;
+  await check(gpu, { M: 1, N: 1, K: 3, batch }, 80);
+});

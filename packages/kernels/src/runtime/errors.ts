@@ -1,0 +1,68 @@
+// Errors a user of the kernels can act on. Each message names the op or kernel and says what to do.
+
+/** Shapes that cannot work together; thrown before anything is dispatched. */
+export class ShapeError extends Error {
+  override name = 'ShapeError';
+  constructor(op: string, message: string) {
+    super(`${op}: ${message}`);
+  }
+}
+
+export interface CompileMessage {
+  type: GPUCompilationMessageType;
+  line: number;
+  column: number;
+  message: string;
+}
+
+/** A WGSL kernel that does not compile: each message as `<kernel>.wgsl:line:column`, with the line. */
+export class KernelCompileError extends Error {
+  override name = 'KernelCompileError';
+  constructor(
+    readonly kernel: string,
+    readonly messages: CompileMessage[],
+    source: string,
+  ) {
+    const lines = source.split('\n');
+    const text = messages
+      .map((m) => `${kernel}.wgsl:${m.line}:${m.column}: ${m.type}: ${m.message}\n    ${lines[m.line - 1]?.trim() ?? ''}`)
+      .join('\n');
+    super(`WGSL kernel "${kernel}" failed to compile:\n${text}`);
+  }
+}
+
+/** The GPU ran out of memory while `label` ran. */
+export class GpuOutOfMemoryError extends Error {
+  override name = 'GpuOutOfMemoryError';
+  constructor(label: string, detail: string) {
+    super(
+      `Out of GPU memory during ${label} (${detail}). Use a smaller batch size or max length, a smaller LoRA rank, ` +
+        'or a smaller model; closing other GPU-heavy tabs and apps also frees memory.',
+    );
+  }
+}
+
+/** WebGPU rejected a call during `label`: a bug in webtune, or a limit of this GPU. */
+export class GpuValidationError extends Error {
+  override name = 'GpuValidationError';
+  constructor(label: string, detail: string) {
+    super(`WebGPU validation error during ${label}: ${detail}`);
+  }
+}
+
+/** The GPUDevice is gone; nothing more can run on it. */
+export class DeviceLostError extends Error {
+  override name = 'DeviceLostError';
+  constructor(
+    readonly reason: string,
+    detail: string,
+  ) {
+    super(
+      reason === 'destroyed'
+        ? 'The GPU device was closed by webtune; start a new session.'
+        : `The GPU device was lost (${detail || reason}). This happens when the graphics driver resets, often after ` +
+            'running out of memory or a very long GPU task. Reload the page (or rerun the command) to continue; ' +
+            'saved adapters and checkpoints are kept.',
+    );
+  }
+}

@@ -1,0 +1,284 @@
+// The thin runtime: a GPUDevice from the caller, pipelines cached by kernel and constants,
+// tensors, uniforms, bind groups, and recording many dispatches into one submit.
+import { type CompileMessage, DeviceLostError, GpuOutOfMemoryError, GpuValidationError, KernelCompileError } from './errors.ts';
+import { type ConstValue, specialize } from './specialize.ts';
+import { BINDING_ALIGN, type DType, numel, Tensor } from './tensor.ts';
+
+/** A WGSL source and the name errors and caches know it by. */
+export interface Kernel {
+  name: string;
+  source: string;
+  entryPoint?: string;
+}
+
+/** One recorded compute dispatch. Built once (pipeline, uniforms, bind group), replayed freely. */
+export interface Dispatch {
+  readonly label: string;
+  readonly pipeline: GPUComputePipeline;
+  readonly bindGroup: GPUBindGroup;
+  readonly workgroups: readonly [number, number, number];
+}
+
+export type TypedArray = Float32Array | Uint32Array | Int32Array;
+
+/** Features we use when the adapter has them; none is required. */
+const OPTIONAL_FEATURES: GPUFeatureName[] = ['subgroups', 'timestamp-query', 'shader-f16'];
+/** Limits we raise to the adapter's maximum: big models want big buffers. */
+const RAISED_LIMITS = [
+  'maxBufferSize',
+  'maxStorageBufferBindingSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupsPerDimension',
+] as const;
+
+export class Gpu {
+  readonly hasSubgroups: boolean;
+  readonly hasTimestamps: boolean;
+  /** Set when the device is lost; every later call throws it. */
+  lost: DeviceLostError | undefined;
+  /** Called once if the device is lost (the worker forwards it to the UI). */
+  onLost: ((err: DeviceLostError) => void) | undefined;
+  private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
+
+  constructor(readonly device: GPUDevice) {
+    this.hasSubgroups = device.features.has('subgroups');
+    this.hasTimestamps = device.features.has('timestamp-query');
+    device.lost.then((info) => {
+      this.lost = new DeviceLostError(info.reason, info.message);
+      this.onLost?.(this.lost);
+    });
+  }
+
+  /** A device with the optional features this adapter has and its largest limits. */
+  static async create(options: { powerPreference?: GPUPowerPreference } = {}): Promise<Gpu> {
+    const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+    if (!gpu) {
+      throw new Error(
+        'WebGPU is not available here. Use a recent Chrome, Edge or Chromium (113+) on a page served over https or localhost.',
+      );
+    }
+    const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+    if (!adapter) throw new Error('WebGPU found no GPU adapter. Check that hardware acceleration is enabled in the browser settings.');
+    const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
+    const requiredLimits: Record<string, number> = {};
+    for (const key of RAISED_LIMITS) requiredLimits[key] = adapter.limits[key];
+    return new Gpu(await adapter.requestDevice({ requiredFeatures, requiredLimits }));
+  }
+
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
+  // ---- pipelines -------------------------------------------------------------------------
+
+  /** The compute pipeline for `kernel` specialized with `consts`; compiled once per distinct key. */
+  pipeline(kernel: Kernel, consts: Record<string, ConstValue> = {}): Promise<GPUComputePipeline> {
+    this.assertAlive();
+    const key = `${kernel.name}|${JSON.stringify(consts)}`;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      p = this.compile(kernel, specialize(kernel.name, kernel.source, consts), key);
+      this.pipelines.set(key, p);
+      p.catch(() => this.pipelines.delete(key)); // a failed compile is not cached
+    }
+    return p;
+  }
+
+  private async compile(kernel: Kernel, code: string, label: string): Promise<GPUComputePipeline> {
+    const module = this.device.createShaderModule({ code, label: kernel.name });
+    const info = await module.getCompilationInfo();
+    const errors: CompileMessage[] = info.messages
+      .filter((m) => m.type === 'error')
+      .map((m) => ({ type: m.type, line: m.lineNum, column: m.linePos, message: m.message }));
+    if (errors.length > 0) throw new KernelCompileError(kernel.name, errors, code);
+    try {
+      return await this.device.createComputePipelineAsync({
+        label,
+        layout: 'auto',
+        compute: { module, entryPoint: kernel.entryPoint ?? 'main' },
+      });
+    } catch (err) {
+      throw new GpuValidationError(`creating the pipeline for kernel "${kernel.name}"`, (err as Error).message);
+    }
+  }
+
+  // ---- memory ----------------------------------------------------------------------------
+
+  /** A zero-filled tensor with its own buffer. */
+  tensor(shape: readonly number[], label: string, dtype: DType = 'f32'): Tensor {
+    this.assertAlive();
+    // Round up to 16 bytes so that any tensor can also be bound as array<vec4f>.
+    const size = Math.max(16, Math.ceil((numel(shape) * 4) / 16) * 16);
+    const buffer = this.device.createBuffer({
+      label,
+      size,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
+    return new Tensor(buffer, shape, dtype, label);
+  }
+
+  /** A tensor holding `data` (f32 unless `data` is a Uint32Array/Int32Array). */
+  upload(data: TypedArray | readonly number[], shape: readonly number[], label: string): Tensor {
+    const typed = Array.isArray(data) ? Float32Array.from(data) : (data as TypedArray);
+    if (typed.length !== numel(shape)) throw new RangeError(`upload ${label}: ${typed.length} values for shape [${shape}]`);
+    const dtype: DType = typed instanceof Uint32Array ? 'u32' : typed instanceof Int32Array ? 'i32' : 'f32';
+    const t = this.tensor(shape, label, dtype);
+    this.write(t, typed);
+    return t;
+  }
+
+  write(t: Tensor, data: TypedArray, elementOffset = 0): void {
+    this.assertAlive();
+    if (elementOffset + data.length > t.size) throw new RangeError(`write ${t}: ${data.length} values at ${elementOffset} do not fit`);
+    this.device.queue.writeBuffer(t.buffer, t.byteOffset + elementOffset * 4, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Copy a tensor back to the CPU. Waits for all work submitted before it. */
+  async read(t: Tensor): Promise<Float32Array>;
+  async read(t: Tensor, as: 'u32'): Promise<Uint32Array>;
+  async read(t: Tensor, as: 'i32'): Promise<Int32Array>;
+  async read(t: Tensor, as: DType = t.dtype): Promise<TypedArray> {
+    this.assertAlive();
+    const staging = this.device.createBuffer({
+      label: `read ${t.label}`,
+      size: t.byteLength,
+      usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+    });
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, t.byteLength);
+    this.device.queue.submit([enc.finish()]);
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (err) {
+      this.assertAlive();
+      throw err;
+    }
+    const bytes = staging.getMappedRange().slice(0);
+    staging.destroy();
+    return as === 'u32' ? new Uint32Array(bytes) : as === 'i32' ? new Int32Array(bytes) : new Float32Array(bytes);
+  }
+
+  /** A uniform buffer holding `bytes`; update it later with `device.queue.writeBuffer`. */
+  uniform(bytes: ArrayBuffer, label: string): GPUBuffer {
+    const buffer = this.device.createBuffer({ label, size: bytes.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.device.queue.writeBuffer(buffer, 0, bytes);
+    return buffer;
+  }
+
+  /** A bind group for group 0 with one resource per binding, in binding order. */
+  bind(pipeline: GPUComputePipeline, label: string, resources: (Tensor | GPUBuffer)[]): GPUBindGroup {
+    const entries = resources.map((r, binding): GPUBindGroupEntry => {
+      if (!(r instanceof Tensor)) return { binding, resource: { buffer: r } };
+      if (r.byteOffset % BINDING_ALIGN !== 0)
+        throw new RangeError(`${label}: ${r} starts at byte ${r.byteOffset}, not a multiple of ${BINDING_ALIGN}`);
+      return { binding, resource: { buffer: r.buffer, offset: r.byteOffset, size: Math.max(16, Math.ceil(r.byteLength / 16) * 16) } };
+    });
+    return this.device.createBindGroup({ label, layout: pipeline.getBindGroupLayout(0), entries });
+  }
+
+  /**
+   * Workgroup grid for `groups` workgroups, folded into y when x would pass the per-dimension
+   * limit. Kernels recover the linear index as `wid.x + wid.y * nwg.x` and return when it is
+   * `>= groups` (the whole workgroup at once, so barriers stay uniform).
+   */
+  grid(groups: number): [number, number, number] {
+    const max = this.limits.maxComputeWorkgroupsPerDimension;
+    if (groups <= max) return [Math.max(1, groups), 1, 1];
+    const y = Math.ceil(groups / max);
+    if (y > max) throw new RangeError(`${groups} workgroups do not fit a ${max} x ${max} grid`);
+    return [Math.ceil(groups / y), y, 1];
+  }
+
+  // ---- execution -------------------------------------------------------------------------
+
+  /** Record dispatches into one compute pass and submit them. */
+  run(...dispatches: Dispatch[]): void {
+    const rec = this.record();
+    for (const d of dispatches) rec.dispatch(d);
+    rec.submit();
+  }
+
+  record(): Recorder {
+    this.assertAlive();
+    return new Recorder(this.device);
+  }
+
+  /** Resolves when the GPU has finished everything submitted so far. */
+  async sync(): Promise<void> {
+    await this.device.queue.onSubmittedWorkDone();
+    this.assertAlive();
+  }
+
+  /**
+   * Run `fn` inside out-of-memory and validation error scopes and turn what they catch into
+   * GpuOutOfMemoryError / GpuValidationError naming `label`.
+   */
+  async checked<T>(label: string, fn: () => Promise<T> | T): Promise<T> {
+    this.assertAlive();
+    this.device.pushErrorScope('validation');
+    this.device.pushErrorScope('out-of-memory');
+    let result: T | undefined;
+    let thrown: unknown;
+    try {
+      result = await fn();
+    } catch (err) {
+      thrown = err;
+    }
+    const oom = await this.device.popErrorScope();
+    const invalid = await this.device.popErrorScope();
+    this.assertAlive();
+    if (thrown) throw thrown;
+    if (oom) throw new GpuOutOfMemoryError(label, oom.message);
+    if (invalid) throw new GpuValidationError(label, invalid.message);
+    return result as T;
+  }
+
+  destroy(): void {
+    this.device.destroy();
+  }
+
+  private assertAlive(): void {
+    if (this.lost) throw this.lost;
+  }
+}
+
+/** Many dispatches in one compute pass (WebGPU orders them and makes writes visible in order). */
+export class Recorder {
+  private readonly encoder: GPUCommandEncoder;
+  private pass: GPUComputePassEncoder | undefined;
+
+  constructor(private readonly device: GPUDevice) {
+    this.encoder = device.createCommandEncoder();
+  }
+
+  dispatch(...dispatches: Dispatch[]): this {
+    this.pass ??= this.encoder.beginComputePass();
+    for (const d of dispatches) {
+      this.pass.setPipeline(d.pipeline);
+      this.pass.setBindGroup(0, d.bindGroup);
+      this.pass.dispatchWorkgroups(...d.workgroups);
+    }
+    return this;
+  }
+
+  /** Copy all of `src` into `dst` (same size), between passes. */
+  copy(src: Tensor, dst: Tensor, elements = src.size, srcOffset = 0, dstOffset = 0): this {
+    this.endPass();
+    this.encoder.copyBufferToBuffer(src.buffer, src.byteOffset + srcOffset * 4, dst.buffer, dst.byteOffset + dstOffset * 4, elements * 4);
+    return this;
+  }
+
+  submit(): void {
+    this.endPass();
+    this.device.queue.submit([this.encoder.finish()]);
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = undefined;
+  }
+}
