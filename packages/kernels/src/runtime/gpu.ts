@@ -272,6 +272,13 @@ export class Recorder {
     return this;
   }
 
+  /** Zero a tensor (e.g. gradients before an accumulation window), between passes. */
+  clear(t: Tensor): this {
+    this.endPass();
+    this.encoder.clearBuffer(t.buffer, t.byteOffset, Math.ceil(t.byteLength / 4) * 4);
+    return this;
+  }
+
   submit(): void {
     this.endPass();
     this.device.queue.submit([this.encoder.finish()]);
