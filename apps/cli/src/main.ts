@@ -9,6 +9,7 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   gpu: { summary: 'show the WebGPU adapter headless Chromium finds', load: () => import('./commands/gpu.ts') },
+  bench: { summary: 'kernel benchmarks against peers (table + JSON)', load: () => import('./commands/bench.ts') },
   kernels: { summary: 'run the kernel GPU tests (`kernels test`)', load: () => import('./commands/kernels.ts') },
 };
 

@@ -18,11 +18,14 @@ const LIMITS = [
   'maxComputeWorkgroupsPerDimension',
 ] as const;
 
-async function openDevice(adapter: GPUAdapter): Promise<GPUDevice> {
+/** A fresh adapter and device: an adapter can create one device only ("consumed" after). */
+async function openDevice(): Promise<{ adapter: GPUAdapter; device: GPUDevice }> {
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) throw new Error('requestAdapter() returned null');
   const requiredFeatures = (['subgroups', 'timestamp-query', 'shader-f16'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
   const requiredLimits: Record<string, number> = {};
   for (const key of LIMITS) requiredLimits[key] = adapter.limits[key];
-  return adapter.requestDevice({ requiredFeatures, requiredLimits });
+  return { adapter, device: await adapter.requestDevice({ requiredFeatures, requiredLimits }) };
 }
 
 function describeError(err: unknown): string {
@@ -49,8 +52,6 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 window.__webtuneRunGpuTests = async ({ prefixes, grep }) => {
-  const adapter = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) throw new Error('requestAdapter() returned null');
   const selected = Object.keys(files)
     .filter((f) => prefixes.length === 0 || prefixes.some((p) => f.startsWith(`/${p}`)))
     .sort();
@@ -65,7 +66,7 @@ window.__webtuneRunGpuTests = async ({ prefixes, grep }) => {
       continue;
     }
     const cases = registry.splice(0).filter((c) => !grep || `${file} ${c.name}`.includes(grep));
-    let device = await openDevice(adapter);
+    let { adapter, device } = await openDevice();
     for (const test of cases) {
       const uncaptured: string[] = [];
       device.onuncapturederror = (e) => uncaptured.push(e.error.message);
@@ -104,7 +105,7 @@ window.__webtuneRunGpuTests = async ({ prefixes, grep }) => {
       }
       await window.__webtuneReport({ ...result, ms: performance.now() - t0 });
       count++;
-      if (lost) device = await openDevice(adapter);
+      if (lost) ({ adapter, device } = await openDevice());
     }
     device.destroy();
   }

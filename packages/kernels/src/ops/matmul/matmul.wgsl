@@ -6,7 +6,8 @@
 // is offset + b0*stride0 + (b1/div1)*stride1 (div1 > 1 shares one K/V head among query heads).
 //
 // Each workgroup computes a BM x BN tile of C (BM = 4*WG_Y, BN = 4*WG_X), each thread a 4x4
-// block, stepping through K in BK slices staged in workgroup memory as vec4 columns. With
+// block, stepping through K in BK slices staged in workgroup memory as vec4 columns
+// (As[k][m/4] holds op(A)[m..m+3, k]), so the inner loop is 2 vec4 loads and 4 vec4 FMAs. With
 // SPLIT_K the K range is cut into chunks, one per workgroup layer, and raw partial sums go to
 // `C` laid out [splits, batch, M, N] for matmul_reduce.wgsl to finish.
 //
@@ -54,7 +55,8 @@ fn batch_offset(o: Operand, bt: u32) -> u32 {
   return o.offset + (bt / p.batch1) * o.stride0 + ((bt % p.batch1) / o.div1) * o.stride1;
 }
 
-// Stored A, row r, columns c..c+3; zero outside rows x cols.
+// Stored A, row r, columns c..c+3; zero outside rows x cols. (Static component writes only:
+// dynamic vector indexing pushes values out of registers on many compilers.)
 fn load_a(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4f {
   if (r >= rows) { return vec4f(0.0); }
   let i = base + r * p.lda + c;
@@ -63,9 +65,10 @@ fn load_a(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4f {
     return A4[i / 4u];
   }
   var v = vec4f(0.0);
-  for (var j = 0u; j < 4u; j++) {
-    if (c + j < cols) { v[j] = A1[i + j]; }
-  }
+  if (c < cols) { v.x = A1[i]; }
+  if (c + 1u < cols) { v.y = A1[i + 1u]; }
+  if (c + 2u < cols) { v.z = A1[i + 2u]; }
+  if (c + 3u < cols) { v.w = A1[i + 3u]; }
   return v;
 }
 
@@ -77,10 +80,85 @@ fn load_b(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4f {
     return B4[i / 4u];
   }
   var v = vec4f(0.0);
-  for (var j = 0u; j < 4u; j++) {
-    if (c + j < cols) { v[j] = B1[i + j]; }
-  }
+  if (c < cols) { v.x = B1[i]; }
+  if (c + 1u < cols) { v.y = B1[i + 1u]; }
+  if (c + 2u < cols) { v.z = B1[i + 2u]; }
+  if (c + 3u < cols) { v.w = B1[i + 3u]; }
   return v;
+}
+
+// Stage op(A)[m0.., k0..] into As, 4x4 blocks at a time. Stored [M, K] (no TRANS_A) runs along k,
+// so a thread loads four rows and transposes the block in registers before storing columns.
+fn stage_a(lid: u32, a_base: u32, m0: u32, k0: u32, k_end: u32) {
+  for (var blk = lid; blk < BM4 * BK4; blk += THREADS) {
+    let mb = blk % BM4;
+    let kb = blk / BM4;
+    let m = m0 + 4u * mb;
+    let k = k0 + 4u * kb;
+    let dst = 4u * kb * BM4 + mb;
+    if (TRANS_A) {  // stored [K, M]: each loaded vec4 already runs along m
+      As[dst] = load_a(a_base, k, m, k_end, p.M);
+      As[dst + BM4] = load_a(a_base, k + 1u, m, k_end, p.M);
+      As[dst + 2u * BM4] = load_a(a_base, k + 2u, m, k_end, p.M);
+      As[dst + 3u * BM4] = load_a(a_base, k + 3u, m, k_end, p.M);
+    } else {
+      let r0 = load_a(a_base, m, k, p.M, k_end);
+      let r1 = load_a(a_base, m + 1u, k, p.M, k_end);
+      let r2 = load_a(a_base, m + 2u, k, p.M, k_end);
+      let r3 = load_a(a_base, m + 3u, k, p.M, k_end);
+      As[dst] = vec4f(r0.x, r1.x, r2.x, r3.x);
+      As[dst + BM4] = vec4f(r0.y, r1.y, r2.y, r3.y);
+      As[dst + 2u * BM4] = vec4f(r0.z, r1.z, r2.z, r3.z);
+      As[dst + 3u * BM4] = vec4f(r0.w, r1.w, r2.w, r3.w);
+    }
+  }
+}
+
+// Stage op(B)[k0.., n0..] into Bs. Stored [K, N] runs along n already; stored [N, K] (TRANS_B)
+// is transposed in registers like A above.
+fn stage_b(lid: u32, b_base: u32, n0: u32, k0: u32, k_end: u32) {
+  for (var blk = lid; blk < BN4 * BK4; blk += THREADS) {
+    let nb = blk % BN4;
+    let kb = blk / BN4;
+    let n = n0 + 4u * nb;
+    let k = k0 + 4u * kb;
+    let dst = 4u * kb * BN4 + nb;
+    if (TRANS_B) {
+      let r0 = load_b(b_base, n, k, p.N, k_end);
+      let r1 = load_b(b_base, n + 1u, k, p.N, k_end);
+      let r2 = load_b(b_base, n + 2u, k, p.N, k_end);
+      let r3 = load_b(b_base, n + 3u, k, p.N, k_end);
+      Bs[dst] = vec4f(r0.x, r1.x, r2.x, r3.x);
+      Bs[dst + BN4] = vec4f(r0.y, r1.y, r2.y, r3.y);
+      Bs[dst + 2u * BN4] = vec4f(r0.z, r1.z, r2.z, r3.z);
+      Bs[dst + 3u * BN4] = vec4f(r0.w, r1.w, r2.w, r3.w);
+    } else {
+      Bs[dst] = load_b(b_base, k, n, k_end, p.N);
+      Bs[dst + BN4] = load_b(b_base, k + 1u, n, k_end, p.N);
+      Bs[dst + 2u * BN4] = load_b(b_base, k + 2u, n, k_end, p.N);
+      Bs[dst + 3u * BN4] = load_b(b_base, k + 3u, n, k_end, p.N);
+    }
+  }
+}
+
+fn store1(c_base: u32, split: u32, bt: u32, m: u32, n: u32, v: f32) {
+  if (n >= p.N) { return; }
+  if (SPLIT_K) {
+    C[((split * p.batch + bt) * p.M + m) * p.N + n] = v;
+  } else {
+    let idx = c_base + m * p.ldc + n;
+    var r = p.alpha * v;
+    if (p.beta != 0.0) { r += p.beta * C[idx]; }  // beta == 0 never reads C (it may hold NaN)
+    C[idx] = r;
+  }
+}
+
+fn store_row(c_base: u32, split: u32, bt: u32, m: u32, n: u32, v: vec4f) {
+  if (m >= p.M) { return; }
+  store1(c_base, split, bt, m, n, v.x);
+  store1(c_base, split, bt, m, n + 1u, v.y);
+  store1(c_base, split, bt, m, n + 2u, v.z);
+  store1(c_base, split, bt, m, n + 3u, v.w);
 }
 
 @compute @workgroup_size(WG_X, WG_Y)
@@ -102,60 +180,31 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let tx = lid3.x;
   let ty = lid3.y;
 
-  var acc: array<vec4f, 4>;
+  // This thread's 4x4 block of C: rows 4*ty.., columns 4*tx.., one vec4 per row.
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
   for (var k0 = k_begin; k0 < k_end; k0 += BK) {
-    // Stage op(A)[m0.., k0..] and op(B)[k0.., n0..]: 4 contiguous stored elements per step.
-    for (var i = lid; i < BM * BK4; i += THREADS) {
-      if (TRANS_A) {  // stored [K, M]: a vec4 runs along m
-        let k = i / BM4;
-        let m4 = i % BM4;
-        As[k * BM4 + m4] = load_a(a_base, k0 + k, m0 + 4u * m4, k_end, p.M);
-      } else {  // stored [M, K]: a vec4 runs along k
-        let m = i / BK4;
-        let k = 4u * (i % BK4);
-        let v = load_a(a_base, m0 + m, k0 + k, p.M, k_end);
-        for (var j = 0u; j < 4u; j++) { As[(k + j) * BM4 + m / 4u][m % 4u] = v[j]; }
-      }
-    }
-    for (var i = lid; i < BN * BK4; i += THREADS) {
-      if (TRANS_B) {  // stored [N, K]: a vec4 runs along k
-        let n = i / BK4;
-        let k = 4u * (i % BK4);
-        let v = load_b(b_base, n0 + n, k0 + k, p.N, k_end);
-        for (var j = 0u; j < 4u; j++) { Bs[(k + j) * BN4 + n / 4u][n % 4u] = v[j]; }
-      } else {  // stored [K, N]: a vec4 runs along n
-        let k = i / BN4;
-        let n4 = i % BN4;
-        Bs[k * BN4 + n4] = load_b(b_base, k0 + k, n0 + 4u * n4, k_end, p.N);
-      }
-    }
+    stage_a(lid, a_base, m0, k0, k_end);
+    stage_b(lid, b_base, n0, k0, k_end);
     workgroupBarrier();
     for (var k = 0u; k < BK; k++) {
       let a = As[k * BM4 + ty];
       let b = Bs[k * BN4 + tx];
-      acc[0] = fma(vec4f(a.x), b, acc[0]);
-      acc[1] = fma(vec4f(a.y), b, acc[1]);
-      acc[2] = fma(vec4f(a.z), b, acc[2]);
-      acc[3] = fma(vec4f(a.w), b, acc[3]);
+      acc0 = fma(vec4f(a.x), b, acc0);
+      acc1 = fma(vec4f(a.y), b, acc1);
+      acc2 = fma(vec4f(a.z), b, acc2);
+      acc3 = fma(vec4f(a.w), b, acc3);
     }
     workgroupBarrier();
   }
 
   let c_base = batch_offset(p.c, bt);
-  for (var i = 0u; i < 4u; i++) {
-    let m = m0 + 4u * ty + i;
-    if (m >= p.M) { break; }
-    for (var j = 0u; j < 4u; j++) {
-      let n = n0 + 4u * tx + j;
-      if (n >= p.N) { break; }
-      if (SPLIT_K) {
-        C[((split * p.batch + bt) * p.M + m) * p.N + n] = acc[i][j];
-      } else {
-        let idx = c_base + m * p.ldc + n;
-        var r = p.alpha * acc[i][j];
-        if (p.beta != 0.0) { r += p.beta * C[idx]; }  // beta == 0 never reads C (it may hold NaN)
-        C[idx] = r;
-      }
-    }
-  }
+  let m = m0 + 4u * ty;
+  let n = n0 + 4u * tx;
+  store_row(c_base, split, bt, m, n, acc0);
+  store_row(c_base, split, bt, m + 1u, n, acc1);
+  store_row(c_base, split, bt, m + 2u, n, acc2);
+  store_row(c_base, split, bt, m + 3u, n, acc3);
 }
