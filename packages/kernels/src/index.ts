@@ -1,8 +1,20 @@
 // @webtune/kernels: WGSL kernels for a LoRA training step, and the runtime that dispatches them.
 
+export * from './ops/adamw/adamw.ts';
+export * from './ops/attention/attention.ts';
+export * from './ops/cross_entropy/cross_entropy.ts';
+export * from './ops/dpo_loss/dpo_loss.ts';
+export * from './ops/dropout/dropout.ts';
+export { add, addBias, axpy, biasGrad, fill, scale } from './ops/elementwise/elementwise.ts';
+export * from './ops/embedding/embedding.ts';
 export * from './ops/matmul/matmul.ts';
+export * from './ops/rmsnorm/rmsnorm.ts';
+export * from './ops/rope/rope.ts';
+export * from './ops/softmax/softmax.ts';
+export * from './ops/sumsq/sumsq.ts';
+export * from './ops/swiglu/swiglu.ts';
 export * from './runtime/errors.ts';
-export { type Dispatch, Gpu, type Kernel, Recorder, type TypedArray } from './runtime/gpu.ts';
+export { type Command, type Copy, type Dispatch, Gpu, type Kernel, Recorder, type TypedArray } from './runtime/gpu.ts';
 export { specialize } from './runtime/specialize.ts';
 export { BINDING_ALIGN, type DType, numel, shapeStr, Tensor } from './runtime/tensor.ts';
 export { UniformWriter } from './runtime/uniform.ts';

@@ -19,6 +19,15 @@ export interface Dispatch {
   readonly workgroups: readonly [number, number, number];
 }
 
+/** A buffer-to-buffer copy inside a recorded step (e.g. new keys into a KV cache). Offsets in elements. */
+export interface Copy {
+  readonly label: string;
+  readonly copy: { src: Tensor; dst: Tensor; elements: number; srcOffset: number; dstOffset: number };
+}
+
+/** What a recorded step is made of. */
+export type Command = Dispatch | Copy;
+
 export type TypedArray = Float32Array | Uint32Array | Int32Array;
 
 /** Features we use when the adapter has them; none is required. */
@@ -195,11 +204,9 @@ export class Gpu {
 
   // ---- execution -------------------------------------------------------------------------
 
-  /** Record dispatches into one compute pass and submit them. */
-  run(...dispatches: Dispatch[]): void {
-    const rec = this.record();
-    for (const d of dispatches) rec.dispatch(d);
-    rec.submit();
+  /** Record commands (dispatches in one compute pass where possible) and submit them. */
+  run(...commands: Command[]): void {
+    this.record().run(commands).submit();
   }
 
   record(): Recorder {
@@ -253,6 +260,14 @@ export class Recorder {
 
   constructor(private readonly device: GPUDevice) {
     this.encoder = device.createCommandEncoder();
+  }
+
+  run(commands: readonly Command[]): this {
+    for (const c of commands) {
+      if ('copy' in c) this.copy(c.copy.src, c.copy.dst, c.copy.elements, c.copy.srcOffset, c.copy.dstOffset);
+      else this.dispatch(c);
+    }
+    return this;
   }
 
   dispatch(...dispatches: Dispatch[]): this {

@@ -1,0 +1,187 @@
+// dpo_loss on the GPU against its float64 reference: odd T below and above the workgroup size,
+// prompt and padding zeros in the mask (NaN log-probs under the padding: never read), every
+// loss type, label smoothing, pairsTotal > P, sums ~ -1800; extreme margins (|beta z| = 1e4)
+// finite and exact; ln 2 at step 0. All outputs share one buffer, as the builder allows.
+import { assertAllClose, F32_EPS, gpuTest, reductionTolerance, type Tolerance } from '@webtune/harness/page';
+import { Gpu } from '../../runtime/gpu.ts';
+import { BINDING_ALIGN, numel } from '../../runtime/tensor.ts';
+import { uniform } from '../../testing/random.ts';
+import { type DpoPairsRef, dpoPairsRef, dpoSumsRef } from './dpo_loss.ref.ts';
+import { type DpoOptions, type DpoTensors, dpoLoss } from './dpo_loss.ts';
+
+const EXACT: Tolerance = { atol: 0, rtol: 0 };
+const PAIR_OUTPUTS = ['losses', 'chosenRewards', 'rejectedRewards', 'tokenWeights'] as const;
+
+interface Batch {
+  P: number;
+  T: number;
+  logprobs: Float32Array; // [2P, T]
+  mask: Float32Array; // [2P, T]
+  refLogps: Float32Array; // [2P]
+}
+
+type Outputs = Record<'seqLogps' | 'counts' | 'losses' | 'chosenRewards' | 'rejectedRewards' | 'weights', Float32Array>;
+
+async function runDpo(gpu: Gpu, b: Batch, options: DpoOptions): Promise<Outputs> {
+  const S = 2 * b.P;
+  const shapes = { seqLogps: [S], counts: [S], losses: [b.P], chosenRewards: [b.P], rejectedRewards: [b.P], weights: [S, b.T] };
+  // Every output a view of one buffer, each at a binding-aligned offset.
+  const align = BINDING_ALIGN / 4;
+  const offsets: Record<string, number> = {};
+  let size = 0;
+  for (const [name, shape] of Object.entries(shapes)) {
+    offsets[name] = size;
+    size += Math.ceil(numel(shape) / align) * align;
+  }
+  const out = gpu.tensor([size], 'dpo outputs');
+  const views = Object.fromEntries(Object.entries(shapes).map(([name, shape]) => [name, out.view(shape, offsets[name], name)]));
+  const logprobs = gpu.upload(b.logprobs, [S, b.T], 'logprobs');
+  const mask = gpu.upload(b.mask, [S, b.T], 'mask');
+  const refLogps = gpu.upload(b.refLogps, [S], 'refLogps');
+  const tensors = { logprobs, mask, refLogps, ...views } as DpoTensors;
+  gpu.run(...(await dpoLoss(gpu, tensors, options)));
+  const all = await gpu.read(out);
+  for (const t of [out, logprobs, mask, refLogps]) t.buffer.destroy();
+  return Object.fromEntries(
+    Object.entries(shapes).map(([name, shape]) => [name, all.slice(offsets[name], offsets[name] + numel(shape))]),
+  ) as Outputs;
+}
+
+/**
+ * The pair stage's expected outputs from the sequence sums it read, and their tolerances. The
+ * float32 arithmetic on pc, pr, rc, rr (ipo averages, differences, z, beta z) and the float32
+ * beta and label smoothing each err by under 4 eps of themselves: we move each input by that
+ * and add up how far every output moves (the loss's conditioning, a hinge kink within reach
+ * included). The sigmoid loss adds its own evaluation: exp(-|beta z|) errs by (6 + 5|beta z|) eps
+ * relative (WGSL's exp and its argument's rounding), and its gradient's two terms round
+ * against each other.
+ */
+function pairExpectation(seqLogps: ArrayLike<number>, counts: ArrayLike<number>, refLogps: ArrayLike<number>, o: DpoOptions) {
+  const want = dpoPairsRef(seqLogps, counts, refLogps, o);
+  const P = want.losses.length;
+  const scaled = (x: ArrayLike<number>, from: number, f: number) => Float64Array.from(x, (v, i) => (i >= from && i < from + P ? v * f : v));
+  const perturbed = (f: number): Parameters<typeof dpoPairsRef>[] => [
+    [scaled(seqLogps, 0, f), counts, refLogps, o],
+    [scaled(seqLogps, P, f), counts, refLogps, o],
+    [seqLogps, counts, scaled(refLogps, 0, f), o],
+    [seqLogps, counts, scaled(refLogps, P, f), o],
+    [seqLogps, counts, refLogps, { ...o, beta: o.beta * f }],
+    [seqLogps, counts, refLogps, { ...o, labelSmoothing: o.labelSmoothing * f }],
+  ];
+  const up = perturbed(1 + 4 * F32_EPS);
+  const down = perturbed(1 - 4 * F32_EPS);
+  const atol = Object.fromEntries(PAIR_OUTPUTS.map((k) => [k, new Float64Array(want[k].length)])) as Pick<
+    DpoPairsRef,
+    (typeof PAIR_OUTPUTS)[number]
+  >;
+  for (let i = 0; i < up.length; i++) {
+    const [a, b] = [dpoPairsRef(...up[i]), dpoPairsRef(...down[i])];
+    for (const k of PAIR_OUTPUTS) {
+      for (let j = 0; j < want[k].length; j++) atol[k][j] += Math.max(Math.abs(a[k][j] - want[k][j]), Math.abs(b[k][j] - want[k][j]));
+    }
+  }
+  if (o.lossType === 'sigmoid') {
+    const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+    const ls = o.labelSmoothing;
+    for (let p = 0; p < P; p++) {
+      const bz = want.chosenRewards[p] - want.rejectedRewards[p];
+      const expErr = 8 * F32_EPS * (1 + Math.abs(bz)) * Math.exp(-Math.abs(bz));
+      atol.losses[p] += expErr;
+      const dzTerms = ls * sigmoid(bz) + (1 - ls) * sigmoid(-bz);
+      const weightErr = (o.beta * (expErr + 2 * F32_EPS * dzTerms)) / o.pairsTotal;
+      atol.tokenWeights[p] += weightErr;
+      atol.tokenWeights[P + p] += weightErr;
+    }
+  }
+  return { want, atol };
+}
+
+/** Runs the op and checks every output; returns them for extra checks. */
+async function check(gpu: Gpu, b: Batch, o: DpoOptions): Promise<Outputs> {
+  const label = `(P=${b.P} T=${b.T} ${o.lossType} beta=${o.beta} ls=${o.labelSmoothing} pairsTotal=${o.pairsTotal})`;
+  const got = await runDpo(gpu, b, o);
+  const sums = dpoSumsRef(b.logprobs, b.mask, b.T);
+  assertAllClose(got.counts, sums.counts, EXACT, `counts ${label}`);
+  assertAllClose(got.seqLogps, sums.seqLogps, reductionTolerance(b.T, sums.magnitude), `seqLogps ${label}`);
+  const { want, atol } = pairExpectation(got.seqLogps, got.counts, b.refLogps, o);
+  for (const k of ['losses', 'chosenRewards', 'rejectedRewards'] as const) {
+    assertAllClose(got[k], want[k], { atol: atol[k], rtol: 4 * F32_EPS }, `${k} ${label}`);
+  }
+  const row = (i: number) => Math.floor(i / b.T);
+  const weights = Float64Array.from(b.mask, (m, i) => want.tokenWeights[row(i)] * m);
+  const weightsAtol = Float64Array.from(b.mask, (m, i) => atol.tokenWeights[row(i)] * Math.abs(m));
+  assertAllClose(got.weights, weights, { atol: weightsAtol, rtol: 4 * F32_EPS }, `weights ${label}`);
+  return got;
+}
+
+/**
+ * P pairs of T tokens with log-probs in [-12, 0): each row a prompt of 1..7 tokens, then its
+ * completion, then 0..4 padding tokens holding NaN. The reference sits so that the chosen and
+ * rejected policy - reference ratios are the given ones (so z varies in sign and size).
+ */
+function batch(P: number, T: number, seed: number, chosenRatio: number[], rejectedRatio: number[]): Batch {
+  const S = 2 * P;
+  const logprobs = uniform(S * T, seed, 6).map((x) => x - 6);
+  const mask = new Float32Array(S * T);
+  for (let s = 0; s < S; s++) {
+    const [prompt, padding] = [1 + ((5 * s) % 7), (3 * s) % 5];
+    mask.fill(1, s * T + prompt, (s + 1) * T - padding);
+    logprobs.fill(Number.NaN, (s + 1) * T - padding, (s + 1) * T);
+  }
+  const sums = dpoSumsRef(logprobs, mask, T).seqLogps;
+  const refLogps = Float32Array.from(sums, (v, s) => v - (s < P ? chosenRatio[s] : rejectedRatio[s - P]));
+  return { P, T, logprobs, mask, refLogps };
+}
+
+const opts = (lossType: DpoOptions['lossType'], beta: number, labelSmoothing: number, pairsTotal: number): DpoOptions => ({
+  beta,
+  lossType,
+  labelSmoothing,
+  pairsTotal,
+});
+
+gpuTest('every loss type on odd T with prompt and padding zeros, pairsTotal > P', async ({ device }) => {
+  const gpu = new Gpu(device);
+  // Pair 2 of the short rows: beta z = 21, a loss of ~1e-9 that must keep its relative accuracy.
+  const shortRows = batch(3, 37, 10, [-1.5, 0.8, 30], [1, -0.4, -40]);
+  const longRows = batch(2, 301, 20, [2.5, -4], [-0.5, 1]); // sums ~ -1800 over more tokens than the workgroup
+  for (const b of [shortRows, longRows]) {
+    for (const o of [opts('sigmoid', 0.3, 0, 8), opts('sigmoid', 0.3, 0.1, 8), opts('ipo', 0.3, 0, 8), opts('hinge', 0.3, 0, 8)])
+      await check(gpu, b, o);
+  }
+});
+
+gpuTest('extreme margins (|beta z| = 1e4): losses and weights finite and exact', async ({ device }) => {
+  const gpu = new Gpu(device);
+  // Completion log-probs of -0.5 sum exactly; pair 0 has z = 100 - (-100) = 200, pair 1 z = -200.
+  const [P, T] = [2, 9];
+  const mask = new Float32Array(2 * P * T);
+  for (let s = 0; s < 2 * P; s++) mask.fill(1, s * T + 1, s * T + 1 + 4 + s);
+  const logprobs = Float32Array.from(mask, (m) => (m ? -0.5 : -3));
+  const sums = dpoSumsRef(logprobs, mask, T).seqLogps;
+  const refLogps = Float32Array.from(sums, (v, s) => v - [100, -100, -100, 100][s]);
+  const b: Batch = { P, T, logprobs, mask, refLogps };
+  const exact = { atol: 0, rtol: 4 * F32_EPS };
+  const hand = [
+    [opts('sigmoid', 50, 0, 2), [0, 1e4], [-0, 25]],
+    [opts('sigmoid', 50, 0.1, 2), [1000, 9000], [-2.5, 22.5]], // label smoothing pulls back: dloss/dz = beta * ls
+    [opts('hinge', 50, 0, 2), [0, 10001], [0, 25]],
+  ] as const;
+  for (const [o, losses, chosenWeights] of hand) {
+    const got = await check(gpu, b, o);
+    assertAllClose(got.losses, losses, exact, `losses (${o.lossType} ls=${o.labelSmoothing})`);
+    assertAllClose([got.weights[1], got.weights[T + 1]], chosenWeights, exact, `chosen weights (${o.lossType} ls=${o.labelSmoothing})`);
+    assertAllClose(got.chosenRewards, [5000, -5000], exact, 'chosen rewards');
+  }
+  await check(gpu, b, opts('ipo', 50, 0, 2));
+});
+
+gpuTest('loss is ln 2 at step 0 (policy = reference, sigmoid)', async ({ device }) => {
+  const gpu = new Gpu(device);
+  // Log-probs in eighths: every partial sum is exact in float32, so z is exactly 0 on the GPU.
+  const b = batch(3, 37, 30, [0, 0, 0], [0, 0, 0]);
+  b.logprobs = b.logprobs.map((x) => Math.round(x * 8) / 8);
+  b.refLogps = Float32Array.from(dpoSumsRef(b.logprobs, b.mask, b.T).seqLogps);
+  const got = await check(gpu, b, opts('sigmoid', 0.1, 0, 3));
+  assertAllClose(got.losses, [Math.LN2, Math.LN2, Math.LN2], { atol: 0, rtol: 8 * F32_EPS }, 'losses at step 0');
+});

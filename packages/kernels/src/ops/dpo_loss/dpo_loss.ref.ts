@@ -1,0 +1,104 @@
+// Float64 reference for dpo_loss_sums.wgsl and dpo_loss.wgsl, written from TRL's DPOTrainer.
+// Sequences: S = 2P rows of T tokens; row p is pair p's chosen completion, row P + p its rejected one.
+import type { DpoOptions } from './dpo_loss.ts';
+
+export interface DpoSumsRef {
+  /** [S]: sum_t logprobs[s, t] * mask[s, t]. */
+  seqLogps: Float64Array;
+  /** [S]: sum_t mask[s, t]. */
+  counts: Float64Array;
+  /** [S]: sum_t |logprobs[s, t] * mask[s, t]|, the scale the float32 sum's rounding grows with. */
+  magnitude: Float64Array;
+}
+
+export interface DpoPairsRef {
+  /** [P] per-pair losses, not normalised. */
+  losses: Float64Array;
+  /** [P] beta * (pc - rc) and beta * (pr - rr), with averaged log-probs for ipo. */
+  chosenRewards: Float64Array;
+  rejectedRewards: Float64Array;
+  /** [S] dLoss/dNLL of one unit of mask in each sequence, Loss = sum_p loss_p / pairsTotal. */
+  tokenWeights: Float64Array;
+}
+
+export interface DpoLossRef extends DpoSumsRef, DpoPairsRef {
+  /** [S, T] dLoss/dNLL per token: tokenWeights[s] * mask[s, t]. */
+  weights: Float64Array;
+  /** sum_p loss_p / pairsTotal: this micro-batch's share of the step's mean loss. */
+  loss: number;
+}
+
+/** Masked tokens (mask 0) are not read, as in the kernel: their log-probs may be anything. */
+export function dpoSumsRef(logprobs: ArrayLike<number>, mask: ArrayLike<number>, T: number): DpoSumsRef {
+  const S = mask.length / T;
+  const seqLogps = new Float64Array(S);
+  const counts = new Float64Array(S);
+  const magnitude = new Float64Array(S);
+  for (let s = 0; s < S; s++) {
+    for (let t = 0; t < T; t++) {
+      const m = mask[s * T + t];
+      if (m === 0) continue;
+      seqLogps[s] += logprobs[s * T + t] * m;
+      counts[s] += m;
+      magnitude[s] += Math.abs(logprobs[s * T + t] * m);
+    }
+  }
+  return { seqLogps, counts, magnitude };
+}
+
+const softplus = (x: number) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+
+/** Pair losses, rewards and per-sequence weights from sequence sums; all arrays as in the kernel. */
+export function dpoPairsRef(
+  seqLogps: ArrayLike<number>,
+  counts: ArrayLike<number>,
+  refLogps: ArrayLike<number>,
+  options: DpoOptions,
+): DpoPairsRef {
+  const { beta, lossType, labelSmoothing: ls, pairsTotal } = options;
+  const P = seqLogps.length / 2;
+  const losses = new Float64Array(P);
+  const chosenRewards = new Float64Array(P);
+  const rejectedRewards = new Float64Array(P);
+  const tokenWeights = new Float64Array(2 * P);
+  for (let c = 0; c < P; c++) {
+    const r = c + P;
+    // TRL averages every log-prob over its completion tokens for ipo, policy and reference alike.
+    const nc = lossType === 'ipo' ? Math.max(counts[c], 1) : 1;
+    const nr = lossType === 'ipo' ? Math.max(counts[r], 1) : 1;
+    const chosenRatio = seqLogps[c] / nc - refLogps[c] / nc;
+    const rejectedRatio = seqLogps[r] / nr - refLogps[r] / nr;
+    const z = chosenRatio - rejectedRatio;
+    let dz: number;
+    if (lossType === 'sigmoid') {
+      losses[c] = (1 - ls) * softplus(-beta * z) + ls * softplus(beta * z);
+      dz = beta * (ls * sigmoid(beta * z) - (1 - ls) * sigmoid(-beta * z));
+    } else if (lossType === 'ipo') {
+      losses[c] = (z - 1 / (2 * beta)) ** 2;
+      dz = 2 * (z - 1 / (2 * beta));
+    } else {
+      losses[c] = Math.max(1 - beta * z, 0);
+      dz = 1 - beta * z > 0 ? -beta : 0;
+    }
+    chosenRewards[c] = beta * chosenRatio;
+    rejectedRewards[c] = beta * rejectedRatio;
+    tokenWeights[c] = -dz / nc / pairsTotal;
+    tokenWeights[r] = dz / nr / pairsTotal;
+  }
+  return { losses, chosenRewards, rejectedRewards, tokenWeights };
+}
+
+export function dpoLossRef(
+  logprobs: ArrayLike<number>,
+  mask: ArrayLike<number>,
+  refLogps: ArrayLike<number>,
+  T: number,
+  options: DpoOptions,
+): DpoLossRef {
+  const sums = dpoSumsRef(logprobs, mask, T);
+  const pairs = dpoPairsRef(sums.seqLogps, sums.counts, refLogps, options);
+  const weights = Float64Array.from(mask, (m, i) => pairs.tokenWeights[Math.floor(i / T)] * m);
+  const loss = pairs.losses.reduce((a, b) => a + b, 0) / options.pairsTotal;
+  return { ...sums, ...pairs, weights, loss };
+}
