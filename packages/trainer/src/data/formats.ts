@@ -1,0 +1,285 @@
+// TRL's dataset formats, read from JSONL into normalised rows, with a report of every row refused and why.
+// SFT: {"prompt","completion"} as strings or message lists, {"messages"}, or {"text"} (TRL's SFTTrainer looks for
+// "prompt" first, then "messages", then "text", and so do we). DPO: {"prompt","chosen","rejected"} as strings or
+// message lists, or {"chosen","rejected"} with the prompt implicit in both, split off as TRL's `extract_prompt` does.
+// Nothing is coerced: a row of the wrong shape is refused with a reason, and the run goes on with the rest.
+
+import { parseJsonl } from './jsonl.ts';
+
+export type Role = 'system' | 'user' | 'assistant';
+export type Message = { role: Role; content: string };
+
+export type SftRow =
+  | { kind: 'prompt-completion'; prompt: string; completion: string }
+  | { kind: 'conversational-prompt-completion'; prompt: Message[]; completion: Message[] }
+  | { kind: 'messages'; messages: Message[] }
+  | { kind: 'text'; text: string };
+
+export type DpoRow =
+  | { kind: 'standard'; prompt: string; chosen: string; rejected: string }
+  | { kind: 'conversational'; prompt: Message[]; chosen: Message[]; rejected: Message[] };
+
+export interface DatasetReport<R> {
+  /** The file's format, set by its first valid row: an SftRow kind, or for DPO "standard", "conversational",
+   *  "standard (implicit prompt)" or "conversational (implicit prompt)". */
+  format: string;
+  rows: R[];
+  /** Source line (1-based) of each row. */
+  lines: number[];
+  kept: number;
+  /** Every line refused, in line order; `reason` is "<generic reason>" or "<generic reason>: <detail>". */
+  rejected: { line: number; reason: string }[];
+  /** Counts by the generic part of each reason (the text before the first ": "). */
+  rejectedByReason: Record<string, number>;
+}
+
+/** A file with no usable row: names the file and the commonest reasons. */
+export class DatasetError extends Error {
+  override name = 'DatasetError';
+  constructor(
+    readonly file: string,
+    message: string,
+    readonly rejected: { line: number; reason: string }[],
+    readonly rejectedByReason: Record<string, number>,
+  ) {
+    super(`${file}: ${message}`);
+  }
+}
+
+export function readSftDataset(text: string, file: string): DatasetReport<SftRow> {
+  return readDataset(text, file, 'SFT', sftRow);
+}
+
+export function readDpoDataset(text: string, file: string): DatasetReport<DpoRow> {
+  return readDataset(text, file, 'DPO', dpoRow);
+}
+
+/** Why one row is refused; thrown inside a row's parser and caught by the loop, never past it. */
+class Refused extends Error {
+  constructor(reason: string, detail?: string) {
+    super(detail === undefined ? reason : `${reason}: ${detail}`);
+  }
+}
+
+const reasonKey = (reason: string) => reason.split(': ', 1)[0];
+
+function readDataset<R>(text: string, file: string, what: string, parse: (v: unknown) => { format: string; row: R }): DatasetReport<R> {
+  const { rows: values, errors } = parseJsonl(text);
+  const report: DatasetReport<R> = { format: '', rows: [], lines: [], kept: 0, rejected: [...errors], rejectedByReason: {} };
+  for (const { line, value } of values) {
+    try {
+      const { format, row } = parse(value);
+      if (report.format === '') report.format = format;
+      else if (format !== report.format) throw new Refused(`row is ${format} but the file is ${report.format}`);
+      report.rows.push(row);
+      report.lines.push(line);
+    } catch (e) {
+      if (!(e instanceof Refused)) throw e;
+      report.rejected.push({ line, reason: e.message });
+    }
+  }
+  report.rejected.sort((a, b) => a.line - b.line);
+  report.kept = report.rows.length;
+  for (const { reason } of report.rejected) {
+    const key = reasonKey(reason);
+    report.rejectedByReason[key] = (report.rejectedByReason[key] ?? 0) + 1;
+  }
+  if (report.kept > 0) return report;
+
+  if (report.rejected.length === 0)
+    throw new DatasetError(file, `no rows: the file is empty (JSON Lines: one ${what} row per line)`, [], {});
+  const top = Object.entries(report.rejectedByReason)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(
+      ([key, n]) =>
+        `${key} (${n} row${n === 1 ? '' : 's'}, first at line ${report.rejected.find((r) => reasonKey(r.reason) === key)?.line})`,
+    );
+  // A pretty-printed JSON array fails on every line; say what the file is, not only that each line is bad.
+  const hint = text.trimStart().startsWith('[') ? ' The file looks like a JSON array: JSON Lines needs one JSON object per line.' : '';
+  throw new DatasetError(
+    file,
+    `no valid ${what} rows (${report.rejected.length} rejected). Most common: ${top.join('; ')}.${hint}`,
+    report.rejected,
+    report.rejectedByReason,
+  );
+}
+
+function sftRow(v: unknown): { format: string; row: SftRow } {
+  const o = objectRow(v);
+  if ('prompt' in o || 'completion' in o) {
+    if (!('completion' in o) && 'chosen' in o) throw new Refused('missing field "completion"', 'this looks like a DPO row');
+    const kind = sameKind(o, ['prompt', 'completion']);
+    if (kind === 'string') {
+      const row = { kind: 'prompt-completion', prompt: str(o, 'prompt'), completion: str(o, 'completion') } as const;
+      return { format: row.kind, row };
+    }
+    const prompt = conversationalPrompt(o, 'prompt');
+    const row = { kind: 'conversational-prompt-completion', prompt, completion: messages(o, 'completion') } as const;
+    return { format: row.kind, row };
+  }
+  if ('messages' in o) {
+    if (!Array.isArray(o.messages)) throw new Refused('field "messages" is not a list of messages', `got ${typeName(o.messages)}`);
+    const msgs = messages(o, 'messages');
+    const last = msgs[msgs.length - 1].role;
+    // Without a final assistant turn there is nothing to learn from the conversation.
+    if (last !== 'assistant') throw new Refused('conversation does not end with an assistant message', `last role is ${last}`);
+    return { format: 'messages', row: { kind: 'messages', messages: msgs } };
+  }
+  if ('text' in o) return { format: 'text', row: { kind: 'text', text: str(o, 'text') } };
+  if ('conversations' in o)
+    throw new Refused('field "conversations" is not a TRL format', 'rename it to "messages", with "role"/"content" messages');
+  throw new Refused('no SFT fields', 'expected "prompt" and "completion", "messages", or "text"');
+}
+
+function dpoRow(v: unknown): { format: string; row: DpoRow } {
+  const o = objectRow(v);
+  if (!('chosen' in o) && !('rejected' in o)) {
+    if ('completion' in o || 'messages' in o || 'text' in o) throw new Refused('missing field "chosen"', 'this looks like an SFT row');
+    throw new Refused('no DPO fields', 'expected "chosen" and "rejected", with or without "prompt"');
+  }
+  const kind = sameKind(o, ['chosen', 'rejected']);
+  let explicit = 'prompt' in o;
+  // TRL's maybe_extract_prompt ignores a string "prompt" beside conversational chosen/rejected (some datasets carry
+  // one while the prompt is also inside both conversations) and extracts the prompt from the conversations instead.
+  if (explicit && kind === 'messages' && typeof o.prompt === 'string') explicit = false;
+  if (explicit) sameKind(o, ['prompt', 'chosen', 'rejected']);
+
+  if (kind === 'string') {
+    const chosen = str(o, 'chosen');
+    const rejected = str(o, 'rejected');
+    if (chosen === rejected) throw new Refused('chosen and rejected are identical');
+    if (explicit) return { format: 'standard', row: { kind: 'standard', prompt: str(o, 'prompt'), chosen, rejected } };
+    // Python indexes strings by code point; so must we, or an emoji could be split between its surrogates.
+    const c = Array.from(chosen);
+    const idx = extractPromptIndex(c, Array.from(rejected), (a, b) => a === b);
+    const row = {
+      kind: 'standard',
+      prompt: c.slice(0, idx).join(''),
+      chosen: c.slice(idx).join(''),
+      rejected: Array.from(rejected).slice(idx).join(''),
+    } as const;
+    return { format: 'standard (implicit prompt)', row };
+  }
+  const chosen = messages(o, 'chosen');
+  const rejected = messages(o, 'rejected');
+  const rawChosen = o.chosen as unknown[];
+  const rawRejected = o.rejected as unknown[];
+  if (jsonEqual(rawChosen, rawRejected)) throw new Refused('chosen and rejected are identical');
+  if (explicit) {
+    return { format: 'conversational', row: { kind: 'conversational', prompt: conversationalPrompt(o, 'prompt'), chosen, rejected } };
+  }
+  // Python compares the message dicts whole, extra keys included.
+  const idx = extractPromptIndex(rawChosen, rawRejected, jsonEqual);
+  const prompt = chosen.slice(0, idx);
+  checkPromptEnd(prompt, 'the shared prefix of "chosen" and "rejected"');
+  return {
+    format: 'conversational (implicit prompt)',
+    row: { kind: 'conversational', prompt, chosen: chosen.slice(idx), rejected: rejected.slice(idx) },
+  };
+}
+
+/**
+ * Where TRL's `extract_prompt` splits chosen/rejected, quirks included: back off one position when the element before
+ * the first difference is a space (so the space stays with the completions), and when one is a prefix of the other,
+ * split one before the end of the shorter (Python's loop variable keeps its last value). Refuses a split that leaves
+ * no prompt, where TRL would return an empty one (or, through chosen[-1], a nonsense one).
+ */
+function extractPromptIndex<T>(chosen: T[], rejected: T[], eq: (a: T, b: T) => boolean): number {
+  const n = Math.min(chosen.length, rejected.length);
+  let idx = n - 1;
+  for (let i = 0; i < n; i++) {
+    if (!eq(chosen[i], rejected[i])) {
+      if (i === 0) throw new Refused('chosen and rejected share no prompt prefix', 'they differ from the first position');
+      idx = chosen[i - 1] === ' ' ? i - 1 : i;
+      break;
+    }
+  }
+  if (idx <= 0) throw new Refused('chosen and rejected share no prompt prefix', 'the common prefix is too short to be a prompt');
+  return idx;
+}
+
+function objectRow(v: unknown): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Refused('row is not a JSON object', `got ${typeName(v)}`);
+  return v as Record<string, unknown>;
+}
+
+/** The fields must all be present and all strings or all message lists; returns which. */
+function sameKind(o: Record<string, unknown>, fields: string[]): 'string' | 'messages' {
+  const kinds = fields.map((f) => {
+    if (!(f in o)) throw new Refused(`missing field "${f}"`);
+    const v = o[f];
+    if (typeof v === 'string') return 'string';
+    if (Array.isArray(v)) return 'messages';
+    throw new Refused(`field "${f}" is not a string or a list of messages`, `got ${typeName(v)}`);
+  });
+  if (kinds.some((k) => k !== kinds[0])) {
+    throw new Refused(
+      'fields mix strings and message lists',
+      fields.map((f, i) => `"${f}" is ${kinds[i] === 'string' ? 'a string' : 'a list'}`).join(', '),
+    );
+  }
+  return kinds[0];
+}
+
+function str(o: Record<string, unknown>, field: string): string {
+  const v = o[field];
+  if (typeof v !== 'string') throw new Refused(`field "${field}" is not a string`, `got ${typeName(v)}`);
+  if (v === '') throw new Refused(`field "${field}" is empty`);
+  return v;
+}
+
+const ROLES: readonly string[] = ['system', 'user', 'assistant'];
+
+function messages(o: Record<string, unknown>, field: string): Message[] {
+  const list = o[field] as unknown[];
+  if (list.length === 0) throw new Refused(`field "${field}" is an empty list`);
+  return list.map((m, i) => {
+    const at = `"${field}"[${i}]`;
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new Refused('message is not an object', `${at} is ${typeName(m)}`);
+    const { role, content } = m as Record<string, unknown>;
+    if (role === undefined) throw new Refused('message without "role"', at);
+    if (typeof role !== 'string') throw new Refused('message "role" is not a string', `${at} has ${typeName(role)}`);
+    if (!ROLES.includes(role))
+      throw new Refused(
+        `message role ${JSON.stringify(role.slice(0, 30))} is not supported`,
+        `${at}; roles are system, user and assistant`,
+      );
+    if (content === undefined) throw new Refused('message without "content"', at);
+    if (typeof content !== 'string') throw new Refused('message "content" is not a string', `${at} has ${typeName(content)}`);
+    if (content === '') throw new Refused('message "content" is empty', at);
+    return { role: role as Role, content };
+  });
+}
+
+function conversationalPrompt(o: Record<string, unknown>, field: string): Message[] {
+  const prompt = messages(o, field);
+  checkPromptEnd(prompt, `"${field}"`);
+  return prompt;
+}
+
+/** TRL's apply_chat_template raises on a prompt ending with anything but a user turn (generation prompt) or an
+ *  assistant turn (continued). */
+function checkPromptEnd(prompt: Message[], what: string) {
+  const last = prompt[prompt.length - 1].role;
+  if (last !== 'user' && last !== 'assistant')
+    throw new Refused('prompt does not end with a user or assistant message', `${what} ends with ${last}`);
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'an object';
+  return `a ${typeof v}`;
+}
+
+/** Python `==` on JSON values: deep, and blind to key order. */
+function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((x, i) => jsonEqual(x, (b as unknown[])[i]));
+  const ka = Object.keys(a);
+  const rb = b as Record<string, unknown>;
+  return ka.length === Object.keys(rb).length && ka.every((k) => k in rb && jsonEqual((a as Record<string, unknown>)[k], rb[k]));
+}
