@@ -1,0 +1,308 @@
+// The Llama/Qwen2 decoder on the kernels, written out per layer (llm.c style): each block has an
+// explicit forward and backward, and a Step is the recorded list of dispatches for one
+// (batch, length) shape, built once and replayed every micro-batch of that shape.
+//
+// Shapes: B sequences of T tokens, N = B*T rows; C hidden, I intermediate, V vocab,
+// nh/nkv heads of hd dims, r LoRA rank.
+import {
+  add,
+  attentionBackward,
+  attentionForward,
+  type Command,
+  crossEntropyBackward,
+  crossEntropyForward,
+  embeddingForward,
+  type Gpu,
+  rmsnormBackward,
+  rmsnormForward,
+  rope,
+  swigluBackward,
+  swigluForward,
+  type Tensor,
+} from '@webtune/kernels';
+import type { ModelConfig } from './config.ts';
+import { type LoraUse, linearBackward, linearForward, loraDropout } from './linear.ts';
+import type { LoraAdapter, LoraTarget } from './lora.ts';
+import type { ActivationPool } from './pool.ts';
+import type { ModelWeights } from './weights.ts';
+
+export interface StepOptions {
+  /** Adapters applied in order, all frozen (e.g. the SFT adapter under DPO). */
+  frozen: LoraAdapter[];
+  /** The adapter being trained, with its gradient buffer; absent for inference. */
+  trainable?: { adapter: LoraAdapter; grads: Tensor };
+  /** Keep activations and build the backward. */
+  train: boolean;
+}
+
+/** One recorded step for a (B, T) shape. Fill the inputs, run `forward` (and `backward`). */
+export interface Step {
+  B: number;
+  T: number;
+  ids: Tensor; // [N] u32
+  positions: Tensor; // [N] u32
+  /** [N] u32: the token each row predicts (IGNORE_INDEX where nothing is learned). */
+  targets: Tensor;
+  /** [N] f32: dLoss/dNLL per row, read by the backward (written by the host or by DPO's kernel). */
+  lossWeights: Tensor;
+  logits: Tensor; // [N, V]; holds dlogits after the backward starts
+  logprobs: Tensor; // [N]
+  lse: Tensor; // [N]
+  forward: Command[];
+  backward: Command[];
+  /** Set every dropout site's seed for the next replay (no-op without dropout). */
+  reseed(seed: number): void;
+  /** Pool version the step was built against: a different version means rebuild. */
+  poolVersion: number;
+}
+
+interface Ctx {
+  gpu: Gpu;
+  config: ModelConfig;
+  weights: ModelWeights;
+  pool: ActivationPool;
+  opts: StepOptions;
+  B: number;
+  T: number;
+  N: number;
+  /** Per-layer name when activations are kept for the backward, one shared name otherwise. */
+  name(layer: number, what: string): string;
+  seeds: ((seed: number) => void)[];
+  /** LoRA uses by layer and target, shared by the forward and the backward (same dropout seeds). */
+  uses: Map<string, LoraUse[]>;
+}
+
+/** LoRA uses of every adapter on a projection (frozen first, the trainable one last). */
+async function loraUses(ctx: Ctx, layer: number, target: LoraTarget, x: Tensor): Promise<LoraUse[]> {
+  const key = `${layer}.${target}`;
+  const cached = ctx.uses.get(key);
+  if (cached) return cached;
+  const uses: LoraUse[] = [];
+  ctx.uses.set(key, uses);
+  const all = [...ctx.opts.frozen.map((adapter) => ({ adapter, grads: undefined })), ...(ctx.opts.trainable ? [ctx.opts.trainable] : [])];
+  for (const [i, { adapter, grads }] of all.entries()) {
+    const slot = adapter.slot(layer, target);
+    if (!slot) continue;
+    const z = ctx.pool.get(ctx.name(layer, `${target}.lora${i}.z`), [ctx.N, adapter.config.r]);
+    const use: LoraUse = { adapter, slot, z, grads };
+    const p = adapter.config.dropout;
+    if (grads && ctx.opts.train && p > 0) {
+      const shape = [ctx.N, slot.inF];
+      const xd = ctx.pool.get(ctx.name(layer, `${target}.lora${i}.xd`), shape);
+      const dxd = ctx.pool.get(`lora.dxd.${slot.inF}`, shape);
+      const dxdDropped = ctx.pool.get(`lora.dxd_dropped.${slot.inF}`, shape);
+      use.dropout = await loraDropout(ctx.gpu, p, x, xd, dxd, dxdDropped);
+      const site = ctx.seeds.length;
+      const d = use.dropout;
+      ctx.seeds.push((seed) => {
+        const s = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + site * 0x27d4eb2f) >>> 0;
+        d.forward.setSeed(s);
+        d.backward.setSeed(s);
+      });
+    }
+    uses.push(use);
+  }
+  return uses;
+}
+
+/** Saved activations of one layer (views from the pool). */
+function layerTensors(ctx: Ctx, l: number) {
+  const { N, B, T, config: c } = ctx;
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  const g = (what: string, shape: number[]) => ctx.pool.get(ctx.name(l, what), shape);
+  return {
+    x: ctx.pool.get(ctx.opts.train ? `L${l}.x` : 'x', [N, c.hiddenSize]),
+    h: g('h', [N, c.hiddenSize]),
+    rstd1: g('rstd1', [N]),
+    q: g('q', [B, T, c.numHeads, c.headDim]),
+    k: g('k', [B, T, c.numKvHeads, c.headDim]),
+    v: g('v', [B, T, c.numKvHeads, c.headDim]),
+    probs: g('probs', [B, c.numHeads, T, T]),
+    att: g('att', [B, T, c.numHeads, c.headDim]),
+    xmid: g('xmid', [N, c.hiddenSize]),
+    h2: g('h2', [N, c.hiddenSize]),
+    rstd2: g('rstd2', [N]),
+    gate: g('gate', [N, c.intermediateSize]),
+    up: g('up', [N, c.intermediateSize]),
+    act: g('act', [N, c.intermediateSize]),
+    // 2-D views of the head tensors for the projections.
+    q2: (t: Tensor) => t.view([N, q]),
+    kv2: (t: Tensor) => t.view([N, kv]),
+  };
+}
+
+/** x_{l+1} = x_l + attention(rmsnorm(x_l)), then + mlp(rmsnorm(·)). Writes `next`: [N, C]. */
+async function layerForward(ctx: Ctx, l: number, next: Tensor): Promise<Command[]> {
+  const { gpu, config: c, weights, N } = ctx;
+  const w = weights.layers[l];
+  const a = layerTensors(ctx, l);
+  const o = ctx.pool.get('o', [N, c.hiddenSize]);
+  const d = ctx.pool.get('d', [N, c.hiddenSize]);
+  const scores = ctx.pool.get('scores', [ctx.B, c.numHeads, ctx.T, ctx.T]);
+  const cmds: Command[] = [];
+  const lin = async (label: string, target: LoraTarget, out: Tensor, x: Tensor, W: Tensor, bias?: Tensor) =>
+    cmds.push(...(await linearForward(gpu, `L${l}.${label}`, out, x, W, bias, await loraUses(ctx, l, target, x))));
+
+  // attention block
+  cmds.push(...(await rmsnormForward(gpu, { y: a.h, rstd: a.rstd1, x: a.x, w: w.inputNorm }, { eps: c.rmsNormEps })));
+  await lin('q_proj', 'q_proj', a.q2(a.q), a.h, w.q, w.qBias);
+  await lin('k_proj', 'k_proj', a.kv2(a.k), a.h, w.k, w.kBias);
+  await lin('v_proj', 'v_proj', a.kv2(a.v), a.h, w.v, w.vBias);
+  const table = { positions: ctx.pool.get('positions', [N], 'u32'), cos: weights.ropeCos, sin: weights.ropeSin };
+  cmds.push(...(await rope(gpu, { x: a.q.view([N, c.numHeads, c.headDim]), ...table })));
+  cmds.push(...(await rope(gpu, { x: a.k.view([N, c.numKvHeads, c.headDim]), ...table })));
+  cmds.push(...(await attentionForward(gpu, { q: a.q, k: a.k, v: a.v, out: a.att, scores, probs: a.probs })));
+  await lin('o_proj', 'o_proj', o, a.q2(a.att), w.o, w.oBias);
+  cmds.push(...(await add(gpu, a.xmid, a.x, o)));
+
+  // MLP block
+  cmds.push(...(await rmsnormForward(gpu, { y: a.h2, rstd: a.rstd2, x: a.xmid, w: w.postAttentionNorm }, { eps: c.rmsNormEps })));
+  await lin('gate_proj', 'gate_proj', a.gate, a.h2, w.gate);
+  await lin('up_proj', 'up_proj', a.up, a.h2, w.up);
+  cmds.push(...(await swigluForward(gpu, { out: a.act, gate: a.gate, up: a.up })));
+  await lin('down_proj', 'down_proj', d, a.act, w.down);
+  cmds.push(...(await add(gpu, next, a.xmid, d)));
+  return cmds;
+}
+
+/** Given dx = dLoss/dx_{l+1} (in place), leave dx = dLoss/dx_l. */
+async function layerBackward(ctx: Ctx, l: number, dx: Tensor): Promise<Command[]> {
+  const { gpu, config: c, weights, N, B, T } = ctx;
+  const w = weights.layers[l];
+  const a = layerTensors(ctx, l);
+  const p = ctx.pool;
+  const dh = p.get('dh', [N, c.hiddenSize]);
+  const dact = p.get('dact', [N, c.intermediateSize]);
+  const dgate = p.get('dgate', [N, c.intermediateSize]);
+  const dup = p.get('dup', [N, c.intermediateSize]);
+  const datt = p.get('datt', [B, T, c.numHeads, c.headDim]);
+  const dq = p.get('dq', [B, T, c.numHeads, c.headDim]);
+  const dk = p.get('dk', [B, T, c.numKvHeads, c.headDim]);
+  const dv = p.get('dv', [B, T, c.numKvHeads, c.headDim]);
+  const dprobs = p.get('dprobs', [B, c.numHeads, T, T]);
+  const dscores = p.get('dscores', [B, c.numHeads, T, T]);
+  const cmds: Command[] = [];
+  const lin = async (label: string, target: LoraTarget, dIn: Tensor, dOut: Tensor, x: Tensor, W: Tensor, accumulate: boolean) => {
+    const uses = await loraUses(ctx, l, target, x);
+    const r = uses[0]?.adapter.config.r ?? 1;
+    const u = p.get(`lora.u.${r}`, [N, r]);
+    cmds.push(...(await linearBackward(gpu, `L${l}.${label}`, dIn, dOut, x, W, uses, u, accumulate)));
+  };
+
+  // MLP block: x_{l+1} = xmid + down(swiglu(gate(h2), up(h2))), h2 = rmsnorm(xmid)
+  await lin('down_proj', 'down_proj', dact, dx, a.act, w.down, false);
+  cmds.push(...(await swigluBackward(gpu, { dgate, dup, dout: dact, gate: a.gate, up: a.up })));
+  await lin('gate_proj', 'gate_proj', dh, dgate, a.h2, w.gate, false);
+  await lin('up_proj', 'up_proj', dh, dup, a.h2, w.up, true);
+  cmds.push(...(await rmsnormBackward(gpu, { dx, dy: dh, x: a.xmid, w: w.postAttentionNorm, rstd: a.rstd2 }, { accumulate: true })));
+
+  // attention block: xmid = x_l + o(attention(rope(q(h)), rope(k(h)), v(h))), h = rmsnorm(x_l)
+  await lin('o_proj', 'o_proj', a.q2(datt), dx, a.q2(a.att), w.o, false);
+  cmds.push(...(await attentionBackward(gpu, { dout: datt, q: a.q, k: a.k, v: a.v, probs: a.probs, dprobs, dscores, dq, dk, dv })));
+  const table = { positions: p.get('positions', [N], 'u32'), cos: weights.ropeCos, sin: weights.ropeSin };
+  cmds.push(...(await rope(gpu, { x: dq.view([N, c.numHeads, c.headDim]), ...table }, { inverse: true })));
+  cmds.push(...(await rope(gpu, { x: dk.view([N, c.numKvHeads, c.headDim]), ...table }, { inverse: true })));
+  await lin('q_proj', 'q_proj', dh, a.q2(dq), a.h, w.q, false);
+  await lin('k_proj', 'k_proj', dh, a.kv2(dk), a.h, w.k, true);
+  await lin('v_proj', 'v_proj', dh, a.kv2(dv), a.h, w.v, true);
+  cmds.push(...(await rmsnormBackward(gpu, { dx, dy: dh, x: a.x, w: w.inputNorm, rstd: a.rstd1 }, { accumulate: true })));
+  return cmds;
+}
+
+/**
+ * Build the step for B sequences of T tokens. The pool may grow while building; if it did, the
+ * first build bound replaced buffers, so build once more (now everything fits).
+ */
+export async function buildStep(
+  gpu: Gpu,
+  config: ModelConfig,
+  weights: ModelWeights,
+  pool: ActivationPool,
+  B: number,
+  T: number,
+  opts: StepOptions,
+): Promise<Step> {
+  const first = await build(gpu, config, weights, pool, B, T, opts);
+  if (first.poolVersion === pool.version) return first;
+  return build(gpu, config, weights, pool, B, T, opts);
+}
+
+async function build(
+  gpu: Gpu,
+  config: ModelConfig,
+  weights: ModelWeights,
+  pool: ActivationPool,
+  B: number,
+  T: number,
+  opts: StepOptions,
+): Promise<Step> {
+  const startVersion = pool.version;
+  const N = B * T;
+  const C = config.hiddenSize;
+  const V = config.vocabSize;
+  const ctx: Ctx = {
+    gpu,
+    config,
+    weights,
+    pool,
+    opts,
+    B,
+    T,
+    N,
+    seeds: [],
+    uses: new Map(),
+    name: (l, what) => (opts.train ? `L${l}.${what}` : what),
+  };
+  const ids = pool.get('ids', [N], 'u32');
+  const positions = pool.get('positions', [N], 'u32');
+  const targets = pool.get('targets', [N], 'u32');
+  const lossWeights = pool.get('loss_weights', [N]);
+  const logits = pool.get('logits', [N, V]);
+  const logprobs = pool.get('logprobs', [N]);
+  const lse = pool.get('lse', [N]);
+  const L = config.numLayers;
+  const x = (l: number) => pool.get(opts.train ? `L${l}.x` : 'x', [N, C]);
+  const xNext = (l: number) => (opts.train ? x(l + 1) : pool.get('x_next', [N, C]));
+  const hf = pool.get('hf', [N, C]);
+  const rstdf = pool.get('rstdf', [N]);
+
+  const forward: Command[] = [...(await embeddingForward(gpu, { out: x(0), table: weights.embed, ids }))];
+  for (let l = 0; l < L; l++) {
+    forward.push(...(await layerForward(ctx, l, xNext(l))));
+    // Without saved activations, x and x_next ping-pong: copy the layer's output back into x.
+    if (!opts.train)
+      forward.push({ label: `L${l} carry`, copy: { src: xNext(l), dst: x(l + 1), elements: N * C, srcOffset: 0, dstOffset: 0 } });
+  }
+  forward.push(...(await rmsnormForward(gpu, { y: hf, rstd: rstdf, x: x(L), w: weights.norm }, { eps: config.rmsNormEps })));
+  forward.push(...(await linearForward(gpu, 'lm_head', logits, hf, weights.lmHead, undefined, [])));
+  forward.push(...(await crossEntropyForward(gpu, { logits, targets, logprobs, lse })));
+
+  const backward: Command[] = [];
+  if (opts.train) {
+    const dhf = pool.get('dhf', [N, C]);
+    const dx = pool.get('dx', [N, C]);
+    backward.push(...(await crossEntropyBackward(gpu, { logits, targets, lse, weights: lossWeights })));
+    backward.push(...(await linearBackward(gpu, 'lm_head', dhf, logits, hf, weights.lmHead, [], pool.get('lora.u.1', [N, 1]), false)));
+    backward.push(...(await rmsnormBackward(gpu, { dx, dy: dhf, x: x(L), w: weights.norm, rstd: rstdf })));
+    for (let l = L - 1; l >= 0; l--) backward.push(...(await layerBackward(ctx, l, dx)));
+  }
+  const seeds = ctx.seeds;
+  return {
+    B,
+    T,
+    ids,
+    positions,
+    targets,
+    lossWeights,
+    logits,
+    logprobs,
+    lse,
+    forward,
+    backward,
+    reseed: (seed) => {
+      for (const s of seeds) s(seed);
+    },
+    poolVersion: pool.version === startVersion ? startVersion : -1,
+  };
+}

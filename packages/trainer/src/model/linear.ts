@@ -1,0 +1,100 @@
+// A frozen projection y = x Wᵀ (+ b) with LoRA adapters stacked on it, forward and backward.
+// Several adapters may apply at once (DPO on top of an SFT adapter: the SFT one frozen, the new
+// one trainable); each adds scale * (dropout(x) Aᵀ) Bᵀ.
+import { addBias, axpy, type Command, type DropoutDispatch, dropout, type Gpu, matmul, type Tensor } from '@webtune/kernels';
+import type { LoraAdapter, LoraSlot } from './lora.ts';
+
+/** One adapter on one projection, with the buffers its forward saves for the backward. */
+export interface LoraUse {
+  adapter: LoraAdapter;
+  slot: LoraSlot;
+  /** [N, r] = dropout(x) Aᵀ, saved for dB. */
+  z: Tensor;
+  /** Flat gradients of the adapter's parameters (same layout): set only for the trainable adapter. */
+  grads?: Tensor;
+  /** Dropout on the adapter's input (trainable adapter, training, p > 0). */
+  dropout?: { p: number; xd: Tensor; forward: DropoutDispatch; backward: DropoutDispatch; dxd: Tensor; dxdDropped: Tensor };
+}
+
+/** out: [N, out] = x: [N, in] Wᵀ (+ bias) + Σ scale · (x_d Aᵀ) Bᵀ. */
+export async function linearForward(
+  gpu: Gpu,
+  label: string,
+  out: Tensor,
+  x: Tensor,
+  W: Tensor,
+  bias: Tensor | undefined,
+  loras: LoraUse[],
+): Promise<Command[]> {
+  const cmds: Command[] = [...(await matmul(gpu, out, x, W, { transB: true, label }))];
+  if (bias) cmds.push(...(await addBias(gpu, out, bias)));
+  for (const l of loras) {
+    const { A, B } = l.adapter.views(l.slot);
+    const input = l.dropout ? l.dropout.xd : x;
+    if (l.dropout) cmds.push(...l.dropout.forward.dispatches);
+    cmds.push(...(await matmul(gpu, l.z, input, A, { transB: true, label: `${label} lora_A` })));
+    cmds.push(...(await matmul(gpu, out, l.z, B, { transB: true, alpha: l.adapter.scale, beta: 1, label: `${label} lora_B` })));
+  }
+  return cmds;
+}
+
+/**
+ * Given dy: [N, out], add (or write, when !accumulate) dx: [N, in] = dy W + Σ scale·(dy B) A (through the
+ * dropout mask), and accumulate the trainable adapter's dA, dB into its gradient buffer:
+ *   u = scale · dy B        [N, r]
+ *   dB += scale · dyᵀ z     [out, r]
+ *   dA += uᵀ x_d            [r, in]
+ *   dx += dropout(u A)
+ * `u` is scratch [N, r].
+ */
+export async function linearBackward(
+  gpu: Gpu,
+  label: string,
+  dx: Tensor,
+  dy: Tensor,
+  x: Tensor,
+  W: Tensor,
+  loras: LoraUse[],
+  u: Tensor,
+  accumulate: boolean,
+): Promise<Command[]> {
+  const cmds: Command[] = [...(await matmul(gpu, dx, dy, W, { beta: accumulate ? 1 : 0, label: `${label} dx` }))];
+  for (const l of loras) {
+    const { A, B } = l.adapter.views(l.slot);
+    const s = l.adapter.scale;
+    cmds.push(...(await matmul(gpu, u, dy, B, { alpha: s, label: `${label} lora u` })));
+    if (l.grads) {
+      const g = l.adapter.views(l.slot, l.grads);
+      const input = l.dropout ? l.dropout.xd : x;
+      cmds.push(...(await matmul(gpu, g.B, dy, l.z, { transA: true, alpha: s, beta: 1, label: `${label} lora dB` })));
+      cmds.push(...(await matmul(gpu, g.A, u, input, { transA: true, beta: 1, label: `${label} lora dA` })));
+    }
+    if (l.dropout) {
+      cmds.push(...(await matmul(gpu, l.dropout.dxd, u, A, { label: `${label} lora dx_d` })));
+      cmds.push(...l.dropout.backward.dispatches);
+      cmds.push(...(await axpy(gpu, dx, l.dropout.dxdDropped, 1)));
+    } else {
+      cmds.push(...(await matmul(gpu, dx, u, A, { beta: 1, label: `${label} lora dx` })));
+    }
+  }
+  return cmds;
+}
+
+/** Dropout dispatches for one adapter input: forward x -> xd, backward dxd -> dxdDropped, same seed. */
+export async function loraDropout(
+  gpu: Gpu,
+  p: number,
+  x: Tensor,
+  xd: Tensor,
+  dxd: Tensor,
+  dxdDropped: Tensor,
+): Promise<NonNullable<LoraUse['dropout']>> {
+  return {
+    p,
+    xd,
+    dxd,
+    dxdDropped,
+    forward: await dropout(gpu, xd, x, { p, seed: 0 }),
+    backward: await dropout(gpu, dxdDropped, dxd, { p, seed: 0 }),
+  };
+}

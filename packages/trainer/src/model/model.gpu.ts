@@ -1,0 +1,151 @@
+// The decoder against an independent float64 PyTorch implementation (test/fixtures): logits,
+// completion log-probs, SFT and DPO losses, and every LoRA gradient, for Llama with GQA and bf16
+// weights, Llama tied f32 with rsLoRA on q/v, and Qwen2 with q/k/v bias and f16 weights.
+import { assertAllClose, gpuTest } from '@webtune/harness/page';
+import { dpoLoss, Gpu, IGNORE_INDEX, type Tensor } from '@webtune/kernels';
+import { FIXTURES, type Fixture, loadFixture } from '../../test/fixtures.ts';
+import { parseAdapterConfig } from '../store/peft.ts';
+import type { Step } from './decoder.ts';
+import { LoraAdapter, peftKey } from './lora.ts';
+import { Model } from './model.ts';
+
+const B = 4;
+const T = 9;
+
+/** Inputs of the fixture batch: row (b, t) predicts token t+1 when that token is a completion token. */
+function fill(gpu: Gpu, step: Step, f: Fixture): { valid: boolean[] } {
+  const { input_ids, completion_mask } = f.golden.inputs;
+  const ids = new Uint32Array(B * T);
+  const positions = new Uint32Array(B * T);
+  const targets = new Uint32Array(B * T).fill(IGNORE_INDEX);
+  const valid: boolean[] = [];
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const i = b * T + t;
+      ids[i] = input_ids[b][t];
+      positions[i] = t;
+      const counts = t + 1 < T && completion_mask[b][t + 1] === 1;
+      if (counts) targets[i] = input_ids[b][t + 1];
+      valid.push(counts);
+    }
+  }
+  gpu.write(step.ids, ids);
+  gpu.write(step.positions, positions);
+  gpu.write(step.targets, targets);
+  return { valid };
+}
+
+/** Golden token_logps[b, t+1] rearranged to our rows (b, t). */
+function shiftedLogps(f: Fixture, key: 'token_logps_base' | 'token_logps_lora'): Float64Array {
+  const g = f.tensors.get(key)!.data;
+  const out = new Float64Array(B * T);
+  for (let b = 0; b < B; b++) for (let t = 0; t + 1 < T; t++) out[b * T + t] = g[b * T + t + 1];
+  return out;
+}
+
+/** Golden logits on rows whose token is real (pad queries attend differently in the reference). */
+async function checkLogits(gpu: Gpu, f: Fixture, step: Step, key: 'logits_base' | 'logits_lora'): Promise<void> {
+  const got = await gpu.read(step.logits);
+  const want = f.tensors.get(key)!.data;
+  const V = want.length / (B * T);
+  const mask = f.golden.inputs.attention_mask.flat();
+  const rows = mask.flatMap((m, i) => (m === 1 ? [i] : []));
+  const pick = (a: ArrayLike<number>) => rows.flatMap((r) => Array.from({ length: V }, (_, j) => a[r * V + j]));
+  assertAllClose(pick(got), pick(want), { atol: 1e-4, rtol: 1e-4 }, `${f.name} ${key}`);
+}
+
+async function setup(device: GPUDevice, name: (typeof FIXTURES)[number]) {
+  const gpu = new Gpu(device);
+  const f = await loadFixture(name);
+  const model = Model.load(gpu, f.config, new Map([['model.safetensors', f.model]]));
+  const { lora } = parseAdapterConfig(f.adapterConfig);
+  const adapter = LoraAdapter.fromPeft(gpu, model.config, lora, f.adapter);
+  return { gpu, f, model, adapter };
+}
+
+/** Each LoRA gradient against PyTorch's: 1e-4 of the tensor's largest entry plus 1e-3 relative. */
+async function checkGrads(gpu: Gpu, f: Fixture, adapter: LoraAdapter, grads: Tensor, prefix: 'grad_sft' | 'grad_dpo'): Promise<void> {
+  const flat = await gpu.read(grads);
+  for (const slot of adapter.slots) {
+    for (const which of ['A', 'B'] as const) {
+      const key = peftKey(slot.path, which);
+      const want = f.tensors.get(`${prefix}.${key}`)!.data;
+      const offset = which === 'A' ? slot.aOffset : slot.bOffset;
+      const got = flat.subarray(offset, offset + want.length);
+      const max = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      assertAllClose(got, want, { atol: 1e-4 * max, rtol: 1e-3 }, `${f.name} ${prefix} ${key}`);
+    }
+  }
+}
+
+for (const name of FIXTURES) {
+  gpuTest(`${name}: base and LoRA logits and completion log-probs match PyTorch`, async ({ device }) => {
+    const { gpu, f, model, adapter } = await setup(device, name);
+    for (const [frozen, logitsKey, logpsKey] of [
+      [[], 'logits_base', 'token_logps_base'],
+      [[adapter], 'logits_lora', 'token_logps_lora'],
+    ] as const) {
+      const step = await model.step(B, T, { frozen: [...frozen], train: false });
+      const { valid } = fill(gpu, step, f);
+      gpu.run(...step.forward);
+      await checkLogits(gpu, f, step, logitsKey);
+      const logprobs = await gpu.read(step.logprobs);
+      const want = shiftedLogps(f, logpsKey);
+      assertAllClose(logprobs, want, { atol: 1e-4, rtol: 1e-4 }, `${name} ${logpsKey}`);
+      if (!valid.some(Boolean)) throw new Error('fixture has no completion tokens');
+    }
+    model.destroy();
+  });
+
+  gpuTest(`${name}: SFT loss and every LoRA gradient match PyTorch`, async ({ device }) => {
+    const { gpu, f, model, adapter } = await setup(device, name);
+    const grads = adapter.like('grads');
+    const step = await model.step(B, T, { frozen: [], trainable: { adapter, grads }, train: true });
+    const { valid } = fill(gpu, step, f);
+    const n = f.golden.num_completion_tokens;
+    gpu.write(
+      step.lossWeights,
+      Float32Array.from(valid, (v) => (v ? 1 / n : 0)),
+    );
+    gpu.run(...step.forward, ...step.backward);
+    const logprobs = await gpu.read(step.logprobs);
+    const loss = -logprobs.reduce((s, lp, i) => s + (valid[i] ? lp / n : 0), 0);
+    assertAllClose([loss], [f.golden.sft_loss], { atol: 1e-5, rtol: 1e-5 }, `${name} sft_loss`);
+    await checkGrads(gpu, f, adapter, grads, 'grad_sft');
+    model.destroy();
+  });
+
+  gpuTest(`${name}: DPO sigmoid loss, rewards and every LoRA gradient match PyTorch`, async ({ device }) => {
+    const { gpu, f, model, adapter } = await setup(device, name);
+    const grads = adapter.like('grads');
+    const step = await model.step(B, T, { frozen: [], trainable: { adapter, grads }, train: true });
+    const { valid } = fill(gpu, step, f);
+    const P = B / 2;
+    const mask = gpu.upload(
+      Float32Array.from(valid, (v) => (v ? 1 : 0)),
+      [B, T],
+      'mask',
+    );
+    const out = (shape: number[], label: string) => gpu.tensor(shape, label);
+    const t = {
+      logprobs: step.logprobs.view([B, T]),
+      mask,
+      refLogps: gpu.upload(Float32Array.from(f.golden.seq_logps_base), [B], 'ref logps'),
+      seqLogps: out([B], 'seq logps'),
+      counts: out([B], 'counts'),
+      losses: out([P], 'losses'),
+      chosenRewards: out([P], 'chosen rewards'),
+      rejectedRewards: out([P], 'rejected rewards'),
+      weights: step.lossWeights.view([B, T]),
+    };
+    const dpo = f.golden.dpo.sigmoid;
+    const loss = await dpoLoss(gpu, t, { beta: dpo.beta, lossType: 'sigmoid', labelSmoothing: 0, pairsTotal: P });
+    gpu.run(...step.forward, ...loss, ...step.backward);
+    const losses = await gpu.read(t.losses);
+    assertAllClose([(losses[0] + losses[1]) / 2], [dpo.loss], { atol: 1e-5, rtol: 1e-5 }, `${name} dpo loss`);
+    assertAllClose(await gpu.read(t.chosenRewards), dpo.chosen_rewards, { atol: 1e-5, rtol: 1e-4 }, `${name} chosen rewards`);
+    assertAllClose(await gpu.read(t.rejectedRewards), dpo.rejected_rewards, { atol: 1e-5, rtol: 1e-4 }, `${name} rejected rewards`);
+    await checkGrads(gpu, f, adapter, grads, 'grad_dpo');
+    model.destroy();
+  });
+}

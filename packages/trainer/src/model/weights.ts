@@ -1,0 +1,102 @@
+// A checkpoint's tensors on the GPU, as float32, in the shapes the decoder uses.
+import { type Gpu, ropeTables, type Tensor } from '@webtune/kernels';
+import { checkCheckpointTensors, type ModelConfig, ropeInvFreq } from './config.ts';
+import { parseSafetensors, type TensorInfo, tensorToFloat32 } from './safetensors.ts';
+
+export interface LayerWeights {
+  inputNorm: Tensor; // [C]
+  postAttentionNorm: Tensor; // [C]
+  q: Tensor; // [nh*hd, C]
+  k: Tensor; // [nkv*hd, C]
+  v: Tensor; // [nkv*hd, C]
+  o: Tensor; // [C, nh*hd]
+  gate: Tensor; // [I, C]
+  up: Tensor; // [I, C]
+  down: Tensor; // [C, I]
+  qBias?: Tensor; // [nh*hd]
+  kBias?: Tensor; // [nkv*hd]
+  vBias?: Tensor; // [nkv*hd]
+  oBias?: Tensor; // [C]
+}
+
+export interface ModelWeights {
+  embed: Tensor; // [V, C]
+  layers: LayerWeights[];
+  norm: Tensor; // [C]
+  /** [V, C]; the embedding itself when tied. */
+  lmHead: Tensor;
+  /** RoPE tables [P, hd/2]: angles computed on the host (GPU sin/cos are inexact for large angles). */
+  ropeCos: Tensor;
+  ropeSin: Tensor;
+  /** Positions the tables cover. */
+  ropePositions: number;
+}
+
+/** One safetensors file's bytes, by file name (a single model.safetensors, or the shards). */
+export type CheckpointFiles = Map<string, Uint8Array>;
+
+/** Longest RoPE table we build: enough for any max_length a browser run can afford. */
+export const MAX_ROPE_POSITIONS = 16384;
+
+/**
+ * Validate every file, check the tensors against the config (missing ones named), then upload
+ * what the decoder needs. F16/BF16 are widened to float32 exactly.
+ */
+export function uploadWeights(gpu: Gpu, config: ModelConfig, files: CheckpointFiles): ModelWeights {
+  const index = new Map<string, { file: string; bytes: Uint8Array; dataOffset: number; info: TensorInfo }>();
+  for (const [file, bytes] of files) {
+    const parsed = parseSafetensors(file, bytes);
+    for (const [name, info] of parsed.tensors) index.set(name, { file, bytes, dataOffset: parsed.dataOffset, info });
+  }
+  const names = [...files.keys()].join(', ');
+  checkCheckpointTensors(config, new Map([...index].map(([n, e]) => [n, { shape: e.info.shape }])), names);
+
+  const load = (name: string): Tensor => {
+    const e = index.get(name);
+    if (!e) throw new Error(`${names}: tensor ${name} is missing`);
+    return gpu.upload(tensorToFloat32(e.file, e.bytes, e.dataOffset, e.info), e.info.shape, name);
+  };
+  const maybe = (name: string, wanted: boolean) => (wanted ? load(name) : undefined);
+  const layers: LayerWeights[] = [];
+  for (let i = 0; i < config.numLayers; i++) {
+    const p = `model.layers.${i}`;
+    layers.push({
+      inputNorm: load(`${p}.input_layernorm.weight`),
+      postAttentionNorm: load(`${p}.post_attention_layernorm.weight`),
+      q: load(`${p}.self_attn.q_proj.weight`),
+      k: load(`${p}.self_attn.k_proj.weight`),
+      v: load(`${p}.self_attn.v_proj.weight`),
+      o: load(`${p}.self_attn.o_proj.weight`),
+      gate: load(`${p}.mlp.gate_proj.weight`),
+      up: load(`${p}.mlp.up_proj.weight`),
+      down: load(`${p}.mlp.down_proj.weight`),
+      qBias: maybe(`${p}.self_attn.q_proj.bias`, config.attentionBias.qkv),
+      kBias: maybe(`${p}.self_attn.k_proj.bias`, config.attentionBias.qkv),
+      vBias: maybe(`${p}.self_attn.v_proj.bias`, config.attentionBias.qkv),
+      oBias: maybe(`${p}.self_attn.o_proj.bias`, config.attentionBias.o),
+    });
+  }
+  const embed = load('model.embed_tokens.weight');
+  const ropePositions = Math.min(config.maxPositionEmbeddings, MAX_ROPE_POSITIONS);
+  const { cos, sin } = ropeTables(ropeInvFreq(config), ropePositions);
+  return {
+    embed,
+    layers,
+    norm: load('model.norm.weight'),
+    lmHead: config.tieWordEmbeddings ? embed : load('lm_head.weight'),
+    ropeCos: gpu.upload(cos, [ropePositions, config.headDim / 2], 'rope cos'),
+    ropeSin: gpu.upload(sin, [ropePositions, config.headDim / 2], 'rope sin'),
+    ropePositions,
+  };
+}
+
+/** Every tensor of the model, once (the tied head is the embedding). */
+export function allTensors(w: ModelWeights): Tensor[] {
+  const out = new Set<Tensor>([w.embed, w.norm, w.lmHead, w.ropeCos, w.ropeSin]);
+  for (const l of w.layers) for (const t of Object.values(l)) if (t) out.add(t);
+  return [...out];
+}
+
+export function destroyWeights(w: ModelWeights): void {
+  for (const t of allTensors(w)) t.buffer.destroy();
+}

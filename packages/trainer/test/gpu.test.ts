@@ -1,0 +1,3 @@
+import { defineGpuTests } from '@webtune/harness/vitest';
+
+await defineGpuTests('trainer', { prefixes: ['packages/trainer/'] });
