@@ -14,7 +14,19 @@ export * from './ops/softmax/softmax.ts';
 export * from './ops/sumsq/sumsq.ts';
 export * from './ops/swiglu/swiglu.ts';
 export * from './runtime/errors.ts';
-export { type Command, type Copy, type Dispatch, Gpu, type Kernel, Recorder, type TypedArray } from './runtime/gpu.ts';
+export {
+  type Command,
+  type Copy,
+  type Dispatch,
+  type DispatchSpec,
+  Gpu,
+  type GpuOptions,
+  type Kernel,
+  Recorder,
+  type TypedArray,
+} from './runtime/gpu.ts';
 export { specialize } from './runtime/specialize.ts';
 export { BINDING_ALIGN, type DType, numel, shapeStr, Tensor } from './runtime/tensor.ts';
 export { UniformWriter } from './runtime/uniform.ts';
+// The tests' seeded generator, for anything that must replay exactly (adapter init, sampling).
+export { mixSeed, rng as seededRandom } from './testing/random.ts';

@@ -1,14 +1,34 @@
-// The thin runtime: a GPUDevice from the caller, pipelines cached by kernel and constants,
-// tensors, uniforms, bind groups, and recording many dispatches into one submit.
+// The thin runtime: a GPUDevice from the caller, pipelines cached per device by kernel, entry
+// point and constants, tensors, uniforms, bind groups, and recording many dispatches into one submit.
 import { type CompileMessage, DeviceLostError, GpuOutOfMemoryError, GpuValidationError, KernelCompileError } from './errors.ts';
 import { type ConstValue, specialize } from './specialize.ts';
 import { BINDING_ALIGN, type DType, numel, Tensor } from './tensor.ts';
 
-/** A WGSL source and the name errors and caches know it by. */
+/** A WGSL source, the name errors and caches know it by (its file's), and an entry point ('main'). */
 export interface Kernel {
   name: string;
   source: string;
   entryPoint?: string;
+}
+
+/** One dispatch of a kernel whose binding 0 is its uniform Params struct. */
+export interface DispatchSpec {
+  kernel: Kernel;
+  consts?: Record<string, ConstValue>;
+  /** Binding 0: the Params bytes (put in a new uniform buffer), or a uniform buffer the op rewrites later. */
+  params: ArrayBuffer | GPUBuffer;
+  /** Bindings 1, 2, ... in order. */
+  bind: (Tensor | GPUBuffer)[];
+  /** Workgroups the kernel indexes; `grid` folds them. */
+  groups: number;
+}
+
+export interface GpuOptions {
+  /**
+   * Fold grids past this many workgroups per dimension, not the device's limit (it is clamped
+   * to that). Tests set a tiny value so that tiny workloads exercise every kernel's folding.
+   */
+  maxWorkgroupsPerDimension?: number;
 }
 
 /** One recorded compute dispatch. Built once (pipeline, uniforms, bind group), replayed freely. */
@@ -44,16 +64,35 @@ const RAISED_LIMITS = [
   'maxComputeWorkgroupsPerDimension',
 ] as const;
 
+interface CachedPipeline {
+  source: string;
+  pipeline: Promise<GPUComputePipeline>;
+}
+
+/**
+ * Compiled pipelines of each device, shared by every Gpu wrapping it (tests wrap one device many
+ * times, and compiling is the slow part). Weak: a destroyed, dropped device takes its cache along.
+ */
+const PIPELINES = new WeakMap<GPUDevice, Map<string, CachedPipeline>>();
+
 export class Gpu {
   readonly hasSubgroups: boolean;
   readonly hasTimestamps: boolean;
+  /** What `grid` folds at: the device's limit, or the smaller GpuOptions value. */
+  readonly maxWorkgroupsPerDimension: number;
   /** Set when the device is lost; every later call throws it. */
   lost: DeviceLostError | undefined;
   /** Called once if the device is lost (the worker forwards it to the UI). */
   onLost: ((err: DeviceLostError) => void) | undefined;
-  private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
 
-  constructor(readonly device: GPUDevice) {
+  constructor(
+    readonly device: GPUDevice,
+    options: GpuOptions = {},
+  ) {
+    const limit = device.limits.maxComputeWorkgroupsPerDimension;
+    const max = options.maxWorkgroupsPerDimension ?? limit;
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxWorkgroupsPerDimension must be a positive integer, got ${max}`);
+    this.maxWorkgroupsPerDimension = Math.min(max, limit);
     this.hasSubgroups = device.features.has('subgroups');
     this.hasTimestamps = device.features.has('timestamp-query');
     device.lost.then((info) => {
@@ -84,20 +123,29 @@ export class Gpu {
 
   // ---- pipelines -------------------------------------------------------------------------
 
-  /** The compute pipeline for `kernel` specialized with `consts`; compiled once per distinct key. */
+  /** The compute pipeline for `kernel` specialized with `consts`; compiled once per device and distinct key. */
   pipeline(kernel: Kernel, consts: Record<string, ConstValue> = {}): Promise<GPUComputePipeline> {
     this.assertAlive();
-    const key = `${kernel.name}|${JSON.stringify(consts)}`;
-    let p = this.pipelines.get(key);
-    if (!p) {
-      p = this.compile(kernel, specialize(kernel.name, kernel.source, consts), key);
-      this.pipelines.set(key, p);
-      p.catch(() => this.pipelines.delete(key)); // a failed compile is not cached
+    const cache = PIPELINES.get(this.device) ?? new Map<string, CachedPipeline>();
+    PIPELINES.set(this.device, cache);
+    const entryPoint = kernel.entryPoint ?? 'main';
+    const key = `${kernel.name}|${entryPoint}|${JSON.stringify(consts)}`;
+    const hit = cache.get(key);
+    if (hit) {
+      // The key trusts the name; two sources under one name would silently share pipelines.
+      if (hit.source !== kernel.source) throw new Error(`two different WGSL sources are both named kernel "${kernel.name}"`);
+      return hit.pipeline;
     }
-    return p;
+    const pipeline = this.compile(kernel, specialize(kernel.name, kernel.source, consts), entryPoint, key);
+    const entry = { source: kernel.source, pipeline };
+    cache.set(key, entry);
+    pipeline.catch(() => {
+      if (cache.get(key) === entry) cache.delete(key); // a failed compile is not cached
+    });
+    return pipeline;
   }
 
-  private async compile(kernel: Kernel, code: string, label: string): Promise<GPUComputePipeline> {
+  private async compile(kernel: Kernel, code: string, entryPoint: string, label: string): Promise<GPUComputePipeline> {
     const module = this.device.createShaderModule({ code, label: kernel.name });
     const info = await module.getCompilationInfo();
     const errors: CompileMessage[] = info.messages
@@ -108,7 +156,7 @@ export class Gpu {
       return await this.device.createComputePipelineAsync({
         label,
         layout: 'auto',
-        compute: { module, entryPoint: kernel.entryPoint ?? 'main' },
+        compute: { module, entryPoint },
       });
     } catch (err) {
       throw new GpuValidationError(`creating the pipeline for kernel "${kernel.name}"`, (err as Error).message);
@@ -190,16 +238,23 @@ export class Gpu {
   }
 
   /**
-   * Workgroup grid for `groups` workgroups, folded into y when x would pass the per-dimension
-   * limit. Kernels recover the linear index as `wid.x + wid.y * nwg.x` and return when it is
+   * Workgroup grid for `groups` workgroups, folded into y when x would pass
+   * maxWorkgroupsPerDimension. Kernels recover the linear index as `wid.x + wid.y * nwg.x` and return when it is
    * `>= groups` (the whole workgroup at once, so barriers stay uniform).
    */
   grid(groups: number): [number, number, number] {
-    const max = this.limits.maxComputeWorkgroupsPerDimension;
+    const max = this.maxWorkgroupsPerDimension;
     if (groups <= max) return [Math.max(1, groups), 1, 1];
     const y = Math.ceil(groups / max);
     if (y > max) throw new RangeError(`${groups} workgroups do not fit a ${max} x ${max} grid`);
     return [Math.ceil(groups / y), y, 1];
+  }
+
+  /** Compile (or reuse) the pipeline, write the uniform, bind, and fold the grid: an op's dispatch. */
+  async dispatch(label: string, spec: DispatchSpec): Promise<Dispatch> {
+    const pipeline = await this.pipeline(spec.kernel, spec.consts);
+    const params = spec.params instanceof ArrayBuffer ? this.uniform(spec.params, `${label} params`) : spec.params;
+    return { label, pipeline, bindGroup: this.bind(pipeline, label, [params, ...spec.bind]), workgroups: this.grid(spec.groups) };
   }
 
   // ---- execution -------------------------------------------------------------------------

@@ -1,14 +1,15 @@
 // adamw on the GPU against the float64 torch-style reference: several replayed steps with
 // update() in between and clipping active, clipping off or not binding, and a grid folded past
-// the per-dimension limit. Each step is compared from the GPU's own state before it, so the
+// the per-dimension limit (the device's, and a tiny one). Each step is compared from the GPU's own state before it, so the
 // tolerance is one step's rounding. Counting roundings (the f32 constants, the clip factor, the
 // products and sums, sqrt, the divisions, the decay) gives about 24 of param's magnitude, 10 of
 // m's and 16 of v's (see AdamWRefResult); the checks allow 32, 16 and 24.
 import { assertAllClose, F32_EPS, gpuTest } from '@webtune/harness/page';
 import { Gpu } from '../../runtime/gpu.ts';
+import { assertFolded, foldingGpu } from '../../testing/folding.ts';
+import { padded, readPadded } from '../../testing/padded.ts';
 import { uniform } from '../../testing/random.ts';
 import { fill } from '../elementwise/elementwise.ts';
-import { padded, readPadded } from '../elementwise/padded.ts';
 import { sumOfSquares } from '../sumsq/sumsq.ts';
 import { type AdamWState, adamwStepRef } from './adamw.ref.ts';
 import { type AdamWHyper, type AdamWTensors, adamw } from './adamw.ts';
@@ -97,4 +98,24 @@ gpuTest('past the per-dimension workgroup limit', async ({ device }) => {
   const want = adamwStepRef({ param: [2], m: [0], v: [0] }, [1], 0, hyper, { lr: 0.1, step: 1 });
   assertAllClose([got[0]], want.param, scaled(want.paramMagnitude, 32), `param (n=${n})`);
   for (const t of [param, grad, m, v]) t.buffer.destroy();
+});
+
+gpuTest('folded grid: a step on a few workgroups, at most 3 per dimension', async ({ device }) => {
+  const gpu = foldingGpu(device);
+  const n = 7 * 256 - 3; // 7 workgroups of 64 vec4s: a 3 x 3 grid with 2 spare; a partial vec4
+  const grad = uniform(n, 40, 10);
+  const [param, m, v] = [uniform(n, 41, 100), uniform(n, 42, 10), uniform(n, 43, 100).map(Math.abs)];
+  const t: AdamWTensors = {
+    param: padded(gpu, param, 'param'),
+    grad: gpu.upload(grad, [n], 'grad'),
+    m: padded(gpu, m, 'm'),
+    v: padded(gpu, v, 'v'),
+    sumsq: gpu.tensor([1], 'sumsq'),
+  };
+  const step = await adamw(gpu, t, HYPER);
+  assertFolded(step.dispatches, 'adamw');
+  step.update({ lr: 0.01, step: 3 });
+  gpu.run(...(await sumOfSquares(gpu, t.sumsq, t.grad)), ...step.dispatches);
+  const [sumsq] = await gpu.read(t.sumsq);
+  assertStep(await readState(gpu, t), { param, m, v }, grad, sumsq, HYPER, 0.01, 3);
 });

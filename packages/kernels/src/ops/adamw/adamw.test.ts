@@ -6,7 +6,7 @@ import { type AdamWHyper, adamw, adamwStepScalars } from './adamw.ts';
 
 const gpu = {} as Gpu; // shape checks run before any GPU work
 const buffer = {} as GPUBuffer;
-const fake = (shape: number[], label: string, offset: number) => new Tensor(buffer, shape, 'f32', label, offset);
+const fake = (shape: number[], label: string, offset: number, buf = buffer) => new Tensor(buf, shape, 'f32', label, offset);
 const HYPER: AdamWHyper = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 0 };
 
 describe('adamwStepRef', () => {
@@ -57,15 +57,16 @@ describe('adamwStepScalars', () => {
 });
 
 describe('adamw checks', () => {
+  // param, m and v are written: disjoint views of one buffer are fine. grad and sumsq are read.
   const t = {
     param: fake([1000], 'lora', 0),
-    grad: fake([1000], 'grads', 4096),
+    grad: fake([1000], 'grads', 0, {} as GPUBuffer),
     m: fake([1000], 'exp_avg', 8192),
     v: fake([1000], 'exp_avg_sq', 12288),
-    sumsq: fake([1], 'sumsq', 16384),
+    sumsq: fake([1], 'sumsq', 0, {} as GPUBuffer),
   };
 
-  it('wants four buffers of one layout, none overlapping another', async () => {
+  it('wants four tensors of one layout, none overlapping another, grad and sumsq in buffers of their own', async () => {
     await expect(adamw(gpu, { ...t, v: fake([999], 'exp_avg_sq', 12288) }, HYPER)).rejects.toThrow(
       'adamw: param, grad, m, v must have the same shape; got param lora[1000], grad grads[1000], m exp_avg[1000], v exp_avg_sq[999]',
     );
@@ -74,6 +75,12 @@ describe('adamw checks', () => {
     );
     await expect(adamw(gpu, { ...t, sumsq: fake([2], 'sumsq', 16384) }, HYPER)).rejects.toThrow(
       'adamw: sumsq must hold one element; got sumsq sumsq[2]',
+    );
+    await expect(adamw(gpu, { ...t, grad: fake([1000], 'grads', 4096) }, HYPER)).rejects.toThrow(
+      'adamw: param must not share a buffer with grad; got param lora[1000], grad grads[1000]',
+    );
+    await expect(adamw(gpu, { ...t, sumsq: fake([1], 'sumsq', 16384) }, HYPER)).rejects.toThrow(
+      'adamw: param must not share a buffer with sumsq; got param lora[1000], sumsq sumsq[1]',
     );
   });
 

@@ -1,10 +1,11 @@
 // adamw: one fused torch.optim.AdamW step over the trainer's flat parameter, gradient and moment
 // buffers, with clip_grad_norm_'s clipping folded in.
+
+import { type Named, requireDisjoint, requireF32, requireSameShape } from '../../runtime/checks.ts';
 import { ShapeError } from '../../runtime/errors.ts';
 import type { Dispatch, Gpu } from '../../runtime/gpu.ts';
 import { shapeStr, type Tensor } from '../../runtime/tensor.ts';
 import { UniformWriter } from '../../runtime/uniform.ts';
-import { requireDisjoint, requireF32, requireSameShape } from '../elementwise/checks.ts';
 import source from './adamw.wgsl?raw';
 
 const KERNEL = { name: 'adamw', source };
@@ -78,32 +79,29 @@ function params(n: number, h: AdamWHyper, step: AdamWStep): ArrayBuffer {
 }
 
 /**
- * One AdamW step over param, grad, m, v: [n] (one layout, no two overlapping), clipping the
- * gradient by sqrt(sumsq[0]) first. Call update({ lr, step }) before every replay; until then
- * the dispatch holds lr = 0, step = 1. Runs after sumOfSquares(gpu, sumsq, grad).
+ * One AdamW step over param, grad, m, v: [n] (one layout), clipping the gradient by
+ * sqrt(sumsq[0]) first. param, m and v may be disjoint views of one buffer; grad and sumsq, read
+ * only, live in other buffers. Call update({ lr, step }) before every replay; until then the
+ * dispatch holds lr = 0, step = 1. Runs after sumOfSquares(gpu, sumsq, grad).
  */
 export async function adamw(gpu: Gpu, t: AdamWTensors, hyper: AdamWHyper): Promise<AdamWDispatch> {
   const op = 'adamw';
-  const flat: [string, Tensor][] = [
+  const [param, grad, m, v, sumsq]: Named = [
     ['param', t.param],
     ['grad', t.grad],
     ['m', t.m],
     ['v', t.v],
+    ['sumsq', t.sumsq],
   ];
-  requireF32(op, [...flat, ['sumsq', t.sumsq]]);
-  requireSameShape(op, flat);
+  requireF32(op, [param, grad, m, v, sumsq]);
+  requireSameShape(op, [param, grad, m, v]);
   if (t.sumsq.size !== 1) throw new ShapeError(op, `sumsq must hold one element; got sumsq ${shapeStr(t.sumsq)}`);
-  requireDisjoint(op, [flat[0], flat[2], flat[3]], [flat[1], ['sumsq', t.sumsq]]);
+  requireDisjoint(op, [param, m, v], [grad, sumsq]);
   checkHyper(hyper);
   const n = t.param.size;
-  const pipeline = await gpu.pipeline(KERNEL, { WG });
   const uniform = gpu.uniform(params(n, hyper, { lr: 0, step: 1 }), `${op} params`);
-  const dispatch: Dispatch = {
-    label: op,
-    pipeline,
-    bindGroup: gpu.bind(pipeline, op, [uniform, t.param, t.grad, t.m, t.v, t.sumsq]),
-    workgroups: gpu.grid(Math.ceil(n / (4 * WG))),
-  };
+  const bind = [t.param, t.grad, t.m, t.v, t.sumsq];
+  const dispatch = await gpu.dispatch(op, { kernel: KERNEL, consts: { WG }, params: uniform, bind, groups: Math.ceil(n / (4 * WG)) });
   return {
     dispatches: [dispatch],
     update(step: AdamWStep) {

@@ -1,9 +1,11 @@
 // attention on the GPU against its float64 loop reference, forward and backward in one submit:
 // multi-head and grouped-query heads, odd sequence lengths and head sizes, generation with a
 // cache offset, large logits, batches of 2. Outputs start as NaN, so every element must be written;
-// masked probabilities have an error bound of 0, so they must come out exactly 0.
+// masked probabilities have an error bound of 0, so they must come out exactly 0. And every
+// dispatch on a grid folded at 3 workgroups per dimension.
 import { assertAllClose, F32_EPS, gpuTest, type Tolerance } from '@webtune/harness/page';
-import { Gpu } from '../../runtime/gpu.ts';
+import { type Dispatch, Gpu } from '../../runtime/gpu.ts';
+import { assertFolded, foldingGpu } from '../../testing/folding.ts';
 import { uniform } from '../../testing/random.ts';
 import { attentionBackwardRef, attentionForwardRef } from './attention.ref.ts';
 import { type AttentionShape, attentionBackward, attentionForward } from './attention.ts';
@@ -19,7 +21,7 @@ interface Case extends AttentionShape {
 /** The reference's error bound (in eps) as a tolerance, with reductionTolerance's slack of 8. */
 const tolerance = (bound: ArrayLike<number>): Tolerance => ({ atol: Float64Array.from(bound, (b) => 8 * F32_EPS * b), rtol: 4 * F32_EPS });
 
-async function check(gpu: Gpu, c: Case, seed: number): Promise<void> {
+async function check(gpu: Gpu, c: Case, seed: number): Promise<Dispatch[]> {
   const { B, Tq, Tk, nh, nkv, hd } = c;
   const qShape = [B, Tq, nh, hd];
   const kvShape = [B, Tk, nkv, hd];
@@ -45,7 +47,8 @@ async function check(gpu: Gpu, c: Case, seed: number): Promise<void> {
     dv: nan(kvShape, 'dv'),
   };
   const options = { scale: c.scale, offset: c.offset };
-  gpu.run(...(await attentionForward(gpu, t, options)), ...(await attentionBackward(gpu, t, options)));
+  const dispatches = [...(await attentionForward(gpu, t, options)), ...(await attentionBackward(gpu, t, options))];
+  gpu.run(...dispatches);
 
   const label = `(B=${B} Tq=${Tq} Tk=${Tk} nh=${nh} nkv=${nkv} hd=${hd}${c.offset !== undefined ? ` offset=${c.offset}` : ''})`;
   const fwd = attentionForwardRef(c, q, k, v, options);
@@ -59,6 +62,7 @@ async function check(gpu: Gpu, c: Case, seed: number): Promise<void> {
   ] as const;
   for (const [name, want] of checks) assertAllClose(await gpu.read(t[name]), want.y, tolerance(want.bound), `${name} ${label}`);
   for (const tensor of Object.values(t)) tensor.buffer.destroy();
+  return dispatches;
 }
 
 // Cases are grouped by (Tq, Tk, hd), which alone select the matmul and softmax specializations,
@@ -83,4 +87,11 @@ gpuTest('generation: Tq < Tk with the cache offset, one new token, a padded cach
   await check(gpu, { B: 2, Tq: 3, Tk: 11, nh: 4, nkv: 1, hd: 8 }, 30);
   await check(gpu, { B: 2, Tq: 1, Tk: 11, nh: 8, nkv: 2, hd: 8 }, 31);
   await check(gpu, { B: 2, Tq: 3, Tk: 11, nh: 4, nkv: 1, hd: 8, offset: 5 }, 32); // keys past i + 5 masked too
+});
+
+gpuTest('folded grids: every dispatch on a few workgroups, at most 3 per dimension', async ({ device }) => {
+  // 8 (batch, head) pairs of one query row: 8 workgroups per matmul and softmax, 4 for dk and dv.
+  // Tq, Tk and hd as in the generation test, whose pipelines are compiled already.
+  const dispatches = await check(foldingGpu(device), { B: 2, Tq: 1, Tk: 11, nh: 4, nkv: 2, hd: 8 }, 40);
+  assertFolded(dispatches, 'attention');
 });

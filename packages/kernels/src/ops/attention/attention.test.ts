@@ -140,11 +140,13 @@ describe('shape errors', () => {
     await expect(forward({ k: fake([2, 2, 2, 8], 'k') })).rejects.toThrow(
       'attention: k must have at least the 3 positions of q; got q q[2, 3, 4, 8], k k[2, 2, 2, 8]',
     );
-    await expect(forward({ v: fake([2, 5, 1, 8], 'v') })).rejects.toThrow('attention: v must be [2, 5, 2, 8], got v[2, 5, 1, 8]');
+    await expect(forward({ v: fake([2, 5, 1, 8], 'v') })).rejects.toThrow('attention: v must be [2, 5, 2, 8]; got v v[2, 5, 1, 8]');
   });
 
   it('forward: outputs of the wrong shape, a bad offset, aliasing', async () => {
-    await expect(forward({ probs: fake([2, 4, 5, 3], 'p') })).rejects.toThrow('attention: probs must be [2, 4, 3, 5], got p[2, 4, 5, 3]');
+    await expect(forward({ probs: fake([2, 4, 5, 3], 'p') })).rejects.toThrow(
+      'attention: probs must be [2, 4, 3, 5]; got probs p[2, 4, 5, 3]',
+    );
     await expect(forward({}, 3)).rejects.toThrow('attention: offset must be an integer in [0, Tk - Tq = 2], got 3');
     const shared = {} as GPUBuffer;
     await expect(forward({ scores: fake([2, 4, 3, 5], 's', shared), probs: fake([2, 4, 3, 5], 'p', shared) })).rejects.toThrow(
@@ -166,10 +168,10 @@ describe('shape errors', () => {
       dv: fake([2, 5, 2, 8], 'dv'),
     };
     await expect(attentionBackward(gpu, { ...t, dk: fake([2, 5, 4, 8], 'dk') })).rejects.toThrow(
-      'attention backward: dk must be [2, 5, 2, 8], got dk[2, 5, 4, 8]',
+      'attention backward: dk must be [2, 5, 2, 8]; got dk dk[2, 5, 4, 8]',
     );
     await expect(attentionBackward(gpu, { ...t, dv: t.dout })).rejects.toThrow(
-      'attention backward: dv must be [2, 5, 2, 8], got dout[2, 3, 4, 8]',
+      'attention backward: dv must be [2, 5, 2, 8]; got dv dout[2, 3, 4, 8]',
     );
     await expect(attentionBackward(gpu, { ...t, dq: fake([2, 3, 4, 8], 'dq', t.k.buffer) })).rejects.toThrow(
       'attention backward: dq must not share a buffer with k',

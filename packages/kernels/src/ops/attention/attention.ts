@@ -1,5 +1,6 @@
 // attention: causal self-attention with grouped-query heads, composed from strided batched
 // matmuls (one per product, heads walked through strides) and the row softmax.
+import { requireDisjoint, requireShapes } from '../../runtime/checks.ts';
 import { ShapeError } from '../../runtime/errors.ts';
 import type { Dispatch, Gpu } from '../../runtime/gpu.ts';
 import { shapeStr, type Tensor } from '../../runtime/tensor.ts';
@@ -100,22 +101,14 @@ function attentionShape(op: string, q: Tensor, k: Tensor): AttentionShape {
   return { B, Tq, Tk, nh, nkv, hd };
 }
 
-/** Each tensor f32 and of its expected shape. */
-function expectShapes(op: string, expected: [string, Tensor, readonly number[]][]): void {
-  for (const [name, t, shape] of expected) {
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new ShapeError(op, `${name} must be [${shape.join(', ')}], got ${shapeStr(t)}`);
-    }
-    if (t.dtype !== 'f32') throw new ShapeError(op, `${name} must be f32, got ${t.dtype}`);
-  }
-}
-
-/** A dispatch cannot write a buffer it also reads: `writes` maps each output to what its dispatch reads. */
-function expectSeparate<T extends { [K in keyof T]: Tensor }>(op: string, t: T, writes: { [K in keyof T]?: (keyof T & string)[] }): void {
+/** WebGPU's aliasing rule per dispatch: `writes` maps each output to what its dispatch reads. */
+function requireSeparate<T extends { [K in keyof T]: Tensor }>(op: string, t: T, writes: { [K in keyof T]?: (keyof T & string)[] }): void {
   for (const out of Object.keys(writes) as (keyof T & string)[]) {
-    for (const read of writes[out] ?? []) {
-      if (t[out].buffer === t[read].buffer) throw new ShapeError(op, `${out} must not share a buffer with ${read}`);
-    }
+    requireDisjoint(
+      op,
+      [[out, t[out]]],
+      (writes[out] ?? []).map((read) => [read, t[read]]),
+    );
   }
 }
 
@@ -153,7 +146,7 @@ export async function attentionForward(gpu: Gpu, t: AttentionForwardTensors, opt
   if (!Number.isInteger(offset) || offset < 0 || offset > Tk - Tq) {
     throw new ShapeError(op, `offset must be an integer in [0, Tk - Tq = ${Tk - Tq}], got ${offset}`);
   }
-  expectShapes(op, [
+  requireShapes(op, [
     ['q', t.q, t.q.shape],
     ['k', t.k, t.k.shape],
     ['v', t.v, t.k.shape],
@@ -161,7 +154,7 @@ export async function attentionForward(gpu: Gpu, t: AttentionForwardTensors, opt
     ['scores', t.scores, [B, nh, Tq, Tk]],
     ['probs', t.probs, [B, nh, Tq, Tk]],
   ]);
-  expectSeparate(op, t, { scores: ['q', 'k'], probs: ['scores'], out: ['probs', 'v'] });
+  requireSeparate(op, t, { scores: ['q', 'k'], probs: ['scores'], out: ['probs', 'v'] });
   const g = attentionGeometry(s);
   const parts = await Promise.all([
     matmul(gpu, t.scores, t.q, t.k, { geometry: g.scores, alpha: options.scale ?? 1 / Math.sqrt(hd), label: `${op} scores` }),
@@ -199,7 +192,7 @@ export async function attentionBackward(gpu: Gpu, t: AttentionBackwardTensors, o
   const op = 'attention backward';
   const s = attentionShape(op, t.q, t.k);
   const { B, Tq, Tk, nh, nkv, hd } = s;
-  expectShapes(op, [
+  requireShapes(op, [
     ['q', t.q, t.q.shape],
     ['k', t.k, t.k.shape],
     ['v', t.v, t.k.shape],
@@ -211,7 +204,7 @@ export async function attentionBackward(gpu: Gpu, t: AttentionBackwardTensors, o
     ['dk', t.dk, t.k.shape],
     ['dv', t.dv, t.k.shape],
   ]);
-  expectSeparate(op, t, {
+  requireSeparate(op, t, {
     dprobs: ['dout', 'v'],
     dscores: ['probs', 'dprobs'],
     dq: ['dscores', 'k'],

@@ -1,9 +1,10 @@
 // cross_entropy on the GPU against its float64 reference: vocabularies smaller than the
 // workgroup, not a multiple of it, and large with logits ~ +-80 (row maxima placed at the first
 // and last column, targets there too); ignored rows, zero and negative weights; the backward
-// zeroes ignored rows without reading them.
+// zeroes ignored rows without reading them; grids folded at 3 workgroups per dimension.
 import { assertAllClose, F32_EPS, gpuTest, reductionTolerance, type Tolerance } from '@webtune/harness/page';
-import { Gpu } from '../../runtime/gpu.ts';
+import { type Dispatch, Gpu } from '../../runtime/gpu.ts';
+import { assertFolded, foldingGpu } from '../../testing/folding.ts';
 import { randint, uniform } from '../../testing/random.ts';
 import { type CrossEntropyRef, crossEntropyBackwardRef, crossEntropyForwardRef } from './cross_entropy.ref.ts';
 import { crossEntropyBackward, crossEntropyForward, IGNORE_INDEX } from './cross_entropy.ts';
@@ -41,7 +42,7 @@ function rows(x: ArrayLike<number>, V: number, which: number[]): number[] {
  * row 0's max and target at column V-1, row 1's max at V-1 with target 0, row 4's max at column 0;
  * rows 2 (IGNORE_INDEX) and 3 (target == V) ignored; row 5 has weight 0; other weights in +-1.
  */
-async function check(gpu: Gpu, N: number, V: number, scale: number, seed: number): Promise<void> {
+async function check(gpu: Gpu, N: number, V: number, scale: number, seed: number): Promise<Dispatch[]> {
   const logits = uniform(N * V, seed, scale);
   const targets = randint(N, seed + 1, V);
   const weights = uniform(N, seed + 2);
@@ -59,7 +60,8 @@ async function check(gpu: Gpu, N: number, V: number, scale: number, seed: number
   const W = gpu.upload(weights, [N], 'weights');
   const logprobs = gpu.tensor([N], 'logprobs');
   const lse = gpu.tensor([N], 'lse');
-  gpu.run(...(await crossEntropyForward(gpu, { logits: L, targets: T, logprobs, lse })));
+  const forward = await crossEntropyForward(gpu, { logits: L, targets: T, logprobs, lse });
+  gpu.run(...forward);
   const ref = crossEntropyForwardRef(logits, targets, V);
   const label = `(N=${N} V=${V} logits ~ +-${scale})`;
   const tol = reductionTolerance(V, ref.magnitude);
@@ -68,11 +70,13 @@ async function check(gpu: Gpu, N: number, V: number, scale: number, seed: number
   assertAllClose(gotLogprobs, ref.logprobs, tol, `logprobs ${label}`);
   assertAllClose(gotLogprobs.subarray(2, 4), [0, 0], EXACT, `ignored rows' logprobs ${label}`);
 
-  gpu.run(...(await crossEntropyBackward(gpu, { logits: L, targets: T, lse, weights: W })));
+  const backward = await crossEntropyBackward(gpu, { logits: L, targets: T, lse, weights: W });
+  gpu.run(...backward);
   const got = await gpu.read(L);
   assertAllClose(got, crossEntropyBackwardRef(logits, targets, weights, V), backwardTolerance(logits, ref, weights, V), `dlogits ${label}`);
   assertAllClose(rows(got, V, [2, 3, 5]), new Float64Array(3 * V), EXACT, `dlogits of ignored and zero-weight rows ${label}`);
   for (const t of [L, T, W, logprobs, lse]) t.buffer.destroy();
+  return [...forward, ...backward];
 }
 
 gpuTest('vocabulary smaller than the workgroup, and not a multiple of it', async ({ device }) => {
@@ -111,4 +115,9 @@ gpuTest('backward writes exact zeros on ignored and zero-weight rows without rea
     'dlogits of rows 0 and 3',
   );
   for (const t of [L, T, W, lse]) t.buffer.destroy();
+});
+
+gpuTest('folded grids: a few rows, at most 3 workgroups per dimension', async ({ device }) => {
+  // 7 rows of one workgroup each, forward and backward: 3 x 3 grids with 2 spare.
+  assertFolded(await check(foldingGpu(device), 7, 50, 4, 50), 'cross_entropy');
 });

@@ -87,7 +87,7 @@ describe('shape checks', () => {
     ).rejects.toThrow('cross_entropy: lse must not share a buffer with logits');
     await expect(
       crossEntropyForward(gpu, { ...ok(), logprobs: fake([4], 'lp', 'f32', shared), lse: fake([4], 'lse', 'f32', shared) }),
-    ).rejects.toThrow('cross_entropy: logprobs and lse must not overlap');
+    ).rejects.toThrow('cross_entropy: logprobs must not overlap lse; got logprobs lp[4], lse lse[4]');
     await expect(
       crossEntropyBackward(gpu, { ...ok(), logits: fake([4, 50], 'l', 'f32', shared), weights: fake([4], 'w', 'f32', shared) }),
     ).rejects.toThrow('cross_entropy backward: logits must not share a buffer with weights');

@@ -1,6 +1,7 @@
 // cross_entropy: fused log-softmax cross-entropy over a vocabulary (the LM head's loss), forward
 // and in-place backward, never materialising a second vocab-sized buffer. Row i of the logits
 // predicts target token i (the caller has already shifted).
+import { requireDisjoint, requireShapes } from '../../runtime/checks.ts';
 import { ShapeError } from '../../runtime/errors.ts';
 import type { Dispatch, Gpu } from '../../runtime/gpu.ts';
 import { type DType, shapeStr, type Tensor } from '../../runtime/tensor.ts';
@@ -21,26 +22,12 @@ function checkShapes(op: string, logits: Tensor, rows: Record<string, [Tensor, D
   const [N, V] = logits.shape;
   if (logits.shape.length !== 2 || N < 1 || V < 1)
     throw new ShapeError(op, `logits must be [N, V] with N, V >= 1; got logits ${shapeStr(logits)}`);
-  if (logits.dtype !== 'f32') throw new ShapeError(op, `logits must be f32, got ${logits.dtype}`);
-  for (const [name, [t, dtype]] of Object.entries(rows)) {
-    if (t.shape.length !== 1 || t.shape[0] !== N)
-      throw new ShapeError(op, `${name} must be [${N}] for logits ${shapeStr(logits)}; got ${name} ${shapeStr(t)}`);
-    if (t.dtype !== dtype) throw new ShapeError(op, `${name} must be ${dtype}, got ${t.dtype}`);
-  }
+  requireShapes(
+    op,
+    [['logits', logits, logits.shape], ...Object.entries(rows).map(([name, [t, dtype]]) => [name, t, [N], dtype] as const)],
+    `logits ${shapeStr(logits)}`,
+  );
   return [N, V];
-}
-
-/** WebGPU forbids one buffer bound both read-only and writable in a dispatch. */
-function checkDisjoint(op: string, outputs: Record<string, Tensor>, inputs: Record<string, Tensor>): void {
-  for (const [o, out] of Object.entries(outputs)) {
-    for (const [i, input] of Object.entries(inputs)) {
-      if (out.buffer === input.buffer) throw new ShapeError(op, `${o} must not share a buffer with ${i}`);
-    }
-  }
-}
-
-function overlap(a: Tensor, b: Tensor): boolean {
-  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 
 /**
@@ -54,12 +41,19 @@ export async function crossEntropyForward(
 ): Promise<Dispatch[]> {
   const op = 'cross_entropy';
   const [N, V] = checkShapes(op, t.logits, { targets: [t.targets, 'u32'], logprobs: [t.logprobs, 'f32'], lse: [t.lse, 'f32'] });
-  checkDisjoint(op, { logprobs: t.logprobs, lse: t.lse }, { logits: t.logits, targets: t.targets });
-  if (overlap(t.logprobs, t.lse)) throw new ShapeError(op, 'logprobs and lse must not overlap');
-  const u = new UniformWriter().u32(N).u32(V).u32(0).u32(0);
-  const pipeline = await gpu.pipeline(FORWARD);
-  const bindGroup = gpu.bind(pipeline, op, [gpu.uniform(u.bytes(), `${op} params`), t.logits, t.targets, t.logprobs, t.lse]);
-  return [{ label: op, pipeline, bindGroup, workgroups: gpu.grid(N) }];
+  requireDisjoint(
+    op,
+    [
+      ['logprobs', t.logprobs],
+      ['lse', t.lse],
+    ],
+    [
+      ['logits', t.logits],
+      ['targets', t.targets],
+    ],
+  );
+  const params = new UniformWriter().u32(N).u32(V).u32(0).u32(0).bytes();
+  return [await gpu.dispatch(op, { kernel: FORWARD, params, bind: [t.logits, t.targets, t.logprobs, t.lse], groups: N })];
 }
 
 /**
@@ -74,11 +68,18 @@ export async function crossEntropyBackward(
 ): Promise<Dispatch[]> {
   const op = 'cross_entropy backward';
   const [N, V] = checkShapes(op, t.logits, { targets: [t.targets, 'u32'], lse: [t.lse, 'f32'], weights: [t.weights, 'f32'] });
-  checkDisjoint(op, { logits: t.logits }, { targets: t.targets, lse: t.lse, weights: t.weights });
+  requireDisjoint(
+    op,
+    [['logits', t.logits]],
+    [
+      ['targets', t.targets],
+      ['lse', t.lse],
+      ['weights', t.weights],
+    ],
+  );
   const chunks = Math.ceil(V / (BACKWARD_CONSTS.WG * BACKWARD_CONSTS.PER_THREAD));
   const groups = N * chunks;
-  const u = new UniformWriter().u32(N).u32(V).u32(chunks).u32(groups);
-  const pipeline = await gpu.pipeline(BACKWARD, BACKWARD_CONSTS);
-  const bindGroup = gpu.bind(pipeline, op, [gpu.uniform(u.bytes(), `${op} params`), t.logits, t.targets, t.lse, t.weights]);
-  return [{ label: op, pipeline, bindGroup, workgroups: gpu.grid(groups) }];
+  const params = new UniformWriter().u32(N).u32(V).u32(chunks).u32(groups).bytes();
+  const bind = [t.logits, t.targets, t.lse, t.weights];
+  return [await gpu.dispatch(op, { kernel: BACKWARD, consts: BACKWARD_CONSTS, params, bind, groups })];
 }

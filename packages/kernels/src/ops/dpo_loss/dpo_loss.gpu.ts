@@ -1,10 +1,12 @@
 // dpo_loss on the GPU against its float64 reference: odd T below and above the workgroup size,
 // prompt and padding zeros in the mask (NaN log-probs under the padding: never read), every
 // loss type, label smoothing, pairsTotal > P, sums ~ -1800; extreme margins (|beta z| = 1e4)
-// finite and exact; ln 2 at step 0. All outputs share one buffer, as the builder allows.
+// finite and exact; ln 2 at step 0; grids folded at 3 workgroups per dimension. All outputs share
+// one buffer, as the builder allows.
 import { assertAllClose, F32_EPS, gpuTest, reductionTolerance, type Tolerance } from '@webtune/harness/page';
-import { Gpu } from '../../runtime/gpu.ts';
+import { type Dispatch, Gpu } from '../../runtime/gpu.ts';
 import { BINDING_ALIGN, numel } from '../../runtime/tensor.ts';
+import { assertFolded, foldingGpu } from '../../testing/folding.ts';
 import { uniform } from '../../testing/random.ts';
 import { type DpoPairsRef, dpoPairsRef, dpoSumsRef } from './dpo_loss.ref.ts';
 import { type DpoOptions, type DpoTensors, dpoLoss } from './dpo_loss.ts';
@@ -22,7 +24,7 @@ interface Batch {
 
 type Outputs = Record<'seqLogps' | 'counts' | 'losses' | 'chosenRewards' | 'rejectedRewards' | 'weights', Float32Array>;
 
-async function runDpo(gpu: Gpu, b: Batch, options: DpoOptions): Promise<Outputs> {
+async function runDpo(gpu: Gpu, b: Batch, options: DpoOptions): Promise<[Outputs, Dispatch[]]> {
   const S = 2 * b.P;
   const shapes = { seqLogps: [S], counts: [S], losses: [b.P], chosenRewards: [b.P], rejectedRewards: [b.P], weights: [S, b.T] };
   // Every output a view of one buffer, each at a binding-aligned offset.
@@ -39,12 +41,14 @@ async function runDpo(gpu: Gpu, b: Batch, options: DpoOptions): Promise<Outputs>
   const mask = gpu.upload(b.mask, [S, b.T], 'mask');
   const refLogps = gpu.upload(b.refLogps, [S], 'refLogps');
   const tensors = { logprobs, mask, refLogps, ...views } as DpoTensors;
-  gpu.run(...(await dpoLoss(gpu, tensors, options)));
+  const dispatches = await dpoLoss(gpu, tensors, options);
+  gpu.run(...dispatches);
   const all = await gpu.read(out);
   for (const t of [out, logprobs, mask, refLogps]) t.buffer.destroy();
-  return Object.fromEntries(
+  const outputs = Object.fromEntries(
     Object.entries(shapes).map(([name, shape]) => [name, all.slice(offsets[name], offsets[name] + numel(shape))]),
   ) as Outputs;
+  return [outputs, dispatches];
 }
 
 /**
@@ -96,10 +100,10 @@ function pairExpectation(seqLogps: ArrayLike<number>, counts: ArrayLike<number>,
   return { want, atol };
 }
 
-/** Runs the op and checks every output; returns them for extra checks. */
-async function check(gpu: Gpu, b: Batch, o: DpoOptions): Promise<Outputs> {
+/** Runs the op and checks every output; returns them and the dispatches for extra checks. */
+async function check(gpu: Gpu, b: Batch, o: DpoOptions): Promise<Outputs & { dispatches: Dispatch[] }> {
   const label = `(P=${b.P} T=${b.T} ${o.lossType} beta=${o.beta} ls=${o.labelSmoothing} pairsTotal=${o.pairsTotal})`;
-  const got = await runDpo(gpu, b, o);
+  const [got, dispatches] = await runDpo(gpu, b, o);
   const sums = dpoSumsRef(b.logprobs, b.mask, b.T);
   assertAllClose(got.counts, sums.counts, EXACT, `counts ${label}`);
   assertAllClose(got.seqLogps, sums.seqLogps, reductionTolerance(b.T, sums.magnitude), `seqLogps ${label}`);
@@ -111,7 +115,7 @@ async function check(gpu: Gpu, b: Batch, o: DpoOptions): Promise<Outputs> {
   const weights = Float64Array.from(b.mask, (m, i) => want.tokenWeights[row(i)] * m);
   const weightsAtol = Float64Array.from(b.mask, (m, i) => atol.tokenWeights[row(i)] * Math.abs(m));
   assertAllClose(got.weights, weights, { atol: weightsAtol, rtol: 4 * F32_EPS }, `weights ${label}`);
-  return got;
+  return { ...got, dispatches };
 }
 
 /**
@@ -184,4 +188,11 @@ gpuTest('loss is ln 2 at step 0 (policy = reference, sigmoid)', async ({ device 
   b.refLogps = Float32Array.from(dpoSumsRef(b.logprobs, b.mask, b.T).seqLogps);
   const got = await check(gpu, b, opts('sigmoid', 0.1, 0, 3));
   assertAllClose(got.losses, [Math.LN2, Math.LN2, Math.LN2], { atol: 0, rtol: 8 * F32_EPS }, 'losses at step 0');
+});
+
+gpuTest('folded grids: 4 pairs, at most 3 workgroups per dimension', async ({ device }) => {
+  // 8 sequences of one workgroup each, in both dispatches: 3 x 3 grids with 1 spare.
+  const b = batch(4, 37, 40, [-1.5, 0.8, 3, 0], [1, -0.4, -4, 0.2]);
+  const { dispatches } = await check(foldingGpu(device), b, opts('sigmoid', 0.3, 0.1, 4));
+  assertFolded(dispatches, 'dpo_loss');
 });

@@ -159,7 +159,7 @@ describe('dpoLoss checks', () => {
       'dpo_loss: weights must not share a buffer with mask',
     );
     await expect(dpoLoss(gpu, { ...ok(), losses: fake([2], 'l', shared), chosenRewards: fake([2], 'c', shared) }, o)).rejects.toThrow(
-      'dpo_loss: losses and chosenRewards must not overlap',
+      'dpo_loss: losses must not overlap chosenRewards; got losses l[2], chosenRewards c[2]',
     );
   });
 

@@ -1,6 +1,7 @@
 // dpo_loss: the DPO paired-logprob loss as TRL's DPOTrainer defines it, on the per-token
 // log-probs of crossEntropyForward: masked sequence sums, pair losses and rewards, and the
 // per-token weights dLoss/dNLL that crossEntropyBackward turns into the logits' gradient.
+import { type Expected, type Named, requireDisjoint, requireShapes } from '../../runtime/checks.ts';
 import { ShapeError } from '../../runtime/errors.ts';
 import type { Dispatch, Gpu } from '../../runtime/gpu.ts';
 import { shapeStr, type Tensor } from '../../runtime/tensor.ts';
@@ -56,10 +57,6 @@ function checkOptions(op: string, o: DpoOptions, P: number): void {
   }
 }
 
-function overlap(a: Tensor, b: Tensor): boolean {
-  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
-}
-
 /**
  * Two dispatches: per-sequence masked sums (seqLogps, counts), then per pair the loss, rewards
  * and every token's weight. Shapes as DpoTensors, all f32; P >= 1, T >= 1. The outputs may share
@@ -72,76 +69,38 @@ export async function dpoLoss(gpu: Gpu, t: DpoTensors, options: DpoOptions): Pro
     throw new ShapeError(op, `logprobs must be [2P, T] with P, T >= 1; got logprobs ${shapeStr(t.logprobs)}`);
   }
   const P = S / 2;
-  const expected: Record<keyof DpoTensors, number[]> = {
-    logprobs: [S, T],
-    mask: [S, T],
-    refLogps: [S],
-    seqLogps: [S],
-    counts: [S],
-    losses: [P],
-    chosenRewards: [P],
-    rejectedRewards: [P],
-    weights: [S, T],
-  };
-  for (const [name, shape] of Object.entries(expected) as [keyof DpoTensors, number[]][]) {
-    const x = t[name];
-    if (x.shape.length !== shape.length || x.shape.some((d, i) => d !== shape[i])) {
-      throw new ShapeError(op, `${name} must be [${shape.join(', ')}] for logprobs ${shapeStr(t.logprobs)}; got ${name} ${shapeStr(x)}`);
-    }
-    if (x.dtype !== 'f32') throw new ShapeError(op, `${name} must be f32, got ${x.dtype}`);
-  }
-  const inputs = { logprobs: t.logprobs, mask: t.mask, refLogps: t.refLogps };
-  const outputs = Object.entries({
-    seqLogps: t.seqLogps,
-    counts: t.counts,
-    losses: t.losses,
-    chosenRewards: t.chosenRewards,
-    rejectedRewards: t.rejectedRewards,
-    weights: t.weights,
-  });
-  for (const [o, out] of outputs) {
-    // WebGPU forbids one buffer bound both read-only and writable in a dispatch.
-    for (const [i, input] of Object.entries(inputs)) {
-      if (out.buffer === input.buffer) throw new ShapeError(op, `${o} must not share a buffer with ${i}`);
-    }
-  }
-  for (const [k, [a, x]] of outputs.entries()) {
-    for (const [b, y] of outputs.slice(k + 1)) if (overlap(x, y)) throw new ShapeError(op, `${a} and ${b} must not overlap`);
-  }
+  const inputs: Expected[] = [
+    ['logprobs', t.logprobs, [S, T]],
+    ['mask', t.mask, [S, T]],
+    ['refLogps', t.refLogps, [S]],
+  ];
+  const outputs: Expected[] = [
+    ['seqLogps', t.seqLogps, [S]],
+    ['counts', t.counts, [S]],
+    ['losses', t.losses, [P]],
+    ['chosenRewards', t.chosenRewards, [P]],
+    ['rejectedRewards', t.rejectedRewards, [P]],
+    ['weights', t.weights, [S, T]],
+  ];
+  requireShapes(op, [...inputs, ...outputs], `logprobs ${shapeStr(t.logprobs)}`);
+  // Every output is bound writable (dpo_loss.wgsl binds seqLogps and counts read_write for this).
+  const named = (e: Expected[]): Named => e.map(([name, tensor]) => [name, tensor]);
+  requireDisjoint(op, named(outputs), named(inputs));
   checkOptions(op, options, P);
 
-  const sumsPipeline = await gpu.pipeline(SUMS);
-  const sumsParams = new UniformWriter().u32(S).u32(T).u32(0).u32(0);
-  const sums: Dispatch = {
-    label: `${op} sums`,
-    pipeline: sumsPipeline,
-    bindGroup: gpu.bind(sumsPipeline, `${op} sums`, [
-      gpu.uniform(sumsParams.bytes(), `${op} sums params`),
-      t.logprobs,
-      t.mask,
-      t.seqLogps,
-      t.counts,
-    ]),
-    workgroups: gpu.grid(S),
-  };
-  const pairsPipeline = await gpu.pipeline(PAIRS);
+  const sums = await gpu.dispatch(`${op} sums`, {
+    kernel: SUMS,
+    params: new UniformWriter().u32(S).u32(T).u32(0).u32(0).bytes(),
+    bind: [t.logprobs, t.mask, t.seqLogps, t.counts],
+    groups: S,
+  });
   const u = new UniformWriter().u32(P).u32(T).u32(LOSS_CODES[options.lossType]).u32(0);
   u.f32(options.beta).f32(options.labelSmoothing).f32(options.pairsTotal).u32(0);
-  const pairs: Dispatch = {
-    label: op,
-    pipeline: pairsPipeline,
-    bindGroup: gpu.bind(pairsPipeline, op, [
-      gpu.uniform(u.bytes(), `${op} params`),
-      t.seqLogps,
-      t.counts,
-      t.refLogps,
-      t.mask,
-      t.losses,
-      t.chosenRewards,
-      t.rejectedRewards,
-      t.weights,
-    ]),
-    workgroups: gpu.grid(S),
-  };
+  const pairs = await gpu.dispatch(op, {
+    kernel: PAIRS,
+    params: u.bytes(),
+    bind: [t.seqLogps, t.counts, t.refLogps, t.mask, t.losses, t.chosenRewards, t.rejectedRewards, t.weights],
+    groups: S,
+  });
   return [sums, pairs];
 }

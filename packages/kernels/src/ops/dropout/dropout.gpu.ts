@@ -1,11 +1,12 @@
 // dropout on the GPU: its mask bit for bit against dropoutMaskRef, values against the float64
 // reference, p = 0 as an exact copy, re-seeding a built dispatch, the backward as the same op on
-// the upstream gradient, and a grid folded past the per-dimension limit.
+// the upstream gradient, and grids folded past the per-dimension limit (the device's, and a tiny one).
 import { assertAllClose, F32_EPS, gpuTest } from '@webtune/harness/page';
 import { Gpu } from '../../runtime/gpu.ts';
+import { assertFolded, foldingGpu } from '../../testing/folding.ts';
+import { padded, readPadded } from '../../testing/padded.ts';
 import { uniform } from '../../testing/random.ts';
 import { fill } from '../elementwise/elementwise.ts';
-import { padded, readPadded } from '../elementwise/padded.ts';
 import { dropoutMaskRef, dropoutRef } from './dropout.ref.ts';
 import { dropout } from './dropout.ts';
 
@@ -78,4 +79,17 @@ gpuTest('past the per-dimension workgroup limit', async ({ device }) => {
   assertMask(await gpu.read(out), p, seed, `dropout n=${n}`);
   ones.buffer.destroy();
   out.buffer.destroy();
+});
+
+gpuTest('folded grid: a few workgroups, at most 3 per dimension', async ({ device }) => {
+  const gpu = foldingGpu(device);
+  const [n, p, seed] = [7 * 256 - 3, 0.4, 123]; // 7 workgroups of 64 vec4s: a 3 x 3 grid with 2 spare
+  const x = uniform(n, 6, 1000).map((v) => v || 1);
+  const out = padded(gpu, new Float32Array(n).fill(Number.NaN), 'out');
+  const d = await dropout(gpu, out, gpu.upload(x, [n], 'x'), { p, seed });
+  assertFolded(d.dispatches, 'dropout');
+  gpu.run(...d.dispatches);
+  const got = await readPadded(gpu, out);
+  assertMask(got, p, seed, `dropout n=${n} folded`);
+  assertAllClose(got, dropoutRef(x, p, seed), KEPT_TOLERANCE, `dropout n=${n} folded`);
 });

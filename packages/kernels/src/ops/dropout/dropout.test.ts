@@ -8,7 +8,9 @@ import { dropout } from './dropout.ts';
 
 const gpu = {} as Gpu; // shape checks run before any GPU work
 const buffer = {} as GPUBuffer;
-const fake = (shape: number[], label: string, offset = 0) => new Tensor(buffer, shape, 'f32', label, offset);
+const fake = (shape: number[], label: string, offset = 0, buf = buffer) => new Tensor(buf, shape, 'f32', label, offset);
+/** A tensor in a buffer of its own. */
+const own = (shape: number[], label: string) => fake(shape, label, 0, {} as GPUBuffer);
 
 /** Fraction of ones in a 0/1 array. */
 const mean = (a: Uint8Array) => a.reduce((s, v) => s + v, 0) / a.length;
@@ -63,20 +65,24 @@ describe('dropout reference', () => {
 });
 
 describe('dropout checks', () => {
-  it('names the tensors when shapes differ or they overlap', async () => {
-    await expect(dropout(gpu, fake([4, 3], 'h'), fake([3, 4], 'x', 256), { p: 0.1, seed: 1 })).rejects.toThrow(
+  it('names the tensors when shapes differ or they share a buffer', async () => {
+    await expect(dropout(gpu, fake([4, 3], 'h'), own([3, 4], 'x'), { p: 0.1, seed: 1 })).rejects.toThrow(
       'dropout: out, x must have the same shape; got out h[4, 3], x x[3, 4]',
     );
     await expect(dropout(gpu, fake([4, 3], 'h'), fake([4, 3], 'h'), { p: 0.1, seed: 1 })).rejects.toThrow(
-      'dropout: out must not overlap x; got out h[4, 3], x h[4, 3]',
+      'dropout: out must not share a buffer with x; got out h[4, 3], x h[4, 3]',
+    );
+    // x is bound read-only and out writable: WebGPU rejects even disjoint views of one buffer.
+    await expect(dropout(gpu, fake([4, 3], 'h'), fake([4, 3], 'x', 256), { p: 0.1, seed: 1 })).rejects.toThrow(
+      'dropout: out must not share a buffer with x; got out h[4, 3], x x[4, 3]',
     );
   });
 
   it('rejects p outside [0, 1) and seeds that are not u32', async () => {
-    await expect(dropout(gpu, fake([4], 'h'), fake([4], 'x', 256), { p: -0.1, seed: 1 })).rejects.toThrow(
+    await expect(dropout(gpu, fake([4], 'h'), own([4], 'x'), { p: -0.1, seed: 1 })).rejects.toThrow(
       'dropout: p must be in [0, 1), got -0.1',
     );
-    await expect(dropout(gpu, fake([4], 'h'), fake([4], 'x', 256), { p: 0.1, seed: 2 ** 32 })).rejects.toThrow(
+    await expect(dropout(gpu, fake([4], 'h'), own([4], 'x'), { p: 0.1, seed: 2 ** 32 })).rejects.toThrow(
       'dropout: seed must be an integer in [0, 2^32), got 4294967296',
     );
   });

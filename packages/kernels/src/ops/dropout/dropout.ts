@@ -1,9 +1,9 @@
 // dropout: out = x * keep / (1 - p), the mask hashed from (seed, element index) so that the
 // backward regenerates it instead of storing it.
+import { requireElementwise } from '../../runtime/checks.ts';
 import type { Dispatch, Gpu } from '../../runtime/gpu.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { UniformWriter } from '../../runtime/uniform.ts';
-import { requireDisjoint, requireF32, requireSameShape } from '../elementwise/checks.ts';
 import { dropoutThreshold, requireSeed } from './dropout.ref.ts';
 import source from './dropout.wgsl?raw';
 
@@ -33,33 +33,27 @@ export interface DropoutDispatch {
 
 /**
  * out: [...] = x: [same shape] * keep / (1 - p), keep = pcgHash(pcgHash(i) ^ seed) >= p * 2^32
- * (dropoutMaskRef computes the same mask on the CPU). out must not overlap x.
+ * (dropoutMaskRef computes the same mask on the CPU). out and x in different buffers.
  * The backward is this op with the same p and seed on the upstream gradient:
  * `dropout(gpu, dx, dy, { p, seed })`, re-seeded together with the forward each step.
  */
 export async function dropout(gpu: Gpu, out: Tensor, x: Tensor, options: DropoutOptions): Promise<DropoutDispatch> {
-  const named: [string, Tensor][] = [
-    ['out', out],
-    ['x', x],
-  ];
-  requireF32('dropout', named);
-  requireSameShape('dropout', named);
-  requireDisjoint('dropout', [['out', out]], [['x', x]]);
+  requireElementwise('dropout', [['out', out]], [['x', x]]);
   const threshold = dropoutThreshold(options.p);
   requireSeed(options.seed);
-  const pipeline = await gpu.pipeline(KERNEL, { WG });
   const u = new UniformWriter()
     .u32(out.size)
     .u32(threshold)
     .f32(1 / (1 - options.p))
     .u32(options.seed);
   const params = gpu.uniform(u.bytes(), 'dropout params');
-  const dispatch: Dispatch = {
-    label: 'dropout',
-    pipeline,
-    bindGroup: gpu.bind(pipeline, 'dropout', [params, x, out]),
-    workgroups: gpu.grid(Math.ceil(out.size / (4 * WG))),
-  };
+  const dispatch = await gpu.dispatch('dropout', {
+    kernel: KERNEL,
+    consts: { WG },
+    params,
+    bind: [x, out],
+    groups: Math.ceil(out.size / (4 * WG)),
+  });
   return {
     dispatches: [dispatch],
     setSeed(seed: number) {

@@ -1,5 +1,6 @@
 // How a matmul walks its operands: sizes, leading dimensions, batch strides. Derived from
 // tensor shapes for the common cases, or given explicitly for strided views (attention heads).
+import { requireDisjoint } from '../../runtime/checks.ts';
 import { ShapeError } from '../../runtime/errors.ts';
 import { shapeStr, type Tensor } from '../../runtime/tensor.ts';
 
@@ -97,5 +98,13 @@ export function checkGeometry(op: string, g: MatmulGeometry, C: Tensor, A: Tenso
     const end = extent(o, g.batch, g.batch1, rows, cols, ld);
     if (end > t.size) throw new ShapeError(op, `${name} ${shapeStr(t)} has ${t.size} elements but the walk reaches element ${end - 1}`);
   }
-  if (C.buffer === A.buffer || C.buffer === B.buffer) throw new ShapeError(op, 'C must not share a buffer with A or B');
+  // A and B are bound read-only, C writable: even disjoint views of one buffer are rejected.
+  requireDisjoint(
+    op,
+    [['C', C]],
+    [
+      ['A', A],
+      ['B', B],
+    ],
+  );
 }

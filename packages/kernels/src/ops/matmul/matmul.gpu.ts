@@ -1,7 +1,8 @@
 // matmul on the GPU against its float64 reference: every layout, odd and aligned shapes,
-// LoRA-skinny shapes, split-K, strided attention heads with grouped-query sharing.
+// LoRA-skinny shapes, split-K, strided attention heads with grouped-query sharing, folded grids.
 import { assertAllClose, gpuTest, reductionTolerance } from '@webtune/harness/page';
-import { Gpu } from '../../runtime/gpu.ts';
+import { type Dispatch, Gpu } from '../../runtime/gpu.ts';
+import { assertFolded, foldingGpu } from '../../testing/folding.ts';
 import { uniform } from '../../testing/random.ts';
 import { matmulRef } from './matmul.ref.ts';
 import { geometryFromShapes, type MatmulGeometry, matmul } from './matmul.ts';
@@ -20,7 +21,7 @@ interface Case {
   splits?: number;
 }
 
-async function check(gpu: Gpu, c: Case, seed: number): Promise<void> {
+async function check(gpu: Gpu, c: Case, seed: number): Promise<Dispatch[]> {
   const { M, N, K, transA = false, transB = false, batch = 1, alpha = 1, beta = 0, scale = 1 } = c;
   const aShape = [batch, ...(transA ? [K, M] : [M, K])];
   const bShape = [...(c.sharedB ? [] : [batch]), ...(transB ? [N, K] : [K, N])];
@@ -39,13 +40,15 @@ async function check(gpu: Gpu, c: Case, seed: number): Promise<void> {
   const A = gpu.upload(a, aShape, 'A');
   const B = gpu.upload(b, bShape, 'B');
   const C = gpu.upload(c0, cShape, 'C');
-  gpu.run(...(await matmul(gpu, C, A, B, { transA, transB, alpha, beta, splits: c.splits })));
+  const dispatches = await matmul(gpu, C, A, B, { transA, transB, alpha, beta, splits: c.splits });
+  gpu.run(...dispatches);
   const got = await gpu.read(C);
   const g = geometryFromShapes('ref', C, A, B, transA, transB);
   const ref = matmulRef(g, a, b, c0, alpha, beta);
   const label = `C (M=${M} N=${N} K=${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''} batch=${batch})`;
   assertAllClose(got, ref.C, reductionTolerance(K, ref.magnitude), label);
   for (const t of [A, B, C]) t.buffer.destroy();
+  return dispatches;
 }
 
 const LAYOUTS = [
@@ -146,4 +149,13 @@ gpuTest('more workgroups than one grid dimension allows', async ({ device }) => 
   const gpu = new Gpu(device);
   const batch = device.limits.maxComputeWorkgroupsPerDimension + 100;
   await check(gpu, { M: 1, N: 1, K: 3, batch }, 80);
+});
+
+gpuTest('folded grids: a few workgroups, at most 3 per dimension, split-K reduce included', async ({ device }) => {
+  const gpu = foldingGpu(device);
+  // Shapes of the tests above (their pipelines are compiled already), with more batches.
+  // 7 batches of one tile each: a 3 x 3 grid with 2 spare.
+  assertFolded(await check(gpu, { M: 19, N: 24, K: 31, batch: 7 }, 90), 'batched matmul');
+  // 3 batches of one tile split 3 ways along K: 9 workgroups; then 5 reduce workgroups of 256 elements.
+  assertFolded(await check(gpu, { M: 21, N: 18, K: 300, splits: 3, beta: 1, batch: 3 }, 91), 'split-K matmul');
 });

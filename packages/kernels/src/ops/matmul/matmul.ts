@@ -1,5 +1,5 @@
 // matmul: C = alpha * op(A) @ op(B) + beta * C, batched, in NN / NT / TN / TT layouts.
-import { ShapeError } from '../../runtime/errors.ts';
+import { requireF32 } from '../../runtime/checks.ts';
 import type { Dispatch, Gpu } from '../../runtime/gpu.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { UniformWriter } from '../../runtime/uniform.ts';
@@ -80,13 +80,11 @@ export async function matmul(gpu: Gpu, C: Tensor, A: Tensor, B: Tensor, options:
   const transB = options.geometry?.transB ?? options.transB ?? false;
   const g = options.geometry ?? geometryFromShapes(op, C, A, B, transA, transB);
   checkGeometry(op, g, C, A, B);
-  for (const [name, t] of [
+  requireF32(op, [
     ['A', A],
     ['B', B],
     ['C', C],
-  ] as const) {
-    if (t.dtype !== 'f32') throw new ShapeError(op, `${name} must be f32, got ${t.dtype}`);
-  }
+  ]);
   const alpha = options.alpha ?? 1;
   const beta = options.beta ?? 0;
   const cfg = chooseConfig(g, options.splits);
@@ -110,14 +108,9 @@ export async function matmul(gpu: Gpu, C: Tensor, A: Tensor, B: Tensor, options:
   writeOperand(u, g.c);
   u.f32(alpha).f32(beta).u32(cfg.kChunk).u32(groups).u32(tilesN).u32(tilesM).u32(0).u32(0);
 
-  const pipeline = await gpu.pipeline(KERNEL, consts);
   const partial = split ? gpu.tensor([cfg.splits * g.batch * g.M * g.N], `${op} split-K partials`) : C;
-  const main: Dispatch = {
-    label: op,
-    pipeline,
-    bindGroup: gpu.bind(pipeline, op, [gpu.uniform(u.bytes(), `${op} params`), A, A, B, B, partial]),
-    workgroups: gpu.grid(groups),
-  };
+  // A and B twice: as scalars and as vec4s (VEC_A / VEC_B pick which the kernel reads).
+  const main = await gpu.dispatch(op, { kernel: KERNEL, consts, params: u.bytes(), bind: [A, A, B, B, partial], groups });
   if (!split) return [main];
 
   const r = new UniformWriter().u32(g.M).u32(g.N).u32(cfg.splits).u32(g.batch).u32(g.batch1).u32(g.ldc);
@@ -125,12 +118,11 @@ export async function matmul(gpu: Gpu, C: Tensor, A: Tensor, B: Tensor, options:
   r.u32(reduceGroups).u32(0);
   writeOperand(r, g.c);
   r.f32(alpha).f32(beta).u32(0).u32(0);
-  const reducePipeline = await gpu.pipeline(REDUCE);
-  const reduce: Dispatch = {
-    label: `${op} split-K reduce`,
-    pipeline: reducePipeline,
-    bindGroup: gpu.bind(reducePipeline, `${op} reduce`, [gpu.uniform(r.bytes(), `${op} reduce params`), partial, C]),
-    workgroups: gpu.grid(reduceGroups),
-  };
+  const reduce = await gpu.dispatch(`${op} split-K reduce`, {
+    kernel: REDUCE,
+    params: r.bytes(),
+    bind: [partial, C],
+    groups: reduceGroups,
+  });
   return [main, reduce];
 }

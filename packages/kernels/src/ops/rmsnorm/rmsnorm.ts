@@ -1,4 +1,5 @@
 // rmsnorm: y = x * rsqrt(mean(x^2) + eps) * w over each row, as Llama/Qwen2's RMSNorm, and its backward.
+import { type Expected, type Named, requireDisjoint, requireShapes } from '../../runtime/checks.ts';
 import { ShapeError } from '../../runtime/errors.ts';
 import type { Dispatch, Gpu } from '../../runtime/gpu.ts';
 import { shapeStr, type Tensor } from '../../runtime/tensor.ts';
@@ -25,32 +26,18 @@ export interface RmsnormBackwardOptions {
   label?: string;
 }
 
-/** [N, C] from x, after checking each tensor's shape (as x implies) and dtype. */
+/** [N, C] from x, after checking each tensor's shape (as x implies) and dtype; an absent dw is skipped. */
 function checkShapes(
   op: string,
   x: Tensor,
-  expected: (N: number, C: number) => Record<string, [Tensor | undefined, number[]]>,
+  expected: (N: number, C: number) => [string, Tensor | undefined, number[]][],
 ): [number, number] {
   const [N, C] = x.shape;
   if (x.shape.length !== 2 || N < 1 || C < 1) throw new ShapeError(op, `x must be [N, C] with N, C >= 1; got x ${shapeStr(x)}`);
-  if (x.dtype !== 'f32') throw new ShapeError(op, `x must be f32, got ${x.dtype}`);
-  for (const [name, [t, shape]] of Object.entries(expected(N, C))) {
-    if (!t) continue;
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new ShapeError(op, `${name} must be [${shape.join(', ')}] for x ${shapeStr(x)}; got ${name} ${shapeStr(t)}`);
-    }
-    if (t.dtype !== 'f32') throw new ShapeError(op, `${name} must be f32, got ${t.dtype}`);
-  }
+  const given: Expected[] = [['x', x, [N, C]]];
+  for (const [name, t, shape] of expected(N, C)) if (t) given.push([name, t, shape]);
+  requireShapes(op, given, `x ${shapeStr(x)}`);
   return [N, C];
-}
-
-/** WebGPU forbids one buffer bound both read-only and writable in a dispatch. */
-function checkDisjoint(op: string, outputs: Record<string, Tensor | undefined>, inputs: Record<string, Tensor>): void {
-  for (const [o, out] of Object.entries(outputs)) {
-    for (const [i, input] of Object.entries(inputs)) {
-      if (out && out.buffer === input.buffer) throw new ShapeError(op, `${o} must not share a buffer with ${i}`);
-    }
-  }
 }
 
 /**
@@ -63,12 +50,24 @@ export async function rmsnormForward(
   options: RmsnormOptions,
 ): Promise<Dispatch[]> {
   const op = options.label ?? 'rmsnorm';
-  const [N, C] = checkShapes(op, t.x, (N, C) => ({ y: [t.y, [N, C]], w: [t.w, [C]], rstd: [t.rstd, [N]] }));
-  checkDisjoint(op, { y: t.y, rstd: t.rstd }, { x: t.x, w: t.w });
-  const u = new UniformWriter().u32(N).u32(C).f32(options.eps).u32(0);
-  const pipeline = await gpu.pipeline(FORWARD);
-  const bindGroup = gpu.bind(pipeline, op, [gpu.uniform(u.bytes(), `${op} params`), t.x, t.w, t.y, t.rstd]);
-  return [{ label: op, pipeline, bindGroup, workgroups: gpu.grid(N) }];
+  const [N, C] = checkShapes(op, t.x, (N, C) => [
+    ['y', t.y, [N, C]],
+    ['w', t.w, [C]],
+    ['rstd', t.rstd, [N]],
+  ]);
+  requireDisjoint(
+    op,
+    [
+      ['y', t.y],
+      ['rstd', t.rstd],
+    ],
+    [
+      ['x', t.x],
+      ['w', t.w],
+    ],
+  );
+  const params = new UniformWriter().u32(N).u32(C).f32(options.eps).u32(0).bytes();
+  return [await gpu.dispatch(op, { kernel: FORWARD, params, bind: [t.x, t.w, t.y, t.rstd], groups: N })];
 }
 
 /**
@@ -82,34 +81,32 @@ export async function rmsnormBackward(
   options: RmsnormBackwardOptions = {},
 ): Promise<Dispatch[]> {
   const op = options.label ?? 'rmsnorm backward';
-  const [N, C] = checkShapes(op, t.x, (N, C) => ({
-    dx: [t.dx, [N, C]],
-    dy: [t.dy, [N, C]],
-    w: [t.w, [C]],
-    rstd: [t.rstd, [N]],
-    dw: [t.dw, [C]],
-  }));
-  checkDisjoint(op, { dx: t.dx }, { dy: t.dy, x: t.x, w: t.w, rstd: t.rstd });
-  checkDisjoint(op, { dw: t.dw }, { dy: t.dy, x: t.x, rstd: t.rstd });
+  const [N, C] = checkShapes(op, t.x, (N, C) => [
+    ['dx', t.dx, [N, C]],
+    ['dy', t.dy, [N, C]],
+    ['w', t.w, [C]],
+    ['rstd', t.rstd, [N]],
+    ['dw', t.dw, [C]],
+  ]);
+  const [dy, x, rstd]: Named = [
+    ['dy', t.dy],
+    ['x', t.x],
+    ['rstd', t.rstd],
+  ];
+  requireDisjoint(op, [['dx', t.dx]], [dy, x, ['w', t.w], rstd]);
+  if (t.dw) requireDisjoint(op, [['dw', t.dw]], [dy, x, rstd]);
 
-  const u = new UniformWriter()
+  const params = new UniformWriter()
     .u32(N)
     .u32(C)
     .u32(options.accumulate ? 1 : 0)
-    .u32(0);
-  const pipeline = await gpu.pipeline(BACKWARD);
-  const bindGroup = gpu.bind(pipeline, op, [gpu.uniform(u.bytes(), `${op} params`), t.dy, t.x, t.w, t.rstd, t.dx]);
-  const dispatches: Dispatch[] = [{ label: op, pipeline, bindGroup, workgroups: gpu.grid(N) }];
+    .u32(0)
+    .bytes();
+  const dispatches = [await gpu.dispatch(op, { kernel: BACKWARD, params, bind: [t.dy, t.x, t.w, t.rstd, t.dx], groups: N })];
   if (!t.dw) return dispatches;
 
   const groups = Math.ceil(C / DW_COLS);
-  const dwParams = new UniformWriter().u32(N).u32(C).u32(groups).u32(0);
-  const dwPipeline = await gpu.pipeline(DW);
-  dispatches.push({
-    label: `${op} dw`,
-    pipeline: dwPipeline,
-    bindGroup: gpu.bind(dwPipeline, `${op} dw`, [gpu.uniform(dwParams.bytes(), `${op} dw params`), t.dy, t.x, t.rstd, t.dw]),
-    workgroups: gpu.grid(groups),
-  });
+  const dwParams = new UniformWriter().u32(N).u32(C).u32(groups).u32(0).bytes();
+  dispatches.push(await gpu.dispatch(`${op} dw`, { kernel: DW, params: dwParams, bind: [t.dy, t.x, t.rstd, t.dw], groups }));
   return dispatches;
 }

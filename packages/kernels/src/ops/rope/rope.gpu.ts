@@ -1,9 +1,10 @@
 // rope on the GPU against its float64 reference: Llama (theta 1e4) and Qwen2 (theta 1e6)
 // frequencies, positions up to ~4000 out of order and repeated, large magnitudes, a head
 // count and half-dimension that do not divide the workgroup, the inverse, and rows whose
-// position is past the tables.
+// position is past the tables, and a grid folded at 3 workgroups per dimension.
 import { assertAllClose, gpuTest, reductionTolerance } from '@webtune/harness/page';
-import { Gpu } from '../../runtime/gpu.ts';
+import { type Dispatch, Gpu } from '../../runtime/gpu.ts';
+import { assertFolded, foldingGpu } from '../../testing/folding.ts';
 import { randint, uniform } from '../../testing/random.ts';
 import { ropeRef } from './rope.ref.ts';
 import { defaultInvFreq, rope, ropeTables } from './rope.ts';
@@ -20,7 +21,7 @@ interface Case {
   inverse?: boolean;
 }
 
-async function check(gpu: Gpu, c: Case, seed: number): Promise<void> {
+async function check(gpu: Gpu, c: Case, seed: number): Promise<Dispatch[]> {
   const { N, heads, hd, P, scale = 1, inverse = false } = c;
   const { cos, sin } = ropeTables(defaultInvFreq(hd, c.theta), P);
   const positions = c.positions ?? randint(N, seed, P);
@@ -29,12 +30,14 @@ async function check(gpu: Gpu, c: Case, seed: number): Promise<void> {
   const POS = gpu.upload(positions, [N], 'positions');
   const COS = gpu.upload(cos, [P, hd / 2], 'cos');
   const SIN = gpu.upload(sin, [P, hd / 2], 'sin');
-  gpu.run(...(await rope(gpu, { x: X, positions: POS, cos: COS, sin: SIN }, { inverse })));
+  const dispatches = await rope(gpu, { x: X, positions: POS, cos: COS, sin: SIN }, { inverse });
+  gpu.run(...dispatches);
   const ref = ropeRef(x, positions, cos, sin, hd, inverse);
   const label = `x (N=${N} heads=${heads} hd=${hd} theta=${c.theta}${inverse ? ' inverse' : ''})`;
   // Each output is a two-term sum.
   assertAllClose(await gpu.read(X), ref.y, reductionTolerance(2, ref.magnitude), label);
   for (const t of [X, POS, COS, SIN]) t.buffer.destroy();
+  return dispatches;
 }
 
 gpuTest('Llama frequencies (theta 1e4): odd head dims, positions out of order up to ~4000', async ({ device }) => {
@@ -69,4 +72,9 @@ gpuTest('forward then inverse gives x back', async ({ device }) => {
   gpu.run(...(await rope(gpu, t)), ...(await rope(gpu, t, { inverse: true })));
   // Two rotations of two-term sums, and cos^2 + sin^2 = 1 only to float32 rounding.
   assertAllClose(await gpu.read(X), x, reductionTolerance(4, 2 * 50), 'x after rope and its inverse');
+});
+
+gpuTest('folded grid: a few workgroups, at most 3 per dimension', async ({ device }) => {
+  // 7 rows x 4 heads x 64 pairs: 7 workgroups of 256 threads, a 3 x 3 grid with 2 spare.
+  assertFolded(await check(foldingGpu(device), { N: 7, heads: 4, hd: 128, theta: 10000, P: 4096 }, 50), 'rope');
 });

@@ -1,5 +1,6 @@
 // rope: rotary position embedding as Hugging Face's Llama/Qwen2 apply it ("rotate half"), in
 // place, from host-built float32 cos/sin tables; `inverse` is its backward.
+import { requireDisjoint } from '../../runtime/checks.ts';
 import { ShapeError } from '../../runtime/errors.ts';
 import type { Dispatch, Gpu } from '../../runtime/gpu.ts';
 import { shapeStr, type Tensor } from '../../runtime/tensor.ts';
@@ -76,13 +77,18 @@ export async function rope(
   }
   if (x.dtype !== 'f32') throw new ShapeError(op, `x must be f32, got ${x.dtype}`);
   if (positions.dtype !== 'u32') throw new ShapeError(op, `positions must be u32, got ${positions.dtype}`);
-  for (const [name, input] of Object.entries({ positions, cos, sin })) {
-    if (input.buffer === x.buffer) throw new ShapeError(op, `x must not share a buffer with ${name}`);
-  }
+  requireDisjoint(
+    op,
+    [['x', x]],
+    [
+      ['positions', positions],
+      ['cos', cos],
+      ['sin', sin],
+    ],
+  );
 
   const total = N * heads * half;
-  const groups = Math.ceil(total / WG);
-  const u = new UniformWriter()
+  const params = new UniformWriter()
     .u32(N)
     .u32(heads)
     .u32(half)
@@ -90,8 +96,7 @@ export async function rope(
     .u32(total)
     .f32(options.inverse ? -1 : 1)
     .u32(0)
-    .u32(0);
-  const pipeline = await gpu.pipeline(KERNEL);
-  const bindGroup = gpu.bind(pipeline, op, [gpu.uniform(u.bytes(), `${op} params`), positions, cos, sin, x]);
-  return [{ label: op, pipeline, bindGroup, workgroups: gpu.grid(groups) }];
+    .u32(0)
+    .bytes();
+  return [await gpu.dispatch(op, { kernel: KERNEL, params, bind: [positions, cos, sin, x], groups: Math.ceil(total / WG) })];
 }

@@ -1,7 +1,9 @@
 // softmax on the GPU against its float64 reference: rows that do not divide the workgroup, a
-// single column, long rows, large magnitudes, causal masks for training and for generation.
+// single column, long rows, large magnitudes, causal masks for training and for generation, grids
+// folded at 3 workgroups per dimension.
 import { assertAllClose, F32_EPS, gpuTest, type Tolerance } from '@webtune/harness/page';
-import { Gpu } from '../../runtime/gpu.ts';
+import { type Dispatch, Gpu } from '../../runtime/gpu.ts';
+import { assertFolded, foldingGpu } from '../../testing/folding.ts';
 import { uniform } from '../../testing/random.ts';
 import { softmaxBackwardRef, softmaxForwardRef, visibleColumns } from './softmax.ref.ts';
 import { type CausalMask, softmaxBackward, softmaxForward } from './softmax.ts';
@@ -29,7 +31,7 @@ function assertMaskedZero(got: Float32Array, c: Case, label: string): void {
 }
 
 /** Forward, then backward through the GPU's own probabilities; outputs start as NaN so every element must be written. */
-async function check(gpu: Gpu, c: Case, seed: number): Promise<void> {
+async function check(gpu: Gpu, c: Case, seed: number): Promise<Dispatch[]> {
   const n = c.rows * c.L;
   const x = uniform(n, seed, c.magnitude ?? 4).map((v) => v + (c.shift ?? 0));
   const dp = uniform(n, seed + 1, c.dpMagnitude ?? 1);
@@ -37,7 +39,11 @@ async function check(gpu: Gpu, c: Case, seed: number): Promise<void> {
   const P = gpu.upload(new Float32Array(n).fill(Number.NaN), [c.rows, c.L], 'p');
   const dP = gpu.upload(dp, [c.rows, c.L], 'dp');
   const dX = gpu.upload(new Float32Array(n).fill(Number.NaN), [c.rows, c.L], 'dx');
-  gpu.run(...(await softmaxForward(gpu, P, X, { scale: c.scale, causal: c.causal })), ...(await softmaxBackward(gpu, dX, P, dP)));
+  const dispatches = [
+    ...(await softmaxForward(gpu, P, X, { scale: c.scale, causal: c.causal })),
+    ...(await softmaxBackward(gpu, dX, P, dP)),
+  ];
+  gpu.run(...dispatches);
   const [p, dx] = [await gpu.read(P), await gpu.read(dX)];
   const mask = c.causal ? ` causal ${c.causal.queries}+${c.causal.offset}` : '';
   const label = `[${c.rows}, ${c.L}] scale=${c.scale ?? 1} x~${c.shift ?? 0}±${c.magnitude ?? 4}${mask}`;
@@ -50,6 +56,7 @@ async function check(gpu: Gpu, c: Case, seed: number): Promise<void> {
   assertMaskedZero(dx, c, `dx ${label}`);
   assertAllClose(dx, bwd.dx, tolerance(bwd.bound), `dx ${label}`);
   for (const t of [X, P, dP, dX]) t.buffer.destroy();
+  return dispatches;
 }
 
 gpuTest('rows that do not divide the workgroup, a single column, long rows', async ({ device }) => {
@@ -74,4 +81,9 @@ gpuTest('causal masks: training (offset 0), generation (offset > 0), a padded ca
   await check(gpu, { rows: 3 * 3, L: 11, causal: { queries: 3, offset: 8 } }, 31);
   await check(gpu, { rows: 2 * 1, L: 9, magnitude: 50, causal: { queries: 1, offset: 8 } }, 32); // one new token
   await check(gpu, { rows: 3 * 3, L: 11, causal: { queries: 3, offset: 5 } }, 33); // keys past queries + offset masked too
+});
+
+gpuTest('folded grids: a few rows, at most 3 workgroups per dimension', async ({ device }) => {
+  // 7 rows, one workgroup each: a 3 x 3 grid with 2 spare.
+  assertFolded(await check(foldingGpu(device), { rows: 7, L: 37, causal: { queries: 7, offset: 0 } }, 40), 'softmax');
 });

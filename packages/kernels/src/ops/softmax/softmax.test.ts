@@ -69,7 +69,7 @@ describe('shape errors', () => {
 
   it('forward: shapes, dtypes, aliasing', async () => {
     await expect(softmaxForward(gpu, fake([2, 3, 4], 'y'), x)).rejects.toThrow(
-      'softmax: out y[2, 3, 4] must have the shape of x x[2, 3, 5]',
+      'softmax: out, x must have the same shape; got out y[2, 3, 4], x x[2, 3, 5]',
     );
     await expect(softmaxForward(gpu, fake([2, 0], 'y'), fake([2, 0], 'e'))).rejects.toThrow(
       'softmax: x must be [..., L] with L >= 1, got e[2, 0]',
@@ -90,7 +90,7 @@ describe('shape errors', () => {
   it('backward: shapes and aliasing', async () => {
     const p = fake([6, 5], 'p');
     await expect(softmaxBackward(gpu, fake([6, 5], 'dx'), p, fake([5, 6], 'dp'))).rejects.toThrow(
-      'softmax backward: dp dp[5, 6] must have the shape of p p[6, 5]',
+      'softmax backward: dx, p, dp must have the same shape; got dx dx[6, 5], p p[6, 5], dp dp[5, 6]',
     );
     await expect(softmaxBackward(gpu, fake([6, 5], 'dp'), p, fake([6, 5], 'dp'))).rejects.toThrow(
       'softmax backward: dx must not share a buffer with dp',

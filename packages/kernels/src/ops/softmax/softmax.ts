@@ -1,4 +1,5 @@
 // softmax: row softmax of scale * x with an optional causal mask, and its backward.
+import { type Named, requireElementwise } from '../../runtime/checks.ts';
 import { ShapeError } from '../../runtime/errors.ts';
 import type { Dispatch, Gpu } from '../../runtime/gpu.ts';
 import { shapeStr, type Tensor } from '../../runtime/tensor.ts';
@@ -31,21 +32,13 @@ function workgroupSize(L: number): number {
 
 /**
  * Rows and row length L shared by `inputs` (the first sets the shape) and `output`, all f32,
- * with the output in a buffer of its own (a dispatch cannot read and write one buffer).
+ * with the output in a buffer of its own (a dispatch cannot bind one buffer both read-only and writable).
  */
-function rowShape(op: string, output: Record<string, Tensor>, inputs: Record<string, Tensor>): { rows: number; L: number } {
-  const [[name0, t0]] = Object.entries(inputs);
+function rowShape(op: string, output: [string, Tensor], inputs: Named): { rows: number; L: number } {
+  const [[name0, t0]] = inputs;
   const L = t0.shape.at(-1) ?? 0;
   if (L < 1) throw new ShapeError(op, `${name0} must be [..., L] with L >= 1, got ${shapeStr(t0)}`);
-  const [[outName, out]] = Object.entries(output);
-  for (const [name, t] of [...Object.entries(inputs), [outName, out] as const]) {
-    const same = t.shape.length === t0.shape.length && t.shape.every((d, i) => d === t0.shape[i]);
-    if (!same) throw new ShapeError(op, `${name} ${shapeStr(t)} must have the shape of ${name0} ${shapeStr(t0)}`);
-    if (t.dtype !== 'f32') throw new ShapeError(op, `${name} must be f32, got ${t.dtype}`);
-  }
-  for (const [name, t] of Object.entries(inputs)) {
-    if (t.buffer === out.buffer) throw new ShapeError(op, `${outName} must not share a buffer with ${name}`);
-  }
+  requireElementwise(op, [output], inputs);
   return { rows: t0.size / L, L };
 }
 
@@ -65,21 +58,13 @@ function checkCausal(op: string, x: Tensor, rows: number, L: number, { queries, 
  */
 export async function softmaxForward(gpu: Gpu, out: Tensor, x: Tensor, options: SoftmaxOptions = {}): Promise<Dispatch[]> {
   const op = options.label ?? 'softmax';
-  const { rows, L } = rowShape(op, { out }, { x });
+  const { rows, L } = rowShape(op, ['out', out], [['x', x]]);
   const { causal } = options;
   if (causal) checkCausal(op, x, rows, L, causal);
   const { queries, offset } = causal ?? { queries: 1, offset: 0 };
   const [masked, scale] = [causal ? 1 : 0, options.scale ?? 1];
-  const u = new UniformWriter().u32(rows).u32(L).u32(queries).u32(offset).u32(masked).f32(scale);
-  const pipeline = await gpu.pipeline(FORWARD, { WG: workgroupSize(L) });
-  return [
-    {
-      label: op,
-      pipeline,
-      bindGroup: gpu.bind(pipeline, op, [gpu.uniform(u.bytes(), `${op} params`), x, out]),
-      workgroups: gpu.grid(rows),
-    },
-  ];
+  const params = new UniformWriter().u32(rows).u32(L).u32(queries).u32(offset).u32(masked).f32(scale).bytes();
+  return [await gpu.dispatch(op, { kernel: FORWARD, consts: { WG: workgroupSize(L) }, params, bind: [x, out], groups: rows })];
 }
 
 /**
@@ -88,15 +73,14 @@ export async function softmaxForward(gpu: Gpu, out: Tensor, x: Tensor, options: 
  */
 export async function softmaxBackward(gpu: Gpu, dx: Tensor, p: Tensor, dp: Tensor, options: { label?: string } = {}): Promise<Dispatch[]> {
   const op = options.label ?? 'softmax backward';
-  const { rows, L } = rowShape(op, { dx }, { p, dp });
-  const u = new UniformWriter().u32(rows).u32(L);
-  const pipeline = await gpu.pipeline(BACKWARD, { WG: workgroupSize(L) });
-  return [
-    {
-      label: op,
-      pipeline,
-      bindGroup: gpu.bind(pipeline, op, [gpu.uniform(u.bytes(), `${op} params`), p, dp, dx]),
-      workgroups: gpu.grid(rows),
-    },
-  ];
+  const { rows, L } = rowShape(
+    op,
+    ['dx', dx],
+    [
+      ['p', p],
+      ['dp', dp],
+    ],
+  );
+  const params = new UniformWriter().u32(rows).u32(L).bytes();
+  return [await gpu.dispatch(op, { kernel: BACKWARD, consts: { WG: workgroupSize(L) }, params, bind: [p, dp, dx], groups: rows })];
 }

@@ -17,12 +17,16 @@ describe('sumOfSquaresRef', () => {
 });
 
 describe('sumOfSquares checks', () => {
-  it('wants a one-element out of its own', async () => {
+  it('wants a one-element out in a buffer of its own', async () => {
     await expect(sumOfSquares(gpu, fake([2], 'norm'), fake([10], 'grads', 256))).rejects.toThrow(
       'sumOfSquares: out must hold one element; got out norm[2] for x grads[10]',
     );
     await expect(sumOfSquares(gpu, fake([1], 'norm', 4), fake([10], 'grads'))).rejects.toThrow(
-      'sumOfSquares: out must not overlap x; got out norm[1], x grads[10]',
+      'sumOfSquares: out must not share a buffer with x; got out norm[1], x grads[10]',
+    );
+    // x is bound read-only and out writable: WebGPU rejects even disjoint views of one buffer.
+    await expect(sumOfSquares(gpu, fake([1], 'norm', 256), fake([10], 'grads'))).rejects.toThrow(
+      'sumOfSquares: out must not share a buffer with x; got out norm[1], x grads[10]',
     );
     await expect(sumOfSquares(gpu, fake([1], 'norm'), new Tensor(buffer, [10], 'i32', 'ids', 256))).rejects.toThrow(
       'sumOfSquares: x must be f32, got i32',

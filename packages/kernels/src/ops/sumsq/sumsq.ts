@@ -1,9 +1,9 @@
 // sumOfSquares: out[0] = sum of x^2 over a whole flat tensor (the global gradient norm squared).
+import { requireDisjoint, requireF32 } from '../../runtime/checks.ts';
 import { ShapeError } from '../../runtime/errors.ts';
 import type { Dispatch, Gpu } from '../../runtime/gpu.ts';
 import { shapeStr, type Tensor } from '../../runtime/tensor.ts';
 import { UniformWriter } from '../../runtime/uniform.ts';
-import { requireDisjoint, requireF32 } from '../elementwise/checks.ts';
 import source from './sumsq.wgsl?raw';
 
 const KERNEL = { name: 'sumsq', source };
@@ -15,10 +15,14 @@ const WG = 256;
  */
 const MAX_GROUPS = 1024;
 
-function pass(gpu: Gpu, pipeline: GPUComputePipeline, label: string, x: Tensor, out: Tensor, groups: number): Dispatch {
-  const u = new UniformWriter().u32(x.size).u32(groups * WG);
-  const params = gpu.uniform(u.bytes(), `${label} params`);
-  return { label, pipeline, bindGroup: gpu.bind(pipeline, label, [params, x, out]), workgroups: [groups, 1, 1] };
+/** One pass of sumsq.wgsl: `groups` workgroups sum (the squares of) x into out[0, groups). */
+function pass(gpu: Gpu, label: string, square: boolean, x: Tensor, out: Tensor, groups: number): Promise<Dispatch> {
+  const params = new UniformWriter()
+    .u32(x.size)
+    .u32(groups * WG)
+    .u32(groups)
+    .bytes();
+  return gpu.dispatch(label, { kernel: KERNEL, consts: { WG, SQUARE: square }, params, bind: [x, out], groups });
 }
 
 /**
@@ -35,9 +39,7 @@ export async function sumOfSquares(gpu: Gpu, out: Tensor, x: Tensor): Promise<Di
   ]);
   requireDisjoint(op, [['out', out]], [['x', x]]);
   const groups = Math.min(MAX_GROUPS, Math.max(1, Math.ceil(x.size / (4 * WG))));
-  const squares = await gpu.pipeline(KERNEL, { WG, SQUARE: true });
-  if (groups === 1) return [pass(gpu, squares, op, x, out, 1)];
+  if (groups === 1) return [await pass(gpu, op, true, x, out, 1)];
   const partials = gpu.tensor([groups], `${op} partials`);
-  const sum = await gpu.pipeline(KERNEL, { WG, SQUARE: false });
-  return [pass(gpu, squares, op, x, partials, groups), pass(gpu, sum, `${op} finish`, partials, out, 1)];
+  return [await pass(gpu, op, true, x, partials, groups), await pass(gpu, `${op} finish`, false, partials, out, 1)];
 }

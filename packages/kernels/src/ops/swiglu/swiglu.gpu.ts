@@ -1,8 +1,9 @@
 // swiglu on the GPU against its float64 reference: sizes that do not divide the workgroup,
 // gates far into both tails of the sigmoid (|gate| up to 100) and at its edge cases, large
-// values of up and dout, gradients written over NaN.
+// values of up and dout, gradients written over NaN, grids folded at 3 workgroups per dimension.
 import { assertAllClose, F32_EPS, gpuTest, type Tolerance } from '@webtune/harness/page';
-import { Gpu } from '../../runtime/gpu.ts';
+import { type Dispatch, Gpu } from '../../runtime/gpu.ts';
+import { assertFolded, foldingGpu } from '../../testing/folding.ts';
 import { uniform } from '../../testing/random.ts';
 import { swigluBackwardRef, swigluForwardRef } from './swiglu.ref.ts';
 import { swigluBackward, swigluForward } from './swiglu.ts';
@@ -34,7 +35,7 @@ function gates(n: number, seed: number, range: number): Float32Array {
 const abs = (a: ArrayLike<number>) => Float64Array.from(a, Math.abs);
 const times = (a: ArrayLike<number>, b: ArrayLike<number>) => Float64Array.from(a, (v, i) => v * b[i]);
 
-async function check(gpu: Gpu, N: number, I: number, range: number, scale: number, seed: number): Promise<void> {
+async function check(gpu: Gpu, N: number, I: number, range: number, scale: number, seed: number): Promise<Dispatch[]> {
   const n = N * I;
   const gate = gates(n, seed, range);
   const up = uniform(n, seed + 1, scale);
@@ -46,10 +47,11 @@ async function check(gpu: Gpu, N: number, I: number, range: number, scale: numbe
   const OUT = gpu.upload(nan, [N, I], 'out');
   const DG = gpu.upload(nan, [N, I], 'dgate');
   const DU = gpu.upload(nan, [N, I], 'dup');
-  gpu.run(
+  const dispatches = [
     ...(await swigluForward(gpu, { out: OUT, gate: G, up: U })),
     ...(await swigluBackward(gpu, { dgate: DG, dup: DU, dout: DO, gate: G, up: U })),
-  );
+  ];
+  gpu.run(...dispatches);
   const out = swigluForwardRef(gate, up);
   const ref = swigluBackwardRef(dout, gate, up);
   const label = `(N=${N} I=${I} gate range ${range} scale ${scale})`;
@@ -57,6 +59,7 @@ async function check(gpu: Gpu, N: number, I: number, range: number, scale: numbe
   assertAllClose(await gpu.read(DU), ref.dup, expTolerance(gate, abs(ref.dup), dout), `dup ${label}`);
   assertAllClose(await gpu.read(DG), ref.dgate, expTolerance(gate, ref.dgateMagnitude, times(dout, up)), `dgate ${label}`);
   for (const t of [G, U, DO, OUT, DG, DU]) t.buffer.destroy();
+  return dispatches;
 }
 
 gpuTest('forward and backward: odd sizes, gates through the sigmoid', async ({ device }) => {
@@ -68,4 +71,9 @@ gpuTest('forward and backward: odd sizes, gates through the sigmoid', async ({ d
 gpuTest('forward and backward: gates up to ±100, large up and dout', async ({ device }) => {
   const gpu = new Gpu(device);
   await check(gpu, 13, 301, 100, 1000, 20);
+});
+
+gpuTest('folded grids: a few workgroups, at most 3 per dimension', async ({ device }) => {
+  // 7 x 250 elements: 7 workgroups of 256 threads, a 3 x 3 grid with 2 spare.
+  assertFolded(await check(foldingGpu(device), 7, 250, 6, 1, 30), 'swiglu');
 });

@@ -53,14 +53,14 @@ describe('swiglu shape checks', () => {
   it('names the tensors and their shapes', async () => {
     await expect(swigluForward(noGpu, { out: fake([3, 12], 'act'), gate, up })).rejects.toThrow(ShapeError);
     await expect(swigluForward(noGpu, { out: fake([3, 12], 'act'), gate, up })).rejects.toThrow(
-      'swiglu: out must have the shape of gate gate_proj[3, 11]; got out act[3, 12]',
+      'swiglu: out must be [3, 11] for gate gate_proj[3, 11]; got out act[3, 12]',
     );
     await expect(swigluForward(noGpu, { out: fake([33], 'act'), gate: fake([33], 'gate_proj'), up })).rejects.toThrow(
       'swiglu: gate must be [N, I] with N, I >= 1; got gate gate_proj[33]',
     );
     const dout = fake([3, 11], 'dact');
     await expect(swigluBackward(noGpu, { dgate: fake([3, 11], 'dg'), dup: fake([11, 3], 'du'), dout, gate, up })).rejects.toThrow(
-      'swiglu backward: dup must have the shape of gate gate_proj[3, 11]; got dup du[11, 3]',
+      'swiglu backward: dup must be [3, 11] for gate gate_proj[3, 11]; got dup du[11, 3]',
     );
   });
 

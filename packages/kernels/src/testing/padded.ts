@@ -1,8 +1,8 @@
 // GPU-test helper for the flat-buffer ops: a tensor followed in its buffer by sentinel values,
 // as a view of the trainer's flat parameter buffer is followed by the next parameter. A kernel
 // that writes its last vec4 whole (or runs past n) changes them.
-import type { Gpu } from '../../runtime/gpu.ts';
-import { Tensor } from '../../runtime/tensor.ts';
+import type { Gpu } from '../runtime/gpu.ts';
+import { Tensor } from '../runtime/tensor.ts';
 
 /** Values after each tensor in its buffer, where a careless last vec4 would write. */
 const SENTINELS = Float32Array.of(7.5, -7.5, 1e30, -1e30, 42);

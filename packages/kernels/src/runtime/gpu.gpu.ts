@@ -1,0 +1,41 @@
+// The runtime's pipeline cache on a real device: shared by every Gpu on one device, told apart
+// by entry point, and compile errors named after the kernel's file.
+import { gpuTest } from '@webtune/harness/page';
+import { KernelCompileError } from './errors.ts';
+import { Gpu } from './gpu.ts';
+
+const SOURCE = `
+@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+@compute @workgroup_size(1) fn one() { x[0] = 1.0; }
+@compute @workgroup_size(1) fn two() { x[0] = 2.0; }`;
+
+gpuTest('pipelines are cached per device and entry point', async ({ device }) => {
+  const [a, b] = [new Gpu(device), new Gpu(device, { maxWorkgroupsPerDimension: 3 })];
+  const one = { name: 'cache_test', source: SOURCE, entryPoint: 'one' };
+  const two = { name: 'cache_test', source: SOURCE, entryPoint: 'two' };
+  if ((await a.pipeline(one)) !== (await b.pipeline(one))) throw new Error('a second Gpu on the device compiled the pipeline again');
+  if ((await a.pipeline(one)) === (await a.pipeline(two))) throw new Error('two entry points of one file share a pipeline');
+  const x = a.tensor([1], 'x');
+  const pipeline = await b.pipeline(two);
+  a.run({ label: 'two', pipeline, bindGroup: a.bind(pipeline, 'two', [x]), workgroups: [1, 1, 1] });
+  const [got] = await a.read(x);
+  if (got !== 2) throw new Error(`entry point two wrote ${got}, not 2`);
+  x.buffer.destroy();
+  // pipeline() may throw before it returns its promise: call it inside an async function.
+  const clash = await (async () => a.pipeline({ name: 'cache_test', source: `${SOURCE}\n`, entryPoint: 'one' }))().catch((e: Error) => e);
+  if (!(clash instanceof Error) || !clash.message.includes('two different WGSL sources are both named kernel "cache_test"')) {
+    throw new Error(`a different source under a cached name gave ${clash}`);
+  }
+});
+
+gpuTest('a compile error points into the file by its kernel name', async ({ device }) => {
+  const gpu = new Gpu(device);
+  const source = `${SOURCE}\n@compute @workgroup_size(1) fn three() { x[0] = nope; }`;
+  // checked(): the browser also reports the bad module as a validation error; keep it in scope.
+  const err = await gpu
+    .checked('compile', () => gpu.pipeline({ name: 'broken_test', source, entryPoint: 'three' }))
+    .catch((e: unknown) => e);
+  if (!(err instanceof KernelCompileError) || !/broken_test\.wgsl:5:\d+: error/.test(err.message)) {
+    throw new Error(`expected a KernelCompileError at broken_test.wgsl:5, got ${err}`);
+  }
+});
