@@ -2,6 +2,7 @@
 // `*.gpu.ts` files under the given path prefixes, collect one result per test.
 
 import type { GpuChoice } from './chromium.ts';
+import type { ServeOptions } from './server.ts';
 import { type AdapterReport, describeAdapter, openGpuSession } from './session.ts';
 
 export interface GpuRunRequest {
@@ -29,6 +30,8 @@ export interface GpuRunOptions extends GpuRunRequest {
   gpu?: GpuChoice;
   log?: (line: string) => void;
   onResult?: (result: GpuTestResult) => void;
+  /** Extra vite plugins for the runner's page server (e.g. a `hubMock` the tests fetch from). */
+  plugins?: ServeOptions['plugins'];
 }
 
 declare global {
@@ -45,7 +48,7 @@ export const RUNNER_PAGE = 'packages/harness/page/gpu-tests.html';
 /** Throws BrowserNotFoundError / NoWebGpuError when there is no browser or no adapter. */
 export async function runGpuTests(options: GpuRunOptions): Promise<GpuRun> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const session = await openGpuSession({ path: RUNNER_PAGE, gpu: options.gpu, log });
+  const session = await openGpuSession({ path: RUNNER_PAGE, gpu: options.gpu, log, plugins: options.plugins });
   try {
     log(`webgpu adapter: ${describeAdapter(session.adapter)}`);
     const results: GpuTestResult[] = [];

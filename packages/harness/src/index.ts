@@ -9,5 +9,6 @@ export {
   parseGpuChoice,
 } from './chromium.ts';
 export { type GpuRun, type GpuRunOptions, type GpuRunRequest, type GpuTestResult, RUNNER_PAGE, runGpuTests } from './gpu-tests.ts';
+export { type HubMock, type HubMockOptions, type HubMockServer, hubMock } from './hub-mock.ts';
 export { type PageServer, REPO_ROOT, type ServeOptions, startServer } from './server.ts';
 export { type AdapterReport, describeAdapter, type GpuSession, NoWebGpuError, openGpuSession, type SessionOptions } from './session.ts';

@@ -1,7 +1,7 @@
 // Serve pages to the headless browser on loopback. WebGPU needs a secure context, and
 // http://127.0.0.1 is one (about:blank and file:// are not).
 import { fileURLToPath } from 'node:url';
-import { createServer, type InlineConfig, preview } from 'vite';
+import { createServer, type InlineConfig, type PluginOption, preview } from 'vite';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -18,6 +18,8 @@ export interface ServeOptions {
   configFile?: string;
   /** Serve a production build (`vite preview` of `outDir`) instead of transforming sources on the fly. */
   built?: boolean;
+  /** Extra vite plugins, e.g. `hubMock(...)` to serve a Hub-layout file server beside the pages. */
+  plugins?: PluginOption[];
 }
 
 /** A vite server on 127.0.0.1 with a free port, quiet, without file watching or HMR. */
@@ -25,6 +27,7 @@ export async function startServer(options: ServeOptions = {}): Promise<PageServe
   const config: InlineConfig = {
     root: options.root ?? REPO_ROOT,
     configFile: options.configFile ?? false,
+    plugins: options.plugins,
     logLevel: 'warn',
     clearScreen: false,
     server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, watch: null },

@@ -2,10 +2,11 @@
 // No browser or no adapter is a visible skip locally and a failure under CI=true.
 import { describe, it } from 'vitest';
 import { BrowserNotFoundError } from './chromium.ts';
-import { type GpuRun, type GpuRunRequest, runGpuTests } from './gpu-tests.ts';
+import { type GpuRun, type GpuRunOptions, type GpuRunRequest, runGpuTests } from './gpu-tests.ts';
 import { describeAdapter, NoWebGpuError } from './session.ts';
 
-export async function defineGpuTests(label: string, request: GpuRunRequest): Promise<void> {
+/** `plugins` go to the runner's page server (e.g. a `hubMock` for the tests to fetch from). */
+export async function defineGpuTests(label: string, request: GpuRunRequest & Pick<GpuRunOptions, 'plugins'>): Promise<void> {
   let run: GpuRun | undefined;
   let unavailable = '';
   try {
