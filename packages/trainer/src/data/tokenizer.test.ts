@@ -1,0 +1,240 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { TextTokenizer, TokenizerError } from './tokenizer.ts';
+
+const FIXTURES = ['llama-gqa-bf16', 'llama-tied-f32', 'qwen2-bias-f16'] as const;
+const read = (name: string, file: string) =>
+  JSON.parse(readFileSync(new URL(`../../test/fixtures/${name}/${file}`, import.meta.url), 'utf8'));
+const files = (name: string) => ({
+  json: read(name, 'tokenizer.json'),
+  config: read(name, 'tokenizer_config.json') as Record<string, unknown>,
+});
+const load = (name: string) => {
+  const { json, config } = files(name);
+  return TextTokenizer.fromJson(json, config, name);
+};
+/** The error fromJson throws, checked to be a TokenizerError. */
+const fails = (f: () => unknown): TokenizerError => {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(TokenizerError);
+    return e as TokenizerError;
+  }
+  throw new Error('expected a TokenizerError');
+};
+
+interface GoldenTokenizer {
+  size: number;
+  special_tokens: Record<string, number>;
+  encode_cases: { text: string; ids: number[] }[];
+  chat_cases: { messages: { role: 'system' | 'user' | 'assistant'; content: string }[]; add_generation_prompt: boolean; text: string }[];
+}
+
+describe.each(FIXTURES)('%s tokenizer against golden.json', (name) => {
+  const tok = load(name);
+  const golden = read(name, 'golden.json');
+  const g: GoldenTokenizer = golden.tokenizer;
+
+  it('has the golden size and special ids', () => {
+    expect(tok.size).toBe(g.size);
+    expect(tok.eosTokenId).toBe(golden.inputs.eos_token_id);
+    expect(tok.padTokenId).toBe(golden.inputs.pad_token_id);
+    expect(tok.bosTokenId).toBe(golden.inputs.bos_token_id);
+    expect(tok.hasChatTemplate).toBe(true);
+    expect(tok.className).toBe(name.startsWith('qwen2') ? 'Qwen2Tokenizer' : 'PreTrainedTokenizer');
+    for (const [token, id] of Object.entries(g.special_tokens)) expect(tok.encode(token)).toEqual([id]);
+  });
+
+  it.each(g.encode_cases.map((c) => [c.text, c] as const))('encodes %j without special tokens and decodes it back', (_, c) => {
+    expect(tok.encode(c.text)).toEqual(c.ids);
+    expect(tok.decode(c.ids)).toBe(c.text);
+  });
+
+  it.each(g.chat_cases.map((c, i) => [i, c] as const))('renders chat case %i', (_, c) => {
+    expect(tok.applyChatTemplate(c.messages, { addGenerationPrompt: c.add_generation_prompt })).toBe(c.text);
+  });
+
+  it('skips special tokens on request, ids it does not know always, and decodes nothing to ""', () => {
+    const ids = tok.encode('<|im_start|>user\nhi there<|im_end|>');
+    expect(tok.decode(ids, { skipSpecialTokens: true })).toBe('user\nhi there');
+    expect(tok.decode([...tok.encode('Hi'), tok.size, tok.size + 3, -1, 1.5])).toBe('Hi');
+    expect(tok.decode([])).toBe('');
+    expect(tok.decode([tok.size])).toBe('');
+  });
+});
+
+describe('TextTokenizer.applyChatTemplate', () => {
+  const tok = load('llama-gqa-bf16');
+  const user = (content: string) => ({ role: 'user' as const, content });
+  const asst = (content: string) => ({ role: 'assistant' as const, content });
+
+  it('continues the final message as transformers does (cut after its content)', () => {
+    expect(tok.applyChatTemplate([user('q'), asst('The answer')], { addGenerationPrompt: false, continueFinalMessage: true })).toBe(
+      '<s><|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\nThe answer',
+    );
+    // Trailing spaces the template keeps are kept; a leading space makes transformers cut after the stripped text.
+    expect(tok.applyChatTemplate([user('q'), asst('A  ')], { addGenerationPrompt: false, continueFinalMessage: true })).toBe(
+      '<s><|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\nA  ',
+    );
+    expect(tok.applyChatTemplate([user('q'), asst(' A  ')], { addGenerationPrompt: false, continueFinalMessage: true })).toBe(
+      '<s><|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n A',
+    );
+  });
+
+  it('refuses to continue a message the template does not show, and both options at once', () => {
+    const { json, config } = files('llama-gqa-bf16');
+    const hides = TextTokenizer.fromJson(json, { ...config, chat_template: '{% for m in messages %}{{ m.role }}:{% endfor %}' });
+    expect(() => hides.applyChatTemplate([user('q'), asst('secret')], { addGenerationPrompt: false, continueFinalMessage: true })).toThrow(
+      'the final message does not appear in the chat after applying the chat template (the template changes the message), so it cannot be continued',
+    );
+    expect(() => tok.applyChatTemplate([user('q')], { addGenerationPrompt: true, continueFinalMessage: true })).toThrow(
+      'continueFinalMessage and addGenerationPrompt are exclusive',
+    );
+  });
+
+  it('uses the "default" of a list of named templates', () => {
+    const { json, config } = files('llama-tied-f32');
+    const named = TextTokenizer.fromJson(json, {
+      ...config,
+      chat_template: [
+        { name: 'tool_use', template: 'TOOLS' },
+        { name: 'default', template: '{% for m in messages %}[{{ m.content }}]{% endfor %}' },
+      ],
+    });
+    expect(named.applyChatTemplate([user('a'), asst('b')], { addGenerationPrompt: false })).toBe('[a][b]');
+  });
+});
+
+describe('TextTokenizer.fromJson', () => {
+  it('takes pad = eos when there is no pad_token (as TRL does), and AddedToken objects for special tokens', () => {
+    const { json, config } = files('qwen2-bias-f16');
+    const { pad_token: _, ...noPad } = config;
+    expect(TextTokenizer.fromJson(json, noPad).padTokenId).toBe(294);
+    const objects = TextTokenizer.fromJson(json, {
+      ...config,
+      eos_token: { content: '<|im_end|>', __type: 'AddedToken' },
+      pad_token: { content: '<|endoftext|>' },
+    });
+    expect([objects.eosTokenId, objects.padTokenId]).toEqual([294, 292]);
+  });
+
+  it('picks the class as AutoTokenizer does: tokenizer_class less "Fast", else PreTrainedTokenizer', () => {
+    const { json, config } = files('qwen2-bias-f16');
+    expect(TextTokenizer.fromJson(json, { ...config, tokenizer_class: 'Qwen2TokenizerFast' }).className).toBe('Qwen2Tokenizer');
+    expect(TextTokenizer.fromJson(json, { ...config, tokenizer_class: 'GPT2TokenizerFast' }).className).toBe('GPT2Tokenizer');
+    expect(TextTokenizer.fromJson(json, { ...config, tokenizer_class: 'NoSuchTokenizer' }).className).toBe('PreTrainedTokenizer');
+    const { tokenizer_class: _, ...none } = config;
+    expect(TextTokenizer.fromJson(json, none).className).toBe('PreTrainedTokenizer');
+    // Still the same tokenizer underneath.
+    expect(TextTokenizer.fromJson(json, none).encode('Hello world!')).toEqual([72, 101, 108, 108, 111, 270, 111, 114, 108, 100, 33]);
+  });
+
+  it('does not modify the JSON it is given', () => {
+    const { json, config } = files('llama-tied-f32');
+    const { added_tokens: _, ...noAdded } = json;
+    const before = JSON.stringify(noAdded);
+    const configBefore = JSON.stringify(config);
+    expect(TextTokenizer.fromJson(noAdded, { ...config, eos_token: 'a', pad_token: null, bos_token: null }).size).toBe(288);
+    TextTokenizer.fromJson(json, { ...config, eos_token: { content: '</s>' } });
+    expect(JSON.stringify(noAdded)).toBe(before);
+    expect(JSON.stringify(config)).toBe(configBefore);
+  });
+
+  it('reports no chat template when the config has none', () => {
+    const { json, config } = files('llama-gqa-bf16');
+    const { chat_template: _, ...plain } = config;
+    const tok = TextTokenizer.fromJson(json, plain, 'org/base-model');
+    expect(tok.hasChatTemplate).toBe(false);
+    const e = fails(() => tok.applyChatTemplate([{ role: 'user', content: 'hi' }], { addGenerationPrompt: true }));
+    expect(e.file).toBe('org/base-model/tokenizer_config.json');
+    expect(e.message).toBe(
+      'org/base-model/tokenizer_config.json: no "chat_template": conversational rows (lists of messages) are rendered with the chat template; use a chat/instruct checkpoint, add its template to tokenizer_config.json, or give prompt and completion as plain strings',
+    );
+    expect(TextTokenizer.fromJson(json, { ...plain, chat_template: null }).hasChatTemplate).toBe(false);
+    expect(TextTokenizer.fromJson(json, { ...plain, chat_template: '' }).hasChatTemplate).toBe(false);
+  });
+
+  describe('rejects', () => {
+    const { json, config } = files('llama-gqa-bf16');
+
+    it('a tokenizer.json that is not an object', () => {
+      expect(fails(() => TextTokenizer.fromJson(null, config, 'm')).message).toBe(
+        'm/tokenizer.json: expected a JSON object, got null; use the tokenizer.json saved with the model by Hugging Face tokenizers',
+      );
+      expect(fails(() => TextTokenizer.fromJson([json], config)).message).toBe(
+        'tokenizer.json: expected a JSON object, got a list; use the tokenizer.json saved with the model by Hugging Face tokenizers',
+      );
+      expect(fails(() => TextTokenizer.fromJson('{}', config)).message).toMatch(/^tokenizer\.json: expected a JSON object, got a string;/);
+    });
+
+    it('a tokenizer.json without a model section', () => {
+      const { model: _, ...noModel } = json;
+      const e = fails(() => TextTokenizer.fromJson(noModel, config, 'm'));
+      expect(e.file).toBe('m/tokenizer.json');
+      expect(e.message).toBe(
+        'm/tokenizer.json: no "model" section: this is not a Hugging Face tokenizers file (a slow tokenizer\'s files such as tokenizer.model or vocab.json are not enough); use a checkpoint that ships tokenizer.json',
+      );
+      expect(fails(() => TextTokenizer.fromJson({ ...json, model: [] }, config)).message).toMatch(/^tokenizer\.json: no "model" section/);
+    });
+
+    it('added_tokens that are not a list', () => {
+      expect(fails(() => TextTokenizer.fromJson({ ...json, added_tokens: {} }, config)).message).toBe(
+        'tokenizer.json: "added_tokens" must be a list, got an object; the file is damaged',
+      );
+    });
+
+    it('a model transformers.js cannot build', () => {
+      expect(fails(() => TextTokenizer.fromJson({ ...json, model: { type: 'Banana' } }, config, 'm')).message).toBe(
+        'm/tokenizer.json: cannot build the tokenizer (Unknown TokenizerModel type: Banana); use the tokenizer.json saved with the model by Hugging Face tokenizers',
+      );
+    });
+
+    it('a tokenizer_config.json that is not an object', () => {
+      expect(fails(() => TextTokenizer.fromJson(json, [] as unknown as Record<string, unknown>)).message).toBe(
+        'tokenizer_config.json: expected a JSON object, got a list; use the tokenizer_config.json saved with the model',
+      );
+    });
+
+    it('no eos token', () => {
+      const { eos_token: _, ...noEos } = config;
+      const message =
+        'tokenizer_config.json: no "eos_token": every completion ends with the EOS token, so the tokenizer must name one; add "eos_token" (the token that ends a reply, as in the model\'s generation_config.json)';
+      const e = fails(() => TextTokenizer.fromJson(json, noEos));
+      expect(e.file).toBe('tokenizer_config.json');
+      expect(e.message).toBe(message);
+      expect(fails(() => TextTokenizer.fromJson(json, { ...config, eos_token: null })).message).toBe(message);
+      expect(fails(() => TextTokenizer.fromJson(json, { ...config, eos_token: '' })).message).toBe(message);
+    });
+
+    it('special tokens the vocabulary lacks', () => {
+      expect(fails(() => TextTokenizer.fromJson(json, { ...config, eos_token: '<|endoftext|>' }, 'm')).message).toBe(
+        'm/tokenizer_config.json: eos_token "<|endoftext|>" is not a token of m/tokenizer.json; the two files do not belong together',
+      );
+      expect(fails(() => TextTokenizer.fromJson(json, { ...config, pad_token: '[PAD]' })).message).toBe(
+        'tokenizer_config.json: pad_token "[PAD]" is not a token of tokenizer.json; the two files do not belong together',
+      );
+      expect(fails(() => TextTokenizer.fromJson(json, { ...config, bos_token: '<bos>' })).message).toBe(
+        'tokenizer_config.json: bos_token "<bos>" is not a token of tokenizer.json; the two files do not belong together',
+      );
+    });
+
+    it('special tokens of the wrong shape', () => {
+      expect(fails(() => TextTokenizer.fromJson(json, { ...config, eos_token: { id: 2 } })).message).toBe(
+        'tokenizer_config.json: "eos_token" must be a string or an object with a string "content", got an object',
+      );
+      expect(fails(() => TextTokenizer.fromJson(json, { ...config, pad_token: 7 })).message).toBe(
+        'tokenizer_config.json: "pad_token" must be a string or an object with a string "content", got a number',
+      );
+    });
+
+    it('chat templates of the wrong shape', () => {
+      expect(fails(() => TextTokenizer.fromJson(json, { ...config, chat_template: [{ name: 'tool_use', template: 'x' }] })).message).toBe(
+        'tokenizer_config.json: "chat_template" is a list of named templates without a "default" one; name the template to use "default"',
+      );
+      expect(fails(() => TextTokenizer.fromJson(json, { ...config, chat_template: { default: 'x' } })).message).toBe(
+        'tokenizer_config.json: "chat_template" must be a string, got an object',
+      );
+    });
+  });
+});
