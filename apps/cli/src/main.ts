@@ -8,6 +8,9 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
+  train: { summary: 'train a LoRA adapter with SFT or DPO; writes a PEFT folder', load: () => import('./commands/train.ts') },
+  eval: { summary: 'evaluate an adapter on a dataset (TRL metrics as JSON)', load: () => import('./commands/eval.ts') },
+  generate: { summary: 'generate text with the model and an adapter', load: () => import('./commands/generate.ts') },
   gpu: { summary: 'show the WebGPU adapter headless Chromium finds', load: () => import('./commands/gpu.ts') },
   bench: { summary: 'kernel benchmarks against peers (table + JSON)', load: () => import('./commands/bench.ts') },
   kernels: { summary: 'run the kernel GPU tests (`kernels test`)', load: () => import('./commands/kernels.ts') },

@@ -1,1 +1,26 @@
-export {};
+// @webtune/trainer: the engine (in a worker) and the types its clients use.
+export { callback, createTrainer, type TrainerClient } from './client.ts';
+export type { Message } from './data/formats.ts';
+export type { DownloadProgress, ModelSource } from './model/source.ts';
+export type {
+  AdapterSummary,
+  DatasetSummary,
+  DeviceInfo,
+  GenerateRequest,
+  ModelInfo,
+  TrainerService,
+  TrainRequest,
+  TrainResult,
+} from './service.ts';
+export {
+  defaultConfig,
+  fromTrlConfig,
+  HYPER_PARAMS,
+  type HyperParam,
+  type Method,
+  setFromText,
+  type TrainConfig,
+  toTrlConfig,
+  validateConfig,
+} from './train/config.ts';
+export type { LogRecord, TrainEvent, TrainPhase } from './train/events.ts';

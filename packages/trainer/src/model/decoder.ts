@@ -13,6 +13,7 @@ import {
   crossEntropyForward,
   embeddingForward,
   type Gpu,
+  mixSeed,
   rmsnormBackward,
   rmsnormForward,
   rope,
@@ -33,6 +34,11 @@ export interface StepOptions {
   trainable?: { adapter: LoraAdapter; grads: Tensor };
   /** Keep activations and build the backward. */
   train: boolean;
+  /**
+   * Generation: append this step's keys and values to per-layer caches [1, capacity, nkv, hd] at
+   * row `pos`, and attend over the cache (queries at positions pos..pos+T-1). B must be 1.
+   */
+  kv?: { k: Tensor[]; v: Tensor[]; pos: number; capacity: number };
 }
 
 /** One recorded step for a (B, T) shape. Fill the inputs, run `forward` (and `backward`). */
@@ -95,7 +101,7 @@ async function loraUses(ctx: Ctx, layer: number, target: LoraTarget, x: Tensor):
       const site = ctx.seeds.length;
       const d = use.dropout;
       ctx.seeds.push((seed) => {
-        const s = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + site * 0x27d4eb2f) >>> 0;
+        const s = mixSeed(seed, site);
         d.forward.setSeed(s);
         d.backward.setSeed(s);
       });
@@ -105,6 +111,14 @@ async function loraUses(ctx: Ctx, layer: number, target: LoraTarget, x: Tensor):
   return uses;
 }
 
+/**
+ * The residual stream entering layer l: kept per layer for the backward when training; otherwise
+ * two buffers used alternately (layer l reads one and writes the other).
+ */
+function residual(pool: ActivationPool, train: boolean, l: number, N: number, C: number): Tensor {
+  return pool.get(train ? `L${l}.x` : l % 2 === 0 ? 'x_even' : 'x_odd', [N, C]);
+}
+
 /** Saved activations of one layer (views from the pool). */
 function layerTensors(ctx: Ctx, l: number) {
   const { N, B, T, config: c } = ctx;
@@ -112,7 +126,7 @@ function layerTensors(ctx: Ctx, l: number) {
   const kv = c.numKvHeads * c.headDim;
   const g = (what: string, shape: number[]) => ctx.pool.get(ctx.name(l, what), shape);
   return {
-    x: ctx.pool.get(ctx.opts.train ? `L${l}.x` : 'x', [N, c.hiddenSize]),
+    x: residual(ctx.pool, ctx.opts.train, l, N, c.hiddenSize),
     h: g('h', [N, c.hiddenSize]),
     rstd1: g('rstd1', [N]),
     q: g('q', [B, T, c.numHeads, c.headDim]),
@@ -139,7 +153,10 @@ async function layerForward(ctx: Ctx, l: number, next: Tensor): Promise<Command[
   const a = layerTensors(ctx, l);
   const o = ctx.pool.get('o', [N, c.hiddenSize]);
   const d = ctx.pool.get('d', [N, c.hiddenSize]);
-  const scores = ctx.pool.get('scores', [ctx.B, c.numHeads, ctx.T, ctx.T]);
+  const kv = ctx.opts.kv;
+  const keys = kv ? kv.capacity : ctx.T;
+  const scores = ctx.pool.get('scores', [ctx.B, c.numHeads, ctx.T, keys]);
+  const probs = kv ? ctx.pool.get('probs', [1, c.numHeads, ctx.T, keys]) : a.probs;
   const cmds: Command[] = [];
   const lin = async (label: string, target: LoraTarget, out: Tensor, x: Tensor, W: Tensor, bias?: Tensor) =>
     cmds.push(...(await linearForward(gpu, `L${l}.${label}`, out, x, W, bias, await loraUses(ctx, l, target, x))));
@@ -152,7 +169,17 @@ async function layerForward(ctx: Ctx, l: number, next: Tensor): Promise<Command[
   const table = { positions: ctx.pool.get('positions', [N], 'u32'), cos: weights.ropeCos, sin: weights.ropeSin };
   cmds.push(...(await rope(gpu, { x: a.q.view([N, c.numHeads, c.headDim]), ...table })));
   cmds.push(...(await rope(gpu, { x: a.k.view([N, c.numKvHeads, c.headDim]), ...table })));
-  cmds.push(...(await attentionForward(gpu, { q: a.q, k: a.k, v: a.v, out: a.att, scores, probs: a.probs })));
+  if (kv) {
+    // New keys/values go to the cache rows [pos, pos + T); attention reads the whole cache, with
+    // rows past pos + i masked by the causal offset (the cache is zeroed, so they are finite).
+    const rows = ctx.T * c.numKvHeads * c.headDim;
+    const at = kv.pos * c.numKvHeads * c.headDim;
+    cmds.push({ label: `L${l} k cache`, copy: { src: a.k, dst: kv.k[l], elements: rows, srcOffset: 0, dstOffset: at } });
+    cmds.push({ label: `L${l} v cache`, copy: { src: a.v, dst: kv.v[l], elements: rows, srcOffset: 0, dstOffset: at } });
+    cmds.push(...(await attentionForward(gpu, { q: a.q, k: kv.k[l], v: kv.v[l], out: a.att, scores, probs }, { offset: kv.pos })));
+  } else {
+    cmds.push(...(await attentionForward(gpu, { q: a.q, k: a.k, v: a.v, out: a.att, scores, probs })));
+  }
   await lin('o_proj', 'o_proj', o, a.q2(a.att), w.o, w.oBias);
   cmds.push(...(await add(gpu, a.xmid, a.x, o)));
 
@@ -262,18 +289,12 @@ async function build(
   const logprobs = pool.get('logprobs', [N]);
   const lse = pool.get('lse', [N]);
   const L = config.numLayers;
-  const x = (l: number) => pool.get(opts.train ? `L${l}.x` : 'x', [N, C]);
-  const xNext = (l: number) => (opts.train ? x(l + 1) : pool.get('x_next', [N, C]));
+  const x = (l: number) => residual(pool, opts.train, l, N, C);
   const hf = pool.get('hf', [N, C]);
   const rstdf = pool.get('rstdf', [N]);
 
   const forward: Command[] = [...(await embeddingForward(gpu, { out: x(0), table: weights.embed, ids }))];
-  for (let l = 0; l < L; l++) {
-    forward.push(...(await layerForward(ctx, l, xNext(l))));
-    // Without saved activations, x and x_next ping-pong: copy the layer's output back into x.
-    if (!opts.train)
-      forward.push({ label: `L${l} carry`, copy: { src: xNext(l), dst: x(l + 1), elements: N * C, srcOffset: 0, dstOffset: 0 } });
-  }
+  for (let l = 0; l < L; l++) forward.push(...(await layerForward(ctx, l, x(l + 1))));
   forward.push(...(await rmsnormForward(gpu, { y: hf, rstd: rstdf, x: x(L), w: weights.norm }, { eps: config.rmsNormEps })));
   forward.push(...(await linearForward(gpu, 'lm_head', logits, hf, weights.lmHead, undefined, [])));
   forward.push(...(await crossEntropyForward(gpu, { logits, targets, logprobs, lse })));

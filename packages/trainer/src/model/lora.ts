@@ -3,7 +3,7 @@
 //   scale = lora_alpha / r, or lora_alpha / sqrt(r) with rsLoRA.
 // All of an adapter's A and B live in ONE flat GPU buffer (views on 256-byte boundaries), so
 // the optimizer, the gradient norm and checkpoints each see one tensor.
-import { BINDING_ALIGN, type Gpu, type Tensor } from '@webtune/kernels';
+import { BINDING_ALIGN, type Gpu, seededRandom, type Tensor } from '@webtune/kernels';
 import type { ModelConfig } from './config.ts';
 
 export const LORA_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
@@ -125,7 +125,7 @@ export class LoraAdapter {
     checkLoraConfig(config);
     const { slots, size } = loraLayout(model, config);
     const flat = new Float32Array(size);
-    const rand = mulberry32(seed);
+    const rand = seededRandom(seed);
     for (const s of slots) {
       const bound = 1 / Math.sqrt(s.inF); // kaiming_uniform_(a=sqrt(5)): gain sqrt(1/3), bound sqrt(3)*gain/sqrt(fan_in)
       for (let i = 0; i < config.r * s.inF; i++) flat[s.aOffset + i] = (2 * rand() - 1) * bound;
@@ -206,16 +206,4 @@ export function checkLoraConfig(c: LoraConfig): void {
   if (c.targetModules.length === 0) throw new LoraError(`target_modules is empty; choose from ${LORA_TARGETS.join(', ')}`);
   for (const t of c.targetModules)
     if (!isLoraTarget(t)) throw new LoraError(`unknown target module "${t}"; choose from ${LORA_TARGETS.join(', ')}`);
-}
-
-/** Seeded uniform [0, 1) (mulberry32): adapters initialised with the same seed are identical. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -1,0 +1,44 @@
+// `pnpm cli generate`: the model's answer to a prompt, with an adapter or without.
+import { numberOption, parseCommandArgs, UsageError } from '../args.ts';
+import { importAdapterArg, openWithModel } from './shared.ts';
+
+export const help = `pnpm cli generate --model <dir|hub-id> --prompt <text> [--adapter <dir>] [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--seed S]
+
+Generate with a KV cache until EOS or --max-new-tokens (default 64). --temperature 0 (default) is greedy.
+--chat renders the prompt as a user message through the tokenizer's chat template.`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs('generate', argv, {
+    model: { type: 'string' },
+    prompt: { type: 'string' },
+    adapter: { type: 'string' },
+    chat: { type: 'boolean' },
+    'max-new-tokens': { type: 'string' },
+    temperature: { type: 'string' },
+    'top-p': { type: 'string' },
+    seed: { type: 'string' },
+    gpu: { type: 'string' },
+    verbose: { type: 'boolean' },
+  });
+  if (values.prompt === undefined) throw new UsageError('--prompt is required');
+  const maxNewTokens = numberOption('max-new-tokens', values['max-new-tokens'], 64, 1, 4096);
+  const temperature = numberOption('temperature', values.temperature, 0, 0, 10);
+  const topP = numberOption('top-p', values['top-p'], 1, 0.01, 1);
+  const seed = numberOption('seed', values.seed, 0, 0);
+  const { engine } = await openWithModel(values);
+  try {
+    const adapterIds = values.adapter ? [await importAdapterArg(engine, values.adapter, 'adapter')] : [];
+    const prompt = values.chat ? [{ role: 'user' as const, content: values.prompt }] : values.prompt;
+    let shown = 0;
+    const result = await engine.stream('generate', [{ prompt, adapterIds, maxNewTokens, temperature, topP, seed }], (text: string) => {
+      if (process.stdout.isTTY) {
+        process.stdout.write(text.slice(shown));
+        shown = text.length;
+      }
+    });
+    process.stdout.write(process.stdout.isTTY ? `${result.text.slice(shown)}\n` : `${result.text}\n`);
+    return 0;
+  } finally {
+    await engine.close();
+  }
+}

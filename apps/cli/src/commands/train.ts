@@ -1,0 +1,79 @@
+// `pnpm cli train`: SFT or DPO of a LoRA adapter; writes a PEFT folder, metrics.jsonl and training_config.json.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { defaultConfig, HYPER_PARAMS, setFromText, type TrainEvent, type TrainResult, validateConfig } from '@webtune/trainer';
+import { type OptionSpec, parseCommandArgs, UsageError } from '../args.ts';
+import { importAdapterArg, loadData, methodOption, openWithModel } from './shared.ts';
+
+const flags = HYPER_PARAMS.map((p) => `  --${p.flag.padEnd(28)} ${p.help}`).join('\n');
+
+export const help = `pnpm cli train --method sft|dpo --model <dir|hub-id> --data <file.jsonl> --out <dir> [--adapter <dir>] [options]
+
+Train a LoRA adapter and write <out>/adapter_model.safetensors + adapter_config.json (PEFT),
+<out>/training_config.json (the run in TRL's names) and <out>/metrics.jsonl (one line per logged step).
+With --adapter, that PEFT adapter is the stage-one model (DPO on top of SFT): it is part of the
+reference and of the starting policy, and a new adapter is trained on top.
+
+  --name TEXT                    name of the adapter
+  --gpu auto|hardware|swiftshader
+  --verbose                      forward the page's console
+hyper-parameters (TRL/PEFT names, kebab-case):
+${flags}`;
+
+export async function run(argv: string[]): Promise<number> {
+  const options: OptionSpec = {
+    method: { type: 'string' },
+    model: { type: 'string' },
+    data: { type: 'string' },
+    out: { type: 'string' },
+    adapter: { type: 'string' },
+    name: { type: 'string' },
+    gpu: { type: 'string' },
+    verbose: { type: 'boolean' },
+  };
+  for (const p of HYPER_PARAMS) options[p.flag] = { type: 'string' };
+  const { values } = parseCommandArgs('train', argv, options);
+  const method = methodOption(values.method as string | undefined);
+  if (!values.out) throw new UsageError('--out is required: the folder to write the adapter to');
+  const config = defaultConfig(method);
+  try {
+    for (const p of HYPER_PARAMS) {
+      const text = values[p.flag];
+      if (typeof text === 'string') setFromText(config, p.flag, text);
+    }
+    validateConfig(config);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const out = resolve(values.out as string);
+  const { engine, progress } = await openWithModel(values as Record<string, string>);
+  let result: TrainResult;
+  const onSigint = () => {
+    progress.line('interrupted: stopping after the current micro-batch (Ctrl-C again to kill)');
+    void engine.call('cancel');
+    process.once('SIGINT', () => process.exit(130));
+  };
+  try {
+    const parentAdapterId = values.adapter ? await importAdapterArg(engine, values.adapter as string, 'adapter') : null;
+    const ds = await loadData(engine, progress, method, values.data as string | undefined, config.maxLength);
+    process.once('SIGINT', onSigint);
+    result = await engine.stream('train', [{ config, datasetId: ds.id, parentAdapterId, name: values.name }], (e: TrainEvent) =>
+      progress.event(e),
+    );
+    progress.done();
+    if (result.adapterId) {
+      mkdirSync(out, { recursive: true });
+      for (const f of await engine.call('exportAdapter', result.adapterId)) writeFileSync(join(out, f.name), f.data);
+      writeFileSync(
+        join(out, 'metrics.jsonl'),
+        result.metrics.map((m) => JSON.stringify(m)).join('\n') + (result.metrics.length ? '\n' : ''),
+      );
+      progress.line(`wrote ${out}`);
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    await engine.close();
+  }
+  if (result.status !== 'completed') process.stderr.write(`webtune train: ${result.message}\n`);
+  return result.status === 'completed' ? 0 : 1;
+}

@@ -1,0 +1,108 @@
+// Node's handle on the trainer: headless Chromium hosting the worker page, with local folders
+// (the model, adapters) served read-only on loopback, and every TrainerService method callable.
+import { existsSync, mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { type GpuChoice, type GpuSession, openGpuSession } from '@webtune/harness';
+import type { TrainerService } from '@webtune/trainer';
+import { webtuneTrainer } from '@webtune/trainer/vite';
+import { localMounts } from './mount.ts';
+
+type Methods = {
+  [K in keyof TrainerService]: TrainerService[K] extends (...a: infer A) => infer R ? { args: A; result: Awaited<R> } : never;
+};
+
+export const CLI_PAGE = 'apps/cli/page/index.html';
+
+function fromWire(value: unknown): unknown {
+  if (value && typeof value === 'object' && '__b64' in value)
+    return new Uint8Array(Buffer.from((value as { __b64: string }).__b64, 'base64'));
+  if (Array.isArray(value)) return value.map(fromWire);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fromWire(v)]));
+  return value;
+}
+
+function toWire(value: unknown): unknown {
+  if (value instanceof Uint8Array) return { __b64: Buffer.from(value).toString('base64') };
+  if (Array.isArray(value)) return value.map(toWire);
+  if (value && typeof value === 'object' && !(value instanceof Map))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toWire(v)]));
+  return value;
+}
+
+/** Chromium profile kept between runs, so Hub downloads (Cache Storage) and adapters (IndexedDB) persist. */
+export function profileDir(): string {
+  const dir = process.env.WEBTUNE_PROFILE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'webtune', 'chromium');
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export class Engine {
+  private onEvent: ((payload: unknown) => void) | undefined;
+
+  private constructor(
+    private readonly session: GpuSession,
+    private readonly mounts: Record<string, string>,
+  ) {}
+
+  /** `mounts`: name -> local folder, served at `${localUrl(name)}`. */
+  static async open(options: {
+    gpu: GpuChoice;
+    mounts?: Record<string, string>;
+    verbose?: boolean;
+    persistent?: boolean;
+  }): Promise<Engine> {
+    const mounts = options.mounts ?? {};
+    const open = (userDataDir?: string) =>
+      openGpuSession({
+        path: CLI_PAGE,
+        gpu: options.gpu,
+        plugins: [webtuneTrainer(), localMounts(mounts)],
+        userDataDir,
+        verbose: options.verbose,
+      });
+    let session: GpuSession;
+    try {
+      session = await open(options.persistent === false ? undefined : profileDir());
+    } catch (err) {
+      // Another webtune run holds the profile: carry on with a throwaway one.
+      if (!/already running|lock|SingletonLock/i.test(String(err))) throw err;
+      process.stderr.write('webtune: the shared browser profile is in use; using a temporary one (nothing cached this run)\n');
+      session = await open(undefined);
+    }
+    const engine = new Engine(session, mounts);
+    await session.page.exposeFunction('__webtuneEvent', (payload: unknown) => engine.onEvent?.(fromWire(payload)));
+    await session.page.waitForFunction(() => window.__webtuneReady === true);
+    return engine;
+  }
+
+  get adapter() {
+    return this.session.adapter;
+  }
+
+  /** Base URL of a mounted folder, as the page sees it. */
+  localUrl(name: string): string {
+    if (!(name in this.mounts)) throw new Error(`no folder mounted as ${name}`);
+    return new URL(`__local/${name}/`, this.session.server.url).href;
+  }
+
+  async call<K extends keyof Methods>(method: K, ...args: Methods[K]['args']): Promise<Methods[K]['result']> {
+    const result = await this.session.page.evaluate((m, a) => window.__webtuneCall(m, a, false), method, toWire(args) as unknown[]);
+    return fromWire(result) as Methods[K]['result'];
+  }
+
+  /** Call a method whose last argument is a callback; `onEvent` receives what the worker sends. */
+  async stream<K extends keyof Methods>(method: K, args: unknown[], onEvent: (payload: never) => void): Promise<Methods[K]['result']> {
+    this.onEvent = onEvent as (payload: unknown) => void;
+    try {
+      const result = await this.session.page.evaluate((m, a) => window.__webtuneCall(m, a, true), method, toWire(args) as unknown[]);
+      return fromWire(result) as Methods[K]['result'];
+    } finally {
+      this.onEvent = undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.session.close();
+  }
+}

@@ -1,0 +1,35 @@
+// Serve local folders to the page, read-only, under /__local/<name>/ (the model folder, adapters).
+import { createReadStream, statSync } from 'node:fs';
+import { join, normalize, sep } from 'node:path';
+import type { Plugin } from 'vite';
+
+export function localMounts(mounts: Record<string, string>): Plugin {
+  return {
+    name: 'webtune-local-mounts',
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const m = /^\/__local\/([^/]+)\/(.*)$/.exec((req.url ?? '').split('?')[0]);
+        if (!m || !(m[1] in mounts)) return next();
+        const root = normalize(mounts[m[1]]);
+        const file = normalize(join(root, decodeURIComponent(m[2])));
+        if (!file.startsWith(root + sep)) {
+          res.statusCode = 403;
+          return res.end('outside the mounted folder');
+        }
+        let size: number;
+        try {
+          const st = statSync(file);
+          if (!st.isFile()) throw new Error('not a file');
+          size = st.size;
+        } catch {
+          res.statusCode = 404;
+          return res.end(`${m[2]} not found in ${root}`);
+        }
+        res.setHeader('Content-Length', String(size));
+        res.setHeader('Content-Type', 'application/octet-stream');
+        res.setHeader('Cache-Control', 'no-store');
+        createReadStream(file).pipe(res);
+      });
+    },
+  };
+}

@@ -1,0 +1,87 @@
+// Training progress for humans: one redrawn bar on a TTY, plain lines otherwise (CI logs, pipes).
+import type { TrainEvent } from '@webtune/trainer';
+import { formatNumber } from './table.ts';
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+export function bar(fraction: number, width = 24): string {
+  const filled = Math.round(Math.min(1, Math.max(0, fraction)) * width);
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+}
+
+/** The metrics worth a glance, in TRL's names. */
+function summary(record: Record<string, number>): string {
+  const keys = ['loss', 'rewards/accuracies', 'rewards/margins', 'grad_norm', 'learning_rate'];
+  return keys
+    .filter((k) => k in record)
+    .map((k) => `${k} ${formatNumber(record[k])}`)
+    .join('  ');
+}
+
+export class ProgressPrinter {
+  private lastLog: Record<string, number> = {};
+  private live = false;
+
+  constructor(
+    private readonly out: NodeJS.WriteStream = process.stderr,
+    private readonly tty = Boolean(process.stderr.isTTY),
+  ) {}
+
+  event(e: TrainEvent): void {
+    switch (e.type) {
+      case 'phase':
+        this.line(`${e.phase}: ${e.message}`);
+        break;
+      case 'progress':
+        if (this.tty) this.redraw(`${e.phase} ${bar(e.done / e.total)} ${e.done}/${e.total}`);
+        else if (e.done === e.total) this.line(`${e.phase}: ${e.done}/${e.total}`);
+        break;
+      case 'log':
+        this.lastLog = e.record;
+        if (!this.tty) this.line(`step ${e.record.step}  ${summary(e.record)}`);
+        break;
+      case 'step':
+        if (this.tty) {
+          const rate = `${formatNumber(e.tokensPerSecond)} tok/s`;
+          this.redraw(
+            `step ${e.step}/${e.totalSteps} ${bar(e.step / e.totalSteps)} ${summary(this.lastLog)}  ${rate}  ETA ${formatDuration(e.etaSeconds)}`,
+          );
+        }
+        break;
+      case 'checkpoint':
+        if (!this.tty) this.line(`checkpoint saved at step ${e.step}`);
+        break;
+    }
+  }
+
+  /** Download progress of one file. */
+  download(file: string, loaded: number, total: number | null, cached: boolean): void {
+    const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;
+    const text = cached ? `${file}: cached` : `${file}: ${mb(loaded)}${total ? ` / ${mb(total)}` : ''}`;
+    if (this.tty) this.redraw(total ? `${text} ${bar(loaded / total)}` : text);
+    else if (cached || (total !== null && loaded === total)) this.line(text);
+  }
+
+  line(text: string): void {
+    if (this.live) this.out.write('\r\u001b[2K');
+    this.live = false;
+    this.out.write(`${text}\n`);
+  }
+
+  private redraw(text: string): void {
+    const width = (this.out.columns ?? 100) - 1;
+    this.out.write(`\r\u001b[2K${text.slice(0, width)}`);
+    this.live = true;
+  }
+
+  done(): void {
+    if (this.live) this.out.write('\n');
+    this.live = false;
+  }
+}

@@ -1,0 +1,103 @@
+// Text generation with a KV cache: one forward over the prompt (prefill), then one token per
+// step, sampling greedily or with temperature and nucleus (top-p) from the last row's logits.
+import { type Gpu, IGNORE_INDEX, seededRandom, type Tensor } from '@webtune/kernels';
+import { buildStep } from './decoder.ts';
+import type { LoraAdapter } from './lora.ts';
+import type { Model } from './model.ts';
+
+export interface GenerateOptions {
+  maxNewTokens: number;
+  /** 0 = greedy (argmax); otherwise logits are divided by it before sampling. */
+  temperature: number;
+  /** Nucleus sampling: keep the smallest set of tokens whose probability reaches top_p. */
+  topP: number;
+  seed: number;
+  /** Token ids that end the answer (the tokenizer's EOS, the config's eos_token_id list). */
+  stopIds: number[];
+  /** Only ids below this can be produced (the tokenizer's size; checkpoints often have spare rows). */
+  vocabLimit: number;
+  signal?: AbortSignal;
+  onToken?: (id: number) => void;
+}
+
+/** Pick the next id from one row of logits. */
+export function sampleNext(
+  logits: Float32Array,
+  o: Pick<GenerateOptions, 'temperature' | 'topP' | 'vocabLimit'>,
+  rand: () => number,
+): number {
+  const n = Math.min(o.vocabLimit, logits.length);
+  if (o.temperature <= 0) {
+    let best = 0;
+    for (let i = 1; i < n; i++) if (logits[i] > logits[best]) best = i;
+    return best;
+  }
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) max = Math.max(max, logits[i]);
+  const probs = new Float64Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    probs[i] = Math.exp((logits[i] - max) / o.temperature);
+    sum += probs[i];
+  }
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => probs[b] - probs[a]);
+  let kept = 0;
+  let mass = 0;
+  while (kept < n && (kept === 0 || mass < o.topP * sum)) mass += probs[order[kept++]];
+  let r = rand() * mass;
+  for (let j = 0; j < kept; j++) {
+    r -= probs[order[j]];
+    if (r <= 0) return order[j];
+  }
+  return order[kept - 1];
+}
+
+/** Generate after `promptIds` with `adapters` applied; returns the new ids (without the stop id). */
+export async function generate(
+  gpu: Gpu,
+  model: Model,
+  adapters: LoraAdapter[],
+  promptIds: number[],
+  o: GenerateOptions,
+): Promise<number[]> {
+  const c = model.config;
+  if (promptIds.length === 0) throw new Error('generate: the prompt is empty');
+  const capacity = Math.min(model.weights.ropePositions, Math.ceil((promptIds.length + o.maxNewTokens) / 64) * 64);
+  if (promptIds.length >= capacity) throw new Error(`generate: the prompt has ${promptIds.length} tokens; this model allows ${capacity}`);
+  const pool = model.pool;
+  const cacheShape = [1, capacity, c.numKvHeads, c.headDim];
+  const kv = { k: [] as Tensor[], v: [] as Tensor[], pos: 0, capacity };
+  const clear = gpu.record();
+  for (let l = 0; l < c.numLayers; l++) {
+    kv.k.push(pool.get(`kcache.${l}`, cacheShape));
+    kv.v.push(pool.get(`vcache.${l}`, cacheShape));
+    clear.clear(kv.k[l]).clear(kv.v[l]);
+  }
+  clear.submit();
+  const last = pool.get('last_logits', [c.vocabSize]);
+  const rand = seededRandom(o.seed);
+  const out: number[] = [];
+  let input = promptIds;
+  for (let produced = 0; produced < o.maxNewTokens && kv.pos + input.length <= capacity; produced++) {
+    if (o.signal?.aborted) break;
+    const T = input.length;
+    const step = await buildStep(gpu, c, model.weights, pool, 1, T, { frozen: adapters, train: false, kv: { ...kv } });
+    gpu.write(step.ids, Uint32Array.from(input));
+    gpu.write(
+      step.positions,
+      Uint32Array.from(input, (_, i) => kv.pos + i),
+    );
+    gpu.write(step.targets, new Uint32Array(T).fill(IGNORE_INDEX));
+    gpu.run(...step.forward, {
+      label: 'last row',
+      copy: { src: step.logits, dst: last, elements: c.vocabSize, srcOffset: (T - 1) * c.vocabSize, dstOffset: 0 },
+    });
+    const next = sampleNext(await gpu.read(last), o, rand);
+    kv.pos += T;
+    if (o.stopIds.includes(next)) break;
+    out.push(next);
+    o.onToken?.(next);
+    input = [next];
+  }
+  return out;
+}

@@ -1,0 +1,320 @@
+// Every hyper-parameter of a run, once: its TRL/PEFT name (training_config.json), its flag
+// (kebab-case, the CLI), its default per method, its bounds and a one-line explanation (the studio).
+import type { DpoLossType } from '@webtune/kernels';
+import { LORA_TARGETS, type LoraConfig, type LoraTarget } from '../model/lora.ts';
+import { LR_SCHEDULERS, type LrSchedulerType } from '../optim/schedule.ts';
+
+export type Method = 'sft' | 'dpo';
+
+export interface TrainConfig {
+  method: Method;
+  learningRate: number; // peak LR of AdamW
+  numTrainEpochs: number; // passes over the data (ignored when maxSteps > 0)
+  maxSteps: number; // optimizer steps; -1 = from epochs
+  batchSize: number; // sequences (SFT) or pairs (DPO) per micro-batch
+  gradientAccumulationSteps: number; // micro-batches per optimizer step
+  maxLength: number; // tokens per sequence, prompt + completion; longer ones keep their start
+  warmupSteps: number;
+  lrSchedulerType: LrSchedulerType;
+  weightDecay: number;
+  maxGradNorm: number; // clip the global gradient norm; 0 disables
+  seed: number;
+  loggingSteps: number; // log metrics every N optimizer steps
+  saveSteps: number; // checkpoint every N optimizer steps; 0 disables
+  adamBeta1: number;
+  adamBeta2: number;
+  adamEpsilon: number;
+  beta: number; // DPO: strength of the KL penalty to the reference
+  lossType: DpoLossType; // DPO loss: sigmoid, ipo or hinge
+  labelSmoothing: number; // DPO (sigmoid): assumed fraction of flipped preference labels
+  lora: LoraConfig;
+}
+
+type Kind = { type: 'number' | 'int'; min: number; max: number } | { type: 'enum'; choices: readonly string[] } | { type: 'targets' };
+
+export interface HyperParam {
+  key: Exclude<keyof TrainConfig, 'method' | 'lora'> | 'r' | 'alpha' | 'dropout' | 'targetModules';
+  /** Name in TRL's / PEFT's config (training_config.json). */
+  trl: string;
+  /** Command-line flag without the dashes. */
+  flag: string;
+  kind: Kind;
+  /** One-line explanation shown in the studio and in `--help`. */
+  help: string;
+  /** Only meaningful for this method. */
+  only?: Method;
+  /** Belongs to the LoRA config. */
+  lora?: boolean;
+}
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER): Kind => ({ type: 'int', min, max });
+const num = (min: number, max = Number.POSITIVE_INFINITY): Kind => ({ type: 'number', min, max });
+
+export const HYPER_PARAMS: HyperParam[] = [
+  {
+    key: 'learningRate',
+    trl: 'learning_rate',
+    flag: 'learning-rate',
+    kind: num(0, 1),
+    help: 'Peak step size of AdamW; LoRA usually wants 1e-4 to 5e-4 for SFT and less for DPO.',
+  },
+  {
+    key: 'numTrainEpochs',
+    trl: 'num_train_epochs',
+    flag: 'num-train-epochs',
+    kind: num(0, 1000),
+    help: 'How many times to go through the data (ignored when max steps is set).',
+  },
+  {
+    key: 'maxSteps',
+    trl: 'max_steps',
+    flag: 'max-steps',
+    kind: int(-1),
+    help: 'Stop after this many optimizer steps; -1 uses the epochs.',
+  },
+  {
+    key: 'batchSize',
+    trl: 'per_device_train_batch_size',
+    flag: 'batch-size',
+    kind: int(1, 4096),
+    help: 'Examples (DPO: pairs) per forward/backward pass; memory grows with it.',
+  },
+  {
+    key: 'gradientAccumulationSteps',
+    trl: 'gradient_accumulation_steps',
+    flag: 'gradient-accumulation-steps',
+    kind: int(1, 4096),
+    help: 'Passes summed into each optimizer step: a bigger effective batch at the same memory.',
+  },
+  {
+    key: 'maxLength',
+    trl: 'max_length',
+    flag: 'max-length',
+    kind: int(2, 65536),
+    help: 'Longest sequence in tokens (prompt + answer); longer ones are cut at the end.',
+  },
+  {
+    key: 'warmupSteps',
+    trl: 'warmup_steps',
+    flag: 'warmup-steps',
+    kind: int(0),
+    help: 'Optimizer steps over which the learning rate ramps up from 0.',
+  },
+  {
+    key: 'lrSchedulerType',
+    trl: 'lr_scheduler_type',
+    flag: 'lr-scheduler-type',
+    kind: { type: 'enum', choices: LR_SCHEDULERS },
+    help: 'How the learning rate changes after warmup: linear or cosine decay, or constant.',
+  },
+  {
+    key: 'weightDecay',
+    trl: 'weight_decay',
+    flag: 'weight-decay',
+    kind: num(0, 1),
+    help: 'Decoupled weight decay of AdamW (pulls the adapter towards zero).',
+  },
+  {
+    key: 'maxGradNorm',
+    trl: 'max_grad_norm',
+    flag: 'max-grad-norm',
+    kind: num(0),
+    help: 'Clip the gradient to this norm to avoid spikes; 0 turns clipping off.',
+  },
+  {
+    key: 'seed',
+    trl: 'seed',
+    flag: 'seed',
+    kind: int(0, 2 ** 31 - 1),
+    help: 'Seed for the adapter init, data order and dropout: same seed, same run.',
+  },
+  { key: 'loggingSteps', trl: 'logging_steps', flag: 'logging-steps', kind: int(1), help: 'Log metrics every this many optimizer steps.' },
+  {
+    key: 'saveSteps',
+    trl: 'save_steps',
+    flag: 'save-steps',
+    kind: int(0),
+    help: 'Save a resumable checkpoint every this many steps; 0 never.',
+  },
+  { key: 'adamBeta1', trl: 'adam_beta1', flag: 'adam-beta1', kind: num(0, 0.999999), help: 'AdamW momentum of the gradient.' },
+  { key: 'adamBeta2', trl: 'adam_beta2', flag: 'adam-beta2', kind: num(0, 0.999999), help: 'AdamW momentum of the squared gradient.' },
+  { key: 'adamEpsilon', trl: 'adam_epsilon', flag: 'adam-epsilon', kind: num(0, 1), help: 'AdamW denominator guard.' },
+  {
+    key: 'beta',
+    trl: 'beta',
+    flag: 'beta',
+    kind: num(1e-6, 1000),
+    only: 'dpo',
+    help: 'How far DPO may move from the reference: small beta lets the model drift further.',
+  },
+  {
+    key: 'lossType',
+    trl: 'loss_type',
+    flag: 'loss-type',
+    kind: { type: 'enum', choices: ['sigmoid', 'ipo', 'hinge'] },
+    only: 'dpo',
+    help: 'DPO loss: sigmoid (the original), ipo (regularised), or hinge.',
+  },
+  {
+    key: 'labelSmoothing',
+    trl: 'label_smoothing',
+    flag: 'label-smoothing',
+    kind: num(0, 0.5),
+    only: 'dpo',
+    help: 'Share of preference labels assumed wrong (robust "cDPO"); sigmoid loss only.',
+  },
+  { key: 'r', trl: 'r', flag: 'lora-r', kind: int(1, 1024), lora: true, help: 'LoRA rank: capacity of the adapter; 8 to 64 is typical.' },
+  {
+    key: 'alpha',
+    trl: 'lora_alpha',
+    flag: 'lora-alpha',
+    kind: num(1e-6, 1e6),
+    lora: true,
+    help: 'LoRA scale numerator: the update is multiplied by alpha / r.',
+  },
+  {
+    key: 'dropout',
+    trl: 'lora_dropout',
+    flag: 'lora-dropout',
+    kind: num(0, 0.99),
+    lora: true,
+    help: 'Dropout on the adapter input during training; 0 to 0.1 is typical.',
+  },
+  {
+    key: 'targetModules',
+    trl: 'target_modules',
+    flag: 'target-modules',
+    kind: { type: 'targets' },
+    lora: true,
+    help: `Which projections get an adapter (comma-separated from ${LORA_TARGETS.join(', ')}).`,
+  },
+];
+
+/** Defaults a practitioner expects for LoRA: TRL's where they fit LoRA, a LoRA-sized learning rate. */
+export function defaultConfig(method: Method): TrainConfig {
+  return {
+    method,
+    learningRate: method === 'sft' ? 2e-4 : 5e-5,
+    numTrainEpochs: method === 'sft' ? 3 : 1,
+    maxSteps: -1,
+    batchSize: method === 'sft' ? 8 : 4,
+    gradientAccumulationSteps: 1,
+    maxLength: 1024,
+    warmupSteps: 0,
+    lrSchedulerType: 'linear',
+    weightDecay: 0,
+    maxGradNorm: 1,
+    seed: 42,
+    loggingSteps: 1,
+    saveSteps: 50,
+    adamBeta1: 0.9,
+    adamBeta2: 0.999,
+    adamEpsilon: 1e-8,
+    beta: 0.1,
+    lossType: 'sigmoid',
+    labelSmoothing: 0,
+    lora: { r: 16, alpha: 32, dropout: 0.05, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], useRslora: false },
+  };
+}
+
+export class ConfigValueError extends Error {
+  override name = 'ConfigValueError';
+}
+
+function read(c: TrainConfig, p: HyperParam): unknown {
+  return p.lora ? c.lora[p.key as keyof LoraConfig] : c[p.key as keyof TrainConfig];
+}
+
+/** Throws naming the flag, the value and the allowed range. */
+export function validateConfig(c: TrainConfig): void {
+  if (c.method !== 'sft' && c.method !== 'dpo') throw new ConfigValueError(`method must be sft or dpo, got "${c.method}"`);
+  for (const p of HYPER_PARAMS) {
+    const v = read(c, p);
+    const where = `--${p.flag} (${p.trl})`;
+    if (p.kind.type === 'enum') {
+      if (!p.kind.choices.includes(v as string))
+        throw new ConfigValueError(`${where} must be one of ${p.kind.choices.join(', ')}; got "${v}"`);
+    } else if (p.kind.type === 'targets') {
+      const list = v as string[];
+      if (!Array.isArray(list) || list.length === 0)
+        throw new ConfigValueError(`${where} needs at least one of ${LORA_TARGETS.join(', ')}`);
+      const bad = list.filter((t) => !(LORA_TARGETS as readonly string[]).includes(t));
+      if (bad.length > 0) throw new ConfigValueError(`${where}: unknown module ${bad.join(', ')}; choose from ${LORA_TARGETS.join(', ')}`);
+    } else {
+      const n = v as number;
+      if (typeof n !== 'number' || !Number.isFinite(n)) throw new ConfigValueError(`${where} must be a number, got ${v}`);
+      if (p.kind.type === 'int' && !Number.isInteger(n)) throw new ConfigValueError(`${where} must be a whole number, got ${n}`);
+      if (n < p.kind.min || n > p.kind.max)
+        throw new ConfigValueError(`${where} must be between ${p.kind.min} and ${p.kind.max}, got ${n}`);
+    }
+  }
+  if (c.maxSteps === 0) throw new ConfigValueError('--max-steps (max_steps) must be -1 (use epochs) or at least 1, got 0');
+  if (c.maxSteps < 0 && !(c.numTrainEpochs > 0)) throw new ConfigValueError('--num-train-epochs must be above 0 when --max-steps is -1');
+}
+
+/** Parse a flag's text value into the config (CLI); throws naming the flag. */
+export function setFromText(c: TrainConfig, flag: string, text: string): void {
+  const p = HYPER_PARAMS.find((h) => h.flag === flag);
+  if (!p) throw new ConfigValueError(`unknown hyper-parameter --${flag}`);
+  let value: unknown;
+  if (p.kind.type === 'enum') value = text;
+  else if (p.kind.type === 'targets')
+    value = text
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  else {
+    value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value)) throw new ConfigValueError(`--${flag} must be a number, got "${text}"`);
+  }
+  if (p.lora) (c.lora as unknown as Record<string, unknown>)[p.key] = value;
+  else (c as unknown as Record<string, unknown>)[p.key] = value;
+}
+
+/** The config in TRL's / PEFT's names, for training_config.json (repeatable with TRL on a cluster). */
+export function toTrlConfig(
+  c: TrainConfig,
+  extra: { model: string; dataset: string; parentAdapter?: string | null },
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    trainer: c.method === 'sft' ? 'SFTTrainer' : 'DPOTrainer',
+    model_name_or_path: extra.model,
+    dataset: extra.dataset,
+  };
+  for (const p of HYPER_PARAMS) {
+    if (p.lora || (p.only && p.only !== c.method)) continue;
+    out[p.trl] = read(c, p);
+  }
+  out.optim = 'adamw_torch';
+  if (c.method === 'sft') out.completion_only_loss = true;
+  if (c.method === 'dpo') out.ref_model = extra.parentAdapter ? 'base + stage-one adapter (merged)' : 'base (adapter disabled)';
+  if (extra.parentAdapter) out.stage_one_adapter = extra.parentAdapter;
+  out.peft_config = {
+    peft_type: 'LORA',
+    task_type: 'CAUSAL_LM',
+    r: c.lora.r,
+    lora_alpha: c.lora.alpha,
+    lora_dropout: c.lora.dropout,
+    target_modules: [...c.lora.targetModules].sort(),
+    use_rslora: c.lora.useRslora,
+    bias: 'none',
+  };
+  return out;
+}
+
+/** Inverse of toTrlConfig for the hyper-parameters (resume, re-run from an exported training_config.json). */
+export function fromTrlConfig(json: Record<string, unknown>): TrainConfig {
+  const method: Method = json.trainer === 'DPOTrainer' ? 'dpo' : 'sft';
+  const c = defaultConfig(method);
+  for (const p of HYPER_PARAMS) {
+    const v = p.lora ? (json.peft_config as Record<string, unknown> | undefined)?.[p.trl] : json[p.trl];
+    if (v === undefined) continue;
+    if (p.lora) (c.lora as unknown as Record<string, unknown>)[p.key] = v;
+    else (c as unknown as Record<string, unknown>)[p.key] = v;
+  }
+  const peft = json.peft_config as Record<string, unknown> | undefined;
+  if (peft && typeof peft.use_rslora === 'boolean') c.lora.useRslora = peft.use_rslora;
+  c.lora.targetModules = c.lora.targetModules.filter((t): t is LoraTarget => (LORA_TARGETS as readonly string[]).includes(t));
+  validateConfig(c);
+  return c;
+}

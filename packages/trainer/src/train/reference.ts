@@ -1,0 +1,157 @@
+// Log-probs of the data under a model without the adapter being trained: DPO's reference
+// (precomputed once per dataset, then cached) and the evaluation of any adapter stack.
+import type { Gpu } from '@webtune/kernels';
+import { sftBatch } from '../data/batch.ts';
+import type { DpoExample, Sequence, SftExample } from '../data/tokenize.ts';
+import type { LoraAdapter } from '../model/lora.ts';
+import type { Model } from '../model/model.ts';
+import { writeInputs } from './trainer.ts';
+
+export interface SequenceLogps {
+  /** Sum of completion-token log-probs per sequence. */
+  sums: Float64Array;
+  /** Completion tokens per sequence. */
+  counts: Float64Array;
+}
+
+/**
+ * Forward passes (no backward) over the sequences with `adapters` applied, `batchSize` at a time.
+ * Row (s, t) predicts token t+1: its log-prob counts when that token is a completion token.
+ */
+export async function sequenceLogps(
+  gpu: Gpu,
+  model: Model,
+  adapters: LoraAdapter[],
+  seqs: Sequence[],
+  batchSize: number,
+  padId: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<SequenceLogps> {
+  const sums = new Float64Array(seqs.length);
+  const counts = new Float64Array(seqs.length);
+  for (let start = 0; start < seqs.length; start += batchSize) {
+    const chunk = seqs.slice(start, start + batchSize);
+    const batch = sftBatch(
+      chunk.map((seq, i) => ({ line: start + i, seq })),
+      padId,
+    );
+    const step = await model.step(batch.B, batch.T, { frozen: adapters, train: false });
+    writeInputs(gpu, step, batch);
+    gpu.run(...step.forward);
+    const logprobs = await gpu.read(step.logprobs);
+    for (let b = 0; b < batch.B; b++) {
+      for (let t = 0; t < batch.T; t++) {
+        const i = b * batch.T + t;
+        if (batch.targets[i] === 0xffffffff) continue;
+        sums[start + b] += logprobs[i];
+        counts[start + b] += 1;
+      }
+    }
+    onProgress?.(Math.min(seqs.length, start + batchSize), seqs.length);
+  }
+  return { sums, counts };
+}
+
+/** DPO reference log-prob sums, interleaved [chosen_0, rejected_0, chosen_1, ...] as float32. */
+export async function referenceLogps(
+  gpu: Gpu,
+  model: Model,
+  adapters: LoraAdapter[],
+  examples: DpoExample[],
+  batchSize: number,
+  padId: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<Float32Array> {
+  const seqs = examples.flatMap((e) => [e.chosen, e.rejected]);
+  const { sums } = await sequenceLogps(gpu, model, adapters, seqs, 2 * batchSize, padId, onProgress);
+  return Float32Array.from(sums);
+}
+
+export interface SftEval {
+  loss: number;
+  num_tokens: number;
+}
+
+/** Token-weighted mean NLL over every completion token of the file. */
+export async function evaluateSft(
+  gpu: Gpu,
+  model: Model,
+  adapters: LoraAdapter[],
+  examples: SftExample[],
+  batchSize: number,
+  padId: number,
+): Promise<SftEval> {
+  const { sums, counts } = await sequenceLogps(
+    gpu,
+    model,
+    adapters,
+    examples.map((e) => e.seq),
+    batchSize,
+    padId,
+  );
+  const tokens = counts.reduce((a, b) => a + b, 0);
+  return { loss: -sums.reduce((a, b) => a + b, 0) / Math.max(1, tokens), num_tokens: tokens };
+}
+
+export interface DpoEvalOptions {
+  beta: number;
+  lossType: 'sigmoid' | 'ipo' | 'hinge';
+  labelSmoothing: number;
+}
+
+const logSigmoid = (x: number) => (x >= 0 ? -Math.log1p(Math.exp(-x)) : x - Math.log1p(Math.exp(x)));
+
+/** TRL's DPO loss and reward metrics, means over pairs, from sequence log-probs (float64 on the host). */
+export function dpoMetrics(policy: SequenceLogps, reference: SequenceLogps, o: DpoEvalOptions): Record<string, number> {
+  const pairs = policy.sums.length / 2;
+  const m: Record<string, number> = {
+    loss: 0,
+    'rewards/chosen': 0,
+    'rewards/rejected': 0,
+    'rewards/accuracies': 0,
+    'rewards/margins': 0,
+    'logps/chosen': 0,
+    'logps/rejected': 0,
+  };
+  for (let p = 0; p < pairs; p++) {
+    const [c, r] = [2 * p, 2 * p + 1];
+    const avg = (x: SequenceLogps, i: number) => (o.lossType === 'ipo' ? x.sums[i] / Math.max(1, x.counts[i]) : x.sums[i]);
+    const pc = avg(policy, c);
+    const pr = avg(policy, r);
+    const z = pc - avg(reference, c) - (pr - avg(reference, r));
+    const loss =
+      o.lossType === 'sigmoid'
+        ? -logSigmoid(o.beta * z) * (1 - o.labelSmoothing) - logSigmoid(-o.beta * z) * o.labelSmoothing
+        : o.lossType === 'ipo'
+          ? (z - 1 / (2 * o.beta)) ** 2
+          : Math.max(0, 1 - o.beta * z);
+    const chosen = o.beta * (pc - avg(reference, c));
+    const rejected = o.beta * (pr - avg(reference, r));
+    m.loss += loss;
+    m['rewards/chosen'] += chosen;
+    m['rewards/rejected'] += rejected;
+    m['rewards/accuracies'] += chosen > rejected ? 1 : 0;
+    m['rewards/margins'] += chosen - rejected;
+    m['logps/chosen'] += pc;
+    m['logps/rejected'] += pr;
+  }
+  for (const k of Object.keys(m)) m[k] /= Math.max(1, pairs);
+  return m;
+}
+
+/** DPO evaluation: reference = `reference` adapters, policy = those plus `policy` adapters. */
+export async function evaluateDpo(
+  gpu: Gpu,
+  model: Model,
+  reference: LoraAdapter[],
+  policy: LoraAdapter[],
+  examples: DpoExample[],
+  batchSize: number,
+  padId: number,
+  o: DpoEvalOptions,
+): Promise<Record<string, number>> {
+  const seqs = examples.flatMap((e) => [e.chosen, e.rejected]);
+  const ref = await sequenceLogps(gpu, model, reference, seqs, 2 * batchSize, padId);
+  const pol = await sequenceLogps(gpu, model, [...reference, ...policy], seqs, 2 * batchSize, padId);
+  return dpoMetrics(pol, ref, o);
+}
