@@ -24,3 +24,4 @@ export {
   validateConfig,
 } from './train/config.ts';
 export type { LogRecord, TrainEvent, TrainPhase } from './train/events.ts';
+export type { MemoryEstimate } from './train/memory.ts';

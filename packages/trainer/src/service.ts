@@ -17,6 +17,7 @@ import { adapterFiles, importAdapterFiles } from './store/export.ts';
 import { type Method, type TrainConfig, toTrlConfig, validateConfig } from './train/config.ts';
 import { RunControl } from './train/control.ts';
 import type { LogRecord, TrainEvent } from './train/events.ts';
+import { estimateMemory, type MemoryEstimate } from './train/memory.ts';
 import { evaluateDpo, evaluateSft, referenceLogps } from './train/reference.ts';
 import { type RunState, runTraining, type TrainData } from './train/trainer.ts';
 
@@ -146,11 +147,16 @@ export class TrainerService {
 
   // ---- model ---------------------------------------------------------------------------
 
-  async loadModel(source: ModelSource, onProgress?: (p: DownloadProgress) => void): Promise<ModelInfo> {
+  /**
+   * `cache`: keep downloads in Cache Storage (default: only for the Hub; a local folder or the
+   * embedded demo is read fresh, so edits to it are never hidden by a stale copy).
+   */
+  async loadModel(source: ModelSource, options: { cache?: boolean } = {}, onProgress?: (p: DownloadProgress) => void): Promise<ModelInfo> {
     const { gpu } = this.need();
     this.download?.abort();
     this.download = new AbortController();
-    const files = await fetchModelFiles(source, { onProgress, signal: this.download.signal });
+    const cache = options.cache ?? source.kind === 'hub';
+    const files = await fetchModelFiles(source, { onProgress, signal: this.download.signal, cache });
     const tokenizer = TextTokenizer.fromJson(JSON.parse(files.tokenizerJson), JSON.parse(files.tokenizerConfig));
     const model = await gpu.checked(`loading ${describeSource(source)}`, () => Model.load(gpu, files.config, files.safetensors));
     this.unloadModel();
@@ -178,6 +184,17 @@ export class TrainerService {
       hasChatTemplate: tokenizer.hasChatTemplate,
       weightBytes: model.parameterCount * 4,
     };
+  }
+
+  /** GPU memory a run would need, by part, for the loaded model (bytes, float32 everywhere). */
+  estimateMemory(request: {
+    method: Method;
+    batchSize: number;
+    maxLength: number;
+    lora: { r: number; targetModules: string[] };
+  }): MemoryEstimate {
+    const { model } = this.needModel();
+    return estimateMemory(model.config, model.parameterCount, request);
   }
 
   private unloadModel(): void {

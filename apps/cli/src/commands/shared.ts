@@ -19,7 +19,7 @@ export async function openWithModel(values: { model?: string; gpu?: string; verb
     const device = await engine.call('init');
     progress.line(`webgpu: ${[device.vendor, device.architecture, device.description].filter(Boolean).join(' ')}`);
     progress.line(`model: ${arg.label}`);
-    const model = await engine.stream('loadModel', [arg.source((n) => engine.localUrl(n))], (p: DownloadProgress) =>
+    const model = await engine.stream('loadModel', [arg.source((n) => engine.localUrl(n)), {}], (p: DownloadProgress) =>
       progress.download(p.file, p.loaded, p.total, p.cached),
     );
     progress.done();

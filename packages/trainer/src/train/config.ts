@@ -1,7 +1,7 @@
 // Every hyper-parameter of a run, once: its TRL/PEFT name (training_config.json), its flag
 // (kebab-case, the CLI), its default per method, its bounds and a one-line explanation (the studio).
 import type { DpoLossType } from '@webtune/kernels';
-import { LORA_TARGETS, type LoraConfig, type LoraTarget } from '../model/lora.ts';
+import { LORA_TARGETS, type LoraConfig, type LoraTarget } from '../model/lora-config.ts';
 import { LR_SCHEDULERS, type LrSchedulerType } from '../optim/schedule.ts';
 
 export type Method = 'sft' | 'dpo';

@@ -1,0 +1,40 @@
+// How much GPU memory a run needs, counted from the buffers the decoder step allocates
+// (decoder.ts): weights, activations kept per layer for the backward, scratch, logits, and the
+// adapter with its gradient and two AdamW moments. Float32 everywhere. An estimate for the user
+// ("will this fit?"), not an allocator.
+import type { ModelConfig } from '../model/config.ts';
+import { LORA_TARGETS, type LoraTarget, targetShape } from '../model/lora-config.ts';
+import type { Method } from './config.ts';
+
+export interface MemoryEstimate {
+  weights: number;
+  activations: number;
+  adapter: number;
+  total: number;
+}
+
+export function estimateMemory(
+  c: ModelConfig,
+  parameters: number,
+  r: { method: Method; batchSize: number; maxLength: number; lora: { r: number; targetModules: string[] } },
+): MemoryEstimate {
+  const f = 4;
+  const B = r.method === 'dpo' ? 2 * r.batchSize : r.batchSize;
+  const N = B * r.maxLength;
+  const C = c.hiddenSize;
+  const I = c.intermediateSize;
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  const scores = B * c.numHeads * r.maxLength * r.maxLength;
+  const targets = LORA_TARGETS.filter((t) => r.lora.targetModules.includes(t)) as LoraTarget[];
+  const loraZ = targets.length * N * r.lora.r;
+  // Kept per layer: x, h, q, k, v, probs, att, xmid, h2, gate, up, act, LoRA z (+ two rstd rows).
+  const perLayer = N * (4 * C + 2 * q + 2 * kv + 3 * I + 2) + scores + loraZ;
+  // Shared scratch: scores, dprobs, dscores, backward temporaries, logits and the final norm.
+  const scratch = 3 * scores + N * (3 * C + 3 * I + 2 * q + 2 * kv) + N * c.vocabSize + N * (C + 8);
+  const adapterParams = c.numLayers * targets.reduce((s, t) => s + r.lora.r * (targetShape(c, t).inF + targetShape(c, t).outF), 0);
+  const weights = parameters * f;
+  const activations = (c.numLayers * perLayer + scratch) * f;
+  const adapter = adapterParams * 4 * f; // parameters, gradient, AdamW m and v
+  return { weights, activations, adapter, total: weights + activations + adapter };
+}
