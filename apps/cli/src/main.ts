@@ -12,7 +12,7 @@ const COMMANDS: Record<string, Command> = {
   eval: { summary: 'evaluate an adapter on a dataset (TRL metrics as JSON)', load: () => import('./commands/eval.ts') },
   generate: { summary: 'generate text with the model and an adapter', load: () => import('./commands/generate.ts') },
   gpu: { summary: 'show the WebGPU adapter headless Chromium finds', load: () => import('./commands/gpu.ts') },
-  bench: { summary: 'kernel benchmarks against peers (table + JSON)', load: () => import('./commands/bench.ts') },
+  bench: { summary: 'kernel and training benchmarks against peers (tables + JSON)', load: () => import('./commands/bench.ts') },
   kernels: { summary: 'run the kernel GPU tests (`kernels test`)', load: () => import('./commands/kernels.ts') },
 };
 
@@ -30,6 +30,15 @@ environment:
   WEBTUNE_DEBUG      print stack traces of errors
   WEBTUNE_CHROMIUM   path to the Chromium/Chrome to drive (default: the system's chromium)
   WEBTUNE_GPU        auto | hardware | swiftshader (default auto: a real GPU if Chromium finds one)`;
+}
+
+/** An error is one line on stderr, however its message was written. */
+function oneLine(message: string): string {
+  return message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ');
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -52,11 +61,11 @@ export async function main(argv: string[]): Promise<number> {
     return await mod.run(rest);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`webtune ${name}: ${err.message}\n`);
+      process.stderr.write(`webtune ${name}: ${oneLine(err.message)}\n`);
       return 2;
     }
     // Anything else is still one line for the user; the stack only when asked for.
-    const message = err instanceof Error ? err.message : String(err);
+    const message = oneLine(err instanceof Error ? err.message : String(err));
     process.stderr.write(`webtune ${name}: ${message}\n`);
     if (process.env.WEBTUNE_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     return 1;

@@ -38,7 +38,7 @@ export function matmulShapes(quick: boolean): MatmulShape[] {
 }
 
 let tfReady: Promise<WebGPUBackend> | undefined;
-function tfBackend(device: GPUDevice): Promise<WebGPUBackend> {
+export function tfBackend(device: GPUDevice): Promise<WebGPUBackend> {
   tfReady ??= (async () => {
     tf.env().set('WEBGPU_CPU_FORWARD', false); // keep every op on the GPU, however small
     // tfjs registers its kernels under the name 'webgpu'; swap that backend's factory for one

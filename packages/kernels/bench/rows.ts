@@ -16,6 +16,8 @@ export interface BenchRequest {
   quick: boolean;
   /** Milliseconds of timed work per round per implementation. */
   budgetMs: number;
+  /** Run one part only. */
+  only?: 'matmul' | 'bandwidth';
 }
 
 declare global {

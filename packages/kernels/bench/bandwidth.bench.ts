@@ -1,0 +1,110 @@
+// GB/s of the memory-bound kernels: row softmax (attention-shaped), the fused cross-entropy
+// forward and in-place backward (vocab-sized rows), and the DPO loss. Bytes counted are the
+// bytes each kernel must move at least once (inputs read + outputs written). tfjs's softmax and
+// logSoftmax run beside ours on the same device as the peer.
+import * as tf from '@tensorflow/tfjs-core';
+import { crossEntropyBackward, crossEntropyForward, IGNORE_INDEX } from '../src/ops/cross_entropy/cross_entropy.ts';
+import { dpoLoss } from '../src/ops/dpo_loss/dpo_loss.ts';
+import { softmaxForward } from '../src/ops/softmax/softmax.ts';
+import type { Gpu } from '../src/runtime/gpu.ts';
+import { randint, uniform } from '../src/testing/random.ts';
+import { tfBackend } from './matmul.bench.ts';
+import type { BenchRow } from './rows.ts';
+import { repsFor, timeGpu } from './timing.ts';
+
+const noFlush = () => {};
+
+function row(suite: string, name: string, impl: string, ms: number, reps: number, bytes: number): BenchRow {
+  return { suite, case: name, impl, ms, reps, metric: 'GB/s', value: bytes / ms / 1e6 };
+}
+
+export async function benchBandwidth(gpu: Gpu, quick: boolean, budgetMs: number): Promise<BenchRow[]> {
+  const backend = await tfBackend(gpu.device);
+  const tfFlush = () => {
+    backend.endComputePassEncoder();
+    backend.submitQueue();
+  };
+  const rows: BenchRow[] = [];
+  const ratio = (ours: BenchRow, peer: BenchRow) => {
+    ours.vsTfjs = peer.ms / ours.ms;
+  };
+
+  // Attention-shaped softmax: B*nh*T rows of T keys, causal.
+  const T = quick ? 128 : 256;
+  const R = 8 * 4 * T;
+  const x = gpu.upload(uniform(R * T, 1, 4), [R, T], 'scores');
+  const p = gpu.tensor([R, T], 'probs');
+  const soft = await softmaxForward(gpu, p, x, { causal: { queries: T, offset: 0 } });
+  const bytes = 2 * R * T * 4;
+  const reps = repsFor(bytes / 0.5e6, budgetMs); // estimate at 0.5 GB/s
+  const t1 = await timeGpu(gpu.device, () => gpu.run(...soft), noFlush, reps);
+  const ours = row('softmax', `causal [${R}, ${T}]`, 'webtune', t1.ms, reps, bytes);
+  const tx = tf.tensor2d(await gpu.read(x), [R, T]);
+  const t2 = await timeGpu(gpu.device, () => tf.dispose(tf.softmax(tx)), tfFlush, reps);
+  const peer = row('softmax', `causal [${R}, ${T}]`, 'tfjs-webgpu', t2.ms, reps, bytes);
+  ratio(ours, peer);
+  rows.push(ours, peer);
+
+  // Cross-entropy over a vocabulary: forward reads the logits once; backward reads and writes them.
+  const N = quick ? 256 : 512;
+  const V = quick ? 4096 : 16384;
+  const logitsData = uniform(N * V, 2, 8);
+  const logits = gpu.upload(logitsData, [N, V], 'logits');
+  const targets = gpu.upload(
+    Uint32Array.from(randint(N, 3, V), (t, i) => (i % 7 === 0 ? IGNORE_INDEX : t)),
+    [N],
+    'targets',
+  );
+  const logprobs = gpu.tensor([N], 'logprobs');
+  const lse = gpu.tensor([N], 'lse');
+  const weights = gpu.upload(new Float32Array(N).fill(1 / N), [N], 'weights');
+  const fwd = await crossEntropyForward(gpu, { logits, targets, logprobs, lse });
+  const bwd = await crossEntropyBackward(gpu, { logits, targets, lse, weights });
+  const ceBytes = N * V * 4;
+  const ceReps = repsFor(ceBytes / 0.5e6, budgetMs);
+  const f = await timeGpu(gpu.device, () => gpu.run(...fwd), noFlush, ceReps);
+  const fr = row('cross_entropy', `forward [${N}, ${V}]`, 'webtune', f.ms, ceReps, ceBytes);
+  const tl = tf.tensor2d(logitsData, [N, V]);
+  const tp = await timeGpu(gpu.device, () => tf.dispose(tf.logSoftmax(tl)), tfFlush, ceReps);
+  const pr = row('cross_entropy', `forward [${N}, ${V}]`, 'tfjs-webgpu', tp.ms, ceReps, ceBytes);
+  ratio(fr, pr);
+  rows.push(fr, pr);
+  // The backward overwrites the logits; rewrite them between replays so every run sees real data.
+  const b = await timeGpu(
+    gpu.device,
+    () => {
+      gpu.write(logits, logitsData);
+      gpu.run(...bwd);
+    },
+    noFlush,
+    ceReps,
+  );
+  rows.push(row('cross_entropy', `backward in place [${N}, ${V}]`, 'webtune', b.ms, ceReps, 2 * ceBytes));
+  tf.dispose([tx, tl]);
+
+  // DPO loss on a large micro-batch: P pairs of T tokens (log-probs, mask in; weights out).
+  const P = 32;
+  const Tq = quick ? 256 : 512;
+  const S = 2 * P;
+  const t = {
+    logprobs: gpu.upload(uniform(S * Tq, 4, 2), [S, Tq], 'logprobs'),
+    mask: gpu.upload(
+      Float32Array.from({ length: S * Tq }, (_, i) => (i % Tq > Tq / 4 ? 1 : 0)),
+      [S, Tq],
+      'mask',
+    ),
+    refLogps: gpu.upload(uniform(S, 5, 50), [S], 'ref'),
+    seqLogps: gpu.tensor([S], 'seq'),
+    counts: gpu.tensor([S], 'counts'),
+    losses: gpu.tensor([P], 'losses'),
+    chosenRewards: gpu.tensor([P], 'cr'),
+    rejectedRewards: gpu.tensor([P], 'rr'),
+    weights: gpu.tensor([S, Tq], 'weights'),
+  };
+  const dpo = await dpoLoss(gpu, t, { beta: 0.1, lossType: 'sigmoid', labelSmoothing: 0, pairsTotal: P });
+  const dpoBytes = 3 * S * Tq * 4;
+  const dReps = repsFor(dpoBytes / 0.2e6, budgetMs);
+  const d = await timeGpu(gpu.device, () => gpu.run(...dpo), noFlush, dReps);
+  rows.push(row('dpo_loss', `${P} pairs x ${Tq} tokens`, 'webtune', d.ms, dReps, dpoBytes));
+  return rows;
+}
