@@ -1,7 +1,7 @@
 // The runtime's pipeline cache on a real device: shared by every Gpu on one device, told apart
 // by entry point, and compile errors named after the kernel's file.
 import { gpuTest } from '@webtune/harness/page';
-import { KernelCompileError } from './errors.ts';
+import { DeviceLostError, GpuValidationError, KernelCompileError } from './errors.ts';
 import { Gpu } from './gpu.ts';
 
 const SOURCE = `
@@ -38,4 +38,41 @@ gpuTest('a compile error points into the file by its kernel name', async ({ devi
   if (!(err instanceof KernelCompileError) || !/broken_test\.wgsl:5:\d+: error/.test(err.message)) {
     throw new Error(`expected a KernelCompileError at broken_test.wgsl:5, got ${err}`);
   }
+});
+
+gpuTest('a WebGPU validation error inside checked() becomes a GpuValidationError naming the work', async ({ device }) => {
+  const gpu = new Gpu(device);
+  const x = gpu.tensor([4], 'x');
+  const pipeline = await gpu.pipeline({ name: 'cache_test', source: SOURCE, entryPoint: 'one' });
+  const bindGroup = gpu.bind(pipeline, 'one', [x]);
+  x.buffer.destroy(); // submitting work that uses a destroyed buffer is a validation error
+  const err = await gpu
+    .checked('the test step', () => gpu.run({ label: 'one', pipeline, bindGroup, workgroups: [1, 1, 1] }))
+    .catch((e: unknown) => e);
+  if (!(err instanceof GpuValidationError) || !err.message.startsWith('WebGPU validation error during the test step: ')) {
+    throw new Error(`expected a GpuValidationError naming the step, got ${err}`);
+  }
+});
+
+gpuTest('a lost device is reported with its reason, and every later call says so', async () => {
+  // A device of its own: the runner's shared device must survive the test.
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) throw new Error('no second adapter');
+  const device = await adapter.requestDevice();
+  const gpu = new Gpu(device);
+  let reported: DeviceLostError | undefined;
+  gpu.onLost = (e) => {
+    reported = e;
+  };
+  device.destroy();
+  await device.lost;
+  await new Promise((r) => setTimeout(r, 0)); // let the runtime's lost handler run
+  if (!(reported instanceof DeviceLostError) || reported.reason !== 'destroyed') throw new Error(`onLost got ${reported}`);
+  let thrown: unknown;
+  try {
+    gpu.tensor([4], 'after');
+  } catch (e) {
+    thrown = e;
+  }
+  if (!(thrown instanceof DeviceLostError)) throw new Error(`a call after the loss threw ${thrown}`);
 });
