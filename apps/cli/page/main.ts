@@ -35,10 +35,17 @@ function decode(value: unknown): unknown {
   return value;
 }
 
+// A failure comes back as a value, {__error: {name, message, stack}}, not as a rejection: puppeteer
+// would fold the worker's stack into the message, and the CLI prints one line per error.
 window.__webtuneCall = async (method, args, withCallback) => {
-  const fn = trainer.api[method] as unknown as (...a: unknown[]) => Promise<unknown>;
-  const decoded = args.map(decode);
-  if (withCallback) decoded.push(callback((payload: unknown) => void window.__webtuneEvent(encode(payload))));
-  return encode(await fn(...decoded));
+  try {
+    const fn = trainer.api[method] as unknown as (...a: unknown[]) => Promise<unknown>;
+    const decoded = args.map(decode);
+    if (withCallback) decoded.push(callback((payload: unknown) => void window.__webtuneEvent(encode(payload))));
+    return encode(await fn(...decoded));
+  } catch (err) {
+    const e = err instanceof Error || err instanceof DOMException ? err : new Error(String(err));
+    return { __error: { name: e.name, message: e.message, stack: e instanceof Error ? (e.stack ?? '') : '' } };
+  }
 };
 window.__webtuneReady = true;

@@ -37,6 +37,24 @@ export function profileDir(): string {
   return dir;
 }
 
+/** An error thrown by a TrainerService method inside the page: its message as the trainer wrote it. */
+export class PageError extends Error {
+  override name = 'PageError';
+  constructor(
+    message: string,
+    /** The error's class in the page (ConfigError, DatasetError, TypeError, ...). */
+    readonly pageName: string,
+    /** Its stack in the page (printed with WEBTUNE_DEBUG). */
+    readonly pageStack: string,
+  ) {
+    super(message);
+    if (pageStack) this.stack = `PageError (${pageName} in the page): ${pageStack}`;
+  }
+}
+
+// JavaScript's own errors (a bug, not a refused input) keep their class name in the message.
+const BUILTIN_ERRORS = new Set(['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError', 'EvalError', 'URIError']);
+
 export class Engine {
   private onEvent: ((payload: unknown) => void) | undefined;
 
@@ -86,9 +104,26 @@ export class Engine {
     return new URL(`__local/${name}/`, this.session.server.url).href;
   }
 
+  /** A page call's result, or the error it came back with (see page/main.ts), thrown as a PageError. */
+  private settle(result: unknown): unknown {
+    if (result && typeof result === 'object' && '__error' in result) {
+      const { name, message, stack } = (result as { __error: { name: string; message: string; stack: string } }).__error;
+      const text = !message ? name || 'unknown error in the page' : BUILTIN_ERRORS.has(name) ? `${name}: ${message}` : message;
+      throw new PageError(this.localPaths(text), name, stack);
+    }
+    return fromWire(result);
+  }
+
+  /** The user gave folders, not our loopback URLs: name their files by path in messages. */
+  private localPaths(text: string): string {
+    let out = text;
+    for (const [name, dir] of Object.entries(this.mounts)) out = out.split(this.localUrl(name)).join(`${dir.replace(/\/+$/, '')}/`);
+    return out;
+  }
+
   async call<K extends keyof Methods>(method: K, ...args: Methods[K]['args']): Promise<Methods[K]['result']> {
     const result = await this.session.page.evaluate((m, a) => window.__webtuneCall(m, a, false), method, toWire(args) as unknown[]);
-    return fromWire(result) as Methods[K]['result'];
+    return this.settle(result) as Methods[K]['result'];
   }
 
   /** Call a method whose last argument is a callback; `onEvent` receives what the worker sends. */
@@ -96,7 +131,7 @@ export class Engine {
     this.onEvent = onEvent as (payload: unknown) => void;
     try {
       const result = await this.session.page.evaluate((m, a) => window.__webtuneCall(m, a, true), method, toWire(args) as unknown[]);
-      return fromWire(result) as Methods[K]['result'];
+      return this.settle(result) as Methods[K]['result'];
     } finally {
       this.onEvent = undefined;
     }

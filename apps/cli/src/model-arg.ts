@@ -12,6 +12,8 @@ export interface ModelArg {
   /** Builds the source once the engine knows the mounted URL. */
   source(localUrl: (name: string) => string): ModelSource;
   label: string;
+  /** A Hub id (downloaded from $WEBTUNE_HF_ENDPOINT / $HF_ENDPOINT), not a local folder. */
+  hub: boolean;
 }
 
 const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
@@ -23,7 +25,12 @@ export function modelArg(value: string | undefined): ModelArg {
     if (!statSync(dir).isDirectory()) throw new UsageError(`--model ${value} is a file; give the folder that holds config.json`);
     if (!existsSync(join(dir, 'config.json')))
       throw new UsageError(`--model ${value} has no config.json; is it a Hugging Face model folder?`);
-    return { mounts: { model: dir }, source: (url) => ({ kind: 'url', baseUrl: url('model'), id: basename(dir) }), label: dir };
+    return {
+      mounts: { model: dir },
+      source: (url) => ({ kind: 'url', baseUrl: url('model'), id: basename(dir) }),
+      label: dir,
+      hub: false,
+    };
   }
   const [repo, revision] = value.split('@');
   if (!HUB_ID.test(repo)) throw new UsageError(`--model ${value}: no such folder, and not a Hub id (owner/name[@revision])`);
@@ -33,18 +40,39 @@ export function modelArg(value: string | undefined): ModelArg {
     mounts: {},
     source: () => ({ kind: 'hub', repo, revision, endpoint, token }),
     label: `${repo}${revision ? `@${revision}` : ''} (${endpoint})`,
+    hub: true,
   };
 }
 
+/** A PEFT adapter folder given on the command line, read in Node. */
+export interface AdapterFiles {
+  /** The folder as the user wrote it. */
+  dir: string;
+  /** The flag it came with, without dashes ("adapter", "ref-adapter"). */
+  flag: string;
+  files: { name: string; data: Uint8Array }[];
+  /** adapter_config.json's base_model_name_or_path, when it has one. */
+  baseModel: string | null;
+}
+
 /** A PEFT adapter folder's files, read in Node. */
-export function readAdapterDir(value: string, flag = 'adapter'): { name: string; data: Uint8Array }[] {
+export function readAdapterDir(value: string, flag = 'adapter'): AdapterFiles {
   const dir = resolve(value);
   if (!existsSync(dir) || !statSync(dir).isDirectory())
     throw new UsageError(`--${flag} ${value} is not a folder (give the folder with adapter_config.json)`);
   const wanted = ['adapter_config.json', 'adapter_model.safetensors', 'training_config.json'];
   const present = readdirSync(dir).filter((f) => wanted.includes(f));
-  for (const f of wanted.slice(0, 2)) if (!present.includes(f)) throw new UsageError(`--${flag} ${value} has no ${f}`);
-  return present.map((name) => ({ name, data: new Uint8Array(readFileSync(join(dir, name))) }));
+  for (const f of wanted.slice(0, 2))
+    if (!present.includes(f)) throw new UsageError(`--${flag} ${value} has no ${f}; is it a PEFT adapter folder?`);
+  const files = present.map((name) => ({ name, data: new Uint8Array(readFileSync(join(dir, name))) }));
+  let baseModel: string | null = null;
+  try {
+    const config = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
+    if (typeof config?.base_model_name_or_path === 'string' && config.base_model_name_or_path) baseModel = config.base_model_name_or_path;
+  } catch {
+    // The trainer reports a broken adapter_config.json with the details.
+  }
+  return { dir: value, flag, files, baseModel };
 }
 
 export function readDataFile(value: string | undefined): { text: string; file: string } {

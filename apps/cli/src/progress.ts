@@ -24,13 +24,16 @@ function summary(record: Record<string, number>): string {
     .join('  ');
 }
 
+type StepEvent = Extract<TrainEvent, { type: 'step' }>;
+
 export class ProgressPrinter {
   private lastLog: Record<string, number> = {};
+  private lastStep: StepEvent | undefined;
   private live = false;
 
   constructor(
     private readonly out: NodeJS.WriteStream = process.stderr,
-    private readonly tty = Boolean(process.stderr.isTTY),
+    private readonly tty = Boolean(out.isTTY),
   ) {}
 
   event(e: TrainEvent): void {
@@ -44,20 +47,27 @@ export class ProgressPrinter {
         break;
       case 'log':
         this.lastLog = e.record;
-        if (!this.tty) this.line(`step ${e.record.step}  ${summary(e.record)}`);
+        // The trainer sends a step's log after the step itself: redraw so the bar shows this step's metrics.
+        if (this.tty) {
+          if (this.lastStep?.step === e.record.step) this.drawStep(this.lastStep);
+        } else this.line(`step ${e.record.step}  ${summary(e.record)}`);
         break;
       case 'step':
-        if (this.tty) {
-          const rate = `${formatNumber(e.tokensPerSecond)} tok/s`;
-          this.redraw(
-            `step ${e.step}/${e.totalSteps} ${bar(e.step / e.totalSteps)} ${summary(this.lastLog)}  ${rate}  ETA ${formatDuration(e.etaSeconds)}`,
-          );
-        }
+        this.lastStep = e;
+        if (this.tty) this.drawStep(e);
         break;
       case 'checkpoint':
         if (!this.tty) this.line(`checkpoint saved at step ${e.step}`);
         break;
     }
+  }
+
+  private drawStep(e: StepEvent): void {
+    const rate = `${formatNumber(e.tokensPerSecond)} tok/s`;
+    const metrics = summary(this.lastLog);
+    this.redraw(
+      `step ${e.step}/${e.totalSteps} ${bar(e.step / e.totalSteps)} ${metrics ? `${metrics}  ` : ''}${rate}  ETA ${formatDuration(e.etaSeconds)}`,
+    );
   }
 
   /** Download progress of one file. */

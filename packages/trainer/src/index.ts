@@ -1,6 +1,7 @@
 // @webtune/trainer: the engine (in a worker) and the types its clients use.
 export { callback, createTrainer, type TrainerClient } from './client.ts';
 export type { Message } from './data/formats.ts';
+export { LORA_TARGETS, type LoraTarget } from './model/lora-config.ts';
 export type { DownloadProgress, ModelSource } from './model/source.ts';
 export type {
   AdapterSummary,
@@ -12,6 +13,8 @@ export type {
   TrainRequest,
   TrainResult,
 } from './service.ts';
+export type { RunSummary } from './store/db.ts';
+export { unzip, ZipError, zip } from './store/zip.ts';
 export {
   defaultConfig,
   fromTrlConfig,

@@ -13,7 +13,8 @@ import { LoraAdapter, type PeftTensors } from './model/lora.ts';
 import { Model } from './model/model.ts';
 import { type DownloadProgress, describeSource, fetchModelFiles, type ModelSource } from './model/source.ts';
 import { type AdapterRecord, hashKey, Store } from './store/db.ts';
-import { adapterFiles, importAdapterFiles } from './store/export.ts';
+import { adapterFiles, adapterModelCard, importAdapterFiles } from './store/export.ts';
+import { stackedRecord } from './store/stack.ts';
 import { type Method, type TrainConfig, toTrlConfig, validateConfig } from './train/config.ts';
 import { RunControl } from './train/control.ts';
 import type { LogRecord, TrainEvent } from './train/events.ts';
@@ -278,16 +279,30 @@ export class TrainerService {
     return adapter;
   }
 
-  /** The adapter and its ancestors, base first (a DPO adapter trained on an SFT one applies both). */
-  private async stack(id: string): Promise<LoraAdapter[]> {
+  /** The adapter's record and its ancestors', base first (a DPO adapter trained on an SFT one has both). */
+  private async chain(id: string): Promise<AdapterRecord[]> {
     const { store } = this.need();
-    const chain: string[] = [];
-    for (let cur: string | null = id; cur; ) {
-      if (chain.includes(cur)) throw new Error(`Adapter ${id} has a cycle in its parents.`);
-      chain.unshift(cur);
-      cur = (await store.getAdapter(cur))?.parentId ?? null;
+    const chain: AdapterRecord[] = [];
+    for (let cur: string | null = id; cur !== null; ) {
+      if (chain.some((c) => c.id === cur)) throw new Error(`Adapter ${id} has a cycle in its parents.`);
+      const rec = await store.getAdapter(cur);
+      if (!rec) {
+        const child = chain[0];
+        throw new Error(
+          child
+            ? `Adapter "${child.name}" was trained on top of adapter ${cur}, which no longer exists.`
+            : `Adapter ${id} does not exist (it may have been deleted).`,
+        );
+      }
+      chain.unshift(rec);
+      cur = rec.parentId;
     }
-    return Promise.all(chain.map((a) => this.adapter(a)));
+    return chain;
+  }
+
+  /** The GPU adapters of a chain, base first: what applying adapter `id` means. */
+  private async stack(id: string): Promise<LoraAdapter[]> {
+    return Promise.all((await this.chain(id)).map((r) => this.adapter(r.id)));
   }
 
   async listAdapters(): Promise<AdapterSummary[]> {
@@ -314,11 +329,27 @@ export class TrainerService {
     this.adapters.delete(id);
   }
 
-  /** The PEFT folder's files: adapter_model.safetensors, adapter_config.json, training_config.json, README.md. */
-  async exportAdapter(id: string): Promise<{ name: string; data: Uint8Array }[]> {
-    const rec = await this.need().store.getAdapter(id);
-    if (!rec) throw new Error(`Adapter ${id} does not exist.`);
-    return adapterFiles(rec);
+  /**
+   * The PEFT folder's files: adapter_model.safetensors, adapter_config.json, training_config.json, README.md. An
+   * adapter trained on top of others (a DPO adapter on its SFT adapter) is exported stacked with them: one exact
+   * adapter of rank r1+r2 that reproduces the whole stack on the plain base model (store/stack.ts).
+   */
+  /**
+   * The PEFT folder's files: adapter_model.safetensors, adapter_config.json, training_config.json,
+   * README.md. For an adapter trained on top of another: `stacked` (the default) exports one exact
+   * adapter of rank r1+r2 for the base model; `stacked: false` exports this adapter alone, to be
+   * applied on top of its stage-one adapter.
+   */
+  async exportAdapter(id: string, options: { stacked?: boolean } = {}): Promise<{ name: string; data: Uint8Array }[]> {
+    const chain = await this.chain(id);
+    const rec = chain[chain.length - 1];
+    if (chain.length === 1) return adapterFiles(rec);
+    if (options.stacked === false) {
+      const parent = chain[chain.length - 2];
+      return adapterFiles(rec, adapterModelCard(rec, { parent: { name: parent.name, id: parent.id } }));
+    }
+    const { record, parts } = stackedRecord(chain);
+    return adapterFiles(record, adapterModelCard(record, { stackedFrom: parts }));
   }
 
   async importAdapter(files: { name: string; data: Uint8Array }[], name: string, parentId: string | null = null): Promise<AdapterSummary> {
@@ -378,7 +409,7 @@ export class TrainerService {
       let data: TrainData;
       if (ds.method === 'sft') data = { method: 'sft', examples: ds.data.examples };
       else {
-        const key = await hashKey([modelId, request.parentAdapterId ?? '', ds.hash, 'ref-v1']);
+        const key = await hashKey([modelId, request.parentAdapterId ?? '', ds.hash, 'ref-v2']); // v2: float32 sums on the GPU
         let ref = await store.getRefLogps(key);
         if (!ref) {
           onEvent({ type: 'phase', phase: 'reference', message: 'computing reference log-probs (once per dataset)' });
@@ -457,6 +488,11 @@ export class TrainerService {
 
   async listRuns() {
     return this.need().store.listRuns();
+  }
+
+  /** Forget an interrupted run: its checkpoints are deleted (its saved adapter, if any, is kept). */
+  async deleteRun(runId: string): Promise<void> {
+    await this.need().store.deleteRun(runId);
   }
 
   // ---- evaluation and generation ---------------------------------------------------------

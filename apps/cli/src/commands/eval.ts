@@ -1,6 +1,6 @@
 // `pnpm cli eval`: TRL's evaluation metrics of an adapter (stack) on a dataset, as one JSON object.
 import { numberOption, parseCommandArgs, UsageError } from '../args.ts';
-import { importAdapterArg, loadData, methodOption, openWithModel } from './shared.ts';
+import { adapterArg, importAdapterArg, loadData, methodOption, modelArg, openWithModel, readDataFile } from './shared.ts';
 
 export const help = `pnpm cli eval --method sft|dpo --model <dir|hub-id> --data <file.jsonl> [--adapter <dir>] [--ref-adapter <dir>] [--beta B] [--loss-type T] [--label-smoothing S] [--max-length N] [--batch-size N] --json
 
@@ -33,12 +33,16 @@ export async function run(argv: string[]): Promise<number> {
   const lossType = values['loss-type'] ?? 'sigmoid';
   if (!['sigmoid', 'ipo', 'hinge'].includes(lossType))
     throw new UsageError(`--loss-type must be sigmoid, ipo or hinge (got "${lossType}")`);
-  const { engine, progress } = await openWithModel(values);
+  const model = modelArg(values.model);
+  const refAdapter = adapterArg(values['ref-adapter'], 'ref-adapter');
+  const adapter = adapterArg(values.adapter, 'adapter');
+  const data = readDataFile(values.data);
+  const { engine, progress } = await openWithModel(model, values);
   try {
-    const refAdapterId = values['ref-adapter'] ? await importAdapterArg(engine, values['ref-adapter'], 'ref-adapter') : null;
+    const refAdapterId = refAdapter ? await importAdapterArg(engine, refAdapter) : null;
     // The adapter sits on top of the reference adapter: its stack is [ref, adapter].
-    const adapterId = values.adapter ? await importAdapterArg(engine, values.adapter, 'adapter', refAdapterId) : null;
-    const ds = await loadData(engine, progress, method, values.data, maxLength);
+    const adapterId = adapter ? await importAdapterArg(engine, adapter, refAdapterId) : null;
+    const ds = await loadData(engine, progress, method, data, maxLength);
     const metrics = await engine.call('evaluate', {
       datasetId: ds.id,
       adapterId: method === 'sft' ? (adapterId ?? refAdapterId) : adapterId,

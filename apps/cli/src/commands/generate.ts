@@ -1,6 +1,6 @@
 // `pnpm cli generate`: the model's answer to a prompt, with an adapter or without.
 import { numberOption, parseCommandArgs, UsageError } from '../args.ts';
-import { importAdapterArg, openWithModel } from './shared.ts';
+import { adapterArg, importAdapterArg, modelArg, openWithModel } from './shared.ts';
 
 export const help = `pnpm cli generate --model <dir|hub-id> --prompt <text> [--adapter <dir>] [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--seed S]
 
@@ -25,9 +25,11 @@ export async function run(argv: string[]): Promise<number> {
   const temperature = numberOption('temperature', values.temperature, 0, 0, 10);
   const topP = numberOption('top-p', values['top-p'], 1, 0.01, 1);
   const seed = numberOption('seed', values.seed, 0, 0);
-  const { engine } = await openWithModel(values);
+  const model = modelArg(values.model);
+  const adapter = adapterArg(values.adapter, 'adapter');
+  const { engine } = await openWithModel(model, values);
   try {
-    const adapterIds = values.adapter ? [await importAdapterArg(engine, values.adapter, 'adapter')] : [];
+    const adapterIds = adapter ? [await importAdapterArg(engine, adapter)] : [];
     const prompt = values.chat ? [{ role: 'user' as const, content: values.prompt }] : values.prompt;
     let shown = 0;
     const result = await engine.stream('generate', [{ prompt, adapterIds, maxNewTokens, temperature, topP, seed }], (text: string) => {

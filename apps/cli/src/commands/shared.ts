@@ -1,9 +1,12 @@
-// Steps every model command shares: open the engine, load the model, load a dataset and report it.
+// Steps every model command shares: read the arguments' files, open the engine, load the model, load a dataset
+// and report it. Everything that can be checked in Node (flags, folders, files) is checked before Chromium starts.
 import type { DatasetSummary, DownloadProgress, Method, ModelInfo } from '@webtune/trainer';
 import { gpuOption, UsageError } from '../args.ts';
-import { Engine } from '../engine.ts';
-import { type ModelArg, modelArg, readAdapterDir, readDataFile } from '../model-arg.ts';
+import { Engine, PageError } from '../engine.ts';
+import { type AdapterFiles, type ModelArg, readAdapterDir, readDataFile } from '../model-arg.ts';
 import { ProgressPrinter } from '../progress.ts';
+
+export { modelArg } from '../model-arg.ts';
 
 export interface Opened {
   engine: Engine;
@@ -11,18 +14,28 @@ export interface Opened {
   progress: ProgressPrinter;
 }
 
-export async function openWithModel(values: { model?: string; gpu?: string; verbose?: boolean }): Promise<Opened> {
-  const arg: ModelArg = modelArg(values.model);
+export async function openWithModel(arg: ModelArg, values: { gpu?: string; verbose?: boolean }): Promise<Opened> {
   const engine = await Engine.open({ gpu: gpuOption(values.gpu), mounts: arg.mounts, verbose: values.verbose });
   const progress = new ProgressPrinter();
   try {
     const device = await engine.call('init');
     progress.line(`webgpu: ${[device.vendor, device.architecture, device.description].filter(Boolean).join(' ')}`);
     progress.line(`model: ${arg.label}`);
-    const model = await engine.stream('loadModel', [arg.source((n) => engine.localUrl(n)), {}], (p: DownloadProgress) =>
-      progress.download(p.file, p.loaded, p.total, p.cached),
-    );
-    progress.done();
+    let model: ModelInfo;
+    try {
+      model = await engine.stream('loadModel', [arg.source((n) => engine.localUrl(n)), {}], (p: DownloadProgress) =>
+        progress.download(p.file, p.loaded, p.total, p.cached),
+      );
+    } catch (err) {
+      // The trainer says "pass an access token"; on the command line that is $HF_TOKEN.
+      if (arg.hub && err instanceof PageError && /access token/.test(err.message))
+        err.message += process.env.HF_TOKEN
+          ? ' (the token given is $HF_TOKEN)'
+          : ' Set HF_TOKEN to a Hugging Face access token with read access and run again.';
+      throw err;
+    } finally {
+      progress.done();
+    }
     progress.line(
       `loaded ${model.architecture}: ${(model.parameters / 1e6).toFixed(2)}M parameters, ${model.layers} layers, vocab ${model.vocabSize}`,
     );
@@ -33,21 +46,31 @@ export async function openWithModel(values: { model?: string; gpu?: string; verb
   }
 }
 
+/** `--adapter <dir>` (or another adapter flag), read in Node before the browser starts; null when not given. */
+export function adapterArg(dir: string | undefined, flag: string): AdapterFiles | null {
+  return dir === undefined ? null : readAdapterDir(dir, flag);
+}
+
 /** Import a PEFT folder given on the command line; returns its id in the engine. */
-export async function importAdapterArg(engine: Engine, dir: string, flag: string, parentId: string | null = null): Promise<string> {
-  const files = readAdapterDir(dir, flag);
-  const summary = await engine.call('importAdapter', files, `${flag} ${dir}`, parentId);
-  return summary.id;
+export async function importAdapterArg(engine: Engine, adapter: AdapterFiles, parentId: string | null = null): Promise<string> {
+  try {
+    const summary = await engine.call('importAdapter', adapter.files, adapter.dir, parentId);
+    return summary.id;
+  } catch (err) {
+    if (!(err instanceof PageError)) throw err;
+    const trainedOn = adapter.baseModel ? ` (trained on ${adapter.baseModel})` : '';
+    throw new PageError(`--${adapter.flag} ${adapter.dir}${trainedOn}: ${err.message}`, err.pageName, err.pageStack);
+  }
 }
 
 export async function loadData(
   engine: Engine,
   progress: ProgressPrinter,
   method: Method,
-  dataPath: string | undefined,
+  data: { text: string; file: string },
   maxLength: number,
 ): Promise<DatasetSummary> {
-  const { text, file } = readDataFile(dataPath);
+  const { text, file } = data;
   const ds = await engine.call('loadDataset', method, text, file, maxLength);
   const rejected = Object.entries(ds.rejectedByReason);
   progress.line(
@@ -59,6 +82,8 @@ export async function loadData(
   if (ds.kept === 0) throw new UsageError(`${file} has no usable ${method.toUpperCase()} rows`);
   return ds;
 }
+
+export { readDataFile };
 
 export function methodOption(value: string | undefined): Method {
   if (value === 'sft' || value === 'dpo') return value;

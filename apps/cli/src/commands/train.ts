@@ -1,9 +1,9 @@
 // `pnpm cli train`: SFT or DPO of a LoRA adapter; writes a PEFT folder, metrics.jsonl and training_config.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defaultConfig, HYPER_PARAMS, setFromText, type TrainEvent, type TrainResult, validateConfig } from '@webtune/trainer';
 import { type OptionSpec, parseCommandArgs, UsageError } from '../args.ts';
-import { importAdapterArg, loadData, methodOption, openWithModel } from './shared.ts';
+import { adapterArg, importAdapterArg, loadData, methodOption, modelArg, openWithModel, readDataFile } from './shared.ts';
 
 const flags = HYPER_PARAMS.map((p) => `  --${p.flag.padEnd(28)} ${p.help}`).join('\n');
 
@@ -12,7 +12,9 @@ export const help = `pnpm cli train --method sft|dpo --model <dir|hub-id> --data
 Train a LoRA adapter and write <out>/adapter_model.safetensors + adapter_config.json (PEFT),
 <out>/training_config.json (the run in TRL's names) and <out>/metrics.jsonl (one line per logged step).
 With --adapter, that PEFT adapter is the stage-one model (DPO on top of SFT): it is part of the
-reference and of the starting policy, and a new adapter is trained on top.
+reference and of the starting policy, and a new adapter is trained on top. <out> then holds the new
+adapter alone (apply it on top of the stage-one adapter; \`eval --ref-adapter <stage one> --adapter <out>\`),
+and <out>/stacked/ one exact adapter of rank r1+r2 that applies both to the base model.
 
   --name TEXT                    name of the adapter
   --gpu auto|hardware|swiftshader
@@ -46,7 +48,13 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError((err as Error).message);
   }
   const out = resolve(values.out as string);
-  const { engine, progress } = await openWithModel(values as Record<string, string>);
+  if (existsSync(out) && !statSync(out).isDirectory())
+    throw new UsageError(`--out ${values.out} is a file; give the folder to write the adapter to`);
+  // Every file argument is read before Chromium starts: a typo costs a second, not a model load.
+  const model = modelArg(values.model as string | undefined);
+  const adapter = adapterArg(values.adapter as string | undefined, 'adapter');
+  const data = readDataFile(values.data as string | undefined);
+  const { engine, progress } = await openWithModel(model, values as { gpu?: string; verbose?: boolean });
   let result: TrainResult;
   const onSigint = () => {
     progress.line('interrupted: stopping after the current micro-batch (Ctrl-C again to kill)');
@@ -54,8 +62,8 @@ export async function run(argv: string[]): Promise<number> {
     process.once('SIGINT', () => process.exit(130));
   };
   try {
-    const parentAdapterId = values.adapter ? await importAdapterArg(engine, values.adapter as string, 'adapter') : null;
-    const ds = await loadData(engine, progress, method, values.data as string | undefined, config.maxLength);
+    const parentAdapterId = adapter ? await importAdapterArg(engine, adapter) : null;
+    const ds = await loadData(engine, progress, method, data, config.maxLength);
     process.once('SIGINT', onSigint);
     result = await engine.stream('train', [{ config, datasetId: ds.id, parentAdapterId, name: values.name }], (e: TrainEvent) =>
       progress.event(e),
@@ -63,7 +71,14 @@ export async function run(argv: string[]): Promise<number> {
     progress.done();
     if (result.adapterId) {
       mkdirSync(out, { recursive: true });
-      for (const f of await engine.call('exportAdapter', result.adapterId)) writeFileSync(join(out, f.name), f.data);
+      // DPO on top of a stage-one adapter: <out> holds this run's adapter (apply it on top of
+      // --adapter, as `eval --ref-adapter` does), <out>/stacked the one exact adapter for the base.
+      for (const f of await engine.call('exportAdapter', result.adapterId, { stacked: false })) writeFileSync(join(out, f.name), f.data);
+      if (parentAdapterId) {
+        mkdirSync(join(out, 'stacked'), { recursive: true });
+        for (const f of await engine.call('exportAdapter', result.adapterId, { stacked: true }))
+          writeFileSync(join(out, 'stacked', f.name), f.data);
+      }
       writeFileSync(
         join(out, 'metrics.jsonl'),
         result.metrics.map((m) => JSON.stringify(m)).join('\n') + (result.metrics.length ? '\n' : ''),

@@ -212,8 +212,8 @@ async function layerBackward(ctx: Ctx, l: number, dx: Tensor): Promise<Command[]
   const cmds: Command[] = [];
   const lin = async (label: string, target: LoraTarget, dIn: Tensor, dOut: Tensor, x: Tensor, W: Tensor, accumulate: boolean) => {
     const uses = await loraUses(ctx, l, target, x);
-    const r = uses[0]?.adapter.config.r ?? 1;
-    const u = p.get(`lora.u.${r}`, [N, r]);
+    // Scratch per rank: a frozen SFT adapter and the trainable one on top may have different ranks.
+    const u = (r: number) => p.get(`lora.u.${r}`, [N, r]);
     cmds.push(...(await linearBackward(gpu, `L${l}.${label}`, dIn, dOut, x, W, uses, u, accumulate)));
   };
 
@@ -304,7 +304,9 @@ async function build(
     const dhf = pool.get('dhf', [N, C]);
     const dx = pool.get('dx', [N, C]);
     backward.push(...(await crossEntropyBackward(gpu, { logits, targets, lse, weights: lossWeights })));
-    backward.push(...(await linearBackward(gpu, 'lm_head', dhf, logits, hf, weights.lmHead, [], pool.get('lora.u.1', [N, 1]), false)));
+    backward.push(
+      ...(await linearBackward(gpu, 'lm_head', dhf, logits, hf, weights.lmHead, [], (r) => pool.get(`lora.u.${r}`, [N, r]), false)),
+    );
     backward.push(...(await rmsnormBackward(gpu, { dx, dy: dhf, x: x(L), w: weights.norm, rstd: rstdf })));
     for (let l = L - 1; l >= 0; l--) backward.push(...(await layerBackward(ctx, l, dx)));
   }

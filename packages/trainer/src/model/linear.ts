@@ -45,7 +45,7 @@ export async function linearForward(
  *   dB += scale · dyᵀ z     [out, r]
  *   dA += uᵀ x_d            [r, in]
  *   dx += dropout(u A)
- * `u` is scratch [N, r].
+ * `u(r)` gives scratch [N, r] for an adapter of rank r (stacked adapters may differ in rank).
  */
 export async function linearBackward(
   gpu: Gpu,
@@ -55,13 +55,14 @@ export async function linearBackward(
   x: Tensor,
   W: Tensor,
   loras: LoraUse[],
-  u: Tensor,
+  scratch: (r: number) => Tensor,
   accumulate: boolean,
 ): Promise<Command[]> {
   const cmds: Command[] = [...(await matmul(gpu, dx, dy, W, { beta: accumulate ? 1 : 0, label: `${label} dx` }))];
   for (const l of loras) {
     const { A, B } = l.adapter.views(l.slot);
     const s = l.adapter.scale;
+    const u = scratch(l.adapter.config.r);
     cmds.push(...(await matmul(gpu, u, dy, B, { alpha: s, label: `${label} lora u` })));
     if (l.grads) {
       const g = l.adapter.views(l.slot, l.grads);

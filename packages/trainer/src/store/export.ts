@@ -6,6 +6,7 @@ import { type LoraConfig, LoraError, modulePath, type PeftTensors } from '../mod
 import { parseSafetensors, tensorToFloat32 } from '../model/safetensors.ts';
 import type { AdapterRecord, AdapterSummary } from './db.ts';
 import { adapterConfigJson, adapterSafetensors, parseAdapterConfig } from './peft.ts';
+import type { StackPart } from './stack.ts';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
@@ -83,9 +84,13 @@ function finalMetrics(metrics: Record<string, number>[]): { values: [string, num
 /**
  * README.md for the adapter in Hugging Face's model card format: YAML front matter (base_model, library_name,
  * tags), what it is, how it was trained, its final metrics, and how to load it with PEFT. `parent` is the adapter a
- * DPO adapter was trained on top of, when known, so the card can name it.
+ * DPO adapter was trained on top of, when known, so the card can name it. `stackedFrom` marks `rec` as the stacked
+ * export of a chain (stack.ts): the card names each part and says the adapter stands alone on the base model.
  */
-export function adapterModelCard(rec: AdapterRecord, options: { parent?: Pick<AdapterSummary, 'name' | 'id'> } = {}): string {
+export function adapterModelCard(
+  rec: AdapterRecord,
+  options: { parent?: Pick<AdapterSummary, 'name' | 'id'>; stackedFrom?: StackPart[] } = {},
+): string {
   const base = rec.baseModel || '';
   const baseRef = base || '<base model>';
   const method = rec.method === 'dpo' ? 'DPO' : 'SFT';
@@ -101,7 +106,26 @@ export function adapterModelCard(rec: AdapterRecord, options: { parent?: Pick<Ad
     '',
   );
   const parentName = options.parent ? `"${options.parent.name}" (${options.parent.id})` : rec.parentId;
-  if (rec.parentId !== null) {
+  const stacked = options.stackedFrom && options.stackedFrom.length > 1 ? options.stackedFrom : undefined;
+  if (stacked) {
+    const names = stacked.map((p) => `the ${p.method.toUpperCase()} adapter "${p.name}" (${p.id})`);
+    lines.push(
+      `This adapter is stacked from ${names.slice(0, -1).join(', ')} and, trained on top of it, ${names.at(-1)}: ` +
+        `one exact adapter of rank ${rec.lora.r} whose lora_A rows and lora_B columns are theirs, concatenated, with each ` +
+        "part's scale folded into its lora_B columns (so lora_alpha = r and the scale is 1). Loaded alone on the plain base " +
+        'model it reproduces the base model with every one of them applied: nothing needs merging first.',
+      '',
+      '| part | adapter | method | rows of lora_A | r | lora_alpha | scale | target_modules |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
+    for (const [i, p] of stacked.entries()) {
+      lines.push(
+        `| ${i + 1} | ${cell(`"${p.name}" (${p.id})`)} | ${p.method.toUpperCase()} | ${p.rows[0]}-${p.rows[1] - 1} | ${p.r} | ` +
+          `${formatValue(p.alpha)}${p.useRslora ? ' (rsLoRA)' : ''} | ${formatValue(p.scale)} | ${p.targetModules.join(', ')} |`,
+      );
+    }
+    lines.push('');
+  } else if (rec.parentId !== null) {
     lines.push(
       `This adapter was trained on top of the SFT adapter ${parentName}, merged into the base model: apply that adapter, ` +
         'merged, before this one (see below). On the plain base model it does not reproduce the trained model.',
@@ -110,7 +134,10 @@ export function adapterModelCard(rec: AdapterRecord, options: { parent?: Pick<Ad
   }
 
   lines.push('## Training', '');
-  lines.push(`- Method: ${method}${rec.parentId !== null ? ' (second stage, on top of an SFT adapter)' : ''}`);
+  const stage = stacked
+    ? ' (second stage, on top of the adapters above; exported stacked with them)'
+    : ' (second stage, on top of an SFT adapter)';
+  lines.push(`- Method: ${method}${rec.parentId !== null || stacked ? stage : ''}`);
   lines.push(`- Trained: ${new Date(rec.updatedAt || rec.createdAt).toISOString().slice(0, 10)}`);
   const { r, alpha, dropout, targetModules, useRslora } = rec.lora;
   lines.push(
@@ -134,7 +161,7 @@ export function adapterModelCard(rec: AdapterRecord, options: { parent?: Pick<Ad
   lines.push('## Usage', '', '```python', 'from peft import PeftModel', 'from transformers import AutoModelForCausalLM, AutoTokenizer', '');
   lines.push(`base = AutoModelForCausalLM.from_pretrained(${JSON.stringify(baseRef)})`);
   lines.push(`tokenizer = AutoTokenizer.from_pretrained(${JSON.stringify(baseRef)})`);
-  if (rec.parentId !== null) {
+  if (rec.parentId !== null && !stacked) {
     lines.push('# First the SFT adapter this one was trained on, merged into the base:');
     lines.push('base = PeftModel.from_pretrained(base, "path/to/sft-adapter").merge_and_unload()');
   }

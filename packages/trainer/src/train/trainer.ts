@@ -145,13 +145,12 @@ export async function runTraining(
     return b;
   };
 
-  const stopped = (status: TrainOutcome['status'], message: string): TrainOutcome => ({
-    status,
-    message,
-    adapter,
-    metrics: state.metrics,
-    steps: state.optimizerStep,
-  });
+  // Every way out (completed, cancelled, diverged) frees the run's buffers; only the adapter is handed back.
+  const stopped = (status: TrainOutcome['status'], message: string): TrainOutcome => {
+    for (const t of [grads, m, v, sumsq]) t.buffer.destroy();
+    for (const b of dpoBuffers.values()) for (const t of Object.values(b)) t.buffer.destroy();
+    return { status, message, adapter, metrics: state.metrics, steps: state.optimizerStep };
+  };
   hooks.onEvent({ type: 'phase', phase: 'training', message: `training ${total} steps (${stepsPerEpoch} per epoch)` });
   const started = performance.now();
   const baseTokens = hooks.resume?.numTokens ?? 0;
@@ -179,7 +178,10 @@ export async function runTraining(
       sums[k] = (sums[k] ?? 0) + x;
     };
     gpu.record().clear(grads).submit();
-    for (const micro of window) {
+    for (const [microIndex, micro] of window.entries()) {
+      // Each micro-batch draws its own dropout masks: seeded by (seed, optimizer step, micro-batch in the window), a
+      // function of the run's position, so a resumed run draws the same ones.
+      const dropoutSeed = mixSeed(config.seed, stepNumber, microIndex);
       await hooks.control.checkpoint();
       if (hooks.control.isCancelled) return stopped('cancelled', `cancelled at step ${state.optimizerStep}`);
       let step: Step;
@@ -197,7 +199,7 @@ export async function runTraining(
           batch,
           exs.map((e) => e.seq.ids.length),
         );
-        step.reseed(mixSeed(config.seed, stepNumber, state.cursor));
+        step.reseed(dropoutSeed);
         gpu.run(...step.forward, ...step.backward);
         const logprobs = await gpu.read(step.logprobs);
         let nll = 0;
@@ -227,7 +229,7 @@ export async function runTraining(
           batch,
           exs.flatMap((e) => [e.chosen.ids.length, e.rejected.ids.length]),
         );
-        step.reseed(mixSeed(config.seed, stepNumber, state.cursor));
+        step.reseed(dropoutSeed);
         gpu.run(...step.forward, ...extra, ...step.backward);
         const [losses, cr, rr, seq, counts] = await Promise.all(
           [b.losses, b.chosenRewards, b.rejectedRewards, b.seqLogps, b.counts].map((t) => gpu.read(t)),
@@ -291,8 +293,6 @@ export async function runTraining(
       hooks.onEvent({ type: 'checkpoint', step: state.optimizerStep });
     }
   }
-  for (const t of [grads, m, v, sumsq]) t.buffer.destroy();
-  for (const b of dpoBuffers.values()) for (const t of Object.values(b)) t.buffer.destroy();
   return stopped('completed', `trained ${total} steps`);
 }
 

@@ -1,0 +1,81 @@
+// Right padding never changes a log-prob: a sequence alone, at its own padded length, and the same sequence in a batch
+// padded to a much longer T (with another pad id, too) give bit-identical completion-token log-probs, with and
+// without LoRA adapters (the fixture's adapter, whose B is nonzero). Causal attention never lets a real token see a
+// later pad, and every per-row op (matmul rows, RMSNorm, RoPE, cross-entropy) is independent of the other rows. (The
+// training step's forward is held to the same by trainer.gpu.ts: DPO's policy, in the training layout, equals its
+// reference, computed in another layout, bit for bit at step 0.)
+import { gpuTest } from '@webtune/harness/page';
+import { IGNORE_INDEX } from '@webtune/kernels';
+import { check, FIXTURE_URL, internals, sameBits, service } from '../../test/engine.ts';
+import { fetchBytes, fetchText } from '../../test/fixtures.ts';
+import { sftBatch } from '../data/batch.ts';
+import type { Sequence } from '../data/tokenize.ts';
+import type { LoraAdapter } from '../model/lora.ts';
+import type { TrainerService } from '../service.ts';
+import { sequenceLogps } from './reference.ts';
+import { writeInputs } from './trainer.ts';
+
+/** Completion-token log-probs of each sequence, run as one batch right padded with `padId`. */
+async function logps(svc: TrainerService, seqs: Sequence[], padId: number, adapters: LoraAdapter[]): Promise<Float32Array[]> {
+  const { gpu, loaded } = internals(svc);
+  const batch = sftBatch(
+    seqs.map((seq, line) => ({ line, seq })),
+    padId,
+  );
+  const step = await loaded.model.step(batch.B, batch.T, { frozen: adapters, train: false });
+  writeInputs(gpu, step, batch);
+  gpu.run(...step.forward);
+  const all = await gpu.read(step.logprobs);
+  return seqs.map((_, s) => {
+    const rows: number[] = [];
+    for (let t = 0; t < batch.T; t++) if (batch.targets[s * batch.T + t] !== IGNORE_INDEX) rows.push(all[s * batch.T + t]);
+    return Float32Array.from(rows);
+  });
+}
+
+gpuTest('right padding never changes a log-prob (alone vs in a batch padded to a longer T, any pad id, with LoRA)', async () => {
+  const svc = await service();
+  const { tokenizer } = internals(svc).loaded;
+  // The fixture's own PEFT adapter (all 7 targets, nonzero A and B), imported through the engine.
+  const dir = `${FIXTURE_URL}adapter/`;
+  const imported = await svc.importAdapter(
+    [
+      { name: 'adapter_config.json', data: new TextEncoder().encode(await fetchText(`${dir}adapter_config.json`)) },
+      { name: 'adapter_model.safetensors', data: await fetchBytes(`${dir}adapter_model.safetensors`) },
+    ],
+    'fixture adapter',
+  );
+  const [fixtureAdapter] = await internals(svc).stack(imported.id);
+  const encode = (prompt: string, completion: string): Sequence => {
+    const p = tokenizer.encode(prompt);
+    return { ids: [...p, ...tokenizer.encode(completion), tokenizer.eosTokenId], completionStart: p.length };
+  };
+  const short = [encode('hi?', ' yes'), encode('a cat?', ' no'), encode('x', ' maybe later')];
+  const long = encode('pad it right:', ' ok then');
+  check(long.ids.length > 16 && long.ids.length <= 24, `the long sequence has ${long.ids.length} tokens, not 17 to 24`);
+  for (const s of short) check(s.ids.length <= 16, `a short sequence has ${s.ids.length} tokens`);
+  const pads = [tokenizer.padTokenId, 0];
+  for (const [what, adapters] of [
+    ['base', []],
+    ['base + fixture LoRA', [fixtureAdapter]],
+  ] as const) {
+    for (const [i, s] of short.entries()) {
+      const [alone] = await logps(svc, [s], tokenizer.padTokenId, [...adapters]);
+      check(alone.length === s.ids.length - s.completionStart && alone.every((x) => x < 0), `${what}: seq ${i} log-probs ${alone}`);
+      for (const pad of pads) {
+        const [, batched] = await logps(svc, [long, s], pad, [...adapters]);
+        sameBits(batched, alone, `${what}: seq ${i} padded with id ${pad} to T=24 vs alone`);
+      }
+    }
+  }
+  // The reference pass (DPO's cached log-probs, evaluation) batches however it likes: same sums, bit for bit.
+  const { gpu, loaded } = internals(svc);
+  const seqs = [...short, long];
+  const one = await sequenceLogps(gpu, loaded.model, [fixtureAdapter], seqs, 1, tokenizer.padTokenId);
+  const four = await sequenceLogps(gpu, loaded.model, [fixtureAdapter], seqs, 4, tokenizer.padTokenId);
+  check(
+    one.sums.every((x, i) => x === four.sums[i]) && one.counts.every((x, i) => x === four.counts[i]),
+    `sequenceLogps by 1 ${one.sums} vs by 4 ${four.sums}`,
+  );
+  await svc.deleteAdapter(imported.id);
+});

@@ -1,0 +1,308 @@
+// Invariants of the training loop (DESIGN.md, "How we test"), each run through the engine (TrainerService in the
+// page, no worker) on the llama-gqa-bf16 fixture with tiny datasets: DPO starts at ln 2; batch 4 x accumulation 1
+// equals batch 1 x accumulation 4; LoRA never writes the base weights; every trainable parameter moves; a run is a
+// function of its seed; a non-finite loss stops the run and keeps the last good adapter.
+import { gpuTest } from '@webtune/harness/page';
+import {
+  check,
+  config,
+  dataset,
+  dpoJsonl,
+  internals,
+  maxDiff,
+  type Run,
+  sameBits,
+  sameTensors,
+  service,
+  sftJsonl,
+  storedTensors,
+  type Tensors,
+  train,
+  trained,
+} from '../../test/engine.ts';
+import { readSftDataset } from '../data/formats.ts';
+import { prepareSft } from '../data/tokenize.ts';
+import type { Step } from '../model/decoder.ts';
+import { LoraAdapter } from '../model/lora.ts';
+import { allTensors } from '../model/weights.ts';
+import type { TrainerService } from '../service.ts';
+import { RunControl } from './control.ts';
+import { runTraining } from './trainer.ts';
+
+const LN2 = Math.log(2);
+
+/** Throws, naming the entry, unless `ok` holds for every entry of `data`. */
+function each(data: Float32Array, ok: (x: number, j: number) => boolean, what: (x: number, j: number) => string): void {
+  for (let j = 0; j < data.length; j++) if (!ok(data[j], j)) throw new Error(what(data[j], j));
+}
+
+/** The adapter a run starts from (same seed, same config): Kaiming-uniform A, zero B. */
+async function initialTensors(svc: TrainerService, cfg: ReturnType<typeof config>): Promise<Tensors> {
+  const { gpu, loaded } = internals(svc);
+  const a = LoraAdapter.create(gpu, loaded.model.config, cfg.lora, cfg.seed);
+  const peft = await a.toPeft();
+  a.destroy();
+  return peft;
+}
+
+gpuTest('DPO: the first logged loss is ln 2 and every reward 0 (policy == reference), also on top of an SFT adapter', async () => {
+  const svc = await service();
+  const dpo = await dataset(svc, 'dpo', dpoJsonl(4, 1));
+  const sft = await trained(svc, { config: config('sft', { learningRate: 1e-2 }), datasetId: await dataset(svc, 'sft', sftJsonl(4, 1)) });
+  for (const parentAdapterId of [null, sft.id]) {
+    for (const [lossType, labelSmoothing, want] of [
+      ['sigmoid', 0, LN2],
+      ['sigmoid', 0.2, LN2], // -(1-ls) logsigmoid(0) - ls logsigmoid(0)
+      ['ipo', 0, (1 / (2 * 0.1)) ** 2],
+      ['hinge', 0, 1],
+    ] as const) {
+      const cfg = config('dpo', { maxSteps: 1, batchSize: 2, gradientAccumulationSteps: 2, beta: 0.1, lossType, labelSmoothing });
+      const { logs } = await train(svc, { config: cfg, datasetId: dpo, parentAdapterId });
+      const first = logs[0];
+      const what = `${lossType} ls=${labelSmoothing}${parentAdapterId ? ' on SFT' : ''}`;
+      // float32 math: ln 2 rounds to 0.69314718246 (1.9e-9 off); the kernel's log-sigmoid is within a few ulps.
+      check(Math.abs(first.loss - want) <= 1e-6 * want, `${what}: first loss ${first.loss}, expected ${want}`);
+      for (const k of ['rewards/chosen', 'rewards/rejected', 'rewards/margins'])
+        check(first[k] === 0, `${what}: ${k} ${first[k]} at step 1, expected exactly 0 (policy == reference)`);
+      check(first['rewards/accuracies'] === 0, `${what}: accuracies ${first['rewards/accuracies']} (ties are not wins)`);
+    }
+  }
+});
+
+/**
+ * Gradient accumulation must give the update of the big batch. AdamW's first step is nearly sign(g)·lr, blind to a
+ * wrongly scaled gradient, so epsilon is 1 (the update is then ~lr·g for small g) and clipping is off; the logged
+ * loss and grad_norm are compared as well. Two optimizer steps: the second also moves A (B is zero before step 1).
+ */
+gpuTest('batch 4 x accumulation 1 equals batch 1 x accumulation 4, for SFT and for DPO', async () => {
+  const svc = await service();
+  const report: string[] = [];
+  for (const method of ['sft', 'dpo'] as const) {
+    const data = await dataset(svc, method, method === 'sft' ? sftJsonl(8, 2) : dpoJsonl(8, 2));
+    const common = { maxSteps: 2, learningRate: 0.1, adamEpsilon: 1, maxGradNorm: 0 };
+    const big = await trained(svc, { config: config(method, { ...common, batchSize: 4, gradientAccumulationSteps: 1 }), datasetId: data });
+    const small = await trained(svc, {
+      config: config(method, { ...common, batchSize: 1, gradientAccumulationSteps: 4 }),
+      datasetId: data,
+    });
+    check(big.logs.length === 2 && small.logs.length === 2, `${method}: ${big.logs.length} and ${small.logs.length} log records`);
+    for (const [i, b] of big.logs.entries()) {
+      const s = small.logs[i];
+      for (const k of Object.keys(b)) {
+        const tol = k === 'num_tokens' || k === 'step' || k === 'epoch' || k === 'learning_rate' ? 0 : 2e-5 * Math.max(1, Math.abs(b[k]));
+        check(Math.abs(b[k] - s[k]) <= tol, `${method} step ${b.step} ${k}: batch 4 gives ${b[k]}, batch 1 x 4 gives ${s[k]}`);
+      }
+    }
+    const a = await storedTensors(svc, big.id);
+    const b = await storedTensors(svc, small.id);
+    const init = await initialTensors(svc, config(method, common));
+    let worst = 0;
+    let moved = 0;
+    for (const [name, t] of a) {
+      const { diff } = maxDiff(t.data, b.get(name)!.data);
+      worst = Math.max(worst, diff);
+      moved = Math.max(moved, maxDiff(t.data, init.get(name)!.data).diff);
+      // Float32 sums of the same terms in another order: ~1e-7 relative differences in the gradient.
+      check(diff <= 1e-6, `${method} ${name}: batch 4 and batch 1 x 4 differ by ${diff} after 2 steps`);
+    }
+    // The adapters moved by ~lr·g; a wrongly weighted micro-batch would move them by a different amount.
+    check(moved > 1e-3 && worst <= 1e-4 * moved, `${method}: adapters differ by ${worst} after moving ${moved}`);
+    report.push(`${method}: max |diff| ${worst.toExponential(2)} after moving ${moved.toExponential(2)}`);
+  }
+  console.log(`batch 4 x 1 vs 1 x 4: ${report.join(', ')}`);
+});
+
+gpuTest('LoRA leaves every base weight bit-identical (SFT, DPO on top of it, evaluation and generation)', async () => {
+  const svc = await service();
+  const { gpu, loaded } = internals(svc);
+  const tensors = allTensors(loaded.model.weights);
+  const before = await Promise.all(tensors.map((t) => gpu.read(t)));
+  const sft = await trained(svc, { config: config('sft', { learningRate: 1e-2 }), datasetId: await dataset(svc, 'sft', sftJsonl(4, 3)) });
+  const dpoData = await dataset(svc, 'dpo', dpoJsonl(4, 3));
+  const dpo = await trained(svc, { config: config('dpo', { learningRate: 1e-2 }), datasetId: dpoData, parentAdapterId: sft.id });
+  await svc.evaluate({ datasetId: dpoData, adapterId: dpo.id, refAdapterId: sft.id });
+  await svc.generate({ prompt: 'sun?', adapterIds: [sft.id, dpo.id], maxNewTokens: 4 });
+  const after = await Promise.all(tensors.map((t) => gpu.read(t)));
+  for (const [i, t] of tensors.entries()) sameBits(after[i], before[i], `base weight ${t.label}`);
+  check(tensors.length === 2 * 9 + 5, `read ${tensors.length} base tensors`); // 2 layers x 9, embed, norm, lm_head, rope cos/sin
+});
+
+/**
+ * Every A and B entry must move. PEFT starts B at zero, so the first step's gradient of A, (dy·B)ᵀ·x, is exactly
+ * zero: with no weight decay AdamW leaves A bit-identical after step 1 and only B moves (every entry of it). From
+ * step 2 on B is nonzero and A moves too.
+ */
+gpuTest('every trainable parameter moves: B at step 1 (A has zero gradient while B = 0), every A and B entry by step 2', async () => {
+  const svc = await service();
+  const sftData = await dataset(svc, 'sft', sftJsonl(8, 4));
+  const cfg = (steps: number) => config('sft', { maxSteps: steps, batchSize: 4, lora: { dropout: 0.05 } });
+  const init = await initialTensors(svc, cfg(1));
+  const one = await storedTensors(svc, (await trained(svc, { config: cfg(1), datasetId: sftData })).id);
+  for (const [name, t] of one) {
+    const i = init.get(name)!.data;
+    if (name.includes('lora_A')) sameBits(t.data, i, `${name} after step 1 (B was zero, so A's gradient is zero)`);
+    else
+      each(
+        t.data,
+        (x) => x !== 0,
+        (_, j) => `${name}[${j}] is still 0 after step 1`,
+      );
+  }
+  const sft = await trained(svc, { config: cfg(2), datasetId: sftData });
+  const two = await storedTensors(svc, sft.id);
+  check(two.size === 2 * 7 * 2, `${two.size} tensors for 7 targets x 2 layers`);
+  for (const [name, t] of two) {
+    const i = init.get(name)!.data;
+    each(
+      t.data,
+      (x, j) => x !== i[j],
+      (x, j) => `${name}[${j}] = ${x} did not move in 2 steps`,
+    );
+  }
+  // DPO on top of the SFT adapter: every entry of the new adapter moves, the frozen SFT adapter none.
+  const dcfg = config('dpo', {
+    maxSteps: 2,
+    batchSize: 2,
+    seed: 11,
+    lora: { r: 2, alpha: 4, targetModules: ['q_proj', 'v_proj', 'down_proj'] },
+  });
+  const dinit = await initialTensors(svc, dcfg);
+  const dpo = await trained(svc, { config: dcfg, datasetId: await dataset(svc, 'dpo', dpoJsonl(4, 4)), parentAdapterId: sft.id });
+  for (const [name, t] of await storedTensors(svc, dpo.id)) {
+    const i = dinit.get(name)!.data;
+    each(
+      t.data,
+      (x, j) => x !== i[j],
+      (x, j) => `DPO ${name}[${j}] = ${x} did not move in 2 steps`,
+    );
+  }
+  sameTensors(await storedTensors(svc, sft.id), two, 'the frozen SFT adapter after DPO on top of it');
+});
+
+gpuTest('seeded and repeatable: the same seed gives bit-identical adapters and logs, another seed does not', async () => {
+  const svc = await service();
+  const data = await dataset(svc, 'sft', sftJsonl(8, 5));
+  // Dropout on, accumulation on, an epoch boundary crossed (8 rows, 2 x 2 per step: 2 steps per epoch).
+  const cfg = (seed: number) => config('sft', { seed, maxSteps: 3, batchSize: 2, gradientAccumulationSteps: 2, lora: { dropout: 0.1 } });
+  const a = await trained(svc, { config: cfg(3), datasetId: data });
+  const b = await trained(svc, { config: cfg(3), datasetId: data });
+  sameTensors(await storedTensors(svc, a.id), await storedTensors(svc, b.id), 'two runs with seed 3');
+  const strip = (r: Run) => JSON.stringify(r.logs);
+  check(strip(a) === strip(b), `logs differ:\n${strip(a)}\n${strip(b)}`);
+  const c = await trained(svc, { config: cfg(4), datasetId: data });
+  const ta = await storedTensors(svc, a.id);
+  const tc = await storedTensors(svc, c.id);
+  const name = [...ta.keys()][0];
+  check(maxDiff(ta.get(name)!.data, tc.get(name)!.data).diff > 0, 'seed 4 gave the same adapter as seed 3');
+});
+
+/**
+ * Dropout draws a mask per micro-batch: each replay of a step is reseeded from (seed, optimizer step, micro-batch).
+ * Seeds must differ between the micro-batches of one accumulation window, or every micro-batch of the window shares
+ * one mask (the masks of equal-length micro-batches would be identical).
+ */
+gpuTest('dropout: every micro-batch of an accumulation window gets its own seed', async () => {
+  const svc = await service();
+  const { model } = internals(svc).loaded;
+  const seeds: number[] = [];
+  const original = model.step.bind(model);
+  model.step = async (...args: Parameters<typeof model.step>): Promise<Step> => {
+    const step = await original(...args);
+    if (!args[2].train) return step;
+    const reseed = (s: number) => {
+      seeds.push(s);
+      step.reseed(s);
+    };
+    return { ...step, reseed };
+  };
+  try {
+    const data = await dataset(svc, 'sft', sftJsonl(8, 6));
+    await trained(svc, {
+      config: config('sft', { maxSteps: 2, batchSize: 1, gradientAccumulationSteps: 4, lora: { dropout: 0.1 } }),
+      datasetId: data,
+    });
+  } finally {
+    model.step = original;
+  }
+  check(seeds.length === 8, `${seeds.length} reseeds for 2 steps x 4 micro-batches`);
+  check(new Set(seeds).size === 8, `micro-batches share dropout seeds: ${seeds.join(', ')}`);
+});
+
+/**
+ * An exploding update: learning rate 1e30 (past the config's bounds, so runTraining is called directly). Step 1 is
+ * finite (B becomes ~±1e30); step 2's attention scores overflow and its loss is not finite. The run must stop with
+ * 'diverged', say why, and leave the adapter exactly as step 1 left it (the update of step 2 is never applied).
+ */
+gpuTest('a non-finite loss stops the run as diverged and keeps the adapter of the last good step (lr 1e30)', async () => {
+  const svc = await service();
+  const { gpu, loaded } = internals(svc);
+  const text = sftJsonl(8, 7);
+  const report = readSftDataset(text, 'sft.jsonl');
+  const data = prepareSft(loaded.tokenizer, report.rows, report.lines, 16);
+  const cfg = (steps: number) => config('sft', { maxSteps: steps, learningRate: 1e30, maxGradNorm: 0 });
+  const run = (steps: number) =>
+    runTraining(gpu, loaded.model, [], { method: 'sft', examples: data.examples }, cfg(steps), loaded.tokenizer.padTokenId, {
+      onEvent: () => {},
+      control: new RunControl(),
+    });
+  const good = await run(1);
+  check(good.status === 'completed', `1 step: ${good.status} ${good.message}`);
+  const bad = await run(3);
+  check(bad.status === 'diverged', `status ${bad.status}: ${bad.message}`);
+  check(
+    /^Training stopped at step 2: the (loss is (NaN|-?Infinity)|gradient norm is (NaN|Infinity))\. The adapter keeps its weights from step 1\. Lower the learning rate/.test(
+      bad.message,
+    ),
+    `message: ${bad.message}`,
+  );
+  check(bad.steps === 1 && bad.metrics.length === 1, `steps ${bad.steps}, ${bad.metrics.length} log records`);
+  const [p1, p2] = await Promise.all([gpu.read(good.adapter.params), gpu.read(bad.adapter.params)]);
+  check(p1.every(Number.isFinite), 'the step-1 adapter is not finite');
+  check(
+    p1.some((x) => Math.abs(x) > 1e29),
+    'lr 1e30 did not blow B up: the test proves nothing',
+  );
+  sameBits(p2, p1, 'the diverged run’s adapter vs the adapter after step 1');
+  good.adapter.destroy();
+  bad.adapter.destroy();
+});
+
+/**
+ * The engine's side of divergence: the base model's final norm is poisoned with NaN after step 1 (and restored
+ * afterwards), so step 2's loss is NaN. The service reports 'diverged' with the message, and saves the adapter of
+ * step 1, marked diverged, bit-identical to a run that stopped after 1 step.
+ */
+gpuTest('the engine reports a diverged run and saves the adapter of the last good step (poisoned weights)', async () => {
+  const svc = await service();
+  const { gpu, loaded } = internals(svc);
+  const data = await dataset(svc, 'sft', sftJsonl(4, 8));
+  const one = await trained(svc, { config: config('sft', { maxSteps: 1 }), datasetId: data });
+  const norm = loaded.model.weights.norm;
+  const saved = await gpu.read(norm);
+  let poisoned = false;
+  let run: Run;
+  try {
+    run = await train(svc, { config: config('sft', { maxSteps: 3 }), datasetId: data }, (e) => {
+      if (e.type === 'step' && e.step === 1) {
+        gpu.write(norm, new Float32Array(saved.length).fill(Number.NaN));
+        poisoned = true;
+      }
+    });
+  } finally {
+    gpu.write(norm, saved);
+  }
+  check(poisoned, 'never poisoned');
+  const { result } = run;
+  check(result.status === 'diverged', `status ${result.status}: ${result.message}`);
+  check(/^Training stopped at step 2: the loss is NaN\. The adapter keeps its weights from step 1\./.test(result.message), result.message);
+  check(result.adapterId !== null, 'no adapter saved for a run that made 1 good step');
+  check(result.metrics.length === 1 && result.metrics[0].step === 1, `metrics ${JSON.stringify(result.metrics)}`);
+  sameTensors(await storedTensors(svc, result.adapterId), await storedTensors(svc, one.id), 'diverged adapter vs 1-step adapter');
+  const rec = await internals(svc).store.getAdapter(result.adapterId);
+  check(
+    rec?.trainingConfig.status === 'diverged' && rec.trainingConfig.max_steps_run === 1,
+    `saved config ${JSON.stringify(rec?.trainingConfig)}`,
+  );
+  // The model is whole again.
+  sameBits(await gpu.read(norm), saved, 'restored norm');
+});
