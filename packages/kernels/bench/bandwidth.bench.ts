@@ -8,7 +8,7 @@ import { dpoLoss } from '../src/ops/dpo_loss/dpo_loss.ts';
 import { softmaxForward } from '../src/ops/softmax/softmax.ts';
 import type { Gpu } from '../src/runtime/gpu.ts';
 import { randint, uniform } from '../src/testing/random.ts';
-import { tfBackend } from './matmul.bench.ts';
+import { flushTfjs, tfBackend } from './matmul.bench.ts';
 import type { BenchRow } from './rows.ts';
 import { repsFor, timeGpu } from './timing.ts';
 
@@ -20,10 +20,7 @@ function row(suite: string, name: string, impl: string, ms: number, reps: number
 
 export async function benchBandwidth(gpu: Gpu, quick: boolean, budgetMs: number): Promise<BenchRow[]> {
   const backend = await tfBackend(gpu.device);
-  const tfFlush = () => {
-    backend.endComputePassEncoder();
-    backend.submitQueue();
-  };
+  const tfFlush = () => flushTfjs(backend);
   const rows: BenchRow[] = [];
   const ratio = (ours: BenchRow, peer: BenchRow) => {
     ours.vsTfjs = peer.ms / ours.ms;

@@ -52,6 +52,16 @@ export function tfBackend(device: GPUDevice): Promise<WebGPUBackend> {
   return tfReady;
 }
 
+/**
+ * Submit what tfjs has recorded: it keeps a compute pass open across ops, so end that first. tfjs may
+ * already have submitted on its own (it flushes every N dispatches), leaving nothing to submit.
+ */
+export function flushTfjs(backend: WebGPUBackend): void {
+  if (!(backend as unknown as { commandEncoder: GPUCommandEncoder | null }).commandEncoder) return;
+  backend.endComputePassEncoder();
+  backend.submitQueue();
+}
+
 async function naiveDispatch(gpu: Gpu, s: MatmulShape, A: GPUBuffer, B: GPUBuffer, C: GPUBuffer) {
   const pipeline = await gpu.pipeline({ name: 'naive_matmul', source: naiveSource }, { TRANS_A: !!s.transA, TRANS_B: !!s.transB });
   const params = gpu.uniform(new UniformWriter().u32(s.M).u32(s.N).u32(s.K).u32(0).bytes(), 'naive params');
@@ -87,11 +97,7 @@ export async function benchMatmul(gpu: Gpu, shapes: MatmulShape[], budgetMs: num
       [
         'tfjs-webgpu',
         () => tf.dispose(tf.matMul(ta, tb, s.transA, s.transB)),
-        () => {
-          // tfjs keeps a compute pass open across ops: end it before submitting its encoder.
-          backend.endComputePassEncoder();
-          backend.submitQueue();
-        },
+        () => flushTfjs(backend),
       ],
     ];
     const times: Record<string, number> = {};
