@@ -94,11 +94,7 @@ export async function benchMatmul(gpu: Gpu, shapes: MatmulShape[], budgetMs: num
     const impls: [string, () => void, () => void][] = [
       ['webtune', () => gpu.run(...ours), flush],
       ['naive', () => gpu.run(naive), flush],
-      [
-        'tfjs-webgpu',
-        () => tf.dispose(tf.matMul(ta, tb, s.transA, s.transB)),
-        () => flushTfjs(backend),
-      ],
+      ['tfjs-webgpu', () => tf.dispose(tf.matMul(ta, tb, s.transA, s.transB)), () => flushTfjs(backend)],
     ];
     const times: Record<string, number> = {};
     for (const [impl, run, implFlush] of impls) {

@@ -63,6 +63,14 @@ gpuTest('odd shapes that do not divide the tile, every layout', async ({ device 
   for (const [transA, transB] of LAYOUTS) await check(gpu, { M: 37, N: 29, K: 53, transA, transB }, 10);
 });
 
+gpuTest('short K (the direct path, no staging): every layout, odd and aligned', async ({ device }) => {
+  const gpu = new Gpu(device);
+  for (const [transA, transB] of LAYOUTS) {
+    await check(gpu, { M: 37, N: 29, K: 5, transA, transB }, 15);
+    await check(gpu, { M: 68, N: 72, K: 16, transA, transB, beta: 1 }, 16);
+  }
+});
+
 gpuTest('4-aligned shapes (vec4 loads), every layout, several tiles', async ({ device }) => {
   const gpu = new Gpu(device);
   for (const [transA, transB] of LAYOUTS) await check(gpu, { M: 72, N: 136, K: 100, transA, transB }, 20);

@@ -90,6 +90,11 @@ describe('chooseConfig', () => {
     expect(c.WG_X * c.WG_Y).toBeGreaterThanOrEqual(64);
   });
 
+  it('reads short-K operands directly (no staging, no split)', () => {
+    expect(chooseConfig(g(2048, 512, 8))).toMatchObject({ direct: true, splits: 1 });
+    expect(chooseConfig(g(2048, 512, 17)).direct).toBe(false);
+  });
+
   it('splits K when the output is small and K long', () => {
     const c = chooseConfig(g(8, 64, 8192));
     expect(c.splits).toBeGreaterThan(1);

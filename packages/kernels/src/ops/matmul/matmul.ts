@@ -31,7 +31,12 @@ export interface MatmulConfig {
   BK: number;
   splits: number;
   kChunk: number;
+  /** No staging through workgroup memory (short K, e.g. LoRA's rank as the inner dimension). */
+  direct: boolean;
 }
+
+/** At or below this K one tile step would be all the work: skip staging and its barriers. */
+export const DIRECT_MAX_K = 16;
 
 /** Smallest power of two >= x, within [lo, hi]. */
 function pow2(x: number, lo: number, hi: number): number {
@@ -43,9 +48,11 @@ function pow2(x: number, lo: number, hi: number): number {
 /**
  * Tile shape and K split for a problem. 64x64 tiles of 16x16 threads for large outputs; a thin
  * tile along a short side (LoRA's rank, a single row) so threads are not spent on padding; and
- * split-K when the output is too small to fill the GPU but K is long (LoRA gradients).
+ * split-K when the output is too small to fill the GPU but K is long (LoRA gradients); and no
+ * staging at all when K is short.
  */
 export function chooseConfig(g: MatmulGeometry, forcedSplits?: number): MatmulConfig {
+  const direct = g.K <= DIRECT_MAX_K && forcedSplits === undefined;
   let WG_X = pow2(Math.ceil(g.N / 4), 1, 16);
   let WG_Y = pow2(Math.ceil(g.M / 4), 1, 16);
   // Keep at least 64 threads: widen the long side when the short one is thin.
@@ -57,12 +64,12 @@ export function chooseConfig(g: MatmulGeometry, forcedSplits?: number): MatmulCo
   const BK = 16;
   const tiles = Math.ceil(g.M / (4 * WG_Y)) * Math.ceil(g.N / (4 * WG_X)) * g.batch;
   let splits = forcedSplits ?? 1;
-  if (forcedSplits === undefined && tiles < 64 && g.K >= 1024) {
+  if (forcedSplits === undefined && !direct && tiles < 64 && g.K >= 1024) {
     splits = Math.min(Math.ceil(g.K / 512), Math.ceil(128 / tiles));
   }
   const kChunk = Math.ceil(g.K / splits / BK) * BK;
   splits = Math.ceil(g.K / kChunk);
-  return { WG_X, WG_Y, BK, splits, kChunk };
+  return { WG_X, WG_Y, BK, splits, kChunk, direct };
 }
 
 /** Can this operand use vec4 loads: every 4-run of its stored rows 16-byte aligned and whole. */
@@ -98,6 +105,7 @@ export async function matmul(gpu: Gpu, C: Tensor, A: Tensor, B: Tensor, options:
     VEC_A: vec4able(g.a, g.lda, transA ? g.M : g.K),
     VEC_B: vec4able(g.b, g.ldb, transB ? g.K : g.N),
     SPLIT_K: split,
+    DIRECT: cfg.direct,
   };
   const tilesN = Math.ceil(g.N / (4 * cfg.WG_X));
   const tilesM = Math.ceil(g.M / (4 * cfg.WG_Y));

@@ -13,6 +13,7 @@
 //
 // A and B are bound twice, as array<f32> and array<vec4f>; VEC_A/VEC_B pick the vec4 loads
 // when the stored rows are 4-aligned (host-checked), otherwise scalar loads with bounds checks.
+// With DIRECT (short K) nothing is staged: each thread reads its operands from memory.
 
 const WG_X = 16u;
 const WG_Y = 16u;
@@ -22,6 +23,7 @@ const TRANS_B = false;
 const VEC_A = false;
 const VEC_B = false;
 const SPLIT_K = false;
+const DIRECT = false;
 
 const BM4 = WG_Y;
 const BN4 = WG_X;
@@ -84,6 +86,28 @@ fn load_b(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4f {
   if (c + 1u < cols) { v.y = B1[i + 1u]; }
   if (c + 2u < cols) { v.z = B1[i + 2u]; }
   if (c + 3u < cols) { v.w = B1[i + 3u]; }
+  return v;
+}
+
+// op(A)[m..m+3, k] for the direct path: one vec4 when A is stored [K, M], else four rows.
+fn column_a(base: u32, m: u32, k: u32) -> vec4f {
+  if (TRANS_A) { return load_a(base, k, m, p.K, p.M); }
+  var v = vec4f(0.0);
+  if (m < p.M) { v.x = A1[base + m * p.lda + k]; }
+  if (m + 1u < p.M) { v.y = A1[base + (m + 1u) * p.lda + k]; }
+  if (m + 2u < p.M) { v.z = A1[base + (m + 2u) * p.lda + k]; }
+  if (m + 3u < p.M) { v.w = A1[base + (m + 3u) * p.lda + k]; }
+  return v;
+}
+
+// op(B)[k, n..n+3] for the direct path: one vec4 when B is stored [K, N], else four rows.
+fn row_b(base: u32, k: u32, n: u32) -> vec4f {
+  if (!TRANS_B) { return load_b(base, k, n, p.K, p.N); }
+  var v = vec4f(0.0);
+  if (n < p.N) { v.x = B1[base + n * p.ldb + k]; }
+  if (n + 1u < p.N) { v.y = B1[base + (n + 1u) * p.ldb + k]; }
+  if (n + 2u < p.N) { v.z = B1[base + (n + 2u) * p.ldb + k]; }
+  if (n + 3u < p.N) { v.w = B1[base + (n + 3u) * p.ldb + k]; }
   return v;
 }
 
@@ -181,28 +205,41 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let ty = lid3.y;
 
   // This thread's 4x4 block of C: rows 4*ty.., columns 4*tx.., one vec4 per row.
+  let m = m0 + 4u * ty;
+  let n = n0 + 4u * tx;
   var acc0 = vec4f(0.0);
   var acc1 = vec4f(0.0);
   var acc2 = vec4f(0.0);
   var acc3 = vec4f(0.0);
-  for (var k0 = k_begin; k0 < k_end; k0 += BK) {
-    stage_a(lid, a_base, m0, k0, k_end);
-    stage_b(lid, b_base, n0, k0, k_end);
-    workgroupBarrier();
-    for (var k = 0u; k < BK; k++) {
-      let a = As[k * BM4 + ty];
-      let b = Bs[k * BN4 + tx];
+  if (DIRECT) {
+    // Short K (LoRA's rank): staging tiles would cost two barriers for a handful of FMAs, so each
+    // thread reads its operands straight from memory (neighbours share them through the cache).
+    for (var k = k_begin; k < k_end; k++) {
+      let a = column_a(a_base, m, k);
+      let b = row_b(b_base, k, n);
       acc0 = fma(vec4f(a.x), b, acc0);
       acc1 = fma(vec4f(a.y), b, acc1);
       acc2 = fma(vec4f(a.z), b, acc2);
       acc3 = fma(vec4f(a.w), b, acc3);
     }
-    workgroupBarrier();
+  } else {
+    for (var k0 = k_begin; k0 < k_end; k0 += BK) {
+      stage_a(lid, a_base, m0, k0, k_end);
+      stage_b(lid, b_base, n0, k0, k_end);
+      workgroupBarrier();
+      for (var k = 0u; k < BK; k++) {
+        let a = As[k * BM4 + ty];
+        let b = Bs[k * BN4 + tx];
+        acc0 = fma(vec4f(a.x), b, acc0);
+        acc1 = fma(vec4f(a.y), b, acc1);
+        acc2 = fma(vec4f(a.z), b, acc2);
+        acc3 = fma(vec4f(a.w), b, acc3);
+      }
+      workgroupBarrier();
+    }
   }
 
   let c_base = batch_offset(p.c, bt);
-  let m = m0 + 4u * ty;
-  let n = n0 + 4u * tx;
   store_row(c_base, split, bt, m, n, acc0);
   store_row(c_base, split, bt, m + 1u, n, acc1);
   store_row(c_base, split, bt, m + 2u, n, acc2);
