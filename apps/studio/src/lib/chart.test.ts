@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { downsample, extent, histogram, linePath, niceTicks, scale } from './chart.ts';
+
+describe('chart arithmetic', () => {
+  it('nice ticks are round and cover the range', () => {
+    const round = (ts: number[]) => ts.map((t) => Number(t.toFixed(6)));
+    expect(round(niceTicks(0, 1, 4))).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
+    expect(niceTicks(0, 10, 5)).toEqual([0, 2, 4, 6, 8, 10]);
+    expect(round(niceTicks(0.62, 0.7, 4))).toEqual([0.62, 0.64, 0.66, 0.68, 0.7]);
+    // A loss falling from 6.95 to 6.1 gets several ticks, not one.
+    expect(round(niceTicks(6.1, 6.95, 4))).toEqual([6.2, 6.4, 6.6, 6.8]);
+    expect(niceTicks(3, 3)).toEqual([3]);
+    for (const t of niceTicks(-3.3, 17.9, 4)) expect(t).toBeGreaterThanOrEqual(-3.3);
+  });
+
+  it('extent pads and survives flat or empty series', () => {
+    expect(extent([])).toEqual([0, 1]);
+    expect(extent([2, 2])).toEqual([1.8, 2.2]);
+    const [lo, hi] = extent([0, 10]);
+    expect(lo).toBeLessThan(0);
+    expect(hi).toBeGreaterThan(10);
+  });
+
+  it('downsampling keeps spikes, the first and the last point', () => {
+    const pts = Array.from({ length: 10_000 }, (_, i) => ({ x: i, y: i === 5000 ? 100 : 1 }));
+    const out = downsample(pts, 300);
+    expect(out.length).toBeLessThanOrEqual(301);
+    expect(out[0]).toBe(pts[0]);
+    expect(out.at(-1)).toBe(pts.at(-1));
+    expect(out.some((p) => p.y === 100)).toBe(true);
+    for (let i = 1; i < out.length; i++) expect(out[i].x).toBeGreaterThan(out[i - 1].x);
+  });
+
+  it('paths break at non-finite values', () => {
+    const d = linePath(
+      [
+        { x: 0, y: 0 },
+        { x: 1, y: Number.NaN },
+        { x: 2, y: 1 },
+      ],
+      (x) => x,
+      (y) => y,
+    );
+    expect(d).toBe('M0.0,0.0M2.0,1.0');
+  });
+
+  it('histogram bins cover 0..limit and count every value', () => {
+    const bins = histogram([0, 5, 10, 63, 64], 64, 8);
+    expect(bins[0].from).toBe(0);
+    expect(bins.at(-1)?.to).toBeGreaterThanOrEqual(64);
+    expect(bins.reduce((n, b) => n + b.count, 0)).toBe(5);
+  });
+
+  it('scale maps linearly', () => {
+    const s = scale([0, 10], [100, 0]);
+    expect(s(0)).toBe(100);
+    expect(s(5)).toBe(50);
+  });
+});
