@@ -19,7 +19,7 @@ import { type Method, type TrainConfig, toTrlConfig, validateConfig } from './tr
 import { RunControl } from './train/control.ts';
 import type { LogRecord, TrainEvent } from './train/events.ts';
 import { estimateMemory, type MemoryEstimate } from './train/memory.ts';
-import { evaluateDpo, evaluateSft, referenceLogps } from './train/reference.ts';
+import { evaluateDpo, evaluateSft, ReferenceCache } from './train/reference.ts';
 import { type RunState, runTraining, type TrainData } from './train/trainer.ts';
 
 export interface DeviceInfo {
@@ -99,6 +99,18 @@ export interface GenerateRequest {
   temperature?: number;
   topP?: number;
   seed?: number;
+}
+
+export interface EvaluateRequest {
+  datasetId: string;
+  /** SFT: the adapter (with its parents) to evaluate. DPO: the policy's adapter, applied on top of the reference. */
+  adapterId?: string | null;
+  /** DPO: the reference is the base model with this adapter (and its parents); none = the base alone. */
+  refAdapterId?: string | null;
+  beta?: number;
+  lossType?: 'sigmoid' | 'ipo' | 'hinge';
+  labelSmoothing?: number;
+  batchSize?: number;
 }
 
 interface Loaded {
@@ -330,11 +342,6 @@ export class TrainerService {
   }
 
   /**
-   * The PEFT folder's files: adapter_model.safetensors, adapter_config.json, training_config.json, README.md. An
-   * adapter trained on top of others (a DPO adapter on its SFT adapter) is exported stacked with them: one exact
-   * adapter of rank r1+r2 that reproduces the whole stack on the plain base model (store/stack.ts).
-   */
-  /**
    * The PEFT folder's files: adapter_model.safetensors, adapter_config.json, training_config.json,
    * README.md. For an adapter trained on top of another: `stacked` (the default) exports one exact
    * adapter of rank r1+r2 for the base model; `stacked: false` exports this adapter alone, to be
@@ -407,18 +414,27 @@ export class TrainerService {
         };
       }
       let data: TrainData;
+      let saveReference = async () => {};
       if (ds.method === 'sft') data = { method: 'sft', examples: ds.data.examples };
       else {
-        const key = await hashKey([modelId, request.parentAdapterId ?? '', ds.hash, 'ref-v2']); // v2: float32 sums on the GPU
-        let ref = await store.getRefLogps(key);
-        if (!ref) {
-          onEvent({ type: 'phase', phase: 'reference', message: 'computing reference log-probs (once per dataset)' });
-          ref = await referenceLogps(gpu, model, parent, ds.data.examples, config.batchSize, tokenizer.padTokenId, (done, total) =>
-            onEvent({ type: 'progress', phase: 'reference', done, total }),
-          );
-          await store.putRefLogps(key, ref);
-        }
-        data = { method: 'dpo', examples: ds.data.examples, refLogps: ref };
+        // v2: float32 sums on the GPU. An entry may be partial (NaN): a run computes the pairs it reaches.
+        const key = await hashKey([modelId, request.parentAdapterId ?? '', ds.hash, 'ref-v2']);
+        const reference = new ReferenceCache(gpu, model, parent, ds.data.examples, tokenizer.padTokenId, await store.getRefLogps(key));
+        const cached = ds.data.examples.length - reference.missing;
+        onEvent({
+          type: 'phase',
+          phase: 'reference',
+          message:
+            cached === ds.data.examples.length
+              ? 'reference log-probs: all cached'
+              : `reference log-probs: ${cached} of ${ds.data.examples.length} pairs cached; the others are computed when their batch comes, once`,
+        });
+        saveReference = async () => {
+          if (!reference.dirty) return;
+          await store.putRefLogps(key, reference.values);
+          reference.dirty = false;
+        };
+        data = { method: 'dpo', examples: ds.data.examples, reference };
       }
       const trl = toTrlConfig(config, { model: modelId, dataset: ds.file, parentAdapter: request.parentAdapterId ?? null });
       const outcome = await runTraining(gpu, model, parent, data, config, tokenizer.padTokenId, {
@@ -426,6 +442,7 @@ export class TrainerService {
         control,
         resume,
         checkpoint: async (state) => {
+          await saveReference();
           await store.putCheckpoint({
             runId,
             step: state.optimizerStep,
@@ -443,6 +460,7 @@ export class TrainerService {
           });
         },
       });
+      await saveReference();
       let adapterId: string | null = null;
       if (outcome.steps > 0) {
         onEvent({ type: 'phase', phase: 'saving', message: 'saving the adapter' });
@@ -497,15 +515,7 @@ export class TrainerService {
 
   // ---- evaluation and generation ---------------------------------------------------------
 
-  async evaluate(request: {
-    datasetId: string;
-    adapterId?: string | null;
-    refAdapterId?: string | null;
-    beta?: number;
-    lossType?: 'sigmoid' | 'ipo' | 'hinge';
-    labelSmoothing?: number;
-    batchSize?: number;
-  }): Promise<Record<string, number>> {
+  async evaluate(request: EvaluateRequest): Promise<Record<string, number>> {
     const { gpu } = this.need();
     const { model, tokenizer } = this.needModel();
     const ds = this.dataset(request.datasetId);

@@ -217,6 +217,14 @@ export function defaultConfig(method: Method): TrainConfig {
   };
 }
 
+/** Optimizer steps of a run over `examples` rows (pairs for DPO): the last micro-batch of an epoch may be short. */
+export function totalSteps(config: TrainConfig, examples: number): { stepsPerEpoch: number; total: number } {
+  const batches = Math.ceil(examples / config.batchSize);
+  const stepsPerEpoch = Math.max(1, Math.ceil(batches / config.gradientAccumulationSteps));
+  const total = config.maxSteps > 0 ? config.maxSteps : Math.max(1, Math.ceil(config.numTrainEpochs * stepsPerEpoch));
+  return { stepsPerEpoch, total };
+}
+
 export class ConfigValueError extends Error {
   override name = 'ConfigValueError';
 }

@@ -6,13 +6,14 @@
 // reference, computed in another layout, bit for bit at step 0.)
 import { gpuTest } from '@webtune/harness/page';
 import { IGNORE_INDEX } from '@webtune/kernels';
-import { check, FIXTURE_URL, internals, sameBits, service } from '../../test/engine.ts';
+import { check, dpoJsonl, FIXTURE_URL, internals, MAX_LENGTH, sameBits, service } from '../../test/engine.ts';
 import { fetchBytes, fetchText } from '../../test/fixtures.ts';
 import { sftBatch } from '../data/batch.ts';
-import type { Sequence } from '../data/tokenize.ts';
+import { readDpoDataset } from '../data/formats.ts';
+import { prepareDpo, type Sequence } from '../data/tokenize.ts';
 import type { LoraAdapter } from '../model/lora.ts';
 import type { TrainerService } from '../service.ts';
-import { sequenceLogps } from './reference.ts';
+import { ReferenceCache, referenceLogps, sequenceLogps } from './reference.ts';
 import { writeInputs } from './trainer.ts';
 
 /** Completion-token log-probs of each sequence, run as one batch right padded with `padId`. */
@@ -78,4 +79,34 @@ gpuTest('right padding never changes a log-prob (alone vs in a batch padded to a
     `sequenceLogps by 1 ${one.sums} vs by 4 ${four.sums}`,
   );
   await svc.deleteAdapter(imported.id);
+});
+
+gpuTest('DPO reference log-probs are computed for the pairs a batch needs, once, and agree bit for bit with a whole pass', async () => {
+  const svc = await service();
+  const { gpu, loaded } = internals(svc);
+  const { model, tokenizer } = loaded;
+  const report = readDpoDataset(dpoJsonl(7, 2), 'pairs.jsonl');
+  const examples = prepareDpo(tokenizer, report.rows, report.lines, MAX_LENGTH).examples;
+  const whole = await referenceLogps(gpu, model, [], examples, 3, tokenizer.padTokenId); // interleaved, 2 per pair
+  const cache = new ReferenceCache(gpu, model, [], examples, tokenizer.padTokenId);
+  const state = (c: ReferenceCache) => `${c.missing} missing, dirty ${c.dirty}`;
+  check(state(cache) === '7 missing, dirty false', `a new cache: ${state(cache)}`);
+  /** The whole pass's sums of these pairs, as a micro-batch wants them: every chosen, then every rejected. */
+  const layout = (pairs: number[]) => Float32Array.from([...pairs.map((i) => whole[2 * i]), ...pairs.map((i) => whole[2 * i + 1])]);
+  // A micro-batch in shuffled order.
+  sameBits(
+    await cache.of([5, 1, 4].map((i) => examples[i])),
+    layout([5, 1, 4]),
+    'three pairs computed in one batch vs the whole pass by 3',
+  );
+  check(state(cache) === '4 missing, dirty true', `after one batch: ${state(cache)}`);
+  // What the store keeps: the computed pairs in place, NaN elsewhere. Read back, nothing is computed again.
+  const reopened = new ReferenceCache(gpu, model, [], examples, tokenizer.padTokenId, cache.values);
+  sameBits(await reopened.of([examples[4], examples[1]]), layout([4, 1]), 'read back');
+  check(state(reopened) === '4 missing, dirty false', `pairs already cached were computed again: ${state(reopened)}`);
+  sameBits(await reopened.of(examples), layout([0, 1, 2, 3, 4, 5, 6]), 'every pair, four of them computed now');
+  check(state(reopened) === '0 missing, dirty true', `after all: ${state(reopened)}`);
+  // A stored array of another dataset's length is not used.
+  const other = new ReferenceCache(gpu, model, [], examples, tokenizer.padTokenId, new Float32Array(4));
+  check(other.missing === 7, `a cache of the wrong length was used: ${state(other)}`);
 });

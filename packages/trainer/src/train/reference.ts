@@ -107,6 +107,66 @@ export async function referenceLogps(
   return out;
 }
 
+/**
+ * DPO's reference log-prob sums, computed for a micro-batch's pairs the first time a run needs them and kept: a short
+ * run pays for the pairs it trains on, not for the whole dataset, and later epochs and runs read them back. Each is
+ * computed once, by referenceLogps, so it is the same float32 sum whichever batch it was computed in. `values` is
+ * what the store keeps: interleaved [chosen_0, rejected_0, chosen_1, ...], NaN where not computed yet.
+ */
+export class ReferenceCache {
+  readonly values: Float32Array;
+  /** Computed since the cache was loaded: the store's copy is out of date. */
+  dirty = false;
+  private readonly index = new Map<DpoExample, number>();
+
+  constructor(
+    private readonly gpu: Gpu,
+    private readonly model: Model,
+    private readonly adapters: LoraAdapter[],
+    examples: DpoExample[],
+    private readonly padId: number,
+    cached?: Float32Array,
+  ) {
+    for (const [i, e] of examples.entries()) this.index.set(e, i);
+    this.values =
+      cached?.length === 2 * examples.length ? Float32Array.from(cached) : new Float32Array(2 * examples.length).fill(Number.NaN);
+  }
+
+  /** Pairs whose reference is not known yet. */
+  get missing(): number {
+    let n = 0;
+    for (let i = 0; i < this.values.length; i += 2) if (Number.isNaN(this.values[i]) || Number.isNaN(this.values[i + 1])) n++;
+    return n;
+  }
+
+  private pos(e: DpoExample): number {
+    const i = this.index.get(e);
+    if (i === undefined) throw new Error('internal: a DPO example that is not in the dataset the reference cache was built for');
+    return i;
+  }
+
+  /** The micro-batch's references, [chosen_0..chosen_P-1, rejected_0..rejected_P-1], as the dpoLoss kernel reads them. */
+  async of(examples: DpoExample[]): Promise<Float32Array> {
+    const todo = examples.filter((e) => {
+      const i = this.pos(e);
+      return Number.isNaN(this.values[2 * i]) || Number.isNaN(this.values[2 * i + 1]);
+    });
+    if (todo.length > 0) {
+      const sums = await referenceLogps(this.gpu, this.model, this.adapters, todo, todo.length, this.padId);
+      for (const [k, e] of todo.entries()) this.values.set(sums.subarray(2 * k, 2 * k + 2), 2 * this.pos(e));
+      this.dirty = true;
+    }
+    const P = examples.length;
+    const out = new Float32Array(2 * P);
+    for (const [p, e] of examples.entries()) {
+      const i = this.pos(e);
+      out[p] = this.values[2 * i];
+      out[P + p] = this.values[2 * i + 1];
+    }
+    return out;
+  }
+}
+
 export interface SftEval {
   loss: number;
   num_tokens: number;

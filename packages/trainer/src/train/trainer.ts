@@ -9,11 +9,16 @@ import type { Step } from '../model/decoder.ts';
 import { LoraAdapter } from '../model/lora.ts';
 import type { Model } from '../model/model.ts';
 import { lrForStep } from '../optim/schedule.ts';
-import type { TrainConfig } from './config.ts';
+import { type TrainConfig, totalSteps } from './config.ts';
 import type { RunControl } from './control.ts';
 import type { LogRecord, TrainEvent } from './events.ts';
 
-export type TrainData = { method: 'sft'; examples: SftExample[] } | { method: 'dpo'; examples: DpoExample[]; refLogps: Float32Array };
+/** DPO's reference log-prob sums of a micro-batch, [chosen_0..chosen_P-1, rejected_0..rejected_P-1] (reference.ts). */
+export interface ReferenceLogps {
+  of(examples: DpoExample[]): Promise<Float32Array>;
+}
+
+export type TrainData = { method: 'sft'; examples: SftExample[] } | { method: 'dpo'; examples: DpoExample[]; reference: ReferenceLogps };
 
 /** Everything needed to continue a run exactly where a checkpoint left it. */
 export interface RunState {
@@ -56,13 +61,6 @@ function epochBatches<E>(examples: E[], batchSize: number, seed: number, epoch: 
   const out: E[][] = [];
   for (let i = 0; i < order.length; i += batchSize) out.push(order.slice(i, i + batchSize));
   return out;
-}
-
-export function totalSteps(config: TrainConfig, examples: number): { stepsPerEpoch: number; total: number } {
-  const batches = Math.ceil(examples / config.batchSize);
-  const stepsPerEpoch = Math.max(1, Math.ceil(batches / config.gradientAccumulationSteps));
-  const total = config.maxSteps > 0 ? config.maxSteps : Math.max(1, Math.ceil(config.numTrainEpochs * stepsPerEpoch));
-  return { stepsPerEpoch, total };
 }
 
 /** Non-pad tokens of a batch's sequences (TRL's num_tokens counts the attention mask). */
@@ -124,8 +122,6 @@ export async function runTraining(
   const optimizer = await adamw(gpu, { param: adapter.params, grad: grads, m, v, sumsq }, hyper);
   const gradNorm = await sumOfSquares(gpu, sumsq, grads);
   const dpoBuffers = new Map<number, DpoBuffers>();
-  const refIndex = new Map<DpoExample, number>();
-  if (data.method === 'dpo') for (const [i, e] of data.examples.entries()) refIndex.set(e, i);
 
   const buffersFor = (P: number, T: number): DpoBuffers => {
     const key = P * 100000 + T;
@@ -207,18 +203,14 @@ export async function runTraining(
         add('nll', nll);
       } else {
         const exs = micro as DpoExample[];
+        // First: a reference pass not cached yet runs the model, and its inputs share buffers with this step's.
+        const ref = await data.reference.of(exs);
         const batch = dpoBatch(exs, padId);
         const P = exs.length;
         step = await model.step(batch.B, batch.T, { frozen, trainable: { adapter, grads }, train: true });
         writeInputs(gpu, step, batch);
         const b = buffersFor(P, batch.T);
         gpu.write(b.mask, batch.mask);
-        const ref = new Float32Array(2 * P);
-        exs.forEach((e, p) => {
-          const i = refIndex.get(e) as number;
-          ref[p] = data.refLogps[2 * i];
-          ref[P + p] = data.refLogps[2 * i + 1];
-        });
         gpu.write(b.refLogps, ref);
         extra = await dpoLoss(
           gpu,
