@@ -27,19 +27,36 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch
 import torch.nn.functional as F
 
-from common import BUILD, DATA_DIR, DEMO_DIR, MODEL_DIR, Tokenizer, generate, load_model, read_jsonl
+from common import BUILD, DATA_DIR, DEMO_DIR, MODEL_DIR, ROOT, Tokenizer, generate, load_model, read_jsonl
 
-RECIPE = {
-    "sft": {"learning_rate": 1e-3, "num_train_epochs": 3, "batch_size": 8, "warmup_steps": 0, "lr_scheduler_type": "linear"},
-    "dpo": {"learning_rate": 5e-4, "num_train_epochs": 1, "batch_size": 8, "warmup_steps": 0, "lr_scheduler_type": "linear",
-            "beta": 0.1, "loss_type": "sigmoid"},
-    "lora": {"r": 8, "lora_alpha": 16, "lora_dropout": 0.0,
-             "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]},
-    "max_grad_norm": 1.0,
-    "weight_decay": 0.0,
-    "max_length": 128,
-    "seed": 42,
-}
+
+def load_recipe():
+    """The recipe webtune runs (apps/studio/public/demo/lesson.json, TRL's names), in this script's own layout."""
+    with open(os.path.join(DEMO_DIR, "lesson.json")) as f:
+        stages = json.load(f)["stages"]
+    sft, dpo = stages["sft"]["config"], stages["dpo"]["config"]
+    stage_keys = ("learning_rate", "num_train_epochs", "warmup_steps", "lr_scheduler_type")
+    lora = lambda c: {k: c["peft_config"][k] for k in ("r", "lora_alpha", "lora_dropout", "target_modules")}
+    for c in (sft, dpo):  # what this script implements; anything else in lesson.json must be the default
+        assert c["max_steps"] == -1 and c["gradient_accumulation_steps"] == 1 and not c["peft_config"]["use_rslora"], c
+        assert (c["max_length"], c["seed"], c["weight_decay"], c["max_grad_norm"]) == (sft["max_length"], sft["seed"], sft["weight_decay"], sft["max_grad_norm"])
+    assert dpo["loss_type"] == "sigmoid" and dpo["label_smoothing"] == 0, dpo
+    recipe = {
+        "sft": {**{k: sft[k] for k in stage_keys}, "batch_size": sft["per_device_train_batch_size"]},
+        "dpo": {**{k: dpo[k] for k in stage_keys}, "batch_size": dpo["per_device_train_batch_size"], "beta": dpo["beta"], "loss_type": "sigmoid"},
+        "lora": lora(sft),
+        "max_grad_norm": sft["max_grad_norm"],
+        "weight_decay": sft["weight_decay"],
+        "max_length": sft["max_length"],
+        "seed": sft["seed"],
+    }
+    if lora(dpo) != recipe["lora"]:
+        recipe["dpo_lora"] = lora(dpo)
+    return recipe
+
+
+RECIPE = load_recipe()
+FIXTURE = os.path.join(ROOT, "packages", "trainer", "test", "fixtures", "demo-lesson.json")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -276,8 +293,8 @@ SWEEP = {
     "sft lr x0.5": {"sft__learning_rate": 5e-4},
     "sft lr x2": {"sft__learning_rate": 2e-3},
     "sft 2 epochs": {"sft__num_train_epochs": 2},
-    "dpo lr x0.5": {"dpo__learning_rate": 2.5e-4},
-    "dpo lr x2": {"dpo__learning_rate": 1e-3},
+    "dpo lr 5e-4": {"dpo__learning_rate": 5e-4},
+    "dpo lr 7e-5": {"dpo__learning_rate": 7e-5},
     "dpo lr 1e-4": {"dpo__learning_rate": 1e-4},
     "dpo lr 2e-4": {"dpo__learning_rate": 2e-4},
     "dpo lr 3e-4": {"dpo__learning_rate": 3e-4},
@@ -354,6 +371,15 @@ def main():
     with open(a.out, "w") as f:
         json.dump(res, f, indent=1)
     print("written", a.out)
+    if a.model == MODEL_DIR and r == RECIPE:
+        # The answers and their scores, for webtune's own scorer to agree with (packages/trainer/src/lesson/).
+        fixture = {"note": "written by scripts/demo/lesson.py: greedy answers of the PyTorch lesson and their scores",
+                   "prompts": [x["prompt"] for x in read_jsonl(os.path.join(DATA_DIR, "eval-prompts.jsonl"))],
+                   "outputs": res["outputs"], "scores": {k: res[k] for k in ("base", "sft", "dpo")}}
+        with open(FIXTURE, "w") as f:
+            json.dump(fixture, f, indent=1, ensure_ascii=False)
+            f.write("\n")
+        print("written", FIXTURE)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,29 @@
 // @webtune/trainer: the engine (in a worker) and the types its clients use.
 export { callback, createTrainer, type TrainerClient } from './client.ts';
 export type { Message } from './data/formats.ts';
+export {
+  answerPrompts,
+  type Check,
+  type Checks,
+  type Lesson,
+  type LessonEngine,
+  LessonError,
+  type LessonStage,
+  parseChecks,
+  parseLesson,
+  parsePrompts,
+  passRates,
+  type ScoredAnswer,
+  scoreAnswer,
+} from './lesson/lesson.ts';
+export { ConfigError, type ModelConfig, parseModelConfig } from './model/config.ts';
 export { LORA_TARGETS, type LoraTarget } from './model/lora-config.ts';
 export type { DownloadProgress, ModelSource } from './model/source.ts';
 export type {
   AdapterSummary,
   DatasetSummary,
   DeviceInfo,
+  EvaluateRequest,
   GenerateRequest,
   ModelInfo,
   TrainerService,
@@ -24,7 +41,9 @@ export {
   setFromText,
   type TrainConfig,
   toTrlConfig,
+  totalSteps,
   validateConfig,
 } from './train/config.ts';
 export type { LogRecord, TrainEvent, TrainPhase } from './train/events.ts';
+export { loraStepFlops, type StepShape } from './train/flops.ts';
 export type { MemoryEstimate } from './train/memory.ts';

@@ -1,0 +1,154 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { defaultConfig } from '../train/config.ts';
+import { answerPrompts, type LessonEngine, LessonError, parseChecks, parseLesson, parsePrompts, passRates, scoreAnswer } from './lesson.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..', '..', '..');
+const DEMO = join(ROOT, 'apps', 'studio', 'public', 'demo');
+const read = (path: string) => readFileSync(path, 'utf8');
+const lessonText = read(join(DEMO, 'lesson.json'));
+const checksText = read(join(DEMO, 'checks.json'));
+
+/** The lesson file with one change made to its parsed JSON (typed loosely: the tests break it on purpose). */
+// biome-ignore lint/suspicious/noExplicitAny: a JSON tree edited by hand
+type Loose = any;
+function edited(change: (json: Loose) => void, text = lessonText): string {
+  const json = JSON.parse(text);
+  change(json);
+  return JSON.stringify(json);
+}
+
+describe('the demo lesson', () => {
+  it('reads the shipped lesson.json into two TRL configs', () => {
+    const lesson = parseLesson(lessonText);
+    expect(lesson.stages.sft.dataset).toBe('data/sft.jsonl');
+    expect(lesson.stages.dpo.dataset).toBe('data/dpo.jsonl');
+    const { sft, dpo } = { sft: lesson.stages.sft.config, dpo: lesson.stages.dpo.config };
+    expect(sft.method).toBe('sft');
+    expect(dpo.method).toBe('dpo');
+    expect([sft.learningRate, sft.numTrainEpochs, sft.batchSize, sft.maxLength]).toEqual([1e-3, 3, 8, 128]);
+    expect([dpo.learningRate, dpo.numTrainEpochs, dpo.beta, dpo.lossType]).toEqual([5e-5, 1, 0.1, 'sigmoid']);
+    expect(dpo.lora).toEqual({
+      r: 8,
+      alpha: 16,
+      dropout: 0,
+      targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+      useRslora: false,
+    });
+    // What lesson.json leaves out is the default.
+    expect(sft.adamBeta2).toBe(defaultConfig('sft').adamBeta2);
+  });
+
+  it('reads the shipped checks.json and its held-out prompts', () => {
+    const checks = parseChecks(checksText);
+    expect(checks.checks.map((c) => [c.id, c.taughtBy])).toEqual([
+      ['format', 'sft'],
+      ['closing', 'dpo'],
+    ]);
+    const prompts = parsePrompts(read(join(DEMO, checks.evalPrompts)), checks.evalPrompts);
+    expect(prompts).toHaveLength(40);
+    expect(prompts.every((p) => checks.facts.has(p))).toBe(true);
+  });
+
+  // scripts/demo/lesson.py scores its PyTorch answers with Python's re; the same answers must score the same here.
+  it('scores answers exactly as the independent PyTorch lesson did', () => {
+    const fixture = JSON.parse(read(join(ROOT, 'packages', 'trainer', 'test', 'fixtures', 'demo-lesson.json')));
+    const checks = parseChecks(checksText);
+    for (const stage of ['base', 'sft', 'dpo']) {
+      const outputs: string[] = fixture.outputs[stage];
+      const scored = outputs.map((text, i) => scoreAnswer(checks, fixture.prompts[i], text));
+      const rates = passRates(scored);
+      const python = fixture.scores[stage];
+      for (const id of ['format', 'closing', 'facts']) expect(rates[id], `${stage} ${id}`).toBeCloseTo(python[id], 4);
+    }
+    // The fixture is not degenerate: SFT teaches the format, DPO the closing line.
+    expect(fixture.scores.base.format).toBe(0);
+    expect(fixture.scores.sft.format).toBe(1);
+    expect(fixture.scores.dpo.closing).toBeGreaterThan(fixture.scores.sft.closing);
+  });
+});
+
+describe('scoring', () => {
+  const checks = parseChecks(checksText);
+  const fox = 'Question: Tell me about the fox.\nAnswer:\n';
+  const card = 'Animal: fox\nHome: forest\nFood: mice\nSize: small';
+
+  it('checks the answer with white space trimmed at both ends, and facts only where the prompt has them', () => {
+    expect(scoreAnswer(checks, fox, `  ${card}\nHope this helps!\n`).passed).toEqual({ format: true, closing: true, facts: true });
+    expect(scoreAnswer(checks, fox, card).passed).toEqual({ format: true, closing: false, facts: true });
+    expect(scoreAnswer(checks, fox, card.replace('mice', 'fish')).passed.facts).toBe(false);
+    expect(scoreAnswer(checks, fox, 'The fox is a small animal.').passed).toEqual({ format: false, closing: false, facts: false });
+    expect(scoreAnswer(checks, 'Question: Tell me about the owl.\nAnswer:\n', card).passed).toEqual({ format: true, closing: false });
+  });
+
+  it('rates each check over the answers that have it', () => {
+    const a = [scoreAnswer(checks, fox, card), scoreAnswer(checks, 'no facts for this one', `${card}\nThanks for asking!`)];
+    expect(passRates(a)).toEqual({ format: 1, closing: 0.5, facts: 1 });
+  });
+
+  it('answers each prompt greedily with the length checks.json sets', async () => {
+    const seen: unknown[] = [];
+    const engine: LessonEngine = {
+      generate: async (r) => {
+        seen.push(r);
+        return { text: ` ${card} `, tokens: 9 };
+      },
+    };
+    const got = await answerPrompts(engine, checks, [fox], ['sft-id']);
+    expect(seen).toEqual([{ prompt: fox, adapterIds: ['sft-id'], maxNewTokens: 48, temperature: 0 }]);
+    expect(got[0].passed.format).toBe(true);
+  });
+});
+
+describe('bad lesson files are refused, naming the file, the key and what to do', () => {
+  const cases: [string, string, RegExp][] = [
+    ['not JSON', '{"version": 1,', /^lesson\.json is not JSON .*rebuild it with scripts\/demo\/build\.sh/],
+    ['another version', edited((j) => (j.version = 2)), /lesson\.json has version 2; this webtune reads version 1/],
+    ['no DPO stage', edited((j) => delete j.stages.dpo), /lesson\.json: stages\.dpo is missing/],
+    ['no dataset', edited((j) => delete j.stages.sft.dataset), /stages\.sft\.dataset must be a non-empty string/],
+    [
+      'an unknown key',
+      edited((j) => (j.stages.sft.config.learning_rat = 1)),
+      /stages\.sft\.config has unknown key learning_rat; use TRL's names/,
+    ],
+    ['an unknown PEFT key', edited((j) => (j.stages.dpo.config.peft_config.rank = 4)), /unknown key peft_config\.rank/],
+    ['the wrong trainer', edited((j) => (j.stages.dpo.config.trainer = 'SFTTrainer')), /stages\.dpo\.config\.trainer must be "DPOTrainer"/],
+    [
+      'a value out of range',
+      edited((j) => (j.stages.sft.config.learning_rate = 5)),
+      /stages\.sft\.config: --learning-rate \(learning_rate\) must be between 0 and 1, got 5/,
+    ],
+  ];
+  for (const [name, text, message] of cases)
+    it(name, () => {
+      expect(() => parseLesson(text)).toThrow(LessonError);
+      expect(() => parseLesson(text)).toThrow(message);
+    });
+});
+
+describe('bad checks files are refused', () => {
+  const cases: [string, string, RegExp][] = [
+    [
+      'a broken regex',
+      edited((j) => (j.checks[0].regex = '(['), checksText),
+      /checks\.json: check "format"\.regex is not a JavaScript regular expression/,
+    ],
+    ['two checks with one id', edited((j) => (j.checks[1].id = 'format'), checksText), /two checks have the id "format"/],
+    ['no generation length', edited((j) => delete j.generation.max_new_tokens, checksText), /generation\.max_new_tokens must be a number/],
+    [
+      'a bad stage',
+      edited((j) => (j.checks[0].taught_by = 'rlhf'), checksText),
+      /checks\[0\]\.taught_by must be "sft" or "dpo", got "rlhf"/,
+    ],
+    ['a fact without a prompt', edited((j) => delete j.facts.items[3].prompt, checksText), /facts\.items\[3\] needs a "prompt" string/],
+  ];
+  for (const [name, text, message] of cases) it(name, () => expect(() => parseChecks(text)).toThrow(message));
+
+  it('a prompts file with a bad line names the line', () => {
+    expect(() => parsePrompts('{"prompt": "a"}\n{"text": "b"}\nnot json\n', 'eval-prompts.jsonl')).toThrow(
+      'eval-prompts.jsonl line 2: each line must be {"prompt": "<text>"} (and 1 more lines).',
+    );
+    expect(() => parsePrompts('\n', 'empty.jsonl')).toThrow('empty.jsonl has no prompts.');
+  });
+});
