@@ -7,6 +7,7 @@ import { expectedTensors, parseModelConfig } from '../src/model/config.ts';
 import { LoraAdapter } from '../src/model/lora.ts';
 import { Model } from '../src/model/model.ts';
 import { writeSafetensors } from '../src/model/safetensors.ts';
+import { loraStepFlops } from '../src/train/flops.ts';
 
 export interface TrainingBenchRow {
   case: string;
@@ -17,7 +18,7 @@ export interface TrainingBenchRow {
   dpoOverSft?: number;
   /** Fraction of the SFT step's time in matmul dispatches. */
   matmulShare?: number;
-  /** Model FLOPs per step (6 * params * tokens for the dense part, plus attention), for GPU-peak fractions. */
+  /** FLOPs the step's matmuls do (train/flops.ts: LoRA, so no gradients of the frozen weights), for GPU-peak fractions. */
   flopsPerStep: number;
 }
 
@@ -137,9 +138,7 @@ export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Pr
   const sftMs = await timeCommands(gpu, sftCommands, request.budgetMs);
   const dpoMs = await timeCommands(gpu, dpoCommands, request.budgetMs);
   const matmulMs = await timeCommands(gpu, matmuls, request.budgetMs);
-  const dense = model.parameterCount - c.vocabSize * c.hiddenSize; // embedding gathers are not FLOPs
-  const attention = c.numLayers * 2 * 2 * B * T * T * c.numHeads * c.headDim; // QKᵀ and PV
-  const flops = 3 * (2 * (dense + c.vocabSize * c.hiddenSize) * N + attention); // fwd + 2x for bwd
+  const flops = loraStepFlops(c, { sequences: B, length: T, lora: lora.config, backward: true });
   const name = `${(model.parameterCount / 1e6).toFixed(1)}M Llama, ${B} x ${T} tokens, LoRA r16 qkvo`;
   const rows: TrainingBenchRow[] = [
     {
