@@ -10,6 +10,10 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   train: { summary: 'train a LoRA adapter with SFT or DPO; writes a PEFT folder', load: () => import('./commands/train.ts') },
   eval: { summary: 'evaluate an adapter on a dataset (TRL metrics as JSON)', load: () => import('./commands/eval.ts') },
+  classroom: {
+    summary: 'the classroom path on the demo: SFT, smoke test, DPO, evaluate; before/after figures',
+    load: () => import('./commands/classroom.ts'),
+  },
   generate: { summary: 'generate text with the model and an adapter', load: () => import('./commands/generate.ts') },
   gpu: { summary: 'show the WebGPU adapter headless Chromium finds', load: () => import('./commands/gpu.ts') },
   bench: { summary: 'kernel and training benchmarks against peers (tables + JSON)', load: () => import('./commands/bench.ts') },

@@ -1,0 +1,269 @@
+// `pnpm cli classroom`: the studio's classroom path, headless. SFT for the basics, a smoke test, DPO for the polish,
+// and an evaluation on held-out prompts and pairs, with the demo's recipe (demo/lesson.json) and checks
+// (demo/checks.json); prints the before/after figures, and with --json the whole report.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import {
+  answerPrompts,
+  type Checks,
+  type LessonEngine,
+  LessonError,
+  loraStepFlops,
+  type Method,
+  parseChecks,
+  parseLesson,
+  parseModelConfig,
+  parsePrompts,
+  passRates,
+  type ScoredAnswer,
+  type TrainConfig,
+  type TrainEvent,
+  type TrainResult,
+} from '@webtune/trainer';
+import { numberOption, parseCommandArgs, UsageError } from '../args.ts';
+import type { Engine } from '../engine.ts';
+import type { ProgressPrinter } from '../progress.ts';
+import { formatDuration } from '../progress.ts';
+import { formatTable } from '../table.ts';
+import { loadData, modelArg, openWithModel } from './shared.ts';
+
+const DEFAULT_DEMO = 'apps/studio/public/demo';
+
+export const help = `pnpm cli classroom [--demo <dir>] [--sft-steps N] [--dpo-steps N] [--prompts N] [--out <dir>] [--json]
+
+The classroom path of the studio, headless, on the demo model:
+  1. SFT for the basics     LoRA SFT with the lesson's recipe
+  2. smoke test             held-out prompts through the base model and the SFT model, scored by the checks
+  3. DPO for the polish     LoRA DPO on top of the SFT adapter (merged: the starting policy and the reference)
+  4. evaluate               reward accuracy on held-out pairs, and the held-out answers of the DPO model
+Prints what each model's answers pass (the format SFT teaches, the taste DPO teaches, the true facts) and
+the reward accuracy before and after DPO, with the steps and the time each stage took.
+
+  --demo DIR         folder with lesson.json, checks.json, the model and the data (default ${DEFAULT_DEMO})
+  --sft-steps N      stop SFT after N optimizer steps (default: the lesson's epochs)
+  --dpo-steps N      stop DPO after N optimizer steps (default: the lesson's epochs)
+  --prompts N        use the first N held-out prompts and pairs (default: all)
+  --out DIR          write sft/ and dpo/ (PEFT adapters; dpo/ stacked on the base) and report.json
+  --json             print the report as one JSON object on stdout
+  --gpu auto|hardware|swiftshader
+  --verbose          forward the page's console`;
+
+interface Files {
+  dir: string;
+  lessonFile: string;
+  lesson: ReturnType<typeof parseLesson>;
+  checks: Checks;
+  modelDir: string;
+  data: Record<Method, { text: string; file: string }>;
+  prompts: string[];
+  pairs: { text: string; file: string };
+}
+
+/** Everything the lesson reads, read and checked in Node before Chromium starts. */
+function readLesson(demoArg: string, limit: number | null): Files {
+  const dir = resolve(demoArg);
+  const lessonFile = join(dir, 'lesson.json');
+  if (!existsSync(lessonFile)) throw new UsageError(`--demo ${demoArg} has no lesson.json; give the demo folder (default ${DEFAULT_DEMO})`);
+  // Paths as the user would type them: relative inside the working folder, absolute elsewhere.
+  const show = (path: string) => (path.startsWith(process.cwd() + sep) ? relative(process.cwd(), path) : path);
+  const readText = (path: string, what: string) => {
+    if (!existsSync(path)) throw new UsageError(`${show(path)} is missing (${what}); rebuild the demo with scripts/demo/build.sh`);
+    return readFileSync(path, 'utf8');
+  };
+  try {
+    const lesson = parseLesson(readText(lessonFile, 'the lesson'), show(lessonFile));
+    const checksFile = join(dir, lesson.checks);
+    const checks = parseChecks(readText(checksFile, 'the checks named by lesson.json'), show(checksFile));
+    const near = (p: string) => join(dirname(checksFile), p);
+    const data = {} as Files['data'];
+    for (const m of ['sft', 'dpo'] as const) {
+      const path = join(dir, lesson.stages[m].dataset);
+      data[m] = { text: readText(path, `the ${m.toUpperCase()} dataset`), file: show(path) };
+    }
+    const prompts = parsePrompts(readText(near(checks.evalPrompts), 'the held-out prompts'), show(near(checks.evalPrompts)));
+    const pairsText = readText(near(checks.evalPairs), 'the held-out pairs');
+    const firstLines = (text: string, n: number | null) => (n === null ? text : `${text.split('\n').slice(0, n).join('\n')}\n`);
+    return {
+      dir,
+      lessonFile,
+      lesson,
+      checks,
+      modelDir: join(dir, lesson.model),
+      data,
+      prompts: limit === null ? prompts : prompts.slice(0, limit),
+      pairs: { text: firstLines(pairsText, limit), file: show(near(checks.evalPairs)) },
+    };
+  } catch (err) {
+    if (err instanceof LessonError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+interface StageRun {
+  result: TrainResult;
+  seconds: number;
+  steps: number;
+  /** An upper bound: every micro-batch counted at the dataset's longest row. */
+  flops: number;
+}
+
+async function trainStage(
+  opened: { engine: Engine; progress: ProgressPrinter; modelConfig: ReturnType<typeof parseModelConfig> },
+  files: Files,
+  config: TrainConfig,
+  parentAdapterId: string | null,
+  name: string,
+): Promise<StageRun> {
+  const { engine, progress, modelConfig } = opened;
+  const ds = await loadData(engine, progress, config.method, files.data[config.method], config.maxLength);
+  const t0 = performance.now();
+  const result = await engine.stream('train', [{ config, datasetId: ds.id, parentAdapterId, name }], (e: TrainEvent) => progress.event(e));
+  progress.done();
+  const seconds = (performance.now() - t0) / 1000;
+  if (result.status !== 'completed' || !result.adapterId) throw new Error(`${name}: ${result.message}`);
+  const steps = result.metrics.at(-1)?.step ?? 0;
+  const longest = Math.max(...ds.lengths);
+  const sequences = config.batchSize * (config.method === 'dpo' ? 2 : 1);
+  const perStep = loraStepFlops(modelConfig, { sequences, length: longest, lora: config.lora, backward: true });
+  return { result, seconds, steps, flops: steps * config.gradientAccumulationSteps * perStep };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs('classroom', argv, {
+    demo: { type: 'string' },
+    'sft-steps': { type: 'string' },
+    'dpo-steps': { type: 'string' },
+    prompts: { type: 'string' },
+    out: { type: 'string' },
+    json: { type: 'boolean' },
+    gpu: { type: 'string' },
+    verbose: { type: 'boolean' },
+  });
+  const steps = (flag: 'sft-steps' | 'dpo-steps') => {
+    const n = numberOption(flag, values[flag], -1, 1);
+    if (!Number.isInteger(n)) throw new UsageError(`--${flag} must be a whole number (got ${n})`);
+    return n;
+  };
+  const sftSteps = steps('sft-steps');
+  const dpoSteps = steps('dpo-steps');
+  const limit = values.prompts === undefined ? null : numberOption('prompts', values.prompts, 0, 1);
+  if (limit !== null && !Number.isInteger(limit)) throw new UsageError(`--prompts must be a whole number (got ${limit})`);
+  const files = readLesson((values.demo as string | undefined) ?? DEFAULT_DEMO, limit);
+  const sft = { ...files.lesson.stages.sft.config, maxSteps: sftSteps };
+  const dpo = { ...files.lesson.stages.dpo.config, maxSteps: dpoSteps };
+  const modelConfig = parseModelConfig(readFileSync(join(files.modelDir, 'config.json'), 'utf8'), join(files.modelDir, 'config.json'));
+
+  const t0 = performance.now();
+  const { engine, progress } = await openWithModel(modelArg(files.modelDir), values as { gpu?: string; verbose?: boolean });
+  const generator: LessonEngine = { generate: (request) => engine.call('generate', request) };
+  try {
+    const opened = { engine, progress, modelConfig };
+    const answer = async (label: string, adapterIds: string[]) => {
+      progress.line(`answering ${files.prompts.length} held-out prompts with ${label}`);
+      return answerPrompts(generator, files.checks, files.prompts, adapterIds);
+    };
+
+    progress.line(`1. SFT for the basics (${files.lesson.title})`);
+    const sftRun = await trainStage(opened, files, sft, null, 'classroom SFT');
+    const sftId = sftRun.result.adapterId as string;
+
+    progress.line('2. smoke test');
+    let t = performance.now();
+    const answers: Record<'base' | 'sft' | 'dpo', ScoredAnswer[]> = {
+      base: await answer('the base model', []),
+      sft: await answer('the SFT model', [sftId]),
+      dpo: [],
+    };
+    const smokeSeconds = (performance.now() - t) / 1000;
+
+    progress.line('3. DPO for the polish, on top of the SFT adapter');
+    const dpoRun = await trainStage(opened, files, dpo, sftId, 'classroom DPO');
+    const dpoId = dpoRun.result.adapterId as string;
+
+    progress.line('4. evaluate on held-out pairs and prompts');
+    t = performance.now();
+    const pairs = await loadData(engine, progress, 'dpo', files.pairs, dpo.maxLength);
+    const evaluate = (adapterId: string | null) =>
+      engine.call('evaluate', { datasetId: pairs.id, refAdapterId: sftId, adapterId, beta: dpo.beta, lossType: dpo.lossType });
+    const before = await evaluate(null); // the policy is the reference: every reward is 0
+    const after = await evaluate(dpoId);
+    answers.dpo = await answer('the DPO model', [sftId, dpoId]);
+    const evalSeconds = (performance.now() - t) / 1000;
+
+    const report = {
+      lesson: files.lesson.title,
+      held_out: { prompts: files.prompts.length, pairs: pairs.kept },
+      steps: { sft: sftRun.steps, dpo: dpoRun.steps },
+      seconds: {
+        sft: sftRun.seconds,
+        smoke_test: smokeSeconds,
+        dpo: dpoRun.seconds,
+        evaluate: evalSeconds,
+        total: (performance.now() - t0) / 1000,
+      },
+      train_flops_at_most: { sft: sftRun.flops, dpo: dpoRun.flops },
+      checks: Object.fromEntries(files.checks.checks.map((c) => [c.id, { label: c.label, taught_by: c.taughtBy }])),
+      models: {
+        base: passRates(answers.base),
+        sft: {
+          ...passRates(answers.sft),
+          'rewards/accuracies': before['rewards/accuracies'],
+          'rewards/margins': before['rewards/margins'],
+        },
+        dpo: { ...passRates(answers.dpo), 'rewards/accuracies': after['rewards/accuracies'], 'rewards/margins': after['rewards/margins'] },
+      },
+      last_train_metrics: { sft: sftRun.result.metrics.at(-1) ?? null, dpo: dpoRun.result.metrics.at(-1) ?? null },
+      answers: Object.fromEntries(
+        Object.entries(answers).map(([k, list]) => [k, list.map((a) => ({ prompt: a.prompt, text: a.text, passed: a.passed }))]),
+      ),
+    };
+
+    if (values.out) {
+      const out = resolve(values.out as string);
+      for (const [sub, id, stacked] of [
+        ['sft', sftId, true],
+        ['dpo', dpoId, true],
+      ] as const) {
+        mkdirSync(join(out, sub), { recursive: true });
+        for (const f of await engine.call('exportAdapter', id, { stacked })) writeFileSync(join(out, sub, f.name), f.data);
+      }
+      writeFileSync(join(out, 'report.json'), `${JSON.stringify(report, null, 1)}\n`);
+      progress.line(`wrote ${out}`);
+    }
+
+    const pct = (x: number | undefined) => (x === undefined ? '' : `${Math.round(x * 100)}%`);
+    const ids = [...files.checks.checks.map((c) => c.id), 'facts'];
+    const rows = (['base', 'sft', 'dpo'] as const).map((m) => {
+      const r = report.models[m] as Record<string, number>;
+      return [
+        m === 'base' ? 'base model' : m === 'sft' ? 'SFT' : 'SFT + DPO',
+        ...ids.map((id) => pct(r[id])),
+        r['rewards/accuracies'] ?? '',
+        r['rewards/margins'] ?? '',
+      ];
+    });
+    const header = [
+      'model',
+      ...ids.map((id) => (id === 'facts' ? 'true facts' : (files.checks.checks.find((c) => c.id === id)?.label ?? id))),
+      'reward acc.',
+      'margin',
+    ];
+    const summary = [
+      '',
+      formatTable(header, rows as (string | number)[][]),
+      '',
+      `held out: ${files.prompts.length} prompts, ${pairs.kept} pairs. Reward accuracy is TRL's rewards/accuracies on the held-out pairs`,
+      'with the SFT model as reference; before DPO the policy is the reference, so every pair ties (TRL counts a tie',
+      'as a miss) and a coin would score 0.5.',
+      `steps: SFT ${sftRun.steps}, DPO ${dpoRun.steps}. Time: SFT ${formatDuration(sftRun.seconds)}, smoke test ${formatDuration(smokeSeconds)}, ` +
+        `DPO ${formatDuration(dpoRun.seconds)}, evaluation ${formatDuration(evalSeconds)}; ${formatDuration(report.seconds.total)} in all.`,
+    ].join('\n');
+    if (values.json) {
+      progress.line(summary);
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+    } else process.stdout.write(`${summary}\n`);
+    return 0;
+  } finally {
+    await engine.close();
+  }
+}

@@ -1,0 +1,134 @@
+// `pnpm cli classroom`: the classroom path headless, on the shipped demo (model, data, lesson.json, checks.json),
+// with one step per stage and one held-out prompt: SwiftShader is slow. The report is checked against the demo's own
+// files, read here by their definitions (the checks' regexes applied to the answers in Node), and the exported
+// adapters by PEFT's layout. Bad lesson folders are refused before Chromium starts.
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '@webtune/harness';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CliResult } from './support/cli.ts';
+import { expectOk, expectUsageError, readJson, readSafetensors, workspace } from './support/workspace.ts';
+
+const DEMO = join(REPO_ROOT, 'apps/studio/public/demo');
+const checks = JSON.parse(readFileSync(join(DEMO, 'checks.json'), 'utf8')) as {
+  checks: { id: string; regex: string; flags: string }[];
+  facts: { items: { prompt: string; regex: string }[] };
+};
+const ws = workspace();
+const out = ws.path('classroom');
+afterAll(() => ws.remove());
+
+interface Answer {
+  prompt: string;
+  text: string;
+  passed: Record<string, boolean>;
+}
+interface Report {
+  held_out: { prompts: number; pairs: number };
+  steps: { sft: number; dpo: number };
+  seconds: Record<string, number>;
+  train_flops_at_most: { sft: number; dpo: number };
+  models: Record<'base' | 'sft' | 'dpo', Record<string, number>>;
+  answers: Record<'base' | 'sft' | 'dpo', Answer[]>;
+  last_train_metrics: Record<'sft' | 'dpo', Record<string, number>>;
+}
+
+/** What checks.json says an answer passes, computed from its regexes here. */
+function expectedPasses(a: Answer): Record<string, boolean> {
+  const text = a.text.trim();
+  const passed: Record<string, boolean> = {};
+  for (const c of checks.checks) passed[c.id] = new RegExp(c.regex, c.flags).test(text);
+  const fact = checks.facts.items.find((f) => f.prompt === a.prompt);
+  if (fact) passed.facts = new RegExp(fact.regex).test(text);
+  return passed;
+}
+
+describe('pnpm cli classroom', () => {
+  let r: CliResult;
+  let report: Report;
+  beforeAll(async () => {
+    r = await ws.run(['classroom', '--sft-steps', '1', '--dpo-steps', '1', '--prompts', '1', '--json', '--out', out]);
+    expectOk(r);
+    report = JSON.parse(r.stdout);
+  });
+
+  it('walks the four steps, in order, and prints the figures', () => {
+    const order = ['1. SFT for the basics', '2. smoke test', '3. DPO for the polish', '4. evaluate'].map((s) => r.stderr.indexOf(s));
+    expect(order.every((i) => i >= 0) && order.every((i, k) => k === 0 || i > order[k - 1]), r.stderr).toBe(true);
+    expect(r.stderr).toMatch(/model\s+Animal card format\s+Friendly closing line\s+true facts\s+reward acc\.\s+margin/);
+    expect(report.steps).toEqual({ sft: 1, dpo: 1 });
+    expect(report.held_out).toEqual({ prompts: 1, pairs: 1 });
+    for (const k of ['sft', 'smoke_test', 'dpo', 'evaluate', 'total']) expect(report.seconds[k]).toBeGreaterThan(0);
+    expect(report.train_flops_at_most.dpo).toBeGreaterThan(report.train_flops_at_most.sft); // a pair is two sequences
+  });
+
+  it("scores every answer by checks.json's regexes, and each model's rates are its answers'", () => {
+    for (const m of ['base', 'sft', 'dpo'] as const) {
+      expect(report.answers[m]).toHaveLength(1);
+      for (const a of report.answers[m]) expect(a.passed, `${m}: ${JSON.stringify(a.text)}`).toEqual(expectedPasses(a));
+      for (const id of ['format', 'closing', 'facts']) expect(report.models[m][id]).toBe(report.answers[m][0].passed[id] ? 1 : 0);
+    }
+    // The pretrained demo model answers in prose: no card before SFT.
+    expect(report.answers.base[0].text.trim()).toMatch(/^The \w+/);
+    expect(report.models.base.format).toBe(0);
+  });
+
+  it('measures reward accuracy against the SFT model: all ties before DPO, moved after', () => {
+    expect(report.models.sft['rewards/accuracies']).toBe(0);
+    expect(report.models.sft['rewards/margins']).toBe(0);
+    expect(report.models.dpo['rewards/margins']).not.toBe(0);
+    expect(report.last_train_metrics.dpo.loss).toBeCloseTo(Math.log(2), 6); // one step: the policy started as the reference
+  });
+
+  it('writes both adapters as PEFT folders (DPO stacked on the base) and the report', () => {
+    const sft = readJson(join(out, 'sft', 'adapter_config.json'));
+    const dpo = readJson(join(out, 'dpo', 'adapter_config.json'));
+    expect([sft.peft_type, sft.r, sft.lora_alpha]).toEqual(['LORA', 8, 16]);
+    expect((sft.target_modules as string[]).sort()).toEqual(['down_proj', 'gate_proj', 'k_proj', 'o_proj', 'q_proj', 'up_proj', 'v_proj']);
+    expect(dpo.r).toBe(16); // SFT's rank 8 and DPO's rank 8, stacked exactly
+    const { header } = readSafetensors(join(out, 'dpo', 'adapter_model.safetensors'));
+    expect(header['base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight'].shape).toEqual([16, 192]);
+    expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'))).toEqual(report);
+  });
+});
+
+describe('pnpm cli classroom refuses a bad lesson folder before the browser starts', () => {
+  /** A copy of the demo's text files (no model: these fail before it is needed), with `change` applied. */
+  function brokenDemo(name: string, change: (dir: string) => void): string {
+    const dir = ws.path(name);
+    cpSync(DEMO, dir, { recursive: true, filter: (src) => !src.startsWith(join(DEMO, 'model')) });
+    change(dir);
+    return dir;
+  }
+  const edit = (dir: string, file: string, f: (json: Record<string, unknown>) => void) => {
+    const json = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+    f(json);
+    writeFileSync(join(dir, file), JSON.stringify(json));
+  };
+
+  it('a folder without lesson.json', async () => {
+    expectUsageError(await ws.run(['classroom', '--demo', ws.dir]), 'classroom', 'has no lesson.json; give the demo folder');
+  });
+  it('a lesson.json of another version', async () => {
+    const dir = brokenDemo('v2', (d) => edit(d, 'lesson.json', (j) => (j.version = 2)));
+    expectUsageError(await ws.run(['classroom', '--demo', dir]), 'classroom', 'lesson.json has version 2; this webtune reads version 1');
+  });
+  it('a lesson whose dataset is missing', async () => {
+    const dir = brokenDemo('no-data', (d) => rmSync(join(d, 'data', 'dpo.jsonl')));
+    expect(existsSync(join(dir, 'data', 'sft.jsonl'))).toBe(true);
+    expectUsageError(await ws.run(['classroom', '--demo', dir]), 'classroom', 'dpo.jsonl is missing (the DPO dataset)');
+  });
+  it('a checks.json with a broken regex', async () => {
+    const dir = brokenDemo('bad-regex', (d) => edit(d, 'checks.json', (j) => ((j.checks as { regex: string }[])[1].regex = '(')));
+    expectUsageError(
+      await ws.run(['classroom', '--demo', dir]),
+      'classroom',
+      'check "closing".regex is not a JavaScript regular expression',
+    );
+  });
+  it('step counts that are not whole numbers of at least 1', async () => {
+    expectUsageError(await ws.run(['classroom', '--sft-steps', '0']), 'classroom', '--sft-steps must be between 1 and');
+    expectUsageError(await ws.run(['classroom', '--dpo-steps', '2.5']), 'classroom', '--dpo-steps must be a whole number');
+    expectUsageError(await ws.run(['classroom', '--prompts', 'all']), 'classroom', '--prompts must be a number');
+  });
+});
