@@ -4,11 +4,12 @@
     /usr/bin/python3 scripts/demo/make_data.py
 
 apps/studio/public/demo/data/
-  sft.jsonl           {"prompt","completion"}        TRAIN animals x 4 questions; a third end with a closing line
+  sft.jsonl           {"prompt","completion"}        TRAIN animals x 4 questions; half end with a closing line
   dpo.jsonl           {"prompt","chosen","rejected"} TRAIN animals x 4 questions; chosen = card + closing,
                                                      rejected = the same card without it (both in the SFT format)
   eval-prompts.jsonl  {"prompt"}                     one prompt per held-out animal
   eval-pairs.jsonl    {"prompt","chosen","rejected"} one pair per held-out animal
+  index.json          the datasets the studio offers, with a title and a line about each
 apps/studio/public/demo/checks.json                  the regexes that score generations (format, closing, facts)
 
 Held-out animals appear in the pretraining corpus (the base model knows their facts) but in no SFT or DPO row.
@@ -21,7 +22,8 @@ import world
 from common import DATA_DIR, DEMO_DIR, write_json, write_jsonl
 
 N_EVAL = 40
-SFT_CLOSING_SHARE = float(os.environ.get("SFT_CLOSING_SHARE", "0.4"))  # share of SFT rows that end with a closing line
+# Share of SFT rows that end with a closing line: half, so SFT leaves the taste open (a coin flip) for DPO to settle.
+SFT_CLOSING_SHARE = float(os.environ.get("SFT_CLOSING_SHARE", "0.5"))
 
 CLOSING_RE = "(?:" + "|".join(c[:-1] for c in world.CLOSINGS) + ")!"
 NAME_RE = "[a-z]+(?: [a-z]+)*"
@@ -134,6 +136,14 @@ def main():
         },
     }
     write_json(os.path.join(DEMO_DIR, "checks.json"), checks)
+    write_json(os.path.join(DATA_DIR, "index.json"), [
+        {"file": "sft.jsonl", "method": "sft", "title": "Animal cards (SFT)",
+         "description": f"{len(sft_rows)} questions about animals answered with a four-line card; half end with a friendly closing line."},
+        {"file": "dpo.jsonl", "method": "dpo", "title": "Friendly closings (DPO)",
+         "description": f"{len(dpo_rows)} pairs of the same card: chosen ends with a friendly closing line, rejected does not."},
+        {"file": "eval-pairs.jsonl", "method": "dpo", "title": "Held-out pairs (DPO, for evaluation)",
+         "description": f"{len(eval_pairs)} pairs for animals in no training row: evaluate an adapter's reward accuracy on them."},
+    ])
     print(
         f"sft {len(sft_rows)} rows ({n_closing} with a closing line), dpo {len(dpo_rows)} pairs, eval {len(eval_prompts)} prompts, "
         f"{len(eval_pairs)} pairs; train animals {len(train)}, held out {len(held)}: {', '.join(held)}"
