@@ -98,7 +98,7 @@ describe('studio', () => {
     await waitForText(page, byTestId('engine-status'), /GPU ready/);
     // The navigation lists the two-stage pattern in order.
     const nav = await page.$$eval('nav a', (as) => as.map((a) => a.getAttribute('data-screen')));
-    expect(nav).toEqual(['model', 'data', 'train', 'compare', 'adapters']);
+    expect(nav).toEqual(['model', 'data', 'train', 'compare', 'adapters', 'classroom']);
   });
 
   it('refuses a Hub id that does not exist, saying why', async () => {
@@ -438,7 +438,7 @@ describe('studio', () => {
 
   it('labels every control and shows focus', async () => {
     const { page } = s;
-    for (const screen of ['model', 'data', 'train', 'compare', 'adapters']) {
+    for (const screen of ['model', 'data', 'train', 'compare', 'adapters', 'classroom']) {
       await goTo(page, screen);
       const unlabelled = await page.$$eval('input:not([type=hidden]):not([aria-hidden=true]), select, textarea, button', (els) =>
         els

@@ -1,7 +1,6 @@
 // The studio end to end: served by vite from its sources, opened in headless Chromium with WebGPU, driven the way
 // a user drives it (clicks, typing, file pickers), with downloads captured and screenshots written for the README.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type GpuSession, hubMock, openGpuSession, REPO_ROOT } from '@webtune/harness';
@@ -26,39 +25,6 @@ export interface StudioSession {
   close(): Promise<void>;
 }
 
-/**
- * Serves a tiny fixture checkpoint as demo/model/ while the studio's own demo model is not there (it is generated
- * by another part of the build); once apps/studio/public/demo/model/ exists, the real one is served and tested.
- */
-interface MiddlewarePlugin {
-  name: string;
-  configureServer(server: { middlewares: { use(fn: (req: IncomingMessage, res: ServerResponse, next: () => void) => void): void } }): void;
-}
-
-function demoFallback(): MiddlewarePlugin {
-  const real = join(STUDIO, 'public/demo/model/config.json');
-  const fixture = join(FIXTURES, 'llama-tied-f32');
-  return {
-    name: 'studio-test-demo-fallback',
-    configureServer(server) {
-      server.middlewares.use((req, res, next) => {
-        const m = /^\/demo\/model\/([\w.-]+)$/.exec((req.url ?? '').split('?')[0]);
-        if (!m || existsSync(real)) return next();
-        const file = join(fixture, m[1]);
-        if (!existsSync(file)) {
-          res.statusCode = 404;
-          res.end('not found');
-          return;
-        }
-        const body = readFileSync(file);
-        res.setHeader('Content-Type', file.endsWith('.json') ? 'application/json' : 'application/octet-stream');
-        res.setHeader('Content-Length', String(body.length));
-        res.end(req.method === 'HEAD' ? undefined : body);
-      });
-    },
-  };
-}
-
 export async function openStudio(): Promise<StudioSession> {
   const hub = hubMock({ root: FIXTURES, repos: { [HUB_REPO]: 'llama-tied-f32' }, latencyMs: 20, chunkBytes: 16 * 1024 });
   // The same repo, trickling in (about 10 s), to cancel mid-download.
@@ -67,7 +33,7 @@ export async function openStudio(): Promise<StudioSession> {
     root: STUDIO,
     configFile: join(STUDIO, 'vite.config.ts'),
     path: '/',
-    plugins: [hub, slow, demoFallback()],
+    plugins: [hub, slow],
   });
   const { page, browser } = session;
   await page.setViewport({ width: 1280, height: 900 });

@@ -1,11 +1,9 @@
-// The studio's screens, in the order of the two-stage pattern. The navigation is built from this list.
-//
-// Classroom mode (coming from another engineer) plugs in here: add one entry, e.g.
-//   { id: 'classroom', label: 'Classroom', hint: 'SFT, smoke test, DPO, evaluate, step by step', component: Classroom },
-// placed first to open on it. A screen is any Svelte component without props; it reads and drives the shared state
-// in lib/studio.svelte.ts and can send the user elsewhere with route.go(id).
+// The studio's screens, in the order of the two-stage pattern, then classroom mode (the same pattern, guided, on the
+// demo). The navigation is built from this list. A screen is any Svelte component without props; it reads and drives
+// the shared state in lib/studio.svelte.ts and can send the user elsewhere with route.go(id).
 import type { Component } from 'svelte';
 import Adapters from './screens/Adapters.svelte';
+import Classroom from './screens/Classroom.svelte';
 import Compare from './screens/Compare.svelte';
 import Data from './screens/Data.svelte';
 import Model from './screens/Model.svelte';
@@ -25,6 +23,7 @@ export const SCREENS: Screen[] = [
   { id: 'train', label: 'Train', hint: 'SFT, then DPO on top', component: Train },
   { id: 'compare', label: 'Compare', hint: 'base vs SFT vs DPO', component: Compare },
   { id: 'adapters', label: 'Adapters', hint: 'saved, exported, imported', component: Adapters },
+  { id: 'classroom', label: 'Classroom', hint: 'SFT vs DPO, guided, for teaching', component: Classroom },
 ];
 
 export const DEFAULT_SCREEN = 'model';

@@ -86,3 +86,20 @@ export async function findDemoPrompts(): Promise<string> {
     return '';
   }
 }
+
+/** A file of the demo (path relative to demo/), as text; throws naming the file when it is not there. */
+export async function fetchDemoText(path: string): Promise<string> {
+  const url = here(`demo/${path}`);
+  let res: Response;
+  try {
+    res = await fetch(url, { cache: 'no-cache' });
+  } catch (e) {
+    throw new Error(`demo/${path} could not be fetched (${(e as Error).message}). Reload the page; if it persists, rebuild the studio.`);
+  }
+  // A static host that answers every path with index.html has no such file either.
+  if (!res.ok || /text\/html/.test(res.headers.get('content-type') ?? ''))
+    throw new Error(
+      `demo/${path} is not in this build of the studio (HTTP ${res.status}). Rebuild it with the demo folder (apps/studio/public/demo).`,
+    );
+  return res.text();
+}

@@ -191,6 +191,10 @@ export class Studio {
   comparePrefilled = false;
   compareProblem: Problem | null = $state(null);
 
+  // ---- classroom ----
+  /** The classroom is generating or evaluating on the GPU (its training runs are ordinary runs: `run`). */
+  lessonBusy: boolean = $state(false);
+
   private client: TrainerClient | undefined;
   private noticeId = 0;
 
@@ -249,7 +253,7 @@ export class Studio {
   }
 
   get busy(): boolean {
-    return this.loading !== null || this.isTraining || this.compareRunning;
+    return this.loading !== null || this.isTraining || this.compareRunning || this.lessonBusy;
   }
 
   get isTraining(): boolean {
@@ -343,8 +347,8 @@ export class Studio {
 
   // ---- data ------------------------------------------------------------------------------------------------------
 
-  async loadDataset(method: Method, text: string, file: string): Promise<void> {
-    const maxLength = this.configs[method].maxLength;
+  /** `maxLength`: the run's max length when it is not the Train screen's (the classroom's recipe). */
+  async loadDataset(method: Method, text: string, file: string, maxLength = this.configs[method].maxLength): Promise<void> {
     const previous = this.datasets[method];
     this.setSlot(method, { file, text, maxLength, summary: previous?.summary ?? null, loading: true, problem: null });
     if (!this.model) {
@@ -407,14 +411,27 @@ export class Studio {
     }
   }
 
-  async train(options: { resume?: RunSummary } = {}): Promise<TrainResult | null> {
+  /**
+   * A run with the Train screen's settings, or with `config` (and `parentAdapterId`, `name`) given by the caller
+   * (the classroom), or the continuation of an interrupted run (`resume`).
+   */
+  async train(
+    options: { resume?: RunSummary; config?: TrainConfig; parentAdapterId?: string | null; name?: string } = {},
+  ): Promise<TrainResult | null> {
     // Plain copies: the state's proxies cannot be posted to the worker.
     const resume = options.resume ? ($state.snapshot(options.resume) as RunSummary) : undefined;
     const request = resume ? runRequest(resume) : null;
-    const method: Method = request?.config.method ?? this.method;
-    const config = request ? request.config : ($state.snapshot(this.configs[method]) as TrainConfig);
-    const parentAdapterId = request ? (request.parentAdapterId ?? null) : method === 'dpo' ? this.parentId : null;
-    const name = request?.name ?? (this.runName.trim() || undefined);
+    const given = options.config ? ($state.snapshot(options.config) as TrainConfig) : null;
+    const method: Method = request?.config.method ?? given?.method ?? this.method;
+    const config = request?.config ?? given ?? ($state.snapshot(this.configs[method]) as TrainConfig);
+    const parentAdapterId = request
+      ? (request.parentAdapterId ?? null)
+      : options.parentAdapterId !== undefined
+        ? options.parentAdapterId
+        : method === 'dpo'
+          ? this.parentId
+          : null;
+    const name = request?.name ?? options.name ?? (this.runName.trim() || undefined);
     const parentName = parentAdapterId ? (this.adapters.find((a) => a.id === parentAdapterId)?.name ?? 'an SFT adapter') : null;
     this.run = {
       method,
@@ -443,7 +460,7 @@ export class Studio {
       else {
         const slot = this.datasets[method];
         if (!slot) throw new Error(`Load a ${method.toUpperCase()} dataset on the Data screen first.`);
-        if (slot.maxLength !== config.maxLength || !slot.summary) await this.loadDataset(method, slot.text, slot.file);
+        if (slot.maxLength !== config.maxLength || !slot.summary) await this.loadDataset(method, slot.text, slot.file, config.maxLength);
         const ready = this.datasets[method];
         if (!ready?.summary) throw new Error(ready?.problem?.message ?? `The ${method.toUpperCase()} dataset could not be prepared.`);
         datasetId = ready.summary.id;
@@ -565,7 +582,7 @@ export class Studio {
 
   /** The same prompts through each column's model (the base, or an adapter with the adapters it was trained on). */
   async compare(prompts: string[], columns: CompareColumn[]): Promise<void> {
-    if (this.compareRunning || this.isTraining) return;
+    if (this.compareRunning || this.isTraining || this.lessonBusy) return;
     this.compareRunning = true;
     this.compareStop = false;
     this.compareProblem = null;

@@ -1,0 +1,247 @@
+// Classroom mode's state and steps: the two-stage pattern on the demo model, with the demo's recipe
+// (demo/lesson.json) and checks (demo/checks.json). 1. SFT for the basics, 2. a smoke test of held-out answers,
+// 3. DPO on top of the SFT adapter, 4. an evaluation on held-out pairs and prompts. Training goes through the studio's
+// ordinary runs (so the Train screen shows them too); answers are scored by the trainer's lesson module, the same code
+// as `pnpm cli classroom`.
+import {
+  answerPrompts,
+  type Checks,
+  type Lesson,
+  type LessonEngine,
+  type Method,
+  parseChecks,
+  parseLesson,
+  parsePrompts,
+  passRates,
+  type ScoredAnswer,
+  type TrainConfig,
+  totalSteps,
+} from '@webtune/trainer';
+import { fetchDemoText } from './demo.ts';
+import { explain, type Problem } from './errors.ts';
+import { formatDate } from './format.ts';
+import { type RunView, studio } from './studio.svelte.ts';
+
+export type StepId = 'sft' | 'smoke' | 'dpo' | 'evaluate';
+export type StepStatus = 'todo' | 'running' | 'done' | 'failed';
+export type ModelKey = 'base' | 'sft' | 'dpo';
+export const STEPS: StepId[] = ['sft', 'smoke', 'dpo', 'evaluate'];
+
+export interface LessonFiles {
+  lesson: Lesson;
+  checks: Checks;
+  prompts: string[];
+  /** The held-out pairs file's text and name. */
+  pairs: { text: string; file: string };
+  /** The first row of each stage's dataset, to show what the data looks like. */
+  examples: Record<Method, Record<string, string>>;
+}
+
+const fileName = (path: string) => path.split('/').at(-1) ?? path;
+const nonEmptyLines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');
+
+export class Classroom {
+  files: LessonFiles | null = $state.raw(null);
+  /** The lesson could not be read: nothing in classroom mode can run. */
+  problem: Problem | null = $state(null);
+  /** Rows per stage dataset (for the full-lesson step counts). */
+  rows: Record<Method, number> = $state({ sft: 0, dpo: 0 });
+  /** 0 = the lesson's epochs; otherwise stop after this many optimizer steps (short demos, tests). */
+  settings = $state({ sftSteps: 0, dpoSteps: 0, prompts: 40 });
+
+  status: Record<StepId, StepStatus> = $state({ sft: 'todo', smoke: 'todo', dpo: 'todo', evaluate: 'todo' });
+  stepProblem: Record<StepId, Problem | null> = $state({ sft: null, smoke: null, dpo: null, evaluate: null });
+  /** The finished runs (copies of the studio's run when each ended). */
+  runs: Record<Method, RunView | null> = $state.raw({ sft: null, dpo: null });
+  adapterIds: Record<Method, string | null> = $state({ sft: null, dpo: null });
+  /** Held-out answers per model, filled in as they arrive (null: not yet). */
+  answers: Record<ModelKey, (ScoredAnswer | null)[]> = $state.raw({ base: [], sft: [], dpo: [] });
+  /** TRL's DPO metrics on the held-out pairs, reference = the SFT model: before DPO (policy = reference) and after. */
+  evaluation: { before: Record<string, number>; after: Record<string, number>; pairs: number } | null = $state.raw(null);
+  running: StepId | null = $state(null);
+  private stopRequested = false;
+
+  async load(): Promise<void> {
+    if (this.files) return;
+    try {
+      const lesson = parseLesson(await fetchDemoText('lesson.json'), 'demo/lesson.json');
+      const checks = parseChecks(await fetchDemoText(lesson.checks), `demo/${lesson.checks}`);
+      const prompts = parsePrompts(await fetchDemoText(checks.evalPrompts), `demo/${checks.evalPrompts}`);
+      const pairs = { text: await fetchDemoText(checks.evalPairs), file: fileName(checks.evalPairs) };
+      const examples = {} as LessonFiles['examples'];
+      for (const m of ['sft', 'dpo'] as const) {
+        const lines = nonEmptyLines(await fetchDemoText(lesson.stages[m].dataset));
+        this.rows[m] = lines.length;
+        examples[m] = JSON.parse(lines[0]) as Record<string, string>;
+      }
+      this.files = { lesson, checks, prompts, pairs, examples };
+      this.settings.prompts = Math.min(this.settings.prompts, prompts.length);
+    } catch (e) {
+      this.problem = explain(e, 'reading the classroom lesson');
+    }
+  }
+
+  /** Optimizer steps of a stage's whole recipe (its epochs over its dataset). */
+  recipeSteps(method: Method): number {
+    const stage = this.files?.lesson.stages[method];
+    return stage ? totalSteps(stage.config, this.rows[method]).total : 0;
+  }
+
+  /** Optimizer steps a stage will take with the current settings (an empty or 0 field: the whole recipe). */
+  stageSteps(method: Method): number {
+    const chosen = Number(method === 'sft' ? this.settings.sftSteps : this.settings.dpoSteps);
+    return Number.isInteger(chosen) && chosen > 0 ? chosen : this.recipeSteps(method);
+  }
+
+  /** Why a step cannot start now, or null. */
+  blocker(step: StepId): string | null {
+    if (!this.files) return this.problem ? 'The lesson could not be read.' : 'Reading the lesson…';
+    if (studio.engine !== 'ready') return 'The GPU is not ready.';
+    if (this.running) return null; // the step buttons are disabled while one runs
+    if (studio.busy) return 'The GPU is busy (a run, a download or a comparison): wait for it to finish.';
+    const need: Partial<Record<StepId, [StepId, string]>> = {
+      smoke: ['sft', 'Train the SFT adapter first (step 1).'],
+      dpo: ['sft', 'Train the SFT adapter first (step 1).'],
+      evaluate: ['dpo', 'Train the DPO adapter first (step 3).'],
+    };
+    const dep = need[step];
+    if (dep && this.status[dep[0]] !== 'done') return dep[1];
+    return null;
+  }
+
+  /** Every step not done yet, in order; stops at the first that fails. */
+  async runAll(): Promise<void> {
+    for (const step of STEPS) {
+      if (this.status[step] === 'done') continue;
+      if (!(await this.run(step))) return;
+    }
+  }
+
+  async run(step: StepId): Promise<boolean> {
+    if (this.running || this.blocker(step)) return false;
+    this.running = step;
+    this.stopRequested = false;
+    this.status[step] = 'running';
+    this.stepProblem[step] = null;
+    // What came after this step no longer follows from it.
+    for (const later of STEPS.slice(STEPS.indexOf(step) + 1)) this.status[later] = 'todo';
+    try {
+      if (step === 'sft' || step === 'dpo') await this.train(step);
+      else if (step === 'smoke') await this.smokeTest();
+      else await this.evaluate();
+      this.status[step] = 'done';
+      return true;
+    } catch (e) {
+      this.status[step] = 'failed';
+      this.stepProblem[step] = explain(
+        e,
+        `the classroom's ${step === 'smoke' ? 'smoke test' : step === 'evaluate' ? 'evaluation' : step.toUpperCase()}`,
+      );
+      return false;
+    } finally {
+      this.running = null;
+      studio.lessonBusy = false;
+    }
+  }
+
+  /** Stop the step that is running: a run stops after its micro-batch (keeping its adapter), answers after the current one. */
+  stop(): void {
+    this.stopRequested = true;
+    if (studio.isTraining) studio.stop();
+  }
+
+  /** Forget the lesson's progress (its adapters stay on the Adapters screen). */
+  reset(): void {
+    if (this.running) return;
+    for (const s of STEPS) {
+      this.status[s] = 'todo';
+      this.stepProblem[s] = null;
+    }
+    this.runs = { sft: null, dpo: null };
+    this.adapterIds = { sft: null, dpo: null };
+    this.answers = { base: [], sft: [], dpo: [] };
+    this.evaluation = null;
+  }
+
+  /** The held-out prompts in use (the first `settings.prompts`; all of them when the field is not a count). */
+  get prompts(): string[] {
+    const all = this.files?.prompts ?? [];
+    const n = Number(this.settings.prompts);
+    return Number.isInteger(n) && n >= 1 ? all.slice(0, n) : all;
+  }
+
+  private async train(method: Method): Promise<void> {
+    const files = this.files as LessonFiles;
+    if (!studio.model || studio.model.id !== studio.demo?.id) {
+      if (!(await studio.loadDemo())) throw new Error(studio.modelProblem?.message ?? 'The demo model could not be loaded.');
+    }
+    const stage = files.lesson.stages[method];
+    await studio.loadDataset(method, await fetchDemoText(stage.dataset), fileName(stage.dataset), stage.config.maxLength);
+    const slot = studio.datasets[method];
+    if (!slot?.summary) throw new Error(slot?.problem?.message ?? `The demo ${method.toUpperCase()} dataset could not be prepared.`);
+    const config: TrainConfig = { ...stage.config, maxSteps: this.stageSteps(method) };
+    const result = await studio.train({
+      config,
+      parentAdapterId: method === 'dpo' ? this.adapterIds.sft : null,
+      name: `Classroom ${method.toUpperCase()} ${formatDate(Date.now())}`,
+    });
+    this.runs = { ...this.runs, [method]: studio.run };
+    // Stopped early still leaves an adapter of the steps done: the lesson goes on with it.
+    if (!result?.adapterId || (result.status !== 'completed' && result.status !== 'cancelled'))
+      throw new Error(studio.run?.problem?.message ?? result?.message ?? 'The run did not finish.');
+    this.adapterIds[method] = result.adapterId;
+  }
+
+  /** One prompt at a time, each model in turn, so the table fills row by row. */
+  private async answer(models: ModelKey[]): Promise<void> {
+    const files = this.files as LessonFiles;
+    studio.lessonBusy = true;
+    const engine: LessonEngine = { generate: (r) => studio.api.generate(r) };
+    const stack: Record<ModelKey, string[]> = {
+      base: [],
+      sft: [this.adapterIds.sft as string],
+      dpo: [this.adapterIds.dpo as string],
+    };
+    const prompts = this.prompts;
+    const next = { ...this.answers };
+    for (const m of models) next[m] = prompts.map(() => null);
+    this.answers = next;
+    for (const [i, prompt] of prompts.entries()) {
+      for (const m of models) {
+        if (this.stopRequested) throw new Error('Stopped: the answers so far are shown.');
+        const [scored] = await answerPrompts(engine, files.checks, [prompt], stack[m]);
+        const list = [...this.answers[m]];
+        list[i] = scored;
+        this.answers = { ...this.answers, [m]: list };
+      }
+    }
+  }
+
+  private async smokeTest(): Promise<void> {
+    await this.answer(['base', 'sft']);
+  }
+
+  private async evaluate(): Promise<void> {
+    const files = this.files as LessonFiles;
+    studio.lessonBusy = true;
+    const dpo = files.lesson.stages.dpo.config;
+    const pairsText = `${nonEmptyLines(files.pairs.text).slice(0, this.prompts.length).join('\n')}\n`;
+    const pairs = await studio.api.loadDataset('dpo', pairsText, files.pairs.file, dpo.maxLength);
+    const evaluate = (adapterId: string | null) =>
+      studio.api.evaluate({ datasetId: pairs.id, refAdapterId: this.adapterIds.sft, adapterId, beta: dpo.beta, lossType: dpo.lossType });
+    const before = await evaluate(null);
+    const after = await evaluate(this.adapterIds.dpo);
+    this.evaluation = { before, after, pairs: pairs.kept };
+    // The smoke test's answers stand for the base and SFT models if they cover the same prompts.
+    const have = (m: ModelKey) => this.answers[m].length === this.prompts.length && this.answers[m].every((a) => a !== null);
+    await this.answer(['base', 'sft', 'dpo'].filter((m) => m === 'dpo' || !have(m as ModelKey)) as ModelKey[]);
+  }
+
+  /** Pass rates of each model's answers so far (null: none yet). */
+  rates(model: ModelKey): Record<string, number> | null {
+    const done = this.answers[model].filter((a): a is ScoredAnswer => a !== null);
+    return done.length > 0 ? passRates(done) : null;
+  }
+}
+
+export const classroom = new Classroom();

@@ -1,0 +1,186 @@
+// Classroom mode end to end in the studio: the four steps on the shipped demo (model, data, lesson.json,
+// checks.json), run with "Run the whole lesson" and short step counts (SwiftShader is slow). What the page shows is
+// checked against the demo's own files read here: every answer's check marks against checks.json's regexes applied in
+// Node, each model's rates against its answers, the reward accuracy of the SFT model against its definition (policy =
+// reference: every pair ties). Leaves docs/screenshots/classroom*.png for the README.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '@webtune/harness';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  byTestId,
+  click,
+  clickText,
+  goTo,
+  openStudio,
+  SCREENSHOTS,
+  type StudioSession,
+  screenshot,
+  text,
+  typeInto,
+} from './support/studio.ts';
+
+const DEMO = join(REPO_ROOT, 'apps/studio/public/demo');
+const checks = JSON.parse(readFileSync(join(DEMO, 'checks.json'), 'utf8')) as {
+  checks: { id: string; regex: string; flags: string }[];
+  facts: { items: { prompt: string; regex: string }[] };
+};
+const PROMPTS = readFileSync(join(DEMO, 'data/eval-prompts.jsonl'), 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => JSON.parse(l).prompt as string);
+
+let s: StudioSession;
+beforeAll(async () => {
+  s = await openStudio();
+});
+afterAll(() => s?.close());
+
+interface Cell {
+  model: string;
+  index: number;
+  text: string;
+  passed: Record<string, boolean>;
+}
+
+/** The answers table as shown: each cell's model, prompt index, text and check marks. */
+async function answerCells(table: string): Promise<Cell[]> {
+  return s.page.$$eval(`${byTestId(table)} [data-testid="answer"]`, (tds) =>
+    tds.map((td) => ({
+      model: td.getAttribute('data-model') ?? '',
+      index: Number(td.getAttribute('data-index')),
+      text: td.querySelector('pre.out')?.textContent ?? '',
+      passed: JSON.parse(td.getAttribute('data-passed') || '{}'),
+    })),
+  );
+}
+
+/** What checks.json says an answer to prompt `index` passes, from its regexes. */
+function expectedPasses(index: number, shown: string): Record<string, boolean> {
+  const answer = shown === '(nothing)' ? '' : shown.trim();
+  const passed: Record<string, boolean> = {};
+  for (const c of checks.checks) passed[c.id] = new RegExp(c.regex, c.flags).test(answer);
+  const fact = checks.facts.items.find((f) => f.prompt === PROMPTS[index]);
+  if (fact) passed.facts = new RegExp(fact.regex).test(answer);
+  return passed;
+}
+
+async function rate(table: string, model: string, check: string): Promise<string> {
+  return s.page.$eval(
+    `${byTestId(table)} tr[data-model="${model}"] td[data-check="${check}"]`,
+    (td) => td.getAttribute('data-value') ?? '',
+  );
+}
+
+describe('classroom mode', () => {
+  it('says plainly when the lesson is missing from the build', async () => {
+    const page = await s.session.browser.newPage();
+    try {
+      await page.setRequestInterception(true);
+      page.on('request', (req) => {
+        if (req.url().endsWith('/demo/lesson.json')) void req.respond({ status: 404, body: 'not found' });
+        else void req.continue();
+      });
+      await page.goto(`${s.session.server.url}#/classroom`, { waitUntil: 'load' });
+      const alert = await page.waitForSelector(`${byTestId('screen-classroom')} [role=alert]`);
+      expect(await alert?.evaluate((e) => e.textContent)).toMatch(/demo\/lesson\.json is not in this build of the studio \(HTTP 404\)/);
+      expect(await page.$(byTestId('classroom-run-all'))).toBeNull();
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('opens on the lesson, with the recipe and a step that needs its predecessor', async () => {
+    const { page } = s;
+    await goTo(page, 'classroom');
+    await page.waitForSelector(byTestId('classroom-lesson'));
+    expect(await text(page, byTestId('classroom-lesson'))).toMatch(/The lesson: Animal cards/);
+    // 376 rows in batches of 8: 47 steps an epoch; SFT runs 3 epochs, DPO 1.
+    await page.$eval(`${byTestId('classroom-lesson')} details`, (d) => ((d as HTMLDetailsElement).open = true));
+    const settings = await text(page, `${byTestId('classroom-lesson')} details`);
+    expect(settings).toMatch(/whole recipe: 141 steps \(3 epochs\)/);
+    expect(settings).toMatch(/whole recipe: 47 steps \(1 epoch\)/);
+    expect(await text(page, byTestId('classroom-step-smoke'))).toMatch(/Train the SFT adapter first \(step 1\)/);
+    expect(await page.$eval(byTestId('classroom-run-smoke'), (b) => (b as HTMLButtonElement).disabled)).toBe(true);
+    await screenshot(page, 'classroom');
+  });
+
+  it('runs the whole lesson: SFT, smoke test, DPO on top, evaluation', async () => {
+    const { page } = s;
+    await typeInto(page, byTestId('classroom-sft-steps'), '2');
+    await typeInto(page, byTestId('classroom-dpo-steps'), '2');
+    await typeInto(page, byTestId('classroom-prompts'), '2');
+    await click(page, byTestId('classroom-run-all'));
+    await page.waitForFunction(
+      () =>
+        document.querySelector('[data-testid="classroom-step-evaluate"]')?.getAttribute('data-status') === 'done' ||
+        document.querySelector('[data-testid^="classroom-step-"][data-status="failed"]'),
+      { timeout: 540_000, polling: 1000 },
+    );
+    const statuses = await page.$$eval('[data-testid^="classroom-step-"]', (els) => els.map((e) => e.getAttribute('data-status')));
+    expect(statuses, await text(page, byTestId('screen-classroom'))).toEqual(['done', 'done', 'done', 'done']);
+    await screenshot(page, 'classroom-done');
+  });
+
+  it('shows both runs with their charts, the reward charts for DPO', async () => {
+    const { page } = s;
+    for (const m of ['sft', 'dpo']) {
+      expect(await page.$eval(byTestId(`classroom-${m}-run`), (e) => e.getAttribute('data-status'))).toBe('completed');
+      expect(await text(page, byTestId(`classroom-${m}-run-step`))).toBe('2 / 2');
+      const points = await page.$eval(byTestId(`classroom-${m}-run-chart-loss`), (e) => Number(e.getAttribute('data-points')));
+      expect(points).toBe(2);
+    }
+    for (const id of ['margins', 'accuracies', 'logps', 'rewards'])
+      expect(await page.$(byTestId(`classroom-dpo-run-chart-${id}`)), id).not.toBeNull();
+  });
+
+  it("marks every answer by checks.json's regexes and rates each model by its answers", async () => {
+    const cells = await answerCells('classroom-answers');
+    expect(cells.map((c) => `${c.model}${c.index}`).sort()).toEqual(['base0', 'base1', 'dpo0', 'dpo1', 'sft0', 'sft1']);
+    for (const c of cells)
+      expect(c.passed, `${c.model} answer ${c.index}: ${JSON.stringify(c.text)}`).toEqual(expectedPasses(c.index, c.text));
+    for (const m of ['base', 'sft', 'dpo'])
+      for (const id of ['format', 'closing', 'facts']) {
+        const mine = cells.filter((c) => c.model === m);
+        const want = mine.filter((c) => c.passed[id]).length / mine.length;
+        expect(Number(await rate('classroom-results', m, id)), `${m} ${id}`).toBeCloseTo(want, 10);
+      }
+    // The pretrained demo model answers in prose, not in cards.
+    expect(cells.filter((c) => c.model === 'base').every((c) => /^The \w+/.test(c.text.trim()) && !c.passed.format)).toBe(true);
+  });
+
+  it('measures held-out reward accuracy against the SFT model: every pair ties before DPO, DPO moves them', async () => {
+    expect(await rate('classroom-results', 'sft', 'rewards/accuracies')).toBe('0');
+    expect(await rate('classroom-results', 'sft', 'rewards/margins')).toBe('0');
+    expect(Number(await rate('classroom-results', 'dpo', 'rewards/margins'))).not.toBe(0);
+    const verdict = await text(s.page, byTestId('classroom-verdict'));
+    expect(verdict).toMatch(/^DPO moved "Friendly closing line" from \d+% to \d+% of the held-out answers/);
+    expect(verdict).toMatch(/Reward accuracy on 2 held-out pairs: 0 before, [\d.]+ after\./);
+  });
+
+  it('reads at 360 px wide (wide tables scroll in place) and on a projector', async () => {
+    const { page } = s;
+    await page.setViewport({ width: 360, height: 800 });
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.setViewport({ width: 1280, height: 900 });
+    await clickText(page, 'Large text');
+    await clickText(page, 'High contrast');
+    await page.$eval(byTestId('classroom-step-dpo'), (e) => e.scrollIntoView());
+    await page.screenshot({ path: join(SCREENSHOTS, 'projector-classroom.png') });
+    await clickText(page, 'Large text');
+    await clickText(page, 'High contrast');
+  });
+
+  it('keeps both adapters, named for the lesson, on the Adapters screen', async () => {
+    const { page } = s;
+    await goTo(page, 'adapters');
+    const names = await text(page, byTestId('screen-adapters'));
+    expect(names).toMatch(/Classroom SFT \d{4}-\d\d-\d\d/);
+    expect(names).toMatch(/Classroom DPO \d{4}-\d\d-\d\d/);
+    // Back on the classroom, the lesson is where it was.
+    await goTo(page, 'classroom');
+    expect(await page.$eval(byTestId('classroom-step-evaluate'), (e) => e.getAttribute('data-status'))).toBe('done');
+  });
+});
