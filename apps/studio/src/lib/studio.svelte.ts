@@ -270,6 +270,10 @@ export class Studio {
     }
     this.modelProblem = null;
     this.loading = { label, files: [] };
+    // Whether every file came from this browser's cache: said on the loaded card, since a cached load can finish
+    // before the loading panel ever paints.
+    let reported = false;
+    let downloaded = false;
     const progress = frameBatcher<DownloadProgress>((items) => {
       if (!this.loading) return;
       const files = [...this.loading.files];
@@ -284,11 +288,15 @@ export class Studio {
       const info = await this.api.loadModel(
         source,
         {},
-        callback((p: DownloadProgress) => progress.push(p)),
+        callback((p: DownloadProgress) => {
+          reported = true;
+          downloaded ||= !p.cached;
+          progress.push(p);
+        }),
       );
       progress.flushNow();
       this.model = info;
-      this.modelSource = label;
+      this.modelSource = reported && !downloaded ? `${label}, read from this browser's cache` : label;
       this.estimate = null;
       this.loading = null;
       // The engine forgets datasets with the old tokenizer: load them again with the new one.
