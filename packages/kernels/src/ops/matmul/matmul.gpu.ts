@@ -114,14 +114,13 @@ gpuTest('split-K: forced and automatic, with beta', async ({ device }) => {
   await check(gpu, { M: 8, N: 24, K: 4096, transA: true }, 61); // chooses split-K itself
 });
 
-gpuTest('attention heads through strides: S = Q Kᵀ per head with grouped-query sharing', async ({ device }) => {
-  const gpu = new Gpu(device);
-  const [Bn, T, nh, nkv, hd] = [2, 9, 4, 2, 8];
-  const q = uniform(Bn * T * nh * hd, 70);
-  const k = uniform(Bn * T * nkv * hd, 71);
+/** S = Q Kᵀ / sqrt(hd) per head through strides, q [B, T, nh, hd], k [B, T, nkv, hd], S [B, nh, T, T]. */
+async function checkStridedScores(gpu: Gpu, [Bn, T, nh, nkv, hd]: number[], seed: number): Promise<void> {
+  const q = uniform(Bn * T * nh * hd, seed);
+  const k = uniform(Bn * T * nkv * hd, seed + 1);
   const Q = gpu.upload(q, [Bn, T, nh, hd], 'q');
   const Kt = gpu.upload(k, [Bn, T, nkv, hd], 'k');
-  const S = gpu.tensor([Bn, nh, T, T], 'scores');
+  const S = gpu.upload(new Float32Array(Bn * nh * T * T).fill(Number.NaN), [Bn, nh, T, T], 'scores');
   const g: MatmulGeometry = {
     M: T,
     N: T,
@@ -141,16 +140,32 @@ gpuTest('attention heads through strides: S = Q Kᵀ per head with grouped-query
   const got = await gpu.read(S);
   // Independent of the geometry code: index the heads by hand.
   const want = new Float64Array(Bn * nh * T * T);
+  const magnitude = new Float64Array(want.length);
   for (let b = 0; b < Bn; b++)
     for (let h = 0; h < nh; h++)
       for (let i = 0; i < T; i++)
         for (let j = 0; j < T; j++) {
-          let s = 0;
+          let [s, m] = [0, 0];
           const kvh = Math.floor(h / (nh / nkv));
-          for (let d = 0; d < hd; d++) s += q[((b * T + i) * nh + h) * hd + d] * k[((b * T + j) * nkv + kvh) * hd + d];
+          for (let d = 0; d < hd; d++) {
+            const term = q[((b * T + i) * nh + h) * hd + d] * k[((b * T + j) * nkv + kvh) * hd + d];
+            s += term;
+            m += Math.abs(term);
+          }
           want[((b * nh + h) * T + i) * T + j] = s / Math.sqrt(hd);
+          magnitude[((b * nh + h) * T + i) * T + j] = m / Math.sqrt(hd);
         }
-  assertAllClose(got, want, reductionTolerance(hd, 1), 'scores');
+  assertAllClose(got, want, reductionTolerance(hd, magnitude), `scores (B=${Bn} T=${T} nh=${nh} nkv=${nkv} hd=${hd})`);
+  for (const t of [Q, Kt, S]) t.buffer.destroy();
+}
+
+gpuTest('attention heads through strides: S = Q Kᵀ per head with grouped-query sharing', async ({ device }) => {
+  const gpu = new Gpu(device);
+  await checkStridedScores(gpu, [2, 9, 4, 2, 8], 70); // hd <= 16: the direct path
+  // hd = 37 > 16: the staged path with scalar loads (37 is odd, so no vec4), T = 21 across tiles' edges.
+  await checkStridedScores(gpu, [2, 21, 6, 2, 37], 72);
+  // hd = 64: the staged path with vec4 loads through head strides; T = 70 spans two 64-row tiles.
+  await checkStridedScores(gpu, [1, 70, 4, 2, 64], 74);
 });
 
 gpuTest('more workgroups than one grid dimension allows', async ({ device }) => {
