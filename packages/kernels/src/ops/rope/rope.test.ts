@@ -93,6 +93,28 @@ describe('rope shape checks', () => {
     );
   });
 
+  it('checks declared positions against the tables: offset + T <= P', async () => {
+    // x: [6, 2, 8] as 2 sequences of 3 tokens; the tables cover positions 0..15.
+    const x6 = fake([6, 2, 8], 'q');
+    const positions6 = fake([6], 'position_ids', 'u32');
+    const t = { x: x6, positions: positions6, cos, sin };
+    await expect(rope(noGpu, t, { sequence: { T: 3, offset: 14 } })).rejects.toThrow(
+      'rope: position 16 (offset 14 + T 3 - 1) is past the cos/sin tables, which cover positions 0..15',
+    );
+    await expect(
+      rope(noGpu, { ...t, x: fake([18, 2, 8], 'q'), positions: fake([18], 'p', 'u32') }, { sequence: { T: 18 } }),
+    ).rejects.toThrow('rope: position 17 (offset 0 + T 18 - 1) is past the cos/sin tables, which cover positions 0..15');
+    await expect(rope(noGpu, t, { sequence: { T: 4 } })).rejects.toThrow(
+      "rope: sequence length T must be a positive integer dividing x's 6 rows, got T = 4",
+    );
+    await expect(rope(noGpu, t, { sequence: { T: 3, offset: -1 } })).rejects.toThrow(
+      'rope: sequence offset must be a non-negative integer, got -1',
+    );
+    // The last position that fits passes the checks and is dispatched.
+    const recorder = { dispatch: async (label: string) => ({ label }) } as unknown as Gpu;
+    await expect(rope(recorder, t, { sequence: { T: 3, offset: 13 } })).resolves.toEqual([{ label: 'rope' }]);
+  });
+
   it('checks dtypes and buffer sharing', async () => {
     await expect(rope(noGpu, { x, positions: fake([5], 'position_ids'), cos, sin })).rejects.toThrow(
       'rope: positions must be u32, got f32',

@@ -14,6 +14,13 @@ const WG = 256;
 export interface RopeOptions {
   /** Rotate by -angle: undoes the forward, and is its backward (apply it to the gradient). */
   inverse?: boolean;
+  /**
+   * The positions the caller will write, where it knows them when it builds the dispatch: x's
+   * rows are sequences of T tokens at positions offset .. offset + T - 1 (training: offset 0;
+   * generation: the cache row the new tokens go to). Checked against the tables' rows, since the
+   * kernel cannot report a position past them (it leaves such rows unrotated).
+   */
+  sequence?: { T: number; offset?: number };
   label?: string;
 }
 
@@ -48,7 +55,8 @@ export function ropeTables(invFreq: ArrayLike<number>, positions: number): { cos
 /**
  * Rotate each head of x in place by its row's position.
  * x: [N, heads, hd] f32 (hd even); positions: [N] u32 (batch rows [B, T] flattened);
- * cos, sin: [P, hd/2] f32 from `ropeTables`. Rows with a position >= P are left unchanged.
+ * cos, sin: [P, hd/2] f32 from `ropeTables`. Rows with a position >= P are left unchanged: pass
+ * `sequence` so that the positions known when building are checked against P here.
  */
 export async function rope(
   gpu: Gpu,
@@ -75,6 +83,7 @@ export async function rope(
     }
     if (table.dtype !== 'f32') throw new ShapeError(op, `${name} must be f32, got ${table.dtype}`);
   }
+  if (options.sequence) checkSequence(op, options.sequence, N, P);
   if (x.dtype !== 'f32') throw new ShapeError(op, `x must be f32, got ${x.dtype}`);
   if (positions.dtype !== 'u32') throw new ShapeError(op, `positions must be u32, got ${positions.dtype}`);
   requireDisjoint(
@@ -99,4 +108,18 @@ export async function rope(
     .u32(0)
     .bytes();
   return [await gpu.dispatch(op, { kernel: KERNEL, params, bind: [positions, cos, sin, x], groups: Math.ceil(total / WG) })];
+}
+
+/** Sequences of T tokens at offset .. offset + T - 1 must tile x's N rows and stay inside the P table rows. */
+function checkSequence(op: string, { T, offset = 0 }: { T: number; offset?: number }, N: number, P: number): void {
+  if (!Number.isInteger(T) || T < 1 || N % T !== 0) {
+    throw new ShapeError(op, `sequence length T must be a positive integer dividing x's ${N} rows, got T = ${T}`);
+  }
+  if (!Number.isInteger(offset) || offset < 0) throw new ShapeError(op, `sequence offset must be a non-negative integer, got ${offset}`);
+  if (offset + T > P) {
+    throw new ShapeError(
+      op,
+      `position ${offset + T - 1} (offset ${offset} + T ${T} - 1) is past the cos/sin tables, which cover positions 0..${P - 1}`,
+    );
+  }
 }

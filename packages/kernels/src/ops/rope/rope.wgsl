@@ -4,8 +4,12 @@
 //   x[i + HALF] <- x[i + HALF] * c + x[i] * s
 // x: [N, heads, D]; positions: [N], the position of each token row; cos, sin: [P, HALF].
 // sign = -1 rotates by -angle: the inverse, which is also the backward (a rotation's transpose).
-// Rows whose position is >= P are left as they are (positions are validated by the caller;
-// this only keeps the kernel inside the tables).
+// Rows whose position is >= P are left as they are. Why the guard: a shader cannot raise an
+// error, and WebGPU turns an out-of-bounds read into an implementation-defined one (clamped
+// to the buffer, or zero), so without it such a row would be silently rotated by some other
+// row's angle, or zeroed, differently on each GPU. Leaving it unrotated is at least the same
+// everywhere; the host checks the positions it knows (rope.ts `sequence`) and callers must keep
+// the rest below P.
 //
 // One thread per (row, head, i): adjacent threads read and write adjacent elements.
 
