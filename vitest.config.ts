@@ -1,6 +1,8 @@
 // One vitest run for the whole repo, in three projects:
 //   unit: pure logic in Node, beside the code (`src/**/*.test.ts`)
 //   gpu:  each package's `test/gpu.test.ts` runs that package's `*.gpu.ts` files in headless Chromium
+//   dawn: the kernels' `*.gpu.ts` again, in Node on Dawn (the `webgpu` package): the runtime
+//         works on any WebGPU host, and this is how kernels run on a GPU machine with no browser
 //   e2e:  `test/` drives the studio and the CLI end to end
 // GPU and e2e files run one at a time, and the projects one after another (groupOrder):
 // each owns a browser, and SwiftShader wants every core.
@@ -28,8 +30,17 @@ export default defineConfig({
       },
       {
         test: {
-          name: 'e2e',
+          name: 'dawn',
           sequence: { groupOrder: 2 },
+          include: ['packages/*/test/dawn.test.ts'],
+          fileParallelism: false,
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          sequence: { groupOrder: 3 },
           include: ['test/**/*.test.ts'],
           fileParallelism: false,
           testTimeout: 600_000,

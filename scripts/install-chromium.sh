@@ -1,27 +1,34 @@
 #!/usr/bin/env bash
-# Make sure a Chromium with WebGPU is there for the tests and the CLI.
-# Uses $WEBTUNE_CHROMIUM when set; installs Debian's chromium with apt when missing and root.
+# Make sure the WebGPU stacks the tests use are there: a Chromium (headless WebGPU), and the
+# Vulkan loader that Dawn in Node (the `webgpu` package) needs to reach a GPU or Chromium's
+# SwiftShader. Uses $WEBTUNE_CHROMIUM when set; installs what is missing with apt when root.
 set -euo pipefail
 
+browser=""
 if [[ -n "${WEBTUNE_CHROMIUM:-}" ]]; then
   [[ -x "$WEBTUNE_CHROMIUM" ]] || { echo "WEBTUNE_CHROMIUM=$WEBTUNE_CHROMIUM is not an executable" >&2; exit 1; }
-  echo "browser: $WEBTUNE_CHROMIUM"; exit 0
+  browser="$WEBTUNE_CHROMIUM"
 fi
 for candidate in /usr/bin/chromium /usr/bin/chromium-browser /usr/bin/google-chrome /usr/bin/google-chrome-stable; do
-  if [[ -x "$candidate" ]]; then echo "browser: $candidate"; exit 0; fi
+  if [[ -z "$browser" && -x "$candidate" ]]; then browser="$candidate"; fi
 done
+missing=()
+[[ -n "$browser" ]] || missing+=(chromium)
+/sbin/ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1 ' || missing+=(libvulkan1)
 
-if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null; then
-  echo "No Chromium found: installing Debian's chromium with apt-get..."
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
-  echo "browser: $(command -v chromium)"
-  exit 0
-fi
-
-cat >&2 <<'MSG'
-No Chromium found, and this script can only install one as root on Debian/Ubuntu.
-Install it yourself:   sudo apt-get install -y chromium
+if [[ ${#missing[@]} -gt 0 ]]; then
+  if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null; then
+    echo "Installing ${missing[*]} with apt-get..."
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    [[ -n "$browser" ]] || browser="$(command -v chromium)"
+  else
+    cat >&2 <<MSG
+Missing: ${missing[*]}. This script can only install them as root on Debian/Ubuntu.
+Install them yourself:   sudo apt-get install -y ${missing[*]}
 or point webtune at a Chrome/Chromium you have:   export WEBTUNE_CHROMIUM=/path/to/chrome
 MSG
-exit 1
+    exit 1
+  fi
+fi
+echo "browser: $browser"

@@ -8,6 +8,7 @@ export {
   launchChromium,
   parseGpuChoice,
 } from './chromium.ts';
+export { type DawnGpu, openDawn, swiftShaderIcd } from './dawn.ts';
 export { type GpuRun, type GpuRunOptions, type GpuRunRequest, type GpuTestResult, RUNNER_PAGE, runGpuTests } from './gpu-tests.ts';
 export { type HubMock, type HubMockOptions, type HubMockServer, hubMock } from './hub-mock.ts';
 export { type PageServer, REPO_ROOT, type ServeOptions, startServer } from './server.ts';

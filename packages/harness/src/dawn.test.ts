@@ -1,0 +1,28 @@
+// Dawn reads the Vulkan driver list when it makes an instance, and openDawn installs globals:
+// each case runs in its own Node process.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const DAWN = fileURLToPath(new URL('./dawn.ts', import.meta.url));
+
+function openIn(env: Record<string, string>): Promise<string> {
+  const script = `import { openDawn } from ${JSON.stringify(DAWN)};
+openDawn().then((d) => console.log('adapter', typeof navigator.gpu.requestAdapter, d.adapter.vendor), (e) => console.log(e.name, e.message));`;
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, ...env } }, (err, stdout) =>
+      err ? reject(err) : resolve(stdout.trim()),
+    );
+  });
+}
+
+describe('openDawn', () => {
+  it('says what it needs when the Vulkan driver it was pointed at does not exist', async () => {
+    const out = await openIn({ VK_ICD_FILENAMES: '/nonexistent/icd.json', WEBTUNE_GPU: 'auto' });
+    expect(out).toMatch(/^NoWebGpuError Dawn \(Node "webgpu"\) found no adapter\. It needs the Vulkan loader \(Debian: apt-get install libvulkan1\)/);
+  });
+
+  it('refuses a wrong WEBTUNE_GPU by name', async () => {
+    expect(await openIn({ WEBTUNE_GPU: 'cuda' })).toContain('WEBTUNE_GPU/--gpu must be auto, hardware or swiftshader (got "cuda")');
+  });
+});

@@ -1,0 +1,81 @@
+// WebGPU in Node through the `webgpu` package (Dawn, Chrome's WebGPU implementation): the same
+// WGSL and the same GPU tests with no browser, e.g. on a GPU server. On Linux Dawn reaches
+// the GPU through Vulkan, so it needs the Vulkan loader (Debian: libvulkan1) and a driver;
+// with no GPU it can use Chromium's SwiftShader, pointed at by VK_ICD_FILENAMES.
+import { existsSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { findChromium, type GpuChoice, parseGpuChoice } from './chromium.ts';
+import { type AdapterReport, NoWebGpuError } from './session.ts';
+
+export interface DawnGpu {
+  gpu: GPU;
+  adapter: AdapterReport;
+}
+
+/** Chromium's SwiftShader Vulkan driver manifest, beside the browser binary. */
+export function swiftShaderIcd(): string | null {
+  const dirs = ['/usr/lib/chromium'];
+  try {
+    dirs.push(dirname(realpathSync(findChromium())));
+  } catch {
+    // no browser: only the Debian location is left to try
+  }
+  return dirs.map((d) => join(d, 'vk_swiftshader_icd.json')).find((f) => existsSync(f)) ?? null;
+}
+
+function report(adapter: GPUAdapter): AdapterReport {
+  const limits: Record<string, number> = {};
+  for (const key in adapter.limits) limits[key] = Number(adapter.limits[key as keyof GPUSupportedLimits]);
+  const info = adapter.info;
+  return {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    device: info.device,
+    description: info.description,
+    isFallbackAdapter: Boolean((info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter),
+    features: [...adapter.features].sort(),
+    limits,
+  };
+}
+
+/**
+ * A WebGPU entry point from Dawn, with the WebGPU globals (GPUBufferUsage, ...) and
+ * `navigator.gpu` installed as in a browser. `auto` takes a real GPU and falls back to
+ * SwiftShader; an explicit VK_ICD_FILENAMES is always respected.
+ */
+export async function openDawn(choice: GpuChoice = parseGpuChoice(process.env.WEBTUNE_GPU)): Promise<DawnGpu> {
+  let dawn: typeof import('webgpu');
+  try {
+    dawn = await import('webgpu');
+  } catch (err) {
+    throw new NoWebGpuError(`the Node package "webgpu" (Dawn) cannot be loaded: ${(err as Error).message}. Run pnpm install.`);
+  }
+  Object.assign(globalThis, dawn.globals);
+  const attempt = async (): Promise<DawnGpu | null> => {
+    const gpu = dawn.create([]);
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    return adapter ? { gpu, adapter: report(adapter) } : null;
+  };
+  const userIcd = process.env.VK_ICD_FILENAMES;
+  let found = choice === 'swiftshader' && !userIcd ? null : await attempt();
+  if (!found && choice !== 'hardware' && !userIcd) {
+    const icd = swiftShaderIcd();
+    if (icd) {
+      process.env.VK_ICD_FILENAMES = icd; // read by the Vulkan loader when Dawn makes an instance
+      found = await attempt();
+    }
+  }
+  if (!found) {
+    throw new NoWebGpuError(
+      `Dawn (Node "webgpu") found no ${choice === 'auto' ? '' : `${choice} `}adapter. It needs the Vulkan loader ` +
+        "(Debian: apt-get install libvulkan1) and a Vulkan driver: a GPU driver, or Chromium's SwiftShader " +
+        `(${swiftShaderIcd() ?? 'not found: install chromium'}) via WEBTUNE_GPU=swiftshader or VK_ICD_FILENAMES.`,
+    );
+  }
+  // Node 20 has no navigator, Node 21+ one without gpu: tests that ask navigator.gpu for a second adapter work here too.
+  const g = globalThis as { navigator?: object };
+  g.navigator ??= {};
+  const nav = g.navigator;
+  if (!('gpu' in nav)) Object.defineProperty(nav, 'gpu', { value: found.gpu, configurable: true });
+  return found;
+}
