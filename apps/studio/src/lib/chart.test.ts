@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { downsample, extent, histogram, linePath, niceTicks, scale } from './chart.ts';
+import { downsample, extent, histogram, linePath, niceTicks, scale, span } from './chart.ts';
 
 describe('chart arithmetic', () => {
   it('nice ticks are round and cover the range', () => {
@@ -49,6 +49,20 @@ describe('chart arithmetic', () => {
     expect(bins[0].from).toBe(0);
     expect(bins.at(-1)?.to).toBeGreaterThanOrEqual(64);
     expect(bins.reduce((n, b) => n + b.count, 0)).toBe(5);
+  });
+
+  it('handles 200k values (a big dataset): no spread into Math.max, which overflows the stack', () => {
+    const values = Array.from({ length: 200_000 }, (_, i) => (i * 7919) % 3001);
+    values[123_456] = 5000;
+    expect(span(values)).toEqual([0, 5000]);
+    expect(span([Number.NaN, 3, Number.POSITIVE_INFINITY, -2])).toEqual([-2, 3]);
+    expect(span([])).toBeNull();
+    const [lo, hi] = extent(values);
+    expect(lo).toBeLessThan(0);
+    expect(hi).toBeGreaterThan(5000);
+    const bins = histogram(values, 1024, 20);
+    expect(bins.at(-1)?.to).toBeGreaterThanOrEqual(5000);
+    expect(bins.reduce((n, b) => n + b.count, 0)).toBe(200_000);
   });
 
   it('scale maps linearly', () => {

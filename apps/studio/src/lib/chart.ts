@@ -20,8 +20,11 @@ export function niceTicks(lo: number, hi: number, count = 4): number[] {
   return ticks;
 }
 
-/** [min, max] of the values, padded so a flat line sits mid-chart; [0, 1] when there is nothing. */
-export function extent(values: number[], pad = 0.05): [number, number] {
+/**
+ * [min, max] of the finite values, or null when there are none. A loop: `Math.max(...values)` passes every value
+ * as an argument and throws a RangeError past about 125k of them (a big dataset's lengths).
+ */
+export function span(values: readonly number[]): [number, number] | null {
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
   for (const v of values) {
@@ -29,7 +32,14 @@ export function extent(values: number[], pad = 0.05): [number, number] {
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
-  if (lo > hi) return [0, 1];
+  return lo > hi ? null : [lo, hi];
+}
+
+/** [min, max] of the values, padded so a flat line sits mid-chart; [0, 1] when there is nothing. */
+export function extent(values: number[], pad = 0.05): [number, number] {
+  const s = span(values);
+  if (!s) return [0, 1];
+  const [lo, hi] = s;
   if (lo === hi) {
     const d = Math.abs(lo) > 0 ? Math.abs(lo) * 0.1 : 1;
     return [lo - d, hi + d];
@@ -88,7 +98,7 @@ export interface Bin {
 
 /** Equal-width integer bins from 0 to `limit` (the max length), about `count` of them. */
 export function histogram(values: number[], limit: number, count = 24): Bin[] {
-  const top = Math.max(limit, 1, ...values);
+  const top = Math.max(limit, 1, span(values)?.[1] ?? 0);
   const width = Math.max(1, Math.ceil(top / count));
   const n = Math.max(1, Math.ceil(top / width));
   const bins: Bin[] = Array.from({ length: n }, (_, i) => ({ from: i * width, to: (i + 1) * width, count: 0 }));
