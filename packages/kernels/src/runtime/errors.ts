@@ -50,6 +50,31 @@ export class GpuValidationError extends Error {
   }
 }
 
+/** The browser or driver failed on work that was valid (e.g. a pipeline too big for this GPU) during `label`. */
+export class GpuInternalError extends Error {
+  override name = 'GpuInternalError';
+  constructor(label: string, detail: string) {
+    super(`WebGPU internal error during ${label}: ${detail}`);
+  }
+}
+
+/** What a WebGPU error scope of `filter` (or an uncaptured error of that kind) caught during `label`, typed. */
+export function typedGpuError(
+  filter: GPUErrorFilter,
+  label: string,
+  detail: string,
+): GpuOutOfMemoryError | GpuValidationError | GpuInternalError {
+  if (filter === 'out-of-memory') return new GpuOutOfMemoryError(label, detail);
+  if (filter === 'internal') return new GpuInternalError(label, detail);
+  return new GpuValidationError(label, detail);
+}
+
+/** The kind of a GPUError that no scope caught, from its class (GPUValidationError unless another). */
+export function errorFilterOf(error: GPUError): GPUErrorFilter {
+  const kind = error.constructor.name;
+  return kind === 'GPUOutOfMemoryError' ? 'out-of-memory' : kind === 'GPUInternalError' ? 'internal' : 'validation';
+}
+
 /** The GPUDevice is gone; nothing more can run on it. */
 export class DeviceLostError extends Error {
   override name = 'DeviceLostError';

@@ -76,3 +76,36 @@ gpuTest('a lost device is reported with its reason, and every later call says so
   }
   if (!(thrown instanceof DeviceLostError)) throw new Error(`a call after the loss threw ${thrown}`);
 });
+
+const PARAMS_SOURCE = `
+struct Params { v: f32, _pad0: f32, _pad1: f32, _pad2: f32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@compute @workgroup_size(1) fn main() { x[0] = p.v; }`;
+
+gpuTest('an error outside checked() reaches onError as a typed error naming the kernel', async () => {
+  // A device of its own: the runner's error scopes around each test would catch the error.
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) throw new Error('no second adapter');
+  const device = await adapter.requestDevice();
+  try {
+    const gpu = new Gpu(device);
+    const seen: Error[] = [];
+    gpu.onError = (e) => seen.push(e);
+    const x = gpu.tensor([1], 'x');
+    const params = new Float32Array([1, 0, 0, 0]).buffer;
+    const a = await gpu.dispatch('first op', { kernel: { name: 'stray_a', source: PARAMS_SOURCE }, params, bind: [x], groups: 1 });
+    const b = await gpu.dispatch('second op', { kernel: { name: 'stray_b', source: PARAMS_SOURCE }, params, bind: [x], groups: 1 });
+    // Layouts made by 'auto' belong to their pipeline: a's pipeline with b's bind group is invalid.
+    gpu.run({ ...a, bindGroup: b.bindGroup });
+    await device.queue.onSubmittedWorkDone();
+    for (let i = 0; i < 50 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    const [err] = seen;
+    if (!(err instanceof GpuValidationError)) throw new Error(`onError got ${seen.length ? seen : 'nothing'}`);
+    if (!err.message.startsWith('WebGPU validation error during GPU work outside Gpu.checked() (kernel stray_a, stray_b): ')) {
+      throw new Error(`the error does not name the kernels: ${err.message}`);
+    }
+  } finally {
+    device.destroy();
+  }
+});

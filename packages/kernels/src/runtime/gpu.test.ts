@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { Gpu } from './gpu.ts';
 
-/** Just what the constructor and grid() read of a device. */
+/** Just what the constructor and grid() use of a device. */
 const device = (maxComputeWorkgroupsPerDimension: number) =>
-  ({ limits: { maxComputeWorkgroupsPerDimension }, features: new Set(), lost: new Promise(() => {}) }) as unknown as GPUDevice;
+  ({
+    limits: { maxComputeWorkgroupsPerDimension },
+    features: new Set(),
+    lost: new Promise(() => {}),
+    addEventListener: () => {},
+  }) as unknown as GPUDevice;
 
 describe('grid', () => {
   it('folds past the device limit into rows of equal length', () => {

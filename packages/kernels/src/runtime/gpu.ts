@@ -1,6 +1,6 @@
 // The thin runtime: a GPUDevice from the caller, pipelines cached per device by kernel, entry
 // point and constants, tensors, uniforms, bind groups, and recording many dispatches into one submit.
-import { type CompileMessage, DeviceLostError, GpuOutOfMemoryError, GpuValidationError, KernelCompileError } from './errors.ts';
+import { type CompileMessage, DeviceLostError, errorFilterOf, GpuValidationError, KernelCompileError, typedGpuError } from './errors.ts';
 import { type ConstValue, specialize } from './specialize.ts';
 import { BINDING_ALIGN, type DType, numel, Tensor } from './tensor.ts';
 
@@ -75,6 +75,39 @@ interface CachedPipeline {
  */
 const PIPELINES = new WeakMap<GPUDevice, Map<string, CachedPipeline>>();
 
+/** What every Gpu on one device shares about its errors (WebGPU's error scopes are per device). */
+interface DeviceErrors {
+  /** Settles when the last checked() call queued on the device is done; the next waits for it. */
+  tail: Promise<void>;
+  /** The kernel behind each pipeline and dispatch label, to name it in an uncaptured error. */
+  kernels: Map<string, string>;
+  /** Where errors no scope caught go; console.error until a caller sets Gpu.onError. */
+  report: (err: Error) => void;
+}
+
+const DEVICE_ERRORS = new WeakMap<GPUDevice, DeviceErrors>();
+
+/** The device's error state, listening for its uncaptured errors from the first Gpu on it. */
+function deviceErrors(device: GPUDevice): DeviceErrors {
+  const known = DEVICE_ERRORS.get(device);
+  if (known) return known;
+  const state: DeviceErrors = { tail: Promise.resolve(), kernels: new Map(), report: (err) => console.error(err) };
+  device.addEventListener('uncapturederror', (e) => {
+    const { error } = e as GPUUncapturedErrorEvent;
+    e.preventDefault(); // reported here: the browser need not log it a second time
+    state.report(typedGpuError(errorFilterOf(error), strayWork(error.message, state.kernels), error.message));
+  });
+  DEVICE_ERRORS.set(device, state);
+  return state;
+}
+
+/** "GPU work outside Gpu.checked()", with the kernels and dispatches the message names by label. */
+export function strayWork(message: string, kernels: ReadonlyMap<string, string>): string {
+  const named = [...kernels].filter(([label]) => message.includes(`"${label}"`));
+  const names = [...new Set(named.map(([, kernel]) => kernel))];
+  return `GPU work outside Gpu.checked()${names.length > 0 ? ` (kernel ${names.join(', ')})` : ''}`;
+}
+
 export class Gpu {
   readonly hasSubgroups: boolean;
   readonly hasTimestamps: boolean;
@@ -84,6 +117,7 @@ export class Gpu {
   lost: DeviceLostError | undefined;
   /** Called once if the device is lost (the worker forwards it to the UI). */
   onLost: ((err: DeviceLostError) => void) | undefined;
+  private readonly errors: DeviceErrors;
 
   constructor(
     readonly device: GPUDevice,
@@ -95,6 +129,7 @@ export class Gpu {
     this.maxWorkgroupsPerDimension = Math.min(max, limit);
     this.hasSubgroups = device.features.has('subgroups');
     this.hasTimestamps = device.features.has('timestamp-query');
+    this.errors = deviceErrors(device);
     device.lost.then((info) => {
       this.lost = new DeviceLostError(info.reason, info.message);
       this.onLost?.(this.lost);
@@ -119,6 +154,15 @@ export class Gpu {
 
   get limits(): GPUSupportedLimits {
     return this.device.limits;
+  }
+
+  /**
+   * Receives, as GpuValidationError / GpuOutOfMemoryError / GpuInternalError, every error that no
+   * error scope caught (work outside checked()), naming the kernel when the message has its label.
+   * One per device, shared by every Gpu on it; console.error by default.
+   */
+  set onError(report: (err: Error) => void) {
+    this.errors.report = report;
   }
 
   // ---- pipelines -------------------------------------------------------------------------
@@ -147,6 +191,7 @@ export class Gpu {
 
   private async compile(kernel: Kernel, code: string, entryPoint: string, label: string): Promise<GPUComputePipeline> {
     const module = this.device.createShaderModule({ code, label: kernel.name });
+    this.errors.kernels.set(label, kernel.name);
     const info = await module.getCompilationInfo();
     const errors: CompileMessage[] = info.messages
       .filter((m) => m.type === 'error')
@@ -254,6 +299,7 @@ export class Gpu {
   async dispatch(label: string, spec: DispatchSpec): Promise<Dispatch> {
     const pipeline = await this.pipeline(spec.kernel, spec.consts);
     const params = spec.params instanceof ArrayBuffer ? this.uniform(spec.params, `${label} params`) : spec.params;
+    this.errors.kernels.set(label, spec.kernel.name);
     return { label, pipeline, bindGroup: this.bind(pipeline, label, [params, ...spec.bind]), workgroups: this.grid(spec.groups) };
   }
 
@@ -276,13 +322,32 @@ export class Gpu {
   }
 
   /**
-   * Run `fn` inside out-of-memory and validation error scopes and turn what they catch into
-   * GpuOutOfMemoryError / GpuValidationError naming `label`.
+   * Run `fn` inside validation, out-of-memory and internal error scopes and turn what they catch
+   * into GpuValidationError / GpuOutOfMemoryError / GpuInternalError naming `label`. Scopes are a
+   * stack per device that catch whatever runs while they are open, so the calls on one device
+   * take turns: each starts when the one before has popped its scopes. So `fn` must not call
+   * checked() on the same device (it would wait for itself), and work outside checked() that runs
+   * meanwhile is still caught by the open scope.
    */
   async checked<T>(label: string, fn: () => Promise<T> | T): Promise<T> {
     this.assertAlive();
-    this.device.pushErrorScope('validation');
-    this.device.pushErrorScope('out-of-memory');
+    const before = this.errors.tail;
+    let done = () => {};
+    this.errors.tail = new Promise((resolve) => {
+      done = resolve;
+    });
+    try {
+      await before;
+      this.assertAlive();
+      return await this.scoped(label, fn);
+    } finally {
+      done();
+    }
+  }
+
+  private async scoped<T>(label: string, fn: () => Promise<T> | T): Promise<T> {
+    const filters = ['validation', 'out-of-memory', 'internal'] as const;
+    for (const filter of filters) this.device.pushErrorScope(filter);
     let result: T | undefined;
     let thrown: unknown;
     try {
@@ -290,12 +355,15 @@ export class Gpu {
     } catch (err) {
       thrown = err;
     }
-    const oom = await this.device.popErrorScope();
-    const invalid = await this.device.popErrorScope();
+    const popped = new Map<GPUErrorFilter, GPUError | null>();
+    for (const filter of [...filters].reverse()) popped.set(filter, await this.device.popErrorScope());
     this.assertAlive();
     if (thrown) throw thrown;
-    if (oom) throw new GpuOutOfMemoryError(label, oom.message);
-    if (invalid) throw new GpuValidationError(label, invalid.message);
+    // Out of memory first: it says what to do, and often causes the validation errors after it.
+    for (const filter of ['out-of-memory', 'validation', 'internal'] as const) {
+      const error = popped.get(filter);
+      if (error) throw typedGpuError(filter, label, error.message);
+    }
     return result as T;
   }
 
