@@ -698,8 +698,8 @@ export class Studio {
       const list: { name: string; data: Uint8Array }[] = [];
       for (const [path, file] of files) {
         const data = new Uint8Array(await file.arrayBuffer());
-        if (/\.zip$/i.test(path)) for (const [inner, bytes] of unzip(data)) list.push({ name: inner, data: bytes });
-        else list.push({ name: path, data });
+        if (!/\.zip$/i.test(path)) list.push({ name: path, data });
+        else for (const [inner, bytes] of await unzipNamed(data, path)) list.push({ name: inner, data: bytes });
       }
       const imported = await this.api.importAdapter(list, name, parentId);
       await this.refreshAdapters();
@@ -713,6 +713,16 @@ export class Studio {
   adapterName(id: string | null): string {
     if (!id) return '';
     return this.adapters.find((a) => a.id === id)?.name ?? 'a deleted adapter';
+  }
+}
+
+/** A .zip's files (stored or deflated); what is wrong with it says which archive. */
+async function unzipNamed(data: Uint8Array, path: string): Promise<Map<string, Uint8Array>> {
+  try {
+    return await unzip(data, { inflate: true });
+  } catch (e) {
+    if (e instanceof Error && e.name === 'ZipError') e.message = `${path}: ${e.message}`;
+    throw e;
   }
 }
 

@@ -1,16 +1,18 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { crc32, unzip, ZipError, zip } from './zip.ts';
 
 const enc = new TextEncoder();
 const has = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
 const HAS_UNZIP = has('unzip', ['-v']);
-const HAS_PYTHON = has('python3', ['-c', 'import zipfile']);
+const HAS_PYTHON = has('python3', ['-c', 'import zipfile, lzma']);
+const HAS_ZIP = has('zip', ['-v']);
 if (!HAS_UNZIP) process.stderr.write('SKIPPED zip.test.ts `unzip` checks: no unzip on PATH (apt-get install unzip)\n');
-if (!HAS_PYTHON) process.stderr.write('SKIPPED zip.test.ts python3 zipfile checks: no python3 on PATH\n');
+if (!HAS_PYTHON) process.stderr.write('SKIPPED zip.test.ts python3 zipfile checks: no python3 (with lzma) on PATH\n');
+if (!HAS_ZIP) process.stderr.write('SKIPPED zip.test.ts `zip -r` check: no zip on PATH (apt-get install zip)\n');
 
 const dir = mkdtempSync(join(tmpdir(), 'webtune-zip-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,6 +27,62 @@ const sample = () => {
     { name: 'dossier/modèle ünïcode ✓.md', data: enc.encode('# héllo\n') },
   ];
 };
+
+/** Patch the central directory record of entry `name` (the reader trusts the directory for sizes, CRC and method). */
+function patchEntry(bytes: Uint8Array, name: string, patch: (view: DataView, record: number) => void): Uint8Array {
+  const out = bytes.slice();
+  const view = new DataView(out.buffer);
+  const count = view.getUint16(out.length - 22 + 10, true);
+  let pos = view.getUint32(out.length - 22 + 16, true);
+  for (let i = 0; i < count; i++) {
+    const nameLen = view.getUint16(pos + 28, true);
+    if (new TextDecoder().decode(out.subarray(pos + 46, pos + 46 + nameLen)) === name) {
+      patch(view, pos);
+      return out;
+    }
+    pos += 46 + nameLen + view.getUint16(pos + 30, true) + view.getUint16(pos + 32, true);
+  }
+  throw new Error(`no entry ${name}`);
+}
+
+/**
+ * Made by Python's zipfile (3.12), deflated like the zips of the OS and `zip -r`, with a directory entry and a
+ * stored entry beside the deflated ones:
+ *   def info(name, method):
+ *       i = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)); i.compress_type = method
+ *       i.external_attr = 0o644 << 16; return i
+ *   with zipfile.ZipFile(buf, 'w') as z:
+ *       z.writestr(info('adapter/', zipfile.ZIP_STORED), '')
+ *       z.writestr(info('adapter/adapter_config.json', zipfile.ZIP_DEFLATED), '{"peft_type": "LORA", "r": 8, "lora_alpha": 16}\n' * 4)
+ *       z.writestr(info('adapter/ü.bin', zipfile.ZIP_DEFLATED), bytes(range(256)) * 3)
+ *       z.writestr(info('adapter/README.md', zipfile.ZIP_STORED), '# stored\n')
+ *   base64.b64encode(buf.getvalue())
+ */
+const PYTHON_DEFLATED = Uint8Array.from(
+  Buffer.from(
+    'UEsDBBQAAAAAAAAAIVgAAAAAAAAAAAAAAAAIAAAAYWRhcHRlci9QSwMEFAAAAAgAAAAhWF9KYkcyAAAAwAAAABsAAABhZGFwdGVyL2FkYXB0ZXJfY29uZmln' +
+      'Lmpzb26rVipITSuJL6ksSFWyUlDy8Q9yVNJRUCoCciyAdE5+UWJ8Yk5BRiJQwNCslqt6kKkHAFBLAwQUAAAICAAAACFYKt/AsBYBAAAAAwAADgAAAGFkYXB0' +
+      'ZXIvw7wuYmluY2BkYmZhZWPn4OTi5uHl4xcQFBIWERUTl5CUkpaRlZNXUFRSVlFVU9fQ1NLW0dXTNzA0MjYxNTO3sLSytrG1s3dwdHJ2cXVz9/D08vbx9fMP' +
+      'CAwKDgkNC4+IjIqOiY2LT0hMSk5JTUvPyMzKzsnNyy8oLCouKS0rr6isqq6pratvaGxqbmlta+/o7Oru6e3rnzBx0uQpU6dNnzFz1uw5c+fNX7Bw0eIlS5ct' +
+      'X7Fy1eo1a9et37Bx0+YtW7dt37Fz1+49e/ftP3Dw0OEjR48dP3Hy1OkzZ8+dv3Dx0uUrV69dv3Hz1u07d+/df/Dw0eMnT589f/Hy1es3b9+9//Dx0+cvX799' +
+      '//Hz1+8/f//9Zxj1/4j2PwBQSwMEFAAAAAAAAAAhWAKLPJwJAAAACQAAABEAAABhZGFwdGVyL1JFQURNRS5tZCMgc3RvcmVkClBLAQIUAxQAAAAAAAAAIVgA' +
+      'AAAAAAAAAAAAAAAIAAAAAAAAAAAAAACkAQAAAABhZGFwdGVyL1BLAQIUAxQAAAAIAAAAIVhfSmJHMgAAAMAAAAAbAAAAAAAAAAAAAACkASYAAABhZGFwdGVy' +
+      'L2FkYXB0ZXJfY29uZmlnLmpzb25QSwECFAMUAAAICAAAACFYKt/AsBYBAAAAAwAADgAAAAAAAAAAAAAApAGRAAAAYWRhcHRlci/DvC5iaW5QSwECFAMUAAAA' +
+      'AAAAACFYAos8nAkAAAAJAAAAEQAAAAAAAAAAAAAApAHTAQAAYWRhcHRlci9SRUFETUUubWRQSwUGAAAAAAQABAD6AAAACwIAAAAA',
+    'base64',
+  ),
+);
+const CONFIG_TEXT = '{"peft_type": "LORA", "r": 8, "lora_alpha": 16}\n'.repeat(4);
+
+async function rejectionOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(ZipError);
+    return (e as Error).message;
+  }
+  throw new Error('expected a ZipError');
+}
 
 function errorOf(fn: () => unknown): string {
   try {
@@ -91,22 +149,53 @@ describe('zip / unzip', () => {
     ).toMatch(/"x" appears twice/);
   });
 
-  it('refuses a compressed entry, naming it and saying what to do', () => {
-    const bytes = zip(sample());
-    // Mark the safetensors entry deflated in its central directory record (the reader trusts the directory).
-    const view = new DataView(bytes.buffer);
-    const cdOffset = view.getUint32(bytes.length - 22 + 16, true);
-    let pos = cdOffset;
-    for (let i = 0; i < 4; i++) {
-      const nameLen = view.getUint16(pos + 28, true);
-      const name = new TextDecoder().decode(bytes.subarray(pos + 46, pos + 46 + nameLen));
-      if (name === 'adapter_model.safetensors') view.setUint16(pos + 10, 8, true);
-      pos += 46 + nameLen;
-    }
-    const msg = errorOf(() => unzip(bytes));
-    expect(msg).toContain('"adapter_model.safetensors" is compressed (deflate)');
-    expect(msg).toMatch(/without compression/);
+  it('reads the deflated archives ordinary zip tools make (a Python zipfile fixture)', async () => {
+    const files = await unzip(PYTHON_DEFLATED, { inflate: true });
+    expect([...files.keys()]).toEqual(['adapter/adapter_config.json', 'adapter/ü.bin', 'adapter/README.md']);
+    expect(new TextDecoder().decode(files.get('adapter/adapter_config.json'))).toBe(CONFIG_TEXT);
+    const bin = new Uint8Array(768);
+    for (let i = 0; i < bin.length; i++) bin[i] = i % 256;
+    expect(files.get('adapter/ü.bin')).toEqual(bin);
+    expect(new TextDecoder().decode(files.get('adapter/README.md'))).toBe('# stored\n');
+    // Stored archives read the same either way.
+    const ours = await unzip(zip(sample()), { inflate: true });
+    for (const f of sample()) expect(ours.get(f.name)).toEqual(f.data);
+    // The synchronous read cannot inflate, and says how to.
+    expect(errorOf(() => unzip(PYTHON_DEFLATED))).toContain('"adapter/adapter_config.json" is compressed (deflate)');
+  });
+
+  it('checks a deflated entry: corrupt data, wrong size, wrong CRC-32, each naming the file', async () => {
+    const dataAt = 30 + 8 + 30 + 'adapter/adapter_config.json'.length; // after the directory entry and this local header
+    const flipped = PYTHON_DEFLATED.slice();
+    flipped[dataAt + 5] ^= 0xff;
+    expect(await rejectionOf(unzip(flipped, { inflate: true }))).toMatch(/^"adapter\/adapter_config\.json" .*corrupt/);
+    const bigger = patchEntry(PYTHON_DEFLATED, 'adapter/adapter_config.json', (v, at) =>
+      v.setUint32(at + 24, v.getUint32(at + 24, true) + 1, true),
+    );
+    expect(await rejectionOf(unzip(bigger, { inflate: true }))).toBe(
+      '"adapter/adapter_config.json" holds 192 bytes where the archive says 193: the archive is corrupt (download or copy it again)',
+    );
+    const smaller = patchEntry(PYTHON_DEFLATED, 'adapter/ü.bin', (v, at) => v.setUint32(at + 24, 700, true));
+    expect(await rejectionOf(unzip(smaller, { inflate: true }))).toBe(
+      '"adapter/ü.bin" holds more than the 700 bytes the archive says: the archive is corrupt (download or copy it again)',
+    );
+    const crc = patchEntry(PYTHON_DEFLATED, 'adapter/ü.bin', (v, at) => v.setUint32(at + 16, v.getUint32(at + 16, true) ^ 1, true));
+    expect(await rejectionOf(unzip(crc, { inflate: true }))).toMatch(/^"adapter\/ü\.bin" fails its CRC-32 check/);
+  });
+
+  it('refuses other compression methods, encryption and ZIP64, naming the file and saying what to do', async () => {
+    const bzip2 = patchEntry(PYTHON_DEFLATED, 'adapter/ü.bin', (v, at) => v.setUint16(at + 10, 12, true));
+    const msg = await rejectionOf(unzip(bzip2, { inflate: true }));
+    expect(msg).toContain('"adapter/ü.bin" is compressed with bzip2, which webtune cannot read');
+    expect(msg).toMatch(/Zip the folder again with ordinary compression/);
     expect(msg).toMatch(/import the folder’s files instead/);
+    expect(errorOf(() => unzip(patchEntry(zip(sample()), 'empty.txt', (v, at) => v.setUint16(at + 10, 99, true))))).toContain(
+      '"empty.txt" is compressed with method 99',
+    );
+    const locked = patchEntry(PYTHON_DEFLATED, 'adapter/README.md', (v, at) => v.setUint16(at + 8, v.getUint16(at + 8, true) | 1, true));
+    expect(await rejectionOf(unzip(locked, { inflate: true }))).toMatch(/^"adapter\/README\.md" is encrypted; .*without one/);
+    const huge = patchEntry(PYTHON_DEFLATED, 'adapter/ü.bin', (v, at) => v.setUint32(at + 24, 0xffffffff, true));
+    expect(await rejectionOf(unzip(huge, { inflate: true }))).toMatch(/^"adapter\/ü\.bin" uses ZIP64 .*import the folder’s files instead/);
   });
 
   it('refuses corrupt and truncated archives', () => {
@@ -140,30 +229,48 @@ describe('zip / unzip', () => {
     for (const f of files) expect(new Uint8Array(readFileSync(join(out, f.name)))).toEqual(f.data);
   });
 
-  it.skipIf(!HAS_PYTHON)("is read by Python's zipfile; Python's stored zips are read back; its deflated ones are refused", () => {
-    const path = join(dir, 'py.zip');
-    writeFileSync(path, zip(sample()));
-    const script = `
+  it.skipIf(!HAS_PYTHON)(
+    "is read by Python's zipfile, and reads Python's stored and deflated zips; names what it cannot read",
+    async () => {
+      const path = join(dir, 'py.zip');
+      writeFileSync(path, zip(sample()));
+      const script = `
 import sys, zipfile, json
 z = zipfile.ZipFile(sys.argv[1])
 assert z.testzip() is None
 print(json.dumps({i.filename: [i.file_size, i.compress_type, i.date_time[0]] for i in z.infolist()}))
-for name, method in [('stored.zip', zipfile.ZIP_STORED), ('deflated.zip', zipfile.ZIP_DEFLATED)]:
+for name, method in [('stored.zip', zipfile.ZIP_STORED), ('deflated.zip', zipfile.ZIP_DEFLATED), ('lzma.zip', zipfile.ZIP_LZMA)]:
     with zipfile.ZipFile(sys.argv[2] + '/' + name, 'w', method) as w:
         w.writestr('folder/', '')
         w.writestr('folder/adapter_config.json', '{"r": 8}')
         w.writestr('folder/ü.bin', bytes(range(256)) * 3)
 `;
-    const info = JSON.parse(execFileSync('python3', ['-c', script, path, dir], { encoding: 'utf8' }));
-    expect(info['dossier/modèle ünïcode ✓.md']).toEqual([9, 0, 1980]);
-    expect(info['adapter_model.safetensors']).toEqual([70_000, 0, 1980]);
+      const info = JSON.parse(execFileSync('python3', ['-c', script, path, dir], { encoding: 'utf8' }));
+      expect(info['dossier/modèle ünïcode ✓.md']).toEqual([9, 0, 1980]);
+      expect(info['adapter_model.safetensors']).toEqual([70_000, 0, 1980]);
 
-    const stored = unzip(new Uint8Array(readFileSync(join(dir, 'stored.zip'))));
-    expect([...stored.keys()]).toEqual(['folder/adapter_config.json', 'folder/ü.bin']);
-    expect(new TextDecoder().decode(stored.get('folder/adapter_config.json'))).toBe('{"r": 8}');
-    expect(stored.get('folder/ü.bin')?.length).toBe(768);
+      for (const name of ['stored.zip', 'deflated.zip']) {
+        const files = await unzip(new Uint8Array(readFileSync(join(dir, name))), { inflate: true });
+        expect([...files.keys()], name).toEqual(['folder/adapter_config.json', 'folder/ü.bin']);
+        expect(new TextDecoder().decode(files.get('folder/adapter_config.json'))).toBe('{"r": 8}');
+        expect(files.get('folder/ü.bin')?.length).toBe(768);
+      }
+      const msg = await rejectionOf(unzip(new Uint8Array(readFileSync(join(dir, 'lzma.zip'))), { inflate: true }));
+      expect(msg).toContain('"folder/adapter_config.json" is compressed with LZMA');
+    },
+  );
 
-    const msg = errorOf(() => unzip(new Uint8Array(readFileSync(join(dir, 'deflated.zip')))));
-    expect(msg).toContain('"folder/adapter_config.json" is compressed (deflate)');
+  it.skipIf(!HAS_ZIP)('reads what Info-ZIP `zip -r` makes of a folder (deflated)', async () => {
+    const folder = join(dir, 'made-by-zip');
+    const files = sample();
+    for (const f of files) {
+      mkdirSync(dirname(join(folder, 'adapter', f.name)), { recursive: true });
+      writeFileSync(join(folder, 'adapter', f.name), f.data);
+    }
+    execFileSync('zip', ['-q', '-r', 'adapter.zip', 'adapter'], { cwd: folder });
+    const bytes = new Uint8Array(readFileSync(join(folder, 'adapter.zip')));
+    expect(errorOf(() => unzip(bytes))).toMatch(/is compressed \(deflate\)/); // so it is deflated
+    const got = await unzip(bytes, { inflate: true });
+    for (const f of files) expect(got.get(`adapter/${f.name}`), f.name).toEqual(f.data);
   });
 });

@@ -1,5 +1,6 @@
-// A tiny ZIP writer and reader for adapter folders: stored entries only (no compression; safetensors barely
-// compress), CRC-32 checked, UTF-8 names, no ZIP64 (archives and entries under 4 GiB, under 65535 entries).
+// A tiny ZIP writer and reader for adapter folders. The writer stores (no compression: safetensors barely
+// compress); the reader also inflates deflated entries, which is what ordinary zip tools write. CRC-32 checked,
+// UTF-8 names, no ZIP64 (archives and entries under 4 GiB, under 65535 entries).
 // The writer is deterministic: every entry carries the same DOS timestamp (1980-01-01 00:00), so the same files
 // always give the same bytes.
 
@@ -46,7 +47,6 @@ const MAX_U32 = 0xffffffff;
 const METHODS: Record<number, string> = {
   1: 'shrink',
   6: 'implode',
-  8: 'deflate',
   9: 'deflate64',
   12: 'bzip2',
   14: 'LZMA',
@@ -136,11 +136,78 @@ function checkName(name: string): void {
   }
 }
 
+/** One file of an archive as its central directory describes it, its bytes still as stored (maybe compressed). */
+interface Entry {
+  name: string;
+  method: number;
+  crc: number;
+  size: number;
+  raw: Uint8Array;
+}
+
 /**
- * The files of a store-only ZIP, by name (directories are skipped). Values are views into `bytes`. Compressed,
- * encrypted, multi-disk and ZIP64 archives are refused with the reason; every entry's CRC-32 is checked.
+ * The files of a ZIP archive, by name (directories are skipped). Stored entries are read as they are, deflated
+ * ones (what the OS, `zip` and Python write) are inflated: that needs `DecompressionStream`, so pass
+ * `{ inflate: true }` and await the result. Without it the call is synchronous, returns views into `bytes`, and
+ * refuses a compressed entry. Every entry's size and CRC-32 are checked. Other compression methods, encryption,
+ * multi-disk and ZIP64 archives are refused with the reason, naming the entry.
  */
-export function unzip(bytes: Uint8Array): Map<string, Uint8Array> {
+export function unzip(bytes: Uint8Array): Map<string, Uint8Array>;
+export function unzip(bytes: Uint8Array, options: { inflate: true }): Promise<Map<string, Uint8Array>>;
+export function unzip(bytes: Uint8Array, options?: { inflate?: boolean }): Map<string, Uint8Array> | Promise<Map<string, Uint8Array>> {
+  if (options?.inflate) return inflateAll(bytes);
+  const files = new Map<string, Uint8Array>();
+  for (const e of entries(bytes)) {
+    if (e.method !== 0) throw new ZipError(`"${e.name}" is compressed (deflate); read the archive with unzip(bytes, { inflate: true })`);
+    files.set(e.name, checked(e, e.raw));
+  }
+  return files;
+}
+
+async function inflateAll(bytes: Uint8Array): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
+  for (const e of entries(bytes)) files.set(e.name, checked(e, e.method === 0 ? e.raw : await inflateRaw(e)));
+  return files;
+}
+
+/** A deflated entry's bytes, inflated; never more than the size the archive declares (a zip bomb stops there). */
+async function inflateRaw(e: Entry): Promise<Uint8Array> {
+  const out = new Uint8Array(e.size);
+  let n = 0;
+  try {
+    const reader = new Blob([e.raw as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('deflate-raw')).getReader();
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      if (n + chunk.value.length > e.size) {
+        await reader.cancel();
+        throw new ZipError(
+          `"${e.name}" holds more than the ${e.size} bytes the archive says: the archive is corrupt (download or copy it again)`,
+        );
+      }
+      out.set(chunk.value, n);
+      n += chunk.value.length;
+    }
+  } catch (err) {
+    if (err instanceof ZipError) throw err;
+    throw new ZipError(
+      `"${e.name}" cannot be decompressed (${(err as Error).message}): the archive is corrupt (download or copy it again)`,
+    );
+  }
+  return out.subarray(0, n);
+}
+
+/** The entry's data once its size and CRC-32 match what the archive says. */
+function checked(e: Entry, data: Uint8Array): Uint8Array {
+  if (data.length !== e.size) {
+    throw new ZipError(
+      `"${e.name}" holds ${data.length} bytes where the archive says ${e.size}: the archive is corrupt (download or copy it again)`,
+    );
+  }
+  if (crc32(data) !== e.crc) throw new ZipError(`"${e.name}" fails its CRC-32 check: the archive is corrupt (download or copy it again)`);
+  return data;
+}
+
+/** The archive's files from its central directory, validated: readable methods, no encryption, no ZIP64, in bounds. */
+function entries(bytes: Uint8Array): Entry[] {
   if (!(bytes instanceof Uint8Array)) throw new ZipError('expected the archive as a Uint8Array');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const end = findEnd(bytes, view);
@@ -163,7 +230,8 @@ export function unzip(bytes: Uint8Array): Map<string, Uint8Array> {
     );
 
   const decoderUtf8 = new TextDecoder('utf-8', { fatal: false });
-  const files = new Map<string, Uint8Array>();
+  const out: Entry[] = [];
+  const seen = new Set<string>();
   let pos = cdOffset;
   for (let i = 0; i < count; i++) {
     if (pos + CENTRAL_LEN > cdOffset + cdSize || u32(pos) !== CENTRAL_SIG) {
@@ -183,34 +251,38 @@ export function unzip(bytes: Uint8Array): Map<string, Uint8Array> {
     pos += CENTRAL_LEN + nameLen + extraLen + commentLen;
 
     if (name.endsWith('/')) continue; // a directory entry: nothing to read
-    if (flags & 0x1) throw new ZipError(`"${name}" is encrypted; webtune reads unencrypted archives only`);
-    if (method !== 0) {
-      const how = METHODS[method] ?? `method ${method}`;
+    if (flags & 0x41) {
       throw new ZipError(
-        `"${name}" is compressed (${how}); webtune reads uncompressed (stored) ZIP archives only. ` +
-          'Re-zip without compression (e.g. `zip -0 -r adapter.zip adapter/`), or import the folder’s files instead.',
+        `"${name}" is encrypted; webtune reads archives without a password only. Zip the folder again without one, or import its files instead.`,
       );
     }
-    if (compressed !== size || size === MAX_U32 || localOffset === MAX_U32) {
+    if (method !== 0 && method !== 8) {
+      const how = METHODS[method] ?? `method ${method}`;
       throw new ZipError(
-        `"${name}": its stored size ${compressed} differs from its size ${size}, or it uses ZIP64: the archive is corrupt or unsupported`,
+        `"${name}" is compressed with ${how}, which webtune cannot read. Zip the folder again with ordinary compression ` +
+          '(deflate, what the system’s “Compress” and `zip -r` use), or import the folder’s files instead.',
       );
+    }
+    if (compressed === MAX_U32 || size === MAX_U32 || localOffset === MAX_U32) {
+      throw new ZipError(`"${name}" uses ZIP64 (for files over 4 GiB), which webtune does not read; import the folder’s files instead`);
+    }
+    if (method === 0 && compressed !== size) {
+      throw new ZipError(`"${name}": its stored size ${compressed} differs from its size ${size}: the archive is corrupt`);
     }
     if (localOffset + LOCAL_LEN > cdOffset || u32(localOffset) !== LOCAL_SIG) {
       throw new ZipError(`"${name}": its local header at byte ${localOffset} is missing: the archive is truncated or corrupt`);
     }
     const dataStart = localOffset + LOCAL_LEN + u16(localOffset + 26) + u16(localOffset + 28);
-    if (dataStart + size > cdOffset) {
+    if (dataStart + compressed > cdOffset) {
       throw new ZipError(
-        `"${name}": its ${size} bytes at ${dataStart} run into the central directory: the archive is truncated or corrupt`,
+        `"${name}": its ${compressed} bytes at ${dataStart} run into the central directory: the archive is truncated or corrupt`,
       );
     }
-    const data = bytes.subarray(dataStart, dataStart + size);
-    if (crc32(data) !== crc) throw new ZipError(`"${name}" fails its CRC-32 check: the archive is corrupt (download or copy it again)`);
-    if (files.has(name)) throw new ZipError(`"${name}" appears twice in the archive`);
-    files.set(name, data);
+    if (seen.has(name)) throw new ZipError(`"${name}" appears twice in the archive`);
+    seen.add(name);
+    out.push({ name, method, crc, size, raw: bytes.subarray(dataStart, dataStart + compressed) });
   }
-  return files;
+  return out;
 }
 
 /** Offset of the end-of-central-directory record: the last signature that leaves exactly its comment after it. */
