@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { downsample, extent, histogram, linePath, niceTicks, scale, span } from './chart.ts';
+import { downsample, extent, histogram, lengthAxis, linePath, niceTicks, scale, span } from './chart.ts';
 
 describe('chart arithmetic', () => {
   it('nice ticks are round and cover the range', () => {
@@ -44,11 +44,26 @@ describe('chart arithmetic', () => {
     expect(d).toBe('M0.0,0.0M2.0,1.0');
   });
 
-  it('histogram bins cover 0..limit and count every value', () => {
+  it('histogram bins cover 0..end and count every value, and those from the cut on', () => {
     const bins = histogram([0, 5, 10, 63, 64], 64, 8);
     expect(bins[0].from).toBe(0);
     expect(bins.at(-1)?.to).toBeGreaterThanOrEqual(64);
     expect(bins.reduce((n, b) => n + b.count, 0)).toBe(5);
+    expect(bins.reduce((n, b) => n + b.cut, 0)).toBe(0);
+    // Max length 48 cuts sequences of 49 tokens and more: 63 and 64, not 48.
+    const cut = histogram([10, 48, 63, 64], 64, 8, 49);
+    expect(cut.reduce((n, b) => n + b.cut, 0)).toBe(2);
+    expect(cut.at(-1)).toMatchObject({ count: 2, cut: 2 });
+  });
+
+  it('a length axis ends near the data, with the max length on it or pointed to past the end', () => {
+    // The default max length (1024) beside sequences of at most 60 tokens: the axis stays at 60, not 1024.
+    expect(lengthAxis(60, 1024)).toEqual({ end: 60, limitOnAxis: false });
+    // A max length that cuts: the axis runs to the longest sequence, the limit inside it.
+    expect(lengthAxis(120, 48)).toEqual({ end: 120, limitOnAxis: true });
+    // A max length a little past the data is drawn to scale.
+    expect(lengthAxis(60, 80)).toEqual({ end: 80, limitOnAxis: true });
+    expect(lengthAxis(0, 4)).toEqual({ end: 1, limitOnAxis: false });
   });
 
   it('handles 200k values (a big dataset): no spread into Math.max, which overflows the stack', () => {

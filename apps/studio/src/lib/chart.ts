@@ -94,16 +94,33 @@ export interface Bin {
   from: number;
   to: number;
   count: number;
+  /** How many of `count` are at or above `cutFrom` (cut by the max length). */
+  cut: number;
 }
 
-/** Equal-width integer bins from 0 to `limit` (the max length), about `count` of them. */
-export function histogram(values: number[], limit: number, count = 24): Bin[] {
-  const top = Math.max(limit, 1, span(values)?.[1] ?? 0);
+/** Equal-width integer bins from 0 to the larger of `end` and the largest value, about `count` of them. */
+export function histogram(values: number[], end: number, count = 24, cutFrom = Number.POSITIVE_INFINITY): Bin[] {
+  const top = Math.max(end, 1, span(values)?.[1] ?? 0);
   const width = Math.max(1, Math.ceil(top / count));
   const n = Math.max(1, Math.ceil(top / width));
-  const bins: Bin[] = Array.from({ length: n }, (_, i) => ({ from: i * width, to: (i + 1) * width, count: 0 }));
-  for (const v of values) bins[Math.min(n - 1, Math.floor(v / width))].count++;
+  const bins: Bin[] = Array.from({ length: n }, (_, i) => ({ from: i * width, to: (i + 1) * width, count: 0, cut: 0 }));
+  for (const v of values) {
+    const b = bins[Math.min(n - 1, Math.floor(v / width))];
+    b.count++;
+    if (v >= cutFrom) b.cut++;
+  }
   return bins;
+}
+
+/**
+ * Where a length chart's axis ends: at the data's longest sequence, stretched to the max length when that is close
+ * (within half again), so the bars never shrink into a sliver beside a far-off limit. `limitOnAxis` is false when
+ * the max length lies past the end: the chart then points to it at the edge instead of drawing it to scale.
+ */
+export function lengthAxis(longest: number, maxLength: number): { end: number; limitOnAxis: boolean } {
+  const data = Math.max(1, longest);
+  if (maxLength <= data * 1.5) return { end: Math.max(data, maxLength), limitOnAxis: true };
+  return { end: data, limitOnAxis: false };
 }
 
 /** Linear map from a domain to a range. */
