@@ -1,7 +1,7 @@
-// GB/s of the memory-bound kernels: row softmax (attention-shaped), the fused cross-entropy
-// forward and in-place backward (vocab-sized rows), and the DPO loss. Bytes counted are the
-// bytes each kernel must move at least once (inputs read + outputs written). tfjs's softmax and
-// logSoftmax run beside ours on the same device as the peer.
+// GB/s of the memory-bound kernels: row softmax (attention-shaped, full and causal), the fused
+// cross-entropy forward and in-place backward (vocab-sized rows), and the DPO loss. Bytes counted
+// are the bytes each run must move at least once (inputs read + outputs written). tfjs's softmax
+// and logSoftmax run beside ours on the same device as the peer, on the same work.
 import * as tf from '@tensorflow/tfjs-core';
 import { crossEntropyBackward, crossEntropyForward, IGNORE_INDEX } from '../src/ops/cross_entropy/cross_entropy.ts';
 import { dpoLoss } from '../src/ops/dpo_loss/dpo_loss.ts';
@@ -10,11 +10,11 @@ import type { Gpu } from '../src/runtime/gpu.ts';
 import { randint, uniform } from '../src/testing/random.ts';
 import { flushTfjs, tfBackend } from './matmul.bench.ts';
 import type { BenchRow } from './rows.ts';
-import { repsFor, timeGpu } from './timing.ts';
+import { type Timing, timeGpu } from './timing.ts';
 
 const noFlush = () => {};
 
-function row(suite: string, name: string, impl: string, ms: number, reps: number, bytes: number): BenchRow {
+function row(suite: string, name: string, impl: string, { ms, reps }: Timing, bytes: number): BenchRow {
   return { suite, case: name, impl, ms, reps, metric: 'GB/s', value: bytes / ms / 1e6 };
 }
 
@@ -26,21 +26,26 @@ export async function benchBandwidth(gpu: Gpu, quick: boolean, budgetMs: number)
     ours.vsTfjs = peer.ms / ours.ms;
   };
 
-  // Attention-shaped softmax: B*nh*T rows of T keys, causal.
+  // Attention-shaped softmax: B*nh*T rows of T keys. Against tfjs's softmax (every column), ours
+  // without the mask; the causal one apart, credited with the half rows it reads.
   const T = quick ? 128 : 256;
   const R = 8 * 4 * T;
   const x = gpu.upload(uniform(R * T, 1, 4), [R, T], 'scores');
   const p = gpu.tensor([R, T], 'probs');
-  const soft = await softmaxForward(gpu, p, x, { causal: { queries: T, offset: 0 } });
-  const bytes = 2 * R * T * 4;
-  const reps = repsFor(bytes / 0.5e6, budgetMs); // estimate at 0.5 GB/s
-  const t1 = await timeGpu(gpu.device, () => gpu.run(...soft), noFlush, reps);
-  const ours = row('softmax', `causal [${R}, ${T}]`, 'webtune', t1.ms, reps, bytes);
+  const full = await softmaxForward(gpu, p, x);
+  const causal = await softmaxForward(gpu, p, x, { causal: { queries: T, offset: 0 } });
+  const bytes = 2 * R * T * 4; // read x, write y
+  const t1 = await timeGpu(gpu.device, () => gpu.run(...full), noFlush, budgetMs);
+  const ours = row('softmax', `[${R}, ${T}]`, 'webtune', t1, bytes);
   const tx = tf.tensor2d(await gpu.read(x), [R, T]);
-  const t2 = await timeGpu(gpu.device, () => tf.dispose(tf.softmax(tx)), tfFlush, reps);
-  const peer = row('softmax', `causal [${R}, ${T}]`, 'tfjs-webgpu', t2.ms, reps, bytes);
+  const t2 = await timeGpu(gpu.device, () => tf.dispose(tf.softmax(tx)), tfFlush, budgetMs);
+  const peer = row('softmax', `[${R}, ${T}]`, 'tfjs-webgpu', t2, bytes);
   ratio(ours, peer);
   rows.push(ours, peer);
+  // Query i reads its i + 1 visible columns; every row is written whole (the masked zeros too).
+  const causalBytes = ((R / T) * ((T * (T + 1)) / 2) + R * T) * 4;
+  const t3 = await timeGpu(gpu.device, () => gpu.run(...causal), noFlush, budgetMs);
+  rows.push(row('softmax', `causal [${R}, ${T}]`, 'webtune', t3, causalBytes));
 
   // Cross-entropy over a vocabulary: forward reads the logits once; backward reads and writes them.
   const N = quick ? 256 : 512;
@@ -58,25 +63,18 @@ export async function benchBandwidth(gpu: Gpu, quick: boolean, budgetMs: number)
   const fwd = await crossEntropyForward(gpu, { logits, targets, logprobs, lse });
   const bwd = await crossEntropyBackward(gpu, { logits, targets, lse, weights });
   const ceBytes = N * V * 4;
-  const ceReps = repsFor(ceBytes / 0.5e6, budgetMs);
-  const f = await timeGpu(gpu.device, () => gpu.run(...fwd), noFlush, ceReps);
-  const fr = row('cross_entropy', `forward [${N}, ${V}]`, 'webtune', f.ms, ceReps, ceBytes);
+  const f = await timeGpu(gpu.device, () => gpu.run(...fwd), noFlush, budgetMs);
+  const fr = row('cross_entropy', `forward [${N}, ${V}]`, 'webtune', f, ceBytes);
   const tl = tf.tensor2d(logitsData, [N, V]);
-  const tp = await timeGpu(gpu.device, () => tf.dispose(tf.logSoftmax(tl)), tfFlush, ceReps);
-  const pr = row('cross_entropy', `forward [${N}, ${V}]`, 'tfjs-webgpu', tp.ms, ceReps, ceBytes);
+  const tp = await timeGpu(gpu.device, () => tf.dispose(tf.logSoftmax(tl)), tfFlush, budgetMs);
+  const pr = row('cross_entropy', `forward [${N}, ${V}]`, 'tfjs-webgpu', tp, ceBytes);
   ratio(fr, pr);
   rows.push(fr, pr);
-  // The backward overwrites the logits; rewrite them between replays so every run sees real data.
-  const b = await timeGpu(
-    gpu.device,
-    () => {
-      gpu.write(logits, logitsData);
-      gpu.run(...bwd);
-    },
-    noFlush,
-    ceReps,
-  );
-  rows.push(row('cross_entropy', `backward in place [${N}, ${V}]`, 'webtune', b.ms, ceReps, 2 * ceBytes));
+  // The backward overwrites the logits: each run first restores them from a copy on the device
+  // (reads and writes N*V floats, counted), then reads and writes them in place.
+  const saved = gpu.upload(logitsData, [N, V], 'saved logits');
+  const b = await timeGpu(gpu.device, () => gpu.record().copy(saved, logits).run(bwd).submit(), noFlush, budgetMs);
+  rows.push(row('cross_entropy', `restore copy + backward in place [${N}, ${V}]`, 'webtune', b, 4 * ceBytes));
   tf.dispose([tx, tl]);
 
   // DPO loss on a large micro-batch: P pairs of T tokens (log-probs, mask in; weights out).
@@ -100,8 +98,7 @@ export async function benchBandwidth(gpu: Gpu, quick: boolean, budgetMs: number)
   };
   const dpo = await dpoLoss(gpu, t, { beta: 0.1, lossType: 'sigmoid', labelSmoothing: 0, pairsTotal: P });
   const dpoBytes = 3 * S * Tq * 4;
-  const dReps = repsFor(dpoBytes / 0.2e6, budgetMs);
-  const d = await timeGpu(gpu.device, () => gpu.run(...dpo), noFlush, dReps);
-  rows.push(row('dpo_loss', `${P} pairs x ${Tq} tokens`, 'webtune', d.ms, dReps, dpoBytes));
+  const d = await timeGpu(gpu.device, () => gpu.run(...dpo), noFlush, budgetMs);
+  rows.push(row('dpo_loss', `${P} pairs x ${Tq} tokens`, 'webtune', d, dpoBytes));
   return rows;
 }

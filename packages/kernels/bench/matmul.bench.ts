@@ -1,5 +1,6 @@
 // matmul GFLOP/s on training-shaped problems: ours vs the naive WGSL kernel vs tfjs-backend-webgpu's
-// matMul, all on the same GPUDevice in the same page, timed the same way.
+// matMul, all on the same GPUDevice in the same page, timed the same way (timing.ts), and each
+// transposed layout's time against the NN layout of its shape.
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { matmul } from '../src/ops/matmul/matmul.ts';
@@ -8,7 +9,7 @@ import { UniformWriter } from '../src/runtime/uniform.ts';
 import { uniform } from '../src/testing/random.ts';
 import naiveSource from './naive_matmul.wgsl?raw';
 import type { BenchRow } from './rows.ts';
-import { repsFor, timeGpu } from './timing.ts';
+import { timeGpu } from './timing.ts';
 
 export interface MatmulShape {
   name: string;
@@ -17,24 +18,35 @@ export interface MatmulShape {
   K: number;
   transA?: boolean;
   transB?: boolean;
+  /** Judged against tfjs: ours at least 2x its speed. */
+  square?: boolean;
+  /** A transposed layout: the name of the NN case of the same M, N, K, whose time it must stay within 1.5x of. */
+  nn?: string;
 }
 
-/** Training shapes: square, a fused QKV-like projection, LoRA's skinny products, backward layouts. */
+/**
+ * Training shapes: square, a fused QKV-like projection, the layouts of one shape (the forward
+ * x Wᵀ is NT, the weight gradient dYᵀ X is TN), and LoRA's skinny products, forward and backward
+ * as model/linear.ts runs them (rank 8; T x 4 rows for a micro-batch).
+ */
 export function matmulShapes(quick: boolean): MatmulShape[] {
   const T = quick ? 256 : 512;
   const H = quick ? 256 : 512;
-  const shapes: MatmulShape[] = [
-    { name: 'square 256', M: 256, N: 256, K: 256 },
-    { name: 'square 512', M: 512, N: 512, K: 512 },
+  const L = 4 * T;
+  const r = 8;
+  return [
+    { name: 'square 256', M: 256, N: 256, K: 256, square: true },
+    { name: 'square 512', M: 512, N: 512, K: 512, square: true },
+    ...(quick ? [] : [{ name: 'square 1024', M: 1024, N: 1024, K: 1024, square: true }]),
+    { name: 'NT 512: x Wᵀ', M: 512, N: 512, K: 512, transB: true, nn: 'square 512' },
+    { name: 'TN 512: dW = dYᵀ X', M: 512, N: 512, K: 512, transA: true, nn: 'square 512' },
     { name: `[T,H]x[H,3H] T=${T} H=${H}`, M: T, N: 3 * H, K: H },
-    { name: `LoRA down [T,H]x[H,8] T=${4 * T}`, M: 4 * T, N: 8, K: H, transB: true },
-    { name: `LoRA up [T,8]x[8,H] T=${4 * T}`, M: 4 * T, N: H, K: 8, transB: true },
-    { name: 'backward dX: NN 512', M: 512, N: 512, K: 512 },
-    { name: 'forward xWᵀ: NT 512', M: 512, N: 512, K: 512, transB: true },
-    { name: 'backward dW = dYᵀX: TN 512', M: 512, N: 512, K: 512, transA: true },
+    { name: `LoRA z = x Aᵀ: NT [${L},${H}]x[${r},${H}]ᵀ`, M: L, N: r, K: H, transB: true },
+    { name: `LoRA y += z Bᵀ: NT [${L},${r}]x[${H},${r}]ᵀ`, M: L, N: H, K: r, transB: true },
+    { name: `LoRA u = dy B: NN [${L},${H}]x[${H},${r}]`, M: L, N: r, K: H },
+    { name: `LoRA dB = dyᵀ z: TN [${L},${H}]ᵀx[${L},${r}]`, M: H, N: r, K: L, transA: true },
+    { name: `LoRA dA = uᵀ x: TN [${L},${r}]ᵀx[${L},${H}]`, M: r, N: H, K: L, transA: true },
   ];
-  if (!quick) shapes.splice(2, 0, { name: 'square 1024', M: 1024, N: 1024, K: 1024 });
-  return shapes;
 }
 
 let tfReady: Promise<WebGPUBackend> | undefined;
@@ -89,24 +101,27 @@ export async function benchMatmul(gpu: Gpu, shapes: MatmulShape[], budgetMs: num
     const ta = tf.tensor2d(a, aShape as [number, number]);
     const tb = tf.tensor2d(b, bShape as [number, number]);
     const flush = () => {};
-    // Estimate from a ~1.5 GFLOP/s floor so slow adapters still finish.
-    const reps = repsFor(flops / 1.5e6, budgetMs);
     const impls: [string, () => void, () => void][] = [
       ['webtune', () => gpu.run(...ours), flush],
       ['naive', () => gpu.run(naive), flush],
       ['tfjs-webgpu', () => tf.dispose(tf.matMul(ta, tb, s.transA, s.transB)), () => flushTfjs(backend)],
     ];
-    const times: Record<string, number> = {};
+    const caseRows: BenchRow[] = [];
     for (const [impl, run, implFlush] of impls) {
-      const naiveReps = impl === 'naive' ? Math.max(1, Math.floor(reps / 4)) : reps;
-      const t = await timeGpu(gpu.device, run, implFlush, naiveReps, impl === 'naive' ? 1 : 3);
-      times[impl] = t.ms;
-      rows.push({ suite: 'matmul', case: s.name, impl, ms: t.ms, reps: t.reps, metric: 'GFLOP/s', value: flops / t.ms / 1e6 });
+      const t = await timeGpu(gpu.device, run, implFlush, budgetMs);
+      caseRows.push({ suite: 'matmul', case: s.name, impl, ms: t.ms, reps: t.reps, metric: 'GFLOP/s', value: flops / t.ms / 1e6 });
     }
-    for (const row of rows.slice(-3)) {
-      row.vsTfjs = times['tfjs-webgpu'] / row.ms;
-      row.vsNaive = times.naive / row.ms;
+    const ms = (impl: string) => caseRows.find((r) => r.impl === impl)?.ms ?? Number.NaN;
+    for (const row of caseRows) {
+      row.vsTfjs = ms('tfjs-webgpu') / row.ms;
+      row.vsNaive = ms('naive') / row.ms;
+      const nn = rows.find((r) => r.case === s.nn && r.impl === row.impl);
+      if (nn) row.vsNN = row.ms / nn.ms;
     }
+    const ourRow = caseRows[0];
+    if (s.square) ourRow.target = { what: `${s.name}: webtune's speed over tfjs's`, value: ourRow.vsTfjs ?? Number.NaN, min: 2 };
+    if (s.nn) ourRow.target = { what: `${s.name}: time over ${s.nn}'s (NN)`, value: ourRow.vsNN ?? Number.NaN, max: 1.5 };
+    rows.push(...caseRows);
     tf.dispose([ta, tb]);
     for (const t of [A, B, C]) t.buffer.destroy();
   }

@@ -1,3 +1,15 @@
+/** A target set for a measured ratio (the issue set them on SwiftShader): value >= min, or value <= max. */
+export interface Target {
+  what: string;
+  value: number;
+  min?: number;
+  max?: number;
+}
+
+export function meets(t: Target): boolean {
+  return (t.min === undefined || t.value >= t.min) && (t.max === undefined || t.value <= t.max);
+}
+
 /** One measurement: `value` in `metric` units for implementation `impl` on `case`. */
 export interface BenchRow {
   suite: string;
@@ -10,6 +22,10 @@ export interface BenchRow {
   /** Speed-up over the peers on the same case (their time / ours), when measured. */
   vsTfjs?: number;
   vsNaive?: number;
+  /** A transposed layout: its time over the NN layout's on the same shape. */
+  vsNN?: number;
+  /** On webtune's rows: the target this case is judged by. */
+  target?: Target;
 }
 
 export interface BenchRequest {
