@@ -1,13 +1,24 @@
-// Training-step throughput on a synthesized Llama of realistic shape: tokens/s of an SFT step
-// and of a DPO step over the same sequences (reference log-probs cached, so DPO adds only its
-// loss kernels), their step-time ratio, and the share of step time spent in matmuls (the step's
-// matmul dispatches replayed alone).
-import { type Command, dpoLoss, type Gpu, IGNORE_INDEX, seededRandom } from '@webtune/kernels';
+// Training-step throughput as training runs it: runTraining's own loop (train/trainer.ts), so a
+// step is the recorded forward + loss + backward, the host's reads of the log-probs (SFT) or the
+// per-pair sums (DPO), the grad-norm reduction and its read, and AdamW; each step timed from its
+// start to the GPU's end (median, after a warm-up step). On a synthesized Llama of realistic shape: tokens/s
+// of SFT and of DPO on the same sequences, DPO's reference log-probs computed once beforehand by
+// the run's own ReferenceCache (a one-off cost, its own row), the DPO/SFT step-time ratio against
+// its target, and the share of step time in matmuls (the step's matmul dispatches replayed alone
+// between the steps).
+import { type Command, type Gpu, seededRandom } from '@webtune/kernels';
+import type { Target } from '../../kernels/bench/rows.ts';
+import { median } from '../../kernels/bench/timing.ts';
+import type { DpoExample, Sequence, SftExample } from '../src/data/tokenize.ts';
 import { expectedTensors, parseModelConfig } from '../src/model/config.ts';
 import { LoraAdapter } from '../src/model/lora.ts';
 import { Model } from '../src/model/model.ts';
 import { writeSafetensors } from '../src/model/safetensors.ts';
+import { defaultConfig, type TrainConfig } from '../src/train/config.ts';
+import { RunControl } from '../src/train/control.ts';
 import { loraStepFlops } from '../src/train/flops.ts';
+import { ReferenceCache } from '../src/train/reference.ts';
+import { runTraining, type TrainData } from '../src/train/trainer.ts';
 
 export interface TrainingBenchRow {
   case: string;
@@ -16,10 +27,11 @@ export interface TrainingBenchRow {
   tokensPerStep: number;
   /** For the DPO row: its step time over the SFT step's. */
   dpoOverSft?: number;
-  /** Fraction of the SFT step's time in matmul dispatches. */
+  /** Fraction of the step's time in its matmul dispatches. */
   matmulShare?: number;
   /** FLOPs the step's matmuls do (train/flops.ts: LoRA, so no gradients of the frozen weights), for GPU-peak fractions. */
   flopsPerStep: number;
+  target?: Target;
 }
 
 export interface TrainingBenchRequest {
@@ -34,14 +46,17 @@ declare global {
   }
 }
 
-/** HF config of the bench model: a small Llama with GQA (~6M parameters in quick mode). */
+/** The DPO step may take at most this many times the SFT step on the same tokens. */
+export const DPO_OVER_SFT_TARGET = 2.2;
+
+/** HF config of the bench model: a small Llama with GQA (the case names its parameter count). */
 function benchConfig(quick: boolean) {
   return {
     architectures: ['LlamaForCausalLM'],
     model_type: 'llama',
     hidden_size: quick ? 256 : 512,
     intermediate_size: quick ? 704 : 1408,
-    num_hidden_layers: 4,
+    num_hidden_layers: quick ? 2 : 4,
     num_attention_heads: quick ? 4 : 8,
     num_key_value_heads: 2,
     rms_norm_eps: 1e-5,
@@ -64,100 +79,129 @@ function syntheticModel(gpu: Gpu, json: Record<string, unknown>): Model {
   return Model.load(gpu, JSON.stringify(json), new Map([['model.safetensors', writeSafetensors(tensors)]]));
 }
 
-async function timeCommands(gpu: Gpu, commands: Command[], budgetMs: number): Promise<number> {
-  gpu.run(...commands); // warm-up
-  await gpu.sync();
-  let reps = 1;
-  for (;;) {
+const PAD = 0;
+/** Steps before timing starts: the first builds the recorded step and compiles its pipelines. */
+const WARM_STEPS = 1;
+/** Timed steps: at least MIN, then until the budget is spent, at most MAX. */
+const MIN_STEPS = 3;
+const MAX_STEPS = 20;
+
+interface StepTimes {
+  /** Median milliseconds of a real step, from its start to the GPU finishing its AdamW update. */
+  stepMs: number;
+  /** Median milliseconds of the step's matmul dispatches replayed alone, between the steps. */
+  matmulMs: number;
+}
+
+/**
+ * Real optimizer steps of `data` (runTraining, no adapter stack), paused after each: the GPU drains,
+ * the step's matmuls are replayed alone and timed, then the next step runs. Interleaving keeps the
+ * two timings under the same conditions (SwiftShader shares its CPU cores with everything else).
+ */
+async function timeSteps(
+  gpu: Gpu,
+  model: Model,
+  data: TrainData,
+  config: TrainConfig,
+  matmuls: Command[],
+  budgetMs: number,
+): Promise<StepTimes> {
+  const control = new RunControl();
+  let stepped = () => {};
+  const run = runTraining(gpu, model, [], data, { ...config, maxSteps: WARM_STEPS + MAX_STEPS + 1 }, PAD, {
+    control,
+    onEvent: (e) => {
+      if (e.type !== 'step') return;
+      control.pause(); // the loop stops at its next micro-batch
+      stepped();
+    },
+  });
+  const steps: number[] = [];
+  const replays: number[] = [];
+  const spent = () => steps.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < WARM_STEPS + MAX_STEPS && (steps.length < MIN_STEPS || spent() < budgetMs); i++) {
+    const done = new Promise<void>((resolve) => {
+      stepped = resolve;
+    });
     const t0 = performance.now();
-    for (let i = 0; i < reps; i++) gpu.run(...commands);
+    control.resume();
+    await Promise.race([done, run]);
     await gpu.sync();
-    const ms = performance.now() - t0;
-    if (ms >= budgetMs || reps >= 64) return ms / reps;
-    reps = Math.min(64, Math.max(reps * 2, Math.ceil((reps * budgetMs) / Math.max(ms, 1))));
+    const t1 = performance.now();
+    gpu.run(...matmuls);
+    await gpu.sync();
+    if (i < WARM_STEPS) continue;
+    steps.push(t1 - t0);
+    replays.push(performance.now() - t1);
   }
+  control.cancel();
+  const outcome = await run;
+  if (outcome.status !== 'cancelled') throw new Error(`the bench run ended early (${outcome.status}): ${outcome.message}`);
+  outcome.adapter.destroy();
+  return { stepMs: median(steps), matmulMs: median(replays) };
+}
+
+/** count sequences of T tokens, the last three quarters completion: SFT rows, or DPO pairs (chosen p, rejected P + p). */
+function sequences(count: number, T: number, vocab: number): Sequence[] {
+  const rand = seededRandom(11);
+  return Array.from({ length: count }, () => ({
+    ids: Array.from({ length: T }, () => 1 + Math.floor(rand() * (vocab - 1))),
+    completionStart: T / 4,
+  }));
 }
 
 export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Promise<TrainingBenchRow[]> {
   const json = benchConfig(request.quick);
   const model = syntheticModel(gpu, json);
   const c = model.config;
-  const lora = LoraAdapter.create(
-    gpu,
-    c,
-    { r: 16, alpha: 32, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], useRslora: false },
-    1,
-  );
-  const grads = lora.like('grads');
-  const P = 4;
-  const B = 2 * P; // the same sequences: 8 SFT rows or 4 DPO pairs
-  const T = request.quick ? 64 : 128;
+  const P = request.quick ? 2 : 4;
+  const T = request.quick ? 32 : 128;
+  const B = 2 * P; // the same sequences: 2P SFT rows or P DPO pairs
   const N = B * T;
-  const step = await model.step(B, T, { frozen: [], trainable: { adapter: lora, grads }, train: true });
-  const rand = seededRandom(11);
-  const ids = Uint32Array.from({ length: N }, () => Math.floor(rand() * c.vocabSize));
-  const completionStart = T / 4;
-  gpu.write(step.ids, ids);
-  gpu.write(
-    step.positions,
-    Uint32Array.from({ length: N }, (_, i) => i % T),
-  );
-  const targets = Uint32Array.from({ length: N }, (_, i) => (i % T >= completionStart - 1 && i % T < T - 1 ? ids[i + 1] : IGNORE_INDEX));
-  gpu.write(step.targets, targets);
-  const counted = targets.filter((t) => t !== IGNORE_INDEX).length;
-  gpu.write(
-    step.lossWeights,
-    Float32Array.from(targets, (t) => (t === IGNORE_INDEX ? 0 : 1 / counted)),
-  );
+  const seqs = sequences(B, T, c.vocabSize);
+  const sft: SftExample[] = seqs.map((seq, line) => ({ line, seq }));
+  const pairs: DpoExample[] = seqs.slice(0, P).map((chosen, p) => ({ line: p, chosen, rejected: seqs[P + p] }));
+  const sftConfig = { ...defaultConfig('sft'), batchSize: B };
+  const dpoConfig = { ...defaultConfig('dpo'), batchSize: P };
+  const lora = sftConfig.lora;
 
-  const sftCommands = [...step.forward, ...step.backward];
-  const mask = gpu.upload(
-    Float32Array.from(targets, (t) => (t === IGNORE_INDEX ? 0 : 1)),
-    [B, T],
-    'mask',
-  );
-  const out = (shape: number[], label: string) => gpu.tensor(shape, label);
-  const loss = await dpoLoss(
-    gpu,
-    {
-      logprobs: step.logprobs.view([B, T]),
-      mask,
-      refLogps: gpu.upload(new Float32Array(B).fill(-50), [B], 'ref'),
-      seqLogps: out([B], 'seq'),
-      counts: out([B], 'counts'),
-      losses: out([P], 'losses'),
-      chosenRewards: out([P], 'cr'),
-      rejectedRewards: out([P], 'rr'),
-      weights: step.lossWeights.view([B, T]),
-    },
-    { beta: 0.1, lossType: 'sigmoid', labelSmoothing: 0, pairsTotal: P },
-  );
-  const dpoCommands = [...step.forward, ...loss, ...step.backward];
-  const matmuls = sftCommands.filter((cmd) => 'pipeline' in cmd && cmd.pipeline.label.startsWith('matmul'));
+  // The step's matmuls, from a step of the same shape and LoRA config (built first, so that it sizes the activation pool).
+  const adapter = LoraAdapter.create(gpu, c, lora, 1);
+  const grads = adapter.like('grads');
+  const step = await model.step(B, T, { frozen: [], trainable: { adapter, grads }, train: true });
+  const matmuls = [...step.forward, ...step.backward].filter((cmd) => 'pipeline' in cmd && cmd.pipeline.label.startsWith('matmul'));
 
-  const sftMs = await timeCommands(gpu, sftCommands, request.budgetMs);
-  const dpoMs = await timeCommands(gpu, dpoCommands, request.budgetMs);
-  const matmulMs = await timeCommands(gpu, matmuls, request.budgetMs);
-  const flops = loraStepFlops(c, { sequences: B, length: T, lora: lora.config, backward: true });
-  const name = `${(model.parameterCount / 1e6).toFixed(1)}M Llama, ${B} x ${T} tokens, LoRA r16 qkvo`;
+  const sftTimes = await timeSteps(gpu, model, { method: 'sft', examples: sft }, sftConfig, matmuls, request.budgetMs);
+  // The reference log-probs, as a DPO run computes them at its first step: once per dataset, then cached.
+  const reference = new ReferenceCache(gpu, model, [], pairs, PAD);
+  const t0 = performance.now();
+  await reference.of(pairs);
+  const referenceMs = performance.now() - t0;
+  const dpoTimes = await timeSteps(gpu, model, { method: 'dpo', examples: pairs, reference }, dpoConfig, matmuls, request.budgetMs);
+
+  const flops = loraStepFlops(c, { sequences: B, length: T, lora, backward: true });
+  const loraName = `LoRA r${lora.r} ${lora.targetModules.map((m) => m[0]).join('')} dropout ${lora.dropout}`;
+  const name = `${(model.parameterCount / 1e6).toFixed(1)}M Llama, ${B} x ${T} tokens, ${loraName}, AdamW`;
+  const perStep = (ms: number) => ({ msPerStep: ms, tokensPerSecond: N / (ms / 1000), tokensPerStep: N });
+  const ratio = dpoTimes.stepMs / sftTimes.stepMs;
   const rows: TrainingBenchRow[] = [
+    { case: `SFT step: ${name}`, ...perStep(sftTimes.stepMs), matmulShare: sftTimes.matmulMs / sftTimes.stepMs, flopsPerStep: flops },
     {
-      case: `SFT step: ${name}`,
-      msPerStep: sftMs,
-      tokensPerSecond: N / (sftMs / 1000),
-      tokensPerStep: N,
-      matmulShare: matmulMs / sftMs,
+      case: `DPO step: ${P} pairs, the same tokens`,
+      ...perStep(dpoTimes.stepMs),
+      dpoOverSft: ratio,
+      matmulShare: dpoTimes.matmulMs / dpoTimes.stepMs,
       flopsPerStep: flops,
+      target: { what: 'DPO step time over SFT step time', value: ratio, max: DPO_OVER_SFT_TARGET },
     },
     {
-      case: `DPO step: ${P} pairs, same tokens`,
-      msPerStep: dpoMs,
-      tokensPerSecond: N / (dpoMs / 1000),
-      tokensPerStep: N,
-      dpoOverSft: dpoMs / sftMs,
-      flopsPerStep: flops,
+      case: `DPO reference log-probs, once per dataset: ${P} pairs`,
+      ...perStep(referenceMs),
+      flopsPerStep: loraStepFlops(c, { sequences: B, length: T, lora: { r: 0, targetModules: [] }, backward: false }),
     },
   ];
+  adapter.destroy();
+  grads.buffer.destroy();
   model.destroy();
   return rows;
 }
