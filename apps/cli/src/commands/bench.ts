@@ -4,39 +4,83 @@ import { cpus, platform, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describeAdapter, openGpuSession, REPO_ROOT } from '@webtune/harness';
 import { webtuneTrainer } from '@webtune/trainer/vite';
-import type { BenchRequest, BenchRow } from '../../../../packages/kernels/bench/rows.ts';
+import { type BenchRequest, type BenchRow, meets, type Target } from '../../../../packages/kernels/bench/rows.ts';
 import type { TrainingBenchRow } from '../../../../packages/trainer/bench/training.bench.ts';
 import { gpuOption, numberOption, parseCommandArgs, UsageError } from '../args.ts';
-import { formatTable } from '../table.ts';
+import { formatNumber, formatTable } from '../table.ts';
 
-export const help = `pnpm bench [--quick] [--only matmul|bandwidth|training] [--budget-ms N] [--out FILE] [--gpu auto|hardware|swiftshader]
+export const help = `pnpm bench [--quick] [--only matmul|bandwidth|training] [--budget-ms N] [--peak-gflops N] [--out FILE] [--gpu auto|hardware|swiftshader]
 
 Benchmarks in headless Chromium, each implementation on the same GPUDevice in the same page and
-timed the same way (wall clock to queue.onSubmittedWorkDone, median of 3 rounds):
-  matmul     GFLOP/s on training shapes: webtune vs a naive WGSL kernel vs tfjs-backend-webgpu
-  bandwidth  GB/s of softmax and cross-entropy (beside tfjs) and the DPO loss
-  training   tokens/s of an SFT step and a DPO step on the same sequences, DPO/SFT step-time
-             ratio, share of the step spent in matmuls, on a synthesized Llama
+timed the same way (wall clock to queue.onSubmittedWorkDone; after a warm-up, the median of 3
+rounds of as many runs as fill the budget):
+  matmul     GFLOP/s on training shapes, LoRA's skinny forward and backward products among them:
+             webtune vs a naive WGSL kernel vs tfjs-backend-webgpu; "vs NN" is a transposed
+             layout's time over the NN layout's on the same shape
+  bandwidth  GB/s of softmax (full, beside tfjs; causal apart), cross-entropy (beside tfjs) and
+             the DPO loss
+  training   real optimizer steps (trainer's loop: forward, loss, backward, host reads, grad norm,
+             AdamW) of SFT and DPO on the same sequences, on a synthesized Llama: tokens/s, the
+             DPO/SFT step-time ratio, the share of the step in matmuls, and DPO's one-off
+             reference log-probs
+Then a PASS/FAIL line per target (set on SwiftShader): webtune >= 2x tfjs on the square matmuls,
+transposed layouts within 1.5x of NN, DPO step <= 2.2x the SFT step.
 Prints tables and writes JSON (default bench-results/bench.json) with the adapter and machine.
-  --quick        smaller shapes, for a fast look
-  --budget-ms N  timed work per round per implementation (default 1500)`;
+  --quick          smaller shapes and a 300 ms budget, for a fast look
+  --budget-ms N    timed work per round per implementation (default 1500, 300 with --quick)
+  --peak-gflops N  the device's fp32 peak in GFLOP/s (from its spec sheet): adds each GFLOP/s
+                   figure's fraction of it`;
 
-export function kernelTable(rows: BenchRow[]): string {
+/** A GFLOP/s figure as a fraction of the device's fp32 peak, when the user gave it. */
+const ofPeak = (gflops: number, peak: number | undefined): number | string => (peak ? gflops / peak : '');
+
+export function kernelTable(rows: BenchRow[], peakGflops?: number): string {
   const cases = [...new Set(rows.map((r) => `${r.suite}\u0000${r.case}`))];
   const impls = [...new Set(rows.map((r) => r.impl))];
   const body = cases.map((key) => {
     const [suite, name] = key.split('\u0000');
     const of = (impl: string) => rows.find((r) => r.suite === suite && r.case === name && r.impl === impl);
     const ours = of('webtune');
-    return [suite, name, ours?.metric ?? '', ...impls.map((i) => of(i)?.value ?? ''), ours?.vsTfjs ?? '', ours?.vsNaive ?? ''];
+    const peak = ours?.metric === 'GFLOP/s' ? [ofPeak(ours.value, peakGflops)] : peakGflops ? [''] : [];
+    return [
+      suite,
+      name,
+      ours?.metric ?? '',
+      ...impls.map((i) => of(i)?.value ?? ''),
+      ours?.vsTfjs ?? '',
+      ours?.vsNaive ?? '',
+      ours?.vsNN ?? '',
+      ...peak,
+    ];
   });
-  return formatTable(['suite', 'case', 'unit', ...impls, 'x tfjs', 'x naive'], body);
+  return formatTable(['suite', 'case', 'unit', ...impls, 'x tfjs', 'x naive', 'vs NN', ...(peakGflops ? ['of peak'] : [])], body);
 }
 
-export function trainingTable(rows: TrainingBenchRow[]): string {
+export function trainingTable(rows: TrainingBenchRow[], peakGflops?: number): string {
   return formatTable(
-    ['case', 'ms/step', 'tokens/s', 'GFLOP/s', 'DPO/SFT', 'matmul share'],
-    rows.map((r) => [r.case, r.msPerStep, r.tokensPerSecond, r.flopsPerStep / r.msPerStep / 1e6, r.dpoOverSft ?? '', r.matmulShare ?? '']),
+    ['case', 'ms/step', 'tokens/s', 'GFLOP/s', ...(peakGflops ? ['of peak'] : []), 'DPO/SFT', 'matmul share'],
+    rows.map((r) => {
+      const gflops = r.flopsPerStep / r.msPerStep / 1e6;
+      return [
+        r.case,
+        r.msPerStep,
+        r.tokensPerSecond,
+        gflops,
+        ...(peakGflops ? [ofPeak(gflops, peakGflops)] : []),
+        r.dpoOverSft ?? '',
+        r.matmulShare ?? '',
+      ];
+    }),
+  );
+}
+
+/** One PASS/FAIL line per target; they were set on SwiftShader, so elsewhere they are for information. */
+export function targetLines(targets: Target[], adapter: string): string {
+  const bound = (t: Target) =>
+    [t.min !== undefined ? `>= ${t.min}` : '', t.max !== undefined ? `<= ${t.max}` : ''].filter(Boolean).join(' and ');
+  const where = /swiftshader/i.test(adapter) ? 'targets' : `targets (set on SwiftShader; on ${adapter} for information)`;
+  return [where, ...targets.map((t) => `${meets(t) ? 'PASS' : 'FAIL'}  ${t.what}: ${formatNumber(t.value)} (target ${bound(t)})`)].join(
+    '\n',
   );
 }
 
@@ -47,12 +91,15 @@ export async function run(argv: string[]): Promise<number> {
     'budget-ms': { type: 'string' },
     out: { type: 'string' },
     gpu: { type: 'string' },
+    'peak-gflops': { type: 'string' },
   });
   const only = values.only;
   if (only !== undefined && !['matmul', 'bandwidth', 'training'].includes(only))
     throw new UsageError(`--only must be matmul, bandwidth or training (got "${only}")`);
   const quick = values.quick ?? false;
-  const budgetMs = numberOption('budget-ms', values['budget-ms'], 1500, 10);
+  const budgetMs = numberOption('budget-ms', values['budget-ms'], quick ? 300 : 1500, 10);
+  const peak = values['peak-gflops'] === undefined ? undefined : numberOption('peak-gflops', values['peak-gflops'], 0, 1e-3);
+  const targets: Target[] = [];
   const gpu = gpuOption(values.gpu);
   const result: Record<string, unknown> = { date: new Date().toISOString() };
   let adapter = '';
@@ -66,7 +113,8 @@ export async function run(argv: string[]): Promise<number> {
       const request: BenchRequest = { quick, budgetMs, only: only as BenchRequest['only'] };
       const rows = await session.page.evaluate((r) => window.__webtuneBench(r), request);
       result.kernels = rows;
-      process.stdout.write(`\n${kernelTable(rows)}\n`);
+      process.stdout.write(`\n${kernelTable(rows, peak)}\n`);
+      for (const r of rows) if (r.target) targets.push(r.target);
     } finally {
       await session.close();
     }
@@ -80,16 +128,19 @@ export async function run(argv: string[]): Promise<number> {
       await session.page.waitForFunction(() => typeof window.__webtuneTrainingBench === 'function');
       const rows = await session.page.evaluate((r) => window.__webtuneTrainingBench(r), { quick, budgetMs });
       result.training = rows;
-      process.stdout.write(`\n${trainingTable(rows)}\n`);
+      process.stdout.write(`\n${trainingTable(rows, peak)}\n`);
+      for (const r of rows) if (r.target) targets.push(r.target);
     } finally {
       await session.close();
     }
   }
+  if (targets.length > 0) process.stdout.write(`\n${targetLines(targets, adapter)}\n`);
   process.stdout.write(`\nadapter: ${adapter}\n`);
   const out = values.out ?? join(REPO_ROOT, 'bench-results', 'bench.json');
   await mkdir(dirname(out), { recursive: true });
   result.machine = { platform: platform(), release: release(), cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length };
-  result.request = { quick, budgetMs, only: only ?? 'all' };
+  result.request = { quick, budgetMs, only: only ?? 'all', peakGflops: peak };
+  result.targets = targets.map((t) => ({ ...t, pass: meets(t) }));
   await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`wrote ${out}\n`);
   return 0;
