@@ -99,6 +99,27 @@ describe('rejected before the browser starts (exit 2, one line)', () => {
       expect: ['--target-modules', 'unknown module foo_proj', 'q_proj, k_proj'],
     },
     {
+      name: '--use-rslora given a value (it is a bare flag)',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--use-rslora=yes'],
+      expect: ["Option '--use-rslora' does not take an argument", 'pnpm cli train --help'],
+    },
+    {
+      name: 'train: --beta with --method sft',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--beta', '0.2'],
+      expect: ['--beta is a --method dpo setting, ignored by --method sft: remove it'],
+    },
+    {
+      name: 'train: --loss-type and --label-smoothing with --method sft',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--loss-type', 'ipo', '--label-smoothing', '0.1'],
+      expect: ['--loss-type, --label-smoothing are --method dpo settings, ignored by --method sft: remove them'],
+    },
+    {
+      name: 'eval: --beta with --method sft',
+      command: 'eval',
+      args: ['eval', '--method', 'sft', '--model', LLAMA, '--data', sft, '--beta', '0.2', '--json'],
+      expect: ['--beta is a --method dpo setting, ignored by --method sft: remove it'],
+    },
+    {
       name: 'an --adapter folder without adapter_config.json',
       args: ['train', '--method', 'dpo', '--model', LLAMA, '--data', dpo, '--out', out, '--adapter', emptyAdapter],
       expect: [`--adapter ${emptyAdapter} has no adapter_config.json`],

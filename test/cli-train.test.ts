@@ -45,7 +45,8 @@ const SFT_FLAGS: [flag: string, value: string, trl: string, expected: unknown][]
   ['seed', '7', 'seed', 7],
   ['logging-steps', '1', 'logging_steps', 1],
 ];
-const LORA_FLAGS = ['--lora-r', '4', '--lora-alpha', '8', '--lora-dropout', '0.1', '--target-modules', 'q_proj,v_proj'];
+// --use-rslora is a bare flag (a boolean hyper-parameter).
+const LORA_FLAGS = ['--lora-r', '4', '--lora-alpha', '8', '--lora-dropout', '0.1', '--target-modules', 'q_proj,v_proj', '--use-rslora'];
 
 /** Checks a PEFT adapter folder by PEFT's format; returns its config and the modules its tensors cover. */
 function expectPeftAdapter(dir: string, baseModel: string) {
@@ -134,7 +135,7 @@ describe('train --method sft, every hyper-parameter flag given', () => {
       target_modules: ['q_proj', 'v_proj'],
       bias: 'none',
       task_type: 'CAUSAL_LM',
-      use_rslora: false,
+      use_rslora: true,
       base_model_name_or_path: 'llama-gqa-bf16',
     });
   });
@@ -149,10 +150,13 @@ describe('train --method sft, every hyper-parameter flag given', () => {
       lora_alpha: 8,
       lora_dropout: 0.1,
       target_modules: ['q_proj', 'v_proj'],
-      use_rslora: false,
+      use_rslora: true,
       bias: 'none',
     });
     expect(config.trainer).toBe('SFTTrainer');
+    // What TRL needs told to train as webtune did: cut at max_length keeping the start, loss on completions only.
+    expect(config).toMatchObject({ truncation_mode: 'keep_start', completion_only_loss: true, assistant_only_loss: false, packing: false });
+    expect(config.data_preparation).toMatchObject({ format: 'prompt-completion' });
   });
 
   it('metrics.jsonl: one object per logged step (--max-steps 3, --logging-steps 1) with TRL metric names', () => {
@@ -178,7 +182,7 @@ describe('train --method sft, every hyper-parameter flag given', () => {
     const card = readFileSync(join(sftOut, 'README.md'), 'utf8');
     expect(card.startsWith('---\nbase_model: llama-gqa-bf16\nlibrary_name: peft\n')).toBe(true);
     expect(card).toContain('# tiny sft');
-    expect(card).toContain('r=4, lora_alpha=8, lora_dropout=0.1');
+    expect(card).toContain('r=4, lora_alpha=8, lora_dropout=0.1, target_modules=q_proj, v_proj, use_rslora=true');
   });
 
   it('stderr (not a TTY) has one plain line per logged step', () => {
@@ -229,6 +233,12 @@ describe('train --method dpo --adapter <the SFT adapter>', () => {
     for (const f of ['training_config.json', 'metrics.jsonl', 'README.md']) expect(existsSync(join(dpoOut, f)), f).toBe(true);
     const config = readJson(join(dpoOut, 'training_config.json'));
     expect(config).toMatchObject({ beta: 0.2, max_steps: 2, per_device_train_batch_size: 2, max_length: 32 });
+    expect(config).toMatchObject({
+      truncation_mode: 'keep_start',
+      max_prompt_length: null,
+      max_completion_length: null,
+      disable_dropout: false,
+    });
   });
 
   it("metrics.jsonl has DPO's metrics, and the first loss is ln 2 (the policy starts as the reference)", () => {

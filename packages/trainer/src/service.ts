@@ -125,7 +125,7 @@ export class TrainerService {
   private gpu: Gpu | undefined;
   private loaded: Loaded | undefined;
   private store: Store | undefined;
-  private readonly datasets = new Map<string, Prepared & { hash: string; file: string }>();
+  private readonly datasets = new Map<string, Prepared & { hash: string; file: string; format: string }>();
   private readonly adapters = new Map<string, LoraAdapter>();
   private control: RunControl | undefined;
   private download: AbortController | undefined;
@@ -233,7 +233,7 @@ export class TrainerService {
       const r = report as ReturnType<typeof readDpoDataset>;
       prepared = { method, data: prepareDpo(tokenizer, r.rows, r.lines, maxLength) };
     }
-    this.datasets.set(id, { ...prepared, hash, file });
+    this.datasets.set(id, { ...prepared, hash, file, format: report.format });
     const data = prepared.data;
     const decode = (ids: number[]) => tokenizer.decode(ids);
     const preview = (prepared.method === 'sft' ? prepared.data.examples : prepared.data.examples).slice(0, 5).map((e) => {
@@ -436,7 +436,12 @@ export class TrainerService {
         };
         data = { method: 'dpo', examples: ds.data.examples, reference };
       }
-      const trl = toTrlConfig(config, { model: modelId, dataset: ds.file, parentAdapter: request.parentAdapterId ?? null });
+      const trl = toTrlConfig(config, {
+        model: modelId,
+        dataset: ds.file,
+        datasetFormat: ds.format,
+        parentAdapter: request.parentAdapterId ?? null,
+      });
       const outcome = await runTraining(gpu, model, parent, data, config, tokenizer.padTokenId, {
         onEvent,
         control,

@@ -1,6 +1,15 @@
 // `pnpm cli eval`: TRL's evaluation metrics of an adapter (stack) on a dataset, as one JSON object.
 import { numberOption, parseCommandArgs, UsageError } from '../args.ts';
-import { adapterArg, importAdapterArg, loadData, methodOption, modelArg, openWithModel, readDataFile } from './shared.ts';
+import {
+  adapterArg,
+  importAdapterArg,
+  loadData,
+  methodOption,
+  modelArg,
+  openWithModel,
+  readDataFile,
+  refuseOtherMethodFlags,
+} from './shared.ts';
 
 export const help = `pnpm cli eval --method sft|dpo --model <dir|hub-id> --data <file.jsonl> [--adapter <dir>] [--ref-adapter <dir>] [--beta B] [--loss-type T] [--label-smoothing S] [--max-length N] [--batch-size N] --json
 
@@ -26,6 +35,7 @@ export async function run(argv: string[]): Promise<number> {
     verbose: { type: 'boolean' },
   });
   const method = methodOption(values.method);
+  refuseOtherMethodFlags(values, method);
   const beta = numberOption('beta', values.beta, 0.1, 1e-6);
   const labelSmoothing = numberOption('label-smoothing', values['label-smoothing'], 0, 0, 0.5);
   const maxLength = numberOption('max-length', values['max-length'], 1024, 2);

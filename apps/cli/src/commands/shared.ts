@@ -1,6 +1,6 @@
 // Steps every model command shares: read the arguments' files, open the engine, load the model, load a dataset
 // and report it. Everything that can be checked in Node (flags, folders, files) is checked before Chromium starts.
-import type { DatasetSummary, DownloadProgress, Method, ModelInfo } from '@webtune/trainer';
+import { type DatasetSummary, type DownloadProgress, HYPER_PARAMS, type Method, type ModelInfo } from '@webtune/trainer';
 import { gpuOption, UsageError } from '../args.ts';
 import { Engine, PageError } from '../engine.ts';
 import { type AdapterFiles, type ModelArg, readAdapterDir, readDataFile } from '../model-arg.ts';
@@ -88,4 +88,14 @@ export { readDataFile };
 export function methodOption(value: string | undefined): Method {
   if (value === 'sft' || value === 'dpo') return value;
   throw new UsageError(`--method must be sft or dpo${value ? ` (got "${value}")` : ''}`);
+}
+
+/** Refuses hyper-parameter flags of the other method (e.g. --beta with --method sft): they would be ignored. */
+export function refuseOtherMethodFlags(values: Record<string, unknown>, method: Method): void {
+  const given = HYPER_PARAMS.filter((p) => p.only && p.only !== method && values[p.flag] !== undefined).map((p) => `--${p.flag}`);
+  if (given.length === 0) return;
+  const other = method === 'sft' ? 'dpo' : 'sft';
+  throw new UsageError(
+    `${given.join(', ')} ${given.length === 1 ? 'is a' : 'are'} --method ${other} setting${given.length === 1 ? '' : 's'}, ignored by --method ${method}: remove ${given.length === 1 ? 'it' : 'them'}`,
+  );
 }

@@ -3,9 +3,18 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defaultConfig, HYPER_PARAMS, setFromText, type TrainEvent, type TrainResult, validateConfig } from '@webtune/trainer';
 import { type OptionSpec, parseCommandArgs, UsageError } from '../args.ts';
-import { adapterArg, importAdapterArg, loadData, methodOption, modelArg, openWithModel, readDataFile } from './shared.ts';
+import {
+  adapterArg,
+  importAdapterArg,
+  loadData,
+  methodOption,
+  modelArg,
+  openWithModel,
+  readDataFile,
+  refuseOtherMethodFlags,
+} from './shared.ts';
 
-const flags = HYPER_PARAMS.map((p) => `  --${p.flag.padEnd(28)} ${p.help}`).join('\n');
+const flags = HYPER_PARAMS.map((p) => `  --${p.flag.padEnd(28)} ${p.only ? `(${p.only.toUpperCase()} only) ` : ''}${p.help}`).join('\n');
 
 export const help = `pnpm cli train --method sft|dpo --model <dir|hub-id> --data <file.jsonl> --out <dir> [--adapter <dir>] [options]
 
@@ -33,15 +42,17 @@ export async function run(argv: string[]): Promise<number> {
     gpu: { type: 'string' },
     verbose: { type: 'boolean' },
   };
-  for (const p of HYPER_PARAMS) options[p.flag] = { type: 'string' };
+  // A boolean hyper-parameter is a bare flag (--use-rslora), the others take a value.
+  for (const p of HYPER_PARAMS) options[p.flag] = { type: p.kind.type === 'boolean' ? 'boolean' : 'string' };
   const { values } = parseCommandArgs('train', argv, options);
   const method = methodOption(values.method as string | undefined);
+  refuseOtherMethodFlags(values, method);
   if (!values.out) throw new UsageError('--out is required: the folder to write the adapter to');
   const config = defaultConfig(method);
   try {
     for (const p of HYPER_PARAMS) {
-      const text = values[p.flag];
-      if (typeof text === 'string') setFromText(config, p.flag, text);
+      const given = values[p.flag];
+      if (given !== undefined) setFromText(config, p.flag, String(given));
     }
     validateConfig(config);
   } catch (err) {

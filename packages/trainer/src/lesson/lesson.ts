@@ -87,7 +87,7 @@ function field<T>(obj: Json, key: string, where: string, type: 'string' | 'numbe
 
 // Keys of a stage's config: TRL's hyper-parameter names, and what toTrlConfig writes beside them.
 const TRL_KEYS = new Set(['trainer', 'peft_config', ...HYPER_PARAMS.filter((p) => !p.lora).map((p) => p.trl)]);
-const PEFT_KEYS = new Set(['use_rslora', ...HYPER_PARAMS.filter((p) => p.lora).map((p) => p.trl)]);
+const PEFT_KEYS = new Set(HYPER_PARAMS.filter((p) => p.lora).map((p) => p.trl));
 const TRAINER: Record<Method, string> = { sft: 'SFTTrainer', dpo: 'DPOTrainer' };
 
 function stage(lesson: Json, method: Method, file: string): LessonStage {

@@ -30,10 +30,15 @@ export interface TrainConfig {
   lora: LoraConfig;
 }
 
-type Kind = { type: 'number' | 'int'; min: number; max: number } | { type: 'enum'; choices: readonly string[] } | { type: 'targets' };
+type Kind =
+  | { type: 'number' | 'int'; min: number; max: number }
+  | { type: 'enum'; choices: readonly string[] }
+  | { type: 'targets' }
+  /** On or off: a bare flag on the command line (`--use-rslora`), true or false in JSON. */
+  | { type: 'boolean' };
 
 export interface HyperParam {
-  key: Exclude<keyof TrainConfig, 'method' | 'lora'> | 'r' | 'alpha' | 'dropout' | 'targetModules';
+  key: Exclude<keyof TrainConfig, 'method' | 'lora'> | keyof LoraConfig;
   /** Name in TRL's / PEFT's config (training_config.json). */
   trl: string;
   /** Command-line flag without the dashes. */
@@ -188,6 +193,14 @@ export const HYPER_PARAMS: HyperParam[] = [
     lora: true,
     help: `Which projections get an adapter (comma-separated from ${LORA_TARGETS.join(', ')}).`,
   },
+  {
+    key: 'useRslora',
+    trl: 'use_rslora',
+    flag: 'use-rslora',
+    kind: { type: 'boolean' },
+    lora: true,
+    help: 'rsLoRA: scale the update by alpha / sqrt(r) instead of alpha / r, so a higher rank is not damped.',
+  },
 ];
 
 /** Defaults a practitioner expects for LoRA: TRL's where they fit LoRA, a LoRA-sized learning rate. */
@@ -248,6 +261,8 @@ export function validateConfig(c: TrainConfig): void {
         throw new ConfigValueError(`${where} needs at least one of ${LORA_TARGETS.join(', ')}`);
       const bad = list.filter((t) => !(LORA_TARGETS as readonly string[]).includes(t));
       if (bad.length > 0) throw new ConfigValueError(`${where}: unknown module ${bad.join(', ')}; choose from ${LORA_TARGETS.join(', ')}`);
+    } else if (p.kind.type === 'boolean') {
+      if (typeof v !== 'boolean') throw new ConfigValueError(`${where} must be true or false, got ${JSON.stringify(v)}`);
     } else {
       const n = v as number;
       if (typeof n !== 'number' || !Number.isFinite(n)) throw new ConfigValueError(`${where} must be a number, got ${v}`);
@@ -271,7 +286,10 @@ export function setFromText(c: TrainConfig, flag: string, text: string): void {
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
-  else {
+  else if (p.kind.type === 'boolean') {
+    if (text !== 'true' && text !== 'false') throw new ConfigValueError(`--${flag} must be true or false, got "${text}"`);
+    value = text === 'true';
+  } else {
     value = Number(text);
     if (text.trim() === '' || !Number.isFinite(value)) throw new ConfigValueError(`--${flag} must be a number, got "${text}"`);
   }
@@ -279,10 +297,15 @@ export function setFromText(c: TrainConfig, flag: string, text: string): void {
   else (c as unknown as Record<string, unknown>)[p.key] = value;
 }
 
-/** The config in TRL's / PEFT's names, for training_config.json (repeatable with TRL on a cluster). */
+/**
+ * The config in TRL's / PEFT's names, for training_config.json (repeatable with TRL on a cluster). Besides the
+ * hyper-parameters it pins what TRL would otherwise do differently by default: how sequences are cut, which tokens
+ * the SFT loss covers, that DPO keeps LoRA dropout on, and (data_preparation) what webtune did to the rows.
+ * `datasetFormat` is the file's format as the dataset reader names it (e.g. "messages").
+ */
 export function toTrlConfig(
   c: TrainConfig,
-  extra: { model: string; dataset: string; parentAdapter?: string | null },
+  extra: { model: string; dataset: string; datasetFormat?: string; parentAdapter?: string | null },
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {
     trainer: c.method === 'sft' ? 'SFTTrainer' : 'DPOTrainer',
@@ -294,9 +317,23 @@ export function toTrlConfig(
     out[p.trl] = read(c, p);
   }
   out.optim = 'adamw_torch';
-  if (c.method === 'sft') out.completion_only_loss = true;
-  if (c.method === 'dpo') out.ref_model = extra.parentAdapter ? 'base + stage-one adapter (merged)' : 'base (adapter disabled)';
+  // prompt + completion is cut to max_length keeping its start, with no separate prompt or completion limit. TRL's
+  // DPOConfig defaulted to keep_end with max_prompt_length 512 before 0.29 (which removed both length keys): on such
+  // a version pass these as they are; on a later one drop the two null keys, which then mean the default.
+  out.truncation_mode = 'keep_start';
+  if (c.method === 'sft') {
+    out.completion_only_loss = true;
+    out.assistant_only_loss = false;
+    out.packing = false;
+  } else {
+    out.max_prompt_length = null;
+    out.max_completion_length = null;
+    // TRL's DPO switches every dropout off by default, LoRA's included; webtune applies lora_dropout in DPO too.
+    out.disable_dropout = false;
+    out.ref_model = extra.parentAdapter ? 'base + stage-one adapter (merged)' : 'base (adapter disabled)';
+  }
   if (extra.parentAdapter) out.stage_one_adapter = extra.parentAdapter;
+  out.data_preparation = dataPreparation(c.method, extra.datasetFormat);
   out.peft_config = {
     peft_type: 'LORA',
     task_type: 'CAUSAL_LM',
@@ -310,6 +347,21 @@ export function toTrlConfig(
   return out;
 }
 
+/** What webtune did to the rows that TRL would not do by itself: to repeat the run, do the same to the data. */
+function dataPreparation(method: Method, format: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (format) out.format = format;
+  out.dropped_rows =
+    'rows whose prompt alone fills max_length were left out (TRL would keep them with no completion token); webtune listed each with its line when the data was loaded';
+  if (method === 'sft' && format === 'messages')
+    out.messages =
+      'each "messages" row was trained as a conversational prompt-completion row: prompt = the messages before its last ' +
+      'assistant message, completion = [that message]; the loss covers that last assistant message (and the EOS) only. ' +
+      'Convert the rows so before SFTTrainer: given "messages", TRL trains on every token (assistant_only_loss false) ' +
+      'or on every assistant turn (assistant_only_loss true)';
+  return out;
+}
+
 /** Inverse of toTrlConfig for the hyper-parameters (resume, re-run from an exported training_config.json). */
 export function fromTrlConfig(json: Record<string, unknown>): TrainConfig {
   const method: Method = json.trainer === 'DPOTrainer' ? 'dpo' : 'sft';
@@ -320,8 +372,6 @@ export function fromTrlConfig(json: Record<string, unknown>): TrainConfig {
     if (p.lora) (c.lora as unknown as Record<string, unknown>)[p.key] = v;
     else (c as unknown as Record<string, unknown>)[p.key] = v;
   }
-  const peft = json.peft_config as Record<string, unknown> | undefined;
-  if (peft && typeof peft.use_rslora === 'boolean') c.lora.useRslora = peft.use_rslora;
   c.lora.targetModules = c.lora.targetModules.filter((t): t is LoraTarget => (LORA_TARGETS as readonly string[]).includes(t));
   validateConfig(c);
   return c;

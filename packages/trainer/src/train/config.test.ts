@@ -1,0 +1,94 @@
+// The run's config: rsLoRA as a hyper-parameter like any other, and training_config.json's keys that let TRL repeat
+// the run (truncation, which tokens the loss covers, dropout in DPO, what was done to the rows).
+import { describe, expect, it } from 'vitest';
+import { defaultConfig, fromTrlConfig, HYPER_PARAMS, setFromText, type TrainConfig, toTrlConfig, validateConfig } from './config.ts';
+
+const extra = { model: 'org/model', dataset: 'data.jsonl' };
+
+describe('use_rslora', () => {
+  it('is a boolean LoRA hyper-parameter: PEFT name use_rslora, flag --use-rslora, off by default', () => {
+    const p = HYPER_PARAMS.find((h) => h.trl === 'use_rslora');
+    expect(p).toMatchObject({ key: 'useRslora', flag: 'use-rslora', kind: { type: 'boolean' }, lora: true });
+    expect(p?.only).toBeUndefined();
+    expect(defaultConfig('sft').lora.useRslora).toBe(false);
+    expect(defaultConfig('dpo').lora.useRslora).toBe(false);
+  });
+
+  it('is set from the text "true" or "false", and refuses anything else naming the flag', () => {
+    const c = defaultConfig('sft');
+    setFromText(c, 'use-rslora', 'true');
+    expect(c.lora.useRslora).toBe(true);
+    validateConfig(c);
+    setFromText(c, 'use-rslora', 'false');
+    expect(c.lora.useRslora).toBe(false);
+    expect(() => setFromText(c, 'use-rslora', 'yes')).toThrow('--use-rslora must be true or false, got "yes"');
+  });
+
+  it('must be a boolean in a config', () => {
+    const c = defaultConfig('dpo');
+    (c.lora as unknown as Record<string, unknown>).useRslora = 1;
+    expect(() => validateConfig(c)).toThrow('--use-rslora (use_rslora) must be true or false, got 1');
+  });
+
+  it('goes to peft_config.use_rslora and back', () => {
+    const c = defaultConfig('sft');
+    c.lora.useRslora = true;
+    const json = toTrlConfig(c, extra);
+    expect(json.peft_config).toMatchObject({ use_rslora: true });
+    expect(fromTrlConfig(json).lora.useRslora).toBe(true);
+    const bad = { ...json, peft_config: { ...(json.peft_config as object), use_rslora: 'yes' } };
+    expect(() => fromTrlConfig(bad)).toThrow('--use-rslora (use_rslora) must be true or false, got "yes"');
+  });
+});
+
+describe('training_config.json pins what TRL would do differently by default', () => {
+  const config = (method: 'sft' | 'dpo', change: Partial<TrainConfig> = {}) => ({ ...defaultConfig(method), maxLength: 256, ...change });
+
+  it('DPO: one cut of prompt + completion at max_length keeping the start, no prompt or completion limit, dropout kept', () => {
+    const json = toTrlConfig(config('dpo'), { ...extra, datasetFormat: 'standard' });
+    expect(json).toMatchObject({
+      trainer: 'DPOTrainer',
+      max_length: 256,
+      truncation_mode: 'keep_start',
+      max_prompt_length: null,
+      max_completion_length: null,
+      disable_dropout: false,
+    });
+    expect(json).not.toHaveProperty('completion_only_loss');
+    expect(json.data_preparation).toEqual({
+      format: 'standard',
+      dropped_rows:
+        'rows whose prompt alone fills max_length were left out (TRL would keep them with no completion token); webtune listed each with its line when the data was loaded',
+    });
+  });
+
+  it('SFT: the loss covers completion tokens only, keep_start, no packing', () => {
+    const json = toTrlConfig(config('sft'), { ...extra, datasetFormat: 'prompt-completion' });
+    expect(json).toMatchObject({
+      trainer: 'SFTTrainer',
+      max_length: 256,
+      truncation_mode: 'keep_start',
+      completion_only_loss: true,
+      assistant_only_loss: false,
+      packing: false,
+    });
+    for (const k of ['max_prompt_length', 'max_completion_length', 'disable_dropout', 'beta', 'loss_type'])
+      expect(json).not.toHaveProperty(k);
+    expect(json.data_preparation).not.toHaveProperty('messages');
+  });
+
+  it('SFT on "messages" rows says that only the last assistant message is learned, and how to get that from TRL', () => {
+    const prep = toTrlConfig(config('sft'), { ...extra, datasetFormat: 'messages' }).data_preparation as Record<string, string>;
+    expect(prep.format).toBe('messages');
+    expect(prep.messages).toContain('prompt = the messages before its last assistant message, completion = [that message]');
+    expect(prep.messages).toContain('the loss covers that last assistant message (and the EOS) only');
+    expect(prep.messages).toContain('assistant_only_loss');
+  });
+
+  it('the extra keys do not disturb reading the hyper-parameters back', () => {
+    const c = config('dpo', { beta: 0.3, lossType: 'ipo' });
+    // target_modules are written sorted, as PEFT does.
+    const sorted = { ...c, lora: { ...c.lora, targetModules: [...c.lora.targetModules].sort() } };
+    expect(fromTrlConfig(toTrlConfig(c, extra))).toEqual(sorted);
+  });
+});
