@@ -3,9 +3,14 @@ import { webtuneTrainer } from '../vite.ts';
 import { hubTestPlugins } from './hub-fixtures.ts';
 
 // The page server also mounts Hub-layout mocks over the fixtures, for src/model/source.gpu.ts.
+// WEBTUNE_GPU_GREP runs a subset: the tests whose "<file> <name>" contains it (e.g. "generate.gpu.ts").
 const hub = await hubTestPlugins();
 try {
-  await defineGpuTests('trainer', { prefixes: ['packages/trainer/'], plugins: [webtuneTrainer(), ...hub.plugins] });
+  await defineGpuTests('trainer', {
+    prefixes: ['packages/trainer/'],
+    grep: process.env.WEBTUNE_GPU_GREP || undefined,
+    plugins: [webtuneTrainer(), ...hub.plugins],
+  });
 } finally {
   await hub.close();
 }
