@@ -64,9 +64,17 @@ gpuTest('backward: accumulate into dtable', async ({ device }) => {
   await checkBackward(gpu, 33, 131, 45, true, 30);
 });
 
+gpuTest('backward: tokens in several chunks of 256, rows first seen in a later chunk, wider than a workgroup', async ({ device }) => {
+  const gpu = new Gpu(device);
+  // 700 tokens (three chunks), C = 300 > 256 columns. Over 400 ids about half the rows are first
+  // seen past token 256; over 60 ids every row's tokens spread across the chunks.
+  await checkBackward(gpu, 400, 300, 700, false, 35);
+  await checkBackward(gpu, 60, 300, 700, true, 36);
+});
+
 gpuTest('folded grids: a few workgroups, at most 3 per dimension', async ({ device }) => {
   const gpu = foldingGpu(device);
-  // V = N = 5, C = 400: gather and zeroing 8 workgroups of 256 elements, scatter 7 of 64 columns.
+  // V = N = 5, C = 400: gather and zeroing 8 workgroups of 256 elements, scatter one per token (5).
   assertFolded(await checkForward(gpu, 5, 400, 5, 40), 'embedding');
   assertFolded(await checkBackward(gpu, 5, 400, 5, false, 41), 'embedding backward');
 });

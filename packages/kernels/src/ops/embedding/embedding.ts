@@ -13,8 +13,6 @@ const BACKWARD = { name: 'embedding_backward', source: backwardSource };
 const ZERO = { name: 'embedding_zero', source: zeroSource };
 /** Threads per workgroup of embedding.wgsl and embedding_zero.wgsl (their WG). */
 const WG = 256;
-/** Threads (columns) per workgroup of embedding_backward.wgsl (its WG). */
-const BACKWARD_WG = 64;
 
 export interface EmbeddingBackwardOptions {
   /** Add into dtable instead of overwriting it (tied embeddings, gradient accumulation). */
@@ -70,7 +68,9 @@ export async function embeddingForward(
 
 /**
  * dtable[ids[n]] += dout[n] for every n in order (repeated ids sum; ids >= V are skipped), after
- * zeroing dtable unless `accumulate`. dtable: [V, C]; dout: [N, C]; ids: [N] u32.
+ * zeroing dtable unless `accumulate`. dtable: [V, C]; dout: [N, C]; ids: [N] u32. The scatter
+ * costs O(N * C + N^2 / 256) whatever V; the zeroing writes all of V * C (a full vocabulary's
+ * gradient, as large as the table: accumulate into a zeroed buffer to skip it).
  */
 export async function embeddingBackward(
   gpu: Gpu,
@@ -97,9 +97,8 @@ export async function embeddingBackward(
       .bytes();
     dispatches.push(await gpu.dispatch(`${op} zero`, { kernel: ZERO, params, bind: [t.dtable], groups: Math.ceil((V * C) / WG) }));
   }
+  // One workgroup per token; the first token of each row sums the row's tokens in order.
   const params = new UniformWriter().u32(N).u32(C).u32(V).u32(0).bytes();
-  dispatches.push(
-    await gpu.dispatch(op, { kernel: BACKWARD, params, bind: [t.dout, t.ids, t.dtable], groups: Math.ceil(C / BACKWARD_WG) }),
-  );
+  dispatches.push(await gpu.dispatch(op, { kernel: BACKWARD, params, bind: [t.dout, t.ids, t.dtable], groups: N }));
   return dispatches;
 }
