@@ -8,7 +8,7 @@ import { type Dispatch, Gpu } from '../../runtime/gpu.ts';
 import { assertFolded, foldingGpu } from '../../testing/folding.ts';
 import { uniform } from '../../testing/random.ts';
 import { attentionBackwardRef, attentionForwardRef } from './attention.ref.ts';
-import { type AttentionShape, attentionBackward, attentionForward } from './attention.ts';
+import { type AttentionShape, attentionBackward, attentionForward, attentionScale } from './attention.ts';
 
 interface Case extends AttentionShape {
   scale?: number;
@@ -46,7 +46,7 @@ async function check(gpu: Gpu, c: Case, seed: number): Promise<Dispatch[]> {
     dk: nan(kvShape, 'dk'),
     dv: nan(kvShape, 'dv'),
   };
-  const options = { scale: c.scale, offset: c.offset };
+  const options = { scale: c.scale ?? attentionScale(hd), offset: c.offset };
   const dispatches = [...(await attentionForward(gpu, t, options)), ...(await attentionBackward(gpu, t, options))];
   gpu.run(...dispatches);
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ShapeError } from '../../runtime/errors.ts';
 import type { Gpu } from '../../runtime/gpu.ts';
 import { Tensor } from '../../runtime/tensor.ts';
 import { dot, numericGrad } from '../../testing/gradcheck.ts';
@@ -6,7 +7,14 @@ import { uniform } from '../../testing/random.ts';
 import { matmulRef } from '../matmul/matmul.ref.ts';
 import { softmaxBackwardRef, softmaxForwardRef } from '../softmax/softmax.ref.ts';
 import { attentionBackwardRef, attentionForwardRef } from './attention.ref.ts';
-import { type AttentionShape, attentionBackward, attentionForward, attentionGeometry } from './attention.ts';
+import {
+  type AttentionOptions,
+  type AttentionShape,
+  attentionBackward,
+  attentionForward,
+  attentionGeometry,
+  attentionScale,
+} from './attention.ts';
 
 const expectClose = (got: ArrayLike<number>, want: ArrayLike<number>, digits: number) => {
   expect(got.length).toBe(want.length);
@@ -124,7 +132,7 @@ describe('shape errors', () => {
         probs: fake([2, 4, 3, 5], 'probs'),
         ...over,
       },
-      { offset },
+      { scale: 0.5, offset },
     );
 
   it('forward: q, k and v that do not fit together', async () => {
@@ -167,14 +175,43 @@ describe('shape errors', () => {
       dk: fake([2, 5, 2, 8], 'dk'),
       dv: fake([2, 5, 2, 8], 'dv'),
     };
-    await expect(attentionBackward(gpu, { ...t, dk: fake([2, 5, 4, 8], 'dk') })).rejects.toThrow(
+    const scale = { scale: 0.5 };
+    await expect(attentionBackward(gpu, { ...t, dk: fake([2, 5, 4, 8], 'dk') }, scale)).rejects.toThrow(
       'attention backward: dk must be [2, 5, 2, 8]; got dk dk[2, 5, 4, 8]',
     );
-    await expect(attentionBackward(gpu, { ...t, dv: t.dout })).rejects.toThrow(
+    await expect(attentionBackward(gpu, { ...t, dv: t.dout }, scale)).rejects.toThrow(
       'attention backward: dv must be [2, 5, 2, 8]; got dv dout[2, 3, 4, 8]',
     );
-    await expect(attentionBackward(gpu, { ...t, dq: fake([2, 3, 4, 8], 'dq', t.k.buffer) })).rejects.toThrow(
+    await expect(attentionBackward(gpu, { ...t, dq: fake([2, 3, 4, 8], 'dq', t.k.buffer) }, scale)).rejects.toThrow(
       'attention backward: dq must not share a buffer with k',
     );
+  });
+
+  it('forward and backward both need the scale: a backward cannot fall back to 1/sqrt(hd) after a custom forward', async () => {
+    const t = {
+      dout: fake([1, 2, 2, 4], 'dout'),
+      q: fake([1, 2, 2, 4], 'q'),
+      k: fake([1, 2, 1, 4], 'k'),
+      v: fake([1, 2, 1, 4], 'v'),
+      out: fake([1, 2, 2, 4], 'out'),
+      scores: fake([1, 2, 2, 2], 'scores'),
+      probs: fake([1, 2, 2, 2], 'probs'),
+      dprobs: fake([1, 2, 2, 2], 'dprobs'),
+      dscores: fake([1, 2, 2, 2], 'dscores'),
+      dq: fake([1, 2, 2, 4], 'dq'),
+      dk: fake([1, 2, 1, 4], 'dk'),
+      dv: fake([1, 2, 1, 4], 'dv'),
+    };
+    // What a caller without types (or with a cast) could still write.
+    const untyped = {} as AttentionOptions;
+    await expect(attentionBackward(gpu, t, untyped)).rejects.toThrow(
+      "attention backward: scale must be the forward's finite score scale (attentionScale(hd) = 1/sqrt(hd) usually), got undefined",
+    );
+    // @ts-expect-error: without the forward's options the backward does not compile
+    await expect(attentionBackward(gpu, t)).rejects.toThrow(ShapeError);
+    await expect(attentionForward(gpu, t, { scale: Number.NaN })).rejects.toThrow(
+      "attention: scale must be the forward's finite score scale (attentionScale(hd) = 1/sqrt(hd) usually), got NaN",
+    );
+    expect(attentionScale(64)).toBe(0.125);
   });
 });

@@ -127,21 +127,39 @@ export interface AttentionForwardTensors {
   probs: Tensor;
 }
 
+/**
+ * What the forward and the backward must agree on. No default scale: a backward that fell back
+ * to 1/sqrt(hd) after a forward with another scale would give wrong gradients silently, so the
+ * caller passes one object to both (the backward ignores `offset`).
+ */
 export interface AttentionOptions {
-  /** Multiplies the scores; 1/sqrt(hd) by default. */
-  scale?: number;
+  /** Multiplies the scores: `attentionScale(hd)` = 1/sqrt(hd) for Llama and Qwen2. */
+  scale: number;
   /** Query i sees keys j <= i + offset; Tk - Tq by default (the queries are the last Tq keys). */
   offset?: number;
+}
+
+/** The usual score scale, 1/sqrt(hd). */
+export function attentionScale(hd: number): number {
+  return 1 / Math.sqrt(hd);
+}
+
+function requireScale(op: string, scale: unknown): number {
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) {
+    throw new ShapeError(op, `scale must be the forward's finite score scale (attentionScale(hd) = 1/sqrt(hd) usually), got ${scale}`);
+  }
+  return scale;
 }
 
 /**
  * Causal attention with grouped-query heads: query head h uses kv head floor(h / (nh / nkv)).
  * S = scale * Q Kᵀ, P = softmax(S) under the causal mask, out = P V, per (batch, head).
  */
-export async function attentionForward(gpu: Gpu, t: AttentionForwardTensors, options: AttentionOptions = {}): Promise<Dispatch[]> {
+export async function attentionForward(gpu: Gpu, t: AttentionForwardTensors, options: AttentionOptions): Promise<Dispatch[]> {
   const op = 'attention';
   const s = attentionShape(op, t.q, t.k);
-  const { B, Tq, Tk, nh, hd } = s;
+  const { B, Tq, Tk, nh } = s;
+  const scale = requireScale(op, options?.scale);
   const offset = options.offset ?? Tk - Tq;
   if (!Number.isInteger(offset) || offset < 0 || offset > Tk - Tq) {
     throw new ShapeError(op, `offset must be an integer in [0, Tk - Tq = ${Tk - Tq}], got ${offset}`);
@@ -157,7 +175,7 @@ export async function attentionForward(gpu: Gpu, t: AttentionForwardTensors, opt
   requireSeparate(op, t, { scores: ['q', 'k'], probs: ['scores'], out: ['probs', 'v'] });
   const g = attentionGeometry(s);
   const parts = await Promise.all([
-    matmul(gpu, t.scores, t.q, t.k, { geometry: g.scores, alpha: options.scale ?? 1 / Math.sqrt(hd), label: `${op} scores` }),
+    matmul(gpu, t.scores, t.q, t.k, { geometry: g.scores, alpha: scale, label: `${op} scores` }),
     softmaxForward(gpu, t.probs, t.scores, { causal: { queries: Tq, offset }, label: `${op} softmax` }),
     matmul(gpu, t.out, t.probs, t.v, { geometry: g.output, label: `${op} output` }),
   ]);
@@ -185,13 +203,15 @@ export interface AttentionBackwardTensors {
 }
 
 /**
- * Gradients of attentionForward (same scale): dP = dO Vᵀ, dS = softmax backward (masked entries
- * have P = 0, so the mask needs no offset here), dQ = scale dS K, dK = scale dSᵀ Q, dV = Pᵀ dO.
+ * Gradients of attentionForward, given the forward's options (their scale): dP = dO Vᵀ,
+ * dS = softmax backward (masked entries have P = 0, so the mask needs no offset here),
+ * dQ = scale dS K, dK = scale dSᵀ Q, dV = Pᵀ dO.
  */
-export async function attentionBackward(gpu: Gpu, t: AttentionBackwardTensors, options: { scale?: number } = {}): Promise<Dispatch[]> {
+export async function attentionBackward(gpu: Gpu, t: AttentionBackwardTensors, options: AttentionOptions): Promise<Dispatch[]> {
   const op = 'attention backward';
   const s = attentionShape(op, t.q, t.k);
-  const { B, Tq, Tk, nh, nkv, hd } = s;
+  const { B, Tq, Tk, nh, nkv } = s;
+  const scale = requireScale(op, options?.scale);
   requireShapes(op, [
     ['q', t.q, t.q.shape],
     ['k', t.k, t.k.shape],
@@ -212,7 +232,6 @@ export async function attentionBackward(gpu: Gpu, t: AttentionBackwardTensors, o
     dv: ['probs', 'dout'],
   });
   const g = attentionGeometry(s);
-  const scale = options.scale ?? 1 / Math.sqrt(hd);
   // dK and dV sum over the nh / nkv query heads that share a kv head. One matmul per group member
   // j writes every (batch, kv head) exactly once, so the members accumulate in order without races
   // or scratch: the first overwrites (beta = 0 never reads the old gradient), the rest add.
