@@ -8,6 +8,7 @@ import {
   add,
   attentionBackward,
   attentionForward,
+  attentionScale,
   type Command,
   crossEntropyBackward,
   crossEntropyForward,
@@ -157,6 +158,7 @@ async function layerForward(ctx: Ctx, l: number, next: Tensor): Promise<Command[
   const keys = kv ? kv.capacity : ctx.T;
   const scores = ctx.pool.get('scores', [ctx.B, c.numHeads, ctx.T, keys]);
   const probs = kv ? ctx.pool.get('probs', [1, c.numHeads, ctx.T, keys]) : a.probs;
+  const scale = attentionScale(c.headDim); // Llama's and Qwen2's 1/sqrt(head_dim)
   const cmds: Command[] = [];
   const lin = async (label: string, target: LoraTarget, out: Tensor, x: Tensor, W: Tensor, bias?: Tensor) =>
     cmds.push(...(await linearForward(gpu, `L${l}.${label}`, out, x, W, bias, await loraUses(ctx, l, target, x))));
@@ -176,9 +178,9 @@ async function layerForward(ctx: Ctx, l: number, next: Tensor): Promise<Command[
     const at = kv.pos * c.numKvHeads * c.headDim;
     cmds.push({ label: `L${l} k cache`, copy: { src: a.k, dst: kv.k[l], elements: rows, srcOffset: 0, dstOffset: at } });
     cmds.push({ label: `L${l} v cache`, copy: { src: a.v, dst: kv.v[l], elements: rows, srcOffset: 0, dstOffset: at } });
-    cmds.push(...(await attentionForward(gpu, { q: a.q, k: kv.k[l], v: kv.v[l], out: a.att, scores, probs }, { offset: kv.pos })));
+    cmds.push(...(await attentionForward(gpu, { q: a.q, k: kv.k[l], v: kv.v[l], out: a.att, scores, probs }, { scale, offset: kv.pos })));
   } else {
-    cmds.push(...(await attentionForward(gpu, { q: a.q, k: a.k, v: a.v, out: a.att, scores, probs })));
+    cmds.push(...(await attentionForward(gpu, { q: a.q, k: a.k, v: a.v, out: a.att, scores, probs }, { scale })));
   }
   await lin('o_proj', 'o_proj', o, a.q2(a.att), w.o, w.oBias);
   cmds.push(...(await add(gpu, a.xmid, a.x, o)));
@@ -226,7 +228,13 @@ async function layerBackward(ctx: Ctx, l: number, dx: Tensor): Promise<Command[]
 
   // attention block: xmid = x_l + o(attention(rope(q(h)), rope(k(h)), v(h))), h = rmsnorm(x_l)
   await lin('o_proj', 'o_proj', a.q2(datt), dx, a.q2(a.att), w.o, false);
-  cmds.push(...(await attentionBackward(gpu, { dout: datt, q: a.q, k: a.k, v: a.v, probs: a.probs, dprobs, dscores, dq, dk, dv })));
+  cmds.push(
+    ...(await attentionBackward(
+      gpu,
+      { dout: datt, q: a.q, k: a.k, v: a.v, probs: a.probs, dprobs, dscores, dq, dk, dv },
+      { scale: attentionScale(c.headDim) },
+    )),
+  );
   const table = { positions: p.get('positions', [N], 'u32'), cos: weights.ropeCos, sin: weights.ropeSin };
   cmds.push(...(await rope(gpu, { x: dq.view([N, c.numHeads, c.headDim]), ...table }, { inverse: true })));
   cmds.push(...(await rope(gpu, { x: dk.view([N, c.numKvHeads, c.headDim]), ...table }, { inverse: true })));
