@@ -2,10 +2,10 @@
 // the problem. What Node can check (flags, folders, files) fails before Chromium starts, with nothing else on stderr
 // and exit code 2; what only the trainer can judge (the checkpoint's contents, the rows, an adapter's shapes) fails in
 // the page and comes back as one line too, exit code 1, after the progress lines.
-import { mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DPO_ROWS, expectRejection, expectUsageError, LLAMA, QWEN, SFT_ROWS, workspace } from './support/workspace.ts';
+import { DPO_ROWS, expectOk, expectRejection, expectUsageError, LLAMA, QWEN, readJsonl, SFT_ROWS, workspace } from './support/workspace.ts';
 
 const ws = workspace();
 const sft = ws.jsonl('sft.jsonl', SFT_ROWS);
@@ -179,6 +179,28 @@ describe('rejected by the trainer in the page (exit 1, one line)', () => {
     expectRejection(r, 'train', 1, `${join(model, 'config.json')} is unusable`, /not valid JSON/);
   });
 
+  it('a tokenizer with more ids than config.json vocab_size, naming both numbers and both files', async () => {
+    const model = ws.copyModel(LLAMA, 'small-vocab');
+    const config = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8'));
+    writeFileSync(join(model, 'config.json'), JSON.stringify({ ...config, vocab_size: 300 }));
+    const r = await ws.run(['train', '--method', 'sft', '--model', model, '--data', sft, '--out', out, ...tiny]);
+    expectRejection(
+      r,
+      'train',
+      1,
+      `${join(model, 'tokenizer.json')}: has 301 token ids (added tokens included) but ${join(model, 'config.json')} gives vocab_size 300, so id 300 has no row in the embedding`,
+    );
+  });
+
+  it('a tokenizer problem names the file in the model folder', async () => {
+    const model = ws.copyModel(LLAMA, 'no-eos');
+    const config = JSON.parse(readFileSync(join(model, 'tokenizer_config.json'), 'utf8'));
+    delete config.eos_token;
+    writeFileSync(join(model, 'tokenizer_config.json'), JSON.stringify(config));
+    const r = await ws.run(['train', '--method', 'sft', '--model', model, '--data', sft, '--out', out, ...tiny]);
+    expectRejection(r, 'train', 1, `${join(model, 'tokenizer_config.json')}: no "eos_token"`);
+  });
+
   it('a truncated model.safetensors', async () => {
     const model = ws.copyModel(LLAMA, 'truncated');
     truncateSync(join(model, 'model.safetensors'), 100_000);
@@ -189,7 +211,15 @@ describe('rejected by the trainer in the page (exit 1, one line)', () => {
   it('a data file with no valid rows names each line and its reason', async () => {
     const bad = ws.jsonl('bad.jsonl', ['{"prompt": 1, "completion": "x"}', 'not json', { text: '' }]);
     const r = await ws.run(['train', '--method', 'sft', '--model', LLAMA, '--data', bad, '--out', out, ...tiny]);
-    expectRejection(r, 'train', 1, 'bad.jsonl', 'no valid SFT rows', 'line 1', 'line 2', 'invalid JSON', 'line 3', 'empty');
+    expectRejection(
+      r,
+      'train',
+      1,
+      'bad.jsonl: no valid SFT rows (3 rejected)',
+      'field "prompt" is not a string or a list of messages (1 row: line 1)',
+      'invalid JSON (1 row: line 2)',
+      'field "text" is empty (1 row: line 3)',
+    );
   });
 
   it('an adapter trained for a different model (wrong shapes)', async () => {
@@ -197,5 +227,57 @@ describe('rejected by the trainer in the page (exit 1, one line)', () => {
     const r = await ws.run(['train', '--method', 'dpo', '--model', LLAMA, '--data', dpo, '--out', out, '--adapter', adapter, ...tiny]);
     const message = expectRejection(r, 'train', 1, `--adapter ${adapter}`, 'trained on qwen2-bias-f16', 'does not match this model');
     expect(message).toMatch(/lora_A\.weight is \[\d+,\d+\], expected \[\d+,\d+\]/);
+  });
+});
+
+describe('every refused row is reported: each reason with its count and lines, and each line with its reason', () => {
+  // About 200 tokens of prompt: more than --max-length 32 (the fixture's byte-level BPE has few merges).
+  const longPrompt = 'a prompt far longer than the max length allows, '.repeat(4);
+
+  it('eval: a few refused rows are listed one by one, and the rows kept are evaluated', async () => {
+    const mixed = ws.jsonl('mixed.jsonl', [
+      ...SFT_ROWS,
+      'not json',
+      { prompt: '', completion: ' x' },
+      { prompt: longPrompt, completion: ' y' },
+      '{',
+    ]);
+    const r = await ws.run(['eval', '--method', 'sft', '--model', LLAMA, '--data', mixed, '--max-length', '32', '--json']);
+    expectOk(r);
+    expect(Object.keys(JSON.parse(r.stdout)).sort()).toEqual(['loss', 'num_tokens']);
+    const lines = r.stderr.split('\n');
+    expect(lines).toContain('data: mixed.jsonl (prompt-completion): 4 rows kept, 3 rejected, 1 dropped, 0 truncated to 32 tokens');
+    expect(lines).toContain('  rejected: invalid JSON (2 rows: lines 5, 8)');
+    expect(lines).toContain('  rejected: field "prompt" is empty (1 row: line 6)');
+    expect(lines).toContain('  dropped: prompt fills max_length (1 row: line 7)');
+    expect(lines.filter((l) => l.startsWith('    line ')).map((l) => l.split(':')[0])).toEqual([
+      '    line 5 rejected',
+      '    line 6 rejected',
+      '    line 7 dropped',
+      '    line 8 rejected',
+    ]);
+    expect(lines).toContain('    line 6 rejected: field "prompt" is empty');
+    expect(r.stderr).toMatch(/^ {4}line 7 dropped: prompt fills max_length: the prompt is \d+ tokens and max_length is 32/m);
+  });
+
+  it('train: past 20 refused rows, all of them go to <out>/rejected_rows.jsonl, and stderr says where', async () => {
+    const many = ws.jsonl('many.jsonl', [
+      ...SFT_ROWS,
+      ...Array.from({ length: 24 }, (_, i) => `broken ${i}`),
+      { prompt: longPrompt, completion: ' y' },
+    ]);
+    const dir = ws.path('many-out');
+    const r = await ws.run(['train', '--method', 'sft', '--model', LLAMA, '--data', many, '--out', dir, ...tiny]);
+    expectOk(r);
+    const lines = r.stderr.split('\n');
+    expect(lines).toContain('  rejected: invalid JSON (24 rows: lines 5-28)');
+    expect(lines).toContain('  dropped: prompt fills max_length (1 row: line 29)');
+    expect(lines).toContain(`  each of the 25 refused rows with its reason: ${join(dir, 'rejected_rows.jsonl')}`);
+    expect(lines.some((l) => l.startsWith('    line '))).toBe(false);
+    const listed = readJsonl(join(dir, 'rejected_rows.jsonl'));
+    expect(listed.map((x) => x.line)).toEqual(Array.from({ length: 25 }, (_, i) => i + 5));
+    for (const x of listed.slice(0, 24)) expect(x).toMatchObject({ status: 'rejected', reason: expect.stringMatching(/^invalid JSON: /) });
+    expect(listed[24]).toMatchObject({ status: 'dropped', reason: expect.stringMatching(/^prompt fills max_length: /) });
+    expect(existsSync(join(dir, 'adapter_model.safetensors'))).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 // @webtune/trainer: the engine (in a worker) and the types its clients use.
 export { callback, createTrainer, type TrainerClient } from './client.ts';
-export type { Message } from './data/formats.ts';
+export { countByReason, lineRanges, type Message, reasonSummary } from './data/formats.ts';
 export {
   answerPrompts,
   type Check,

@@ -4,14 +4,14 @@
 // whose message tells the user what to do.
 import { Gpu } from '@webtune/kernels';
 import type { Message } from './data/formats.ts';
-import { type DatasetReport, readDpoDataset, readSftDataset } from './data/formats.ts';
+import { countByReason, type DatasetReport, readDpoDataset, readSftDataset } from './data/formats.ts';
 import { type DpoExample, type PreparedData, prepareDpo, prepareSft, type SftExample } from './data/tokenize.ts';
 import { TextTokenizer } from './data/tokenizer.ts';
-import type { ModelConfig } from './model/config.ts';
+import { type ModelConfig, parseModelConfig } from './model/config.ts';
 import { generate } from './model/generate.ts';
 import { LoraAdapter, type PeftTensors } from './model/lora.ts';
 import { Model } from './model/model.ts';
-import { type DownloadProgress, describeSource, fetchModelFiles, type ModelSource } from './model/source.ts';
+import { type DownloadProgress, describeSource, fetchModelFiles, type ModelSource, sourceFolder } from './model/source.ts';
 import { type AdapterRecord, hashKey, Store } from './store/db.ts';
 import { adapterFiles, adapterModelCard, importAdapterFiles } from './store/export.ts';
 import { stackedRecord } from './store/stack.ts';
@@ -54,7 +54,9 @@ export interface DatasetSummary {
   rejected: { line: number; reason: string }[];
   rejectedByReason: Record<string, number>;
   truncated: number;
+  /** Rows valid as JSON but unusable after tokenisation (e.g. the prompt fills max_length), with their reasons. */
   dropped: { line: number; reason: string }[];
+  droppedByReason: Record<string, number>;
   lengths: number[];
   promptLengths: number[];
   /** A few rows as the model sees them: prompt and completion text after templating. */
@@ -170,7 +172,9 @@ export class TrainerService {
     this.download = new AbortController();
     const cache = options.cache ?? source.kind === 'hub';
     const files = await fetchModelFiles(source, { onProgress, signal: this.download.signal, cache });
-    const tokenizer = TextTokenizer.fromJson(JSON.parse(files.tokenizerJson), JSON.parse(files.tokenizerConfig));
+    const folder = sourceFolder(source);
+    const tokenizer = TextTokenizer.fromJson(JSON.parse(files.tokenizerJson), JSON.parse(files.tokenizerConfig), folder);
+    tokenizer.checkFits(parseModelConfig(files.config).vocabSize, `${folder}/config.json`);
     const model = await gpu.checked(`loading ${describeSource(source)}`, () => Model.load(gpu, files.config, files.safetensors));
     this.unloadModel();
     this.loaded = { model, tokenizer, id: files.id };
@@ -263,6 +267,7 @@ export class TrainerService {
       rejectedByReason: report.rejectedByReason,
       truncated: data.truncated,
       dropped: data.dropped,
+      droppedByReason: countByReason(data.dropped),
       lengths: data.lengths,
       promptLengths: data.promptLengths,
       preview,

@@ -1,6 +1,8 @@
 // Steps every model command shares: read the arguments' files, open the engine, load the model, load a dataset
 // and report it. Everything that can be checked in Node (flags, folders, files) is checked before Chromium starts.
-import { type DatasetSummary, type DownloadProgress, HYPER_PARAMS, type Method, type ModelInfo } from '@webtune/trainer';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type DatasetSummary, type DownloadProgress, HYPER_PARAMS, type Method, type ModelInfo, reasonSummary } from '@webtune/trainer';
 import { gpuOption, UsageError } from '../args.ts';
 import { Engine, PageError } from '../engine.ts';
 import { type AdapterFiles, type ModelArg, readAdapterDir, readDataFile } from '../model-arg.ts';
@@ -63,22 +65,40 @@ export async function importAdapterArg(engine: Engine, adapter: AdapterFiles, pa
   }
 }
 
+/** Up to this many refused rows are listed one line each; past it, <out>/rejected_rows.jsonl holds them. */
+export const LISTED_ROWS = 20;
+
+/**
+ * Loads the dataset and reports it: counts, then every reason with its count and all its lines, then each refused
+ * row with its full reason (into `<out>/rejected_rows.jsonl` when there are many and the command has an --out).
+ */
 export async function loadData(
   engine: Engine,
   progress: ProgressPrinter,
   method: Method,
   data: { text: string; file: string },
   maxLength: number,
+  out?: string,
 ): Promise<DatasetSummary> {
   const { text, file } = data;
   const ds = await engine.call('loadDataset', method, text, file, maxLength);
-  const rejected = Object.entries(ds.rejectedByReason);
   progress.line(
     `data: ${file} (${ds.format}): ${ds.kept} rows kept, ${ds.rejected.length} rejected, ${ds.dropped.length} dropped, ${ds.truncated} truncated to ${maxLength} tokens`,
   );
-  for (const [reason, count] of rejected) progress.line(`  rejected ${count} x ${reason}`);
-  for (const r of ds.rejected.slice(0, 5)) progress.line(`    line ${r.line}: ${r.reason}`);
-  for (const r of ds.dropped.slice(0, 5)) progress.line(`  dropped line ${r.line}: ${r.reason}`);
+  for (const line of reasonSummary(ds.rejected)) progress.line(`  rejected: ${line}`);
+  for (const line of reasonSummary(ds.dropped)) progress.line(`  dropped: ${line}`);
+  const refused = [
+    ...ds.rejected.map((r) => ({ line: r.line, status: 'rejected', reason: r.reason })),
+    ...ds.dropped.map((r) => ({ line: r.line, status: 'dropped', reason: r.reason })),
+  ].sort((a, b) => a.line - b.line);
+  if (refused.length > LISTED_ROWS && out !== undefined) {
+    mkdirSync(out, { recursive: true });
+    const list = join(out, 'rejected_rows.jsonl');
+    writeFileSync(list, refused.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    progress.line(`  each of the ${refused.length} refused rows with its reason: ${list}`);
+  } else {
+    for (const r of refused) progress.line(`    line ${r.line} ${r.status}: ${r.reason}`);
+  }
   if (ds.kept === 0) throw new UsageError(`${file} has no usable ${method.toUpperCase()} rows`);
   return ds;
 }

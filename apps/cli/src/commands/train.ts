@@ -74,7 +74,7 @@ export async function run(argv: string[]): Promise<number> {
   };
   try {
     const parentAdapterId = adapter ? await importAdapterArg(engine, adapter) : null;
-    const ds = await loadData(engine, progress, method, data, config.maxLength);
+    const ds = await loadData(engine, progress, method, data, config.maxLength, out);
     process.once('SIGINT', onSigint);
     result = await engine.stream('train', [{ config, datasetId: ds.id, parentAdapterId, name: values.name }], (e: TrainEvent) =>
       progress.event(e),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DatasetError, readDpoDataset, readSftDataset } from './formats.ts';
+import { countByReason, DatasetError, lineRanges, readDpoDataset, readSftDataset, reasonSummary } from './formats.ts';
 
 const jsonl = (...rows: unknown[]) =>
   rows.map((r) => (typeof r === 'string' && r.startsWith('#') ? r.slice(1) : JSON.stringify(r))).join('\n');
@@ -272,7 +272,7 @@ describe('readDpoDataset', () => {
 });
 
 describe('a file with no valid rows', () => {
-  it('is a DatasetError naming the file and the commonest reasons, with where each first occurs', () => {
+  it('is a DatasetError naming the file and every reason with its count and all its lines', () => {
     const text = jsonl({ prompt: 'p' }, { prompt: 'p' }, { foo: 1 }, { prompt: 'p', chosen: 'a', rejected: 'b' }, '#{', { prompt: 'p' });
     let error: DatasetError | undefined;
     try {
@@ -282,12 +282,28 @@ describe('a file with no valid rows', () => {
     }
     expect(error).toBeInstanceOf(DatasetError);
     expect(error!.message).toBe(
-      'data/train.jsonl: no valid SFT rows (6 rejected). Most common: missing field "completion" (4 rows, first at line 1); ' +
-        'no SFT fields (1 row, first at line 3); invalid JSON (1 row, first at line 5).',
+      'data/train.jsonl: no valid SFT rows (6 rejected): missing field "completion" (4 rows: lines 1-2, 4, 6); ' +
+        'no SFT fields (1 row: line 3); invalid JSON (1 row: line 5).',
     );
     expect(error!.file).toBe('data/train.jsonl');
     expect(error!.rejected).toHaveLength(6);
     expect(error!.rejectedByReason).toEqual({ 'missing field "completion"': 4, 'no SFT fields': 1, 'invalid JSON': 1 });
+  });
+
+  it('names every line of a long file by ranges, and counts what is past 30 ranges per reason', () => {
+    // 150 lines: runs of 2 lines of broken JSON ("#{" is written raw) between single rows with an empty text.
+    const rows = Array.from({ length: 150 }, (_, i) => (i % 3 === 2 ? { text: '' } : '#{'));
+    let message = '';
+    try {
+      readSftDataset(jsonl(...rows), 'big.jsonl');
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    const ranges = Array.from({ length: 30 }, (_, k) => `${3 * k + 1}-${3 * k + 2}`).join(', ');
+    expect(message).toBe(
+      `big.jsonl: no valid SFT rows (150 rejected): invalid JSON (100 rows: lines ${ranges} and 40 more lines); ` +
+        `field "text" is empty (50 rows: lines ${Array.from({ length: 30 }, (_, k) => 3 * k + 3).join(', ')} and 20 more lines).`,
+    );
   });
 
   it('says so for an empty file', () => {
@@ -308,5 +324,26 @@ describe('a file with no valid rows', () => {
     const r = readDpoDataset(jsonl(42, { prompt: 'p', chosen: 'a', rejected: 'b' }), 'f');
     expect(r.kept).toBe(1);
     expect(r.rejected).toEqual([{ line: 1, reason: 'row is not a JSON object: got a number' }]);
+  });
+});
+
+describe('reasons and lines, as reports print them', () => {
+  it('lineRanges names every line, runs as ranges, in order, once', () => {
+    expect(lineRanges([4])).toBe('line 4');
+    expect(lineRanges([9, 1, 2, 3, 7, 10, 11, 12, 2])).toBe('lines 1-3, 7, 9-12');
+    expect(lineRanges([1, 3, 5, 6], 2)).toBe('lines 1, 3 and 2 more lines');
+    expect(lineRanges([1, 3, 5], 2)).toBe('lines 1, 3 and 1 more line');
+  });
+
+  it('countByReason and reasonSummary group by the text before the first ": ", commonest first', () => {
+    const rows = [
+      { line: 2, reason: 'invalid JSON: Unexpected token' },
+      { line: 3, reason: 'prompt fills max_length: the prompt is 40 tokens and max_length is 32' },
+      { line: 5, reason: 'invalid JSON: Unexpected end' },
+      { line: 6, reason: 'invalid JSON' },
+    ];
+    expect(countByReason(rows)).toEqual({ 'invalid JSON': 3, 'prompt fills max_length': 1 });
+    expect(reasonSummary(rows)).toEqual(['invalid JSON (3 rows: lines 2, 5-6)', 'prompt fills max_length (1 row: line 3)']);
+    expect(reasonSummary([])).toEqual([]);
   });
 });

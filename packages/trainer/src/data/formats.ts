@@ -33,7 +33,7 @@ export interface DatasetReport<R> {
   rejectedByReason: Record<string, number>;
 }
 
-/** A file with no usable row: names the file and the commonest reasons. */
+/** A file with no usable row: names the file, and every reason with the lines it refused. */
 export class DatasetError extends Error {
   override name = 'DatasetError';
   constructor(
@@ -61,7 +61,46 @@ class Refused extends Error {
   }
 }
 
-const reasonKey = (reason: string) => reason.split(': ', 1)[0];
+/** The generic part of a reason ("<generic reason>: <detail>"), by which rows are counted. */
+export const reasonKey = (reason: string) => reason.split(': ', 1)[0];
+
+/** Rows per generic reason, in order of first appearance. */
+export function countByReason(rows: { reason: string }[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const { reason } of rows) out[reasonKey(reason)] = (out[reasonKey(reason)] ?? 0) + 1;
+  return out;
+}
+
+/**
+ * Line numbers as ranges, "line 4" or "lines 1-3, 7, 9-12", every line named. `maxRanges` bounds the text for a
+ * one-line message: what is past it is counted ("and 412 more lines").
+ */
+export function lineRanges(lines: number[], maxRanges = Number.POSITIVE_INFINITY): string {
+  const sorted = [...new Set(lines)].sort((a, b) => a - b);
+  const ranges: [number, number][] = [];
+  for (const n of sorted) {
+    const last = ranges[ranges.length - 1];
+    if (last && n === last[1] + 1) last[1] = n;
+    else ranges.push([n, n]);
+  }
+  const shown = ranges.slice(0, maxRanges);
+  const text = shown.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(', ');
+  const rest = ranges.slice(shown.length).reduce((n, [a, b]) => n + b - a + 1, 0);
+  return `${sorted.length === 1 ? 'line' : 'lines'} ${text}${rest > 0 ? ` and ${rest} more line${rest === 1 ? '' : 's'}` : ''}`;
+}
+
+/** Each generic reason with its count and lines, commonest first: "invalid JSON (2 rows: lines 3, 5)". */
+export function reasonSummary(rows: { line: number; reason: string }[], maxRangesPerReason?: number): string[] {
+  return Object.entries(countByReason(rows))
+    .sort((a, b) => b[1] - a[1])
+    .map(([key, n]) => {
+      const lines = rows.filter((r) => reasonKey(r.reason) === key).map((r) => r.line);
+      return `${key} (${n} row${n === 1 ? '' : 's'}: ${lineRanges(lines, maxRangesPerReason)})`;
+    });
+}
+
+/** Ranges per reason in a DatasetError's one-line message: enough to name every line of any file but a pathological one. */
+const MESSAGE_RANGES = 30;
 
 function readDataset<R>(text: string, file: string, what: string, parse: (v: unknown) => { format: string; row: R }): DatasetReport<R> {
   const { rows: values, errors } = parseJsonl(text);
@@ -80,26 +119,16 @@ function readDataset<R>(text: string, file: string, what: string, parse: (v: unk
   }
   report.rejected.sort((a, b) => a.line - b.line);
   report.kept = report.rows.length;
-  for (const { reason } of report.rejected) {
-    const key = reasonKey(reason);
-    report.rejectedByReason[key] = (report.rejectedByReason[key] ?? 0) + 1;
-  }
+  report.rejectedByReason = countByReason(report.rejected);
   if (report.kept > 0) return report;
 
   if (report.rejected.length === 0)
     throw new DatasetError(file, `no rows: the file is empty (JSON Lines: one ${what} row per line)`, [], {});
-  const top = Object.entries(report.rejectedByReason)
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, 3)
-    .map(
-      ([key, n]) =>
-        `${key} (${n} row${n === 1 ? '' : 's'}, first at line ${report.rejected.find((r) => reasonKey(r.reason) === key)?.line})`,
-    );
   // A pretty-printed JSON array fails on every line; say what the file is, not only that each line is bad.
   const hint = text.trimStart().startsWith('[') ? ' The file looks like a JSON array: JSON Lines needs one JSON object per line.' : '';
   throw new DatasetError(
     file,
-    `no valid ${what} rows (${report.rejected.length} rejected). Most common: ${top.join('; ')}.${hint}`,
+    `no valid ${what} rows (${report.rejected.length} rejected): ${reasonSummary(report.rejected, MESSAGE_RANGES).join('; ')}.${hint}`,
     report.rejected,
     report.rejectedByReason,
   );

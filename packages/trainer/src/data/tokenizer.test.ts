@@ -238,3 +238,22 @@ describe('TextTokenizer.fromJson', () => {
     });
   });
 });
+
+describe('checkFits: the model must have an embedding row for every token id', () => {
+  it('passes when config vocab_size equals or exceeds the tokenizer size (spare rows are common)', () => {
+    const tok = load('llama-gqa-bf16'); // 301 ids; the checkpoint has 320 rows
+    expect(() => tok.checkFits(320, 'llama-gqa-bf16/config.json')).not.toThrow();
+    expect(() => tok.checkFits(301, 'llama-gqa-bf16/config.json')).not.toThrow();
+  });
+
+  it('refuses a tokenizer larger than vocab_size, naming both numbers and both files', () => {
+    const tok = load('llama-gqa-bf16');
+    const err = fails(() => tok.checkFits(300, 'models/x/config.json'));
+    expect(err.file).toBe('llama-gqa-bf16/tokenizer.json');
+    expect(err.message).toBe(
+      'llama-gqa-bf16/tokenizer.json: has 301 token ids (added tokens included) but models/x/config.json gives vocab_size 300, ' +
+        'so id 300 has no row in the embedding: use the tokenizer files saved with this checkpoint',
+    );
+    expect(fails(() => tok.checkFits(256, 'c.json')).message).toContain('vocab_size 256, so ids 256..300 have no row in the embedding');
+  });
+});

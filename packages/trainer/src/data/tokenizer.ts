@@ -58,7 +58,7 @@ export class TextTokenizer {
   private constructor(
     private readonly tok: HfTokenizer,
     private readonly chatTemplate: string | null,
-    private readonly configFile: string,
+    private readonly files: { json: string; config: string },
     ids: { eos: number; pad: number; bos: number | null },
   ) {
     this.eosTokenId = ids.eos;
@@ -130,7 +130,21 @@ export class TextTokenizer {
     const pad = typeof config.pad_token === 'string' && config.pad_token !== '' ? idOf('pad_token', config.pad_token) : eos;
     const bos = typeof config.bos_token === 'string' && config.bos_token !== '' ? idOf('bos_token', config.bos_token) : null;
 
-    return new TextTokenizer(tok, chatTemplateOf(config, configFile), configFile, { eos, pad, bos });
+    return new TextTokenizer(tok, chatTemplateOf(config, configFile), { json: jsonFile, config: configFile }, { eos, pad, bos });
+  }
+
+  /**
+   * Refuses a tokenizer with ids the model has no embedding row for: config.json's vocab_size may exceed the
+   * tokenizer's size (spare rows), never the other way round. `configFile` names the model's config.json.
+   */
+  checkFits(vocabSize: number, configFile: string): void {
+    if (this.size <= vocabSize) return;
+    const orphans = this.size - vocabSize === 1 ? `id ${vocabSize} has` : `ids ${vocabSize}..${this.size - 1} have`;
+    throw new TokenizerError(
+      this.files.json,
+      `has ${this.size} token ids (added tokens included) but ${configFile} gives vocab_size ${vocabSize}, so ${orphans} ` +
+        'no row in the embedding: use the tokenizer files saved with this checkpoint',
+    );
   }
 
   /** Token ids of `text`, without special tokens added (BOS/EOS); special tokens written in the text are kept. */
@@ -149,7 +163,7 @@ export class TextTokenizer {
   requireChatTemplate(): string {
     if (this.chatTemplate === null)
       throw new TokenizerError(
-        this.configFile,
+        this.files.config,
         'no "chat_template": conversational rows (lists of messages) are rendered with the chat template; use a chat/instruct checkpoint, add its template to tokenizer_config.json, or give prompt and completion as plain strings',
       );
     return this.chatTemplate;

@@ -192,6 +192,22 @@ export function describeSource(s: ModelSource): string {
   }
 }
 
+/**
+ * Where a source's files are, to name one of them in a message as `${sourceFolder(s)}/tokenizer.json`: the folder's
+ * URL (the CLI turns its loopback URL back into the path the user gave), the Hub id with a revision other than main,
+ * or the picked folder's name.
+ */
+export function sourceFolder(s: ModelSource): string {
+  switch (s.kind) {
+    case 'hub':
+      return s.revision && s.revision !== 'main' ? `${s.repo}@${s.revision}` : s.repo;
+    case 'url':
+      return s.baseUrl.replace(/\/+$/, '');
+    case 'files':
+      return s.id;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 // Origins: one way to read a named file per source kind
 
