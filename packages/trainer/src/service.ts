@@ -8,6 +8,7 @@ import { countByReason, type DatasetReport, readDpoDataset, readSftDataset } fro
 import { type DpoExample, type PreparedData, prepareDpo, prepareSft, type SftExample } from './data/tokenize.ts';
 import { TextTokenizer } from './data/tokenizer.ts';
 import { type ModelConfig, parseModelConfig } from './model/config.ts';
+import { adapterFingerprint, modelFingerprint } from './model/fingerprint.ts';
 import { generate } from './model/generate.ts';
 import { LoraAdapter, type PeftTensors } from './model/lora.ts';
 import { Model } from './model/model.ts';
@@ -119,6 +120,8 @@ interface Loaded {
   model: Model;
   tokenizer: TextTokenizer;
   id: string;
+  /** A hash of the checkpoint's files (model/fingerprint.ts): what the DPO reference cache is keyed on, not the id. */
+  fingerprint: string;
 }
 
 type Prepared = { method: 'sft'; data: PreparedData<SftExample> } | { method: 'dpo'; data: PreparedData<DpoExample> };
@@ -175,9 +178,19 @@ export class TrainerService {
     const folder = sourceFolder(source);
     const tokenizer = TextTokenizer.fromJson(JSON.parse(files.tokenizerJson), JSON.parse(files.tokenizerConfig), folder);
     tokenizer.checkFits(parseModelConfig(files.config).vocabSize, `${folder}/config.json`);
+    // Hashed while the weights upload (crypto.subtle works off the main thread).
+    const hashing = modelFingerprint(files);
+    hashing.catch(() => {}); // awaited below; a failed load must not leave it unhandled
     const model = await gpu.checked(`loading ${describeSource(source)}`, () => Model.load(gpu, files.config, files.safetensors));
+    let fingerprint: string;
+    try {
+      fingerprint = await hashing;
+    } catch (err) {
+      model.destroy();
+      throw err;
+    }
     this.unloadModel();
-    this.loaded = { model, tokenizer, id: files.id };
+    this.loaded = { model, tokenizer, id: files.id, fingerprint };
     return this.modelInfo();
   }
 
@@ -393,14 +406,15 @@ export class TrainerService {
 
   async train(request: TrainRequest, onEvent: (e: TrainEvent) => void): Promise<TrainResult> {
     const { gpu, store } = this.need();
-    const { model, tokenizer, id: modelId } = this.needModel();
+    const { model, tokenizer, id: modelId, fingerprint } = this.needModel();
     if (this.control) throw new Error('A run is already going: pause, resume or cancel it first.');
     const config = request.config;
     validateConfig(config);
     const ds = this.dataset(request.datasetId);
     if (ds.method !== config.method)
       throw new Error(`The dataset was loaded for ${ds.method.toUpperCase()}, but the run is ${config.method.toUpperCase()}.`);
-    const parent = request.parentAdapterId ? await this.stack(request.parentAdapterId) : [];
+    const parentRecords = request.parentAdapterId ? await this.chain(request.parentAdapterId) : [];
+    const parent = await Promise.all(parentRecords.map((r) => this.adapter(r.id)));
     const runId = request.resumeRunId ?? crypto.randomUUID();
     const control = new RunControl();
     this.control = control;
@@ -422,8 +436,10 @@ export class TrainerService {
       let saveReference = async () => {};
       if (ds.method === 'sft') data = { method: 'sft', examples: ds.data.examples };
       else {
-        // v2: float32 sums on the GPU. An entry may be partial (NaN): a run computes the pairs it reaches.
-        const key = await hashKey([modelId, request.parentAdapterId ?? '', ds.hash, 'ref-v2']);
+        // Keyed on what the reference computes, never on names: the checkpoint's files, the stage-one adapters' contents,
+        // and the dataset's text and max_length (ds.hash; the tokenizer is in the model's fingerprint). v3: float32
+        // sums on the GPU. An entry may be partial (NaN): a run computes the pairs it reaches.
+        const key = await hashKey(['ref-v3', fingerprint, await adapterFingerprint(parentRecords), ds.hash]);
         const reference = new ReferenceCache(gpu, model, parent, ds.data.examples, tokenizer.padTokenId, await store.getRefLogps(key));
         const cached = ds.data.examples.length - reference.missing;
         onEvent({

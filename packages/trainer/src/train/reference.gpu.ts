@@ -6,13 +6,27 @@
 // reference, computed in another layout, bit for bit at step 0.)
 import { gpuTest } from '@webtune/harness/page';
 import { IGNORE_INDEX } from '@webtune/kernels';
-import { check, dpoJsonl, FIXTURE_URL, internals, MAX_LENGTH, sameBits, service } from '../../test/engine.ts';
+import {
+  check,
+  config,
+  dataset,
+  dpoJsonl,
+  FIXTURE,
+  FIXTURE_URL,
+  internals,
+  MAX_LENGTH,
+  sameBits,
+  service,
+  train,
+} from '../../test/engine.ts';
 import { fetchBytes, fetchText } from '../../test/fixtures.ts';
 import { sftBatch } from '../data/batch.ts';
 import { readDpoDataset } from '../data/formats.ts';
 import { prepareDpo, type Sequence } from '../data/tokenize.ts';
 import type { LoraAdapter } from '../model/lora.ts';
+import { parseSafetensors } from '../model/safetensors.ts';
 import type { TrainerService } from '../service.ts';
+import type { TrainEvent } from './events.ts';
 import { ReferenceCache, referenceLogps, sequenceLogps } from './reference.ts';
 import { writeInputs } from './trainer.ts';
 
@@ -109,4 +123,74 @@ gpuTest('DPO reference log-probs are computed for the pairs a batch needs, once,
   // A stored array of another dataset's length is not used.
   const other = new ReferenceCache(gpu, model, [], examples, tokenizer.padTokenId, new Float32Array(4));
   check(other.missing === 7, `a cache of the wrong length was used: ${state(other)}`);
+});
+
+/** A copy of a safetensors file with the BF16 tensor `name` doubled (exponent + 1: exact for normal values). */
+function doubled(bytes: Uint8Array, name: string): Uint8Array<ArrayBuffer> {
+  const parsed = parseSafetensors('model.safetensors', bytes);
+  const t = parsed.tensors.get(name);
+  check(t?.dtype === 'BF16', `${name} is ${t?.dtype}, not BF16`);
+  const out = new Uint8Array(bytes);
+  const view = new DataView(out.buffer);
+  for (let at = parsed.dataOffset + t.begin; at < parsed.dataOffset + t.end; at += 2)
+    view.setUint16(at, view.getUint16(at, true) + 0x80, true);
+  return out;
+}
+
+/**
+ * The reference cache is keyed on what the model computes, not on its name: the fixture with its final norm doubled,
+ * loaded under the same id (a folder overwritten, a Hub branch that moved on), computes its own reference, so DPO
+ * still starts at loss ln 2 with zero rewards; the first checkpoint, loaded again, finds its entry.
+ */
+gpuTest('DPO reference log-probs are cached per model content: another checkpoint under the same id does not reuse them', async () => {
+  const svc = await service();
+  const text = dpoJsonl(4, 40);
+  const run = async (parentAdapterId: string | null = null) => {
+    const datasetId = await dataset(svc, 'dpo', text);
+    const { events, logs } = await train(svc, { config: config('dpo', { maxSteps: 1, batchSize: 4 }), datasetId, parentAdapterId });
+    const phase = events.find((e): e is Extract<TrainEvent, { type: 'phase' }> => e.type === 'phase' && e.phase === 'reference');
+    return { cached: phase?.message, first: logs[0] };
+  };
+  const fresh = 'reference log-probs: 0 of 4 pairs cached; the others are computed when their batch comes, once';
+  const again = 'reference log-probs: all cached';
+  check((await run()).cached === fresh, 'the first run found a reference it never computed');
+  check((await run()).cached === again, 'the second run did not find the reference the first one cached');
+
+  const [configText, tokenizerJson, tokenizerConfig, weights] = await Promise.all([
+    fetchText(`${FIXTURE_URL}config.json`),
+    fetchText(`${FIXTURE_URL}tokenizer.json`),
+    fetchText(`${FIXTURE_URL}tokenizer_config.json`),
+    fetchBytes(`${FIXTURE_URL}model.safetensors`),
+  ]);
+  const files = new Map<string, Blob>([
+    ['config.json', new Blob([configText])],
+    ['tokenizer.json', new Blob([tokenizerJson])],
+    ['tokenizer_config.json', new Blob([tokenizerConfig])],
+    ['model.safetensors', new Blob([doubled(weights, 'model.norm.weight')])],
+  ]);
+  try {
+    await svc.loadModel({ kind: 'files', files, id: FIXTURE });
+    check(internals(svc).loaded.id === FIXTURE, `loaded as ${internals(svc).loaded.id}`);
+    const other = await run();
+    check(other.cached === fresh, `another checkpoint under the same id: "${other.cached}"`);
+    // With the first checkpoint's reference, the policy would not equal its reference at step 1.
+    const { loss } = other.first;
+    check(Math.abs(loss - Math.LN2) <= 1e-6 * Math.LN2, `first loss ${loss}, not ln 2: the reference is another model's`);
+    for (const k of ['rewards/chosen', 'rewards/rejected']) check(other.first[k] === 0, `${k} ${other.first[k]} at step 1`);
+  } finally {
+    await svc.loadModel({ kind: 'url', baseUrl: FIXTURE_URL, id: FIXTURE });
+  }
+  check((await run()).cached === again, 'the first checkpoint, loaded again, did not find its cached reference');
+
+  // The stage-one adapter counts by content too: one PEFT folder imported twice (two ids) shares one entry.
+  const dir = `${FIXTURE_URL}adapter/`;
+  const peft = [
+    { name: 'adapter_config.json', data: new TextEncoder().encode(await fetchText(`${dir}adapter_config.json`)) },
+    { name: 'adapter_model.safetensors', data: await fetchBytes(`${dir}adapter_model.safetensors`) },
+  ];
+  const one = await svc.importAdapter(peft, 'stage one');
+  const two = await svc.importAdapter(peft, 'stage one, imported again');
+  check((await run(one.id)).cached === fresh, 'DPO on a stage-one adapter reused the base model’s reference');
+  check((await run(two.id)).cached === again, 'the same adapter imported again did not find its cached reference');
+  for (const a of [one, two]) await svc.deleteAdapter(a.id, true);
 });

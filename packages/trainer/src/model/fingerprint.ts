@@ -1,0 +1,47 @@
+// Content hashes that name a model and an adapter stack by what they compute, not by what they are called. The DPO
+// reference cache is keyed on them: two checkpoints under one name (a folder overwritten, a Hub branch that moved, two
+// "model" folders) or one adapter imported twice get the cache entry their contents deserve, never each other's.
+import type { AdapterRecord } from '../store/db.ts';
+import { hashKey } from '../store/db.ts';
+
+/** Bytes per digest call: crypto.subtle hashes a copy of its input, so a multi-GB shard is hashed a piece at a time. */
+export const FINGERPRINT_CHUNK = 64 * 2 ** 20;
+
+/** What a checkpoint's fingerprint covers: every file that changes the tokens or the numbers. */
+export interface ModelContent {
+  config: string;
+  tokenizerJson: string;
+  tokenizerConfig: string;
+  /** File name -> bytes (model.safetensors, or every shard). */
+  safetensors: Map<string, Uint8Array>;
+}
+
+/**
+ * SHA-256 (hex) over config.json, tokenizer.json, tokenizer_config.json and every weight byte (each shard by name,
+ * length, and the hashes of its `chunk`-byte pieces). The id or folder the files came from is not part of it.
+ */
+export async function modelFingerprint(m: ModelContent, chunk = FINGERPRINT_CHUNK): Promise<string> {
+  const parts = ['webtune model v1', m.config, m.tokenizerJson, m.tokenizerConfig];
+  const files = [...m.safetensors].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [name, bytes] of files) {
+    parts.push(name, String(bytes.length));
+    // One piece at a time: each digest holds a copy of its piece until it resolves.
+    for (let at = 0; at < bytes.length; at += chunk) parts.push(await hashKey([bytes.subarray(at, at + chunk)]));
+  }
+  return hashKey(parts);
+}
+
+/**
+ * SHA-256 (hex) of an adapter stack, base first, by what changes its output: the scale's inputs (r, lora_alpha,
+ * use_rslora), the targets and every tensor's name, shape and values. Not its id, name, dates or dropout.
+ */
+export async function adapterFingerprint(stack: Pick<AdapterRecord, 'lora' | 'tensors'>[]): Promise<string> {
+  const parts: (string | Uint8Array)[] = ['webtune adapters v1', String(stack.length)];
+  for (const { lora, tensors } of stack) {
+    const { r, alpha, useRslora } = lora;
+    parts.push(JSON.stringify({ r, alpha, useRslora, targets: [...lora.targetModules].sort() }), String(tensors.length));
+    for (const t of [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)))
+      parts.push(t.name, t.shape.join(','), new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  return hashKey(parts);
+}
