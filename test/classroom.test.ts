@@ -11,13 +11,20 @@ import {
   byTestId,
   click,
   clickText,
+  FIXTURES,
+  goodSft,
   goTo,
   openStudio,
+  overflowing,
+  resize,
   SCREENSHOTS,
   type StudioSession,
   screenshot,
   text,
   typeInto,
+  upload,
+  waitForText,
+  writeTemp,
 } from './support/studio.ts';
 
 const DEMO = join(REPO_ROOT, 'apps/studio/public/demo');
@@ -105,12 +112,42 @@ describe('classroom mode', () => {
     await screenshot(page, 'classroom');
   });
 
+  it("asks before setting the user's own model and data aside; Cancel changes nothing", async () => {
+    const { page } = s;
+    await goTo(page, 'model');
+    const dir = join(FIXTURES, 'llama-gqa-bf16');
+    await upload(
+      page,
+      byTestId('model-drop-file'),
+      ...['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'].map((f) => join(dir, f)),
+    );
+    await waitForText(page, byTestId('model-info'), /local model/);
+    await goTo(page, 'data');
+    await upload(page, byTestId('data-drop-file'), writeTemp('my-cards.jsonl', goodSft()));
+    await waitForText(page, byTestId('data-report'), /my-cards\.jsonl/);
+    await goTo(page, 'classroom');
+    await click(page, byTestId('classroom-run-all'));
+    const ask = await waitForText(page, byTestId('classroom-confirm'), /set aside/);
+    expect(ask).toContain('It will set aside the model local model and your SFT data (my-cards.jsonl).');
+    // The question has the keyboard; Escape is Cancel.
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('classroom-confirm-yes');
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(() => !document.querySelector('[data-testid="classroom-confirm"]'));
+    const statuses = await page.$$eval('[data-testid^="classroom-step-"]', (els) => els.map((e) => e.getAttribute('data-status')));
+    expect(statuses).toEqual(['todo', 'todo', 'todo', 'todo']);
+    await goTo(page, 'model');
+    await waitForText(page, byTestId('model-info'), /local model/);
+    await goTo(page, 'classroom');
+  });
+
   it('runs the whole lesson: SFT, smoke test, DPO on top, evaluation', async () => {
     const { page } = s;
+    await page.$eval(`${byTestId('classroom-lesson')} details`, (d) => ((d as HTMLDetailsElement).open = true));
     await typeInto(page, byTestId('classroom-sft-steps'), '2');
     await typeInto(page, byTestId('classroom-dpo-steps'), '2');
     await typeInto(page, byTestId('classroom-prompts'), '2');
     await click(page, byTestId('classroom-run-all'));
+    await click(page, byTestId('classroom-confirm-yes'));
     await page.waitForFunction(
       () =>
         document.querySelector('[data-testid="classroom-step-evaluate"]')?.getAttribute('data-status') === 'done' ||
@@ -119,6 +156,11 @@ describe('classroom mode', () => {
     );
     const statuses = await page.$$eval('[data-testid^="classroom-step-"]', (els) => els.map((e) => e.getAttribute('data-status')));
     expect(statuses, await text(page, byTestId('screen-classroom'))).toEqual(['done', 'done', 'done', 'done']);
+    // Nothing remains to run: the lesson can only start again.
+    expect(await text(page, byTestId('classroom-run-all'))).toBe('Run the lesson again');
+    expect(await text(page, byTestId('classroom-set-aside'))).toContain(
+      'Set aside for the lesson: the model local model and your SFT data',
+    );
     await screenshot(page, 'classroom-done');
   });
 
@@ -160,22 +202,9 @@ describe('classroom mode', () => {
 
   it('reads at 360 px wide (wide tables scroll in place) and on a projector', async () => {
     const { page } = s;
-    await page.setViewport({ width: 360, height: 800 });
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-    // Whatever sticks out past the right edge (inside a scrolling box is fine: its box does not).
-    const outside = await page.evaluate(() => {
-      const w = document.documentElement.clientWidth;
-      const clipped = (e: Element) => {
-        for (let p = e.parentElement; p; p = p.parentElement) if (/auto|scroll|hidden/.test(getComputedStyle(p).overflowX)) return true;
-        return false;
-      };
-      return [...document.querySelectorAll('body *')]
-        .filter((e) => e.getBoundingClientRect().right > w + 0.5 && !clipped(e))
-        .map((e) => `${e.tagName.toLowerCase()}.${e.className}: ${(e.textContent ?? '').trim().slice(0, 40)}`);
-    });
-    expect(outside).toEqual([]);
-    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBeLessThanOrEqual(0);
-    await page.setViewport({ width: 1280, height: 900 });
+    await resize(page, 360, 800);
+    expect(await overflowing(page)).toEqual([]);
+    await resize(page, 1280, 900);
     await clickText(page, 'Large text');
     await clickText(page, 'High contrast');
     await page.$eval(byTestId('classroom-step-dpo'), (e) => e.scrollIntoView());
@@ -193,5 +222,34 @@ describe('classroom mode', () => {
     // Back on the classroom, the lesson is where it was.
     await goTo(page, 'classroom');
     expect(await page.$eval(byTestId('classroom-step-evaluate'), (e) => e.getAttribute('data-status'))).toBe('done');
+  });
+
+  it("puts the user's model and data back after the lesson", async () => {
+    const { page } = s;
+    await click(page, byTestId('classroom-put-back'));
+    await page.waitForFunction(() => !document.querySelector('[data-testid="classroom-set-aside"]'), { timeout: 60_000 });
+    await goTo(page, 'model');
+    await waitForText(page, byTestId('model-info'), /local model/);
+    await goTo(page, 'data');
+    await waitForText(page, byTestId('data-report'), /my-cards\.jsonl/);
+    expect(await text(page, byTestId('rows-kept'))).toBe('11');
+  });
+
+  it('runs the lesson again from a fresh start, asking again; Stop ends the lesson, not just the step', async () => {
+    const { page } = s;
+    await goTo(page, 'classroom');
+    await click(page, byTestId('classroom-run-all'));
+    await waitForText(page, byTestId('classroom-confirm'), /set aside the model local model and your SFT data \(my-cards\.jsonl\)/);
+    await click(page, byTestId('classroom-confirm-yes'));
+    // Started over: the later steps are to do again. Stop once SFT trains (it keeps the adapter of its steps).
+    await page.waitForSelector(`${byTestId('classroom-sft-run')}[data-status="running"]`, { timeout: 300_000 });
+    const later = await page.$$eval('[data-testid^="classroom-step-"]', (els) => els.slice(1).map((e) => e.getAttribute('data-status')));
+    expect(later).toEqual(['todo', 'todo', 'todo']);
+    await click(page, byTestId('classroom-stop'));
+    await page.waitForFunction(() => !document.querySelector('[data-testid="classroom-stop"]'), { timeout: 300_000, polling: 500 });
+    const after = await page.$$eval('[data-testid^="classroom-step-"]', (els) => els.map((e) => e.getAttribute('data-status')));
+    expect(after).toEqual(['done', 'todo', 'todo', 'todo']);
+    expect(await page.$eval(byTestId('classroom-sft-run'), (e) => e.getAttribute('data-status'))).toBe('cancelled');
+    expect(await text(page, byTestId('classroom-run-all'))).toBe('Run the remaining steps');
   });
 });

@@ -2,7 +2,8 @@
 // (demo/lesson.json) and checks (demo/checks.json). 1. SFT for the basics, 2. a smoke test of held-out answers,
 // 3. DPO on top of the SFT adapter, 4. an evaluation on held-out pairs and prompts. Training goes through the studio's
 // ordinary runs (so the Train screen shows them too); answers are scored by the trainer's lesson module, the same code
-// as `pnpm cli classroom`.
+// as `pnpm cli classroom`. The lesson needs the demo model and its own datasets: when the user has their own loaded,
+// it asks first, and afterwards offers to put theirs back.
 import {
   answerPrompts,
   type Checks,
@@ -20,7 +21,7 @@ import {
 import { fetchDemoText } from './demo.ts';
 import { explain, type Problem } from './errors.ts';
 import { formatDate } from './format.ts';
-import { type RunView, studio } from './studio.svelte.ts';
+import { type ModelRequest, type RunView, studio } from './studio.svelte.ts';
 
 export type StepId = 'sft' | 'smoke' | 'dpo' | 'evaluate';
 export type StepStatus = 'todo' | 'running' | 'done' | 'failed';
@@ -35,6 +36,16 @@ export interface LessonFiles {
   pairs: { text: string; file: string };
   /** The first row of each stage's dataset, to show what the data looks like. */
   examples: Record<Method, Record<string, string>>;
+  /** Each stage's dataset text (to tell the user's own data from the lesson's). */
+  texts: Record<Method, string>;
+}
+
+/** The user's model and data, set aside while the lesson uses the demo's. */
+export interface SetAside {
+  model: ModelRequest | null;
+  datasets: Partial<Record<Method, { file: string; text: string }>>;
+  /** What was set aside, in words. */
+  items: string[];
 }
 
 const fileName = (path: string) => path.split('/').at(-1) ?? path;
@@ -59,6 +70,9 @@ export class Classroom {
   /** TRL's DPO metrics on the held-out pairs, reference = the SFT model: before DPO (policy = reference) and after. */
   evaluation: { before: Record<string, number>; after: Record<string, number>; pairs: number } | null = $state.raw(null);
   running: StepId | null = $state(null);
+  /** Steps waiting for the user to agree that the lesson may set their model and data aside. */
+  pending: { steps: StepId[]; fresh: boolean; items: string[] } | null = $state(null);
+  setAside: SetAside | null = $state.raw(null);
   private stopRequested = false;
 
   async load(): Promise<void> {
@@ -69,12 +83,14 @@ export class Classroom {
       const prompts = parsePrompts(await fetchDemoText(checks.evalPrompts), `demo/${checks.evalPrompts}`);
       const pairs = { text: await fetchDemoText(checks.evalPairs), file: fileName(checks.evalPairs) };
       const examples = {} as LessonFiles['examples'];
+      const texts = {} as LessonFiles['texts'];
       for (const m of ['sft', 'dpo'] as const) {
-        const lines = nonEmptyLines(await fetchDemoText(lesson.stages[m].dataset));
+        texts[m] = await fetchDemoText(lesson.stages[m].dataset);
+        const lines = nonEmptyLines(texts[m]);
         this.rows[m] = lines.length;
         examples[m] = JSON.parse(lines[0]) as Record<string, string>;
       }
-      this.files = { lesson, checks, prompts, pairs, examples };
+      this.files = { lesson, checks, prompts, pairs, examples, texts };
       this.settings.prompts = Math.min(this.settings.prompts, prompts.length);
     } catch (e) {
       this.problem = explain(e, 'reading the classroom lesson');
@@ -109,11 +125,74 @@ export class Classroom {
     return null;
   }
 
-  /** Every step not done yet, in order; stops at the first that fails. */
-  async runAll(): Promise<void> {
-    for (const step of STEPS) {
-      if (this.status[step] === 'done') continue;
-      if (!(await this.run(step))) return;
+  get allDone(): boolean {
+    return STEPS.every((s) => this.status[s] === 'done');
+  }
+
+  /** The whole lesson: the steps not done yet, or every step again (from a fresh start) once all are done. */
+  runAll(): void {
+    if (this.allDone) this.ask(STEPS, true);
+    else this.ask(STEPS.filter((s) => this.status[s] !== 'done'));
+  }
+
+  /** What of the user's own the steps would set aside for the demo's (the model for any step, data for training). */
+  displaces(steps: StepId[]): SetAside {
+    const out: SetAside = { model: null, datasets: {}, items: [] };
+    const model = studio.model;
+    if (model && model.id !== studio.demo?.id) {
+      out.model = studio.modelRequest;
+      out.items.push(`the model ${model.id}`);
+    }
+    for (const m of ['sft', 'dpo'] as const) {
+      const slot = studio.datasets[m];
+      if (!steps.includes(m) || !slot || slot.text === this.files?.texts[m]) continue;
+      out.datasets[m] = { file: slot.file, text: slot.text };
+      out.items.push(`your ${m.toUpperCase()} data (${slot.file})`);
+    }
+    return out;
+  }
+
+  /** Run the steps, first asking (in the page) when they would set the user's own model or data aside. */
+  ask(steps: StepId[], fresh = false): void {
+    if (this.running) return;
+    const items = this.displaces(steps).items;
+    if (items.length > 0) this.pending = { steps, fresh, items };
+    else void this.runSteps(steps, fresh);
+  }
+
+  /** The user agreed: keep what the lesson replaces (to put back later), then run. */
+  confirm(): void {
+    const p = this.pending;
+    this.pending = null;
+    if (!p) return;
+    const aside = this.displaces(p.steps);
+    // Set aside once: a second lesson after the first must not overwrite the user's things with the demo's.
+    if (!this.setAside) this.setAside = aside;
+    else
+      this.setAside = {
+        model: this.setAside.model ?? aside.model,
+        datasets: { ...aside.datasets, ...this.setAside.datasets },
+        items: [...new Set([...this.setAside.items, ...aside.items])],
+      };
+    void this.runSteps(p.steps, p.fresh);
+  }
+
+  cancel(): void {
+    this.pending = null;
+  }
+
+  /** Load the user's model and data again. */
+  async putBack(): Promise<void> {
+    const aside = this.setAside;
+    if (!aside || this.running || studio.busy) return;
+    if (await studio.reinstate(aside.model, aside.datasets)) this.setAside = null;
+  }
+
+  /** The steps in order; stops at the first that fails or when the user stops one. */
+  private async runSteps(steps: StepId[], fresh: boolean): Promise<void> {
+    if (fresh) this.reset();
+    for (const step of steps) {
+      if (!(await this.run(step)) || this.stopRequested) return;
     }
   }
 
@@ -126,6 +205,13 @@ export class Classroom {
     // What came after this step no longer follows from it.
     for (const later of STEPS.slice(STEPS.indexOf(step) + 1)) this.status[later] = 'todo';
     try {
+      if (!studio.model || studio.model.id !== studio.demo?.id) {
+        if (!(await studio.loadDemo())) throw new Error(studio.modelProblem?.message ?? 'The demo model could not be loaded.');
+      }
+      if (this.stopRequested) {
+        this.status[step] = 'todo'; // stopped before it began: nothing to show
+        return false;
+      }
       if (step === 'sft' || step === 'dpo') await this.train(step);
       else if (step === 'smoke') await this.smokeTest();
       else await this.evaluate();
@@ -172,11 +258,8 @@ export class Classroom {
 
   private async train(method: Method): Promise<void> {
     const files = this.files as LessonFiles;
-    if (!studio.model || studio.model.id !== studio.demo?.id) {
-      if (!(await studio.loadDemo())) throw new Error(studio.modelProblem?.message ?? 'The demo model could not be loaded.');
-    }
     const stage = files.lesson.stages[method];
-    await studio.loadDataset(method, await fetchDemoText(stage.dataset), fileName(stage.dataset), stage.config.maxLength);
+    await studio.loadDataset(method, files.texts[method], fileName(stage.dataset), stage.config.maxLength);
     const slot = studio.datasets[method];
     if (!slot?.summary) throw new Error(slot?.problem?.message ?? `The demo ${method.toUpperCase()} dataset could not be prepared.`);
     const config: TrainConfig = { ...stage.config, maxSteps: this.stageSteps(method) };

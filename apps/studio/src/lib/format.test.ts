@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatCount, formatDuration, formatValue, slug } from './format.ts';
+import { formatBytes, formatCount, formatDuration, formatValue, listWords, slug } from './format.ts';
 
 describe('format', () => {
   it('bytes, counts and durations read naturally', () => {
@@ -22,5 +22,11 @@ describe('format', () => {
   it('slugs are file-name safe', () => {
     expect(slug('SFT 2026-01-02 10:00 / mine')).toBe('SFT-2026-01-02-10-00-mine');
     expect(slug('///')).toBe('adapter');
+  });
+
+  it('lists things in a sentence', () => {
+    expect(listWords(['the model x'])).toBe('the model x');
+    expect(listWords(['a', 'b'])).toBe('a and b');
+    expect(listWords(['a', 'b', 'c'])).toBe('a, b and c');
   });
 });

@@ -48,6 +48,11 @@ export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 }
 
+/** ["a", "b", "c"] -> "a, b and c". */
+export function listWords(items: string[]): string {
+  return new Intl.ListFormat('en-GB', { type: 'conjunction' }).format(items);
+}
+
 /** A file-name-safe version of an adapter name. */
 export function slug(name: string): string {
   return (

@@ -37,6 +37,12 @@ export interface DownloadView {
   files: DownloadProgress[];
 }
 
+/** How the loaded model was loaded: enough to load it again (the classroom puts the user's model back). */
+export interface ModelRequest {
+  source: ModelSource;
+  label: string;
+}
+
 export interface DatasetSlot {
   file: string;
   text: string;
@@ -158,6 +164,7 @@ export class Studio {
   demo: DemoModel | null | undefined = $state(undefined);
   model: ModelInfo | null = $state(null);
   modelSource: string = $state('');
+  modelRequest: ModelRequest | null = $state.raw(null);
   loading: DownloadView | null = $state(null);
   modelProblem: Problem | null = $state(null);
 
@@ -296,6 +303,7 @@ export class Studio {
       );
       progress.flushNow();
       this.model = info;
+      this.modelRequest = { source, label };
       this.modelSource = reported && !downloaded ? `${label}, read from this browser's cache` : label;
       this.estimate = null;
       this.loading = null;
@@ -377,6 +385,26 @@ export class Studio {
 
   private setSlot(method: Method, slot: DatasetSlot | null): void {
     this.datasets = { ...this.datasets, [method]: slot };
+  }
+
+  /**
+   * Load a model and datasets again, as they were before something else took their place (the classroom's lesson).
+   * The datasets' text goes back into the slots first: loading the model tokenises them with its tokenizer.
+   */
+  async reinstate(model: ModelRequest | null, datasets: Partial<Record<Method, { file: string; text: string }>>): Promise<boolean> {
+    const methods = (['sft', 'dpo'] as const).filter((m) => datasets[m]);
+    const again = () => Promise.all(methods.map((m) => this.loadDataset(m, datasets[m]?.text ?? '', datasets[m]?.file ?? '')));
+    if (!model || model === this.modelRequest) {
+      await again();
+      return true;
+    }
+    for (const m of methods) {
+      const d = datasets[m] as { file: string; text: string };
+      this.setSlot(m, { ...d, maxLength: this.configs[m].maxLength, summary: null, loading: false, problem: null });
+    }
+    if (await this.loadModel(model.source, model.label)) return true;
+    await again(); // the model stays as it was: read the data with it
+    return false;
   }
 
   /** Reload the slot's text with the current max length (after it changed). */
