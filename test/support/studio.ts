@@ -107,6 +107,9 @@ export async function typeInto(page: Page, selector: string, value: string): Pro
   await page.keyboard.press('Backspace');
   await el.type(value);
   await el.evaluate((e) => e.dispatchEvent(new Event('change', { bubbles: true })));
+  // Typing into a field the user cannot see (a closed <details>) goes elsewhere: say so rather than run on.
+  const got = await el.evaluate((e) => e.value);
+  if (got !== value) throw new Error(`typed "${value}" into ${selector}, but it holds "${got}"`);
 }
 
 export async function upload(page: Page, inputSelector: string, ...files: string[]): Promise<void> {
@@ -127,6 +130,63 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   );
   await page.screenshot({ path, fullPage: true });
   return path;
+}
+
+/** Set the viewport and wait two frames for the layout (and the charts' measurements) to follow. */
+export async function resize(page: Page, width: number, height: number): Promise<void> {
+  await page.setViewport({ width, height });
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+}
+
+/**
+ * What sticks out past the viewport's right edge (inside a box that scrolls or clips is fine: its box does not),
+ * and whether the page scrolls sideways. Empty at a width that reads well.
+ */
+export async function overflowing(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const w = document.documentElement.clientWidth;
+    const clipped = (e: Element) => {
+      for (let p = e.parentElement; p; p = p.parentElement) if (/auto|scroll|hidden/.test(getComputedStyle(p).overflowX)) return true;
+      return false;
+    };
+    const out = [...document.querySelectorAll('body *')]
+      .filter((e) => e.getBoundingClientRect().right > w + 0.5 && !clipped(e))
+      .map((e) => `${e.tagName.toLowerCase()}.${e.getAttribute('class') ?? ''}: ${(e.textContent ?? '').trim().slice(0, 40)}`);
+    const scroll = document.documentElement.scrollWidth - w;
+    if (scroll > 0) out.push(`the page scrolls ${scroll} px sideways`);
+    return out;
+  });
+}
+
+/**
+ * Make the page's next call of `method` on the trainer fail with `error`, as if the worker had thrown it. The call
+ * is answered at the client/worker boundary and never reaches the worker: the reply is what Comlink (4.x) sends for
+ * a thrown Error, a 'HANDLER' 'throw' message with the call's id, so the studio receives exactly what a real failure
+ * of that call gives it (an Error with the worker's `name` and `message`).
+ */
+export async function failNextCall(page: Page, method: string, error: { name: string; message: string }): Promise<void> {
+  await page.evaluate(
+    (method, error) => {
+      const w = window as unknown as { __failNext?: Map<string, { name: string; message: string }> };
+      if (!w.__failNext) {
+        const failNext = new Map<string, { name: string; message: string }>();
+        w.__failNext = failNext;
+        const post = Worker.prototype.postMessage;
+        Worker.prototype.postMessage = function (this: Worker, message: unknown, transfer?: unknown) {
+          const m = message as { id?: string; type?: string; path?: string[] } | null;
+          const name = m?.type === 'APPLY' ? (m.path ?? []).join('.') : '';
+          const fail = failNext.get(name);
+          if (!fail) return Reflect.apply(post, this, [message, transfer]);
+          failNext.delete(name);
+          const reply = { id: m?.id, type: 'HANDLER', name: 'throw', value: { isError: true, value: { ...fail, stack: '' } } };
+          setTimeout(() => this.dispatchEvent(new MessageEvent('message', { data: reply })));
+        } as typeof Worker.prototype.postMessage;
+      }
+      w.__failNext.set(method, error);
+    },
+    method,
+    error,
+  );
 }
 
 export interface MainThreadTask {
@@ -283,6 +343,47 @@ export function goodDpo(): string {
     const card = sftRow(a).completion;
     return JSON.stringify({ prompt: `Describe the ${a[0]}.`, chosen: `${card}\nHave a nice day!`, rejected: `${card}\nGo away.` });
   }).join('\n')}\n`;
+}
+
+/**
+ * Make IndexedDB in the page's workers refuse every write as a browser does when the site's storage quota is used up
+ * (a QuotaExceededError DOMException), or accept writes again. Chromium's own quota override (CDP
+ * Storage.overrideQuotaForOrigin) does not take effect in headless mode, so the refusal is staged here, in the
+ * trainer's worker: everything from its storage code up is the real thing.
+ */
+export async function refuseStorageWrites(page: Page, refuse: boolean): Promise<void> {
+  const workers = page.workers();
+  if (workers.length === 0) throw new Error('the page has no worker to refuse storage in');
+  for (const worker of workers)
+    await worker.evaluate((refuse) => {
+      const g = globalThis as unknown as { __writes?: Pick<IDBObjectStore, 'put' | 'add'> };
+      const store = IDBObjectStore.prototype;
+      if (refuse && !g.__writes) {
+        g.__writes = { put: store.put, add: store.add };
+        store.put = store.add = () => {
+          throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+        };
+      } else if (!refuse && g.__writes) {
+        store.put = g.__writes.put;
+        store.add = g.__writes.add;
+        delete g.__writes;
+      }
+    }, refuse);
+}
+
+/** SFT rows in the conversational `messages` format: the user's question, then the assistant's card. */
+export function messagesSft(): string {
+  return `${ANIMALS.slice(0, 4)
+    .map((a) => {
+      const { prompt, completion } = sftRow(a);
+      return JSON.stringify({
+        messages: [
+          { role: 'user', content: prompt },
+          { role: 'assistant', content: completion },
+        ],
+      });
+    })
+    .join('\n')}\n`;
 }
 
 export function writeTemp(name: string, content: string | Uint8Array): string {
