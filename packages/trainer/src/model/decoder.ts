@@ -272,6 +272,12 @@ async function build(
   T: number,
   opts: StepOptions,
 ): Promise<Step> {
+  // The rope kernel leaves a position past its tables unrotated, silently: refuse to build such a step.
+  const reach = opts.kv ? opts.kv.capacity : T;
+  if (reach > weights.ropePositions)
+    throw new Error(
+      `internal: a step over ${reach} positions, but the RoPE tables cover ${weights.ropePositions}; Model.coverPositions(${reach}) must come first`,
+    );
   const startVersion = pool.version;
   const N = B * T;
   const C = config.hiddenSize;

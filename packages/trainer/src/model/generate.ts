@@ -18,6 +18,8 @@ export interface GenerateOptions {
   vocabLimit: number;
   signal?: AbortSignal;
   onToken?: (id: number) => void;
+  /** The logits [V] each new token is drawn from, in order (tests compare them with a full forward pass). */
+  onLogits?: (logits: Float32Array) => void;
 }
 
 /** Pick the next id from one row of logits. */
@@ -52,6 +54,32 @@ export function sampleNext(
   return order[kept - 1];
 }
 
+/** One forward pass over `input`, the tokens at positions pos.. (the prompt, then one new token at a time). */
+export type NextLogits = (input: number[], pos: number) => Promise<Float32Array>;
+
+/**
+ * The decoding loop, apart from the model: feed the prompt, then each new token, until max_new_tokens, a stop id
+ * (not emitted) or the signal. `next` returns the logits [V] that follow its input. Returns the new ids.
+ */
+export async function decode(promptIds: number[], o: GenerateOptions, next: NextLogits): Promise<number[]> {
+  const rand = seededRandom(o.seed);
+  const out: number[] = [];
+  let input = promptIds;
+  let pos = 0;
+  for (let produced = 0; produced < o.maxNewTokens; produced++) {
+    if (o.signal?.aborted) break;
+    const logits = await next(input, pos);
+    o.onLogits?.(logits);
+    const id = sampleNext(logits, o, rand);
+    pos += input.length;
+    if (o.stopIds.includes(id)) break;
+    out.push(id);
+    o.onToken?.(id);
+    input = [id];
+  }
+  return out;
+}
+
 /** Generate after `promptIds` with `adapters` applied; returns the new ids (without the stop id). */
 export async function generate(
   gpu: Gpu,
@@ -62,8 +90,9 @@ export async function generate(
 ): Promise<number[]> {
   const c = model.config;
   if (promptIds.length === 0) throw new Error('generate: the prompt is empty');
-  const capacity = Math.min(model.weights.ropePositions, Math.ceil((promptIds.length + o.maxNewTokens) / 64) * 64);
-  if (promptIds.length >= capacity) throw new Error(`generate: the prompt has ${promptIds.length} tokens; this model allows ${capacity}`);
+  // Every position fed: the prompt and each new token but the last (rounded up, so few cache shapes occur).
+  const capacity = Math.ceil((promptIds.length + o.maxNewTokens) / 64) * 64;
+  model.coverPositions(capacity);
   const pool = model.pool;
   const cacheShape = [1, capacity, c.numKvHeads, c.headDim];
   const kv = { k: [] as Tensor[], v: [] as Tensor[], pos: 0, capacity };
@@ -75,29 +104,19 @@ export async function generate(
   }
   clear.submit();
   const last = pool.get('last_logits', [c.vocabSize]);
-  const rand = seededRandom(o.seed);
-  const out: number[] = [];
-  let input = promptIds;
-  for (let produced = 0; produced < o.maxNewTokens && kv.pos + input.length <= capacity; produced++) {
-    if (o.signal?.aborted) break;
+  return decode(promptIds, o, async (input, pos) => {
     const T = input.length;
-    const step = await buildStep(gpu, c, model.weights, pool, 1, T, { frozen: adapters, train: false, kv: { ...kv } });
+    const step = await buildStep(gpu, c, model.weights, pool, 1, T, { frozen: adapters, train: false, kv: { ...kv, pos } });
     gpu.write(step.ids, Uint32Array.from(input));
     gpu.write(
       step.positions,
-      Uint32Array.from(input, (_, i) => kv.pos + i),
+      Uint32Array.from(input, (_, i) => pos + i),
     );
     gpu.write(step.targets, new Uint32Array(T).fill(IGNORE_INDEX));
     gpu.run(...step.forward, {
       label: 'last row',
       copy: { src: step.logits, dst: last, elements: c.vocabSize, srcOffset: (T - 1) * c.vocabSize, dstOffset: 0 },
     });
-    const next = sampleNext(await gpu.read(last), o, rand);
-    kv.pos += T;
-    if (o.stopIds.includes(next)) break;
-    out.push(next);
-    o.onToken?.(next);
-    input = [next];
-  }
-  return out;
+    return gpu.read(last);
+  });
 }

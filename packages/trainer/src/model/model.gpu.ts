@@ -3,9 +3,11 @@
 // weights, Llama tied f32 with rsLoRA on q/v, and Qwen2 with q/k/v bias and f16 weights.
 import { assertAllClose, gpuTest } from '@webtune/harness/page';
 import { dpoLoss, Gpu, IGNORE_INDEX, type Tensor } from '@webtune/kernels';
+import { sameBits } from '../../test/engine.ts';
 import { FIXTURES, type Fixture, loadFixture } from '../../test/fixtures.ts';
 import { parseAdapterConfig } from '../store/peft.ts';
-import type { Step } from './decoder.ts';
+import { buildStep, type Step } from './decoder.ts';
+import { generate } from './generate.ts';
 import { LoraAdapter, peftKey } from './lora.ts';
 import { Model } from './model.ts';
 
@@ -149,3 +151,51 @@ for (const name of FIXTURES) {
     model.destroy();
   });
 }
+
+/**
+ * RoPE has no length limit in transformers (cos/sin are computed for whatever positions come), so neither may ours: a
+ * checkpoint saying max_position_embeddings 4 still rotates positions 4..8 of the fixture batch as PyTorch did, and
+ * generation past it matches the same checkpoint with the usual 2048. The tables grow; a step reaching past them is
+ * refused rather than run with positions left unrotated (the kernel's behaviour past its tables).
+ */
+gpuTest(
+  'positions past max_position_embeddings are rotated as transformers does: logits match PyTorch, generation grows the tables',
+  async ({ device }) => {
+    const gpu = new Gpu(device);
+    const f = await loadFixture('llama-gqa-bf16');
+    const files = new Map([['model.safetensors', f.model]]);
+    const short = JSON.stringify({ ...JSON.parse(f.config), max_position_embeddings: 4 });
+    const model = Model.load(gpu, short, files);
+    const fail = (what: string) => {
+      throw new Error(what);
+    };
+    if (model.weights.ropePositions !== 4) fail(`the tables cover ${model.weights.ropePositions} positions at load, not 4`);
+    const refused = await buildStep(gpu, model.config, model.weights, model.pool, B, T, { frozen: [], train: false }).then(
+      () => 'built',
+      (e: Error) => e.message,
+    );
+    const want = `internal: a step over ${T} positions, but the RoPE tables cover 4; Model.coverPositions(${T}) must come first`;
+    if (refused !== want) fail(`a step past the tables: ${refused}`);
+    const step = await model.step(B, T, { frozen: [], train: false });
+    if (model.weights.ropePositions < T) fail(`the tables cover ${model.weights.ropePositions} positions after a step over ${T}`);
+    fill(gpu, step, f);
+    gpu.run(...step.forward);
+    await checkLogits(gpu, f, step, 'logits_base');
+
+    // Generation: 3 prompt tokens and 20 new ones, past the 4 positions of a fresh model's tables.
+    const prompt = f.golden.inputs.input_ids[0].slice(0, 3);
+    const logits = async (m: Model) => {
+      const rows: Float32Array[] = [];
+      const o = { maxNewTokens: 20, temperature: 0, topP: 1, seed: 0, stopIds: [], vocabLimit: Number.POSITIVE_INFINITY };
+      const ids = await generate(gpu, m, [], prompt, { ...o, onLogits: (l) => rows.push(l) });
+      m.destroy();
+      return { ids, rows };
+    };
+    model.destroy();
+    const fresh = Model.load(gpu, short, files);
+    const [got, ref] = [await logits(fresh), await logits(Model.load(gpu, f.config, files))];
+    if (got.ids.join() !== ref.ids.join()) fail(`generated ${got.ids} with max_position_embeddings 4, ${ref.ids} with 2048`);
+    // Row p of a table does not depend on its length: the same rotations, so the same bits.
+    for (const [k, row] of got.rows.entries()) sameBits(row, ref.rows[k], `step ${k} logits, max_position_embeddings 4 vs 2048`);
+  },
+);

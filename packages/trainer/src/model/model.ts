@@ -4,7 +4,7 @@ import { type ModelConfig, parseModelConfig } from './config.ts';
 import { buildStep, type Step, type StepOptions } from './decoder.ts';
 import type { LoraAdapter } from './lora.ts';
 import { ActivationPool } from './pool.ts';
-import { type CheckpointFiles, destroyWeights, type ModelWeights, uploadWeights } from './weights.ts';
+import { type CheckpointFiles, destroyWeights, type ModelWeights, uploadRope, uploadWeights } from './weights.ts';
 
 const ids = new WeakMap<LoraAdapter, number>();
 let nextId = 1;
@@ -37,6 +37,7 @@ export class Model {
 
   /** The recorded step for B sequences of T tokens with these adapters, built on first use. */
   async step(B: number, T: number, opts: StepOptions): Promise<Step> {
+    this.coverPositions(opts.kv ? opts.kv.capacity : T);
     const key = [
       B,
       T,
@@ -54,6 +55,21 @@ export class Model {
     }
     this.steps.set(key, step);
     return step;
+  }
+
+  /**
+   * Make the RoPE tables cover positions 0..n-1. Transformers computes cos/sin for whatever positions it is given
+   * (default, linear and llama3 RoPE have no length limit; only the model's training does), so a sequence longer than
+   * max_position_embeddings is rotated as there, never left unrotated. New tables are new buffers: the recorded steps
+   * bound to the old ones are dropped. Grows in steps of 1024 positions so that lengths creeping up rebuild rarely.
+   */
+  coverPositions(n: number): void {
+    if (n <= this.weights.ropePositions) return;
+    const grown = uploadRope(this.gpu, this.config, Math.ceil(n / 1024) * 1024);
+    this.weights.ropeCos.buffer.destroy();
+    this.weights.ropeSin.buffer.destroy();
+    Object.assign(this.weights, grown);
+    this.steps.clear();
   }
 
   /** Forget steps that use an adapter about to be destroyed. */

@@ -28,15 +28,18 @@ export interface ModelWeights {
   /** RoPE tables [P, hd/2]: angles computed on the host (GPU sin/cos are inexact for large angles). */
   ropeCos: Tensor;
   ropeSin: Tensor;
-  /** Positions the tables cover. */
+  /** Positions the tables cover (P); Model.coverPositions grows them. */
   ropePositions: number;
 }
 
 /** One safetensors file's bytes, by file name (a single model.safetensors, or the shards). */
 export type CheckpointFiles = Map<string, Uint8Array>;
 
-/** Longest RoPE table we build: enough for any max_length a browser run can afford. */
-export const MAX_ROPE_POSITIONS = 16384;
+/**
+ * Positions the RoPE tables cover at load, at most: max_position_embeddings can be 128k, and tables that long would
+ * cost memory most runs never use. A longer sequence grows them (Model.coverPositions).
+ */
+export const INITIAL_ROPE_POSITIONS = 16384;
 
 /**
  * Validate every file, check the tensors against the config (missing ones named), then upload
@@ -77,16 +80,25 @@ export function uploadWeights(gpu: Gpu, config: ModelConfig, files: CheckpointFi
     });
   }
   const embed = load('model.embed_tokens.weight');
-  const ropePositions = Math.min(config.maxPositionEmbeddings, MAX_ROPE_POSITIONS);
-  const { cos, sin } = ropeTables(ropeInvFreq(config), ropePositions);
   return {
     embed,
     layers,
     norm: load('model.norm.weight'),
     lmHead: config.tieWordEmbeddings ? embed : load('lm_head.weight'),
-    ropeCos: gpu.upload(cos, [ropePositions, config.headDim / 2], 'rope cos'),
-    ropeSin: gpu.upload(sin, [ropePositions, config.headDim / 2], 'rope sin'),
-    ropePositions,
+    ...uploadRope(gpu, config, Math.min(config.maxPositionEmbeddings, INITIAL_ROPE_POSITIONS)),
+  };
+}
+
+/**
+ * RoPE cos/sin tables [positions, hd/2] for positions 0..positions-1. Row p does not depend on how many rows there
+ * are, so a longer table agrees with a shorter one bit for bit where both have rows.
+ */
+export function uploadRope(gpu: Gpu, config: ModelConfig, positions: number): Pick<ModelWeights, 'ropeCos' | 'ropeSin' | 'ropePositions'> {
+  const { cos, sin } = ropeTables(ropeInvFreq(config), positions);
+  return {
+    ropeCos: gpu.upload(cos, [positions, config.headDim / 2], 'rope cos'),
+    ropeSin: gpu.upload(sin, [positions, config.headDim / 2], 'rope sin'),
+    ropePositions: positions,
   };
 }
 
