@@ -2,6 +2,7 @@
 // without a GPU), driven through its screens: model, data, SFT, DPO on top, compare, adapters (reload, export,
 // import), resume after a reload, errors. Each step leaves a screenshot in docs/screenshots/ for the README.
 // The steps share one browser and build on each other, in order. Step counts and lengths are tiny: SwiftShader is slow.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import {
   click,
   clickText,
   FIXTURES,
+  failNextCall,
   goodDpo,
   goodSft,
   goTo,
@@ -18,8 +20,12 @@ import {
   HUB_REPO,
   longTasks,
   type MainThreadTask,
+  messagesSft,
   openStudio,
+  overflowing,
   readZip,
+  refuseStorageWrites,
+  resize,
   STUDIO,
   type StudioSession,
   safetensorsHeader,
@@ -36,6 +42,8 @@ import {
 
 let s: StudioSession;
 const TRAIN_TIMEOUT = 480_000;
+const HAS_PYTHON = spawnSync('python3', ['-c', 'import zipfile, lzma'], { stdio: 'ignore' }).status === 0;
+if (!HAS_PYTHON) process.stderr.write('SKIPPED studio.test.ts import of deflated and LZMA zips: no python3 (with lzma) on PATH\n');
 /** Seconds per optimizer step on this machine's GPU, measured by the first SFT run. */
 let secondsPerStep = 10;
 
@@ -76,10 +84,12 @@ async function waitForRun(status: string) {
  * No main-thread task may run for more than 50 ms while training. Judged on the CPU time Chrome's tracing records
  * for each task of the page's main thread: under SwiftShader the GPU's work is software on the same few cores, so a
  * 'longtask' entry's wall-clock time also counts the waits for a core (those are logged, for the record).
+ * On a hardware GPU (WEBTUNE_GPU=hardware) the GPU's work leaves the CPU free, so a task's wall-clock time is the
+ * page's own delay, what a user feels as a stutter: there it must stay under 50 ms too.
  */
 function expectResponsive(trace: { total: number; slow: MainThreadTask[] }, observed: { duration: number }[]) {
   expect(trace.total, 'the trace saw the page work').toBeGreaterThan(20);
-  const heavy = trace.slow.filter((t) => t.cpuMs > 50);
+  const heavy = trace.slow.filter((t) => t.cpuMs > 50 || (process.env.WEBTUNE_GPU === 'hardware' && t.wallMs > 50));
   expect(heavy, `main-thread tasks that ran over 50 ms: ${JSON.stringify(heavy)}`).toEqual([]);
   if (observed.length > 0) {
     const waits = trace.slow.map((t) => `${t.wallMs.toFixed(0)} ms wall / ${t.cpuMs.toFixed(0)} ms CPU`).join(', ');
@@ -231,11 +241,37 @@ describe('studio', () => {
     await screenshot(page, 'data-rejected');
   });
 
+  it('shows a conversational (messages) dataset through the chat template, prompt and completion apart', async () => {
+    const { page } = s;
+    await upload(page, byTestId('data-drop-file'), writeTemp('animals-messages.jsonl', messagesSft()));
+    await waitForText(page, byTestId('data-report'), /animals-messages\.jsonl/);
+    await waitForText(page, byTestId('rows-kept'), /^4$/);
+    expect(await text(page, `${byTestId('data-report')} strong`)).toBe('messages');
+    // The demo tokenizer's template: the user turn becomes "Question: …\nAnswer:\n", the assistant's turn follows.
+    const first = await page.$eval(`${byTestId('data-preview')} .example`, (e) => ({
+      prompt: e.querySelector('.prompt')?.textContent ?? '',
+      completion: e.querySelector('.completion')?.textContent ?? '',
+      look: [e.querySelector('.prompt'), e.querySelector('.completion')].map((x) => {
+        const c = getComputedStyle(x as Element);
+        return `${c.color} ${c.backgroundColor} ${c.textDecorationLine}`;
+      }),
+    }));
+    expect(first.prompt).toBe('Question: Describe the fox.\nAnswer:\n');
+    // The template puts a blank line between turns: it belongs to the completion.
+    expect(first.completion).toMatch(/^\n\nAnimal: fox\nHome: forest\nFood: mice/);
+    expect(first.look[0]).not.toBe(first.look[1]);
+  });
+
   it('shows a clean dataset as the model sees it, its lengths and what max length cuts', async () => {
     const { page } = s;
     await upload(page, byTestId('data-drop-file'), writeTemp('animals-sft.jsonl', goodSft()));
     await waitForText(page, byTestId('data-report'), /animals-sft\.jsonl/);
     await waitForText(page, byTestId('rows-kept'), /^11$/);
+    // At the default max length (1024) the axis still fits the data, and points to the limit far past its end.
+    const hist = byTestId('length-histogram');
+    expect(await page.$eval(hist, (e) => e.getAttribute('data-limit-on-axis'))).toBe('false');
+    expect(Number(await page.$eval(hist, (e) => e.getAttribute('data-axis-end')))).toBeLessThan(200);
+    expect(await text(page, `${hist} svg`)).toContain('max length 1024 →');
     expect(await text(page, byTestId('rows-rejected'))).toBe('0');
     // Prompt and completion are marked apart in the preview.
     expect(await page.$$eval(`${byTestId('data-preview')} .completion`, (els) => els.length)).toBeGreaterThan(0);
@@ -244,7 +280,11 @@ describe('studio', () => {
     await typeInto(page, byTestId('data-max-length'), '48');
     await waitForText(page, byTestId('truncation'), /^1 of 11 rows are longer than 48 tokens/);
     expect(await text(page, byTestId('rows-truncated'))).toBe('1');
-    expect(await page.$$eval(`${byTestId('length-histogram')} rect`, (r) => r.length)).toBeGreaterThan(0);
+    expect(await page.$$eval(`${hist} rect`, (r) => r.length)).toBeGreaterThan(0);
+    // Now the limit is on the axis, and the cut row is drawn as cut; no "longest 48" beside "longer than 48".
+    await page.waitForSelector(`${hist} ${byTestId('length-limit')}`);
+    expect(await page.$$eval(`${hist} rect.cut`, (r) => r.length)).toBeGreaterThan(0);
+    expect(await text(page, `${hist} figcaption`)).not.toMatch(/longest 48\b/);
     await screenshot(page, 'data');
   });
 
@@ -410,6 +450,32 @@ describe('studio', () => {
     await screenshot(page, 'adapters');
   });
 
+  it.skipIf(!HAS_PYTHON)('imports a deflated zip (as the OS or `zip -r` make them) and names what it cannot read', async () => {
+    const { page } = s;
+    // The exported folder zipped again by Python's zipfile: deflated, and LZMA (which webtune does not read).
+    const exported = await waitForDownload(s.downloads, /^animal-cards\.zip$/);
+    const rezip = (name: string, method: string) => {
+      const out = writeTemp(`${name}.zip`, '');
+      const script = `import sys, zipfile
+src = zipfile.ZipFile(sys.argv[1])
+with zipfile.ZipFile(sys.argv[2], 'w', zipfile.${method}) as z:
+    for i in src.infolist():
+        z.writestr(i.filename.replace('animal-cards/', '${name}/'), src.read(i))`;
+      execFileSync('python3', ['-c', script, exported, out]);
+      return out;
+    };
+    await upload(page, byTestId('adapter-import-file'), rezip('cards-deflated', 'ZIP_DEFLATED'));
+    await waitForText(page, '[role=status].ok', /Imported "cards-deflated"/);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="adapter"]').length === 4);
+    await upload(page, byTestId('adapter-import-file'), rezip('cards-lzma', 'ZIP_LZMA'));
+    const refused = await waitForText(page, `${byTestId('screen-adapters')} [role=alert]`, /LZMA/);
+    expect(refused).toMatch(
+      /^These files cannot be used cards-lzma\.zip: "cards-lzma\/[\w.]+" is compressed with LZMA, which webtune cannot read/,
+    );
+    await clickText(page, 'Dismiss');
+    expect(await page.$$eval(byTestId('adapter'), (a) => a.length)).toBe(4);
+  });
+
   it('resumes an interrupted run after a reload', async () => {
     const { page } = s;
     await goTo(page, 'train');
@@ -435,6 +501,96 @@ describe('studio', () => {
     await waitForRun('completed');
     expect(await text(page, byTestId('run-step'))).toBe(`${total} / ${total}`);
     await page.waitForFunction(() => !document.querySelector('[data-testid="interrupted-runs"]'), { timeout: 30_000 });
+  });
+
+  it('pauses, resumes and stops a run; the stopped run keeps an adapter of the steps it did', async () => {
+    const { page } = s;
+    const step = () => page.$eval(byTestId('run-step'), (e) => Number.parseInt(e.textContent ?? '', 10));
+    const stepAtLeast = (n: number) =>
+      page.waitForFunction(
+        (n) => Number.parseInt(document.querySelector('[data-testid="run-step"]')?.textContent ?? '', 10) >= n,
+        {
+          timeout: TRAIN_TIMEOUT,
+          polling: 100,
+        },
+        n,
+      );
+    await quickSettings('sft', 50); // far more than it will run
+    await typeInto(page, '#run-name', 'stopped early');
+    await click(page, byTestId('start-training'));
+    await stepAtLeast(1);
+    await click(page, byTestId('pause'));
+    await waitForText(page, '#run-title', /Paused/);
+    // The micro-batch under way finishes; then no step goes by for longer than a step takes.
+    const atPause = await step();
+    let paused = atPause;
+    for (let still = 0; still < 1.5 * secondsPerStep * 1000 && paused <= atPause + 1; ) {
+      await new Promise((r) => setTimeout(r, 250));
+      const now = await step();
+      [paused, still] = now === paused ? [paused, still + 250] : [now, 0];
+    }
+    expect(paused, 'steps went on while paused').toBeLessThanOrEqual(atPause + 1);
+    await click(page, byTestId('resume'));
+    await waitForText(page, '#run-title', /Training SFT/);
+    await stepAtLeast(paused + 1);
+    await click(page, byTestId('stop'));
+    await waitForRun('cancelled');
+    const last = await step();
+    expect(await text(page, byTestId('run-done'))).toMatch(/Saved as stopped early/);
+    await goTo(page, 'adapters');
+    const facts = await page.$$eval(byTestId('adapter'), (as) =>
+      as.filter((a) => a.querySelector('h4')?.textContent?.trim() === 'stopped early').map((a) => a.textContent ?? ''),
+    );
+    expect(facts).toHaveLength(1);
+    expect(facts[0].replace(/\s+/g, ' ')).toContain(`step ${last} · loss`);
+  });
+
+  it('says plainly when the GPU runs out of memory or is lost, or storage is full; the saved adapters stay', async () => {
+    const { page } = s;
+    const names = () => page.$$eval(byTestId('adapter-name'), (els) => els.map((e) => e.textContent?.trim()).sort());
+    await goTo(page, 'adapters');
+    const before = await names();
+    expect(before.length).toBeGreaterThan(0);
+    await goTo(page, 'train');
+    await quickSettings('sft', 1);
+    const alert = `${byTestId('run')} [role=alert]`;
+    // Failures of the worker's train call, with the engine's own messages (packages/kernels/src/runtime/errors.ts).
+    const failures = [
+      {
+        name: 'GpuOutOfMemoryError',
+        message:
+          'Out of GPU memory during the training step (createBuffer of 2.1 GiB). Use a smaller batch size or max length, a smaller ' +
+          'LoRA rank, or a smaller model; closing other GPU-heavy tabs and apps also frees memory.',
+        title: 'Out of GPU memory',
+      },
+      {
+        name: 'DeviceLostError',
+        message:
+          'The GPU device was lost (the driver reset). This happens when the graphics driver resets, often after running out of ' +
+          'memory or a very long GPU task. Reload the page (or rerun the command) to continue; saved adapters and checkpoints are kept.',
+        title: 'The GPU stopped working',
+      },
+    ];
+    for (const f of failures) {
+      await failNextCall(page, 'train', { name: f.name, message: f.message });
+      await click(page, byTestId('start-training'));
+      await waitForRun('failed');
+      expect(await waitForText(page, alert, new RegExp(`^${f.title} `))).toContain(f.message);
+    }
+    expect(await text(page, `${alert} button`)).toBe('Reload the page');
+    // Storage full: the trainer's IndexedDB refuses its writes as a browser does when the quota is used up.
+    await refuseStorageWrites(page, true);
+    try {
+      await click(page, byTestId('start-training'));
+      await waitForRun('failed');
+      const full = await waitForText(page, alert, /^Browser storage is full /);
+      expect(full).toMatch(/Nothing already saved was lost/);
+      expect(full).toMatch(/deleting old adapters/);
+    } finally {
+      await refuseStorageWrites(page, false);
+    }
+    await goTo(page, 'adapters');
+    expect(await names()).toEqual(before);
   });
 
   it('labels every control and shows focus', async () => {
@@ -469,15 +625,20 @@ describe('studio', () => {
     expect(Number.parseFloat(outline.width)).toBeGreaterThanOrEqual(2);
   });
 
-  it('reads at 360 px wide and in large text with high contrast', async () => {
+  it('reads at 360 px wide on every screen, and in large text with high contrast', async () => {
     const { page } = s;
+    await resize(page, 360, 800);
+    for (const screen of ['model', 'data', 'train', 'compare', 'adapters', 'classroom']) {
+      await goTo(page, screen);
+      await page.$$eval('details', (ds) => {
+        for (const d of ds) (d as HTMLDetailsElement).open = true;
+      });
+      await resize(page, 360, 800);
+      expect(await overflowing(page), screen).toEqual([]);
+    }
     await goTo(page, 'train');
-    await page.setViewport({ width: 360, height: 800 });
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-    expect(overflow).toBeLessThanOrEqual(0);
     await screenshot(page, 'narrow-train');
-    await page.setViewport({ width: 1280, height: 900 });
+    await resize(page, 1280, 900);
     await clickText(page, 'Large text');
     await clickText(page, 'High contrast');
     await goTo(page, 'data');
