@@ -429,6 +429,7 @@ export class TrainerService {
           m: ckpt.state.m,
           v: ckpt.state.v,
           metrics: ckpt.metrics as LogRecord[],
+          pending: ckpt.pending ?? [],
           numTokens: ckpt.progress.numTokens ?? 0,
         };
       }
@@ -483,6 +484,7 @@ export class TrainerService {
               numTokens: state.numTokens,
             },
             metrics: state.metrics,
+            pending: state.pending,
           });
         },
       });

@@ -67,6 +67,8 @@ export interface CheckpointRecord {
   state: CheckpointState;
   progress: CheckpointProgress;
   metrics: Record<string, number>[];
+  /** Metrics of the steps since the last log record, which the next one averages (absent in older checkpoints). */
+  pending?: Record<string, number>[];
 }
 
 /** A run that can be resumed: its newest checkpoint, without the optimizer state. */

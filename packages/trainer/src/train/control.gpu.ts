@@ -24,6 +24,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * float32 parameters and AdamW moments as they were, the data order and dropout seeds are functions of (seed, epoch,
  * step) restored from it, and every kernel is deterministic, so the resumed steps do the very same float operations.
  * 8 rows, 2 x 2 per step: 2 steps per epoch, so the resumed run crosses into a reshuffled epoch; dropout is on.
+ * logging_steps 3: the record of step 3 averages steps 1 to 3, two of which ran before the interruption, so the
+ * checkpoint must carry their metrics too.
  */
 gpuTest(
   'checkpoint + resume: cancelled after step 2 and resumed, a run ends bit-identical to an uninterrupted one (SFT, DPO)',
@@ -39,9 +41,12 @@ gpuTest(
         lrSchedulerType: 'linear',
         warmupSteps: 1,
         learningRate: 1e-2,
+        loggingSteps: 3,
         lora: { dropout: 0.1 },
       });
       const whole = await trained(svc, { config: cfg, datasetId: data });
+      const logged = whole.result.metrics.map((m) => m.step).join();
+      check(logged === '3,4', `${method}: the uninterrupted run logged steps ${logged}, not 3 and 4 (the last)`);
 
       const first = await train(svc, { config: cfg, datasetId: data }, (e) => {
         if (e.type === 'checkpoint' && e.step === 2) svc.cancel();

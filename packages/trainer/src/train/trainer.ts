@@ -30,6 +30,8 @@ export interface RunState {
   m: Float32Array;
   v: Float32Array;
   metrics: LogRecord[];
+  /** Metrics of the optimizer steps since the last log record (logging_steps > 1): the next record averages them. */
+  pending: Record<string, number>[];
   numTokens: number;
 }
 
@@ -96,7 +98,7 @@ export async function runTraining(
   const v = adapter.like('adamw v');
   const sumsq = gpu.tensor([1], 'grad sumsq');
   const state: RunState = hooks.resume
-    ? { ...hooks.resume, metrics: [...hooks.resume.metrics] }
+    ? { ...hooks.resume, metrics: [...hooks.resume.metrics], pending: [...hooks.resume.pending] }
     : {
         optimizerStep: 0,
         epoch: 0,
@@ -105,6 +107,7 @@ export async function runTraining(
         m: new Float32Array(0),
         v: new Float32Array(0),
         metrics: [],
+        pending: [],
         numTokens: 0,
       };
   if (hooks.resume) {
@@ -151,7 +154,6 @@ export async function runTraining(
   const started = performance.now();
   const baseTokens = hooks.resume?.numTokens ?? 0;
   let tokensThisRun = 0;
-  let pending: Record<string, number>[] = []; // per optimizer step since the last log
 
   let batches = epochBatches(examples, config.batchSize, config.seed, state.epoch);
   while (state.optimizerStep < total) {
@@ -256,7 +258,7 @@ export async function runTraining(
     state.optimizerStep = stepNumber;
     const metrics: Record<string, number> = { loss, grad_norm: norm };
     if (data.method === 'dpo') for (const [k, x] of Object.entries(sums)) if (k !== 'loss') metrics[k] = x / windowPairs;
-    pending.push(metrics);
+    state.pending.push(metrics);
 
     const elapsed = (performance.now() - started) / 1000;
     const perStep = elapsed / (state.optimizerStep - (hooks.resume?.optimizerStep ?? 0));
@@ -270,6 +272,7 @@ export async function runTraining(
     });
     if (state.optimizerStep % config.loggingSteps === 0 || state.optimizerStep === total) {
       const record: LogRecord = { step: state.optimizerStep } as LogRecord;
+      const { pending } = state;
       for (const k of Object.keys(pending[0])) record[k] = pending.reduce((s, r) => s + r[k], 0) / pending.length;
       // HF logs the learning rate the scheduler holds after this step, and the fractional epoch.
       record.learning_rate = lrForStep(config.lrSchedulerType, config.learningRate, stepNumber + 1, config.warmupSteps, total);
@@ -277,11 +280,11 @@ export async function runTraining(
       record.num_tokens = baseTokens + tokensThisRun;
       state.metrics.push(record);
       hooks.onEvent({ type: 'log', record });
-      pending = [];
+      state.pending = [];
     }
     if (hooks.checkpoint && config.saveSteps > 0 && state.optimizerStep % config.saveSteps === 0 && state.optimizerStep < total) {
       const [params, mm, vv] = await Promise.all([gpu.read(adapter.params), gpu.read(m), gpu.read(v)]);
-      await hooks.checkpoint({ ...state, params, m: mm, v: vv, numTokens: baseTokens + tokensThisRun });
+      await hooks.checkpoint({ ...state, pending: [...state.pending], params, m: mm, v: vv, numTokens: baseTokens + tokensThisRun });
       hooks.onEvent({ type: 'checkpoint', step: state.optimizerStep });
     }
   }
