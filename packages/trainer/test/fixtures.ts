@@ -41,6 +41,8 @@ export interface Golden {
       losses: number[];
       chosen_rewards: number[];
       rejected_rewards: number[];
+      /** d loss / d (summed policy log-probs) of each sequence. */
+      dloss_dseq_logps: number[];
       beta: number;
       label_smoothing: number;
       loss_type: string;

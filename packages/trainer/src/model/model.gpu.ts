@@ -1,5 +1,5 @@
 // The decoder against an independent float64 PyTorch implementation (test/fixtures): logits,
-// completion log-probs, SFT and DPO losses, and every LoRA gradient, for Llama with GQA and bf16
+// completion log-probs, SFT and DPO losses (every loss type), and every LoRA gradient, for Llama with GQA and bf16
 // weights, Llama tied f32 with rsLoRA on q/v, and Qwen2 with q/k/v bias and f16 weights.
 import { assertAllClose, gpuTest } from '@webtune/harness/page';
 import { dpoLoss, Gpu, IGNORE_INDEX, type Tensor } from '@webtune/kernels';
@@ -117,39 +117,62 @@ for (const name of FIXTURES) {
     model.destroy();
   });
 
-  gpuTest(`${name}: DPO sigmoid loss, rewards and every LoRA gradient match PyTorch`, async ({ device }) => {
-    const { gpu, f, model, adapter } = await setup(device, name);
-    const grads = adapter.like('grads');
-    const step = await model.step(B, T, { frozen: [], trainable: { adapter, grads }, train: true });
-    const { valid } = fill(gpu, step, f);
-    const P = B / 2;
-    const mask = gpu.upload(
-      Float32Array.from(valid, (v) => (v ? 1 : 0)),
-      [B, T],
-      'mask',
-    );
-    const out = (shape: number[], label: string) => gpu.tensor(shape, label);
-    const t = {
-      logprobs: step.logprobs.view([B, T]),
-      mask,
-      refLogps: gpu.upload(Float32Array.from(f.golden.seq_logps_base), [B], 'ref logps'),
-      seqLogps: out([B], 'seq logps'),
-      counts: out([B], 'counts'),
-      losses: out([P], 'losses'),
-      chosenRewards: out([P], 'chosen rewards'),
-      rejectedRewards: out([P], 'rejected rewards'),
-      weights: step.lossWeights.view([B, T]),
-    };
-    const dpo = f.golden.dpo.sigmoid;
-    const loss = await dpoLoss(gpu, t, { beta: dpo.beta, lossType: 'sigmoid', labelSmoothing: 0, pairsTotal: P });
-    gpu.run(...step.forward, ...loss, ...step.backward);
-    const losses = await gpu.read(t.losses);
-    assertAllClose([(losses[0] + losses[1]) / 2], [dpo.loss], { atol: 1e-5, rtol: 1e-5 }, `${name} dpo loss`);
-    assertAllClose(await gpu.read(t.chosenRewards), dpo.chosen_rewards, { atol: 1e-5, rtol: 1e-4 }, `${name} chosen rewards`);
-    assertAllClose(await gpu.read(t.rejectedRewards), dpo.rejected_rewards, { atol: 1e-5, rtol: 1e-4 }, `${name} rejected rewards`);
-    await checkGrads(gpu, f, adapter, grads, 'grad_dpo');
-    model.destroy();
-  });
+  /**
+   * Every DPO loss the goldens have (sigmoid, sigmoid with label smoothing 0.2, ipo, hinge): the loss, per-pair losses
+   * and rewards, and the per-token weights dLoss/dNLL the kernel hands the backward, which must be
+   * -dloss_dseq_logps of the token's sequence on completion tokens and 0 elsewhere. The weights carry the whole
+   * difference between loss types into the gradient (the backward is the SFT one, checked above), and sigmoid's
+   * gradients are checked through to every LoRA tensor.
+   */
+  gpuTest(
+    `${name}: DPO losses (sigmoid, label smoothing, ipo, hinge), rewards, gradient weights and LoRA gradients match PyTorch`,
+    async ({ device }) => {
+      const { gpu, f, model, adapter } = await setup(device, name);
+      const grads = adapter.like('grads');
+      const step = await model.step(B, T, { frozen: [], trainable: { adapter, grads }, train: true });
+      const { valid } = fill(gpu, step, f);
+      const P = B / 2;
+      const mask = gpu.upload(
+        Float32Array.from(valid, (v) => (v ? 1 : 0)),
+        [B, T],
+        'mask',
+      );
+      const out = (shape: number[], label: string) => gpu.tensor(shape, label);
+      const t = {
+        logprobs: step.logprobs.view([B, T]),
+        mask,
+        refLogps: gpu.upload(Float32Array.from(f.golden.seq_logps_base), [B], 'ref logps'),
+        seqLogps: out([B], 'seq logps'),
+        counts: out([B], 'counts'),
+        losses: out([P], 'losses'),
+        chosenRewards: out([P], 'chosen rewards'),
+        rejectedRewards: out([P], 'rejected rewards'),
+        weights: step.lossWeights.view([B, T]),
+      };
+      const variants = Object.keys(f.golden.dpo).sort();
+      if (variants.join() !== 'hinge,ipo,sigmoid,sigmoid_ls0.2') throw new Error(`${name}: golden DPO variants ${variants}`);
+      gpu.run(...step.forward);
+      for (const key of variants) {
+        const dpo = f.golden.dpo[key];
+        const what = `${name} dpo ${key}`;
+        const lossType = dpo.loss_type as 'sigmoid' | 'ipo' | 'hinge';
+        gpu.run(...(await dpoLoss(gpu, t, { beta: dpo.beta, lossType, labelSmoothing: dpo.label_smoothing, pairsTotal: P })));
+        const losses = await gpu.read(t.losses);
+        assertAllClose([(losses[0] + losses[1]) / 2], [dpo.loss], { atol: 1e-5, rtol: 1e-5 }, `${what} loss`);
+        assertAllClose(losses, dpo.losses, { atol: 1e-5, rtol: 1e-5 }, `${what} per-pair losses`);
+        assertAllClose(await gpu.read(t.chosenRewards), dpo.chosen_rewards, { atol: 1e-5, rtol: 1e-4 }, `${what} chosen rewards`);
+        assertAllClose(await gpu.read(t.rejectedRewards), dpo.rejected_rewards, { atol: 1e-5, rtol: 1e-4 }, `${what} rejected rewards`);
+        // NLL = -log-prob, so dLoss/dNLL of a completion token is minus dLoss/d(its sequence's summed log-probs).
+        const want = valid.map((v, i) => (v ? -dpo.dloss_dseq_logps[Math.floor(i / T)] : 0));
+        assertAllClose(await gpu.read(step.lossWeights), want, { atol: 1e-5, rtol: 1e-4 }, `${what} per-token weights`);
+      }
+      // The gradients of grad_dpo are of the sigmoid loss: its weights back in place, then the backward.
+      const sigmoid = f.golden.dpo.sigmoid;
+      gpu.run(...(await dpoLoss(gpu, t, { beta: sigmoid.beta, lossType: 'sigmoid', labelSmoothing: 0, pairsTotal: P })), ...step.backward);
+      await checkGrads(gpu, f, adapter, grads, 'grad_dpo');
+      model.destroy();
+    },
+  );
 }
 
 /**
