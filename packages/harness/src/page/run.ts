@@ -6,7 +6,10 @@
 import type { GpuTestResult } from '../gpu-tests.ts';
 import { type GpuTestContext, registry, SkipSignal } from './index.ts';
 
-/** Limits a test device asks for: everything the adapter offers, so big-shape tests can run. */
+/**
+ * Limits a test device asks for: everything the adapter offers, as Gpu.create in @webtune/kernels
+ * does for training (the harness cannot import the kernels: they are tested with it).
+ */
 const LIMITS = [
   'maxBufferSize',
   'maxStorageBufferBindingSize',
