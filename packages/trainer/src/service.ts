@@ -413,12 +413,13 @@ export class TrainerService {
     const ds = this.dataset(request.datasetId);
     if (ds.method !== config.method)
       throw new Error(`The dataset was loaded for ${ds.method.toUpperCase()}, but the run is ${config.method.toUpperCase()}.`);
-    const parentRecords = request.parentAdapterId ? await this.chain(request.parentAdapterId) : [];
-    const parent = await Promise.all(parentRecords.map((r) => this.adapter(r.id)));
     const runId = request.resumeRunId ?? crypto.randomUUID();
+    // Taken before the first await: a second train() call made meanwhile must find the run going.
     const control = new RunControl();
     this.control = control;
     try {
+      const parentRecords = request.parentAdapterId ? await this.chain(request.parentAdapterId) : [];
+      const parent = await Promise.all(parentRecords.map((r) => this.adapter(r.id)));
       let resume: RunState | undefined;
       if (request.resumeRunId) {
         const ckpt = await store.latestCheckpoint(request.resumeRunId);
