@@ -306,3 +306,53 @@ gpuTest('the engine reports a diverged run and saves the adapter of the last goo
   // The model is whole again.
   sameBits(await gpu.read(norm), saved, 'restored norm');
 });
+
+/**
+ * A real out-of-memory cannot be provoked on demand, so the device's out-of-memory scope reports one (the scopes are
+ * still pushed and popped for real). The run's buffers are made in one scope and its first step runs in the next: an
+ * error in either must end the run as GpuOutOfMemoryError naming the run's shape, leave no run going, and save nothing.
+ */
+gpuTest('out of GPU memory while making the run’s buffers or running its first step is a GpuOutOfMemoryError naming the run', async () => {
+  const svc = await service();
+  const { gpu, store } = internals(svc);
+  const data = await dataset(svc, 'sft', sftJsonl(4, 9));
+  const device = gpu.device;
+  const push = device.pushErrorScope.bind(device);
+  const pop = device.popErrorScope.bind(device);
+  const adaptersBefore = (await store.listAdapters()).length;
+  for (const failAt of [1, 2]) {
+    const open: GPUErrorFilter[] = [];
+    let oomScopes = 0;
+    device.pushErrorScope = (filter) => {
+      open.push(filter);
+      push(filter);
+    };
+    device.popErrorScope = async () => {
+      const filter = open.pop();
+      const real = await pop();
+      if (filter === 'out-of-memory' && ++oomScopes === failAt) return { message: 'simulated: not enough memory' } as GPUError;
+      return real;
+    };
+    let err: Error | undefined;
+    try {
+      await svc.train({ config: config('sft', { batchSize: 2 }), datasetId: data }, () => {});
+    } catch (e) {
+      err = e as Error;
+    } finally {
+      device.pushErrorScope = push;
+      device.popErrorScope = pop;
+    }
+    const where = failAt === 1 ? 'making the buffers' : 'the first step';
+    check(err?.name === 'GpuOutOfMemoryError', `${where}: ${err ? `${err.name}: ${err.message}` : 'the run went through'}`);
+    check(
+      err.message ===
+        "Out of GPU memory during the SFT run's buffers and first step (batch size 2, max_length 16, LoRA r 4) (simulated: not enough memory). " +
+          'Use a smaller batch size or max length, a smaller LoRA rank, or a smaller model; closing other GPU-heavy tabs and apps also frees memory.',
+      `${where}: ${err.message}`,
+    );
+    check(oomScopes === failAt, `${where}: ${oomScopes} out-of-memory scopes opened, expected ${failAt}`);
+  }
+  check((await store.listAdapters()).length === adaptersBefore, 'a run that ran out of memory saved an adapter');
+  // Nothing is left going: the next run trains.
+  await trained(svc, { config: config('sft', { maxSteps: 1 }), datasetId: data });
+});

@@ -92,11 +92,6 @@ export async function runTraining(
   const examples = data.examples as (SftExample | DpoExample)[];
   if (examples.length === 0) throw new TrainingError('no training examples left after validation and truncation');
   const { stepsPerEpoch, total } = totalSteps(config, examples.length);
-  const adapter = LoraAdapter.create(gpu, model.config, config.lora, config.seed);
-  const grads = adapter.like('lora grads');
-  const m = adapter.like('adamw m');
-  const v = adapter.like('adamw v');
-  const sumsq = gpu.tensor([1], 'grad sumsq');
   const state: RunState = hooks.resume
     ? { ...hooks.resume, metrics: [...hooks.resume.metrics], pending: [...hooks.resume.pending] }
     : {
@@ -110,20 +105,33 @@ export async function runTraining(
         pending: [],
         numTokens: 0,
       };
-  if (hooks.resume) {
-    adapter.load(hooks.resume.params);
-    gpu.write(m, hooks.resume.m);
-    gpu.write(v, hooks.resume.v);
-  }
-  const hyper = {
-    beta1: config.adamBeta1,
-    beta2: config.adamBeta2,
-    eps: config.adamEpsilon,
-    weightDecay: config.weightDecay,
-    maxGradNorm: config.maxGradNorm,
-  };
-  const optimizer = await adamw(gpu, { param: adapter.params, grad: grads, m, v, sumsq }, hyper);
-  const gradNorm = await sumOfSquares(gpu, sumsq, grads);
+  // Out of GPU memory shows when the run's buffers are made and when its first step records and runs its activations:
+  // both run inside error scopes (Gpu.checked), so it arrives as a GpuOutOfMemoryError naming the run's shape, not as a
+  // console warning and garbage later. Later steps allocate only for a longer batch than any before; what goes wrong
+  // there reaches Gpu.onError.
+  const what = `the ${config.method.toUpperCase()} run's buffers and first step (batch size ${config.batchSize}, max_length ${config.maxLength}, LoRA r ${config.lora.r})`;
+  const { adapter, grads, m, v, sumsq, optimizer, gradNorm } = await gpu.checked(what, async () => {
+    const adapter = LoraAdapter.create(gpu, model.config, config.lora, config.seed);
+    const grads = adapter.like('lora grads');
+    const m = adapter.like('adamw m');
+    const v = adapter.like('adamw v');
+    const sumsq = gpu.tensor([1], 'grad sumsq');
+    if (hooks.resume) {
+      adapter.load(hooks.resume.params);
+      gpu.write(m, hooks.resume.m);
+      gpu.write(v, hooks.resume.v);
+    }
+    const hyper = {
+      beta1: config.adamBeta1,
+      beta2: config.adamBeta2,
+      eps: config.adamEpsilon,
+      weightDecay: config.weightDecay,
+      maxGradNorm: config.maxGradNorm,
+    };
+    const optimizer = await adamw(gpu, { param: adapter.params, grad: grads, m, v, sumsq }, hyper);
+    const gradNorm = await sumOfSquares(gpu, sumsq, grads);
+    return { adapter, grads, m, v, sumsq, optimizer, gradNorm };
+  });
   const dpoBuffers = new Map<number, DpoBuffers>();
 
   const buffersFor = (P: number, T: number): DpoBuffers => {
@@ -144,10 +152,14 @@ export async function runTraining(
     return b;
   };
 
-  // Every way out (completed, cancelled, diverged) frees the run's buffers; only the adapter is handed back.
-  const stopped = (status: TrainOutcome['status'], message: string): TrainOutcome => {
+  // Every way out (completed, cancelled, diverged, an error) frees the run's buffers; only a finished run's adapter is
+  // handed back.
+  const release = () => {
     for (const t of [grads, m, v, sumsq]) t.buffer.destroy();
     for (const b of dpoBuffers.values()) for (const t of Object.values(b)) t.buffer.destroy();
+  };
+  const stopped = (status: TrainOutcome['status'], message: string): TrainOutcome => {
+    release();
     return { status, message, adapter, metrics: state.metrics, steps: state.optimizerStep };
   };
   hooks.onEvent({ type: 'phase', phase: 'training', message: `training ${total} steps (${stepsPerEpoch} per epoch)` });
@@ -156,8 +168,8 @@ export async function runTraining(
   let tokensThisRun = 0;
 
   let batches = epochBatches(examples, config.batchSize, config.seed, state.epoch);
-  while (state.optimizerStep < total) {
-    // ---- one optimizer step: a window of micro-batches ----
+  /** One optimizer step: a window of micro-batches, then the update. Returns the outcome when the run stops early. */
+  const optimizerStep = async (): Promise<TrainOutcome | null> => {
     const window: (SftExample | DpoExample)[][] = [];
     while (window.length < config.gradientAccumulationSteps) {
       if (state.cursor >= batches.length) {
@@ -287,6 +299,18 @@ export async function runTraining(
       await hooks.checkpoint({ ...state, pending: [...state.pending], params, m: mm, v: vv, numTokens: baseTokens + tokensThisRun });
       hooks.onEvent({ type: 'checkpoint', step: state.optimizerStep });
     }
+    return null;
+  };
+
+  try {
+    for (let first = true; state.optimizerStep < total; first = false) {
+      const ended = first ? await gpu.checked(what, optimizerStep) : await optimizerStep();
+      if (ended) return ended;
+    }
+  } catch (err) {
+    release();
+    adapter.destroy();
+    throw err;
   }
   return stopped('completed', `trained ${total} steps`);
 }
