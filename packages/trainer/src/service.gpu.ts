@@ -202,3 +202,19 @@ gpuTest('a DPO adapter on an SFT adapter exports as one exact rank r1+r2 adapter
     check(err.diff <= 2e-5 * Math.max(1, err.scale), `chain of three: |stacked - stack| ${err.diff} on "${PROMPTS[i]}"`);
   }
 });
+
+gpuTest('a GPU error that no call waits for reaches onGpuError with its typed name', async () => {
+  const svc = await service();
+  const seen: string[] = [];
+  svc.onGpuError = (name, message) => seen.push(`${name}: ${message}`);
+  try {
+    // The service's own device (not the test runner's, whose error scopes would catch it): an invalid buffer usage.
+    const { device } = internals(svc).gpu;
+    device.createBuffer({ size: 4, usage: 0xffff });
+    await device.queue.onSubmittedWorkDone(); // lets the device deliver its errors
+    for (let i = 0; i < 250 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    check(seen.length === 1 && seen[0].startsWith('GpuValidationError: WebGPU validation error'), `onGpuError got ${JSON.stringify(seen)}`);
+  } finally {
+    svc.onGpuError = undefined;
+  }
+});

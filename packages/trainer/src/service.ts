@@ -58,7 +58,9 @@ export interface DatasetSummary {
   /** Rows valid as JSON but unusable after tokenisation (e.g. the prompt fills max_length), with their reasons. */
   dropped: { line: number; reason: string }[];
   droppedByReason: Record<string, number>;
+  /** Each sequence's token length after truncation to max_length, and before it (same order). */
   lengths: number[];
+  fullLengths: number[];
   promptLengths: number[];
   /** A few rows as the model sees them: prompt and completion text after templating. */
   preview: { line: number; prompt: string; completion: string; rejected?: string; tokens: number }[];
@@ -136,11 +138,17 @@ export class TrainerService {
   private download: AbortController | undefined;
   /** Called when the GPU device is lost: the UI shows it and offers a reload. */
   onDeviceLost: ((message: string) => void) | undefined;
+  /** Called with a GPU error that no call was waiting for (work outside Gpu.checked): its name and message. */
+  onGpuError: ((name: string, message: string) => void) | undefined;
 
   async init(storeName = 'webtune'): Promise<DeviceInfo> {
     if (!this.gpu) {
       this.gpu = await Gpu.create();
       this.gpu.onLost = (err) => this.onDeviceLost?.(err.message);
+      this.gpu.onError = (err) => {
+        console.error(err);
+        this.onGpuError?.(err.name, err.message);
+      };
     }
     this.store ??= await Store.open(storeName);
     const info = this.gpu.device.adapterInfo;
@@ -282,6 +290,7 @@ export class TrainerService {
       dropped: data.dropped,
       droppedByReason: countByReason(data.dropped),
       lengths: data.lengths,
+      fullLengths: data.fullLengths,
       promptLengths: data.promptLengths,
       preview,
     };

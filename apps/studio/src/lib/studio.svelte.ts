@@ -232,6 +232,10 @@ export class Studio {
         if (this.run && (this.run.status === 'running' || this.run.status === 'paused' || this.run.status === 'starting'))
           this.patchRun({ status: 'failed', problem: { title: 'The GPU stopped working', message, reload: true } });
       });
+      // A GPU error no call was waiting for (e.g. out of memory in work outside a checked step): say it, keep going.
+      (this.api as unknown as { onGpuError: unknown }).onGpuError = callback((name: string, message: string) =>
+        this.notify(explain(Object.assign(new Error(message), { name }), 'working on the GPU')),
+      );
       this.engine = 'ready';
     } catch (e) {
       this.engine = 'failed';

@@ -128,6 +128,7 @@ describe('prepareSft', () => {
     ]);
     expect(r.truncated).toBe(2);
     expect(r.lengths).toEqual([13, 13, 3]);
+    expect(r.fullLengths).toEqual([11 + ANSWERED_IDS.length + 1, ANSWERED_IDS.length + 1, 3]); // + EOS, before the cut
     expect(r.promptLengths).toEqual([11, 0, 0]);
     // One completion token left is enough.
     expect(prepareSft(llama, [rows[0]], [1], 12).examples[0].seq.ids).toEqual([...HELLO_IDS, 291]);
@@ -291,6 +292,7 @@ describe('prepareDpo', () => {
     expect(r.examples[1].chosen.ids).toEqual([81, 65, LLAMA_EOS]);
     expect(r.truncated).toBe(1);
     expect(r.lengths).toEqual([13, 13, 3, 3]);
+    expect(r.fullLengths).toEqual([11 + ANSWERED_IDS.length + 1, 14, 3, 3]);
     expect(r.promptLengths).toEqual([11, 1]);
   });
 

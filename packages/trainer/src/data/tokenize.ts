@@ -42,6 +42,8 @@ export interface PreparedData<E> {
   promptLengths: number[];
   /** Token length, after truncation, of each kept sequence: one per SFT example, two per DPO pair (chosen, rejected). */
   lengths: number[];
+  /** The same sequences' lengths before truncation (prompt + completion + EOS), in the same order. */
+  fullLengths: number[];
 }
 
 /** Generic reasons (the text before ": "), for counting. */
@@ -162,8 +164,10 @@ function sequences(
       `${PROMPT_FILLS_MAX_LENGTH}: the prompt is ${P} tokens and max_length is ${maxLength}, so no completion token would remain`,
     );
   let truncated = false;
+  const full: number[] = [];
   const seqs = completions.map((text) => {
     let ids = [...promptIds, ...tok.encode(text), tok.eosTokenId];
+    full.push(ids.length);
     if (ids.length > maxLength) {
       ids = ids.slice(0, maxLength);
       truncated = true;
@@ -176,6 +180,7 @@ function sequences(
     return { ids, completionStart: P };
   });
   if (truncated) out.truncated++;
+  out.fullLengths.push(...full);
   return seqs;
 }
 
@@ -185,7 +190,7 @@ function checkArgs(rows: unknown[], lines: number[], maxLength: number) {
 }
 
 function emptyData<E>(): PreparedData<E> {
-  return { examples: [], truncated: 0, dropped: [], promptLengths: [], lengths: [] };
+  return { examples: [], truncated: 0, dropped: [], promptLengths: [], lengths: [], fullLengths: [] };
 }
 
 const preview = (s: string) => JSON.stringify(s.length > 120 ? `${s.slice(0, 60)}…${s.slice(-60)}` : s);
