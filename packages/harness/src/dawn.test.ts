@@ -10,8 +10,11 @@ function openIn(env: Record<string, string>): Promise<string> {
   const script = `import { openDawn } from ${JSON.stringify(DAWN)};
 openDawn().then((d) => console.log('adapter', typeof navigator.gpu.requestAdapter, d.adapter.vendor), (e) => console.log(e.name, e.message));`;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, ...env } }, (err, stdout) =>
-      err ? reject(err) : resolve(stdout.trim()),
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      { env: { ...process.env, ...env } },
+      (err, stdout) => (err ? reject(err) : resolve(stdout.trim())),
     );
   });
 }
@@ -19,7 +22,9 @@ openDawn().then((d) => console.log('adapter', typeof navigator.gpu.requestAdapte
 describe('openDawn', () => {
   it('says what it needs when the Vulkan driver it was pointed at does not exist', async () => {
     const out = await openIn({ VK_ICD_FILENAMES: '/nonexistent/icd.json', WEBTUNE_GPU: 'auto' });
-    expect(out).toMatch(/^NoWebGpuError Dawn \(Node "webgpu"\) found no adapter\. It needs the Vulkan loader \(Debian: apt-get install libvulkan1\)/);
+    expect(out).toMatch(
+      /^NoWebGpuError Dawn \(Node "webgpu"\) found no adapter\. It needs the Vulkan loader \(Debian: apt-get install libvulkan1\)/,
+    );
   });
 
   it('refuses a wrong WEBTUNE_GPU by name', async () => {
