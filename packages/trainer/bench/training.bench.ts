@@ -2,7 +2,8 @@
 // step is the recorded forward + loss + backward, the host's reads of the log-probs (SFT) or the
 // per-pair sums (DPO), the grad-norm reduction and its read, and AdamW; each step timed from its
 // start to the GPU's end (median, after a warm-up step). On a synthesized Llama of realistic shape: tokens/s
-// of SFT and of DPO on the same sequences, DPO's reference log-probs computed once beforehand by
+// of SFT and of DPO on the same pairs (SFT learns each pair's chosen answer, DPO the pair: twice the
+// sequences, so about twice the time when the reference is cached, not three times), DPO's reference log-probs computed once beforehand by
 // the run's own ReferenceCache (a one-off cost, its own row), the DPO/SFT step-time ratio against
 // its target, and the share of step time in matmuls (the step's matmul dispatches replayed alone
 // between the steps).
@@ -46,7 +47,7 @@ declare global {
   }
 }
 
-/** The DPO step may take at most this many times the SFT step on the same tokens. */
+/** The DPO step on P pairs may take at most this many times the SFT step on their P chosen answers. */
 export const DPO_OVER_SFT_TARGET = 2.2;
 
 /** HF config of the bench model: a small Llama with GQA (the case names its parameter count). */
@@ -141,7 +142,7 @@ async function timeSteps(
   return { stepMs: median(steps), matmulMs: median(replays) };
 }
 
-/** count sequences of T tokens, the last three quarters completion: SFT rows, or DPO pairs (chosen p, rejected P + p). */
+/** count sequences of T tokens, the last three quarters completion: the chosen answers (0..P-1), then the rejected ones. */
 function sequences(count: number, T: number, vocab: number): Sequence[] {
   const rand = seededRandom(11);
   return Array.from({ length: count }, () => ({
@@ -156,48 +157,59 @@ export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Pr
   const c = model.config;
   const P = request.quick ? 2 : 4;
   const T = request.quick ? 32 : 128;
-  const B = 2 * P; // the same sequences: 2P SFT rows or P DPO pairs
-  const N = B * T;
-  const seqs = sequences(B, T, c.vocabSize);
-  const sft: SftExample[] = seqs.map((seq, line) => ({ line, seq }));
+  const seqs = sequences(2 * P, T, c.vocabSize);
   const pairs: DpoExample[] = seqs.slice(0, P).map((chosen, p) => ({ line: p, chosen, rejected: seqs[P + p] }));
-  const sftConfig = { ...defaultConfig('sft'), batchSize: B };
+  const sft: SftExample[] = pairs.map(({ line, chosen }) => ({ line, seq: chosen }));
+  const sftConfig = { ...defaultConfig('sft'), batchSize: P };
   const dpoConfig = { ...defaultConfig('dpo'), batchSize: P };
   const lora = sftConfig.lora;
 
-  // The step's matmuls, from a step of the same shape and LoRA config (built first, so that it sizes the activation pool).
+  // Each step's matmuls, from a step of the same shape and LoRA config (DPO's 2P sequences first: it sizes the activation pool).
   const adapter = LoraAdapter.create(gpu, c, lora, 1);
   const grads = adapter.like('grads');
-  const step = await model.step(B, T, { frozen: [], trainable: { adapter, grads }, train: true });
-  const matmuls = [...step.forward, ...step.backward].filter((cmd) => 'pipeline' in cmd && cmd.pipeline.label.startsWith('matmul'));
+  const matmulsOf = async (sequences: number) => {
+    const step = await model.step(sequences, T, { frozen: [], trainable: { adapter, grads }, train: true });
+    return [...step.forward, ...step.backward].filter((cmd) => 'pipeline' in cmd && cmd.pipeline.label.startsWith('matmul'));
+  };
+  const dpoMatmuls = await matmulsOf(2 * P);
+  const sftMatmuls = await matmulsOf(P);
 
-  const sftTimes = await timeSteps(gpu, model, { method: 'sft', examples: sft }, sftConfig, matmuls, request.budgetMs);
+  const sftTimes = await timeSteps(gpu, model, { method: 'sft', examples: sft }, sftConfig, sftMatmuls, request.budgetMs);
   // The reference log-probs, as a DPO run computes them at its first step: once per dataset, then cached.
   const reference = new ReferenceCache(gpu, model, [], pairs, PAD);
   const t0 = performance.now();
   await reference.of(pairs);
   const referenceMs = performance.now() - t0;
-  const dpoTimes = await timeSteps(gpu, model, { method: 'dpo', examples: pairs, reference }, dpoConfig, matmuls, request.budgetMs);
+  const dpoTimes = await timeSteps(gpu, model, { method: 'dpo', examples: pairs, reference }, dpoConfig, dpoMatmuls, request.budgetMs);
 
-  const flops = loraStepFlops(c, { sequences: B, length: T, lora, backward: true });
+  const flopsOf = (sequences: number) => loraStepFlops(c, { sequences, length: T, lora, backward: true });
   const loraName = `LoRA r${lora.r} ${lora.targetModules.map((m) => m[0]).join('')} dropout ${lora.dropout}`;
-  const name = `${(model.parameterCount / 1e6).toFixed(1)}M Llama, ${B} x ${T} tokens, ${loraName}, AdamW`;
-  const perStep = (ms: number) => ({ msPerStep: ms, tokensPerSecond: N / (ms / 1000), tokensPerStep: N });
+  const name = `${(model.parameterCount / 1e6).toFixed(1)}M Llama, ${loraName}, AdamW`;
+  const perStep = (ms: number, sequences: number) => ({
+    msPerStep: ms,
+    tokensPerSecond: (sequences * T) / (ms / 1000),
+    tokensPerStep: sequences * T,
+  });
   const ratio = dpoTimes.stepMs / sftTimes.stepMs;
   const rows: TrainingBenchRow[] = [
-    { case: `SFT step: ${name}`, ...perStep(sftTimes.stepMs), matmulShare: sftTimes.matmulMs / sftTimes.stepMs, flopsPerStep: flops },
     {
-      case: `DPO step: ${P} pairs, the same tokens`,
-      ...perStep(dpoTimes.stepMs),
+      case: `SFT step: ${name}; the ${P} chosen answers x ${T} tokens`,
+      ...perStep(sftTimes.stepMs, P),
+      matmulShare: sftTimes.matmulMs / sftTimes.stepMs,
+      flopsPerStep: flopsOf(P),
+    },
+    {
+      case: `DPO step: the ${P} pairs (${2 * P} x ${T} tokens), reference cached`,
+      ...perStep(dpoTimes.stepMs, 2 * P),
       dpoOverSft: ratio,
       matmulShare: dpoTimes.matmulMs / dpoTimes.stepMs,
-      flopsPerStep: flops,
+      flopsPerStep: flopsOf(2 * P),
       target: { what: 'DPO step time over SFT step time', value: ratio, max: DPO_OVER_SFT_TARGET },
     },
     {
       case: `DPO reference log-probs, once per dataset: ${P} pairs`,
-      ...perStep(referenceMs),
-      flopsPerStep: loraStepFlops(c, { sequences: B, length: T, lora: { r: 0, targetModules: [] }, backward: false }),
+      ...perStep(referenceMs, 2 * P),
+      flopsPerStep: loraStepFlops(c, { sequences: 2 * P, length: T, lora: { r: 0, targetModules: [] }, backward: false }),
     },
   ];
   adapter.destroy();

@@ -20,11 +20,12 @@ rounds of as many runs as fill the budget):
   bandwidth  GB/s of softmax (full, beside tfjs; causal apart), cross-entropy (beside tfjs) and
              the DPO loss
   training   real optimizer steps (trainer's loop: forward, loss, backward, host reads, grad norm,
-             AdamW) of SFT and DPO on the same sequences, on a synthesized Llama: tokens/s, the
+             AdamW) on the same pairs, on a synthesized Llama: SFT on their chosen answers, DPO
+             on the pairs (twice the sequences, its reference cached): tokens/s, the
              DPO/SFT step-time ratio, the share of the step in matmuls, and DPO's one-off
              reference log-probs
 Then a PASS/FAIL line per target (set on SwiftShader): webtune >= 2x tfjs on the square matmuls,
-transposed layouts within 1.5x of NN, DPO step <= 2.2x the SFT step.
+transposed layouts within 1.5x of NN, DPO step <= 2.2x the SFT step on the same pairs.
 Prints tables and writes JSON (default bench-results/bench.json) with the adapter and machine.
   --quick          smaller shapes and a 300 ms budget, for a fast look
   --budget-ms N    timed work per round per implementation (default 1500, 300 with --quick)
