@@ -2,7 +2,9 @@
 // checks.json), run with "Run the whole lesson" and short step counts (SwiftShader is slow). What the page shows is
 // checked against the demo's own files read here: every answer's check marks against checks.json's regexes applied in
 // Node, each model's rates against its answers, the reward accuracy of the SFT model against its definition (policy =
-// reference: every pair ties). Leaves docs/screenshots/classroom*.png for the README.
+// reference: every pair ties). Leaves classroom*.png screenshots. WEBTUNE_LESSON=full runs the whole recipe on every
+// held-out prompt instead (about an hour on SwiftShader, a minute or two on a laptop GPU): `pnpm screenshots` does,
+// for the README's pictures of a lesson that worked.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@webtune/harness';
@@ -36,6 +38,10 @@ const PROMPTS = readFileSync(join(DEMO, 'data/eval-prompts.jsonl'), 'utf8')
   .trim()
   .split('\n')
   .map((l) => JSON.parse(l).prompt as string);
+
+const FULL = process.env.WEBTUNE_LESSON === 'full';
+/** Steps of each stage (the whole recipe: 376 rows in batches of 8, SFT 3 epochs, DPO 1) and held-out prompts used. */
+const RUN = FULL ? { sft: 141, dpo: 47, prompts: PROMPTS.length } : { sft: 2, dpo: 2, prompts: 2 };
 
 let s: StudioSession;
 beforeAll(async () => {
@@ -140,37 +146,42 @@ describe('classroom mode', () => {
     await goTo(page, 'classroom');
   });
 
-  it('runs the whole lesson: SFT, smoke test, DPO on top, evaluation', async () => {
-    const { page } = s;
-    await page.$eval(`${byTestId('classroom-lesson')} details`, (d) => ((d as HTMLDetailsElement).open = true));
-    await typeInto(page, byTestId('classroom-sft-steps'), '2');
-    await typeInto(page, byTestId('classroom-dpo-steps'), '2');
-    await typeInto(page, byTestId('classroom-prompts'), '2');
-    await click(page, byTestId('classroom-run-all'));
-    await click(page, byTestId('classroom-confirm-yes'));
-    await page.waitForFunction(
-      () =>
-        document.querySelector('[data-testid="classroom-step-evaluate"]')?.getAttribute('data-status') === 'done' ||
-        document.querySelector('[data-testid^="classroom-step-"][data-status="failed"]'),
-      { timeout: 540_000, polling: 1000 },
-    );
-    const statuses = await page.$$eval('[data-testid^="classroom-step-"]', (els) => els.map((e) => e.getAttribute('data-status')));
-    expect(statuses, await text(page, byTestId('screen-classroom'))).toEqual(['done', 'done', 'done', 'done']);
-    // Nothing remains to run: the lesson can only start again.
-    expect(await text(page, byTestId('classroom-run-all'))).toBe('Run the lesson again');
-    expect(await text(page, byTestId('classroom-set-aside'))).toContain(
-      'Set aside for the lesson: the model local model and your SFT data',
-    );
-    await screenshot(page, 'classroom-done');
-  });
+  it(
+    'runs the whole lesson: SFT, smoke test, DPO on top, evaluation',
+    async () => {
+      const { page } = s;
+      await page.$eval(`${byTestId('classroom-lesson')} details`, (d) => ((d as HTMLDetailsElement).open = true));
+      await typeInto(page, byTestId('classroom-sft-steps'), String(RUN.sft));
+      await typeInto(page, byTestId('classroom-dpo-steps'), String(RUN.dpo));
+      await typeInto(page, byTestId('classroom-prompts'), String(RUN.prompts));
+      await click(page, byTestId('classroom-run-all'));
+      await click(page, byTestId('classroom-confirm-yes'));
+      await page.waitForFunction(
+        () =>
+          document.querySelector('[data-testid="classroom-step-evaluate"]')?.getAttribute('data-status') === 'done' ||
+          document.querySelector('[data-testid^="classroom-step-"][data-status="failed"]'),
+        { timeout: FULL ? 0 : 540_000, polling: 1000 },
+      );
+      const statuses = await page.$$eval('[data-testid^="classroom-step-"]', (els) => els.map((e) => e.getAttribute('data-status')));
+      expect(statuses, await text(page, byTestId('screen-classroom'))).toEqual(['done', 'done', 'done', 'done']);
+      // Nothing remains to run: the lesson can only start again.
+      expect(await text(page, byTestId('classroom-run-all'))).toBe('Run the lesson again');
+      expect(await text(page, byTestId('classroom-set-aside'))).toContain(
+        'Set aside for the lesson: the model local model and your SFT data',
+      );
+      await screenshot(page, 'classroom-done');
+    },
+    FULL ? 4 * 3600_000 : undefined,
+  );
 
   it('shows both runs with their charts, the reward charts for DPO', async () => {
     const { page } = s;
     for (const m of ['sft', 'dpo']) {
       expect(await page.$eval(byTestId(`classroom-${m}-run`), (e) => e.getAttribute('data-status'))).toBe('completed');
-      expect(await text(page, byTestId(`classroom-${m}-run-step`))).toBe('2 / 2');
+      const steps = RUN[m as 'sft' | 'dpo'];
+      expect(await text(page, byTestId(`classroom-${m}-run-step`))).toBe(`${steps} / ${steps}`);
       const points = await page.$eval(byTestId(`classroom-${m}-run-chart-loss`), (e) => Number(e.getAttribute('data-points')));
-      expect(points).toBe(2);
+      expect(points).toBe(steps); // logging_steps 1
     }
     for (const id of ['margins', 'accuracies', 'logps', 'rewards'])
       expect(await page.$(byTestId(`classroom-dpo-run-chart-${id}`)), id).not.toBeNull();
@@ -178,7 +189,8 @@ describe('classroom mode', () => {
 
   it("marks every answer by checks.json's regexes and rates each model by its answers", async () => {
     const cells = await answerCells('classroom-answers');
-    expect(cells.map((c) => `${c.model}${c.index}`).sort()).toEqual(['base0', 'base1', 'dpo0', 'dpo1', 'sft0', 'sft1']);
+    const shown = ['base', 'dpo', 'sft'].flatMap((m) => Array.from({ length: RUN.prompts }, (_, i) => `${m}${i}`));
+    expect(cells.map((c) => `${c.model}${c.index}`).sort()).toEqual(shown.sort());
     for (const c of cells)
       expect(c.passed, `${c.model} answer ${c.index}: ${JSON.stringify(c.text)}`).toEqual(expectedPasses(c.index, c.text));
     for (const m of ['base', 'sft', 'dpo'])
@@ -197,8 +209,44 @@ describe('classroom mode', () => {
     expect(Number(await rate('classroom-results', 'dpo', 'rewards/margins'))).not.toBe(0);
     const verdict = await text(s.page, byTestId('classroom-verdict'));
     expect(verdict).toMatch(/^DPO moved "Friendly closing line" from \d+% to \d+% of the held-out answers/);
-    expect(verdict).toMatch(/Reward accuracy on 2 held-out pairs: 0 before, [\d.]+ after\./);
+    expect(verdict).toMatch(new RegExp(`Reward accuracy on ${RUN.prompts} held-out pairs: 0 before, [\\d.]+ after\\.`));
   });
+
+  // The whole recipe only: the Compare screen on the lesson's adapters, the README's picture of Compare.
+  it.runIf(FULL)(
+    'compares base, the lesson SFT and SFT + DPO on held-out prompts: only DPO adds the closing line',
+    async () => {
+      const { page } = s;
+      await goTo(page, 'compare');
+      await page.waitForNetworkIdle({ idleTime: 300 });
+      while ((await page.$$(byTestId('remove-prompt'))).length > 3) await click(page, byTestId('remove-prompt'));
+      const prompts = await page.$$eval(byTestId('compare-prompt'), (els) => els.map((e) => (e as HTMLTextAreaElement).value));
+      expect(prompts.every((p) => PROMPTS.includes(p))).toBe(true);
+      await click(page, byTestId('run-compare'));
+      await page.waitForFunction(
+        () => {
+          const cells = [...document.querySelectorAll('[data-testid="compare-cell"]')];
+          return cells.length === 9 && cells.every((c) => c.querySelector('pre')?.getAttribute('aria-busy') === 'false');
+        },
+        { timeout: 0, polling: 1000 },
+      );
+      const cells = await page.$$eval(byTestId('compare-cell'), (els) =>
+        els.map((c) => ({ column: c.querySelector('h4')?.textContent ?? '', text: c.querySelector('pre')?.textContent ?? '' })),
+      );
+      const check = (id: string) => checks.checks.find((c) => c.id === id)!;
+      const passes = (id: string, t: string) => new RegExp(check(id).regex, check(id).flags).test(t.trim());
+      const [base, sft, dpo] = [0, 1, 2].map((col) => cells.filter((_, i) => i % 3 === col).map((c) => c.text));
+      expect(base.some((t) => passes('format', t))).toBe(false);
+      expect(sft.every((t) => passes('format', t)) && dpo.every((t) => passes('format', t)), JSON.stringify(cells)).toBe(true);
+      expect(
+        dpo.every((t) => passes('closing', t)),
+        JSON.stringify(dpo),
+      ).toBe(true);
+      await screenshot(page, 'classroom-compare');
+      await goTo(page, 'classroom');
+    },
+    3600_000,
+  );
 
   it('reads at 360 px wide (wide tables scroll in place) and on a projector', async () => {
     const { page } = s;

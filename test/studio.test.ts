@@ -1,6 +1,6 @@
 // The studio as a user meets it: served by vite, opened in headless Chromium with WebGPU (SwiftShader on machines
 // without a GPU), driven through its screens: model, data, SFT, DPO on top, compare, adapters (reload, export,
-// import), resume after a reload, errors. Each step leaves a screenshot in docs/screenshots/ for the README.
+// import), resume after a reload, errors. Each step leaves a screenshot (support/studio.ts: SCREENSHOTS).
 // The steps share one browser and build on each other, in order. Step counts and lengths are tiny: SwiftShader is slow.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';

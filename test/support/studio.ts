@@ -1,13 +1,14 @@
 // The studio end to end: served by vite from its sources, opened in headless Chromium with WebGPU, driven the way
-// a user drives it (clicks, typing, file pickers), with downloads captured and screenshots written for the README.
+// a user drives it (clicks, typing, file pickers), with downloads captured and screenshots written (for the README with `pnpm screenshots`).
 import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type GpuSession, hubMock, openGpuSession, REPO_ROOT } from '@webtune/harness';
 import type { ElementHandle, Page } from 'puppeteer';
 
 export const STUDIO = join(REPO_ROOT, 'apps/studio');
-export const SCREENSHOTS = join(REPO_ROOT, 'docs/screenshots');
+/** Where screenshots go: test-results/ (ignored by git), or WEBTUNE_SCREENSHOTS (`pnpm screenshots`: the README's). */
+export const SCREENSHOTS = resolve(REPO_ROOT, process.env.WEBTUNE_SCREENSHOTS || 'test-results/screenshots');
 export const FIXTURES = join(REPO_ROOT, 'packages/trainer/test/fixtures');
 /** A Hub repo the mock serves (a tiny fixture checkpoint), and one it does not. */
 export const HUB_REPO = 'webtune-test/tiny-llama';
