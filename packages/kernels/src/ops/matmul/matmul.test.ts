@@ -5,7 +5,7 @@ import { dot, numericGrad } from '../../testing/gradcheck.ts';
 import { uniform } from '../../testing/random.ts';
 import { checkGeometry, geometryFromShapes } from './geometry.ts';
 import { matmulRef } from './matmul.ref.ts';
-import { chooseConfig } from './matmul.ts';
+import { chooseConfig, WORKGROUP_BYTES } from './matmul.ts';
 
 const fake = (shape: number[], label = 't') => new Tensor({} as GPUBuffer, shape, 'f32', label);
 
@@ -80,14 +80,34 @@ describe('chooseConfig', () => {
   const g = (M: number, N: number, K: number, batch = 1) =>
     geometryFromShapes('t', fake([batch, M, N]), fake([batch, M, K]), fake([batch, K, N]), false, false);
 
-  it('uses 64x64 tiles for large outputs', () => {
-    expect(chooseConfig(g(512, 512, 512))).toMatchObject({ WG_X: 16, WG_Y: 16, splits: 1 });
+  it('uses 64x64 tiles of 8x8 threads, 8x8 blocks each, for large outputs', () => {
+    expect(chooseConfig(g(512, 512, 512))).toMatchObject({ WG_X: 8, WG_Y: 8, TM: 8, TN: 8, BK: 32, splits: 1 });
   });
 
-  it('uses a thin tile for LoRA-skinny outputs, and keeps >= 64 threads', () => {
+  it('uses a thin tile for LoRA-skinny outputs, and keeps >= 32 threads', () => {
     const c = chooseConfig(g(2048, 8, 1024));
-    expect(c.WG_X).toBe(2);
-    expect(c.WG_X * c.WG_Y).toBeGreaterThanOrEqual(64);
+    expect(c).toMatchObject({ WG_X: 2, TN: 4 });
+    expect(c.WG_X * c.WG_Y).toBeGreaterThanOrEqual(32);
+    const r = chooseConfig(g(8, 2048, 1024));
+    expect(r).toMatchObject({ WG_Y: 2, TM: 4 });
+    expect(r.WG_X * r.WG_Y).toBeGreaterThanOrEqual(32);
+  });
+
+  it('keeps the staged tiles within the default 16 KiB of workgroup memory', () => {
+    for (const [M, N] of [
+      [512, 512],
+      [2048, 8],
+      [8, 2048],
+      [1, 40],
+      [37, 29],
+      [4096, 1],
+    ]) {
+      const c = chooseConfig(g(M, N, 512));
+      const bytes = c.BK * (c.TM * c.WG_Y + c.TN * c.WG_X) * 4;
+      expect(bytes).toBeLessThanOrEqual(WORKGROUP_BYTES);
+      expect(c.BK % 4).toBe(0);
+      expect(c.BK).toBeGreaterThanOrEqual(16);
+    }
   });
 
   it('reads short-K operands directly (no staging, no split)', () => {

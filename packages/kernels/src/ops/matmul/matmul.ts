@@ -28,6 +28,9 @@ export interface MatmulOptions {
 export interface MatmulConfig {
   WG_X: number;
   WG_Y: number;
+  /** Rows and columns of C per thread (4 or 8 each). */
+  TM: number;
+  TN: number;
   BK: number;
   splits: number;
   kChunk: number;
@@ -38,6 +41,9 @@ export interface MatmulConfig {
 /** At or below this K one tile step would be all the work: skip staging and its barriers. */
 export const DIRECT_MAX_K = 16;
 
+/** WebGPU's default maxComputeWorkgroupStorageSize: every adapter gives at least this much. */
+export const WORKGROUP_BYTES = 16384;
+
 /** Smallest power of two >= x, within [lo, hi]. */
 function pow2(x: number, lo: number, hi: number): number {
   let v = lo;
@@ -46,30 +52,48 @@ function pow2(x: number, lo: number, hi: number): number {
 }
 
 /**
- * Tile shape and K split for a problem. 64x64 tiles of 16x16 threads for large outputs; a thin
- * tile along a short side (LoRA's rank, a single row) so threads are not spent on padding; and
+ * Tile shape and K split for a problem, from its shape alone (one configuration for every device).
+ *
+ * Large outputs: 64x64 tiles of 8x8 threads, each thread an 8x8 block of C, BK = 32. Why this is
+ * sound on real GPUs, not only on SwiftShader: 64 accumulators plus 16 operands is ~100 registers
+ * a thread, the classic SGEMM block (CUTLASS's 8x8): within the 255 of NVIDIA and the 256 VGPRs of
+ * AMD, and Intel compiles it SIMD8 without spilling; 64 threads are two warps or one wave64 or two
+ * Apple SIMD-groups, and with one block per thread each k step is 16 shared-memory reads (two vec4
+ * broadcasts of A, eight conflict-free scalars of B) for 64 FMAs. Workgroup memory is BK*(BM+BN)*4
+ * = 16 KiB, exactly the default maxComputeWorkgroupStorageSize, so no limit needs raising; each
+ * barrier pair covers 32*64 = 2048 FMAs a thread (4x4 blocks with BK = 16 cover 256), which is what
+ * the barrier-heavy CPU implementation (SwiftShader) needs and costs a GPU nothing. The tile count
+ * is the same as with 4x4 blocks of 16x16 threads (64x64 tiles), with a quarter of the threads.
+ *
+ * A short side (LoRA's rank, a single row) gets 4 per thread and a thin tile, the long side widened
+ * to at least 32 threads while the tile's span BM+BN stays <= 256 (so BK stays >= 16 in 16 KiB);
  * split-K when the output is too small to fill the GPU but K is long (LoRA gradients); and no
  * staging at all when K is short.
  */
 export function chooseConfig(g: MatmulGeometry, forcedSplits?: number): MatmulConfig {
   const direct = g.K <= DIRECT_MAX_K && forcedSplits === undefined;
-  let WG_X = pow2(Math.ceil(g.N / 4), 1, 16);
-  let WG_Y = pow2(Math.ceil(g.M / 4), 1, 16);
-  // Keep at least 64 threads: widen the long side when the short one is thin.
-  while (WG_X * WG_Y < 64 && (WG_X < 64 || WG_Y < 64)) {
-    if (g.M / (4 * WG_Y) >= g.N / (4 * WG_X) && WG_Y < 64) WG_Y *= 2;
-    else if (WG_X < 64) WG_X *= 2;
-    else WG_Y *= 2;
+  const TM = g.M >= 64 ? 8 : 4;
+  const TN = g.N >= 64 ? 8 : 4;
+  let WG_X = pow2(Math.ceil(g.N / TN), 1, 64 / TN);
+  let WG_Y = pow2(Math.ceil(g.M / TM), 1, 64 / TM);
+  while (WG_X * WG_Y < 32) {
+    const wideY = g.M / (TM * WG_Y) >= g.N / (TN * WG_X);
+    if (wideY && 2 * TM * WG_Y + TN * WG_X <= 256) WG_Y *= 2;
+    else if (!wideY && TM * WG_Y + 2 * TN * WG_X <= 256) WG_X *= 2;
+    else break;
   }
-  const BK = 16;
-  const tiles = Math.ceil(g.M / (4 * WG_Y)) * Math.ceil(g.N / (4 * WG_X)) * g.batch;
+  const BM = TM * WG_Y;
+  const BN = TN * WG_X;
+  // The largest multiple of 4, at most 32, whose As + Bs fit the default workgroup storage.
+  const BK = Math.min(32, 4 * Math.floor(WORKGROUP_BYTES / (16 * (BM + BN))));
+  const tiles = Math.ceil(g.M / BM) * Math.ceil(g.N / BN) * g.batch;
   let splits = forcedSplits ?? 1;
   if (forcedSplits === undefined && !direct && tiles < 64 && g.K >= 1024) {
     splits = Math.min(Math.ceil(g.K / 512), Math.ceil(128 / tiles));
   }
   const kChunk = Math.ceil(g.K / splits / BK) * BK;
   splits = Math.ceil(g.K / kChunk);
-  return { WG_X, WG_Y, BK, splits, kChunk, direct };
+  return { WG_X, WG_Y, TM, TN, BK, splits, kChunk, direct };
 }
 
 /** Can this operand use vec4 loads: every 4-run of its stored rows 16-byte aligned and whole. */
@@ -99,6 +123,8 @@ export async function matmul(gpu: Gpu, C: Tensor, A: Tensor, B: Tensor, options:
   const consts = {
     WG_X: cfg.WG_X,
     WG_Y: cfg.WG_Y,
+    TM: cfg.TM,
+    TN: cfg.TN,
     BK: cfg.BK,
     TRANS_A: transA,
     TRANS_B: transB,
@@ -107,8 +133,8 @@ export async function matmul(gpu: Gpu, C: Tensor, A: Tensor, B: Tensor, options:
     SPLIT_K: split,
     DIRECT: cfg.direct,
   };
-  const tilesN = Math.ceil(g.N / (4 * cfg.WG_X));
-  const tilesM = Math.ceil(g.M / (4 * cfg.WG_Y));
+  const tilesN = Math.ceil(g.N / (cfg.TN * cfg.WG_X));
+  const tilesM = Math.ceil(g.M / (cfg.TM * cfg.WG_Y));
   const groups = tilesN * tilesM * g.batch * cfg.splits;
   const u = new UniformWriter().u32(g.M).u32(g.N).u32(g.K).u32(g.batch).u32(g.batch1).u32(g.lda).u32(g.ldb).u32(g.ldc);
   writeOperand(u, g.a);
