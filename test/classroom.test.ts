@@ -248,6 +248,20 @@ describe('classroom mode', () => {
     3600_000,
   );
 
+  it('a table that scrolls in its box does not stretch the page below its end', async () => {
+    const { page } = s;
+    // Two answers fit their box; shrink it so the table overflows, as 40 held-out answers do.
+    const box = async (maxHeight: string) =>
+      page.$eval(byTestId('classroom-answers'), (t, h) => ((t.parentElement as HTMLElement).style.maxHeight = h), maxHeight);
+    await box('4rem');
+    const { page: pageH, content } = await page.evaluate(() => ({
+      page: document.documentElement.scrollHeight,
+      content: document.body.getBoundingClientRect().bottom + scrollY,
+    }));
+    expect(pageH).toBeLessThanOrEqual(Math.ceil(content) + 1);
+    await box('');
+  });
+
   it('reads at 360 px wide (wide tables scroll in place) and on a projector', async () => {
     const { page } = s;
     await resize(page, 360, 800);
