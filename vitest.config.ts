@@ -1,7 +1,7 @@
 // One vitest run for the whole repo, in three projects:
 //   unit: pure logic in Node, beside the code (`src/**/*.test.ts`)
-//   gpu:  each package's `test/gpu.test.ts` runs that package's `*.gpu.ts` files in headless Chromium
-//   dawn: the kernels' `*.gpu.ts` again, in Node on Dawn (the `webgpu` package): the runtime
+//   gpu:  each package's `test/gpu.test.ts` runs that package's `*.gpu.test.ts` files in headless Chromium
+//   dawn: the kernels' `*.gpu.test.ts` again, in Node on Dawn (the `webgpu` package): the runtime
 //         works on any WebGPU host, and this is how kernels run on a GPU machine with no browser
 //   e2e:  `test/` drives the studio and the CLI end to end
 // GPU and e2e files run one at a time, and the projects one after another (groupOrder):
@@ -16,6 +16,8 @@ export default defineConfig({
           name: 'unit',
           sequence: { groupOrder: 0 },
           include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts'],
+          // `*.gpu.test.ts` need a GPUDevice: the gpu and dawn projects run them in a page or on Dawn.
+          exclude: ['**/node_modules/**', '**/*.gpu.test.ts'],
           environment: 'node',
         },
       },

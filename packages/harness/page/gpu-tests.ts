@@ -3,7 +3,7 @@
 // how far the run got). The loop itself is shared with the Node (Dawn) host: src/page/run.ts.
 import { runGpuTestFiles } from '../src/page/run.ts';
 
-const files = import.meta.glob(['/packages/**/*.gpu.ts', '/apps/**/*.gpu.ts', '/test/**/*.gpu.ts', '!**/node_modules/**']);
+const files = import.meta.glob(['/packages/**/*.gpu.test.ts', '/apps/**/*.gpu.test.ts', '/test/**/*.gpu.test.ts', '!**/node_modules/**']);
 
 window.__webtuneRunGpuTests = async ({ prefixes, grep }) => {
   const selected = Object.fromEntries(

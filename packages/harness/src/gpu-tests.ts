@@ -1,12 +1,12 @@
 // Node side of the GPU test runner: open the runner page in headless Chromium, run the
-// `*.gpu.ts` files under the given path prefixes, collect one result per test.
+// `*.gpu.test.ts` files under the given path prefixes, collect one result per test.
 
 import type { GpuChoice } from './chromium.ts';
 import type { ServeOptions } from './server.ts';
 import { type AdapterReport, describeAdapter, openGpuSession } from './session.ts';
 
 export interface GpuRunRequest {
-  /** Repository-relative path prefixes, e.g. ['packages/kernels/']; empty runs every `*.gpu.ts`. */
+  /** Repository-relative path prefixes, e.g. ['packages/kernels/']; empty runs every `*.gpu.test.ts`. */
   prefixes: string[];
   /** Only tests whose "file name" contains this string. */
   grep?: string;

@@ -15,7 +15,7 @@ export async function defineGpuTests(label: string, request: GpuRunRequest & Pic
 }
 
 /**
- * The same `*.gpu.ts` files on Dawn in Node: `files` from `import.meta.glob` in the calling
+ * The same `*.gpu.test.ts` files on Dawn in Node: `files` from `import.meta.glob` in the calling
  * test file. WEBTUNE_GPU_GREP narrows the run as the browser runner's grep does.
  */
 export async function defineDawnGpuTests(label: string, files: Record<string, () => Promise<unknown>>): Promise<void> {
@@ -55,7 +55,7 @@ function declareRun(label: string, where: string, run: GpuRun | Unavailable): vo
   }
   if (run.results.length === 0) {
     it(`${label}: GPU tests found`, () => {
-      throw new Error(`no *.gpu.ts tests ran under ${where}`);
+      throw new Error(`no *.gpu.test.ts tests ran under ${where}`);
     });
     return;
   }

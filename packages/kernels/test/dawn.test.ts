@@ -2,4 +2,4 @@
 // browser. The same files as test/gpu.test.ts runs in headless Chromium.
 import { defineDawnGpuTests } from '@webtune/harness/vitest';
 
-await defineDawnGpuTests('kernels (Dawn in Node)', import.meta.glob(['../src/**/*.gpu.ts']));
+await defineDawnGpuTests('kernels (Dawn in Node)', import.meta.glob(['../src/**/*.gpu.test.ts']));

@@ -1,4 +1,4 @@
-// Page-side helpers for the GPU tests of the training loop and the engine (src/train/*.gpu.ts, src/service.gpu.ts):
+// Page-side helpers for the GPU tests of the training loop and the engine (src/train/*.gpu.test.ts, src/service.gpu.test.ts):
 // a TrainerService used directly in the page (no worker) on the llama-gqa-bf16 fixture, tiny datasets built as
 // JSONL text, and bit-level comparisons. The fixture's tokenizer is byte-level BPE with few merges, so a string of
 // n characters is about n tokens: prompts and answers of a few characters keep every sequence under max_length 16.
@@ -196,7 +196,7 @@ export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): { diff: num
 
 /**
  * Logits of each of `seqs` (token ids) under an adapter stack, with the service's model: one batch, right padded
- * (padding changes no real row: reference.gpu.ts), so every call is the same few shapes. Row t of a sequence is
+ * (padding changes no real row: reference.gpu.test.ts), so every call is the same few shapes. Row t of a sequence is
  * the V logits predicting its token t+1.
  */
 export async function logitsOf(svc: TrainerService, adapters: LoraAdapter[], seqs: number[][]): Promise<Float32Array[]> {

@@ -1,4 +1,4 @@
-// Node side of src/model/source.gpu.ts: Hub-layout mocks over the fixture checkpoints, for the GPU test page server.
+// Node side of src/model/source.gpu.test.ts: Hub-layout mocks over the fixture checkpoints, for the GPU test page server.
 // Repos (revision "main" only), all under the prefix '/__hub' of the page's origin:
 //   webtune-test/llama-gqa-bf16, llama-tied-f32, qwen2-bias-f16   the fixture folders as they are
 //   webtune-test/gated-llama        llama-tied-f32, 401 without "Authorization: Bearer ..."

@@ -1,4 +1,4 @@
-// What a `*.gpu.ts` test file imports. Tests run in the page (real WebGPU); the harness
+// What a `*.gpu.test.ts` test file imports. Tests run in the page (real WebGPU); the harness
 // reports each result back to Node, where it becomes a vitest test or a CLI line.
 export { allclose, assertAllClose, F32_EPS, reductionTolerance, type Tolerance } from '../allclose.ts';
 

@@ -1,5 +1,5 @@
 // The GPU test loop, the same for every WebGPU host: the browser runner page (navigator.gpu)
-// and Node's `webgpu` package (Dawn). It imports each `*.gpu.ts` file, runs what it
+// and Node's `webgpu` package (Dawn). It imports each `*.gpu.test.ts` file, runs what it
 // registered on a fresh device per file, and reports each result as soon as it is known.
 // Every test runs inside GPU error scopes: a validation, out-of-memory or internal error
 // anywhere in a test fails it, even if its numbers happened to match.

@@ -14,7 +14,7 @@ describe('overlaps', () => {
   });
 });
 
-// WebGPU's rule, as checks.gpu.ts observes it in Chromium.
+// WebGPU's rule, as checks.gpu.test.ts observes it in Chromium.
 describe('requireDisjoint', () => {
   it('lets written tensors be disjoint views of one buffer, but not overlap', () => {
     expect(() =>

@@ -47,7 +47,7 @@ export function overlaps(a: Tensor, b: Tensor): boolean {
 
 /**
  * WebGPU's rule for the storage bindings of one dispatch (Chromium rejects a break of it when
- * the command encoder finishes; checks.gpu.ts proves the rule on the running browser):
+ * the command encoder finishes; checks.gpu.test.ts proves the rule on the running browser):
  * - a buffer bound writable must not also be bound read-only, whatever the ranges: a buffer's
  *   usage is tracked whole, so `written` must share no buffer with `read`;
  * - two writable bindings of one buffer are fine unless their ranges overlap, so `written`

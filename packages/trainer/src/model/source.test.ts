@@ -1,5 +1,5 @@
 // Names, URLs and messages in Node; fetchModelFiles against the standalone Hub mock (Node has fetch but no Cache
-// Storage, so nothing is cached here: source.gpu.ts covers caching, CORS and cancelling in a real browser).
+// Storage, so nothing is cached here: source.gpu.test.ts covers caching, CORS and cancelling in a real browser).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';

@@ -1,4 +1,4 @@
-// The parts of db.ts that need no IndexedDB; the store itself is tested in a real browser (db.gpu.ts).
+// The parts of db.ts that need no IndexedDB; the store itself is tested in a real browser (db.gpu.test.ts).
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { hashKey, StorageError, Store } from './db.ts';

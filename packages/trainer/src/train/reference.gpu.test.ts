@@ -2,7 +2,7 @@
 // padded to a much longer T (with another pad id, too) give bit-identical completion-token log-probs, with and
 // without LoRA adapters (the fixture's adapter, whose B is nonzero). Causal attention never lets a real token see a
 // later pad, and every per-row op (matmul rows, RMSNorm, RoPE, cross-entropy) is independent of the other rows. (The
-// training step's forward is held to the same by trainer.gpu.ts: DPO's policy, in the training layout, equals its
+// training step's forward is held to the same by trainer.gpu.test.ts: DPO's policy, in the training layout, equals its
 // reference, computed in another layout, bit for bit at step 0.)
 import { gpuTest } from '@webtune/harness/page';
 import { IGNORE_INDEX } from '@webtune/kernels';

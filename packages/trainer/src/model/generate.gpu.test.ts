@@ -1,6 +1,6 @@
 // Generation with a KV cache against the plain forward pass: at every step, the logits the next token is drawn from
 // equal the last row of a full forward pass over the prompt and the tokens so far, bit for bit. Every op computes a
-// row from that row's inputs in an order fixed by position (as reference.gpu.ts holds padding to), and a masked cache
+// row from that row's inputs in an order fixed by position (as reference.gpu.test.ts holds padding to), and a masked cache
 // key adds an exact zero, so one row at a time and all rows at once do the same float operations. A stop id ends the
 // answer unemitted.
 import { gpuTest } from '@webtune/harness/page';
