@@ -25,6 +25,15 @@ export {
   Recorder,
   type TypedArray,
 } from './runtime/gpu.ts';
+export {
+  type BytesByKind,
+  countsBetween,
+  type GpuCounts,
+  GpuLedger,
+  MEMORY_KINDS,
+  type MemoryKind,
+  type MemoryReport,
+} from './runtime/ledger.ts';
 export { specialize } from './runtime/specialize.ts';
 export { BINDING_ALIGN, type DType, numel, shapeStr, Tensor } from './runtime/tensor.ts';
 export { UniformWriter } from './runtime/uniform.ts';

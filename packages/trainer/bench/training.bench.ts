@@ -7,7 +7,7 @@
 // the run's own ReferenceCache (a one-off cost, its own row), the DPO/SFT step-time ratio against
 // its target, and the share of step time in matmuls (the step's matmul dispatches replayed alone
 // between the steps).
-import { type Command, type Gpu, seededRandom } from '@webtune/kernels';
+import { type BytesByKind, type Command, countsBetween, type Gpu, type GpuCounts, seededRandom } from '@webtune/kernels';
 import type { Target } from '../../kernels/bench/rows.ts';
 import { median } from '../../kernels/bench/timing.ts';
 import type { DpoExample, Sequence, SftExample } from '../src/data/tokenize.ts';
@@ -30,6 +30,11 @@ export interface TrainingBenchRow {
   dpoOverSft?: number;
   /** Fraction of the step's time in its matmul dispatches. */
   matmulShare?: number;
+  /** Most GPU bytes live at once during a step (the runtime's ledger; the last timed step), and each kind's own peak. */
+  peakGpuBytes?: number;
+  peakByKind?: BytesByKind;
+  /** Dispatches, submits and host reads of one optimizer step (the last timed step). */
+  perStep?: GpuCounts;
   /** FLOPs the step's matmuls do (train/flops.ts: LoRA, so no gradients of the frozen weights), for GPU-peak fractions. */
   flopsPerStep: number;
   target?: Target;
@@ -92,6 +97,10 @@ interface StepTimes {
   stepMs: number;
   /** Median milliseconds of the step's matmul dispatches replayed alone, between the steps. */
   matmulMs: number;
+  /** The last timed step's peak GPU bytes, by kind, and its round trips. */
+  peakGpuBytes: number;
+  peakByKind: BytesByKind;
+  perStep: GpuCounts;
 }
 
 /**
@@ -120,15 +129,20 @@ async function timeSteps(
   const steps: number[] = [];
   const replays: number[] = [];
   const spent = () => steps.reduce((a, b) => a + b, 0);
+  let measured: Pick<StepTimes, 'peakGpuBytes' | 'peakByKind' | 'perStep'> | undefined;
   for (let i = 0; i < WARM_STEPS + MAX_STEPS && (steps.length < MIN_STEPS || spent() < budgetMs); i++) {
     const done = new Promise<void>((resolve) => {
       stepped = resolve;
     });
+    gpu.ledger.resetPeak();
+    const counts = gpu.ledger.countsSoFar;
     const t0 = performance.now();
     control.resume();
     await Promise.race([done, run]);
     await gpu.sync();
     const t1 = performance.now();
+    const { peakTotal, peak } = gpu.ledger.memory;
+    measured = { peakGpuBytes: peakTotal, peakByKind: peak, perStep: countsBetween(counts, gpu.ledger.countsSoFar) };
     gpu.run(...matmuls);
     await gpu.sync();
     if (i < WARM_STEPS) continue;
@@ -139,8 +153,11 @@ async function timeSteps(
   const outcome = await run;
   if (outcome.status !== 'cancelled') throw new Error(`the bench run ended early (${outcome.status}): ${outcome.message}`);
   outcome.adapter.destroy();
-  return { stepMs: median(steps), matmulMs: median(replays) };
+  if (!measured) throw new Error('the bench timed no step');
+  return { stepMs: median(steps), matmulMs: median(replays), ...measured };
 }
+
+const gpuFigures = ({ peakGpuBytes, peakByKind, perStep }: StepTimes) => ({ peakGpuBytes, peakByKind, perStep });
 
 /** count sequences of T tokens, the last three quarters completion: the chosen answers (0..P-1), then the rejected ones. */
 function sequences(count: number, T: number, vocab: number): Sequence[] {
@@ -196,6 +213,7 @@ export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Pr
       case: `SFT step: ${name}; the ${P} chosen answers x ${T} tokens`,
       ...perStep(sftTimes.stepMs, P),
       matmulShare: sftTimes.matmulMs / sftTimes.stepMs,
+      ...gpuFigures(sftTimes),
       flopsPerStep: flopsOf(P),
     },
     {
@@ -203,6 +221,7 @@ export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Pr
       ...perStep(dpoTimes.stepMs, 2 * P),
       dpoOverSft: ratio,
       matmulShare: dpoTimes.matmulMs / dpoTimes.stepMs,
+      ...gpuFigures(dpoTimes),
       flopsPerStep: flopsOf(2 * P),
       target: { what: 'DPO step time over SFT step time', value: ratio, max: DPO_OVER_SFT_TARGET },
     },

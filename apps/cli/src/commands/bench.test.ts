@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BenchRow } from '../../../../packages/kernels/bench/rows.ts';
-import { kernelTable, targetLines } from './bench.ts';
+import { kernelTable, targetLines, trainingTable } from './bench.ts';
 
 const row = (impl: string, ms: number, extra: Partial<BenchRow> = {}): BenchRow => ({
   suite: 'matmul',
@@ -33,5 +33,14 @@ describe('bench output', () => {
     expect(header.split(/\s{2,}/)).toEqual(['suite', 'case', 'unit', 'webtune', 'tfjs-webgpu', 'x tfjs', 'x naive', 'vs NN', 'of peak']);
     expect(line.split(/\s{2,}/)).toEqual(['matmul', 'NT 512', 'GFLOP/s', '268', '134', '2.00', '4.00', '1.25', '0.268']);
     expect(kernelTable(rows).split('\n')[0]).not.toContain('of peak');
+  });
+
+  it('prints each training step peak GPU megabytes and its dispatches, submits and host reads', () => {
+    const perStep = { dispatches: 412, submits: 5, hostReads: 2 };
+    const [header, , line] = trainingTable([
+      { case: 'DPO', msPerStep: 100, tokensPerSecond: 2560, tokensPerStep: 256, flopsPerStep: 1e9, peakGpuBytes: 123_400_000, perStep },
+    ]).split('\n');
+    expect(header.split(/\s{2,}/).slice(-4)).toEqual(['peak GPU MB', 'dispatches', 'submits', 'host reads']);
+    expect(line.trimEnd().split(/\s{2,}/).slice(-4)).toEqual(['123', '412', '5', '2']);
   });
 });

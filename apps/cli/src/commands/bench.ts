@@ -22,8 +22,9 @@ rounds of as many runs as fill the budget):
   training   real optimizer steps (trainer's loop: forward, loss, backward, host reads, grad norm,
              AdamW) on the same pairs, on a synthesized Llama: SFT on their chosen answers, DPO
              on the pairs (twice the sequences, its reference cached): tokens/s, the
-             DPO/SFT step-time ratio, the share of the step in matmuls, and DPO's one-off
-             reference log-probs
+             DPO/SFT step-time ratio, the share of the step in matmuls, the step's peak GPU
+             bytes (the runtime's count of live buffers; the JSON has them by kind) and its
+             dispatches, submits and host reads, and DPO's one-off reference log-probs
 Then a PASS/FAIL line per target (set on SwiftShader): webtune >= 2x tfjs on the square matmuls,
 transposed layouts within 1.5x of NN, DPO step <= 2.2x the SFT step on the same pairs.
 Prints tables and writes JSON (default bench-results/bench.json) with the adapter and machine.
@@ -59,7 +60,19 @@ export function kernelTable(rows: BenchRow[], peakGflops?: number): string {
 
 export function trainingTable(rows: TrainingBenchRow[], peakGflops?: number): string {
   return formatTable(
-    ['case', 'ms/step', 'tokens/s', 'GFLOP/s', ...(peakGflops ? ['of peak'] : []), 'DPO/SFT', 'matmul share'],
+    [
+      'case',
+      'ms/step',
+      'tokens/s',
+      'GFLOP/s',
+      ...(peakGflops ? ['of peak'] : []),
+      'DPO/SFT',
+      'matmul share',
+      'peak GPU MB',
+      'dispatches',
+      'submits',
+      'host reads',
+    ],
     rows.map((r) => {
       const gflops = r.flopsPerStep / r.msPerStep / 1e6;
       return [
@@ -70,6 +83,9 @@ export function trainingTable(rows: TrainingBenchRow[], peakGflops?: number): st
         ...(peakGflops ? [ofPeak(gflops, peakGflops)] : []),
         r.dpoOverSft ?? '',
         r.matmulShare ?? '',
+        r.peakGpuBytes === undefined ? '' : r.peakGpuBytes / 1e6,
+        // Counts, printed whole (the table's number format keeps 3 significant digits).
+        ...(r.perStep ? [r.perStep.dispatches, r.perStep.submits, r.perStep.hostReads].map(String) : ['', '', '']),
       ];
     }),
   );

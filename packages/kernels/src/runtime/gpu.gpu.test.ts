@@ -28,6 +28,22 @@ gpuTest('pipelines are cached per device and entry point', async ({ device }) =>
   }
 });
 
+gpuTest('the ledger counts a real buffer until destroy, and a read as one submit and one host read', async ({ device }) => {
+  const gpu = new Gpu(device);
+  const before = gpu.ledger.memory.current.weights;
+  const counts = gpu.ledger.countsSoFar;
+  const w = gpu.upload(new Float32Array(1000), [1000], 'w', 'weights');
+  if (gpu.ledger.memory.current.weights - before !== 4000)
+    throw new Error(`4000 weight bytes counted as ${gpu.ledger.memory.current.weights - before}`);
+  const [zero] = await gpu.read(w);
+  if (zero !== 0) throw new Error(`read ${zero}`);
+  const { submits, hostReads } = gpu.ledger.countsSoFar;
+  if (submits - counts.submits !== 1 || hostReads - counts.hostReads !== 1)
+    throw new Error(`read counted ${submits - counts.submits} submits, ${hostReads - counts.hostReads} reads`);
+  w.buffer.destroy();
+  if (gpu.ledger.memory.current.weights !== before) throw new Error('destroy() of a real GPUBuffer was not counted');
+});
+
 gpuTest('a compile error points into the file by its kernel name', async ({ device }) => {
   const gpu = new Gpu(device);
   const source = `${SOURCE}\n@compute @workgroup_size(1) fn three() { x[0] = nope; }`;

@@ -1,6 +1,8 @@
 // The thin runtime: a GPUDevice from the caller, pipelines cached per device by kernel, entry
 // point and constants, tensors, uniforms, bind groups, and recording many dispatches into one submit.
+
 import { type CompileMessage, DeviceLostError, errorFilterOf, GpuValidationError, KernelCompileError, typedGpuError } from './errors.ts';
+import { GpuLedger, type MemoryKind } from './ledger.ts';
 import { type ConstValue, specialize } from './specialize.ts';
 import { BINDING_ALIGN, type DType, numel, Tensor } from './tensor.ts';
 
@@ -87,6 +89,15 @@ interface DeviceErrors {
 
 const DEVICE_ERRORS = new WeakMap<GPUDevice, DeviceErrors>();
 
+/** Each device's ledger of live bytes and round trips, shared by every Gpu wrapping it. */
+const LEDGERS = new WeakMap<GPUDevice, GpuLedger>();
+
+function deviceLedger(device: GPUDevice): GpuLedger {
+  const ledger = LEDGERS.get(device) ?? new GpuLedger();
+  LEDGERS.set(device, ledger);
+  return ledger;
+}
+
 /** The device's error state, listening for its uncaptured errors from the first Gpu on it. */
 function deviceErrors(device: GPUDevice): DeviceErrors {
   const known = DEVICE_ERRORS.get(device);
@@ -117,6 +128,8 @@ export class Gpu {
   lost: DeviceLostError | undefined;
   /** Called once if the device is lost (the worker forwards it to the UI). */
   onLost: ((err: DeviceLostError) => void) | undefined;
+  /** Live GPU bytes by kind, and dispatches, submits and host reads, for this device. */
+  readonly ledger: GpuLedger;
   private readonly errors: DeviceErrors;
 
   constructor(
@@ -130,6 +143,7 @@ export class Gpu {
     this.hasSubgroups = device.features.has('subgroups');
     this.hasTimestamps = device.features.has('timestamp-query');
     this.errors = deviceErrors(device);
+    this.ledger = deviceLedger(device);
     device.lost.then((info) => {
       this.lost = new DeviceLostError(info.reason, info.message);
       this.onLost?.(this.lost);
@@ -210,8 +224,8 @@ export class Gpu {
 
   // ---- memory ----------------------------------------------------------------------------
 
-  /** A zero-filled tensor with its own buffer. */
-  tensor(shape: readonly number[], label: string, dtype: DType = 'f32'): Tensor {
+  /** A zero-filled tensor with its own buffer, counted in the ledger as `kind`. */
+  tensor(shape: readonly number[], label: string, dtype: DType = 'f32', kind: MemoryKind = 'other'): Tensor {
     this.assertAlive();
     // Round up to 16 bytes so that any tensor can also be bound as array<vec4f>.
     const size = Math.max(16, Math.ceil((numel(shape) * 4) / 16) * 16);
@@ -220,15 +234,15 @@ export class Gpu {
       size,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     });
-    return new Tensor(buffer, shape, dtype, label);
+    return new Tensor(this.ledger.track(buffer, kind), shape, dtype, label);
   }
 
-  /** A tensor holding `data` (f32 unless `data` is a Uint32Array/Int32Array). */
-  upload(data: TypedArray | readonly number[], shape: readonly number[], label: string): Tensor {
+  /** A tensor holding `data` (f32 unless `data` is a Uint32Array/Int32Array), counted as `kind`. */
+  upload(data: TypedArray | readonly number[], shape: readonly number[], label: string, kind: MemoryKind = 'other'): Tensor {
     const typed = Array.isArray(data) ? Float32Array.from(data) : (data as TypedArray);
     if (typed.length !== numel(shape)) throw new RangeError(`upload ${label}: ${typed.length} values for shape [${shape}]`);
     const dtype: DType = typed instanceof Uint32Array ? 'u32' : typed instanceof Int32Array ? 'i32' : 'f32';
-    const t = this.tensor(shape, label, dtype);
+    const t = this.tensor(shape, label, dtype, kind);
     this.write(t, typed);
     return t;
   }
@@ -245,14 +259,15 @@ export class Gpu {
   async read(t: Tensor, as: 'i32'): Promise<Int32Array>;
   async read(t: Tensor, as: DType = t.dtype): Promise<TypedArray> {
     this.assertAlive();
-    const staging = this.device.createBuffer({
-      label: `read ${t.label}`,
-      size: t.byteLength,
-      usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
-    });
+    const staging = this.ledger.track(
+      this.device.createBuffer({ label: `read ${t.label}`, size: t.byteLength, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ }),
+      'other',
+    );
     const enc = this.device.createCommandEncoder();
     enc.copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, t.byteLength);
     this.device.queue.submit([enc.finish()]);
+    this.ledger.submitted();
+    this.ledger.hostRead();
     try {
       await staging.mapAsync(GPUMapMode.READ);
     } catch (err) {
@@ -266,7 +281,10 @@ export class Gpu {
 
   /** A uniform buffer holding `bytes`; update it later with `device.queue.writeBuffer`. */
   uniform(bytes: ArrayBuffer, label: string): GPUBuffer {
-    const buffer = this.device.createBuffer({ label, size: bytes.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    const buffer = this.ledger.track(
+      this.device.createBuffer({ label, size: bytes.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }),
+      'other',
+    );
     this.device.queue.writeBuffer(buffer, 0, bytes);
     return buffer;
   }
@@ -312,7 +330,7 @@ export class Gpu {
 
   record(): Recorder {
     this.assertAlive();
-    return new Recorder(this.device);
+    return new Recorder(this.device, this.ledger);
   }
 
   /** Resolves when the GPU has finished everything submitted so far. */
@@ -381,7 +399,10 @@ export class Recorder {
   private readonly encoder: GPUCommandEncoder;
   private pass: GPUComputePassEncoder | undefined;
 
-  constructor(private readonly device: GPUDevice) {
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly ledger: GpuLedger,
+  ) {
     this.encoder = device.createCommandEncoder();
   }
 
@@ -400,6 +421,7 @@ export class Recorder {
       this.pass.setBindGroup(0, d.bindGroup);
       this.pass.dispatchWorkgroups(...d.workgroups);
     }
+    this.ledger.dispatched(dispatches.length);
     return this;
   }
 
@@ -420,6 +442,7 @@ export class Recorder {
   submit(): void {
     this.endPass();
     this.device.queue.submit([this.encoder.finish()]);
+    this.ledger.submitted();
   }
 
   private endPass(): void {

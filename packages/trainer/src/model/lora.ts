@@ -88,7 +88,7 @@ export class LoraAdapter {
       const bound = 1 / Math.sqrt(s.inF); // kaiming_uniform_(a=sqrt(5)): gain sqrt(1/3), bound sqrt(3)*gain/sqrt(fan_in)
       for (let i = 0; i < config.r * s.inF; i++) flat[s.aOffset + i] = (2 * rand() - 1) * bound;
     }
-    return new LoraAdapter(gpu, model, config, gpu.upload(flat, [size], 'lora params'));
+    return new LoraAdapter(gpu, model, config, gpu.upload(flat, [size], 'lora params', 'lora'));
   }
 
   /** An adapter from PEFT tensors; every expected key must be present with its shape. */
@@ -116,7 +116,7 @@ export class LoraAdapter {
         `${file} does not match this model and adapter_config.json: ${shown}${problems.length > 6 ? `; and ${problems.length - 6} more` : ''}`,
       );
     }
-    return new LoraAdapter(gpu, model, config, gpu.upload(flat, [size], 'lora params'));
+    return new LoraAdapter(gpu, model, config, gpu.upload(flat, [size], 'lora params', 'lora'));
   }
 
   slot(layer: number, target: LoraTarget): LoraSlot | undefined {
@@ -133,7 +133,7 @@ export class LoraAdapter {
 
   /** A zero tensor with the parameters' layout (gradients, optimizer moments). */
   like(label: string): Tensor {
-    return this.gpu.tensor([this.params.size], label);
+    return this.gpu.tensor([this.params.size], label, 'f32', 'lora');
   }
 
   async toPeft(): Promise<PeftTensors> {

@@ -16,7 +16,7 @@ export class ActivationPool {
     let buffer = this.buffers.get(name);
     if (!buffer || buffer.size < bytes) {
       if (buffer) this.retired.push(buffer);
-      buffer = this.gpu.tensor([bytes / 4], name, dtype).buffer;
+      buffer = this.gpu.tensor([bytes / 4], name, dtype, name.includes('logits') ? 'logits' : 'activations').buffer;
       this.buffers.set(name, buffer);
       this.version++;
     }

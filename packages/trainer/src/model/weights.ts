@@ -57,7 +57,7 @@ export function uploadWeights(gpu: Gpu, config: ModelConfig, files: CheckpointFi
   const load = (name: string): Tensor => {
     const e = index.get(name);
     if (!e) throw new Error(`${names}: tensor ${name} is missing`);
-    return gpu.upload(tensorToFloat32(e.file, e.bytes, e.dataOffset, e.info), e.info.shape, name);
+    return gpu.upload(tensorToFloat32(e.file, e.bytes, e.dataOffset, e.info), e.info.shape, name, 'weights');
   };
   const maybe = (name: string, wanted: boolean) => (wanted ? load(name) : undefined);
   const layers: LayerWeights[] = [];
@@ -96,8 +96,8 @@ export function uploadWeights(gpu: Gpu, config: ModelConfig, files: CheckpointFi
 export function uploadRope(gpu: Gpu, config: ModelConfig, positions: number): Pick<ModelWeights, 'ropeCos' | 'ropeSin' | 'ropePositions'> {
   const { cos, sin } = ropeTables(ropeInvFreq(config), positions);
   return {
-    ropeCos: gpu.upload(cos, [positions, config.headDim / 2], 'rope cos'),
-    ropeSin: gpu.upload(sin, [positions, config.headDim / 2], 'rope sin'),
+    ropeCos: gpu.upload(cos, [positions, config.headDim / 2], 'rope cos', 'weights'),
+    ropeSin: gpu.upload(sin, [positions, config.headDim / 2], 'rope sin', 'weights'),
     ropePositions: positions,
   };
 }
