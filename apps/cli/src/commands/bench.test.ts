@@ -41,6 +41,11 @@ describe('bench output', () => {
       { case: 'DPO', msPerStep: 100, tokensPerSecond: 2560, tokensPerStep: 256, flopsPerStep: 1e9, peakGpuBytes: 123_400_000, perStep },
     ]).split('\n');
     expect(header.split(/\s{2,}/).slice(-4)).toEqual(['peak GPU MB', 'dispatches', 'submits', 'host reads']);
-    expect(line.trimEnd().split(/\s{2,}/).slice(-4)).toEqual(['123', '412', '5', '2']);
+    expect(
+      line
+        .trimEnd()
+        .split(/\s{2,}/)
+        .slice(-4),
+    ).toEqual(['123', '412', '5', '2']);
   });
 });
