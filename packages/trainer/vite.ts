@@ -1,6 +1,6 @@
-// What a page hosting the trainer needs from vite (the studio, the CLI page, the test pages):
-// onnxruntime-web replaced by a stub, ES-module workers, and the worker's dependencies declared
-// up front so vite never discovers one late and reloads the page in the middle of a run.
+// What a page hosting the trainer needs from vite (the studio, the CLI page, the test pages): ES-module workers,
+// and the worker's dependencies declared up front so vite never discovers one late and reloads the page in the
+// middle of a run.
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'vite';
@@ -13,7 +13,6 @@ export function webtuneTrainer(): Plugin {
     config(config) {
       const root = resolve(config.root ?? process.cwd());
       return {
-        resolve: { alias: { 'onnxruntime-web': resolve(here, 'src/data/onnx-stub.js') } },
         worker: { format: 'es' },
         optimizeDeps: { entries: [relative(root, resolve(here, 'src/worker.ts'))] },
       };

@@ -10,6 +10,6 @@ $PY train_tokenizer.py      # 1. tokenizer.json, tokenizer_config.json
 $PY corpus.py               # 2. .build/corpus.pt
 $PY pretrain.py             # 3. model.safetensors, config.json
 $PY make_data.py            # 4. data/*.jsonl, checks.json
-$PY check_tokenizer.py      # 5. the tokenizer agrees with @xenova/transformers
-(cd ../.. && node scripts/demo/check_tokenizer.mjs)
+$PY check_tokenizer.py      # 5. the tokenizer agrees with webtune's TextTokenizer
+(cd ../.. && npx tsx scripts/demo/check_tokenizer.ts)
 $PY lesson.py               # 6. LoRA SFT then DPO with the recipe: the measured effect (.build/lesson/recipe.json)

@@ -1,12 +1,12 @@
 // Token sequences -> the row layout the model runs on. Sequences are right padded with the pad id to one length T
 // (bucketed, so few shapes occur); row (s, t) holds token ids[s][t] at position t and predicts token t+1:
-//   targets[s, t] = ids[s][t+1]  when completionStart <= t+1 < len(s), else IGNORE_INDEX
+//   targets[s, t] = ids[s][t+1]  when t+1 is in one of the sequence's loss spans (tokenize.ts), else IGNORE_INDEX
 // so prompt tokens, padding and each sequence's last position carry no target. A DPO batch puts the P chosen
 // sequences in rows 0..P-1 and the rejected ones in rows P..2P-1 (pair p = rows p and P+p), as TRL's
 // concatenated_forward does.
 
 import { IGNORE_INDEX, mixSeed, seededRandom } from '@webtune/kernels';
-import type { DpoExample, Sequence, SftExample } from './tokenize.ts';
+import { type DpoExample, lossSpans, type Sequence, type SftExample } from './tokenize.ts';
 
 export { IGNORE_INDEX };
 
@@ -67,9 +67,13 @@ function layout(seqs: Sequence[], padId: number): TokenBatch {
       if (!Number.isInteger(id) || id < 0 || id >= IGNORE_INDEX) throw new Error(`sequence ${s}: token ${t} is ${id}, not a token id`);
       ids[row + t] = id;
     }
-    for (let t = Math.max(completionStart - 1, 0); t + 1 < seq.length; t++) {
-      targets[row + t] = seq[t + 1];
-      tokens++;
+    for (const [start, end] of lossSpans(seqs[s])) {
+      if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > seq.length || start > end)
+        throw new Error(`sequence ${s}: loss span [${start}, ${end}) is outside its ${seq.length} tokens`);
+      for (let t = Math.max(start - 1, 0); t + 1 < end; t++) {
+        targets[row + t] = seq[t + 1];
+        tokens++;
+      }
     }
   }
   return { B, T, ids, positions, targets, tokens };

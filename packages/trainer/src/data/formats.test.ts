@@ -39,14 +39,31 @@ describe('readSftDataset', () => {
     expect(r.rejectedByReason).toEqual({});
   });
 
-  it('reads conversational prompt-completion rows, keeping only role and content', () => {
+  it('reads conversational prompt-completion rows, keeping every key of a message for the template', () => {
     const r = readSftDataset(jsonl({ prompt: [sys('Be brief.'), { ...user('Sky?'), name: 'x' }], completion: [asst('Blue.')] }), 'f');
     expect(r.format).toBe('conversational-prompt-completion');
     expect(r.rows[0]).toEqual({
       kind: 'conversational-prompt-completion',
-      prompt: [sys('Be brief.'), user('Sky?')],
+      prompt: [sys('Be brief.'), { ...user('Sky?'), name: 'x' }],
       completion: [asst('Blue.')],
     });
+  });
+
+  it('reads tool messages, tool calls without content, empty system prompts, and the tools and chat_template_kwargs columns', () => {
+    const call = { role: 'assistant', tool_calls: [{ type: 'function', function: { name: 'now', arguments: {} } }] };
+    const messages = [sys(''), user('Time?'), call, { role: 'tool', content: '12:00' }, asst('Noon.')];
+    const tools = [{ type: 'function', function: { name: 'now', parameters: {} } }];
+    const r = readSftDataset(jsonl({ messages, tools, chat_template_kwargs: { enable_thinking: false } }), 'f');
+    expect(r.rows[0]).toEqual({
+      kind: 'messages',
+      messages: [sys(''), user('Time?'), { ...call, content: '' }, { role: 'tool', content: '12:00' }, asst('Noon.')],
+      tools,
+      templateKwargs: { enable_thinking: false },
+    });
+    const bad = (o: Record<string, unknown>) =>
+      readSftDataset(jsonl({ messages: [user('q'), asst('a')], ...o }, { text: 'ok' }), 'f').rejected;
+    expect(bad({ tools: 'now' })).toEqual([{ line: 1, reason: 'field "tools" is not a list of function schemas: got a string' }]);
+    expect(bad({ chat_template_kwargs: [1] })).toEqual([{ line: 1, reason: 'field "chat_template_kwargs" is not an object: got a list' }]);
   });
 
   it('accepts a conversational prompt ending with an assistant turn (TRL continues it)', () => {
@@ -123,12 +140,8 @@ describe('readSftDataset', () => {
       [[user('u'), { content: 'a' }], 'message without "role": "messages"[1]'],
       [[{ role: 1, content: 'a' }], 'message "role" is not a string: "messages"[0] has a number'],
       [
-        [user('u'), { role: 'tool', content: '{}' }, asst('a')],
-        'message role "tool" is not supported: "messages"[1]; roles are system, user and assistant',
-      ],
-      [
         [{ role: 'human', content: 'u' }, asst('a')],
-        'message role "human" is not supported: "messages"[0]; roles are system, user and assistant',
+        'message role "human" is not supported: "messages"[0]; roles are system, user, assistant and tool',
       ],
       [[{ role: 'user' }, asst('a')], 'message without "content": "messages"[0]'],
       [
@@ -136,7 +149,6 @@ describe('readSftDataset', () => {
         'message "content" is not a string: "messages"[0] has a list',
       ],
       [[{ role: 'user', content: null }, asst('a')], 'message "content" is not a string: "messages"[0] has null'],
-      [[user(''), asst('a')], 'message "content" is empty: "messages"[0]'],
       [[sys('s'), user('u')], 'conversation does not end with an assistant message: last role is user'],
       [[sys('s')], 'conversation does not end with an assistant message: last role is system'],
     ])('messages %j', (messages, reason) => {
@@ -204,7 +216,7 @@ describe('readDpoDataset', () => {
     expect(named.rows[0]).toEqual({
       kind: 'conversational',
       prompt: [user('Q')],
-      chosen: [asst('A'), user('More'), asst('X')],
+      chosen: [{ ...asst('A'), name: 'bot' }, user('More'), asst('X')],
       rejected: [asst('A'), user('More'), asst('Y')],
     });
   });
@@ -250,8 +262,8 @@ describe('readDpoDataset', () => {
         'prompt does not end with a user or assistant message: "prompt" ends with system',
       ],
       [
-        { prompt: [q], chosen: [{ role: 'tool', content: 'x' }], rejected: [asst('b')] },
-        'message role "tool" is not supported: "chosen"[0]; roles are system, user and assistant',
+        { prompt: [q], chosen: [{ role: 'critic', content: 'x' }], rejected: [asst('b')] },
+        'message role "critic" is not supported: "chosen"[0]; roles are system, user, assistant and tool',
       ],
       [{ chosen: 'x y', rejected: 'z y' }, 'chosen and rejected share no prompt prefix: they differ from the first position'],
       [{ chosen: 'x ', rejected: 'z ' }, 'chosen and rejected share no prompt prefix: they differ from the first position'],

@@ -6,18 +6,24 @@
 
 import { parseJsonl } from './jsonl.ts';
 
-export type Role = 'system' | 'user' | 'assistant';
-export type Message = { role: Role; content: string };
+export type Role = 'system' | 'user' | 'assistant' | 'tool';
+/** A chat message; keys besides role and content (tool_calls, reasoning_content, ...) go to the template as given. */
+export type Message = { role: Role; content: string; [key: string]: unknown };
+/** A conversational row's `tools` and `chat_template_kwargs` columns, passed to the chat template as TRL does. */
+export interface TemplateColumns {
+  tools?: unknown[];
+  templateKwargs?: Record<string, unknown>;
+}
 
 export type SftRow =
   | { kind: 'prompt-completion'; prompt: string; completion: string }
-  | { kind: 'conversational-prompt-completion'; prompt: Message[]; completion: Message[] }
-  | { kind: 'messages'; messages: Message[] }
+  | ({ kind: 'conversational-prompt-completion'; prompt: Message[]; completion: Message[] } & TemplateColumns)
+  | ({ kind: 'messages'; messages: Message[] } & TemplateColumns)
   | { kind: 'text'; text: string };
 
 export type DpoRow =
   | { kind: 'standard'; prompt: string; chosen: string; rejected: string }
-  | { kind: 'conversational'; prompt: Message[]; chosen: Message[]; rejected: Message[] };
+  | ({ kind: 'conversational'; prompt: Message[]; chosen: Message[]; rejected: Message[] } & TemplateColumns);
 
 export interface DatasetReport<R> {
   /** The file's format, set by its first valid row: an SftRow kind, or for DPO "standard", "conversational",
@@ -144,7 +150,7 @@ function sftRow(v: unknown): { format: string; row: SftRow } {
       return { format: row.kind, row };
     }
     const prompt = conversationalPrompt(o, 'prompt');
-    const row = { kind: 'conversational-prompt-completion', prompt, completion: messages(o, 'completion') } as const;
+    const row = { kind: 'conversational-prompt-completion', prompt, completion: messages(o, 'completion'), ...templateColumns(o) } as const;
     return { format: row.kind, row };
   }
   if ('messages' in o) {
@@ -153,7 +159,7 @@ function sftRow(v: unknown): { format: string; row: SftRow } {
     const last = msgs[msgs.length - 1].role;
     // Without a final assistant turn there is nothing to learn from the conversation.
     if (last !== 'assistant') throw new Refused('conversation does not end with an assistant message', `last role is ${last}`);
-    return { format: 'messages', row: { kind: 'messages', messages: msgs } };
+    return { format: 'messages', row: { kind: 'messages', messages: msgs, ...templateColumns(o) } };
   }
   if ('text' in o) return { format: 'text', row: { kind: 'text', text: str(o, 'text') } };
   if ('conversations' in o)
@@ -196,7 +202,8 @@ function dpoRow(v: unknown): { format: string; row: DpoRow } {
   const rawRejected = o.rejected as unknown[];
   if (jsonEqual(rawChosen, rawRejected)) throw new Refused('chosen and rejected are identical');
   if (explicit) {
-    return { format: 'conversational', row: { kind: 'conversational', prompt: conversationalPrompt(o, 'prompt'), chosen, rejected } };
+    const row = { kind: 'conversational', prompt: conversationalPrompt(o, 'prompt'), chosen, rejected, ...templateColumns(o) } as const;
+    return { format: 'conversational', row };
   }
   // Python compares the message dicts whole, extra keys included.
   const idx = extractPromptIndex(rawChosen, rawRejected, jsonEqual);
@@ -204,7 +211,7 @@ function dpoRow(v: unknown): { format: string; row: DpoRow } {
   checkPromptEnd(prompt, 'the shared prefix of "chosen" and "rejected"');
   return {
     format: 'conversational (implicit prompt)',
-    row: { kind: 'conversational', prompt, chosen: chosen.slice(idx), rejected: rejected.slice(idx) },
+    row: { kind: 'conversational', prompt, chosen: chosen.slice(idx), rejected: rejected.slice(idx), ...templateColumns(o) },
   };
 }
 
@@ -258,7 +265,24 @@ function str(o: Record<string, unknown>, field: string): string {
   return v;
 }
 
-const ROLES: readonly string[] = ['system', 'user', 'assistant'];
+const ROLES: readonly string[] = ['system', 'user', 'assistant', 'tool'];
+
+/** The `tools` (a list of function schemas) and `chat_template_kwargs` (an object) columns, when present. */
+function templateColumns(o: Record<string, unknown>): TemplateColumns {
+  const out: TemplateColumns = {};
+  if (o.tools !== undefined && o.tools !== null) {
+    if (!Array.isArray(o.tools) || o.tools.some((t) => typeof t !== 'object' || t === null || Array.isArray(t)))
+      throw new Refused('field "tools" is not a list of function schemas', `got ${typeName(o.tools)}`);
+    out.tools = o.tools;
+  }
+  const kwargs = o.chat_template_kwargs;
+  if (kwargs !== undefined && kwargs !== null) {
+    if (typeof kwargs !== 'object' || Array.isArray(kwargs))
+      throw new Refused('field "chat_template_kwargs" is not an object', `got ${typeName(kwargs)}`);
+    out.templateKwargs = kwargs as Record<string, unknown>;
+  }
+  return out;
+}
 
 function messages(o: Record<string, unknown>, field: string): Message[] {
   const list = o[field] as unknown[];
@@ -266,18 +290,21 @@ function messages(o: Record<string, unknown>, field: string): Message[] {
   return list.map((m, i) => {
     const at = `"${field}"[${i}]`;
     if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new Refused('message is not an object', `${at} is ${typeName(m)}`);
-    const { role, content } = m as Record<string, unknown>;
+    const { role, content, ...rest } = m as Record<string, unknown>;
     if (role === undefined) throw new Refused('message without "role"', at);
     if (typeof role !== 'string') throw new Refused('message "role" is not a string', `${at} has ${typeName(role)}`);
     if (!ROLES.includes(role))
       throw new Refused(
         `message role ${JSON.stringify(role.slice(0, 30))} is not supported`,
-        `${at}; roles are system, user and assistant`,
+        `${at}; roles are system, user, assistant and tool`,
       );
+    // An assistant message that calls tools may have no content (OpenAI's format, which templates accept).
+    if ((content === undefined || content === null) && role === 'assistant' && Array.isArray(rest.tool_calls))
+      return { ...rest, role: role as Role, content: '' };
     if (content === undefined) throw new Refused('message without "content"', at);
     if (typeof content !== 'string') throw new Refused('message "content" is not a string', `${at} has ${typeName(content)}`);
-    if (content === '') throw new Refused('message "content" is empty', at);
-    return { role: role as Role, content };
+    // Empty content is kept (an empty system prompt is a real case); the template decides what it renders.
+    return { ...rest, role: role as Role, content };
   });
 }
 

@@ -1,27 +1,34 @@
-// Dataset rows -> token sequences, with TRL's semantics for decoder-only models (DESIGN.md, "Tokenisation"):
+// Dataset rows -> token sequences, as TRL >= 0.29 tokenises for decoder-only models (DESIGN.md, "Tokenisation"):
 //
-// - The prompt and each completion are tokenised separately, without added special tokens (no BOS, no EOS), and
-//   concatenated; the tokenizer's EOS id is appended to every completion (SFT completion, DPO chosen and rejected).
-//   This is TRL DPOTrainer.tokenize_row for decoder-only models (`add_special_tokens = is_encoder_decoder`).
-// - Conversational rows go through the chat template as TRL's maybe_apply_chat_template does (trl/data_utils.py):
-//   the prompt is rendered with add_generation_prompt when it ends with a user message, or with
-//   continue_final_message when it ends with an assistant message; a completion's text is the rendering of
-//   prompt + completion messages with the prompt's rendering removed from its start. TRL raises when the full
-//   rendering does not start with the prompt's; we refuse that row with the reason.
-// - SFT `messages` rows (webtune's choice, so the loss covers completion tokens only): the prompt is every message
-//   before the last assistant message, rendered with add_generation_prompt; the completion is that last message.
-// - SFT `text` rows: empty prompt; completion = the text's tokens + EOS.
+// - Standard rows: the prompt alone and prompt + completion (SFT) or prompt + chosen / prompt + rejected (DPO) are
+//   each tokenised as one string with the tokenizer's own special tokens (`tokenizer(text)`: BOS where the
+//   tokenizer adds one), the EOS token appended as text to a completion that does not already end with it
+//   (TRL's add_eos). The completion is what follows the prompt's tokens.
+// - Conversational rows go through the chat template with the row's `tools` and `chat_template_kwargs`: the prompt
+//   with add_generation_prompt (or continuing a final assistant message), the whole conversation without; both are
+//   tokenised without added special tokens (the template writes them), as apply_chat_template(tokenize=True) does.
+// - A prompt whose tokens are not a prefix of the whole (a merge across the boundary, or a template that renders
+//   the prompt differently) is where TRL warns and masks by length anyway; webtune refuses the row with the reason,
+//   so no row is trained with a mask in the wrong place.
+// - SFT `messages` rows: with assistantOnlyLoss (webtune's default) the loss covers every assistant turn, each found
+//   by rendering the conversation up to it (with the generation prompt) and through it; TRL needs {% generation %}
+//   tags for this, which few templates have. Without it, the whole sequence, as TRL's default. SFT `text` rows: the
+//   whole text + EOS. completionOnlyLoss false puts prompt-completion rows' prompt under the loss too.
 //
-// Loss and log-probs cover completion tokens only, the appended EOS included. Sequences longer than max_length are
-// truncated keeping the start. Rows that cannot be used are dropped with their line and reason, never silently.
+// Sequences longer than max_length are truncated keeping the start. Rows that cannot be used are dropped with their
+// line and reason, never silently. The building blocks (standardSequence, conversationalSequence) are exported for
+// the other objectives' rows.
 
-import type { DpoRow, Message, SftRow } from './formats.ts';
-import { type TextTokenizer, TokenizerError } from './tokenizer.ts';
+import { ChatTemplateError } from './chat-template.ts';
+import type { DpoRow, Message, SftRow, TemplateColumns } from './formats.ts';
+import type { TextTokenizer } from './tokenizer.ts';
 
-/** ids = prompt + completion; tokens at index >= completionStart are completion tokens (counted by the loss). */
+/** ids = prompt + completion; the loss counts the tokens in `lossSpans` ([start, end) token ranges), which are
+ *  [[completionStart, ids.length]] unless given (several assistant turns). */
 export interface Sequence {
   ids: number[];
   completionStart: number;
+  lossSpans?: [number, number][];
 }
 export interface SftExample {
   line: number;
@@ -42,155 +49,220 @@ export interface PreparedData<E> {
   promptLengths: number[];
   /** Token length, after truncation, of each kept sequence: one per SFT example, two per DPO pair (chosen, rejected). */
   lengths: number[];
-  /** The same sequences' lengths before truncation (prompt + completion + EOS), in the same order. */
+  /** The same sequences' lengths before truncation, in the same order. */
   fullLengths: number[];
+}
+
+export interface LossOptions {
+  /** prompt-completion rows: loss on the completion only (TRL's completion_only_loss; default true). */
+  completionOnlyLoss?: boolean;
+  /** messages rows: loss on assistant turns only (TRL's assistant_only_loss; webtune's default true). */
+  assistantOnlyLoss?: boolean;
 }
 
 /** Generic reasons (the text before ": "), for counting. */
 export const PROMPT_FILLS_MAX_LENGTH = 'prompt fills max_length';
 export const COMPLETION_EMPTY = 'completion is empty after truncation';
-export const TEMPLATE_NOT_PREFIX = 'chat template of prompt + completion does not start with the prompt';
+export const PROMPT_NOT_PREFIX = 'prompt tokens are not a prefix of prompt + completion';
+export const TEMPLATE_RAISED = 'chat template raised an error';
 export const TEMPLATE_FAILED = 'chat template failed';
 
-/** Why a row is dropped; thrown inside one row's preparation and caught by the loop. */
-class Drop extends Error {}
+/** Why a row is refused; thrown inside one row's preparation and caught by the loop (and by other objectives'). */
+export class RowRefused extends Error {}
 
-export function prepareSft(tok: TextTokenizer, rows: SftRow[], lines: number[], maxLength: number): PreparedData<SftExample> {
+/** The [start, end) token ranges the loss counts. */
+export const lossSpans = (seq: Sequence): [number, number][] => seq.lossSpans ?? [[seq.completionStart, seq.ids.length]];
+
+/** Tokens the loss counts: loss tokens a row predicts (the first token of a sequence has no predictor). */
+export const lossTokenCount = (seq: Sequence): number =>
+  lossSpans(seq).reduce((n, [a, b]) => n + Math.max(0, Math.min(b, seq.ids.length) - Math.max(a, 1)), 0);
+
+export function prepareSft(
+  tok: TextTokenizer,
+  rows: SftRow[],
+  lines: number[],
+  maxLength: number,
+  options: LossOptions = {},
+): PreparedData<SftExample> {
   checkArgs(rows, lines, maxLength);
   if (rows.some((r) => r.kind === 'messages' || r.kind === 'conversational-prompt-completion')) tok.requireChatTemplate();
-  const out = emptyData<SftExample>();
-  rows.forEach((row, i) => {
-    const line = lines[i];
-    try {
-      const { prompt, completions } = sftTexts(tok, row);
-      const promptIds = prompt === '' ? [] : tok.encode(prompt);
-      const [seq] = sequences(tok, promptIds, completions, maxLength, out);
-      out.examples.push({ line, seq });
-      out.promptLengths.push(seq.completionStart);
-      out.lengths.push(seq.ids.length);
-    } catch (e) {
-      if (!(e instanceof Drop)) throw e;
-      out.dropped.push({ line, reason: e.message });
-    }
+  return prepare(rows, lines, (row, out) => {
+    const seq = truncate(sftSequence(tok, row, options), maxLength, tok.size, out);
+    return { example: (line) => ({ line, seq }), seqs: [seq] };
   });
-  return out;
 }
 
 export function prepareDpo(tok: TextTokenizer, rows: DpoRow[], lines: number[], maxLength: number): PreparedData<DpoExample> {
   checkArgs(rows, lines, maxLength);
   if (rows.some((r) => r.kind === 'conversational')) tok.requireChatTemplate();
-  const out = emptyData<DpoExample>();
-  rows.forEach((row, i) => {
-    const line = lines[i];
-    try {
-      const { prompt, completions } =
+  return prepare(rows, lines, (row, out) => {
+    const [chosen, rejected] = [row.chosen, row.rejected].map((c) =>
+      truncate(
         row.kind === 'standard'
-          ? { prompt: row.prompt, completions: [row.chosen, row.rejected] }
-          : conversational(tok, row.prompt, [row.chosen, row.rejected], promptEndRule);
-      const [chosen, rejected] = sequences(tok, tok.encode(prompt), completions, maxLength, out);
-      out.examples.push({ line, chosen, rejected });
-      out.promptLengths.push(chosen.completionStart);
-      out.lengths.push(chosen.ids.length, rejected.ids.length);
-    } catch (e) {
-      if (!(e instanceof Drop)) throw e;
-      out.dropped.push({ line, reason: e.message });
-    }
+          ? standardSequence(tok, row.prompt, c as string)
+          : conversationalSequence(tok, row.prompt, c as Message[], row),
+        maxLength,
+        tok.size,
+        out,
+      ),
+    );
+    return { example: (line) => ({ line, chosen, rejected }), seqs: [chosen, rejected] };
   });
-  return out;
 }
 
-function sftTexts(tok: TextTokenizer, row: SftRow): { prompt: string; completions: string[] } {
+function sftSequence(tok: TextTokenizer, row: SftRow, options: LossOptions): Sequence {
+  const completionOnly = options.completionOnlyLoss ?? true;
   switch (row.kind) {
-    case 'prompt-completion':
-      return { prompt: row.prompt, completions: [row.completion] };
-    case 'text':
-      return { prompt: '', completions: [row.text] };
-    case 'conversational-prompt-completion':
-      return conversational(tok, row.prompt, [row.completion], promptEndRule);
-    case 'messages': {
-      let last = row.messages.length - 1;
-      while (last >= 0 && row.messages[last].role !== 'assistant') last--;
-      // The reader only keeps conversations that end with an assistant message.
-      if (last < 0) throw new Error('a "messages" row without an assistant message reached tokenisation');
-      return conversational(tok, row.messages.slice(0, last), [row.messages.slice(last)], () => ({ addGenerationPrompt: true }));
+    case 'prompt-completion': {
+      const seq = standardSequence(tok, row.prompt, row.completion, completionOnly);
+      return completionOnly ? seq : { ids: seq.ids, completionStart: 0 };
     }
+    case 'conversational-prompt-completion': {
+      const seq = conversationalSequence(tok, row.prompt, row.completion, row, completionOnly);
+      return completionOnly ? seq : { ids: seq.ids, completionStart: 0 };
+    }
+    case 'text':
+      return { ids: tok.encode(withEos(tok, row.text), { addSpecialTokens: true }), completionStart: 0 };
+    case 'messages':
+      return (options.assistantOnlyLoss ?? true)
+        ? assistantTurns(tok, row.messages, row)
+        : { ids: tok.encode(render(tok, row.messages, { addGenerationPrompt: false }, row)), completionStart: 0 };
   }
 }
 
-type PromptRule = (prompt: Message[]) => { addGenerationPrompt: boolean; continueFinalMessage?: boolean };
-
-/** TRL's apply_chat_template: a prompt ending with a user turn gets the generation prompt, one ending with an
- *  assistant turn is continued. (The dataset readers refuse explicit prompts ending otherwise.) */
-const promptEndRule: PromptRule = (prompt) =>
-  prompt[prompt.length - 1]?.role === 'assistant'
-    ? { addGenerationPrompt: false, continueFinalMessage: true }
-    : { addGenerationPrompt: true };
-
-/** TRL's maybe_apply_chat_template for a prompt and its completions: texts of the prompt and of each completion. */
-function conversational(tok: TextTokenizer, prompt: Message[], completions: Message[][], rule: PromptRule) {
-  const render = (messages: Message[], options: { addGenerationPrompt: boolean; continueFinalMessage?: boolean }) => {
-    try {
-      return tok.applyChatTemplate(messages, options);
-    } catch (e) {
-      if (e instanceof TokenizerError) throw e;
-      throw new Drop(`${TEMPLATE_FAILED}: ${(e as Error).message}`);
-    }
-  };
-  const promptText = render(prompt, rule(prompt));
-  return {
-    prompt: promptText,
-    completions: completions.map((c) => {
-      const full = render([...prompt, ...c], { addGenerationPrompt: false });
-      if (!full.startsWith(promptText))
-        throw new Drop(
-          `${TEMPLATE_NOT_PREFIX}: the prompt renders as ${preview(promptText)} but prompt + completion as ${preview(full)}; TRL cannot split this template either`,
-        );
-      return full.slice(promptText.length);
-    }),
-  };
+/** A standard row: `tokenizer(prompt)` and `tokenizer(prompt + completion + EOS)`, the second starting with the first. */
+export function standardSequence(tok: TextTokenizer, prompt: string, completion: string, checkPrefix = true): Sequence {
+  const promptIds = tok.encode(prompt, { addSpecialTokens: true });
+  const ids = tok.encode(prompt + withEos(tok, completion), { addSpecialTokens: true });
+  if (checkPrefix) requirePrefix(tok, promptIds, ids);
+  return { ids, completionStart: promptIds.length };
 }
 
-/** prompt + (completion + EOS) for each completion, truncated to maxLength keeping the start. */
-function sequences(
+/** A conversational row: the prompt rendered for generation (or continued), prompt + completion rendered whole. */
+export function conversationalSequence(
   tok: TextTokenizer,
-  promptIds: number[],
-  completions: string[],
-  maxLength: number,
-  out: PreparedData<unknown>,
-): Sequence[] {
-  const P = promptIds.length;
-  if (P >= maxLength)
-    throw new Drop(
+  prompt: Message[],
+  completion: Message[],
+  columns: TemplateColumns,
+  checkPrefix = true,
+): Sequence {
+  // TRL: a prompt ending with the assistant's turn is continued (continue_final_message), others get the generation prompt.
+  const continued = prompt[prompt.length - 1]?.role === 'assistant';
+  const promptIds = tok.encode(render(tok, prompt, { addGenerationPrompt: !continued, continueFinalMessage: continued }, columns));
+  const ids = tok.encode(render(tok, [...prompt, ...completion], { addGenerationPrompt: false }, columns));
+  if (checkPrefix) requirePrefix(tok, promptIds, ids);
+  return { ids, completionStart: promptIds.length };
+}
+
+/** Every assistant turn of a conversation as a loss span: from the end of the rendering up to it (with the generation
+ *  prompt) to the end of the rendering through it. */
+function assistantTurns(tok: TextTokenizer, messages: Message[], columns: TemplateColumns): Sequence {
+  const ids = tok.encode(render(tok, messages, { addGenerationPrompt: false }, columns));
+  const spans: [number, number][] = [];
+  messages.forEach((m, i) => {
+    if (m.role !== 'assistant') return;
+    const before = tok.encode(render(tok, messages.slice(0, i), { addGenerationPrompt: true }, columns));
+    const through =
+      i === messages.length - 1 ? ids : tok.encode(render(tok, messages.slice(0, i + 1), { addGenerationPrompt: false }, columns));
+    for (const [part, what] of [
+      [before, `the conversation up to assistant message ${i + 1}`],
+      [through, `the conversation through assistant message ${i + 1}`],
+    ] as const)
+      if (!isPrefix(part, ids))
+        throw new RowRefused(
+          `${PROMPT_NOT_PREFIX}: ${what} renders as ${preview(tok.decode(part))}, which does not start the whole conversation ${preview(tok.decode(ids))}, so that turn cannot be found for assistant_only_loss; train this dataset with --assistant-only-loss false (loss on the whole conversation)`,
+        );
+    if (through.length > before.length) spans.push([before.length, through.length]);
+  });
+  if (spans.length === 0) throw new RowRefused(`${COMPLETION_EMPTY}: the assistant turns render as no tokens`);
+  return { ids, completionStart: spans[0][0], lossSpans: spans };
+}
+
+function render(
+  tok: TextTokenizer,
+  messages: Message[],
+  options: { addGenerationPrompt: boolean; continueFinalMessage?: boolean },
+  columns: TemplateColumns,
+): string {
+  try {
+    return tok.applyChatTemplate(messages, { ...options, tools: columns.tools, templateKwargs: columns.templateKwargs });
+  } catch (e) {
+    if (!(e instanceof ChatTemplateError)) throw e;
+    throw new RowRefused(`${e.raised ? TEMPLATE_RAISED : TEMPLATE_FAILED}: ${e.message}`);
+  }
+}
+
+const withEos = (tok: TextTokenizer, text: string) => (text.endsWith(tok.eosToken) ? text : text + tok.eosToken);
+
+const isPrefix = (a: number[], b: number[]) => a.length <= b.length && a.every((id, i) => id === b[i]);
+
+function requirePrefix(tok: TextTokenizer, promptIds: number[], ids: number[]) {
+  if (isPrefix(promptIds, ids)) return;
+  let i = 0;
+  while (promptIds[i] === ids[i]) i++;
+  throw new RowRefused(
+    `${PROMPT_NOT_PREFIX}: they differ at token ${i}, where the prompt ends ${preview(tok.decode(promptIds.slice(i)))} but prompt + completion goes on ${preview(tok.decode(ids.slice(i, i + 8)))} (a token spans the boundary: the end of the prompt merges with the start of the completion); move the boundary, e.g. begin the completion with the space that ends the prompt`,
+  );
+}
+
+/** `seq` cut to maxLength keeping the start; refused when no loss token remains. */
+function truncate(seq: Sequence, maxLength: number, size: number, out: PreparedData<unknown> & { rowTruncated?: boolean }): Sequence {
+  const P = seq.completionStart;
+  if (P >= maxLength && P > 0)
+    throw new RowRefused(
       `${PROMPT_FILLS_MAX_LENGTH}: the prompt is ${P} tokens and max_length is ${maxLength}, so no completion token would remain`,
     );
-  let truncated = false;
-  const full: number[] = [];
-  const seqs = completions.map((text) => {
-    let ids = [...promptIds, ...tok.encode(text), tok.eosTokenId];
-    full.push(ids.length);
-    if (ids.length > maxLength) {
-      ids = ids.slice(0, maxLength);
-      truncated = true;
+  out.fullLengths.push(seq.ids.length);
+  let cut = seq;
+  if (seq.ids.length > maxLength) {
+    out.rowTruncated = true;
+    const spans = seq.lossSpans?.map(([a, b]): [number, number] => [a, Math.min(b, maxLength)]).filter(([a, b]) => b > a);
+    cut = { ids: seq.ids.slice(0, maxLength), completionStart: P, ...(spans ? { lossSpans: spans } : {}) };
+  }
+  for (const id of cut.ids)
+    if (!Number.isInteger(id) || id < 0 || id >= size) throw new Error(`token id ${id} is outside the tokenizer's ${size} ids`);
+  if (lossTokenCount(cut) === 0)
+    throw new RowRefused(`${COMPLETION_EMPTY}: max_length ${maxLength} leaves no completion token to learn from`);
+  return cut;
+}
+
+/** The loop over rows shared by every objective: a refused row is recorded with its line, the others kept. */
+function prepare<R, E>(
+  rows: R[],
+  lines: number[],
+  one: (row: R, out: PreparedData<E> & { rowTruncated?: boolean }) => { example: (line: number) => E; seqs: Sequence[] },
+): PreparedData<E> {
+  const out: PreparedData<E> & { rowTruncated?: boolean } = {
+    examples: [],
+    truncated: 0,
+    dropped: [],
+    promptLengths: [],
+    lengths: [],
+    fullLengths: [],
+  };
+  rows.forEach((row, i) => {
+    const line = lines[i];
+    const fullBefore = out.fullLengths.length;
+    out.rowTruncated = false;
+    try {
+      const { example, seqs } = one(row, out);
+      out.examples.push(example(line));
+      out.promptLengths.push(seqs[0].completionStart);
+      out.lengths.push(...seqs.map((s) => s.ids.length));
+      if (out.rowTruncated) out.truncated++;
+    } catch (e) {
+      if (!(e instanceof RowRefused)) throw e;
+      out.fullLengths.length = fullBefore;
+      out.dropped.push({ line, reason: e.message });
     }
-    // A target exists for each completion token after the first position (nothing predicts token 0).
-    if (ids.length - Math.max(P, 1) <= 0)
-      throw new Drop(`${COMPLETION_EMPTY}: max_length ${maxLength} leaves no completion token to learn from`);
-    for (const id of ids)
-      if (!Number.isInteger(id) || id < 0 || id >= tok.size) throw new Error(`token id ${id} is outside the tokenizer's ${tok.size} ids`);
-    return { ids, completionStart: P };
   });
-  if (truncated) out.truncated++;
-  out.fullLengths.push(...full);
-  return seqs;
+  delete out.rowTruncated;
+  return out;
 }
 
 function checkArgs(rows: unknown[], lines: number[], maxLength: number) {
   if (rows.length !== lines.length) throw new Error(`${rows.length} rows but ${lines.length} line numbers`);
   if (!Number.isInteger(maxLength) || maxLength < 1) throw new Error(`max_length must be a positive integer, got ${maxLength}`);
-}
-
-function emptyData<E>(): PreparedData<E> {
-  return { examples: [], truncated: 0, dropped: [], promptLengths: [], lengths: [], fullLengths: [] };
 }
 
 const preview = (s: string) => JSON.stringify(s.length > 120 ? `${s.slice(0, 60)}…${s.slice(-60)}` : s);

@@ -1,33 +1,16 @@
-// A Hugging Face tokenizer (tokenizer.json + tokenizer_config.json) and its chat template, through
-// @xenova/transformers 2.17 — no hand-written tokenizer. Built from the two files' parsed contents: no network and
-// no file system, so the same code runs in a Web Worker and in Node.
+// A Hugging Face tokenizer (tokenizer.json + tokenizer_config.json) and its chat template, built from the two files'
+// parsed contents (no network, no file system: the same code runs in a Web Worker and in Node).
 //
-// Import: '@xenova/transformers/src/tokenizers.js', the tokenizers module alone, rather than the package root. The
-// root (src/transformers.js) also evaluates models.js, pipelines.js and processors.js (sharp, audio, image).
-// tokenizers.js still reaches ONNX Runtime through utils/tensor.js and env.js (backends/onnx.js imports
-// onnxruntime-node and onnxruntime-web statically), so no import path avoids it: in the browser that costs
-// onnxruntime-web's JS (dist/ort-web.min.js, ~550 KB; its .wasm is only fetched when an InferenceSession is created,
-// which we never do), in Node the onnxruntime-node binding. The package's `browser` field maps fs/path/url/sharp/
-// onnxruntime-node to nothing under vite. A vite alias of onnxruntime-web/-node to a stub exporting `{ env: {} }`
-// would remove the rest, if bundle size ever matters. The package has no "exports" map, so the deep path resolves
-// under vite and Node alike; its declarations (types/tokenizers.d.ts) are not beside it, hence the local interface.
-//
-// @ts-expect-error no declaration file sits beside src/tokenizers.js; the shape used is declared below.
-import * as transformersTokenizers from '@xenova/transformers/src/tokenizers.js';
+// Libraries: @huggingface/tokenizers (the tokenizers of transformers.js 4, alone: no ONNX runtime, ~8 kB gzip) and
+// @huggingface/jinja for templates, rather than @huggingface/transformers 4, which would bring onnxruntime-web and
+// -node along for nothing. Both pass what the frozen @xenova/transformers 2.17 failed (see tokenizer.test.ts): BPE
+// merges saved as ["a", "b"] pairs (Qwen3, Gemma 3), the longest of overlapping added tokens (Gemma 3's "\n\n"),
+// and today's chat templates. Where @huggingface/jinja differs from Python's jinja2 we patch it
+// (patches/@huggingface__jinja@*.patch, tested in chat-template.test.ts); the rendering context is transformers'
+// (chat-template.ts).
+import { Tokenizer } from '@huggingface/tokenizers';
+import { type ChatExtras, renderChatTemplate } from './chat-template.ts';
 import type { Message } from './formats.ts';
-
-/** What we use of a transformers.js PreTrainedTokenizer. */
-interface HfTokenizer {
-  encode(text: string, textPair: null, options: { add_special_tokens: boolean }): number[];
-  decode(ids: number[], options: { skip_special_tokens: boolean }): string;
-  apply_chat_template(messages: Message[], options: { chat_template: string; add_generation_prompt: boolean; tokenize: false }): string;
-  model: { vocab: (string | undefined)[]; tokens_to_ids: Map<string, number> };
-}
-type HfTokenizerClass = new (tokenizerJSON: unknown, tokenizerConfig: Record<string, unknown>) => HfTokenizer;
-const { AutoTokenizer, PreTrainedTokenizer } = transformersTokenizers as {
-  AutoTokenizer: { TOKENIZER_CLASS_MAPPING: Record<string, HfTokenizerClass> };
-  PreTrainedTokenizer: HfTokenizerClass;
-};
 
 /** A tokenizer that cannot be built or used as asked; names the file at fault and what to do. */
 export class TokenizerError extends Error {
@@ -40,11 +23,12 @@ export class TokenizerError extends Error {
   }
 }
 
-/** The special-token keys of tokenizer_config.json (transformers.js's SPECIAL_TOKEN_ATTRIBUTES). */
+/** The special-token keys of tokenizer_config.json that transformers hands to the chat template (special_tokens_map). */
 const SPECIAL_TOKEN_KEYS = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'] as const;
 
 export class TextTokenizer {
-  /** Token id of tokenizer_config's eos_token: appended to every completion. */
+  /** tokenizer_config's eos_token, as text and as id: appended (as text) to completions that do not end with it. */
+  readonly eosToken: string;
   readonly eosTokenId: number;
   /** pad_token's id, or the EOS id when there is none (TRL sets pad_token = eos_token then). */
   readonly padTokenId: number;
@@ -52,27 +36,25 @@ export class TextTokenizer {
   /** Number of token ids the tokenizer knows (vocabulary plus added tokens); config vocab_size may be larger. */
   readonly size: number;
   readonly hasChatTemplate: boolean;
-  /** The transformers.js class chosen for tokenizer_config's tokenizer_class, e.g. "Qwen2Tokenizer". */
-  readonly className: string;
 
   private constructor(
-    private readonly tok: HfTokenizer,
+    private readonly tok: Tokenizer,
     private readonly chatTemplate: string | null,
+    /** The special tokens as transformers passes them to a chat template (its special_tokens_map). */
+    private readonly templateTokens: Record<string, unknown>,
     private readonly files: { json: string; config: string },
-    ids: { eos: number; pad: number; bos: number | null },
+    ids: { eosToken: string; eos: number; pad: number; bos: number | null; size: number },
   ) {
+    this.eosToken = ids.eosToken;
     this.eosTokenId = ids.eos;
     this.padTokenId = ids.pad;
     this.bosTokenId = ids.bos;
-    this.size = tok.model.vocab.length;
+    this.size = ids.size;
     this.hasChatTemplate = chatTemplate !== null;
-    this.className = tok.constructor.name;
   }
 
   /**
-   * Builds the tokenizer as transformers.js's AutoTokenizer.from_pretrained does: the class named by
-   * tokenizer_config.tokenizer_class, less a trailing "Fast", from AutoTokenizer.TOKENIZER_CLASS_MAPPING, else
-   * PreTrainedTokenizer, constructed from (tokenizer.json, tokenizer_config.json).
+   * Builds the tokenizer from (tokenizer.json, tokenizer_config.json).
    * @param file where the two files came from (a folder or Hub id), used in error messages.
    */
   static fromJson(tokenizerJson: unknown, tokenizerConfig: Record<string, unknown>, file?: string): TextTokenizer {
@@ -85,34 +67,31 @@ export class TextTokenizer {
         `expected a JSON object, got ${typeName(tokenizerConfig)}; use the tokenizer_config.json saved with the model`,
       );
 
-    // Special tokens may be saved as strings or as AddedToken objects ({"content": ..., "__type": "AddedToken"});
-    // transformers.js accepts the latter only with __type, Python with or without: hand it plain strings.
+    // Special tokens may be saved as strings or as AddedToken objects ({"content": ...}): plain strings from here on.
     const config: Record<string, unknown> = { ...tokenizerConfig };
+    const specialTokens: Record<string, string> = {};
     for (const key of SPECIAL_TOKEN_KEYS) {
       const v = config[key];
-      if (v === undefined || v === null || typeof v === 'string') continue;
-      const content = typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>).content : undefined;
+      if (v === undefined || v === null) continue;
+      const content = typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>).content : v;
       if (typeof content !== 'string')
         throw new TokenizerError(configFile, `"${key}" must be a string or an object with a string "content", got ${typeName(v)}`);
       config[key] = content;
+      if (content !== '') specialTokens[key] = content;
     }
 
-    const className = typeof config.tokenizer_class === 'string' ? config.tokenizer_class.replace(/Fast$/, '') : 'PreTrainedTokenizer';
-    const cls = Object.hasOwn(AutoTokenizer.TOKENIZER_CLASS_MAPPING, className)
-      ? AutoTokenizer.TOKENIZER_CLASS_MAPPING[className]
-      : PreTrainedTokenizer;
-    let tok: HfTokenizer;
+    let tok: Tokenizer;
     try {
-      tok = new cls(json, config);
+      tok = new Tokenizer(json, config);
     } catch (e) {
-      throw new TokenizerError(
-        jsonFile,
-        `cannot build the tokenizer (${(e as Error).message}); use the tokenizer.json saved with the model by Hugging Face tokenizers`,
-      );
+      throw new TokenizerError(jsonFile, `this tokenizer is not supported (${(e as Error).message})`);
     }
+    const vocab = tok.get_vocab(true);
+    let size = 0;
+    for (const id of vocab.values()) size = Math.max(size, id + 1);
 
     const idOf = (key: string, token: string) => {
-      const id = tok.model.tokens_to_ids.get(token);
+      const id = tok.token_to_id(token);
       if (id === undefined)
         throw new TokenizerError(
           configFile,
@@ -120,17 +99,25 @@ export class TextTokenizer {
         );
       return id;
     };
-    const eosToken = config.eos_token;
-    if (typeof eosToken !== 'string' || eosToken === '')
+    if (specialTokens.eos_token === undefined)
       throw new TokenizerError(
         configFile,
         'no "eos_token": every completion ends with the EOS token, so the tokenizer must name one; add "eos_token" (the token that ends a reply, as in the model\'s generation_config.json)',
       );
-    const eos = idOf('eos_token', eosToken);
-    const pad = typeof config.pad_token === 'string' && config.pad_token !== '' ? idOf('pad_token', config.pad_token) : eos;
-    const bos = typeof config.bos_token === 'string' && config.bos_token !== '' ? idOf('bos_token', config.bos_token) : null;
+    const eos = idOf('eos_token', specialTokens.eos_token);
+    const pad = specialTokens.pad_token !== undefined ? idOf('pad_token', specialTokens.pad_token) : eos;
+    const bos = specialTokens.bos_token !== undefined ? idOf('bos_token', specialTokens.bos_token) : null;
+    const extra = config.additional_special_tokens;
+    const tokensForTemplate: Record<string, unknown> = { ...specialTokens };
+    if (Array.isArray(extra)) tokensForTemplate.additional_special_tokens = extra;
 
-    return new TextTokenizer(tok, chatTemplateOf(config, configFile), { json: jsonFile, config: configFile }, { eos, pad, bos });
+    return new TextTokenizer(
+      tok,
+      chatTemplateOf(config, configFile),
+      tokensForTemplate,
+      { json: jsonFile, config: configFile },
+      { eosToken: specialTokens.eos_token, eos, pad, bos, size },
+    );
   }
 
   /**
@@ -147,14 +134,17 @@ export class TextTokenizer {
     );
   }
 
-  /** Token ids of `text`, without special tokens added (BOS/EOS); special tokens written in the text are kept. */
-  encode(text: string): number[] {
-    return this.tok.encode(text, null, { add_special_tokens: false });
+  /**
+   * Token ids of `text`. Special tokens written in the text are kept. With `addSpecialTokens` the tokenizer's
+   * post-processor adds its own (BOS for Llama and Gemma, nothing for Qwen), as `tokenizer(text)` does in Python.
+   */
+  encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {
+    return this.tok.encode(text, { add_special_tokens: options.addSpecialTokens ?? false }).ids;
   }
 
   /** Text of `ids`. Ids the tokenizer does not know (e.g. in [size, config vocab_size)) are skipped, as HF tokenizers do. */
   decode(ids: number[], options: { skipSpecialTokens?: boolean } = {}): string {
-    const known = ids.filter((id) => Number.isInteger(id) && id >= 0 && id < this.size && this.tok.model.vocab[id] !== undefined);
+    const known = ids.filter((id) => Number.isInteger(id) && id >= 0 && id < this.size && this.tok.id_to_token(id) !== undefined);
     if (known.length === 0) return '';
     return this.tok.decode(known, { skip_special_tokens: options.skipSpecialTokens ?? false });
   }
@@ -170,24 +160,27 @@ export class TextTokenizer {
   }
 
   /**
-   * The chat template rendered as text (tokenize: false), as transformers' apply_chat_template does, with
-   * `continueFinalMessage` (which transformers.js 2.17 lacks) reproduced from transformers' render_jinja_template:
-   * the rendering is cut just after the final message's content, so the model continues that message.
+   * The chat template rendered as text (tokenize: false), as transformers' apply_chat_template does. With
+   * `continueFinalMessage` the rendering is cut just after the final message's content (transformers'
+   * render_jinja_template), so the model continues that message. Throws ChatTemplateError (chat-template.ts) when
+   * the template raises or cannot be rendered.
    */
-  applyChatTemplate(messages: Message[], options: { addGenerationPrompt: boolean; continueFinalMessage?: boolean }): string {
+  applyChatTemplate(messages: Message[], options: { addGenerationPrompt: boolean; continueFinalMessage?: boolean } & ChatExtras): string {
     const template = this.requireChatTemplate();
     const continueFinal = options.continueFinalMessage ?? false;
     if (continueFinal && options.addGenerationPrompt)
       throw new Error(
         'continueFinalMessage and addGenerationPrompt are exclusive: one continues the last message, the other opens a new one',
       );
-    const rendered = this.tok.apply_chat_template(messages, {
-      chat_template: template,
-      add_generation_prompt: options.addGenerationPrompt,
-      tokenize: false,
+    const rendered = renderChatTemplate(template, this.files.config, {
+      messages,
+      addGenerationPrompt: options.addGenerationPrompt,
+      specialTokens: this.templateTokens,
+      tools: options.tools,
+      templateKwargs: options.templateKwargs,
     });
     if (!continueFinal) return rendered;
-    const final = messages[messages.length - 1].content;
+    const final = messages[messages.length - 1].content ?? '';
     const stripped = pyStrip(final);
     const at = rendered.lastIndexOf(stripped);
     if (at < 0)
@@ -213,7 +206,6 @@ function checkTokenizerJson(json: unknown, file: string): Record<string, unknown
     );
   if (o.added_tokens !== undefined && !Array.isArray(o.added_tokens))
     throw new TokenizerError(file, `"added_tokens" must be a list, got ${typeName(o.added_tokens)}; the file is damaged`);
-  // transformers.js iterates added_tokens unconditionally.
   return o.added_tokens === undefined ? { ...o, added_tokens: [] } : o;
 }
 

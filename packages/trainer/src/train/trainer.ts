@@ -4,7 +4,7 @@
 // same update as batch 4 x accumulation 1 (as HF does with num_items_in_batch).
 import { adamw, type Command, dpoLoss, type Gpu, IGNORE_INDEX, mixSeed, sumOfSquares, type Tensor } from '@webtune/kernels';
 import { dpoBatch, sftBatch, shuffled, type TokenBatch } from '../data/batch.ts';
-import type { DpoExample, SftExample } from '../data/tokenize.ts';
+import { type DpoExample, lossTokenCount, type SftExample } from '../data/tokenize.ts';
 import type { Step } from '../model/decoder.ts';
 import { LoraAdapter } from '../model/lora.ts';
 import type { Model } from '../model/model.ts';
@@ -181,7 +181,7 @@ export async function runTraining(
       window.push(batches[state.cursor++]);
     }
     const stepNumber = state.optimizerStep + 1;
-    const windowTokens = data.method === 'sft' ? window.flat().reduce((n, e) => n + completionTokens((e as SftExample).seq), 0) : 0;
+    const windowTokens = data.method === 'sft' ? window.flat().reduce((n, e) => n + lossTokenCount((e as SftExample).seq), 0) : 0;
     const windowPairs = window.reduce((n, b) => n + b.length, 0);
     const sums: Record<string, number> = {};
     const add = (k: string, x: number) => {
@@ -313,11 +313,6 @@ export async function runTraining(
     throw err;
   }
   return stopped('completed', `trained ${total} steps`);
-}
-
-function completionTokens(seq: { ids: number[]; completionStart: number }): number {
-  // Tokens the loss counts: completion tokens a row predicts (the first token of a sequence has no predictor).
-  return seq.ids.length - Math.max(1, seq.completionStart);
 }
 
 export function writeInputs(gpu: Gpu, step: Step, batch: TokenBatch): void {

@@ -1,0 +1,73 @@
+// The jinja engine where it differed from Python's jinja2 (patches/@huggingface__jinja@*.patch). Each expected
+// string is what jinja2 3.1 (Debian's python3-jinja2, ImmutableSandboxedEnvironment with trim_blocks and
+// lstrip_blocks, as transformers renders) prints for the same template and context.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ChatTemplateError, renderChatTemplate } from './chat-template.ts';
+import { TokenizerError } from './tokenizer.ts';
+
+const render = (template: string, context: Record<string, unknown> = {}) =>
+  renderChatTemplate(template, 'm/tokenizer_config.json', {
+    messages: [],
+    addGenerationPrompt: false,
+    specialTokens: {},
+    templateKwargs: context,
+  });
+
+describe('renderChatTemplate', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('strips as Python does: U+FEFF is not whitespace, U+001F and U+0085 are; strip(chars) strips those chars only', () => {
+    const x = '\uFEFF a \u00a0';
+    expect(render('{{ x|trim }}|{{ x.strip() }}|{{ x.split() }}', { x })).toBe('\uFEFF a|\uFEFF a|["\uFEFF", "a"]');
+    expect(render('{{ y|trim }}|', { y: '\u001f\u0085b\u0085' })).toBe('b|');
+    const y = '\n  hi \n';
+    expect(render("{{ y.lstrip('\\n') }}|{{ y.rstrip('\\n ') }}|{{ y.strip() }}", { y })).toBe('  hi \n|\n  hi|hi');
+    // Qwen3's way of taking the reasoning out of an answer.
+    expect(render("{{ (c.split('</think>')[-1]).lstrip('\\n') }}", { c: '<think>\nhm\n</think>\n\nYes.' })).toBe('Yes.');
+  });
+
+  it('tells strings with `is string`, and prints booleans as Python does', () => {
+    expect(render('{{ x is string }}{{ 3 is string }}', { x: 'a' })).toBe('TrueFalse');
+  });
+
+  it("writes strftime_now in the C locale, whatever the machine's language", () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(new Date(2026, 0, 5, 14, 7, 9));
+    expect(render('{{ strftime_now("%d %b %Y") }}|{{ strftime_now("%A %B %e %j %I%p %H:%M:%S %y %a") }}')).toBe(
+      '05 Jan 2026|Monday January  5 005 02PM 14:07:09 26 Mon',
+    );
+  });
+
+  it('turns raise_exception into a ChatTemplateError with its message, and an engine failure into one naming the file', () => {
+    const raised = (() => {
+      try {
+        render("{{ raise_exception('Conversation roles must alternate user/assistant') }}");
+      } catch (e) {
+        return e;
+      }
+    })() as ChatTemplateError;
+    expect(raised).toBeInstanceOf(ChatTemplateError);
+    expect(raised.raised).toBe(true);
+    expect(raised.message).toBe('the chat template raised: Conversation roles must alternate user/assistant');
+    expect(() => render('{{ x.nosuchmethod() }}', { x: 'a' })).toThrow(
+      /^m\/tokenizer_config.json: the chat template cannot render this row \(.+\)$/,
+    );
+  });
+
+  it('refuses a template it cannot parse, naming the file', () => {
+    expect(() => render('{% for m in messages %}')).toThrow(TokenizerError);
+    expect(() => render('{% for m in messages %}')).toThrow(/^m\/tokenizer_config.json: the chat template cannot be read/);
+  });
+
+  it("gives the template transformers' context: tools (none by default), documents, special tokens, kwargs", () => {
+    const t =
+      '{{ bos_token }}{% if tools is none %}no tools{% endif %}{% if documents is none %}, no documents{% endif %}{{ extra }}{% if add_generation_prompt %}>{% endif %}';
+    const out = renderChatTemplate(t, 'f', {
+      messages: [],
+      addGenerationPrompt: true,
+      specialTokens: { bos_token: '<s>' },
+      templateKwargs: { extra: '!' },
+    });
+    expect(out).toBe('<s>no tools, no documents!>');
+  });
+});
