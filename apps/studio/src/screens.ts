@@ -1,6 +1,6 @@
 // The studio's screens, in the order of the two-stage pattern, then classroom mode (the same pattern, guided, on the
 // demo). The navigation is built from this list. A screen is any Svelte component without props; it reads and drives
-// the shared state in lib/studio.svelte.ts and can send the user elsewhere with route.go(id).
+// the shared state in lib/studio.svelte.ts and lib/state/<screen>.svelte.ts and can send the user elsewhere with route.go(id).
 import type { Component } from 'svelte';
 import Adapters from './screens/Adapters.svelte';
 import Classroom from './screens/Classroom.svelte';

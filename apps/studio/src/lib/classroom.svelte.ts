@@ -21,7 +21,11 @@ import {
 import { fetchDemoText } from './demo.ts';
 import { explain, type Problem } from './errors.ts';
 import { formatDate } from './format.ts';
-import { type ModelRequest, type RunView, studio } from './studio.svelte.ts';
+import { gpuBusy } from './state/busy.ts';
+import { dataState } from './state/data.svelte.ts';
+import { modelState } from './state/model.svelte.ts';
+import { type RunView, trainState } from './state/train.svelte.ts';
+import { type ModelRequest, studio } from './studio.svelte.ts';
 
 export type StepId = 'sft' | 'smoke' | 'dpo' | 'evaluate';
 export type StepStatus = 'todo' | 'running' | 'done' | 'failed';
@@ -114,7 +118,7 @@ export class Classroom {
     if (!this.files) return this.problem ? 'The lesson could not be read.' : 'Reading the lesson…';
     if (studio.engine !== 'ready') return 'The GPU is not ready.';
     if (this.running) return null; // the step buttons are disabled while one runs
-    if (studio.busy) return 'The GPU is busy (a run, a download or a comparison): wait for it to finish.';
+    if (gpuBusy()) return 'The GPU is busy (a run, a download or a comparison): wait for it to finish.';
     const need: Partial<Record<StepId, [StepId, string]>> = {
       smoke: ['sft', 'Train the SFT adapter first (step 1).'],
       dpo: ['sft', 'Train the SFT adapter first (step 1).'],
@@ -144,7 +148,7 @@ export class Classroom {
       out.items.push(`the model ${model.id}`);
     }
     for (const m of ['sft', 'dpo'] as const) {
-      const slot = studio.datasets[m];
+      const slot = dataState.datasets[m];
       if (!steps.includes(m) || !slot || slot.text === this.files?.texts[m]) continue;
       out.datasets[m] = { file: slot.file, text: slot.text };
       out.items.push(`your ${m.toUpperCase()} data (${slot.file})`);
@@ -184,8 +188,8 @@ export class Classroom {
   /** Load the user's model and data again. */
   async putBack(): Promise<void> {
     const aside = this.setAside;
-    if (!aside || this.running || studio.busy) return;
-    if (await studio.reinstate(aside.model, aside.datasets)) this.setAside = null;
+    if (!aside || this.running || gpuBusy()) return;
+    if (await modelState.reinstate(aside.model, aside.datasets)) this.setAside = null;
   }
 
   /** The steps in order; stops at the first that fails or when the user stops one. */
@@ -206,7 +210,7 @@ export class Classroom {
     for (const later of STEPS.slice(STEPS.indexOf(step) + 1)) this.status[later] = 'todo';
     try {
       if (!studio.model || studio.model.id !== studio.demo?.id) {
-        if (!(await studio.loadDemo())) throw new Error(studio.modelProblem?.message ?? 'The demo model could not be loaded.');
+        if (!(await modelState.loadDemo())) throw new Error(modelState.problem?.message ?? 'The demo model could not be loaded.');
       }
       if (this.stopRequested) {
         this.status[step] = 'todo'; // stopped before it began: nothing to show
@@ -233,7 +237,7 @@ export class Classroom {
   /** Stop the step that is running: a run stops after its micro-batch (keeping its adapter), answers after the current one. */
   stop(): void {
     this.stopRequested = true;
-    if (studio.isTraining) studio.stop();
+    if (trainState.isTraining) trainState.stop();
   }
 
   /** Forget the lesson's progress (its adapters stay on the Adapters screen). */
@@ -259,19 +263,19 @@ export class Classroom {
   private async train(method: Method): Promise<void> {
     const files = this.files as LessonFiles;
     const stage = files.lesson.stages[method];
-    await studio.loadDataset(method, files.texts[method], fileName(stage.dataset), stage.config.maxLength);
-    const slot = studio.datasets[method];
+    await dataState.load(method, files.texts[method], fileName(stage.dataset), stage.config.maxLength);
+    const slot = dataState.datasets[method];
     if (!slot?.summary) throw new Error(slot?.problem?.message ?? `The demo ${method.toUpperCase()} dataset could not be prepared.`);
     const config: TrainConfig = { ...stage.config, maxSteps: this.stageSteps(method) };
-    const result = await studio.train({
+    const result = await trainState.start({
       config,
       parentAdapterId: method === 'dpo' ? this.adapterIds.sft : null,
       name: `Classroom ${method.toUpperCase()} ${formatDate(Date.now())}`,
     });
-    this.runs = { ...this.runs, [method]: studio.run };
+    this.runs = { ...this.runs, [method]: trainState.run };
     // Stopped early still leaves an adapter of the steps done: the lesson goes on with it.
     if (!result?.adapterId || (result.status !== 'completed' && result.status !== 'cancelled'))
-      throw new Error(studio.run?.problem?.message ?? result?.message ?? 'The run did not finish.');
+      throw new Error(trainState.run?.problem?.message ?? result?.message ?? 'The run did not finish.');
     this.adapterIds[method] = result.adapterId;
   }
 

@@ -1,0 +1,262 @@
+// The Train screen's state: the settings of each method (kept across visits), the DPO run's starting adapter, and
+// the run: started, followed (its events batched per frame), paused, resumed, stopped. The classroom's runs are
+// ordinary runs started here with the recipe's settings.
+import {
+  callback,
+  defaultConfig,
+  type LogRecord,
+  type Method,
+  type RunSummary,
+  type TrainConfig,
+  type TrainEvent,
+  type TrainPhase,
+  type TrainResult,
+  validateConfig,
+} from '@webtune/trainer';
+import { explain, type Problem } from '../errors.ts';
+import { frameBatcher } from '../frame.ts';
+import { studio } from '../studio.svelte.ts';
+import { adapterState } from './adapters.svelte.ts';
+import { dataState } from './data.svelte.ts';
+
+export type RunStatus = 'starting' | 'running' | 'paused' | 'completed' | 'cancelled' | 'diverged' | 'failed';
+
+export interface RunView {
+  method: Method;
+  /** DPO's loss (the charts mark where it starts). */
+  lossType: TrainConfig['lossType'];
+  name: string;
+  /** The SFT adapter a DPO run starts from. */
+  parentName: string | null;
+  status: RunStatus;
+  phase: TrainPhase;
+  message: string;
+  step: number;
+  totalSteps: number;
+  tokensPerSecond: number;
+  etaSeconds: number;
+  elapsedSeconds: number;
+  /** Progress of the reference log-prob pass that precedes a DPO run. */
+  reference: { done: number; total: number } | null;
+  metrics: LogRecord[];
+  lastCheckpoint: number | null;
+  resumedFrom: number | null;
+  result: TrainResult | null;
+  problem: Problem | null;
+}
+
+const CONFIGS_KEY = 'webtune.configs';
+
+/** The settings of the last visit, when they are still valid; TRL's defaults otherwise. */
+function loadConfigs(): Record<Method, TrainConfig> {
+  const out = { sft: defaultConfig('sft'), dpo: defaultConfig('dpo') };
+  try {
+    const saved = JSON.parse(localStorage.getItem(CONFIGS_KEY) ?? '{}') as Partial<Record<Method, TrainConfig>>;
+    for (const m of ['sft', 'dpo'] as const) {
+      const c = saved[m];
+      if (!c || c.method !== m) continue;
+      const merged = { ...out[m], ...c, lora: { ...out[m].lora, ...c.lora } };
+      validateConfig(merged);
+      out[m] = merged;
+    }
+  } catch {
+    // unreadable or out of range: start from the defaults
+  }
+  return out;
+}
+
+export function saveConfigs(configs: Record<Method, TrainConfig>): void {
+  try {
+    localStorage.setItem(CONFIGS_KEY, JSON.stringify(configs));
+  } catch {
+    // a nicety
+  }
+}
+
+/** The request a checkpointed run was started with (service.train stores it beside the TRL config). */
+export function runRequest(run: RunSummary): {
+  config: TrainConfig;
+  datasetId: string;
+  parentAdapterId?: string | null;
+  name?: string;
+} | null {
+  const r = (run.config as { request?: unknown }).request as { config?: TrainConfig; datasetId?: string } | undefined;
+  if (!r?.config || typeof r.datasetId !== 'string') return null;
+  return r as ReturnType<typeof runRequest>;
+}
+
+export class TrainState {
+  method: Method = $state('sft');
+  configs: Record<Method, TrainConfig> = $state(loadConfigs());
+  /** DPO's stage-one adapter: undefined = the newest SFT adapter of this model, null = none (the plain base). */
+  parentChoice: string | null | undefined = $state(undefined);
+  runName: string = $state('');
+  run: RunView | null = $state.raw(null);
+
+  constructor() {
+    studio.onDeviceLost((problem) => {
+      if (this.isTraining) this.patchRun({ status: 'failed', problem });
+    });
+  }
+
+  get isTraining(): boolean {
+    const s = this.run?.status;
+    return s === 'starting' || s === 'running' || s === 'paused';
+  }
+
+  /** The adapter a DPO run starts from: the one chosen while it exists, else the newest SFT adapter of this model. */
+  get parentId(): string | null {
+    const choice = this.parentChoice;
+    if (choice === null || (choice !== undefined && adapterState.list.some((a) => a.id === choice))) return choice;
+    return adapterState.sft[0]?.id ?? null;
+  }
+
+  configProblem(method: Method): string | null {
+    try {
+      validateConfig($state.snapshot(this.configs[method]) as TrainConfig);
+      return null;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+
+  patchRun(p: Partial<RunView>): void {
+    if (this.run) this.run = { ...this.run, ...p };
+  }
+
+  /**
+   * A run with the Train screen's settings, or with `config` (and `parentAdapterId`, `name`) given by the caller
+   * (the classroom), or the continuation of an interrupted run (`resume`: its model must be loaded).
+   */
+  async start(
+    options: { resume?: RunSummary; config?: TrainConfig; parentAdapterId?: string | null; name?: string } = {},
+  ): Promise<TrainResult | null> {
+    // Plain copies: the state's proxies cannot be posted to the worker.
+    const resume = options.resume ? ($state.snapshot(options.resume) as RunSummary) : undefined;
+    const request = resume ? runRequest(resume) : null;
+    const given = options.config ? ($state.snapshot(options.config) as TrainConfig) : null;
+    const method: Method = request?.config.method ?? given?.method ?? this.method;
+    const config = request?.config ?? given ?? ($state.snapshot(this.configs[method]) as TrainConfig);
+    const parentAdapterId = request
+      ? (request.parentAdapterId ?? null)
+      : options.parentAdapterId !== undefined
+        ? options.parentAdapterId
+        : method === 'dpo'
+          ? this.parentId
+          : null;
+    const name = request?.name ?? options.name ?? (this.runName.trim() || undefined);
+    const parentName = parentAdapterId ? (adapterState.list.find((a) => a.id === parentAdapterId)?.name ?? 'an SFT adapter') : null;
+    this.run = {
+      method,
+      lossType: config.lossType,
+      name: name ?? `${method.toUpperCase()} run`,
+      parentName,
+      status: 'starting',
+      phase: 'preparing',
+      message: resume ? `resuming from step ${resume.step}` : 'preparing',
+      step: resume?.step ?? 0,
+      totalSteps: 0,
+      tokensPerSecond: 0,
+      etaSeconds: Number.NaN,
+      elapsedSeconds: 0,
+      reference: null,
+      metrics: [],
+      lastCheckpoint: resume?.step ?? null,
+      resumedFrom: resume?.step ?? null,
+      result: null,
+      problem: null,
+    };
+    const events = frameBatcher<TrainEvent>((items) => this.applyEvents(items));
+    try {
+      const datasetId = request
+        ? await this.datasetForResume(request.datasetId, method, config.maxLength)
+        : await this.datasetFor(method, config.maxLength);
+      const result = await studio.api.train(
+        { config, datasetId, parentAdapterId, name, resumeRunId: resume?.runId },
+        callback((e: TrainEvent) => events.push(e)),
+      );
+      events.flushNow();
+      this.patchRun({
+        status: result.status,
+        message: result.message,
+        result,
+        metrics: result.metrics,
+        problem:
+          result.status === 'diverged' ? { title: 'Training stopped: the loss is no longer a number', message: result.message } : null,
+      });
+      if (result.adapterId && method === 'sft') this.parentChoice = undefined; // DPO now starts from this one
+      return result;
+    } catch (e) {
+      events.flushNow();
+      const problem = explain(e, 'training');
+      const kept = this.run?.lastCheckpoint;
+      if (kept) problem.message += ` The checkpoint of step ${kept} is kept: resume it from the Train or Adapters screen.`;
+      this.patchRun({ status: 'failed', problem });
+      return null;
+    } finally {
+      await adapterState.refresh();
+    }
+  }
+
+  pause(): void {
+    void studio.api.pause();
+    this.patchRun({ status: 'paused', message: 'paused: the current micro-batch finishes, then the run waits' });
+  }
+
+  resume(): void {
+    void studio.api.resume();
+    this.patchRun({ status: 'running', message: 'training' });
+  }
+
+  stop(): void {
+    void studio.api.cancel();
+    this.patchRun({ message: 'stopping after the current micro-batch; the adapter so far will be saved' });
+  }
+
+  /** The Data screen's dataset of `method`, read again first when it was read with another max length. */
+  private async datasetFor(method: Method, maxLength: number): Promise<string> {
+    const slot = dataState.datasets[method];
+    if (!slot) throw new Error(`Load a ${method.toUpperCase()} dataset on the Data screen first.`);
+    if (slot.maxLength !== maxLength || !slot.summary) await dataState.load(method, slot.text, slot.file, maxLength);
+    const ready = dataState.datasets[method];
+    if (!ready?.summary) throw new Error(ready?.problem?.message ?? `The ${method.toUpperCase()} dataset could not be prepared.`);
+    return ready.summary.id;
+  }
+
+  /** The dataset of a checkpointed run, loaded again from the studio's copy of its text, with its max length. */
+  private async datasetForResume(datasetId: string, method: Method, maxLength: number): Promise<string> {
+    if (dataState.datasets[method]?.summary?.id === datasetId) return datasetId;
+    const id = await dataState.reload(datasetId, method, maxLength);
+    this.configs[method].maxLength = maxLength; // the settings the run goes on with
+    return id;
+  }
+
+  private applyEvents(items: TrainEvent[]): void {
+    const run = this.run;
+    if (!run) return;
+    const next: Partial<RunView> = {};
+    let metrics: LogRecord[] | null = null;
+    for (const e of items) {
+      if (e.type === 'phase') {
+        next.phase = e.phase;
+        next.message = e.message;
+        if (e.phase === 'training' && (next.status ?? run.status) === 'starting') next.status = 'running';
+      } else if (e.type === 'progress') next.reference = { done: e.done, total: e.total };
+      else if (e.type === 'step') {
+        next.step = e.step;
+        next.totalSteps = e.totalSteps;
+        next.tokensPerSecond = e.tokensPerSecond;
+        next.etaSeconds = e.etaSeconds;
+        next.elapsedSeconds = e.elapsedSeconds;
+        if ((next.status ?? run.status) === 'starting') next.status = 'running';
+      } else if (e.type === 'log') {
+        metrics ??= [...run.metrics];
+        metrics.push(e.record);
+      } else if (e.type === 'checkpoint') next.lastCheckpoint = e.step;
+    }
+    if (metrics) next.metrics = metrics;
+    this.run = { ...run, ...next };
+  }
+}
+
+export const trainState = new TrainState();
