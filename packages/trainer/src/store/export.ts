@@ -32,7 +32,7 @@ export function adapterFiles(rec: AdapterRecord, modelCard?: string): { name: st
 }
 
 /** Hyper-parameters the model card shows when the training config has them, in TRL's names. */
-const CARD_HYPERPARAMETERS = [
+export const CARD_HYPERPARAMETERS = [
   'learning_rate',
   'num_train_epochs',
   'max_steps',
@@ -51,29 +51,29 @@ const CARD_HYPERPARAMETERS = [
 ];
 
 /** A YAML scalar: plain when unambiguous, else double-quoted (JSON strings are valid YAML). */
-function yamlScalar(s: string): string {
+export function yamlScalar(s: string): string {
   return /^[A-Za-z0-9][A-Za-z0-9._\-/]*$/.test(s) && !/^(true|false|null|yes|no|on|off|~)$/i.test(s) && !/^[0-9.eE+-]+$/.test(s)
     ? s
     : JSON.stringify(s);
 }
 
-function formatValue(v: unknown): string {
+export function formatValue(v: unknown): string {
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : Number(v.toPrecision(6)).toString();
   if (typeof v === 'string') return v;
   return JSON.stringify(v);
 }
 
 /** The base model as a Hub link when it looks like a Hub id, else as given. */
-function baseLink(base: string): string {
+export function baseLink(base: string): string {
   if (!base) return 'its base model';
   return /^[\w.-]+(\/[\w.-]+)?$/.test(base) ? `[${base}](https://huggingface.co/${base})` : `\`${base.replace(/`/g, "'")}\``;
 }
 
 /** Markdown table cell text: no pipes or newlines. */
-const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+export const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
 
 /** The last value each metric took over the run, and the step it was logged at. */
-function finalMetrics(metrics: Record<string, number>[]): { values: [string, number][]; step?: number } {
+export function finalMetrics(metrics: Record<string, number>[]): { values: [string, number][]; step?: number } {
   const last = new Map<string, number>();
   for (const row of metrics ?? []) for (const [k, v] of Object.entries(row)) if (typeof v === 'number') last.set(k, v);
   const step = last.get('step');

@@ -35,7 +35,7 @@ export interface StackedAdapter {
 
 const PEFT_KEY = /^base_model\.model\.(model\.layers\.(\d+)\.(?:self_attn|mlp)\.([a-z_]+))\.lora_([AB])\.weight$/;
 
-interface Module {
+export interface Module {
   path: string;
   layer: number;
   target: LoraTarget;
@@ -43,8 +43,8 @@ interface Module {
   outF: number;
 }
 
-/** One adapter's A and B per module, checked against its config. */
-function modulesOf(rec: StackInput): Map<string, { module: Module; A: Float32Array; B: Float32Array }> {
+/** One adapter's A and B per module (by HF module path), checked against its config. */
+export function adapterModules(rec: StackInput): Map<string, { module: Module; A: Float32Array; B: Float32Array }> {
   const what = `adapter "${rec.name}" (${rec.id})`;
   const { r } = rec.lora;
   const halves = new Map<string, { A?: AdapterTensor; B?: AdapterTensor; layer: number; target: LoraTarget }>();
@@ -84,7 +84,7 @@ export function stackAdapters(records: StackInput[]): StackedAdapter {
   const bases = [...new Set(records.map((r) => r.baseModel).filter((b) => b !== ''))];
   if (bases.length > 1)
     throw new LoraError(`cannot stack adapters of different base models (${bases.map((b) => JSON.stringify(b)).join(', ')})`);
-  const perRecord = records.map(modulesOf);
+  const perRecord = records.map(adapterModules);
   const modules = new Map<string, Module>();
   for (const [i, mods] of perRecord.entries()) {
     for (const { module } of mods.values()) {

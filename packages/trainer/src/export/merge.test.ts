@@ -1,0 +1,107 @@
+// The merged model against the float64 PyTorch goldens (test/fixtures): merged weights, written as safetensors and
+// read back, give the golden base+LoRA logits; bf16/f16 writes are exactly the rounded float32 merge.
+import { describe, expect, it } from 'vitest';
+import { FIXTURES } from '../../test/fixtures.ts';
+import { parseSafetensors, tensorToFloat32 } from '../model/safetensors.ts';
+import { toBf16Bits, toF16Bits } from './dtype.ts';
+import { fileBytes } from './files.ts';
+import { mergedModelFiles } from './hf-folder.ts';
+import { mergeAdapters, openCheckpoint } from './merge.ts';
+import { safetensorsFiles } from './safetensors-out.ts';
+import { forward64 } from './testing/forward64.ts';
+import { FIXTURE_ROOT, loadAdapter, loadBase, loadGolden } from './testing/node-fixtures.ts';
+
+/** Max |a - e| / (atol + rtol |e|) over the real tokens of the golden batch: <= 1 passes. */
+function logitsError(name: string, read: (n: string) => Float32Array, config: ReturnType<typeof loadBase>['base']['config']) {
+  const { golden, tensors } = loadGolden(name);
+  const want = tensors.get('logits_lora')?.data as Float32Array;
+  const V = config.vocabSize;
+  const T = golden.inputs.input_ids[0].length;
+  let worst = 0;
+  for (const [b, row] of golden.inputs.input_ids.entries()) {
+    const n = golden.inputs.attention_mask[b].reduce((a, m) => a + m, 0);
+    const logits = forward64({ config, read }, row.slice(0, n));
+    for (let t = 0; t < n; t++)
+      for (let v = 0; v < V; v++) {
+        const e = want[(b * T + t) * V + v];
+        worst = Math.max(worst, Math.abs(logits[t][v] - e) / (1e-5 + 1e-5 * Math.abs(e)));
+      }
+  }
+  return worst;
+}
+
+describe('merged model', () => {
+  for (const name of FIXTURES) {
+    it(`${name}: merged f32 safetensors, read back, give the golden base+LoRA logits`, async () => {
+      const { base } = loadBase(`${FIXTURE_ROOT}/${name}`);
+      const merged = mergeAdapters(base, [loadAdapter(`${FIXTURE_ROOT}/${name}/adapter`)]);
+      const [file] = safetensorsFiles(merged, 'F32');
+      const bytes = await fileBytes(file);
+      const reloaded = openCheckpoint(JSON.stringify(base.configJson), new Map([['model.safetensors', bytes]]));
+      for (const t of base.tensors) expect(reloaded.read(t.name)).toEqual(merged.read(t.name));
+      expect(logitsError(name, reloaded.read, base.config)).toBeLessThanOrEqual(1);
+    });
+  }
+
+  it('bf16 and f16 writes are the float32 merge rounded to nearest even, tensor by tensor', async () => {
+    const { base } = loadBase(`${FIXTURE_ROOT}/llama-gqa-bf16`);
+    const merged = mergeAdapters(base, [loadAdapter(`${FIXTURE_ROOT}/llama-gqa-bf16/adapter`)]);
+    for (const [dtype, bits] of [['BF16', toBf16Bits] as const, ['F16', toF16Bits] as const]) {
+      const bytes = await fileBytes(safetensorsFiles(merged, dtype)[0]);
+      const parsed = parseSafetensors('model.safetensors', bytes);
+      for (const t of base.tensors) {
+        const info = parsed.tensors.get(t.name)!;
+        expect(info.dtype).toBe(dtype);
+        const raw = new Uint16Array(bytes.slice(parsed.dataOffset + info.begin, parsed.dataOffset + info.end).buffer);
+        expect(Array.from(raw)).toEqual(Array.from(merged.read(t.name), bits));
+        expect(tensorToFloat32('m', bytes, parsed.dataOffset, info).length).toBe(raw.length);
+      }
+    }
+  });
+
+  it('the merge of an unmerged base layer is bit for bit the base (tensors the adapter does not target)', () => {
+    const { base } = loadBase(`${FIXTURE_ROOT}/llama-tied-f32`);
+    const merged = mergeAdapters(base, [loadAdapter(`${FIXTURE_ROOT}/llama-tied-f32/adapter`)]); // targets q, v only
+    expect(merged.read('model.layers.0.self_attn.k_proj.weight')).toEqual(base.read('model.layers.0.self_attn.k_proj.weight'));
+    expect(merged.read('model.layers.0.self_attn.q_proj.weight')).not.toEqual(base.read('model.layers.0.self_attn.q_proj.weight'));
+  });
+
+  it('shards past maxShardBytes as save_pretrained does, with an index whose weight_map covers every tensor', async () => {
+    const { base, files } = loadBase(`${FIXTURE_ROOT}/qwen2-bias-f16`);
+    const adapter = loadAdapter(`${FIXTURE_ROOT}/qwen2-bias-f16/adapter`);
+    const out = mergedModelFiles(base, files, [adapter], { baseModel: 'qwen2-bias-f16', maxShardBytes: 40_000 });
+    const names = out.map((f) => f.name);
+    const shards = names.filter((n) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(n));
+    expect(shards.length).toBeGreaterThan(1);
+    expect(names).toEqual(
+      expect.arrayContaining(['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'README.md']),
+    );
+    const index = JSON.parse(new TextDecoder().decode(await fileBytes(out.find((f) => f.name === 'model.safetensors.index.json')!)));
+    expect(Object.keys(index.weight_map).sort()).toEqual(base.tensors.map((t) => t.name).sort());
+    const shardBytes = new Map(
+      await Promise.all(out.filter((f) => shards.includes(f.name)).map(async (f) => [f.name, await fileBytes(f)] as const)),
+    );
+    const reloaded = openCheckpoint(new TextDecoder().decode(await fileBytes(out[0])), shardBytes);
+    let total = 0;
+    for (const [n, b] of shardBytes) {
+      const p = parseSafetensors(n, b);
+      for (const info of p.tensors.values()) total += info.end - info.begin;
+      expect(b.length).toBeLessThanOrEqual(40_000 + 8 + 4096); // data within the limit, plus its header
+    }
+    expect(index.metadata.total_size).toBe(total);
+    expect(reloaded.tensors.every((t) => t.dtype === 'F16')).toBe(true); // the base's dtype by default
+    const config = JSON.parse(new TextDecoder().decode(await fileBytes(out[0])));
+    expect(config.torch_dtype).toBe('float16');
+    const card = new TextDecoder().decode(await fileBytes(out.find((f) => f.name === 'README.md')!));
+    expect(card).toContain('base_model: qwen2-bias-f16');
+    expect(card).toContain('| learning_rate | 0.0002 |');
+    expect(card).toContain('| loss | 1.5 |');
+  });
+
+  it('refuses an adapter for another model, naming the module and both shapes', () => {
+    const { base } = loadBase(`${FIXTURE_ROOT}/llama-tied-f32`);
+    expect(() => mergeAdapters(base, [loadAdapter(`${FIXTURE_ROOT}/llama-gqa-bf16/adapter`)])).toThrow(
+      /module model\.layers\.0\.mlp\.down_proj is \[out 64, in 88\], the base model's is \[out 32, in 48\]: the adapter is for another model/,
+    );
+  });
+});

@@ -1,0 +1,121 @@
+// A plain float64 forward of the decoder (Llama / Qwen2, as test/fixtures/README.md spells the model out), in Node,
+// to check exports without a GPU: merged weights against the PyTorch goldens, and llama.cpp's greedy continuations
+// against this model's. Slow (no batching, full recompute per token) and meant for the tiny test models only.
+import { type ModelConfig, ropeInvFreq } from '../../model/config.ts';
+
+export interface Weights {
+  config: ModelConfig;
+  read(name: string): Float32Array;
+}
+
+function rms(x: Float64Array, w: Float32Array, eps: number): Float64Array {
+  let s = 0;
+  for (const v of x) s += v * v;
+  const r = 1 / Math.sqrt(s / x.length + eps);
+  return x.map((v, i) => v * r * w[i]);
+}
+
+/** y = W x (+ b) for W [out, in] row-major. */
+function linear(W: Float32Array, x: Float64Array, b?: Float32Array): Float64Array {
+  const inF = x.length;
+  const out = new Float64Array(W.length / inF);
+  for (let o = 0; o < out.length; o++) {
+    let s = b ? b[o] : 0;
+    for (let i = 0; i < inF; i++) s += W[o * inF + i] * x[i];
+    out[o] = s;
+  }
+  return out;
+}
+
+/** HF rotate-half RoPE on each head of `x` in place. */
+function rope(x: Float64Array, heads: number, hd: number, pos: number, inv: Float64Array): void {
+  const half = hd / 2;
+  for (let h = 0; h < heads; h++) {
+    for (let i = 0; i < half; i++) {
+      const a = pos * inv[i];
+      const c = Math.cos(a);
+      const s = Math.sin(a);
+      const lo = h * hd + i;
+      const x1 = x[lo];
+      const x2 = x[lo + half];
+      x[lo] = x1 * c - x2 * s;
+      x[lo + half] = x2 * c + x1 * s;
+    }
+  }
+}
+
+/** Logits [T, vocab] of the sequence `ids` (positions 0..T-1, causal). */
+export function forward64(m: Weights, ids: number[]): Float64Array[] {
+  const c = m.config;
+  const cache = new Map<string, Float32Array>();
+  const w = (name: string) => {
+    const t = cache.get(name) ?? m.read(name);
+    cache.set(name, t);
+    return t;
+  };
+  const maybe = (name: string, on: boolean) => (on ? w(name) : undefined);
+  const H = c.hiddenSize;
+  const hd = c.headDim;
+  const inv = ropeInvFreq(c);
+  const embed = w('model.embed_tokens.weight');
+  let xs: Float64Array[] = ids.map((id) => Float64Array.from(embed.subarray(id * H, (id + 1) * H)));
+  for (let l = 0; l < c.numLayers; l++) {
+    const p = `model.layers.${l}`;
+    const ks: Float64Array[] = [];
+    const vs: Float64Array[] = [];
+    const next: Float64Array[] = [];
+    for (const [t, x] of xs.entries()) {
+      const h = rms(x, w(`${p}.input_layernorm.weight`), c.rmsNormEps);
+      const q = linear(w(`${p}.self_attn.q_proj.weight`), h, maybe(`${p}.self_attn.q_proj.bias`, c.attentionBias.qkv));
+      const k = linear(w(`${p}.self_attn.k_proj.weight`), h, maybe(`${p}.self_attn.k_proj.bias`, c.attentionBias.qkv));
+      const v = linear(w(`${p}.self_attn.v_proj.weight`), h, maybe(`${p}.self_attn.v_proj.bias`, c.attentionBias.qkv));
+      rope(q, c.numHeads, hd, t, inv);
+      rope(k, c.numKvHeads, hd, t, inv);
+      ks.push(k);
+      vs.push(v);
+      const att = new Float64Array(c.numHeads * hd);
+      const group = c.numHeads / c.numKvHeads;
+      for (let head = 0; head < c.numHeads; head++) {
+        const kv = Math.floor(head / group);
+        const scores = ks.map((kj) => {
+          let s = 0;
+          for (let d = 0; d < hd; d++) s += q[head * hd + d] * kj[kv * hd + d];
+          return s / Math.sqrt(hd);
+        });
+        const max = Math.max(...scores);
+        const e = scores.map((s) => Math.exp(s - max));
+        const sum = e.reduce((a, b) => a + b, 0);
+        for (const [j, vj] of vs.entries()) for (let d = 0; d < hd; d++) att[head * hd + d] += (e[j] / sum) * vj[kv * hd + d];
+      }
+      const o = linear(w(`${p}.self_attn.o_proj.weight`), att, maybe(`${p}.self_attn.o_proj.bias`, c.attentionBias.o));
+      const x1 = x.map((v, i) => v + o[i]);
+      const h2 = rms(x1, w(`${p}.post_attention_layernorm.weight`), c.rmsNormEps);
+      const g = linear(w(`${p}.mlp.gate_proj.weight`), h2);
+      const u = linear(w(`${p}.mlp.up_proj.weight`), h2);
+      const a = g.map((gi, i) => (gi / (1 + Math.exp(-gi))) * u[i]);
+      const d = linear(w(`${p}.mlp.down_proj.weight`), a);
+      next.push(x1.map((v, i) => v + d[i]));
+    }
+    xs = next;
+  }
+  const head = c.tieWordEmbeddings ? embed : w('lm_head.weight');
+  return xs.map((x) => linear(head, rms(x, w('model.norm.weight'), c.rmsNormEps)));
+}
+
+/** Greedy continuation of `prompt` by `n` tokens, with the gap between the best and second-best logit each step. */
+export function greedy64(m: Weights, prompt: number[], n: number): { tokens: number[]; margins: number[] } {
+  const ids = [...prompt];
+  const tokens: number[] = [];
+  const margins: number[] = [];
+  for (let s = 0; s < n; s++) {
+    const logits = forward64(m, ids).at(-1) as Float64Array;
+    let best = 0;
+    for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+    let second = -Infinity;
+    for (let i = 0; i < logits.length; i++) if (i !== best && logits[i] > second) second = logits[i];
+    tokens.push(best);
+    margins.push(logits[best] - second);
+    ids.push(best);
+  }
+  return { tokens, margins };
+}
