@@ -13,6 +13,7 @@ import { type AttentionShape, attentionBackward, attentionForward, attentionScal
 interface Case extends AttentionShape {
   scale?: number;
   offset?: number;
+  window?: number;
   /** q and k are uniform in +-these (1 by default): large ones make peaked, large-logit rows. */
   qMagnitude?: number;
   kMagnitude?: number;
@@ -46,11 +47,11 @@ async function check(gpu: Gpu, c: Case, seed: number): Promise<Dispatch[]> {
     dk: nan(kvShape, 'dk'),
     dv: nan(kvShape, 'dv'),
   };
-  const options = { scale: c.scale ?? attentionScale(hd), offset: c.offset };
+  const options = { scale: c.scale ?? attentionScale(hd), offset: c.offset, window: c.window };
   const dispatches = [...(await attentionForward(gpu, t, options)), ...(await attentionBackward(gpu, t, options))];
   gpu.run(...dispatches);
 
-  const label = `(B=${B} Tq=${Tq} Tk=${Tk} nh=${nh} nkv=${nkv} hd=${hd}${c.offset !== undefined ? ` offset=${c.offset}` : ''})`;
+  const label = `(B=${B} Tq=${Tq} Tk=${Tk} nh=${nh} nkv=${nkv} hd=${hd}${c.offset !== undefined ? ` offset=${c.offset}` : ''}${c.window ? ` window=${c.window}` : ''})`;
   const fwd = attentionForwardRef(c, q, k, v, options);
   const bwd = attentionBackwardRef(c, q, k, v, dout, options);
   const checks = [
@@ -95,6 +96,14 @@ gpuTest('generation: Tq < Tk with the cache offset, one new token, a padded cach
   await check(gpu, { B: 2, Tq: 3, Tk: 11, nh: 4, nkv: 1, hd: 8 }, 30);
   await check(gpu, { B: 2, Tq: 1, Tk: 11, nh: 8, nkv: 2, hd: 8 }, 31);
   await check(gpu, { B: 2, Tq: 3, Tk: 11, nh: 4, nkv: 1, hd: 8, offset: 5 }, 32); // keys past i + 5 masked too
+  await check(gpu, { B: 2, Tq: 3, Tk: 11, nh: 4, nkv: 1, hd: 8, window: 4 }, 33); // sliding window over the cache
+});
+
+gpuTest('sliding window shorter than the sequence (Mistral, Gemma 3 local layers): forward and backward', async ({ device }) => {
+  // Same (Tq, Tk, hd) as the T = 7 test: pipelines shared.
+  const gpu = new Gpu(device);
+  await check(gpu, { B: 2, Tq: 7, Tk: 7, nh: 8, nkv: 2, hd: 8, window: 3 }, 14);
+  await check(gpu, { B: 2, Tq: 7, Tk: 7, nh: 4, nkv: 1, hd: 8, window: 1, qMagnitude: 20, kMagnitude: 4 }, 15);
 });
 
 gpuTest('folded grids: every dispatch on a few workgroups, at most 3 per dimension', async ({ device }) => {

@@ -104,6 +104,8 @@ export interface AttentionRefOptions {
   scale?: number;
   /** Tk - Tq by default. */
   offset?: number;
+  /** Sliding window: keys a query sees, itself included; none by default. */
+  window?: number;
 }
 
 /** out: [B, Tq, nh, hd]; probs: [B, nh, Tq, Tk], masked entries 0. */
@@ -115,7 +117,7 @@ export function attentionForwardRef(
   options: AttentionRefOptions = {},
 ): { out: WithBound; probs: WithBound } {
   const scores = queriesTimesKeys(s, q, k, options.scale ?? 1 / Math.sqrt(s.hd));
-  const causal = { queries: s.Tq, offset: options.offset ?? s.Tk - s.Tq };
+  const causal = { queries: s.Tq, offset: options.offset ?? s.Tk - s.Tq, window: options.window };
   const { p, bound } = softmaxForwardRef(scores.y, s.Tk, { causal }, scores.bound);
   const probs = { y: p, bound };
   return { out: weightsTimesValues(s, probs, v, 1), probs };

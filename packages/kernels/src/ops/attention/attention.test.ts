@@ -50,12 +50,20 @@ describe('attentionForwardRef', () => {
     expectClose(attentionForwardRef(s, [1], k, v, { scale: 1 }).out.y, [7], 12);
     expectClose(attentionForwardRef(s, [1], k, v, { scale: 1, offset: 0 }).out.y, [4], 12);
   });
+
+  it('a sliding window of 1 leaves each query its own key only; one wider than every row changes nothing', () => {
+    const s = { B: 1, Tq: 2, Tk: 2, nh: 1, nkv: 1, hd: 1 };
+    expectClose(attentionForwardRef(s, [5, 1], k, v, { scale: 1, window: 1 }).out.y, [4, 8], 12);
+    expectClose(attentionForwardRef(s, [5, 1], k, v, { scale: 1, window: 2 }).out.y, [4, 7], 12);
+  });
 });
 
 describe('attentionBackwardRef', () => {
   for (const [name, s, options] of [
     ['GQA, Tq < Tk', GQA_GENERATION, {}],
     ['MHA, explicit scale', MHA, { scale: 0.6 }],
+    ['GQA, Tq < Tk, sliding window 2', GQA_GENERATION, { window: 2 }],
+    ['MHA, sliding window 3 of 4', MHA, { scale: 0.6, window: 3 }],
   ] as const) {
     it(`agrees with finite differences (${name})`, () => {
       const { q, k, v, dout } = inputs(s, 10);

@@ -137,6 +137,12 @@ export interface AttentionOptions {
   scale: number;
   /** Query i sees keys j <= i + offset; Tk - Tq by default (the queries are the last Tq keys). */
   offset?: number;
+  /**
+   * Sliding-window attention (Mistral, Gemma 3's local layers): query i sees only keys i + offset - window < j, the
+   * last `window` positions itself included. Absent or 0: full causal attention. The backward needs no mask of its
+   * own (masked probabilities are exactly 0), so it ignores this as it ignores `offset`.
+   */
+  window?: number;
 }
 
 /** The usual score scale, 1/sqrt(hd). */
@@ -153,7 +159,7 @@ function requireScale(op: string, scale: unknown): number {
 
 /**
  * Causal attention with grouped-query heads: query head h uses kv head floor(h / (nh / nkv)).
- * S = scale * Q Kᵀ, P = softmax(S) under the causal mask, out = P V, per (batch, head).
+ * S = scale * Q Kᵀ, P = softmax(S) under the causal mask (and sliding window), out = P V, per (batch, head).
  */
 export async function attentionForward(gpu: Gpu, t: AttentionForwardTensors, options: AttentionOptions): Promise<Dispatch[]> {
   const op = 'attention';
@@ -176,7 +182,7 @@ export async function attentionForward(gpu: Gpu, t: AttentionForwardTensors, opt
   const g = attentionGeometry(s);
   const parts = await Promise.all([
     matmul(gpu, t.scores, t.q, t.k, { geometry: g.scores, alpha: scale, label: `${op} scores` }),
-    softmaxForward(gpu, t.probs, t.scores, { causal: { queries: Tq, offset }, label: `${op} softmax` }),
+    softmaxForward(gpu, t.probs, t.scores, { causal: { queries: Tq, offset, window: options.window }, label: `${op} softmax` }),
     matmul(gpu, t.out, t.probs, t.v, { geometry: g.output, label: `${op} output` }),
   ]);
   return parts.flat();

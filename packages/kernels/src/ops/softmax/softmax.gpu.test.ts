@@ -24,8 +24,9 @@ const tolerance = (bound: ArrayLike<number>): Tolerance => ({ atol: Float64Array
 
 function assertMaskedZero(got: Float32Array, c: Case, label: string): void {
   for (let r = 0; r < c.rows; r++) {
-    for (let j = visibleColumns(r, c.L, c.causal); j < c.L; j++) {
-      if (got[r * c.L + j] !== 0) throw new Error(`${label}: masked [${r}, ${j}] is ${got[r * c.L + j]}, not 0`);
+    const { first, end } = visibleColumns(r, c.L, c.causal);
+    for (let j = 0; j < c.L; j++) {
+      if ((j < first || j >= end) && got[r * c.L + j] !== 0) throw new Error(`${label}: masked [${r}, ${j}] is ${got[r * c.L + j]}, not 0`);
     }
   }
 }
@@ -45,7 +46,7 @@ async function check(gpu: Gpu, c: Case, seed: number): Promise<Dispatch[]> {
   ];
   gpu.run(...dispatches);
   const [p, dx] = [await gpu.read(P), await gpu.read(dX)];
-  const mask = c.causal ? ` causal ${c.causal.queries}+${c.causal.offset}` : '';
+  const mask = c.causal ? ` causal ${c.causal.queries}+${c.causal.offset}${c.causal.window ? ` window ${c.causal.window}` : ''}` : '';
   const label = `[${c.rows}, ${c.L}] scale=${c.scale ?? 1} x~${c.shift ?? 0}±${c.magnitude ?? 4}${mask}`;
 
   const fwd = softmaxForwardRef(x, c.L, c);
@@ -81,6 +82,15 @@ gpuTest('causal masks: training (offset 0), generation (offset > 0), a padded ca
   await check(gpu, { rows: 3 * 3, L: 11, causal: { queries: 3, offset: 8 } }, 31);
   await check(gpu, { rows: 2 * 1, L: 9, magnitude: 50, causal: { queries: 1, offset: 8 } }, 32); // one new token
   await check(gpu, { rows: 3 * 3, L: 11, causal: { queries: 3, offset: 5 } }, 33); // keys past queries + offset masked too
+});
+
+gpuTest('sliding windows: shorter than the rows, in training and generation, wider than every row (no-op)', async ({ device }) => {
+  const gpu = new Gpu(device);
+  await check(gpu, { rows: 2 * 7, L: 7, scale: 0.35, causal: { queries: 7, offset: 0, window: 3 } }, 35);
+  await check(gpu, { rows: 3 * 3, L: 11, causal: { queries: 3, offset: 8, window: 4 } }, 36);
+  await check(gpu, { rows: 2 * 1, L: 9, magnitude: 50, causal: { queries: 1, offset: 8, window: 1 } }, 37); // itself only
+  await check(gpu, { rows: 2 * 70, L: 70, causal: { queries: 70, offset: 0, window: 5 } }, 38); // first column past a stride
+  await check(gpu, { rows: 2 * 7, L: 7, causal: { queries: 7, offset: 0, window: 100 } }, 39);
 });
 
 gpuTest('folded grids: a few rows, at most 3 workgroups per dimension', async ({ device }) => {

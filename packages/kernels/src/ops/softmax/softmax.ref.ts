@@ -8,9 +8,15 @@
 // exact 0 may be off by that much too.
 import type { CausalMask } from './softmax.ts';
 
-/** Columns row r sees: all L, or j <= (r % queries) + offset under a causal mask. */
-export function visibleColumns(r: number, L: number, causal?: CausalMask): number {
-  return causal ? Math.min(L, (r % causal.queries) + causal.offset + 1) : L;
+/**
+ * Columns row r sees, [first, end): all L, or j <= (r % queries) + offset under a causal mask, and of those only
+ * the last `window` when it is set.
+ */
+export function visibleColumns(r: number, L: number, causal?: CausalMask): { first: number; end: number } {
+  if (!causal) return { first: 0, end: L };
+  const last = (r % causal.queries) + causal.offset;
+  const window = causal.window ?? 0;
+  return { first: window > 0 ? Math.max(0, last + 1 - window) : 0, end: Math.min(L, last + 1) };
 }
 
 const expError = (arg: number) => 2 * (3 + 2 * Math.abs(arg));
@@ -31,8 +37,9 @@ export function softmaxForwardRef(
   const p = new Float64Array(x.length);
   const bound = new Float64Array(x.length);
   for (let r = 0; r < x.length / L; r++) {
-    const row = r * L;
-    const seen = visibleColumns(r, L, options.causal);
+    const { first, end } = visibleColumns(r, L, options.causal);
+    const row = r * L + first;
+    const seen = end - first;
     let max = Number.NEGATIVE_INFINITY;
     for (let j = row; j < row + seen; j++) max = Math.max(max, scale * x[j]);
     let sum = 0;

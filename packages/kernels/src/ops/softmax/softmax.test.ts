@@ -32,6 +32,27 @@ describe('softmaxForwardRef', () => {
     expectClose(softmaxForwardRef(x.slice(0, 6), 3, { causal: { queries: 2, offset: 1 } }).p, [1 / 3, 2 / 3, 0, 1 / 6, 2 / 6, 3 / 6]);
   });
 
+  it('masks a sliding window: row r sees i + offset - window < j <= i + offset', () => {
+    // 3 queries over 3 keys, window 2: query 2 no longer sees key 0.
+    const x = [...logs, ...logs, ...logs];
+    expectClose(softmaxForwardRef(x, 3, { causal: { queries: 3, offset: 0, window: 2 } }).p, [1, 0, 0, 1 / 3, 2 / 3, 0, 0, 2 / 5, 3 / 5]);
+    // Window 1: each query sees itself only. A window wider than the row changes nothing.
+    expectClose(softmaxForwardRef(x, 3, { causal: { queries: 3, offset: 0, window: 1 } }).p, [1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    expectClose(
+      softmaxForwardRef(x, 3, { causal: { queries: 3, offset: 0, window: 9 } }).p,
+      Array.from(softmaxForwardRef(x, 3, { causal: { queries: 3, offset: 0 } }).p),
+    );
+    // Generation: 2 queries at positions 1, 2 of 3 keys, window 2.
+    expectClose(softmaxForwardRef(x.slice(0, 6), 3, { causal: { queries: 2, offset: 1, window: 2 } }).p, [
+      1 / 3,
+      2 / 3,
+      0,
+      0,
+      2 / 5,
+      3 / 5,
+    ]);
+  });
+
   it('bounds the error by zero exactly where the output is masked', () => {
     const { bound } = softmaxForwardRef(uniform(12, 1), 4, { causal: { queries: 3, offset: 1 } });
     expect(Array.from(bound, (b) => b === 0)).toEqual([false, false, true, true, false, false, false, true, ...Array(4).fill(false)]);
@@ -45,8 +66,8 @@ describe('softmaxBackwardRef', () => {
   });
 
   // d/dx of w · softmax(scale * x) is scale * softmaxBackward(p, w).
-  for (const causal of [undefined, { queries: 3, offset: 2 }]) {
-    it(`agrees with finite differences${causal ? ' under a causal mask' : ''}`, () => {
+  for (const causal of [undefined, { queries: 3, offset: 2 }, { queries: 3, offset: 2, window: 2 }]) {
+    it(`agrees with finite differences${causal ? ` under a causal mask${causal.window ? ' with a sliding window' : ''}` : ''}`, () => {
       const [rows, L, scale] = [6, 5, 0.7];
       const x = uniform(rows * L, 2, 3);
       const w = uniform(rows * L, 3);
@@ -85,6 +106,9 @@ describe('shape errors', () => {
     await expect(run(3, -1)).rejects.toThrow('attn softmax: causal.offset must be a non-negative integer, got -1');
     await expect(run(4, 0)).rejects.toThrow('attn softmax: x x[2, 3, 5] has 6 rows, not a multiple of causal.queries 4');
     await expect(run(3, 3)).rejects.toThrow('attn softmax: causal.queries + causal.offset = 6 keys do not fit x x[2, 3, 5]');
+    await expect(softmaxForward(gpu, y, x, { causal: { queries: 3, offset: 2, window: 1.5 }, label: 'attn softmax' })).rejects.toThrow(
+      'attn softmax: causal.window must be a non-negative integer (0 for none), got 1.5',
+    );
   });
 
   it('backward: shapes and aliasing', async () => {

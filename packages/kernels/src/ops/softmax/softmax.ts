@@ -10,10 +10,16 @@ import backwardSource from './softmax_backward.wgsl?raw';
 const FORWARD = { name: 'softmax', source };
 const BACKWARD = { name: 'softmax_backward', source: backwardSource };
 
-/** Row r is query i = r % queries and sees columns j <= i + offset (offset = keys - queries). */
+/**
+ * Row r is query i = r % queries and sees columns j <= i + offset (offset = keys - queries); with a sliding
+ * `window` of W, only the last W of those: i + offset - W < j <= i + offset (transformers' sliding-window mask,
+ * `kv_idx > q_idx - sliding_window`, so a query sees itself and the W - 1 keys before it).
+ */
 export interface CausalMask {
   queries: number;
   offset: number;
+  /** Keys a query sees, itself included; absent (or 0) for full causal attention. */
+  window?: number;
 }
 
 export interface SoftmaxOptions {
@@ -42,10 +48,13 @@ function rowShape(op: string, output: [string, Tensor], inputs: Named): { rows: 
   return { rows: t0.size / L, L };
 }
 
-function checkCausal(op: string, x: Tensor, rows: number, L: number, { queries, offset }: CausalMask): void {
+function checkCausal(op: string, x: Tensor, rows: number, L: number, { queries, offset, window }: CausalMask): void {
   if (!Number.isInteger(queries) || queries < 1) throw new ShapeError(op, `causal.queries must be a positive integer, got ${queries}`);
   if (!Number.isInteger(offset) || offset < 0) throw new ShapeError(op, `causal.offset must be a non-negative integer, got ${offset}`);
   if (rows % queries !== 0) throw new ShapeError(op, `x ${shapeStr(x)} has ${rows} rows, not a multiple of causal.queries ${queries}`);
+  if (window !== undefined && (!Number.isInteger(window) || window < 0)) {
+    throw new ShapeError(op, `causal.window must be a non-negative integer (0 for none), got ${window}`);
+  }
   if (queries + offset > L) {
     throw new ShapeError(op, `causal.queries + causal.offset = ${queries + offset} keys do not fit x ${shapeStr(x)}`);
   }
@@ -53,17 +62,25 @@ function checkCausal(op: string, x: Tensor, rows: number, L: number, { queries, 
 
 /**
  * out = softmax(scale * x) over the last dimension; x, out: [..., L].
- * With `causal`, columns j > (r % queries) + offset of row r are masked: excluded from the
- * softmax and written as exactly 0.
+ * With `causal`, columns j > (r % queries) + offset of row r are masked (and, with a window, those at or before
+ * (r % queries) + offset - window): excluded from the softmax and written as exactly 0.
  */
 export async function softmaxForward(gpu: Gpu, out: Tensor, x: Tensor, options: SoftmaxOptions = {}): Promise<Dispatch[]> {
   const op = options.label ?? 'softmax';
   const { rows, L } = rowShape(op, ['out', out], [['x', x]]);
   const { causal } = options;
   if (causal) checkCausal(op, x, rows, L, causal);
-  const { queries, offset } = causal ?? { queries: 1, offset: 0 };
+  const { queries, offset, window } = causal ?? { queries: 1, offset: 0 };
   const [masked, scale] = [causal ? 1 : 0, options.scale ?? 1];
-  const params = new UniformWriter().u32(rows).u32(L).u32(queries).u32(offset).u32(masked).f32(scale).bytes();
+  const params = new UniformWriter()
+    .u32(rows)
+    .u32(L)
+    .u32(queries)
+    .u32(offset)
+    .u32(masked)
+    .f32(scale)
+    .u32(window ?? 0)
+    .bytes();
   return [await gpu.dispatch(op, { kernel: FORWARD, consts: { WG: workgroupSize(L) }, params, bind: [x, out], groups: rows })];
 }
 

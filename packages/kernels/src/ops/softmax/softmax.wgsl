@@ -1,7 +1,8 @@
 // Row softmax:  y[r, j] = exp(scale*x[r, j] - m_r) / sum_k exp(scale*x[r, k] - m_r)
 //   x, y: [rows, L]; the sums and max m_r run over the columns row r sees, the others are 0.
 // With `causal` set, row r is query i = r % queries and sees columns j <= i + offset
-// (offset = keys - queries: 0 in training, the cached length when generating).
+// (offset = keys - queries: 0 in training, the cached length when generating); with a sliding
+// window W > 0, only columns i + offset - W < j <= i + offset (the last W keys, itself included).
 //
 // One workgroup per row. Each thread folds its strided columns into an online (max, sum of
 // exp(v - max)) pair, so one tree reduction in workgroup memory yields both row statistics;
@@ -9,7 +10,7 @@
 
 const WG = 64u;
 
-struct Params { rows: u32, L: u32, queries: u32, offset: u32, causal: u32, scale: f32 }
+struct Params { rows: u32, L: u32, queries: u32, offset: u32, causal: u32, scale: f32, window: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -30,11 +31,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.rows) { return; }  // uniform per workgroup: the grid was folded to fit the limits
   let base = row * p.L;
+  // Columns [first, seen) are visible.
   var seen = p.L;
-  if (p.causal != 0u) { seen = min(p.L, row % p.queries + p.offset + 1u); }
+  var first = 0u;
+  if (p.causal != 0u) {
+    let last = row % p.queries + p.offset;
+    seen = min(p.L, last + 1u);
+    if (p.window != 0u && last + 1u > p.window) { first = last + 1u - p.window; }
+  }
 
   var acc = vec2f(0.0);
-  for (var j = lid; j < seen; j += WG) {
+  for (var j = first + lid; j < seen; j += WG) {
     let v = p.scale * x[base + j];
     if (acc.y == 0.0) {
       acc = vec2f(v, 1.0);
@@ -55,7 +62,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 
   for (var j = lid; j < p.L; j += WG) {
     var prob = 0.0;
-    if (j < seen) { prob = exp(p.scale * x[base + j] - row_max) * inv_sum; }
+    if (j >= first && j < seen) { prob = exp(p.scale * x[base + j] - row_max) * inv_sum; }
     y[base + j] = prob;
   }
 }
