@@ -7,6 +7,7 @@ export * from './ops/dpo_loss/dpo_loss.ts';
 export * from './ops/dropout/dropout.ts';
 export { add, addBias, axpy, biasGrad, fill, scale } from './ops/elementwise/elementwise.ts';
 export * from './ops/embedding/embedding.ts';
+export * from './ops/geglu/geglu.ts';
 export * from './ops/matmul/matmul.ts';
 export * from './ops/rmsnorm/rmsnorm.ts';
 export * from './ops/rope/rope.ts';

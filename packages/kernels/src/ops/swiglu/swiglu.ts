@@ -12,8 +12,8 @@ const BACKWARD = { name: 'swiglu_backward', source: backwardSource };
 /** Threads per workgroup of both kernels (their WG). */
 const WG = 256;
 
-/** Every tensor f32 and the shape of gate, which is [N, I]; outputs in no input's buffer. */
-function check(op: string, gate: Tensor, outputs: Named, inputs: Named): void {
+/** Every tensor f32 and the shape of gate, which is [N, I]; outputs in no input's buffer. Shared with geglu. */
+export function checkGated(op: string, gate: Tensor, outputs: Named, inputs: Named): void {
   if (gate.shape.length !== 2 || gate.size < 1) throw new ShapeError(op, `gate must be [N, I] with N, I >= 1; got gate ${shapeStr(gate)}`);
   requireShapes(
     op,
@@ -23,8 +23,8 @@ function check(op: string, gate: Tensor, outputs: Named, inputs: Named): void {
   requireDisjoint(op, outputs, inputs);
 }
 
-/** One dispatch of `kernel`, one thread per element of gate. */
-function elementwise(gpu: Gpu, op: string, kernel: Kernel, gate: Tensor, bind: Tensor[]): Promise<Dispatch> {
+/** One dispatch of `kernel`, one thread per element of gate. Shared with geglu. */
+export function gatedDispatch(gpu: Gpu, op: string, kernel: Kernel, gate: Tensor, bind: Tensor[]): Promise<Dispatch> {
   const params = new UniformWriter().u32(gate.size).u32(0).u32(0).u32(0).bytes();
   return gpu.dispatch(op, { kernel, params, bind, groups: Math.ceil(gate.size / WG) });
 }
@@ -36,7 +36,7 @@ export async function swigluForward(
   options: { label?: string } = {},
 ): Promise<Dispatch[]> {
   const op = options.label ?? 'swiglu';
-  check(
+  checkGated(
     op,
     t.gate,
     [['out', t.out]],
@@ -45,7 +45,7 @@ export async function swigluForward(
       ['up', t.up],
     ],
   );
-  return [await elementwise(gpu, op, FORWARD, t.gate, [t.gate, t.up, t.out])];
+  return [await gatedDispatch(gpu, op, FORWARD, t.gate, [t.gate, t.up, t.out])];
 }
 
 /** dgate = dout * up * silu'(gate), dup = dout * silu(gate), both overwritten. All [N, I]. */
@@ -64,6 +64,6 @@ export async function swigluBackward(
     ['gate', t.gate],
     ['up', t.up],
   ];
-  check(op, t.gate, outputs, inputs);
-  return [await elementwise(gpu, op, BACKWARD, t.gate, [t.dout, t.gate, t.up, t.dgate, t.dup])];
+  checkGated(op, t.gate, outputs, inputs);
+  return [await gatedDispatch(gpu, op, BACKWARD, t.gate, [t.dout, t.gate, t.up, t.dgate, t.dup])];
 }
