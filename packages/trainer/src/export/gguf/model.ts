@@ -1,0 +1,146 @@
+// The merged model -> a GGUF llama.cpp runs, named and laid out as convert_hf_to_gguf.py writes it (ggml-org/llama.cpp
+// at 0024aa7417efd50a7c2a79e049dfbbbceb0beaaf: TextModel.set_gguf_parameters, LlamaModel, Qwen2Model, and
+// gguf-py tensor_mapping.py):
+//   model.embed_tokens -> token_embd, model.norm -> output_norm, lm_head -> output (absent when tied: llama.cpp
+//   reuses token_embd), layers.<i>.{input_layernorm, self_attn.{q,k,v,o}_proj, post_attention_layernorm,
+//   mlp.{gate,up,down}_proj} -> blk.<i>.{attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_up,
+//   ffn_down}.
+// llama.cpp's "llama" architecture applies RoPE to interleaved pairs (x0,x1), HF to halves (x_i, x_{i+hd/2}); the
+// converter permutes the rows of q_proj and k_proj (LlamaModel.permute) so the two agree. "qwen2" uses the NEOX
+// (halves) rope and takes the weights as they are.
+// Tensor types follow the converter: 1-D tensors (norms, biases) stay F32; matrices take the chosen type.
+import type { ModelConfig } from '../../model/config.ts';
+import { encodeFloats } from '../dtype.ts';
+import { ExportError, type ExportFile } from '../files.ts';
+import type { Checkpoint } from '../merge.ts';
+import { type GgmlType, type GgufTensor, type GgufValue, ggufFile } from './format.ts';
+import { tokenizerMetadata } from './tokenizer.ts';
+
+export type GgufModelType = 'F32' | 'F16' | 'BF16';
+
+/** general.file_type (llama_ftype): ALL_F32, MOSTLY_F16, MOSTLY_BF16. */
+const FILE_TYPE: Record<GgufModelType, number> = { F32: 0, F16: 1, BF16: 32 };
+
+const ARCH: Partial<Record<ModelConfig['architecture'], { name: string; permuteQK: boolean }>> = {
+  LlamaForCausalLM: { name: 'llama', permuteQK: true },
+  Qwen2ForCausalLM: { name: 'qwen2', permuteQK: false },
+};
+
+export function ggufArchitecture(config: ModelConfig): { name: string; permuteQK: boolean } {
+  const arch = ARCH[config.architecture];
+  if (!arch)
+    throw new ExportError(
+      `config.json: webtune does not write GGUF for ${config.architecture} yet (it writes ${Object.keys(ARCH).join(', ')})`,
+    );
+  return arch;
+}
+
+const LAYER_NAMES: [RegExp, string][] = [
+  [/^input_layernorm\.weight$/, 'attn_norm.weight'],
+  [/^self_attn\.q_proj\.(weight|bias)$/, 'attn_q.$1'],
+  [/^self_attn\.k_proj\.(weight|bias)$/, 'attn_k.$1'],
+  [/^self_attn\.v_proj\.(weight|bias)$/, 'attn_v.$1'],
+  [/^self_attn\.o_proj\.(weight|bias)$/, 'attn_output.$1'],
+  [/^post_attention_layernorm\.weight$/, 'ffn_norm.weight'],
+  [/^mlp\.gate_proj\.weight$/, 'ffn_gate.weight'],
+  [/^mlp\.up_proj\.weight$/, 'ffn_up.weight'],
+  [/^mlp\.down_proj\.weight$/, 'ffn_down.weight'],
+];
+
+/** llama.cpp's name for an HF tensor name. */
+export function ggufTensorName(hf: string): string {
+  if (hf === 'model.embed_tokens.weight') return 'token_embd.weight';
+  if (hf === 'model.norm.weight') return 'output_norm.weight';
+  if (hf === 'lm_head.weight') return 'output.weight';
+  const m = /^model\.layers\.(\d+)\.(.+)$/.exec(hf);
+  if (m) for (const [re, to] of LAYER_NAMES) if (re.test(m[2])) return `blk.${m[1]}.${m[2].replace(re, to)}`;
+  throw new ExportError(`tensor "${hf}" has no GGUF name webtune knows`);
+}
+
+/**
+ * LlamaModel.permute: rows viewed as [heads, 2, hd/2] are reordered to [heads, hd/2, 2], so output row
+ * h·hd + 2i + j is input row h·hd + j·hd/2 + i. Works for a weight [heads·hd, in] and a bias [heads·hd].
+ */
+export function permuteRope(data: Float32Array, heads: number, rowLen: number): Float32Array {
+  const hd = data.length / rowLen / heads;
+  const out = new Float32Array(data.length);
+  for (let h = 0; h < heads; h++)
+    for (let i = 0; i < hd / 2; i++)
+      for (let j = 0; j < 2; j++) {
+        const from = (h * hd + j * (hd / 2) + i) * rowLen;
+        out.set(data.subarray(from, from + rowLen), (h * hd + 2 * i + j) * rowLen);
+      }
+  return out;
+}
+
+/** The per-architecture hyper-parameters (the `<arch>.*` keys). */
+function hyperParameters(arch: string, c: ModelConfig): [string, GgufValue][] {
+  const u32 = (value: number): GgufValue => ({ type: 'u32', value });
+  const meta: [string, GgufValue][] = [
+    [`${arch}.block_count`, u32(c.numLayers)],
+    [`${arch}.context_length`, u32(c.maxPositionEmbeddings)],
+    [`${arch}.embedding_length`, u32(c.hiddenSize)],
+    [`${arch}.feed_forward_length`, u32(c.intermediateSize)],
+    [`${arch}.attention.head_count`, u32(c.numHeads)],
+    [`${arch}.attention.head_count_kv`, u32(c.numKvHeads)],
+    [`${arch}.rope.freq_base`, { type: 'f32', value: c.ropeTheta }],
+    [`${arch}.attention.layer_norm_rms_epsilon`, { type: 'f32', value: c.rmsNormEps }],
+  ];
+  if (c.headDim !== c.hiddenSize / c.numHeads) {
+    meta.push([`${arch}.attention.key_length`, u32(c.headDim)], [`${arch}.attention.value_length`, u32(c.headDim)]);
+  }
+  if (arch === 'llama') meta.push([`${arch}.vocab_size`, u32(c.vocabSize)], [`${arch}.rope.dimension_count`, u32(c.headDim)]);
+  const s = c.ropeScaling;
+  if (s?.type === 'linear') {
+    meta.push(
+      [`${arch}.rope.scaling.type`, { type: 'string', value: 'linear' }],
+      [`${arch}.rope.scaling.factor`, { type: 'f32', value: s.factor }],
+    );
+  } else if (s !== null) {
+    throw new ExportError(
+      `config.json: rope_scaling type "${s.type}" is not written to GGUF by webtune yet (llama.cpp needs a rope_freqs tensor for it)`,
+    );
+  }
+  return meta;
+}
+
+export interface GgufModelOptions {
+  type: GgufModelType;
+  /** general.name */
+  name: string;
+  /** tokenizer.json and tokenizer_config.json, parsed. */
+  tokenizer: { json: Record<string, unknown>; config: Record<string, unknown> };
+  fileName?: string;
+}
+
+/** The GGUF file of a (merged) model. */
+export function ggufModelFile(model: Checkpoint, o: GgufModelOptions): ExportFile {
+  const c = model.config;
+  const arch = ggufArchitecture(c);
+  const metadata: [string, GgufValue][] = [
+    ['general.architecture', { type: 'string', value: arch.name }],
+    ['general.type', { type: 'string', value: 'model' }],
+    ['general.name', { type: 'string', value: o.name }],
+    ...hyperParameters(arch.name, c),
+    ['general.file_type', { type: 'u32', value: FILE_TYPE[o.type] }],
+    ...tokenizerMetadata(o.tokenizer.json, o.tokenizer.config, c.vocabSize),
+    ['general.quantization_version', { type: 'u32', value: 2 }],
+  ];
+  const tensors: GgufTensor[] = model.tensors.map(({ name, shape }) => {
+    const ggufName = ggufTensorName(name);
+    const matrix = shape.length === 2;
+    const type: GgmlType = matrix ? o.type : 'F32';
+    const heads = /\.q_proj\./.test(name) ? c.numHeads : /\.k_proj\./.test(name) ? c.numKvHeads : 0;
+    return {
+      name: ggufName,
+      shape,
+      type,
+      data() {
+        const raw = model.read(name);
+        const rowLen = matrix ? shape[1] : 1;
+        return encodeFloats(arch.permuteQK && heads > 0 ? permuteRope(raw, heads, rowLen) : raw, type);
+      },
+    };
+  });
+  return ggufFile(o.fileName ?? 'model.gguf', metadata, tensors);
+}
