@@ -56,6 +56,13 @@ export interface LaunchOptions {
   executablePath?: string;
   /** Keep IndexedDB etc. between launches (the CLI's adapters and caches); a temporary profile otherwise. */
   userDataDir?: string;
+  /**
+   * The caller handles SIGINT/SIGTERM/SIGHUP itself (the CLI stops a run cleanly on Ctrl-C). By default Puppeteer kills
+   * the browser and exits the process on each of them.
+   */
+  ownSignals?: boolean;
+  /** Extra Chromium switches. */
+  extraArgs?: string[];
 }
 
 export async function launchChromium(options: LaunchOptions = {}): Promise<Browser> {
@@ -63,8 +70,14 @@ export async function launchChromium(options: LaunchOptions = {}): Promise<Brows
   return puppeteer.launch({
     executablePath: options.executablePath ?? findChromium(),
     headless: options.headless ?? true,
-    args: chromiumArgs(gpu),
+    args: [...chromiumArgs(gpu), ...(options.extraArgs ?? [])],
     userDataDir: options.userDataDir,
+    // DevTools over a pipe, not a socket: when this process dies in any way (SIGKILL, out of memory), the pipe closes
+    // and Chromium exits with it, instead of training on and holding the profile's lock.
+    pipe: true,
+    handleSIGINT: !options.ownSignals,
+    handleSIGTERM: !options.ownSignals,
+    handleSIGHUP: !options.ownSignals,
     protocolTimeout: 30 * 60_000, // long GPU evaluations (training runs) are normal here
   });
 }

@@ -24,6 +24,8 @@ export interface GpuSession {
   server: PageServer;
   adapter: AdapterReport;
   close(): Promise<void>;
+  /** Ends the browser now, synchronously (SIGKILL to its process group): for a process about to exit. */
+  kill(): void;
 }
 
 export interface SessionOptions extends ServeOptions {
@@ -35,7 +37,17 @@ export interface SessionOptions extends ServeOptions {
   log?: (line: string) => void;
   /** Forward console.debug/info/log lines too, not just warnings and errors. */
   verbose?: boolean;
+  /** The caller handles SIGINT/SIGTERM/SIGHUP (see LaunchOptions.ownSignals). */
+  ownSignals?: boolean;
+  /**
+   * Serve the page as http://webtune.localhost/ whatever port the server got. Storage (IndexedDB, Cache Storage) is
+   * kept per origin, port included: with a persistent profile, a run on another port than the last would find none of
+   * its adapters, checkpoints or downloads. (*.localhost is a secure context, as 127.0.0.1 is.)
+   */
+  stableOrigin?: boolean;
 }
+
+export const STABLE_HOST = 'webtune.localhost';
 
 const LOUD = new Set(['error', 'warn', 'assert']);
 
@@ -85,10 +97,17 @@ export function describeAdapter(a: AdapterReport): string {
 export async function openGpuSession(options: SessionOptions): Promise<GpuSession> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const verbose = options.verbose ?? false;
-  const server = await startServer(options);
+  const served = await startServer(options);
+  const port = new URL(served.url).port;
+  const server: PageServer = options.stableOrigin ? { ...served, url: `http://${STABLE_HOST}/` } : served;
   let browser: Browser | undefined;
   try {
-    browser = await launchChromium({ gpu: options.gpu, userDataDir: options.userDataDir });
+    browser = await launchChromium({
+      gpu: options.gpu,
+      userDataDir: options.userDataDir,
+      ownSignals: options.ownSignals,
+      extraArgs: options.stableOrigin ? [`--host-resolver-rules=MAP ${STABLE_HOST}:80 127.0.0.1:${port}`] : [],
+    });
     const page = await browser.newPage();
     page.on('console', (msg) => forward('page', msg, log, verbose));
     page.on('pageerror', (err) => log(`[page error] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
@@ -107,6 +126,16 @@ export async function openGpuSession(options: SessionOptions): Promise<GpuSessio
       async close() {
         await opened.close();
         await server.close();
+      },
+      kill() {
+        const pid = opened.process()?.pid;
+        if (pid === undefined) return;
+        // Puppeteer starts Chromium as a process group leader: the group takes its GPU and renderer processes too.
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
       },
     };
   } catch (err) {
