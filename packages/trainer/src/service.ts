@@ -85,6 +85,8 @@ export interface TrainRequest {
   name?: string;
   /** Continue an interrupted run from its last checkpoint. */
   resumeRunId?: string;
+  /** Where the CLI writes the run (--out), kept with its checkpoints: running again with it finds them. */
+  outputDir?: string;
 }
 
 export interface TrainResult {

@@ -70,6 +70,7 @@ export function config(method: Method, overrides: Partial<Omit<TrainConfig, 'lor
     lrSchedulerType: 'constant',
     loggingSteps: 1,
     saveSteps: 0,
+    saveMinutes: 0,
     seed: 7,
     ...rest,
     lora: {

@@ -92,3 +92,27 @@ describe('training_config.json pins what TRL would do differently by default', (
     expect(fromTrlConfig(toTrlConfig(c, extra))).toEqual(sorted);
   });
 });
+
+describe('settings that would do nothing are refused, naming the flag', () => {
+  it('a learning rate of 0', () => {
+    const c = { ...defaultConfig('sft'), learningRate: 0 };
+    expect(() => validateConfig(c)).toThrow('--learning-rate (learning_rate) is 0: the adapter would never change');
+  });
+
+  it('label smoothing with the ipo or hinge loss (sigmoid only); 0 is fine with any loss', () => {
+    for (const lossType of ['ipo', 'hinge'] as const) {
+      const c = { ...defaultConfig('dpo'), lossType, labelSmoothing: 0.1 };
+      expect(() => validateConfig(c)).toThrow(
+        `--label-smoothing (label_smoothing) applies to --loss-type sigmoid only; ${lossType} ignores it`,
+      );
+      expect(() => validateConfig({ ...c, labelSmoothing: 0 })).not.toThrow();
+    }
+    expect(() => validateConfig({ ...defaultConfig('dpo'), labelSmoothing: 0.1 })).not.toThrow();
+  });
+
+  it('save_minutes: 2 by default, 0 turns it off, a negative value is refused', () => {
+    expect(defaultConfig('sft').saveMinutes).toBe(2);
+    expect(() => validateConfig({ ...defaultConfig('sft'), saveMinutes: 0 })).not.toThrow();
+    expect(() => validateConfig({ ...defaultConfig('sft'), saveMinutes: -1 })).toThrow('--save-minutes (save_minutes) must be between 0');
+  });
+});

@@ -21,6 +21,7 @@ export interface TrainConfig {
   seed: number;
   loggingSteps: number; // log metrics every N optimizer steps
   saveSteps: number; // checkpoint every N optimizer steps; 0 disables
+  saveMinutes: number; // and every N minutes of training, whichever comes first; 0 disables
   adamBeta1: number;
   adamBeta2: number;
   adamEpsilon: number;
@@ -141,6 +142,13 @@ export const HYPER_PARAMS: HyperParam[] = [
     kind: int(0),
     help: 'Save a resumable checkpoint every this many steps; 0 never.',
   },
+  {
+    key: 'saveMinutes',
+    trl: 'save_minutes',
+    flag: 'save-minutes',
+    kind: num(0, 1e6),
+    help: 'Also save one every this many minutes of training, whichever comes first (a crash loses minutes); 0 never.',
+  },
   { key: 'adamBeta1', trl: 'adam_beta1', flag: 'adam-beta1', kind: num(0, 0.999999), help: 'AdamW momentum of the gradient.' },
   { key: 'adamBeta2', trl: 'adam_beta2', flag: 'adam-beta2', kind: num(0, 0.999999), help: 'AdamW momentum of the squared gradient.' },
   { key: 'adamEpsilon', trl: 'adam_epsilon', flag: 'adam-epsilon', kind: num(0, 1), help: 'AdamW denominator guard.' },
@@ -220,6 +228,7 @@ export function defaultConfig(method: Method): TrainConfig {
     seed: 42,
     loggingSteps: 1,
     saveSteps: 50,
+    saveMinutes: 2,
     adamBeta1: 0.9,
     adamBeta2: 0.999,
     adamEpsilon: 1e-8,
@@ -271,6 +280,15 @@ export function validateConfig(c: TrainConfig): void {
         throw new ConfigValueError(`${where} must be between ${p.kind.min} and ${p.kind.max}, got ${n}`);
     }
   }
+  if (c.learningRate === 0)
+    throw new ConfigValueError(
+      '--learning-rate (learning_rate) is 0: the adapter would never change; give a positive rate (e.g. 2e-4 for SFT)',
+    );
+  // TRL warns and ignores it; here a setting that does nothing is refused, as the other method's flags are.
+  if (c.method === 'dpo' && c.labelSmoothing > 0 && c.lossType !== 'sigmoid')
+    throw new ConfigValueError(
+      `--label-smoothing (label_smoothing) applies to --loss-type sigmoid only; ${c.lossType} ignores it: remove it or use sigmoid`,
+    );
   if (c.maxSteps === 0) throw new ConfigValueError('--max-steps (max_steps) must be -1 (use epochs) or at least 1, got 0');
   if (c.maxSteps < 0 && !(c.numTrainEpochs > 0)) throw new ConfigValueError('--num-train-epochs must be above 0 when --max-steps is -1');
 }

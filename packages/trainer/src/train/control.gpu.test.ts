@@ -171,3 +171,51 @@ gpuTest("cancel ends a run as 'cancelled' (also while paused) and keeps the adap
     `early cancel: ${early.result.status}, adapter ${early.result.adapterId}`,
   );
 });
+
+/**
+ * Cancelled in the middle of an accumulation window (as step 2's second micro-batch is about to run), with no
+ * save_steps checkpoint due: the run saves a checkpoint of step 1 itself, dropping the half window, and the run resumed
+ * from it ends bit-identical to an uninterrupted one (the dropped micro-batch is done again, its tokens counted once).
+ */
+gpuTest('cancel mid-window checkpoints the last whole step; resuming from it equals the uninterrupted run', async () => {
+  const svc = await service();
+  const data = await dataset(svc, 'sft', sftJsonl(8, 23));
+  const cfg = config('sft', { maxSteps: 3, batchSize: 2, gradientAccumulationSteps: 2, learningRate: 1e-2, lora: { dropout: 0.1 } });
+  const whole = await trained(svc, { config: cfg, datasetId: data });
+  const { model } = internals(svc).loaded;
+  const original = model.step.bind(model);
+  let microBatches = 0;
+  model.step = (...args: Parameters<typeof model.step>) => {
+    if (++microBatches === 3) svc.cancel(); // step 2's first micro-batch: the cancel lands before its second
+    return original(...args);
+  };
+  let first: Awaited<ReturnType<typeof train>>;
+  try {
+    first = await train(svc, { config: cfg, datasetId: data });
+  } finally {
+    model.step = original;
+  }
+  check(first.result.message === 'cancelled at step 1', `first part: ${first.result.status}: ${first.result.message}`);
+  const saved = first.events.flatMap((e) => (e.type === 'checkpoint' ? [e.step] : []));
+  check(saved.join() === '1', `checkpoints saved: [${saved}], not the one of step 1 on cancel`);
+  const rest = await train(svc, { config: cfg, datasetId: data, resumeRunId: first.result.runId });
+  check(rest.result.status === 'completed' && rest.result.adapterId, `resumed: ${rest.result.status}: ${rest.result.message}`);
+  sameTensors(await storedTensors(svc, rest.result.adapterId), await storedTensors(svc, whole.id), 'resumed vs uninterrupted');
+  const a = JSON.stringify(rest.result.metrics);
+  const b = JSON.stringify(whole.result.metrics);
+  check(a === b, `metrics differ:\nresumed       ${a}\nuninterrupted ${b}`);
+});
+
+gpuTest('save_minutes checkpoints by time as well as by steps, whichever comes first', async () => {
+  const svc = await service();
+  const data = await dataset(svc, 'sft', sftJsonl(8, 24));
+  // A few microseconds: due after every step; save_steps 0 leaves time alone to trigger them.
+  const cfg = config('sft', { maxSteps: 4, saveSteps: 0, saveMinutes: 1e-7 });
+  const byTime = await train(svc, { config: cfg, datasetId: data });
+  const saved = byTime.events.flatMap((e) => (e.type === 'checkpoint' ? [e.step] : []));
+  // None at the last step: a completed run deletes its checkpoints.
+  check(saved.join() === '1,2,3', `save_minutes ~0: checkpoints at steps [${saved}]`);
+  const never = await train(svc, { config: { ...cfg, saveMinutes: 60 }, datasetId: data });
+  const none = never.events.filter((e) => e.type === 'checkpoint').length;
+  check(none === 0, `save_minutes 60 in a run of seconds saved ${none} checkpoints`);
+});

@@ -166,10 +166,23 @@ export async function runTraining(
   const started = performance.now();
   const baseTokens = hooks.resume?.numTokens ?? 0;
   let tokensThisRun = 0;
+  let lastSaved = started;
+  let savedStep = hooks.resume?.optimizerStep ?? 0;
+  /** Checkpoints the end of the last whole step (none at step 0, at the last step, or twice at one step). */
+  const saveCheckpoint = async () => {
+    if (!hooks.checkpoint || state.optimizerStep === savedStep || state.optimizerStep >= total) return;
+    const [params, mm, vv] = await Promise.all([gpu.read(adapter.params), gpu.read(m), gpu.read(v)]);
+    await hooks.checkpoint({ ...state, pending: [...state.pending], params, m: mm, v: vv, numTokens: baseTokens + tokensThisRun });
+    hooks.onEvent({ type: 'checkpoint', step: state.optimizerStep });
+    savedStep = state.optimizerStep;
+    lastSaved = performance.now();
+  };
 
   let batches = epochBatches(examples, config.batchSize, config.seed, state.epoch);
   /** One optimizer step: a window of micro-batches, then the update. Returns the outcome when the run stops early. */
   const optimizerStep = async (): Promise<TrainOutcome | null> => {
+    const windowStart = { epoch: state.epoch, cursor: state.cursor };
+    const tokensBefore = tokensThisRun;
     const window: (SftExample | DpoExample)[][] = [];
     while (window.length < config.gradientAccumulationSteps) {
       if (state.cursor >= batches.length) {
@@ -193,7 +206,15 @@ export async function runTraining(
       // function of the run's position, so a resumed run draws the same ones.
       const dropoutSeed = mixSeed(config.seed, stepNumber, microIndex);
       await hooks.control.checkpoint();
-      if (hooks.control.isCancelled) return stopped('cancelled', `cancelled at step ${state.optimizerStep}`);
+      if (hooks.control.isCancelled) {
+        // This window's micro-batches are dropped with their gradients: the run stands at the end of its last whole
+        // step, and a checkpoint of that (unless one was just saved) lets a resumed run repeat them.
+        if (state.epoch !== windowStart.epoch) batches = epochBatches(examples, config.batchSize, config.seed, windowStart.epoch);
+        Object.assign(state, windowStart);
+        tokensThisRun = tokensBefore;
+        await saveCheckpoint();
+        return stopped('cancelled', `cancelled at step ${state.optimizerStep}`);
+      }
       let step: Step;
       let extra: Command[] = [];
       if (data.method === 'sft') {
@@ -294,11 +315,9 @@ export async function runTraining(
       hooks.onEvent({ type: 'log', record });
       state.pending = [];
     }
-    if (hooks.checkpoint && config.saveSteps > 0 && state.optimizerStep % config.saveSteps === 0 && state.optimizerStep < total) {
-      const [params, mm, vv] = await Promise.all([gpu.read(adapter.params), gpu.read(m), gpu.read(v)]);
-      await hooks.checkpoint({ ...state, pending: [...state.pending], params, m: mm, v: vv, numTokens: baseTokens + tokensThisRun });
-      hooks.onEvent({ type: 'checkpoint', step: state.optimizerStep });
-    }
+    const stepDue = config.saveSteps > 0 && state.optimizerStep % config.saveSteps === 0;
+    const timeDue = config.saveMinutes > 0 && performance.now() - lastSaved >= config.saveMinutes * 60_000;
+    if (stepDue || timeDue) await saveCheckpoint();
     return null;
   };
 
