@@ -79,6 +79,38 @@ describe('rejected before the browser starts (exit 2, one line)', () => {
       expect: ["Unknown option '--lerning-rate'", 'pnpm cli train --help'],
     },
     {
+      name: 'a flag given twice',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--max-steps', '3', '--max-steps', '5'],
+      expect: ['--max-steps is given 2 times (3, 5): give it once'],
+    },
+    {
+      name: 'a learning rate of 0',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--learning-rate', '0'],
+      expect: ['--learning-rate (learning_rate) is 0'],
+    },
+    {
+      name: 'label smoothing with the ipo loss (train)',
+      args: ['train', '--method', 'dpo', '--model', LLAMA, '--data', dpo, '--out', out, '--loss-type', 'ipo', '--label-smoothing', '0.1'],
+      expect: ['--label-smoothing (label_smoothing) applies to --loss-type sigmoid only; ipo ignores it'],
+    },
+    {
+      name: 'label smoothing with the hinge loss (eval)',
+      command: 'eval',
+      args: ['eval', '--method', 'dpo', '--model', LLAMA, '--data', dpo, '--loss-type', 'hinge', '--label-smoothing', '0.1', '--json'],
+      expect: ['--label-smoothing applies to --loss-type sigmoid only; hinge ignores it'],
+    },
+    {
+      name: 'an eval batch size that is not a whole number',
+      command: 'eval',
+      args: ['eval', '--method', 'sft', '--model', LLAMA, '--data', sft, '--batch-size', '2.5', '--json'],
+      expect: ['--batch-size must be a whole number (got 2.5)'],
+    },
+    {
+      name: '--overwrite with --resume',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--overwrite', '--resume'],
+      expect: ['--overwrite starts over and --resume goes on: give one of them'],
+    },
+    {
       name: '--learning-rate abc',
       args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--learning-rate', 'abc'],
       expect: ['--learning-rate must be a number', '"abc"'],
@@ -272,7 +304,9 @@ describe('every refused row is reported: each reason with its count and lines, a
     const lines = r.stderr.split('\n');
     expect(lines).toContain('  rejected: invalid JSON (24 rows: lines 5-28)');
     expect(lines).toContain('  dropped: prompt fills max_length (1 row: line 29)');
-    expect(lines).toContain(`  each of the 25 refused rows with its reason: ${join(dir, 'rejected_rows.jsonl')}`);
+    expect(lines).toContain(
+      `  each of the 25 refused rows with its reason: ${join(dir, 'rejected_rows.jsonl')} (written with the adapter)`,
+    );
     expect(lines.some((l) => l.startsWith('    line '))).toBe(false);
     const listed = readJsonl(join(dir, 'rejected_rows.jsonl'));
     expect(listed.map((x) => x.line)).toEqual(Array.from({ length: 25 }, (_, i) => i + 5));

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { type GpuChoice, type GpuSession, openGpuSession } from '@webtune/harness';
 import type { TrainerService } from '@webtune/trainer';
 import { webtuneTrainer } from '@webtune/trainer/vite';
+import { handleSignals } from './interrupt.ts';
 import { localMounts } from './mount.ts';
 
 type Methods = {
@@ -78,6 +79,8 @@ export class Engine {
         plugins: [webtuneTrainer(), localMounts(mounts)],
         userDataDir,
         verbose: options.verbose,
+        ownSignals: true, // interrupt.ts: Ctrl-C stops a run cleanly
+        stableOrigin: userDataDir !== undefined, // the profile's adapters and checkpoints, whatever the port
       });
     let session: GpuSession;
     try {
@@ -88,6 +91,7 @@ export class Engine {
       process.stderr.write('webtune: the shared browser profile is in use; using a temporary one (nothing cached this run)\n');
       session = await open(undefined);
     }
+    handleSignals(() => session.kill());
     const engine = new Engine(session, mounts);
     await session.page.exposeFunction('__webtuneEvent', (payload: unknown) => engine.onEvent?.(fromWire(payload)));
     await session.page.waitForFunction(() => window.__webtuneReady === true);
@@ -138,6 +142,7 @@ export class Engine {
   }
 
   async close(): Promise<void> {
+    handleSignals(undefined);
     await this.session.close();
   }
 }

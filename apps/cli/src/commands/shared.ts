@@ -1,11 +1,10 @@
 // Steps every model command shares: read the arguments' files, open the engine, load the model, load a dataset
 // and report it. Everything that can be checked in Node (flags, folders, files) is checked before Chromium starts.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type DatasetSummary, type DownloadProgress, HYPER_PARAMS, type Method, type ModelInfo, reasonSummary } from '@webtune/trainer';
 import { gpuOption, UsageError } from '../args.ts';
 import { Engine, PageError } from '../engine.ts';
 import { type AdapterFiles, type ModelArg, readAdapterDir, readDataFile } from '../model-arg.ts';
+import type { OutputFolder } from '../out-dir.ts';
 import { ProgressPrinter } from '../progress.ts';
 
 export { modelArg } from '../model-arg.ts';
@@ -16,12 +15,18 @@ export interface Opened {
   progress: ProgressPrinter;
 }
 
-export async function openWithModel(arg: ModelArg, values: { gpu?: string; verbose?: boolean }): Promise<Opened> {
+/** `beforeModel` runs once the trainer is up, before the model loads: checks that need the profile (train's resume). */
+export async function openWithModel(
+  arg: ModelArg,
+  values: { gpu?: string; verbose?: boolean },
+  beforeModel?: (engine: Engine, progress: ProgressPrinter) => Promise<void>,
+): Promise<Opened> {
   const engine = await Engine.open({ gpu: gpuOption(values.gpu), mounts: arg.mounts, verbose: values.verbose });
   const progress = new ProgressPrinter();
   try {
     const device = await engine.call('init');
     progress.line(`webgpu: ${[device.vendor, device.architecture, device.description].filter(Boolean).join(' ')}`);
+    await beforeModel?.(engine, progress);
     progress.line(`model: ${arg.label}`);
     let model: ModelInfo;
     try {
@@ -70,7 +75,8 @@ export const LISTED_ROWS = 20;
 
 /**
  * Loads the dataset and reports it: counts, then every reason with its count and all its lines, then each refused
- * row with its full reason (into `<out>/rejected_rows.jsonl` when there are many and the command has an --out).
+ * row with its full reason (into `<out>/rejected_rows.jsonl`, written with the rest, when there are many and the command
+ * has an --out).
  */
 export async function loadData(
   engine: Engine,
@@ -78,7 +84,7 @@ export async function loadData(
   method: Method,
   data: { text: string; file: string },
   maxLength: number,
-  out?: string,
+  out?: OutputFolder,
 ): Promise<DatasetSummary> {
   const { text, file } = data;
   const ds = await engine.call('loadDataset', method, text, file, maxLength);
@@ -91,11 +97,10 @@ export async function loadData(
     ...ds.rejected.map((r) => ({ line: r.line, status: 'rejected', reason: r.reason })),
     ...ds.dropped.map((r) => ({ line: r.line, status: 'dropped', reason: r.reason })),
   ].sort((a, b) => a.line - b.line);
-  if (refused.length > LISTED_ROWS && out !== undefined) {
-    mkdirSync(out, { recursive: true });
-    const list = join(out, 'rejected_rows.jsonl');
-    writeFileSync(list, refused.map((r) => `${JSON.stringify(r)}\n`).join(''));
-    progress.line(`  each of the ${refused.length} refused rows with its reason: ${list}`);
+  // With nothing to train there is no run to write: every refused row is listed here then.
+  if (refused.length > LISTED_ROWS && out !== undefined && ds.kept > 0) {
+    const list = out.add('rejected_rows.jsonl', refused.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    progress.line(`  each of the ${refused.length} refused rows with its reason: ${list} (written with the adapter)`);
   } else {
     for (const r of refused) progress.line(`    line ${r.line} ${r.status}: ${r.reason}`);
   }

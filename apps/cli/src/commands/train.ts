@@ -1,8 +1,10 @@
 // `pnpm cli train`: SFT or DPO of a LoRA adapter; writes a PEFT folder, metrics.jsonl and training_config.json.
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { defaultConfig, HYPER_PARAMS, setFromText, type TrainEvent, type TrainResult, validateConfig } from '@webtune/trainer';
 import { type OptionSpec, parseCommandArgs, UsageError } from '../args.ts';
+import { profileDir } from '../engine.ts';
+import { exitCodeFor, stopGracefully, stopSignal } from '../interrupt.ts';
+import { OutputFolder } from '../out-dir.ts';
+import { findRunToResume } from '../resume.ts';
 import {
   adapterArg,
   importAdapterArg,
@@ -25,7 +27,13 @@ reference and of the starting policy, and a new adapter is trained on top. <out>
 adapter alone (apply it on top of the stage-one adapter; \`eval --ref-adapter <stage one> --adapter <out>\`),
 and <out>/stacked/ one exact adapter of rank r1+r2 that applies both to the base model.
 
+<out> is written whole at the end (or on Ctrl-C, with the steps done), never mixed with an earlier run's files.
+Checkpoints go to the browser profile every --save-steps steps or --save-minutes minutes; the same command run
+again after an interruption (Ctrl-C, a kill, a crash) resumes from the newest one.
+
   --name TEXT                    name of the adapter
+  --overwrite                    replace <out> as a whole, and start over instead of resuming its interrupted run
+  --resume                       insist on resuming: fail if <out> has no interrupted run to go on from
   --gpu auto|hardware|swiftshader
   --verbose                      forward the page's console
 hyper-parameters (TRL/PEFT names, kebab-case):
@@ -41,6 +49,8 @@ export async function run(argv: string[]): Promise<number> {
     name: { type: 'string' },
     gpu: { type: 'string' },
     verbose: { type: 'boolean' },
+    overwrite: { type: 'boolean' },
+    resume: { type: 'boolean' },
   };
   // A boolean hyper-parameter is a bare flag (--use-rslora), the others take a value.
   for (const p of HYPER_PARAMS) options[p.flag] = { type: p.kind.type === 'boolean' ? 'boolean' : 'string' };
@@ -58,47 +68,53 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const out = resolve(values.out as string);
-  if (existsSync(out) && !statSync(out).isDirectory())
-    throw new UsageError(`--out ${values.out} is a file; give the folder to write the adapter to`);
+  const overwrite = values.overwrite === true;
+  const resume = values.resume === true;
+  if (overwrite && resume) throw new UsageError('--overwrite starts over and --resume goes on: give one of them');
+  const out = OutputFolder.check(values.out as string);
   // Every file argument is read before Chromium starts: a typo costs a second, not a model load.
   const model = modelArg(values.model as string | undefined);
   const adapter = adapterArg(values.adapter as string | undefined, 'adapter');
   const data = readDataFile(values.data as string | undefined);
-  const { engine, progress } = await openWithModel(model, values as { gpu?: string; verbose?: boolean });
+  let resumeRunId: string | undefined;
+  const { engine, progress } = await openWithModel(model, values as { gpu?: string; verbose?: boolean }, async (engine, progress) => {
+    resumeRunId = await findRunToResume(engine, progress, out, config, { overwrite, resume, profile: profileDir() });
+  });
   let result: TrainResult;
-  const onSigint = () => {
-    progress.line('interrupted: stopping after the current micro-batch (Ctrl-C again to kill)');
+  // Ctrl-C (or SIGTERM) once: the run ends after its current micro-batch with a checkpoint, and what it trained is
+  // written; twice: everything ends at once (interrupt.ts).
+  const allowStop = stopGracefully((signal) => {
+    progress.line(`${signal}: stopping after the current micro-batch, then saving what is done (again to quit at once)`);
     void engine.call('cancel');
-    process.once('SIGINT', () => process.exit(130));
-  };
+  });
   try {
     const parentAdapterId = adapter ? await importAdapterArg(engine, adapter) : null;
     const ds = await loadData(engine, progress, method, data, config.maxLength, out);
-    process.once('SIGINT', onSigint);
-    result = await engine.stream('train', [{ config, datasetId: ds.id, parentAdapterId, name: values.name }], (e: TrainEvent) =>
-      progress.event(e),
-    );
+    const request = { config, datasetId: ds.id, parentAdapterId, name: values.name, outputDir: out.path, resumeRunId };
+    result = await engine.stream('train', [request], (e: TrainEvent) => progress.event(e));
     progress.done();
     if (result.adapterId) {
-      mkdirSync(out, { recursive: true });
-      // DPO on top of a stage-one adapter: <out> holds this run's adapter (apply it on top of
-      // --adapter, as `eval --ref-adapter` does), <out>/stacked the one exact adapter for the base.
-      for (const f of await engine.call('exportAdapter', result.adapterId, { stacked: false })) writeFileSync(join(out, f.name), f.data);
-      if (parentAdapterId) {
-        mkdirSync(join(out, 'stacked'), { recursive: true });
-        for (const f of await engine.call('exportAdapter', result.adapterId, { stacked: true }))
-          writeFileSync(join(out, 'stacked', f.name), f.data);
-      }
-      writeFileSync(
-        join(out, 'metrics.jsonl'),
-        result.metrics.map((m) => JSON.stringify(m)).join('\n') + (result.metrics.length ? '\n' : ''),
-      );
-      progress.line(`wrote ${out}`);
+      // DPO on top of a stage-one adapter: <out> holds this run's adapter (apply it on top of --adapter, as
+      // `eval --ref-adapter` does), <out>/stacked the one exact adapter for the base.
+      for (const f of await engine.call('exportAdapter', result.adapterId, { stacked: false })) out.add(f.name, f.data);
+      if (parentAdapterId)
+        for (const f of await engine.call('exportAdapter', result.adapterId, { stacked: true })) out.add(`stacked/${f.name}`, f.data);
+      out.add('metrics.jsonl', result.metrics.map((m) => `${JSON.stringify(m)}\n`).join(''));
+      out.commit();
+      if (result.status === 'completed') progress.line(`wrote ${out.path}`);
     }
   } finally {
-    process.off('SIGINT', onSigint);
+    allowStop();
     await engine.close();
+  }
+  const signal = stopSignal();
+  if (result.status === 'cancelled' && signal) {
+    process.stderr.write(
+      result.adapterId
+        ? `webtune train: stopped by ${signal}: ${result.message}; wrote ${out.path} with the adapter of the steps done, and saved a checkpoint: the same command resumes the run\n`
+        : `webtune train: stopped by ${signal} before the first step ended: nothing written\n`,
+    );
+    return exitCodeFor(signal);
   }
   if (result.status !== 'completed') process.stderr.write(`webtune train: ${result.message}\n`);
   return result.status === 'completed' ? 0 : 1;
