@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { numberOption, parseCommandArgs, UsageError } from './args.ts';
+import { integerOption, numberOption, parseCommandArgs, UsageError } from './args.ts';
 
 describe('parseCommandArgs', () => {
   it('parses known options', () => {
@@ -25,5 +25,27 @@ describe('numberOption', () => {
     expect(() => numberOption('learning-rate', 'fast', 1e-4)).toThrow('--learning-rate must be a number (got "fast")');
     expect(() => numberOption('beta', '', 0.1)).toThrow('--beta must be a number (got "")');
     expect(() => numberOption('lora-r', '0', 8, 1, 256)).toThrow('--lora-r must be between 1 and 256 (got 0)');
+  });
+});
+
+describe('flags mean what they say', () => {
+  const options = { 'max-steps': { type: 'string' }, seed: { type: 'string' }, overwrite: { type: 'boolean' } } as const;
+
+  it('a negative value after a flag that takes one is its value (--max-steps -1), in both spellings', () => {
+    expect(parseCommandArgs('train', ['--max-steps', '-1'], options).values['max-steps']).toBe('-1');
+    expect(parseCommandArgs('train', ['--max-steps=-1'], options).values['max-steps']).toBe('-1');
+    expect(parseCommandArgs('train', ['--max-steps', '-0.5', '--seed', '3'], options).values).toEqual({ 'max-steps': '-0.5', seed: '3' });
+  });
+
+  it('a flag given twice is refused, naming it and both values', () => {
+    expect(() => parseCommandArgs('train', ['--max-steps', '3', '--seed', '1', '--max-steps', '5'], options)).toThrow(
+      '--max-steps is given 2 times (3, 5): give it once',
+    );
+    expect(() => parseCommandArgs('train', ['--overwrite', '--overwrite'], options)).toThrow('--overwrite is given 2 times: give it once');
+  });
+
+  it('a count must be a whole number', () => {
+    expect(integerOption('batch-size', '4', 8, 1)).toBe(4);
+    expect(() => integerOption('batch-size', '2.5', 8, 1)).toThrow('--batch-size must be a whole number (got 2.5)');
   });
 });

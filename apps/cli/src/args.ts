@@ -10,13 +10,46 @@ export class UsageError extends Error {
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
+/**
+ * A value that starts with a dash after an option that takes one (`--max-steps -1`, `--seed -3`) is that option's
+ * value, not an unknown flag: written `--max-steps=-1` for node:util's parseArgs, which refuses the spaced form.
+ */
+function joinNegativeValues(argv: string[], options: OptionSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith('--') ? argv[i].slice(2) : undefined;
+    const next = argv[i + 1];
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d|Infinity)/.test(next)) {
+      out.push(`${argv[i]}=${next}`);
+      i++;
+    } else out.push(argv[i]);
+  }
+  return out;
+}
+
 export function parseCommandArgs<O extends OptionSpec>(command: string, argv: string[], options: O, allowPositionals = false) {
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: boolean; strict: true; tokens: true }>>;
   try {
-    return parseArgs({ args: argv, options, allowPositionals, strict: true as const });
+    parsed = parseArgs({
+      args: joinNegativeValues(argv, options),
+      options,
+      allowPositionals,
+      strict: true as const,
+      tokens: true as const,
+    });
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     throw new UsageError(`${reason} (see \`pnpm cli ${command} --help\`)`);
   }
+  // parseArgs keeps the last of a repeated flag: a typo in a long command line would change the run unseen.
+  const seen = new Map<string, (string | undefined)[]>();
+  for (const t of parsed.tokens) if (t.kind === 'option') seen.set(t.name, [...(seen.get(t.name) ?? []), t.value]);
+  for (const [name, values] of seen)
+    if (values.length > 1) {
+      const given = values.some((v) => v !== undefined) ? ` (${values.map((v) => v ?? '(no value)').join(', ')})` : '';
+      throw new UsageError(`--${name} is given ${values.length} times${given}: give it once`);
+    }
+  return { values: parsed.values, positionals: parsed.positionals };
 }
 
 /** A number option: finite, and inside [min, max] when given. */
@@ -31,6 +64,13 @@ export function numberOption(
   const value = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(value)) throw new UsageError(`--${name} must be a number (got "${raw}")`);
   if (value < min || value > max) throw new UsageError(`--${name} must be between ${min} and ${max} (got ${value})`);
+  return value;
+}
+
+/** A count option (batch size, tokens, seed): a whole number in [min, max]. */
+export function integerOption(name: string, raw: string | undefined, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const value = numberOption(name, raw, fallback, min, max);
+  if (!Number.isInteger(value)) throw new UsageError(`--${name} must be a whole number (got ${value})`);
   return value;
 }
 

@@ -20,7 +20,7 @@ import {
   type TrainEvent,
   type TrainResult,
 } from '@webtune/trainer';
-import { numberOption, parseCommandArgs, UsageError } from '../args.ts';
+import { integerOption, parseCommandArgs, UsageError } from '../args.ts';
 import type { Engine } from '../engine.ts';
 import type { ProgressPrinter } from '../progress.ts';
 import { formatDuration } from '../progress.ts';
@@ -140,14 +140,11 @@ export async function run(argv: string[]): Promise<number> {
     verbose: { type: 'boolean' },
   });
   const steps = (flag: 'sft-steps' | 'dpo-steps') => {
-    const n = numberOption(flag, values[flag], -1, 1);
-    if (!Number.isInteger(n)) throw new UsageError(`--${flag} must be a whole number (got ${n})`);
-    return n;
+    return integerOption(flag, values[flag], -1, 1);
   };
   const sftSteps = steps('sft-steps');
   const dpoSteps = steps('dpo-steps');
-  const limit = values.prompts === undefined ? null : numberOption('prompts', values.prompts, 0, 1);
-  if (limit !== null && !Number.isInteger(limit)) throw new UsageError(`--prompts must be a whole number (got ${limit})`);
+  const limit = values.prompts === undefined ? null : integerOption('prompts', values.prompts, 0, 1);
   const files = readLesson((values.demo as string | undefined) ?? DEFAULT_DEMO, limit);
   const sft = { ...files.lesson.stages.sft.config, maxSteps: sftSteps };
   const dpo = { ...files.lesson.stages.dpo.config, maxSteps: dpoSteps };

@@ -1,5 +1,5 @@
 // `pnpm cli eval`: TRL's evaluation metrics of an adapter (stack) on a dataset, as one JSON object.
-import { numberOption, parseCommandArgs, UsageError } from '../args.ts';
+import { integerOption, numberOption, parseCommandArgs, UsageError } from '../args.ts';
 import {
   adapterArg,
   importAdapterArg,
@@ -38,11 +38,13 @@ export async function run(argv: string[]): Promise<number> {
   refuseOtherMethodFlags(values, method);
   const beta = numberOption('beta', values.beta, 0.1, 1e-6);
   const labelSmoothing = numberOption('label-smoothing', values['label-smoothing'], 0, 0, 0.5);
-  const maxLength = numberOption('max-length', values['max-length'], 1024, 2);
-  const batchSize = numberOption('batch-size', values['batch-size'], 8, 1);
+  const maxLength = integerOption('max-length', values['max-length'], 1024, 2);
+  const batchSize = integerOption('batch-size', values['batch-size'], 8, 1);
   const lossType = values['loss-type'] ?? 'sigmoid';
   if (!['sigmoid', 'ipo', 'hinge'].includes(lossType))
     throw new UsageError(`--loss-type must be sigmoid, ipo or hinge (got "${lossType}")`);
+  if (labelSmoothing > 0 && lossType !== 'sigmoid')
+    throw new UsageError(`--label-smoothing applies to --loss-type sigmoid only; ${lossType} ignores it: remove it`);
   const model = modelArg(values.model);
   const refAdapter = adapterArg(values['ref-adapter'], 'ref-adapter');
   const adapter = adapterArg(values.adapter, 'adapter');

@@ -1,5 +1,5 @@
 // `pnpm cli generate`: the model's answer to a prompt, with an adapter or without.
-import { numberOption, parseCommandArgs, UsageError } from '../args.ts';
+import { integerOption, numberOption, parseCommandArgs, UsageError } from '../args.ts';
 import { adapterArg, importAdapterArg, modelArg, openWithModel } from './shared.ts';
 
 export const help = `pnpm cli generate --model <dir|hub-id> --prompt <text> [--adapter <dir>] [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--seed S]
@@ -21,10 +21,10 @@ export async function run(argv: string[]): Promise<number> {
     verbose: { type: 'boolean' },
   });
   if (values.prompt === undefined) throw new UsageError('--prompt is required');
-  const maxNewTokens = numberOption('max-new-tokens', values['max-new-tokens'], 64, 1, 4096);
+  const maxNewTokens = integerOption('max-new-tokens', values['max-new-tokens'], 64, 1, 4096);
   const temperature = numberOption('temperature', values.temperature, 0, 0, 10);
   const topP = numberOption('top-p', values['top-p'], 1, 0.01, 1);
-  const seed = numberOption('seed', values.seed, 0, 0);
+  const seed = integerOption('seed', values.seed, 0, 0, 2 ** 31 - 1);
   const model = modelArg(values.model);
   const adapter = adapterArg(values.adapter, 'adapter');
   const { engine } = await openWithModel(model, values);
