@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { parseSafetensors, parseShardIndex, SafetensorsError, type TensorInfo, tensorToFloat32, writeSafetensors } from './safetensors.ts';
+import {
+  checkShardIndex,
+  parseSafetensors,
+  parseShardIndex,
+  SafetensorsError,
+  type TensorInfo,
+  tensorToFloat32,
+  weightToFloat32,
+  writeSafetensors,
+} from './safetensors.ts';
 
 /** A raw file: u64 LE header length, the header text (or raw bytes) as given, then `data`. */
 function raw(header: unknown, data: Uint8Array | number = 0, headerLenOverride?: bigint): Uint8Array {
@@ -319,6 +328,69 @@ describe('parseShardIndex', () => {
     );
     expect(err('{"weight_map": {"a": "/abs.safetensors"}}')).toBe(
       `${F}: tensor "a": its shard "/abs.safetensors" is not a file beside the index`,
+    );
+  });
+});
+
+describe('what JSON.parse accepts and the reference crate refuses', () => {
+  it('a tensor named twice in the header (JSON.parse would keep the last silently)', () => {
+    const header = `{"w":${JSON.stringify(f32([1], 0))},"w":${JSON.stringify(f32([1], 4))}}`;
+    expect(parseErr(raw(header, 8))).toBe(
+      `model.safetensors: tensor "w": the header names it twice: ${'the file is corrupt or was not written by a safetensors library'}`,
+    );
+  });
+
+  it('a shape or offset written as a float (2.0, 1e0), while whole numbers, escapes and metadata pass', () => {
+    expect(parseErr(raw('{"w":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}}', 8))).toContain(
+      'tensor "w": its header writes 2.0 where shape and data_offsets take integers (2, no point or exponent)',
+    );
+    expect(parseErr(raw('{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8e0]}}', 8))).toContain('its header writes 8e0 where');
+    const ok = raw('{"__metadata__":{"format":"pt","n":"1.5"},"a\\"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', 8);
+    expect([...parseSafetensors('m', ok).tensors.keys()]).toEqual(['a"b']);
+  });
+});
+
+describe('weightToFloat32: weights to compute with are finite', () => {
+  const file = (values: number[]) =>
+    writeSafetensors([{ name: 'model.norm.weight', shape: [values.length], data: new Float32Array(values) }]);
+  const decode = (bytes: Uint8Array) => {
+    const p = parseSafetensors('model.safetensors', bytes);
+    return weightToFloat32('model.safetensors', bytes, p.dataOffset, p.tensors.get('model.norm.weight')!);
+  };
+
+  it('refuses NaN and infinities, naming the tensor, the first element and how many', () => {
+    expect(() => decode(file([1, 2, Number.NaN, 4, Number.POSITIVE_INFINITY]))).toThrow(
+      'model.safetensors: tensor "model.norm.weight": holds NaN at element 2 of 5 (2 non-finite in all): the weights are damaged',
+    );
+    expect(() => decode(file([Number.NEGATIVE_INFINITY]))).toThrow('holds -Infinity at element 0 of 1 (1 non-finite in all)');
+    expect(Array.from(decode(file([1, -0, Math.fround(3e38)])))).toEqual([1, -0, Math.fround(3e38)]);
+  });
+});
+
+describe('checkShardIndex', () => {
+  const shard = (...names: string[]) => writeSafetensors(names.map((name) => ({ name, shape: [1], data: new Float32Array([1]) })));
+  const shards = new Map([
+    ['model-00001-of-00002.safetensors', shard('a', 'b')],
+    ['model-00002-of-00002.safetensors', shard('c')],
+  ]);
+  const index = (c: string) =>
+    new Map([
+      ['a', 'model-00001-of-00002.safetensors'],
+      ['b', 'model-00001-of-00002.safetensors'],
+      ['c', c],
+    ]);
+
+  it('passes an index that matches its shards', () => {
+    expect(() => checkShardIndex('model.safetensors.index.json', index('model-00002-of-00002.safetensors'), shards)).not.toThrow();
+  });
+
+  it('refuses a tensor mapped to the wrong shard, or to a shard that does not hold it', () => {
+    expect(() => checkShardIndex('model.safetensors.index.json', index('model-00001-of-00002.safetensors'), shards)).toThrow(
+      'model.safetensors.index.json: tensor "c": the index maps it to model-00001-of-00002.safetensors, but it is in model-00002-of-00002.safetensors',
+    );
+    const missing = new Map([...index('model-00002-of-00002.safetensors'), ['d', 'model-00002-of-00002.safetensors']]);
+    expect(() => checkShardIndex('model.safetensors.index.json', missing, shards)).toThrow(
+      'tensor "d": the index maps it to model-00002-of-00002.safetensors, which does not hold it',
     );
   });
 });

@@ -81,6 +81,7 @@ export function parseSafetensors(file: string, bytes: Uint8Array, options: { max
     throw fail(`the header is not valid JSON (${(e as Error).message}): ${CORRUPT}`);
   }
   if (!isObject(header)) throw fail(`the header is ${describe(header)}, not a JSON object: ${CORRUPT}`);
+  checkHeaderText(text, fail);
 
   const metadata: Record<string, string> = {};
   const rawMeta = header.__metadata__;
@@ -121,6 +122,42 @@ export function parseSafetensors(file: string, bytes: Uint8Array, options: { max
     throw fail(`${dataLen - cursor} bytes trail after the last tensor's data (which ends at ${cursor} of ${dataLen}): ${CORRUPT}`);
   }
   return { tensors: new Map(infos.map((i) => [i.name, i])), metadata, dataOffset };
+}
+
+/**
+ * What JSON.parse lets through and the reference crate (serde into typed fields) does not: a tensor named twice in the
+ * header (JSON.parse keeps the last one silently) and a shape or offset written as a float (`2.0`, `1e3`). Walks the
+ * header's text once, tracking strings and nesting.
+ */
+function checkHeaderText(text: string, fail: (p: string, t?: string | null) => SafetensorsError): void {
+  const seen = new Set<string>();
+  let depth = 0;
+  let tensor: string | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1 && /^\s*:/.test(text.slice(j + 1, j + 40))) {
+        const name = JSON.parse(text.slice(i, j + 1)) as string;
+        if (seen.has(name)) throw fail(`the header names it twice: ${CORRUPT}`, name);
+        seen.add(name);
+        tensor = name === '__metadata__' ? null : name;
+      }
+      i = j;
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+    else if (depth >= 2 && tensor !== null && /[-\d]/.test(c)) {
+      const number = /^-?[\d.eE+-]+/.exec(text.slice(i))?.[0] ?? c;
+      // Negative or fractional values are readEntry's to name; here, the whole numbers written as floats.
+      if (!/^\d+$/.test(number) && isIndex(Number(number)))
+        throw fail(
+          `its header writes ${number} where shape and data_offsets take integers (${Number(number)}, no point or exponent): ${CORRUPT}`,
+          tensor,
+        );
+      i += number.length - 1;
+    }
+  }
 }
 
 function readEntry(name: string, entry: unknown, dataLen: number, fail: (p: string, t: string) => SafetensorsError): TensorInfo {
@@ -187,6 +224,26 @@ export function tensorToFloat32(file: string, bytes: Uint8Array, dataOffset: num
     for (let i = 0; i < count; i++) bits[i] = table[view.getUint16(2 * i, true)];
   }
   return out;
+}
+
+/**
+ * tensorToFloat32 for weights to compute with (a checkpoint's, an adapter's): a NaN or infinity there is computed through
+ * into every output (null metrics, NUL tokens), so it is refused at load, naming the tensor and its first such element.
+ * One pass over the floats: cheap beside the decoding.
+ */
+export function weightToFloat32(file: string, bytes: Uint8Array, dataOffset: number, info: TensorInfo): Float32Array {
+  const values = tensorToFloat32(file, bytes, dataOffset, info);
+  for (let i = 0; i < values.length; i++) {
+    if (Number.isFinite(values[i])) continue;
+    let bad = 0;
+    for (let k = i; k < values.length; k++) if (!Number.isFinite(values[k])) bad++;
+    throw new SafetensorsError(
+      file,
+      info.name,
+      `holds ${values[i]} at element ${i} of ${values.length} (${bad} non-finite in all): the weights are damaged or come from a diverged run; use another checkpoint`,
+    );
+  }
+  return values;
 }
 
 let F16_TO_F32: Uint32Array | null = null;
@@ -290,6 +347,26 @@ export function parseShardIndex(file: string, json: string): { weightMap: Map<st
   }
   if (weightMap.size === 0) throw fail('"weight_map" is empty: the index lists no tensors');
   return { weightMap, shards: [...new Set(weightMap.values())].sort() };
+}
+
+/**
+ * Each tensor the index maps to a shard is in that shard (transformers reads each tensor from the shard the index
+ * names): an index that points elsewhere is refused, naming the tensor, the shard it names and where the tensor is.
+ */
+export function checkShardIndex(file: string, weightMap: Map<string, string>, shards: Map<string, Uint8Array>): void {
+  const holder = new Map<string, string>();
+  for (const [shard, bytes] of shards) for (const name of parseSafetensors(shard, bytes).tensors.keys()) holder.set(name, shard);
+  for (const [tensor, shard] of weightMap) {
+    const actual = holder.get(tensor);
+    if (actual === shard) continue;
+    throw new SafetensorsError(
+      file,
+      tensor,
+      actual
+        ? `the index maps it to ${shard}, but it is in ${actual}: the index does not match its shards`
+        : `the index maps it to ${shard}, which does not hold it`,
+    );
+  }
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

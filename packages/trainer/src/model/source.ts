@@ -6,7 +6,7 @@
 // file, land in Cache Storage only when complete and valid, and fail with a ModelSourceError that names the file, the
 // URL and what to do. Cancelling (AbortSignal) rejects with the signal's reason, an AbortError by default, never with
 // a ModelSourceError, so a caller can tell "the user stopped it" from "it broke".
-import { parseSafetensors, parseShardIndex } from './safetensors.ts';
+import { checkShardIndex, parseSafetensors, parseShardIndex } from './safetensors.ts';
 
 export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
 /** The Cache Storage bucket; bump the suffix if what is stored (or how it is keyed) ever changes. */
@@ -681,19 +681,24 @@ export async function fetchModelFiles(source: ModelSource, options: FetchModelOp
       single.url ? 404 : null,
     );
   }
-  let shards: string[];
+  let index: ReturnType<typeof parseShardIndex>;
   try {
-    shards = parseShardIndex(INDEX, decodeJson(origin, INDEX, indexRead).text).shards;
+    index = parseShardIndex(INDEX, decodeJson(origin, INDEX, indexRead).text);
   } catch (e) {
     if (e instanceof ModelSourceError) throw e;
     throw corrupt(origin, INDEX, errorText(e), e);
   }
-  for (const shard of shards) {
+  for (const shard of index.shards) {
     const got = await read(shard, safetensors(shard));
     if ('missing' in got) {
       throw missing('missing-weights', shard, got, ` ${INDEX} names it, so the checkpoint is incomplete.`);
     }
     weights.set(shard, got);
+  }
+  try {
+    checkShardIndex(INDEX, index.weightMap, weights);
+  } catch (e) {
+    throw corrupt(origin, INDEX, errorText(e), e);
   }
   return { id: origin.id, config, tokenizerJson, tokenizerConfig, safetensors: weights };
 }

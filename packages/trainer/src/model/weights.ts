@@ -1,7 +1,7 @@
 // A checkpoint's tensors on the GPU, as float32, in the shapes the decoder uses.
 import { type Gpu, ropeTables, type Tensor } from '@webtune/kernels';
 import { checkCheckpointTensors, type ModelConfig, ropeInvFreq } from './config.ts';
-import { parseSafetensors, type TensorInfo, tensorToFloat32 } from './safetensors.ts';
+import { parseSafetensors, SafetensorsError, type TensorInfo, weightToFloat32 } from './safetensors.ts';
 
 export interface LayerWeights {
   inputNorm: Tensor; // [C]
@@ -49,7 +49,11 @@ export function uploadWeights(gpu: Gpu, config: ModelConfig, files: CheckpointFi
   const index = new Map<string, { file: string; bytes: Uint8Array; dataOffset: number; info: TensorInfo }>();
   for (const [file, bytes] of files) {
     const parsed = parseSafetensors(file, bytes);
-    for (const [name, info] of parsed.tensors) index.set(name, { file, bytes, dataOffset: parsed.dataOffset, info });
+    for (const [name, info] of parsed.tensors) {
+      const other = index.get(name)?.file;
+      if (other) throw new SafetensorsError(file, name, `is in ${other} too: a tensor belongs to one shard; the checkpoint is corrupt`);
+      index.set(name, { file, bytes, dataOffset: parsed.dataOffset, info });
+    }
   }
   const names = [...files.keys()].join(', ');
   checkCheckpointTensors(config, new Map([...index].map(([n, e]) => [n, { shape: e.info.shape }])), names);
@@ -57,7 +61,7 @@ export function uploadWeights(gpu: Gpu, config: ModelConfig, files: CheckpointFi
   const load = (name: string): Tensor => {
     const e = index.get(name);
     if (!e) throw new Error(`${names}: tensor ${name} is missing`);
-    return gpu.upload(tensorToFloat32(e.file, e.bytes, e.dataOffset, e.info), e.info.shape, name, 'weights');
+    return gpu.upload(weightToFloat32(e.file, e.bytes, e.dataOffset, e.info), e.info.shape, name, 'weights');
   };
   const maybe = (name: string, wanted: boolean) => (wanted ? load(name) : undefined);
   const layers: LayerWeights[] = [];

@@ -3,7 +3,7 @@
 // The folder loads with `PeftModel.from_pretrained(base, folder)`; training_config.json holds the run's config in
 // TRL's names so the same run can be repeated with TRL.
 import { type LoraConfig, LoraError, modulePath, type PeftTensors } from '../model/lora.ts';
-import { parseSafetensors, tensorToFloat32 } from '../model/safetensors.ts';
+import { parseSafetensors, weightToFloat32 } from '../model/safetensors.ts';
 import type { AdapterRecord, AdapterSummary } from './db.ts';
 import { adapterConfigJson, adapterSafetensors, parseAdapterConfig } from './peft.ts';
 import type { StackPart } from './stack.ts';
@@ -245,7 +245,7 @@ export function importAdapterFiles(files: Map<string, Uint8Array>): {
       );
     }
     pairs.set(key[1], (pairs.get(key[1]) ?? new Set()).add(which));
-    tensors.set(info.name, { shape: info.shape, data: tensorToFloat32(weightsName, weights, parsed.dataOffset, info) });
+    tensors.set(info.name, { shape: info.shape, data: weightToFloat32(weightsName, weights, parsed.dataOffset, info) });
   }
   if (tensors.size === 0) throw new LoraError(`${weightsName} holds no tensors`);
   for (const [path, have] of pairs) {
