@@ -11,6 +11,16 @@ const ws = workspace();
 const sft = ws.jsonl('sft.jsonl', SFT_ROWS);
 const dpo = ws.jsonl('dpo.jsonl', DPO_ROWS);
 const out = ws.path('out');
+// Line 2 holds "café" as Latin-1 writes it (0xE9): not UTF-8.
+const latin1 = ws.path('latin1.jsonl');
+writeFileSync(
+  latin1,
+  Buffer.concat([
+    Buffer.from('{"prompt":"Hello","completion":" world"}\n{"prompt":"caf'),
+    Buffer.from([0xe9]),
+    Buffer.from('","completion":" x"}\n'),
+  ]),
+);
 // A folder with a tokenizer but no config.json; a folder with no adapter files.
 const notAModel = ws.path('not-a-model');
 mkdirSync(notAModel);
@@ -77,6 +87,11 @@ describe('rejected before the browser starts (exit 2, one line)', () => {
       name: 'an unknown flag',
       args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--lerning-rate', '1e-4'],
       expect: ["Unknown option '--lerning-rate'", 'pnpm cli train --help'],
+    },
+    {
+      name: 'a data file that is not UTF-8 (Latin-1)',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', latin1, '--out', out],
+      expect: [`--data ${latin1} line 2 is not valid UTF-8 (near byte`, 'save the file as UTF-8'],
     },
     {
       name: 'a flag given twice',

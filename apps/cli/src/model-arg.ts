@@ -1,7 +1,7 @@
 // `--model <dir|hub-id>` and `--adapter <dir>`: where things come from, and what the page must see.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import type { ModelSource } from '@webtune/trainer';
+import { checkDatasetSize, DatasetEncodingError, decodeDataset, type ModelSource } from '@webtune/trainer';
 import { UsageError } from './args.ts';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
@@ -79,5 +79,13 @@ export function readDataFile(value: string | undefined): { text: string; file: s
   if (!value) throw new UsageError('--data is required: a JSONL file');
   const path = resolve(value);
   if (!existsSync(path) || !statSync(path).isFile()) throw new UsageError(`--data ${value}: no such file`);
-  return { text: readFileSync(path, 'utf8'), file: basename(path) };
+  const file = basename(path);
+  try {
+    // Strict UTF-8 (readFileSync's 'utf8' would put U+FFFD in place of bad bytes and train on them), size checked first.
+    checkDatasetSize(value, statSync(path).size);
+    return { text: decodeDataset(value, readFileSync(path)), file };
+  } catch (err) {
+    if (err instanceof DatasetEncodingError) throw new UsageError(`--data ${err.message}`);
+    throw err;
+  }
 }

@@ -1,6 +1,7 @@
 // @webtune/trainer: the engine (in a worker) and the types its clients use.
 export { callback, createTrainer, type TrainerClient } from './client.ts';
 export { countByReason, lineRanges, type Message, reasonSummary } from './data/formats.ts';
+export { checkDatasetSize, DatasetEncodingError, decodeDataset, MAX_DATASET_BYTES } from './data/jsonl.ts';
 export {
   answerPrompts,
   type Check,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseJsonl } from './jsonl.ts';
+import { checkDatasetSize, DatasetEncodingError, decodeDataset, MAX_DATASET_BYTES, parseJsonl } from './jsonl.ts';
 
 describe('parseJsonl', () => {
   it('reads one value per line with 1-based line numbers, skipping blank lines', () => {
@@ -47,5 +47,28 @@ describe('parseJsonl', () => {
   it('returns nothing for an empty text', () => {
     expect(parseJsonl('')).toEqual({ rows: [], errors: [] });
     expect(parseJsonl('\n\r\n')).toEqual({ rows: [], errors: [] });
+  });
+});
+
+describe('decodeDataset: strictly UTF-8, with a size limit', () => {
+  const bytes = (...parts: (string | number[])[]) =>
+    Uint8Array.from(parts.flatMap((p) => (typeof p === 'string' ? [...new TextEncoder().encode(p)] : p)));
+
+  it('decodes UTF-8 as it is (a BOM is left for parseJsonl)', () => {
+    expect(decodeDataset('d.jsonl', bytes('{"a":"é"}\n{"b":"✓"}\n'))).toBe('{"a":"é"}\n{"b":"✓"}\n');
+  });
+
+  it('names the line and the byte of the first invalid sequence (Latin-1 é, a lone continuation, a cut sequence)', () => {
+    expect(() => decodeDataset('d.jsonl', bytes('{"a":1}\n{"a":"caf', [0xe9], '"}\n'))).toThrow(
+      'd.jsonl line 2 is not valid UTF-8 (near byte 17 of the file): save the file as UTF-8 and load it again',
+    );
+    expect(() => decodeDataset('d.jsonl', bytes([0x80], '\n'))).toThrow('d.jsonl line 1 is not valid UTF-8 (near byte 0 of the file)');
+    expect(() => decodeDataset('d.jsonl', bytes('ok\nok\n"', [0xe2, 0x9c]))).toThrow('d.jsonl line 3 is not valid UTF-8');
+    expect(() => decodeDataset('d.jsonl', bytes('ok\n', [0xff]))).toThrow(DatasetEncodingError);
+  });
+
+  it('refuses a file larger than the limit with its size and the limit, before reading it', () => {
+    expect(() => checkDatasetSize('big.jsonl', MAX_DATASET_BYTES)).not.toThrow();
+    expect(() => checkDatasetSize('big.jsonl', 3 * 1024 ** 3)).toThrow('big.jsonl is 3072 MiB, more than the 256 MiB a dataset may hold');
   });
 });
