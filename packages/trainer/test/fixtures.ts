@@ -1,7 +1,14 @@
 // Load the PyTorch golden fixtures (test/fixtures/<name>/) in the page, over the test server.
 import { parseSafetensors, tensorToFloat32 } from '../src/model/safetensors.ts';
 
-export const FIXTURES = ['llama-gqa-bf16', 'llama-tied-f32', 'qwen2-bias-f16'] as const;
+export const FIXTURES = [
+  'llama-gqa-bf16',
+  'llama-tied-f32',
+  'qwen2-bias-f16',
+  'qwen3-qknorm-bf16',
+  'mistral-window-f32',
+  'smollm3-nope-f16',
+] as const;
 export type FixtureName = (typeof FIXTURES)[number];
 
 const BASE = '/packages/trainer/test/fixtures';

@@ -87,6 +87,8 @@ describe('parseModelConfig', () => {
       vocabSize: 151936,
       tieWordEmbeddings: true,
       attentionBias: { qkv: true, o: false },
+      qkNorm: false,
+      layers: Array.from({ length: 24 }, () => ({ rope: true, window: null })),
       bosTokenId: 151643,
       eosTokenIds: [151645],
       torchDtype: 'bfloat16',
@@ -122,6 +124,11 @@ describe('parseModelConfig', () => {
       vocabSize: 100,
       tieWordEmbeddings: false,
       attentionBias: { qkv: false, o: false },
+      qkNorm: false,
+      layers: [
+        { rope: true, window: null },
+        { rope: true, window: null },
+      ],
       bosTokenId: 1,
       eosTokenIds: [2],
       torchDtype: null,
@@ -161,12 +168,12 @@ describe('parseModelConfig', () => {
 
 describe('parseModelConfig refuses, naming config.json, the field and the value', () => {
   it('unsupported architectures, by name, with the supported ones', () => {
-    expect(err({ ...MINIMAL, architectures: ['MistralForCausalLM'] })).toBe(
-      'config.json: architecture "MistralForCausalLM" (from "architectures") is not supported: webtune trains LlamaForCausalLM and Qwen2ForCausalLM',
+    expect(err({ ...MINIMAL, architectures: ['Phi3ForCausalLM'] })).toBe(
+      'config.json: architecture "Phi3ForCausalLM" (from "architectures") is not supported: webtune trains LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, MistralForCausalLM, SmolLM3ForCausalLM',
     );
     expect(err({ ...MINIMAL, architectures: ['LlamaForSequenceClassification'] })).toMatch(/"LlamaForSequenceClassification"/);
     expect(err({ ...MINIMAL, model_type: 'gpt2' })).toBe(
-      'config.json: no "architectures", and "model_type" is "gpt2": webtune trains LlamaForCausalLM and Qwen2ForCausalLM (model_type "llama" or "qwen2")',
+      'config.json: no "architectures", and "model_type" is "gpt2": webtune trains LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, MistralForCausalLM, SmolLM3ForCausalLM (model_type "llama", "qwen2", "qwen3", "mistral", "smollm3")',
     );
     expect(err({ ...MINIMAL, architectures: 'LlamaForCausalLM' })).toBe('config.json: "architectures" is "LlamaForCausalLM", not a list');
   });
@@ -179,7 +186,7 @@ describe('parseModelConfig refuses, naming config.json, the field and the value'
   it('missing or non-positive-integer sizes', () => {
     const { hidden_size: _, ...noHidden } = MINIMAL;
     expect(err(noHidden, 'models/tiny/config.json')).toBe(
-      'models/tiny/config.json: "hidden_size" is missing; every Llama/Qwen2 config.json has it: is this the model\'s config.json?',
+      'models/tiny/config.json: "hidden_size" is missing; every LlamaForCausalLM config.json has it: is this the model\'s config.json?',
     );
     for (const [field, v] of [
       ['hidden_size', 0],
@@ -210,17 +217,14 @@ describe('parseModelConfig refuses, naming config.json, the field and the value'
     expect(err({ ...MINIMAL, attention_bias: 'no' })).toBe('config.json: "attention_bias" is "no"; expected true or false');
   });
 
-  it('a model webtune would compute differently: activation, MLP bias, attention dropout, sliding window', () => {
+  it('a model webtune would compute differently: activation, MLP bias, attention dropout', () => {
     expect(err({ ...MINIMAL, hidden_act: 'gelu' })).toBe(
-      'config.json: "hidden_act" is "gelu"; webtune implements the SwiGLU MLP of Llama and Qwen2, "silu" only',
+      'config.json: "hidden_act" is "gelu"; webtune implements the SwiGLU MLP of LlamaForCausalLM, "silu" only',
     );
     expect(err({ ...MINIMAL, mlp_bias: true })).toBe(
-      'config.json: "mlp_bias" is true; webtune implements MLPs without biases (as Llama and Qwen2 ship them)',
+      'config.json: "mlp_bias" is true; webtune implements MLPs without biases (as LlamaForCausalLM checkpoints ship them)',
     );
     expect(err({ ...MINIMAL, attention_dropout: 0.1 })).toMatch(/^config\.json: "attention_dropout" is 0\.1; expected 0/);
-    expect(err({ ...QWEN, use_sliding_window: true })).toMatch(
-      /^config\.json: "use_sliding_window" is true; webtune implements full causal attention only/,
-    );
   });
 
   it('bad token ids and dtype', () => {

@@ -1,14 +1,29 @@
-// Hugging Face `config.json` -> one typed ModelConfig for the decoder webtune implements (Llama and Qwen2, which
-// differ only in attention biases and defaults). Anything the forward pass would compute differently from
-// transformers is refused here, by field and value, rather than trained silently wrong.
+// Hugging Face `config.json` -> one typed ModelConfig for the decoder webtune implements. What each architecture
+// does differently from Llama is read by its own module (arch/*.ts); the sizes, RoPE, token ids and dtype are read
+// here, the same for all. Anything the forward pass would compute differently from transformers is refused, by
+// field and value, rather than trained silently wrong.
 
-export type Architecture = 'LlamaForCausalLM' | 'Qwen2ForCausalLM';
-export const SUPPORTED_ARCHITECTURES: readonly Architecture[] = ['LlamaForCausalLM', 'Qwen2ForCausalLM'];
+import { ConfigError, ConfigFields, isObject, show } from './arch/fields.ts';
+import { ARCHITECTURE_SPECS } from './arch/index.ts';
+import type { ArchitectureSpec } from './arch/spec.ts';
+
+export { ConfigError } from './arch/fields.ts';
+
+export type Architecture = 'LlamaForCausalLM' | 'Qwen2ForCausalLM' | 'Qwen3ForCausalLM' | 'MistralForCausalLM' | 'SmolLM3ForCausalLM';
+export const SUPPORTED_ARCHITECTURES: readonly Architecture[] = ARCHITECTURE_SPECS.map((a) => a.architecture);
 
 export type RopeScaling =
   | null
   | { type: 'linear'; factor: number }
   | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number };
+
+/** How one layer attends. */
+export interface LayerAttention {
+  /** RoPE on q and k (false on SmolLM3's NoPE layers). */
+  rope: boolean;
+  /** Sliding window: a query sees itself and the window - 1 keys before it; null for full causal attention. */
+  window: number | null;
+}
 
 export interface ModelConfig {
   /** `architectures[0]`, or inferred from `model_type` when that list is absent. */
@@ -23,7 +38,7 @@ export interface ModelConfig {
   numHeads: number;
   /** `num_key_value_heads` (GQA); defaults to numHeads. */
   numKvHeads: number;
-  /** `head_dim`; defaults to hiddenSize / numHeads. Also the RoPE dimension. */
+  /** `head_dim`; defaults to hiddenSize / numHeads (128 for Qwen3). Also the RoPE dimension. */
   headDim: number;
   /** `rms_norm_eps`. */
   rmsNormEps: number;
@@ -37,8 +52,12 @@ export interface ModelConfig {
   vocabSize: number;
   /** `tie_word_embeddings`: lm_head reuses embed_tokens (no lm_head.weight needed). */
   tieWordEmbeddings: boolean;
-  /** Which projections carry a bias: Qwen2 always q/k/v and never o; Llama all four iff `attention_bias`. */
+  /** Which projections carry a bias: Qwen2 always q/k/v and never o; the others all four iff `attention_bias`. */
   attentionBias: { qkv: boolean; o: boolean };
+  /** Qwen3: RMSNorm q_norm / k_norm over head_dim on each query and key head, before RoPE. */
+  qkNorm: boolean;
+  /** Per layer (numLayers entries): RoPE or NoPE, full or sliding-window attention. */
+  layers: LayerAttention[];
   /** `bos_token_id`, or null. */
   bosTokenId: number | null;
   /** `eos_token_id`, always as a list (HF allows a number or a list). */
@@ -46,24 +65,6 @@ export interface ModelConfig {
   /** `torch_dtype` (`dtype` in newer transformers): the dtype the weights were saved in, or null. */
   torchDtype: string | null;
 }
-
-/** A config.json webtune cannot train: names the file, the field and its value. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  constructor(
-    readonly file: string,
-    problem: string,
-  ) {
-    super(`${file}: ${problem}`);
-  }
-}
-
-// transformers' class defaults, for fields a config.json may omit.
-const DEFAULTS: Record<Architecture, { maxPositionEmbeddings: number; bosTokenId: number | null; eosTokenId: number | null }> = {
-  LlamaForCausalLM: { maxPositionEmbeddings: 2048, bosTokenId: 1, eosTokenId: 2 },
-  Qwen2ForCausalLM: { maxPositionEmbeddings: 32768, bosTokenId: null, eosTokenId: null },
-};
-const MODEL_TYPES: Record<string, Architecture> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM' };
 
 /** Reads config.json, given as its text or as the parsed object. */
 export function parseModelConfig(json: string | Record<string, unknown>, file = 'config.json'): ModelConfig {
@@ -78,113 +79,94 @@ export function parseModelConfig(json: string | Record<string, unknown>, file = 
   }
   if (!isObject(cfg)) throw fail('not a JSON object');
   const c = cfg;
-  const show = (v: unknown) => JSON.stringify(v) ?? String(v);
-  const bad = (field: string, expected: string) => fail(`"${field}" is ${show(c[field])}; expected ${expected}`);
-  const has = (field: string) => c[field] !== undefined && c[field] !== null;
-  const int = (field: string, fallback?: number): number => {
-    if (!has(field)) {
-      if (fallback !== undefined) return fallback;
-      throw fail(`"${field}" is missing; every Llama/Qwen2 config.json has it: is this the model's config.json?`);
-    }
-    const v = c[field];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw bad(field, 'a positive integer');
-    return v;
-  };
-  const positive = (field: string, fallback: number): number => {
-    if (!has(field)) return fallback;
-    const v = c[field];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw bad(field, 'a positive number');
-    return v;
-  };
-  const bool = (field: string, fallback: boolean): boolean => {
-    if (!has(field)) return fallback;
-    if (typeof c[field] !== 'boolean') throw bad(field, 'true or false');
-    return c[field] as boolean;
-  };
   const tokenId = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 
-  const architecture = readArchitecture(c, fail);
-  const defaults = DEFAULTS[architecture];
-  const hiddenSize = int('hidden_size');
-  const numHeads = int('num_attention_heads');
-  const numKvHeads = int('num_key_value_heads', numHeads);
+  const spec = readArchitecture(c, fail);
+  const arch = spec.architecture;
+  const f = new ConfigFields(c, file, `every ${arch} config.json`);
+  const defaults = spec.defaults;
+  const hiddenSize = f.int('hidden_size');
+  const numHeads = f.int('num_attention_heads');
+  const numKvHeads = f.int('num_key_value_heads', numHeads);
   if (numHeads % numKvHeads !== 0) {
     throw fail(
       `"num_key_value_heads" is ${numKvHeads}, which does not divide "num_attention_heads" (${numHeads}); grouped-query attention needs it to`,
     );
   }
-  if (!has('head_dim') && hiddenSize % numHeads !== 0) {
+  if (!f.has('head_dim') && defaults.headDim === undefined && hiddenSize % numHeads !== 0) {
     throw fail(`"hidden_size" is ${hiddenSize}, not a multiple of "num_attention_heads" (${numHeads}), and there is no "head_dim"`);
   }
-  const headDim = int('head_dim', hiddenSize / numHeads);
+  const headDim = f.int('head_dim', defaults.headDim ?? hiddenSize / numHeads);
+  if (headDim % 2 !== 0) throw f.bad('head_dim', 'an even number (RoPE rotates pairs of dimensions)');
+  const numLayers = f.int('num_hidden_layers');
 
   const act = c.hidden_act ?? 'silu';
-  if (act !== 'silu') throw fail(`"hidden_act" is ${show(act)}; webtune implements the SwiGLU MLP of Llama and Qwen2, "silu" only`);
-  if (bool('mlp_bias', false)) throw fail('"mlp_bias" is true; webtune implements MLPs without biases (as Llama and Qwen2 ship them)');
-  if (has('attention_dropout') && c.attention_dropout !== 0) {
-    throw bad('attention_dropout', '0 (webtune trains without attention dropout, as every released Llama/Qwen2 does)');
+  if (act !== 'silu') throw fail(`"hidden_act" is ${show(act)}; webtune implements the SwiGLU MLP of ${arch}, "silu" only`);
+  if (f.bool('mlp_bias', false))
+    throw fail(`"mlp_bias" is true; webtune implements MLPs without biases (as ${arch} checkpoints ship them)`);
+  if (f.has('attention_dropout') && c.attention_dropout !== 0) {
+    throw f.bad('attention_dropout', `0 (webtune trains without attention dropout, as every released ${arch} does)`);
   }
-  if (architecture === 'Qwen2ForCausalLM' && bool('use_sliding_window', false)) {
-    throw fail('"use_sliding_window" is true; webtune implements full causal attention only: set it to false if sequences fit the window');
-  }
-  const llamaBias = architecture === 'LlamaForCausalLM' && bool('attention_bias', false);
+  const fields = spec.read(f, numLayers);
 
   // transformers v5 moves rope_theta and the scaling into `rope_parameters`; read either layout.
   const ropeParams = isObject(c.rope_parameters) ? c.rope_parameters : null;
-  const ropeTheta = has('rope_theta')
-    ? positive('rope_theta', 10000)
+  const ropeTheta = f.has('rope_theta')
+    ? f.positive('rope_theta', defaults.ropeTheta)
     : ropeParams
-      ? positiveIn(ropeParams, 'rope_parameters', 'rope_theta', 10000, fail)
-      : 10000;
-  const maxPositionEmbeddings = int('max_position_embeddings', defaults.maxPositionEmbeddings);
+      ? positiveIn(ropeParams, 'rope_parameters', 'rope_theta', defaults.ropeTheta, fail)
+      : defaults.ropeTheta;
+  const maxPositionEmbeddings = f.int('max_position_embeddings', defaults.maxPositionEmbeddings);
 
   // The class default applies only to an absent key: an explicit null stays null, as in transformers.
   const bos = 'bos_token_id' in c ? c.bos_token_id : defaults.bosTokenId;
-  if (bos !== null && !tokenId(bos)) throw bad('bos_token_id', 'a token id (a non-negative integer) or null');
+  if (bos !== null && !tokenId(bos)) throw f.bad('bos_token_id', 'a token id (a non-negative integer) or null');
   const eos = 'eos_token_id' in c ? c.eos_token_id : defaults.eosTokenId;
   const eosTokenIds = eos === null ? [] : Array.isArray(eos) ? eos : [eos];
-  if (!eosTokenIds.every(tokenId)) throw bad('eos_token_id', 'a token id or a list of token ids');
+  if (!eosTokenIds.every(tokenId)) throw f.bad('eos_token_id', 'a token id or a list of token ids');
   const dtype = c.torch_dtype ?? c.dtype ?? null;
   if (dtype !== null && typeof dtype !== 'string')
-    throw bad(has('torch_dtype') ? 'torch_dtype' : 'dtype', 'a dtype name such as "bfloat16"');
+    throw f.bad(f.has('torch_dtype') ? 'torch_dtype' : 'dtype', 'a dtype name such as "bfloat16"');
 
   return {
-    architecture,
+    architecture: arch,
     hiddenSize,
-    intermediateSize: int('intermediate_size'),
-    numLayers: int('num_hidden_layers'),
+    intermediateSize: f.int('intermediate_size'),
+    numLayers,
     numHeads,
     numKvHeads,
     headDim,
-    rmsNormEps: positive('rms_norm_eps', 1e-6),
+    rmsNormEps: f.positive('rms_norm_eps', 1e-6),
     ropeTheta,
     ropeScaling: readRopeScaling(
-      has('rope_scaling') ? c.rope_scaling : ropeParams,
-      has('rope_scaling') ? 'rope_scaling' : 'rope_parameters',
+      f.has('rope_scaling') ? c.rope_scaling : ropeParams,
+      f.has('rope_scaling') ? 'rope_scaling' : 'rope_parameters',
       fail,
     ),
     maxPositionEmbeddings,
-    vocabSize: int('vocab_size'),
-    tieWordEmbeddings: bool('tie_word_embeddings', false),
-    attentionBias: architecture === 'Qwen2ForCausalLM' ? { qkv: true, o: false } : { qkv: llamaBias, o: llamaBias },
+    vocabSize: f.int('vocab_size'),
+    tieWordEmbeddings: f.bool('tie_word_embeddings', defaults.tieWordEmbeddings),
+    ...fields,
     bosTokenId: bos as number | null,
     eosTokenIds: eosTokenIds as number[],
     torchDtype: dtype as string | null,
   };
 }
 
-function readArchitecture(c: Record<string, unknown>, fail: (p: string) => ConfigError): Architecture {
-  const supported = `webtune trains ${SUPPORTED_ARCHITECTURES.join(' and ')}`;
+function readArchitecture(c: Record<string, unknown>, fail: (p: string) => ConfigError): ArchitectureSpec {
+  const supported = `webtune trains ${SUPPORTED_ARCHITECTURES.join(', ')}`;
   const archs = c.architectures;
   if (Array.isArray(archs) && archs.length > 0) {
     const a = archs[0];
-    if ((SUPPORTED_ARCHITECTURES as readonly unknown[]).includes(a)) return a as Architecture;
+    const spec = ARCHITECTURE_SPECS.find((s) => s.architecture === a);
+    if (spec) return spec;
     throw fail(`architecture ${JSON.stringify(a)} (from "architectures") is not supported: ${supported}`);
   }
   if (archs !== undefined && archs !== null && !Array.isArray(archs)) throw fail(`"architectures" is ${JSON.stringify(archs)}, not a list`);
-  const arch = typeof c.model_type === 'string' ? MODEL_TYPES[c.model_type] : undefined;
-  if (arch) return arch;
-  throw fail(`no "architectures", and "model_type" is ${JSON.stringify(c.model_type)}: ${supported} (model_type "llama" or "qwen2")`);
+  const spec = ARCHITECTURE_SPECS.find((s) => s.modelType === c.model_type);
+  if (spec) return spec;
+  const types = ARCHITECTURE_SPECS.map((s) => JSON.stringify(s.modelType)).join(', ');
+  throw fail(`no "architectures", and "model_type" is ${JSON.stringify(c.model_type)}: ${supported} (model_type ${types})`);
 }
 
 function readRopeScaling(raw: unknown, field: string, fail: (p: string) => ConfigError): RopeScaling {
@@ -275,6 +257,10 @@ export function expectedTensors(c: ModelConfig): Map<string, number[]> {
       t.set(`${p}.self_attn.${proj}.weight`, [out, h]);
       if (c.attentionBias.qkv) t.set(`${p}.self_attn.${proj}.bias`, [out]);
     }
+    if (c.qkNorm) {
+      t.set(`${p}.self_attn.q_norm.weight`, [c.headDim]);
+      t.set(`${p}.self_attn.k_norm.weight`, [c.headDim]);
+    }
     t.set(`${p}.self_attn.o_proj.weight`, [h, q]);
     if (c.attentionBias.o) t.set(`${p}.self_attn.o_proj.bias`, [h]);
     t.set(`${p}.post_attention_layernorm.weight`, [h]);
@@ -311,8 +297,4 @@ export function checkCheckpointTensors(c: ModelConfig, found: Map<string, { shap
     ? 'this looks like a LoRA adapter, not a base model: load the base checkpoint and import the adapter separately'
     : 'the checkpoint does not match its config.json: check both come from the same model';
   throw new ConfigError(file, `${parts.join('. ')}. ${hint}`);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

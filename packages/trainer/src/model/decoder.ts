@@ -1,9 +1,14 @@
-// The Llama/Qwen2 decoder on the kernels, written out per layer (llm.c style): each block has an
+// The decoder of every architecture in arch/ on the kernels, written out per layer (llm.c style): each block has an
 // explicit forward and backward, and a Step is the recorded list of dispatches for one
 // (batch, length) shape, built once and replayed every micro-batch of that shape.
 //
 // Shapes: B sequences of T tokens, N = B*T rows; C hidden, I intermediate, V vocab,
 // nh/nkv heads of hd dims, r LoRA rank.
+//
+// Llama is the base; the switches the other architectures set (ModelConfig, read by arch/*.ts) are:
+// - qkNorm (Qwen3): q = q_norm(q_proj(h)), k = k_norm(k_proj(h)), RMSNorm over hd per head, before RoPE;
+// - layers[l].rope false (SmolLM3's NoPE layers): q and k go to attention unrotated;
+// - layers[l].window (Mistral, Qwen sliding layers): attention sees the last `window` keys only.
 import {
   add,
   attentionBackward,
@@ -132,6 +137,15 @@ function layerTensors(ctx: Ctx, l: number) {
     rstd1: g('rstd1', [N]),
     q: g('q', [B, T, c.numHeads, c.headDim]),
     k: g('k', [B, T, c.numKvHeads, c.headDim]),
+    // qkNorm only: the projections before their per-head RMSNorm, and its 1/rms per (row, head).
+    qk: c.qkNorm
+      ? {
+          qRaw: g('q_raw', [B, T, c.numHeads, c.headDim]),
+          kRaw: g('k_raw', [B, T, c.numKvHeads, c.headDim]),
+          rstdQ: g('rstd_q', [N * c.numHeads]),
+          rstdK: g('rstd_k', [N * c.numKvHeads]),
+        }
+      : undefined,
     v: g('v', [B, T, c.numKvHeads, c.headDim]),
     probs: g('probs', [B, c.numHeads, T, T]),
     att: g('att', [B, T, c.numHeads, c.headDim]),
@@ -158,19 +172,34 @@ async function layerForward(ctx: Ctx, l: number, next: Tensor): Promise<Command[
   const keys = kv ? kv.capacity : ctx.T;
   const scores = ctx.pool.get('scores', [ctx.B, c.numHeads, ctx.T, keys]);
   const probs = kv ? ctx.pool.get('probs', [1, c.numHeads, ctx.T, keys]) : a.probs;
-  const scale = attentionScale(c.headDim); // Llama's and Qwen2's 1/sqrt(head_dim)
+  const scale = attentionScale(c.headDim); // 1/sqrt(head_dim) in every architecture here
+  const layer = c.layers[l];
+  const attention = { scale, window: layer.window ?? undefined };
   const cmds: Command[] = [];
   const lin = async (label: string, target: LoraTarget, out: Tensor, x: Tensor, W: Tensor, bias?: Tensor) =>
     cmds.push(...(await linearForward(gpu, `L${l}.${label}`, out, x, W, bias, await loraUses(ctx, l, target, x))));
 
   // attention block
   cmds.push(...(await rmsnormForward(gpu, { y: a.h, rstd: a.rstd1, x: a.x, w: w.inputNorm }, { eps: c.rmsNormEps })));
-  await lin('q_proj', 'q_proj', a.q2(a.q), a.h, w.q, w.qBias);
-  await lin('k_proj', 'k_proj', a.kv2(a.k), a.h, w.k, w.kBias);
+  if (a.qk && w.qNorm && w.kNorm) {
+    // Qwen3: project into q_raw / k_raw, then RMSNorm each head's hd values into q / k.
+    const { qRaw, kRaw, rstdQ, rstdK } = a.qk;
+    await lin('q_proj', 'q_proj', a.q2(qRaw), a.h, w.q, w.qBias);
+    await lin('k_proj', 'k_proj', a.kv2(kRaw), a.h, w.k, w.kBias);
+    const heads = (t: Tensor, n: number) => t.view([N * n, c.headDim]);
+    const eps = { eps: c.rmsNormEps };
+    cmds.push(...(await rmsnormForward(gpu, { y: heads(a.q, c.numHeads), rstd: rstdQ, x: heads(qRaw, c.numHeads), w: w.qNorm }, eps)));
+    cmds.push(...(await rmsnormForward(gpu, { y: heads(a.k, c.numKvHeads), rstd: rstdK, x: heads(kRaw, c.numKvHeads), w: w.kNorm }, eps)));
+  } else {
+    await lin('q_proj', 'q_proj', a.q2(a.q), a.h, w.q, w.qBias);
+    await lin('k_proj', 'k_proj', a.kv2(a.k), a.h, w.k, w.kBias);
+  }
   await lin('v_proj', 'v_proj', a.kv2(a.v), a.h, w.v, w.vBias);
-  const table = { positions: ctx.pool.get('positions', [N], 'u32'), cos: weights.ropeCos, sin: weights.ropeSin };
-  cmds.push(...(await rope(gpu, { x: a.q.view([N, c.numHeads, c.headDim]), ...table })));
-  cmds.push(...(await rope(gpu, { x: a.k.view([N, c.numKvHeads, c.headDim]), ...table })));
+  if (layer.rope) {
+    const table = { positions: ctx.pool.get('positions', [N], 'u32'), cos: weights.ropeCos, sin: weights.ropeSin };
+    cmds.push(...(await rope(gpu, { x: a.q.view([N, c.numHeads, c.headDim]), ...table })));
+    cmds.push(...(await rope(gpu, { x: a.k.view([N, c.numKvHeads, c.headDim]), ...table })));
+  }
   if (kv) {
     // New keys/values go to the cache rows [pos, pos + T); attention reads the whole cache, with
     // rows past pos + i masked by the causal offset (the cache is zeroed, so they are finite).
@@ -178,9 +207,11 @@ async function layerForward(ctx: Ctx, l: number, next: Tensor): Promise<Command[
     const at = kv.pos * c.numKvHeads * c.headDim;
     cmds.push({ label: `L${l} k cache`, copy: { src: a.k, dst: kv.k[l], elements: rows, srcOffset: 0, dstOffset: at } });
     cmds.push({ label: `L${l} v cache`, copy: { src: a.v, dst: kv.v[l], elements: rows, srcOffset: 0, dstOffset: at } });
-    cmds.push(...(await attentionForward(gpu, { q: a.q, k: kv.k[l], v: kv.v[l], out: a.att, scores, probs }, { scale, offset: kv.pos })));
+    cmds.push(
+      ...(await attentionForward(gpu, { q: a.q, k: kv.k[l], v: kv.v[l], out: a.att, scores, probs }, { ...attention, offset: kv.pos })),
+    );
   } else {
-    cmds.push(...(await attentionForward(gpu, { q: a.q, k: a.k, v: a.v, out: a.att, scores, probs }, { scale })));
+    cmds.push(...(await attentionForward(gpu, { q: a.q, k: a.k, v: a.v, out: a.att, scores, probs }, attention)));
   }
   await lin('o_proj', 'o_proj', o, a.q2(a.att), w.o, w.oBias);
   cmds.push(...(await add(gpu, a.xmid, a.x, o)));
@@ -226,20 +257,35 @@ async function layerBackward(ctx: Ctx, l: number, dx: Tensor): Promise<Command[]
   await lin('up_proj', 'up_proj', dh, dup, a.h2, w.up, true);
   cmds.push(...(await rmsnormBackward(gpu, { dx, dy: dh, x: a.xmid, w: w.postAttentionNorm, rstd: a.rstd2 }, { accumulate: true })));
 
-  // attention block: xmid = x_l + o(attention(rope(q(h)), rope(k(h)), v(h))), h = rmsnorm(x_l)
+  // attention block: xmid = x_l + o(attention(rope(qn(q(h))), rope(kn(k(h))), v(h))), h = rmsnorm(x_l),
+  // rope and the per-head norms qn / kn only where the layer and the architecture have them
+  const layer = c.layers[l];
   await lin('o_proj', 'o_proj', a.q2(datt), dx, a.q2(a.att), w.o, false);
   cmds.push(
     ...(await attentionBackward(
       gpu,
       { dout: datt, q: a.q, k: a.k, v: a.v, probs: a.probs, dprobs, dscores, dq, dk, dv },
-      { scale: attentionScale(c.headDim) },
+      { scale: attentionScale(c.headDim), window: layer.window ?? undefined },
     )),
   );
-  const table = { positions: p.get('positions', [N], 'u32'), cos: weights.ropeCos, sin: weights.ropeSin };
-  cmds.push(...(await rope(gpu, { x: dq.view([N, c.numHeads, c.headDim]), ...table }, { inverse: true })));
-  cmds.push(...(await rope(gpu, { x: dk.view([N, c.numKvHeads, c.headDim]), ...table }, { inverse: true })));
-  await lin('q_proj', 'q_proj', dh, a.q2(dq), a.h, w.q, false);
-  await lin('k_proj', 'k_proj', dh, a.kv2(dk), a.h, w.k, true);
+  if (layer.rope) {
+    const table = { positions: p.get('positions', [N], 'u32'), cos: weights.ropeCos, sin: weights.ropeSin };
+    cmds.push(...(await rope(gpu, { x: dq.view([N, c.numHeads, c.headDim]), ...table }, { inverse: true })));
+    cmds.push(...(await rope(gpu, { x: dk.view([N, c.numKvHeads, c.headDim]), ...table }, { inverse: true })));
+  }
+  let [dqIn, dkIn] = [dq, dk];
+  if (a.qk && w.qNorm && w.kNorm) {
+    // Through q_norm / k_norm per head: dq_raw, dk_raw from dq, dk.
+    const { qRaw, kRaw, rstdQ, rstdK } = a.qk;
+    dqIn = p.get('dq_raw', [B, T, c.numHeads, c.headDim]);
+    dkIn = p.get('dk_raw', [B, T, c.numKvHeads, c.headDim]);
+    const heads = (t: Tensor, n: number) => t.view([N * n, c.headDim]);
+    const [nh, nkv] = [c.numHeads, c.numKvHeads];
+    cmds.push(...(await rmsnormBackward(gpu, { dx: heads(dqIn, nh), dy: heads(dq, nh), x: heads(qRaw, nh), w: w.qNorm, rstd: rstdQ })));
+    cmds.push(...(await rmsnormBackward(gpu, { dx: heads(dkIn, nkv), dy: heads(dk, nkv), x: heads(kRaw, nkv), w: w.kNorm, rstd: rstdK })));
+  }
+  await lin('q_proj', 'q_proj', dh, a.q2(dqIn), a.h, w.q, false);
+  await lin('k_proj', 'k_proj', dh, a.kv2(dkIn), a.h, w.k, true);
   await lin('v_proj', 'v_proj', dh, a.kv2(dv), a.h, w.v, true);
   cmds.push(...(await rmsnormBackward(gpu, { dx, dy: dh, x: a.x, w: w.inputNorm, rstd: a.rstd1 }, { accumulate: true })));
   return cmds;

@@ -83,7 +83,8 @@ export class Model {
     const q = c.numHeads * c.headDim;
     const kv = c.numKvHeads * c.headDim;
     const perLayer = 2 * c.hiddenSize + c.hiddenSize * (q + 2 * kv) + q * c.hiddenSize + 3 * c.hiddenSize * c.intermediateSize;
-    const bias = c.attentionBias.qkv ? q + 2 * kv : 0;
+    const qkNorm = c.qkNorm ? 2 * c.headDim : 0;
+    const bias = (c.attentionBias.qkv ? q + 2 * kv : 0) + (c.attentionBias.o ? c.hiddenSize : 0) + qkNorm;
     const head = c.tieWordEmbeddings ? 0 : c.vocabSize * c.hiddenSize;
     return c.vocabSize * c.hiddenSize + c.numLayers * (perLayer + bias) + c.hiddenSize + head;
   }

@@ -17,6 +17,8 @@ export interface LayerWeights {
   kBias?: Tensor; // [nkv*hd]
   vBias?: Tensor; // [nkv*hd]
   oBias?: Tensor; // [C]
+  qNorm?: Tensor; // [hd] (qkNorm)
+  kNorm?: Tensor; // [hd] (qkNorm)
 }
 
 export interface ModelWeights {
@@ -81,6 +83,8 @@ export function uploadWeights(gpu: Gpu, config: ModelConfig, files: CheckpointFi
       kBias: maybe(`${p}.self_attn.k_proj.bias`, config.attentionBias.qkv),
       vBias: maybe(`${p}.self_attn.v_proj.bias`, config.attentionBias.qkv),
       oBias: maybe(`${p}.self_attn.o_proj.bias`, config.attentionBias.o),
+      qNorm: maybe(`${p}.self_attn.q_norm.weight`, config.qkNorm),
+      kNorm: maybe(`${p}.self_attn.k_norm.weight`, config.qkNorm),
     });
   }
   const embed = load('model.embed_tokens.weight');

@@ -1,0 +1,8 @@
+// Every architecture webtune trains, by its `architectures` name; one module each, beside Llama's.
+import { llama } from './llama.ts';
+import { mistral } from './mistral.ts';
+import { qwen2, qwen3 } from './qwen.ts';
+import { smollm3 } from './smollm3.ts';
+import type { ArchitectureSpec } from './spec.ts';
+
+export const ARCHITECTURE_SPECS: readonly ArchitectureSpec[] = [llama, qwen2, qwen3, mistral, smollm3];
