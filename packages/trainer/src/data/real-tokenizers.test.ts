@@ -1,0 +1,92 @@
+// Real tokenizers and chat templates (Qwen2.5 Instruct, Qwen3, Gemma 3 it, Llama 3.1 and 3.2 Instruct; Mistral Nemo's
+// template) against goldens made without any of this code: test/tokenizers/make_goldens.py renders with Python's
+// jinja2 as transformers does and takes ids from an independent BPE encoder (test/tokenizers/bpe.py). Each row goes
+// through the dataset reader and prepareSft, as a user's file would. The tokenizer files are devDependencies.
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { renderChatTemplate } from './chat-template.ts';
+import { type Message, readSftDataset } from './formats.ts';
+import { prepareSft } from './tokenize.ts';
+import { TextTokenizer } from './tokenizer.ts';
+
+interface Row {
+  name: string;
+  prompt?: string | Message[];
+  completion?: string | Message[];
+  messages?: Message[];
+  tools?: unknown[];
+  chat_template_kwargs?: Record<string, unknown>;
+}
+interface Case {
+  row: Row;
+  text?: string;
+  ids?: number[];
+  completion_start?: number;
+  loss_spans?: [number, number][];
+  refused?: string;
+  raised?: string;
+}
+const here = (p: string) => new URL(`../../test/tokenizers/${p}`, import.meta.url);
+const goldens = JSON.parse(readFileSync(here('goldens.json'), 'utf8')) as {
+  now: string;
+  tokenizers: { name: string; package: string; template: string | null; cases: Case[] }[];
+  render_only: { name: string; template: string; special_tokens: Record<string, string>; cases: Case[] }[];
+};
+const readJson = (p: string) => JSON.parse(readFileSync(new URL(`../../node_modules/${p}`, import.meta.url), 'utf8'));
+
+// The goldens pin strftime_now's clock (Llama 3.2 writes today's date).
+beforeAll(() => {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(new Date(goldens.now));
+});
+afterAll(() => vi.useRealTimers());
+
+describe.each(goldens.tokenizers)('$name', ({ package: pkg, template, cases }) => {
+  const config = readJson(`${pkg}/models/tokenizer_config.json`);
+  if (template) config.chat_template = readFileSync(here(`templates/${template}`), 'utf8');
+  const tok = TextTokenizer.fromJson(readJson(`${pkg}/models/tokenizer.json`), config, pkg);
+
+  it.each(cases.map((c) => [c.row.name, c] as const))('%s', (_, c) => {
+    const { name: _name, ...row } = c.row;
+    const report = readSftDataset(JSON.stringify(row), 'goldens.jsonl');
+    const r = prepareSft(tok, report.rows, report.lines, 100_000);
+    if (c.ids !== undefined) {
+      expect(r.dropped).toEqual([]);
+      const seq = r.examples[0].seq;
+      expect(seq.ids).toEqual(c.ids);
+      expect(seq.completionStart).toBe(c.completion_start);
+      expect(seq.lossSpans).toEqual(c.loss_spans);
+    } else if (c.raised !== undefined) {
+      expect(r.dropped).toEqual([{ line: 1, reason: `chat template raised an error: the chat template raised: ${c.raised}` }]);
+    } else {
+      expect(r.examples).toEqual([]);
+      expect(r.dropped[0].reason.startsWith(`${c.refused}: `)).toBe(true);
+    }
+    if (c.text !== undefined) {
+      const messages = row.messages ?? [...(row.prompt as Message[]), ...(row.completion as Message[])];
+      const text = tok.applyChatTemplate(messages, {
+        addGenerationPrompt: false,
+        tools: row.tools,
+        templateKwargs: row.chat_template_kwargs,
+      });
+      expect(text).toBe(c.text);
+    }
+  });
+});
+
+describe.each(goldens.render_only)('$name (template only)', ({ template, special_tokens, cases }) => {
+  const source = readFileSync(here(`templates/${template}`), 'utf8');
+  it.each(cases.map((c) => [c.row.name, c] as const))('%s', (_, c) => {
+    const messages = c.row.messages ?? [...(c.row.prompt as Message[]), ...(c.row.completion as Message[])];
+    const render = () =>
+      renderChatTemplate(source, template, {
+        messages,
+        addGenerationPrompt: false,
+        specialTokens: special_tokens,
+        tools: c.row.tools,
+        templateKwargs: c.row.chat_template_kwargs,
+      });
+    if (c.raised !== undefined) expect(render).toThrow(`the chat template raised: ${c.raised}`);
+    else expect(render()).toBe(c.text);
+  });
+});
