@@ -5,7 +5,7 @@
 import { Gpu } from '@webtune/kernels';
 import type { Message } from './data/formats.ts';
 import { countByReason, type DatasetReport, readDpoDataset, readSftDataset } from './data/formats.ts';
-import { type DpoExample, type PreparedData, prepareDpo, prepareSft, type SftExample } from './data/tokenize.ts';
+import { type DpoExample, type LossOptions, type PreparedData, prepareDpo, prepareSft, type SftExample } from './data/tokenize.ts';
 import { TextTokenizer } from './data/tokenizer.ts';
 import { type ModelConfig, parseModelConfig } from './model/config.ts';
 import { adapterFingerprint, modelFingerprint } from './model/fingerprint.ts';
@@ -16,7 +16,7 @@ import { type DownloadProgress, describeSource, fetchModelFiles, type ModelSourc
 import { type AdapterRecord, hashKey, Store } from './store/db.ts';
 import { adapterFiles, adapterModelCard, importAdapterFiles } from './store/export.ts';
 import { stackedRecord } from './store/stack.ts';
-import { type Method, type TrainConfig, toTrlConfig, validateConfig } from './train/config.ts';
+import { defaultConfig, type Method, type TrainConfig, toTrlConfig, validateConfig } from './train/config.ts';
 import { RunControl } from './train/control.ts';
 import type { LogRecord, TrainEvent } from './train/events.ts';
 import { estimateMemory, type MemoryEstimate } from './train/memory.ts';
@@ -134,7 +134,10 @@ export class TrainerService {
   private gpu: Gpu | undefined;
   private loaded: Loaded | undefined;
   private store: Store | undefined;
-  private readonly datasets = new Map<string, Prepared & { hash: string; file: string; format: string }>();
+  private readonly datasets = new Map<
+    string,
+    Prepared & { hash: string; file: string; format: string; lossKey: string; retokenise: (loss: LossOptions) => SftExample[] }
+  >();
   private readonly adapters = new Map<string, LoraAdapter>();
   private control: RunControl | undefined;
   private download: AbortController | undefined;
@@ -247,20 +250,25 @@ export class TrainerService {
 
   // ---- data ----------------------------------------------------------------------------
 
-  async loadDataset(method: Method, text: string, file: string, maxLength: number): Promise<DatasetSummary> {
+  /** `loss` (SFT): which tokens the loss covers (TrainConfig's completionOnlyLoss, assistantOnlyLoss; both default true). */
+  async loadDataset(method: Method, text: string, file: string, maxLength: number, loss: LossOptions = {}): Promise<DatasetSummary> {
     const { tokenizer } = this.needModel();
     const report: DatasetReport<unknown> = method === 'sft' ? readSftDataset(text, file) : readDpoDataset(text, file);
-    const hash = await hashKey([method, text, String(maxLength)]);
+    const lossKey = `${loss.completionOnlyLoss ?? true},${loss.assistantOnlyLoss ?? true}`;
+    const hash = await hashKey([method, text, String(maxLength), ...(method === 'sft' ? [lossKey] : [])]);
     const id = hash.slice(0, 16);
     let prepared: Prepared;
     if (method === 'sft') {
       const r = report as ReturnType<typeof readSftDataset>;
-      prepared = { method, data: prepareSft(tokenizer, r.rows, r.lines, maxLength) };
+      prepared = { method, data: prepareSft(tokenizer, r.rows, r.lines, maxLength, loss) };
     } else {
       const r = report as ReturnType<typeof readDpoDataset>;
       prepared = { method, data: prepareDpo(tokenizer, r.rows, r.lines, maxLength) };
     }
-    this.datasets.set(id, { ...prepared, hash, file, format: report.format });
+    // A run whose loss switches differ from the load's (the studio loads before the switches are set) tokenises again.
+    const retokenise = (other: LossOptions): SftExample[] =>
+      prepareSft(tokenizer, (report as ReturnType<typeof readSftDataset>).rows, report.lines, maxLength, other).examples;
+    this.datasets.set(id, { ...prepared, hash, file, format: report.format, lossKey, retokenise });
     const data = prepared.data;
     const decode = (ids: number[]) => tokenizer.decode(ids);
     const preview = (prepared.method === 'sft' ? prepared.data.examples : prepared.data.examples).slice(0, 5).map((e) => {
@@ -419,11 +427,13 @@ export class TrainerService {
     const { gpu, store } = this.need();
     const { model, tokenizer, id: modelId, fingerprint } = this.needModel();
     if (this.control) throw new Error('A run is already going: pause, resume or cancel it first.');
-    const config = request.config;
+    // A config saved before the loss switches existed (a run to resume) has TRL's and webtune's defaults.
+    const config: TrainConfig = { ...defaultConfig(request.config.method), ...request.config };
     validateConfig(config);
     const ds = this.dataset(request.datasetId);
     if (ds.method !== config.method)
       throw new Error(`The dataset was loaded for ${ds.method.toUpperCase()}, but the run is ${config.method.toUpperCase()}.`);
+    const sameLoss = ds.lossKey === `${config.completionOnlyLoss},${config.assistantOnlyLoss}`;
     const runId = request.resumeRunId ?? crypto.randomUUID();
     // Taken before the first await: a second train() call made meanwhile must find the run going.
     const control = new RunControl();
@@ -447,7 +457,7 @@ export class TrainerService {
       }
       let data: TrainData;
       let saveReference = async () => {};
-      if (ds.method === 'sft') data = { method: 'sft', examples: ds.data.examples };
+      if (ds.method === 'sft') data = { method: 'sft', examples: sameLoss ? ds.data.examples : ds.retokenise(config) };
       else {
         // Keyed on what the reference computes, never on names: the checkpoint's files, the stage-one adapters' contents,
         // and the dataset's text and max_length (ds.hash; the tokenizer is in the model's fingerprint). v3: float32

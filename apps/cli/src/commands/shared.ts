@@ -1,6 +1,14 @@
 // Steps every model command shares: read the arguments' files, open the engine, load the model, load a dataset
 // and report it. Everything that can be checked in Node (flags, folders, files) is checked before Chromium starts.
-import { type DatasetSummary, type DownloadProgress, HYPER_PARAMS, type Method, type ModelInfo, reasonSummary } from '@webtune/trainer';
+import {
+  type DatasetSummary,
+  type DownloadProgress,
+  HYPER_PARAMS,
+  type Method,
+  type ModelInfo,
+  reasonSummary,
+  type TrainConfig,
+} from '@webtune/trainer';
 import { gpuOption, UsageError } from '../args.ts';
 import { Engine, PageError } from '../engine.ts';
 import { type AdapterFiles, type ModelArg, readAdapterDir, readDataFile } from '../model-arg.ts';
@@ -85,9 +93,10 @@ export async function loadData(
   data: { text: string; file: string },
   maxLength: number,
   out?: OutputFolder,
+  loss?: Pick<TrainConfig, 'completionOnlyLoss' | 'assistantOnlyLoss'>,
 ): Promise<DatasetSummary> {
   const { text, file } = data;
-  const ds = await engine.call('loadDataset', method, text, file, maxLength);
+  const ds = await engine.call('loadDataset', method, text, file, maxLength, loss);
   progress.line(
     `data: ${file} (${ds.format}): ${ds.kept} rows kept, ${ds.rejected.length} rejected, ${ds.dropped.length} dropped, ${ds.truncated} truncated to ${maxLength} tokens`,
   );

@@ -52,8 +52,13 @@ export async function run(argv: string[]): Promise<number> {
     overwrite: { type: 'boolean' },
     resume: { type: 'boolean' },
   };
-  // A boolean hyper-parameter is a bare flag (--use-rslora), the others take a value.
-  for (const p of HYPER_PARAMS) options[p.flag] = { type: p.kind.type === 'boolean' ? 'boolean' : 'string' };
+  // A boolean hyper-parameter off by default is a bare flag (--use-rslora); the others take a value
+  // (--assistant-only-loss false).
+  const defaults = defaultConfig('sft');
+  const bare = (p: (typeof HYPER_PARAMS)[number]) =>
+    p.kind.type === 'boolean' &&
+    (p.lora ? (defaults.lora as unknown as Record<string, unknown>) : (defaults as unknown as Record<string, unknown>))[p.key] === false;
+  for (const p of HYPER_PARAMS) options[p.flag] = { type: bare(p) ? 'boolean' : 'string' };
   const { values } = parseCommandArgs('train', argv, options);
   const method = methodOption(values.method as string | undefined);
   refuseOtherMethodFlags(values, method);
@@ -89,7 +94,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   try {
     const parentAdapterId = adapter ? await importAdapterArg(engine, adapter) : null;
-    const ds = await loadData(engine, progress, method, data, config.maxLength, out);
+    const ds = await loadData(engine, progress, method, data, config.maxLength, out, config);
     const request = { config, datasetId: ds.id, parentAdapterId, name: values.name, outputDir: out.path, resumeRunId };
     result = await engine.stream('train', [request], (e: TrainEvent) => progress.event(e));
     progress.done();

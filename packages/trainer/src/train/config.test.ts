@@ -69,7 +69,7 @@ describe('training_config.json pins what TRL would do differently by default', (
       max_length: 256,
       truncation_mode: 'keep_start',
       completion_only_loss: true,
-      assistant_only_loss: false,
+      assistant_only_loss: true,
       packing: false,
     });
     for (const k of ['max_prompt_length', 'max_completion_length', 'disable_dropout', 'beta', 'loss_type'])
@@ -77,12 +77,16 @@ describe('training_config.json pins what TRL would do differently by default', (
     expect(json.data_preparation).not.toHaveProperty('messages');
   });
 
-  it('SFT on "messages" rows says that only the last assistant message is learned, and how to get that from TRL', () => {
-    const prep = toTrlConfig(config('sft'), { ...extra, datasetFormat: 'messages' }).data_preparation as Record<string, string>;
+  it('SFT on "messages" rows records assistant_only_loss, and how webtune found the turns TRL finds by generation tags', () => {
+    const json = toTrlConfig(config('sft'), { ...extra, datasetFormat: 'messages' });
+    const prep = json.data_preparation as Record<string, string>;
+    expect(json.assistant_only_loss).toBe(true);
     expect(prep.format).toBe('messages');
-    expect(prep.messages).toContain('prompt = the messages before its last assistant message, completion = [that message]');
-    expect(prep.messages).toContain('the loss covers that last assistant message (and the EOS) only');
-    expect(prep.messages).toContain('assistant_only_loss');
+    expect(prep.messages).toContain('rendering the conversation up to it');
+    expect(prep.messages).toContain('{% generation %}');
+    const whole = toTrlConfig(config('sft', { assistantOnlyLoss: false }), { ...extra, datasetFormat: 'messages' });
+    expect(whole.assistant_only_loss).toBe(false);
+    expect(whole.data_preparation).not.toHaveProperty('messages');
   });
 
   it('the extra keys do not disturb reading the hyper-parameters back', () => {

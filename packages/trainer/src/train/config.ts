@@ -28,6 +28,8 @@ export interface TrainConfig {
   beta: number; // DPO: strength of the KL penalty to the reference
   lossType: DpoLossType; // DPO loss: sigmoid, ipo or hinge
   labelSmoothing: number; // DPO (sigmoid): assumed fraction of flipped preference labels
+  completionOnlyLoss: boolean; // SFT prompt-completion rows: loss on the completion only
+  assistantOnlyLoss: boolean; // SFT messages rows: loss on the assistant turns only
   lora: LoraConfig;
 }
 
@@ -35,7 +37,8 @@ type Kind =
   | { type: 'number' | 'int'; min: number; max: number }
   | { type: 'enum'; choices: readonly string[] }
   | { type: 'targets' }
-  /** On or off: a bare flag on the command line (`--use-rslora`), true or false in JSON. */
+  /** On or off, true or false in JSON. On the command line a bare flag (`--use-rslora`) when off by default, and
+   *  given a value when on by default (`--assistant-only-loss false`). */
   | { type: 'boolean' };
 
 export interface HyperParam {
@@ -202,6 +205,22 @@ export const HYPER_PARAMS: HyperParam[] = [
     help: `Which projections get an adapter (comma-separated from ${LORA_TARGETS.join(', ')}).`,
   },
   {
+    key: 'completionOnlyLoss',
+    trl: 'completion_only_loss',
+    flag: 'completion-only-loss',
+    kind: { type: 'boolean' },
+    only: 'sft',
+    help: 'Prompt-completion rows: the loss covers the completion only (true, as TRL) or the prompt too (false).',
+  },
+  {
+    key: 'assistantOnlyLoss',
+    trl: 'assistant_only_loss',
+    flag: 'assistant-only-loss',
+    kind: { type: 'boolean' },
+    only: 'sft',
+    help: '"messages" rows: the loss covers every assistant turn (true, webtune\'s default) or the whole conversation (false, TRL\'s default).',
+  },
+  {
     key: 'useRslora',
     trl: 'use_rslora',
     flag: 'use-rslora',
@@ -235,6 +254,8 @@ export function defaultConfig(method: Method): TrainConfig {
     beta: 0.1,
     lossType: 'sigmoid',
     labelSmoothing: 0,
+    completionOnlyLoss: true,
+    assistantOnlyLoss: true,
     lora: { r: 16, alpha: 32, dropout: 0.05, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], useRslora: false },
   };
 }
@@ -340,8 +361,6 @@ export function toTrlConfig(
   // a version pass these as they are; on a later one drop the two null keys, which then mean the default.
   out.truncation_mode = 'keep_start';
   if (c.method === 'sft') {
-    out.completion_only_loss = true;
-    out.assistant_only_loss = false;
     out.packing = false;
   } else {
     out.max_prompt_length = null;
@@ -351,7 +370,7 @@ export function toTrlConfig(
     out.ref_model = extra.parentAdapter ? 'base + stage-one adapter (merged)' : 'base (adapter disabled)';
   }
   if (extra.parentAdapter) out.stage_one_adapter = extra.parentAdapter;
-  out.data_preparation = dataPreparation(c.method, extra.datasetFormat);
+  out.data_preparation = dataPreparation(c.method, extra.datasetFormat, c.assistantOnlyLoss);
   out.peft_config = {
     peft_type: 'LORA',
     task_type: 'CAUSAL_LM',
@@ -366,17 +385,16 @@ export function toTrlConfig(
 }
 
 /** What webtune did to the rows that TRL would not do by itself: to repeat the run, do the same to the data. */
-function dataPreparation(method: Method, format: string | undefined): Record<string, string> {
+function dataPreparation(method: Method, format: string | undefined, assistantOnlyLoss: boolean): Record<string, string> {
   const out: Record<string, string> = {};
   if (format) out.format = format;
   out.dropped_rows =
     'rows whose prompt alone fills max_length were left out (TRL would keep them with no completion token); webtune listed each with its line when the data was loaded';
-  if (method === 'sft' && format === 'messages')
+  if (method === 'sft' && format === 'messages' && assistantOnlyLoss)
     out.messages =
-      'each "messages" row was trained as a conversational prompt-completion row: prompt = the messages before its last ' +
-      'assistant message, completion = [that message]; the loss covers that last assistant message (and the EOS) only. ' +
-      'Convert the rows so before SFTTrainer: given "messages", TRL trains on every token (assistant_only_loss false) ' +
-      'or on every assistant turn (assistant_only_loss true)';
+      'assistant_only_loss: webtune found each assistant turn by rendering the conversation up to it (with the ' +
+      'generation prompt) and through it; TRL finds them from {% generation %} tags, which the chat template must have ' +
+      'for assistant_only_loss true, or TRL refuses';
   return out;
 }
 
