@@ -154,8 +154,8 @@ describe('train --method sft, every hyper-parameter flag given', () => {
       bias: 'none',
     });
     expect(config.trainer).toBe('SFTTrainer');
-    // What TRL needs told to train as webtune did: cut at max_length keeping the start, loss on completions only.
-    expect(config).toMatchObject({ truncation_mode: 'keep_start', completion_only_loss: true, assistant_only_loss: false, packing: false });
+    // What TRL needs told to train as webtune did: cut at max_length keeping the start, loss on completions only (and on every assistant turn of "messages" rows).
+    expect(config).toMatchObject({ truncation_mode: 'keep_start', completion_only_loss: true, assistant_only_loss: true, packing: false });
     expect(config.data_preparation).toMatchObject({ format: 'prompt-completion' });
   });
 
