@@ -1,8 +1,8 @@
 // Content hashes that name a model and an adapter stack by what they compute, not by what they are called. The DPO
 // reference cache is keyed on them: two checkpoints under one name (a folder overwritten, a Hub branch that moved, two
 // "model" folders) or one adapter imported twice get the cache entry their contents deserve, never each other's.
-import type { AdapterRecord } from '../store/db.ts';
-import { hashKey } from '../store/db.ts';
+import { hashKey } from '../hash.ts';
+import type { LoraConfig } from './lora-config.ts';
 
 /** Bytes per digest call: crypto.subtle hashes a copy of its input, so a multi-GB shard is hashed a piece at a time. */
 export const FINGERPRINT_CHUNK = 64 * 2 ** 20;
@@ -31,11 +31,17 @@ export async function modelFingerprint(m: ModelContent, chunk = FINGERPRINT_CHUN
   return hashKey(parts);
 }
 
+/** What an adapter computes with: its LoRA settings and its PEFT tensors (a stored record is one). */
+export interface AdapterContent {
+  lora: LoraConfig;
+  tensors: { name: string; shape: number[]; data: Float32Array }[];
+}
+
 /**
  * SHA-256 (hex) of an adapter stack, base first, by what changes its output: the scale's inputs (r, lora_alpha,
  * use_rslora), the targets and every tensor's name, shape and values. Not its id, name, dates or dropout.
  */
-export async function adapterFingerprint(stack: Pick<AdapterRecord, 'lora' | 'tensors'>[]): Promise<string> {
+export async function adapterFingerprint(stack: AdapterContent[]): Promise<string> {
   const parts: (string | Uint8Array)[] = ['webtune adapters v1', String(stack.length)];
   for (const { lora, tensors } of stack) {
     const { r, alpha, useRslora } = lora;
