@@ -4,32 +4,17 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type GpuChoice, type GpuSession, openGpuSession } from '@webtune/harness';
-import type { TrainerService } from '@webtune/trainer';
+import type { TrainerApi, TrainerHandlers } from '@webtune/trainer';
 import { webtuneTrainer } from '@webtune/trainer/vite';
 import { handleSignals } from './interrupt.ts';
 import { localMounts } from './mount.ts';
+import { fromWire, toWire, type Wire, type WireEvent } from './wire.ts';
 
 type Methods = {
-  [K in keyof TrainerService]: TrainerService[K] extends (...a: infer A) => infer R ? { args: A; result: Awaited<R> } : never;
+  [K in keyof TrainerApi]: TrainerApi[K] extends (...a: infer A) => infer R ? { args: A; result: Awaited<R> } : never;
 };
 
 export const CLI_PAGE = 'apps/cli/page/index.html';
-
-function fromWire(value: unknown): unknown {
-  if (value && typeof value === 'object' && '__b64' in value)
-    return new Uint8Array(Buffer.from((value as { __b64: string }).__b64, 'base64'));
-  if (Array.isArray(value)) return value.map(fromWire);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fromWire(v)]));
-  return value;
-}
-
-function toWire(value: unknown): unknown {
-  if (value instanceof Uint8Array) return { __b64: Buffer.from(value).toString('base64') };
-  if (Array.isArray(value)) return value.map(toWire);
-  if (value && typeof value === 'object' && !(value instanceof Map))
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toWire(v)]));
-  return value;
-}
 
 /** Chromium profile kept between runs, so Hub downloads (Cache Storage) and adapters (IndexedDB) persist. */
 export function profileDir(): string {
@@ -57,7 +42,8 @@ export class PageError extends Error {
 const BUILTIN_ERRORS = new Set(['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError', 'EvalError', 'URIError']);
 
 export class Engine {
-  private onEvent: ((payload: unknown) => void) | undefined;
+  private onEvent: ((...payload: unknown[]) => void) | undefined;
+  private handlers: TrainerHandlers = {};
 
   private constructor(
     private readonly session: GpuSession,
@@ -93,7 +79,7 @@ export class Engine {
     }
     handleSignals(() => session.kill());
     const engine = new Engine(session, mounts);
-    await session.page.exposeFunction('__webtuneEvent', (payload: unknown) => engine.onEvent?.(fromWire(payload)));
+    await session.page.exposeFunction('__webtuneEvent', (event: WireEvent) => engine.dispatch(event));
     await session.page.waitForFunction(() => window.__webtuneReady === true);
     return engine;
   }
@@ -108,14 +94,22 @@ export class Engine {
     return new URL(`__local/${name}/`, this.session.server.url).href;
   }
 
+  /** What the page sent besides a result: to the running call's callback, or to init's handlers. */
+  private dispatch(event: WireEvent): void {
+    const args = fromWire(event.args) as unknown[];
+    const to = event.channel === 'callback' ? this.onEvent : this.handlers[event.channel];
+    (to as ((...a: unknown[]) => void) | undefined)?.(...args);
+  }
+
   /** A page call's result, or the error it came back with (see page/main.ts), thrown as a PageError. */
-  private settle(result: unknown): unknown {
-    if (result && typeof result === 'object' && '__error' in result) {
-      const { name, message, stack } = (result as { __error: { name: string; message: string; stack: string } }).__error;
+  private settle(wire: Wire): unknown {
+    const { result, error } = fromWire(wire) as { result?: unknown; error?: Error };
+    if (error) {
+      const { name, message, stack } = error;
       const text = !message ? name || 'unknown error in the page' : BUILTIN_ERRORS.has(name) ? `${name}: ${message}` : message;
-      throw new PageError(this.localPaths(text), name, stack);
+      throw new PageError(this.localPaths(text), name, stack ?? '');
     }
-    return fromWire(result);
+    return result;
   }
 
   /** The user gave folders, not our loopback URLs: name their files by path in messages. */
@@ -125,16 +119,22 @@ export class Engine {
     return out;
   }
 
+  /** Opens the trainer (its GPU and store); `handlers` get what the worker reports outside any call's result. */
+  async init(handlers: TrainerHandlers = {}): Promise<Methods['init']['result']> {
+    this.handlers = handlers;
+    return this.call('init'); // the page passes its own handlers, which forward here
+  }
+
   async call<K extends keyof Methods>(method: K, ...args: Methods[K]['args']): Promise<Methods[K]['result']> {
-    const result = await this.session.page.evaluate((m, a) => window.__webtuneCall(m, a, false), method, toWire(args) as unknown[]);
+    const result = await this.session.page.evaluate((m, a) => window.__webtuneCall(m, a, false), method, toWire(args));
     return this.settle(result) as Methods[K]['result'];
   }
 
   /** Call a method whose last argument is a callback; `onEvent` receives what the worker sends. */
   async stream<K extends keyof Methods>(method: K, args: unknown[], onEvent: (payload: never) => void): Promise<Methods[K]['result']> {
-    this.onEvent = onEvent as (payload: unknown) => void;
+    this.onEvent = onEvent as (...payload: unknown[]) => void;
     try {
-      const result = await this.session.page.evaluate((m, a) => window.__webtuneCall(m, a, true), method, toWire(args) as unknown[]);
+      const result = await this.session.page.evaluate((m, a) => window.__webtuneCall(m, a, true), method, toWire(args));
       return this.settle(result) as Methods[K]['result'];
     } finally {
       this.onEvent = undefined;

@@ -7,16 +7,6 @@ import type { Engine } from './engine.ts';
 import type { OutputFolder } from './out-dir.ts';
 import type { ProgressPrinter } from './progress.ts';
 
-/** The request a checkpoint was saved with (service.ts stores it beside the TRL config). */
-interface SavedRequest {
-  config?: TrainConfig;
-  outputDir?: string;
-}
-
-function savedRequest(run: RunSummary): SavedRequest {
-  return (run.config.request ?? {}) as SavedRequest;
-}
-
 /** What may change when a run goes on, as with TRL's resume_from_checkpoint: how long it runs, how often it logs and saves. */
 const FREE_ON_RESUME = new Set(['max-steps', 'num-train-epochs', 'save-steps', 'save-minutes', 'logging-steps']);
 
@@ -41,7 +31,7 @@ export async function findRunToResume(
   config: TrainConfig,
   flags: { overwrite: boolean; resume: boolean; profile: string },
 ): Promise<string | undefined> {
-  const runs = (await engine.call('listRuns')).filter((r) => savedRequest(r).outputDir === out.path);
+  const runs = (await engine.call('listRuns')).filter((r) => r.request?.outputDir === out.path);
   const run = runs[0]; // the most recently checkpointed
   if (run && flags.overwrite) {
     for (const r of runs) await engine.call('deleteRun', r.runId);
@@ -49,7 +39,7 @@ export async function findRunToResume(
     return undefined;
   }
   if (run) {
-    const then = savedRequest(run).config;
+    const then = run.request?.config;
     if (!then || then.method !== config.method)
       throw new UsageError(
         `--out ${out.arg} belongs to an interrupted ${then?.method?.toUpperCase() ?? 'earlier'} run (checkpoint at step ${run.step}); give another folder, or --overwrite to start over`,

@@ -1,4 +1,27 @@
 // @webtune/trainer: the engine (in a worker) and the types its clients use.
+
+export {
+  type AdapterFile,
+  type AdapterSummary,
+  type DatasetSummary,
+  type DeviceInfo,
+  ERROR_NAMES,
+  type ErrorName,
+  type EvaluateRequest,
+  type EvaluateResult,
+  type ExportOptions,
+  type GenerateRequest,
+  type GenerateResult,
+  isErrorName,
+  type LoadModelOptions,
+  type MemoryRequest,
+  type ModelInfo,
+  type RunSummary,
+  type TrainerApi,
+  type TrainerHandlers,
+  type TrainRequest,
+  type TrainResult,
+} from './api.ts';
 export { callback, createTrainer, type TrainerClient } from './client.ts';
 export { countByReason, lineRanges, type Message, reasonSummary } from './data/formats.ts';
 export { checkDatasetSize, DatasetEncodingError, decodeDataset, MAX_DATASET_BYTES } from './data/jsonl.ts';
@@ -20,18 +43,6 @@ export {
 export { ConfigError, type ModelConfig, parseModelConfig } from './model/config.ts';
 export { LORA_TARGETS, type LoraTarget } from './model/lora-config.ts';
 export type { DownloadProgress, ModelSource } from './model/source.ts';
-export type {
-  AdapterSummary,
-  DatasetSummary,
-  DeviceInfo,
-  EvaluateRequest,
-  GenerateRequest,
-  ModelInfo,
-  TrainerService,
-  TrainRequest,
-  TrainResult,
-} from './service.ts';
-export type { RunSummary } from './store/db.ts';
 export { unzip, ZipError, zip } from './store/zip.ts';
 export {
   defaultConfig,

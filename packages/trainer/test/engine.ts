@@ -3,10 +3,12 @@
 // JSONL text, and bit-level comparisons. The fixture's tokenizer is byte-level BPE with few merges, so a string of
 // n characters is about n tokens: prompts and answers of a few characters keep every sequence under max_length 16.
 import type { Gpu } from '@webtune/kernels';
+import type { TrainRequest, TrainResult } from '../src/api.ts';
 import type { TextTokenizer } from '../src/data/tokenizer.ts';
 import type { LoraAdapter, LoraConfig } from '../src/model/lora.ts';
 import type { Model } from '../src/model/model.ts';
-import { TrainerService as Service, type TrainerService, type TrainRequest, type TrainResult } from '../src/service.ts';
+import type { AdapterShelf } from '../src/service/adapters.ts';
+import { TrainerService as Service, type TrainerService } from '../src/service.ts';
 import { Store } from '../src/store/db.ts';
 import { importAdapterFiles } from '../src/store/export.ts';
 import { defaultConfig, type Method, type TrainConfig } from '../src/train/config.ts';
@@ -23,7 +25,10 @@ export interface Internals {
   store: Store;
   stack(id: string): Promise<LoraAdapter[]>;
 }
-export const internals = (svc: TrainerService) => svc as unknown as Internals;
+export function internals(svc: TrainerService): Internals {
+  const s = svc as unknown as Omit<Internals, 'stack'> & { shelf: AdapterShelf };
+  return { gpu: s.gpu, loaded: s.loaded, store: s.store, stack: (id) => s.shelf.stack(id, s.loaded.model.config) };
+}
 
 /**
  * A service with the fixture model loaded and its own fresh IndexedDB database. `close` deletes the database and
@@ -32,7 +37,7 @@ export const internals = (svc: TrainerService) => svc as unknown as Internals;
 export async function openService(): Promise<{ svc: TrainerService; close(): Promise<void> }> {
   const svc = new Service();
   const name = `webtune-test-${crypto.randomUUID()}`;
-  await svc.init(name);
+  await svc.init({}, name);
   await svc.loadModel({ kind: 'url', baseUrl: FIXTURE_URL, id: FIXTURE });
   return {
     svc,

@@ -155,9 +155,9 @@ export async function run(argv: string[]): Promise<number> {
   const generator: LessonEngine = { generate: (request) => engine.call('generate', request) };
   try {
     const opened = { engine, progress, modelConfig };
-    const answer = async (label: string, adapterIds: string[]) => {
+    const answer = async (label: string, adapterId: string | null) => {
       progress.line(`answering ${files.prompts.length} held-out prompts with ${label}`);
-      return answerPrompts(generator, files.checks, files.prompts, adapterIds);
+      return answerPrompts(generator, files.checks, files.prompts, adapterId);
     };
 
     progress.line(`1. SFT for the basics (${files.lesson.title})`);
@@ -167,8 +167,8 @@ export async function run(argv: string[]): Promise<number> {
     progress.line('2. smoke test');
     let t = performance.now();
     const answers: Record<'base' | 'sft' | 'dpo', ScoredAnswer[]> = {
-      base: await answer('the base model', []),
-      sft: await answer('the SFT model', [sftId]),
+      base: await answer('the base model', null),
+      sft: await answer('the SFT model', sftId),
       dpo: [],
     };
     const smokeSeconds = (performance.now() - t) / 1000;
@@ -184,7 +184,7 @@ export async function run(argv: string[]): Promise<number> {
       engine.call('evaluate', { datasetId: pairs.id, refAdapterId: sftId, adapterId, beta: dpo.beta, lossType: dpo.lossType });
     const before = await evaluate(null); // the policy is the reference: every reward is 0
     const after = await evaluate(dpoId);
-    answers.dpo = await answer('the DPO model', [sftId, dpoId]);
+    answers.dpo = await answer('the DPO model', dpoId);
     const evalSeconds = (performance.now() - t) / 1000;
 
     const report = {

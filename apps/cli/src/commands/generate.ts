@@ -29,10 +29,10 @@ export async function run(argv: string[]): Promise<number> {
   const adapter = adapterArg(values.adapter, 'adapter');
   const { engine } = await openWithModel(model, values);
   try {
-    const adapterIds = adapter ? [await importAdapterArg(engine, adapter)] : [];
+    const adapterId = adapter ? await importAdapterArg(engine, adapter) : null;
     const prompt = values.chat ? [{ role: 'user' as const, content: values.prompt }] : values.prompt;
     let shown = 0;
-    const result = await engine.stream('generate', [{ prompt, adapterIds, maxNewTokens, temperature, topP, seed }], (text: string) => {
+    const result = await engine.stream('generate', [{ prompt, adapterId, maxNewTokens, temperature, topP, seed }], (text: string) => {
       if (process.stdout.isTTY) {
         process.stdout.write(text.slice(shown));
         shown = text.length;

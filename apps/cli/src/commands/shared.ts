@@ -1,14 +1,6 @@
 // Steps every model command shares: read the arguments' files, open the engine, load the model, load a dataset
 // and report it. Everything that can be checked in Node (flags, folders, files) is checked before Chromium starts.
-import {
-  type DatasetSummary,
-  type DownloadProgress,
-  HYPER_PARAMS,
-  type Method,
-  type ModelInfo,
-  reasonSummary,
-  type TrainConfig,
-} from '@webtune/trainer';
+import { type DatasetSummary, HYPER_PARAMS, type Method, type ModelInfo, reasonSummary, type TrainConfig } from '@webtune/trainer';
 import { gpuOption, UsageError } from '../args.ts';
 import { Engine, PageError } from '../engine.ts';
 import { type AdapterFiles, type ModelArg, readAdapterDir, readDataFile } from '../model-arg.ts';
@@ -32,14 +24,15 @@ export async function openWithModel(
   const engine = await Engine.open({ gpu: gpuOption(values.gpu), mounts: arg.mounts, verbose: values.verbose });
   const progress = new ProgressPrinter();
   try {
-    const device = await engine.call('init');
+    const device = await engine.init({ onProgress: (p) => progress.download(p.file, p.loaded, p.total, p.cached) });
     progress.line(`webgpu: ${[device.vendor, device.architecture, device.description].filter(Boolean).join(' ')}`);
     await beforeModel?.(engine, progress);
     progress.line(`model: ${arg.label}`);
     let model: ModelInfo;
     try {
-      model = await engine.stream('loadModel', [arg.source((n) => engine.localUrl(n)), {}], (p: DownloadProgress) =>
-        progress.download(p.file, p.loaded, p.total, p.cached),
+      model = await engine.call(
+        'loadModel',
+        arg.source((n) => engine.localUrl(n)),
       );
     } catch (err) {
       // The trainer says "pass an access token"; on the command line that is $HF_TOKEN.

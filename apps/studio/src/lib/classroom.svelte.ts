@@ -284,11 +284,7 @@ export class Classroom {
     const files = this.files as LessonFiles;
     studio.lessonBusy = true;
     const engine: LessonEngine = { generate: (r) => studio.api.generate(r) };
-    const stack: Record<ModelKey, string[]> = {
-      base: [],
-      sft: [this.adapterIds.sft as string],
-      dpo: [this.adapterIds.dpo as string],
-    };
+    const stack: Record<ModelKey, string | null> = { base: null, sft: this.adapterIds.sft, dpo: this.adapterIds.dpo };
     const prompts = this.prompts;
     const next = { ...this.answers };
     for (const m of models) next[m] = prompts.map(() => null);

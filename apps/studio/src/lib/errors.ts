@@ -2,6 +2,8 @@
 // wrong and what to try (they cross the worker boundary with their `name`); this adds a heading and fills the
 // gaps for errors that come from the browser itself.
 
+import { type ErrorName, isErrorName } from '@webtune/trainer';
+
 export interface Problem {
   title: string;
   message: string;
@@ -17,44 +19,51 @@ export function isCancel(e: unknown): boolean {
   return errName(e) === 'AbortError';
 }
 
+/** A heading for an error of one name, or null to judge it by its message (below) like any other. */
+type Explainer = (message: string, doing: string) => Problem | null;
+const titled =
+  (title: string): Explainer =>
+  (message) => ({ title, message });
+const byMessage: Explainer = () => null;
+const unusableFiles = titled('These files cannot be used');
+
+/** Every error name the trainer can reject with (api.ts ERROR_NAMES): a name added there must be handled here. */
+const BY_NAME: Record<ErrorName, Explainer> = {
+  GpuOutOfMemoryError: titled('Out of GPU memory'),
+  DeviceLostError: (message) => ({ title: 'The GPU stopped working', message, reload: true }),
+  GpuValidationError: byMessage,
+  GpuInternalError: byMessage,
+  ShapeError: byMessage,
+  KernelCompileError: byMessage,
+  StorageError: (message) =>
+    /full|quota/i.test(message) ? { title: 'Browser storage is full', message } : { title: 'Storage problem', message },
+  QuotaExceededError: (_, doing) => ({
+    title: 'Browser storage is full',
+    message: `The browser refused to store more data while ${doing}. Delete old adapters in the Adapters screen, or free disk space, then try again. Nothing already saved was lost.`,
+  }),
+  ModelSourceError: titled('The model could not be loaded'),
+  ConfigError: titled('This model cannot be used here'),
+  TokenizerError: titled('This model cannot be used here'),
+  DatasetError: titled('No usable rows in this file'),
+  ConfigValueError: titled('A setting is out of range'),
+  ZipError: unusableFiles,
+  AdapterFilesError: unusableFiles,
+  SafetensorsError: unusableFiles,
+  LoraError: unusableFiles,
+  TrainingError: titled('Training could not run'),
+  LessonError: byMessage,
+  AbortError: byMessage, // a cancel: isCancel() tells callers not to report it
+  DataCloneError: (message, doing) => ({
+    title: 'Something went wrong',
+    message: `webtune could not pass data to its worker while ${doing} (${message}). Reload the page.`,
+  }),
+};
+
 export function explain(e: unknown, doing: string): Problem {
   const name = errName(e);
   const message = errText(e).replace(/^Error: /, '');
-  switch (name) {
-    case 'GpuOutOfMemoryError':
-      return { title: 'Out of GPU memory', message };
-    case 'DeviceLostError':
-      return { title: 'The GPU stopped working', message, reload: true };
-    case 'StorageError':
-      return /full|quota/i.test(message) ? { title: 'Browser storage is full', message } : { title: 'Storage problem', message };
-    case 'QuotaExceededError':
-      return {
-        title: 'Browser storage is full',
-        message: `The browser refused to store more data while ${doing}. Delete old adapters in the Adapters screen, or free disk space, then try again. Nothing already saved was lost.`,
-      };
-    case 'ModelSourceError':
-      return { title: 'The model could not be loaded', message };
-    case 'ConfigError':
-    case 'TokenizerError':
-      return { title: 'This model cannot be used here', message };
-    case 'DatasetError':
-      return { title: 'No usable rows in this file', message };
-    case 'ConfigValueError':
-      return { title: 'A setting is out of range', message };
-    case 'ZipError':
-    case 'AdapterFilesError':
-    case 'SafetensorsError':
-    case 'PeftError':
-    case 'LoraError':
-      return { title: 'These files cannot be used', message };
-    case 'TrainingError':
-      return { title: 'Training could not run', message };
-    case 'DataCloneError':
-      return {
-        title: 'Something went wrong',
-        message: `webtune could not pass data to its worker while ${doing} (${message}). Reload the page.`,
-      };
-  }
+  const named = isErrorName(name) ? BY_NAME[name](message, doing) : null;
+  if (named) return named;
   if (/device (was )?lost|GPUDevice.*lost/i.test(message)) return { title: 'The GPU stopped working', message, reload: true };
   if (/out of memory/i.test(message)) return { title: 'Out of GPU memory', message };
   if (/WebGPU/i.test(message) && /not available|no GPU adapter/i.test(message)) return noWebGpu(message);

@@ -2,7 +2,15 @@
 // studio touches WebGPU, and everything sent to the worker is a plain snapshot), the device, the loaded model, the
 // display preferences and the notices that belong to no screen. Each screen's own state and actions live in
 // lib/state/<screen>.svelte.ts and use the one client here (`studio.api`).
-import { callback, createTrainer, type DeviceInfo, type ModelInfo, type ModelSource, type TrainerClient } from '@webtune/trainer';
+import {
+  callback,
+  createTrainer,
+  type DeviceInfo,
+  type DownloadProgress,
+  type ModelInfo,
+  type ModelSource,
+  type TrainerClient,
+} from '@webtune/trainer';
 import { type DemoModel, findDemoModel } from './demo.ts';
 import { explain, noWebGpu, type Problem } from './errors.ts';
 
@@ -55,6 +63,8 @@ export class Studio {
   private client: TrainerClient | undefined;
   private noticeId = 0;
   private deviceLost: DeviceLostListener[] = [];
+  /** Where a model download's progress goes while loadModel runs (the Model screen's state sets it). */
+  onDownload: ((p: DownloadProgress) => void) | undefined;
 
   get api(): TrainerClient['api'] {
     if (!this.client) throw new Error('The trainer has not started.');
@@ -79,16 +89,20 @@ export class Studio {
     }
     try {
       this.client ??= createTrainer();
-      this.device = await this.api.init();
-      // A lost device ends the session; say so at once (the engine calls this from the worker).
-      (this.api as unknown as { onDeviceLost: unknown }).onDeviceLost = callback((message: string) => {
-        const problem: Problem = { title: 'The GPU stopped working', message, reload: true };
-        this.fatal = problem;
-        for (const l of this.deviceLost) l(problem);
-      });
-      // A GPU error no call was waiting for (e.g. out of memory in work outside a checked step): say it, keep going.
-      (this.api as unknown as { onGpuError: unknown }).onGpuError = callback((name: string, message: string) =>
-        this.notify(explain(Object.assign(new Error(message), { name }), 'working on the GPU')),
+      this.device = await this.api.init(
+        callback({
+          // A lost device ends the session; say so at once.
+          onDeviceLost: (message: string) => {
+            const problem: Problem = { title: 'The GPU stopped working', message, reload: true };
+            this.fatal = problem;
+            for (const l of this.deviceLost) l(problem);
+          },
+          // A GPU error no call was waiting for (e.g. out of memory in work outside a checked step): say it, keep going.
+          onGpuError: (name: string, message: string) =>
+            this.notify(explain(Object.assign(new Error(message), { name }), 'working on the GPU')),
+          // The files of the model being loaded (loadModel).
+          onProgress: (p: DownloadProgress) => this.onDownload?.(p),
+        }),
       );
       this.engine = 'ready';
     } catch (e) {

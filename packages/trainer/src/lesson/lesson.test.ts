@@ -95,8 +95,8 @@ describe('scoring', () => {
         return { text: ` ${card} `, tokens: 9 };
       },
     };
-    const got = await answerPrompts(engine, checks, [fox], ['sft-id']);
-    expect(seen).toEqual([{ prompt: fox, adapterIds: ['sft-id'], maxNewTokens: 48, temperature: 0 }]);
+    const got = await answerPrompts(engine, checks, [fox], 'sft-id');
+    expect(seen).toEqual([{ prompt: fox, adapterId: 'sft-id', maxNewTokens: 48, temperature: 0 }]);
     expect(got[0].passed.format).toBe(true);
   });
 });

@@ -2,8 +2,9 @@
 // (demo/lesson.json), and the automatic checks that score a generated answer (demo/checks.json). Pure logic: the
 // studio's Classroom screen and `pnpm cli classroom` read the files, run the steps through the engine and score what
 // comes back with the functions here, so both report the same numbers for the same answers.
+
+import type { GenerateRequest, GenerateResult } from '../api.ts';
 import { parseJsonl } from '../data/jsonl.ts';
-import type { GenerateRequest } from '../service.ts';
 import { fromTrlConfig, HYPER_PARAMS, type Method, type TrainConfig } from '../train/config.ts';
 
 export const LESSON_VERSION = 1;
@@ -220,23 +221,23 @@ export function passRates(answers: ScoredAnswer[]): Record<string, number> {
 
 /** What the lesson needs of the engine: the worker's client in the studio, the headless page in the CLI. */
 export interface LessonEngine {
-  generate(request: GenerateRequest): Promise<{ text: string; tokens: number }>;
+  generate(request: GenerateRequest): Promise<GenerateResult>;
 }
 
 /**
- * Answer each prompt with one model (the base for [], else an adapter with the adapters it was trained on), decoded
+ * Answer each prompt with one model (the base for null, else an adapter with the adapters it was trained on), decoded
  * as checks.json prescribes (greedy, stop at EOS, at most maxNewTokens), and score each answer.
  */
 export async function answerPrompts(
   engine: LessonEngine,
   checks: Checks,
   prompts: string[],
-  adapterIds: string[],
+  adapterId: string | null,
   onAnswer?: (index: number, answer: ScoredAnswer) => void,
 ): Promise<ScoredAnswer[]> {
   const out: ScoredAnswer[] = [];
   for (const [i, prompt] of prompts.entries()) {
-    const { text } = await engine.generate({ prompt, adapterIds, maxNewTokens: checks.maxNewTokens, temperature: 0 });
+    const { text } = await engine.generate({ prompt, adapterId, maxNewTokens: checks.maxNewTokens, temperature: 0 });
     const scored = scoreAnswer(checks, prompt, text);
     out.push(scored);
     onAnswer?.(i, scored);

@@ -1,8 +1,9 @@
 // The Store against a real IndexedDB, in headless Chromium (the GPU device is not used). Each test opens its own
 // database under a unique name and deletes it afterwards.
 import { assertAllClose, gpuTest } from '@webtune/harness/page';
+import { hashKey } from '../hash.ts';
 import type { LoraConfig } from '../model/lora.ts';
-import { type AdapterRecord, type CheckpointRecord, hashKey, StorageError, type StorageErrorKind, Store } from './db.ts';
+import { type AdapterRecord, type CheckpointRecord, StorageError, type StorageErrorKind, Store } from './db.ts';
 
 const lora: LoraConfig = { r: 2, alpha: 16, dropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: true };
 

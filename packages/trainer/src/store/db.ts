@@ -63,7 +63,10 @@ export interface CheckpointRecord {
   runId: string;
   step: number;
   createdAt: number;
+  /** The run's settings in TRL's key names. */
   config: Record<string, unknown>;
+  /** What the run was started with (the trainer's TrainRequest; opaque here, store/runs.ts reads it). */
+  request?: unknown;
   state: CheckpointState;
   progress: CheckpointProgress;
   metrics: Record<string, number>[];
@@ -72,13 +75,14 @@ export interface CheckpointRecord {
 }
 
 /** A run that can be resumed: its newest checkpoint, without the optimizer state. */
-export interface RunSummary {
+export interface StoredRun {
   runId: string;
   /** Step of the newest checkpoint. */
   step: number;
   /** When the newest checkpoint was written. */
   createdAt: number;
   config: Record<string, unknown>;
+  request?: unknown;
   /** How many checkpoints are kept for the run. */
   checkpoints: number;
 }
@@ -498,13 +502,14 @@ export class Store {
   }
 
   /** Runs that have checkpoints (for "resume"), most recently checkpointed first. */
-  async listRuns(): Promise<RunSummary[]> {
+  async listRuns(): Promise<StoredRun[]> {
     const metas = await this.read(['checkpoints'], 'the list of runs', (tx) => tx.objectStore('checkpoints').getAll());
-    const runs = new Map<string, RunSummary>();
+    const runs = new Map<string, StoredRun>();
     // Key order: by run, then ascending step, so the last one seen per run is its newest.
     for (const m of metas) {
       const count = (runs.get(m.runId)?.checkpoints ?? 0) + 1;
-      runs.set(m.runId, { runId: m.runId, step: m.step, createdAt: m.createdAt, config: m.config, checkpoints: count });
+      const { runId, step, createdAt, config, request } = m;
+      runs.set(runId, { runId, step, createdAt, config, request, checkpoints: count });
     }
     return [...runs.values()].sort((a, b) => b.createdAt - a.createdAt || a.runId.localeCompare(b.runId));
   }
@@ -602,35 +607,4 @@ function validateCheckpoint(rec: CheckpointRecord): CheckpointRecord {
     );
   }
   return rec;
-}
-
-/**
- * SHA-256 (hex) of a list of parts, each framed by its kind and length so that ['ab', 'c'] and ['a', 'bc'] differ.
- * Strings are hashed as UTF-8. Uses crypto.subtle: pages, workers and Node 20.
- */
-export async function hashKey(parts: (string | Uint8Array)[]): Promise<string> {
-  const encoder = new TextEncoder();
-  const chunks = parts.map((p) => {
-    if (typeof p === 'string') return { tag: 0, bytes: encoder.encode(p) };
-    if (p instanceof Uint8Array) return { tag: 1, bytes: p };
-    throw new TypeError(`hashKey: parts must be strings or Uint8Arrays, got ${Object.prototype.toString.call(p)}`);
-  });
-  const total = chunks.reduce((n, c) => n + 9 + c.bytes.length, 0);
-  const buf = new Uint8Array(total);
-  const view = new DataView(buf.buffer);
-  let pos = 0;
-  for (const { tag, bytes } of chunks) {
-    buf[pos] = tag;
-    view.setBigUint64(pos + 1, BigInt(bytes.length), true);
-    buf.set(bytes, pos + 9);
-    pos += 9 + bytes.length;
-  }
-  const subtle = globalThis.crypto?.subtle;
-  if (!subtle)
-    throw new StorageError(
-      'unavailable',
-      'hashKey needs crypto.subtle, which this context lacks (pages must be served over https or localhost).',
-    );
-  const digest = new Uint8Array(await subtle.digest('SHA-256', buf));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }

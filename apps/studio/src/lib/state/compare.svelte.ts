@@ -60,7 +60,7 @@ export class CompareState {
             const r = await studio.api.generate(
               {
                 prompt: settings.chat ? [{ role: 'user', content: prompt }] : prompt,
-                adapterIds: c.id ? [c.id] : [],
+                adapterId: c.id || null,
                 maxNewTokens: settings.maxNewTokens,
                 temperature: settings.temperature,
                 topP: settings.topP,

@@ -1,7 +1,7 @@
 // The Model screen's state: loading a model (the demo, the Hub, a folder) with its download progress, what went
 // wrong, and the memory a run with the current settings would need. The loaded model itself is global
 // (studio.model). Resuming a run lives here too, since it may first have to load the run's model.
-import { callback, type DownloadProgress, type MemoryEstimate, type Method, type ModelSource, type RunSummary } from '@webtune/trainer';
+import type { DownloadProgress, MemoryEstimate, Method, ModelSource, RunSummary } from '@webtune/trainer';
 import { findDemoModel } from '../demo.ts';
 import { explain, isCancel, type Problem } from '../errors.ts';
 import { frameBatcher } from '../frame.ts';
@@ -46,15 +46,12 @@ export class ModelState {
       this.loading = { ...this.loading, files };
     });
     try {
-      const info = await studio.api.loadModel(
-        source,
-        {},
-        callback((p: DownloadProgress) => {
-          reported = true;
-          downloaded ||= !p.cached;
-          progress.push(p);
-        }),
-      );
+      studio.onDownload = (p) => {
+        reported = true;
+        downloaded ||= !p.cached;
+        progress.push(p);
+      };
+      const info = await studio.api.loadModel(source, {});
       progress.flushNow();
       studio.model = info;
       studio.modelRequest = { source, label };
@@ -80,6 +77,7 @@ export class ModelState {
       return false;
     } finally {
       this.loading = null;
+      studio.onDownload = undefined;
     }
   }
 
@@ -136,7 +134,7 @@ export class ModelState {
 
   /** Resume an interrupted run: its model must be loaded (the demo model is loaded for you). */
   async resumeRun(run: RunSummary): Promise<void> {
-    const model = (run.config as { model_name_or_path?: string }).model_name_or_path;
+    const model = run.model;
     if (model && studio.model?.id !== model) {
       studio.demo ??= await findDemoModel();
       if (studio.demo && model === studio.demo.id) {

@@ -73,18 +73,6 @@ export function saveConfigs(configs: Record<Method, TrainConfig>): void {
   }
 }
 
-/** The request a checkpointed run was started with (service.train stores it beside the TRL config). */
-export function runRequest(run: RunSummary): {
-  config: TrainConfig;
-  datasetId: string;
-  parentAdapterId?: string | null;
-  name?: string;
-} | null {
-  const r = (run.config as { request?: unknown }).request as { config?: TrainConfig; datasetId?: string } | undefined;
-  if (!r?.config || typeof r.datasetId !== 'string') return null;
-  return r as ReturnType<typeof runRequest>;
-}
-
 export class TrainState {
   method: Method = $state('sft');
   configs: Record<Method, TrainConfig> = $state(loadConfigs());
@@ -133,7 +121,7 @@ export class TrainState {
   ): Promise<TrainResult | null> {
     // Plain copies: the state's proxies cannot be posted to the worker.
     const resume = options.resume ? ($state.snapshot(options.resume) as RunSummary) : undefined;
-    const request = resume ? runRequest(resume) : null;
+    const request = resume?.request ?? null;
     const given = options.config ? ($state.snapshot(options.config) as TrainConfig) : null;
     const method: Method = request?.config.method ?? given?.method ?? this.method;
     const config = request?.config ?? given ?? ($state.snapshot(this.configs[method]) as TrainConfig);

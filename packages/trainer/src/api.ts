@@ -1,0 +1,256 @@
+// The trainer's worker contract in one file: what the studio and the CLI page may call (TrainerApi), the requests
+// they send and the results they get back, the callbacks they register at init, and the name of every error a
+// call can reject with. Everything here crosses the worker boundary by structured clone (Comlink): plain data,
+// typed arrays, Errors with their `name`; functions only as Comlink proxies (client.ts `callback`).
+import type { Message } from './data/formats.ts';
+import type { LossOptions } from './data/tokenize.ts';
+import type { LoraConfig } from './model/lora-config.ts';
+import type { DownloadProgress, ModelSource } from './model/source.ts';
+import type { Method, TrainConfig } from './train/config.ts';
+import type { LogRecord, TrainEvent } from './train/events.ts';
+import type { MemoryEstimate } from './train/memory.ts';
+
+export type { DownloadProgress, LogRecord, MemoryEstimate, Message, Method, ModelSource, TrainConfig, TrainEvent };
+
+// ---- init ----------------------------------------------------------------------------------------------------------
+
+/** What the worker tells its client outside any one call's result. Every handler is optional. */
+export interface TrainerHandlers {
+  /** The GPU device is lost: nothing works until a reload. */
+  onDeviceLost?(message: string): void;
+  /** A GPU error that no call was waiting for (work outside Gpu.checked): its name and message. */
+  onGpuError?(name: string, message: string): void;
+  /** Each file of a model being loaded (loadModel): bytes so far, total, whether it came from the cache. */
+  onProgress?(progress: DownloadProgress): void;
+}
+
+export interface DeviceInfo {
+  vendor: string;
+  architecture: string;
+  description: string;
+  subgroups: boolean;
+  maxBufferMB: number;
+}
+
+// ---- model ---------------------------------------------------------------------------------------------------------
+
+export interface LoadModelOptions {
+  /** Keep downloads in Cache Storage (default: only for the Hub; a local folder or the demo is read fresh). */
+  cache?: boolean;
+}
+
+export interface ModelInfo {
+  id: string;
+  architecture: string;
+  parameters: number;
+  layers: number;
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  vocabSize: number;
+  tokenizerSize: number;
+  hasChatTemplate: boolean;
+  /** Bytes of GPU memory the weights take (float32). */
+  weightBytes: number;
+}
+
+export interface MemoryRequest {
+  method: Method;
+  batchSize: number;
+  maxLength: number;
+  lora: { r: number; targetModules: string[] };
+}
+
+// ---- data ----------------------------------------------------------------------------------------------------------
+
+export interface RowProblem {
+  line: number;
+  reason: string;
+}
+
+export interface DatasetSummary {
+  id: string;
+  method: Method;
+  file: string;
+  format: string;
+  kept: number;
+  rejected: RowProblem[];
+  rejectedByReason: Record<string, number>;
+  truncated: number;
+  /** Rows valid as JSON but unusable after tokenisation (e.g. the prompt fills max_length), with their reasons. */
+  dropped: RowProblem[];
+  droppedByReason: Record<string, number>;
+  /** Each sequence's token length after truncation to max_length, and before it (same order). */
+  lengths: number[];
+  fullLengths: number[];
+  promptLengths: number[];
+  /** A few rows as the model sees them: prompt and completion text after templating. */
+  preview: { line: number; prompt: string; completion: string; rejected?: string; tokens: number }[];
+}
+
+// ---- adapters ------------------------------------------------------------------------------------------------------
+
+export interface AdapterSummary {
+  id: string;
+  name: string;
+  createdAt: number;
+  baseModel: string;
+  method: Method;
+  parentId: string | null;
+  lora: LoraConfig;
+  lastMetrics: Record<string, number> | null;
+}
+
+/** One file of a PEFT folder, as exportAdapter returns and importAdapter takes them. */
+export interface AdapterFile {
+  name: string;
+  data: Uint8Array;
+}
+
+export interface ExportOptions {
+  /**
+   * For an adapter trained on top of another: true (the default) exports one exact adapter of rank r1+r2 for the
+   * base model; false exports this adapter alone, to be applied on top of its stage-one adapter.
+   */
+  stacked?: boolean;
+}
+
+// ---- training ------------------------------------------------------------------------------------------------------
+
+export interface TrainRequest {
+  config: TrainConfig;
+  datasetId: string;
+  /** DPO on top of this stage-one adapter (it becomes part of the reference and the starting policy). */
+  parentAdapterId?: string | null;
+  name?: string;
+  /** Continue an interrupted run from its last checkpoint (the request must be the run's own: RunSummary.request). */
+  resumeRunId?: string;
+  /** Where the CLI writes the run (--out), kept with its checkpoints: running again with it finds them. */
+  outputDir?: string;
+}
+
+export interface TrainResult {
+  status: 'completed' | 'cancelled' | 'diverged';
+  message: string;
+  adapterId: string | null;
+  metrics: LogRecord[];
+  runId: string;
+}
+
+/** A run that can be resumed: its newest checkpoint, and what it was started with. */
+export interface RunSummary {
+  runId: string;
+  /** Step of the newest checkpoint. */
+  step: number;
+  /** When the newest checkpoint was written. */
+  createdAt: number;
+  /** How many checkpoints are kept for the run. */
+  checkpoints: number;
+  /** The base model's id, as the run loaded it. */
+  model: string;
+  /** The run's settings in TRL's key names (as training_config.json). */
+  trainingConfig: Record<string, unknown>;
+  /** The request the run was started with: train({ ...request, resumeRunId: runId }) continues it. null: unreadable. */
+  request: Omit<TrainRequest, 'resumeRunId'> | null;
+}
+
+// ---- evaluation and generation -------------------------------------------------------------------------------------
+
+export interface EvaluateRequest {
+  datasetId: string;
+  /** SFT: the adapter (with its parents) to evaluate. DPO: the policy's adapter, applied on top of the reference. */
+  adapterId?: string | null;
+  /** DPO: the reference is the base model with this adapter (and its parents); none = the base alone. */
+  refAdapterId?: string | null;
+  beta?: number;
+  lossType?: 'sigmoid' | 'ipo' | 'hinge';
+  labelSmoothing?: number;
+  batchSize?: number;
+}
+
+/** TRL's metric names (eval_loss, eval_rewards/margins, ...) and their values. */
+export type EvaluateResult = Record<string, number>;
+
+export interface GenerateRequest {
+  /** Plain text, or chat messages rendered with the tokenizer's chat template. */
+  prompt: string | Message[];
+  /** The adapter to apply, with the adapters it was trained on top of (its parents); null = the base model. */
+  adapterId: string | null;
+  maxNewTokens?: number;
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+}
+
+export interface GenerateResult {
+  text: string;
+  tokens: number;
+}
+
+// ---- the worker's methods ------------------------------------------------------------------------------------------
+
+/** What the worker exposes (service.ts implements it). Callbacks must be wrapped with client.ts `callback`. */
+export interface TrainerApi {
+  /** Opens the GPU and the store; registers `handlers` (replacing earlier ones). */
+  init(handlers?: TrainerHandlers, storeName?: string): Promise<DeviceInfo>;
+  loadModel(source: ModelSource, options?: LoadModelOptions): Promise<ModelInfo>;
+  cancelDownload(): void;
+  modelInfo(): ModelInfo;
+  /** GPU memory a run would need, by part, for the loaded model (bytes, float32 everywhere). */
+  estimateMemory(request: MemoryRequest): MemoryEstimate;
+  /** `loss` (SFT): which tokens the loss covers (TrainConfig's completionOnlyLoss, assistantOnlyLoss; both default true). */
+  loadDataset(method: Method, text: string, file: string, maxLength: number, loss?: LossOptions): Promise<DatasetSummary>;
+  listAdapters(): Promise<AdapterSummary[]>;
+  renameAdapter(id: string, name: string): Promise<void>;
+  deleteAdapter(id: string, cascade?: boolean): Promise<void>;
+  exportAdapter(id: string, options?: ExportOptions): Promise<AdapterFile[]>;
+  importAdapter(files: AdapterFile[], name: string, parentId?: string | null): Promise<AdapterSummary>;
+  train(request: TrainRequest, onEvent: (e: TrainEvent) => void): Promise<TrainResult>;
+  pause(): void;
+  resume(): void;
+  cancel(): void;
+  listRuns(): Promise<RunSummary[]>;
+  /** Forget an interrupted run: its checkpoints are deleted (its saved adapter, if any, is kept). */
+  deleteRun(runId: string): Promise<void>;
+  evaluate(request: EvaluateRequest): Promise<EvaluateResult>;
+  generate(request: GenerateRequest, onText?: (text: string) => void): Promise<GenerateResult>;
+}
+
+// ---- errors --------------------------------------------------------------------------------------------------------
+
+/**
+ * The `name` of every error a call can reject with, besides a plain Error (a bug, or a state the message explains).
+ * api.test.ts checks each class against this list; the studio's errors.ts must handle every one (the compiler checks).
+ */
+export const ERROR_NAMES = [
+  // kernels (packages/kernels/src/runtime/errors.ts)
+  'ShapeError',
+  'KernelCompileError',
+  'GpuOutOfMemoryError',
+  'GpuValidationError',
+  'GpuInternalError',
+  'DeviceLostError',
+  // trainer
+  'ModelSourceError',
+  'ConfigError',
+  'TokenizerError',
+  'SafetensorsError',
+  'LoraError',
+  'DatasetError',
+  'ConfigValueError',
+  'TrainingError',
+  'StorageError',
+  'AdapterFilesError',
+  'ZipError',
+  'LessonError',
+  // the browser's own, passed through
+  'AbortError', // a download cancelled (cancelDownload)
+  'QuotaExceededError', // storage full outside the store's own writes
+  'DataCloneError', // a value that cannot cross the worker boundary
+] as const;
+
+export type ErrorName = (typeof ERROR_NAMES)[number];
+
+export function isErrorName(name: string): name is ErrorName {
+  return (ERROR_NAMES as readonly string[]).includes(name);
+}

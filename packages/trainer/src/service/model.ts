@@ -1,0 +1,62 @@
+// The loaded model: its weights on the GPU, its tokenizer, its id and the fingerprint of its files, and what the
+// client is told about it.
+import type { Gpu } from '@webtune/kernels';
+import type { LoadModelOptions, ModelInfo } from '../api.ts';
+import { TextTokenizer } from '../data/tokenizer.ts';
+import { parseModelConfig } from '../model/config.ts';
+import { modelFingerprint } from '../model/fingerprint.ts';
+import { Model } from '../model/model.ts';
+import { type DownloadProgress, describeSource, fetchModelFiles, type ModelSource, sourceFolder } from '../model/source.ts';
+
+export interface LoadedModel {
+  model: Model;
+  tokenizer: TextTokenizer;
+  id: string;
+  /** A hash of the checkpoint's files (model/fingerprint.ts): what the DPO reference cache is keyed on, not the id. */
+  fingerprint: string;
+}
+
+/**
+ * Fetches, checks and uploads a model. `options.cache`: keep downloads in Cache Storage (default: only for the Hub;
+ * a local folder or the embedded demo is read fresh, so edits to it are never hidden by a stale copy).
+ */
+export async function loadModel(
+  gpu: Gpu,
+  source: ModelSource,
+  options: LoadModelOptions,
+  signal: AbortSignal,
+  onProgress?: (p: DownloadProgress) => void,
+): Promise<LoadedModel> {
+  const cache = options.cache ?? source.kind === 'hub';
+  const files = await fetchModelFiles(source, { onProgress, signal, cache });
+  const folder = sourceFolder(source);
+  const tokenizer = TextTokenizer.fromJson(JSON.parse(files.tokenizerJson), JSON.parse(files.tokenizerConfig), folder);
+  tokenizer.checkFits(parseModelConfig(files.config).vocabSize, `${folder}/config.json`);
+  // Hashed while the weights upload (crypto.subtle works off the main thread).
+  const hashing = modelFingerprint(files);
+  hashing.catch(() => {}); // awaited below; a failed load must not leave it unhandled
+  const model = await gpu.checked(`loading ${describeSource(source)}`, () => Model.load(gpu, files.config, files.safetensors));
+  try {
+    return { model, tokenizer, id: files.id, fingerprint: await hashing };
+  } catch (err) {
+    model.destroy();
+    throw err;
+  }
+}
+
+export function modelInfo({ model, tokenizer, id }: LoadedModel): ModelInfo {
+  const c = model.config;
+  return {
+    id,
+    architecture: c.architecture,
+    parameters: model.parameterCount,
+    layers: c.numLayers,
+    hidden: c.hiddenSize,
+    heads: c.numHeads,
+    kvHeads: c.numKvHeads,
+    vocabSize: c.vocabSize,
+    tokenizerSize: tokenizer.size,
+    hasChatTemplate: tokenizer.hasChatTemplate,
+    weightBytes: model.parameterCount * 4,
+  };
+}
