@@ -35,8 +35,8 @@ export {
   type MemoryKind,
   type MemoryReport,
 } from './runtime/ledger.ts';
+// Seeded randomness, for anything that must replay exactly (adapter init, shuffles, dropout seeds, sampling).
+export { mixSeed, seededRandom } from './runtime/random.ts';
 export { specialize } from './runtime/specialize.ts';
 export { BINDING_ALIGN, type DType, numel, shapeStr, Tensor } from './runtime/tensor.ts';
 export { UniformWriter } from './runtime/uniform.ts';
-// The tests' seeded generator, for anything that must replay exactly (adapter init, sampling).
-export { mixSeed, rng as seededRandom } from './testing/random.ts';

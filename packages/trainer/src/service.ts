@@ -1,7 +1,7 @@
 // The trainer engine behind the worker (api.ts is its contract): one object that owns the GPU, the store, the loaded
 // model, prepared datasets, the adapter shelf and the running job, each concern in its module under service/.
 // worker.ts exposes it with Comlink; tests and the CLI page can also use it directly. Every method either returns
-// plain data or throws an Error whose message tells the user what to do.
+// plain data or throws an Error whose message tells the user what to do (out of GPU memory: what to shrink).
 import { Gpu } from '@webtune/kernels';
 import type {
   AdapterFile,
@@ -25,6 +25,7 @@ import type {
 import type { LossOptions } from './data/tokenize.ts';
 import type { ModelSource } from './model/source.ts';
 import { AdapterShelf } from './service/adapters.ts';
+import { advised, withMemoryAdvice } from './service/advice.ts';
 import { Datasets } from './service/datasets.ts';
 import { evaluate, generate } from './service/evaluate.ts';
 import { type LoadedModel, loadModel, modelInfo } from './service/model.ts';
@@ -53,6 +54,7 @@ export class TrainerService implements TrainerApi {
       gpu.onLost = (err) => this.tell('onDeviceLost', err.message);
       gpu.onError = (err) => {
         console.error(err);
+        withMemoryAdvice(err);
         this.tell('onGpuError', err.name, err.message);
       };
       this.gpu = gpu;
@@ -99,7 +101,7 @@ export class TrainerService implements TrainerApi {
     const { gpu } = this.need();
     this.download?.abort();
     this.download = new AbortController();
-    const loaded = await loadModel(gpu, source, options, this.download.signal, (p) => this.tell('onProgress', p));
+    const loaded = await advised(loadModel(gpu, source, options, this.download.signal, (p) => this.tell('onProgress', p)));
     this.unloadModel();
     this.loaded = loaded;
     return modelInfo(loaded);
@@ -152,7 +154,7 @@ export class TrainerService implements TrainerApi {
   async importAdapter(files: AdapterFile[], name: string, parentId: string | null = null): Promise<AdapterSummary> {
     const { shelf } = this.need();
     const { model, id } = this.needModel();
-    return shelf.import(files, name, parentId, model.config, id);
+    return advised(shelf.import(files, name, parentId, model.config, id));
   }
 
   // ---- training ------------------------------------------------------------------------
@@ -166,7 +168,7 @@ export class TrainerService implements TrainerApi {
     const control = new RunControl();
     this.control = control;
     try {
-      return await train(request, { gpu, store, loaded, shelf, dataset, control, onEvent });
+      return await advised(train(request, { gpu, store, loaded, shelf, dataset, control, onEvent }));
     } finally {
       this.control = undefined;
     }
@@ -197,11 +199,11 @@ export class TrainerService implements TrainerApi {
   async evaluate(request: EvaluateRequest): Promise<EvaluateResult> {
     const { gpu, shelf } = this.need();
     const loaded = this.needModel();
-    return evaluate(gpu, loaded, shelf, this.datasets.get(request.datasetId), request);
+    return advised(evaluate(gpu, loaded, shelf, this.datasets.get(request.datasetId), request));
   }
 
   async generate(request: GenerateRequest, onText?: (text: string) => void): Promise<GenerateResult> {
     const { gpu, shelf } = this.need();
-    return generate(gpu, this.needModel(), shelf, request, onText);
+    return advised(generate(gpu, this.needModel(), shelf, request, onText));
   }
 }

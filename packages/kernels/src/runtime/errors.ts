@@ -31,14 +31,14 @@ export class KernelCompileError extends Error {
   }
 }
 
-/** The GPU ran out of memory while `label` ran. */
+/**
+ * The GPU ran out of memory while `label` ran (`label` names the work and its sizes). What to shrink is the caller's
+ * to say: the trainer adds its advice (batch size, LoRA rank) to the message.
+ */
 export class GpuOutOfMemoryError extends Error {
   override name = 'GpuOutOfMemoryError';
   constructor(label: string, detail: string) {
-    super(
-      `Out of GPU memory during ${label} (${detail}). Use a smaller batch size or max length, a smaller LoRA rank, ` +
-        'or a smaller model; closing other GPU-heavy tabs and apps also frees memory.',
-    );
+    super(`Out of GPU memory during ${label} (${detail}).`);
   }
 }
 
