@@ -1,7 +1,7 @@
 // TRL's resume_from_checkpoint for the CLI: a run's checkpoints live in the browser profile (IndexedDB), tagged with
 // the --out folder it writes. Run again with the same --out, the command finds them and goes on from the newest,
 // instead of starting over; --overwrite starts over (dropping them), --resume insists on going on.
-import { HYPER_PARAMS, type RunSummary, type TrainConfig } from '@webtune/trainer';
+import { HYPER_PARAMS, type TrainConfig } from '@webtune/trainer';
 import { UsageError } from './args.ts';
 import type { Engine } from './engine.ts';
 import type { OutputFolder } from './out-dir.ts';
