@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getLlama, type Llama, LlamaLogLevel, type LlamaModel } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES } from '../../../test/fixtures.ts';
+import { LLAMA_QWEN2_FIXTURES } from '../../../test/fixtures.ts';
 import { TextTokenizer } from '../../data/tokenizer.ts';
 import type { FloatDType } from '../dtype.ts';
 import { fileBytes } from '../files.ts';
@@ -63,7 +63,7 @@ function tokenizerOf(files: Map<string, Uint8Array>) {
 }
 
 describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
-  for (const name of FIXTURES) {
+  for (const name of LLAMA_QWEN2_FIXTURES) {
     for (const type of ['F32', 'F16', 'BF16'] as const) {
       it(`${name} ${type}: llama.cpp tokenizes and continues greedily as the float64 forward of the merged model`, async () => {
         const { base, files } = loadBase(`${FIXTURE_ROOT}/${name}`);
