@@ -25,10 +25,10 @@ import { readDpoDataset } from '../data/formats.ts';
 import { prepareDpo, type Sequence } from '../data/tokenize.ts';
 import type { LoraAdapter } from '../model/lora.ts';
 import { parseSafetensors } from '../model/safetensors.ts';
+import { writeInputs } from '../objectives/objective.ts';
 import type { TrainerService } from '../service.ts';
 import type { TrainEvent } from './events.ts';
 import { ReferenceCache, referenceLogps, sequenceLogps } from './reference.ts';
-import { writeInputs } from './trainer.ts';
 
 /** Completion-token log-probs of each sequence, run as one batch right padded with `padId`. */
 async function logps(svc: TrainerService, seqs: Sequence[], padId: number, adapters: LoraAdapter[]): Promise<Float32Array[]> {

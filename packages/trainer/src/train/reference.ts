@@ -5,14 +5,11 @@ import { sftBatch } from '../data/batch.ts';
 import type { DpoExample, Sequence, SftExample } from '../data/tokenize.ts';
 import type { LoraAdapter } from '../model/lora.ts';
 import type { Model } from '../model/model.ts';
-import { writeInputs } from './trainer.ts';
+import { type DpoOptions, dpoMetrics, type SequenceLogps } from '../objectives/dpo.ts';
+import { writeInputs } from '../objectives/objective.ts';
+import { sftLoss } from '../objectives/sft.ts';
 
-export interface SequenceLogps {
-  /** Sum of completion-token log-probs per sequence. */
-  sums: Float64Array;
-  /** Completion tokens per sequence. */
-  counts: Float64Array;
-}
+export type { SequenceLogps };
 
 /**
  * Forward passes (no backward) over the sequences with `adapters` applied, `batchSize` at a time.
@@ -172,7 +169,7 @@ export interface SftEval {
   num_tokens: number;
 }
 
-/** Token-weighted mean NLL over every completion token of the file. */
+/** Token-weighted mean NLL over every completion token of the file, as SFT training logs its loss. */
 export async function evaluateSft(
   gpu: Gpu,
   model: Model,
@@ -190,56 +187,10 @@ export async function evaluateSft(
     padId,
   );
   const tokens = counts.reduce((a, b) => a + b, 0);
-  return { loss: -sums.reduce((a, b) => a + b, 0) / Math.max(1, tokens), num_tokens: tokens };
+  return { loss: sftLoss(-sums.reduce((a, b) => a + b, 0), tokens), num_tokens: tokens };
 }
 
-export interface DpoEvalOptions {
-  beta: number;
-  lossType: 'sigmoid' | 'ipo' | 'hinge';
-  labelSmoothing: number;
-}
-
-const logSigmoid = (x: number) => (x >= 0 ? -Math.log1p(Math.exp(-x)) : x - Math.log1p(Math.exp(x)));
-
-/** TRL's DPO loss and reward metrics, means over pairs, from sequence log-probs (float64 on the host). */
-export function dpoMetrics(policy: SequenceLogps, reference: SequenceLogps, o: DpoEvalOptions): Record<string, number> {
-  const pairs = policy.sums.length / 2;
-  const m: Record<string, number> = {
-    loss: 0,
-    'rewards/chosen': 0,
-    'rewards/rejected': 0,
-    'rewards/accuracies': 0,
-    'rewards/margins': 0,
-    'logps/chosen': 0,
-    'logps/rejected': 0,
-  };
-  for (let p = 0; p < pairs; p++) {
-    const [c, r] = [2 * p, 2 * p + 1];
-    const avg = (x: SequenceLogps, i: number) => (o.lossType === 'ipo' ? x.sums[i] / Math.max(1, x.counts[i]) : x.sums[i]);
-    const pc = avg(policy, c);
-    const pr = avg(policy, r);
-    const z = pc - avg(reference, c) - (pr - avg(reference, r));
-    const loss =
-      o.lossType === 'sigmoid'
-        ? -logSigmoid(o.beta * z) * (1 - o.labelSmoothing) - logSigmoid(-o.beta * z) * o.labelSmoothing
-        : o.lossType === 'ipo'
-          ? (z - 1 / (2 * o.beta)) ** 2
-          : Math.max(0, 1 - o.beta * z);
-    const chosen = o.beta * (pc - avg(reference, c));
-    const rejected = o.beta * (pr - avg(reference, r));
-    m.loss += loss;
-    m['rewards/chosen'] += chosen;
-    m['rewards/rejected'] += rejected;
-    m['rewards/accuracies'] += chosen > rejected ? 1 : 0;
-    m['rewards/margins'] += chosen - rejected;
-    m['logps/chosen'] += pc;
-    m['logps/rejected'] += pr;
-  }
-  for (const k of Object.keys(m)) m[k] /= Math.max(1, pairs);
-  return m;
-}
-
-/** DPO evaluation: reference = `reference` adapters, policy = those plus `policy` adapters. */
+/** DPO evaluation (TRL's metrics, objectives/dpo.ts): reference = `reference` adapters, policy = those plus `policy` adapters. */
 export async function evaluateDpo(
   gpu: Gpu,
   model: Model,
@@ -248,7 +199,7 @@ export async function evaluateDpo(
   examples: DpoExample[],
   batchSize: number,
   padId: number,
-  o: DpoEvalOptions,
+  o: DpoOptions,
 ): Promise<Record<string, number>> {
   const seqs = examples.flatMap((e) => [e.chosen, e.rejected]);
   const ref = await sequenceLogps(gpu, model, reference, seqs, 2 * batchSize, padId);

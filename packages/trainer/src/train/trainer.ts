@@ -1,22 +1,19 @@
-// The training loop: micro-batches through the recorded decoder step, gradients accumulated in
-// one flat buffer, then clip + AdamW. SFT weights each completion token by 1/(tokens in the
-// optimizer step), DPO averages over the step's pairs, so batch 1 x accumulation 4 gives the
-// same update as batch 4 x accumulation 1 (as HF does with num_items_in_batch).
-import { adamw, type Command, dpoLoss, type Gpu, IGNORE_INDEX, mixSeed, sumOfSquares, type Tensor } from '@webtune/kernels';
-import { dpoBatch, sftBatch, shuffled, type TokenBatch } from '../data/batch.ts';
-import { type DpoExample, lossTokenCount, type SftExample } from '../data/tokenize.ts';
-import type { Step } from '../model/decoder.ts';
+// The training loop, top to bottom: make the adapter and optimizer, then per optimizer step draw a window of
+// micro-batches, let the objective (objectives/*) run each forward and backward into one flat gradient buffer, clip
+// and update with AdamW, log, checkpoint. What a micro-batch computes and how it is normalised over the window is
+// the objective's (objectives/objective.ts); this file knows no method.
+import { adamw, type Gpu, mixSeed, sumOfSquares } from '@webtune/kernels';
+import { shuffled } from '../data/batch.ts';
+import type { DpoExample, SftExample } from '../data/tokenize.ts';
 import { LoraAdapter } from '../model/lora.ts';
 import type { Model } from '../model/model.ts';
+import { dpoObjective, type ReferenceLogps } from '../objectives/dpo.ts';
+import type { Objective, ObjectiveContext } from '../objectives/objective.ts';
+import { sftObjective } from '../objectives/sft.ts';
 import { lrForStep } from '../optim/schedule.ts';
 import { type TrainConfig, totalSteps } from './config.ts';
 import type { RunControl } from './control.ts';
 import type { LogRecord, TrainEvent } from './events.ts';
-
-/** DPO's reference log-prob sums of a micro-batch, [chosen_0..chosen_P-1, rejected_0..rejected_P-1] (reference.ts). */
-export interface ReferenceLogps {
-  of(examples: DpoExample[]): Promise<Float32Array>;
-}
 
 export type TrainData = { method: 'sft'; examples: SftExample[] } | { method: 'dpo'; examples: DpoExample[]; reference: ReferenceLogps };
 
@@ -57,27 +54,33 @@ export class TrainingError extends Error {
   override name = 'TrainingError';
 }
 
-/** Micro-batches of one epoch, in the seeded order. */
-function epochBatches<E>(examples: E[], batchSize: number, seed: number, epoch: number): E[][] {
-  const order = shuffled(examples, seed, epoch);
-  const out: E[][] = [];
+/** The objective that trains on `data`. */
+function objectiveFor(data: TrainData, ctx: ObjectiveContext): Objective {
+  switch (data.method) {
+    case 'sft':
+      return sftObjective(ctx, data.examples);
+    case 'dpo':
+      return dpoObjective(ctx, data.examples, data.reference);
+  }
+}
+
+/** Micro-batches (example indices) of one epoch, in the seeded order (or in dataset order for a sequential objective). */
+function epochBatches(objective: Objective, batchSize: number, seed: number, epoch: number): number[][] {
+  const indices = Array.from({ length: objective.size }, (_, i) => i);
+  const order = objective.sequential ? indices : shuffled(indices, seed, epoch);
+  const out: number[][] = [];
   for (let i = 0; i < order.length; i += batchSize) out.push(order.slice(i, i + batchSize));
   return out;
 }
 
-/** Non-pad tokens of a batch's sequences (TRL's num_tokens counts the attention mask). */
-function inputTokens(batch: TokenBatch, padless: number[]): number {
-  return padless.reduce((a, b) => a + b, 0) || batch.B * batch.T;
-}
-
-interface DpoBuffers {
-  mask: Tensor;
-  refLogps: Tensor;
-  seqLogps: Tensor;
-  counts: Tensor;
-  losses: Tensor;
-  chosenRewards: Tensor;
-  rejectedRewards: Tensor;
+/** The mean of each metric over the records that carry it (a log record over logging_steps optimizer steps). */
+function meanOf(records: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of new Set(records.flatMap((r) => Object.keys(r)))) {
+    const have = records.filter((r) => k in r);
+    out[k] = have.reduce((s, r) => s + r[k], 0) / have.length;
+  }
+  return out;
 }
 
 export async function runTraining(
@@ -89,9 +92,8 @@ export async function runTraining(
   padId: number,
   hooks: TrainHooks,
 ): Promise<TrainOutcome> {
-  const examples = data.examples as (SftExample | DpoExample)[];
-  if (examples.length === 0) throw new TrainingError('no training examples left after validation and truncation');
-  const { stepsPerEpoch, total } = totalSteps(config, examples.length);
+  if (data.examples.length === 0) throw new TrainingError('no training examples left after validation and truncation');
+  const { stepsPerEpoch, total } = totalSteps(config, data.examples.length);
   const state: RunState = hooks.resume
     ? { ...hooks.resume, metrics: [...hooks.resume.metrics], pending: [...hooks.resume.pending] }
     : {
@@ -132,31 +134,13 @@ export async function runTraining(
     const gradNorm = await sumOfSquares(gpu, sumsq, grads);
     return { adapter, grads, m, v, sumsq, optimizer, gradNorm };
   });
-  const dpoBuffers = new Map<number, DpoBuffers>();
-
-  const buffersFor = (P: number, T: number): DpoBuffers => {
-    const key = P * 100000 + T;
-    let b = dpoBuffers.get(key);
-    if (!b) {
-      b = {
-        mask: gpu.tensor([2 * P, T], 'dpo mask'),
-        refLogps: gpu.tensor([2 * P], 'dpo ref logps'),
-        seqLogps: gpu.tensor([2 * P], 'dpo seq logps'),
-        counts: gpu.tensor([2 * P], 'dpo counts'),
-        losses: gpu.tensor([P], 'dpo losses'),
-        chosenRewards: gpu.tensor([P], 'dpo chosen rewards'),
-        rejectedRewards: gpu.tensor([P], 'dpo rejected rewards'),
-      };
-      dpoBuffers.set(key, b);
-    }
-    return b;
-  };
+  const objective = objectiveFor(data, { gpu, model, frozen, adapter, grads, config, padId });
 
   // Every way out (completed, cancelled, diverged, an error) frees the run's buffers; only a finished run's adapter is
   // handed back.
   const release = () => {
     for (const t of [grads, m, v, sumsq]) t.buffer.destroy();
-    for (const b of dpoBuffers.values()) for (const t of Object.values(b)) t.buffer.destroy();
+    objective.release();
   };
   const stopped = (status: TrainOutcome['status'], message: string): TrainOutcome => {
     release();
@@ -178,103 +162,48 @@ export async function runTraining(
     lastSaved = performance.now();
   };
 
-  let batches = epochBatches(examples, config.batchSize, config.seed, state.epoch);
+  let batches = epochBatches(objective, config.batchSize, config.seed, state.epoch);
   /** One optimizer step: a window of micro-batches, then the update. Returns the outcome when the run stops early. */
   const optimizerStep = async (): Promise<TrainOutcome | null> => {
     const windowStart = { epoch: state.epoch, cursor: state.cursor };
     const tokensBefore = tokensThisRun;
-    const window: (SftExample | DpoExample)[][] = [];
+    // ---- the window: gradient_accumulation_steps micro-batches (fewer at an epoch's end) ----
+    const window: number[][] = [];
     while (window.length < config.gradientAccumulationSteps) {
       if (state.cursor >= batches.length) {
         if (window.length > 0) break; // an epoch's last, shorter window
         state.epoch++;
         state.cursor = 0;
-        batches = epochBatches(examples, config.batchSize, config.seed, state.epoch);
+        batches = epochBatches(objective, config.batchSize, config.seed, state.epoch);
       }
       window.push(batches[state.cursor++]);
     }
     const stepNumber = state.optimizerStep + 1;
-    const windowTokens = data.method === 'sft' ? window.flat().reduce((n, e) => n + lossTokenCount((e as SftExample).seq), 0) : 0;
-    const windowPairs = window.reduce((n, b) => n + b.length, 0);
+    const totals = objective.totals(window.flat());
+
+    // ---- forward and backward of each micro-batch, gradients added into one buffer ----
     const sums: Record<string, number> = {};
-    const add = (k: string, x: number) => {
-      sums[k] = (sums[k] ?? 0) + x;
-    };
     gpu.record().clear(grads).submit();
     for (const [microIndex, micro] of window.entries()) {
-      // Each micro-batch draws its own dropout masks: seeded by (seed, optimizer step, micro-batch in the window), a
-      // function of the run's position, so a resumed run draws the same ones.
-      const dropoutSeed = mixSeed(config.seed, stepNumber, microIndex);
       await hooks.control.checkpoint();
       if (hooks.control.isCancelled) {
         // This window's micro-batches are dropped with their gradients: the run stands at the end of its last whole
         // step, and a checkpoint of that (unless one was just saved) lets a resumed run repeat them.
-        if (state.epoch !== windowStart.epoch) batches = epochBatches(examples, config.batchSize, config.seed, windowStart.epoch);
+        if (state.epoch !== windowStart.epoch) batches = epochBatches(objective, config.batchSize, config.seed, windowStart.epoch);
         Object.assign(state, windowStart);
         tokensThisRun = tokensBefore;
         await saveCheckpoint();
         return stopped('cancelled', `cancelled at step ${state.optimizerStep}`);
       }
-      let step: Step;
-      let extra: Command[] = [];
-      if (data.method === 'sft') {
-        const exs = micro as SftExample[];
-        const batch = sftBatch(exs, padId);
-        step = await model.step(batch.B, batch.T, { frozen, trainable: { adapter, grads }, train: true });
-        writeInputs(gpu, step, batch);
-        gpu.write(
-          step.lossWeights,
-          Float32Array.from(batch.targets, (t) => (t === IGNORE_INDEX ? 0 : 1 / Math.max(1, windowTokens))),
-        );
-        tokensThisRun += inputTokens(
-          batch,
-          exs.map((e) => e.seq.ids.length),
-        );
-        step.reseed(dropoutSeed);
-        gpu.run(...step.forward, ...step.backward);
-        const logprobs = await gpu.read(step.logprobs);
-        let nll = 0;
-        for (let i = 0; i < logprobs.length; i++) if (batch.targets[i] !== IGNORE_INDEX) nll -= logprobs[i];
-        add('nll', nll);
-      } else {
-        const exs = micro as DpoExample[];
-        // First: a reference pass not cached yet runs the model, and its inputs share buffers with this step's.
-        const ref = await data.reference.of(exs);
-        const batch = dpoBatch(exs, padId);
-        const P = exs.length;
-        step = await model.step(batch.B, batch.T, { frozen, trainable: { adapter, grads }, train: true });
-        writeInputs(gpu, step, batch);
-        const b = buffersFor(P, batch.T);
-        gpu.write(b.mask, batch.mask);
-        gpu.write(b.refLogps, ref);
-        extra = await dpoLoss(
-          gpu,
-          { logprobs: step.logprobs.view([2 * P, batch.T]), weights: step.lossWeights.view([2 * P, batch.T]), ...b },
-          { beta: config.beta, lossType: config.lossType, labelSmoothing: config.labelSmoothing, pairsTotal: windowPairs },
-        );
-        tokensThisRun += inputTokens(
-          batch,
-          exs.flatMap((e) => [e.chosen.ids.length, e.rejected.ids.length]),
-        );
-        step.reseed(dropoutSeed);
-        gpu.run(...step.forward, ...extra, ...step.backward);
-        const [losses, cr, rr, seq, counts] = await Promise.all(
-          [b.losses, b.chosenRewards, b.rejectedRewards, b.seqLogps, b.counts].map((t) => gpu.read(t)),
-        );
-        const avg = config.lossType === 'ipo';
-        for (let p = 0; p < P; p++) {
-          add('loss', losses[p]);
-          add('rewards/chosen', cr[p]);
-          add('rewards/rejected', rr[p]);
-          add('rewards/accuracies', cr[p] > rr[p] ? 1 : 0);
-          add('rewards/margins', cr[p] - rr[p]);
-          add('logps/chosen', avg ? seq[p] / Math.max(1, counts[p]) : seq[p]);
-          add('logps/rejected', avg ? seq[P + p] / Math.max(1, counts[P + p]) : seq[P + p]);
-        }
-      }
+      // Each micro-batch draws its own dropout masks: seeded by (seed, optimizer step, micro-batch in the window), a
+      // function of the run's position, so a resumed run draws the same ones.
+      const outcome = await objective.microBatch(micro, totals, mixSeed(config.seed, stepNumber, microIndex));
+      tokensThisRun += outcome.inputTokens;
+      for (const [k, x] of Object.entries(outcome.sums)) sums[k] = (sums[k] ?? 0) + x;
     }
+
     // ---- the update, only once the loss and gradient are known to be finite ----
-    const loss = data.method === 'sft' ? sums.nll / Math.max(1, windowTokens) : sums.loss / windowPairs;
+    const { loss, ...rest } = objective.metrics(sums, totals);
     gpu.run(...gradNorm);
     const norm = Math.sqrt((await gpu.read(sumsq))[0]);
     if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
@@ -289,10 +218,9 @@ export async function runTraining(
     optimizer.update({ lr, step: stepNumber });
     gpu.run(...optimizer.dispatches);
     state.optimizerStep = stepNumber;
-    const metrics: Record<string, number> = { loss, grad_norm: norm };
-    if (data.method === 'dpo') for (const [k, x] of Object.entries(sums)) if (k !== 'loss') metrics[k] = x / windowPairs;
-    state.pending.push(metrics);
+    state.pending.push({ loss, grad_norm: norm, ...rest });
 
+    // ---- progress, logging every logging_steps, checkpoints every save_steps ----
     const elapsed = (performance.now() - started) / 1000;
     const perStep = elapsed / (state.optimizerStep - (hooks.resume?.optimizerStep ?? 0));
     hooks.onEvent({
@@ -304,9 +232,7 @@ export async function runTraining(
       elapsedSeconds: elapsed,
     });
     if (state.optimizerStep % config.loggingSteps === 0 || state.optimizerStep === total) {
-      const record: LogRecord = { step: state.optimizerStep } as LogRecord;
-      const { pending } = state;
-      for (const k of Object.keys(pending[0])) record[k] = pending.reduce((s, r) => s + r[k], 0) / pending.length;
+      const record = { step: state.optimizerStep, ...meanOf(state.pending) } as LogRecord;
       // HF logs the learning rate the scheduler holds after this step, and the fractional epoch.
       record.learning_rate = lrForStep(config.lrSchedulerType, config.learningRate, stepNumber + 1, config.warmupSteps, total);
       record.epoch = state.optimizerStep / stepsPerEpoch;
@@ -332,10 +258,4 @@ export async function runTraining(
     throw err;
   }
   return stopped('completed', `trained ${total} steps`);
-}
-
-export function writeInputs(gpu: Gpu, step: Step, batch: TokenBatch): void {
-  gpu.write(step.ids, batch.ids);
-  gpu.write(step.positions, batch.positions);
-  gpu.write(step.targets, batch.targets);
 }

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES } from '../../test/fixtures.ts';
-import { dpoMetrics, type SequenceLogps } from './reference.ts';
+import { dpoMetrics, type SequenceLogps } from './dpo.ts';
 
 interface Golden {
   completion_token_counts: number[];

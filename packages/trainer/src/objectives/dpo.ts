@@ -1,0 +1,149 @@
+// DPO as TRL's DPOTrainer (sigmoid with label smoothing, ipo, hinge). Training runs the dpoLoss kernel between the
+// forward and the backward: it sums each sequence's completion log-probs, forms the pair losses and rewards against
+// the cached reference sums, and writes every token's loss weight (pairs averaged over the optimizer step's pairs).
+// Evaluation computes the same quantities in float64 on the host (dpoMetrics).
+import { type DpoLossType, dpoLoss, type Tensor } from '@webtune/kernels';
+import { dpoBatch } from '../data/batch.ts';
+import type { DpoExample } from '../data/tokenize.ts';
+import { add, inputTokens, type Objective, type ObjectiveContext, writeInputs } from './objective.ts';
+
+/** DPO's reference log-prob sums of a micro-batch, [chosen_0..chosen_P-1, rejected_0..rejected_P-1] (train/reference.ts). */
+export interface ReferenceLogps {
+  of(examples: DpoExample[]): Promise<Float32Array>;
+}
+
+export interface DpoOptions {
+  beta: number;
+  lossType: DpoLossType;
+  labelSmoothing: number;
+}
+
+/** The metrics a DPO step logs, besides loss: TRL's names, each a mean over the step's pairs. */
+const PAIR_METRICS = [
+  'rewards/chosen',
+  'rewards/rejected',
+  'rewards/accuracies',
+  'rewards/margins',
+  'logps/chosen',
+  'logps/rejected',
+] as const;
+
+export function dpoObjective(ctx: ObjectiveContext, examples: DpoExample[], reference: ReferenceLogps): Objective {
+  const { gpu, model, frozen, adapter, grads, padId, config } = ctx;
+  // The kernel's scratch tensors, one set per (pairs, length) shape met.
+  const buffers = new Map<
+    string,
+    Record<'mask' | 'refLogps' | 'seqLogps' | 'counts' | 'losses' | 'chosenRewards' | 'rejectedRewards', Tensor>
+  >();
+  const buffersFor = (P: number, T: number) => {
+    const key = `${P}x${T}`;
+    let b = buffers.get(key);
+    if (!b) {
+      b = {
+        mask: gpu.tensor([2 * P, T], 'dpo mask'),
+        refLogps: gpu.tensor([2 * P], 'dpo ref logps'),
+        seqLogps: gpu.tensor([2 * P], 'dpo seq logps'),
+        counts: gpu.tensor([2 * P], 'dpo counts'),
+        losses: gpu.tensor([P], 'dpo losses'),
+        chosenRewards: gpu.tensor([P], 'dpo chosen rewards'),
+        rejectedRewards: gpu.tensor([P], 'dpo rejected rewards'),
+      };
+      buffers.set(key, b);
+    }
+    return b;
+  };
+  return {
+    size: examples.length,
+    totals: (indices) => ({ pairs: indices.length }),
+    async microBatch(indices, { pairs: windowPairs }, dropoutSeed) {
+      const exs = indices.map((i) => examples[i]);
+      // First: a reference pass not cached yet runs the model, and its inputs share buffers with this step's.
+      const ref = await reference.of(exs);
+      const batch = dpoBatch(exs, padId);
+      const P = exs.length;
+      const step = await model.step(batch.B, batch.T, { frozen, trainable: { adapter, grads }, train: true });
+      writeInputs(gpu, step, batch);
+      const b = buffersFor(P, batch.T);
+      gpu.write(b.mask, batch.mask);
+      gpu.write(b.refLogps, ref);
+      const loss = await dpoLoss(
+        gpu,
+        { logprobs: step.logprobs.view([2 * P, batch.T]), weights: step.lossWeights.view([2 * P, batch.T]), ...b },
+        { beta: config.beta, lossType: config.lossType, labelSmoothing: config.labelSmoothing, pairsTotal: windowPairs },
+      );
+      step.reseed(dropoutSeed);
+      gpu.run(...step.forward, ...loss, ...step.backward);
+      const [losses, cr, rr, seq, counts] = await Promise.all(
+        [b.losses, b.chosenRewards, b.rejectedRewards, b.seqLogps, b.counts].map((t) => gpu.read(t)),
+      );
+      const avg = config.lossType === 'ipo';
+      const sums: Record<string, number> = {};
+      for (let p = 0; p < P; p++) {
+        add(sums, 'loss', losses[p]);
+        add(sums, 'rewards/chosen', cr[p]);
+        add(sums, 'rewards/rejected', rr[p]);
+        add(sums, 'rewards/accuracies', cr[p] > rr[p] ? 1 : 0);
+        add(sums, 'rewards/margins', cr[p] - rr[p]);
+        add(sums, 'logps/chosen', avg ? seq[p] / Math.max(1, counts[p]) : seq[p]);
+        add(sums, 'logps/rejected', avg ? seq[P + p] / Math.max(1, counts[P + p]) : seq[P + p]);
+      }
+      const tokens = inputTokens(
+        batch,
+        exs.flatMap((e) => [e.chosen.ids.length, e.rejected.ids.length]),
+      );
+      return { sums, inputTokens: tokens };
+    },
+    metrics(sums, { pairs }) {
+      const out: Record<string, number> = { loss: sums.loss / pairs };
+      for (const k of PAIR_METRICS) out[k] = sums[k] / pairs;
+      return out;
+    },
+    release() {
+      for (const b of buffers.values()) for (const t of Object.values(b)) t.buffer.destroy();
+    },
+  };
+}
+
+/** Per-sequence completion log-prob sums and token counts (train/reference.ts sequenceLogps). */
+export interface SequenceLogps {
+  /** Sum of completion-token log-probs per sequence. */
+  sums: Float64Array;
+  /** Completion tokens per sequence. */
+  counts: Float64Array;
+}
+
+export const logSigmoid = (x: number) => (x >= 0 ? -Math.log1p(Math.exp(-x)) : x - Math.log1p(Math.exp(x)));
+
+/**
+ * TRL's DPO loss and reward metrics, means over pairs, from sequence log-probs interleaved [chosen_0, rejected_0,
+ * chosen_1, ...] (float64 on the host): what evaluation reports.
+ */
+export function dpoMetrics(policy: SequenceLogps, reference: SequenceLogps, o: DpoOptions): Record<string, number> {
+  const pairs = policy.sums.length / 2;
+  const m: Record<string, number> = { loss: 0 };
+  for (const k of PAIR_METRICS) m[k] = 0;
+  for (let p = 0; p < pairs; p++) {
+    const [c, r] = [2 * p, 2 * p + 1];
+    const avg = (x: SequenceLogps, i: number) => (o.lossType === 'ipo' ? x.sums[i] / Math.max(1, x.counts[i]) : x.sums[i]);
+    const pc = avg(policy, c);
+    const pr = avg(policy, r);
+    const z = pc - avg(reference, c) - (pr - avg(reference, r));
+    const loss =
+      o.lossType === 'sigmoid'
+        ? -logSigmoid(o.beta * z) * (1 - o.labelSmoothing) - logSigmoid(-o.beta * z) * o.labelSmoothing
+        : o.lossType === 'ipo'
+          ? (z - 1 / (2 * o.beta)) ** 2
+          : Math.max(0, 1 - o.beta * z);
+    const chosen = o.beta * (pc - avg(reference, c));
+    const rejected = o.beta * (pr - avg(reference, r));
+    m.loss += loss;
+    m['rewards/chosen'] += chosen;
+    m['rewards/rejected'] += rejected;
+    m['rewards/accuracies'] += chosen > rejected ? 1 : 0;
+    m['rewards/margins'] += chosen - rejected;
+    m['logps/chosen'] += pc;
+    m['logps/rejected'] += pr;
+  }
+  for (const k of Object.keys(m)) m[k] /= Math.max(1, pairs);
+  return m;
+}

@@ -1,0 +1,69 @@
+// What the training loop asks of an objective (SFT, DPO, ...). The loop (train/trainer.ts) owns the accumulation
+// window, clipping, the update, logging and checkpoints; an objective owns its examples and, for one micro-batch,
+// what is recorded, which inputs and loss weights are written, and how its sums become TRL-named metrics.
+//
+// Accumulation: an optimizer step's loss is a sum over its window's micro-batches, each term divided by a count over
+// the whole window (`totals`: SFT its completion tokens, DPO its pairs, ORPO both), so batch 4 x accumulation 1 gives
+// the same update as batch 1 x accumulation 4, as HF does with num_items_in_batch.
+import type { Gpu, Tensor } from '@webtune/kernels';
+import type { TokenBatch } from '../data/batch.ts';
+import type { Step } from '../model/decoder.ts';
+import type { LoraAdapter } from '../model/lora.ts';
+import type { Model } from '../model/model.ts';
+import type { TrainConfig } from '../train/config.ts';
+
+/** What an objective runs on: the model, the frozen adapter stack below the trained one, and the trained one. */
+export interface ObjectiveContext {
+  gpu: Gpu;
+  model: Model;
+  frozen: LoraAdapter[];
+  adapter: LoraAdapter;
+  /** The flat gradient buffer the backward adds into (cleared by the loop at each optimizer step). */
+  grads: Tensor;
+  config: TrainConfig;
+  padId: number;
+}
+
+export interface MicroBatchOutcome {
+  /** Metric sums of this micro-batch; the loop adds them over the window and hands the totals to `metrics`. */
+  sums: Record<string, number>;
+  /** Non-pad input tokens run (TRL's num_tokens counts the attention mask). */
+  inputTokens: number;
+}
+
+/** Counts over an optimizer step's whole window that its micro-batches' losses are divided by (e.g. { pairs: 8 }). */
+export type Totals = Record<string, number>;
+
+export interface Objective {
+  /** Examples (rows: sequences, pairs) the loop draws micro-batches from, by index. */
+  readonly size: number;
+  /** Draw each epoch's micro-batches in dataset order instead of a seeded shuffle (KTO, as TRL requires). */
+  readonly sequential?: boolean;
+  /** The accumulation normalisers of a window, from all its examples' indices. */
+  totals(indices: number[]): Totals;
+  /**
+   * Forward and backward of the micro-batch of examples `indices`, adding the gradient of its share of the step's
+   * loss (its terms divided by `totals`) into the gradient buffer, with LoRA dropout drawn from `dropoutSeed`.
+   */
+  microBatch(indices: number[], totals: Totals, dropoutSeed: number): Promise<MicroBatchOutcome>;
+  /** The optimizer step's `loss` and TRL-named metrics from the window's added-up sums. */
+  metrics(sums: Record<string, number>, totals: Totals): Record<string, number>;
+  /** Frees the objective's GPU buffers (every way out of a run calls it). */
+  release(): void;
+}
+
+/** Non-pad tokens of a batch's sequences (TRL's num_tokens counts the attention mask). */
+export function inputTokens(batch: TokenBatch, lengths: number[]): number {
+  return lengths.reduce((a, b) => a + b, 0) || batch.B * batch.T;
+}
+
+export function writeInputs(gpu: Gpu, step: Step, batch: TokenBatch): void {
+  gpu.write(step.ids, batch.ids);
+  gpu.write(step.positions, batch.positions);
+  gpu.write(step.targets, batch.targets);
+}
+
+/** Adds `x` to `sums[key]`. */
+export function add(sums: Record<string, number>, key: string, x: number): void {
+  sums[key] = (sums[key] ?? 0) + x;
+}
