@@ -119,10 +119,12 @@ export function methodOption(value: string | undefined): Method {
 
 /** Refuses hyper-parameter flags of the other method (e.g. --beta with --method sft): they would be ignored. */
 export function refuseOtherMethodFlags(values: Record<string, unknown>, method: Method): void {
-  const given = HYPER_PARAMS.filter((p) => p.only && p.only !== method && values[p.flag] !== undefined).map((p) => `--${p.flag}`);
+  const given = HYPER_PARAMS.filter((p) => p.only && !p.only.includes(method) && values[p.flag] !== undefined);
   if (given.length === 0) return;
-  const other = method === 'sft' ? 'dpo' : 'sft';
+  const flags = given.map((p) => `--${p.flag}`).join(', ');
+  // Each flag named by the first method it belongs to (--beta: dpo), which is enough to say it is out of place here.
+  const others = [...new Set(given.map((p) => p.only?.[0]))].map((m) => `--method ${m}`).join(' or ');
   throw new UsageError(
-    `${given.join(', ')} ${given.length === 1 ? 'is a' : 'are'} --method ${other} setting${given.length === 1 ? '' : 's'}, ignored by --method ${method}: remove ${given.length === 1 ? 'it' : 'them'}`,
+    `${flags} ${given.length === 1 ? 'is a' : 'are'} ${others} setting${given.length === 1 ? '' : 's'}, ignored by --method ${method}: remove ${given.length === 1 ? 'it' : 'them'}`,
   );
 }

@@ -16,7 +16,9 @@ import {
   refuseOtherMethodFlags,
 } from './shared.ts';
 
-const flags = HYPER_PARAMS.map((p) => `  --${p.flag.padEnd(28)} ${p.only ? `(${p.only.toUpperCase()} only) ` : ''}${p.help}`).join('\n');
+const flags = HYPER_PARAMS.map(
+  (p) => `  --${p.flag.padEnd(28)} ${p.only ? `(${p.only.map((m) => m.toUpperCase()).join('/')} only) ` : ''}${p.help}`,
+).join('\n');
 
 export const help = `pnpm cli train --method sft|dpo --model <dir|hub-id> --data <file.jsonl> --out <dir> [--adapter <dir>] [options]
 

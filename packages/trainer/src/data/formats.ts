@@ -2,6 +2,8 @@
 // SFT: {"prompt","completion"} as strings or message lists, {"messages"}, or {"text"} (TRL's SFTTrainer looks for
 // "prompt" first, then "messages", then "text", and so do we). DPO: {"prompt","chosen","rejected"} as strings or
 // message lists, or {"chosen","rejected"} with the prompt implicit in both, split off as TRL's `extract_prompt` does.
+// KTO: unpaired {"prompt","completion","label"} rows (strings or message lists, label true = desirable), or a DPO
+// file, which KTO training unpairs as TRL's KTOTrainer does.
 // Nothing is coerced: a row of the wrong shape is refused with a reason, and the run goes on with the rest.
 
 import { parseJsonl } from './jsonl.ts';
@@ -24,6 +26,9 @@ export type SftRow =
 export type DpoRow =
   | { kind: 'standard'; prompt: string; chosen: string; rejected: string }
   | ({ kind: 'conversational'; prompt: Message[]; chosen: Message[]; rejected: Message[] } & TemplateColumns);
+
+/** A KTO row: a prompt and one completion, with its thumbs up (label true) or down (false). */
+export type KtoRow = Extract<SftRow, { kind: 'prompt-completion' | 'conversational-prompt-completion' }> & { label: boolean };
 
 export interface DatasetReport<R> {
   /** The file's format, set by its first valid row: an SftRow kind, or for DPO "standard", "conversational",
@@ -58,6 +63,19 @@ export function readSftDataset(text: string, file: string): DatasetReport<SftRow
 
 export function readDpoDataset(text: string, file: string): DatasetReport<DpoRow> {
   return readDataset(text, file, 'DPO', dpoRow);
+}
+
+/**
+ * A KTO file: unpaired rows, or preference pairs (a DPO file, told by its first JSON object having "chosen" or
+ * "rejected" and no "label") that KTO unpairs.
+ */
+export type KtoDataset = { kind: 'unpaired'; report: DatasetReport<KtoRow> } | { kind: 'pairs'; report: DatasetReport<DpoRow> };
+
+export function readKtoDataset(text: string, file: string): KtoDataset {
+  const first = parseJsonl(text).rows.find(({ value }) => typeof value === 'object' && value !== null && !Array.isArray(value));
+  const o = (first?.value ?? {}) as Record<string, unknown>;
+  if (('chosen' in o || 'rejected' in o) && !('label' in o)) return { kind: 'pairs', report: readDpoDataset(text, file) };
+  return { kind: 'unpaired', report: readDataset(text, file, 'KTO', ktoRow) };
 }
 
 /** Why one row is refused; thrown inside a row's parser and caught by the loop, never past it. */
@@ -165,6 +183,27 @@ function sftRow(v: unknown): { format: string; row: SftRow } {
   if ('conversations' in o)
     throw new Refused('field "conversations" is not a TRL format', 'rename it to "messages", with "role"/"content" messages');
   throw new Refused('no SFT fields', 'expected "prompt" and "completion", "messages", or "text"');
+}
+
+function ktoRow(v: unknown): { format: string; row: KtoRow } {
+  const o = objectRow(v);
+  if ('chosen' in o || 'rejected' in o)
+    throw new Refused('row is a preference pair but the file is unpaired KTO rows', 'give each answer its own row with a "label"');
+  for (const f of ['prompt', 'completion', 'label']) {
+    if (!(f in o))
+      throw new Refused(
+        `missing field "${f}"`,
+        f === 'label' ? 'true for a desirable answer (thumbs up), false for an undesirable one' : undefined,
+      );
+  }
+  if (typeof o.label !== 'boolean')
+    throw new Refused(
+      'field "label" is not a boolean',
+      `got ${typeName(o.label)}; use true (desirable) or false (undesirable), without quotes`,
+    );
+  const { row } = sftRow({ prompt: o.prompt, completion: o.completion });
+  const kto = { ...(row as Extract<SftRow, { kind: 'prompt-completion' | 'conversational-prompt-completion' }>), label: o.label };
+  return { format: kto.kind, row: kto };
 }
 
 function dpoRow(v: unknown): { format: string; row: DpoRow } {

@@ -69,7 +69,7 @@ export function dpoObjective(ctx: ObjectiveContext, examples: DpoExample[], refe
       const loss = await dpoLoss(
         gpu,
         { logprobs: step.logprobs.view([2 * P, batch.T]), weights: step.lossWeights.view([2 * P, batch.T]), ...b },
-        { beta: config.beta, lossType: config.lossType, labelSmoothing: config.labelSmoothing, pairsTotal: windowPairs },
+        { beta: config.beta, lossType: config.lossType as DpoLossType, labelSmoothing: config.labelSmoothing, pairsTotal: windowPairs },
       );
       step.reseed(dropoutSeed);
       gpu.run(...step.forward, ...loss, ...step.backward);

@@ -120,3 +120,45 @@ describe('settings that would do nothing are refused, naming the flag', () => {
     expect(() => validateConfig({ ...defaultConfig('sft'), saveMinutes: -1 })).toThrow('--save-minutes (save_minutes) must be between 0');
   });
 });
+
+describe('KTO, ORPO and SimPO in TRL names', () => {
+  it('names the TRL trainer and writes only each method’s own parameters', () => {
+    const kto = toTrlConfig({ ...defaultConfig('kto'), desirableWeight: 1.33 }, extra);
+    expect(kto).toMatchObject({ trainer: 'KTOTrainer', loss_type: 'kto', beta: 0.1, desirable_weight: 1.33, undesirable_weight: 1 });
+    expect(kto).toMatchObject({ train_sampling_strategy: 'sequential', disable_dropout: false, ref_model: 'base (adapter disabled)' });
+    expect(kto).not.toHaveProperty('simpo_gamma');
+    const orpo = toTrlConfig(defaultConfig('orpo'), extra);
+    expect(orpo).toMatchObject({ trainer: 'ORPOTrainer', beta: 0.1 });
+    for (const k of ['loss_type', 'ref_model', 'desirable_weight', 'label_smoothing', 'cpo_alpha']) expect(orpo).not.toHaveProperty(k);
+    const simpo = toTrlConfig(defaultConfig('simpo'), extra);
+    expect(simpo).toMatchObject({ trainer: 'CPOTrainer', loss_type: 'simpo', beta: 2, simpo_gamma: 0.5, cpo_alpha: 0, label_smoothing: 0 });
+    expect(simpo).not.toHaveProperty('ref_model');
+  });
+
+  it('reads each back from its training_config.json', () => {
+    // (target_modules come back sorted, as PEFT writes them)
+    const { lora: _, ...c } = { ...defaultConfig('kto'), beta: 0.3 };
+    for (const method of ['kto', 'orpo', 'simpo'] as const) {
+      const { lora: _, ...c } = { ...defaultConfig(method), beta: 0.3 };
+      expect(fromTrlConfig(toTrlConfig({ ...defaultConfig(method), ...c }, extra))).toMatchObject(c);
+    }
+    const apo = { ...c, lossType: 'apo_zero_unpaired' as const, undesirableWeight: 0.5 };
+    expect(fromTrlConfig(toTrlConfig({ ...defaultConfig('kto'), ...apo }, extra))).toMatchObject(apo);
+  });
+
+  it('refuses a loss type of another method, and KTO with a batch of one row (its KL term needs neighbours)', () => {
+    expect(() => validateConfig({ ...defaultConfig('kto'), lossType: 'sigmoid' })).toThrow(
+      '--loss-type (loss_type) of --method kto must be one of kto, apo_zero_unpaired; got "sigmoid"',
+    );
+    expect(() => validateConfig({ ...defaultConfig('dpo'), lossType: 'kto' })).toThrow(
+      '--loss-type (loss_type) of --method dpo must be one of sigmoid, ipo, hinge; got "kto"',
+    );
+    expect(() => validateConfig({ ...defaultConfig('kto'), batchSize: 1 })).toThrow(
+      '--batch-size (per_device_train_batch_size) must be at least 2 for KTO',
+    );
+    validateConfig({ ...defaultConfig('kto'), batchSize: 1, lossType: 'apo_zero_unpaired' });
+    expect(() => validateConfig({ ...defaultConfig('sft'), method: 'ppo' as never })).toThrow(
+      'method must be one of sft, dpo, kto, orpo, simpo; got "ppo"',
+    );
+  });
+});

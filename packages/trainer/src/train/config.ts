@@ -2,16 +2,30 @@
 // (kebab-case, the CLI), its default per method, its bounds and a one-line explanation (the studio).
 import type { DpoLossType } from '@webtune/kernels';
 import { LORA_TARGETS, type LoraConfig, type LoraTarget } from '../model/lora-config.ts';
+import type { KtoLossType } from '../objectives/kto.ts';
 import { LR_SCHEDULERS, type LrSchedulerType } from '../optim/schedule.ts';
 
-export type Method = 'sft' | 'dpo';
+export const METHODS = ['sft', 'dpo', 'kto', 'orpo', 'simpo'] as const;
+export type Method = (typeof METHODS)[number];
+
+/** Loss types by method: TRL's loss_type values each trainer accepts (webtune's). */
+export const LOSS_TYPES = { dpo: ['sigmoid', 'ipo', 'hinge'], kto: ['kto', 'apo_zero_unpaired'] } as const;
+
+/** The TRL trainer that runs each method (SimPO is the CPO trainer with loss_type "simpo"). */
+export const TRL_TRAINERS: Record<Method, string> = {
+  sft: 'SFTTrainer',
+  dpo: 'DPOTrainer',
+  kto: 'KTOTrainer',
+  orpo: 'ORPOTrainer',
+  simpo: 'CPOTrainer',
+};
 
 export interface TrainConfig {
   method: Method;
   learningRate: number; // peak LR of AdamW
   numTrainEpochs: number; // passes over the data (ignored when maxSteps > 0)
   maxSteps: number; // optimizer steps; -1 = from epochs
-  batchSize: number; // sequences (SFT) or pairs (DPO) per micro-batch
+  batchSize: number; // sequences (SFT, KTO) or pairs (DPO, ORPO, SimPO) per micro-batch
   gradientAccumulationSteps: number; // micro-batches per optimizer step
   maxLength: number; // tokens per sequence, prompt + completion; longer ones keep their start
   warmupSteps: number;
@@ -25,9 +39,13 @@ export interface TrainConfig {
   adamBeta1: number;
   adamBeta2: number;
   adamEpsilon: number;
-  beta: number; // DPO: strength of the KL penalty to the reference
-  lossType: DpoLossType; // DPO loss: sigmoid, ipo or hinge
-  labelSmoothing: number; // DPO (sigmoid): assumed fraction of flipped preference labels
+  beta: number; // DPO, KTO: strength of the KL penalty to the reference; ORPO: odds-ratio weight; SimPO: reward scale
+  lossType: DpoLossType | KtoLossType; // DPO: sigmoid, ipo or hinge; KTO: kto or apo_zero_unpaired
+  labelSmoothing: number; // DPO (sigmoid), SimPO: assumed fraction of flipped preference labels
+  desirableWeight: number; // KTO: weight of the desirable (thumbs-up) rows' losses
+  undesirableWeight: number; // KTO: weight of the undesirable (thumbs-down) rows' losses
+  simpoGamma: number; // SimPO: target reward margin
+  cpoAlpha: number; // SimPO: weight of the NLL on the chosen answers (0 = pure SimPO)
   completionOnlyLoss: boolean; // SFT prompt-completion rows: loss on the completion only
   assistantOnlyLoss: boolean; // SFT messages rows: loss on the assistant turns only
   lora: LoraConfig;
@@ -50,8 +68,8 @@ export interface HyperParam {
   kind: Kind;
   /** One-line explanation shown in the studio and in `--help`. */
   help: string;
-  /** Only meaningful for this method. */
-  only?: Method;
+  /** Only meaningful for these methods. */
+  only?: readonly Method[];
   /** Belongs to the LoRA config. */
   lora?: boolean;
 }
@@ -160,24 +178,56 @@ export const HYPER_PARAMS: HyperParam[] = [
     trl: 'beta',
     flag: 'beta',
     kind: num(1e-6, 1000),
-    only: 'dpo',
-    help: 'How far DPO may move from the reference: small beta lets the model drift further.',
+    only: ['dpo', 'kto', 'orpo', 'simpo'],
+    help: 'DPO/KTO: how far the model may move from the reference (small beta drifts further); ORPO: weight of the odds-ratio term; SimPO: reward scale.',
   },
   {
     key: 'lossType',
     trl: 'loss_type',
     flag: 'loss-type',
-    kind: { type: 'enum', choices: ['sigmoid', 'ipo', 'hinge'] },
-    only: 'dpo',
-    help: 'DPO loss: sigmoid (the original), ipo (regularised), or hinge.',
+    kind: { type: 'enum', choices: [...LOSS_TYPES.dpo, ...LOSS_TYPES.kto] },
+    only: ['dpo', 'kto'],
+    help: 'DPO: sigmoid (the original), ipo (regularised) or hinge; KTO: kto, or apo_zero_unpaired (no KL term).',
   },
   {
     key: 'labelSmoothing',
     trl: 'label_smoothing',
     flag: 'label-smoothing',
     kind: num(0, 0.5),
-    only: 'dpo',
-    help: 'Share of preference labels assumed wrong (robust "cDPO"); sigmoid loss only.',
+    only: ['dpo', 'simpo'],
+    help: 'Share of preference labels assumed wrong (robust "cDPO"); DPO sigmoid loss and SimPO only.',
+  },
+  {
+    key: 'desirableWeight',
+    trl: 'desirable_weight',
+    flag: 'desirable-weight',
+    kind: num(0, 1000),
+    only: ['kto'],
+    help: 'KTO: weight of the thumbs-up rows; raise it when they are fewer than the thumbs-down ones.',
+  },
+  {
+    key: 'undesirableWeight',
+    trl: 'undesirable_weight',
+    flag: 'undesirable-weight',
+    kind: num(0, 1000),
+    only: ['kto'],
+    help: 'KTO: weight of the thumbs-down rows; lower it when they outnumber the thumbs-up ones.',
+  },
+  {
+    key: 'simpoGamma',
+    trl: 'simpo_gamma',
+    flag: 'simpo-gamma',
+    kind: num(0, 1000),
+    only: ['simpo'],
+    help: 'SimPO: the margin by which the chosen answer should beat the rejected one (in reward units).',
+  },
+  {
+    key: 'cpoAlpha',
+    trl: 'cpo_alpha',
+    flag: 'cpo-alpha',
+    kind: num(0, 1000),
+    only: ['simpo'],
+    help: 'SimPO: weight of an SFT loss on the chosen answers added to the preference loss; 0 is pure SimPO.',
   },
   { key: 'r', trl: 'r', flag: 'lora-r', kind: int(1, 1024), lora: true, help: 'LoRA rank: capacity of the adapter; 8 to 64 is typical.' },
   {
@@ -237,7 +287,7 @@ export function defaultConfig(method: Method): TrainConfig {
     learningRate: method === 'sft' ? 2e-4 : 5e-5,
     numTrainEpochs: method === 'sft' ? 3 : 1,
     maxSteps: -1,
-    batchSize: method === 'sft' ? 8 : 4,
+    batchSize: method === 'sft' || method === 'kto' ? 8 : 4,
     gradientAccumulationSteps: 1,
     maxLength: 1024,
     warmupSteps: 0,
@@ -251,11 +301,16 @@ export function defaultConfig(method: Method): TrainConfig {
     adamBeta1: 0.9,
     adamBeta2: 0.999,
     adamEpsilon: 1e-8,
-    beta: 0.1,
-    lossType: 'sigmoid',
+    // TRL's defaults, but SimPO's beta and its pure form (cpo_alpha 0) as the SimPO paper and TRL's docs use it
+    beta: method === 'simpo' ? 2 : 0.1,
+    lossType: method === 'kto' ? 'kto' : 'sigmoid',
     labelSmoothing: 0,
     completionOnlyLoss: true,
     assistantOnlyLoss: true,
+    desirableWeight: 1,
+    undesirableWeight: 1,
+    simpoGamma: 0.5,
+    cpoAlpha: 0,
     lora: { r: 16, alpha: 32, dropout: 0.05, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], useRslora: false },
   };
 }
@@ -278,7 +333,8 @@ function read(c: TrainConfig, p: HyperParam): unknown {
 
 /** Throws naming the flag, the value and the allowed range. */
 export function validateConfig(c: TrainConfig): void {
-  if (c.method !== 'sft' && c.method !== 'dpo') throw new ConfigValueError(`method must be sft or dpo, got "${c.method}"`);
+  if (!(METHODS as readonly string[]).includes(c.method))
+    throw new ConfigValueError(`method must be one of ${METHODS.join(', ')}; got "${c.method}"`);
   for (const p of HYPER_PARAMS) {
     const v = read(c, p);
     const where = `--${p.flag} (${p.trl})`;
@@ -309,6 +365,17 @@ export function validateConfig(c: TrainConfig): void {
   if (c.method === 'dpo' && c.labelSmoothing > 0 && c.lossType !== 'sigmoid')
     throw new ConfigValueError(
       `--label-smoothing (label_smoothing) applies to --loss-type sigmoid only; ${c.lossType} ignores it: remove it or use sigmoid`,
+    );
+  if (c.method === 'dpo' || c.method === 'kto') {
+    const allowed: readonly string[] = LOSS_TYPES[c.method];
+    if (!allowed.includes(c.lossType))
+      throw new ConfigValueError(
+        `--loss-type (loss_type) of --method ${c.method} must be one of ${allowed.join(', ')}; got "${c.lossType}"`,
+      );
+  }
+  if (c.method === 'kto' && c.lossType === 'kto' && c.batchSize < 2)
+    throw new ConfigValueError(
+      "--batch-size (per_device_train_batch_size) must be at least 2 for KTO: its KL term pairs each prompt with another row's answer of the same batch (TRL refuses 1 too); or use --loss-type apo_zero_unpaired",
     );
   if (c.maxSteps === 0) throw new ConfigValueError('--max-steps (max_steps) must be -1 (use epochs) or at least 1, got 0');
   if (c.maxSteps < 0 && !(c.numTrainEpochs > 0)) throw new ConfigValueError('--num-train-epochs must be above 0 when --max-steps is -1');
@@ -347,14 +414,15 @@ export function toTrlConfig(
   extra: { model: string; dataset: string; datasetFormat?: string; parentAdapter?: string | null },
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {
-    trainer: c.method === 'sft' ? 'SFTTrainer' : 'DPOTrainer',
+    trainer: TRL_TRAINERS[c.method],
     model_name_or_path: extra.model,
     dataset: extra.dataset,
   };
   for (const p of HYPER_PARAMS) {
-    if (p.lora || (p.only && p.only !== c.method)) continue;
+    if (p.lora || (p.only && !p.only.includes(c.method))) continue;
     out[p.trl] = read(c, p);
   }
+  if (c.method === 'simpo') out.loss_type = 'simpo';
   out.optim = 'adamw_torch';
   // prompt + completion is cut to max_length keeping its start, with no separate prompt or completion limit. TRL's
   // DPOConfig defaulted to keep_end with max_prompt_length 512 before 0.29 (which removed both length keys): on such
@@ -365,9 +433,12 @@ export function toTrlConfig(
   } else {
     out.max_prompt_length = null;
     out.max_completion_length = null;
-    // TRL's DPO switches every dropout off by default, LoRA's included; webtune applies lora_dropout in DPO too.
+    // TRL's preference trainers switch every dropout off by default, LoRA's included; webtune applies lora_dropout.
     out.disable_dropout = false;
-    out.ref_model = extra.parentAdapter ? 'base + stage-one adapter (merged)' : 'base (adapter disabled)';
+    if (c.method === 'dpo' || c.method === 'kto')
+      out.ref_model = extra.parentAdapter ? 'base + stage-one adapter (merged)' : 'base (adapter disabled)';
+    // KTO pairs each row with its batch neighbours for the KL term: batches in dataset order, as TRL requires.
+    if (c.method === 'kto') out.train_sampling_strategy = 'sequential';
   }
   if (extra.parentAdapter) out.stage_one_adapter = extra.parentAdapter;
   out.data_preparation = dataPreparation(c.method, extra.datasetFormat, c.assistantOnlyLoss);
@@ -390,6 +461,9 @@ function dataPreparation(method: Method, format: string | undefined, assistantOn
   if (format) out.format = format;
   out.dropped_rows =
     'rows whose prompt alone fills max_length were left out (TRL would keep them with no completion token); webtune listed each with its line when the data was loaded';
+  if (method === 'kto' && format && format !== 'kto')
+    out.unpaired =
+      'the preference pairs were unpaired as TRL does (unpair_preference_dataset): per 1000 pairs, the chosen answers as desirable rows, then the rejected ones as undesirable rows';
   if (method === 'sft' && format === 'messages' && assistantOnlyLoss)
     out.messages =
       'assistant_only_loss: webtune found each assistant turn by rendering the conversation up to it (with the ' +
@@ -400,11 +474,11 @@ function dataPreparation(method: Method, format: string | undefined, assistantOn
 
 /** Inverse of toTrlConfig for the hyper-parameters (resume, re-run from an exported training_config.json). */
 export function fromTrlConfig(json: Record<string, unknown>): TrainConfig {
-  const method: Method = json.trainer === 'DPOTrainer' ? 'dpo' : 'sft';
+  const method: Method = (METHODS.find((m) => TRL_TRAINERS[m] === json.trainer) ?? 'sft') as Method;
   const c = defaultConfig(method);
   for (const p of HYPER_PARAMS) {
     const v = p.lora ? (json.peft_config as Record<string, unknown> | undefined)?.[p.trl] : json[p.trl];
-    if (v === undefined) continue;
+    if (v === undefined || (p.only && !p.only.includes(method))) continue;
     if (p.lora) (c.lora as unknown as Record<string, unknown>)[p.key] = v;
     else (c as unknown as Record<string, unknown>)[p.key] = v;
   }

@@ -1,21 +1,28 @@
 // The training loop, top to bottom: make the adapter and optimizer, then per optimizer step draw a window of
 // micro-batches, let the objective (objectives/*) run each forward and backward into one flat gradient buffer, clip
 // and update with AdamW, log, checkpoint. What a micro-batch computes and how it is normalised over the window is
-// the objective's (objectives/objective.ts); this file knows no method.
+// the objective's (objectives/objective.ts); this file only picks the objective for the method (objectiveFor).
 import { adamw, type Gpu, mixSeed, sumOfSquares } from '@webtune/kernels';
 import { shuffled } from '../data/batch.ts';
 import type { DpoExample, SftExample } from '../data/tokenize.ts';
 import { LoraAdapter } from '../model/lora.ts';
 import type { Model } from '../model/model.ts';
 import { dpoObjective, type ReferenceLogps } from '../objectives/dpo.ts';
+import { type KtoExample, type KtoReferenceLogps, ktoObjective } from '../objectives/kto.ts';
 import type { Objective, ObjectiveContext } from '../objectives/objective.ts';
+import { orpoObjective } from '../objectives/orpo.ts';
 import { sftObjective } from '../objectives/sft.ts';
+import { simpoObjective } from '../objectives/simpo.ts';
 import { lrForStep } from '../optim/schedule.ts';
 import { type TrainConfig, totalSteps } from './config.ts';
 import type { RunControl } from './control.ts';
 import type { LogRecord, TrainEvent } from './events.ts';
 
-export type TrainData = { method: 'sft'; examples: SftExample[] } | { method: 'dpo'; examples: DpoExample[]; reference: ReferenceLogps };
+export type TrainData =
+  | { method: 'sft'; examples: SftExample[] }
+  | { method: 'dpo'; examples: DpoExample[]; reference: ReferenceLogps }
+  | { method: 'kto'; examples: KtoExample[]; reference: KtoReferenceLogps }
+  | { method: 'orpo' | 'simpo'; examples: DpoExample[] };
 
 /** Everything needed to continue a run exactly where a checkpoint left it. */
 export interface RunState {
@@ -61,6 +68,15 @@ function objectiveFor(data: TrainData, ctx: ObjectiveContext): Objective {
       return sftObjective(ctx, data.examples);
     case 'dpo':
       return dpoObjective(ctx, data.examples, data.reference);
+    case 'kto': {
+      const { beta, lossType, desirableWeight, undesirableWeight } = ctx.config;
+      if (lossType !== 'kto' && lossType !== 'apo_zero_unpaired') throw new TrainingError(`KTO has no loss_type "${lossType}"`);
+      return ktoObjective(ctx, data.examples, data.reference, { beta, lossType, desirableWeight, undesirableWeight });
+    }
+    case 'orpo':
+      return orpoObjective(ctx, data.examples, ctx.config.beta);
+    case 'simpo':
+      return simpoObjective(ctx, data.examples, ctx.config);
   }
 }
 

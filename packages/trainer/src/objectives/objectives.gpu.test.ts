@@ -1,0 +1,133 @@
+// KTO, ORPO and SimPO against the independent float64 PyTorch goldens written from TRL's trainers
+// (test/fixtures/make_objective_goldens.py): each objective runs one micro-batch of the fixture's four sequences through
+// the model (policy = base + the fixture's LoRA, reference = base) and its logged metrics and every LoRA gradient must
+// match, for every case (KTO: both loss types, weights, beta, mixed labels, the KL pairing; ORPO: beta; SimPO: gamma,
+// cpo_alpha, label smoothing). ORPO and SimPO take no reference at all (their objectives have no such input). And KTO
+// at step 0 (policy == reference) has rewards and KL of exactly 0 and TRL's loss there.
+import { assertAllClose, gpuTest } from '@webtune/harness/page';
+import { Gpu } from '@webtune/kernels';
+import { FIXTURES, type FixtureName, fetchBytes, fetchText, loadFixture, readAll } from '../../test/fixtures.ts';
+import type { DpoExample, Sequence } from '../data/tokenize.ts';
+import { LoraAdapter, peftKey } from '../model/lora.ts';
+import { Model } from '../model/model.ts';
+import { parseAdapterConfig } from '../store/peft.ts';
+import { defaultConfig } from '../train/config.ts';
+import { KtoReferenceCache } from '../train/kto-reference.ts';
+import { type KtoExample, type KtoLossType, ktoObjective } from './kto.ts';
+import type { Objective, ObjectiveContext } from './objective.ts';
+import { orpoObjective } from './orpo.ts';
+import { simpoObjective } from './simpo.ts';
+
+interface Case {
+  metrics: Record<string, number>;
+  [option: string]: unknown;
+}
+interface Goldens {
+  rows: { prompt: number[]; completion: number[] }[];
+  kto: Record<
+    string,
+    Case & { loss_type: KtoLossType; beta: number; desirable_weight: number; undesirable_weight: number; labels: boolean[] }
+  >;
+  orpo: Record<string, Case & { beta: number }>;
+  simpo: Record<string, Case & { beta: number; simpo_gamma: number; cpo_alpha: number; label_smoothing: number }>;
+}
+
+async function setup(device: GPUDevice, name: FixtureName) {
+  const gpu = new Gpu(device);
+  const f = await loadFixture(name);
+  const dir = `/packages/trainer/test/fixtures/${name}`;
+  const goldens: Goldens = JSON.parse(await fetchText(`${dir}/objectives.json`));
+  const grads = readAll('objectives.safetensors', await fetchBytes(`${dir}/objectives.safetensors`));
+  const model = Model.load(gpu, f.config, new Map([['model.safetensors', f.model]]));
+  const { lora } = parseAdapterConfig(f.adapterConfig);
+  const adapter = LoraAdapter.fromPeft(gpu, model.config, lora, f.adapter);
+  const ctx: ObjectiveContext = {
+    gpu,
+    model,
+    frozen: [],
+    adapter,
+    grads: adapter.like('grads'),
+    config: { ...defaultConfig('sft'), maxLength: 64 },
+    padId: f.golden.inputs.pad_token_id,
+  };
+  const seqs: Sequence[] = goldens.rows.map((r) => ({ ids: [...r.prompt, ...r.completion], completionStart: r.prompt.length }));
+  const pairs: DpoExample[] = [0, 1].map((p) => ({ line: p, chosen: seqs[p], rejected: seqs[p + 2] }));
+  return { gpu, goldens, grads, model, adapter, ctx, seqs, pairs };
+}
+
+/** One micro-batch of every example, as the loop runs it: gradients cleared, then the objective's metrics. */
+async function runAll(ctx: ObjectiveContext, objective: Objective): Promise<Record<string, number>> {
+  const indices = Array.from({ length: objective.size }, (_, i) => i);
+  const totals = objective.totals(indices);
+  ctx.gpu.record().clear(ctx.grads).submit();
+  const { sums } = await objective.microBatch(indices, totals, 0);
+  return objective.metrics(sums, totals);
+}
+
+/** Every golden metric (and no other), and every LoRA gradient against PyTorch's. */
+async function check(s: Awaited<ReturnType<typeof setup>>, what: string, got: Record<string, number>, want: Case, gradKey: string) {
+  const keys = Object.keys(want.metrics).sort();
+  if (Object.keys(got).sort().join() !== keys.join()) throw new Error(`${what}: metrics ${Object.keys(got).sort()}, TRL logs ${keys}`);
+  for (const k of keys) assertAllClose([got[k]], [want.metrics[k]], { atol: 1e-5, rtol: 1e-5 }, `${what} ${k}`);
+  const flat = await s.gpu.read(s.ctx.grads);
+  for (const slot of s.adapter.slots) {
+    for (const which of ['A', 'B'] as const) {
+      const key = peftKey(slot.path, which);
+      const w = s.grads.get(`${gradKey}.${key}`)?.data;
+      if (!w) throw new Error(`${what}: no golden gradient ${gradKey}.${key}`);
+      const offset = which === 'A' ? slot.aOffset : slot.bOffset;
+      const max = w.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      assertAllClose(flat.subarray(offset, offset + w.length), w, { atol: 1e-4 * max, rtol: 1e-3 }, `${what} grad ${key}`);
+    }
+  }
+}
+
+for (const name of FIXTURES) {
+  gpuTest(`${name}: KTO (kto, weights, beta, apo_zero_unpaired; mixed labels, the KL pairing) matches TRL`, async ({ device }) => {
+    const s = await setup(device, name);
+    for (const [key, c] of Object.entries(s.goldens.kto)) {
+      const examples: KtoExample[] = s.seqs.map((seq, i) => ({ line: i, seq, label: c.labels[i] }));
+      const reference = new KtoReferenceCache(s.gpu, s.model, [], examples.length, s.ctx.padId);
+      const o = { beta: c.beta, lossType: c.loss_type, desirableWeight: c.desirable_weight, undesirableWeight: c.undesirable_weight };
+      await check(s, `${name} kto ${key}`, await runAll(s.ctx, ktoObjective(s.ctx, examples, reference, o)), c, `kto.${key}`);
+    }
+    s.model.destroy();
+  });
+
+  gpuTest(
+    `${name}: ORPO (beta 0.1, 0.5) and SimPO (gamma, cpo_alpha, label smoothing) match TRL, without a reference`,
+    async ({ device }) => {
+      const s = await setup(device, name);
+      for (const [key, c] of Object.entries(s.goldens.orpo))
+        await check(s, `${name} orpo ${key}`, await runAll(s.ctx, orpoObjective(s.ctx, s.pairs, c.beta)), c, `orpo.${key}`);
+      for (const [key, c] of Object.entries(s.goldens.simpo)) {
+        const o = { beta: c.beta, simpoGamma: c.simpo_gamma, cpoAlpha: c.cpo_alpha, labelSmoothing: c.label_smoothing };
+        await check(s, `${name} simpo ${key}`, await runAll(s.ctx, simpoObjective(s.ctx, s.pairs, o)), c, `simpo.${key}`);
+      }
+      s.model.destroy();
+    },
+  );
+}
+
+gpuTest(
+  'KTO at step 0 (a fresh adapter: policy == reference) has rewards and KL exactly 0 and loss mean(weight) / 2',
+  async ({ device }) => {
+    const s = await setup(device, 'llama-gqa-bf16');
+    const fresh = LoraAdapter.create(s.gpu, s.model.config, { ...s.ctx.config.lora, dropout: 0 }, 7);
+    const ctx = { ...s.ctx, adapter: fresh, grads: fresh.like('grads') };
+    const labels = [true, false, false, true];
+    const examples: KtoExample[] = s.seqs.map((seq, i) => ({ line: i, seq, label: labels[i] }));
+    for (const lossType of ['kto', 'apo_zero_unpaired'] as const) {
+      const reference = new KtoReferenceCache(s.gpu, s.model, [], examples.length, s.ctx.padId);
+      const o = { beta: 0.1, lossType, desirableWeight: 1.33, undesirableWeight: 0.75 };
+      const m = await runAll(ctx, ktoObjective(ctx, examples, reference, o));
+      for (const k of ['rewards/chosen', 'rewards/rejected', 'rewards/margins', 'kl'])
+        if (m[k] !== 0) throw new Error(`${lossType}: ${k} is ${m[k]} at step 0, expected exactly 0`);
+      // every row loss is 1 - sigmoid(0) = sigmoid(0) = 1/2, times its label's weight
+      const want = ((1.33 + 0.75 + 0.75 + 1.33) / 4) * 0.5;
+      if (Math.abs(m.loss - want) > 1e-15) throw new Error(`${lossType}: loss ${m.loss} at step 0, TRL gives ${want}`);
+    }
+    fresh.destroy();
+    s.model.destroy();
+  },
+);

@@ -1,0 +1,57 @@
+// KTO's reference log-prob sums, as TRL precomputes them (ref_logps and ref_KL_logps per row): computed for a
+// micro-batch's rows the first time a run needs them, then kept. A row's KL sequence depends on the other rows of
+// its micro-batch, which are fixed because KTO draws micro-batches in dataset order; a cache is valid for one batch
+// size. Sums are float64 over the float32 per-token log-probs in token order (sequenceLogps), as the KTO objective
+// sums the policy's, so policy == reference gives rewards and KL of exactly 0.
+import type { Gpu } from '@webtune/kernels';
+import type { Sequence } from '../data/tokenize.ts';
+import type { LoraAdapter } from '../model/lora.ts';
+import type { Model } from '../model/model.ts';
+import type { KtoReferenceLogps } from '../objectives/kto.ts';
+import { sequenceLogps } from './reference.ts';
+
+export class KtoReferenceCache implements KtoReferenceLogps {
+  /** [completion_0, kl_0, completion_1, kl_1, ...]; NaN where not computed yet. */
+  readonly values: Float64Array;
+  /** Computed since the cache was made: a stored copy is out of date. */
+  dirty = false;
+
+  constructor(
+    private readonly gpu: Gpu,
+    private readonly model: Model,
+    private readonly adapters: LoraAdapter[],
+    rows: number,
+    private readonly padId: number,
+    cached?: Float64Array,
+  ) {
+    this.values = cached?.length === 2 * rows ? Float64Array.from(cached) : new Float64Array(2 * rows).fill(Number.NaN);
+  }
+
+  async of(
+    indices: number[],
+    completions: Sequence[],
+    kl: Sequence[] | null,
+  ): Promise<{ completions: Float64Array; kl: Float64Array | null }> {
+    const todo: Sequence[] = [];
+    const slots: number[] = [];
+    for (const [k, i] of indices.entries()) {
+      if (Number.isNaN(this.values[2 * i])) {
+        todo.push(completions[k]);
+        slots.push(2 * i);
+      }
+      if (kl && Number.isNaN(this.values[2 * i + 1])) {
+        todo.push(kl[k]);
+        slots.push(2 * i + 1);
+      }
+    }
+    if (todo.length > 0) {
+      const { sums } = await sequenceLogps(this.gpu, this.model, this.adapters, todo, todo.length, this.padId);
+      for (const [k, slot] of slots.entries()) this.values[slot] = sums[k];
+      this.dirty = true;
+    }
+    return {
+      completions: Float64Array.from(indices, (i) => this.values[2 * i]),
+      kl: kl ? Float64Array.from(indices, (i) => this.values[2 * i + 1]) : null,
+    };
+  }
+}
