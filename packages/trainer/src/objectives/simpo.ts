@@ -6,9 +6,9 @@
 // nll_loss: the cross entropy of the chosen rows' completion tokens (CPO's behaviour-cloning term; 0 when cpo_alpha
 // is 0, TRL's SimPO setting). Rewards beta * a. Over an accumulation window the pair term is averaged over the
 // window's pairs and the NLL over its chosen completion tokens.
-import type { DpoExample } from '../data/tokenize.ts';
+import { type DpoExample, lossTokenCount } from '../data/tokenize.ts';
 import { forwardThenBackward, rowWeights, sigmoid } from './host.ts';
-import { completionTokens, inputTokens, type Objective, type ObjectiveContext } from './objective.ts';
+import { inputTokens, type Objective, type ObjectiveContext } from './objective.ts';
 import { logSigmoid } from './orpo.ts';
 import { completionAverages, completionFrom, pairedBatch, pairRewardSums } from './paired.ts';
 
@@ -35,7 +35,7 @@ export function simpoObjective(ctx: ObjectiveContext, examples: DpoExample[], o:
     size: examples.length,
     totals: (indices) => ({
       pairs: indices.length,
-      nllTokens: indices.reduce((n, i) => n + completionTokens(examples[i].chosen), 0),
+      nllTokens: indices.reduce((n, i) => n + lossTokenCount(examples[i].chosen), 0),
     }),
     async microBatch(indices, { pairs: windowPairs, nllTokens }, dropoutSeed) {
       const pairs = indices.map((i) => examples[i]);
