@@ -115,7 +115,9 @@ async function trainStage(
   name: string,
 ): Promise<StageRun> {
   const { engine, progress, modelConfig } = opened;
-  const ds = await loadData(engine, progress, config.method, files.data[config.method], config.maxLength);
+  // The classroom's stages are SFT and DPO (lesson.ts).
+  const method = config.method as 'sft' | 'dpo';
+  const ds = await loadData(engine, progress, method, files.data[method], config.maxLength);
   const t0 = performance.now();
   const result = await engine.stream('train', [{ config, datasetId: ds.id, parentAdapterId, name }], (e: TrainEvent) => progress.event(e));
   progress.done();
@@ -181,7 +183,13 @@ export async function run(argv: string[]): Promise<number> {
     t = performance.now();
     const pairs = await loadData(engine, progress, 'dpo', files.pairs, dpo.maxLength);
     const evaluate = (adapterId: string | null) =>
-      engine.call('evaluate', { datasetId: pairs.id, refAdapterId: sftId, adapterId, beta: dpo.beta, lossType: dpo.lossType });
+      engine.call('evaluate', {
+        datasetId: pairs.id,
+        refAdapterId: sftId,
+        adapterId,
+        beta: dpo.beta,
+        lossType: dpo.lossType as 'sigmoid' | 'ipo' | 'hinge',
+      });
     const before = await evaluate(null); // the policy is the reference: every reward is 0
     const after = await evaluate(dpoId);
     answers.dpo = await answer('the DPO model', dpoId);

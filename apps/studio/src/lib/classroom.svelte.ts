@@ -311,7 +311,13 @@ export class Classroom {
     const pairsText = `${nonEmptyLines(files.pairs.text).slice(0, this.prompts.length).join('\n')}\n`;
     const pairs = await studio.api.loadDataset('dpo', pairsText, files.pairs.file, dpo.maxLength);
     const evaluate = (adapterId: string | null) =>
-      studio.api.evaluate({ datasetId: pairs.id, refAdapterId: this.adapterIds.sft, adapterId, beta: dpo.beta, lossType: dpo.lossType });
+      studio.api.evaluate({
+        datasetId: pairs.id,
+        refAdapterId: this.adapterIds.sft,
+        adapterId,
+        beta: dpo.beta,
+        lossType: dpo.lossType as 'sigmoid' | 'ipo' | 'hinge',
+      });
     const before = await evaluate(null);
     const after = await evaluate(this.adapterIds.dpo);
     this.evaluation = { before, after, pairs: pairs.kept };

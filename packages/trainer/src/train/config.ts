@@ -6,13 +6,16 @@ import type { KtoLossType } from '../objectives/kto.ts';
 import { LR_SCHEDULERS, type LrSchedulerType } from '../optim/schedule.ts';
 
 export const METHODS = ['sft', 'dpo', 'kto', 'orpo', 'simpo'] as const;
-export type Method = (typeof METHODS)[number];
+/** Every objective a run can train (objectives/*). */
+export type TrainMethod = (typeof METHODS)[number];
+/** The methods the service prepares data for and trains today; KTO, ORPO and SimPO join once it is wired to them. */
+export type Method = 'sft' | 'dpo';
 
 /** Loss types by method: TRL's loss_type values each trainer accepts (webtune's). */
 export const LOSS_TYPES = { dpo: ['sigmoid', 'ipo', 'hinge'], kto: ['kto', 'apo_zero_unpaired'] } as const;
 
 /** The TRL trainer that runs each method (SimPO is the CPO trainer with loss_type "simpo"). */
-export const TRL_TRAINERS: Record<Method, string> = {
+export const TRL_TRAINERS: Record<TrainMethod, string> = {
   sft: 'SFTTrainer',
   dpo: 'DPOTrainer',
   kto: 'KTOTrainer',
@@ -21,7 +24,7 @@ export const TRL_TRAINERS: Record<Method, string> = {
 };
 
 export interface TrainConfig {
-  method: Method;
+  method: TrainMethod;
   learningRate: number; // peak LR of AdamW
   numTrainEpochs: number; // passes over the data (ignored when maxSteps > 0)
   maxSteps: number; // optimizer steps; -1 = from epochs
@@ -69,7 +72,7 @@ export interface HyperParam {
   /** One-line explanation shown in the studio and in `--help`. */
   help: string;
   /** Only meaningful for these methods. */
-  only?: readonly Method[];
+  only?: readonly TrainMethod[];
   /** Belongs to the LoRA config. */
   lora?: boolean;
 }
@@ -281,7 +284,7 @@ export const HYPER_PARAMS: HyperParam[] = [
 ];
 
 /** Defaults a practitioner expects for LoRA: TRL's where they fit LoRA, a LoRA-sized learning rate. */
-export function defaultConfig(method: Method): TrainConfig {
+export function defaultConfig(method: TrainMethod): TrainConfig {
   return {
     method,
     learningRate: method === 'sft' ? 2e-4 : 5e-5,
@@ -456,7 +459,7 @@ export function toTrlConfig(
 }
 
 /** What webtune did to the rows that TRL would not do by itself: to repeat the run, do the same to the data. */
-function dataPreparation(method: Method, format: string | undefined, assistantOnlyLoss: boolean): Record<string, string> {
+function dataPreparation(method: TrainMethod, format: string | undefined, assistantOnlyLoss: boolean): Record<string, string> {
   const out: Record<string, string> = {};
   if (format) out.format = format;
   out.dropped_rows =
@@ -474,7 +477,7 @@ function dataPreparation(method: Method, format: string | undefined, assistantOn
 
 /** Inverse of toTrlConfig for the hyper-parameters (resume, re-run from an exported training_config.json). */
 export function fromTrlConfig(json: Record<string, unknown>): TrainConfig {
-  const method: Method = (METHODS.find((m) => TRL_TRAINERS[m] === json.trainer) ?? 'sft') as Method;
+  const method: TrainMethod = METHODS.find((m) => TRL_TRAINERS[m] === json.trainer) ?? 'sft';
   const c = defaultConfig(method);
   for (const p of HYPER_PARAMS) {
     const v = p.lora ? (json.peft_config as Record<string, unknown> | undefined)?.[p.trl] : json[p.trl];

@@ -123,7 +123,7 @@ export class TrainState {
     const resume = options.resume ? ($state.snapshot(options.resume) as RunSummary) : undefined;
     const request = resume?.request ?? null;
     const given = options.config ? ($state.snapshot(options.config) as TrainConfig) : null;
-    const method: Method = request?.config.method ?? given?.method ?? this.method;
+    const method = (request?.config.method ?? given?.method ?? this.method) as Method; // the studio trains SFT and DPO today
     const config = request?.config ?? given ?? ($state.snapshot(this.configs[method]) as TrainConfig);
     const parentAdapterId = request
       ? (request.parentAdapterId ?? null)
