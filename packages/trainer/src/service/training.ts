@@ -7,7 +7,7 @@ import { adapterFingerprint } from '../model/fingerprint.ts';
 import type { LoraAdapter } from '../model/lora.ts';
 import type { AdapterRecord, Store } from '../store/db.ts';
 import { checkpointOf, resumeState } from '../store/runs.ts';
-import { defaultConfig, type TrainConfig, toTrlConfig, validateConfig } from '../train/config.ts';
+import { defaultConfig, type Method, type TrainConfig, toTrlConfig, validateConfig } from '../train/config.ts';
 import type { RunControl } from '../train/control.ts';
 import type { TrainEvent } from '../train/events.ts';
 import { ReferenceCache } from '../train/reference.ts';
@@ -77,7 +77,7 @@ export async function train(request: TrainRequest, ctx: RunContext): Promise<Tra
       createdAt: now,
       updatedAt: now,
       baseModel: modelId,
-      method: config.method,
+      method: config.method as Method, // the dataset check above admits SFT and DPO runs only, until the service trains the others
       parentId,
       lora: config.lora,
       trainingConfig: { ...trl, max_steps_run: outcome.steps, status: outcome.status },

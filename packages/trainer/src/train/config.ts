@@ -262,7 +262,7 @@ export const HYPER_PARAMS: HyperParam[] = [
     trl: 'completion_only_loss',
     flag: 'completion-only-loss',
     kind: { type: 'boolean' },
-    only: 'sft',
+    only: ['sft'],
     help: 'Prompt-completion rows: the loss covers the completion only (true, as TRL) or the prompt too (false).',
   },
   {
@@ -270,7 +270,7 @@ export const HYPER_PARAMS: HyperParam[] = [
     trl: 'assistant_only_loss',
     flag: 'assistant-only-loss',
     kind: { type: 'boolean' },
-    only: 'sft',
+    only: ['sft'],
     help: '"messages" rows: the loss covers every assistant turn (true, webtune\'s default) or the whole conversation (false, TRL\'s default).',
   },
   {
