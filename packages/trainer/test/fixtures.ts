@@ -10,7 +10,10 @@ export const FIXTURES = [
   'smollm3-nope-f16',
 ] as const;
 export type FixtureName = (typeof FIXTURES)[number];
-/** The Llama and Qwen2 fixtures: what the GGUF/merged export and the float64 forward in export/testing cover today. */
+/**
+ * The Llama and Qwen2 fixtures: what the GGUF/merged export (and its float64 forward in export/testing) and the
+ * KTO/ORPO/SimPO goldens (make_objective_goldens.py) cover today.
+ */
 export const LLAMA_QWEN2_FIXTURES = ['llama-gqa-bf16', 'llama-tied-f32', 'qwen2-bias-f16'] as const satisfies readonly FixtureName[];
 
 const BASE = '/packages/trainer/test/fixtures';

@@ -3,7 +3,7 @@
 // log-prob sum); and how rows are paired for the KL estimate and unpaired from DPO data.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { FIXTURES } from '../../test/fixtures.ts';
+import { LLAMA_QWEN2_FIXTURES } from '../../test/fixtures.ts';
 import type { DpoExample } from '../data/tokenize.ts';
 import { type KtoLossType, klSequences, ktoBalance, ktoBatchMetrics, ktoKl, ktoRows, unpairDpo } from './kto.ts';
 
@@ -24,7 +24,7 @@ interface KtoCase {
 const goldens = (name: string): { kto: Record<string, KtoCase> } =>
   JSON.parse(readFileSync(new URL(`../../test/fixtures/${name}/objectives.json`, import.meta.url), 'utf8'));
 
-describe.each(FIXTURES)('KTO against PyTorch (%s)', (name) => {
+describe.each(LLAMA_QWEN2_FIXTURES)('KTO against PyTorch (%s)', (name) => {
   const g = goldens(name);
   it.each(Object.keys(g.kto))('%s', (key) => {
     const c = g.kto[key];

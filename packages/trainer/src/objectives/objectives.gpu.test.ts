@@ -6,7 +6,7 @@
 // at step 0 (policy == reference) has rewards and KL of exactly 0 and TRL's loss there.
 import { assertAllClose, gpuTest } from '@webtune/harness/page';
 import { Gpu } from '@webtune/kernels';
-import { FIXTURES, type FixtureName, fetchBytes, fetchText, loadFixture, readAll } from '../../test/fixtures.ts';
+import { type FixtureName, fetchBytes, fetchText, LLAMA_QWEN2_FIXTURES, loadFixture, readAll } from '../../test/fixtures.ts';
 import type { DpoExample, Sequence } from '../data/tokenize.ts';
 import { LoraAdapter, peftKey } from '../model/lora.ts';
 import { Model } from '../model/model.ts';
@@ -82,7 +82,7 @@ async function check(s: Awaited<ReturnType<typeof setup>>, what: string, got: Re
   }
 }
 
-for (const name of FIXTURES) {
+for (const name of LLAMA_QWEN2_FIXTURES) {
   gpuTest(`${name}: KTO (kto, weights, beta, apo_zero_unpaired; mixed labels, the KL pairing) matches TRL`, async ({ device }) => {
     const s = await setup(device, name);
     for (const [key, c] of Object.entries(s.goldens.kto)) {
