@@ -146,6 +146,21 @@ export class LoraAdapter {
     return out;
   }
 
+  /** The PEFT name of the first tensor in `flat` (this adapter's layout) holding a NaN or an infinity; null when all are finite. */
+  nonFiniteTensor(flat: Float32Array): string | null {
+    const { r } = this.config;
+    for (const s of this.slots) {
+      const parts = [
+        ['A', s.aOffset, r * s.inF],
+        ['B', s.bOffset, s.outF * r],
+      ] as const;
+      for (const [which, offset, size] of parts) {
+        for (let i = offset; i < offset + size; i++) if (!Number.isFinite(flat[i])) return peftKey(s.path, which);
+      }
+    }
+    return null;
+  }
+
   /** Replace every parameter (e.g. restoring a checkpoint of this same layout). */
   load(flat: Float32Array): void {
     if (flat.length !== this.params.size) throw new LoraError(`adapter parameters: ${flat.length} values, expected ${this.params.size}`);

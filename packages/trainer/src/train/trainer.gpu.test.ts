@@ -27,7 +27,7 @@ import { LoraAdapter } from '../model/lora.ts';
 import { allTensors } from '../model/weights.ts';
 import type { TrainerService } from '../service.ts';
 import { RunControl } from './control.ts';
-import { runTraining } from './trainer.ts';
+import { type RunState, runTraining } from './trainer.ts';
 
 const LN2 = Math.log(2);
 
@@ -265,6 +265,49 @@ gpuTest('a non-finite loss stops the run as diverged and keeps the adapter of th
   sameBits(p2, p1, 'the diverged run’s adapter vs the adapter after step 1');
   good.adapter.destroy();
   bad.adapter.destroy();
+});
+
+/**
+ * An update past float32's range: learning rate 1e39 is Infinity in the optimizer's uniform, so the first update
+ * writes ±Infinity (or NaN) into the adapter although step 1's loss and gradient were finite. Without a checkpoint the
+ * run keeps nothing; resumed from a checkpoint, it hands back the checkpoint's weights bit for bit, never NaN ones.
+ */
+gpuTest('an update that leaves non-finite weights falls back to the last checkpoint, or keeps nothing', async () => {
+  const svc = await service();
+  const { gpu, loaded } = internals(svc);
+  const report = readSftDataset(sftJsonl(8, 7), 'sft.jsonl');
+  const data = { method: 'sft' as const, examples: prepareSft(loaded.tokenizer, report.rows, report.lines, 16).examples };
+  const cfg = (steps: number, learningRate: number) => config('sft', { maxSteps: steps, learningRate, maxGradNorm: 0, saveSteps: 1 });
+  const checkpoints: RunState[] = [];
+  const run = (steps: number, lr: number, resume?: RunState) =>
+    runTraining(gpu, loaded.model, [], data, cfg(steps, lr), loaded.tokenizer.padTokenId, {
+      onEvent: () => {},
+      control: new RunControl(),
+      checkpoint: async (state) => void checkpoints.push(state),
+      resume,
+    });
+  const nothing = await run(3, 1e39);
+  check(nothing.status === 'diverged' && nothing.steps === 0, `status ${nothing.status}, steps ${nothing.steps}: ${nothing.message}`);
+  check(
+    /^Training stopped after step \d: the adapter's weights are no longer finite numbers \(base_model\.model\.model\.layers\.\d+\.[\w.]+\.lora_[AB]\.weight holds NaN or Infinity\), so no weights are kept\. Lower the learning rate/.test(
+      nothing.message,
+    ),
+    nothing.message,
+  );
+  const saved = () => checkpoints.length; // read afresh: `check` narrows what it asserted
+  check(saved() === 0, `${saved()} checkpoints of non-finite weights were saved`);
+  check(nothing.metrics.length === 0, `metrics of steps not kept: ${JSON.stringify(nothing.metrics)}`);
+  nothing.adapter.destroy();
+
+  const good = await run(2, 1e-3);
+  check(good.status === 'completed' && saved() === 1 && checkpoints[0].optimizerStep === 1, `${saved()} checkpoints`);
+  const resumed = await run(4, 1e39, checkpoints[0]);
+  check(resumed.status === 'diverged' && resumed.steps === 1, `status ${resumed.status}, steps ${resumed.steps}: ${resumed.message}`);
+  check(/so the adapter keeps its weights from step 1, its last checkpoint\./.test(resumed.message), resumed.message);
+  check(saved() === 1, 'a checkpoint of non-finite weights replaced the good one');
+  sameBits(await gpu.read(resumed.adapter.params), checkpoints[0].params, 'the kept adapter vs the step-1 checkpoint');
+  good.adapter.destroy();
+  resumed.adapter.destroy();
 });
 
 /**

@@ -158,7 +158,23 @@ export async function runTraining(
     for (const t of [grads, m, v, sumsq]) t.buffer.destroy();
     objective.release();
   };
-  const stopped = (status: TrainOutcome['status'], message: string): TrainOutcome => {
+  // The adapter handed back (and every checkpoint) holds finite weights. A finite loss and gradient can still make an
+  // update that is not (a learning rate past float32's range): then the run falls back to its last checkpoint, or
+  // keeps nothing, rather than writing NaN weights as if they were a result.
+  let lastGood = hooks.resume ? { step: hooks.resume.optimizerStep, params: hooks.resume.params } : null;
+  const stopped = async (status: TrainOutcome['status'], message: string): Promise<TrainOutcome> => {
+    const bad = state.optimizerStep > 0 ? adapter.nonFiniteTensor(await gpu.read(adapter.params)) : null;
+    if (bad !== null) {
+      const after = state.optimizerStep;
+      const kept = lastGood ? `the adapter keeps its weights from step ${lastGood.step}, its last checkpoint` : 'no weights are kept';
+      if (lastGood) adapter.load(lastGood.params);
+      state.optimizerStep = lastGood?.step ?? 0;
+      state.metrics = state.metrics.filter((r) => r.step <= state.optimizerStep);
+      status = 'diverged';
+      message =
+        `Training stopped after step ${after}: the adapter's weights are no longer finite numbers (${bad} holds NaN or ` +
+        `Infinity), so ${kept}. Lower the learning rate and keep gradient clipping on (max_grad_norm 1.0).`;
+    }
     release();
     return { status, message, adapter, metrics: state.metrics, steps: state.optimizerStep };
   };
@@ -172,10 +188,12 @@ export async function runTraining(
   const saveCheckpoint = async () => {
     if (!hooks.checkpoint || state.optimizerStep === savedStep || state.optimizerStep >= total) return;
     const [params, mm, vv] = await Promise.all([gpu.read(adapter.params), gpu.read(m), gpu.read(v)]);
+    if (adapter.nonFiniteTensor(params) !== null) return; // never overwrite a good checkpoint; `stopped` says why
     await hooks.checkpoint({ ...state, pending: [...state.pending], params, m: mm, v: vv, numTokens: baseTokens + tokensThisRun });
     hooks.onEvent({ type: 'checkpoint', step: state.optimizerStep });
     savedStep = state.optimizerStep;
     lastSaved = performance.now();
+    lastGood = { step: state.optimizerStep, params };
   };
 
   let batches = epochBatches(objective, config.batchSize, config.seed, state.epoch);
