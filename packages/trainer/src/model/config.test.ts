@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, checkCheckpointTensors, expectedTensors, type ModelConfig, parseModelConfig, ropeInvFreq } from './config.ts';
+import { leastParameters } from './config-size.ts';
 
 // Shaped like Qwen/Qwen2.5-0.5B-Instruct's and meta-llama/Llama-3.2-1B-Instruct's config.json.
 const QWEN = {
@@ -198,6 +199,34 @@ describe('parseModelConfig refuses, naming config.json, the field and the value'
       ['max_position_embeddings', true],
     ] as const) {
       expect(err({ ...MINIMAL, [field]: v })).toBe(`config.json: "${field}" is ${JSON.stringify(v)}; expected a positive integer`);
+    }
+  });
+
+  it('sizes no browser GPU holds, from the config alone, with the memory they need (a 70B config, a typo in the layers)', () => {
+    const llama70b = {
+      ...LLAMA,
+      hidden_size: 8192,
+      intermediate_size: 28672,
+      num_hidden_layers: 80,
+      num_attention_heads: 64,
+      head_dim: 128,
+    };
+    expect(err(llama70b)).toBe(
+      'config.json: "hidden_size" 8192, "intermediate_size" 28672, "num_hidden_layers" 80 and "vocab_size" 128256 make a model of ' +
+        'at least 6.95e+10 parameters, whose weights alone need 129.46 GiB in bfloat16; webtune fine-tunes models whose weights fit ' +
+        'one GPU (at most 64.00 GiB). Check these fields, or pick a smaller model.',
+    );
+    // Refused before the per-layer lists are built (a billion layers would otherwise be a RangeError or hang).
+    expect(err({ ...MINIMAL, num_hidden_layers: 1e9 }, 'my/config.json')).toMatch(
+      /^my\/config\.json: .*"num_hidden_layers" 1000000000 .*need 64849\.85 GiB/,
+    );
+    expect(err({ ...MINIMAL, vocab_size: 2 ** 40 })).toMatch(/"vocab_size" 1099511627776 make a model of at least 7\.04e\+13 parameters/);
+    // The largest models people fine-tune in a browser pass, and the bound is a lower one: it never exceeds the exact count.
+    for (const cfg of [LLAMA, QWEN]) {
+      const c = parseModelConfig(cfg);
+      const exact = [...expectedTensors(c).values()].reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
+      expect(leastParameters(c)).toBeLessThanOrEqual(exact);
+      expect(leastParameters(c)).toBeGreaterThan(0.99 * exact);
     }
   });
 

@@ -6,6 +6,7 @@
 import { ConfigError, ConfigFields, isObject, show } from './arch/fields.ts';
 import { ARCHITECTURE_SPECS } from './arch/index.ts';
 import type { ArchitectureSpec } from './arch/spec.ts';
+import { refuseAbsurdSizes } from './config-size.ts';
 
 export { ConfigError } from './arch/fields.ts';
 
@@ -107,6 +108,9 @@ export function parseModelConfig(json: string | Record<string, unknown>, file = 
   if (f.has('attention_dropout') && c.attention_dropout !== 0) {
     throw f.bad('attention_dropout', `0 (webtune trains without attention dropout, as every released ${arch} does)`);
   }
+  const intermediateSize = f.int('intermediate_size');
+  const vocabSize = f.int('vocab_size');
+  refuseAbsurdSizes({ hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, vocabSize }, f);
   const fields = spec.read(f, numLayers);
 
   // transformers v5 moves rope_theta and the scaling into `rope_parameters`; read either layout.
@@ -131,7 +135,7 @@ export function parseModelConfig(json: string | Record<string, unknown>, file = 
   return {
     architecture: arch,
     hiddenSize,
-    intermediateSize: f.int('intermediate_size'),
+    intermediateSize,
     numLayers,
     numHeads,
     numKvHeads,
@@ -144,7 +148,7 @@ export function parseModelConfig(json: string | Record<string, unknown>, file = 
       fail,
     ),
     maxPositionEmbeddings,
-    vocabSize: f.int('vocab_size'),
+    vocabSize,
     tieWordEmbeddings: f.bool('tie_word_embeddings', defaults.tieWordEmbeddings),
     ...fields,
     bosTokenId: bos as number | null,
