@@ -276,6 +276,11 @@ function f16Table(): Uint32Array {
   return t;
 }
 
+/** The value of f16 bits `h` (what ggml's GGML_FP16_TO_FP32 gives; the Q8_0 export's block scales are f16). */
+export function f16BitsToFloat(h: number): number {
+  return new Float32Array(f16Table().buffer, 4 * (h & 0xffff), 1)[0];
+}
+
 /** F32 safetensors, tensors in the given order, header space-padded to 8 bytes so the data is aligned. */
 export function writeSafetensors(
   tensors: { name: string; shape: number[]; data: Float32Array }[],

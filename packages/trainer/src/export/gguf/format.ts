@@ -4,15 +4,17 @@
 // the data section), padding to general.alignment (32), then each tensor's data, each padded to the alignment.
 // Little-endian throughout. The header is built from shapes alone, so the tensors stream after it one at a time.
 import type { ByteSink, ExportFile } from '../files.ts';
+import { Q8_0_BLOCK, Q8_0_BLOCK_BYTES } from './q8.ts';
 
 export const GGUF_ALIGNMENT = 32;
 
 /** ggml tensor types webtune writes (ggml.h enum ggml_type). */
-export const GGML_TYPE = { F32: 0, F16: 1, BF16: 30 } as const;
+export const GGML_TYPE = { F32: 0, F16: 1, Q8_0: 8, BF16: 30 } as const;
 export type GgmlType = keyof typeof GGML_TYPE;
 
-/** Bytes of a row of `n` elements. */
+/** Bytes of a row of `n` elements (Q8_0: n/32 blocks of 34 bytes, q8.ts). */
 export function rowBytes(type: GgmlType, n: number): number {
+  if (type === 'Q8_0') return (n / Q8_0_BLOCK) * Q8_0_BLOCK_BYTES;
   return n * (type === 'F32' ? 4 : 2);
 }
 

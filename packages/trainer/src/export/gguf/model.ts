@@ -8,18 +8,31 @@
 // llama.cpp's "llama" architecture applies RoPE to interleaved pairs (x0,x1), HF to halves (x_i, x_{i+hd/2}); the
 // converter permutes the rows of q_proj and k_proj (LlamaModel.permute) so the two agree. "qwen2" uses the NEOX
 // (halves) rope and takes the weights as they are.
-// Tensor types follow the converter: 1-D tensors (norms, biases) stay F32; matrices take the chosen type.
+// Tensor types follow the converter (ModelBase.prepare_tensors): 1-D tensors (norms, biases) stay F32; matrices take
+// the chosen type, except that a Q8_0 matrix whose rows are not a multiple of 32 values falls back to F16, as there.
 import type { ModelConfig } from '../../model/config.ts';
 import { encodeFloats } from '../dtype.ts';
 import { ExportError, type ExportFile } from '../files.ts';
 import type { Checkpoint } from '../merge.ts';
 import { type GgmlType, type GgufTensor, type GgufValue, ggufFile } from './format.ts';
+import { Q8_0_BLOCK, quantizeQ8_0 } from './q8.ts';
 import { tokenizerMetadata } from './tokenizer.ts';
 
-export type GgufModelType = 'F32' | 'F16' | 'BF16';
+export type GgufModelType = 'F32' | 'F16' | 'BF16' | 'Q8_0';
+export const GGUF_MODEL_TYPES: readonly GgufModelType[] = ['F32', 'F16', 'BF16', 'Q8_0'];
 
-/** general.file_type (llama_ftype): ALL_F32, MOSTLY_F16, MOSTLY_BF16. */
-const FILE_TYPE: Record<GgufModelType, number> = { F32: 0, F16: 1, BF16: 32 };
+/** general.file_type (llama_ftype): ALL_F32, MOSTLY_F16, MOSTLY_Q8_0, MOSTLY_BF16. */
+const FILE_TYPE: Record<GgufModelType, number> = { F32: 0, F16: 1, Q8_0: 7, BF16: 32 };
+
+/** The ggml type a matrix with rows of `rowLen` values is written in, for a file of `type`. */
+export function matrixType(type: GgufModelType, rowLen: number): GgmlType {
+  return type === 'Q8_0' && rowLen % Q8_0_BLOCK !== 0 ? 'F16' : type;
+}
+
+/** A tensor's bytes in a ggml type. */
+export function encodeTensor(data: Float32Array, type: GgmlType, rowLen: number): Uint8Array {
+  return type === 'Q8_0' ? quantizeQ8_0(data, rowLen) : encodeFloats(data, type);
+}
 
 const ARCH: Partial<Record<ModelConfig['architecture'], { name: string; permuteQK: boolean }>> = {
   LlamaForCausalLM: { name: 'llama', permuteQK: true },
@@ -129,7 +142,7 @@ export function ggufModelFile(model: Checkpoint, o: GgufModelOptions): ExportFil
   const tensors: GgufTensor[] = model.tensors.map(({ name, shape }) => {
     const ggufName = ggufTensorName(name);
     const matrix = shape.length === 2;
-    const type: GgmlType = matrix ? o.type : 'F32';
+    const type: GgmlType = matrix ? matrixType(o.type, shape[1]) : 'F32';
     const heads = /\.q_proj\./.test(name) ? c.numHeads : /\.k_proj\./.test(name) ? c.numKvHeads : 0;
     return {
       name: ggufName,
@@ -138,7 +151,7 @@ export function ggufModelFile(model: Checkpoint, o: GgufModelOptions): ExportFil
       data() {
         const raw = model.read(name);
         const rowLen = matrix ? shape[1] : 1;
-        return encodeFloats(arch.permuteQK && heads > 0 ? permuteRope(raw, heads, rowLen) : raw, type);
+        return encodeTensor(arch.permuteQK && heads > 0 ? permuteRope(raw, heads, rowLen) : raw, type, rowLen);
       },
     };
   });
