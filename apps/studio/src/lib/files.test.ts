@@ -5,6 +5,7 @@ describe('files', () => {
   it('detects DPO pairs and SFT rows from the first valid line', () => {
     expect(detectMethod('\n{"prompt":"a","chosen":"b","rejected":"c"}')).toBe('dpo');
     expect(detectMethod('not json\n{"messages":[]}')).toBe('sft');
+    expect(detectMethod('{"input":{"messages":[]},"preferred_output":[],"non_preferred_output":[]}')).toBe('dpo');
     expect(detectMethod('')).toBeNull();
   });
 

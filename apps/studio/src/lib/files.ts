@@ -103,7 +103,7 @@ export function detectMethod(text: string): 'sft' | 'dpo' | null {
     if (line.trim() === '') continue;
     try {
       const row = JSON.parse(line) as Record<string, unknown>;
-      if (row && typeof row === 'object') return 'chosen' in row || 'rejected' in row ? 'dpo' : 'sft';
+      if (row && typeof row === 'object') return 'chosen' in row || 'rejected' in row || 'preferred_output' in row ? 'dpo' : 'sft';
     } catch {
       // a bad line: look at the next one
     }

@@ -1,7 +1,9 @@
 // TRL's dataset formats, read from JSONL into normalised rows, with a report of every row refused and why.
 // SFT: {"prompt","completion"} as strings or message lists, {"messages"}, or {"text"} (TRL's SFTTrainer looks for
 // "prompt" first, then "messages", then "text", and so do we). DPO: {"prompt","chosen","rejected"} as strings or
-// message lists, or {"chosen","rejected"} with the prompt implicit in both, split off as TRL's `extract_prompt` does.
+// message lists, or {"chosen","rejected"} with the prompt implicit in both, split off as TRL's `extract_prompt` does;
+// also OpenAI's and Together's preference rows ({"input":{"messages"},"preferred_output","non_preferred_output"}),
+// read as conversational rows (data/preference-formats.ts writes both ways).
 // KTO: unpaired {"prompt","completion","label"} rows (strings or message lists, label true = desirable), or a DPO
 // file, which KTO training unpairs as TRL's KTOTrainer does.
 // Nothing is coerced: a row of the wrong shape is refused with a reason, and the run goes on with the rest.
@@ -208,6 +210,7 @@ function ktoRow(v: unknown): { format: string; row: KtoRow } {
 
 function dpoRow(v: unknown): { format: string; row: DpoRow } {
   const o = objectRow(v);
+  if ('preferred_output' in o || 'non_preferred_output' in o) return openAiRow(o);
   if (!('chosen' in o) && !('rejected' in o)) {
     if ('completion' in o || 'messages' in o || 'text' in o) throw new Refused('missing field "chosen"', 'this looks like an SFT row');
     throw new Refused('no DPO fields', 'expected "chosen" and "rejected", with or without "prompt"');
@@ -252,6 +255,36 @@ function dpoRow(v: unknown): { format: string; row: DpoRow } {
     format: 'conversational (implicit prompt)',
     row: { kind: 'conversational', prompt, chosen: chosen.slice(idx), rejected: rejected.slice(idx), ...templateColumns(o) },
   };
+}
+
+/** The format's name for OpenAI/Together rows, as a DatasetReport gives it. */
+export const OPENAI_FORMAT = 'OpenAI preference';
+
+/**
+ * OpenAI's preference fine-tuning row (Together's is the same): `input.messages` (and `input.tools`), and exactly one
+ * assistant message in each of `preferred_output` and `non_preferred_output`.
+ */
+function openAiRow(o: Record<string, unknown>): { format: string; row: DpoRow } {
+  if (!('input' in o)) throw new Refused('missing field "input"', 'OpenAI preference rows put the prompt in "input": {"messages": [...]}');
+  const input = o.input;
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw new Refused('field "input" is not an object', `got ${typeName(input)}; expected {"messages": [...]}`);
+  const inner = input as Record<string, unknown>;
+  if (!Array.isArray(inner.messages))
+    throw new Refused('field "input.messages" is not a list of messages', `got ${typeName(inner.messages)}`);
+  const prompt = messages(inner, 'messages', 'input.messages');
+  checkPromptEnd(prompt, '"input.messages"');
+  const [chosen, rejected] = (['preferred_output', 'non_preferred_output'] as const).map((f) => {
+    if (!(f in o)) throw new Refused(`missing field "${f}"`);
+    if (!Array.isArray(o[f])) throw new Refused(`field "${f}" is not a list of messages`, `got ${typeName(o[f])}`);
+    const out = messages(o, f);
+    if (out.length !== 1 || out[0].role !== 'assistant')
+      throw new Refused(`field "${f}" is not one assistant message`, `got ${out.length} message(s); the format takes exactly one`);
+    return out;
+  });
+  if (jsonEqual(chosen, rejected)) throw new Refused('chosen and rejected are identical');
+  const row = { kind: 'conversational', prompt, chosen, rejected, ...templateColumns(inner) } as const;
+  return { format: OPENAI_FORMAT, row };
 }
 
 /**
@@ -323,11 +356,12 @@ function templateColumns(o: Record<string, unknown>): TemplateColumns {
   return out;
 }
 
-function messages(o: Record<string, unknown>, field: string): Message[] {
+/** `label`: how the field is named in a reason, when it is nested (OpenAI's "input.messages"). */
+function messages(o: Record<string, unknown>, field: string, label = field): Message[] {
   const list = o[field] as unknown[];
-  if (list.length === 0) throw new Refused(`field "${field}" is an empty list`);
+  if (list.length === 0) throw new Refused(`field "${label}" is an empty list`);
   return list.map((m, i) => {
-    const at = `"${field}"[${i}]`;
+    const at = `"${label}"[${i}]`;
     if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new Refused('message is not an object', `${at} is ${typeName(m)}`);
     const { role, content, ...rest } = m as Record<string, unknown>;
     if (role === undefined) throw new Refused('message without "role"', at);
