@@ -81,6 +81,7 @@ const SAMPLES: { [K in keyof TrainerApi]: Sample<K> } = {
       fullLengths: [7, 12],
       promptLengths: [3],
       preview: [{ line: 1, prompt: 'ünï ✓', completion: 'a', rejected: 'b', tokens: 9 }],
+      advice: [{ level: 'note', code: 'few-pairs', message: '1 pair.', lines: [] }],
     },
   },
   listAdapters: {

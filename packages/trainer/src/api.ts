@@ -2,6 +2,7 @@
 // they send and the results they get back, the callbacks they register at init, and the name of every error a
 // call can reject with. Everything here crosses the worker boundary by structured clone (Comlink): plain data,
 // typed arrays, Errors with their `name`; functions only as Comlink proxies (client.ts `callback`).
+import type { Advice } from './data/advice.ts';
 import type { Message } from './data/formats.ts';
 import type { LossOptions } from './data/tokenize.ts';
 import type { LoraConfig } from './model/lora-config.ts';
@@ -10,7 +11,7 @@ import type { Method, TrainConfig } from './train/config.ts';
 import type { LogRecord, TrainEvent } from './train/events.ts';
 import type { MemoryEstimate } from './train/memory.ts';
 
-export type { DownloadProgress, LogRecord, MemoryEstimate, Message, Method, ModelSource, TrainConfig, TrainEvent };
+export type { Advice, DownloadProgress, LogRecord, MemoryEstimate, Message, Method, ModelSource, TrainConfig, TrainEvent };
 
 // ---- init ----------------------------------------------------------------------------------------------------------
 
@@ -86,6 +87,8 @@ export interface DatasetSummary {
   promptLengths: number[];
   /** A few rows as the model sees them: prompt and completion text after templating. */
   preview: { line: number; prompt: string; completion: string; rejected?: string; tokens: number }[];
+  /** What the rows kept look like against the DPO guidance (near-identical pairs, duplicates, size). */
+  advice: Advice[];
 }
 
 // ---- adapters ------------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 export {
   type AdapterFile,
   type AdapterSummary,
+  type Advice,
   type DatasetSummary,
   type DeviceInfo,
   ERROR_NAMES,
@@ -23,6 +24,7 @@ export {
   type TrainResult,
 } from './api.ts';
 export { callback, createTrainer, type TrainerClient } from './client.ts';
+export { dpoStartAdvice, NEAR_IDENTICAL_DISTANCE, SUGGESTED_PAIRS } from './data/advice.ts';
 export { countByReason, lineRanges, type Message, reasonSummary } from './data/formats.ts';
 export { checkDatasetSize, DatasetEncodingError, decodeDataset, MAX_DATASET_BYTES } from './data/jsonl.ts';
 export {

@@ -1,6 +1,15 @@
 // Steps every model command shares: read the arguments' files, open the engine, load the model, load a dataset
 // and report it. Everything that can be checked in Node (flags, folders, files) is checked before Chromium starts.
-import { type DatasetSummary, HYPER_PARAMS, type Method, type ModelInfo, reasonSummary, type TrainConfig } from '@webtune/trainer';
+import {
+  type Advice,
+  type DatasetSummary,
+  HYPER_PARAMS,
+  lineRanges,
+  type Method,
+  type ModelInfo,
+  reasonSummary,
+  type TrainConfig,
+} from '@webtune/trainer';
 import { gpuOption, UsageError } from '../args.ts';
 import { Engine, PageError } from '../engine.ts';
 import { type AdapterFiles, type ModelArg, readAdapterDir, readDataFile } from '../model-arg.ts';
@@ -107,7 +116,13 @@ export async function loadData(
     for (const r of refused) progress.line(`    line ${r.line} ${r.status}: ${r.reason}`);
   }
   if (ds.kept === 0) throw new UsageError(`${file} has no usable ${method.toUpperCase()} rows`);
+  for (const a of ds.advice) printAdvice(progress, a);
   return ds;
+}
+
+/** One piece of data advice, with its lines (ranges, bounded so a large file stays one line). */
+export function printAdvice(progress: ProgressPrinter, a: Advice): void {
+  progress.line(`  ${a.level}: ${a.message}${a.lines.length > 0 ? ` (${lineRanges(a.lines, 30)})` : ''}`);
 }
 
 export { readDataFile };

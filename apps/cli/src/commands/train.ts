@@ -1,5 +1,13 @@
 // `pnpm cli train`: SFT or DPO of a LoRA adapter; writes a PEFT folder, metrics.jsonl and training_config.json.
-import { defaultConfig, HYPER_PARAMS, setFromText, type TrainEvent, type TrainResult, validateConfig } from '@webtune/trainer';
+import {
+  defaultConfig,
+  dpoStartAdvice,
+  HYPER_PARAMS,
+  setFromText,
+  type TrainEvent,
+  type TrainResult,
+  validateConfig,
+} from '@webtune/trainer';
 import { type OptionSpec, parseCommandArgs, UsageError } from '../args.ts';
 import { profileDir } from '../engine.ts';
 import { exitCodeFor, stopGracefully, stopSignal } from '../interrupt.ts';
@@ -12,6 +20,7 @@ import {
   methodOption,
   modelArg,
   openWithModel,
+  printAdvice,
   readDataFile,
   refuseOtherMethodFlags,
 } from './shared.ts';
@@ -103,6 +112,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const parentAdapterId = adapter ? await importAdapterArg(engine, adapter) : null;
     const ds = await loadData(engine, progress, method, data, config.maxLength, out, config);
+    const startAdvice = method === 'dpo' ? dpoStartAdvice(parentAdapterId) : null;
+    if (startAdvice) printAdvice(progress, startAdvice);
     const request = { config, datasetId: ds.id, parentAdapterId, name: values.name, outputDir: out.path, resumeRunId };
     result = await engine.stream('train', [request], (e: TrainEvent) => progress.event(e));
     progress.done();

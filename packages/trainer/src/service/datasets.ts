@@ -1,6 +1,7 @@
 // Datasets read, checked and tokenised for the loaded model, kept by id until another model is loaded, and the
 // summary a client shows of each (counts, refused rows by reason, lengths, a preview as the model sees it).
 import type { DatasetSummary } from '../api.ts';
+import { type Advice, preferenceAdvice, sftAdvice } from '../data/advice.ts';
 import { countByReason, type DatasetReport, readDpoDataset, readSftDataset } from '../data/formats.ts';
 import {
   type DpoExample,
@@ -45,15 +46,18 @@ export class Datasets {
     const id = hash.slice(0, 16);
     let report: DatasetReport<unknown>;
     let ds: PreparedDataset;
+    let advice: Advice[];
     if (method === 'sft') {
       const r = readSftDataset(text, file);
       report = r;
+      advice = sftAdvice(r.rows, r.lines);
       // A run whose loss switches differ from the load's (the studio loads before the switches are set) tokenises again.
       const retokenise = (other: LossOptions) => prepareSft(tokenizer, r.rows, r.lines, maxLength, other).examples;
       ds = { method, data: prepareSft(tokenizer, r.rows, r.lines, maxLength, loss), hash, file, format: r.format, lossKey, retokenise };
     } else {
       const r = readDpoDataset(text, file);
       report = r;
+      advice = preferenceAdvice(r.rows, r.lines);
       ds = { method, data: prepareDpo(tokenizer, r.rows, r.lines, maxLength), hash, file, format: r.format, lossKey, retokenise: () => [] };
     }
     this.prepared.set(id, ds);
@@ -73,6 +77,7 @@ export class Datasets {
       fullLengths: data.fullLengths,
       promptLengths: data.promptLengths,
       preview: preview(tokenizer, ds),
+      advice,
     };
   }
 
