@@ -269,6 +269,38 @@ describe('rejected by the trainer in the page (exit 1, one line)', () => {
     );
   });
 
+  it('a chat template that fails is said once: at load when its Jinja cannot be read, once for all the rows it raises on', async () => {
+    const withTemplate = (name: string, template: string) => {
+      const model = ws.copyModel(LLAMA, name);
+      const file = join(model, 'tokenizer_config.json');
+      writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), chat_template: template }));
+      return model;
+    };
+    const chats = ws.jsonl(
+      'chats.jsonl',
+      ['hi', 'hello', 'hey'].map((w) => ({
+        messages: [
+          { role: 'user', content: w },
+          { role: 'assistant', content: `${w} back` },
+        ],
+      })),
+    );
+    const raises = withTemplate('raises', "{{ raise_exception('Only user and assistant roles are supported!') }}");
+    let r = await ws.run(['train', '--method', 'sft', '--model', raises, '--data', chats, '--out', out, ...tiny]);
+    const reason = 'chat template raised an error: the chat template raised: Only user and assistant roles are supported!';
+    expectRejection(r, 'train', 2, `chats.jsonl has no usable SFT rows: every row was dropped (${reason})`);
+    expect(r.stderr.split('\n').filter((l) => l.includes('Only user and assistant'))).toEqual([
+      `    lines 1-3 dropped: ${reason}`,
+      expect.any(String),
+    ]);
+
+    const unreadable = withTemplate('unreadable', '{% for m in messages %}{{ m.content }}');
+    r = await ws.run(['train', '--method', 'sft', '--model', unreadable, '--data', chats, '--out', out, ...tiny]);
+    const problem = `${join(unreadable, 'tokenizer_config.json')}: the chat template cannot be read`;
+    expect(r.stderr.split('\n').filter((l) => l.startsWith(`warning: ${problem}`))).toHaveLength(1);
+    expectRejection(r, 'train', 1, problem, 'give prompt and completion as plain strings');
+  });
+
   it('an adapter trained for a different model (wrong shapes)', async () => {
     const adapter = join(QWEN, 'adapter');
     const r = await ws.run(['train', '--method', 'dpo', '--model', LLAMA, '--data', dpo, '--out', out, '--adapter', adapter, ...tiny]);

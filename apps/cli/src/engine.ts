@@ -113,7 +113,7 @@ export class Engine {
   }
 
   /** The user gave folders, not our loopback URLs: name their files by path in messages. */
-  private localPaths(text: string): string {
+  localPaths(text: string): string {
     let out = text;
     for (const [name, dir] of Object.entries(this.mounts)) out = out.split(this.localUrl(name)).join(`${dir.replace(/\/+$/, '')}/`);
     return out;

@@ -51,6 +51,8 @@ export interface ModelInfo {
   vocabSize: number;
   tokenizerSize: number;
   hasChatTemplate: boolean;
+  /** Why the chat template cannot be used (its Jinja does not parse), or null: said once, at load. */
+  chatTemplateProblem: string | null;
   /** Bytes of GPU memory the weights take (float32). */
   weightBytes: number;
 }

@@ -56,6 +56,7 @@ export async function openWithModel(
     progress.line(
       `loaded ${model.architecture}: ${(model.parameters / 1e6).toFixed(2)}M parameters, ${model.layers} layers, vocab ${model.vocabSize}`,
     );
+    if (model.chatTemplateProblem) progress.line(`warning: ${engine.localPaths(model.chatTemplateProblem)}`);
     return { engine, model, progress };
   } catch (err) {
     await engine.close();
@@ -113,9 +114,21 @@ export async function loadData(
     const list = out.add('rejected_rows.jsonl', refused.map((r) => `${JSON.stringify(r)}\n`).join(''));
     progress.line(`  each of the ${refused.length} refused rows with its reason: ${list} (written with the adapter)`);
   } else {
-    for (const r of refused) progress.line(`    line ${r.line} ${r.status}: ${r.reason}`);
+    // Rows refused for the very same reason (a chat template that raises on every row) are said once, with their lines.
+    const groups = new Map<string, { status: string; reason: string; lines: number[] }>();
+    for (const r of refused) {
+      const key = `${r.status}: ${r.reason}`;
+      const g = groups.get(key) ?? { status: r.status, reason: r.reason, lines: [] };
+      g.lines.push(r.line);
+      groups.set(key, g);
+    }
+    for (const g of groups.values()) progress.line(`    ${lineRanges(g.lines)} ${g.status}: ${g.reason}`);
   }
-  if (ds.kept === 0) throw new UsageError(`${file} has no usable ${method.toUpperCase()} rows`);
+  if (ds.kept === 0) {
+    const reasons = new Set(refused.map((r) => r.reason));
+    const why = reasons.size === 1 ? `: every row was ${refused[0].status} (${refused[0].reason})` : '';
+    throw new UsageError(`${file} has no usable ${method.toUpperCase()} rows${why}`);
+  }
   for (const a of ds.advice) printAdvice(progress, a);
   return ds;
 }

@@ -50,7 +50,7 @@ describe('renderChatTemplate', () => {
     expect(raised.raised).toBe(true);
     expect(raised.message).toBe('the chat template raised: Conversation roles must alternate user/assistant');
     expect(() => render('{{ x.nosuchmethod() }}', { x: 'a' })).toThrow(
-      /^m\/tokenizer_config.json: the chat template cannot render this row \(.+\)$/,
+      /^m\/tokenizer_config.json: the chat template cannot render these messages \(.+\)$/,
     );
   });
 

@@ -33,7 +33,8 @@ export class ChatTemplateError extends Error {
 
 const parsed = new Map<string, Template>();
 
-function compile(template: string, file: string): Template {
+/** The template parsed (once per text); a TokenizerError naming `file` when its Jinja cannot be read. */
+export function compileChatTemplate(template: string, file: string): Template {
   let t = parsed.get(template);
   if (t === undefined) {
     try {
@@ -41,7 +42,7 @@ function compile(template: string, file: string): Template {
     } catch (e) {
       throw new TokenizerError(
         file,
-        `the chat template cannot be read (${(e as Error).message}); this template syntax is not supported, so conversational rows cannot be rendered; give prompt and completion as plain strings, or use a template without it`,
+        `the chat template cannot be read (the Jinja parser says: ${(e as Error).message}); this template syntax is not supported, so conversational rows cannot be rendered; give prompt and completion as plain strings, or use a template without it`,
       );
     }
     parsed.set(template, t);
@@ -54,7 +55,7 @@ export function renderChatTemplate(
   file: string,
   input: { messages: Message[]; addGenerationPrompt: boolean; specialTokens: Record<string, unknown> } & ChatExtras,
 ): string {
-  const t = compile(template, file);
+  const t = compileChatTemplate(template, file);
   const context: Record<string, unknown> = {
     ...input.specialTokens,
     ...input.templateKwargs,
@@ -68,6 +69,6 @@ export function renderChatTemplate(
   } catch (e) {
     const err = e as Error;
     if (err?.name === 'TemplateRaisedError') throw new ChatTemplateError(true, `the chat template raised: ${err.message}`);
-    throw new ChatTemplateError(false, `${file}: the chat template cannot render this row (${err?.message ?? String(e)})`);
+    throw new ChatTemplateError(false, `${file}: the chat template cannot render these messages (${err?.message ?? String(e)})`);
   }
 }

@@ -185,7 +185,7 @@ describe('prepareSft', () => {
     expect(s.dropped).toEqual([{ line: 1, reason: 'chat template raised an error: the chat template raised: System role not supported' }]);
     const broken = load('llama-gqa-bf16', { chat_template: '{{ messages[0].content.nosuchmethod() }}' });
     expect(prepareSft(broken, [rows[1]], [3], 64).dropped[0].reason).toMatch(
-      /^chat template failed: llama-gqa-bf16\/tokenizer_config.json: the chat template cannot render this row \(.+\)$/,
+      /^chat template failed: llama-gqa-bf16\/tokenizer_config.json: the chat template cannot render these messages \(.+\)$/,
     );
   });
 

@@ -151,6 +151,20 @@ describe('TextTokenizer.fromJson', () => {
     expect(TextTokenizer.fromJson(json, { ...plain, chat_template: '' }).hasChatTemplate).toBe(false);
   });
 
+  it('finds a chat template whose Jinja cannot be read at load, says it once there, and refuses to render with the same words', () => {
+    const { json, config } = files('llama-gqa-bf16');
+    const tok = TextTokenizer.fromJson(json, { ...config, chat_template: '{% for m in messages %}{{ m.content }}' }, 'org/m');
+    expect(tok.hasChatTemplate).toBe(true);
+    expect(tok.chatTemplateProblem).toMatch(
+      /^org\/m\/tokenizer_config\.json: the chat template cannot be read \(.+\); this template syntax is not supported, so conversational rows cannot be rendered/,
+    );
+    expect(fails(() => tok.requireChatTemplate()).message).toBe(tok.chatTemplateProblem);
+    expect(fails(() => tok.applyChatTemplate([{ role: 'user', content: 'hi' }], { addGenerationPrompt: true })).message).toBe(
+      tok.chatTemplateProblem,
+    );
+    expect(TextTokenizer.fromJson(json, config).chatTemplateProblem).toBeNull();
+  });
+
   describe('rejects', () => {
     const { json, config } = files('llama-gqa-bf16');
 

@@ -9,7 +9,7 @@
 // (patches/@huggingface__jinja@*.patch, tested in chat-template.test.ts); the rendering context is transformers'
 // (chat-template.ts).
 import { Tokenizer } from '@huggingface/tokenizers';
-import { type ChatExtras, renderChatTemplate } from './chat-template.ts';
+import { type ChatExtras, compileChatTemplate, renderChatTemplate } from './chat-template.ts';
 import type { Message } from './formats.ts';
 
 /** A tokenizer that cannot be built or used as asked; names the file at fault and what to do. */
@@ -36,6 +36,11 @@ export class TextTokenizer {
   /** Number of token ids the tokenizer knows (vocabulary plus added tokens); config vocab_size may be larger. */
   readonly size: number;
   readonly hasChatTemplate: boolean;
+  /**
+   * Why the chat template cannot be used (its Jinja does not parse), found when the tokenizer is built so the user
+   * hears it once, at load; null when there is none or it parses. Plain prompt/completion rows still work.
+   */
+  readonly chatTemplateProblem: string | null;
 
   private constructor(
     private readonly tok: Tokenizer,
@@ -51,6 +56,12 @@ export class TextTokenizer {
     this.bosTokenId = ids.bos;
     this.size = ids.size;
     this.hasChatTemplate = chatTemplate !== null;
+    this.chatTemplateProblem = null;
+    try {
+      if (chatTemplate !== null) compileChatTemplate(chatTemplate, files.config);
+    } catch (e) {
+      this.chatTemplateProblem = (e as Error).message;
+    }
   }
 
   /**
@@ -156,6 +167,7 @@ export class TextTokenizer {
         this.files.config,
         'no "chat_template": conversational rows (lists of messages) are rendered with the chat template; use a chat/instruct checkpoint, add its template to tokenizer_config.json, or give prompt and completion as plain strings',
       );
+    compileChatTemplate(this.chatTemplate, this.files.config); // the load-time problem, thrown where the template is needed
     return this.chatTemplate;
   }
 

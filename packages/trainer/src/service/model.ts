@@ -57,6 +57,7 @@ export function modelInfo({ model, tokenizer, id }: LoadedModel): ModelInfo {
     vocabSize: c.vocabSize,
     tokenizerSize: tokenizer.size,
     hasChatTemplate: tokenizer.hasChatTemplate,
+    chatTemplateProblem: tokenizer.chatTemplateProblem,
     weightBytes: model.parameterCount * 4,
   };
 }
