@@ -10,6 +10,8 @@ export interface CompareCell {
   text: string;
   tokens: number;
   running: boolean;
+  /** Generation finished (an answer of no tokens is an answer). */
+  done: boolean;
   error: string | null;
 }
 
@@ -35,6 +37,12 @@ export class CompareState {
   prefilled = false;
   problem: Problem | null = $state(null);
 
+  /** The finished output of a prompt (by index) and column, or null. */
+  answer(prompt: number, id: string): string | null {
+    const cell = this.outputs[`${prompt}:${id}`];
+    return cell?.done ? cell.text : null;
+  }
+
   /** The same prompts through each column's model (the base, or an adapter with the adapters it was trained on). */
   async run(prompts: string[], columns: CompareColumn[]): Promise<void> {
     if (this.running || trainState.isTraining || studio.lessonBusy) return;
@@ -44,7 +52,7 @@ export class CompareState {
     const settings = $state.snapshot(this.settings);
     const outputs: Record<string, CompareCell> = {};
     for (const [i] of prompts.entries())
-      for (const c of columns) outputs[`${i}:${c.id}`] = { text: '', tokens: 0, running: false, error: null };
+      for (const c of columns) outputs[`${i}:${c.id}`] = { text: '', tokens: 0, running: false, done: false, error: null };
     this.outputs = outputs;
     this.asked = { prompts: [...prompts], columns: columns.map((c) => ({ ...c })) };
     try {
@@ -69,11 +77,11 @@ export class CompareState {
               callback((text: string) => stream.push(text)),
             );
             stream.flushNow();
-            this.outputs[key] = { text: r.text, tokens: r.tokens, running: false, error: null };
+            this.outputs[key] = { text: r.text, tokens: r.tokens, running: false, done: true, error: null };
           } catch (e) {
             stream.flushNow();
             const p = explain(e, 'generating');
-            this.outputs[key] = { text: this.outputs[key].text, tokens: 0, running: false, error: p.message };
+            this.outputs[key] = { text: this.outputs[key].text, tokens: 0, running: false, done: false, error: p.message };
             if (p.reload) {
               this.problem = p;
               break outer;
