@@ -263,7 +263,7 @@ export class Classroom {
   private async train(method: Method): Promise<void> {
     const files = this.files as LessonFiles;
     const stage = files.lesson.stages[method];
-    await dataState.load(method, files.texts[method], fileName(stage.dataset), stage.config.maxLength);
+    await dataState.load(method, files.texts[method], fileName(stage.dataset), stage.config.maxLength, 'lesson');
     const slot = dataState.datasets[method];
     if (!slot?.summary) throw new Error(slot?.problem?.message ?? `The demo ${method.toUpperCase()} dataset could not be prepared.`);
     const config: TrainConfig = { ...stage.config, maxSteps: this.stageSteps(method) };

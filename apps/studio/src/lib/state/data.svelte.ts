@@ -6,8 +6,21 @@ import { explain, type Problem } from '../errors.ts';
 import { getDataset, lastDataset, saveDataset } from '../saved.ts';
 import { studio } from '../studio.svelte.ts';
 
+/**
+ * Where a slot's file came from: picked on the Data screen in this visit (or put back after the classroom's lesson),
+ * read back from this browser's store (an earlier visit, a resumed run), or the classroom's lesson.
+ */
+export type DatasetOrigin = 'user' | 'saved' | 'lesson';
+
+export const ORIGIN_WORDS: Record<DatasetOrigin, string> = {
+  user: 'loaded on the Data screen',
+  saved: 'kept from an earlier visit',
+  lesson: "the classroom lesson's",
+};
+
 export interface DatasetSlot {
   file: string;
+  origin: DatasetOrigin;
   text: string;
   /** max_length the summary was computed with. */
   maxLength: number;
@@ -20,43 +33,43 @@ export class DataState {
   /** Raw state (replaced, never mutated): a summary holds a length per row. */
   datasets: Record<Method, DatasetSlot | null> = $state.raw({ sft: null, dpo: null });
 
-  async load(method: Method, text: string, file: string, maxLength: number): Promise<void> {
+  async load(method: Method, text: string, file: string, maxLength: number, origin: DatasetOrigin): Promise<void> {
     const previous = this.datasets[method];
-    this.setSlot(method, { file, text, maxLength, summary: previous?.summary ?? null, loading: true, problem: null });
+    this.setSlot(method, { file, origin, text, maxLength, summary: previous?.summary ?? null, loading: true, problem: null });
     if (!studio.model) {
-      this.setSlot(method, { file, text, maxLength, summary: null, loading: false, problem: null });
+      this.setSlot(method, { file, origin, text, maxLength, summary: null, loading: false, problem: null });
       return;
     }
     try {
       const summary = await studio.api.loadDataset(method, text, file, maxLength);
       // A newer load of this slot (another file, another max length) wins.
       if (this.datasets[method]?.text !== text || this.datasets[method]?.maxLength !== maxLength) return;
-      this.setSlot(method, { file, text, maxLength, summary, loading: false, problem: null });
+      this.setSlot(method, { file, origin, text, maxLength, summary, loading: false, problem: null });
       saveDataset({ id: summary.id, method, file, text, maxLength, savedAt: Date.now() }).catch(() => {});
     } catch (e) {
       if (this.datasets[method]?.text !== text) return;
-      this.setSlot(method, { file, text, maxLength, summary: null, loading: false, problem: explain(e, `reading ${file}`) });
+      this.setSlot(method, { file, origin, text, maxLength, summary: null, loading: false, problem: explain(e, `reading ${file}`) });
     }
   }
 
   /** Put text in a slot without reading it (the model that will read it is still loading). */
-  setText(method: Method, d: { file: string; text: string }, maxLength: number): void {
-    this.setSlot(method, { ...d, maxLength, summary: null, loading: false, problem: null });
+  setText(method: Method, d: { file: string; text: string }, maxLength: number, origin: DatasetOrigin): void {
+    this.setSlot(method, { ...d, origin, maxLength, summary: null, loading: false, problem: null });
   }
 
   /** Read the slot's text again with `maxLength` (after it changed). */
   async refresh(method: Method, maxLength: number): Promise<void> {
     const slot = this.datasets[method];
     if (!slot || slot.loading || slot.maxLength === maxLength) return;
-    await this.load(method, slot.text, slot.file, maxLength);
+    await this.load(method, slot.text, slot.file, maxLength, slot.origin);
   }
 
   /** After a model loads: the slot's text again, or the last dataset of this method from a previous visit. */
   async restore(method: Method, maxLength: number): Promise<void> {
     const slot = this.datasets[method];
-    if (slot) return this.load(method, slot.text, slot.file, maxLength);
+    if (slot) return this.load(method, slot.text, slot.file, maxLength, slot.origin);
     const saved = await lastDataset(method).catch(() => undefined);
-    if (saved && !this.datasets[method]) return this.load(method, saved.text, saved.file, maxLength);
+    if (saved && !this.datasets[method]) return this.load(method, saved.text, saved.file, maxLength, 'saved');
   }
 
   /**
@@ -71,7 +84,7 @@ export class DataState {
         'The dataset of this run is no longer in this browser. Load the same file on the Data screen with the same max length, then resume again.',
       );
     }
-    await this.load(method, saved.text, saved.file, maxLength);
+    await this.load(method, saved.text, saved.file, maxLength, 'saved');
     const loaded = this.datasets[method]?.summary?.id;
     if (loaded !== id) throw new Error(this.datasets[method]?.problem?.message ?? 'The dataset of this run could not be loaded again.');
     return loaded;

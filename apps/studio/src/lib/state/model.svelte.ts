@@ -121,12 +121,14 @@ export class ModelState {
   async reinstate(model: ModelRequest | null, datasets: Partial<Record<Method, { file: string; text: string }>>): Promise<boolean> {
     const methods = METHODS.filter((m) => datasets[m]);
     const again = () =>
-      Promise.all(methods.map((m) => dataState.load(m, datasets[m]?.text ?? '', datasets[m]?.file ?? '', trainState.configs[m].maxLength)));
+      Promise.all(
+        methods.map((m) => dataState.load(m, datasets[m]?.text ?? '', datasets[m]?.file ?? '', trainState.configs[m].maxLength, 'user')),
+      );
     if (!model || model === studio.modelRequest) {
       await again();
       return true;
     }
-    for (const m of methods) dataState.setText(m, datasets[m] as { file: string; text: string }, trainState.configs[m].maxLength);
+    for (const m of methods) dataState.setText(m, datasets[m] as { file: string; text: string }, trainState.configs[m].maxLength, 'user');
     if (await this.load(model.source, model.label)) return true;
     await again(); // the model stays as it was: read the data with it
     return false;

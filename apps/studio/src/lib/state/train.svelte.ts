@@ -205,7 +205,7 @@ export class TrainState {
   private async datasetFor(method: Method, maxLength: number): Promise<string> {
     const slot = dataState.datasets[method];
     if (!slot) throw new Error(`Load a ${method.toUpperCase()} dataset on the Data screen first.`);
-    if (slot.maxLength !== maxLength || !slot.summary) await dataState.load(method, slot.text, slot.file, maxLength);
+    if (slot.maxLength !== maxLength || !slot.summary) await dataState.load(method, slot.text, slot.file, maxLength, slot.origin);
     const ready = dataState.datasets[method];
     if (!ready?.summary) throw new Error(ready?.problem?.message ?? `The ${method.toUpperCase()} dataset could not be prepared.`);
     return ready.summary.id;
