@@ -122,7 +122,7 @@ export class AdapterShelf {
       parentId,
       lora: imported.lora,
       trainingConfig: imported.trainingConfig ?? {},
-      metrics: [],
+      metrics: imported.metrics,
       tensors: [...imported.tensors].map(([n, t]) => ({ name: n, shape: t.shape, data: t.data })),
     };
     await this.store.putAdapter(rec);

@@ -137,6 +137,54 @@ describe('adapterFiles', () => {
   });
 });
 
+describe('the model card and the Hub', () => {
+  it("does not point to a Hub page for a base model that is not a Hub id (the studio's demo model)", () => {
+    const card = adapterModelCard(record({ baseModel: 'webtune-demo' }));
+    expect(card).not.toContain('huggingface.co/');
+    expect(card).toContain('A LoRA adapter for `webtune-demo` (not a Hugging Face Hub model)');
+    expect(card).toContain('AutoModelForCausalLM.from_pretrained("path/to/webtune-demo")');
+    expect(card).not.toContain('from_pretrained("webtune-demo")');
+  });
+
+  it('links a Hub id (owner/name) to its Hub page', () => {
+    const card = adapterModelCard(record());
+    expect(card).toContain('[HuggingFaceTB/SmolLM2-135M-Instruct](https://huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct)');
+  });
+});
+
+describe('importAdapterFiles: metrics', () => {
+  it("keeps the final metrics of webtune's own export (its model card's table)", () => {
+    const got = importAdapterFiles(asMap(adapterFiles(record()), 'tiny/'));
+    // The last value of each metric, as the card rounds it, at the step of the last row.
+    expect(got.metrics).toEqual([{ step: 30, loss: 1.23457, grad_norm: 1.25, learning_rate: 0.0001, epoch: 3 }]);
+  });
+
+  it("keeps a Trainer checkpoint's log_history (trainer_state.json) before the card", () => {
+    const files = asMap(adapterFiles(record()));
+    const state = {
+      global_step: 2,
+      log_history: [
+        { step: 1, loss: 2, epoch: 0.5 },
+        { step: 2, loss: 1.5, train_runtime: 3, note: 'x' },
+      ],
+    };
+    files.set('trainer_state.json', enc.encode(JSON.stringify(state)));
+    expect(importAdapterFiles(files).metrics).toEqual([
+      { step: 1, loss: 2, epoch: 0.5 },
+      { step: 2, loss: 1.5, train_runtime: 3 },
+    ]);
+  });
+
+  it('has none when the folder carries none, and names a trainer_state.json it cannot read', () => {
+    const files = asMap(adapterFiles(record(), '# my own card\n\nNo table here.\n'));
+    expect(importAdapterFiles(files).metrics).toEqual([]);
+    files.set('trainer_state.json', enc.encode('{"log_history": '));
+    expect(errorOf(() => importAdapterFiles(files))).toMatch(/^trainer_state.json is not valid JSON/);
+    files.set('trainer_state.json', enc.encode('{"global_step": 3}'));
+    expect(errorOf(() => importAdapterFiles(files))).toBe('trainer_state.json has no "log_history" list (the Trainer\'s logged metrics)');
+  });
+});
+
 describe('importAdapterFiles', () => {
   it('round-trips an exported adapter, also through a zip with a folder prefix', () => {
     const rec = record();

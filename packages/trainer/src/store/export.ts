@@ -5,6 +5,7 @@
 import { type LoraConfig, LoraError, modulePath, type PeftTensors } from '../model/lora.ts';
 import { parseSafetensors, weightToFloat32 } from '../model/safetensors.ts';
 import type { AdapterRecord, AdapterSummary } from './db.ts';
+import { FINAL_METRICS, metricsFromModelCard, metricsFromTrainerState, TRAINER_STATE } from './folder-metrics.ts';
 import { adapterConfigJson, adapterSafetensors, parseAdapterConfig } from './peft.ts';
 import type { StackPart } from './stack.ts';
 
@@ -63,10 +64,14 @@ export function formatValue(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** The base model as a Hub link when it looks like a Hub id, else as given. */
+/** A Hugging Face Hub model id, owner/name: the only kind of id with a Hub page to link to. A model loaded from a
+ *  folder or a web page (the studio's embedded demo model, "webtune-demo") has none. */
+const isHubId = (base: string) => /^[\w.-]+\/[\w.-]+$/.test(base);
+
+/** The base model as a Hub link when it is a Hub id, else as given. */
 export function baseLink(base: string): string {
   if (!base) return 'its base model';
-  return /^[\w.-]+(\/[\w.-]+)?$/.test(base) ? `[${base}](https://huggingface.co/${base})` : `\`${base.replace(/`/g, "'")}\``;
+  return isHubId(base) ? `[${base}](https://huggingface.co/${base})` : `\`${base.replace(/`/g, "'")}\` (not a Hugging Face Hub model)`;
 }
 
 /** Markdown table cell text: no pipes or newlines. */
@@ -153,14 +158,16 @@ export function adapterModelCard(
 
   const { values, step } = finalMetrics(rec.metrics);
   if (values.length > 0) {
-    lines.push(`## Final metrics${step !== undefined ? ` (step ${formatValue(step)})` : ''}`, '', '| metric | value |', '| --- | --- |');
+    lines.push(`${FINAL_METRICS}${step !== undefined ? ` (step ${formatValue(step)})` : ''}`, '', '| metric | value |', '| --- | --- |');
     for (const [k, v] of values) lines.push(`| ${cell(k)} | ${formatValue(v)} |`);
     lines.push('');
   }
 
   lines.push('## Usage', '', '```python', 'from peft import PeftModel', 'from transformers import AutoModelForCausalLM, AutoTokenizer', '');
-  lines.push(`base = AutoModelForCausalLM.from_pretrained(${JSON.stringify(baseRef)})`);
-  lines.push(`tokenizer = AutoTokenizer.from_pretrained(${JSON.stringify(baseRef)})`);
+  // A base that is not on the Hub loads from its folder.
+  const from = isHubId(baseRef) ? baseRef : `path/to/${baseRef}`;
+  lines.push(`base = AutoModelForCausalLM.from_pretrained(${JSON.stringify(from)})`);
+  lines.push(`tokenizer = AutoTokenizer.from_pretrained(${JSON.stringify(from)})`);
   if (rec.parentId !== null && !stacked) {
     lines.push('# First the SFT adapter this one was trained on, merged into the base:');
     lines.push('base = PeftModel.from_pretrained(base, "path/to/sft-adapter").merge_and_unload()');
@@ -178,7 +185,8 @@ const MODULE_PATH = /^model\.layers\.(\d+)\.(?:self_attn|mlp)\.([a-z_]+)$/;
 
 /**
  * Reads a PEFT adapter folder's files (names may carry a folder prefix, as in a zip of the folder). Needs
- * adapter_config.json and adapter_model.safetensors; training_config.json is optional. Checks that the tensors are
+ * adapter_config.json and adapter_model.safetensors; training_config.json is optional, and so are the metrics
+ * (trainer_state.json, else the Final metrics of webtune's README.md: folder-metrics.ts). Checks that the tensors are
  * exactly the lora_A / lora_B pairs the config's rank and targets call for (shapes against the model are checked when
  * the adapter is loaded onto one).
  */
@@ -187,6 +195,7 @@ export function importAdapterFiles(files: Map<string, Uint8Array>): {
   baseModel: string;
   tensors: PeftTensors;
   trainingConfig?: Record<string, unknown>;
+  metrics: Record<string, number>[];
 } {
   const names = [...files.keys()].filter((n) => !isClutter(n));
   const find = (wanted: string): [string, Uint8Array] | undefined => {
@@ -256,19 +265,28 @@ export function importAdapterFiles(files: Map<string, Uint8Array>): {
   }
 
   const trainingFile = find(TRAINING_CONFIG);
-  let trainingConfig: Record<string, unknown> | undefined;
-  if (trainingFile) {
-    let value: unknown;
-    try {
-      value = JSON.parse(decodeText(trainingFile));
-    } catch (err) {
-      throw new AdapterFilesError(`${trainingFile[0]} is not valid JSON: ${(err as Error).message}`);
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value))
-      throw new AdapterFilesError(`${trainingFile[0]} must hold a JSON object`);
-    trainingConfig = value as Record<string, unknown>;
+  const trainingConfig = trainingFile ? readJsonObject(trainingFile) : undefined;
+  const stateFile = find(TRAINER_STATE);
+  const cardFile = find(MODEL_CARD);
+  let metrics: Record<string, number>[] = [];
+  if (stateFile) {
+    const read = metricsFromTrainerState(readJsonObject(stateFile));
+    if (!read) throw new AdapterFilesError(`${stateFile[0]} has no "log_history" list (the Trainer's logged metrics)`);
+    metrics = read;
+  } else if (cardFile) metrics = metricsFromModelCard(decodeText(cardFile));
+  return trainingConfig === undefined ? { lora, baseModel, tensors, metrics } : { lora, baseModel, tensors, trainingConfig, metrics };
+}
+
+function readJsonObject(file: [string, Uint8Array]): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(decodeText(file));
+  } catch (err) {
+    throw new AdapterFilesError(`${file[0]} is not valid JSON: ${(err as Error).message}`);
   }
-  return trainingConfig === undefined ? { lora, baseModel, tensors } : { lora, baseModel, tensors, trainingConfig };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new AdapterFilesError(`${file[0]} must hold a JSON object`);
+  return value as Record<string, unknown>;
 }
 
 function decodeText([name, bytes]: [string, Uint8Array]): string {
