@@ -262,6 +262,13 @@ describe('studio', () => {
     expect(first.look[0]).not.toBe(first.look[1]);
   });
 
+  it('says how a multi-turn conversation is trained', async () => {
+    const { page } = s;
+    // The messages file above is still shown.
+    expect(await text(page, `${byTestId('data-report')} strong`)).toBe('messages');
+    expect(await text(page, byTestId('multi-turn'))).toMatch(/learns every assistant message[\s\S]*system and user messages are context/);
+  });
+
   it('shows a clean dataset as the model sees it, its lengths and what max length cuts', async () => {
     const { page } = s;
     await upload(page, byTestId('data-drop-file'), writeTemp('animals-sft.jsonl', goodSft()));
@@ -350,6 +357,19 @@ describe('studio', () => {
     await screenshot(page, 'train-dpo');
   });
 
+  it('counts a DPO file in pairs, not rows, all over the Data screen', async () => {
+    const { page } = s;
+    await goTo(page, 'data');
+    await waitForText(page, byTestId('data-report'), /animals-dpo\.jsonl/);
+    const said = await page.$$eval([byTestId('data-report'), byTestId('data-lengths'), byTestId('data-preview')].join(', '), (els) =>
+      els.map((e) => e.textContent?.replace(/\s+/g, ' ') ?? '').join(' | '),
+    );
+    expect(said).toMatch(/10 pairs kept/);
+    expect(said).toMatch(/0 pairs left out/);
+    expect(said).toMatch(/No pair is longer than|of 10 pairs are longer/);
+    expect(said).not.toMatch(/\brows?\b/i);
+  });
+
   it('compares base, SFT and SFT+DPO on the same prompts', async () => {
     const { page } = s;
     await goTo(page, 'compare');
@@ -379,6 +399,38 @@ describe('studio', () => {
     const errors = await page.$$eval(`${byTestId('compare-cell')} .error`, (e) => e.map((x) => x.textContent));
     expect(errors).toEqual([]);
     await screenshot(page, 'compare');
+  });
+
+  it('reads each output against the model it changes: what differs is highlighted, a repeat is named with why', async () => {
+    const { page } = s;
+    // The outputs above: each adapter against its parent when shown (DPO against SFT), else against the base model.
+    const cells = await page.$$eval(byTestId('compare-cell'), (els) =>
+      els.map((c) => ({
+        column: c.getAttribute('data-column'),
+        text: c.querySelector('pre')?.textContent ?? '',
+        marks: c.querySelectorAll('mark').length,
+        same: c.querySelector('[data-testid="same-as"]')?.textContent ?? null,
+      })),
+    );
+    const [base, sft, dpo] = cells;
+    expect(base.marks + (base.same === null ? 0 : 1)).toBe(0);
+    for (const [cell, ref, refName] of [
+      [sft, base, 'Base model'],
+      [dpo, sft, null],
+    ] as const) {
+      if (cell.text === ref.text) {
+        expect(cell.marks).toBe(0);
+        expect(cell.same).toMatch(refName ? new RegExp(`^Same as ${refName}$`) : /^Same as /);
+      } else {
+        expect(cell.marks).toBeGreaterThan(0);
+        expect(cell.same).toBeNull();
+      }
+    }
+    // A column that repeats its reference on every prompt (one here) is named above the outputs, with the reason.
+    const repeats = await page.$$eval(byTestId('compare-same'), (els) => els.map((e) => [e.getAttribute('data-column'), e.textContent]));
+    const expected = [sft.text === base.text ? sft.column : null, dpo.text === sft.text ? dpo.column : null].filter((c) => c !== null);
+    expect(repeats.map(([c]) => c)).toEqual(expected);
+    for (const [, t] of repeats) expect(t).toMatch(/same answers as .* on this prompt[\s\S]*only \d+ optimizer steps?[\s\S]*too few steps/);
   });
 
   it('keeps adapters across a reload; renames; exports a PEFT zip with the right contents', async () => {
@@ -451,6 +503,57 @@ describe('studio', () => {
     await waitForText(page, '[role=status].ok', /Imported "animal-cards"/);
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="adapter"]').length === 3);
     await screenshot(page, 'adapters');
+  });
+
+  it('keeps the metrics an imported zip carries', async () => {
+    const { page } = s;
+    // The exported SFT adapter ran 4 steps: its card's final metrics come back with it.
+    const facts = await page.$$eval('[data-testid="adapter"]', (els) =>
+      els.map((e) => [e.querySelector('[data-testid="adapter-name"]')?.textContent, e.querySelector('.facts')?.textContent ?? '']),
+    );
+    const imported = facts.find(([name]) => name === 'animal-cards');
+    expect(String(imported?.[1] ?? '').replace(/\s+/g, ' ')).toMatch(/Last metrics step 4 · loss \d/);
+  });
+
+  it('puts the focus in the name field to rename, and gives it back to Rename after Save or Escape', async () => {
+    const { page } = s;
+    const sft = '[data-testid="adapter"][data-method="sft"]';
+    const focused = () => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName);
+    const before = await text(page, `${sft} ${byTestId('adapter-name')}`);
+    await click(page, `${sft} ${byTestId('rename')}`);
+    expect(await focused()).toBe('rename-input');
+    // The old name is selected: typing replaces it.
+    await page.keyboard.type('cards');
+    await page.keyboard.press('Enter');
+    await waitForText(page, `${sft} ${byTestId('adapter-name')}`, /^cards$/);
+    expect(await focused()).toBe('rename');
+    await page.keyboard.press('Enter'); // the focused Rename button opens the field again
+    expect(await focused()).toBe('rename-input');
+    await page.keyboard.type('animal cards');
+    await page.keyboard.press('Escape');
+    expect(await focused()).toBe('rename');
+    expect(await text(page, `${sft} ${byTestId('adapter-name')}`)).toBe('cards');
+    await click(page, `${sft} ${byTestId('rename')}`);
+    await page.keyboard.type(before);
+    await page.keyboard.press('Enter');
+    await waitForText(page, `${sft} ${byTestId('adapter-name')}`, new RegExp(`^${before}$`));
+  });
+
+  it('says which DPO dataset "Train DPO on top" will use, and asks when it was not picked in this visit', async () => {
+    const { page } = s;
+    // After the reload the DPO slot holds the file of the earlier visit, read back from the browser's store.
+    const sft = '[data-testid="adapter"][data-method="sft"]';
+    await waitForText(page, `${sft} ${byTestId('dpo-on-top-dataset')}`, /^with animals-dpo\.jsonl$/);
+    await click(page, `${sft} ${byTestId('dpo-on-top')}`);
+    const ask = await waitForText(page, byTestId('dpo-on-top-ask'), /animals-dpo\.jsonl/);
+    expect(ask).toMatch(/kept from an earlier visit, not one you picked in this visit/);
+    expect(await page.evaluate(() => location.hash)).toBe('#/adapters');
+    await click(page, byTestId('dpo-on-top-use'));
+    await page.waitForFunction(() => location.hash === '#/train');
+    expect(await page.$eval(byTestId('train-method-dpo'), (e) => (e as HTMLInputElement).checked)).toBe(true);
+    const parent = await page.$eval(byTestId('dpo-parent'), (e) => (e as HTMLSelectElement).selectedOptions[0].textContent);
+    expect(parent).toMatch(/animal.cards/);
+    await goTo(page, 'adapters');
   });
 
   it.skipIf(!HAS_PYTHON)('imports a deflated zip (as the OS or `zip -r` make them) and names what it cannot read', async () => {
