@@ -588,11 +588,11 @@ with zipfile.ZipFile(sys.argv[2], 'w', zipfile.${method}) as z:
   it('resumes an interrupted run after a reload', async () => {
     const { page } = s;
     await goTo(page, 'train');
-    // The SFT dataset came back with the page (the studio keeps its text); checkpoint every step.
-    await waitForText(page, byTestId('train-dataset'), /animals-sft\.jsonl/);
     // Enough steps that the pause lands mid-run however fast this GPU is (4 under SwiftShader).
     const total = Math.min(400, Math.max(4, Math.ceil(20 / Math.max(secondsPerStep, 0.01))));
     await quickSettings('sft', total, { 'save-steps': '1' });
+    // The SFT dataset came back with the page (the studio keeps its text); checkpoint every step.
+    await waitForText(page, byTestId('train-dataset'), /animals-sft\.jsonl/);
     await click(page, byTestId('start-training'));
     await page.waitForFunction(() => Number.parseInt(document.querySelector('[data-testid="run-step"]')?.textContent ?? '', 10) >= 2, {
       timeout: TRAIN_TIMEOUT,
