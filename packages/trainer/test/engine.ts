@@ -221,6 +221,8 @@ export async function logitsOf(svc: TrainerService, adapters: LoraAdapter[], seq
   gpu.write(step.positions, positions);
   gpu.write(step.targets, new Uint32Array(B * T).fill(0xffffffff));
   gpu.run(...step.forward);
+  // The step keeps one chunk of logit rows (head.ts); these tests use vocabularies small enough for one chunk.
+  check(step.logits.shape[0] === B * T, `logitsOf: the step kept ${step.logits.shape[0]} of ${B * T} logit rows`);
   const all = await gpu.read(step.logits);
   return seqs.map((s, b) => all.slice(b * T * V, (b * T + s.length) * V));
 }

@@ -15,8 +15,6 @@ import {
   attentionForward,
   attentionScale,
   type Command,
-  crossEntropyBackward,
-  crossEntropyForward,
   embeddingForward,
   type Gpu,
   mixSeed,
@@ -28,6 +26,7 @@ import {
   type Tensor,
 } from '@webtune/kernels';
 import type { ModelConfig } from './config.ts';
+import { buildHead, logitsChunkRows } from './head.ts';
 import { type LoraUse, linearBackward, linearForward, loraDropout } from './linear.ts';
 import type { LoraAdapter, LoraTarget } from './lora.ts';
 import type { ActivationPool } from './pool.ts';
@@ -45,6 +44,8 @@ export interface StepOptions {
    * row `pos`, and attend over the cache (queries at positions pos..pos+T-1). B must be 1.
    */
   kv?: { k: Tensor[]; v: Tensor[]; pos: number; capacity: number };
+  /** Rows of logits computed at once (head.ts); logitsChunkRows(V) by default. Tests set it to force chunking. */
+  logitsChunkRows?: number;
 }
 
 /** One recorded step for a (B, T) shape. Fill the inputs, run `forward` (and `backward`). */
@@ -57,7 +58,11 @@ export interface Step {
   targets: Tensor;
   /** [N] f32: dLoss/dNLL per row, read by the backward (written by the host or by DPO's kernel). */
   lossWeights: Tensor;
-  logits: Tensor; // [N, V]; holds dlogits after the backward starts
+  /**
+   * The logits of the last chunk of rows the forward computed (head.ts): [N, V] when N fits one chunk (always for
+   * small vocabularies); [1, V] of the last position when generating (kv). Holds dlogits after the backward starts.
+   */
+  logits: Tensor;
   logprobs: Tensor; // [N]
   lse: Tensor; // [N]
   forward: Command[];
@@ -345,7 +350,6 @@ async function build(
   const positions = pool.get('positions', [N], 'u32');
   const targets = pool.get('targets', [N], 'u32');
   const lossWeights = pool.get('loss_weights', [N]);
-  const logits = pool.get('logits', [N, V]);
   const logprobs = pool.get('logprobs', [N]);
   const lse = pool.get('lse', [N]);
   const L = config.numLayers;
@@ -356,17 +360,24 @@ async function build(
   const forward: Command[] = [...(await embeddingForward(gpu, { out: x(0), table: weights.embed, ids }))];
   for (let l = 0; l < L; l++) forward.push(...(await layerForward(ctx, l, x(l + 1))));
   forward.push(...(await rmsnormForward(gpu, { y: hf, rstd: rstdf, x: x(L), w: weights.norm }, { eps: config.rmsNormEps })));
-  forward.push(...(await linearForward(gpu, 'lm_head', logits, hf, weights.lmHead, undefined, [])));
-  forward.push(...(await crossEntropyForward(gpu, { logits, targets, logprobs, lse })));
-
+  let logits: Tensor;
   const backward: Command[] = [];
-  if (opts.train) {
-    const dhf = pool.get('dhf', [N, C]);
+  const dhf = opts.train ? pool.get('dhf', [N, C]) : undefined;
+  if (opts.kv) {
+    // Generation needs the next token's logits only: lm_head on the last row, no cross-entropy.
+    const last = pool.get('hf_last', [1, C]);
+    logits = pool.get('logits', [1, V]);
+    forward.push({ label: 'last row', copy: { src: hf, dst: last, elements: C, srcOffset: (N - 1) * C, dstOffset: 0 } });
+    forward.push(...(await linearForward(gpu, 'lm_head', logits, last, weights.lmHead, undefined, [])));
+  } else {
+    const rows = opts.logitsChunkRows ?? logitsChunkRows(V);
+    const head = await buildHead(gpu, pool, { h: hf, W: weights.lmHead, targets, logprobs, lse, lossWeights, dh: dhf }, rows);
+    logits = head.logits;
+    forward.push(...head.forward);
+    backward.push(...head.backward);
+  }
+  if (dhf) {
     const dx = pool.get('dx', [N, C]);
-    backward.push(...(await crossEntropyBackward(gpu, { logits, targets, lse, weights: lossWeights })));
-    backward.push(
-      ...(await linearBackward(gpu, 'lm_head', dhf, logits, hf, weights.lmHead, [], (r) => pool.get(`lora.u.${r}`, [N, r]), false)),
-    );
     backward.push(...(await rmsnormBackward(gpu, { dx, dy: dhf, x: x(L), w: weights.norm, rstd: rstdf })));
     for (let l = L - 1; l >= 0; l--) backward.push(...(await layerBackward(ctx, l, dx)));
   }

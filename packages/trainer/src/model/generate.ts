@@ -103,7 +103,6 @@ export async function generate(
     clear.clear(kv.k[l]).clear(kv.v[l]);
   }
   clear.submit();
-  const last = pool.get('last_logits', [c.vocabSize]);
   return decode(promptIds, o, async (input, pos) => {
     const T = input.length;
     const step = await buildStep(gpu, c, model.weights, pool, 1, T, { frozen: adapters, train: false, kv: { ...kv, pos } });
@@ -113,10 +112,8 @@ export async function generate(
       Uint32Array.from(input, (_, i) => pos + i),
     );
     gpu.write(step.targets, new Uint32Array(T).fill(IGNORE_INDEX));
-    gpu.run(...step.forward, {
-      label: 'last row',
-      copy: { src: step.logits, dst: last, elements: c.vocabSize, srcOffset: (T - 1) * c.vocabSize, dstOffset: 0 },
-    });
-    return gpu.read(last);
+    // The step computes the last position's logits only ([1, V]).
+    gpu.run(...step.forward);
+    return gpu.read(step.logits);
   });
 }

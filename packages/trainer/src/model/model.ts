@@ -44,6 +44,7 @@ export class Model {
       opts.train ? 'train' : 'infer',
       ...opts.frozen.map(adapterId),
       opts.trainable ? `t${adapterId(opts.trainable.adapter)}` : '',
+      opts.logitsChunkRows ?? '',
     ].join('|');
     const cached = this.steps.get(key);
     if (cached && cached.poolVersion === this.pool.version) return cached;

@@ -3,6 +3,7 @@
 // adapter with its gradient and two AdamW moments. Float32 everywhere. An estimate for the user
 // ("will this fit?"), not an allocator.
 import type { ModelConfig } from '../model/config.ts';
+import { logitsChunkRows } from '../model/head.ts';
 import { LORA_TARGETS, type LoraTarget, targetShape } from '../model/lora-config.ts';
 import type { Method } from './config.ts';
 
@@ -28,10 +29,14 @@ export function estimateMemory(
   const scores = B * c.numHeads * r.maxLength * r.maxLength;
   const targets = LORA_TARGETS.filter((t) => r.lora.targetModules.includes(t)) as LoraTarget[];
   const loraZ = targets.length * N * r.lora.r;
+  // Qwen3's q/k norms keep the projections before the norm and a 1/rms per head (and need dq, dk scratch for them).
+  const qkNorm = c.qkNorm ? N * (q + kv + c.numHeads + c.numKvHeads) : 0;
   // Kept per layer: x, h, q, k, v, probs, att, xmid, h2, gate, up, act, LoRA z (+ two rstd rows).
-  const perLayer = N * (4 * C + 2 * q + 2 * kv + 3 * I + 2) + scores + loraZ;
-  // Shared scratch: scores, dprobs, dscores, backward temporaries, logits and the final norm.
-  const scratch = 3 * scores + N * (3 * C + 3 * I + 2 * q + 2 * kv) + N * c.vocabSize + N * (C + 8);
+  const perLayer = N * (4 * C + 2 * q + 2 * kv + 3 * I + 2) + scores + loraZ + qkNorm;
+  // Shared scratch: scores, dprobs, dscores, backward temporaries, one chunk of logits (head.ts) and the final norm.
+  const logits = Math.min(N, logitsChunkRows(c.vocabSize)) * c.vocabSize;
+  const qkScratch = c.qkNorm ? N * (q + kv) : 0;
+  const scratch = 3 * scores + N * (3 * C + 3 * I + 2 * q + 2 * kv) + qkScratch + logits + N * (C + 8);
   const adapterParams = c.numLayers * targets.reduce((s, t) => s + r.lora.r * (targetShape(c, t).inF + targetShape(c, t).outF), 0);
   const weights = parameters * f;
   const activations = (c.numLayers * perLayer + scratch) * f;
