@@ -8,6 +8,7 @@ export const FIXTURES = [
   'qwen3-qknorm-bf16',
   'mistral-window-f32',
   'smollm3-nope-f16',
+  'gemma3-sandwich-bf16',
 ] as const;
 export type FixtureName = (typeof FIXTURES)[number];
 /**

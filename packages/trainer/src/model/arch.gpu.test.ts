@@ -3,7 +3,8 @@
 // - in a model that slides on every layer, a token further back than the stacked windows reach changes no later
 //   position, bit for bit (masked keys add exact zeros), and does change the positions within reach;
 // - generation with the KV cache gives, at every step, the last row of a full forward pass, bit for bit, for Qwen3
-//   (q/k norms; a sliding layer over the cache), Mistral (sliding window) and SmolLM3 (a NoPE layer).
+//   (q/k norms; a sliding layer over the cache), Mistral (sliding window), SmolLM3 (a NoPE layer) and Gemma 3 (a
+//   sliding layer with the local RoPE tables, sandwich norms, scaled embeddings).
 import { gpuTest } from '@webtune/harness/page';
 import { Gpu, IGNORE_INDEX } from '@webtune/kernels';
 import { check, sameBits } from '../../test/engine.ts';
@@ -79,7 +80,7 @@ gpuTest('sliding on every layer: a token beyond the stacked windows changes no l
   model.destroy();
 });
 
-for (const name of ['qwen3-qknorm-bf16', 'mistral-window-f32', 'smollm3-nope-f16'] as const) {
+for (const name of ['qwen3-qknorm-bf16', 'mistral-window-f32', 'smollm3-nope-f16', 'gemma3-sandwich-bf16'] as const) {
   gpuTest(`${name}: KV-cache generation gives the last row of a full forward pass at every step`, async ({ device }) => {
     const gpu = new Gpu(device);
     const { f, model } = await load(gpu, name);

@@ -90,6 +90,12 @@ describe('parseModelConfig', () => {
       attentionBias: { qkv: true, o: false },
       qkNorm: false,
       layers: Array.from({ length: 24 }, () => ({ rope: true, window: null })),
+      mlpActivation: 'silu',
+      normPlusOne: false,
+      sandwichNorms: false,
+      embedScale: 1,
+      attentionScale: 1 / 8,
+      ropeLocalTheta: null,
       bosTokenId: 151643,
       eosTokenIds: [151645],
       torchDtype: 'bfloat16',
@@ -130,6 +136,12 @@ describe('parseModelConfig', () => {
         { rope: true, window: null },
         { rope: true, window: null },
       ],
+      mlpActivation: 'silu',
+      normPlusOne: false,
+      sandwichNorms: false,
+      embedScale: 1,
+      attentionScale: 1 / 4,
+      ropeLocalTheta: null,
       bosTokenId: 1,
       eosTokenIds: [2],
       torchDtype: null,
@@ -170,11 +182,11 @@ describe('parseModelConfig', () => {
 describe('parseModelConfig refuses, naming config.json, the field and the value', () => {
   it('unsupported architectures, by name, with the supported ones', () => {
     expect(err({ ...MINIMAL, architectures: ['Phi3ForCausalLM'] })).toBe(
-      'config.json: architecture "Phi3ForCausalLM" (from "architectures") is not supported: webtune trains LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, MistralForCausalLM, SmolLM3ForCausalLM',
+      'config.json: architecture "Phi3ForCausalLM" (from "architectures") is not supported: webtune trains LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, MistralForCausalLM, SmolLM3ForCausalLM, Gemma3ForCausalLM',
     );
     expect(err({ ...MINIMAL, architectures: ['LlamaForSequenceClassification'] })).toMatch(/"LlamaForSequenceClassification"/);
     expect(err({ ...MINIMAL, model_type: 'gpt2' })).toBe(
-      'config.json: no "architectures", and "model_type" is "gpt2": webtune trains LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, MistralForCausalLM, SmolLM3ForCausalLM (model_type "llama", "qwen2", "qwen3", "mistral", "smollm3")',
+      'config.json: no "architectures", and "model_type" is "gpt2": webtune trains LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, MistralForCausalLM, SmolLM3ForCausalLM, Gemma3ForCausalLM (model_type "llama", "qwen2", "qwen3", "mistral", "smollm3", "gemma3_text")',
     );
     expect(err({ ...MINIMAL, architectures: 'LlamaForCausalLM' })).toBe('config.json: "architectures" is "LlamaForCausalLM", not a list');
   });

@@ -10,8 +10,16 @@ import { refuseAbsurdSizes } from './config-size.ts';
 
 export { ConfigError } from './arch/fields.ts';
 
-export type Architecture = 'LlamaForCausalLM' | 'Qwen2ForCausalLM' | 'Qwen3ForCausalLM' | 'MistralForCausalLM' | 'SmolLM3ForCausalLM';
+export type Architecture =
+  | 'LlamaForCausalLM'
+  | 'Qwen2ForCausalLM'
+  | 'Qwen3ForCausalLM'
+  | 'MistralForCausalLM'
+  | 'SmolLM3ForCausalLM'
+  | 'Gemma3ForCausalLM';
 export const SUPPORTED_ARCHITECTURES: readonly Architecture[] = ARCHITECTURE_SPECS.map((a) => a.architecture);
+/** The same, by the names people know them by ("Llama", ..., "Gemma 3 (text)"), for the studio. */
+export const SUPPORTED_FAMILIES: readonly string[] = ARCHITECTURE_SPECS.map((a) => a.family);
 
 export type RopeScaling =
   | null
@@ -24,6 +32,8 @@ export interface LayerAttention {
   rope: boolean;
   /** Sliding window: a query sees itself and the window - 1 keys before it; null for full causal attention. */
   window: number | null;
+  /** Gemma 3's sliding layers rotate with their own base (ropeLocalTheta, plain RoPE); absent or false: rope_theta. */
+  localRope?: boolean;
 }
 
 export interface ModelConfig {
@@ -59,6 +69,22 @@ export interface ModelConfig {
   qkNorm: boolean;
   /** Per layer (numLayers entries): RoPE or NoPE, full or sliding-window attention. */
   layers: LayerAttention[];
+  /** The MLP's gate activation: SwiGLU's "silu", or Gemma 3's GeGLU "gelu_tanh" (gelu_pytorch_tanh). */
+  mlpActivation: 'silu' | 'gelu_tanh';
+  /** Gemma 3: every RMSNorm (q/k norms and the final one included) multiplies by (1 + w), not w; folded in at upload. */
+  normPlusOne: boolean;
+  /**
+   * Gemma 3's four norms per layer: x += post_attention_layernorm(attn(input_layernorm(x))), then
+   * x += post_feedforward_layernorm(mlp(pre_feedforward_layernorm(x))). Otherwise post_attention_layernorm is the
+   * MLP's pre-norm and the outputs are added unnormed.
+   */
+  sandwichNorms: boolean;
+  /** Embeddings times this: 1, or Gemma 3's sqrt(hidden_size) rounded to the checkpoint's dtype (arch/gemma3.ts). */
+  embedScale: number;
+  /** Attention scores times this: 1/sqrt(head_dim), or Gemma 3's query_pre_attn_scalar ** -0.5. */
+  attentionScale: number;
+  /** RoPE base of the layers with `localRope` (Gemma 3's rope_local_base_freq), unscaled; null when none has it. */
+  ropeLocalTheta: number | null;
   /** `bos_token_id`, or null. */
   bosTokenId: number | null;
   /** `eos_token_id`, always as a list (HF allows a number or a list). */
@@ -100,18 +126,29 @@ export function parseModelConfig(json: string | Record<string, unknown>, file = 
   const headDim = f.int('head_dim', defaults.headDim ?? hiddenSize / numHeads);
   if (headDim % 2 !== 0) throw f.bad('head_dim', 'an even number (RoPE rotates pairs of dimensions)');
   const numLayers = f.int('num_hidden_layers');
+  const intermediateSize = f.int('intermediate_size');
+  const vocabSize = f.int('vocab_size');
+  refuseAbsurdSizes({ hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, vocabSize }, f);
 
-  const act = c.hidden_act ?? 'silu';
-  if (act !== 'silu') throw fail(`"hidden_act" is ${show(act)}; webtune implements the SwiGLU MLP of ${arch}, "silu" only`);
+  const fields = spec.read(f, numLayers);
+  const block = fields.block ?? {
+    mlpActivation: 'silu',
+    normPlusOne: false,
+    sandwichNorms: false,
+    embedScale: 1,
+    attentionScale: 1 / Math.sqrt(headDim),
+    ropeLocalTheta: null,
+  };
+  if (!fields.block) {
+    // Gemma 3 reads its own activation field (hidden_activation); the others have SwiGLU's.
+    const act = c.hidden_act ?? 'silu';
+    if (act !== 'silu') throw fail(`"hidden_act" is ${show(act)}; webtune implements the SwiGLU MLP of ${arch}, "silu" only`);
+  }
   if (f.bool('mlp_bias', false))
     throw fail(`"mlp_bias" is true; webtune implements MLPs without biases (as ${arch} checkpoints ship them)`);
   if (f.has('attention_dropout') && c.attention_dropout !== 0) {
     throw f.bad('attention_dropout', `0 (webtune trains without attention dropout, as every released ${arch} does)`);
   }
-  const intermediateSize = f.int('intermediate_size');
-  const vocabSize = f.int('vocab_size');
-  refuseAbsurdSizes({ hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, vocabSize }, f);
-  const fields = spec.read(f, numLayers);
 
   // transformers v5 moves rope_theta and the scaling into `rope_parameters`; read either layout.
   const ropeParams = isObject(c.rope_parameters) ? c.rope_parameters : null;
@@ -150,12 +187,22 @@ export function parseModelConfig(json: string | Record<string, unknown>, file = 
     maxPositionEmbeddings,
     vocabSize,
     tieWordEmbeddings: f.bool('tie_word_embeddings', defaults.tieWordEmbeddings),
-    ...fields,
+    attentionBias: fields.attentionBias,
+    qkNorm: fields.qkNorm,
+    layers: fields.layers,
+    ...block,
     bosTokenId: bos as number | null,
     eosTokenIds: eosTokenIds as number[],
     torchDtype: dtype as string | null,
   };
 }
+
+/** Gemma 3 4B and up ship as image-text models; their text tower is a Gemma3ForCausalLM under other tensor names. */
+const GEMMA3_MULTIMODAL =
+  'this is a Gemma3ForConditionalGeneration (image + text) checkpoint; webtune trains the text-only Gemma3ForCausalLM. ' +
+  'Load a text-only Gemma 3 (google/gemma-3-270m or google/gemma-3-1b-pt / -it), or a text-only export of this one: ' +
+  'a config.json holding its "text_config" with "architectures": ["Gemma3ForCausalLM"], and the language model\'s ' +
+  'tensors saved under "model.*" (transformers: Gemma3ForCausalLM.from_pretrained(...).save_pretrained(...))';
 
 function readArchitecture(c: Record<string, unknown>, fail: (p: string) => ConfigError): ArchitectureSpec {
   const supported = `webtune trains ${SUPPORTED_ARCHITECTURES.join(', ')}`;
@@ -164,11 +211,13 @@ function readArchitecture(c: Record<string, unknown>, fail: (p: string) => Confi
     const a = archs[0];
     const spec = ARCHITECTURE_SPECS.find((s) => s.architecture === a);
     if (spec) return spec;
+    if (a === 'Gemma3ForConditionalGeneration') throw fail(GEMMA3_MULTIMODAL);
     throw fail(`architecture ${JSON.stringify(a)} (from "architectures") is not supported: ${supported}`);
   }
   if (archs !== undefined && archs !== null && !Array.isArray(archs)) throw fail(`"architectures" is ${JSON.stringify(archs)}, not a list`);
   const spec = ARCHITECTURE_SPECS.find((s) => s.modelType === c.model_type);
   if (spec) return spec;
+  if (c.model_type === 'gemma3') throw fail(GEMMA3_MULTIMODAL);
   const types = ARCHITECTURE_SPECS.map((s) => JSON.stringify(s.modelType)).join(', ');
   throw fail(`no "architectures", and "model_type" is ${JSON.stringify(c.model_type)}: ${supported} (model_type ${types})`);
 }
@@ -268,6 +317,10 @@ export function expectedTensors(c: ModelConfig): Map<string, number[]> {
     t.set(`${p}.self_attn.o_proj.weight`, [h, q]);
     if (c.attentionBias.o) t.set(`${p}.self_attn.o_proj.bias`, [h]);
     t.set(`${p}.post_attention_layernorm.weight`, [h]);
+    if (c.sandwichNorms) {
+      t.set(`${p}.pre_feedforward_layernorm.weight`, [h]);
+      t.set(`${p}.post_feedforward_layernorm.weight`, [h]);
+    }
     t.set(`${p}.mlp.gate_proj.weight`, [c.intermediateSize, h]);
     t.set(`${p}.mlp.up_proj.weight`, [c.intermediateSize, h]);
     t.set(`${p}.mlp.down_proj.weight`, [h, c.intermediateSize]);

@@ -8,19 +8,25 @@
 // Llama is the base; the switches the other architectures set (ModelConfig, read by arch/*.ts) are:
 // - qkNorm (Qwen3): q = q_norm(q_proj(h)), k = k_norm(k_proj(h)), RMSNorm over hd per head, before RoPE;
 // - layers[l].rope false (SmolLM3's NoPE layers): q and k go to attention unrotated;
-// - layers[l].window (Mistral, Qwen sliding layers): attention sees the last `window` keys only.
+// - layers[l].window (Mistral, Qwen sliding layers): attention sees the last `window` keys only;
+// - Gemma 3: embedScale, attentionScale, layers[l].localRope (the local RoPE tables), GeGLU (mlpActivation), and
+//   sandwichNorms: the attention and MLP outputs go through their own RMSNorm before the residual add
+//   (post_attention_layernorm, post_feedforward_layernorm) and the MLP's pre-norm is pre_feedforward_layernorm.
+//   The (1 + w) of its norms is in the uploaded weights (weights.ts).
 import {
   add,
   attentionBackward,
   attentionForward,
-  attentionScale,
   type Command,
   embeddingForward,
   type Gpu,
+  gegluBackward,
+  gegluForward,
   mixSeed,
   rmsnormBackward,
   rmsnormForward,
   rope,
+  scale,
   swigluBackward,
   swigluForward,
   type Tensor,
@@ -30,7 +36,7 @@ import { buildHead, logitsChunkRows } from './head.ts';
 import { type LoraUse, linearBackward, linearForward, loraDropout } from './linear.ts';
 import type { LoraAdapter, LoraTarget } from './lora.ts';
 import type { ActivationPool } from './pool.ts';
-import type { ModelWeights } from './weights.ts';
+import type { LayerWeights, ModelWeights } from './weights.ts';
 
 export interface StepOptions {
   /** Adapters applied in order, all frozen (e.g. the SFT adapter under DPO). */
@@ -160,10 +166,37 @@ function layerTensors(ctx: Ctx, l: number) {
     gate: g('gate', [N, c.intermediateSize]),
     up: g('up', [N, c.intermediateSize]),
     act: g('act', [N, c.intermediateSize]),
+    // sandwichNorms only: the attention and MLP outputs before their norms, and those norms' 1/rms per row.
+    sw: c.sandwichNorms
+      ? { o: g('o_raw', [N, c.hiddenSize]), rstdO: g('rstd_o', [N]), d: g('d_raw', [N, c.hiddenSize]), rstdD: g('rstd_d', [N]) }
+      : undefined,
     // 2-D views of the head tensors for the projections.
     q2: (t: Tensor) => t.view([N, q]),
     kv2: (t: Tensor) => t.view([N, kv]),
   };
+}
+
+/** The RoPE tables layer l rotates with: the local ones on Gemma 3's sliding layers, the global ones elsewhere. */
+function ropeTable(ctx: Ctx, l: number) {
+  const w = ctx.weights;
+  const positions = ctx.pool.get('positions', [ctx.N], 'u32');
+  if (!ctx.config.layers[l].localRope) return { positions, cos: w.ropeCos, sin: w.ropeSin };
+  if (!w.ropeLocalCos || !w.ropeLocalSin)
+    throw new Error(`internal: layer ${l} rotates with the local RoPE tables, which were not uploaded`);
+  return { positions, cos: w.ropeLocalCos, sin: w.ropeLocalSin };
+}
+
+/** The norm before the MLP: pre_feedforward_layernorm with sandwichNorms, post_attention_layernorm otherwise. */
+function mlpNorm(c: ModelConfig, w: LayerWeights): Tensor {
+  if (!c.sandwichNorms) return w.postAttentionNorm;
+  if (!w.preFeedforwardNorm) throw new Error('internal: sandwichNorms without pre_feedforward_layernorm weights');
+  return w.preFeedforwardNorm;
+}
+
+/** The output norm of a sandwich block (post_attention / post_feedforward layernorm), present with sandwichNorms. */
+function outputNorm(w: Tensor | undefined, name: string): Tensor {
+  if (!w) throw new Error(`internal: sandwichNorms without ${name} weights`);
+  return w;
 }
 
 /** x_{l+1} = x_l + attention(rmsnorm(x_l)), then + mlp(rmsnorm(·)). Writes `next`: [N, C]. */
@@ -177,9 +210,8 @@ async function layerForward(ctx: Ctx, l: number, next: Tensor): Promise<Command[
   const keys = kv ? kv.capacity : ctx.T;
   const scores = ctx.pool.get('scores', [ctx.B, c.numHeads, ctx.T, keys]);
   const probs = kv ? ctx.pool.get('probs', [1, c.numHeads, ctx.T, keys]) : a.probs;
-  const scale = attentionScale(c.headDim); // 1/sqrt(head_dim) in every architecture here
   const layer = c.layers[l];
-  const attention = { scale, window: layer.window ?? undefined };
+  const attention = { scale: c.attentionScale, window: layer.window ?? undefined };
   const cmds: Command[] = [];
   const lin = async (label: string, target: LoraTarget, out: Tensor, x: Tensor, W: Tensor, bias?: Tensor) =>
     cmds.push(...(await linearForward(gpu, `L${l}.${label}`, out, x, W, bias, await loraUses(ctx, l, target, x))));
@@ -201,7 +233,7 @@ async function layerForward(ctx: Ctx, l: number, next: Tensor): Promise<Command[
   }
   await lin('v_proj', 'v_proj', a.kv2(a.v), a.h, w.v, w.vBias);
   if (layer.rope) {
-    const table = { positions: ctx.pool.get('positions', [N], 'u32'), cos: weights.ropeCos, sin: weights.ropeSin };
+    const table = ropeTable(ctx, l);
     cmds.push(...(await rope(gpu, { x: a.q.view([N, c.numHeads, c.headDim]), ...table })));
     cmds.push(...(await rope(gpu, { x: a.k.view([N, c.numKvHeads, c.headDim]), ...table })));
   }
@@ -218,15 +250,28 @@ async function layerForward(ctx: Ctx, l: number, next: Tensor): Promise<Command[
   } else {
     cmds.push(...(await attentionForward(gpu, { q: a.q, k: a.k, v: a.v, out: a.att, scores, probs }, attention)));
   }
-  await lin('o_proj', 'o_proj', o, a.q2(a.att), w.o, w.oBias);
+  const eps = { eps: c.rmsNormEps };
+  if (a.sw) {
+    await lin('o_proj', 'o_proj', a.sw.o, a.q2(a.att), w.o, w.oBias);
+    cmds.push(...(await rmsnormForward(gpu, { y: o, rstd: a.sw.rstdO, x: a.sw.o, w: w.postAttentionNorm }, eps)));
+  } else {
+    await lin('o_proj', 'o_proj', o, a.q2(a.att), w.o, w.oBias);
+  }
   cmds.push(...(await add(gpu, a.xmid, a.x, o)));
 
   // MLP block
-  cmds.push(...(await rmsnormForward(gpu, { y: a.h2, rstd: a.rstd2, x: a.xmid, w: w.postAttentionNorm }, { eps: c.rmsNormEps })));
+  cmds.push(...(await rmsnormForward(gpu, { y: a.h2, rstd: a.rstd2, x: a.xmid, w: mlpNorm(c, w) }, eps)));
   await lin('gate_proj', 'gate_proj', a.gate, a.h2, w.gate);
   await lin('up_proj', 'up_proj', a.up, a.h2, w.up);
-  cmds.push(...(await swigluForward(gpu, { out: a.act, gate: a.gate, up: a.up })));
-  await lin('down_proj', 'down_proj', d, a.act, w.down);
+  const gated = c.mlpActivation === 'gelu_tanh' ? gegluForward : swigluForward;
+  cmds.push(...(await gated(gpu, { out: a.act, gate: a.gate, up: a.up })));
+  if (a.sw) {
+    await lin('down_proj', 'down_proj', a.sw.d, a.act, w.down);
+    const norm = outputNorm(w.postFeedforwardNorm, 'post_feedforward_layernorm');
+    cmds.push(...(await rmsnormForward(gpu, { y: d, rstd: a.sw.rstdD, x: a.sw.d, w: norm }, eps)));
+  } else {
+    await lin('down_proj', 'down_proj', d, a.act, w.down);
+  }
   cmds.push(...(await add(gpu, next, a.xmid, d)));
   return cmds;
 }
@@ -255,26 +300,36 @@ async function layerBackward(ctx: Ctx, l: number, dx: Tensor): Promise<Command[]
     cmds.push(...(await linearBackward(gpu, `L${l}.${label}`, dIn, dOut, x, W, uses, u, accumulate)));
   };
 
-  // MLP block: x_{l+1} = xmid + down(swiglu(gate(h2), up(h2))), h2 = rmsnorm(xmid)
-  await lin('down_proj', 'down_proj', dact, dx, a.act, w.down, false);
-  cmds.push(...(await swigluBackward(gpu, { dgate, dup, dout: dact, gate: a.gate, up: a.up })));
+  // With sandwichNorms an output norm sits between each block and the residual: dLoss/d(block output) goes through it.
+  const throughOutputNorm = async (x: Tensor, w: Tensor, rstd: Tensor) => {
+    const dout = p.get('dblock', [N, c.hiddenSize]);
+    cmds.push(...(await rmsnormBackward(gpu, { dx: dout, dy: dx, x, w, rstd })));
+    return dout;
+  };
+
+  // MLP block: x_{l+1} = xmid + [norm](down(act(gate(h2), up(h2)))), h2 = rmsnorm(xmid)
+  const ddown = a.sw ? await throughOutputNorm(a.sw.d, outputNorm(w.postFeedforwardNorm, 'post_feedforward_layernorm'), a.sw.rstdD) : dx;
+  await lin('down_proj', 'down_proj', dact, ddown, a.act, w.down, false);
+  const gated = c.mlpActivation === 'gelu_tanh' ? gegluBackward : swigluBackward;
+  cmds.push(...(await gated(gpu, { dgate, dup, dout: dact, gate: a.gate, up: a.up })));
   await lin('gate_proj', 'gate_proj', dh, dgate, a.h2, w.gate, false);
   await lin('up_proj', 'up_proj', dh, dup, a.h2, w.up, true);
-  cmds.push(...(await rmsnormBackward(gpu, { dx, dy: dh, x: a.xmid, w: w.postAttentionNorm, rstd: a.rstd2 }, { accumulate: true })));
+  cmds.push(...(await rmsnormBackward(gpu, { dx, dy: dh, x: a.xmid, w: mlpNorm(c, w), rstd: a.rstd2 }, { accumulate: true })));
 
   // attention block: xmid = x_l + o(attention(rope(qn(q(h))), rope(kn(k(h))), v(h))), h = rmsnorm(x_l),
   // rope and the per-head norms qn / kn only where the layer and the architecture have them
   const layer = c.layers[l];
-  await lin('o_proj', 'o_proj', a.q2(datt), dx, a.q2(a.att), w.o, false);
+  const dattOut = a.sw ? await throughOutputNorm(a.sw.o, w.postAttentionNorm, a.sw.rstdO) : dx;
+  await lin('o_proj', 'o_proj', a.q2(datt), dattOut, a.q2(a.att), w.o, false);
   cmds.push(
     ...(await attentionBackward(
       gpu,
       { dout: datt, q: a.q, k: a.k, v: a.v, probs: a.probs, dprobs, dscores, dq, dk, dv },
-      { scale: attentionScale(c.headDim), window: layer.window ?? undefined },
+      { scale: c.attentionScale, window: layer.window ?? undefined },
     )),
   );
   if (layer.rope) {
-    const table = { positions: p.get('positions', [N], 'u32'), cos: weights.ropeCos, sin: weights.ropeSin };
+    const table = ropeTable(ctx, l);
     cmds.push(...(await rope(gpu, { x: dq.view([N, c.numHeads, c.headDim]), ...table }, { inverse: true })));
     cmds.push(...(await rope(gpu, { x: dk.view([N, c.numKvHeads, c.headDim]), ...table }, { inverse: true })));
   }
@@ -358,6 +413,7 @@ async function build(
   const rstdf = pool.get('rstdf', [N]);
 
   const forward: Command[] = [...(await embeddingForward(gpu, { out: x(0), table: weights.embed, ids }))];
+  if (config.embedScale !== 1) forward.push(...(await scale(gpu, x(0), config.embedScale)));
   for (let l = 0; l < L; l++) forward.push(...(await layerForward(ctx, l, x(l + 1))));
   forward.push(...(await rmsnormForward(gpu, { y: hf, rstd: rstdf, x: x(L), w: weights.norm }, { eps: config.rmsNormEps })));
   let logits: Tensor;

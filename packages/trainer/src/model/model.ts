@@ -4,7 +4,7 @@ import { type ModelConfig, parseModelConfig } from './config.ts';
 import { buildStep, type Step, type StepOptions } from './decoder.ts';
 import type { LoraAdapter } from './lora.ts';
 import { ActivationPool } from './pool.ts';
-import { type CheckpointFiles, destroyWeights, type ModelWeights, uploadRope, uploadWeights } from './weights.ts';
+import { type CheckpointFiles, destroyWeights, type ModelWeights, ropeTensors, uploadRope, uploadWeights } from './weights.ts';
 
 const ids = new WeakMap<LoraAdapter, number>();
 let nextId = 1;
@@ -67,8 +67,7 @@ export class Model {
   coverPositions(n: number): void {
     if (n <= this.weights.ropePositions) return;
     const grown = uploadRope(this.gpu, this.config, Math.ceil(n / 1024) * 1024);
-    this.weights.ropeCos.buffer.destroy();
-    this.weights.ropeSin.buffer.destroy();
+    for (const t of ropeTensors(this.weights)) t.buffer.destroy();
     Object.assign(this.weights, grown);
     this.steps.clear();
   }
@@ -85,7 +84,8 @@ export class Model {
     const kv = c.numKvHeads * c.headDim;
     const perLayer = 2 * c.hiddenSize + c.hiddenSize * (q + 2 * kv) + q * c.hiddenSize + 3 * c.hiddenSize * c.intermediateSize;
     const qkNorm = c.qkNorm ? 2 * c.headDim : 0;
-    const bias = (c.attentionBias.qkv ? q + 2 * kv : 0) + (c.attentionBias.o ? c.hiddenSize : 0) + qkNorm;
+    const sandwich = c.sandwichNorms ? 2 * c.hiddenSize : 0; // pre/post feedforward norms
+    const bias = (c.attentionBias.qkv ? q + 2 * kv : 0) + (c.attentionBias.o ? c.hiddenSize : 0) + qkNorm + sandwich;
     const head = c.tieWordEmbeddings ? 0 : c.vocabSize * c.hiddenSize;
     return c.vocabSize * c.hiddenSize + c.numLayers * (perLayer + bias) + c.hiddenSize + head;
   }

@@ -19,6 +19,8 @@ export interface LayerWeights {
   oBias?: Tensor; // [C]
   qNorm?: Tensor; // [hd] (qkNorm)
   kNorm?: Tensor; // [hd] (qkNorm)
+  preFeedforwardNorm?: Tensor; // [C] (sandwichNorms)
+  postFeedforwardNorm?: Tensor; // [C] (sandwichNorms)
 }
 
 export interface ModelWeights {
@@ -30,6 +32,9 @@ export interface ModelWeights {
   /** RoPE tables [P, hd/2]: angles computed on the host (GPU sin/cos are inexact for large angles). */
   ropeCos: Tensor;
   ropeSin: Tensor;
+  /** The same for the layers with localRope (Gemma 3's sliding layers, base ropeLocalTheta); absent without them. */
+  ropeLocalCos?: Tensor;
+  ropeLocalSin?: Tensor;
   /** Positions the tables cover (P); Model.coverPositions grows them. */
   ropePositions: number;
 }
@@ -45,7 +50,8 @@ export const INITIAL_ROPE_POSITIONS = 16384;
 
 /**
  * Validate every file, check the tensors against the config (missing ones named), then upload
- * what the decoder needs. F16/BF16 are widened to float32 exactly.
+ * what the decoder needs. F16/BF16 are widened to float32 exactly. With normPlusOne (Gemma 3) every RMSNorm weight
+ * is uploaded as 1 + w, added in float32 as transformers does (`1.0 + self.weight.float()`).
  */
 export function uploadWeights(gpu: Gpu, config: ModelConfig, files: CheckpointFiles): ModelWeights {
   const index = new Map<string, { file: string; bytes: Uint8Array; dataOffset: number; info: TensorInfo }>();
@@ -63,7 +69,9 @@ export function uploadWeights(gpu: Gpu, config: ModelConfig, files: CheckpointFi
   const load = (name: string): Tensor => {
     const e = index.get(name);
     if (!e) throw new Error(`${names}: tensor ${name} is missing`);
-    return gpu.upload(weightToFloat32(e.file, e.bytes, e.dataOffset, e.info), e.info.shape, name, 'weights');
+    const data = weightToFloat32(e.file, e.bytes, e.dataOffset, e.info);
+    if (config.normPlusOne && /norm\.weight$/.test(name)) for (let i = 0; i < data.length; i++) data[i] += 1;
+    return gpu.upload(data, e.info.shape, name, 'weights');
   };
   const maybe = (name: string, wanted: boolean) => (wanted ? load(name) : undefined);
   const layers: LayerWeights[] = [];
@@ -85,6 +93,8 @@ export function uploadWeights(gpu: Gpu, config: ModelConfig, files: CheckpointFi
       oBias: maybe(`${p}.self_attn.o_proj.bias`, config.attentionBias.o),
       qNorm: maybe(`${p}.self_attn.q_norm.weight`, config.qkNorm),
       kNorm: maybe(`${p}.self_attn.k_norm.weight`, config.qkNorm),
+      preFeedforwardNorm: maybe(`${p}.pre_feedforward_layernorm.weight`, config.sandwichNorms),
+      postFeedforwardNorm: maybe(`${p}.post_feedforward_layernorm.weight`, config.sandwichNorms),
     });
   }
   const embed = load('model.embed_tokens.weight');
@@ -97,22 +107,37 @@ export function uploadWeights(gpu: Gpu, config: ModelConfig, files: CheckpointFi
   };
 }
 
+export type RopeWeights = Pick<ModelWeights, 'ropeCos' | 'ropeSin' | 'ropeLocalCos' | 'ropeLocalSin' | 'ropePositions'>;
+
 /**
- * RoPE cos/sin tables [positions, hd/2] for positions 0..positions-1. Row p does not depend on how many rows there
- * are, so a longer table agrees with a shorter one bit for bit where both have rows.
+ * RoPE cos/sin tables [positions, hd/2] for positions 0..positions-1, and the local ones when a layer rotates with
+ * ropeLocalTheta (plain RoPE: Gemma 3 builds its local rotary embedding with rope_scaling "default"). Row p does not
+ * depend on how many rows there are, so a longer table agrees with a shorter one bit for bit where both have rows.
  */
-export function uploadRope(gpu: Gpu, config: ModelConfig, positions: number): Pick<ModelWeights, 'ropeCos' | 'ropeSin' | 'ropePositions'> {
+export function uploadRope(gpu: Gpu, config: ModelConfig, positions: number): RopeWeights {
+  const shape = [positions, config.headDim / 2];
   const { cos, sin } = ropeTables(ropeInvFreq(config), positions);
-  return {
-    ropeCos: gpu.upload(cos, [positions, config.headDim / 2], 'rope cos', 'weights'),
-    ropeSin: gpu.upload(sin, [positions, config.headDim / 2], 'rope sin', 'weights'),
+  const out: RopeWeights = {
+    ropeCos: gpu.upload(cos, shape, 'rope cos', 'weights'),
+    ropeSin: gpu.upload(sin, shape, 'rope sin', 'weights'),
     ropePositions: positions,
   };
+  if (config.ropeLocalTheta !== null && config.layers.some((l) => l.localRope)) {
+    const local = ropeTables(ropeInvFreq({ ...config, ropeTheta: config.ropeLocalTheta, ropeScaling: null }), positions);
+    out.ropeLocalCos = gpu.upload(local.cos, shape, 'rope local cos', 'weights');
+    out.ropeLocalSin = gpu.upload(local.sin, shape, 'rope local sin', 'weights');
+  }
+  return out;
+}
+
+/** The RoPE tables (global, and local where uploaded), to destroy when they grow. */
+export function ropeTensors(w: RopeWeights): Tensor[] {
+  return [w.ropeCos, w.ropeSin, w.ropeLocalCos, w.ropeLocalSin].filter((t): t is Tensor => t !== undefined);
 }
 
 /** Every tensor of the model, once (the tied head is the embedding). */
 export function allTensors(w: ModelWeights): Tensor[] {
-  const out = new Set<Tensor>([w.embed, w.norm, w.lmHead, w.ropeCos, w.ropeSin]);
+  const out = new Set<Tensor>([w.embed, w.norm, w.lmHead, ...ropeTensors(w)]);
   for (const l of w.layers) for (const t of Object.values(l)) if (t) out.add(t);
   return [...out];
 }

@@ -15,6 +15,20 @@ const QWEN3_06B = parseModelConfig({
   tie_word_embeddings: true,
   vocab_size: 151936,
 });
+// google/gemma-3-270m's sizes: 18 layers (every 6th global), hidden 640, 4 / 1 heads of 256, vocabulary 262,144.
+const GEMMA3_270M = parseModelConfig({
+  architectures: ['Gemma3ForCausalLM'],
+  head_dim: 256,
+  hidden_size: 640,
+  intermediate_size: 2048,
+  max_position_embeddings: 32768,
+  num_attention_heads: 4,
+  num_hidden_layers: 18,
+  num_key_value_heads: 1,
+  sliding_window: 512,
+  torch_dtype: 'bfloat16',
+  vocab_size: 262144,
+});
 const run = (maxLength: number) => ({
   method: 'sft' as const,
   batchSize: 1,
@@ -41,5 +55,20 @@ describe('estimateMemory', () => {
     const kept = 256 * (c.numHeads * c.headDim + c.numKvHeads * c.headDim + c.numHeads + c.numKvHeads);
     const scratch = 256 * (c.numHeads + c.numKvHeads) * c.headDim;
     expect(a.activations - b.activations).toBe((c.numLayers * kept + scratch) * 4);
+  });
+
+  it("counts Gemma 3's sandwich-norm activations, its local RoPE tables, and 64 rows of its 262,144-column logits", () => {
+    const c = GEMMA3_270M;
+    const N = 256;
+    const plain = { ...c, sandwichNorms: false, layers: c.layers.map((l) => ({ ...l, localRope: false })) };
+    const [a, b] = [estimateMemory(c, 2.7e8, run(N)), estimateMemory(plain, 2.7e8, run(N))];
+    // Per layer: the attention and MLP outputs before their norms, a 1/rms row each; shared: one [N, C] gradient.
+    expect(a.activations - b.activations).toBe((c.numLayers * N * (2 * c.hiddenSize + 2) + N * c.hiddenSize) * 4);
+    // A second cos/sin pair [16384, 128] for the sliding layers' base.
+    expect(a.weights - b.weights).toBe(2 * 16384 * 128 * 4);
+    expect(logitsChunkRows(c.vocabSize)).toBe(64);
+    const doubled = estimateMemory({ ...c, vocabSize: 2 * c.vocabSize }, 2.7e8, run(1024));
+    // A chunk stays 64 rows (at least one aligned chunk), so doubling V adds 64 rows of V, not 1,024.
+    expect(doubled.activations - estimateMemory(c, 2.7e8, run(1024)).activations).toBe(64 * c.vocabSize * 4);
   });
 });

@@ -1,10 +1,11 @@
 // How much GPU memory a run needs, counted from the buffers the decoder step allocates
-// (decoder.ts): weights, activations kept per layer for the backward, scratch, logits, and the
+// (decoder.ts): weights and RoPE tables, activations kept per layer for the backward, scratch, logits, and the
 // adapter with its gradient and two AdamW moments. Float32 everywhere. An estimate for the user
 // ("will this fit?"), not an allocator.
 import type { ModelConfig } from '../model/config.ts';
 import { logitsChunkRows } from '../model/head.ts';
 import { LORA_TARGETS, type LoraTarget, targetShape } from '../model/lora-config.ts';
+import { INITIAL_ROPE_POSITIONS } from '../model/weights.ts';
 import type { Method } from './config.ts';
 
 export interface MemoryEstimate {
@@ -31,14 +32,20 @@ export function estimateMemory(
   const loraZ = targets.length * N * r.lora.r;
   // Qwen3's q/k norms keep the projections before the norm and a 1/rms per head (and need dq, dk scratch for them).
   const qkNorm = c.qkNorm ? N * (q + kv + c.numHeads + c.numKvHeads) : 0;
+  // Gemma 3's sandwich norms keep the attention and MLP outputs before their norms and a 1/rms row for each.
+  const sandwich = c.sandwichNorms ? N * (2 * C + 2) : 0;
   // Kept per layer: x, h, q, k, v, probs, att, xmid, h2, gate, up, act, LoRA z (+ two rstd rows).
-  const perLayer = N * (4 * C + 2 * q + 2 * kv + 3 * I + 2) + scores + loraZ + qkNorm;
+  const perLayer = N * (4 * C + 2 * q + 2 * kv + 3 * I + 2) + scores + loraZ + qkNorm + sandwich;
   // Shared scratch: scores, dprobs, dscores, backward temporaries, one chunk of logits (head.ts) and the final norm.
   const logits = Math.min(N, logitsChunkRows(c.vocabSize)) * c.vocabSize;
   const qkScratch = c.qkNorm ? N * (q + kv) : 0;
-  const scratch = 3 * scores + N * (3 * C + 3 * I + 2 * q + 2 * kv) + qkScratch + logits + N * (C + 8);
+  const sandwichScratch = c.sandwichNorms ? N * C : 0; // the gradient through an output norm
+  const scratch = 3 * scores + N * (3 * C + 3 * I + 2 * q + 2 * kv) + qkScratch + sandwichScratch + logits + N * (C + 8);
+  // RoPE cos/sin tables [P, hd/2] (weights.ts), a second pair for Gemma 3's local layers; grown in steps of 1024.
+  const ropePositions = Math.max(Math.min(c.maxPositionEmbeddings, INITIAL_ROPE_POSITIONS), Math.ceil(r.maxLength / 1024) * 1024);
+  const ropeTables = (c.layers.some((l) => l.localRope) ? 2 : 1) * 2 * ropePositions * (c.headDim / 2);
   const adapterParams = c.numLayers * targets.reduce((s, t) => s + r.lora.r * (targetShape(c, t).inF + targetShape(c, t).outF), 0);
-  const weights = parameters * f;
+  const weights = (parameters + ropeTables) * f;
   const activations = (c.numLayers * perLayer + scratch) * f;
   const adapter = adapterParams * 4 * f; // parameters, gradient, AdamW m and v
   return { weights, activations, adapter, total: weights + activations + adapter };

@@ -4,6 +4,7 @@ import { type ArchitectureSpec, uniformLayers } from './spec.ts';
 
 export const llama: ArchitectureSpec = {
   architecture: 'LlamaForCausalLM',
+  family: 'Llama',
   modelType: 'llama',
   defaults: { maxPositionEmbeddings: 2048, bosTokenId: 1, eosTokenId: 2, ropeTheta: 10000, tieWordEmbeddings: false },
   read(f, numLayers) {

@@ -6,6 +6,7 @@ import { type ArchitectureSpec, uniformLayers } from './spec.ts';
 
 export const mistral: ArchitectureSpec = {
   architecture: 'MistralForCausalLM',
+  family: 'Mistral',
   modelType: 'mistral',
   defaults: { maxPositionEmbeddings: 4096 * 32, bosTokenId: 1, eosTokenId: 2, ropeTheta: 10000, tieWordEmbeddings: false },
   read: (f, numLayers) => ({

@@ -24,6 +24,7 @@ const QWEN_DEFAULTS = { maxPositionEmbeddings: 32768, bosTokenId: null, eosToken
 
 export const qwen2: ArchitectureSpec = {
   architecture: 'Qwen2ForCausalLM',
+  family: 'Qwen2',
   modelType: 'qwen2',
   defaults: QWEN_DEFAULTS,
   read: (f, numLayers) => ({ attentionBias: { qkv: true, o: false }, qkNorm: false, layers: qwenLayers(f, numLayers) }),
@@ -31,6 +32,7 @@ export const qwen2: ArchitectureSpec = {
 
 export const qwen3: ArchitectureSpec = {
   architecture: 'Qwen3ForCausalLM',
+  family: 'Qwen3',
   modelType: 'qwen3',
   defaults: { ...QWEN_DEFAULTS, headDim: 128 },
   read(f, numLayers) {

@@ -16,6 +16,7 @@ function ropeLayers(f: ConfigFields, numLayers: number): boolean[] {
 
 export const smollm3: ArchitectureSpec = {
   architecture: 'SmolLM3ForCausalLM',
+  family: 'SmolLM3',
   modelType: 'smollm3',
   defaults: { maxPositionEmbeddings: 32768, bosTokenId: 128000, eosTokenId: 128001, ropeTheta: 2000000, tieWordEmbeddings: true },
   read(f, numLayers) {

@@ -1,6 +1,6 @@
 // What an architecture module (arch/<name>.ts) declares: its names, transformers' class defaults, and how its
 // config.json fields turn into the decoder's switches. Everything else is read the same way for all of them.
-import type { Architecture, LayerAttention } from '../config.ts';
+import type { Architecture, LayerAttention, ModelConfig } from '../config.ts';
 import type { ConfigFields } from './fields.ts';
 
 /** The decoder's switches an architecture sets, beyond the sizes every config has. */
@@ -11,10 +11,14 @@ export interface ArchitectureFields {
   qkNorm: boolean;
   /** Per layer: RoPE or not (SmolLM3's NoPE layers) and the sliding window (null: full causal attention). */
   layers: LayerAttention[];
+  /** Gemma 3's block (config.ts's ModelConfig documents each); absent: Llama's (SwiGLU, w norms, no scales). */
+  block?: Pick<ModelConfig, 'mlpActivation' | 'normPlusOne' | 'sandwichNorms' | 'embedScale' | 'attentionScale' | 'ropeLocalTheta'>;
 }
 
 export interface ArchitectureSpec {
   architecture: Architecture;
+  /** The name people know the family by, as the studio lists what loads (e.g. "Gemma 3 (text)"). */
+  family: string;
   modelType: string;
   /** transformers' config class defaults, for fields a config.json may omit. */
   defaults: {
@@ -23,7 +27,7 @@ export interface ArchitectureSpec {
     eosTokenId: number | null;
     ropeTheta: number;
     tieWordEmbeddings: boolean;
-    /** Qwen3's config class defaults head_dim to 128; the others derive it as hidden_size / heads. */
+    /** Qwen3's and Gemma 3's config classes default head_dim (128, 256); the others derive it as hidden_size / heads. */
     headDim?: number;
   };
   read(f: ConfigFields, numLayers: number): ArchitectureFields;
