@@ -53,6 +53,8 @@ export interface ModelInfo {
   hasChatTemplate: boolean;
   /** Why the chat template cannot be used (its Jinja does not parse), or null: said once, at load. */
   chatTemplateProblem: string | null;
+  /** The projections LoRA can adapt in this model, by their PEFT target names. */
+  loraTargets: string[];
   /** Bytes of GPU memory the weights take (float32). */
   weightBytes: number;
 }

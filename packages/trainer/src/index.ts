@@ -42,7 +42,7 @@ export {
   type ScoredAnswer,
   scoreAnswer,
 } from './lesson/lesson.ts';
-export { ConfigError, type ModelConfig, parseModelConfig } from './model/config.ts';
+export { ConfigError, type ModelConfig, parseModelConfig, SUPPORTED_FAMILIES } from './model/config.ts';
 export { LORA_TARGETS, type LoraTarget } from './model/lora-config.ts';
 export type { DownloadProgress, ModelSource } from './model/source.ts';
 export { unzip, ZipError, zip } from './store/zip.ts';

@@ -5,6 +5,7 @@ import type { LoadModelOptions, ModelInfo } from '../api.ts';
 import { TextTokenizer } from '../data/tokenizer.ts';
 import { parseModelConfig } from '../model/config.ts';
 import { modelFingerprint } from '../model/fingerprint.ts';
+import { LORA_TARGETS } from '../model/lora-config.ts';
 import { Model } from '../model/model.ts';
 import { type DownloadProgress, describeSource, fetchModelFiles, type ModelSource, sourceFolder } from '../model/source.ts';
 
@@ -58,6 +59,8 @@ export function modelInfo({ model, tokenizer, id }: LoadedModel): ModelInfo {
     tokenizerSize: tokenizer.size,
     hasChatTemplate: tokenizer.hasChatTemplate,
     chatTemplateProblem: tokenizer.chatTemplateProblem,
+    // Every architecture webtune trains has all seven projections (lora-config.ts); none adds or lacks one.
+    loraTargets: [...LORA_TARGETS],
     weightBytes: model.parameterCount * 4,
   };
 }
