@@ -14,13 +14,14 @@ declare global {
 
 const trainer = createTrainer();
 
-const send = (channel: WireEvent['channel'], ...args: unknown[]) => void window.__webtuneEvent({ channel, args: toWire(args) });
+/** Resolves once Node has handled the event: a callback that awaits it (an export's chunks) gets Node's backpressure and errors. */
+const send = (channel: WireEvent['channel'], ...args: unknown[]) => window.__webtuneEvent({ channel, args: toWire(args) });
 
 /** init's handlers, each forwarded to Node (engine.ts hands them to the handlers Engine.init was given). */
 const handlers: Required<TrainerHandlers> = {
-  onDeviceLost: (message) => send('onDeviceLost', message),
-  onGpuError: (name, message) => send('onGpuError', name, message),
-  onProgress: (progress) => send('onProgress', progress),
+  onDeviceLost: (message) => void send('onDeviceLost', message),
+  onGpuError: (name, message) => void send('onGpuError', name, message),
+  onProgress: (progress) => void send('onProgress', progress),
 };
 
 // A failure comes back as a value, {result: Error}, not as a rejection: puppeteer would fold the worker's stack into

@@ -42,7 +42,7 @@ export class PageError extends Error {
 const BUILTIN_ERRORS = new Set(['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError', 'EvalError', 'URIError']);
 
 export class Engine {
-  private onEvent: ((...payload: unknown[]) => void) | undefined;
+  private onEvent: ((...payload: unknown[]) => unknown) | undefined;
   private handlers: TrainerHandlers = {};
 
   private constructor(
@@ -94,11 +94,14 @@ export class Engine {
     return new URL(`__local/${name}/`, this.session.server.url).href;
   }
 
-  /** What the page sent besides a result: to the running call's callback, or to init's handlers. */
-  private dispatch(event: WireEvent): void {
+  /**
+   * What the page sent besides a result: to the running call's callback, or to init's handlers. What the callback
+   * returns (a promise) is what the page's call awaits, so a callback's failure reaches the trainer.
+   */
+  private dispatch(event: WireEvent): unknown {
     const args = fromWire(event.args) as unknown[];
     const to = event.channel === 'callback' ? this.onEvent : this.handlers[event.channel];
-    (to as ((...a: unknown[]) => void) | undefined)?.(...args);
+    return (to as ((...a: unknown[]) => unknown) | undefined)?.(...args);
   }
 
   /** A page call's result, or the error it came back with (see page/main.ts), thrown as a PageError. */
@@ -131,8 +134,8 @@ export class Engine {
   }
 
   /** Call a method whose last argument is a callback; `onEvent` receives what the worker sends. */
-  async stream<K extends keyof Methods>(method: K, args: unknown[], onEvent: (payload: never) => void): Promise<Methods[K]['result']> {
-    this.onEvent = onEvent as (...payload: unknown[]) => void;
+  async stream<K extends keyof Methods>(method: K, args: unknown[], onEvent: (payload: never) => unknown): Promise<Methods[K]['result']> {
+    this.onEvent = onEvent as (...payload: unknown[]) => unknown;
     try {
       const result = await this.session.page.evaluate((m, a) => window.__webtuneCall(m, a, true), method, toWire(args));
       return this.settle(result) as Methods[K]['result'];

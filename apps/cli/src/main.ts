@@ -14,6 +14,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'the classroom path on the demo: SFT, smoke test, DPO, evaluate; before/after figures',
     load: () => import('./commands/classroom.ts'),
   },
+  export: {
+    summary: 'export a model + adapter: peft, merged, gguf, gguf-lora, ollama, trl-run',
+    load: () => import('./commands/export.ts'),
+  },
   generate: { summary: 'generate text with the model and an adapter', load: () => import('./commands/generate.ts') },
   gpu: { summary: 'show the WebGPU adapter headless Chromium finds', load: () => import('./commands/gpu.ts') },
   bench: { summary: 'kernel and training benchmarks against peers (tables + JSON)', load: () => import('./commands/bench.ts') },

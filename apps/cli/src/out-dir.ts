@@ -1,7 +1,19 @@
 // The folder a command writes (--out): checked before Chromium starts, written whole or not at all. Files are collected
 // while the command runs and land together at the end: written into a fresh sibling folder, which then takes the
 // folder's place, so a failure or a kill on the way leaves the earlier folder (or none) and never a mix of old and new.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from './args.ts';
 
@@ -60,16 +72,62 @@ export class OutputFolder {
 
   /** Writes the queued files as the whole folder, replacing what it held. */
   commit(): void {
+    const staging = this.stage();
+    this.swapIn(staging);
+  }
+
+  /**
+   * The same, for files too big to queue: `fill` streams them into the staging folder (appendFile: chunks in order,
+   * each file opened on its first chunk) before the queued files are added and the folder takes <out>'s place. If
+   * `fill` throws (a failed write, a cancelled export), the staging folder is removed and <out> is left as it was.
+   */
+  async commitStreamed(fill: (append: (name: string, chunk: Uint8Array) => void) => Promise<void>): Promise<void> {
+    const staging = this.stage();
+    const open = new Map<string, number>();
+    try {
+      await fill((name, chunk) => {
+        let fd = open.get(name);
+        if (fd === undefined) {
+          const file = join(staging, name);
+          mkdirSync(dirname(file), { recursive: true });
+          fd = openSync(file, 'wx');
+          open.set(name, fd);
+        }
+        writeSync(fd, chunk);
+      });
+      for (const fd of open.values()) closeSync(fd);
+      open.clear();
+    } catch (err) {
+      for (const fd of open.values()) closeSync(fd);
+      rmSync(staging, { recursive: true, force: true });
+      throw err;
+    }
+    this.swapIn(staging);
+  }
+
+  /** A fresh sibling folder holding the queued files. */
+  private stage(): string {
     const parent = dirname(this.path);
     mkdirSync(parent, { recursive: true });
     const staging = mkdtempSync(join(parent, `.${basename(this.path)}.partial-`));
-    let aside: string | undefined;
     try {
       for (const [name, data] of this.files) {
         const file = join(staging, name);
         mkdirSync(dirname(file), { recursive: true });
         writeFileSync(file, data);
       }
+    } catch (err) {
+      rmSync(staging, { recursive: true, force: true });
+      throw new Error(`could not write ${this.arg}: ${unwritable(err)}`);
+    }
+    return staging;
+  }
+
+  /** `staging` takes the folder's place. */
+  private swapIn(staging: string): void {
+    const parent = dirname(this.path);
+    let aside: string | undefined;
+    try {
       if (existsSync(this.path)) {
         // Moved aside first, removed last: at every moment one whole folder is in place or on its way in.
         aside = mkdtempSync(join(parent, `.${basename(this.path)}.old-`));

@@ -1,7 +1,14 @@
 // The wire codec round-trips every request and result of the trainer's contract (api.ts) exactly: typed arrays with
 // their type, undefined kept apart from null and from a missing key, NaN, the infinities and -0, Errors with their
 // names, nesting. What JSON (puppeteer's carrier) would do to it is applied in between.
-import { type AdapterSummary, defaultConfig, type TrainEvent, type TrainerApi, type TrainerHandlers } from '@webtune/trainer';
+import {
+  type AdapterSummary,
+  defaultConfig,
+  type ExportChunk,
+  type TrainEvent,
+  type TrainerApi,
+  type TrainerHandlers,
+} from '@webtune/trainer';
 import { describe, expect, it } from 'vitest';
 import { fromWire, toWire, WireError } from './wire.ts';
 
@@ -117,6 +124,17 @@ const SAMPLES: { [K in keyof TrainerApi]: Sample<K> } = {
     args: [[{ name: 'folder/adapter_config.json', data: new TextEncoder().encode('{"r": 4}') }], 'imported', null],
     result: { id: 'c', name: 'imported', createdAt: 3, baseModel: 'demo', method: 'sft', parentId: null, lora, lastMetrics: null },
   },
+  planExport: {
+    args: [{ format: 'merged', adapterId: 'b', dtype: 'BF16', maxShardBytes: 2 ** 31, stacked: undefined }],
+    result: [
+      { name: 'model-00001-of-00002.safetensors', size: 2 ** 31 + 1 },
+      { name: 'config.json', size: 0 },
+    ],
+  },
+  exportModel: {
+    args: [{ format: 'gguf', adapterId: null, dtype: 'Q8_0' }, undefined],
+    result: [{ name: 'model.gguf', size: 123456789 }],
+  },
   train: {
     args: [{ config: { ...dpo, maxSteps: -1 }, datasetId: 'abc', parentAdapterId: null, name: undefined, resumeRunId: 'run-1' }, undefined],
     result: {
@@ -182,8 +200,10 @@ describe('the wire codec', () => {
     });
   }
 
-  it('round-trips every kind of training event and init handler argument', () => {
+  it('round-trips every kind of training event, export chunk and init handler argument', () => {
     expect(cross(EVENTS)).toStrictEqual(EVENTS);
+    const chunk: ExportChunk = { file: 'model.gguf', data: new Uint8Array([71, 71, 85, 70, 0, 255]).subarray(1) };
+    expect(cross(chunk)).toStrictEqual(chunk);
     expect(cross(HANDLER_ARGS)).toStrictEqual(HANDLER_ARGS);
   });
 

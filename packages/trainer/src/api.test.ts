@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { ERROR_NAMES, isErrorName } from './api.ts';
 import { DatasetError } from './data/formats.ts';
 import { TokenizerError } from './data/tokenizer.ts';
+import { ExportError } from './export/files.ts';
 import { LessonError } from './lesson/lesson.ts';
 import { ConfigError } from './model/config.ts';
 import { LoraError } from './model/lora-config.ts';
@@ -43,6 +44,7 @@ const THROWN: Error[] = [
   new AdapterFilesError('bad'),
   new ZipError('bad'),
   new LessonError('bad'),
+  new ExportError('bad'),
 ];
 
 /** Errors the browser raises and the worker passes through as they are. */

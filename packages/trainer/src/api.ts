@@ -122,6 +122,48 @@ export interface ExportOptions {
   stacked?: boolean;
 }
 
+// ---- export --------------------------------------------------------------------------------------------------------
+
+/**
+ * What exportModel writes: the PEFT folder; the merged model as a Hugging Face folder; the merged model as one GGUF
+ * file; the adapter as a GGUF LoRA; an Ollama bundle (GGUF + Modelfile + README); a TRL run folder to go on with on
+ * a GPU cluster (dataset as used, config.yaml, accelerate config, starting adapter, README).
+ */
+export type ExportFormat = 'peft' | 'merged' | 'gguf' | 'gguf-lora' | 'ollama' | 'trl-run';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['peft', 'merged', 'gguf', 'gguf-lora', 'ollama', 'trl-run'];
+
+/** Stored number types: the float ones for every weight format, Q8_0 (8-bit blocks) for GGUF models only. */
+export type ExportDType = 'F32' | 'F16' | 'BF16' | 'Q8_0';
+
+export interface ModelExportRequest {
+  format: ExportFormat;
+  /** The adapter, applied with the adapters it was trained on top of; null: the base model alone (merged, gguf, ollama). */
+  adapterId: string | null;
+  /**
+   * merged: the base's dtype by default; gguf and ollama: F16 by default, Q8_0 allowed; gguf-lora: F32 by default.
+   * peft and trl-run keep the adapter's float32.
+   */
+  dtype?: ExportDType;
+  /** merged: shard model.safetensors past this many bytes (2 GiB by default). */
+  maxShardBytes?: number;
+  /** peft: for an adapter trained on top of another, one exact adapter for the base (true, default) or it alone. */
+  stacked?: boolean;
+  /** trl-run: the dataset (a loadDataset id) the adapter was trained on, written as the run read it. */
+  datasetId?: string;
+}
+
+/** One file of an export: its path inside the export, and its exact size, known before a byte is written. */
+export interface ExportedFile {
+  name: string;
+  size: number;
+}
+
+/** A piece of an export's bytes, in order: each file's chunks follow one another, files in the order planned. */
+export interface ExportChunk {
+  file: string;
+  data: Uint8Array;
+}
+
 // ---- training ------------------------------------------------------------------------------------------------------
 
 export interface TrainRequest {
@@ -212,6 +254,14 @@ export interface TrainerApi {
   deleteAdapter(id: string, cascade?: boolean): Promise<void>;
   exportAdapter(id: string, options?: ExportOptions): Promise<AdapterFile[]>;
   importAdapter(files: AdapterFile[], name: string, parentId?: string | null): Promise<AdapterSummary>;
+  /** The files an export would write, with their exact sizes (the estimate shown before writing). */
+  planExport(request: ModelExportRequest): Promise<ExportedFile[]>;
+  /**
+   * Writes an export as a stream of chunks, one tensor's worth at a time, each awaited before the next: a write that
+   * fails (disk full, the user cancels) rejects its promise, and the export stops there with that error. The client
+   * presents the files as complete only once this resolves.
+   */
+  exportModel(request: ModelExportRequest, onChunk: (chunk: ExportChunk) => Promise<void> | void): Promise<ExportedFile[]>;
   train(request: TrainRequest, onEvent: (e: TrainEvent) => void): Promise<TrainResult>;
   pause(): void;
   resume(): void;
@@ -250,6 +300,7 @@ export const ERROR_NAMES = [
   'AdapterFilesError',
   'ZipError',
   'LessonError',
+  'ExportError',
   // the browser's own, passed through
   'AbortError', // a download cancelled (cancelDownload)
   'QuotaExceededError', // storage full outside the store's own writes

@@ -10,11 +10,14 @@ import type {
   DeviceInfo,
   EvaluateRequest,
   EvaluateResult,
+  ExportChunk,
+  ExportedFile,
   ExportOptions,
   GenerateRequest,
   GenerateResult,
   LoadModelOptions,
   MemoryRequest,
+  ModelExportRequest,
   ModelInfo,
   RunSummary,
   TrainerApi,
@@ -28,6 +31,7 @@ import { AdapterShelf } from './service/adapters.ts';
 import { advised, withMemoryAdvice } from './service/advice.ts';
 import { Datasets } from './service/datasets.ts';
 import { evaluate, generate } from './service/evaluate.ts';
+import { describeFiles, exportFiles, streamExport } from './service/export.ts';
 import { type LoadedModel, loadModel, modelInfo } from './service/model.ts';
 import { checkRequest, train } from './service/training.ts';
 import { Store } from './store/db.ts';
@@ -155,6 +159,18 @@ export class TrainerService implements TrainerApi {
     const { shelf } = this.need();
     const { model, id } = this.needModel();
     return advised(shelf.import(files, name, parentId, model.config, id));
+  }
+
+  // ---- export --------------------------------------------------------------------------
+
+  async planExport(request: ModelExportRequest): Promise<ExportedFile[]> {
+    return describeFiles(await exportFiles({ loaded: this.needModel(), shelf: this.need().shelf }, request));
+  }
+
+  async exportModel(request: ModelExportRequest, onChunk: (chunk: ExportChunk) => Promise<void> | void): Promise<ExportedFile[]> {
+    const files = await exportFiles({ loaded: this.needModel(), shelf: this.need().shelf }, request);
+    await streamExport(files, onChunk);
+    return describeFiles(files);
   }
 
   // ---- training ------------------------------------------------------------------------

@@ -52,6 +52,7 @@ const BY_NAME: Record<ErrorName, Explainer> = {
   LoraError: unusableFiles,
   TrainingError: titled('Training could not run'),
   LessonError: byMessage,
+  ExportError: titled('This export cannot be written'),
   AbortError: byMessage, // a cancel: isCancel() tells callers not to report it
   DataCloneError: (message, doing) => ({
     title: 'Something went wrong',

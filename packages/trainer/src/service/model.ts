@@ -15,6 +15,9 @@ export interface LoadedModel {
   id: string;
   /** A hash of the checkpoint's files (model/fingerprint.ts): what the DPO reference cache is keyed on, not the id. */
   fingerprint: string;
+  /** Where it came from, and whether downloads are cached: an export reads the checkpoint's files again from there. */
+  source: ModelSource;
+  cache: boolean;
 }
 
 /**
@@ -38,7 +41,7 @@ export async function loadModel(
   hashing.catch(() => {}); // awaited below; a failed load must not leave it unhandled
   const model = await gpu.checked(`loading ${describeSource(source)}`, () => Model.load(gpu, files.config, files.safetensors));
   try {
-    return { model, tokenizer, id: files.id, fingerprint: await hashing };
+    return { model, tokenizer, id: files.id, fingerprint: await hashing, source, cache };
   } catch (err) {
     model.destroy();
     throw err;

@@ -1,0 +1,111 @@
+// `pnpm cli export`: the model and an adapter as files people run elsewhere (api.ts ExportFormat), streamed from the
+// page into <out> chunk by chunk and landed whole (out-dir.ts): a failed or interrupted export leaves no folder that
+// looks complete.
+import { EXPORT_FORMATS, type ExportChunk, type ExportDType, type ExportFormat, type ModelExportRequest } from '@webtune/trainer';
+import { parseCommandArgs, UsageError } from '../args.ts';
+import { OutputFolder } from '../out-dir.ts';
+import { adapterArg, importAdapterArg, modelArg, openWithModel } from './shared.ts';
+
+export const help = `pnpm cli export --format <format> --model <dir|hub-id> [--adapter <dir>] --out <dir> [options]
+
+Write the model with a PEFT adapter merged in, or the adapter itself, in a format other tools run:
+  peft       the adapter as a PEFT folder (adapter_model.safetensors, adapter_config.json, README.md)
+  merged     the merged model as a Hugging Face folder (config.json, model.safetensors, tokenizer, model card)
+  gguf       the merged model as one GGUF file for llama.cpp, LM Studio, Ollama
+  gguf-lora  the adapter as a GGUF LoRA, for llama.cpp with the base model's GGUF (--lora)
+  ollama     model.gguf, an Ollama Modelfile (chat template, stop tokens) and a README with the commands
+  trl-run    a folder to go on training with TRL on a GPU machine (needs --data: the dataset the adapter used)
+Without --adapter, merged, gguf and ollama export the base model alone. For an adapter trained on top of
+another (train --adapter), give its <out>/stacked folder: one adapter that applies both.
+
+<out> is written whole when the export ends, never mixed with an earlier export's files.
+
+  --dtype f32|f16|bf16|q8_0     stored number type (merged: the base's by default; gguf, ollama: f16 by default,
+                                q8_0 = llama.cpp's 8-bit blocks; gguf-lora: f32 by default)
+  --max-shard-size SIZE         merged: split model.safetensors past SIZE (bytes, or 500MB, 2GB; default 2GB)
+  --unstacked                   peft: an adapter trained on top of another alone, not stacked with it
+  --data FILE                   trl-run: the JSONL dataset, written into the folder as the run read it
+  --overwrite                   replace <out> if it holds files
+  --gpu auto|hardware|swiftshader
+  --verbose                     forward the page's console`;
+
+const DTYPES: Record<string, ExportDType> = { f32: 'F32', f16: 'F16', bf16: 'BF16', q8_0: 'Q8_0' };
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
+
+/** "2GB", "500MB", "1048576": bytes, as transformers' max_shard_size reads it (decimal units; KiB/MiB/GiB binary). */
+export function parseSize(flag: string, raw: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(raw.trim());
+  const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
+  if (!m || unit === undefined || Number(m[1]) * unit < 1)
+    throw new UsageError(`--${flag} ${raw}: give a size in bytes, or with a unit (500MB, 2GB, 1GiB)`);
+  return Math.floor(Number(m[1]) * unit);
+}
+
+const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs('export', argv, {
+    format: { type: 'string' },
+    model: { type: 'string' },
+    adapter: { type: 'string' },
+    out: { type: 'string' },
+    dtype: { type: 'string' },
+    'max-shard-size': { type: 'string' },
+    unstacked: { type: 'boolean' },
+    data: { type: 'string' },
+    overwrite: { type: 'boolean' },
+    gpu: { type: 'string' },
+    verbose: { type: 'boolean' },
+  });
+  const format = values.format as ExportFormat | undefined;
+  if (!format || !EXPORT_FORMATS.includes(format))
+    throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}${format ? ` (got "${format}")` : ''}`);
+  const dtype = values.dtype === undefined ? undefined : DTYPES[values.dtype.toLowerCase()];
+  if (values.dtype !== undefined && !dtype) throw new UsageError(`--dtype must be f32, f16, bf16 or q8_0 (got "${values.dtype}")`);
+  if (!values.out) throw new UsageError('--out is required: the folder to write the export to');
+  const out = OutputFolder.check(values.out, 'out');
+  if (out.existing.length > 0 && values.overwrite !== true)
+    throw new UsageError(
+      `--out ${values.out} already holds ${out.existing.slice(0, 3).join(', ')}${out.existing.length > 3 ? ', ...' : ''}: give --overwrite to replace it, or another folder`,
+    );
+  const model = modelArg(values.model);
+  const adapter = adapterArg(values.adapter, 'adapter');
+  if (!adapter && (format === 'peft' || format === 'gguf-lora' || format === 'trl-run'))
+    throw new UsageError(`--format ${format} exports an adapter: give --adapter <dir>`);
+  const maxShardBytes = values['max-shard-size'] === undefined ? undefined : parseSize('max-shard-size', values['max-shard-size']);
+  const { engine, progress } = await openWithModel(model, values);
+  try {
+    const adapterId = adapter ? await importAdapterArg(engine, adapter) : null;
+    const request: ModelExportRequest = { format, adapterId, dtype, maxShardBytes, stacked: values.unstacked !== true };
+    const plan = await engine.call('planExport', request);
+    const total = plan.reduce((n, f) => n + f.size, 0);
+    progress.line(`export ${format}: ${plan.length} file${plan.length === 1 ? '' : 's'}, ${mb(total)}`);
+    const sizes = new Map(plan.map((f) => [f.name, f.size]));
+    const written = new Map<string, number>();
+    let writeError: Error | undefined;
+    try {
+      await out.commitStreamed(async (append) => {
+        await engine.stream('exportModel', [request], (chunk: ExportChunk) => {
+          try {
+            append(chunk.file, chunk.data);
+          } catch (err) {
+            writeError = err as Error;
+            throw err;
+          }
+          const done = (written.get(chunk.file) ?? 0) + chunk.data.length;
+          written.set(chunk.file, done);
+          progress.download(chunk.file, done, sizes.get(chunk.file) ?? null, false);
+        });
+      });
+    } catch (err) {
+      if (writeError) throw new Error(`could not write ${values.out}: ${writeError.message}; nothing was written`);
+      throw err;
+    } finally {
+      progress.done();
+    }
+    progress.line(`wrote ${out.path} (${mb(total)})`);
+    return 0;
+  } finally {
+    await engine.close();
+  }
+}

@@ -1,0 +1,63 @@
+// A streamed --out folder lands whole or not at all: a write that fails part way (a disk full, a cancelled export)
+// leaves the earlier folder as it was, or none, and no staging folder behind.
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseSize } from './commands/export.ts';
+import { OutputFolder } from './out-dir.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'webtune-out-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('OutputFolder.commitStreamed', () => {
+  it('writes streamed files beside the queued ones, chunks in order', async () => {
+    const out = OutputFolder.check(join(root, 'ok'));
+    out.add('Modelfile', 'FROM ./model.gguf\n');
+    await out.commitStreamed(async (append) => {
+      append('model.gguf', new Uint8Array([1, 2]));
+      append('sub/x.bin', new Uint8Array([9]));
+      append('model.gguf', new Uint8Array([3]));
+    });
+    expect(readdirSync(join(root, 'ok')).sort()).toEqual(['Modelfile', 'model.gguf', 'sub']);
+    expect([...readFileSync(join(root, 'ok', 'model.gguf'))]).toEqual([1, 2, 3]);
+  });
+
+  it('a failure part way leaves the earlier folder untouched and no partial files anywhere', async () => {
+    const dir = join(root, 'kept');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'model.gguf'), 'the earlier export');
+    const out = OutputFolder.check(dir);
+    await expect(
+      out.commitStreamed(async (append) => {
+        append('model.gguf', new Uint8Array(1000));
+        throw new Error('ENOSPC: no space left on device, write');
+      }),
+    ).rejects.toThrow(/ENOSPC/);
+    expect(readFileSync(join(dir, 'model.gguf'), 'utf8')).toBe('the earlier export');
+    expect(readdirSync(root).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
+  it('a failure part way with no earlier folder leaves none', async () => {
+    const out = OutputFolder.check(join(root, 'none'));
+    await expect(
+      out.commitStreamed(async (append) => {
+        append('model.gguf', new Uint8Array(10));
+        throw Object.assign(new Error('The user aborted a request.'), { name: 'AbortError' });
+      }),
+    ).rejects.toThrow(/aborted/);
+    expect(existsSync(join(root, 'none'))).toBe(false);
+    expect(readdirSync(root).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+});
+
+describe('--max-shard-size', () => {
+  it('reads bytes and units as transformers does, and refuses the rest', () => {
+    expect(parseSize('max-shard-size', '40000')).toBe(40000);
+    expect(parseSize('max-shard-size', '2GB')).toBe(2e9);
+    expect(parseSize('max-shard-size', '500MB')).toBe(5e8);
+    expect(parseSize('max-shard-size', '1GiB')).toBe(2 ** 30);
+    expect(() => parseSize('max-shard-size', '2 parsecs')).toThrow(/--max-shard-size 2 parsecs: give a size in bytes/);
+    expect(() => parseSize('max-shard-size', '0')).toThrow(/give a size/);
+  });
+});

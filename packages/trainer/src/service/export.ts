@@ -1,0 +1,92 @@
+// Exports of the loaded model and a stored adapter (api.ts ModelExportRequest): which files each format writes, and
+// their streaming to the client one chunk at a time. The checkpoint's files are read again from where the model was
+// loaded (Cache Storage for the Hub), not kept from the load: a model being trained is not held twice in memory for
+// an export that may never come. Writers hold one tensor at a time (export/files.ts).
+import type { ExportChunk, ExportDType, ExportedFile, ModelExportRequest } from '../api.ts';
+import type { FloatDType } from '../export/dtype.ts';
+import { bytesFile, ExportError, type ExportFile, writeChecked } from '../export/files.ts';
+import { ggufLoraFile } from '../export/gguf/lora.ts';
+import { GGUF_MODEL_TYPES, type GgufModelType, ggufModelFile } from '../export/gguf/model.ts';
+import { mergedModelFiles } from '../export/hf-folder.ts';
+import { mergeAdapters, openCheckpoint } from '../export/merge.ts';
+import { fetchModelFiles } from '../model/source.ts';
+import type { AdapterRecord } from '../store/db.ts';
+import type { AdapterShelf } from './adapters.ts';
+import type { LoadedModel } from './model.ts';
+
+/** Chunks handed to the client are at most this big (a tensor may be hundreds of MB). */
+export const EXPORT_CHUNK_BYTES = 4 * 2 ** 20;
+
+const FLOAT_DTYPES: readonly string[] = ['F32', 'F16', 'BF16'];
+
+function floatDType(format: string, dtype: ExportDType | undefined): FloatDType | undefined {
+  if (dtype === undefined || FLOAT_DTYPES.includes(dtype)) return dtype as FloatDType | undefined;
+  throw new ExportError(`dtype ${dtype} is for GGUF models (gguf, ollama); ${format} is written in F32, F16 or BF16`);
+}
+
+function ggufType(dtype: ExportDType | undefined): GgufModelType {
+  const type = dtype ?? 'F16';
+  if (!GGUF_MODEL_TYPES.includes(type)) throw new ExportError(`dtype ${type}: GGUF models are written in ${GGUF_MODEL_TYPES.join(', ')}`);
+  return type;
+}
+
+export interface ExportContext {
+  loaded: LoadedModel;
+  shelf: AdapterShelf;
+}
+
+/** The adapter chain a request names (base first), or none; formats that need an adapter refuse null. */
+async function chainOf(shelf: AdapterShelf, request: ModelExportRequest): Promise<AdapterRecord[]> {
+  if (request.adapterId !== null) return shelf.chain(request.adapterId);
+  if (request.format === 'peft' || request.format === 'gguf-lora' || request.format === 'trl-run')
+    throw new ExportError(`the ${request.format} export is of an adapter: choose one (the base model alone has none)`);
+  return [];
+}
+
+/** The files `request` writes, each ready to stream; nothing is written yet. */
+export async function exportFiles({ loaded, shelf }: ExportContext, request: ModelExportRequest): Promise<ExportFile[]> {
+  const chain = await chainOf(shelf, request);
+  const top = chain.at(-1);
+  const name = top ? `${loaded.id} + ${top.name}` : loaded.id;
+  if (request.format === 'peft') {
+    floatDType('peft', request.dtype);
+    const files = await shelf.export(request.adapterId as string, { stacked: request.stacked });
+    return files.map((f) => bytesFile(f.name, f.data));
+  }
+  if (request.format === 'gguf-lora')
+    return [ggufLoraFile(loaded.model.config, chain, { type: floatDType('gguf-lora', request.dtype), name })];
+  const files = await fetchModelFiles(loaded.source, { cache: loaded.cache });
+  const base = openCheckpoint(files.config, files.safetensors);
+  const tokenizer = { json: JSON.parse(files.tokenizerJson), config: JSON.parse(files.tokenizerConfig) };
+  switch (request.format) {
+    case 'merged': {
+      const baseFiles = new Map(
+        [
+          ['config.json', files.config],
+          ['tokenizer.json', files.tokenizerJson],
+          ['tokenizer_config.json', files.tokenizerConfig],
+        ].map(([n, t]) => [n, new TextEncoder().encode(t)]),
+      );
+      const dtype = floatDType('merged', request.dtype);
+      return mergedModelFiles(base, baseFiles, chain, { dtype, maxShardBytes: request.maxShardBytes, baseModel: loaded.id });
+    }
+    case 'gguf':
+      return [ggufModelFile(mergeAdapters(base, chain), { type: ggufType(request.dtype), name, tokenizer })];
+    default:
+      throw new ExportError(`webtune does not write the ${request.format} export yet`);
+  }
+}
+
+export const describeFiles = (files: ExportFile[]): ExportedFile[] => files.map(({ name, size }) => ({ name, size }));
+
+/** Streams every file of `files` into `onChunk`, in order, awaiting each chunk. */
+export async function streamExport(files: ExportFile[], onChunk: (chunk: ExportChunk) => Promise<void> | void): Promise<void> {
+  for (const file of files) {
+    await writeChecked(file, {
+      async write(bytes) {
+        for (let at = 0; at < bytes.length; at += EXPORT_CHUNK_BYTES)
+          await onChunk({ file: file.name, data: bytes.subarray(at, at + EXPORT_CHUNK_BYTES) });
+      },
+    });
+  }
+}

@@ -1,0 +1,87 @@
+// `pnpm cli export` in every format, on the tiny Llama fixture and its PEFT adapter: what the CLI writes through the
+// page (the trainer's exportModel, streamed chunk by chunk into <out>) is byte for byte what the export writers give
+// in Node for the same model and adapter, and those writers are checked against llama.cpp (export/gguf/
+// llama-cpp.test.ts) and the PyTorch goldens (export/merge.test.ts). Refusals name the reason and write nothing.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fileBytes } from '../packages/trainer/src/export/files.ts';
+import { ggufLoraFile } from '../packages/trainer/src/export/gguf/lora.ts';
+import { ggufModelFile } from '../packages/trainer/src/export/gguf/model.ts';
+import { mergeAdapters } from '../packages/trainer/src/export/merge.ts';
+import { safetensorsFiles } from '../packages/trainer/src/export/safetensors-out.ts';
+import { loadAdapter, loadBase } from '../packages/trainer/src/export/testing/node-fixtures.ts';
+import { expectOk, expectRejection, expectUsageError, FIXTURES, LLAMA, readJson, type Workspace, workspace } from './support/workspace.ts';
+
+const ws: Workspace = workspace();
+afterAll(() => ws.remove());
+
+const ADAPTER = join(LLAMA, 'adapter');
+const { base, files } = loadBase(LLAMA);
+const merged = mergeAdapters(base, [loadAdapter(ADAPTER)]);
+const text = (n: string) => JSON.parse(new TextDecoder().decode(files.get(n)));
+const tokenizer = { json: text('tokenizer.json'), config: text('tokenizer_config.json') };
+/** general.name as the service writes it: the model's id (its folder's name) and the adapter's name (as given). */
+const NAME = `llama-gqa-bf16 + ${ADAPTER}`;
+
+const exportTo = (out: string, ...args: string[]) => ws.run(['export', '--model', LLAMA, '--adapter', ADAPTER, '--out', out, ...args]);
+const bytesOf = (path: string) => new Uint8Array(readFileSync(path));
+
+describe('cli export', () => {
+  it('peft: the adapter folder, tensors as imported', async () => {
+    const out = ws.path('peft');
+    expectOk(await exportTo(out, '--format', 'peft'));
+    expect(readdirSync(out).sort()).toEqual(['README.md', 'adapter_config.json', 'adapter_model.safetensors', 'training_config.json']);
+    const [got, want] = [loadAdapter(out), loadAdapter(ADAPTER)];
+    expect(got.lora).toEqual(want.lora);
+    expect(got.tensors).toEqual(want.tensors);
+  });
+
+  it('merged --dtype bf16 --max-shard-size 40000B: shards and index as the Node writer gives them', async () => {
+    const out = ws.path('merged');
+    const r = await exportTo(out, '--format', 'merged', '--dtype', 'bf16', '--max-shard-size', '40000B');
+    expectOk(r);
+    const want = safetensorsFiles(merged, 'BF16', 40_000);
+    expect(want.length).toBeGreaterThan(2); // shards and an index
+    for (const f of want) expect(bytesOf(join(out, f.name)), f.name).toEqual(await fileBytes(f));
+    expect(readJson(join(out, 'config.json')).torch_dtype).toBe('bfloat16');
+    for (const name of ['generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'README.md'])
+      expect(existsSync(join(out, name)), name).toBe(true);
+    expect(r.stderr).toMatch(/export merged: \d+ files/);
+  });
+
+  for (const dtype of ['f16', 'q8_0'] as const) {
+    it(`gguf --dtype ${dtype}: the Node writer's file, byte for byte`, async () => {
+      const out = ws.path(`gguf-${dtype}`);
+      expectOk(await exportTo(out, '--format', 'gguf', '--dtype', dtype));
+      const type = dtype === 'f16' ? 'F16' : 'Q8_0';
+      expect(bytesOf(join(out, 'model.gguf'))).toEqual(await fileBytes(ggufModelFile(merged, { type, name: NAME, tokenizer })));
+    });
+  }
+
+  it("gguf-lora: the Node writer's adapter, byte for byte", async () => {
+    const out = ws.path('gguf-lora');
+    expectOk(await exportTo(out, '--format', 'gguf-lora'));
+    const want = await fileBytes(ggufLoraFile(base.config, [loadAdapter(ADAPTER)], { name: NAME }));
+    expect(bytesOf(join(out, 'adapter.gguf'))).toEqual(want);
+  });
+
+  it('refuses a GGUF of an architecture webtune does not write, naming it, and writes nothing', async () => {
+    const out = ws.path('qwen3-gguf');
+    const r = await ws.run(['export', '--model', join(FIXTURES, 'qwen3-qknorm-bf16'), '--format', 'gguf', '--out', out]);
+    expectRejection(r, 'export', 1, /Qwen3ForCausalLM/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses flags that cannot work before the browser starts', async () => {
+    expectUsageError(await exportTo(ws.path('x'), '--format', 'onnx'), 'export', /--format must be one of peft, merged, gguf/);
+    expectUsageError(await exportTo(ws.path('x'), '--format', 'gguf', '--dtype', 'q4'), 'export', /--dtype must be f32, f16, bf16 or q8_0/);
+    expectUsageError(
+      await ws.run(['export', '--model', LLAMA, '--format', 'gguf-lora', '--out', ws.path('x')]),
+      'export',
+      /exports an adapter: give --adapter/,
+    );
+    expectUsageError(await exportTo(ws.path('peft'), '--format', 'peft'), 'export', /already holds .*--overwrite/);
+    expect(existsSync(ws.path('x'))).toBe(false);
+  });
+});
