@@ -7,11 +7,11 @@ import type { Message } from './data/formats.ts';
 import type { LossOptions } from './data/tokenize.ts';
 import type { LoraConfig } from './model/lora-config.ts';
 import type { DownloadProgress, ModelSource } from './model/source.ts';
-import type { Method, TrainConfig } from './train/config.ts';
+import type { TrainConfig, TrainMethod } from './train/config.ts';
 import type { LogRecord, TrainEvent } from './train/events.ts';
 import type { MemoryEstimate } from './train/memory.ts';
 
-export type { Advice, DownloadProgress, LogRecord, MemoryEstimate, Message, Method, ModelSource, TrainConfig, TrainEvent };
+export type { Advice, DownloadProgress, LogRecord, MemoryEstimate, Message, ModelSource, TrainConfig, TrainEvent, TrainMethod };
 
 // ---- init ----------------------------------------------------------------------------------------------------------
 
@@ -60,7 +60,7 @@ export interface ModelInfo {
 }
 
 export interface MemoryRequest {
-  method: Method;
+  method: TrainMethod;
   batchSize: number;
   maxLength: number;
   lora: { r: number; targetModules: string[] };
@@ -75,7 +75,7 @@ export interface RowProblem {
 
 export interface DatasetSummary {
   id: string;
-  method: Method;
+  method: TrainMethod;
   file: string;
   format: string;
   kept: number;
@@ -89,8 +89,10 @@ export interface DatasetSummary {
   lengths: number[];
   fullLengths: number[];
   promptLengths: number[];
-  /** A few rows as the model sees them: prompt and completion text after templating. */
-  preview: { line: number; prompt: string; completion: string; rejected?: string; tokens: number }[];
+  /** A few rows as the model sees them: prompt and completion text after templating (KTO: with the row's label). */
+  preview: { line: number; prompt: string; completion: string; rejected?: string; label?: boolean; tokens: number }[];
+  /** KTO: how many kept rows are desirable (label true) and undesirable; objectives/kto-balance.ts says if they need weights. */
+  balance?: { desirable: number; undesirable: number };
   /** What the rows kept look like against the DPO guidance (near-identical pairs, duplicates, size). */
   advice: Advice[];
 }
@@ -102,7 +104,7 @@ export interface AdapterSummary {
   name: string;
   createdAt: number;
   baseModel: string;
-  method: Method;
+  method: TrainMethod;
   parentId: string | null;
   lora: LoraConfig;
   lastMetrics: Record<string, number> | null;
@@ -205,15 +207,27 @@ export interface RunSummary {
 
 // ---- evaluation and generation -------------------------------------------------------------------------------------
 
+/**
+ * An evaluation of the dataset's method (the one it was loaded for). Settings left out take the method's defaults
+ * (train/config.ts defaultConfig), in TrainConfig's names.
+ */
 export interface EvaluateRequest {
   datasetId: string;
-  /** SFT: the adapter (with its parents) to evaluate. DPO: the policy's adapter, applied on top of the reference. */
+  /**
+   * SFT, ORPO, SimPO: the adapter (with its parents) to evaluate. DPO, KTO: the policy's adapter, applied on top of
+   * the reference.
+   */
   adapterId?: string | null;
-  /** DPO: the reference is the base model with this adapter (and its parents); none = the base alone. */
+  /** DPO, KTO: the reference is the base model with this adapter (and its parents); none = the base alone. */
   refAdapterId?: string | null;
   beta?: number;
-  lossType?: 'sigmoid' | 'ipo' | 'hinge';
+  lossType?: 'sigmoid' | 'ipo' | 'hinge' | 'kto' | 'apo_zero_unpaired';
   labelSmoothing?: number;
+  desirableWeight?: number;
+  undesirableWeight?: number;
+  simpoGamma?: number;
+  cpoAlpha?: number;
+  /** Rows (pairs) per forward pass; for KTO also the batch whose rows pair up for the KL term, as in training. */
   batchSize?: number;
 }
 
@@ -248,7 +262,7 @@ export interface TrainerApi {
   /** GPU memory a run would need, by part, for the loaded model (bytes, float32 everywhere). */
   estimateMemory(request: MemoryRequest): MemoryEstimate;
   /** `loss` (SFT): which tokens the loss covers (TrainConfig's completionOnlyLoss, assistantOnlyLoss; both default true). */
-  loadDataset(method: Method, text: string, file: string, maxLength: number, loss?: LossOptions): Promise<DatasetSummary>;
+  loadDataset(method: TrainMethod, text: string, file: string, maxLength: number, loss?: LossOptions): Promise<DatasetSummary>;
   listAdapters(): Promise<AdapterSummary[]>;
   renameAdapter(id: string, name: string): Promise<void>;
   deleteAdapter(id: string, cascade?: boolean): Promise<void>;

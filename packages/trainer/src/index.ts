@@ -40,6 +40,7 @@ export {
   type Lesson,
   type LessonEngine,
   LessonError,
+  type LessonMethod,
   type LessonStage,
   parseChecks,
   parseLesson,
@@ -51,15 +52,20 @@ export {
 export { ConfigError, type ModelConfig, parseModelConfig, SUPPORTED_FAMILIES } from './model/config.ts';
 export { LORA_TARGETS, type LoraTarget } from './model/lora-config.ts';
 export type { DownloadProgress, ModelSource } from './model/source.ts';
+export { type KtoBalance, ktoBalance } from './objectives/kto-balance.ts';
 export { unzip, ZipError, zip } from './store/zip.ts';
 export {
+  dataKindOf,
   defaultConfig,
   fromTrlConfig,
   HYPER_PARAMS,
   type HyperParam,
-  type Method,
+  LOSS_TYPES,
+  METHOD_NAMES,
+  METHODS,
   setFromText,
   type TrainConfig,
+  type TrainMethod,
   toTrlConfig,
   totalSteps,
   validateConfig,

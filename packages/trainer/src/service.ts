@@ -36,7 +36,7 @@ import { type LoadedModel, loadModel, modelInfo } from './service/model.ts';
 import { checkRequest, train } from './service/training.ts';
 import { Store } from './store/db.ts';
 import { runSummary } from './store/runs.ts';
-import type { Method } from './train/config.ts';
+import type { TrainMethod } from './train/config.ts';
 import { RunControl } from './train/control.ts';
 import type { TrainEvent } from './train/events.ts';
 import { estimateMemory, type MemoryEstimate } from './train/memory.ts';
@@ -133,7 +133,7 @@ export class TrainerService implements TrainerApi {
 
   // ---- data ----------------------------------------------------------------------------
 
-  async loadDataset(method: Method, text: string, file: string, maxLength: number, loss: LossOptions = {}): Promise<DatasetSummary> {
+  async loadDataset(method: TrainMethod, text: string, file: string, maxLength: number, loss: LossOptions = {}): Promise<DatasetSummary> {
     return this.datasets.load(this.needModel().tokenizer, method, text, file, maxLength, loss);
   }
 

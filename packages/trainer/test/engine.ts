@@ -11,7 +11,7 @@ import type { AdapterShelf } from '../src/service/adapters.ts';
 import { TrainerService as Service, type TrainerService } from '../src/service.ts';
 import { Store } from '../src/store/db.ts';
 import { importAdapterFiles } from '../src/store/export.ts';
-import { defaultConfig, type Method, type TrainConfig } from '../src/train/config.ts';
+import { defaultConfig, type TrainConfig, type TrainMethod } from '../src/train/config.ts';
 import type { LogRecord, TrainEvent } from '../src/train/events.ts';
 
 export const FIXTURE = 'llama-gqa-bf16';
@@ -62,7 +62,10 @@ export async function service(): Promise<TrainerService> {
 }
 
 /** A short, deterministic run: no warmup, constant LR, no dropout, no clipping surprises; override what a test needs. */
-export function config(method: Method, overrides: Partial<Omit<TrainConfig, 'lora'>> & { lora?: Partial<LoraConfig> } = {}): TrainConfig {
+export function config(
+  method: TrainMethod,
+  overrides: Partial<Omit<TrainConfig, 'lora'>> & { lora?: Partial<LoraConfig> } = {},
+): TrainConfig {
   const base = defaultConfig(method);
   const { lora, ...rest } = overrides;
   return {
@@ -120,7 +123,7 @@ export function dpoJsonl(n: number, salt = 0): string {
 }
 
 /** Load a dataset; every row must be kept whole (no rejects, no truncation). */
-export async function dataset(svc: TrainerService, method: Method, text: string, file = `${method}.jsonl`): Promise<string> {
+export async function dataset(svc: TrainerService, method: TrainMethod, text: string, file = `${method}.jsonl`): Promise<string> {
   const summary = await svc.loadDataset(method, text, file, MAX_LENGTH);
   const rows = text.trim().split('\n').length;
   if (summary.kept !== rows || summary.truncated !== 0 || summary.dropped.length > 0 || summary.rejected.length > 0)

@@ -9,7 +9,7 @@ import {
   type Checks,
   type Lesson,
   type LessonEngine,
-  type Method,
+  type LessonMethod,
   parseChecks,
   parseLesson,
   parsePrompts,
@@ -39,15 +39,15 @@ export interface LessonFiles {
   /** The held-out pairs file's text and name. */
   pairs: { text: string; file: string };
   /** The first row of each stage's dataset, to show what the data looks like. */
-  examples: Record<Method, Record<string, string>>;
+  examples: Record<LessonMethod, Record<string, string>>;
   /** Each stage's dataset text (to tell the user's own data from the lesson's). */
-  texts: Record<Method, string>;
+  texts: Record<LessonMethod, string>;
 }
 
 /** The user's model and data, set aside while the lesson uses the demo's. */
 export interface SetAside {
   model: ModelRequest | null;
-  datasets: Partial<Record<Method, { file: string; text: string }>>;
+  datasets: Partial<Record<LessonMethod, { file: string; text: string }>>;
   /** What was set aside, in words. */
   items: string[];
 }
@@ -60,15 +60,15 @@ export class Classroom {
   /** The lesson could not be read: nothing in classroom mode can run. */
   problem: Problem | null = $state(null);
   /** Rows per stage dataset (for the full-lesson step counts). */
-  rows: Record<Method, number> = $state({ sft: 0, dpo: 0 });
+  rows: Record<LessonMethod, number> = $state({ sft: 0, dpo: 0 });
   /** 0 = the lesson's epochs; otherwise stop after this many optimizer steps (short demos, tests). */
   settings = $state({ sftSteps: 0, dpoSteps: 0, prompts: 40 });
 
   status: Record<StepId, StepStatus> = $state({ sft: 'todo', smoke: 'todo', dpo: 'todo', evaluate: 'todo' });
   stepProblem: Record<StepId, Problem | null> = $state({ sft: null, smoke: null, dpo: null, evaluate: null });
   /** The finished runs (copies of the studio's run when each ended). */
-  runs: Record<Method, RunView | null> = $state.raw({ sft: null, dpo: null });
-  adapterIds: Record<Method, string | null> = $state({ sft: null, dpo: null });
+  runs: Record<LessonMethod, RunView | null> = $state.raw({ sft: null, dpo: null });
+  adapterIds: Record<LessonMethod, string | null> = $state({ sft: null, dpo: null });
   /** Held-out answers per model, filled in as they arrive (null: not yet). */
   answers: Record<ModelKey, (ScoredAnswer | null)[]> = $state.raw({ base: [], sft: [], dpo: [] });
   /** TRL's DPO metrics on the held-out pairs, reference = the SFT model: before DPO (policy = reference) and after. */
@@ -102,13 +102,13 @@ export class Classroom {
   }
 
   /** Optimizer steps of a stage's whole recipe (its epochs over its dataset). */
-  recipeSteps(method: Method): number {
+  recipeSteps(method: LessonMethod): number {
     const stage = this.files?.lesson.stages[method];
     return stage ? totalSteps(stage.config, this.rows[method]).total : 0;
   }
 
   /** Optimizer steps a stage will take with the current settings (an empty or 0 field: the whole recipe). */
-  stageSteps(method: Method): number {
+  stageSteps(method: LessonMethod): number {
     const chosen = Number(method === 'sft' ? this.settings.sftSteps : this.settings.dpoSteps);
     return Number.isInteger(chosen) && chosen > 0 ? chosen : this.recipeSteps(method);
   }
@@ -260,7 +260,7 @@ export class Classroom {
     return Number.isInteger(n) && n >= 1 ? all.slice(0, n) : all;
   }
 
-  private async train(method: Method): Promise<void> {
+  private async train(method: LessonMethod): Promise<void> {
     const files = this.files as LessonFiles;
     const stage = files.lesson.stages[method];
     await dataState.load(method, files.texts[method], fileName(stage.dataset), stage.config.maxLength, 'lesson');

@@ -5,7 +5,7 @@
 
 import type { GenerateRequest, GenerateResult } from '../api.ts';
 import { parseJsonl } from '../data/jsonl.ts';
-import { fromTrlConfig, HYPER_PARAMS, type Method, type TrainConfig } from '../train/config.ts';
+import { fromTrlConfig, HYPER_PARAMS, type TrainConfig } from '../train/config.ts';
 
 export const LESSON_VERSION = 1;
 export const CHECKS_VERSION = 1;
@@ -14,6 +14,9 @@ export const CHECKS_VERSION = 1;
 export class LessonError extends Error {
   override name = 'LessonError';
 }
+
+/** The lesson's two stages, by the method each trains. */
+export type LessonMethod = 'sft' | 'dpo';
 
 export interface LessonStage {
   /** The stage's dataset, relative to the lesson file. */
@@ -28,14 +31,14 @@ export interface Lesson {
   model: string;
   /** The checks file, relative to the lesson file. */
   checks: string;
-  stages: Record<Method, LessonStage>;
+  stages: Record<LessonMethod, LessonStage>;
 }
 
 export interface Check {
   id: string;
   label: string;
   /** The stage whose data teaches the property. */
-  taughtBy: Method;
+  taughtBy: LessonMethod;
   description: string;
   regex: RegExp;
 }
@@ -89,9 +92,9 @@ function field<T>(obj: Json, key: string, where: string, type: 'string' | 'numbe
 // Keys of a stage's config: TRL's hyper-parameter names, and what toTrlConfig writes beside them.
 const TRL_KEYS = new Set(['trainer', 'peft_config', ...HYPER_PARAMS.filter((p) => !p.lora).map((p) => p.trl)]);
 const PEFT_KEYS = new Set(HYPER_PARAMS.filter((p) => p.lora).map((p) => p.trl));
-const TRAINER: Record<Method, string> = { sft: 'SFTTrainer', dpo: 'DPOTrainer' };
+const TRAINER: Record<LessonMethod, string> = { sft: 'SFTTrainer', dpo: 'DPOTrainer' };
 
-function stage(lesson: Json, method: Method, file: string): LessonStage {
+function stage(lesson: Json, method: LessonMethod, file: string): LessonStage {
   const stages = lesson.stages;
   const s = isObject(stages) ? stages[method] : undefined;
   const where = `stages.${method}.`;

@@ -5,7 +5,7 @@
 import { type DpoLossType, dpoLoss, type Tensor } from '@webtune/kernels';
 import { dpoBatch } from '../data/batch.ts';
 import type { DpoExample } from '../data/tokenize.ts';
-import { add, inputTokens, type Objective, type ObjectiveContext, writeInputs } from './objective.ts';
+import { add, inputTokens, type Objective, type ObjectiveContext, trainable, writeInputs } from './objective.ts';
 
 /** DPO's reference log-prob sums of a micro-batch, [chosen_0..chosen_P-1, rejected_0..rejected_P-1] (train/reference.ts). */
 export interface ReferenceLogps {
@@ -29,7 +29,8 @@ const PAIR_METRICS = [
 ] as const;
 
 export function dpoObjective(ctx: ObjectiveContext, examples: DpoExample[], reference: ReferenceLogps): Objective {
-  const { gpu, model, frozen, adapter, grads, padId, config } = ctx;
+  const { gpu, model, frozen, padId, config } = ctx;
+  const { adapter, grads } = trainable(ctx);
   // The kernel's scratch tensors, one set per (pairs, length) shape met.
   const buffers = new Map<
     string,

@@ -32,7 +32,8 @@ export function rowSums(logprobs: ArrayLike<number>, batch: TokenBatch, from: (s
 
 /**
  * One micro-batch: record the step, forward, hand the per-token log-probs to `weigh` (which returns the [B*T] loss
- * weights dLoss/dNLL), backward. Returns what `weigh` returned besides the weights.
+ * weights dLoss/dNLL), backward. Returns what `weigh` returned besides the weights. With no trained adapter
+ * (evaluation) the forward runs without dropout and nothing goes backward.
  */
 export async function forwardThenBackward<R>(
   ctx: ObjectiveContext,
@@ -41,11 +42,17 @@ export async function forwardThenBackward<R>(
   weigh: (logprobs: Float32Array) => R & { weights: Float32Array },
 ): Promise<R> {
   const { gpu, model, frozen, adapter, grads } = ctx;
-  const step = await model.step(batch.B, batch.T, { frozen, trainable: { adapter, grads }, train: true });
+  const training = adapter !== null && grads !== null;
+  const step = await model.step(
+    batch.B,
+    batch.T,
+    training ? { frozen, trainable: { adapter, grads }, train: true } : { frozen, train: false },
+  );
   writeInputs(gpu, step, batch);
-  step.reseed(dropoutSeed);
+  if (training) step.reseed(dropoutSeed);
   gpu.run(...step.forward);
   const out = weigh(await gpu.read(step.logprobs));
+  if (!training) return out;
   gpu.write(step.lossWeights, out.weights);
   gpu.run(...step.backward);
   return out;

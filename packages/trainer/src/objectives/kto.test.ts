@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LLAMA_QWEN2_FIXTURES } from '../../test/fixtures.ts';
 import type { DpoExample } from '../data/tokenize.ts';
-import { type KtoLossType, klSequences, ktoBalance, ktoBatchMetrics, ktoKl, ktoRows, unpairDpo } from './kto.ts';
+import { type KtoLossType, klSequences, ktoBatchMetrics, ktoKl, ktoRows, unpairDpo } from './kto.ts';
+import { ktoBalance } from './kto-balance.ts';
 
 interface KtoCase {
   loss_type: KtoLossType;
@@ -76,7 +77,7 @@ describe('KTO pairing and unpairing', () => {
 });
 
 describe('KTO desirable/undesirable balance', () => {
-  const labels = (d: number, u: number) => [...Array(d).fill(true), ...Array(u).fill(false)];
+  const labels = (desirable: number, undesirable: number) => ({ desirable, undesirable });
   it('counts both labels and is quiet when they are equal or the weights make up for the difference', () => {
     expect(ktoBalance(labels(5, 5), 1, 1)).toEqual({ desirable: 5, undesirable: 5 });
     // 10 desirable, 30 undesirable: desirable_weight in [3, 3.99] is in range

@@ -17,7 +17,7 @@ import type { KtoExample } from '../data/tokenize-kto.ts';
 export type { KtoExample };
 
 import { forwardThenBackward, rowSums, rowWeights, sigmoid } from './host.ts';
-import { add, inputTokens, type Objective, type ObjectiveContext, writeInputs } from './objective.ts';
+import { add, inputTokens, type Objective, type ObjectiveContext, policyAdapters, writeInputs } from './objective.ts';
 
 export type KtoLossType = 'kto' | 'apo_zero_unpaired';
 
@@ -110,7 +110,7 @@ export function ktoBatchMetrics(policy: ArrayLike<number>, rows: KtoRows, labels
 const BATCH_MEANS = ['kl', 'rewards/chosen', 'rewards/rejected', 'logps/chosen', 'logps/rejected', 'rewards/margins'];
 
 export function ktoObjective(ctx: ObjectiveContext, examples: KtoExample[], reference: KtoReferenceLogps, o: KtoOptions): Objective {
-  const { gpu, model, frozen, adapter, padId, config } = ctx;
+  const { gpu, model, padId, config } = ctx;
   return {
     size: examples.length,
     sequential: true,
@@ -129,7 +129,7 @@ export function ktoObjective(ctx: ObjectiveContext, examples: KtoExample[], refe
           klSeqs.map((seq, i) => ({ line: i, seq })),
           padId,
         );
-        const step = await model.step(batch.B, batch.T, { frozen: [...frozen, adapter], train: false });
+        const step = await model.step(batch.B, batch.T, { frozen: policyAdapters(ctx), train: false });
         writeInputs(gpu, step, batch);
         gpu.run(...step.forward);
         kl = ktoKl(rowSums(await gpu.read(step.logprobs), batch).sums, ref.kl);
@@ -161,35 +161,5 @@ export function ktoObjective(ctx: ObjectiveContext, examples: KtoExample[], refe
       return out;
     },
     release() {},
-  };
-}
-
-export interface KtoBalance {
-  desirable: number;
-  undesirable: number;
-  /** TRL's advice when the weights do not offset unequal counts (Eq. 8 of the KTO paper), else undefined. */
-  warning?: string;
-}
-
-/** The desirable/undesirable balance of a KTO dataset and, outside the KTO paper's range, TRL's warning. */
-export function ktoBalance(labels: boolean[], desirableWeight: number, undesirableWeight: number): KtoBalance {
-  const desirable = labels.filter(Boolean).length;
-  const undesirable = labels.length - desirable;
-  // As TRL: counts of at least 1, bounds rounded to 2 decimals, a warning only when neither weight is in its range.
-  const [d, u] = [Math.max(desirable, 1), Math.max(labels.length - Math.max(desirable, 1), 1)];
-  if (d === u) return { desirable, undesirable };
-  const round2 = (x: number) => Math.round(x * 100) / 100;
-  const dLow = round2((u * undesirableWeight) / d);
-  const dHigh = round2(((u * undesirableWeight) / d) * 1.33);
-  const uLow = round2((d * desirableWeight) / u / 1.33);
-  const uHigh = round2((d * desirableWeight) / u);
-  const inRange = (x: number, lo: number, hi: number) => lo <= x && x <= hi;
-  if (inRange(desirableWeight, dLow, dHigh) || inRange(undesirableWeight, uLow, uHigh)) return { desirable, undesirable };
-  return {
-    desirable,
-    undesirable,
-    warning:
-      `${desirable} desirable and ${undesirable} undesirable rows, and the weights do not make up for the difference: ` +
-      `set EITHER desirable_weight in [${dLow}, ${dHigh}] OR undesirable_weight in [${uLow}, ${uHigh}] (not both), as TRL advises.`,
   };
 }

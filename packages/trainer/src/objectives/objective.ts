@@ -12,17 +12,30 @@ import type { LoraAdapter } from '../model/lora.ts';
 import type { Model } from '../model/model.ts';
 import type { TrainConfig } from '../train/config.ts';
 
-/** What an objective runs on: the model, the frozen adapter stack below the trained one, and the trained one. */
+/**
+ * What an objective runs on: the model, the frozen adapter stack below the trained one, and the trained one with the
+ * flat gradient buffer its backward adds into (cleared by the loop at each optimizer step). Without a trained adapter
+ * (null) the objective only measures: forwards with dropout off, no backward (evaluation of KTO, ORPO and SimPO,
+ * train/evaluate.ts: the policy is the frozen stack).
+ */
 export interface ObjectiveContext {
   gpu: Gpu;
   model: Model;
   frozen: LoraAdapter[];
-  adapter: LoraAdapter;
-  /** The flat gradient buffer the backward adds into (cleared by the loop at each optimizer step). */
-  grads: Tensor;
+  adapter: LoraAdapter | null;
+  grads: Tensor | null;
   config: TrainConfig;
   padId: number;
 }
+
+/** The trained adapter and its gradients, for an objective that only trains (SFT, DPO: they evaluate on their own). */
+export function trainable(ctx: ObjectiveContext): { adapter: LoraAdapter; grads: Tensor } {
+  if (!ctx.adapter || !ctx.grads) throw new Error('this objective trains an adapter; its evaluation is train/reference.ts');
+  return { adapter: ctx.adapter, grads: ctx.grads };
+}
+
+/** The policy's adapters: the frozen stack and, when training, the trained adapter on top. */
+export const policyAdapters = (ctx: ObjectiveContext): LoraAdapter[] => (ctx.adapter ? [...ctx.frozen, ctx.adapter] : ctx.frozen);
 
 export interface MicroBatchOutcome {
   /** Metric sums of this micro-batch; the loop adds them over the window and hands the totals to `metrics`. */

@@ -41,25 +41,26 @@ async function setup(device: GPUDevice, name: FixtureName) {
   const model = Model.load(gpu, f.config, new Map([['model.safetensors', f.model]]));
   const { lora } = parseAdapterConfig(f.adapterConfig);
   const adapter = LoraAdapter.fromPeft(gpu, model.config, lora, f.adapter);
+  const gradBuffer = adapter.like('grads');
   const ctx: ObjectiveContext = {
     gpu,
     model,
     frozen: [],
     adapter,
-    grads: adapter.like('grads'),
+    grads: gradBuffer,
     config: { ...defaultConfig('sft'), maxLength: 64 },
     padId: f.golden.inputs.pad_token_id,
   };
   const seqs: Sequence[] = goldens.rows.map((r) => ({ ids: [...r.prompt, ...r.completion], completionStart: r.prompt.length }));
   const pairs: DpoExample[] = [0, 1].map((p) => ({ line: p, chosen: seqs[p], rejected: seqs[p + 2] }));
-  return { gpu, goldens, grads, model, adapter, ctx, seqs, pairs };
+  return { gpu, goldens, grads, gradBuffer, model, adapter, ctx, seqs, pairs };
 }
 
 /** One micro-batch of every example, as the loop runs it: gradients cleared, then the objective's metrics. */
 async function runAll(ctx: ObjectiveContext, objective: Objective): Promise<Record<string, number>> {
   const indices = Array.from({ length: objective.size }, (_, i) => i);
   const totals = objective.totals(indices);
-  ctx.gpu.record().clear(ctx.grads).submit();
+  if (ctx.grads) ctx.gpu.record().clear(ctx.grads).submit();
   const { sums } = await objective.microBatch(indices, totals, 0);
   return objective.metrics(sums, totals);
 }
@@ -69,7 +70,7 @@ async function check(s: Awaited<ReturnType<typeof setup>>, what: string, got: Re
   const keys = Object.keys(want.metrics).sort();
   if (Object.keys(got).sort().join() !== keys.join()) throw new Error(`${what}: metrics ${Object.keys(got).sort()}, TRL logs ${keys}`);
   for (const k of keys) assertAllClose([got[k]], [want.metrics[k]], { atol: 1e-5, rtol: 1e-5 }, `${what} ${k}`);
-  const flat = await s.gpu.read(s.ctx.grads);
+  const flat = await s.gpu.read(s.gradBuffer);
   for (const slot of s.adapter.slots) {
     for (const which of ['A', 'B'] as const) {
       const key = peftKey(slot.path, which);

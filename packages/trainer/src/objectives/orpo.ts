@@ -10,7 +10,7 @@
 import type { DpoExample } from '../data/tokenize.ts';
 import { forwardThenBackward, rowSums, rowWeights, sigmoid } from './host.ts';
 import { inputTokens, type Objective, type ObjectiveContext } from './objective.ts';
-import { completionAverages, completionFrom, pairedBatch, pairRewardSums } from './paired.ts';
+import { completionAverages, completionFrom, pairedBatch, pairRewardMeans, pairRewardSums } from './paired.ts';
 
 export const logSigmoid = (x: number) => (x >= 0 ? -Math.log1p(Math.exp(-x)) : x - Math.log1p(Math.exp(x)));
 
@@ -78,9 +78,7 @@ export function orpoObjective(ctx: ObjectiveContext, examples: DpoExample[], bet
     },
     metrics(sums, { pairs, nllTokens }) {
       const nll = sums.nll / nllTokens;
-      const out: Record<string, number> = { loss: sums.pairLoss / pairs + nll };
-      for (const k of ['rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/rejected', 'logps/chosen'])
-        out[k] = sums[k] / pairs;
+      const out: Record<string, number> = { loss: sums.pairLoss / pairs + nll, ...pairRewardMeans(sums, pairs) };
       out.nll_loss = nll;
       out.log_odds_ratio = sums.log_odds_ratio / pairs;
       out.log_odds_chosen = sums.log_odds_chosen / pairs;

@@ -20,16 +20,19 @@ export function completionAverages(logprobs: ArrayLike<number>, batch: TokenBatc
   return { ...c, averages: c.sums.map((x, s) => x / c.counts[s]) };
 }
 
-/** TRL's reward metrics of ORPO and CPO, summed over the batch's pairs: rewards beta * (averaged) log-probs. */
+/** TRL's reward metrics of ORPO and CPO, in the order they log them. */
+const PAIR_REWARD_METRICS = [
+  'rewards/chosen',
+  'rewards/rejected',
+  'rewards/accuracies',
+  'rewards/margins',
+  'logps/rejected',
+  'logps/chosen',
+];
+
+/** The reward metrics summed over the batch's pairs: rewards beta * (averaged) log-probs. */
 export function pairRewardSums(averages: Float64Array, P: number, beta: number): Record<string, number> {
-  const m: Record<string, number> = {
-    'rewards/chosen': 0,
-    'rewards/rejected': 0,
-    'rewards/accuracies': 0,
-    'rewards/margins': 0,
-    'logps/rejected': 0,
-    'logps/chosen': 0,
-  };
+  const m: Record<string, number> = Object.fromEntries(PAIR_REWARD_METRICS.map((k) => [k, 0]));
   for (let p = 0; p < P; p++) {
     const [c, r] = [beta * averages[p], beta * averages[P + p]];
     m['rewards/chosen'] += c;
@@ -40,4 +43,9 @@ export function pairRewardSums(averages: Float64Array, P: number, beta: number):
     m['logps/chosen'] += averages[p];
   }
   return m;
+}
+
+/** The window's reward metrics: pairRewardSums added over its micro-batches, as means over its pairs. */
+export function pairRewardMeans(sums: Record<string, number>, pairs: number): Record<string, number> {
+  return Object.fromEntries(PAIR_REWARD_METRICS.map((k) => [k, sums[k] / pairs]));
 }

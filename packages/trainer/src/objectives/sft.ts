@@ -4,10 +4,11 @@
 import { IGNORE_INDEX } from '@webtune/kernels';
 import { sftBatch } from '../data/batch.ts';
 import { lossTokenCount, type SftExample } from '../data/tokenize.ts';
-import { inputTokens, type Objective, type ObjectiveContext, writeInputs } from './objective.ts';
+import { inputTokens, type Objective, type ObjectiveContext, trainable, writeInputs } from './objective.ts';
 
 export function sftObjective(ctx: ObjectiveContext, examples: SftExample[]): Objective {
-  const { gpu, model, frozen, adapter, grads, padId } = ctx;
+  const { gpu, model, frozen, padId } = ctx;
+  const { adapter, grads } = trainable(ctx);
   return {
     size: examples.length,
     totals: (indices) => ({ tokens: indices.reduce((n, i) => n + lossTokenCount(examples[i].seq), 0) }),

@@ -10,7 +10,7 @@ import { type DpoExample, lossTokenCount } from '../data/tokenize.ts';
 import { forwardThenBackward, rowWeights, sigmoid } from './host.ts';
 import { inputTokens, type Objective, type ObjectiveContext } from './objective.ts';
 import { logSigmoid } from './orpo.ts';
-import { completionAverages, completionFrom, pairedBatch, pairRewardSums } from './paired.ts';
+import { completionAverages, completionFrom, pairedBatch, pairRewardMeans, pairRewardSums } from './paired.ts';
 
 export interface SimpoOptions {
   beta: number;
@@ -65,9 +65,7 @@ export function simpoObjective(ctx: ObjectiveContext, examples: DpoExample[], o:
     },
     metrics(sums, { pairs, nllTokens }) {
       const nll = o.cpoAlpha !== 0 ? sums.nll / nllTokens : 0;
-      const out: Record<string, number> = { loss: sums.pairLoss / pairs + o.cpoAlpha * nll };
-      for (const k of ['rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/rejected', 'logps/chosen'])
-        out[k] = sums[k] / pairs;
+      const out: Record<string, number> = { loss: sums.pairLoss / pairs + o.cpoAlpha * nll, ...pairRewardMeans(sums, pairs) };
       out.nll_loss = nll;
       return out;
     },

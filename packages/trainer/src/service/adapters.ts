@@ -8,6 +8,7 @@ import { LoraAdapter, type PeftTensors } from '../model/lora.ts';
 import type { AdapterRecord, Store } from '../store/db.ts';
 import { adapterFiles, adapterModelCard, importAdapterFiles } from '../store/export.ts';
 import { stackedRecord } from '../store/stack.ts';
+import { methodOfTrlConfig } from '../train/config.ts';
 
 export class AdapterShelf {
   /** GPU copies of stored adapters for the loaded model, by id. */
@@ -118,7 +119,8 @@ export class AdapterShelf {
       createdAt: now,
       updatedAt: now,
       baseModel: imported.baseModel || baseModel,
-      method: imported.trainingConfig?.trainer === 'DPOTrainer' ? 'dpo' : 'sft',
+      // Adapters from elsewhere with no training_config.json (or an unknown trainer) count as SFT.
+      method: (imported.trainingConfig && methodOfTrlConfig(imported.trainingConfig)) || 'sft',
       parentId,
       lora: imported.lora,
       trainingConfig: imported.trainingConfig ?? {},

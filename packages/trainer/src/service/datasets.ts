@@ -2,7 +2,7 @@
 // summary a client shows of each (counts, refused rows by reason, lengths, a preview as the model sees it).
 import type { DatasetSummary } from '../api.ts';
 import { type Advice, preferenceAdvice, sftAdvice } from '../data/advice.ts';
-import { countByReason, type DatasetReport, readDpoDataset, readSftDataset } from '../data/formats.ts';
+import { countByReason, type DatasetReport, type KtoDataset, readDpoDataset, readKtoDataset, readSftDataset } from '../data/formats.ts';
 import {
   type DpoExample,
   type LossOptions,
@@ -12,15 +12,22 @@ import {
   type Sequence,
   type SftExample,
 } from '../data/tokenize.ts';
+import { type KtoExample, prepareKto } from '../data/tokenize-kto.ts';
 import type { TextTokenizer } from '../data/tokenizer.ts';
 import { hashKey } from '../hash.ts';
-import type { Method } from '../train/config.ts';
+import { unpairDpo } from '../objectives/kto.ts';
+import type { TrainMethod } from '../train/config.ts';
 
-export type PreparedDataset = ({ method: 'sft'; data: PreparedData<SftExample> } | { method: 'dpo'; data: PreparedData<DpoExample> }) & {
+export type PreparedDataset = (
+  | { method: 'sft'; data: PreparedData<SftExample> }
+  | { method: 'dpo' | 'orpo' | 'simpo'; data: PreparedData<DpoExample> }
+  | { method: 'kto'; data: PreparedData<KtoExample> }
+) & {
   /** A hash of the method, the file's text and max_length (the tokenizer is in the model's fingerprint). */
   hash: string;
   file: string;
   format: string;
+  maxLength: number;
   /** The loss switches the SFT examples were tokenised with, and a way to tokenise them again with others. */
   lossKey: string;
   retokenise: (loss: LossOptions) => SftExample[];
@@ -35,7 +42,7 @@ export class Datasets {
   /** `loss` (SFT): which tokens the loss covers (TrainConfig's completionOnlyLoss, assistantOnlyLoss; both default true). */
   async load(
     tokenizer: TextTokenizer,
-    method: Method,
+    method: TrainMethod,
     text: string,
     file: string,
     maxLength: number,
@@ -47,18 +54,24 @@ export class Datasets {
     let report: DatasetReport<unknown>;
     let ds: PreparedDataset;
     let advice: Advice[];
+    const common = { hash, file, maxLength, lossKey, retokenise: () => [] };
     if (method === 'sft') {
       const r = readSftDataset(text, file);
       report = r;
       advice = sftAdvice(r.rows, r.lines);
       // A run whose loss switches differ from the load's (the studio loads before the switches are set) tokenises again.
       const retokenise = (other: LossOptions) => prepareSft(tokenizer, r.rows, r.lines, maxLength, other).examples;
-      ds = { method, data: prepareSft(tokenizer, r.rows, r.lines, maxLength, loss), hash, file, format: r.format, lossKey, retokenise };
+      ds = { ...common, method, data: prepareSft(tokenizer, r.rows, r.lines, maxLength, loss), format: r.format, retokenise };
+    } else if (method === 'kto') {
+      const k = readKtoDataset(text, file);
+      report = k.report;
+      advice = k.kind === 'pairs' ? preferenceAdvice(k.report.rows, k.report.lines) : sftAdvice(k.report.rows, k.report.lines);
+      ds = { ...common, method, data: prepareKtoFile(tokenizer, k, maxLength), format: k.report.format };
     } else {
       const r = readDpoDataset(text, file);
       report = r;
       advice = preferenceAdvice(r.rows, r.lines);
-      ds = { method, data: prepareDpo(tokenizer, r.rows, r.lines, maxLength), hash, file, format: r.format, lossKey, retokenise: () => [] };
+      ds = { ...common, method, data: prepareDpo(tokenizer, r.rows, r.lines, maxLength), format: r.format };
     }
     this.prepared.set(id, ds);
     const { data } = ds;
@@ -78,6 +91,7 @@ export class Datasets {
       promptLengths: data.promptLengths,
       preview: preview(tokenizer, ds),
       advice,
+      ...(ds.method === 'kto' ? { balance: balanceOf(ds.data.examples) } : {}),
     };
   }
 
@@ -102,6 +116,10 @@ function preview(tokenizer: TextTokenizer, ds: PreparedDataset): DatasetSummary[
     return ds.data.examples
       .slice(0, PREVIEW_ROWS)
       .map((e) => ({ line: e.line, prompt: prompt(e.seq), completion: completion(e.seq), tokens: e.seq.ids.length }));
+  if (ds.method === 'kto')
+    return ds.data.examples
+      .slice(0, PREVIEW_ROWS)
+      .map((e) => ({ line: e.line, prompt: prompt(e.seq), completion: completion(e.seq), label: e.label, tokens: e.seq.ids.length }));
   return ds.data.examples.slice(0, PREVIEW_ROWS).map((d) => ({
     line: d.line,
     prompt: prompt(d.chosen),
@@ -110,3 +128,15 @@ function preview(tokenizer: TextTokenizer, ds: PreparedDataset): DatasetSummary[
     tokens: Math.max(d.chosen.ids.length, d.rejected.ids.length),
   }));
 }
+
+/** KTO rows from a KTO file, or from preference pairs unpaired as TRL does (chosen desirable, rejected undesirable). */
+function prepareKtoFile(tokenizer: TextTokenizer, k: KtoDataset, maxLength: number): PreparedData<KtoExample> {
+  if (k.kind === 'unpaired') return prepareKto(tokenizer, k.report.rows, k.report.lines, maxLength);
+  const pairs = prepareDpo(tokenizer, k.report.rows, k.report.lines, maxLength);
+  return { ...pairs, examples: unpairDpo(pairs.examples) };
+}
+
+export const balanceOf = (examples: KtoExample[]) => {
+  const desirable = examples.filter((e) => e.label).length;
+  return { desirable, undesirable: examples.length - desirable };
+};

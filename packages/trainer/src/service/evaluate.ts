@@ -1,8 +1,13 @@
-// What the trained adapters do: TRL's evaluation metrics on a dataset, and text generated with an adapter applied.
-import type { Gpu } from '@webtune/kernels';
+// What the trained adapters do: TRL's evaluation metrics on a dataset (each method's), and text generated with an
+// adapter applied.
+import type { DpoLossType, Gpu } from '@webtune/kernels';
 import type { EvaluateRequest, EvaluateResult, GenerateRequest, GenerateResult } from '../api.ts';
 import { generate as generateIds } from '../model/generate.ts';
+import { defaultConfig, type TrainConfig, validateConfig } from '../train/config.ts';
+import { evaluateObjective } from '../train/evaluate.ts';
+import { KtoReferenceCache } from '../train/kto-reference.ts';
 import { evaluateDpo, evaluateSft } from '../train/reference.ts';
+import { objectiveFor, type TrainData } from '../train/trainer.ts';
 import type { AdapterShelf } from './adapters.ts';
 import type { PreparedDataset } from './datasets.ts';
 import type { LoadedModel } from './model.ts';
@@ -18,18 +23,49 @@ export async function evaluate(
   request: EvaluateRequest,
 ): Promise<EvaluateResult> {
   const batch = request.batchSize ?? EVAL_BATCH;
+  const padId = tokenizer.padTokenId;
   if (ds.method === 'sft') {
     const adapters = await shelf.stack(request.adapterId || null, model.config);
-    return { ...(await evaluateSft(gpu, model, adapters, ds.data.examples, batch, tokenizer.padTokenId)) };
+    return { ...(await evaluateSft(gpu, model, adapters, ds.data.examples, batch, padId)) };
   }
   const reference = await shelf.stack(request.refAdapterId || null, model.config);
   // The policy is this one adapter on top of the reference (whose chain already holds its parents).
-  const policy = request.adapterId ? [await shelf.adapter(request.adapterId, model.config)] : [];
-  return evaluateDpo(gpu, model, reference, policy, ds.data.examples, batch, tokenizer.padTokenId, {
-    beta: request.beta ?? 0.1,
-    lossType: request.lossType ?? 'sigmoid',
-    labelSmoothing: request.labelSmoothing ?? 0,
-  });
+  const policy = [...reference, ...(request.adapterId ? [await shelf.adapter(request.adapterId, model.config)] : [])];
+  const config = evaluationConfig(ds, request);
+  if (ds.method === 'dpo')
+    return evaluateDpo(gpu, model, reference, policy.slice(reference.length), ds.data.examples, batch, padId, {
+      beta: config.beta,
+      lossType: config.lossType as DpoLossType,
+      labelSmoothing: config.labelSmoothing,
+    });
+  const ctx = { gpu, model, frozen: policy, adapter: null, grads: null, config, padId };
+  const data: TrainData =
+    ds.method === 'kto'
+      ? {
+          method: 'kto',
+          examples: ds.data.examples,
+          reference: new KtoReferenceCache(gpu, model, reference, ds.data.examples.length, padId),
+        }
+      : { method: ds.method, examples: ds.data.examples };
+  return evaluateObjective(objectiveFor(data, ctx), batch);
+}
+
+/** The method's defaults, the request's settings over them, and the dataset's max_length; checked as a run's are. */
+function evaluationConfig(ds: PreparedDataset, r: EvaluateRequest): TrainConfig {
+  const given = {
+    beta: r.beta,
+    lossType: r.lossType,
+    labelSmoothing: r.labelSmoothing,
+    desirableWeight: r.desirableWeight,
+    undesirableWeight: r.undesirableWeight,
+    simpoGamma: r.simpoGamma,
+    cpoAlpha: r.cpoAlpha,
+    batchSize: r.batchSize,
+  };
+  const config: TrainConfig = { ...defaultConfig(ds.method), maxLength: ds.maxLength };
+  for (const [k, v] of Object.entries(given)) if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v;
+  validateConfig(config);
+  return config;
 }
 
 export async function generate(

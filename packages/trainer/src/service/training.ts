@@ -1,19 +1,21 @@
 // One training run as the worker starts it: the stage-one adapters it builds on, the state it resumes from, the DPO
-// reference log-probs (cached by content), checkpoints as it goes, and the adapter it saves at the end.
+// and KTO reference log-probs (cached by content), checkpoints as it goes, and the adapter it saves at the end.
 import type { Gpu } from '@webtune/kernels';
 import type { TrainRequest, TrainResult } from '../api.ts';
 import { hashKey } from '../hash.ts';
 import { adapterFingerprint } from '../model/fingerprint.ts';
 import type { LoraAdapter } from '../model/lora.ts';
+import { ktoBalance } from '../objectives/kto-balance.ts';
 import type { AdapterRecord, Store } from '../store/db.ts';
 import { checkpointOf, resumeState } from '../store/runs.ts';
-import { defaultConfig, type Method, type TrainConfig, toTrlConfig, validateConfig } from '../train/config.ts';
+import { dataKindOf, defaultConfig, METHOD_NAMES, type TrainConfig, toTrlConfig, validateConfig } from '../train/config.ts';
 import type { RunControl } from '../train/control.ts';
 import type { TrainEvent } from '../train/events.ts';
+import { KtoReferenceCache } from '../train/kto-reference.ts';
 import { ReferenceCache } from '../train/reference.ts';
-import { type RunState, runTraining, type TrainData } from '../train/trainer.ts';
+import { type RunState, runTraining, type TrainData, TrainingError } from '../train/trainer.ts';
 import type { AdapterShelf } from './adapters.ts';
-import { type Datasets, lossKeyOf, type PreparedDataset } from './datasets.ts';
+import { balanceOf, type Datasets, lossKeyOf, type PreparedDataset } from './datasets.ts';
 import type { LoadedModel } from './model.ts';
 
 export interface RunContext {
@@ -26,13 +28,18 @@ export interface RunContext {
   onEvent(e: TrainEvent): void;
 }
 
-/** Checks a request's settings, then returns its dataset if the run's method can train on it. */
+/**
+ * Checks a request's settings, then returns its dataset if the run's method can train on it: the method it was loaded
+ * for, or another of the same data (preference pairs serve DPO, ORPO and SimPO alike).
+ */
 export function checkRequest(request: TrainRequest, datasets: Datasets): PreparedDataset {
   validateConfig(runConfig(request));
   const dataset = datasets.get(request.datasetId);
   const { method } = request.config;
-  if (dataset.method !== method)
-    throw new Error(`The dataset was loaded for ${dataset.method.toUpperCase()}, but the run is ${method.toUpperCase()}.`);
+  if (dataKindOf(dataset.method) !== dataKindOf(method))
+    throw new TrainingError(
+      `${dataset.file} was loaded for ${METHOD_NAMES[dataset.method].short}, but the run is ${METHOD_NAMES[method].short}: load it again for ${METHOD_NAMES[method].short}.`,
+    );
   return dataset;
 }
 
@@ -73,11 +80,11 @@ export async function train(request: TrainRequest, ctx: RunContext): Promise<Tra
     adapterId = crypto.randomUUID();
     const record: AdapterRecord = {
       id: adapterId,
-      name: request.name ?? `${config.method.toUpperCase()} ${new Date(now).toISOString().slice(0, 16).replace('T', ' ')}`,
+      name: request.name ?? `${METHOD_NAMES[config.method].short} ${new Date(now).toISOString().slice(0, 16).replace('T', ' ')}`,
       createdAt: now,
       updatedAt: now,
       baseModel: modelId,
-      method: config.method as Method, // the dataset check above admits SFT and DPO runs only, until the service trains the others
+      method: config.method,
       parentId,
       lora: config.lora,
       trainingConfig: { ...trl, max_steps_run: outcome.steps, status: outcome.status },
@@ -93,7 +100,7 @@ export async function train(request: TrainRequest, ctx: RunContext): Promise<Tra
   return { status: outcome.status, message: outcome.message, adapterId, metrics: outcome.metrics, runId };
 }
 
-/** What the loop trains on; for DPO with the reference log-probs, and how to save the ones computed so far. */
+/** What the loop trains on; for DPO and KTO with the reference log-probs, and how to save the ones computed so far. */
 async function trainData(
   ctx: RunContext,
   config: TrainConfig,
@@ -101,30 +108,52 @@ async function trainData(
   parent: LoraAdapter[],
 ): Promise<{ data: TrainData; saveReference: () => Promise<void> }> {
   const { gpu, store, loaded, dataset: ds, onEvent } = ctx;
-  if (ds.method === 'sft') {
-    const sameLoss = ds.lossKey === lossKeyOf(config);
-    return { data: { method: 'sft', examples: sameLoss ? ds.data.examples : ds.retokenise(config) }, saveReference: async () => {} };
-  }
+  const noReference = async () => {};
   const { model, tokenizer, fingerprint } = loaded;
-  // Keyed on what the reference computes, never on names: the checkpoint's files, the stage-one adapters' contents,
-  // and the dataset's text and max_length (ds.hash; the tokenizer is in the model's fingerprint). v3: float32
-  // sums on the GPU. An entry may be partial (NaN): a run computes the pairs it reaches.
-  const key = await hashKey(['ref-v3', fingerprint, await adapterFingerprint(parentRecords), ds.hash]);
-  const reference = new ReferenceCache(gpu, model, parent, ds.data.examples, tokenizer.padTokenId, await store.getRefLogps(key));
-  const total = ds.data.examples.length;
-  const cached = total - reference.missing;
-  onEvent({
-    type: 'phase',
-    phase: 'reference',
-    message:
-      cached === total
-        ? 'reference log-probs: all cached'
-        : `reference log-probs: ${cached} of ${total} pairs cached; the others are computed when their batch comes, once`,
-  });
-  const saveReference = async () => {
-    if (!reference.dirty) return;
-    await store.putRefLogps(key, reference.values);
-    reference.dirty = false;
+  // A reference is keyed on what it computes, never on names: the checkpoint's files, the stage-one adapters'
+  // contents, and the dataset's text and max_length (ds.hash; the tokenizer is in the model's fingerprint). An entry
+  // may be partial (NaN): a run computes the rows it reaches.
+  const referenceKey = async (...what: string[]) => hashKey([...what, fingerprint, await adapterFingerprint(parentRecords), ds.hash]);
+  const announce = (missing: number, total: number, what: string) =>
+    onEvent({
+      type: 'phase',
+      phase: 'reference',
+      message:
+        missing === 0
+          ? 'reference log-probs: all cached'
+          : `reference log-probs: ${total - missing} of ${total} ${what} cached; the others are computed when their batch comes, once`,
+    });
+  const saver = (key: string, cache: { dirty: boolean; values: Float32Array | Float64Array }) => async () => {
+    if (!cache.dirty) return;
+    await store.putRefLogps(key, cache.values);
+    cache.dirty = false;
   };
-  return { data: { method: 'dpo', examples: ds.data.examples, reference }, saveReference };
+  switch (ds.method) {
+    case 'sft': {
+      const sameLoss = ds.lossKey === lossKeyOf(config);
+      return { data: { method: 'sft', examples: sameLoss ? ds.data.examples : ds.retokenise(config) }, saveReference: noReference };
+    }
+    case 'kto': {
+      const { examples } = ds.data;
+      const { warning } = ktoBalance(balanceOf(examples), config.desirableWeight, config.undesirableWeight);
+      if (warning) onEvent({ type: 'phase', phase: 'preparing', message: `warning: ${warning}` });
+      // KL rows pair each row with its micro-batch neighbour's answer: the batch size is part of what is computed.
+      // v1: float64 sums of the float32 per-token log-probs, in token order.
+      const key = await referenceKey('kto-ref-v1', String(config.batchSize));
+      const cached = await store.getRefLogps(key);
+      const reference = new KtoReferenceCache(gpu, model, parent, examples.length, tokenizer.padTokenId, cached);
+      const kl = config.lossType === 'kto';
+      announce(reference.missing(kl), (kl ? 2 : 1) * examples.length, kl ? 'answers and KL rows' : 'answers');
+      return { data: { method: 'kto', examples, reference }, saveReference: saver(key, reference) };
+    }
+    default: {
+      if (config.method === 'orpo' || config.method === 'simpo')
+        return { data: { method: config.method, examples: ds.data.examples }, saveReference: noReference };
+      // v3: float32 sums on the GPU.
+      const key = await referenceKey('ref-v3');
+      const reference = new ReferenceCache(gpu, model, parent, ds.data.examples, tokenizer.padTokenId, await store.getRefLogps(key));
+      announce(reference.missing, ds.data.examples.length, 'pairs');
+      return { data: { method: 'dpo', examples: ds.data.examples, reference }, saveReference: saver(key, reference) };
+    }
+  }
 }

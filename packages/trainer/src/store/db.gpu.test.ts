@@ -407,7 +407,12 @@ gpuTest('other write failures and bad records have their own messages', async ()
     const bad = adapter('bad');
     bad.tensors[0].shape = [5, 5];
     await rejects(store.putAdapter(bad), 'invalid', /tensor "base_model.*lora_A.weight" has shape \[5,5\] but 6 values/, 'shape mismatch');
-    await rejects(store.putAdapter(adapter('x', { method: 'ppo' as 'sft' })), 'invalid', /method must be "sft" or "dpo"/, 'method');
+    await rejects(
+      store.putAdapter(adapter('x', { method: 'ppo' as 'sft' })),
+      'invalid',
+      /method must be one of sft, dpo, kto, orpo, simpo, got "ppo"/,
+      'method',
+    );
     await rejects(
       store.putAdapter(adapter('fn', { trainingConfig: { callback: () => 1 } })),
       'invalid',

@@ -4,6 +4,7 @@
 // lands whole or not at all, so a full disk loses nothing already stored.
 import { type DBSchema, type IDBPDatabase, type IDBPTransaction, openDB, type StoreNames } from 'idb';
 import type { LoraConfig } from '../model/lora.ts';
+import { METHODS, type TrainMethod } from '../train/config.ts';
 
 /** The schema version this code creates and reads. */
 export const DB_VERSION = 1;
@@ -23,7 +24,7 @@ export interface AdapterRecord {
   updatedAt: number;
   /** The base model's Hub id or name. */
   baseModel: string;
-  method: 'sft' | 'dpo';
+  method: TrainMethod;
   /** The stage-one adapter a DPO adapter was trained on top of (merged into the base), or null. */
   parentId: string | null;
   lora: LoraConfig;
@@ -95,7 +96,7 @@ interface WebtuneDB extends DBSchema {
   adapterTensors: { key: string; value: AdapterTensor[] };
   checkpoints: { key: CheckpointKey; value: CheckpointMeta };
   checkpointState: { key: CheckpointKey; value: CheckpointState };
-  reflogps: { key: string; value: { values: Float32Array; createdAt: number } };
+  reflogps: { key: string; value: { values: Float32Array | Float64Array; createdAt: number } };
 }
 
 type Stores = StoreNames<WebtuneDB>;
@@ -526,15 +527,16 @@ export class Store {
 
   // -- reference log-probs -----------------------------------------------------------------------------------------
 
-  async getRefLogps(key: string): Promise<Float32Array | undefined> {
+  /** DPO's float32 sums or KTO's float64 ones, as they were put. */
+  async getRefLogps(key: string): Promise<Float32Array | Float64Array | undefined> {
     const entry = await this.read(['reflogps'], 'cached reference log-probs', (tx) => tx.objectStore('reflogps').get(key));
     return entry?.values;
   }
 
-  async putRefLogps(key: string, values: Float32Array): Promise<void> {
+  async putRefLogps(key: string, values: Float32Array | Float64Array): Promise<void> {
     if (typeof key !== 'string' || key === '')
       throw new StorageError('invalid', 'A reference log-prob cache key must be a non-empty string.');
-    const stored = { values: compact(values), createdAt: Date.now() };
+    const stored = { values: values instanceof Float64Array ? values.slice() : compact(values), createdAt: Date.now() };
     await this.write(['reflogps'], 'the reference log-probs', async (tx) => {
       await tx.objectStore('reflogps').put(stored, key);
     });
@@ -572,7 +574,8 @@ function validateAdapter(rec: AdapterRecord): AdapterRecord {
   const what = `adapter "${rec.name}"`;
   if (typeof rec.id !== 'string' || rec.id === '') throw invalid(what, 'its id must be a non-empty string');
   if (typeof rec.name !== 'string' || rec.name.trim() === '') throw invalid(`adapter ${rec.id}`, 'its name must be a non-empty string');
-  if (rec.method !== 'sft' && rec.method !== 'dpo') throw invalid(what, `method must be "sft" or "dpo", got ${JSON.stringify(rec.method)}`);
+  if (!(METHODS as readonly unknown[]).includes(rec.method))
+    throw invalid(what, `method must be one of ${METHODS.join(', ')}, got ${JSON.stringify(rec.method)}`);
   if (rec.parentId !== null && (typeof rec.parentId !== 'string' || rec.parentId === ''))
     throw invalid(what, 'parentId must be an adapter id or null');
   if (rec.parentId === rec.id) throw invalid(what, 'it cannot be its own parent');

@@ -4,6 +4,7 @@
 // TRL's names so the same run can be repeated with TRL.
 import { type LoraConfig, LoraError, modulePath, type PeftTensors } from '../model/lora.ts';
 import { parseSafetensors, weightToFloat32 } from '../model/safetensors.ts';
+import { METHOD_NAMES } from '../train/config.ts';
 import type { AdapterRecord, AdapterSummary } from './db.ts';
 import { FINAL_METRICS, metricsFromModelCard, metricsFromTrainerState, TRAINER_STATE } from './folder-metrics.ts';
 import { adapterConfigJson, adapterSafetensors, parseAdapterConfig } from './peft.ts';
@@ -98,8 +99,7 @@ export function adapterModelCard(
 ): string {
   const base = rec.baseModel || '';
   const baseRef = base || '<base model>';
-  const method = rec.method === 'dpo' ? 'DPO' : 'SFT';
-  const longMethod = rec.method === 'dpo' ? 'direct preference optimisation (DPO)' : 'supervised fine-tuning (SFT)';
+  const { short: method, long: longMethod } = METHOD_NAMES[rec.method];
   const title = (rec.name || 'webtune adapter').replace(/\s*\n\s*/g, ' ');
   const lines: string[] = ['---'];
   if (base) lines.push(`base_model: ${yamlScalar(base)}`);

@@ -1,7 +1,16 @@
 // The run's config: rsLoRA as a hyper-parameter like any other, and training_config.json's keys that let TRL repeat
 // the run (truncation, which tokens the loss covers, dropout in DPO, what was done to the rows).
 import { describe, expect, it } from 'vitest';
-import { defaultConfig, fromTrlConfig, HYPER_PARAMS, setFromText, type TrainConfig, toTrlConfig, validateConfig } from './config.ts';
+import {
+  defaultConfig,
+  fromTrlConfig,
+  HYPER_PARAMS,
+  methodOfTrlConfig,
+  setFromText,
+  type TrainConfig,
+  toTrlConfig,
+  validateConfig,
+} from './config.ts';
 
 const extra = { model: 'org/model', dataset: 'data.jsonl' };
 
@@ -144,6 +153,24 @@ describe('KTO, ORPO and SimPO in TRL names', () => {
     }
     const apo = { ...c, lossType: 'apo_zero_unpaired' as const, undesirableWeight: 0.5 };
     expect(fromTrlConfig(toTrlConfig({ ...defaultConfig('kto'), ...apo }, extra))).toMatchObject(apo);
+  });
+
+  it('says when a KTO run unpaired preference pairs, and not for its own unpaired rows', () => {
+    const prep = (format: string) => toTrlConfig(defaultConfig('kto'), { ...extra, datasetFormat: format }).data_preparation;
+    expect(prep('standard')).toHaveProperty('unpaired');
+    expect(prep('conversational (implicit prompt)')).toHaveProperty('unpaired');
+    expect(prep('prompt-completion')).not.toHaveProperty('unpaired');
+    expect(prep('conversational-prompt-completion')).not.toHaveProperty('unpaired');
+  });
+
+  it('tells SimPO by CPOTrainer with loss_type simpo, and refuses another CPO loss rather than reading it as another method', () => {
+    const simpo = toTrlConfig(defaultConfig('simpo'), extra);
+    expect(methodOfTrlConfig(simpo)).toBe('simpo');
+    expect(methodOfTrlConfig({ trainer: 'KTOTrainer' })).toBe('kto');
+    expect(methodOfTrlConfig({ trainer: 'PPOTrainer' })).toBeUndefined();
+    expect(() => fromTrlConfig({ ...simpo, loss_type: 'sigmoid' })).toThrow(
+      'trainer CPOTrainer runs here as SimPO only (loss_type "simpo"); got loss_type "sigmoid"',
+    );
   });
 
   it('refuses a loss type of another method, and KTO with a batch of one row (its KL term needs neighbours)', () => {

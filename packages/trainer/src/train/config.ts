@@ -8,8 +8,18 @@ import { LR_SCHEDULERS, type LrSchedulerType } from '../optim/schedule.ts';
 export const METHODS = ['sft', 'dpo', 'kto', 'orpo', 'simpo'] as const;
 /** Every objective a run can train (objectives/*). */
 export type TrainMethod = (typeof METHODS)[number];
-/** The methods the service prepares data for and trains today; KTO, ORPO and SimPO join once it is wired to them. */
-export type Method = 'sft' | 'dpo';
+
+/** Each method as people name it: short (adapter names, charts) and long (model cards). */
+export const METHOD_NAMES: Record<TrainMethod, { short: string; long: string }> = {
+  sft: { short: 'SFT', long: 'supervised fine-tuning (SFT)' },
+  dpo: { short: 'DPO', long: 'direct preference optimisation (DPO)' },
+  kto: { short: 'KTO', long: 'Kahneman-Tversky optimisation (KTO)' },
+  orpo: { short: 'ORPO', long: 'odds ratio preference optimisation (ORPO)' },
+  simpo: { short: 'SimPO', long: 'simple preference optimisation (SimPO)' },
+};
+
+/** The data each method trains on: SFT rows, preference pairs (DPO, ORPO, SimPO), or KTO's unpaired rows. */
+export const dataKindOf = (m: TrainMethod): 'sft' | 'pairs' | 'kto' => (m === 'sft' ? 'sft' : m === 'kto' ? 'kto' : 'pairs');
 
 /** Loss types by method: TRL's loss_type values each trainer accepts (webtune's). */
 export const LOSS_TYPES = { dpo: ['sigmoid', 'ipo', 'hinge'], kto: ['kto', 'apo_zero_unpaired'] } as const;
@@ -464,7 +474,8 @@ function dataPreparation(method: TrainMethod, format: string | undefined, assist
   if (format) out.format = format;
   out.dropped_rows =
     'rows whose prompt alone fills max_length were left out (TRL would keep them with no completion token); webtune listed each with its line when the data was loaded';
-  if (method === 'kto' && format && format !== 'kto')
+  // KTO's own rows are (conversational-)prompt-completion; any other format is a file of preference pairs.
+  if (method === 'kto' && format && !format.endsWith('prompt-completion'))
     out.unpaired =
       'the preference pairs were unpaired as TRL does (unpair_preference_dataset): per 1000 pairs, the chosen answers as desirable rows, then the rejected ones as undesirable rows';
   if (method === 'sft' && format === 'messages' && assistantOnlyLoss)
@@ -475,9 +486,19 @@ function dataPreparation(method: TrainMethod, format: string | undefined, assist
   return out;
 }
 
+/** The method of a training_config.json (its "trainer"; SimPO is the CPO trainer with loss_type simpo), if it names one. */
+export function methodOfTrlConfig(json: Record<string, unknown>): TrainMethod | undefined {
+  if (json.trainer === TRL_TRAINERS.simpo) return json.loss_type === 'simpo' ? 'simpo' : undefined;
+  return METHODS.find((m) => TRL_TRAINERS[m] === json.trainer);
+}
+
 /** Inverse of toTrlConfig for the hyper-parameters (resume, re-run from an exported training_config.json). */
 export function fromTrlConfig(json: Record<string, unknown>): TrainConfig {
-  const method: TrainMethod = METHODS.find((m) => TRL_TRAINERS[m] === json.trainer) ?? 'sft';
+  if (json.trainer === TRL_TRAINERS.simpo && json.loss_type !== 'simpo')
+    throw new ConfigValueError(
+      `trainer ${TRL_TRAINERS.simpo} runs here as SimPO only (loss_type "simpo"); got loss_type ${JSON.stringify(json.loss_type)}`,
+    );
+  const method: TrainMethod = methodOfTrlConfig(json) ?? 'sft';
   const c = defaultConfig(method);
   for (const p of HYPER_PARAMS) {
     const v = p.lora ? (json.peft_config as Record<string, unknown> | undefined)?.[p.trl] : json[p.trl];

@@ -22,9 +22,21 @@ export class KtoReferenceCache implements KtoReferenceLogps {
     private readonly adapters: LoraAdapter[],
     rows: number,
     private readonly padId: number,
-    cached?: Float64Array,
+    cached?: Float32Array | Float64Array,
   ) {
-    this.values = cached?.length === 2 * rows ? Float64Array.from(cached) : new Float64Array(2 * rows).fill(Number.NaN);
+    // A stored entry of another shape or precision is not this cache's: start afresh.
+    this.values =
+      cached instanceof Float64Array && cached.length === 2 * rows
+        ? Float64Array.from(cached)
+        : new Float64Array(2 * rows).fill(Number.NaN);
+  }
+
+  /** Values not computed yet: every row's answer, and with `kl` its KL row too. */
+  missing(kl: boolean): number {
+    let n = 0;
+    for (let i = 0; i < this.values.length; i += 2)
+      n += (Number.isNaN(this.values[i]) ? 1 : 0) + (kl && Number.isNaN(this.values[i + 1]) ? 1 : 0);
+    return n;
   }
 
   async of(

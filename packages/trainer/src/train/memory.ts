@@ -6,7 +6,7 @@ import type { ModelConfig } from '../model/config.ts';
 import { logitsChunkRows } from '../model/head.ts';
 import { LORA_TARGETS, type LoraTarget, targetShape } from '../model/lora-config.ts';
 import { INITIAL_ROPE_POSITIONS } from '../model/weights.ts';
-import type { Method } from './config.ts';
+import { dataKindOf, type TrainMethod } from './config.ts';
 
 export interface MemoryEstimate {
   weights: number;
@@ -18,10 +18,11 @@ export interface MemoryEstimate {
 export function estimateMemory(
   c: ModelConfig,
   parameters: number,
-  r: { method: Method; batchSize: number; maxLength: number; lora: { r: number; targetModules: string[] } },
+  r: { method: TrainMethod; batchSize: number; maxLength: number; lora: { r: number; targetModules: string[] } },
 ): MemoryEstimate {
   const f = 4;
-  const B = r.method === 'dpo' ? 2 * r.batchSize : r.batchSize;
+  // Preference pairs run as 2 rows each; KTO's KL rows go through a forward of their own, not beside the others.
+  const B = dataKindOf(r.method) === 'pairs' ? 2 * r.batchSize : r.batchSize;
   const N = B * r.maxLength;
   const C = c.hiddenSize;
   const I = c.intermediateSize;

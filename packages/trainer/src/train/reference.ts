@@ -122,11 +122,14 @@ export class ReferenceCache {
     private readonly adapters: LoraAdapter[],
     examples: DpoExample[],
     private readonly padId: number,
-    cached?: Float32Array,
+    cached?: Float32Array | Float64Array,
   ) {
     for (const [i, e] of examples.entries()) this.index.set(e, i);
+    // A stored entry of another shape or precision (KTO's float64) is not this cache's: start afresh.
     this.values =
-      cached?.length === 2 * examples.length ? Float32Array.from(cached) : new Float32Array(2 * examples.length).fill(Number.NaN);
+      cached instanceof Float32Array && cached.length === 2 * examples.length
+        ? Float32Array.from(cached)
+        : new Float32Array(2 * examples.length).fill(Number.NaN);
   }
 
   /** Pairs whose reference is not known yet. */

@@ -61,8 +61,8 @@ export class TrainingError extends Error {
   override name = 'TrainingError';
 }
 
-/** The objective that trains on `data`. */
-function objectiveFor(data: TrainData, ctx: ObjectiveContext): Objective {
+/** The objective that trains on `data` (and, with no trained adapter in `ctx`, measures it: train/evaluate.ts). */
+export function objectiveFor(data: TrainData, ctx: ObjectiveContext): Objective {
   switch (data.method) {
     case 'sft':
       return sftObjective(ctx, data.examples);

@@ -1,7 +1,11 @@
 // The Data screen's state: one dataset slot per method, read by the engine with the loaded model's tokenizer at a
 // given max length (the Train screen's, or a recipe's). The text is kept so that the slot can be read again when the
 // model or the max length changes, and saved in the studio's store so a later visit (or a resumed run) has it.
-import type { DatasetSummary, Method } from '@webtune/trainer';
+import type { DatasetSummary, TrainMethod } from '@webtune/trainer';
+
+/** The methods the studio's screens offer today (the trainer trains every TrainMethod; the Train screen follows). */
+export type Method = Extract<TrainMethod, 'sft' | 'dpo'>;
+
 import { explain, type Problem } from '../errors.ts';
 import { getDataset, lastDataset, saveDataset } from '../saved.ts';
 import { studio } from '../studio.svelte.ts';

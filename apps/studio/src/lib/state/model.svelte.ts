@@ -1,12 +1,13 @@
 // The Model screen's state: loading a model (the demo, the Hub, a folder) with its download progress, what went
 // wrong, and the memory a run with the current settings would need. The loaded model itself is global
 // (studio.model). Resuming a run lives here too, since it may first have to load the run's model.
-import type { DownloadProgress, MemoryEstimate, Method, ModelSource, RunSummary } from '@webtune/trainer';
+import type { DownloadProgress, MemoryEstimate, ModelSource, RunSummary } from '@webtune/trainer';
 import { findDemoModel } from '../demo.ts';
 import { explain, isCancel, type Problem } from '../errors.ts';
 import { frameBatcher } from '../frame.ts';
 import { type ModelRequest, studio } from '../studio.svelte.ts';
 import { adapterState } from './adapters.svelte.ts';
+import type { Method } from './data.svelte.ts';
 import { dataState } from './data.svelte.ts';
 import { trainState } from './train.svelte.ts';
 

@@ -5,7 +5,6 @@ import {
   callback,
   defaultConfig,
   type LogRecord,
-  type Method,
   type RunSummary,
   type TrainConfig,
   type TrainEvent,
@@ -17,7 +16,7 @@ import { explain, type Problem } from '../errors.ts';
 import { frameBatcher } from '../frame.ts';
 import { studio } from '../studio.svelte.ts';
 import { adapterState } from './adapters.svelte.ts';
-import { dataState } from './data.svelte.ts';
+import { dataState, type Method } from './data.svelte.ts';
 
 export type RunStatus = 'starting' | 'running' | 'paused' | 'completed' | 'cancelled' | 'diverged' | 'failed';
 
