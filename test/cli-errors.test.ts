@@ -66,12 +66,12 @@ describe('rejected before the browser starts (exit 2, one line)', () => {
     {
       name: 'missing --method',
       args: ['train', '--model', LLAMA, '--data', sft, '--out', out],
-      expect: ['--method must be sft or dpo'],
+      expect: ['--method must be sft, dpo, kto, orpo or simpo'],
     },
     {
       name: 'an unknown --method',
       args: ['train', '--method', 'ppo', '--model', LLAMA, '--data', sft, '--out', out],
-      expect: ['--method must be sft or dpo (got "ppo")'],
+      expect: ['--method must be sft, dpo, kto, orpo or simpo (got "ppo")'],
     },
     {
       name: 'missing --out',
@@ -153,18 +153,63 @@ describe('rejected before the browser starts (exit 2, one line)', () => {
     {
       name: 'train: --beta with --method sft',
       args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--beta', '0.2'],
-      expect: ['--beta is a --method dpo setting, ignored by --method sft: remove it'],
+      expect: ['--beta is a --method dpo|kto|orpo|simpo setting, ignored by --method sft: remove it'],
     },
     {
       name: 'train: --loss-type and --label-smoothing with --method sft',
       args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--loss-type', 'ipo', '--label-smoothing', '0.1'],
-      expect: ['--loss-type, --label-smoothing are --method dpo settings, ignored by --method sft: remove them'],
+      expect: [
+        '--loss-type is a --method dpo|kto setting; --label-smoothing is a --method dpo|simpo setting, ignored by --method sft: remove them',
+      ],
     },
     {
       name: 'eval: --beta with --method sft',
       command: 'eval',
       args: ['eval', '--method', 'sft', '--model', LLAMA, '--data', sft, '--beta', '0.2', '--json'],
-      expect: ['--beta is a --method dpo setting, ignored by --method sft: remove it'],
+      expect: ['--beta is a --method dpo|kto|orpo|simpo setting, ignored by --method sft: remove it'],
+    },
+    {
+      name: 'train: a KTO weight with --method dpo',
+      args: ['train', '--method', 'dpo', '--model', LLAMA, '--data', dpo, '--out', out, '--desirable-weight', '2'],
+      expect: ['--desirable-weight is a --method kto setting, ignored by --method dpo: remove it'],
+    },
+    {
+      name: "train: SimPO's settings with --method orpo",
+      args: ['train', '--method', 'orpo', '--model', LLAMA, '--data', dpo, '--out', out, '--simpo-gamma', '1', '--cpo-alpha', '0.5'],
+      expect: ['--simpo-gamma, --cpo-alpha are --method simpo settings, ignored by --method orpo: remove them'],
+    },
+    {
+      name: 'train: --loss-type with --method simpo (its loss is fixed)',
+      args: ['train', '--method', 'simpo', '--model', LLAMA, '--data', dpo, '--out', out, '--loss-type', 'sigmoid'],
+      expect: ['--loss-type is a --method dpo|kto setting, ignored by --method simpo: remove it'],
+    },
+    {
+      name: 'train: a DPO loss type for KTO',
+      args: ['train', '--method', 'kto', '--model', LLAMA, '--data', dpo, '--out', out, '--loss-type', 'ipo'],
+      expect: ['--loss-type (loss_type) of --method kto must be one of kto, apo_zero_unpaired; got "ipo"'],
+    },
+    {
+      name: 'train: KTO with a batch of one row',
+      args: ['train', '--method', 'kto', '--model', LLAMA, '--data', dpo, '--out', out, '--batch-size', '1'],
+      expect: ['--batch-size (per_device_train_batch_size) must be at least 2 for KTO'],
+    },
+    {
+      name: 'eval: a KTO weight with --method orpo',
+      command: 'eval',
+      args: ['eval', '--method', 'orpo', '--model', LLAMA, '--data', dpo, '--undesirable-weight', '0.5', '--json'],
+      expect: ['--undesirable-weight is a --method kto setting, ignored by --method orpo: remove it'],
+    },
+    {
+      name: 'eval: a negative --simpo-gamma',
+      command: 'eval',
+      args: ['eval', '--method', 'simpo', '--model', LLAMA, '--data', dpo, '--simpo-gamma=-1', '--json'],
+      expect: ['--simpo-gamma (simpo_gamma) must be between 0 and 1000, got -1'],
+    },
+    {
+      name: 'eval: KTO with a batch of one row',
+      command: 'eval',
+      args: ['eval', '--method', 'kto', '--model', LLAMA, '--data', dpo, '--batch-size', '1', '--json'],
+      expect: ['--batch-size (per_device_train_batch_size) must be at least 2 for KTO'],
     },
     {
       name: 'an --adapter folder without adapter_config.json',

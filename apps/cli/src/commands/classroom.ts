@@ -8,8 +8,8 @@ import {
   type Checks,
   type LessonEngine,
   LessonError,
+  type LessonMethod,
   loraStepFlops,
-  type Method,
   parseChecks,
   parseLesson,
   parseModelConfig,
@@ -54,7 +54,7 @@ interface Files {
   lesson: ReturnType<typeof parseLesson>;
   checks: Checks;
   modelDir: string;
-  data: Record<Method, { text: string; file: string }>;
+  data: Record<LessonMethod, { text: string; file: string }>;
   prompts: string[];
   pairs: { text: string; file: string };
 }

@@ -1,5 +1,6 @@
 // `pnpm cli eval`: TRL's evaluation metrics of an adapter (stack) on a dataset, as one JSON object.
-import { integerOption, numberOption, parseCommandArgs, UsageError } from '../args.ts';
+import { defaultConfig, HYPER_PARAMS, setFromText, validateConfig } from '@webtune/trainer';
+import { integerOption, type OptionSpec, parseCommandArgs, UsageError } from '../args.ts';
 import {
   adapterArg,
   importAdapterArg,
@@ -11,58 +12,66 @@ import {
   refuseOtherMethodFlags,
 } from './shared.ts';
 
-export const help = `pnpm cli eval --method sft|dpo --model <dir|hub-id> --data <file.jsonl> [--adapter <dir>] [--ref-adapter <dir>] [--beta B] [--loss-type T] [--label-smoothing S] [--max-length N] [--batch-size N] --json
+/** The objectives' own settings (beta, loss type, KTO weights, SimPO's gamma...): train's flags, the same names. */
+const OBJECTIVE_PARAMS = HYPER_PARAMS.filter((p) => p.only && !p.lora && p.only.some((m) => m !== 'sft'));
+
+export const help = `pnpm cli eval --method sft|dpo|kto|orpo|simpo --model <dir|hub-id> --data <file.jsonl> [--adapter <dir>] [--ref-adapter <dir>] [--max-length N] [--batch-size N] [method settings] --json
 
 SFT: loss (token-weighted mean over the whole file's completion tokens) and num_tokens.
 DPO: means over pairs of loss, rewards/chosen, rewards/rejected, rewards/accuracies, rewards/margins,
 logps/chosen, logps/rejected; reference = model + --ref-adapter, policy = that + --adapter.
-Prints one JSON object on stdout (use \`pnpm -s cli\` to keep pnpm's banner off stdout).`;
+KTO: loss (mean over rows), kl, rewards/* and logps/* of each label, rewards/margins, as TRL logs them;
+reference and policy as DPO's. Rows pair up for the KL term within each --batch-size batch, in file order.
+ORPO: loss, nll_loss, log_odds_ratio, log_odds_chosen, rewards/* and logps/* (length-averaged); SimPO: the
+same without the log odds. No reference: the model + --ref-adapter (if any) + --adapter is evaluated.
+Prints one JSON object on stdout (use \`pnpm -s cli\` to keep pnpm's banner off stdout).
+method settings (as train's; each only with its methods):
+${OBJECTIVE_PARAMS.map((p) => `  --${p.flag.padEnd(22)} (${p.only?.join('/')}) ${p.help}`).join('\n')}`;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseCommandArgs('eval', argv, {
+  const options: OptionSpec = {
     method: { type: 'string' },
     model: { type: 'string' },
     data: { type: 'string' },
     adapter: { type: 'string' },
     'ref-adapter': { type: 'string' },
-    beta: { type: 'string' },
-    'loss-type': { type: 'string' },
-    'label-smoothing': { type: 'string' },
     'max-length': { type: 'string' },
     'batch-size': { type: 'string' },
     json: { type: 'boolean' },
     gpu: { type: 'string' },
     verbose: { type: 'boolean' },
-  });
-  const method = methodOption(values.method);
+  };
+  for (const p of OBJECTIVE_PARAMS) options[p.flag] = { type: 'string' };
+  const { values } = parseCommandArgs('eval', argv, options);
+  const method = methodOption(values.method as string | undefined);
   refuseOtherMethodFlags(values, method);
-  const beta = numberOption('beta', values.beta, 0.1, 1e-6);
-  const labelSmoothing = numberOption('label-smoothing', values['label-smoothing'], 0, 0, 0.5);
-  const maxLength = integerOption('max-length', values['max-length'], 1024, 2);
-  const batchSize = integerOption('batch-size', values['batch-size'], 8, 1);
-  const lossType = values['loss-type'] ?? 'sigmoid';
-  if (!['sigmoid', 'ipo', 'hinge'].includes(lossType))
-    throw new UsageError(`--loss-type must be sigmoid, ipo or hinge (got "${lossType}")`);
-  if (labelSmoothing > 0 && lossType !== 'sigmoid')
-    throw new UsageError(`--label-smoothing applies to --loss-type sigmoid only; ${lossType} ignores it: remove it`);
-  const model = modelArg(values.model);
-  const refAdapter = adapterArg(values['ref-adapter'], 'ref-adapter');
-  const adapter = adapterArg(values.adapter, 'adapter');
-  const data = readDataFile(values.data);
-  const { engine, progress } = await openWithModel(model, values);
+  const config = defaultConfig(method);
+  config.maxLength = integerOption('max-length', values['max-length'] as string | undefined, 1024, 2);
+  config.batchSize = integerOption('batch-size', values['batch-size'] as string | undefined, 8, 1);
+  try {
+    for (const p of OBJECTIVE_PARAMS) if (values[p.flag] !== undefined) setFromText(config, p.flag, String(values[p.flag]));
+    if (config.labelSmoothing > 0 && config.lossType !== 'sigmoid' && method === 'dpo')
+      throw new Error(`--label-smoothing applies to --loss-type sigmoid only; ${config.lossType} ignores it: remove it`);
+    validateConfig(config);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const model = modelArg(values.model as string | undefined);
+  const refAdapter = adapterArg(values['ref-adapter'] as string | undefined, 'ref-adapter');
+  const adapter = adapterArg(values.adapter as string | undefined, 'adapter');
+  const data = readDataFile(values.data as string | undefined);
+  const { engine, progress } = await openWithModel(model, values as { gpu?: string; verbose?: boolean });
   try {
     const refAdapterId = refAdapter ? await importAdapterArg(engine, refAdapter) : null;
     // The adapter sits on top of the reference adapter: its stack is [ref, adapter].
     const adapterId = adapter ? await importAdapterArg(engine, adapter, refAdapterId) : null;
-    const ds = await loadData(engine, progress, method, data, maxLength);
+    const ds = await loadData(engine, progress, method, data, config.maxLength, undefined, config);
+    const { beta, lossType, labelSmoothing, desirableWeight, undesirableWeight, simpoGamma, cpoAlpha, batchSize } = config;
     const metrics = await engine.call('evaluate', {
       datasetId: ds.id,
       adapterId: method === 'sft' ? (adapterId ?? refAdapterId) : adapterId,
       refAdapterId,
-      beta,
-      lossType: lossType as 'sigmoid' | 'ipo' | 'hinge',
-      labelSmoothing,
-      batchSize,
+      ...{ beta, lossType, labelSmoothing, desirableWeight, undesirableWeight, simpoGamma, cpoAlpha, batchSize },
     });
     process.stdout.write(`${JSON.stringify(metrics)}\n`);
     return 0;

@@ -4,11 +4,14 @@ import {
   type Advice,
   type DatasetSummary,
   HYPER_PARAMS,
+  ktoBalance,
   lineRanges,
-  type Method,
+  METHOD_NAMES,
+  METHODS,
   type ModelInfo,
   reasonSummary,
   type TrainConfig,
+  type TrainMethod,
 } from '@webtune/trainer';
 import { gpuOption, UsageError } from '../args.ts';
 import { Engine, PageError } from '../engine.ts';
@@ -92,17 +95,23 @@ export const LISTED_ROWS = 20;
 export async function loadData(
   engine: Engine,
   progress: ProgressPrinter,
-  method: Method,
+  method: TrainMethod,
   data: { text: string; file: string },
   maxLength: number,
   out?: OutputFolder,
-  loss?: Pick<TrainConfig, 'completionOnlyLoss' | 'assistantOnlyLoss'>,
+  config?: Pick<TrainConfig, 'completionOnlyLoss' | 'assistantOnlyLoss' | 'desirableWeight' | 'undesirableWeight'>,
 ): Promise<DatasetSummary> {
   const { text, file } = data;
+  const loss = config && { completionOnlyLoss: config.completionOnlyLoss, assistantOnlyLoss: config.assistantOnlyLoss };
   const ds = await engine.call('loadDataset', method, text, file, maxLength, loss);
   progress.line(
     `data: ${file} (${ds.format}): ${ds.kept} rows kept, ${ds.rejected.length} rejected, ${ds.dropped.length} dropped, ${ds.truncated} truncated to ${maxLength} tokens`,
   );
+  if (ds.balance) {
+    const { warning } = ktoBalance(ds.balance, config?.desirableWeight ?? 1, config?.undesirableWeight ?? 1);
+    progress.line(`  ${ds.balance.desirable} desirable (label true), ${ds.balance.undesirable} undesirable (label false)`);
+    if (warning) progress.line(`  warning: ${warning}`);
+  }
   for (const line of reasonSummary(ds.rejected)) progress.line(`  rejected: ${line}`);
   for (const line of reasonSummary(ds.dropped)) progress.line(`  dropped: ${line}`);
   const refused = [
@@ -127,7 +136,7 @@ export async function loadData(
   if (ds.kept === 0) {
     const reasons = new Set(refused.map((r) => r.reason));
     const why = reasons.size === 1 ? `: every row was ${refused[0].status} (${refused[0].reason})` : '';
-    throw new UsageError(`${file} has no usable ${method.toUpperCase()} rows${why}`);
+    throw new UsageError(`${file} has no usable ${METHOD_NAMES[method].short} rows${why}`);
   }
   for (const a of ds.advice) printAdvice(progress, a);
   return ds;
@@ -140,19 +149,24 @@ export function printAdvice(progress: ProgressPrinter, a: Advice): void {
 
 export { readDataFile };
 
-export function methodOption(value: string | undefined): Method {
-  if (value === 'sft' || value === 'dpo') return value;
-  throw new UsageError(`--method must be sft or dpo${value ? ` (got "${value}")` : ''}`);
+export function methodOption(value: string | undefined): TrainMethod {
+  const method = METHODS.find((m) => m === value);
+  if (method) return method;
+  throw new UsageError(`--method must be ${METHODS.slice(0, -1).join(', ')} or ${METHODS.at(-1)}${value ? ` (got "${value}")` : ''}`);
 }
 
-/** Refuses hyper-parameter flags of the other method (e.g. --beta with --method sft): they would be ignored. */
-export function refuseOtherMethodFlags(values: Record<string, unknown>, method: Method): void {
+/** Refuses hyper-parameter flags of other methods (e.g. --beta with --method sft): they would be ignored. */
+export function refuseOtherMethodFlags(values: Record<string, unknown>, method: TrainMethod): void {
   const given = HYPER_PARAMS.filter((p) => p.only && !p.only.includes(method) && values[p.flag] !== undefined);
   if (given.length === 0) return;
-  const flags = given.map((p) => `--${p.flag}`).join(', ');
-  // Each flag named by the first method it belongs to (--beta: dpo), which is enough to say it is out of place here.
-  const others = [...new Set(given.map((p) => p.only?.[0]))].map((m) => `--method ${m}`).join(' or ');
-  throw new UsageError(
-    `${flags} ${given.length === 1 ? 'is a' : 'are'} ${others} setting${given.length === 1 ? '' : 's'}, ignored by --method ${method}: remove ${given.length === 1 ? 'it' : 'them'}`,
+  // Flags grouped by the methods they belong to: "--simpo-gamma, --cpo-alpha are --method simpo settings".
+  const groups = new Map<string, string[]>();
+  for (const p of given) {
+    const owners = `--method ${p.only?.join('|')}`;
+    groups.set(owners, [...(groups.get(owners) ?? []), `--${p.flag}`]);
+  }
+  const what = [...groups].map(([owners, flags]) =>
+    flags.length === 1 ? `${flags[0]} is a ${owners} setting` : `${flags.join(', ')} are ${owners} settings`,
   );
+  throw new UsageError(`${what.join('; ')}, ignored by --method ${method}: remove ${given.length === 1 ? 'it' : 'them'}`);
 }

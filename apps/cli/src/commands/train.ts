@@ -1,8 +1,9 @@
-// `pnpm cli train`: SFT or DPO of a LoRA adapter; writes a PEFT folder, metrics.jsonl and training_config.json.
+// `pnpm cli train`: SFT, DPO, KTO, ORPO or SimPO of a LoRA adapter; writes a PEFT folder, metrics.jsonl and training_config.json.
 import {
   defaultConfig,
   dpoStartAdvice,
   HYPER_PARAMS,
+  METHOD_NAMES,
   setFromText,
   type TrainEvent,
   type TrainResult,
@@ -25,20 +26,19 @@ import {
   refuseOtherMethodFlags,
 } from './shared.ts';
 
-// The methods `train` runs today: KTO, ORPO and SimPO have objectives in the trainer but no service path yet, so
-// their settings are left out of the help rather than offered for a --method that is refused.
-const CLI_METHODS: readonly string[] = ['sft', 'dpo'];
-const flags = HYPER_PARAMS.filter((p) => !p.only || p.only.some((m) => CLI_METHODS.includes(m)))
-  .map((p) => {
-    const only = p.only?.filter((m) => CLI_METHODS.includes(m));
-    return `  --${p.flag.padEnd(28)} ${only ? `(${only.map((m) => m.toUpperCase()).join('/')} only) ` : ''}${p.help}`;
-  })
-  .join('\n');
+const flags = HYPER_PARAMS.map(
+  (p) => `  --${p.flag.padEnd(28)} ${p.only ? `(${p.only.map((m) => METHOD_NAMES[m].short).join('/')} only) ` : ''}${p.help}`,
+).join('\n');
 
-export const help = `pnpm cli train --method sft|dpo --model <dir|hub-id> --data <file.jsonl> --out <dir> [--adapter <dir>] [options]
+export const help = `pnpm cli train --method sft|dpo|kto|orpo|simpo --model <dir|hub-id> --data <file.jsonl> --out <dir> [--adapter <dir>] [options]
 
 Train a LoRA adapter and write <out>/adapter_model.safetensors + adapter_config.json (PEFT),
 <out>/training_config.json (the run in TRL's names) and <out>/metrics.jsonl (one line per logged step).
+  sft    {"prompt","completion"}, {"messages"} or {"text"} rows: imitate the answers
+  dpo    {"prompt","chosen","rejected"} pairs: prefer one answer over the other, against a frozen reference
+  kto    {"prompt","completion","label": true|false} rows (thumbs up/down), or pairs (unpaired as TRL does)
+  orpo   pairs: SFT on the chosen answer and preference in one run from the base model, no reference
+  simpo  pairs: preference on length-averaged log-probs with a target margin, no reference (TRL's CPO, loss_type simpo)
 With --adapter, that PEFT adapter is the stage-one model (DPO on top of SFT): it is part of the
 reference and of the starting policy, and a new adapter is trained on top. <out> then holds the new
 adapter alone (apply it on top of the stage-one adapter; \`eval --ref-adapter <stage one> --adapter <out>\`),
