@@ -33,6 +33,7 @@ export { callback, createTrainer, type TrainerClient } from './client.ts';
 export { dpoStartAdvice, NEAR_IDENTICAL_DISTANCE, SUGGESTED_PAIRS } from './data/advice.ts';
 export { countByReason, lineRanges, type Message, reasonSummary } from './data/formats.ts';
 export { checkDatasetSize, DatasetEncodingError, decodeDataset, MAX_DATASET_BYTES } from './data/jsonl.ts';
+export { convertPreferences, type PreferenceFormat } from './data/preference-formats.ts';
 export {
   answerPrompts,
   type Check,
@@ -53,6 +54,35 @@ export { ConfigError, type ModelConfig, parseModelConfig, SUPPORTED_FAMILIES } f
 export { LORA_TARGETS, type LoraTarget } from './model/lora-config.ts';
 export type { DownloadProgress, ModelSource } from './model/source.ts';
 export { type KtoBalance, ktoBalance } from './objectives/kto-balance.ts';
+export {
+  AB_VERDICTS,
+  type AbModels,
+  type AbRow,
+  type AbSummary,
+  type AbVerdict,
+  blindRow,
+  exportAb,
+  firstLabel,
+  pairsFromAb,
+  readVerdicts,
+  summariseAb,
+  winnerOf,
+} from './pairs/ab.ts';
+export {
+  type CandidateSet,
+  candidateSeeds,
+  checkCandidateCount,
+  MAX_CANDIDATES,
+  MIN_CANDIDATES,
+  readCandidates,
+  type Sampling,
+  writeCandidates,
+} from './pairs/candidates.ts';
+export { PairsError } from './pairs/errors.ts';
+export { type PairSource, type PreferencePair, pairsFromScores, readScores, type ScoreRow, writePairs } from './pairs/pairs.ts';
+export { type Prompt, type PromptRow, readPromptsFile } from './pairs/prompts.ts';
+export { type Interval, wilsonInterval } from './pairs/wilson.ts';
+export { type TieRule, type WinRate, type WinRateSummary, winRates } from './pairs/winrate.ts';
 export { unzip, ZipError, zip } from './store/zip.ts';
 export {
   dataKindOf,

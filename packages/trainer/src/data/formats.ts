@@ -395,7 +395,17 @@ function checkPromptEnd(prompt: Message[], what: string) {
     throw new Refused('prompt does not end with a user or assistant message', `${what} ends with ${last}`);
 }
 
-function typeName(v: unknown): string {
+/**
+ * A field that must be a list of chat messages ending with a user or assistant turn (a prompt), checked as the row
+ * readers check one; throws an Error whose message is the reason a row is refused with.
+ */
+export function readMessageList(o: Record<string, unknown>, field: string): Message[] {
+  if (!Array.isArray(o[field])) throw new Refused(`field "${field}" is not a list of messages`, `got ${typeName(o[field])}`);
+  return messages(o, field);
+}
+
+/** "a string", "a list", "null": how a reason names a JSON value's type. */
+export function typeName(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'an object';
