@@ -2,7 +2,8 @@
 // model's on a side drawn per prompt from the run's seed, and the judge never sees which model wrote which until
 // the summary: wins, losses and ties per model, win rates with Wilson intervals, the per-prompt table. Decided
 // prompts can be saved as preference pairs (the winner chosen), so the evaluation feeds the next DPO run.
-import { mixSeed } from '@webtune/kernels';
+// The RNG module alone: the kernels' index imports WGSL, which the CLI's Node side cannot load.
+import { mixSeed } from '@webtune/kernels/random';
 import { typeName } from '../data/formats.ts';
 import { parseJsonl } from '../data/jsonl.ts';
 import { at, PairsError } from './errors.ts';

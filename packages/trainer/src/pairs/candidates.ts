@@ -1,7 +1,8 @@
 // Candidates: K answers (2 to 4) per prompt from one model (a base, or base + adapter), sampled with a temperature and
 // a seed per candidate derived from the run's seed, so the same file is made again from the same settings. One JSONL
 // row per prompt: {"id","prompt","candidates","model","adapter","sampling","seeds"[,"reference"]}.
-import { mixSeed } from '@webtune/kernels';
+// The RNG module alone: the kernels' index imports WGSL, which the CLI's Node side cannot load.
+import { mixSeed } from '@webtune/kernels/random';
 import { readMessageList, typeName } from '../data/formats.ts';
 import { parseJsonl } from '../data/jsonl.ts';
 import { at, PairsError } from './errors.ts';

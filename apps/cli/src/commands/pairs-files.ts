@@ -1,0 +1,56 @@
+// What the pairs commands (candidates, pairs, ab) share: reading their input files strictly (UTF-8, size-checked,
+// each named by its flag) and the sampling flags. Everything here runs in Node, before any browser starts.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { checkDatasetSize, DatasetEncodingError, decodeDataset, PairsError } from '@webtune/trainer';
+import { integerOption, numberOption, UsageError } from '../args.ts';
+
+/** A text file given as `--<flag> <value>`: its text and base name, or a UsageError naming the flag. */
+export function readInputFile(flag: string, value: string | undefined, what: string): { text: string; file: string } {
+  if (!value) throw new UsageError(`--${flag} is required: ${what}`);
+  const path = resolve(value);
+  if (!existsSync(path) || !statSync(path).isFile()) throw new UsageError(`--${flag} ${value}: no such file`);
+  try {
+    checkDatasetSize(value, statSync(path).size);
+    return { text: decodeDataset(value, readFileSync(path)), file: basename(path) };
+  } catch (err) {
+    if (err instanceof DatasetEncodingError) throw new UsageError(`--${flag} ${err.message}`);
+    throw err;
+  }
+}
+
+/** `read()`'s result; a PairsError (a bad line of a file, checked in Node) becomes a usage error: exit 2, one line. */
+export function checked<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof PairsError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
+export const SAMPLING_HELP = `  --temperature T        sampling temperature (default DEFAULT_T)
+  --top-p P              nucleus sampling (default 1)
+  --max-new-tokens N     longest answer in tokens (default 64)
+  --seed S               the run's seed: the same seed and settings write the same file (default 0)
+  --chat                 plain-text prompts become user messages, rendered with the chat template`;
+
+export const SAMPLING_FLAGS = {
+  temperature: { type: 'string' },
+  'top-p': { type: 'string' },
+  'max-new-tokens': { type: 'string' },
+  seed: { type: 'string' },
+  chat: { type: 'boolean' },
+} as const;
+
+export function samplingOptions(
+  values: { temperature?: string; 'top-p'?: string; 'max-new-tokens'?: string; seed?: string },
+  defaultTemperature: number,
+) {
+  return {
+    temperature: numberOption('temperature', values.temperature, defaultTemperature, 0, 10),
+    top_p: numberOption('top-p', values['top-p'], 1, 0.01, 1),
+    max_new_tokens: integerOption('max-new-tokens', values['max-new-tokens'], 64, 1, 4096),
+    seed: integerOption('seed', values.seed, 0, 0, 2 ** 31 - 1),
+  };
+}
