@@ -79,6 +79,20 @@ export {
   writeCandidates,
 } from './pairs/candidates.ts';
 export { PairsError } from './pairs/errors.ts';
+export {
+  type Comparison,
+  comparisons,
+  type Decision,
+  JUDGEMENTS,
+  type JudgedPairs,
+  type Judgement,
+  type JudgingSession,
+  judge,
+  judgedPairs,
+  nextComparison,
+  progress as judgingProgress,
+  undo as undoJudgement,
+} from './pairs/judging.ts';
 export { type PairSource, type PreferencePair, pairsFromScores, readScores, type ScoreRow, writePairs } from './pairs/pairs.ts';
 export { type Prompt, type PromptRow, readPromptsFile } from './pairs/prompts.ts';
 export { type Interval, wilsonInterval } from './pairs/wilson.ts';
