@@ -5,7 +5,7 @@ export * from './ops/attention/attention.ts';
 export * from './ops/cross_entropy/cross_entropy.ts';
 export * from './ops/dpo_loss/dpo_loss.ts';
 export * from './ops/dropout/dropout.ts';
-export { add, addBias, axpy, biasGrad, fill, scale } from './ops/elementwise/elementwise.ts';
+export { add, addBias, axpy, biasGrad, fill, scale, softcap } from './ops/elementwise/elementwise.ts';
 export * from './ops/embedding/embedding.ts';
 export * from './ops/geglu/geglu.ts';
 export * from './ops/matmul/matmul.ts';

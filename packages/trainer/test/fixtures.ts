@@ -44,6 +44,8 @@ export interface Golden {
   inputs: { input_ids: number[][]; attention_mask: number[][]; completion_mask: number[][]; pad_token_id: number; eos_token_id: number };
   num_completion_tokens: number;
   sft_loss: number;
+  /** Gemma fixtures: the LoRA model again with final_logit_softcapping set (logits and gradients in golden.safetensors). */
+  softcap?: { final_logit_softcapping: number; sft_loss: number; token_logps_lora: number[][] };
   seq_logps_base: number[];
   seq_logps_lora: number[];
   lora: { r: number; lora_alpha: number; use_rslora: boolean; target_modules: string[] };

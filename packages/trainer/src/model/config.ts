@@ -85,6 +85,8 @@ export interface ModelConfig {
   attentionScale: number;
   /** RoPE base of the layers with `localRope` (Gemma 3's rope_local_base_freq), unscaled; null when none has it. */
   ropeLocalTheta: number | null;
+  /** Gemma's `final_logit_softcapping`: logits = cap * tanh(logits / cap); null (every released Gemma 3) for none. */
+  finalLogitSoftcap: number | null;
   /** `bos_token_id`, or null. */
   bosTokenId: number | null;
   /** `eos_token_id`, always as a list (HF allows a number or a list). */
@@ -138,6 +140,7 @@ export function parseModelConfig(json: string | Record<string, unknown>, file = 
     embedScale: 1,
     attentionScale: 1 / Math.sqrt(headDim),
     ropeLocalTheta: null,
+    finalLogitSoftcap: null,
   };
   if (!fields.block) {
     // Gemma 3 reads its own activation field (hidden_activation); the others have SwiGLU's.

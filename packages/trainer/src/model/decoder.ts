@@ -12,7 +12,7 @@
 // - Gemma 3: embedScale, attentionScale, layers[l].localRope (the local RoPE tables), GeGLU (mlpActivation), and
 //   sandwichNorms: the attention and MLP outputs go through their own RMSNorm before the residual add
 //   (post_attention_layernorm, post_feedforward_layernorm) and the MLP's pre-norm is pre_feedforward_layernorm.
-//   The (1 + w) of its norms is in the uploaded weights (weights.ts).
+//   The (1 + w) of its norms is in the uploaded weights (weights.ts); finalLogitSoftcap caps the logits (head.ts).
 import {
   add,
   attentionBackward,
@@ -27,6 +27,7 @@ import {
   rmsnormForward,
   rope,
   scale,
+  softcap,
   swigluBackward,
   swigluForward,
   type Tensor,
@@ -425,9 +426,15 @@ async function build(
     logits = pool.get('logits', [1, V]);
     forward.push({ label: 'last row', copy: { src: hf, dst: last, elements: C, srcOffset: (N - 1) * C, dstOffset: 0 } });
     forward.push(...(await linearForward(gpu, 'lm_head', logits, last, weights.lmHead, undefined, [])));
+    if (config.finalLogitSoftcap !== null) forward.push(...(await softcap(gpu, logits, config.finalLogitSoftcap)));
   } else {
     const rows = opts.logitsChunkRows ?? logitsChunkRows(V);
-    const head = await buildHead(gpu, pool, { h: hf, W: weights.lmHead, targets, logprobs, lse, lossWeights, dh: dhf }, rows);
+    const head = await buildHead(
+      gpu,
+      pool,
+      { h: hf, W: weights.lmHead, targets, logprobs, lse, lossWeights, dh: dhf, softcap: config.finalLogitSoftcap },
+      rows,
+    );
     logits = head.logits;
     forward.push(...head.forward);
     backward.push(...head.backward);

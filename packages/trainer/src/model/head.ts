@@ -6,7 +6,7 @@
 // chunking: every op computes a row from that row alone.
 //
 // Shapes: N rows, C hidden, V vocab, R = rows per chunk (a multiple of ROW_ALIGN, or N when N <= R).
-import { type Command, crossEntropyBackward, crossEntropyForward, type Gpu, type Tensor } from '@webtune/kernels';
+import { type Command, crossEntropyBackward, crossEntropyForward, type Gpu, softcap, type Tensor } from '@webtune/kernels';
 import { linearBackward, linearForward } from './linear.ts';
 import type { ActivationPool } from './pool.ts';
 
@@ -40,6 +40,8 @@ export interface HeadTensors {
   lossWeights: Tensor; // [N]
   /** [N, C] dLoss/dh; only with `train`. */
   dh?: Tensor;
+  /** Gemma's final_logit_softcapping: logits = cap * tanh(logits / cap) before the cross-entropy; null for none. */
+  softcap: number | null;
 }
 
 export async function buildHead(gpu: Gpu, pool: ActivationPool, t: HeadTensors, rowsPerChunk: number): Promise<Head> {
@@ -59,11 +61,12 @@ export async function buildHead(gpu: Gpu, pool: ActivationPool, t: HeadTensors, 
     const lg = logits.view([n, V]);
     const ce = { logits: lg, targets: rows(t.targets), lse: rows(t.lse) };
     const project = await linearForward(gpu, `lm_head rows ${r0}..${r0 + n}`, lg, h, t.W, undefined, []);
+    if (t.softcap !== null) project.push(...(await softcap(gpu, lg, t.softcap)));
     forward.push(...project, ...(await crossEntropyForward(gpu, { ...ce, logprobs: rows(t.logprobs) })));
     if (!t.dh) continue;
     // One chunk: its logits are still in place from the forward. Several: recompute this chunk's.
     if (R < N) backward.push(...project);
-    backward.push(...(await crossEntropyBackward(gpu, { ...ce, weights: rows(t.lossWeights) })));
+    backward.push(...(await crossEntropyBackward(gpu, { ...ce, weights: rows(t.lossWeights) }, { softcap: t.softcap ?? undefined })));
     const dh = t.dh.view([n, C], r0 * C);
     backward.push(...(await linearBackward(gpu, `lm_head rows ${r0}..${r0 + n}`, dh, lg, h, t.W, [], scratch, false)));
   }

@@ -46,7 +46,7 @@ function shiftedLogps(f: Fixture, key: 'token_logps_base' | 'token_logps_lora'):
 }
 
 /** Golden logits on rows whose token is real (pad queries attend differently in the reference). */
-async function checkLogits(gpu: Gpu, f: Fixture, step: Step, key: 'logits_base' | 'logits_lora'): Promise<void> {
+async function checkLogits(gpu: Gpu, f: Fixture, step: Step, key: 'logits_base' | 'logits_lora' | 'softcap.logits_lora'): Promise<void> {
   const got = await gpu.read(step.logits);
   const want = f.tensors.get(key)!.data;
   const V = want.length / (B * T);
@@ -56,17 +56,24 @@ async function checkLogits(gpu: Gpu, f: Fixture, step: Step, key: 'logits_base' 
   assertAllClose(pick(got), pick(want), { atol: 1e-4, rtol: 1e-4 }, `${f.name} ${key}`);
 }
 
-async function setup(device: GPUDevice, name: (typeof FIXTURES)[number]) {
+async function setup(device: GPUDevice, name: (typeof FIXTURES)[number], config?: (c: Record<string, unknown>) => Record<string, unknown>) {
   const gpu = new Gpu(device);
   const f = await loadFixture(name);
-  const model = Model.load(gpu, f.config, new Map([['model.safetensors', f.model]]));
+  const json = config ? JSON.stringify(config(JSON.parse(f.config))) : f.config;
+  const model = Model.load(gpu, json, new Map([['model.safetensors', f.model]]));
   const { lora } = parseAdapterConfig(f.adapterConfig);
   const adapter = LoraAdapter.fromPeft(gpu, model.config, lora, f.adapter);
   return { gpu, f, model, adapter };
 }
 
 /** Each LoRA gradient against PyTorch's: 1e-4 of the tensor's largest entry plus 1e-3 relative. */
-async function checkGrads(gpu: Gpu, f: Fixture, adapter: LoraAdapter, grads: Tensor, prefix: 'grad_sft' | 'grad_dpo'): Promise<void> {
+async function checkGrads(
+  gpu: Gpu,
+  f: Fixture,
+  adapter: LoraAdapter,
+  grads: Tensor,
+  prefix: 'grad_sft' | 'grad_dpo' | 'softcap.grad_sft',
+): Promise<void> {
   const flat = await gpu.read(grads);
   for (const slot of adapter.slots) {
     for (const which of ['A', 'B'] as const) {
@@ -174,6 +181,41 @@ for (const name of FIXTURES) {
     },
   );
 }
+
+/**
+ * Gemma's final_logit_softcapping (null in every released Gemma 3, so the fixture's config leaves it out): the same
+ * checkpoint with the cap set below its largest logits, against PyTorch's capped model, through the backward.
+ */
+gpuTest(
+  'gemma3-sandwich-bf16 with final_logit_softcapping: logits, log-probs, SFT loss and LoRA gradients match PyTorch',
+  async ({ device }) => {
+    const name = 'gemma3-sandwich-bf16';
+    const cap = (await loadFixture(name)).golden.softcap;
+    if (!cap) throw new Error(`${name}: golden.json has no softcap section (make_fixtures.py writes one for Gemma)`);
+    const { gpu, f, model, adapter } = await setup(device, name, (c) => ({ ...c, final_logit_softcapping: cap.final_logit_softcapping }));
+    const grads = adapter.like('grads');
+    const step = await model.step(B, T, { frozen: [], trainable: { adapter, grads }, train: true });
+    const { valid } = fill(gpu, step, f);
+    const n = f.golden.num_completion_tokens;
+    gpu.write(
+      step.lossWeights,
+      Float32Array.from(valid, (v) => (v ? 1 / n : 0)),
+    );
+    gpu.run(...step.forward);
+    await checkLogits(gpu, f, step, 'softcap.logits_lora');
+    const logprobs = await gpu.read(step.logprobs);
+    // token_logps_lora[b][t + 1] is the log-prob row (b, t) computes (as shiftedLogps, from golden.json's [B][T] list).
+    const golden = cap.token_logps_lora.flat();
+    const want = new Float64Array(B * T);
+    for (let i = 0; i < B * T; i++) if ((i + 1) % T !== 0) want[i] = golden[i + 1];
+    assertAllClose(logprobs, want, { atol: 1e-4, rtol: 1e-4 }, `${name} capped token_logps_lora`);
+    const loss = -logprobs.reduce((s, lp, i) => s + (valid[i] ? lp / n : 0), 0);
+    assertAllClose([loss], [cap.sft_loss], { atol: 1e-5, rtol: 1e-5 }, `${name} capped sft_loss`);
+    gpu.run(...step.backward);
+    await checkGrads(gpu, f, adapter, grads, 'softcap.grad_sft');
+    model.destroy();
+  },
+);
 
 /**
  * RoPE has no length limit in transformers (cos/sin are computed for whatever positions come), so neither may ours: a

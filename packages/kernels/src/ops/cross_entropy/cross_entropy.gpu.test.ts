@@ -6,6 +6,8 @@ import { assertAllClose, F32_EPS, gpuTest, reductionTolerance, type Tolerance } 
 import { type Dispatch, Gpu } from '../../runtime/gpu.ts';
 import { assertFolded, foldingGpu } from '../../testing/folding.ts';
 import { randint, uniform } from '../../testing/random.ts';
+import { softcapRef } from '../elementwise/elementwise.ref.ts';
+import { softcap } from '../elementwise/elementwise.ts';
 import { type CrossEntropyRef, crossEntropyBackwardRef, crossEntropyForwardRef } from './cross_entropy.ref.ts';
 import { crossEntropyBackward, crossEntropyForward, IGNORE_INDEX } from './cross_entropy.ts';
 
@@ -115,6 +117,41 @@ gpuTest('backward writes exact zeros on ignored and zero-weight rows without rea
     'dlogits of rows 0 and 3',
   );
   for (const t of [L, T, W, lse]) t.buffer.destroy();
+});
+
+gpuTest('softcapped logits: the softcap op, then the backward through it (Gemma final_logit_softcapping)', async ({ device }) => {
+  const gpu = new Gpu(device);
+  const [N, V, cap] = [5, 300, 10];
+  const z = uniform(N * V, 60, 40); // |z| up to 40: well past the cap, where tanh saturates
+  z.set([1e-3, -1e-3, 0, 1e6, -1e6]); // tiny, zero and huge values on row 0
+  const targets = Uint32Array.from([7, IGNORE_INDEX, 299, 0, 150]);
+  const weights = Float32Array.from([0.5, 1, -2, 0.25, 1]);
+  const L = gpu.upload(z, [N, V], 'logits');
+  const T = gpu.upload(targets, [N], 'targets');
+  const W = gpu.upload(weights, [N], 'weights');
+  const lse = gpu.tensor([N], 'lse');
+  const logprobs = gpu.tensor([N], 'logprobs');
+  gpu.run(...(await softcap(gpu, L, cap)), ...(await crossEntropyForward(gpu, { logits: L, targets: T, logprobs, lse })));
+  const y = await gpu.read(L);
+  // exp(-2|u|) (3 + 2|u| ULP for |u| <= 8) and four more roundings, each relative to y; the cap bounds |y|.
+  const want = softcapRef(z, cap);
+  const capTol = Float64Array.from(z, (v) => 32 * F32_EPS * (1 + Math.min(Math.abs(v / cap), 8)) * cap);
+  assertAllClose(y, want, { atol: capTol, rtol: 0 }, 'softcap(z)');
+  assertAllClose(y.subarray(2, 5), [0, cap, -cap], EXACT, 'softcap of 0 and of +-1e6');
+  // The backward from the GPU's own capped values, so that only the backward's errors are measured.
+  const ref = crossEntropyForwardRef(y, targets, V);
+  const lseGpu = await gpu.read(lse);
+  gpu.write(lse, Float32Array.from(ref.lse));
+  gpu.run(...(await crossEntropyBackward(gpu, { logits: L, targets: T, lse, weights: W }, { softcap: cap })));
+  const got = await gpu.read(L);
+  // The uncapped gradient's tolerance ((1 - t^2) <= 1 only shrinks it), plus 1 - t^2's own absolute error (t = y / cap
+  // and t^2 rounded, then the subtraction: under 4 eps) times the uncapped gradient it multiplies.
+  const dy = crossEntropyBackwardRef(y, targets, weights, V);
+  const base = backwardTolerance(y, ref, weights, V).atol as Float64Array;
+  const atol = Float64Array.from(base, (a, i) => a + 4 * F32_EPS * Math.abs(dy[i]));
+  assertAllClose(got, crossEntropyBackwardRef(y, targets, weights, V, cap), { atol, rtol: 4 * F32_EPS }, 'dz through the cap');
+  assertAllClose(lseGpu, ref.lse, reductionTolerance(V, ref.magnitude), 'lse of the capped logits');
+  for (const t of [L, T, W, lse, logprobs]) t.buffer.destroy();
 });
 
 gpuTest('folded grids: a few rows, at most 3 workgroups per dimension', async ({ device }) => {

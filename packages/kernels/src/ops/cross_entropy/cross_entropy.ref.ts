@@ -35,18 +35,26 @@ export function crossEntropyForwardRef(logits: ArrayLike<number>, targets: Array
   return { logprobs, lse, magnitude };
 }
 
-/** dlogits [N, V] of sum_i weights[i] * NLL_i: weights[i] * (softmax(logits[i]) - onehot(t_i)), 0 on ignored rows. */
+/**
+ * dlogits [N, V] of sum_i weights[i] * NLL_i: weights[i] * (softmax(logits[i]) - onehot(t_i)), 0 on ignored rows.
+ * With `softcap`, the logits given are y = cap * tanh(z / cap) and the result is w.r.t. z: times 1 - (y / cap)^2.
+ */
 export function crossEntropyBackwardRef(
   logits: ArrayLike<number>,
   targets: ArrayLike<number>,
   weights: ArrayLike<number>,
   V: number,
+  softcap?: number,
 ): Float64Array {
   const { lse } = crossEntropyForwardRef(logits, targets, V);
   const d = new Float64Array(logits.length);
   for (let i = 0; i < targets.length; i++) {
     if (targets[i] >= V || weights[i] === 0) continue;
-    for (let j = 0; j < V; j++) d[i * V + j] = weights[i] * (Math.exp(logits[i * V + j] - lse[i]) - (j === targets[i] ? 1 : 0));
+    for (let j = 0; j < V; j++) {
+      const y = logits[i * V + j];
+      const dy = weights[i] * (Math.exp(y - lse[i]) - (j === targets[i] ? 1 : 0));
+      d[i * V + j] = softcap ? dy * (1 - (y / softcap) ** 2) : dy;
+    }
   }
   return d;
 }

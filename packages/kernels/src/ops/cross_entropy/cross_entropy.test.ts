@@ -3,6 +3,7 @@ import type { Gpu } from '../../runtime/gpu.ts';
 import { type DType, Tensor } from '../../runtime/tensor.ts';
 import { dot, numericGrad } from '../../testing/gradcheck.ts';
 import { randn } from '../../testing/random.ts';
+import { softcapRef } from '../elementwise/elementwise.ref.ts';
 import { crossEntropyBackwardRef, crossEntropyForwardRef } from './cross_entropy.ref.ts';
 import { crossEntropyBackward, crossEntropyForward, IGNORE_INDEX } from './cross_entropy.ts';
 
@@ -51,6 +52,31 @@ describe('crossEntropyBackwardRef', () => {
   });
 });
 
+describe('softcapped logits (Gemma final_logit_softcapping)', () => {
+  it('softcapRef is cap * tanh(x / cap): near x for |x| << cap, bounded by cap', () => {
+    const y = softcapRef([0.01, -0.01, 30, -300, 1e6], 30);
+    expect(y[0]).toBeCloseTo(0.01 - 0.01 ** 3 / (3 * 30 ** 2), 15);
+    expect(y[1]).toBe(-y[0]);
+    expect(y[2]).toBeCloseTo(30 * Math.tanh(1), 13);
+    expect(y[3]).toBeCloseTo(-30, 6);
+    expect(y[4]).toBe(30);
+  });
+
+  it('the backward with softcap is the gradient w.r.t. the logits before the cap (finite differences)', () => {
+    const [N, V, cap] = [5, 9, 3];
+    const z = randn(N * V, 2, 4); // many beyond the cap, where tanh bends
+    const targets = [3, IGNORE_INDEX, 0, 8, 2];
+    const weights = [0.7, 1, -1.3, 2, 0];
+    const loss = (x: ArrayLike<number>) => -dot(weights, crossEntropyForwardRef(softcapRef(x, cap), targets, V).logprobs);
+    const want = numericGrad(loss, z);
+    const got = crossEntropyBackwardRef(softcapRef(z, cap), targets, weights, V, cap);
+    for (let i = 0; i < N * V; i++) expect(got[i]).toBeCloseTo(want[i], 7);
+    // Not the uncapped gradient: the cap's derivative matters here.
+    const plain = crossEntropyBackwardRef(softcapRef(z, cap), targets, weights, V);
+    expect(Math.max(...plain.map((v, i) => Math.abs(v - got[i])))).toBeGreaterThan(0.01);
+  });
+});
+
 describe('shape checks', () => {
   const gpu = {} as Gpu; // every check throws before the GPU is touched
   const shared = {} as GPUBuffer;
@@ -78,6 +104,9 @@ describe('shape checks', () => {
     );
     await expect(crossEntropyBackward(gpu, { ...ok(), logits: fake([4, 50], 'lm_head', 'u32') })).rejects.toThrow(
       'cross_entropy backward: logits must be f32, got u32',
+    );
+    await expect(crossEntropyBackward(gpu, ok(), { softcap: -30 })).rejects.toThrow(
+      'cross_entropy backward: softcap must be a positive number (or absent), got -30',
     );
   });
 

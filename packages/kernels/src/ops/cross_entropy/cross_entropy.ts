@@ -58,15 +58,19 @@ export async function crossEntropyForward(
 
 /**
  * In place: logits[i] <- weights[i] * (softmax(logits[i]) - onehot(targets[i])), the gradient of
- * sum_i weights[i] * NLL_i. Ignored rows and rows with weight 0 become exact zeros.
+ * sum_i weights[i] * NLL_i. Ignored rows and rows with weight 0 become exact zeros. With `softcap`, the logits are
+ * y = cap * tanh(z / cap) (the softcap op, run before crossEntropyForward) and the result is the gradient w.r.t. z.
  * logits: [N, V] f32; targets: [N] u32; lse: [N] f32 from crossEntropyForward on the same logits;
  * weights: [N] f32 = dLoss/dNLL_i (mask / num_tokens for SFT, dpoLoss's weights for DPO).
  */
 export async function crossEntropyBackward(
   gpu: Gpu,
   t: { logits: Tensor; targets: Tensor; lse: Tensor; weights: Tensor },
+  options: { softcap?: number } = {},
 ): Promise<Dispatch[]> {
   const op = 'cross_entropy backward';
+  const cap = options.softcap ?? 0;
+  if (!Number.isFinite(cap) || cap < 0) throw new ShapeError(op, `softcap must be a positive number (or absent), got ${cap}`);
   const [N, V] = checkShapes(op, t.logits, { targets: [t.targets, 'u32'], lse: [t.lse, 'f32'], weights: [t.weights, 'f32'] });
   requireDisjoint(
     op,
@@ -79,7 +83,7 @@ export async function crossEntropyBackward(
   );
   const chunks = Math.ceil(V / (BACKWARD_CONSTS.WG * BACKWARD_CONSTS.PER_THREAD));
   const groups = N * chunks;
-  const params = new UniformWriter().u32(N).u32(V).u32(chunks).u32(groups).bytes();
+  const params = new UniformWriter().u32(N).u32(V).u32(chunks).u32(groups).f32(cap).u32(0).u32(0).u32(0).bytes();
   const bind = [t.logits, t.targets, t.lse, t.weights];
   return [await gpu.dispatch(op, { kernel: BACKWARD, consts: BACKWARD_CONSTS, params, bind, groups })];
 }

@@ -1,5 +1,7 @@
 // Fused log-softmax cross-entropy, backward, in place over logits [N, V]:
 //   logits[i, j] <- weights[i] * (exp(logits[i, j] - lse[i]) - (j == t_i ? 1 : 0))
+// and, when the logits were softcapped (y = cap * tanh(z / cap), cap > 0), times dy/dz = 1 - (y / cap)^2, so the
+// buffer becomes dLoss/dz from the capped values it holds.
 // with lse from the forward. Ignored rows (t_i >= V) and rows with weight 0 are written as
 // exact zeros without reading them: the buffer becomes the gradient, and those logits may be
 // anything. Workgroup g covers CHUNK columns of one row, so a 152k-column row spreads over many
@@ -9,7 +11,7 @@ const WG = 256u;
 const PER_THREAD = 8u;
 const CHUNK = WG * PER_THREAD;
 
-struct Params { N: u32, V: u32, chunks: u32, groups: u32 }  // chunks = ceil(V / CHUNK) per row
+struct Params { N: u32, V: u32, chunks: u32, groups: u32, cap: f32, _pad0: u32, _pad1: u32, _pad2: u32 }  // chunks = ceil(V / CHUNK) per row; cap 0: none
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> logits: array<f32>;  // [N, V] in, dlogits [N, V] out
@@ -33,7 +35,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
   let l = lse[row];
   for (var j = begin + lid; j < end; j += WG) {
-    let prob = exp(logits[base + j] - l);
-    logits[base + j] = w * select(prob, prob - 1.0, j == t);
+    let y = logits[base + j];
+    let prob = exp(y - l);
+    var g = w * select(prob, prob - 1.0, j == t);
+    if (p.cap > 0.0) {
+      let t_ = y / p.cap;
+      g *= 1.0 - t_ * t_;
+    }
+    logits[base + j] = g;
   }
 }

@@ -16,6 +16,11 @@ export function scaleRef(x: ArrayLike<number>, s: number): Float64Array {
   return Float64Array.from(x, (v) => s * v);
 }
 
+/** cap * tanh(x / cap); its derivative, 1 - tanh^2 = 1 - (y / cap)^2, is in crossEntropyBackwardRef. */
+export function softcapRef(x: ArrayLike<number>, cap: number): Float64Array {
+  return Float64Array.from(x, (v) => cap * Math.tanh(v / cap));
+}
+
 /** y: [rows, D] + bias: [D] on every row. */
 export function addBiasRef(y: ArrayLike<number>, bias: ArrayLike<number>): Float64Array {
   return Float64Array.from(y, (v, i) => v + bias[i % bias.length]);

@@ -20,6 +20,7 @@ const SCALE = entry('elementwise', 'scale', source);
 const AXPY = entry('elementwise', 'axpy', source);
 const ADD = entry('elementwise', 'add', source);
 const ADD_BIAS = entry('elementwise', 'add_bias', source);
+const SOFTCAP = entry('elementwise', 'softcap', source);
 const BIAS_PARTIAL_SUMS = entry('bias_grad', 'partial_sums', biasGradSource);
 const BIAS_FINISH = entry('bias_grad', 'finish', biasGradSource);
 
@@ -54,6 +55,17 @@ export async function scale(gpu: Gpu, x: Tensor, s: number): Promise<Dispatch[]>
   requireF32('scale', [['x', x]]);
   requireFinite('scale', 's', s);
   return elementwise(gpu, 'scale', SCALE, x, [], s);
+}
+
+/**
+ * x = cap * tanh(x / cap), in place: the logit softcapping of Gemma's `final_logit_softcapping`. Its backward is
+ * crossEntropyBackward's `softcap` option (the only place it is needed), from the capped values.
+ */
+export async function softcap(gpu: Gpu, x: Tensor, cap: number): Promise<Dispatch[]> {
+  requireF32('softcap', [['x', x]]);
+  requireFinite('softcap', 'cap', cap);
+  if (cap <= 0) throw new ShapeError('softcap', `cap must be positive, got ${cap}`);
+  return elementwise(gpu, 'softcap', SOFTCAP, x, [], cap);
 }
 
 /** x = value everywhere; x's old contents are never read. */

@@ -4,6 +4,7 @@
 //   axpy:      out = out + alpha * a                      a: [n]
 //   add:       out = a + b                                a, b: [n]
 //   add_bias:  out[r, c] = out[r, c] + a[c]               out: [n / cols, cols], a: [cols]
+//   softcap:   out = alpha * tanh(out / alpha)            (Gemma's final_logit_softcapping, alpha > 0)
 // The bindings are ordered so that each entry point uses a prefix of them.
 //
 // Each thread owns one vec4 (4 elements): tensors are bound as array<vec4f>, which the runtime's
@@ -60,6 +61,17 @@ fn add(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   let i = vec_index(wid, nwg, lid);
   if (4u * i >= p.n) { return; }
   store(i, a[i] + b[i]);
+}
+
+// tanh from e = exp(-2|u|), of a non-positive number only: tanh(|u|) = (1 - e) / (1 + e), so it neither overflows
+// (WGSL's tanh may, through sinh / cosh) nor loses the sign.
+@compute @workgroup_size(WG)
+fn softcap(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = vec_index(wid, nwg, lid);
+  if (4u * i >= p.n) { return; }
+  let u = out[i] / p.alpha;
+  let e = exp(-2.0 * abs(u));
+  store(i, p.alpha * sign(u) * (1.0 - e) / (1.0 + e));
 }
 
 @compute @workgroup_size(WG)

@@ -118,12 +118,17 @@ describe('Gemma3ForCausalLM', () => {
     expect(t.has('lm_head.weight')).toBe(false);
   });
 
-  it('refuses, by field and value: another activation, logit softcapping, bidirectional attention, per-type rope_parameters', () => {
+  it('reads final_logit_softcapping: null (every Gemma 3) as none, a number as the cap', () => {
+    expect(parseModelConfig(GEMMA3_270M).finalLogitSoftcap).toBeNull();
+    expect(parseModelConfig({ ...GEMMA3_270M, final_logit_softcapping: 30 }).finalLogitSoftcap).toBe(30);
+  });
+
+  it('refuses, by field and value: another activation, a bad cap, bidirectional attention, per-type rope_parameters', () => {
     expect(err({ ...GEMMA3_270M, hidden_activation: 'gelu' })).toBe(
       `config.json: "hidden_activation" is "gelu"; webtune implements Gemma 3's GeGLU MLP, "gelu_pytorch_tanh" only`,
     );
-    expect(err({ ...GEMMA3_270M, final_logit_softcapping: 30 })).toMatch(
-      /^config\.json: "final_logit_softcapping" is 30; webtune does not implement logit softcapping/,
+    expect(err({ ...GEMMA3_270M, final_logit_softcapping: -30 })).toBe(
+      'config.json: "final_logit_softcapping" is -30; expected a positive number',
     );
     expect(err({ ...GEMMA3_270M, use_bidirectional_attention: true })).toMatch(/"use_bidirectional_attention" is true: .*EmbeddingGemma/);
     const v5 = { ...GEMMA3_270M, rope_parameters: { full_attention: { rope_type: 'default', rope_theta: 1e6 } } };

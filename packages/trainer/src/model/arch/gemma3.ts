@@ -10,12 +10,13 @@
 // - scores times query_pre_attn_scalar ** -0.5, not head_dim ** -0.5;
 // - the layers `layer_types` marks "sliding_attention" (older configs: all but every `sliding_window_pattern`-th,
 //   default 6) attend over `sliding_window` keys and rotate with `rope_local_base_freq` (plain RoPE); the others
-//   with rope_theta and rope_scaling.
-// Refused by name: final_logit_softcapping (null in every Gemma 3; webtune has no softcapped head), bidirectional
-// attention (EmbeddingGemma), and rope_parameters per layer type (transformers v5's layout). attn_logit_softcapping
+//   with rope_theta and rope_scaling;
+// - final_logit_softcapping, when set (null in every released Gemma 3): logits = cap * tanh(logits / cap).
+// Refused by name: bidirectional attention (EmbeddingGemma) and rope_parameters per layer type (transformers v5's
+// layout). attn_logit_softcapping
 // is read by the attention module but never passed to its attention function at that commit, so it changes nothing
 // in transformers and is ignored here too.
-import { ConfigError, type ConfigFields, isObject } from './fields.ts';
+import { ConfigError, isObject } from './fields.ts';
 import { type ArchitectureSpec, LAYER_TYPES } from './spec.ts';
 
 /** x rounded to `bits` significand bits (bf16 8, f16 11), ties to even; x positive and normal (sqrt of a width). */
@@ -39,10 +40,6 @@ export function gemmaEmbedScale(hiddenSize: number, dtype: string | null): numbe
   return f32;
 }
 
-function refuseSet(f: ConfigFields, field: string, why: string): void {
-  if (f.has(field)) throw f.fail(`"${field}" is ${JSON.stringify(f.c[field])}; ${why}`);
-}
-
 export const gemma3: ArchitectureSpec = {
   architecture: 'Gemma3ForCausalLM',
   family: 'Gemma 3 (text)',
@@ -54,11 +51,6 @@ export const gemma3: ArchitectureSpec = {
       const field = f.has('hidden_activation') ? 'hidden_activation' : 'hidden_act';
       throw f.fail(`"${field}" is ${JSON.stringify(act)}; webtune implements Gemma 3's GeGLU MLP, "gelu_pytorch_tanh" only`);
     }
-    refuseSet(
-      f,
-      'final_logit_softcapping',
-      'webtune does not implement logit softcapping (every released Gemma 3 has it null): set it to null only if the checkpoint was trained without it',
-    );
     if (f.bool('use_bidirectional_attention', false)) {
       throw f.fail('"use_bidirectional_attention" is true: that is an embedding model (EmbeddingGemma), not a causal LM webtune can train');
     }
@@ -89,6 +81,7 @@ export const gemma3: ArchitectureSpec = {
         embedScale: gemmaEmbedScale(f.int('hidden_size'), dtype),
         attentionScale: f.positive('query_pre_attn_scalar', 256) ** -0.5,
         ropeLocalTheta: f.positive('rope_local_base_freq', 10000),
+        finalLogitSoftcap: f.has('final_logit_softcapping') ? f.positive('final_logit_softcapping', 0) : null,
       },
     };
   },

@@ -12,7 +12,10 @@ export interface ArchitectureFields {
   /** Per layer: RoPE or not (SmolLM3's NoPE layers) and the sliding window (null: full causal attention). */
   layers: LayerAttention[];
   /** Gemma 3's block (config.ts's ModelConfig documents each); absent: Llama's (SwiGLU, w norms, no scales). */
-  block?: Pick<ModelConfig, 'mlpActivation' | 'normPlusOne' | 'sandwichNorms' | 'embedScale' | 'attentionScale' | 'ropeLocalTheta'>;
+  block?: Pick<
+    ModelConfig,
+    'mlpActivation' | 'normPlusOne' | 'sandwichNorms' | 'embedScale' | 'attentionScale' | 'ropeLocalTheta' | 'finalLogitSoftcap'
+  >;
 }
 
 export interface ArchitectureSpec {
