@@ -2,7 +2,7 @@
 // page (the trainer's exportModel, streamed chunk by chunk into <out>) is byte for byte what the export writers give
 // in Node for the same model and adapter, and those writers are checked against llama.cpp (export/gguf/
 // llama-cpp.test.ts) and the PyTorch goldens (export/merge.test.ts). Refusals name the reason and write nothing.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fileBytes } from '../packages/trainer/src/export/files.ts';
@@ -11,7 +11,17 @@ import { ggufModelFile } from '../packages/trainer/src/export/gguf/model.ts';
 import { mergeAdapters } from '../packages/trainer/src/export/merge.ts';
 import { safetensorsFiles } from '../packages/trainer/src/export/safetensors-out.ts';
 import { loadAdapter, loadBase } from '../packages/trainer/src/export/testing/node-fixtures.ts';
-import { expectOk, expectRejection, expectUsageError, FIXTURES, LLAMA, readJson, type Workspace, workspace } from './support/workspace.ts';
+import {
+  expectOk,
+  expectRejection,
+  expectUsageError,
+  FIXTURES,
+  LLAMA,
+  readJson,
+  SFT_ROWS,
+  type Workspace,
+  workspace,
+} from './support/workspace.ts';
 
 const ws: Workspace = workspace();
 afterAll(() => ws.remove());
@@ -64,6 +74,53 @@ describe('cli export', () => {
     expectOk(await exportTo(out, '--format', 'gguf-lora'));
     const want = await fileBytes(ggufLoraFile(base.config, [loadAdapter(ADAPTER)], { name: NAME }));
     expect(bytesOf(join(out, 'adapter.gguf'))).toEqual(want);
+  });
+
+  it('ollama --dtype q8_0: the Q8_0 GGUF, a Modelfile with the chatml template and stops, the README', async () => {
+    const out = ws.path('ollama');
+    expectOk(await exportTo(out, '--format', 'ollama', '--dtype', 'q8_0'));
+    expect(readdirSync(out).sort()).toEqual(['Modelfile', 'README.md', 'model.gguf']);
+    expect(bytesOf(join(out, 'model.gguf'))).toEqual(await fileBytes(ggufModelFile(merged, { type: 'Q8_0', name: NAME, tokenizer })));
+    const modelfile = readFileSync(join(out, 'Modelfile'), 'utf8');
+    expect(modelfile).toContain('FROM ./model.gguf\n');
+    expect(modelfile).toContain('{{- range .Messages }}<|im_start|>{{ .Role }}');
+    expect(modelfile).toContain('PARAMETER stop "<|im_end|>"\n');
+    expect(readFileSync(join(out, 'README.md'), 'utf8')).toMatch(/ollama create \S+ -f Modelfile\nollama run \S+\n/);
+  });
+
+  it('trl-run --data: the rows as used, config.yaml in TRL names, accelerate config, the adapter, the command', async () => {
+    // The fixture adapter with the training_config.json `train` writes beside it.
+    const adapter = ws.path('adapter-with-run');
+    mkdirSync(adapter);
+    for (const f of readdirSync(ADAPTER)) copyFileSync(join(ADAPTER, f), join(adapter, f));
+    const run = {
+      trainer: 'SFTTrainer',
+      model_name_or_path: 'llama-gqa-bf16',
+      dataset: 'sft.jsonl',
+      learning_rate: 0.001,
+      max_length: 64,
+      save_minutes: 10,
+      peft_config: { peft_type: 'LORA', r: 4, lora_alpha: 8, lora_dropout: 0, target_modules: ['q_proj', 'v_proj'], use_rslora: false },
+    };
+    writeFileSync(join(adapter, 'training_config.json'), JSON.stringify(run));
+    const data = ws.jsonl('sft.jsonl', SFT_ROWS);
+    const out = ws.path('trl-run');
+    const r = await ws.run(['export', '--model', LLAMA, '--adapter', adapter, '--format', 'trl-run', '--data', data, '--out', out]);
+    expectOk(r);
+    expect(readdirSync(out).sort()).toEqual(['README.md', 'accelerate_config.yaml', 'adapter', 'config.yaml', 'train.jsonl']);
+    expect(readFileSync(join(out, 'train.jsonl'), 'utf8')).toBe(readFileSync(data, 'utf8'));
+    const config = readFileSync(join(out, 'config.yaml'), 'utf8');
+    expect(config).toContain('model_name_or_path: "llama-gqa-bf16"\nlearning_rate: 0.001\nmax_length: 64\n');
+    expect(config).toContain('datasets:\n  - path: "json"\n    data_files: "train.jsonl"\n');
+    expect(config).toContain('use_peft: true\nlora_r: 4\nlora_alpha: 8\n');
+    expect(config).not.toMatch(/save_minutes|peft_config|trainer:/);
+    expect(readdirSync(join(out, 'adapter')).sort()).toEqual([
+      'README.md',
+      'adapter_config.json',
+      'adapter_model.safetensors',
+      'training_config.json',
+    ]);
+    expect(readFileSync(join(out, 'README.md'), 'utf8')).toContain('trl sft --config config.yaml');
   });
 
   it('refuses a GGUF of an architecture webtune does not write, naming it, and writes nothing', async () => {

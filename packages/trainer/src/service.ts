@@ -164,11 +164,11 @@ export class TrainerService implements TrainerApi {
   // ---- export --------------------------------------------------------------------------
 
   async planExport(request: ModelExportRequest): Promise<ExportedFile[]> {
-    return describeFiles(await exportFiles({ loaded: this.needModel(), shelf: this.need().shelf }, request));
+    return describeFiles(await exportFiles({ loaded: this.needModel(), shelf: this.need().shelf, datasets: this.datasets }, request));
   }
 
   async exportModel(request: ModelExportRequest, onChunk: (chunk: ExportChunk) => Promise<void> | void): Promise<ExportedFile[]> {
-    const files = await exportFiles({ loaded: this.needModel(), shelf: this.need().shelf }, request);
+    const files = await exportFiles({ loaded: this.needModel(), shelf: this.need().shelf, datasets: this.datasets }, request);
     await streamExport(files, onChunk);
     return describeFiles(files);
   }

@@ -1,10 +1,19 @@
 // `pnpm cli export`: the model and an adapter as files people run elsewhere (api.ts ExportFormat), streamed from the
 // page into <out> chunk by chunk and landed whole (out-dir.ts): a failed or interrupted export leaves no folder that
 // looks complete.
-import { EXPORT_FORMATS, type ExportChunk, type ExportDType, type ExportFormat, type ModelExportRequest } from '@webtune/trainer';
+import {
+  EXPORT_FORMATS,
+  type ExportChunk,
+  type ExportDType,
+  type ExportFormat,
+  fromTrlConfig,
+  type ModelExportRequest,
+  type TrainConfig,
+} from '@webtune/trainer';
 import { parseCommandArgs, UsageError } from '../args.ts';
+import type { AdapterFiles } from '../model-arg.ts';
 import { OutputFolder } from '../out-dir.ts';
-import { adapterArg, importAdapterArg, modelArg, openWithModel } from './shared.ts';
+import { adapterArg, importAdapterArg, loadData, modelArg, openWithModel, readDataFile } from './shared.ts';
 
 export const help = `pnpm cli export --format <format> --model <dir|hub-id> [--adapter <dir>] --out <dir> [options]
 
@@ -41,6 +50,20 @@ export function parseSize(flag: string, raw: string): number {
   return Math.floor(Number(m[1]) * unit);
 }
 
+/** The run an adapter folder records (training_config.json): what trl-run loads --data with. */
+function adapterRun(adapter: AdapterFiles): TrainConfig {
+  const file = adapter.files.find((f) => f.name === 'training_config.json');
+  if (!file)
+    throw new UsageError(`--adapter ${adapter.dir} has no training_config.json: trl-run repeats the run it records (train writes one)`);
+  try {
+    const config = fromTrlConfig(JSON.parse(new TextDecoder().decode(file.data)));
+    if (config.method !== 'sft' && config.method !== 'dpo') throw new Error(`the ${config.method} method has no service path yet`);
+    return config;
+  } catch (err) {
+    throw new UsageError(`--adapter ${adapter.dir}/training_config.json: ${(err as Error).message}`);
+  }
+}
+
 const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -72,11 +95,18 @@ export async function run(argv: string[]): Promise<number> {
   const adapter = adapterArg(values.adapter, 'adapter');
   if (!adapter && (format === 'peft' || format === 'gguf-lora' || format === 'trl-run'))
     throw new UsageError(`--format ${format} exports an adapter: give --adapter <dir>`);
+  const run = format === 'trl-run' && adapter ? adapterRun(adapter) : undefined;
+  const data = run ? readDataFile(values.data) : undefined;
+  if (!run && values.data !== undefined) throw new UsageError('--data is for --format trl-run (the dataset written into the run folder)');
   const maxShardBytes = values['max-shard-size'] === undefined ? undefined : parseSize('max-shard-size', values['max-shard-size']);
   const { engine, progress } = await openWithModel(model, values);
   try {
     const adapterId = adapter ? await importAdapterArg(engine, adapter) : null;
-    const request: ModelExportRequest = { format, adapterId, dtype, maxShardBytes, stacked: values.unstacked !== true };
+    const datasetId =
+      run && data && (run.method === 'sft' || run.method === 'dpo')
+        ? (await loadData(engine, progress, run.method, data, run.maxLength, undefined, run)).id
+        : undefined;
+    const request: ModelExportRequest = { format, adapterId, dtype, maxShardBytes, stacked: values.unstacked !== true, datasetId };
     const plan = await engine.call('planExport', request);
     const total = plan.reduce((n, f) => n + f.size, 0);
     progress.line(`export ${format}: ${plan.length} file${plan.length === 1 ? '' : 's'}, ${mb(total)}`);

@@ -18,7 +18,7 @@ import { hashKey } from '../hash.ts';
 import { unpairDpo } from '../objectives/kto.ts';
 import type { TrainMethod } from '../train/config.ts';
 
-export type PreparedDataset = (
+type Prepared = (
   | { method: 'sft'; data: PreparedData<SftExample> }
   | { method: 'dpo' | 'orpo' | 'simpo'; data: PreparedData<DpoExample> }
   | { method: 'kto'; data: PreparedData<KtoExample> }
@@ -32,6 +32,20 @@ export type PreparedDataset = (
   lossKey: string;
   retokenise: (loss: LossOptions) => SftExample[];
 };
+
+export type PreparedDataset = Prepared & {
+  /** The file's lines of the rows kept (refused and dropped rows left out), as written: the dataset as used. */
+  rowsAsUsed: () => string[];
+};
+
+/** The lines of `text` (1-based numbers `lines`) less those of `dropped`. */
+function keptLines(text: string, lines: number[], dropped: { line: number }[]): () => string[] {
+  const out = new Set(dropped.map((d) => d.line));
+  return () => {
+    const all = text.split(/\r?\n/);
+    return lines.filter((l) => !out.has(l)).map((l) => all[l - 1]);
+  };
+}
 
 /** Rows shown in a summary's preview. */
 const PREVIEW_ROWS = 5;
@@ -52,7 +66,7 @@ export class Datasets {
     const hash = await hashKey([method, text, String(maxLength), ...(method === 'sft' ? [lossKey] : [])]);
     const id = hash.slice(0, 16);
     let report: DatasetReport<unknown>;
-    let ds: PreparedDataset;
+    let ds: Prepared;
     let advice: Advice[];
     const common = { hash, file, maxLength, lossKey, retokenise: () => [] };
     if (method === 'sft') {
@@ -73,7 +87,7 @@ export class Datasets {
       advice = preferenceAdvice(r.rows, r.lines);
       ds = { ...common, method, data: prepareDpo(tokenizer, r.rows, r.lines, maxLength), format: r.format };
     }
-    this.prepared.set(id, ds);
+    this.prepared.set(id, { ...ds, rowsAsUsed: keptLines(text, report.lines, ds.data.dropped) });
     const { data } = ds;
     return {
       id,
@@ -109,7 +123,7 @@ export class Datasets {
 
 export const lossKeyOf = (loss: LossOptions) => `${loss.completionOnlyLoss ?? true},${loss.assistantOnlyLoss ?? true}`;
 
-function preview(tokenizer: TextTokenizer, ds: PreparedDataset): DatasetSummary['preview'] {
+function preview(tokenizer: TextTokenizer, ds: Prepared): DatasetSummary['preview'] {
   const prompt = (s: Sequence) => tokenizer.decode(s.ids.slice(0, s.completionStart));
   const completion = (s: Sequence) => tokenizer.decode(s.ids.slice(s.completionStart));
   if (ds.method === 'sft')

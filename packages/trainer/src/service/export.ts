@@ -9,9 +9,12 @@ import { ggufLoraFile } from '../export/gguf/lora.ts';
 import { GGUF_MODEL_TYPES, type GgufModelType, ggufModelFile } from '../export/gguf/model.ts';
 import { mergedModelFiles } from '../export/hf-folder.ts';
 import { mergeAdapters, openCheckpoint } from '../export/merge.ts';
+import { ollamaFiles, ollamaName } from '../export/ollama.ts';
+import { trlRunFiles } from '../export/trl-run.ts';
 import { fetchModelFiles } from '../model/source.ts';
 import type { AdapterRecord } from '../store/db.ts';
 import type { AdapterShelf } from './adapters.ts';
+import type { Datasets } from './datasets.ts';
 import type { LoadedModel } from './model.ts';
 
 /** Chunks handed to the client are at most this big (a tensor may be hundreds of MB). */
@@ -33,6 +36,7 @@ function ggufType(dtype: ExportDType | undefined): GgufModelType {
 export interface ExportContext {
   loaded: LoadedModel;
   shelf: AdapterShelf;
+  datasets: Datasets;
 }
 
 /** The adapter chain a request names (base first), or none; formats that need an adapter refuse null. */
@@ -44,7 +48,7 @@ async function chainOf(shelf: AdapterShelf, request: ModelExportRequest): Promis
 }
 
 /** The files `request` writes, each ready to stream; nothing is written yet. */
-export async function exportFiles({ loaded, shelf }: ExportContext, request: ModelExportRequest): Promise<ExportFile[]> {
+export async function exportFiles({ loaded, shelf, datasets }: ExportContext, request: ModelExportRequest): Promise<ExportFile[]> {
   const chain = await chainOf(shelf, request);
   const top = chain.at(-1);
   const name = top ? `${loaded.id} + ${top.name}` : loaded.id;
@@ -53,6 +57,7 @@ export async function exportFiles({ loaded, shelf }: ExportContext, request: Mod
     const files = await shelf.export(request.adapterId as string, { stacked: request.stacked });
     return files.map((f) => bytesFile(f.name, f.data));
   }
+  if (request.format === 'trl-run') return trlRun({ loaded, shelf, datasets }, request, chain);
   if (request.format === 'gguf-lora')
     return [ggufLoraFile(loaded.model.config, chain, { type: floatDType('gguf-lora', request.dtype), name })];
   const files = await fetchModelFiles(loaded.source, { cache: loaded.cache });
@@ -72,9 +77,46 @@ export async function exportFiles({ loaded, shelf }: ExportContext, request: Mod
     }
     case 'gguf':
       return [ggufModelFile(mergeAdapters(base, chain), { type: ggufType(request.dtype), name, tokenizer })];
-    default:
-      throw new ExportError(`webtune does not write the ${request.format} export yet`);
+    case 'ollama': {
+      const gguf = ggufModelFile(mergeAdapters(base, chain), { type: ggufType(request.dtype), name, tokenizer });
+      const eos = tokenizer.config.eos_token;
+      return ollamaFiles(
+        gguf,
+        {
+          name: ollamaName(top ? top.name : (loaded.id.split('/').at(-1) ?? loaded.id)),
+          chatTemplate: typeof tokenizer.config.chat_template === 'string' ? tokenizer.config.chat_template : undefined,
+          eosToken: typeof eos === 'string' ? eos : typeof eos?.content === 'string' ? eos.content : undefined,
+          contextLength: base.config.maxPositionEmbeddings,
+        },
+        top ? `${loaded.id} with the adapter "${top.name}" merged in` : loaded.id,
+      );
+    }
   }
+}
+
+/** The TRL run folder of the adapter at the top of `chain`, with the dataset it was trained on as loaded. */
+async function trlRun(
+  { loaded, shelf, datasets }: ExportContext,
+  request: ModelExportRequest,
+  chain: AdapterRecord[],
+): Promise<ExportFile[]> {
+  const top = chain[chain.length - 1];
+  if (request.datasetId === undefined)
+    throw new ExportError(`the trl-run export writes the dataset the adapter was trained on: load it and pass its id (datasetId)`);
+  const dataset = datasets.get(request.datasetId);
+  if (dataset.method !== top.method)
+    throw new ExportError(
+      `${dataset.file} was loaded as a ${dataset.method.toUpperCase()} dataset; the adapter "${top.name}" was trained with ` +
+        `${top.method.toUpperCase()}: load the dataset it was trained on`,
+    );
+  const adapterFiles = await shelf.export(top.id, { stacked: true });
+  return trlRunFiles({
+    trainingConfig: top.trainingConfig,
+    baseModel: loaded.id,
+    datasetLines: dataset.rowsAsUsed(),
+    adapterFiles,
+    adapterName: top.name,
+  });
 }
 
 export const describeFiles = (files: ExportFile[]): ExportedFile[] => files.map(({ name, size }) => ({ name, size }));
