@@ -56,9 +56,7 @@ function adapterRun(adapter: AdapterFiles): TrainConfig {
   if (!file)
     throw new UsageError(`--adapter ${adapter.dir} has no training_config.json: trl-run repeats the run it records (train writes one)`);
   try {
-    const config = fromTrlConfig(JSON.parse(new TextDecoder().decode(file.data)));
-    if (config.method !== 'sft' && config.method !== 'dpo') throw new Error(`the ${config.method} method has no service path yet`);
-    return config;
+    return fromTrlConfig(JSON.parse(new TextDecoder().decode(file.data)));
   } catch (err) {
     throw new UsageError(`--adapter ${adapter.dir}/training_config.json: ${(err as Error).message}`);
   }
@@ -102,10 +100,7 @@ export async function run(argv: string[]): Promise<number> {
   const { engine, progress } = await openWithModel(model, values);
   try {
     const adapterId = adapter ? await importAdapterArg(engine, adapter) : null;
-    const datasetId =
-      run && data && (run.method === 'sft' || run.method === 'dpo')
-        ? (await loadData(engine, progress, run.method, data, run.maxLength, undefined, run)).id
-        : undefined;
+    const datasetId = run && data ? (await loadData(engine, progress, run.method, data, run.maxLength, undefined, run)).id : undefined;
     const request: ModelExportRequest = { format, adapterId, dtype, maxShardBytes, stacked: values.unstacked !== true, datasetId };
     const plan = await engine.call('planExport', request);
     const total = plan.reduce((n, f) => n + f.size, 0);
