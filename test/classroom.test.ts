@@ -1,5 +1,6 @@
 // Classroom mode end to end in the studio: the four steps on the shipped demo (model, data, lesson.json,
-// checks.json), run with "Run the whole lesson" and short step counts (SwiftShader is slow). What the page shows is
+// checks.json), run with "Run the whole lesson" and short step counts (SwiftShader is slow): two SFT steps do not
+// teach the card, so the smoke test fails and stops the lesson, and the test goes on by "Train DPO anyway". What the page shows is
 // checked against the demo's own files read here: every answer's check marks against checks.json's regexes applied in
 // Node, each model's rates against its answers, the reward accuracy of the SFT model against its definition (policy =
 // reference: every pair ties). Leaves classroom*.png screenshots. WEBTUNE_LESSON=full runs the whole recipe on every
@@ -156,14 +157,35 @@ describe('classroom mode', () => {
       await typeInto(page, byTestId('classroom-prompts'), String(RUN.prompts));
       await click(page, byTestId('classroom-run-all'));
       await click(page, byTestId('classroom-confirm-yes'));
-      await page.waitForFunction(
-        () =>
-          document.querySelector('[data-testid="classroom-step-evaluate"]')?.getAttribute('data-status') === 'done' ||
-          document.querySelector('[data-testid^="classroom-step-"][data-status="failed"]'),
-        { timeout: FULL ? 0 : 540_000, polling: 1000 },
-      );
-      const statuses = await page.$$eval('[data-testid^="classroom-step-"]', (els) => els.map((e) => e.getAttribute('data-status')));
-      expect(statuses, await text(page, byTestId('screen-classroom'))).toEqual(['done', 'done', 'done', 'done']);
+      /** Until the evaluation is done or a step from `first` on has failed. */
+      const settled = (first: number) =>
+        page.waitForFunction(
+          (from) =>
+            document.querySelector('[data-testid="classroom-step-evaluate"]')?.getAttribute('data-status') === 'done' ||
+            [...document.querySelectorAll('[data-testid^="classroom-step-"]')]
+              .slice(from)
+              .some((e) => e.getAttribute('data-status') === 'failed'),
+          { timeout: FULL ? 0 : 540_000, polling: 1000 },
+          first,
+        );
+      await settled(0);
+      let statuses = await page.$$eval('[data-testid^="classroom-step-"]', (els) => els.map((e) => e.getAttribute('data-status')));
+      if (!FULL) {
+        // Two SFT steps teach no card: the lesson stops after the smoke test and says why, DPO untouched.
+        expect(statuses, await text(page, byTestId('screen-classroom'))).toEqual(['done', 'failed', 'todo', 'todo']);
+        const why = await text(page, byTestId('classroom-step-smoke'));
+        expect(why).toContain(
+          `The smoke test failed: the SFT model passed "Animal card format" on 0 of ${RUN.prompts} held-out prompts; the lesson needs 80% before DPO.`,
+        );
+        expect(why).toContain('it cannot add a format the SFT model lacks');
+        expect(why).toContain(`Train SFT for more steps (this run took ${RUN.sft} of the whole recipe's 141), or run the whole recipe.`);
+        expect(await text(page, byTestId('classroom-run-dpo'))).toBe('Train DPO anyway');
+        expect(await text(page, byTestId('classroom-run-all'))).toBe('Run the remaining steps');
+        await click(page, byTestId('classroom-dpo-anyway'));
+        await settled(2);
+        statuses = await page.$$eval('[data-testid^="classroom-step-"]', (els) => els.map((e) => e.getAttribute('data-status')));
+      }
+      expect(statuses, await text(page, byTestId('screen-classroom'))).toEqual(['done', FULL ? 'done' : 'failed', 'done', 'done']);
       // Nothing remains to run: the lesson can only start again.
       expect(await text(page, byTestId('classroom-run-all'))).toBe('Run the lesson again');
       expect(await text(page, byTestId('classroom-set-aside'))).toContain(

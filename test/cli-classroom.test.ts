@@ -1,5 +1,6 @@
 // `pnpm cli classroom`: the classroom path headless, on the shipped demo (model, data, lesson.json, checks.json),
-// with one step per stage and one held-out prompt: SwiftShader is slow. The report is checked against the demo's own
+// with one step per stage and one held-out prompt: SwiftShader is slow. One SFT step teaches no card, so the smoke
+// test fails: without --train-dpo-anyway the lesson stops there; with it, it goes on. The report is checked against the demo's own
 // files, read here by their definitions (the checks' regexes applied to the answers in Node), and the exported
 // adapters by PEFT's layout. Bad lesson folders are refused before Chromium starts.
 import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '@webtune/harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliResult } from './support/cli.ts';
-import { expectOk, expectUsageError, readJson, readSafetensors, workspace } from './support/workspace.ts';
+import { expectOk, expectRejection, expectUsageError, readJson, readSafetensors, workspace } from './support/workspace.ts';
 
 const DEMO = join(REPO_ROOT, 'apps/studio/public/demo');
 const checks = JSON.parse(readFileSync(join(DEMO, 'checks.json'), 'utf8')) as {
@@ -25,6 +26,7 @@ interface Answer {
 }
 interface Report {
   held_out: { prompts: number; pairs: number };
+  smoke_test: { passed: boolean; message: string | null };
   steps: { sft: number; dpo: number };
   seconds: Record<string, number>;
   train_flops_at_most: { sft: number; dpo: number };
@@ -43,11 +45,28 @@ function expectedPasses(a: Answer): Record<string, boolean> {
   return passed;
 }
 
+const SMOKE_FAILED =
+  'The smoke test failed: the SFT model passed "Animal card format" on 0 of 1 held-out prompts; the lesson needs 80% before DPO. ' +
+  'DPO polishes what the SFT model already does; it cannot add a format the SFT model lacks. ' +
+  "Train SFT for more steps (this run took 1 of the whole recipe's 141), or run the whole recipe.";
+
+describe('pnpm cli classroom stops after a failed smoke test', () => {
+  it('exits 1 with what failed, why DPO cannot fix it and what to do; trains no DPO and writes nothing', async () => {
+    const stopped = ws.path('stopped');
+    const r = await ws.run(['classroom', '--sft-steps', '1', '--dpo-steps', '1', '--prompts', '1', '--out', stopped]);
+    const message = expectRejection(r, 'classroom', 1);
+    expect(message).toBe(`${SMOKE_FAILED} Or pass --train-dpo-anyway to go on to DPO all the same.`);
+    expect(r.stderr).toMatch(/base model: Animal card format 0%, Friendly closing line 0%; SFT: Animal card format 0%/);
+    expect(r.stderr).not.toContain('3. DPO for the polish');
+    expect(existsSync(stopped)).toBe(false);
+  });
+});
+
 describe('pnpm cli classroom', () => {
   let r: CliResult;
   let report: Report;
   beforeAll(async () => {
-    r = await ws.run(['classroom', '--sft-steps', '1', '--dpo-steps', '1', '--prompts', '1', '--json', '--out', out]);
+    r = await ws.run(['classroom', '--sft-steps', '1', '--dpo-steps', '1', '--prompts', '1', '--train-dpo-anyway', '--json', '--out', out]);
     expectOk(r);
     report = JSON.parse(r.stdout);
   });
@@ -57,6 +76,9 @@ describe('pnpm cli classroom', () => {
     expect(order.every((i) => i >= 0) && order.every((i, k) => k === 0 || i > order[k - 1]), r.stderr).toBe(true);
     expect(r.stderr).toMatch(/model\s+Animal card format\s+Friendly closing line\s+true facts\s+reward acc\.\s+margin/);
     expect(report.steps).toEqual({ sft: 1, dpo: 1 });
+    // The smoke test failed, and --train-dpo-anyway went past it, saying so.
+    expect(report.smoke_test).toEqual({ passed: false, message: SMOKE_FAILED });
+    expect(r.stderr).toContain(`${SMOKE_FAILED} Going on to DPO all the same (--train-dpo-anyway).`);
     expect(report.held_out).toEqual({ prompts: 1, pairs: 1 });
     for (const k of ['sft', 'smoke_test', 'dpo', 'evaluate', 'total']) expect(report.seconds[k]).toBeGreaterThan(0);
     expect(report.train_flops_at_most.dpo).toBeGreaterThan(report.train_flops_at_most.sft); // a pair is two sequences

@@ -48,7 +48,11 @@ export {
   parsePrompts,
   passRates,
   type ScoredAnswer,
+  SMOKE_TEST_PASS_SHARE,
+  type SmokeTestFailure,
+  type SmokeTestVerdict,
   scoreAnswer,
+  smokeTestVerdict,
 } from './lesson/lesson.ts';
 export { ConfigError, type ModelConfig, parseModelConfig, SUPPORTED_FAMILIES } from './model/config.ts';
 export { LORA_TARGETS, type LoraTarget } from './model/lora-config.ts';

@@ -16,9 +16,11 @@ import {
   parsePrompts,
   passRates,
   type ScoredAnswer,
+  smokeTestVerdict,
   type TrainConfig,
   type TrainEvent,
   type TrainResult,
+  totalSteps,
 } from '@webtune/trainer';
 import { integerOption, parseCommandArgs, UsageError } from '../args.ts';
 import type { Engine } from '../engine.ts';
@@ -29,11 +31,13 @@ import { loadData, modelArg, openWithModel } from './shared.ts';
 
 const DEFAULT_DEMO = 'apps/studio/public/demo';
 
-export const help = `pnpm cli classroom [--demo <dir>] [--sft-steps N] [--dpo-steps N] [--prompts N] [--out <dir>] [--json]
+export const help = `pnpm cli classroom [--demo <dir>] [--sft-steps N] [--dpo-steps N] [--prompts N] [--train-dpo-anyway] [--out <dir>] [--json]
 
 The classroom path of the studio, headless, on the demo model:
   1. SFT for the basics     LoRA SFT with the lesson's recipe
-  2. smoke test             held-out prompts through the base model and the SFT model, scored by the checks
+  2. smoke test             held-out prompts through the base model and the SFT model, scored by the checks;
+                            the lesson stops here (exit 1, with why and what to do) unless the SFT model passes
+                            what SFT teaches on enough of them: DPO cannot add a format the SFT model lacks
   3. DPO for the polish     LoRA DPO on top of the SFT adapter (merged: the starting policy and the reference)
   4. evaluate               reward accuracy on held-out pairs, and the held-out answers of the DPO model
 Prints what each model's answers pass (the format SFT teaches, the taste DPO teaches, the true facts) and
@@ -43,6 +47,7 @@ the reward accuracy before and after DPO, with the steps and the time each stage
   --sft-steps N      stop SFT after N optimizer steps (default: the lesson's epochs)
   --dpo-steps N      stop DPO after N optimizer steps (default: the lesson's epochs)
   --prompts N        use the first N held-out prompts and pairs (default: all)
+  --train-dpo-anyway go on to DPO after a failed smoke test (to show what DPO does without the basics)
   --out DIR          write sft/ and dpo/ (PEFT adapters; dpo/ stacked on the base) and report.json
   --json             print the report as one JSON object on stdout
   --gpu auto|hardware|swiftshader
@@ -105,6 +110,8 @@ interface StageRun {
   steps: number;
   /** An upper bound: every micro-batch counted at the dataset's longest row. */
   flops: number;
+  /** Optimizer steps of the lesson's whole recipe for this stage (its epochs over the rows kept). */
+  recipeSteps: number;
 }
 
 async function trainStage(
@@ -127,7 +134,8 @@ async function trainStage(
   const longest = Math.max(...ds.lengths);
   const sequences = config.batchSize * (config.method === 'dpo' ? 2 : 1);
   const perStep = loraStepFlops(modelConfig, { sequences, length: longest, lora: config.lora, backward: true });
-  return { result, seconds, steps, flops: steps * config.gradientAccumulationSteps * perStep };
+  const recipeSteps = totalSteps(files.lesson.stages[method].config, ds.kept).total;
+  return { result, seconds, steps, flops: steps * config.gradientAccumulationSteps * perStep, recipeSteps };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -136,6 +144,7 @@ export async function run(argv: string[]): Promise<number> {
     'sft-steps': { type: 'string' },
     'dpo-steps': { type: 'string' },
     prompts: { type: 'string' },
+    'train-dpo-anyway': { type: 'boolean' },
     out: { type: 'string' },
     json: { type: 'boolean' },
     gpu: { type: 'string' },
@@ -174,6 +183,15 @@ export async function run(argv: string[]): Promise<number> {
       dpo: [],
     };
     const smokeSeconds = (performance.now() - t) / 1000;
+    const smoke = smokeTestVerdict(files.checks, answers.sft, { trained: sftRun.steps, recipe: sftRun.recipeSteps });
+    if (smoke.message) {
+      const rates = (m: 'base' | 'sft') =>
+        files.checks.checks.map((c) => `${c.label} ${Math.round((passRates(answers[m])[c.id] ?? 0) * 100)}%`).join(', ');
+      progress.line(`base model: ${rates('base')}; SFT: ${rates('sft')}`);
+      // The one-line error and exit 1 of every failed command (main.ts); the engine closes on the way out.
+      if (!values['train-dpo-anyway']) throw new Error(`${smoke.message} Or pass --train-dpo-anyway to go on to DPO all the same.`);
+      progress.line(`${smoke.message} Going on to DPO all the same (--train-dpo-anyway).`);
+    }
 
     progress.line('3. DPO for the polish, on top of the SFT adapter');
     const dpoRun = await trainStage(opened, files, dpo, sftId, 'classroom DPO');
@@ -198,6 +216,7 @@ export async function run(argv: string[]): Promise<number> {
     const report = {
       lesson: files.lesson.title,
       held_out: { prompts: files.prompts.length, pairs: pairs.kept },
+      smoke_test: { passed: smoke.passed, message: smoke.message },
       steps: { sft: sftRun.steps, dpo: dpoRun.steps },
       seconds: {
         sft: sftRun.seconds,

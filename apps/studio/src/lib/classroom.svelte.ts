@@ -15,6 +15,8 @@ import {
   parsePrompts,
   passRates,
   type ScoredAnswer,
+  type SmokeTestVerdict,
+  smokeTestVerdict,
   type TrainConfig,
   totalSteps,
 } from '@webtune/trainer';
@@ -73,6 +75,8 @@ export class Classroom {
   answers: Record<ModelKey, (ScoredAnswer | null)[]> = $state.raw({ base: [], sft: [], dpo: [] });
   /** TRL's DPO metrics on the held-out pairs, reference = the SFT model: before DPO (policy = reference) and after. */
   evaluation: { before: Record<string, number>; after: Record<string, number>; pairs: number } | null = $state.raw(null);
+  /** The last smoke test's verdict on the SFT answers: a failed one stops the whole lesson before DPO. */
+  smokeVerdict: SmokeTestVerdict | null = $state.raw(null);
   running: StepId | null = $state(null);
   /** Steps waiting for the user to agree that the lesson may set their model and data aside. */
   pending: { steps: StepId[]; fresh: boolean; items: string[] } | null = $state(null);
@@ -129,8 +133,9 @@ export class Classroom {
     return null;
   }
 
+  /** Every step has run: done, or a failed smoke test that the teacher went past with "Train DPO anyway". */
   get allDone(): boolean {
-    return STEPS.every((s) => this.status[s] === 'done');
+    return STEPS.every((s) => this.status[s] === 'done' || (s === 'smoke' && this.status.smoke === 'failed' && this.smokeVerdict !== null));
   }
 
   /** The whole lesson: the steps not done yet, or every step again (from a fresh start) once all are done. */
@@ -207,7 +212,11 @@ export class Classroom {
     this.status[step] = 'running';
     this.stepProblem[step] = null;
     // What came after this step no longer follows from it.
-    for (const later of STEPS.slice(STEPS.indexOf(step) + 1)) this.status[later] = 'todo';
+    for (const later of STEPS.slice(STEPS.indexOf(step) + 1)) {
+      this.status[later] = 'todo';
+      this.stepProblem[later] = null;
+    }
+    if (step === 'sft') this.smokeVerdict = null;
     try {
       if (!studio.model || studio.model.id !== studio.demo?.id) {
         if (!(await modelState.loadDemo())) throw new Error(modelState.problem?.message ?? 'The demo model could not be loaded.');
@@ -219,6 +228,12 @@ export class Classroom {
       if (step === 'sft' || step === 'dpo') await this.train(step);
       else if (step === 'smoke') await this.smokeTest();
       else await this.evaluate();
+      if (step === 'smoke' && this.smokeVerdict?.message) {
+        // The answers are shown; the lesson stops here. DPO stays open by hand ("Train DPO anyway").
+        this.status[step] = 'failed';
+        this.stepProblem[step] = { title: 'SFT has not taught the format yet', message: this.smokeVerdict.message };
+        return false;
+      }
       this.status[step] = 'done';
       return true;
     } catch (e) {
@@ -251,6 +266,7 @@ export class Classroom {
     this.adapterIds = { sft: null, dpo: null };
     this.answers = { base: [], sft: [], dpo: [] };
     this.evaluation = null;
+    this.smokeVerdict = null;
   }
 
   /** The held-out prompts in use (the first `settings.prompts`; all of them when the field is not a count). */
@@ -301,7 +317,16 @@ export class Classroom {
   }
 
   private async smokeTest(): Promise<void> {
+    this.smokeVerdict = null;
     await this.answer(['base', 'sft']);
+    const sft = this.answers.sft.filter((a): a is ScoredAnswer => a !== null);
+    const trained = this.runs.sft?.step ?? this.stageSteps('sft');
+    this.smokeVerdict = smokeTestVerdict((this.files as LessonFiles).checks, sft, { trained, recipe: this.recipeSteps('sft') });
+  }
+
+  /** The smoke test failed: DPO, then the evaluation, on the teacher's say-so (to show what DPO cannot fix). */
+  dpoAnyway(): void {
+    this.ask(['dpo', 'evaluate']);
   }
 
   private async evaluate(): Promise<void> {

@@ -2,7 +2,18 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../train/config.ts';
-import { answerPrompts, type LessonEngine, LessonError, parseChecks, parseLesson, parsePrompts, passRates, scoreAnswer } from './lesson.ts';
+import {
+  answerPrompts,
+  type LessonEngine,
+  LessonError,
+  parseChecks,
+  parseLesson,
+  parsePrompts,
+  passRates,
+  SMOKE_TEST_PASS_SHARE,
+  scoreAnswer,
+  smokeTestVerdict,
+} from './lesson.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..', '..');
 const DEMO = join(ROOT, 'apps', 'studio', 'public', 'demo');
@@ -98,6 +109,53 @@ describe('scoring', () => {
     const got = await answerPrompts(engine, checks, [fox], 'sft-id');
     expect(seen).toEqual([{ prompt: fox, adapterId: 'sft-id', maxNewTokens: 48, temperature: 0 }]);
     expect(got[0].passed.format).toBe(true);
+  });
+});
+
+describe('the smoke test verdict', () => {
+  const checks = parseChecks(checksText);
+  const fixture = JSON.parse(read(join(ROOT, 'packages', 'trainer', 'test', 'fixtures', 'demo-lesson.json')));
+  /** The PyTorch lesson's real held-out answers of one model, scored. */
+  const answersOf = (stage: 'base' | 'sft' | 'dpo') =>
+    (fixture.outputs[stage] as string[]).map((text, i) => scoreAnswer(checks, fixture.prompts[i], text));
+  const steps = { trained: 141, recipe: 141 };
+
+  it('passes the SFT model of the whole recipe (every answer a card)', () => {
+    expect(smokeTestVerdict(checks, answersOf('sft'), steps)).toEqual({ passed: true, failures: [], message: null });
+  });
+
+  it('fails a model that answers in prose, saying what failed, on how many prompts, why DPO cannot help and what to do', () => {
+    const v = smokeTestVerdict(checks, answersOf('base'), { trained: 2, recipe: 141 });
+    expect(v.passed).toBe(false);
+    expect(v.failures.map((f) => [f.check.id, f.passed, f.answers])).toEqual([['format', 0, 40]]);
+    expect(v.message).toBe(
+      'The smoke test failed: the SFT model passed "Animal card format" on 0 of 40 held-out prompts; the lesson needs 80% before DPO. ' +
+        'DPO polishes what the SFT model already does; it cannot add a format the SFT model lacks. ' +
+        "Train SFT for more steps (this run took 2 of the whole recipe's 141), or run the whole recipe.",
+    );
+    // After the whole recipe, more of the same is not the remedy.
+    expect(smokeTestVerdict(checks, answersOf('base'), steps).message).toMatch(
+      /Train SFT again with more epochs or a higher learning rate/,
+    );
+  });
+
+  it('judges only the checks SFT teaches: the closing line and the facts are not its job', () => {
+    const sft = answersOf('sft');
+    expect(sft.some((a) => !a.passed.closing)).toBe(true);
+    expect(smokeTestVerdict(checks, sft, steps).passed).toBe(true);
+  });
+
+  it(`passes at exactly ${SMOKE_TEST_PASS_SHARE * 100}% of the answers, fails one answer short`, () => {
+    const cards = answersOf('sft').slice(0, 10);
+    const prose = answersOf('base').slice(0, 10);
+    expect(smokeTestVerdict(checks, [...cards.slice(0, 8), ...prose.slice(0, 2)], steps).passed).toBe(true);
+    const short = smokeTestVerdict(checks, [...cards.slice(0, 7), ...prose.slice(0, 3)], steps);
+    expect(short.passed).toBe(false);
+    expect(short.message).toMatch(/"Animal card format" on 7 of 10 held-out prompts/);
+  });
+
+  it('fails when there are no answers to judge', () => {
+    expect(smokeTestVerdict(checks, [], steps).passed).toBe(false);
   });
 });
 

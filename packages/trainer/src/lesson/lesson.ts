@@ -247,3 +247,53 @@ export async function answerPrompts(
   }
   return out;
 }
+
+/**
+ * The share of held-out answers that must pass each check SFT teaches before the lesson goes on to DPO. DPO polishes a
+ * behaviour the model already has: its pairs are two cards, and the SFT model is both where the policy starts and
+ * the reference it is measured against, so a format the SFT model writes only now and then is not there to polish.
+ * Four answers in five is "the model writes the card": the whole recipe reaches 100% (scripts/demo/README.md), and
+ * the margin leaves room for the odd slip of a short run without waving through a coin flip.
+ */
+export const SMOKE_TEST_PASS_SHARE = 0.8;
+
+/** A check SFT teaches that too few SFT answers pass. */
+export interface SmokeTestFailure {
+  check: Check;
+  passed: number;
+  answers: number;
+}
+
+export interface SmokeTestVerdict {
+  passed: boolean;
+  failures: SmokeTestFailure[];
+  /** Null when it passed; otherwise what failed, why DPO cannot fix it, and what to do, in plain words. */
+  message: string | null;
+}
+
+/**
+ * The smoke test's verdict on the SFT model's held-out answers: does it pass every check SFT teaches on at least
+ * SMOKE_TEST_PASS_SHARE of them? `steps` (what SFT ran, and what the lesson's whole recipe runs) names the remedy.
+ */
+export function smokeTestVerdict(checks: Checks, sftAnswers: ScoredAnswer[], steps: { trained: number; recipe: number }): SmokeTestVerdict {
+  const failures: SmokeTestFailure[] = [];
+  for (const check of checks.checks.filter((c) => c.taughtBy === 'sft')) {
+    const passed = sftAnswers.filter((a) => a.passed[check.id]).length;
+    if (sftAnswers.length === 0 || passed < SMOKE_TEST_PASS_SHARE * sftAnswers.length)
+      failures.push({ check, passed, answers: sftAnswers.length });
+  }
+  if (failures.length === 0) return { passed: true, failures, message: null };
+  const what = failures.map((f) => `"${f.check.label}" on ${f.passed} of ${f.answers} held-out prompts`).join(' and ');
+  const more =
+    steps.trained < steps.recipe
+      ? `Train SFT for more steps (this run took ${steps.trained} of the whole recipe's ${steps.recipe}), or run the whole recipe`
+      : 'Train SFT again with more epochs or a higher learning rate';
+  return {
+    passed: false,
+    failures,
+    message:
+      `The smoke test failed: the SFT model passed ${what}; the lesson needs ${Math.round(SMOKE_TEST_PASS_SHARE * 100)}% before DPO. ` +
+      'DPO polishes what the SFT model already does; it cannot add a format the SFT model lacks. ' +
+      `${more}.`,
+  };
+}
