@@ -55,7 +55,7 @@ export interface ModelInfo {
   chatTemplateProblem: string | null;
   /** The projections LoRA can adapt in this model, by their PEFT target names. */
   loraTargets: string[];
-  /** Bytes of GPU memory the weights take (float32). */
+  /** Bytes of GPU memory the weights take (bf16/f16 matrices stay packed, everything else float32). */
   weightBytes: number;
 }
 

@@ -4,7 +4,7 @@
 import { type CompileMessage, DeviceLostError, errorFilterOf, GpuValidationError, KernelCompileError, typedGpuError } from './errors.ts';
 import { GpuLedger, type MemoryKind } from './ledger.ts';
 import { type ConstValue, specialize } from './specialize.ts';
-import { BINDING_ALIGN, type DType, numel, Tensor } from './tensor.ts';
+import { BINDING_ALIGN, bytesPerElement, type DType, type HalfDType, numel, Tensor } from './tensor.ts';
 
 /** A WGSL source, the name errors and caches know it by (its file's), and an entry point ('main'). */
 export interface Kernel {
@@ -228,7 +228,7 @@ export class Gpu {
   tensor(shape: readonly number[], label: string, dtype: DType = 'f32', kind: MemoryKind = 'other'): Tensor {
     this.assertAlive();
     // Round up to 16 bytes so that any tensor can also be bound as array<vec4f>.
-    const size = Math.max(16, Math.ceil((numel(shape) * 4) / 16) * 16);
+    const size = Math.max(16, Math.ceil((numel(shape) * bytesPerElement(dtype)) / 16) * 16);
     const buffer = this.device.createBuffer({
       label,
       size,
@@ -247,8 +247,26 @@ export class Gpu {
     return t;
   }
 
+  /**
+   * A bf16 or f16 tensor holding `halves` (each element's 16 bits, as in a safetensors file), packed
+   * two to a word; for kernels that widen them as they read (matmul's B, the embedding table).
+   */
+  uploadHalves(halves: Uint16Array, dtype: HalfDType, shape: readonly number[], label: string, kind: MemoryKind = 'other'): Tensor {
+    if (halves.length !== numel(shape)) throw new RangeError(`upload ${label}: ${halves.length} values for shape [${shape}]`);
+    const t = this.tensor(shape, label, dtype, kind);
+    // writeBuffer wants whole words: an odd count gets a zero half after it.
+    const even =
+      halves.length % 2 === 0 && halves.byteOffset % 4 === 0
+        ? halves
+        : Uint16Array.from({ length: halves.length + (halves.length % 2) }, (_, i) => halves[i] ?? 0);
+    this.assertAlive();
+    this.device.queue.writeBuffer(t.buffer, t.byteOffset, even.buffer, even.byteOffset, even.byteLength);
+    return t;
+  }
+
   write(t: Tensor, data: TypedArray, elementOffset = 0): void {
     this.assertAlive();
+    if (bytesPerElement(t.dtype) !== 4) throw new RangeError(`write ${t}: a ${t.dtype} tensor is written whole by uploadHalves`);
     if (elementOffset + data.length > t.size) throw new RangeError(`write ${t}: ${data.length} values at ${elementOffset} do not fit`);
     this.device.queue.writeBuffer(t.buffer, t.byteOffset + elementOffset * 4, data.buffer, data.byteOffset, data.byteLength);
   }
@@ -259,6 +277,8 @@ export class Gpu {
   async read(t: Tensor, as: 'i32'): Promise<Int32Array>;
   async read(t: Tensor, as: DType = t.dtype): Promise<TypedArray> {
     this.assertAlive();
+    if (bytesPerElement(t.dtype) !== 4 && as !== 'u32')
+      throw new RangeError(`read ${t}: a packed ${t.dtype} tensor reads back only as its 'u32' words`);
     const staging = this.ledger.track(
       this.device.createBuffer({ label: `read ${t.label}`, size: t.byteLength, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ }),
       'other',

@@ -4,7 +4,7 @@ import { type ModelConfig, parseModelConfig } from './config.ts';
 import { buildStep, type Step, type StepOptions } from './decoder.ts';
 import type { LoraAdapter } from './lora.ts';
 import { ActivationPool } from './pool.ts';
-import { type CheckpointFiles, destroyWeights, type ModelWeights, ropeTensors, uploadRope, uploadWeights } from './weights.ts';
+import { allTensors, type CheckpointFiles, destroyWeights, type ModelWeights, ropeTensors, uploadRope, uploadWeights } from './weights.ts';
 
 const ids = new WeakMap<LoraAdapter, number>();
 let nextId = 1;
@@ -88,6 +88,12 @@ export class Model {
     const bias = (c.attentionBias.qkv ? q + 2 * kv : 0) + (c.attentionBias.o ? c.hiddenSize : 0) + qkNorm + sandwich;
     const head = c.tieWordEmbeddings ? 0 : c.vocabSize * c.hiddenSize;
     return c.vocabSize * c.hiddenSize + c.numLayers * (perLayer + bias) + c.hiddenSize + head;
+  }
+
+  /** GPU bytes of the checkpoint's tensors as held: bf16/f16 matrices packed two to a word, the rest float32. */
+  get weightBytes(): number {
+    const rope = new Set(ropeTensors(this.weights));
+    return allTensors(this.weights).reduce((n, t) => (rope.has(t) ? n : n + t.byteLength), 0);
   }
 
   destroy(): void {

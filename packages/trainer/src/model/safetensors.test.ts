@@ -6,6 +6,7 @@ import {
   SafetensorsError,
   type TensorInfo,
   tensorToFloat32,
+  weightHalves,
   weightToFloat32,
   writeSafetensors,
 } from './safetensors.ts';
@@ -364,6 +365,41 @@ describe('weightToFloat32: weights to compute with are finite', () => {
     );
     expect(() => decode(file([Number.NEGATIVE_INFINITY]))).toThrow('holds -Infinity at element 0 of 1 (1 non-finite in all)');
     expect(Array.from(decode(file([1, -0, Math.fround(3e38)])))).toEqual([1, -0, Math.fround(3e38)]);
+  });
+});
+
+describe('weightHalves: packed BF16/F16 weights, as they are and finite', () => {
+  const file = (dtype: 'BF16' | 'F16', halves: number[]) =>
+    raw(
+      { 'model.embed_tokens.weight': { dtype, shape: [halves.length], data_offsets: [0, 2 * halves.length] } },
+      new Uint8Array(Uint16Array.from(halves).buffer),
+    );
+  const halvesOf = (dtype: 'BF16' | 'F16', halves: number[]) => {
+    const bytes = file(dtype, halves);
+    const p = parseSafetensors('model.safetensors', bytes);
+    return weightHalves('model.safetensors', bytes, p.dataOffset, p.tensors.get('model.embed_tokens.weight')!);
+  };
+
+  it('copies the 16-bit patterns unchanged (signed zero, subnormals, the largest finite values)', () => {
+    const bf16 = [0x3f80, 0x8000, 0x0001, 0x7f7f, 0xff7f];
+    const f16 = [0x3c00, 0x8000, 0x0001, 0x7bff, 0xfbff];
+    expect(Array.from(halvesOf('BF16', bf16))).toEqual(bf16);
+    expect(Array.from(halvesOf('F16', f16))).toEqual(f16);
+  });
+
+  it('refuses NaN and infinities as weightToFloat32 does, naming the tensor, the first element and how many', () => {
+    // bf16: 0x7fc0 NaN, 0xff80 -inf; f16: 0x7c00 +inf, 0x7e00 NaN
+    expect(() => halvesOf('BF16', [0x3f80, 0x7fc0, 0x4000, 0xff80])).toThrow(
+      'model.safetensors: tensor "model.embed_tokens.weight": holds NaN at element 1 of 4 (2 non-finite in all): the weights are damaged',
+    );
+    expect(() => halvesOf('F16', [0x3c00, 0x3c00, 0x7c00, 0x7e00])).toThrow('holds Infinity at element 2 of 4 (2 non-finite in all)');
+    expect(() => halvesOf('F16', [0xfc00])).toThrow('holds -Infinity at element 0 of 1 (1 non-finite in all)');
+  });
+
+  it('refuses an F32 tensor by name: only halves are kept packed', () => {
+    const bytes = writeSafetensors([{ name: 'w', shape: [1], data: new Float32Array([1]) }]);
+    const p = parseSafetensors('m', bytes);
+    expect(() => weightHalves('m', bytes, p.dataOffset, p.tensors.get('w')!)).toThrow('m: tensor "w": is F32, not BF16 or F16');
   });
 });
 

@@ -192,21 +192,7 @@ function readEntry(name: string, entry: unknown, dataLen: number, fail: (p: stri
 
 /** Decodes one tensor to float32. `bytes` is the whole file and `dataOffset` what parseSafetensors returned. */
 export function tensorToFloat32(file: string, bytes: Uint8Array, dataOffset: number, info: TensorInfo): Float32Array {
-  const size = DTYPE_BYTES[info.dtype];
-  if (size === undefined) throw new SafetensorsError(file, info.name, `dtype "${info.dtype}" is not supported: ${CONVERT}`);
-  const count = info.shape.reduce((n, d) => n * d, 1);
-  const start = dataOffset + info.begin;
-  const end = dataOffset + info.end;
-  if (info.end - info.begin !== count * size) {
-    throw new SafetensorsError(file, info.name, `shape [${info.shape.join(', ')}] does not match its ${info.end - info.begin} bytes`);
-  }
-  if (info.begin < 0 || dataOffset < 0 || end > bytes.length) {
-    throw new SafetensorsError(
-      file,
-      info.name,
-      `bytes ${start}..${end} are outside the ${bytes.length}-byte buffer: pass the whole file and the dataOffset parseSafetensors returned`,
-    );
-  }
+  const { start, end, count } = tensorRange(file, bytes, dataOffset, info);
   const out = new Float32Array(count);
   const view = new DataView(bytes.buffer, bytes.byteOffset + start, end - start);
   if (info.dtype === 'F32') {
@@ -233,17 +219,74 @@ export function tensorToFloat32(file: string, bytes: Uint8Array, dataOffset: num
  */
 export function weightToFloat32(file: string, bytes: Uint8Array, dataOffset: number, info: TensorInfo): Float32Array {
   const values = tensorToFloat32(file, bytes, dataOffset, info);
-  for (let i = 0; i < values.length; i++) {
-    if (Number.isFinite(values[i])) continue;
+  refuseNonFinite(
+    file,
+    info,
+    values.length,
+    (i) => Number.isFinite(values[i]),
+    (i) => values[i],
+  );
+  return values;
+}
+
+/**
+ * One BF16 or F16 weight's 16-bit patterns as they are (a copy), for the GPU to keep packed and widen as it reads;
+ * `bytes` and `dataOffset` as for tensorToFloat32. NaN and infinities are refused as weightToFloat32 refuses them.
+ */
+export function weightHalves(file: string, bytes: Uint8Array, dataOffset: number, info: TensorInfo): Uint16Array {
+  if (info.dtype !== 'BF16' && info.dtype !== 'F16') throw new SafetensorsError(file, info.name, `is ${info.dtype}, not BF16 or F16`);
+  const { start, end, count } = tensorRange(file, bytes, dataOffset, info);
+  const out = new Uint16Array(count);
+  if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(bytes.subarray(start, end));
+  else {
+    const view = new DataView(bytes.buffer, bytes.byteOffset + start, end - start);
+    for (let i = 0; i < count; i++) out[i] = view.getUint16(2 * i, true);
+  }
+  // A half is NaN or infinite when its exponent bits are all ones: 8 of them in bf16, 5 in f16.
+  const exponent = info.dtype === 'BF16' ? 0x7f80 : 0x7c00;
+  const value = (i: number) => new Float32Array(new Uint32Array([info.dtype === 'BF16' ? out[i] << 16 : f16Table()[out[i]]]).buffer)[0];
+  refuseNonFinite(file, info, count, (i) => (out[i] & exponent) !== exponent, value);
+  return out;
+}
+
+/** Throws naming the tensor, its first NaN or infinity and how many it holds, when `finite` is false anywhere. */
+function refuseNonFinite(
+  file: string,
+  info: TensorInfo,
+  count: number,
+  finite: (i: number) => boolean,
+  value: (i: number) => number,
+): void {
+  for (let i = 0; i < count; i++) {
+    if (finite(i)) continue;
     let bad = 0;
-    for (let k = i; k < values.length; k++) if (!Number.isFinite(values[k])) bad++;
+    for (let k = i; k < count; k++) if (!finite(k)) bad++;
     throw new SafetensorsError(
       file,
       info.name,
-      `holds ${values[i]} at element ${i} of ${values.length} (${bad} non-finite in all): the weights are damaged or come from a diverged run; use another checkpoint`,
+      `holds ${value(i)} at element ${i} of ${count} (${bad} non-finite in all): the weights are damaged or come from a diverged run; use another checkpoint`,
     );
   }
-  return values;
+}
+
+/** Where one tensor's bytes are in the file's buffer, checked against its dtype, its shape and the buffer. */
+function tensorRange(file: string, bytes: Uint8Array, dataOffset: number, info: TensorInfo): { start: number; end: number; count: number } {
+  const size = DTYPE_BYTES[info.dtype];
+  if (size === undefined) throw new SafetensorsError(file, info.name, `dtype "${info.dtype}" is not supported: ${CONVERT}`);
+  const count = info.shape.reduce((n, d) => n * d, 1);
+  const start = dataOffset + info.begin;
+  const end = dataOffset + info.end;
+  if (info.end - info.begin !== count * size) {
+    throw new SafetensorsError(file, info.name, `shape [${info.shape.join(', ')}] does not match its ${info.end - info.begin} bytes`);
+  }
+  if (info.begin < 0 || dataOffset < 0 || end > bytes.length) {
+    throw new SafetensorsError(
+      file,
+      info.name,
+      `bytes ${start}..${end} are outside the ${bytes.length}-byte buffer: pass the whole file and the dataOffset parseSafetensors returned`,
+    );
+  }
+  return { start, end, count };
 }
 
 let F16_TO_F32: Uint32Array | null = null;

@@ -1,7 +1,10 @@
-// A checkpoint's tensors on the GPU, as float32, in the shapes the decoder uses.
+// A checkpoint's tensors on the GPU in the shapes the decoder uses. Matrices (projections, the
+// embedding, lm_head) stay in the checkpoint's dtype: BF16 and F16 are kept packed, two to a word,
+// and widened exactly where the kernels read them (matmul's B, the embedding gather), so they
+// take half the memory of float32 and compute the same numbers. Vectors (norms, biases) are float32.
 import { type Gpu, ropeTables, type Tensor } from '@webtune/kernels';
 import { checkCheckpointTensors, type ModelConfig, ropeInvFreq } from './config.ts';
-import { parseSafetensors, SafetensorsError, type TensorInfo, weightToFloat32 } from './safetensors.ts';
+import { parseSafetensors, SafetensorsError, type TensorInfo, weightHalves, weightToFloat32 } from './safetensors.ts';
 
 export interface LayerWeights {
   inputNorm: Tensor; // [C]
@@ -50,8 +53,8 @@ export const INITIAL_ROPE_POSITIONS = 16384;
 
 /**
  * Validate every file, check the tensors against the config (missing ones named), then upload
- * what the decoder needs. F16/BF16 are widened to float32 exactly. With normPlusOne (Gemma 3) every RMSNorm weight
- * is uploaded as 1 + w, added in float32 as transformers does (`1.0 + self.weight.float()`).
+ * what the decoder needs: BF16/F16 matrices packed as they are, everything else as float32 (exact). With normPlusOne
+ * (Gemma 3) every RMSNorm weight is uploaded as 1 + w, added in float32 as transformers does (`1.0 + self.weight.float()`).
  */
 export function uploadWeights(gpu: Gpu, config: ModelConfig, files: CheckpointFiles): ModelWeights {
   const index = new Map<string, { file: string; bytes: Uint8Array; dataOffset: number; info: TensorInfo }>();
@@ -69,9 +72,14 @@ export function uploadWeights(gpu: Gpu, config: ModelConfig, files: CheckpointFi
   const load = (name: string): Tensor => {
     const e = index.get(name);
     if (!e) throw new Error(`${names}: tensor ${name} is missing`);
+    const { dtype, shape } = e.info;
+    if (shape.length === 2 && (dtype === 'BF16' || dtype === 'F16')) {
+      const halves = weightHalves(e.file, e.bytes, e.dataOffset, e.info);
+      return gpu.uploadHalves(halves, dtype === 'BF16' ? 'bf16' : 'f16', shape, name, 'weights');
+    }
     const data = weightToFloat32(e.file, e.bytes, e.dataOffset, e.info);
     if (config.normPlusOne && /norm\.weight$/.test(name)) for (let i = 0; i < data.length; i++) data[i] += 1;
-    return gpu.upload(data, e.info.shape, name, 'weights');
+    return gpu.upload(data, shape, name, 'weights');
   };
   const maybe = (name: string, wanted: boolean) => (wanted ? load(name) : undefined);
   const layers: LayerWeights[] = [];

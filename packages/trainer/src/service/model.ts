@@ -64,6 +64,6 @@ export function modelInfo({ model, tokenizer, id }: LoadedModel): ModelInfo {
     chatTemplateProblem: tokenizer.chatTemplateProblem,
     // Every architecture webtune trains has all seven projections (lora-config.ts); none adds or lacks one.
     loraTargets: [...LORA_TARGETS],
-    weightBytes: model.parameterCount * 4,
+    weightBytes: model.weightBytes,
   };
 }

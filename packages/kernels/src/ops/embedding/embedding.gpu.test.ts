@@ -1,9 +1,11 @@
 // embedding on the GPU against its float64 reference: widths that do not divide the
 // workgroup, ids out of order and repeated many times, ids past the table, large values,
-// dtable overwritten (over NaN) and accumulated into, grids folded at 3 workgroups per dimension.
+// dtable overwritten (over NaN) and accumulated into, grids folded at 3 workgroups per dimension,
+// and the table packed as bf16 / f16 (frozen weights in their checkpoint's dtype).
 import { assertAllClose, gpuTest, reductionTolerance } from '@webtune/harness/page';
 import { type Dispatch, Gpu } from '../../runtime/gpu.ts';
 import { assertFolded, foldingGpu } from '../../testing/folding.ts';
+import { randomHalves } from '../../testing/halves.ts';
 import { randint, uniform } from '../../testing/random.ts';
 import { embeddingBackwardRef, embeddingForwardRef } from './embedding.ref.ts';
 import { embeddingBackward, embeddingForward } from './embedding.ts';
@@ -34,6 +36,21 @@ async function checkForward(gpu: Gpu, V: number, C: number, N: number, seed: num
 gpuTest('forward: gathers rows, zeros for ids past the table', async ({ device }) => {
   await checkForward(new Gpu(device), 50, 97, 61, 10);
 });
+
+for (const dtype of ['bf16', 'f16'] as const) {
+  gpuTest(`forward: a table packed as ${dtype} gathers its exact values (odd width: rows start mid-word)`, async ({ device }) => {
+    const gpu = new Gpu(device);
+    const [V, C, N] = [50, 97, 61];
+    const table = randomHalves(V * C, dtype, 12);
+    const ids = tokenIds(N, V, 13);
+    const T = gpu.uploadHalves(table.bits, dtype, [V, C], 'table');
+    const IDS = gpu.upload(ids, [N], 'ids');
+    const OUT = gpu.upload(new Float32Array(N * C).fill(Number.NaN), [N, C], 'out');
+    gpu.run(...(await embeddingForward(gpu, { out: OUT, table: T, ids: IDS })));
+    assertAllClose(await gpu.read(OUT), embeddingForwardRef(table.values, ids, C), { atol: 0, rtol: 0 }, `out (${dtype} table)`);
+    for (const t of [T, IDS, OUT]) t.buffer.destroy();
+  });
+}
 
 async function checkBackward(gpu: Gpu, V: number, C: number, N: number, accumulate: boolean, seed: number): Promise<Dispatch[]> {
   const ids = tokenIds(N, V, seed);

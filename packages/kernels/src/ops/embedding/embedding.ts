@@ -2,7 +2,7 @@
 import { requireDisjoint, requireShapes } from '../../runtime/checks.ts';
 import { ShapeError } from '../../runtime/errors.ts';
 import type { Dispatch, Gpu } from '../../runtime/gpu.ts';
-import { shapeStr, type Tensor } from '../../runtime/tensor.ts';
+import { type DType, shapeStr, type Tensor } from '../../runtime/tensor.ts';
 import { UniformWriter } from '../../runtime/uniform.ts';
 import source from './embedding.wgsl?raw';
 import backwardSource from './embedding_backward.wgsl?raw';
@@ -20,8 +20,20 @@ export interface EmbeddingBackwardOptions {
   label?: string;
 }
 
-/** Check table [V, C], ids [N] u32 and rows [N, C] (out or dout), the others f32. Returns [N, C, V]. */
-function checkShapes(op: string, table: [string, Tensor], ids: Tensor, rows: [string, Tensor]): [number, number, number] {
+/** How the forward's table is stored (embedding.wgsl's TABLE_PACK): f32, or bf16 / f16 halves two to a word. */
+const TABLE_PACK: Record<string, number> = { f32: 0, bf16: 1, f16: 2 };
+
+/**
+ * Check table [V, C], ids [N] u32 and rows [N, C] (out or dout), the others f32 (the table may be
+ * `tableDtype`). Returns [N, C, V].
+ */
+function checkShapes(
+  op: string,
+  table: [string, Tensor],
+  ids: Tensor,
+  rows: [string, Tensor],
+  tableDtype: DType = 'f32',
+): [number, number, number] {
   const [tableName, t] = table;
   const [V, C] = t.shape;
   if (t.shape.length !== 2 || V < 1 || C < 1)
@@ -34,21 +46,22 @@ function checkShapes(op: string, table: [string, Tensor], ids: Tensor, rows: [st
     [
       [rows[0], rows[1], [N, C]],
       ['ids', ids, [N], 'u32'],
-      [tableName, t, [V, C]],
+      [tableName, t, [V, C], tableDtype],
     ],
     context,
   );
   return [N, C, V];
 }
 
-/** out = table[ids], rows of zeros for ids >= V. table: [V, C]; ids: [N] u32; out: [N, C]. */
+/** out = table[ids], rows of zeros for ids >= V. table: [V, C] f32, bf16 or f16 (widened exactly); ids: [N] u32; out: [N, C]. */
 export async function embeddingForward(
   gpu: Gpu,
   t: { out: Tensor; table: Tensor; ids: Tensor },
   options: { label?: string } = {},
 ): Promise<Dispatch[]> {
   const op = options.label ?? 'embedding';
-  const [N, C, V] = checkShapes(op, ['table', t.table], t.ids, ['out', t.out]);
+  if (!(t.table.dtype in TABLE_PACK)) throw new ShapeError(op, `table must be f32, bf16 or f16, got ${t.table.dtype}`);
+  const [N, C, V] = checkShapes(op, ['table', t.table], t.ids, ['out', t.out], t.table.dtype);
   requireDisjoint(
     op,
     [['out', t.out]],
@@ -63,7 +76,8 @@ export async function embeddingForward(
     .u32(V)
     .u32(N * C)
     .bytes();
-  return [await gpu.dispatch(op, { kernel: FORWARD, params, bind: [t.table, t.ids, t.out], groups: Math.ceil((N * C) / WG) })];
+  const consts = { TABLE_PACK: TABLE_PACK[t.table.dtype] };
+  return [await gpu.dispatch(op, { kernel: FORWARD, consts, params, bind: [t.table, t.ids, t.out], groups: Math.ceil((N * C) / WG) })];
 }
 
 /**

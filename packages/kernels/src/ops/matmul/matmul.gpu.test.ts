@@ -1,8 +1,11 @@
 // matmul on the GPU against its float64 reference: every layout, odd and aligned shapes,
-// LoRA-skinny shapes, split-K, strided attention heads with grouped-query sharing, folded grids.
+// LoRA-skinny shapes, split-K, strided attention heads with grouped-query sharing, folded grids,
+// and B (the frozen weights) packed as bf16 or f16 halves.
 import { assertAllClose, gpuTest, reductionTolerance } from '@webtune/harness/page';
 import { type Dispatch, Gpu } from '../../runtime/gpu.ts';
+import type { HalfDType } from '../../runtime/tensor.ts';
 import { assertFolded, foldingGpu } from '../../testing/folding.ts';
+import { randomHalves } from '../../testing/halves.ts';
 import { uniform } from '../../testing/random.ts';
 import { matmulRef } from './matmul.ref.ts';
 import { geometryFromShapes, type MatmulGeometry, matmul } from './matmul.ts';
@@ -19,6 +22,8 @@ interface Case {
   beta?: number;
   scale?: number;
   splits?: number;
+  /** B stored packed in this dtype (its values random halves, the reference on the same values). */
+  packB?: HalfDType;
 }
 
 async function check(gpu: Gpu, c: Case, seed: number): Promise<Dispatch[]> {
@@ -31,21 +36,19 @@ async function check(gpu: Gpu, c: Case, seed: number): Promise<Dispatch[]> {
     seed,
     scale,
   );
-  const b = uniform(
-    bShape.reduce((x, y) => x * y),
-    seed + 1,
-    scale,
-  );
+  const bCount = bShape.reduce((x, y) => x * y);
+  const halves = c.packB ? randomHalves(bCount, c.packB, seed + 1) : undefined;
+  const b = halves ? halves.values : uniform(bCount, seed + 1, scale);
   const c0 = uniform(batch * M * N, seed + 2, scale);
   const A = gpu.upload(a, aShape, 'A');
-  const B = gpu.upload(b, bShape, 'B');
+  const B = halves && c.packB ? gpu.uploadHalves(halves.bits, c.packB, bShape, 'B') : gpu.upload(b, bShape, 'B');
   const C = gpu.upload(c0, cShape, 'C');
   const dispatches = await matmul(gpu, C, A, B, { transA, transB, alpha, beta, splits: c.splits });
   gpu.run(...dispatches);
   const got = await gpu.read(C);
   const g = geometryFromShapes('ref', C, A, B, transA, transB);
   const ref = matmulRef(g, a, b, c0, alpha, beta);
-  const label = `C (M=${M} N=${N} K=${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''} batch=${batch})`;
+  const label = `C (M=${M} N=${N} K=${K}${transA ? ' Aᵀ' : ''}${transB ? ' Bᵀ' : ''} batch=${batch}${c.packB ? ` B ${c.packB}` : ''})`;
   assertAllClose(got, ref.C, reductionTolerance(K, ref.magnitude), label);
   for (const t of [A, B, C]) t.buffer.destroy();
   return dispatches;
@@ -167,6 +170,23 @@ gpuTest('attention heads through strides: S = Q Kᵀ per head with grouped-query
   // hd = 64: the staged path with vec4 loads through head strides; T = 70 spans two 64-row tiles.
   await checkStridedScores(gpu, [1, 70, 4, 2, 64], 74);
 });
+
+// B packed as bf16 / f16 (frozen weights), in the two layouts weights are read in: x Wᵀ (forward,
+// stored [N, K]) and dy W (backward, [K, N]); one test per case, each compiles its own variant.
+const PACKED: [string, Case][] = [
+  ['scalar loads, Bᵀ', { M: 37, N: 29, K: 53, transB: true }],
+  ['scalar loads, B', { M: 37, N: 29, K: 53 }],
+  ['vec4 loads across two tiles, Bᵀ, beta 1', { M: 20, N: 68, K: 40, transB: true, beta: 1 }],
+  ['the direct path (short K)', { M: 37, N: 29, K: 5, transB: true }],
+  ['split-K', { M: 21, N: 18, K: 300, splits: 3 }],
+];
+for (const packB of ['bf16', 'f16'] as const) {
+  for (const [name, c] of PACKED) {
+    gpuTest(`B packed as ${packB}: ${name}`, async ({ device }) => {
+      await check(new Gpu(device), { ...c, packB }, 100);
+    });
+  }
+}
 
 gpuTest('more workgroups than one grid dimension allows', async ({ device }) => {
   const gpu = new Gpu(device);

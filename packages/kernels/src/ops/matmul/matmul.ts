@@ -1,5 +1,6 @@
 // matmul: C = alpha * op(A) @ op(B) + beta * C, batched, in NN / NT / TN / TT layouts.
 import { requireF32 } from '../../runtime/checks.ts';
+import { ShapeError } from '../../runtime/errors.ts';
 import type { Dispatch, Gpu } from '../../runtime/gpu.ts';
 import type { Tensor } from '../../runtime/tensor.ts';
 import { UniformWriter } from '../../runtime/uniform.ts';
@@ -10,6 +11,8 @@ import reduceSource from './matmul_reduce.wgsl?raw';
 export { geometryFromShapes, type MatmulGeometry, type OperandLayout } from './geometry.ts';
 
 const KERNEL = { name: 'matmul', source };
+/** How B is stored (matmul.wgsl's B_PACK): f32 words, or bf16 / f16 halves two to a word. */
+const B_PACK: Record<string, number> = { f32: 0, bf16: 1, f16: 2 };
 const REDUCE = { name: 'matmul_reduce', source: reduceSource };
 
 export interface MatmulOptions {
@@ -113,9 +116,9 @@ export async function matmul(gpu: Gpu, C: Tensor, A: Tensor, B: Tensor, options:
   checkGeometry(op, g, C, A, B);
   requireF32(op, [
     ['A', A],
-    ['B', B],
     ['C', C],
   ]);
+  if (B.dtype !== 'f32' && B.dtype !== 'bf16' && B.dtype !== 'f16') throw new ShapeError(op, `B must be f32, bf16 or f16, got ${B.dtype}`);
   const alpha = options.alpha ?? 1;
   const beta = options.beta ?? 0;
   const cfg = chooseConfig(g, options.splits);
@@ -132,6 +135,7 @@ export async function matmul(gpu: Gpu, C: Tensor, A: Tensor, B: Tensor, options:
     VEC_B: vec4able(g.b, g.ldb, transB ? g.K : g.N),
     SPLIT_K: split,
     DIRECT: cfg.direct,
+    B_PACK: B_PACK[B.dtype],
   };
   const tilesN = Math.ceil(g.N / (cfg.TN * cfg.WG_X));
   const tilesM = Math.ceil(g.M / (cfg.TM * cfg.WG_Y));

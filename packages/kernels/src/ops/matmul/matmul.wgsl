@@ -18,6 +18,12 @@
 // when the stored rows are 4-aligned (host-checked), otherwise scalar loads with bounds checks.
 // With DIRECT (short K) nothing is staged: each thread reads its operands from memory.
 //
+// B is bound as words (array<u32>, array<vec4u>) so that frozen weights can stay in their
+// checkpoint's dtype: B_PACK 1 is bf16 and 2 is f16, two to a word (element 2i in the low half),
+// widened exactly to f32 as they are loaded (bf16 is the top half of an f32; f16 through core
+// WGSL's unpack2x16float, no shader-f16 needed); everything after the load is f32 as with B_PACK 0
+// (f32 words, bitcast), so the sums are the same as for the widened weights, bit for bit.
+//
 // Why 8x8 blocks (matmul.ts picks TM = TN = 8, BK = 32 for large outputs) is sound on real GPUs:
 // ~100 registers a thread (CUTLASS's SGEMM block), 16 KiB of workgroup memory (the default limit),
 // 16 shared reads per 64 FMAs, and a barrier pair per 2048 FMAs a thread; CPU WebGPU (SwiftShader)
@@ -34,6 +40,7 @@ const VEC_A = false;
 const VEC_B = false;
 const SPLIT_K = false;
 const DIRECT = false;
+const B_PACK = 0u;  // 0: f32; 1: bf16 pairs; 2: f16 pairs
 
 const BM = TM * WG_Y;
 const BN = TN * WG_X;
@@ -55,8 +62,8 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> A1: array<f32>;
 @group(0) @binding(2) var<storage, read> A4: array<vec4f>;
-@group(0) @binding(3) var<storage, read> B1: array<f32>;
-@group(0) @binding(4) var<storage, read> B4: array<vec4f>;
+@group(0) @binding(3) var<storage, read> B1: array<u32>;
+@group(0) @binding(4) var<storage, read> B4: array<vec4u>;
 @group(0) @binding(5) var<storage, read_write> C: array<f32>;
 
 var<workgroup> As: array<vec4f, BK * BM4>;  // As[k*BM4 + m/4][m%4] = op(A)[m0+m, k0+k]
@@ -83,18 +90,35 @@ fn load_a(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4f {
   return v;
 }
 
+// Stored B's element i, as f32.
+fn b_elem(i: u32) -> f32 {
+  if (B_PACK == 0u) { return bitcast<f32>(B1[i]); }
+  let w = B1[i / 2u];
+  if (B_PACK == 1u) { return bitcast<f32>(select(w << 16u, w & 0xffff0000u, (i & 1u) == 1u)); }
+  return unpack2x16float(w)[i & 1u];
+}
+
+// Stored B's elements i..i+3, i a multiple of 4 (VEC_B), as f32.
+fn b_vec4(i: u32) -> vec4f {
+  if (B_PACK == 0u) { return bitcast<vec4f>(B4[i / 4u]); }
+  let w0 = B1[i / 2u];
+  let w1 = B1[i / 2u + 1u];
+  if (B_PACK == 1u) { return bitcast<vec4f>(vec4u(w0 << 16u, w0 & 0xffff0000u, w1 << 16u, w1 & 0xffff0000u)); }
+  return vec4f(unpack2x16float(w0), unpack2x16float(w1));
+}
+
 fn load_b(base: u32, r: u32, c: u32, rows: u32, cols: u32) -> vec4f {
   if (r >= rows) { return vec4f(0.0); }
   let i = base + r * p.ldb + c;
   if (VEC_B) {
     if (c >= cols) { return vec4f(0.0); }
-    return B4[i / 4u];
+    return b_vec4(i);
   }
   var v = vec4f(0.0);
-  if (c < cols) { v.x = B1[i]; }
-  if (c + 1u < cols) { v.y = B1[i + 1u]; }
-  if (c + 2u < cols) { v.z = B1[i + 2u]; }
-  if (c + 3u < cols) { v.w = B1[i + 3u]; }
+  if (c < cols) { v.x = b_elem(i); }
+  if (c + 1u < cols) { v.y = b_elem(i + 1u); }
+  if (c + 2u < cols) { v.z = b_elem(i + 2u); }
+  if (c + 3u < cols) { v.w = b_elem(i + 3u); }
   return v;
 }
 
@@ -112,8 +136,8 @@ fn column_a(base: u32, m: u32, k: u32) -> vec4f {
 // op(B)[k, n] for the direct path (k < K); zero past N.
 fn b_at(base: u32, k: u32, n: u32) -> f32 {
   if (n >= p.N) { return 0.0; }
-  if (TRANS_B) { return B1[base + n * p.ldb + k]; }
-  return B1[base + k * p.ldb + n];
+  if (TRANS_B) { return b_elem(base + n * p.ldb + k); }
+  return b_elem(base + k * p.ldb + n);
 }
 
 // op(B)[k, n + WG_X*j] for j = 0..3: a thread's strided columns, for the direct path.
@@ -175,7 +199,7 @@ fn stage_b(lid: u32, b_base: u32, n0: u32, k0: u32, k_end: u32) {
     let k = e / BN;
     let n = e % BN;
     var v = 0.0;
-    if (k0 + k < k_end && n0 + n < p.N) { v = B1[b_base + (k0 + k) * p.ldb + n0 + n]; }
+    if (k0 + k < k_end && n0 + n < p.N) { v = b_elem(b_base + (k0 + k) * p.ldb + n0 + n); }
     Bs[e] = v;
   }
 }

@@ -1,0 +1,59 @@
+// Frozen weights kept packed in their checkpoint's dtype (bf16, f16) compute exactly what the same
+// values widened to float32 compute, bit for bit, in half the matrices' memory.
+import { gpuTest } from '@webtune/harness/page';
+import { Gpu, IGNORE_INDEX } from '@webtune/kernels';
+import { sameBits } from '../../test/engine.ts';
+import { type FixtureName, loadFixture, readAll } from '../../test/fixtures.ts';
+import { Model } from './model.ts';
+import { writeSafetensors } from './safetensors.ts';
+
+const [B, T] = [2, 7];
+
+/** Logits and log-probs of a forward pass over fixed ids; the weight bytes the model holds. */
+async function forward(gpu: Gpu, config: string, file: Uint8Array) {
+  const model = Model.load(gpu, config, new Map([['model.safetensors', file]]));
+  const w = model.weights;
+  const matrices = new Set([w.embed, w.lmHead, ...w.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down])]);
+  const matrixBytes = [...matrices].reduce((n, t) => n + t.byteLength, 0);
+  const step = await model.step(B, T, { frozen: [], train: false });
+  const ids = Uint32Array.from({ length: B * T }, (_, i) => (i * 7 + 3) % model.config.vocabSize);
+  gpu.write(step.ids, ids);
+  gpu.write(
+    step.positions,
+    Uint32Array.from(ids, (_, i) => i % T),
+  );
+  gpu.write(
+    step.targets,
+    Uint32Array.from(ids, (_, i) => (i % T === T - 1 ? IGNORE_INDEX : ids[i + 1])),
+  );
+  gpu.run(...step.forward);
+  const out = {
+    logits: await gpu.read(step.logits),
+    logprobs: await gpu.read(step.logprobs),
+    matrixBytes,
+    dtypes: new Set([...matrices].map((t) => t.dtype)),
+  };
+  model.destroy();
+  return out;
+}
+
+for (const [name, dtype] of [
+  ['llama-gqa-bf16', 'bf16'],
+  ['qwen2-bias-f16', 'f16'],
+] as [FixtureName, string][]) {
+  gpuTest(`${name}: packed ${dtype} weights give the float32-widened model's logits bit for bit, in half the bytes`, async ({ device }) => {
+    const gpu = new Gpu(device);
+    const f = await loadFixture(name);
+    const widened = writeSafetensors(
+      [...readAll('model.safetensors', f.model)].map(([n, t]) => ({ name: n, shape: t.shape, data: t.data })),
+    );
+    const packed = await forward(gpu, f.config, f.model);
+    const f32 = await forward(gpu, f.config, widened);
+    if ([...packed.dtypes].join() !== dtype) throw new Error(`the matrices were uploaded as ${[...packed.dtypes]}, not packed ${dtype}`);
+    sameBits(packed.logits, f32.logits, `${name} logits`);
+    sameBits(packed.logprobs, f32.logprobs, `${name} log-probs`);
+    // The matrices take half the bytes (the norms and biases stay float32 in both).
+    if (packed.matrixBytes * 2 !== f32.matrixBytes)
+      throw new Error(`${name}: matrices take ${packed.matrixBytes} bytes packed, ${f32.matrixBytes} as f32`);
+  });
+}
