@@ -239,6 +239,18 @@ describe('studio', () => {
     expect(list).toMatch(/invalid JSON/);
     expect(list).toMatch(/"conversations" is not a TRL format/);
     await screenshot(page, 'data-rejected');
+    // A file saved as Latin-1: named by its line, never trained with replacement characters; the report shown stays.
+    const latin1 = Buffer.concat([
+      Buffer.from('{"prompt": "Q:", "completion": " ok"}\n{"prompt": "Caf'),
+      Buffer.from([0xe9]),
+      Buffer.from('?", "completion": " oui"}\n'),
+    ]);
+    await upload(page, byTestId('data-drop-file'), writeTemp('latin1.jsonl', latin1));
+    expect(await waitForText(page, '[role=alert]', /latin1\.jsonl/)).toMatch(
+      /latin1\.jsonl line 2 is not valid UTF-8 \(near byte 53 of the file\): save the file as UTF-8/,
+    );
+    expect(await text(page, byTestId('rows-kept'))).toBe('4');
+    await clickText(page, 'Dismiss');
   });
 
   it('shows a conversational (messages) dataset through the chat template, prompt and completion apart', async () => {
