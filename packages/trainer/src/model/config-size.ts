@@ -2,20 +2,13 @@
 // is read, a buffer made or a per-layer list built: a typo'd `num_hidden_layers` or a 70B config is named here, with
 // the memory it would need, not met later as an allocation failure or a JavaScript RangeError.
 import type { ConfigFields } from './arch/fields.ts';
+import type { ModelConfig } from './config.ts';
 import { formatBytes } from './source.ts';
 
 /** Weights past this many bytes (in bfloat16, the smallest dtype webtune keeps them in) fit no GPU a browser reaches. */
 export const MAX_WEIGHT_BYTES = 64 * 2 ** 30;
 
-interface Sizes {
-  hiddenSize: number;
-  intermediateSize: number;
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  vocabSize: number;
-}
+type Sizes = Pick<ModelConfig, 'hiddenSize' | 'intermediateSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim' | 'vocabSize'>;
 
 /**
  * A lower bound on the parameters: the embedding (once, as if tied) and each layer's attention and MLP matrices.
