@@ -9,6 +9,12 @@ describe('files', () => {
     expect(detectMethod('')).toBeNull();
   });
 
+  it('detects KTO rows by their "label"', () => {
+    expect(detectMethod('{"prompt":"a","completion":"b","label":true}')).toBe('kto');
+    // a string label is still a KTO row: the reader then reports it by line
+    expect(detectMethod('{"prompt":"a","completion":"b","label":"yes"}')).toBe('kto');
+  });
+
   it('finds prompts in string and conversational rows', () => {
     const text = [
       '{"prompt":"What is a fox?","completion":"An animal."}',

@@ -98,12 +98,16 @@ export async function saveToFolder(files: { name: string; data: Uint8Array }[], 
 }
 
 /** "sft" or "dpo" from the first JSON line: preference pairs have "chosen" and "rejected". */
-export function detectMethod(text: string): 'sft' | 'dpo' | null {
+/** What the first readable line of a JSONL file is: preference pairs, KTO rows (with a "label") or SFT rows. */
+export function detectMethod(text: string): 'sft' | 'dpo' | 'kto' | null {
   for (const line of text.split('\n', 50)) {
     if (line.trim() === '') continue;
     try {
       const row = JSON.parse(line) as Record<string, unknown>;
-      if (row && typeof row === 'object') return 'chosen' in row || 'rejected' in row || 'preferred_output' in row ? 'dpo' : 'sft';
+      if (row && typeof row === 'object') {
+        if ('chosen' in row || 'rejected' in row || 'preferred_output' in row) return 'dpo';
+        return 'label' in row ? 'kto' : 'sft';
+      }
     } catch {
       // a bad line: look at the next one
     }

@@ -5,7 +5,7 @@
 export interface SavedDataset {
   /** The engine's dataset id (a hash of method, text and max length). */
   id: string;
-  method: 'sft' | 'dpo';
+  method: 'sft' | 'dpo' | 'kto';
   file: string;
   text: string;
   maxLength: number;
@@ -65,7 +65,7 @@ export async function getDataset(id: string): Promise<SavedDataset | undefined> 
 }
 
 /** The most recently loaded dataset of a method. */
-export async function lastDataset(method: 'sft' | 'dpo'): Promise<SavedDataset | undefined> {
+export async function lastDataset(method: 'sft' | 'dpo' | 'kto'): Promise<SavedDataset | undefined> {
   const all = await withStore('readonly', (s) => done(s.getAll()) as Promise<SavedDataset[]>);
   return all.filter((d) => d.method === method).sort((a, b) => b.savedAt - a.savedAt)[0];
 }

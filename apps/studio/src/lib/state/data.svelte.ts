@@ -1,10 +1,15 @@
-// The Data screen's state: one dataset slot per method, read by the engine with the loaded model's tokenizer at a
+// The Data screen's state: one dataset slot per kind of data, read by the engine with the loaded model's tokenizer at a
 // given max length (the Train screen's, or a recipe's). The text is kept so that the slot can be read again when the
 // model or the max length changes, and saved in the studio's store so a later visit (or a resumed run) has it.
-import type { DatasetSummary, TrainMethod } from '@webtune/trainer';
+import { type DatasetSummary, dataKindOf, type TrainMethod } from '@webtune/trainer';
 
-/** The methods the studio's screens offer today (the trainer trains every TrainMethod; the Train screen follows). */
-export type Method = Extract<TrainMethod, 'sft' | 'dpo'>;
+/**
+ * The data a run trains on, one slot each, named by the method it is loaded as: SFT rows, preference pairs ("dpo":
+ * ORPO and SimPO train on the same pairs) and KTO's thumbs-up/down rows.
+ */
+export type DataSlot = 'sft' | 'dpo' | 'kto';
+export const DATA_SLOTS: readonly DataSlot[] = ['sft', 'dpo', 'kto'];
+export const slotOf = (m: TrainMethod): DataSlot => (dataKindOf(m) === 'pairs' ? 'dpo' : (m as DataSlot));
 
 import { explain, type Problem } from '../errors.ts';
 import { getDataset, lastDataset, saveDataset } from '../saved.ts';
@@ -35,9 +40,9 @@ export interface DatasetSlot {
 
 export class DataState {
   /** Raw state (replaced, never mutated): a summary holds a length per row. */
-  datasets: Record<Method, DatasetSlot | null> = $state.raw({ sft: null, dpo: null });
+  datasets: Record<DataSlot, DatasetSlot | null> = $state.raw({ sft: null, dpo: null, kto: null });
 
-  async load(method: Method, text: string, file: string, maxLength: number, origin: DatasetOrigin): Promise<void> {
+  async load(method: DataSlot, text: string, file: string, maxLength: number, origin: DatasetOrigin): Promise<void> {
     const previous = this.datasets[method];
     this.setSlot(method, { file, origin, text, maxLength, summary: previous?.summary ?? null, loading: true, problem: null });
     if (!studio.model) {
@@ -57,19 +62,19 @@ export class DataState {
   }
 
   /** Put text in a slot without reading it (the model that will read it is still loading). */
-  setText(method: Method, d: { file: string; text: string }, maxLength: number, origin: DatasetOrigin): void {
+  setText(method: DataSlot, d: { file: string; text: string }, maxLength: number, origin: DatasetOrigin): void {
     this.setSlot(method, { ...d, origin, maxLength, summary: null, loading: false, problem: null });
   }
 
   /** Read the slot's text again with `maxLength` (after it changed). */
-  async refresh(method: Method, maxLength: number): Promise<void> {
+  async refresh(method: DataSlot, maxLength: number): Promise<void> {
     const slot = this.datasets[method];
     if (!slot || slot.loading || slot.maxLength === maxLength) return;
     await this.load(method, slot.text, slot.file, maxLength, slot.origin);
   }
 
   /** After a model loads: the slot's text again, or the last dataset of this method from a previous visit. */
-  async restore(method: Method, maxLength: number): Promise<void> {
+  async restore(method: DataSlot, maxLength: number): Promise<void> {
     const slot = this.datasets[method];
     if (slot) return this.load(method, slot.text, slot.file, maxLength, slot.origin);
     const saved = await lastDataset(method).catch(() => undefined);
@@ -80,7 +85,7 @@ export class DataState {
    * The dataset `id` of a checkpointed run, read again from the studio's copy of its text; the id (a hash of method,
    * text and max length) is the same only when everything is.
    */
-  async reload(id: string, method: Method, maxLength: number): Promise<string> {
+  async reload(id: string, method: DataSlot, maxLength: number): Promise<string> {
     if (this.datasets[method]?.summary?.id === id) return id;
     const saved = await getDataset(id).catch(() => undefined);
     if (!saved) {
@@ -94,7 +99,7 @@ export class DataState {
     return loaded;
   }
 
-  private setSlot(method: Method, slot: DatasetSlot | null): void {
+  private setSlot(method: DataSlot, slot: DatasetSlot | null): void {
     this.datasets = { ...this.datasets, [method]: slot };
   }
 }

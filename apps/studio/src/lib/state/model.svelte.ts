@@ -7,8 +7,7 @@ import { explain, isCancel, type Problem } from '../errors.ts';
 import { frameBatcher } from '../frame.ts';
 import { type ModelRequest, studio } from '../studio.svelte.ts';
 import { adapterState } from './adapters.svelte.ts';
-import type { Method } from './data.svelte.ts';
-import { dataState } from './data.svelte.ts';
+import { DATA_SLOTS, type DataSlot, dataState } from './data.svelte.ts';
 import { trainState } from './train.svelte.ts';
 
 export interface DownloadView {
@@ -17,8 +16,6 @@ export interface DownloadView {
   /** Progress of each file, in the order they started. */
   files: DownloadProgress[];
 }
-
-const METHODS = ['sft', 'dpo'] as const;
 
 export class ModelState {
   loading: DownloadView | null = $state(null);
@@ -60,7 +57,7 @@ export class ModelState {
       this.estimate = null;
       this.loading = null;
       // The engine forgets datasets with the old tokenizer: load them again with the new one.
-      await Promise.all(METHODS.map((m) => dataState.restore(m, trainState.configs[m].maxLength)));
+      await Promise.all(DATA_SLOTS.map((m) => dataState.restore(m, trainState.configs[m].maxLength)));
       return true;
     } catch (e) {
       progress.flushNow();
@@ -119,8 +116,8 @@ export class ModelState {
    * Load a model and datasets again, as they were before something else took their place (the classroom's lesson).
    * The datasets' text goes back into the slots first: loading the model tokenises them with its tokenizer.
    */
-  async reinstate(model: ModelRequest | null, datasets: Partial<Record<Method, { file: string; text: string }>>): Promise<boolean> {
-    const methods = METHODS.filter((m) => datasets[m]);
+  async reinstate(model: ModelRequest | null, datasets: Partial<Record<DataSlot, { file: string; text: string }>>): Promise<boolean> {
+    const methods = DATA_SLOTS.filter((m) => datasets[m]);
     const again = () =>
       Promise.all(
         methods.map((m) => dataState.load(m, datasets[m]?.text ?? '', datasets[m]?.file ?? '', trainState.configs[m].maxLength, 'user')),

@@ -5,9 +5,12 @@ import {
   callback,
   defaultConfig,
   type LogRecord,
+  METHOD_NAMES,
+  METHODS,
   type RunSummary,
   type TrainConfig,
   type TrainEvent,
+  type TrainMethod,
   type TrainPhase,
   type TrainResult,
   validateConfig,
@@ -16,12 +19,12 @@ import { explain, type Problem } from '../errors.ts';
 import { frameBatcher } from '../frame.ts';
 import { studio } from '../studio.svelte.ts';
 import { adapterState } from './adapters.svelte.ts';
-import { dataState, type Method } from './data.svelte.ts';
+import { dataState, slotOf } from './data.svelte.ts';
 
 export type RunStatus = 'starting' | 'running' | 'paused' | 'completed' | 'cancelled' | 'diverged' | 'failed';
 
 export interface RunView {
-  method: Method;
+  method: TrainMethod;
   /** DPO's loss (the charts mark where it starts). */
   lossType: TrainConfig['lossType'];
   name: string;
@@ -47,11 +50,11 @@ export interface RunView {
 const CONFIGS_KEY = 'webtune.configs';
 
 /** The settings of the last visit, when they are still valid; TRL's defaults otherwise. */
-function loadConfigs(): Record<Method, TrainConfig> {
-  const out = { sft: defaultConfig('sft'), dpo: defaultConfig('dpo') };
+function loadConfigs(): Record<TrainMethod, TrainConfig> {
+  const out = Object.fromEntries(METHODS.map((m) => [m, defaultConfig(m)])) as Record<TrainMethod, TrainConfig>;
   try {
-    const saved = JSON.parse(localStorage.getItem(CONFIGS_KEY) ?? '{}') as Partial<Record<Method, TrainConfig>>;
-    for (const m of ['sft', 'dpo'] as const) {
+    const saved = JSON.parse(localStorage.getItem(CONFIGS_KEY) ?? '{}') as Partial<Record<TrainMethod, TrainConfig>>;
+    for (const m of METHODS) {
       const c = saved[m];
       if (!c || c.method !== m) continue;
       const merged = { ...out[m], ...c, lora: { ...out[m].lora, ...c.lora } };
@@ -64,7 +67,7 @@ function loadConfigs(): Record<Method, TrainConfig> {
   return out;
 }
 
-export function saveConfigs(configs: Record<Method, TrainConfig>): void {
+export function saveConfigs(configs: Record<TrainMethod, TrainConfig>): void {
   try {
     localStorage.setItem(CONFIGS_KEY, JSON.stringify(configs));
   } catch {
@@ -72,9 +75,12 @@ export function saveConfigs(configs: Record<Method, TrainConfig>): void {
   }
 }
 
+/** Methods that may start from a stage-one (SFT) adapter: those with a reference, and SimPO (ORPO is one stage by design). */
+export const takesParent = (m: TrainMethod) => m === 'dpo' || m === 'kto' || m === 'simpo';
+
 export class TrainState {
-  method: Method = $state('sft');
-  configs: Record<Method, TrainConfig> = $state(loadConfigs());
+  method: TrainMethod = $state('sft');
+  configs: Record<TrainMethod, TrainConfig> = $state(loadConfigs());
   /** DPO's stage-one adapter: undefined = the newest SFT adapter of this model, null = none (the plain base). */
   parentChoice: string | null | undefined = $state(undefined);
   runName: string = $state('');
@@ -98,7 +104,7 @@ export class TrainState {
     return adapterState.sft[0]?.id ?? null;
   }
 
-  configProblem(method: Method): string | null {
+  configProblem(method: TrainMethod): string | null {
     try {
       validateConfig($state.snapshot(this.configs[method]) as TrainConfig);
       return null;
@@ -122,13 +128,13 @@ export class TrainState {
     const resume = options.resume ? ($state.snapshot(options.resume) as RunSummary) : undefined;
     const request = resume?.request ?? null;
     const given = options.config ? ($state.snapshot(options.config) as TrainConfig) : null;
-    const method = (request?.config.method ?? given?.method ?? this.method) as Method; // the studio trains SFT and DPO today
+    const method = request?.config.method ?? given?.method ?? this.method;
     const config = request?.config ?? given ?? ($state.snapshot(this.configs[method]) as TrainConfig);
     const parentAdapterId = request
       ? (request.parentAdapterId ?? null)
       : options.parentAdapterId !== undefined
         ? options.parentAdapterId
-        : method === 'dpo'
+        : takesParent(method)
           ? this.parentId
           : null;
     const name = request?.name ?? options.name ?? (this.runName.trim() || undefined);
@@ -136,7 +142,7 @@ export class TrainState {
     this.run = {
       method,
       lossType: config.lossType,
-      name: name ?? `${method.toUpperCase()} run`,
+      name: name ?? `${METHOD_NAMES[method].short} run`,
       parentName,
       status: 'starting',
       phase: 'preparing',
@@ -200,20 +206,22 @@ export class TrainState {
     this.patchRun({ message: 'stopping after the current micro-batch; the adapter so far will be saved' });
   }
 
-  /** The Data screen's dataset of `method`, read again first when it was read with another max length. */
-  private async datasetFor(method: Method, maxLength: number): Promise<string> {
-    const slot = dataState.datasets[method];
-    if (!slot) throw new Error(`Load a ${method.toUpperCase()} dataset on the Data screen first.`);
-    if (slot.maxLength !== maxLength || !slot.summary) await dataState.load(method, slot.text, slot.file, maxLength, slot.origin);
-    const ready = dataState.datasets[method];
-    if (!ready?.summary) throw new Error(ready?.problem?.message ?? `The ${method.toUpperCase()} dataset could not be prepared.`);
+  /** The Data screen's dataset for `method`, read again first when it was read with another max length. */
+  private async datasetFor(method: TrainMethod, maxLength: number): Promise<string> {
+    const key = slotOf(method);
+    const slot = dataState.datasets[key];
+    const name = METHOD_NAMES[method].short;
+    if (!slot) throw new Error(`Load a ${name} dataset on the Data screen first.`);
+    if (slot.maxLength !== maxLength || !slot.summary) await dataState.load(key, slot.text, slot.file, maxLength, slot.origin);
+    const ready = dataState.datasets[key];
+    if (!ready?.summary) throw new Error(ready?.problem?.message ?? `The ${name} dataset could not be prepared.`);
     return ready.summary.id;
   }
 
   /** The dataset of a checkpointed run, loaded again from the studio's copy of its text, with its max length. */
-  private async datasetForResume(datasetId: string, method: Method, maxLength: number): Promise<string> {
-    if (dataState.datasets[method]?.summary?.id === datasetId) return datasetId;
-    const id = await dataState.reload(datasetId, method, maxLength);
+  private async datasetForResume(datasetId: string, method: TrainMethod, maxLength: number): Promise<string> {
+    if (dataState.datasets[slotOf(method)]?.summary?.id === datasetId) return datasetId;
+    const id = await dataState.reload(datasetId, slotOf(method), maxLength);
     this.configs[method].maxLength = maxLength; // the settings the run goes on with
     return id;
   }
