@@ -1,12 +1,13 @@
 // Training-step throughput as training runs it: runTraining's own loop (train/trainer.ts), so a
-// step is the recorded forward + loss + backward, the host's reads of the log-probs (SFT) or the
-// per-pair sums (DPO), the grad-norm reduction and its read, and AdamW; each step timed from its
-// start to the GPU's end (median, after a warm-up step). On a synthesized Llama of realistic shape: tokens/s
-// of SFT and of DPO on the same pairs (SFT learns each pair's chosen answer, DPO the pair: twice the
-// sequences, so about twice the time when the reference is cached, not three times), DPO's reference log-probs computed once beforehand by
-// the run's own ReferenceCache (a one-off cost, its own row), the DPO/SFT step-time ratio against
-// its target, and the share of step time in matmuls (the step's matmul dispatches replayed alone
-// between the steps).
+// step is the recorded forward + loss + backward, the host's reads of the log-probs (SFT, KTO, ORPO,
+// SimPO) or the per-pair sums (DPO), the grad-norm reduction and its read, and AdamW; each step timed
+// from its start to the GPU's end (median, after a warm-up step). On a synthesized Llama of realistic
+// shape: tokens/s of every method on the same pairs (SFT learns each pair's chosen answer; DPO, ORPO
+// and SimPO the pairs: twice the sequences; KTO the pairs unpaired, as TRL unpairs a DPO file: the
+// same 2P sequences as rows, plus a forward of their KL rows), each method's step time over SFT's,
+// DPO's against its target, the references computed once beforehand by the run's own caches (one-off
+// costs, DPO's its own row), and the share of step time in matmuls (the step's matmul dispatches
+// replayed alone between the steps).
 import { type BytesByKind, type Command, countsBetween, type Gpu, type GpuCounts, seededRandom } from '@webtune/kernels';
 import type { Target } from '../../kernels/bench/rows.ts';
 import { median } from '../../kernels/bench/timing.ts';
@@ -15,9 +16,11 @@ import { expectedTensors, parseModelConfig } from '../src/model/config.ts';
 import { LoraAdapter } from '../src/model/lora.ts';
 import { Model } from '../src/model/model.ts';
 import { writeSafetensors } from '../src/model/safetensors.ts';
+import { klSequences, unpairDpo } from '../src/objectives/kto.ts';
 import { defaultConfig, type TrainConfig } from '../src/train/config.ts';
 import { RunControl } from '../src/train/control.ts';
 import { loraStepFlops } from '../src/train/flops.ts';
+import { KtoReferenceCache } from '../src/train/kto-reference.ts';
 import { ReferenceCache } from '../src/train/reference.ts';
 import { runTraining, type TrainData } from '../src/train/trainer.ts';
 
@@ -26,8 +29,8 @@ export interface TrainingBenchRow {
   msPerStep: number;
   tokensPerSecond: number;
   tokensPerStep: number;
-  /** For the DPO row: its step time over the SFT step's. */
-  dpoOverSft?: number;
+  /** For the rows of the other methods: their step time over the SFT step's on the same pairs. */
+  overSft?: number;
   /** Fraction of the step's time in its matmul dispatches. */
   matmulShare?: number;
   /** Most GPU bytes live at once during a step (the runtime's ledger; the last timed step), and each kind's own peak. */
@@ -198,6 +201,45 @@ export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Pr
   await reference.of(pairs);
   const referenceMs = performance.now() - t0;
   const dpoTimes = await timeSteps(gpu, model, { method: 'dpo', examples: pairs, reference }, dpoConfig, dpoMatmuls, request.budgetMs);
+  const orpoTimes = await timeSteps(
+    gpu,
+    model,
+    { method: 'orpo', examples: pairs },
+    { ...defaultConfig('orpo'), batchSize: P },
+    dpoMatmuls,
+    request.budgetMs,
+  );
+  const simpoTimes = await timeSteps(
+    gpu,
+    model,
+    { method: 'simpo', examples: pairs },
+    { ...defaultConfig('simpo'), batchSize: P },
+    dpoMatmuls,
+    request.budgetMs,
+  );
+  // KTO on the 2P answers as rows in one micro-batch, its reference (answers and KL rows) computed beforehand.
+  const rows = unpairDpo(pairs);
+  const ktoConfig = { ...defaultConfig('kto'), batchSize: 2 * P, maxLength: T };
+  const ktoReference = new KtoReferenceCache(gpu, model, [], rows.length, PAD);
+  const seqsOfRows = rows.map((r) => r.seq);
+  await ktoReference.of(
+    rows.map((_, i) => i),
+    seqsOfRows,
+    klSequences(seqsOfRows, T),
+  );
+  // The reference pass above (answers and KL rows in one batch of 4P) and the run's KL forward (the policy as a
+  // frozen stack) may grow the activation pool, which frees the buffers of steps recorded before: KTO's matmuls are
+  // taken from a train step recorded after both.
+  await model.step(2 * P, T, { frozen: [adapter], train: false });
+  const ktoMatmuls = await matmulsOf(2 * P);
+  const ktoTimes = await timeSteps(
+    gpu,
+    model,
+    { method: 'kto', examples: rows, reference: ktoReference },
+    ktoConfig,
+    ktoMatmuls,
+    request.budgetMs,
+  );
 
   const flopsOf = (sequences: number) => loraStepFlops(c, { sequences, length: T, lora, backward: true });
   const loraName = `LoRA r${lora.r} ${lora.targetModules.map((m) => m[0]).join('')} dropout ${lora.dropout}`;
@@ -208,7 +250,16 @@ export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Pr
     tokensPerStep: sequences * T,
   });
   const ratio = dpoTimes.stepMs / sftTimes.stepMs;
-  const rows: TrainingBenchRow[] = [
+  /** A method's row on the pairs: 2P sequences per step (KTO's KL forward counts no tokens: TRL's num_tokens neither). */
+  const pairRow = (what: string, times: StepTimes): TrainingBenchRow => ({
+    case: what,
+    ...perStep(times.stepMs, 2 * P),
+    overSft: times.stepMs / sftTimes.stepMs,
+    matmulShare: times.matmulMs / times.stepMs,
+    ...gpuFigures(times),
+    flopsPerStep: flopsOf(2 * P),
+  });
+  const out: TrainingBenchRow[] = [
     {
       case: `SFT step: ${name}; the ${P} chosen answers x ${T} tokens`,
       ...perStep(sftTimes.stepMs, P),
@@ -217,14 +268,12 @@ export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Pr
       flopsPerStep: flopsOf(P),
     },
     {
-      case: `DPO step: the ${P} pairs (${2 * P} x ${T} tokens), reference cached`,
-      ...perStep(dpoTimes.stepMs, 2 * P),
-      dpoOverSft: ratio,
-      matmulShare: dpoTimes.matmulMs / dpoTimes.stepMs,
-      ...gpuFigures(dpoTimes),
-      flopsPerStep: flopsOf(2 * P),
+      ...pairRow(`DPO step: the ${P} pairs (${2 * P} x ${T} tokens), reference cached`, dpoTimes),
       target: { what: 'DPO step time over SFT step time', value: ratio, max: DPO_OVER_SFT_TARGET },
     },
+    pairRow(`KTO step: the ${P} pairs unpaired (${2 * P} rows x ${T} tokens, + their KL rows' forward), reference cached`, ktoTimes),
+    pairRow(`ORPO step: the ${P} pairs (${2 * P} x ${T} tokens), no reference`, orpoTimes),
+    pairRow(`SimPO step: the ${P} pairs (${2 * P} x ${T} tokens), no reference`, simpoTimes),
     {
       case: `DPO reference log-probs, once per dataset: ${P} pairs`,
       ...perStep(referenceMs, 2 * P),
@@ -234,5 +283,5 @@ export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Pr
   adapter.destroy();
   grads.buffer.destroy();
   model.destroy();
-  return rows;
+  return out;
 }

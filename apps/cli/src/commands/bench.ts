@@ -20,9 +20,10 @@ rounds of as many runs as fill the budget):
   bandwidth  GB/s of softmax (full, beside tfjs; causal apart), cross-entropy (beside tfjs) and
              the DPO loss
   training   real optimizer steps (trainer's loop: forward, loss, backward, host reads, grad norm,
-             AdamW) on the same pairs, on a synthesized Llama: SFT on their chosen answers, DPO
-             on the pairs (twice the sequences, its reference cached): tokens/s, the
-             DPO/SFT step-time ratio, the share of the step in matmuls, the step's peak GPU
+             AdamW) on the same pairs, on a synthesized Llama: SFT on their chosen answers; DPO,
+             ORPO and SimPO on the pairs (twice the sequences; DPO's reference cached); KTO on
+             the pairs unpaired (its reference cached): tokens/s, each method's step time
+             over SFT's, the share of the step in matmuls, the step's peak GPU
              bytes (the runtime's count of live buffers; the JSON has them by kind) and its
              dispatches, submits and host reads, and DPO's one-off reference log-probs
 Then a PASS/FAIL line per target (set on SwiftShader): webtune >= 2x tfjs on the square matmuls,
@@ -66,7 +67,7 @@ export function trainingTable(rows: TrainingBenchRow[], peakGflops?: number): st
       'tokens/s',
       'GFLOP/s',
       ...(peakGflops ? ['of peak'] : []),
-      'DPO/SFT',
+      'x SFT',
       'matmul share',
       'peak GPU MB',
       'dispatches',
@@ -81,7 +82,7 @@ export function trainingTable(rows: TrainingBenchRow[], peakGflops?: number): st
         r.tokensPerSecond,
         gflops,
         ...(peakGflops ? [ofPeak(gflops, peakGflops)] : []),
-        r.dpoOverSft ?? '',
+        r.overSft ?? '',
         r.matmulShare ?? '',
         r.peakGpuBytes === undefined ? '' : r.peakGpuBytes / 1e6,
         // Counts, printed whole (the table's number format keeps 3 significant digits).
