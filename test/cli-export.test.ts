@@ -124,9 +124,9 @@ describe('cli export', () => {
   });
 
   it('refuses a GGUF of an architecture webtune does not write, naming it, and writes nothing', async () => {
-    const out = ws.path('qwen3-gguf');
-    const r = await ws.run(['export', '--model', join(FIXTURES, 'qwen3-qknorm-bf16'), '--format', 'gguf', '--out', out]);
-    expectRejection(r, 'export', 1, /Qwen3ForCausalLM/);
+    const out = ws.path('smollm3-gguf');
+    const r = await ws.run(['export', '--model', join(FIXTURES, 'smollm3-nope-f16'), '--format', 'gguf', '--out', out]);
+    expectRejection(r, 'export', 1, /does not write GGUF for SmolLM3ForCausalLM yet/);
     expect(existsSync(out)).toBe(false);
   });
 

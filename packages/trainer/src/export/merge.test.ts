@@ -31,7 +31,8 @@ function logitsError(name: string, read: (n: string) => Float32Array, config: Re
 }
 
 describe('merged model', () => {
-  for (const name of LLAMA_QWEN2_FIXTURES) {
+  // forward64 does Qwen3's q/k norms and Mistral's and Qwen3's sliding windows; Gemma 3 and SmolLM3's NoPE layers not.
+  for (const name of [...LLAMA_QWEN2_FIXTURES, 'qwen3-qknorm-bf16', 'mistral-window-f32']) {
     it(`${name}: merged f32 safetensors, read back, give the golden base+LoRA logits`, async () => {
       const { base } = loadBase(`${FIXTURE_ROOT}/${name}`);
       const merged = mergeAdapters(base, [loadAdapter(`${FIXTURE_ROOT}/${name}/adapter`)]);

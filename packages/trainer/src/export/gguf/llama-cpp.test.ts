@@ -175,4 +175,43 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
       }
     }, 300_000);
   }
+
+  // Qwen3 ("qwen3": the q/k norms) and Mistral ("llama"): the fixtures use sliding windows (and Qwen3's attention
+  // biases), which llama.cpp's architectures do not have and the writer refuses (model.test.ts); these variants of the
+  // same checkpoints switch them off in config.json, which is what a released Qwen3 or a full-attention Mistral is.
+  for (const [name, edits] of [
+    ['qwen3-qknorm-bf16', { use_sliding_window: false, attention_bias: false }],
+    ['mistral-window-f32', { sliding_window: null }],
+  ] as const) {
+    for (const type of ['F32', 'F16'] as const) {
+      it(`${name} (${Object.keys(edits).join(', ')} off) ${type}: llama.cpp continues greedily as the float64 forward`, async () => {
+        const { files } = loadBase(`${FIXTURE_ROOT}/${name}`);
+        const config = { ...JSON.parse(new TextDecoder().decode(files.get('config.json'))), ...edits };
+        const base = openCheckpoint(JSON.stringify(config), new Map([['model.safetensors', files.get('model.safetensors') as Uint8Array]]));
+        const merged = mergeAdapters(base, [loadAdapter(`${FIXTURE_ROOT}/${name}/adapter`)]);
+        const tokenizer = tokenizerOf(files);
+        const path = join(dir, `${name}-variant-${type}.gguf`);
+        writeFileSync(path, await fileBytes(ggufModelFile(merged, { type, name, tokenizer })));
+        const model = await llama.loadModel({ modelPath: path });
+        try {
+          const tok = TextTokenizer.fromJson(tokenizer.json, tokenizer.config);
+          const reference = await asStored(merged, type);
+          for (const text of PROMPTS) {
+            const ids = tok.encode(text);
+            expect(Array.from(model.tokenize(text)), `llama.cpp's tokens of ${JSON.stringify(text)}`).toEqual(ids);
+            const prompt = tok.bosTokenId !== null && model.tokens.bos !== null ? [tok.bosTokenId, ...ids] : ids;
+            const want = greedy64(reference, prompt, NEW_TOKENS);
+            expect(Math.min(...want.margins), 'no near-tie in the reference (else either token is right)').toBeGreaterThan(1e-3);
+            // llama.cpp also ends at tokens it knows as end-of-generation by their text (Qwen's <|endoftext|>).
+            const eog = want.tokens.findIndex((t) => model.isEogToken(t as never));
+            expect(await greedyLlamaCpp(model, prompt), `continuation of ${JSON.stringify(text)}`).toEqual(
+              eog < 0 ? want.tokens : want.tokens.slice(0, eog),
+            );
+          }
+        } finally {
+          await model.dispose();
+        }
+      }, 120_000);
+    }
+  }
 });

@@ -1,10 +1,10 @@
 // The merged model -> a GGUF llama.cpp runs, named and laid out as convert_hf_to_gguf.py writes it (ggml-org/llama.cpp
-// at 0024aa7417efd50a7c2a79e049dfbbbceb0beaaf: TextModel.set_gguf_parameters, LlamaModel, Qwen2Model, and
+// at 0024aa7417efd50a7c2a79e049dfbbbceb0beaaf: TextModel.set_gguf_parameters, LlamaModel, Qwen2Model, Qwen3Model, and
 // gguf-py tensor_mapping.py):
 //   model.embed_tokens -> token_embd, model.norm -> output_norm, lm_head -> output (absent when tied: llama.cpp
 //   reuses token_embd), layers.<i>.{input_layernorm, self_attn.{q,k,v,o}_proj, post_attention_layernorm,
-//   mlp.{gate,up,down}_proj} -> blk.<i>.{attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_up,
-//   ffn_down}.
+//   mlp.{gate,up,down}_proj, self_attn.{q,k}_norm (Qwen3)} -> blk.<i>.{attn_norm, attn_q, attn_k, attn_v, attn_output,
+//   ffn_norm, ffn_gate, ffn_up, ffn_down, attn_q_norm, attn_k_norm}.
 // llama.cpp's "llama" architecture applies RoPE to interleaved pairs (x0,x1), HF to halves (x_i, x_{i+hd/2}); the
 // converter permutes the rows of q_proj and k_proj (LlamaModel.permute) so the two agree. "qwen2" uses the NEOX
 // (halves) rope and takes the weights as they are.
@@ -36,14 +36,35 @@ export function encodeTensor(data: Float32Array, type: GgmlType, rowLen: number)
 
 const ARCH: Partial<Record<ModelConfig['architecture'], { name: string; permuteQK: boolean }>> = {
   LlamaForCausalLM: { name: 'llama', permuteQK: true },
+  // The converter registers MistralForCausalLM with LlamaModel: the same "llama" GGUF.
+  MistralForCausalLM: { name: 'llama', permuteQK: true },
   Qwen2ForCausalLM: { name: 'qwen2', permuteQK: false },
+  // Qwen3Model: qwen2's layout plus the per-head q/k RMSNorms (attn_q_norm, attn_k_norm), NEOX rope.
+  Qwen3ForCausalLM: { name: 'qwen3', permuteQK: false },
 };
 
+/**
+ * The llama.cpp architecture a model is written as, or the reason it cannot be: an architecture webtune does not
+ * write (Gemma 3, SmolLM3's NoPE layers), or a feature the llama.cpp architecture lacks, which would make llama.cpp
+ * compute another function than the checkpoint: sliding-window attention (its llama, qwen2 and qwen3 attend to the
+ * whole context) and Qwen3 attention biases (its qwen3 has no bias tensors).
+ */
 export function ggufArchitecture(config: ModelConfig): { name: string; permuteQK: boolean } {
   const arch = ARCH[config.architecture];
-  if (!arch)
+  const written = [...new Set(Object.keys(ARCH))].join(', ');
+  if (!arch) throw new ExportError(`config.json: webtune does not write GGUF for ${config.architecture} yet (it writes ${written})`);
+  const windowed = config.layers.findIndex((l) => l.window !== null && l.window < config.maxPositionEmbeddings);
+  if (windowed >= 0)
     throw new ExportError(
-      `config.json: webtune does not write GGUF for ${config.architecture} yet (it writes ${Object.keys(ARCH).join(', ')})`,
+      `config.json: layer ${windowed} uses sliding-window attention (window ${config.layers[windowed].window}), which llama.cpp's ` +
+        `"${arch.name}" does not do (it attends to the whole context): a GGUF would answer differently past ` +
+        `${config.layers[windowed].window} tokens. Export the merged model (safetensors) instead`,
+    );
+  if (config.layers.some((l) => !l.rope))
+    throw new ExportError(`config.json: layers without RoPE (NoPE) are not written to GGUF by webtune yet`);
+  if (arch.name === 'qwen3' && (config.attentionBias.qkv || config.attentionBias.o))
+    throw new ExportError(
+      'config.json: attention_bias is true, and llama.cpp\'s "qwen3" has no attention bias tensors: a GGUF would drop them. Export the merged model (safetensors) instead',
     );
   return arch;
 }
@@ -54,6 +75,8 @@ const LAYER_NAMES: [RegExp, string][] = [
   [/^self_attn\.k_proj\.(weight|bias)$/, 'attn_k.$1'],
   [/^self_attn\.v_proj\.(weight|bias)$/, 'attn_v.$1'],
   [/^self_attn\.o_proj\.(weight|bias)$/, 'attn_output.$1'],
+  [/^self_attn\.q_norm\.weight$/, 'attn_q_norm.weight'],
+  [/^self_attn\.k_norm\.weight$/, 'attn_k_norm.weight'],
   [/^post_attention_layernorm\.weight$/, 'ffn_norm.weight'],
   [/^mlp\.gate_proj\.weight$/, 'ffn_gate.weight'],
   [/^mlp\.up_proj\.weight$/, 'ffn_up.weight'],

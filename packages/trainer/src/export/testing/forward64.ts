@@ -1,4 +1,4 @@
-// A plain float64 forward of the decoder (Llama / Qwen2, as test/fixtures/README.md spells the model out), in Node,
+// A plain float64 forward of the decoder (Llama / Qwen2 / Qwen3's q/k norms, as test/fixtures/README.md spells the model out), in Node,
 // to check exports without a GPU: merged weights against the PyTorch goldens, and llama.cpp's greedy continuations
 // against this model's. Slow (no batching, full recompute per token) and meant for the tiny test models only.
 import { type ModelConfig, ropeInvFreq } from '../../model/config.ts';
@@ -25,6 +25,11 @@ function linear(W: Float32Array, x: Float64Array, b?: Float32Array): Float64Arra
     out[o] = s;
   }
   return out;
+}
+
+/** Qwen3's q_norm / k_norm: RMSNorm over head_dim on each head of `x`, in place. */
+function headNorm(x: Float64Array, heads: number, hd: number, w: Float32Array, eps: number): void {
+  for (let h = 0; h < heads; h++) x.set(rms(x.subarray(h * hd, (h + 1) * hd), w, eps), h * hd);
 }
 
 /** HF rotate-half RoPE on each head of `x` in place. */
@@ -69,6 +74,10 @@ export function forward64(m: Weights, ids: number[]): Float64Array[] {
       const q = linear(w(`${p}.self_attn.q_proj.weight`), h, maybe(`${p}.self_attn.q_proj.bias`, c.attentionBias.qkv));
       const k = linear(w(`${p}.self_attn.k_proj.weight`), h, maybe(`${p}.self_attn.k_proj.bias`, c.attentionBias.qkv));
       const v = linear(w(`${p}.self_attn.v_proj.weight`), h, maybe(`${p}.self_attn.v_proj.bias`, c.attentionBias.qkv));
+      if (c.qkNorm) {
+        headNorm(q, c.numHeads, hd, w(`${p}.self_attn.q_norm.weight`), c.rmsNormEps);
+        headNorm(k, c.numKvHeads, hd, w(`${p}.self_attn.k_norm.weight`), c.rmsNormEps);
+      }
       rope(q, c.numHeads, hd, t, inv);
       rope(k, c.numKvHeads, hd, t, inv);
       ks.push(k);
@@ -77,7 +86,9 @@ export function forward64(m: Weights, ids: number[]): Float64Array[] {
       const group = c.numHeads / c.numKvHeads;
       for (let head = 0; head < c.numHeads; head++) {
         const kv = Math.floor(head / group);
-        const scores = ks.map((kj) => {
+        const window = c.layers[l].window;
+        const scores = ks.map((kj, j) => {
+          if (window !== null && t - j >= window) return Number.NEGATIVE_INFINITY; // outside the sliding window
           let s = 0;
           for (let d = 0; d < hd; d++) s += q[head * hd + d] * kj[kv * hd + d];
           return s / Math.sqrt(hd);

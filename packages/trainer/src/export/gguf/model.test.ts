@@ -1,0 +1,39 @@
+// What the GGUF writer refuses, with the reason: architectures it does not write, and features llama.cpp's
+// architecture lacks (it would compute another function than the checkpoint).
+import { describe, expect, it } from 'vitest';
+import { parseModelConfig } from '../../model/config.ts';
+import { ExportError } from '../files.ts';
+import { FIXTURE_ROOT, loadBase } from '../testing/node-fixtures.ts';
+import { ggufArchitecture, ggufTensorName } from './model.ts';
+
+const configOf = (fixture: string, edits: Record<string, unknown> = {}) => {
+  const { files } = loadBase(`${FIXTURE_ROOT}/${fixture}`);
+  return parseModelConfig({ ...JSON.parse(new TextDecoder().decode(files.get('config.json'))), ...edits });
+};
+
+describe('GGUF architectures', () => {
+  it('writes Qwen3 as "qwen3" with its q/k norms, and Mistral as "llama" (as the converter registers it)', () => {
+    expect(ggufArchitecture(configOf('qwen3-qknorm-bf16', { use_sliding_window: false, attention_bias: false })).name).toBe('qwen3');
+    expect(ggufArchitecture(configOf('mistral-window-f32', { sliding_window: null }))).toEqual({ name: 'llama', permuteQK: true });
+    expect(ggufTensorName('model.layers.3.self_attn.q_norm.weight')).toBe('blk.3.attn_q_norm.weight');
+    expect(ggufTensorName('model.layers.3.self_attn.k_norm.weight')).toBe('blk.3.attn_k_norm.weight');
+  });
+
+  it('refuses sliding-window attention, naming the layer and the window', () => {
+    expect(() => ggufArchitecture(configOf('mistral-window-f32'))).toThrow(ExportError);
+    expect(() => ggufArchitecture(configOf('mistral-window-f32'))).toThrow(
+      /layer 0 uses sliding-window attention \(window 4\), which llama\.cpp's "llama" does not do/,
+    );
+    expect(() => ggufArchitecture(configOf('qwen3-qknorm-bf16', { attention_bias: false }))).toThrow(
+      /window 4\), which llama\.cpp's "qwen3"/,
+    );
+  });
+
+  it('refuses Qwen3 attention biases, and the architectures it does not write, by name', () => {
+    expect(() => ggufArchitecture(configOf('qwen3-qknorm-bf16', { use_sliding_window: false }))).toThrow(
+      /attention_bias is true, and llama\.cpp's "qwen3" has no attention bias tensors/,
+    );
+    expect(() => ggufArchitecture(configOf('smollm3-nope-f16'))).toThrow(/does not write GGUF for SmolLM3ForCausalLM yet/);
+    expect(() => ggufArchitecture(configOf('gemma3-sandwich-bf16'))).toThrow(/does not write GGUF for Gemma3ForCausalLM yet/);
+  });
+});
