@@ -23,6 +23,8 @@ describe('judging', () => {
     const many = comparisons(start(Array.from({ length: 30 }, (_, i) => set(`p${i}`, ['x', 'y']))));
     expect(new Set(many.map((c) => c.left))).toEqual(new Set([0, 1]));
     expect(comparisons(s)).toEqual(cs);
+    // Identical answers make no pair: never asked about.
+    expect(comparisons(start([set('a', ['same', 'same', 'other'])])).map((c) => c.key)).toEqual(['a:0-2', 'a:1-2']);
   });
 
   it('keeps judgements in order; undo takes the last back; pairs keep edits and drop ties, both-bad and skips', () => {

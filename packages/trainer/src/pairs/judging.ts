@@ -1,7 +1,8 @@
 // A person judging candidates, as plain data (so the studio can keep it in IndexedDB and a reload resumes it): every
 // two candidates of a prompt are one comparison, shown with sides drawn from the session's seed; each judgement is
 // appended to a log (undo takes the last one off); the better answer may be edited before it is kept. Left or right
-// makes a pair (the edit, if any, as chosen); a tie, "both bad" and a skip make none.
+// makes a pair (the edit, if any, as chosen); a tie, "both bad" and a skip make none. Two identical candidates are
+// never compared.
 import { mixSeed } from '@webtune/kernels/random';
 import type { CandidateSet } from './candidates.ts';
 import { PairsError } from './errors.ts';
@@ -32,12 +33,16 @@ export interface JudgingSession {
   decisions: Decision[];
 }
 
-/** Every two candidates of every prompt, in prompt order, sides drawn per comparison from `seed`. */
+/**
+ * Every two different candidates of every prompt, in prompt order, sides drawn per comparison from `seed`. Two
+ * candidates with the same text are not asked about: they can make no pair.
+ */
 export function comparisons(session: Pick<JudgingSession, 'sets' | 'seed'>): Comparison[] {
   const out: Comparison[] = [];
   session.sets.forEach((s, set) => {
     for (let i = 0; i < s.candidates.length; i++)
       for (let j = i + 1; j < s.candidates.length; j++) {
+        if (s.candidates[i] === s.candidates[j]) continue;
         const swap = (mixSeed(session.seed, set, i, j) & 1) === 1;
         out.push({ key: `${s.id}:${i}-${j}`, set, left: swap ? j : i, right: swap ? i : j });
       }
