@@ -108,7 +108,7 @@ describe('studio', () => {
     await waitForText(page, byTestId('engine-status'), /GPU ready/);
     // The navigation lists the two-stage pattern in order.
     const nav = await page.$$eval('nav a', (as) => as.map((a) => a.getAttribute('data-screen')));
-    expect(nav).toEqual(['model', 'data', 'train', 'compare', 'adapters', 'classroom']);
+    expect(nav).toEqual(['model', 'data', 'train', 'pairs', 'compare', 'adapters', 'classroom']);
   });
 
   it('refuses a Hub id that does not exist, saying why', async () => {

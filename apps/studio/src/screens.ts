@@ -7,6 +7,7 @@ import Classroom from './screens/Classroom.svelte';
 import Compare from './screens/Compare.svelte';
 import Data from './screens/Data.svelte';
 import Model from './screens/Model.svelte';
+import Pairs from './screens/Pairs.svelte';
 import Train from './screens/Train.svelte';
 
 export interface Screen {
@@ -21,6 +22,7 @@ export const SCREENS: Screen[] = [
   { id: 'model', label: 'Model', hint: 'demo, Hub or local folder', component: Model },
   { id: 'data', label: 'Data', hint: 'upload and check a JSONL file', component: Data },
   { id: 'train', label: 'Train', hint: 'SFT, then DPO on top', component: Train },
+  { id: 'pairs', label: 'Pairs', hint: 'judge answers, make DPO data', component: Pairs },
   { id: 'compare', label: 'Compare', hint: 'base vs SFT vs DPO', component: Compare },
   { id: 'adapters', label: 'Adapters', hint: 'saved, exported, imported', component: Adapters },
   { id: 'classroom', label: 'Classroom', hint: 'SFT vs DPO, guided, for teaching', component: Classroom },

@@ -3,8 +3,9 @@
 import { studio } from '../studio.svelte.ts';
 import { compareState } from './compare.svelte.ts';
 import { modelState } from './model.svelte.ts';
+import { pairsState } from './pairs.svelte.ts';
 import { trainState } from './train.svelte.ts';
 
 export function gpuBusy(): boolean {
-  return modelState.loading !== null || trainState.isTraining || compareState.running || studio.lessonBusy;
+  return modelState.loading !== null || trainState.isTraining || compareState.running || pairsState.running || studio.lessonBusy;
 }

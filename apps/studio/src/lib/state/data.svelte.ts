@@ -19,12 +19,13 @@ import { studio } from '../studio.svelte.ts';
  * Where a slot's file came from: picked on the Data screen in this visit (or put back after the classroom's lesson),
  * read back from this browser's store (an earlier visit, a resumed run), or the classroom's lesson.
  */
-export type DatasetOrigin = 'user' | 'saved' | 'lesson';
+export type DatasetOrigin = 'user' | 'saved' | 'lesson' | 'pairs';
 
 export const ORIGIN_WORDS: Record<DatasetOrigin, string> = {
   user: 'loaded on the Data screen',
   saved: 'kept from an earlier visit',
   lesson: "the classroom lesson's",
+  pairs: 'judged on the Pairs screen',
 };
 
 export interface DatasetSlot {

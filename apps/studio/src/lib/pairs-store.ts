@@ -1,0 +1,45 @@
+// The Pairs screen's work in IndexedDB ("webtune-pairs"): the prompts, the settings, every candidate generated and
+// every judgement, written after each change so a reload (or a crash) loses nothing. One record: the current work.
+import type { JudgingSession, Prompt } from '@webtune/trainer';
+
+export interface PairsWork {
+  prompts: string;
+  source: string;
+  settings: { k: number; temperature: number; seed: number; maxNewTokens: number; adapterId: string; chat: boolean };
+  /** The prompts being generated for (read from `prompts` when Generate was pressed), in order. */
+  queue: Prompt[];
+  session: JudgingSession;
+}
+
+const DB = 'webtune-pairs';
+const STORE = 'work';
+const KEY = 'current';
+
+function open(): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    if (typeof indexedDB === 'undefined') return reject(new Error('IndexedDB is not available'));
+    const req = indexedDB.open(DB, 1);
+    req.onupgradeneeded = () => req.result.createObjectStore(STORE);
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+async function run<T>(mode: IDBTransactionMode, body: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+  const db = await open();
+  try {
+    return await new Promise<T>((resolve, reject) => {
+      const tx = db.transaction(STORE, mode);
+      const req = body(tx.objectStore(STORE));
+      tx.oncomplete = () => resolve(req.result);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+export const saveWork = (work: PairsWork) => run('readwrite', (s) => s.put(work, KEY)).then(() => undefined);
+export const loadWork = () => run('readonly', (s) => s.get(KEY) as IDBRequest<PairsWork | undefined>);
+export const clearWork = () => run('readwrite', (s) => s.delete(KEY)).then(() => undefined);

@@ -1,0 +1,176 @@
+// The Pairs screen's state: prompts, K candidates per prompt generated in the worker (streamed, stoppable, resumable),
+// a person's judgements (pairs/judging.ts in the trainer), and the pairs they make, saved as the DPO dataset. Every
+// change is written to IndexedDB (pairs-store.ts): a reload resumes generation and judging where they stopped.
+import {
+  type CandidateSet,
+  callback,
+  candidateSeeds,
+  type Judgement,
+  type JudgingSession,
+  judge,
+  judgedPairs,
+  nextComparison,
+  type Prompt,
+  readPromptsFile,
+  undoJudgement,
+  writePairs,
+} from '@webtune/trainer';
+import { explain, type Problem } from '../errors.ts';
+import { frameBatcher } from '../frame.ts';
+import { clearWork, loadWork, type PairsWork, saveWork } from '../pairs-store.ts';
+import { studio } from '../studio.svelte.ts';
+import { adapterState } from './adapters.svelte.ts';
+import { dataState } from './data.svelte.ts';
+import { trainState } from './train.svelte.ts';
+
+export const PAIRS_FILE = 'judged-pairs.jsonl';
+
+export class PairsState {
+  prompts = $state('');
+  source = $state('typed');
+  settings = $state({ k: 2, temperature: 0.8, seed: 0, maxNewTokens: 48, adapterId: '', chat: false });
+  queue: Prompt[] = $state.raw([]);
+  session: JudgingSession = $state.raw({ sets: [], seed: 0, decisions: [] });
+  running = $state(false);
+  /** The candidate being written: its prompt and candidate index, and its text so far. */
+  streaming: { prompt: number; candidate: number; text: string } | null = $state(null);
+  problem: Problem | null = $state(null);
+  restored = $state(false);
+  private stopRequested = false;
+
+  /** Once per page: the work kept from an earlier visit. */
+  async restore(): Promise<void> {
+    if (this.restored) return;
+    const work = await loadWork().catch(() => undefined);
+    if (work && !this.restored) {
+      this.prompts = work.prompts;
+      this.source = work.source;
+      this.settings = work.settings;
+      this.queue = work.queue;
+      this.session = work.session;
+    }
+    this.restored = true;
+  }
+
+  private persist(): void {
+    const work: PairsWork = $state.snapshot({
+      prompts: this.prompts,
+      source: this.source,
+      settings: this.settings,
+      queue: this.queue,
+      session: this.session,
+    }) as PairsWork;
+    saveWork(work).catch((e) => (this.problem = explain(e, 'keeping the judged pairs in this browser')));
+  }
+
+  /** Start over on the prompts in the box: the earlier candidates and judgements are replaced. */
+  async start(): Promise<void> {
+    this.problem = null;
+    let rows: { prompt: Prompt }[];
+    try {
+      rows = readPromptsFile(this.prompts, this.source === 'typed' ? 'the prompts box' : this.source, { chat: this.settings.chat });
+    } catch (e) {
+      this.problem = { title: 'These prompts cannot be used', message: (e as Error).message };
+      return;
+    }
+    this.queue = rows.map((r) => r.prompt);
+    this.session = { sets: [], seed: this.settings.seed, decisions: [] };
+    this.persist();
+    await this.generate();
+  }
+
+  /** Generate the candidates of every prompt still without them (after Stop, or a reload). */
+  async generate(): Promise<void> {
+    if (this.running || !studio.model) return;
+    this.running = true;
+    this.stopRequested = false;
+    const s = $state.snapshot(this.settings);
+    const adapter = s.adapterId || null;
+    try {
+      for (let i = this.session.sets.length; i < this.queue.length && !this.stopRequested; i++) {
+        const seeds = candidateSeeds(s.seed, i, s.k);
+        const candidates: string[] = [];
+        for (const [j, seed] of seeds.entries()) {
+          if (this.stopRequested) break;
+          this.streaming = { prompt: i, candidate: j, text: '' };
+          const stream = frameBatcher<string>((texts) => {
+            if (this.streaming) this.streaming = { ...this.streaming, text: texts.at(-1) ?? '' };
+          });
+          const prompt = $state.snapshot(this.queue[i]) as Prompt;
+          const r = await studio.api.generate(
+            { prompt, adapterId: adapter, maxNewTokens: s.maxNewTokens, temperature: s.temperature, topP: 1, seed },
+            callback((t: string) => stream.push(t)),
+          );
+          stream.flushNow();
+          candidates.push(r.text);
+        }
+        if (candidates.length < s.k) break; // stopped inside a prompt: it is generated again on Continue
+        const set: CandidateSet = {
+          id: `prompt-${i + 1}`,
+          prompt: $state.snapshot(this.queue[i]) as Prompt,
+          candidates,
+          model: studio.model.id,
+          adapter: adapter ? adapterState.name(adapter) : null,
+          sampling: { temperature: s.temperature, top_p: 1, max_new_tokens: s.maxNewTokens, seed: s.seed },
+          seeds,
+        };
+        this.session = { ...this.session, sets: [...this.session.sets, set] };
+        this.persist();
+      }
+    } catch (e) {
+      this.problem = explain(e, 'generating candidates');
+    } finally {
+      this.streaming = null;
+      this.running = false;
+    }
+  }
+
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  judge(judgement: Judgement, edit?: string): void {
+    if (!nextComparison(this.session)) return;
+    try {
+      this.session = judge(this.session, judgement, edit);
+      this.persist();
+    } catch (e) {
+      this.problem = { title: 'This judgement cannot be kept', message: (e as Error).message };
+    }
+  }
+
+  undo(): void {
+    if (this.session.decisions.length === 0) return;
+    this.session = undoJudgement(this.session);
+    this.persist();
+  }
+
+  /** The judged pairs as TRL's preference file and its provenance sidecar. */
+  files(): { data: string; provenance: string } {
+    return writePairs(judgedPairs(this.session).pairs);
+  }
+
+  /** The pairs become the DPO dataset (the Data and Train screens' DPO slot). */
+  async useAsDpoData(): Promise<boolean> {
+    try {
+      const { data } = this.files();
+      trainState.method = 'dpo';
+      await dataState.load('dpo', data, PAIRS_FILE, trainState.configs.dpo.maxLength, 'pairs');
+      // Without a model the text waits in the slot, read when one loads.
+      const slot = dataState.datasets.dpo;
+      if (slot?.problem) this.problem = slot.problem;
+      return slot !== null && slot.problem === null;
+    } catch (e) {
+      this.problem = { title: 'No pairs to save yet', message: (e as Error).message };
+      return false;
+    }
+  }
+
+  async clear(): Promise<void> {
+    this.queue = [];
+    this.session = { sets: [], seed: this.settings.seed, decisions: [] };
+    await clearWork().catch(() => {});
+  }
+}
+
+export const pairsState = new PairsState();
