@@ -51,6 +51,20 @@ def regex_escape(s):
     return "".join("\\" + c if c in ".^$*+?()[]{}|\\/" else c for c in s)
 
 
+FACT_KINDS = ("home", "food", "size")
+
+
+def facts_regex(name):
+    """The animal's true facts, in any format: its home, food and size each as a whole word anywhere in the answer
+    (a card or a sentence), and no other home, food or size of the world (so a card with a wrong value fails even
+    beside a right one). Words of the animal's own name are not claims ("cave fish" names a cave) and are allowed.
+    Lookaheads over [\\s\\S] read the same in JavaScript and Python."""
+    own = set(name.split())
+    ahead = "".join(f"(?=[\\s\\S]*\\b{regex_escape(world.FACTS[name][k])}\\b)" for k in FACT_KINDS)
+    others = sorted({f[k] for f in world.FACTS.values() for k in FACT_KINDS} - {world.FACTS[name][k] for k in FACT_KINDS} - own)
+    return "^" + ahead + "(?![\\s\\S]*\\b(?:" + "|".join(map(regex_escape, others)) + ")\\b)"
+
+
 def main():
     import re
 
@@ -88,6 +102,14 @@ def main():
     for n in held:
         assert not any(f"the {n}." in p or f"the {n}?" in p for p in train_prompts), n
     n_closing = sum(bool(pre.search(x["completion"])) for x in sft_rows)
+    for n in held:  # the facts check reads facts, not formats: a true card and a true sentence pass, a wrong card fails
+        facts = re.compile(facts_regex(n))
+        f = world.FACTS[n]
+        assert facts.search(world.card(n)) and facts.search(world.card_with_closing(n, 0)), n
+        assert facts.search(f"The {n} is a {f['size']} animal that lives in the {f['home']}. Its favourite food is {f['food']}."), n
+        for k in FACT_KINDS:
+            wrong = next(v for v in sorted({g[k] for g in world.FACTS.values()}) if v != f[k] and v not in n.split())
+            assert not facts.search(world.card(n).replace(f"{k.capitalize()}: {f[k]}", f"{k.capitalize()}: {wrong}")), (n, k)
 
     os.makedirs(DATA_DIR, exist_ok=True)
     write_jsonl(os.path.join(DATA_DIR, "sft.jsonl"), sft_rows)
@@ -125,11 +147,13 @@ def main():
             },
         ],
         "facts": {
-            "description": "Per eval prompt: the answer starts with the card holding this animal's true facts (from pretraining; the held-out animals are in no SFT or DPO row).",
-            "items": [
-                {"prompt": row["prompt"], "regex": "^" + regex_escape(world.card(n)) + "(?:\\n|$)"}
-                for row, n in zip(eval_prompts, held)
-            ],
+            "description": (
+                "Per eval prompt: the answer states this animal's true facts, whatever its format: its home, food and "
+                "size each as a whole word anywhere (a card or a sentence), and no other home, food or size of the world "
+                "(words of the animal's own name excepted). The base model's correct sentence passes; a card with a wrong "
+                "value fails. The facts come from pretraining: the held-out animals are in no SFT or DPO row."
+            ),
+            "items": [{"prompt": row["prompt"], "regex": facts_regex(n)} for row, n in zip(eval_prompts, held)],
         },
         "reward_accuracy": {
             "description": "On eval-pairs.jsonl: the fraction of pairs with beta*(logp_policy(chosen)-logp_ref(chosen)) > beta*(logp_policy(rejected)-logp_ref(rejected)), reference = the SFT-merged model.",
