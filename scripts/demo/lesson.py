@@ -7,6 +7,8 @@ accuracy on eval-pairs.jsonl.
     /usr/bin/python3 scripts/demo/lesson.py                      # the recommended recipe; writes .build/lesson/*.json
     /usr/bin/python3 scripts/demo/lesson.py --sft-lr 5e-4 ...    # any hyper-parameter (see --help)
     /usr/bin/python3 scripts/demo/lesson.py --sweep              # the robustness sweep reported in README.md
+    /usr/bin/python3 scripts/demo/lesson.py --preset quick       # a preset of lesson.json (its steps, rates, prompts)
+    /usr/bin/python3 scripts/demo/lesson.py --rescore            # the fixture's answers scored again by checks.json
 
 TRL semantics reproduced: prompt and completion tokenised separately without special tokens, EOS appended to the
 completion (SFT) and to chosen and rejected (DPO); SFT loss = token-weighted mean NLL over completion tokens (EOS
@@ -30,15 +32,23 @@ import torch.nn.functional as F
 from common import BUILD, DATA_DIR, DEMO_DIR, MODEL_DIR, ROOT, Tokenizer, generate, load_model, read_jsonl
 
 
-def load_recipe():
-    """The recipe webtune runs (apps/studio/public/demo/lesson.json, TRL's names), in this script's own layout."""
+def read_lesson():
     with open(os.path.join(DEMO_DIR, "lesson.json")) as f:
-        stages = json.load(f)["stages"]
-    sft, dpo = stages["sft"]["config"], stages["dpo"]["config"]
-    stage_keys = ("learning_rate", "num_train_epochs", "warmup_steps", "lr_scheduler_type")
+        return json.load(f)
+
+
+def load_recipe(preset=None):
+    """The recipe webtune runs (apps/studio/public/demo/lesson.json, TRL's names), in this script's own layout; with
+    a preset, its stage settings over the whole recipe's, as webtune applies them."""
+    lesson = read_lesson()
+    sft, dpo = (dict(lesson["stages"][m]["config"]) for m in ("sft", "dpo"))
+    if preset:
+        for config, m in ((sft, "sft"), (dpo, "dpo")):
+            config.update(lesson["presets"][preset]["stages"].get(m, {}))
+    stage_keys = ("learning_rate", "num_train_epochs", "max_steps", "warmup_steps", "lr_scheduler_type")
     lora = lambda c: {k: c["peft_config"][k] for k in ("r", "lora_alpha", "lora_dropout", "target_modules")}
     for c in (sft, dpo):  # what this script implements; anything else in lesson.json must be the default
-        assert c["max_steps"] == -1 and c["gradient_accumulation_steps"] == 1 and not c["peft_config"]["use_rslora"], c
+        assert c["gradient_accumulation_steps"] == 1 and not c["peft_config"]["use_rslora"], c
         assert (c["max_length"], c["seed"], c["weight_decay"], c["max_grad_norm"]) == (sft["max_length"], sft["seed"], sft["weight_decay"], sft["max_grad_norm"])
     assert dpo["loss_type"] == "sigmoid" and dpo["label_smoothing"] == 0, dpo
     recipe = {
@@ -128,13 +138,16 @@ def optimiser(params, cfg, total_steps):
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
 
 
-def batches(n, bs, epochs, seed):
+def batches(n, cfg, seed):
+    """The micro-batches of a stage: its epochs of seeded shuffles, or, when max_steps > 0, as many as TRL takes
+    (max_steps wins over num_train_epochs; the learning-rate schedule then spans max_steps)."""
+    bs, limit = cfg["batch_size"], cfg.get("max_steps", -1)
     g = torch.Generator().manual_seed(seed)
     out = []
-    for _ in range(epochs):
+    while len(out) < (limit if limit > 0 else cfg["num_train_epochs"] * -(-n // bs)):
         perm = torch.randperm(n, generator=g).tolist()
         out += [perm[i : i + bs] for i in range(0, n, bs)]
-    return out
+    return out[:limit] if limit > 0 else out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -145,7 +158,7 @@ def batches(n, bs, epochs, seed):
 def train_sft(model, tok, rows, cfg, lora, seed, log):
     data = [seq(tok, r["prompt"], r["completion"], RECIPE["max_length"]) for r in rows]
     params = add_lora(model, lora, seed)
-    plan = batches(len(data), cfg["batch_size"], cfg["num_train_epochs"], seed + 1)
+    plan = batches(len(data), cfg, seed + 1)
     opt, sched = optimiser(params, cfg, len(plan))
     for step, idx in enumerate(plan, 1):
         ids, am, cm = pad_batch(tok, [data[i] for i in idx])
@@ -182,7 +195,7 @@ def train_dpo(model, tok, rows, cfg, lora, seed, log):
     ref_c, ref_r = pair_logps(model, tok, rows)  # reference = the model the policy starts from (adapter off)
     data = [(seq(tok, r["prompt"], r["chosen"], RECIPE["max_length"]), seq(tok, r["prompt"], r["rejected"], RECIPE["max_length"])) for r in rows]
     params = add_lora(model, lora, seed + 2)
-    plan = batches(len(data), cfg["batch_size"], cfg["num_train_epochs"], seed + 3)
+    plan = batches(len(data), cfg, seed + 3)
     opt, sched = optimiser(params, cfg, len(plan))
     for step, idx in enumerate(plan, 1):
         ids, am, cm = pad_batch(tok, [data[i][0] for i in idx] + [data[i][1] for i in idx])
@@ -226,7 +239,7 @@ def score(outputs, checks, facts):
 _SFT_CACHE = {}
 
 
-def run(recipe, quiet=False, generate_base=True, model_dir=MODEL_DIR):
+def run(recipe, quiet=False, generate_base=True, model_dir=MODEL_DIR, n_prompts=None):
     t0 = time.time()
     torch.manual_seed(recipe["seed"])
     tok = Tokenizer.load(model_dir)
@@ -239,6 +252,7 @@ def run(recipe, quiet=False, generate_base=True, model_dir=MODEL_DIR):
         checks = json.load(f)
     facts = checks["facts"]["items"]
     assert [f["prompt"] for f in facts] == prompts
+    prompts, facts, pairs = prompts[:n_prompts], facts[:n_prompts], pairs[:n_prompts]  # the first n (None: all)
     beta = recipe["dpo"]["beta"]
     out = {"recipe": recipe, "log": [], "outputs": {}}
 
@@ -330,10 +344,29 @@ def main():
     ap.add_argument("--target-modules")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--model", default=MODEL_DIR, help="model folder (default: the demo model)")
-    ap.add_argument("--out", default=os.path.join(BUILD, "lesson", "recipe.json"))
+    ap.add_argument("--preset", help="a preset of lesson.json (e.g. quick): its stage settings and held-out prompts")
+    ap.add_argument("--out")
+    ap.add_argument("--rescore", action="store_true", help="score the fixture's stored answers again with checks.json as it is now (no training)")
     a = ap.parse_args()
+    a.out = a.out or os.path.join(BUILD, "lesson", f"{a.preset or 'recipe'}.json")
     torch.set_num_threads(a.threads)
     os.makedirs(os.path.join(BUILD, "lesson"), exist_ok=True)
+
+    if a.rescore:
+        # A change to the checks (not to the model, data or recipe) changes the scores of the same greedy answers.
+        with open(FIXTURE) as f:
+            fixture = json.load(f)
+        with open(os.path.join(DEMO_DIR, "checks.json")) as f:
+            checks = json.load(f)
+        assert [x["prompt"] for x in checks["facts"]["items"]] == fixture["prompts"]
+        for stage, outputs in fixture["outputs"].items():
+            fixture["scores"][stage].update(score(outputs, checks, checks["facts"]["items"]))
+            print(stage, {k: v for k, v in fixture["scores"][stage].items() if not isinstance(v, dict)})
+        with open(FIXTURE, "w") as f:
+            json.dump(fixture, f, indent=1, ensure_ascii=False)
+            f.write("\n")
+        print("rescored", FIXTURE)
+        return
 
     if a.sweep:
         rows = {}
@@ -353,7 +386,8 @@ def main():
                 json.dump(rows, f, indent=1)
         return
 
-    r = json.loads(json.dumps(RECIPE))
+    base = load_recipe(a.preset) if a.preset else RECIPE
+    r = json.loads(json.dumps(base))
     for stage in ("sft", "dpo"):
         for k in list(r[stage]):
             v = getattr(a, f"{stage}_{k}", None)
@@ -367,7 +401,7 @@ def main():
         r["lora"]["target_modules"] = a.target_modules.split(",")
     if a.seed is not None:
         r["seed"] = a.seed
-    res = run(r, model_dir=a.model)
+    res = run(r, model_dir=a.model, n_prompts=read_lesson()["presets"][a.preset].get("held_out_prompts") if a.preset else None)
     with open(a.out, "w") as f:
         json.dump(res, f, indent=1)
     print("written", a.out)

@@ -42,6 +42,7 @@ export {
   type LessonEngine,
   LessonError,
   type LessonMethod,
+  type LessonPreset,
   type LessonStage,
   parseChecks,
   parseLesson,

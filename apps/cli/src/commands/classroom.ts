@@ -9,6 +9,7 @@ import {
   type LessonEngine,
   LessonError,
   type LessonMethod,
+  type LessonPreset,
   loraStepFlops,
   parseChecks,
   parseLesson,
@@ -31,7 +32,8 @@ import { loadData, modelArg, openWithModel } from './shared.ts';
 
 const DEFAULT_DEMO = 'apps/studio/public/demo';
 
-export const help = `pnpm cli classroom [--demo <dir>] [--sft-steps N] [--dpo-steps N] [--prompts N] [--train-dpo-anyway] [--out <dir>] [--json]
+export const help = `pnpm cli classroom [--demo <dir>] [--preset quick] [--sft-steps N] [--dpo-steps N] [--prompts N] [--train-dpo-anyway]
+                     [--out <dir>] [--json]
 
 The classroom path of the studio, headless, on the demo model:
   1. SFT for the basics     LoRA SFT with the lesson's recipe
@@ -44,9 +46,11 @@ Prints what each model's answers pass (the format SFT teaches, the taste DPO tea
 the reward accuracy before and after DPO, with the steps and the time each stage took.
 
   --demo DIR         folder with lesson.json, checks.json, the model and the data (default ${DEFAULT_DEMO})
-  --sft-steps N      stop SFT after N optimizer steps (default: the lesson's epochs)
-  --dpo-steps N      stop DPO after N optimizer steps (default: the lesson's epochs)
-  --prompts N        use the first N held-out prompts and pairs (default: all)
+  --preset NAME      a shorter lesson from lesson.json's presets (the demo's "quick": a visible effect in minutes
+                     on a CPU); its steps, learning rates and held-out prompts, unless the flags below say otherwise
+  --sft-steps N      stop SFT after N optimizer steps (default: the lesson's epochs, or the preset's steps)
+  --dpo-steps N      stop DPO after N optimizer steps (default: the lesson's epochs, or the preset's steps)
+  --prompts N        use the first N held-out prompts and pairs (default: all, or the preset's)
   --train-dpo-anyway go on to DPO after a failed smoke test (to show what DPO does without the basics)
   --out DIR          write sft/ and dpo/ (PEFT adapters; dpo/ stacked on the base) and report.json
   --json             print the report as one JSON object on stdout
@@ -65,7 +69,7 @@ interface Files {
 }
 
 /** Everything the lesson reads, read and checked in Node before Chromium starts. */
-function readLesson(demoArg: string, limit: number | null): Files {
+function readLesson(demoArg: string): Files {
   const dir = resolve(demoArg);
   const lessonFile = join(dir, 'lesson.json');
   if (!existsSync(lessonFile)) throw new UsageError(`--demo ${demoArg} has no lesson.json; give the demo folder (default ${DEFAULT_DEMO})`);
@@ -87,7 +91,6 @@ function readLesson(demoArg: string, limit: number | null): Files {
     }
     const prompts = parsePrompts(readText(near(checks.evalPrompts), 'the held-out prompts'), show(near(checks.evalPrompts)));
     const pairsText = readText(near(checks.evalPairs), 'the held-out pairs');
-    const firstLines = (text: string, n: number | null) => (n === null ? text : `${text.split('\n').slice(0, n).join('\n')}\n`);
     return {
       dir,
       lessonFile,
@@ -95,13 +98,26 @@ function readLesson(demoArg: string, limit: number | null): Files {
       checks,
       modelDir: join(dir, lesson.model),
       data,
-      prompts: limit === null ? prompts : prompts.slice(0, limit),
-      pairs: { text: firstLines(pairsText, limit), file: show(near(checks.evalPairs)) },
+      prompts,
+      pairs: { text: pairsText, file: show(near(checks.evalPairs)) },
     };
   } catch (err) {
     if (err instanceof LessonError) throw new UsageError(err.message);
     throw err;
   }
+}
+
+/** The preset --preset names, or null for the whole recipe. */
+function choosePreset(files: Files, name: string | undefined): LessonPreset | null {
+  if (name === undefined) return null;
+  const preset = files.lesson.presets.find((p) => p.id === name);
+  if (!preset) {
+    const names = files.lesson.presets.map((p) => p.id);
+    throw new UsageError(
+      `--preset ${name} is not in ${files.lessonFile}; ${names.length > 0 ? `its presets are ${names.join(', ')}` : 'it has no presets'}`,
+    );
+  }
+  return preset;
 }
 
 interface StageRun {
@@ -141,6 +157,7 @@ async function trainStage(
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('classroom', argv, {
     demo: { type: 'string' },
+    preset: { type: 'string' },
     'sft-steps': { type: 'string' },
     'dpo-steps': { type: 'string' },
     prompts: { type: 'string' },
@@ -155,10 +172,17 @@ export async function run(argv: string[]): Promise<number> {
   };
   const sftSteps = steps('sft-steps');
   const dpoSteps = steps('dpo-steps');
-  const limit = values.prompts === undefined ? null : integerOption('prompts', values.prompts, 0, 1);
-  const files = readLesson((values.demo as string | undefined) ?? DEFAULT_DEMO, limit);
-  const sft = { ...files.lesson.stages.sft.config, maxSteps: sftSteps };
-  const dpo = { ...files.lesson.stages.dpo.config, maxSteps: dpoSteps };
+  const files = readLesson((values.demo as string | undefined) ?? DEFAULT_DEMO);
+  const preset = choosePreset(files, values.preset as string | undefined);
+  const limit = values.prompts === undefined ? (preset?.prompts ?? null) : integerOption('prompts', values.prompts, 0, 1);
+  if (limit !== null) {
+    files.prompts = files.prompts.slice(0, limit);
+    files.pairs.text = `${files.pairs.text.split('\n').slice(0, limit).join('\n')}\n`;
+  }
+  const configs = preset?.configs ?? { sft: files.lesson.stages.sft.config, dpo: files.lesson.stages.dpo.config };
+  // -1: the stage's own length (the recipe's epochs, or the preset's max_steps).
+  const sft = { ...configs.sft, maxSteps: sftSteps > 0 ? sftSteps : configs.sft.maxSteps };
+  const dpo = { ...configs.dpo, maxSteps: dpoSteps > 0 ? dpoSteps : configs.dpo.maxSteps };
   const modelConfig = parseModelConfig(readFileSync(join(files.modelDir, 'config.json'), 'utf8'), join(files.modelDir, 'config.json'));
 
   const t0 = performance.now();
@@ -215,6 +239,7 @@ export async function run(argv: string[]): Promise<number> {
 
     const report = {
       lesson: files.lesson.title,
+      preset: preset?.id ?? null,
       held_out: { prompts: files.prompts.length, pairs: pairs.kept },
       smoke_test: { passed: smoke.passed, message: smoke.message },
       steps: { sft: sftRun.steps, dpo: dpoRun.steps },

@@ -10,6 +10,7 @@ import {
   type Lesson,
   type LessonEngine,
   type LessonMethod,
+  type LessonPreset,
   parseChecks,
   parseLesson,
   parsePrompts,
@@ -20,9 +21,10 @@ import {
   type TrainConfig,
   totalSteps,
 } from '@webtune/trainer';
-import { fetchDemoText } from './demo.ts';
+import { fetchDemoBytes, fetchDemoText } from './demo.ts';
 import { explain, type Problem } from './errors.ts';
 import { formatDate } from './format.ts';
+import { adapterState } from './state/adapters.svelte.ts';
 import { gpuBusy } from './state/busy.ts';
 import { dataState } from './state/data.svelte.ts';
 import { modelState } from './state/model.svelte.ts';
@@ -65,6 +67,8 @@ export class Classroom {
   rows: Record<LessonMethod, number> = $state({ sft: 0, dpo: 0 });
   /** 0 = the lesson's epochs; otherwise stop after this many optimizer steps (short demos, tests). */
   settings = $state({ sftSteps: 0, dpoSteps: 0, prompts: 40 });
+  /** The lesson.json preset whose settings the stages train with (null: the whole recipe). */
+  preset: LessonPreset | null = $state.raw(null);
 
   status: Record<StepId, StepStatus> = $state({ sft: 'todo', smoke: 'todo', dpo: 'todo', evaluate: 'todo' });
   stepProblem: Record<StepId, Problem | null> = $state({ sft: null, smoke: null, dpo: null, evaluate: null });
@@ -79,8 +83,10 @@ export class Classroom {
   smokeVerdict: SmokeTestVerdict | null = $state.raw(null);
   running: StepId | null = $state(null);
   /** Steps waiting for the user to agree that the lesson may set their model and data aside. */
-  pending: { steps: StepId[]; fresh: boolean; items: string[] } | null = $state(null);
+  pending: { steps: StepId[]; fresh: boolean; items: string[]; shipped: boolean } | null = $state(null);
   setAside: SetAside | null = $state.raw(null);
+  /** The shipped adapters once imported (the Adapters screen keeps them): imported once a session. */
+  private shippedIds: Record<LessonMethod, string> | null = null;
   private stopRequested = false;
 
   async load(): Promise<void> {
@@ -103,6 +109,22 @@ export class Classroom {
     } catch (e) {
       this.problem = explain(e, 'reading the classroom lesson');
     }
+  }
+
+  /** Take a preset's settings (null: the whole recipe); its steps and prompts fill the fields, which stay editable. */
+  choosePreset(id: string | null): void {
+    if (this.running || !this.files) return;
+    const preset = this.files.lesson.presets.find((p) => p.id === id) ?? null;
+    this.preset = preset;
+    this.settings.sftSteps = preset ? this.stageConfig('sft').maxSteps : 0;
+    this.settings.dpoSteps = preset ? this.stageConfig('dpo').maxSteps : 0;
+    this.settings.prompts = preset?.prompts ?? this.files.prompts.length;
+  }
+
+  /** The config a stage trains with: the preset's, or the whole recipe's (before the steps field). */
+  stageConfig(method: LessonMethod): TrainConfig {
+    const files = this.files as LessonFiles;
+    return this.preset?.configs[method] ?? files.lesson.stages[method].config;
   }
 
   /** Optimizer steps of a stage's whole recipe (its epochs over its dataset). */
@@ -162,11 +184,21 @@ export class Classroom {
   }
 
   /** Run the steps, first asking (in the page) when they would set the user's own model or data aside. */
-  ask(steps: StepId[], fresh = false): void {
+  ask(steps: StepId[], fresh = false, shipped = false): void {
     if (this.running) return;
     const items = this.displaces(steps).items;
-    if (items.length > 0) this.pending = { steps, fresh, items };
-    else void this.runSteps(steps, fresh);
+    if (items.length > 0) this.pending = { steps, fresh, items, shipped };
+    else void this.runSteps(steps, fresh, shipped);
+  }
+
+  /** The preset whose adapters ship with the lesson (lesson.json's "adapters"), or null. */
+  get shippedPreset(): LessonPreset | null {
+    return this.files?.lesson.presets.find((p) => p.adapters !== null) ?? null;
+  }
+
+  /** Show the result now: the shipped SFT and DPO adapters answer and are scored, with no training. */
+  showResult(): void {
+    this.ask(['smoke', 'evaluate'], true, true);
   }
 
   /** The user agreed: keep what the lesson replaces (to put back later), then run. */
@@ -183,7 +215,7 @@ export class Classroom {
         datasets: { ...aside.datasets, ...this.setAside.datasets },
         items: [...new Set([...this.setAside.items, ...aside.items])],
       };
-    void this.runSteps(p.steps, p.fresh);
+    void this.runSteps(p.steps, p.fresh, p.shipped);
   }
 
   cancel(): void {
@@ -198,8 +230,15 @@ export class Classroom {
   }
 
   /** The steps in order; stops at the first that fails or when the user stops one. */
-  private async runSteps(steps: StepId[], fresh: boolean): Promise<void> {
+  private async runSteps(steps: StepId[], fresh: boolean, shipped = false): Promise<void> {
     if (fresh) this.reset();
+    if (shipped) {
+      // The shipped adapters stand for steps 1 and 3; the smoke test and the evaluation run on them as on trained ones.
+      if (!(await this.loadShipped()) || !(await this.run('smoke'))) return;
+      this.status.dpo = 'done';
+      await this.run('evaluate');
+      return;
+    }
     for (const step of steps) {
       if (!(await this.run(step)) || this.stopRequested) return;
     }
@@ -249,6 +288,40 @@ export class Classroom {
     }
   }
 
+  /** Import the shipped preset's SFT and DPO adapters (PEFT folders; DPO stacked on the base) as the lesson's. */
+  private async loadShipped(): Promise<boolean> {
+    const preset = this.shippedPreset;
+    if (!preset?.adapters || this.running || this.blocker('sft')) return false;
+    this.choosePreset(preset.id); // its held-out prompts: the figures the adapters were shipped with
+    this.running = 'sft';
+    this.status.sft = 'running';
+    try {
+      if (!studio.model || studio.model.id !== studio.demo?.id) {
+        if (!(await modelState.loadDemo())) throw new Error(modelState.problem?.message ?? 'The demo model could not be loaded.');
+      }
+      if (!this.shippedIds) {
+        const ids = {} as Record<LessonMethod, string>;
+        for (const m of ['sft', 'dpo'] as const) {
+          const files = [];
+          for (const name of ['adapter_config.json', 'adapter_model.safetensors'])
+            files.push({ name, data: await fetchDemoBytes(`${preset.adapters}${m}/${name}`) });
+          ids[m] = (await studio.api.importAdapter(files, `Classroom ${m.toUpperCase()} (shipped, ${preset.title})`)).id;
+        }
+        this.shippedIds = ids;
+        await adapterState.refresh();
+      }
+      this.adapterIds = { ...this.shippedIds };
+      this.status.sft = 'done';
+      return true;
+    } catch (e) {
+      this.status.sft = 'failed';
+      this.stepProblem.sft = explain(e, 'loading the shipped adapters');
+      return false;
+    } finally {
+      this.running = null;
+    }
+  }
+
   /** Stop the step that is running: a run stops after its micro-batch (keeping its adapter), answers after the current one. */
   stop(): void {
     this.stopRequested = true;
@@ -279,10 +352,10 @@ export class Classroom {
   private async train(method: LessonMethod): Promise<void> {
     const files = this.files as LessonFiles;
     const stage = files.lesson.stages[method];
-    await dataState.load(method, files.texts[method], fileName(stage.dataset), stage.config.maxLength, 'lesson');
+    await dataState.load(method, files.texts[method], fileName(stage.dataset), this.stageConfig(method).maxLength, 'lesson');
     const slot = dataState.datasets[method];
     if (!slot?.summary) throw new Error(slot?.problem?.message ?? `The demo ${method.toUpperCase()} dataset could not be prepared.`);
-    const config: TrainConfig = { ...stage.config, maxSteps: this.stageSteps(method) };
+    const config: TrainConfig = { ...this.stageConfig(method), maxSteps: this.stageSteps(method) };
     const result = await trainState.start({
       config,
       parentAdapterId: method === 'dpo' ? this.adapterIds.sft : null,
@@ -332,7 +405,7 @@ export class Classroom {
   private async evaluate(): Promise<void> {
     const files = this.files as LessonFiles;
     studio.lessonBusy = true;
-    const dpo = files.lesson.stages.dpo.config;
+    const dpo = this.stageConfig('dpo');
     const pairsText = `${nonEmptyLines(files.pairs.text).slice(0, this.prompts.length).join('\n')}\n`;
     const pairs = await studio.api.loadDataset('dpo', pairsText, files.pairs.file, dpo.maxLength);
     const evaluate = (adapterId: string | null) =>

@@ -51,6 +51,16 @@ describe('the demo lesson', () => {
     expect(sft.adamBeta2).toBe(defaultConfig('sft').adamBeta2);
   });
 
+  it("reads the quick preset: the recipe's config with the preset's settings over it", () => {
+    const lesson = parseLesson(lessonText);
+    expect(lesson.presets.map((p) => [p.id, p.prompts, p.adapters])).toEqual([['quick', 10, null]]);
+    const { sft, dpo } = lesson.presets[0].configs;
+    expect([sft.maxSteps, sft.learningRate, dpo.maxSteps, dpo.learningRate]).toEqual([60, 2e-3, 10, 5e-4]);
+    // Everything else is the whole recipe's.
+    expect({ ...sft, maxSteps: -1, learningRate: 1e-3 }).toEqual(lesson.stages.sft.config);
+    expect({ ...dpo, maxSteps: -1, learningRate: 5e-5 }).toEqual(lesson.stages.dpo.config);
+  });
+
   it('reads the shipped checks.json and its held-out prompts', () => {
     const checks = parseChecks(checksText);
     expect(checks.checks.map((c) => [c.id, c.taughtBy])).toEqual([
@@ -91,6 +101,29 @@ describe('scoring', () => {
     expect(scoreAnswer(checks, fox, card.replace('mice', 'fish')).passed.facts).toBe(false);
     expect(scoreAnswer(checks, fox, 'The fox is a small animal.').passed).toEqual({ format: false, closing: false, facts: false });
     expect(scoreAnswer(checks, 'Question: Tell me about the owl.\nAnswer:\n', card).passed).toEqual({ format: true, closing: false });
+  });
+
+  it("checks the true facts on the facts alone: the base model's true sentences pass, a card with a wrong fact fails", () => {
+    const sentence = 'The fox is a small animal that lives in the forest. Its favourite food is mice.';
+    expect(scoreAnswer(checks, fox, sentence).passed).toEqual({ format: false, closing: false, facts: true });
+    // Every real answer of the pretrained model (scripts/demo/lesson.py's), in prose, states its animal's true facts.
+    const fixture = JSON.parse(read(join(ROOT, 'packages', 'trainer', 'test', 'fixtures', 'demo-lesson.json')));
+    const base = (fixture.outputs.base as string[]).map((text, i) => scoreAnswer(checks, fixture.prompts[i], text).passed);
+    expect(base.every((p) => p.facts && !p.format)).toBe(true);
+    // Any format: the facts in another order and layout.
+    expect(scoreAnswer(checks, fox, 'Fox. Size: small. Eats mice; home: forest.').passed.facts).toBe(true);
+    // One wrong fact fails, in a card or a sentence, and so does a wrong value beside the right one.
+    for (const [right, wrong] of [
+      ['forest', 'desert'],
+      ['mice', 'fish'],
+      ['small', 'huge'],
+    ]) {
+      expect(scoreAnswer(checks, fox, card.replace(right, wrong)).passed, wrong).toEqual({ format: true, closing: false, facts: false });
+      expect(scoreAnswer(checks, fox, sentence.replace(right, wrong)).passed.facts, wrong).toBe(false);
+      expect(scoreAnswer(checks, fox, sentence.replace(right, `${right} or ${wrong}`)).passed.facts, wrong).toBe(false);
+    }
+    // Whole words: "smaller" is not "small".
+    expect(scoreAnswer(checks, fox, sentence.replace('small', 'smaller')).passed.facts).toBe(false);
   });
 
   it('rates each check over the answers that have it', () => {
@@ -171,6 +204,27 @@ describe('bad lesson files are refused, naming the file, the key and what to do'
       /stages\.sft\.config has unknown key learning_rat; use TRL's names/,
     ],
     ['an unknown PEFT key', edited((j) => (j.stages.dpo.config.peft_config.rank = 4)), /unknown key peft_config\.rank/],
+    [
+      'a preset with an unknown key',
+      edited((j) => (j.presets.quick.stages.sft.steps = 5)),
+      /presets\.quick\.stages\.sft has unknown key steps/,
+    ],
+    [
+      'a preset value out of range',
+      edited((j) => (j.presets.quick.stages.dpo.learning_rate = -1)),
+      /presets\.quick\.stages\.dpo: --learning-rate \(learning_rate\) must be between 0 and 1, got -1/,
+    ],
+    ['a preset without a title', edited((j) => delete j.presets.quick.title), /presets\.quick\.title must be a non-empty string/],
+    [
+      'a preset of 0 prompts',
+      edited((j) => (j.presets.quick.held_out_prompts = 0)),
+      /held_out_prompts must be a whole number of at least 1, got 0/,
+    ],
+    [
+      'a preset adapters folder outside',
+      edited((j) => (j.presets.quick.adapters = '../x/')),
+      /presets\.quick\.adapters must be a folder inside/,
+    ],
     ['the wrong trainer', edited((j) => (j.stages.dpo.config.trainer = 'SFTTrainer')), /stages\.dpo\.config\.trainer must be "DPOTrainer"/],
     [
       'a value out of range',

@@ -24,6 +24,19 @@ export interface LessonStage {
   config: TrainConfig;
 }
 
+/** A shorter way through the lesson: its stage settings over the whole recipe's, and how many held-out prompts. */
+export interface LessonPreset {
+  id: string;
+  title: string;
+  description: string;
+  /** The first this many held-out prompts and pairs (null: all). */
+  prompts: number | null;
+  /** A folder (relative to the lesson file, ending in /) with sft/ and dpo/: PEFT adapters this preset trained, or null. */
+  adapters: string | null;
+  /** Each stage's config: the whole recipe's with the preset's settings over it (max_steps set: TRL's, it wins over epochs). */
+  configs: Record<LessonMethod, TrainConfig>;
+}
+
 export interface Lesson {
   title: string;
   description: string;
@@ -32,6 +45,7 @@ export interface Lesson {
   /** The checks file, relative to the lesson file. */
   checks: string;
   stages: Record<LessonMethod, LessonStage>;
+  presets: LessonPreset[];
 }
 
 export interface Check {
@@ -94,14 +108,8 @@ const TRL_KEYS = new Set(['trainer', 'peft_config', ...HYPER_PARAMS.filter((p) =
 const PEFT_KEYS = new Set(HYPER_PARAMS.filter((p) => p.lora).map((p) => p.trl));
 const TRAINER: Record<LessonMethod, string> = { sft: 'SFTTrainer', dpo: 'DPOTrainer' };
 
-function stage(lesson: Json, method: LessonMethod, file: string): LessonStage {
-  const stages = lesson.stages;
-  const s = isObject(stages) ? stages[method] : undefined;
-  const where = `stages.${method}.`;
-  if (!isObject(s)) throw new LessonError(`${file}: ${where.slice(0, -1)} is missing; a lesson has an "sft" and a "dpo" stage.`);
-  const dataset = field<string>(s, 'dataset', where, 'string', file);
-  const config = s.config;
-  if (!isObject(config)) throw new LessonError(`${file}: ${where}config must be an object of TRL hyper-parameters.`);
+/** A stage's TRL config (`where` names it in messages), checked key by key and read into webtune's. */
+function trlConfig(config: Json, method: LessonMethod, where: string, file: string): TrainConfig {
   const unknown = Object.keys(config).filter((k) => !TRL_KEYS.has(k));
   const peft = config.peft_config;
   if (isObject(peft))
@@ -112,15 +120,69 @@ function stage(lesson: Json, method: LessonMethod, file: string): LessonStage {
     );
   if (unknown.length > 0)
     throw new LessonError(
-      `${file}: ${where}config has unknown key${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; use TRL's names (${[...TRL_KEYS].join(', ')}).`,
+      `${file}: ${where} has unknown key${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; use TRL's names (${[...TRL_KEYS].join(', ')}).`,
     );
   if (config.trainer !== TRAINER[method])
-    throw new LessonError(`${file}: ${where}config.trainer must be "${TRAINER[method]}", got ${JSON.stringify(config.trainer)}.`);
+    throw new LessonError(`${file}: ${where}.trainer must be "${TRAINER[method]}", got ${JSON.stringify(config.trainer)}.`);
   try {
-    return { dataset, config: fromTrlConfig(config) };
+    return fromTrlConfig(config);
   } catch (e) {
-    throw new LessonError(`${file}: ${where}config: ${(e as Error).message}.`);
+    throw new LessonError(`${file}: ${where}: ${(e as Error).message}.`);
   }
+}
+
+function stageConfig(lesson: Json, method: LessonMethod, file: string): Json {
+  const stages = lesson.stages;
+  const s = isObject(stages) ? stages[method] : undefined;
+  const where = `stages.${method}`;
+  if (!isObject(s)) throw new LessonError(`${file}: ${where} is missing; a lesson has an "sft" and a "dpo" stage.`);
+  if (!isObject(s.config)) throw new LessonError(`${file}: ${where}.config must be an object of TRL hyper-parameters.`);
+  return s.config;
+}
+
+function stage(lesson: Json, method: LessonMethod, file: string): LessonStage {
+  const config = stageConfig(lesson, method, file);
+  const dataset = field<string>((lesson.stages as Json)[method] as Json, 'dataset', `stages.${method}.`, 'string', file);
+  return { dataset, config: trlConfig(config, method, `stages.${method}.config`, file) };
+}
+
+function adapterFolder(v: unknown, where: string, file: string): string {
+  if (typeof v !== 'string' || !v.endsWith('/') || v.startsWith('/') || v.includes('..'))
+    throw new LessonError(
+      `${file}: ${where} must be a folder inside the lesson's, ending in "/" (like "adapters/quick/"), got ${JSON.stringify(v)}.`,
+    );
+  return v;
+}
+
+/** lesson.json's "presets": each a title, a description, held_out_prompts, and TRL settings per stage over the recipe's. */
+function presets(lesson: Json, file: string): LessonPreset[] {
+  if (lesson.presets === undefined) return [];
+  if (!isObject(lesson.presets)) throw new LessonError(`${file}: "presets" must be an object of named presets.`);
+  return Object.entries(lesson.presets).map(([id, p]): LessonPreset => {
+    const where = `presets.${id}.`;
+    if (!isObject(p)) throw new LessonError(`${file}: ${where.slice(0, -1)} must be an object.`);
+    const prompts = p.held_out_prompts;
+    if (prompts !== undefined && !(Number.isInteger(prompts) && (prompts as number) >= 1))
+      throw new LessonError(`${file}: ${where}held_out_prompts must be a whole number of at least 1, got ${JSON.stringify(prompts)}.`);
+    const stages = p.stages ?? {};
+    if (!isObject(stages)) throw new LessonError(`${file}: ${where}stages must be an object ("sft", "dpo": TRL settings).`);
+    const extra = Object.keys(stages).filter((k) => k !== 'sft' && k !== 'dpo');
+    if (extra.length > 0) throw new LessonError(`${file}: ${where}stages has ${extra.join(', ')}; a lesson's stages are "sft" and "dpo".`);
+    const configs = {} as Record<LessonMethod, TrainConfig>;
+    for (const m of ['sft', 'dpo'] as const) {
+      const over = stages[m] ?? {};
+      if (!isObject(over)) throw new LessonError(`${file}: ${where}stages.${m} must be an object of TRL settings.`);
+      configs[m] = trlConfig({ ...stageConfig(lesson, m, file), ...over }, m, `${where}stages.${m}`, file);
+    }
+    return {
+      id,
+      title: field<string>(p, 'title', where, 'string', file),
+      description: typeof p.description === 'string' ? p.description : '',
+      prompts: (prompts as number | undefined) ?? null,
+      adapters: p.adapters === undefined ? null : adapterFolder(p.adapters, `${where}adapters`, file),
+      configs,
+    };
+  });
 }
 
 export function parseLesson(text: string, file = 'lesson.json'): Lesson {
@@ -131,6 +193,7 @@ export function parseLesson(text: string, file = 'lesson.json'): Lesson {
     model: field<string>(json, 'model', '', 'string', file),
     checks: field<string>(json, 'checks', '', 'string', file),
     stages: { sft: stage(json, 'sft', file), dpo: stage(json, 'dpo', file) },
+    presets: presets(json, file),
   };
 }
 
