@@ -148,6 +148,13 @@ describe('pnpm cli classroom refuses a bad lesson folder before the browser star
       'check "closing".regex is not a JavaScript regular expression',
     );
   });
+  it('a preset the lesson does not have', async () => {
+    expectUsageError(
+      await ws.run(['classroom', '--preset', 'slow']),
+      'classroom',
+      /--preset slow is not in .*lesson\.json; its presets are quick/,
+    );
+  });
   it('step counts that are not whole numbers of at least 1', async () => {
     expectUsageError(await ws.run(['classroom', '--sft-steps', '0']), 'classroom', '--sft-steps must be between 1 and');
     expectUsageError(await ws.run(['classroom', '--dpo-steps', '2.5']), 'classroom', '--dpo-steps must be a whole number');
