@@ -21,10 +21,9 @@ import {
   type TrainConfig,
   totalSteps,
 } from '@webtune/trainer';
-import { fetchDemoBytes, fetchDemoText } from './demo.ts';
+import { fetchDemoText } from './demo.ts';
 import { explain, type Problem } from './errors.ts';
 import { formatDate } from './format.ts';
-import { adapterState } from './state/adapters.svelte.ts';
 import { gpuBusy } from './state/busy.ts';
 import { dataState } from './state/data.svelte.ts';
 import { modelState } from './state/model.svelte.ts';
@@ -83,10 +82,8 @@ export class Classroom {
   smokeVerdict: SmokeTestVerdict | null = $state.raw(null);
   running: StepId | null = $state(null);
   /** Steps waiting for the user to agree that the lesson may set their model and data aside. */
-  pending: { steps: StepId[]; fresh: boolean; items: string[]; shipped: boolean } | null = $state(null);
+  pending: { steps: StepId[]; fresh: boolean; items: string[] } | null = $state(null);
   setAside: SetAside | null = $state.raw(null);
-  /** The shipped adapters once imported (the Adapters screen keeps them): imported once a session. */
-  private shippedIds: Record<LessonMethod, string> | null = null;
   private stopRequested = false;
 
   async load(): Promise<void> {
@@ -184,21 +181,11 @@ export class Classroom {
   }
 
   /** Run the steps, first asking (in the page) when they would set the user's own model or data aside. */
-  ask(steps: StepId[], fresh = false, shipped = false): void {
+  ask(steps: StepId[], fresh = false): void {
     if (this.running) return;
     const items = this.displaces(steps).items;
-    if (items.length > 0) this.pending = { steps, fresh, items, shipped };
-    else void this.runSteps(steps, fresh, shipped);
-  }
-
-  /** The preset whose adapters ship with the lesson (lesson.json's "adapters"), or null. */
-  get shippedPreset(): LessonPreset | null {
-    return this.files?.lesson.presets.find((p) => p.adapters !== null) ?? null;
-  }
-
-  /** Show the result now: the shipped SFT and DPO adapters answer and are scored, with no training. */
-  showResult(): void {
-    this.ask(['smoke', 'evaluate'], true, true);
+    if (items.length > 0) this.pending = { steps, fresh, items };
+    else void this.runSteps(steps, fresh);
   }
 
   /** The user agreed: keep what the lesson replaces (to put back later), then run. */
@@ -215,7 +202,7 @@ export class Classroom {
         datasets: { ...aside.datasets, ...this.setAside.datasets },
         items: [...new Set([...this.setAside.items, ...aside.items])],
       };
-    void this.runSteps(p.steps, p.fresh, p.shipped);
+    void this.runSteps(p.steps, p.fresh);
   }
 
   cancel(): void {
@@ -230,15 +217,8 @@ export class Classroom {
   }
 
   /** The steps in order; stops at the first that fails or when the user stops one. */
-  private async runSteps(steps: StepId[], fresh: boolean, shipped = false): Promise<void> {
+  private async runSteps(steps: StepId[], fresh: boolean): Promise<void> {
     if (fresh) this.reset();
-    if (shipped) {
-      // The shipped adapters stand for steps 1 and 3; the smoke test and the evaluation run on them as on trained ones.
-      if (!(await this.loadShipped()) || !(await this.run('smoke'))) return;
-      this.status.dpo = 'done';
-      await this.run('evaluate');
-      return;
-    }
     for (const step of steps) {
       if (!(await this.run(step)) || this.stopRequested) return;
     }
@@ -285,40 +265,6 @@ export class Classroom {
     } finally {
       this.running = null;
       studio.lessonBusy = false;
-    }
-  }
-
-  /** Import the shipped preset's SFT and DPO adapters (PEFT folders; DPO stacked on the base) as the lesson's. */
-  private async loadShipped(): Promise<boolean> {
-    const preset = this.shippedPreset;
-    if (!preset?.adapters || this.running || this.blocker('sft')) return false;
-    this.choosePreset(preset.id); // its held-out prompts: the figures the adapters were shipped with
-    this.running = 'sft';
-    this.status.sft = 'running';
-    try {
-      if (!studio.model || studio.model.id !== studio.demo?.id) {
-        if (!(await modelState.loadDemo())) throw new Error(modelState.problem?.message ?? 'The demo model could not be loaded.');
-      }
-      if (!this.shippedIds) {
-        const ids = {} as Record<LessonMethod, string>;
-        for (const m of ['sft', 'dpo'] as const) {
-          const files = [];
-          for (const name of ['adapter_config.json', 'adapter_model.safetensors'])
-            files.push({ name, data: await fetchDemoBytes(`${preset.adapters}${m}/${name}`) });
-          ids[m] = (await studio.api.importAdapter(files, `Classroom ${m.toUpperCase()} (shipped, ${preset.title})`)).id;
-        }
-        this.shippedIds = ids;
-        await adapterState.refresh();
-      }
-      this.adapterIds = { ...this.shippedIds };
-      this.status.sft = 'done';
-      return true;
-    } catch (e) {
-      this.status.sft = 'failed';
-      this.stepProblem.sft = explain(e, 'loading the shipped adapters');
-      return false;
-    } finally {
-      this.running = null;
     }
   }
 

@@ -88,8 +88,7 @@ export async function findDemoPrompts(): Promise<string> {
 }
 
 /** A file of the demo (path relative to demo/), as text; throws naming the file when it is not there. */
-/** A file of the demo folder; what is wrong says which file and what to do. */
-async function fetchDemo(path: string): Promise<Response> {
+export async function fetchDemoText(path: string): Promise<string> {
   const url = here(`demo/${path}`);
   let res: Response;
   try {
@@ -102,13 +101,5 @@ async function fetchDemo(path: string): Promise<Response> {
     throw new Error(
       `demo/${path} is not in this build of the studio (HTTP ${res.status}). Rebuild it with the demo folder (apps/studio/public/demo).`,
     );
-  return res;
-}
-
-export async function fetchDemoText(path: string): Promise<string> {
-  return (await fetchDemo(path)).text();
-}
-
-export async function fetchDemoBytes(path: string): Promise<Uint8Array> {
-  return new Uint8Array(await (await fetchDemo(path)).arrayBuffer());
+  return res.text();
 }
