@@ -114,6 +114,18 @@ describe('classroom mode', () => {
     const settings = await text(page, `${byTestId('classroom-lesson')} details`);
     expect(settings).toMatch(/whole recipe: 141 steps \(3 epochs\)/);
     expect(settings).toMatch(/whole recipe: 47 steps \(1 epoch\)/);
+    // One click takes the quick preset: its steps, held-out prompts and learning rates (lesson.json), and back.
+    const fields = () =>
+      Promise.all(
+        ['sft-steps', 'dpo-steps', 'prompts'].map((f) => page.$eval(byTestId(`classroom-${f}`), (e) => (e as HTMLInputElement).value)),
+      );
+    await click(page, byTestId('classroom-preset-quick'));
+    expect(await fields()).toEqual(['60', '10', '10']);
+    expect(await text(page, byTestId('classroom-step-sft'))).toMatch(/learning rate 0\.002, batch 8, 60 steps over 376 rows/);
+    expect(await text(page, byTestId('classroom-step-dpo'))).toMatch(/learning rate 5e-4, batch 8 pairs, 10 steps over 376 pairs/);
+    await click(page, byTestId('classroom-preset-recipe'));
+    expect(await fields()).toEqual(['0', '0', '40']);
+    expect(await text(page, byTestId('classroom-step-sft'))).toMatch(/learning rate 0\.001, batch 8, 141 steps/);
     expect(await text(page, byTestId('classroom-step-smoke'))).toMatch(/Train the SFT adapter first \(step 1\)/);
     expect(await page.$eval(byTestId('classroom-run-smoke'), (b) => (b as HTMLButtonElement).disabled)).toBe(true);
     await screenshot(page, 'classroom');
