@@ -25,9 +25,25 @@ export function localMounts(mounts: Record<string, string>): Plugin {
           res.statusCode = 404;
           return res.end(`${m[2]} not found in ${root}`);
         }
-        res.setHeader('Content-Length', String(size));
         res.setHeader('Content-Type', 'application/octet-stream');
         res.setHeader('Cache-Control', 'no-store');
+        res.setHeader('Accept-Ranges', 'bytes');
+        // One range ("bytes=a-b", "bytes=a-"): the page reads a checkpoint a tensor at a time, never the whole file.
+        const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+        if (range) {
+          const start = Number(range[1]);
+          const end = range[2] === '' ? size - 1 : Math.min(Number(range[2]), size - 1);
+          if (start > end || start >= size) {
+            res.statusCode = 416;
+            res.setHeader('Content-Range', `bytes */${size}`);
+            return res.end();
+          }
+          res.statusCode = 206;
+          res.setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
+          res.setHeader('Content-Length', String(end - start + 1));
+          return createReadStream(file, { start, end }).pipe(res);
+        }
+        res.setHeader('Content-Length', String(size));
         createReadStream(file).pipe(res);
       });
     },

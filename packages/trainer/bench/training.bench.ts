@@ -12,10 +12,12 @@ import { type BytesByKind, type Command, countsBetween, type Gpu, type GpuCounts
 import type { Target } from '../../kernels/bench/rows.ts';
 import { median } from '../../kernels/bench/timing.ts';
 import type { DpoExample, Sequence, SftExample } from '../src/data/tokenize.ts';
+import { fileBytes } from '../src/export/files.ts';
+import { safetensorsFiles } from '../src/export/safetensors-out.ts';
 import { expectedTensors, parseModelConfig } from '../src/model/config.ts';
 import { LoraAdapter } from '../src/model/lora.ts';
 import { Model } from '../src/model/model.ts';
-import { writeSafetensors } from '../src/model/safetensors.ts';
+import { bytesWeightFiles } from '../src/model/weight-file.ts';
 import { klSequences, unpairDpo } from '../src/objectives/kto.ts';
 import { defaultConfig, type TrainConfig } from '../src/train/config.ts';
 import { RunControl } from '../src/train/control.ts';
@@ -46,6 +48,11 @@ export interface TrainingBenchRow {
 export interface TrainingBenchRequest {
   quick: boolean;
   budgetMs: number;
+  /**
+   * The dtype the synthesized checkpoint is written in (default BF16, as Hub checkpoints are): BF16 matrices stay
+   * packed on the GPU, F32 ones take twice the bytes (what every checkpoint cost before packing).
+   */
+  weights?: 'BF16' | 'F32';
 }
 
 declare global {
@@ -77,7 +84,7 @@ function benchConfig(quick: boolean) {
   };
 }
 
-function syntheticModel(gpu: Gpu, json: Record<string, unknown>): Model {
+async function syntheticModel(gpu: Gpu, json: Record<string, unknown>, dtype: 'BF16' | 'F32'): Promise<Model> {
   const config = parseModelConfig(json);
   const rand = seededRandom(7);
   const tensors = [...expectedTensors(config)].map(([name, shape]) => {
@@ -85,7 +92,9 @@ function syntheticModel(gpu: Gpu, json: Record<string, unknown>): Model {
     const norm = name.endsWith('norm.weight');
     return { name, shape, data: Float32Array.from({ length: n }, () => (norm ? 1 : (rand() - 0.5) * 0.08)) };
   });
-  return Model.load(gpu, JSON.stringify(json), new Map([['model.safetensors', writeSafetensors(tensors)]]));
+  const data = new Map(tensors.map((t) => [t.name, t.data]));
+  const [file] = safetensorsFiles({ tensors, read: (name) => data.get(name) as Float32Array }, dtype);
+  return Model.load(gpu, JSON.stringify(json), bytesWeightFiles(new Map([['model.safetensors', await fileBytes(file)]])));
 }
 
 const PAD = 0;
@@ -173,7 +182,8 @@ function sequences(count: number, T: number, vocab: number): Sequence[] {
 
 export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Promise<TrainingBenchRow[]> {
   const json = benchConfig(request.quick);
-  const model = syntheticModel(gpu, json);
+  const weights = request.weights ?? 'BF16';
+  const model = await syntheticModel(gpu, json, weights);
   const c = model.config;
   const P = request.quick ? 2 : 4;
   const T = request.quick ? 32 : 128;
@@ -243,7 +253,7 @@ export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Pr
 
   const flopsOf = (sequences: number) => loraStepFlops(c, { sequences, length: T, lora, backward: true });
   const loraName = `LoRA r${lora.r} ${lora.targetModules.map((m) => m[0]).join('')} dropout ${lora.dropout}`;
-  const name = `${(model.parameterCount / 1e6).toFixed(1)}M Llama, ${loraName}, AdamW`;
+  const name = `${(model.parameterCount / 1e6).toFixed(1)}M Llama (${weights} weights), ${loraName}, AdamW`;
   const perStep = (ms: number, sequences: number) => ({
     msPerStep: ms,
     tokensPerSecond: (sequences * T) / (ms / 1000),

@@ -5,7 +5,6 @@
 import { expectedTensors, type ModelConfig, parseModelConfig } from '../model/config.ts';
 import { LoraError, loraScale, targetShape } from '../model/lora.ts';
 import { parseSafetensors, type TensorInfo, tensorToFloat32 } from '../model/safetensors.ts';
-import type { CheckpointFiles } from '../model/weights.ts';
 import { adapterModules, type StackInput } from '../store/stack.ts';
 import { ExportError } from './files.ts';
 
@@ -19,8 +18,8 @@ export interface Checkpoint {
   read(name: string): Float32Array;
 }
 
-/** Indexes the safetensors files (a single model.safetensors or its shards) of a checkpoint whose config is given. */
-export function openCheckpoint(configText: string, files: CheckpointFiles): Checkpoint {
+/** Indexes the safetensors files (a single model.safetensors or its shards, by name) of a checkpoint whose config is given. */
+export function openCheckpoint(configText: string, files: Map<string, Uint8Array>): Checkpoint {
   const configJson = JSON.parse(configText) as Record<string, unknown>;
   const config = parseModelConfig(configJson);
   const index = new Map<string, { file: string; bytes: Uint8Array; dataOffset: number; info: TensorInfo }>();

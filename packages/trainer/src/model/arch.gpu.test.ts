@@ -11,6 +11,7 @@ import { check, sameBits } from '../../test/engine.ts';
 import { type FixtureName, loadFixture } from '../../test/fixtures.ts';
 import { generate } from './generate.ts';
 import { Model } from './model.ts';
+import { bytesWeightFiles } from './weight-file.ts';
 
 /** Logits [B*T, V] of the base model on `rows` (all of length T), positions 0..T-1. */
 async function logits(gpu: Gpu, model: Model, rows: number[][]): Promise<Float32Array> {
@@ -29,7 +30,7 @@ async function logits(gpu: Gpu, model: Model, rows: number[][]): Promise<Float32
 async function load(gpu: Gpu, name: FixtureName, edit?: (config: Record<string, unknown>) => Record<string, unknown>) {
   const f = await loadFixture(name);
   const config = edit ? JSON.stringify(edit(JSON.parse(f.config))) : f.config;
-  return { f, model: Model.load(gpu, config, new Map([['model.safetensors', f.model]])) };
+  return { f, model: await Model.load(gpu, config, bytesWeightFiles(new Map([['model.safetensors', f.model]]))) };
 }
 
 gpuTest('Mistral with sliding_window null gives the numbers of the same checkpoint read as Llama, bit for bit', async ({ device }) => {

@@ -3,13 +3,14 @@
 import { describe, expect, it } from 'vitest';
 import type { AdapterRecord } from '../store/db.ts';
 import { adapterFingerprint, type ModelContent, modelFingerprint } from './fingerprint.ts';
+import { bytesWeightFiles } from './weight-file.ts';
 
 function model(weights: number[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]): ModelContent {
   return {
     config: '{"architectures":["LlamaForCausalLM"]}',
     tokenizerJson: '{"model":{}}',
     tokenizerConfig: '{"eos_token":"</s>"}',
-    safetensors: new Map([['model.safetensors', Uint8Array.from(weights)]]),
+    safetensors: bytesWeightFiles(new Map([['model.safetensors', Uint8Array.from(weights)]])),
   };
 }
 
@@ -26,8 +27,7 @@ describe('modelFingerprint', () => {
 
   it('changes with one weight byte anywhere, also in a later chunk', async () => {
     const base = await modelFingerprint(model(), 4);
-    const changed = model();
-    changed.safetensors.get('model.safetensors')![9] = 11;
+    const changed = model([1, 2, 3, 4, 5, 6, 7, 8, 9, 11]);
     expect(await modelFingerprint(changed, 4)).not.toBe(base);
   });
 
@@ -37,13 +37,18 @@ describe('modelFingerprint', () => {
       { ...model(), config: '{"architectures":["Qwen2ForCausalLM"]}' },
       { ...model(), tokenizerJson: '{"model":{"x":1}}' },
       { ...model(), tokenizerConfig: '{"eos_token":"<|im_end|>"}' },
-      { ...model(), safetensors: new Map([['model-00001-of-00001.safetensors', Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])]]) },
       {
         ...model(),
-        safetensors: new Map([
-          ['a.safetensors', Uint8Array.from([1, 2, 3, 4, 5])],
-          ['b.safetensors', Uint8Array.from([6, 7, 8, 9, 10])],
-        ]),
+        safetensors: bytesWeightFiles(new Map([['model-00001-of-00001.safetensors', Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])]])),
+      },
+      {
+        ...model(),
+        safetensors: bytesWeightFiles(
+          new Map([
+            ['a.safetensors', Uint8Array.from([1, 2, 3, 4, 5])],
+            ['b.safetensors', Uint8Array.from([6, 7, 8, 9, 10])],
+          ]),
+        ),
       },
     ];
     const all = await Promise.all(variants.map((v) => modelFingerprint(v)));
@@ -56,7 +61,9 @@ describe('modelFingerprint', () => {
       ['b.safetensors', Uint8Array.from([2])],
     ]);
     const b = new Map([...a].reverse());
-    expect(await modelFingerprint({ ...model(), safetensors: a })).toBe(await modelFingerprint({ ...model(), safetensors: b }));
+    expect(await modelFingerprint({ ...model(), safetensors: bytesWeightFiles(a) })).toBe(
+      await modelFingerprint({ ...model(), safetensors: bytesWeightFiles(b) }),
+    );
   });
 });
 

@@ -3,6 +3,7 @@
 // "model" folders) or one adapter imported twice get the cache entry their contents deserve, never each other's.
 import { hashKey } from '../hash.ts';
 import type { LoraConfig } from './lora-config.ts';
+import type { WeightFile } from './weight-file.ts';
 
 /** Bytes per digest call: crypto.subtle hashes a copy of its input, so a multi-GB shard is hashed a piece at a time. */
 export const FINGERPRINT_CHUNK = 64 * 2 ** 20;
@@ -12,8 +13,8 @@ export interface ModelContent {
   config: string;
   tokenizerJson: string;
   tokenizerConfig: string;
-  /** File name -> bytes (model.safetensors, or every shard). */
-  safetensors: Map<string, Uint8Array>;
+  /** File name -> the file (model.safetensors, or every shard). */
+  safetensors: Map<string, WeightFile>;
 }
 
 /**
@@ -23,10 +24,12 @@ export interface ModelContent {
 export async function modelFingerprint(m: ModelContent, chunk = FINGERPRINT_CHUNK): Promise<string> {
   const parts = ['webtune model v1', m.config, m.tokenizerJson, m.tokenizerConfig];
   const files = [...m.safetensors].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  for (const [name, bytes] of files) {
-    parts.push(name, String(bytes.length));
-    // One piece at a time: each digest holds a copy of its piece until it resolves.
-    for (let at = 0; at < bytes.length; at += chunk) parts.push(await hashKey([bytes.subarray(at, at + chunk)]));
+  for (const [name, file] of files) {
+    parts.push(name, String(file.size));
+    // One piece at a time, read and hashed and let go: the file is never held whole.
+    for (let at = 0; at < file.size; at += chunk) {
+      parts.push(await hashKey([await file.read(at, Math.min(at + chunk, file.size), 'bytes to fingerprint')]));
+    }
   }
   return hashKey(parts);
 }

@@ -9,11 +9,12 @@ import { parseAdapterConfig } from '../store/peft.ts';
 import { ROW_ALIGN } from './head.ts';
 import { LoraAdapter } from './lora.ts';
 import { Model } from './model.ts';
+import { bytesWeightFiles } from './weight-file.ts';
 
 gpuTest('chunked lm_head + cross-entropy equals the unchunked one bit for bit: log-probs, lse, LoRA gradients', async ({ device }) => {
   const gpu = new Gpu(device);
   const f = await loadFixture('mistral-window-f32');
-  const model = Model.load(gpu, f.config, new Map([['model.safetensors', f.model]]));
+  const model = await Model.load(gpu, f.config, bytesWeightFiles(new Map([['model.safetensors', f.model]])));
   const adapter = LoraAdapter.fromPeft(gpu, model.config, parseAdapterConfig(f.adapterConfig).lora, f.adapter);
   const [B, T, V] = [1, 80, model.config.vocabSize];
   const N = B * T;

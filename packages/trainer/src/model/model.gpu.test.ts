@@ -10,6 +10,7 @@ import { buildStep, type Step } from './decoder.ts';
 import { generate } from './generate.ts';
 import { LoraAdapter, peftKey } from './lora.ts';
 import { Model } from './model.ts';
+import { bytesWeightFiles } from './weight-file.ts';
 
 const B = 4;
 const T = 9;
@@ -60,7 +61,7 @@ async function setup(device: GPUDevice, name: (typeof FIXTURES)[number], config?
   const gpu = new Gpu(device);
   const f = await loadFixture(name);
   const json = config ? JSON.stringify(config(JSON.parse(f.config))) : f.config;
-  const model = Model.load(gpu, json, new Map([['model.safetensors', f.model]]));
+  const model = await Model.load(gpu, json, bytesWeightFiles(new Map([['model.safetensors', f.model]])));
   const { lora } = parseAdapterConfig(f.adapterConfig);
   const adapter = LoraAdapter.fromPeft(gpu, model.config, lora, f.adapter);
   return { gpu, f, model, adapter };
@@ -228,9 +229,9 @@ gpuTest(
   async ({ device }) => {
     const gpu = new Gpu(device);
     const f = await loadFixture('llama-gqa-bf16');
-    const files = new Map([['model.safetensors', f.model]]);
+    const files = bytesWeightFiles(new Map([['model.safetensors', f.model]]));
     const short = JSON.stringify({ ...JSON.parse(f.config), max_position_embeddings: 4 });
-    const model = Model.load(gpu, short, files);
+    const model = await Model.load(gpu, short, files);
     const fail = (what: string) => {
       throw new Error(what);
     };
@@ -257,8 +258,8 @@ gpuTest(
       return { ids, rows };
     };
     model.destroy();
-    const fresh = Model.load(gpu, short, files);
-    const [got, ref] = [await logits(fresh), await logits(Model.load(gpu, f.config, files))];
+    const fresh = await Model.load(gpu, short, files);
+    const [got, ref] = [await logits(fresh), await logits(await Model.load(gpu, f.config, files))];
     if (got.ids.join() !== ref.ids.join()) fail(`generated ${got.ids} with max_position_embeddings 4, ${ref.ids} with 2048`);
     // Row p of a table does not depend on its length: the same rotations, so the same bits.
     for (const [k, row] of got.rows.entries()) sameBits(row, ref.rows[k], `step ${k} logits, max_position_embeddings 4 vs 2048`);

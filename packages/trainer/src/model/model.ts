@@ -29,10 +29,10 @@ export class Model {
     this.pool = new ActivationPool(gpu);
   }
 
-  /** From config.json's text and the checkpoint's safetensors files. */
-  static load(gpu: Gpu, configJson: string, files: CheckpointFiles): Model {
+  /** From config.json's text and the checkpoint's safetensors files, read and uploaded one tensor at a time. */
+  static async load(gpu: Gpu, configJson: string, files: CheckpointFiles): Promise<Model> {
     const config = parseModelConfig(configJson);
-    return new Model(gpu, config, uploadWeights(gpu, config, files));
+    return new Model(gpu, config, await uploadWeights(gpu, config, files));
   }
 
   /** The recorded step for B sequences of T tokens with these adapters, built on first use. */

@@ -404,7 +404,8 @@ describe('weightHalves: packed BF16/F16 weights, as they are and finite', () => 
 });
 
 describe('checkShardIndex', () => {
-  const shard = (...names: string[]) => writeSafetensors(names.map((name) => ({ name, shape: [1], data: new Float32Array([1]) })));
+  const shard = (...names: string[]) =>
+    parseSafetensors('shard', writeSafetensors(names.map((name) => ({ name, shape: [1], data: new Float32Array([1]) }))));
   const shards = new Map([
     ['model-00001-of-00002.safetensors', shard('a', 'b')],
     ['model-00002-of-00002.safetensors', shard('c')],

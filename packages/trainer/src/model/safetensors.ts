@@ -51,11 +51,20 @@ const CONVERT =
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-export function parseSafetensors(file: string, bytes: Uint8Array, options: { maxHeaderBytes?: number } = {}): ParsedSafetensors {
+/**
+ * Parses and checks a file's header. `bytes` is the whole file, or with `fileSize` (the whole file's size) only its
+ * start, at least up to the end of the header: a streaming load reads the tensors later, one at a time.
+ */
+export function parseSafetensors(
+  file: string,
+  bytes: Uint8Array,
+  options: { maxHeaderBytes?: number; fileSize?: number } = {},
+): ParsedSafetensors {
   const fail = (problem: string, tensor: string | null = null) => new SafetensorsError(file, tensor, problem);
   const maxHeader = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
-  if (bytes.length < 8) {
-    throw fail(`the file is ${bytes.length} bytes, shorter than the 8-byte header length that starts every safetensors file: ${TRUNCATED}`);
+  const size = options.fileSize ?? bytes.length;
+  if (size < 8) {
+    throw fail(`the file is ${size} bytes, shorter than the 8-byte header length that starts every safetensors file: ${TRUNCATED}`);
   }
   // A u64 can exceed 2^53: compare as BigInt before it becomes a Number or an index.
   const headerLen64 = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
@@ -63,9 +72,11 @@ export function parseSafetensors(file: string, bytes: Uint8Array, options: { max
     throw fail(`the header length field says ${headerLen64} bytes, more than the ${maxHeader}-byte limit: ${CORRUPT}`);
   }
   const headerLen = Number(headerLen64);
-  if (8 + headerLen > bytes.length) {
-    throw fail(`the header length field says ${headerLen} bytes, but only ${bytes.length - 8} follow it: ${TRUNCATED}`);
+  if (8 + headerLen > size) {
+    throw fail(`the header length field says ${headerLen} bytes, but only ${size - 8} follow it: ${TRUNCATED}`);
   }
+  if (8 + headerLen > bytes.length)
+    throw fail(`only ${bytes.length} of the ${8 + headerLen} bytes up to the header's end were read: ${TRUNCATED}`);
 
   let text: string;
   try {
@@ -94,7 +105,7 @@ export function parseSafetensors(file: string, bytes: Uint8Array, options: { max
   }
 
   const dataOffset = 8 + headerLen;
-  const dataLen = bytes.length - dataOffset;
+  const dataLen = size - dataOffset;
   const infos: TensorInfo[] = [];
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') continue;
@@ -230,15 +241,17 @@ export function weightToFloat32(file: string, bytes: Uint8Array, dataOffset: num
 }
 
 /**
- * One BF16 or F16 weight's 16-bit patterns as they are (a copy), for the GPU to keep packed and widen as it reads;
+ * One BF16 or F16 weight's 16-bit patterns as they are (a view of `bytes` when aligned), for the GPU to keep packed and widen as it reads;
  * `bytes` and `dataOffset` as for tensorToFloat32. NaN and infinities are refused as weightToFloat32 refuses them.
  */
 export function weightHalves(file: string, bytes: Uint8Array, dataOffset: number, info: TensorInfo): Uint16Array {
   if (info.dtype !== 'BF16' && info.dtype !== 'F16') throw new SafetensorsError(file, info.name, `is ${info.dtype}, not BF16 or F16`);
   const { start, end, count } = tensorRange(file, bytes, dataOffset, info);
-  const out = new Uint16Array(count);
-  if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(bytes.subarray(start, end));
-  else {
+  const aligned = LITTLE_ENDIAN && (bytes.byteOffset + start) % 2 === 0;
+  // Aligned, the patterns are viewed where they lie (a load reads each tensor into its own buffer): no second copy.
+  const out = aligned ? new Uint16Array(bytes.buffer, bytes.byteOffset + start, count) : new Uint16Array(count);
+  if (!aligned && LITTLE_ENDIAN) new Uint8Array(out.buffer).set(bytes.subarray(start, end));
+  else if (!aligned) {
     const view = new DataView(bytes.buffer, bytes.byteOffset + start, end - start);
     for (let i = 0; i < count; i++) out[i] = view.getUint16(2 * i, true);
   }
@@ -401,9 +414,9 @@ export function parseShardIndex(file: string, json: string): { weightMap: Map<st
  * Each tensor the index maps to a shard is in that shard (transformers reads each tensor from the shard the index
  * names): an index that points elsewhere is refused, naming the tensor, the shard it names and where the tensor is.
  */
-export function checkShardIndex(file: string, weightMap: Map<string, string>, shards: Map<string, Uint8Array>): void {
+export function checkShardIndex(file: string, weightMap: Map<string, string>, shards: Map<string, ParsedSafetensors>): void {
   const holder = new Map<string, string>();
-  for (const [shard, bytes] of shards) for (const name of parseSafetensors(shard, bytes).tensors.keys()) holder.set(name, shard);
+  for (const [shard, parsed] of shards) for (const name of parsed.tensors.keys()) holder.set(name, shard);
   for (const [tensor, shard] of weightMap) {
     const actual = holder.get(tensor);
     if (actual === shard) continue;

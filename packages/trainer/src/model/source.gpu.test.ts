@@ -13,6 +13,7 @@ import {
   ModelSourceError,
   type ModelSourceErrorKind,
 } from './source.ts';
+import { readWhole } from './weight-file.ts';
 
 const HUB = `${location.origin}/__hub`;
 const SLOW = `${location.origin}/__hub-slow`;
@@ -41,13 +42,13 @@ function sameBytes(a: Uint8Array, b: Uint8Array, label: string): void {
   for (let i = 0; i < a.length; i++) assert(a[i] === b[i], `${label}: byte ${i} differs (${a[i]} vs ${b[i]})`);
 }
 
-function checkFiles(got: ModelFiles, disk: Map<string, Uint8Array>): void {
+async function checkFiles(got: ModelFiles, disk: Map<string, Uint8Array>): Promise<void> {
   const decode = (f: string) => new TextDecoder().decode(disk.get(f));
   assert(got.config === decode('config.json'), 'config.json text differs');
   assert(got.tokenizerJson === decode('tokenizer.json'), 'tokenizer.json text differs');
   assert(got.tokenizerConfig === decode('tokenizer_config.json'), 'tokenizer_config.json text differs');
   assert([...got.safetensors.keys()].join() === 'model.safetensors', `weights: ${[...got.safetensors.keys()]}`);
-  sameBytes(got.safetensors.get('model.safetensors')!, disk.get('model.safetensors')!, 'model.safetensors');
+  sameBytes(await readWhole(got.safetensors.get('model.safetensors')!), disk.get('model.safetensors')!, 'model.safetensors');
 }
 
 /** Progress events grouped by file, each file's events checked for order and consistency. */
@@ -99,7 +100,7 @@ gpuTest('hub: a full download streams every file with progress that sums to the 
     { onProgress: (p) => events.push({ ...p }) },
   );
   assert(got.id === 'webtune-test/llama-gqa-bf16', `id ${got.id}`);
-  checkFiles(got, disk);
+  await checkFiles(got, disk);
   const files = byFile(events);
   assert([...files.keys()].join() === [...disk.keys()].join(), `progress for ${[...files.keys()]}`);
   let sum = 0;
@@ -133,8 +134,12 @@ gpuTest('hub: a second load is served from Cache Storage, byte for byte; cache: 
     events.every((e) => e.cached && e.loaded === e.total),
     `events: ${JSON.stringify(events)}`,
   );
-  checkFiles(second, await onDisk('qwen2-bias-f16'));
-  sameBytes(second.safetensors.get('model.safetensors')!, first.safetensors.get('model.safetensors')!, 'cached vs downloaded');
+  await checkFiles(second, await onDisk('qwen2-bias-f16'));
+  sameBytes(
+    await readWhole(second.safetensors.get('model.safetensors')!),
+    await readWhole(first.safetensors.get('model.safetensors')!),
+    'cached vs downloaded',
+  );
   console.info(`source.gpu: cached load of qwen2-bias-f16 took ${ms.toFixed(1)} ms`);
 
   const fresh: DownloadProgress[] = [];
@@ -158,7 +163,8 @@ gpuTest('hub: a sharded checkpoint loads the index and both shards, holding ever
   const original = await raw(`${FIXTURES}/llama-tied-f32/model.safetensors`);
   const ref = parseSafetensors('model.safetensors', original);
   const found = new Map<string, string>();
-  for (const [shard, bytes] of got.safetensors) {
+  for (const [shard, file] of got.safetensors) {
+    const bytes = await readWhole(file);
     const parsed = parseSafetensors(shard, bytes);
     assert(parsed.tensors.size > 0, `${shard} is empty`);
     for (const [name, t] of parsed.tensors) {
@@ -215,7 +221,7 @@ gpuTest('hub: a gated repo answers 401 without a token and loads with one', asyn
     ['401', 'Access to model webtune-test/gated-llama is restricted', 'gated or private', 'accept its license', 'access token'],
     { status: 401, file: 'config.json' },
   );
-  checkFiles(await fetchModelFiles({ ...source, token: 'hf_test' }, { cache: false }), await onDisk('llama-tied-f32'));
+  await checkFiles(await fetchModelFiles({ ...source, token: 'hf_test' }, { cache: false }), await onDisk('llama-tied-f32'));
 });
 
 gpuTest('hub: a cross-origin endpoint works (CORS preflight with Authorization, error bodies readable)', async () => {
@@ -230,7 +236,7 @@ gpuTest('hub: a cross-origin endpoint works (CORS preflight with Authorization, 
       status: 401,
     },
   );
-  checkFiles(await fetchModelFiles({ ...source, token: 'hf_test' }, { cache: false }), await onDisk('llama-tied-f32'));
+  await checkFiles(await fetchModelFiles({ ...source, token: 'hf_test' }, { cache: false }), await onDisk('llama-tied-f32'));
   expectError(await rejection(fetchModelFiles({ kind: 'hub', repo: 'webtune-test/nope', endpoint: url })), 'not-found', [
     'Repository not found',
   ]);
@@ -272,7 +278,7 @@ gpuTest('cancel: aborting mid-download rejects promptly with an AbortError and c
   assert(early === before.signal.reason && events === 0, 'pre-aborted signal');
 
   // And the next attempt downloads the whole file.
-  checkFiles(await fetchModelFiles(source), await onDisk('llama-tied-f32'));
+  await checkFiles(await fetchModelFiles(source), await onDisk('llama-tied-f32'));
   assert(await cached(modelUrl), 'model.safetensors not cached after a complete download');
 });
 
@@ -294,9 +300,9 @@ gpuTest('url source: a folder served over HTTP (relative base URL), cached like 
   const disk = await onDisk('llama-tied-f32');
   const got = await fetchModelFiles(source);
   assert(got.id === 'demo', `id ${got.id}`);
-  checkFiles(got, disk);
+  await checkFiles(got, disk);
   const events: DownloadProgress[] = [];
-  checkFiles(await fetchModelFiles(source, { onProgress: (p) => events.push(p) }), disk);
+  await checkFiles(await fetchModelFiles(source, { onProgress: (p) => events.push(p) }), disk);
   assert(events.length === 4 && events.every((p) => p.cached), `second load: ${JSON.stringify(events)}`);
 
   const missing = `${location.origin}${FIXTURES}/no-such-model/config.json`;
@@ -318,7 +324,7 @@ gpuTest('files source: picked Blobs (a folder prefix, extra files, shards); miss
   const events: DownloadProgress[] = [];
   const got = await fetchModelFiles({ kind: 'files', files, id: 'my-model' }, { onProgress: (p) => events.push(p) });
   assert(got.id === 'my-model', `id ${got.id}`);
-  checkFiles(got, disk);
+  await checkFiles(got, disk);
   const finals = [...byFile(events)].map(([f, list]) => [f, list.at(-1)!] as const);
   assert(
     finals.every(([f, p]) => p.loaded === disk.get(f)!.length && p.total === p.loaded && !p.cached),

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { type HubMockServer, hubMock } from '@webtune/harness';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FIXTURES_DIR, hubTestOptions } from '../../test/hub-fixtures.ts';
+import { parseSafetensors } from './safetensors.ts';
 import {
   DEFAULT_HUB_ENDPOINT,
   type DownloadProgress,
@@ -18,6 +19,7 @@ import {
   ModelSourceError,
   validateRepoId,
 } from './source.ts';
+import { readWhole } from './weight-file.ts';
 
 describe('hubUrl', () => {
   it('builds the resolve URL, revision main', () => {
@@ -149,7 +151,7 @@ describe('fetchModelFiles against the standalone Hub mock', () => {
     const disk = (f: string) => readFileSync(join(FIXTURES_DIR, 'llama-gqa-bf16', f));
     expect(got.config).toBe(disk('config.json').toString());
     expect(got.tokenizerJson).toBe(disk('tokenizer.json').toString());
-    expect(Buffer.from(got.safetensors.get('model.safetensors')!).equals(disk('model.safetensors'))).toBe(true);
+    expect(Buffer.from(await readWhole(got.safetensors.get('model.safetensors')!)).equals(disk('model.safetensors'))).toBe(true);
     const last = new Map(events.map((e) => [e.file, e]));
     for (const [file, e] of last) expect([file, e.loaded, e.total, e.cached]).toEqual([file, disk(file).length, disk(file).length, false]);
     expect(seen.map((s) => s.authorization)).toEqual([null, null, null, null]);
@@ -289,5 +291,92 @@ describe('fetchModelFiles against the standalone Hub mock', () => {
     expect(noConfig.message).toMatch(
       /^config\.json is missing from the picked files \(m\/model\.safetensors\): pick the whole model folder/,
     );
+  });
+});
+
+describe('weights are read a range at a time, never whole', () => {
+  const folder = join(FIXTURES_DIR, 'llama-gqa-bf16');
+  const disk = (f: string) => new Uint8Array(readFileSync(join(folder, f)));
+  let server: Server;
+  let base: string;
+  let honourRanges = true;
+  let failTensors = false;
+  const requests: { file: string; range: string | null }[] = [];
+
+  beforeAll(async () => {
+    // A folder server like the CLI's (apps/cli/src/mount.ts): one "bytes=a-b" range, or the whole file.
+    server = createServer((req, res) => {
+      const file = decodeURIComponent((req.url ?? '/').slice(1));
+      const range = req.headers.range ?? null;
+      requests.push({ file, range });
+      let bytes: Uint8Array;
+      try {
+        bytes = disk(file);
+      } catch {
+        res.writeHead(404).end();
+        return;
+      }
+      const m = /^bytes=(\d+)-(\d+)$/.exec(range ?? '');
+      if (failTensors && m && Number(m[1]) > 0) {
+        res.writeHead(500).end();
+        return;
+      }
+      if (!m || !honourRanges) {
+        res.writeHead(200, { 'Content-Length': String(bytes.length) }).end(Buffer.from(bytes));
+        return;
+      }
+      const [start, end] = [Number(m[1]), Math.min(Number(m[2]), bytes.length - 1)];
+      res.writeHead(206, { 'Content-Range': `bytes ${start}-${end}/${bytes.length}`, 'Content-Length': String(end - start + 1) });
+      res.end(Buffer.from(bytes.subarray(start, end + 1)));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+  });
+  afterAll(() => new Promise((r) => server.close(r)));
+
+  it('a server that answers Range: model.safetensors is never fetched whole, and reads give the file as on disk', async () => {
+    requests.length = 0;
+    const got = await fetchModelFiles({ kind: 'url', baseUrl: base, id: 'm' }, { cache: false });
+    const weights = got.safetensors.get('model.safetensors')!;
+    const original = disk('model.safetensors');
+    expect(weights.size).toBe(original.length);
+    const parsed = parseSafetensors('model.safetensors', original);
+    const t = parsed.tensors.get('model.layers.0.mlp.down_proj.weight')!;
+    const at = [parsed.dataOffset + t.begin, parsed.dataOffset + t.end] as const;
+    expect(Buffer.from(await weights.read(...at, 'a tensor')).equals(Buffer.from(original.subarray(...at)))).toBe(true);
+    const weightRequests = requests.filter((r) => r.file === 'model.safetensors');
+    expect(weightRequests.length).toBeGreaterThan(1);
+    expect(weightRequests.every((r) => r.range !== null)).toBe(true);
+    expect(weightRequests.at(-1)!.range).toBe(`bytes=${at[0]}-${at[1] - 1}`);
+  });
+
+  it('a server that ignores Range still loads (the file is read whole, the one case that holds it)', async () => {
+    honourRanges = false;
+    try {
+      const got = await fetchModelFiles({ kind: 'url', baseUrl: base, id: 'm' }, { cache: false });
+      expect(Buffer.from(await readWhole(got.safetensors.get('model.safetensors')!)).equals(Buffer.from(disk('model.safetensors')))).toBe(
+        true,
+      );
+    } finally {
+      honourRanges = true;
+    }
+  });
+
+  it('a tensor read that fails names the tensor, the file, its bytes and the URL', async () => {
+    const got = await fetchModelFiles({ kind: 'url', baseUrl: base, id: 'm' }, { cache: false });
+    failTensors = true;
+    try {
+      const e = await got.safetensors
+        .get('model.safetensors')!
+        .read(1000, 2000, 'tensor "lm_head.weight"')
+        .catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ModelSourceError);
+      expect((e as ModelSourceError).kind).toBe('network');
+      expect((e as Error).message).toBe(
+        `Could not read tensor "lm_head.weight" of model.safetensors (bytes 1000..2000) from ${base}model.safetensors: the server answered 500, not 206 Partial Content. Check that the server is still running and the file unchanged, then load again.`,
+      );
+    } finally {
+      failTensors = false;
+    }
   });
 });

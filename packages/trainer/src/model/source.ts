@@ -6,7 +6,8 @@
 // file, land in Cache Storage only when complete and valid, and fail with a ModelSourceError that names the file, the
 // URL and what to do. Cancelling (AbortSignal) rejects with the signal's reason, an AbortError by default, never with
 // a ModelSourceError, so a caller can tell "the user stopped it" from "it broke".
-import { checkShardIndex, parseSafetensors, parseShardIndex } from './safetensors.ts';
+import { checkShardIndex, type ParsedSafetensors, parseSafetensors, parseShardIndex } from './safetensors.ts';
+import { blobWeightFile, bytesWeightFile, readSafetensorsHeader, type WeightFile } from './weight-file.ts';
 
 export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
 /** The Cache Storage bucket; bump the suffix if what is stored (or how it is keyed) ever changes. */
@@ -29,8 +30,11 @@ export interface ModelFiles {
   config: string;
   tokenizerJson: string;
   tokenizerConfig: string;
-  /** File name -> bytes: `model.safetensors`, or every shard named by the index (sorted). */
-  safetensors: Map<string, Uint8Array>;
+  /**
+   * File name -> the file, read a range at a time: `model.safetensors`, or every shard named by the index (sorted).
+   * Their headers are checked; their tensors are read when the model is uploaded (model/weights.ts).
+   */
+  safetensors: Map<string, WeightFile>;
 }
 
 export interface DownloadProgress {
@@ -233,6 +237,8 @@ interface Origin {
   /** Where a file comes from, for messages: its URL, or "the picked files". */
   where(file: string): string;
   read(file: string, ctx: ReadContext): Promise<Uint8Array | Missing>;
+  /** A weights file, opened to be read a range at a time (its progress reported as it is downloaded or opened). */
+  openWeights(file: string, ctx: ReadContext): Promise<WeightFile | Missing>;
   /** The name of a pickled PyTorch weights file the source has (probed, not downloaded), or null. */
   findPickle(signal: AbortSignal | undefined): Promise<string | null>;
   /** Sentences for a 404 on the given file. */
@@ -277,6 +283,7 @@ function hubOrigin(s: Extract<ModelSource, { kind: 'hub' }>): Origin {
     id: s.repo,
     where: url,
     read: (file, ctx) => download(url(file), file, headers, ctx, origin.authHelp),
+    openWeights: (file, ctx) => openRemoteWeights(url(file), file, headers, ctx, origin.authHelp),
     findPickle: (signal) => probeAll(PICKLE_WEIGHTS, url, headers, signal),
     notFoundHelp(file, m) {
       if (m.code === 'RepoNotFound' || /repository not found/i.test(m.detail ?? '')) {
@@ -322,6 +329,7 @@ function urlOrigin(s: Extract<ModelSource, { kind: 'url' }>): Origin {
     id: s.id,
     where: url,
     read: (file, ctx) => download(url(file), file, {}, ctx, authHelp),
+    openWeights: (file, ctx) => openRemoteWeights(url(file), file, {}, ctx, authHelp),
     findPickle: (signal) => probeAll(PICKLE_WEIGHTS, url, {}, signal),
     notFoundHelp: (file) =>
       file === 'config.json'
@@ -364,6 +372,21 @@ function filesOrigin(s: Extract<ModelSource, { kind: 'files' }>): Origin {
       if (!blob) return { missing: true, url: null, code: null, detail: null };
       return readBlob(blob, file, ctx);
     },
+    async openWeights(file, ctx) {
+      const blob = byPath.get(dir + file);
+      if (!blob) return { missing: true, url: null, code: null, detail: null };
+      rethrowIfAborted(ctx.signal);
+      ctx.onProgress?.({ file, loaded: blob.size, total: blob.size, cached: false });
+      return blobWeightFile(
+        blob,
+        (what, e) =>
+          new ModelSourceError(
+            'network',
+            `Could not read ${what} of ${file} from the picked files (${errorText(e)}): was the file moved or changed? Pick it again.`,
+            file,
+          ),
+      );
+    },
     findPickle: async () => names.find((n) => n.startsWith(dir) && /\.(bin|pth|pt)$/.test(n))?.slice(dir.length) ?? null,
     notFoundHelp: () =>
       `Pick the whole model folder${dir ? ` ("${dir.replace(/\/$/, '')}")` : ''} as save_pretrained() writes it or the Hub lists it.`,
@@ -396,6 +419,37 @@ function rethrowIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw signal.reason ?? new DOMException('The download was cancelled.', 'AbortError');
 }
 
+/** GET `url`: the response when it is 2xx, Missing for a 404 (with the server's explanation), else the error to show. */
+async function request(
+  url: string,
+  file: string,
+  headers: Record<string, string>,
+  ctx: ReadContext,
+  authHelp: (status: number) => string,
+): Promise<Response | Missing> {
+  const { signal } = ctx;
+  let res: Response;
+  try {
+    res = await fetch(url, { headers, signal });
+  } catch (e) {
+    rethrowIfAborted(signal);
+    throw new ModelSourceError(
+      'network',
+      `Could not download ${file} from ${url}: the request failed (${errorText(e)}). Are you offline, or is ${new URL(url).origin} unreachable (down, blocked by a proxy or firewall, or not allowing cross-origin requests)?`,
+      file,
+      url,
+      null,
+      { cause: e },
+    );
+  }
+  if (res.status === 404) {
+    const detail = await errorDetail(res);
+    return { missing: true, url, code: res.headers.get('x-error-code'), detail };
+  }
+  if (!res.ok) throw await httpError(res, file, url, authHelp);
+  return res;
+}
+
 async function download(
   url: string,
   file: string,
@@ -418,49 +472,28 @@ async function download(
     }
   }
 
-  let res: Response;
-  try {
-    res = await fetch(url, { headers, signal });
-  } catch (e) {
-    rethrowIfAborted(signal);
-    throw new ModelSourceError(
-      'network',
-      `Could not download ${file} from ${url}: the request failed (${errorText(e)}). Are you offline, or is ${new URL(url).origin} unreachable (down, blocked by a proxy or firewall, or not allowing cross-origin requests)?`,
-      file,
-      url,
-      null,
-      { cause: e },
-    );
-  }
-  if (res.status === 404) {
-    const detail = await errorDetail(res);
-    return { missing: true, url, code: res.headers.get('x-error-code'), detail };
-  }
-  if (!res.ok) throw await httpError(res, file, url, authHelp);
+  const res = await request(url, file, headers, ctx, authHelp);
+  if ('missing' in res) return res;
+  return receive(res, url, file, ctx);
+}
 
+/** The bytes of a body's length, or null when it is not known (none announced, or compressed). */
+function announcedLength(res: Response): number | null {
   const length = res.headers.get('content-length');
   const encoding = res.headers.get('content-encoding');
   // With Content-Encoding the length counts compressed bytes; the body stream yields decoded ones.
-  const total = length !== null && /^\d+$/.test(length) && (!encoding || encoding === 'identity') ? Number(length) : null;
+  return length !== null && /^\d+$/.test(length) && (!encoding || encoding === 'identity') ? Number(length) : null;
+}
+
+/** Reads a 2xx response's whole body with progress, checks it is complete and valid, and caches it (ctx.cache). */
+async function receive(res: Response, url: string, file: string, ctx: ReadContext): Promise<Uint8Array> {
+  const { signal, cache } = ctx;
+  const total = announcedLength(res);
   const bytes = await readStream(res.body, file, total, ctx, (loaded, e) => {
     rethrowIfAborted(signal);
-    return new ModelSourceError(
-      'network',
-      `The download of ${file} from ${url} broke off after ${formatBytes(loaded)}${total === null ? '' : ` of ${formatBytes(total)}`} (${errorText(e)}): check your connection and try again; nothing partial was kept.`,
-      file,
-      url,
-      null,
-      { cause: e },
-    );
+    return brokenOff(url, file, loaded, total, e);
   });
-  if (total !== null && bytes.length < total) {
-    throw new ModelSourceError(
-      'truncated',
-      `The download of ${file} from ${url} ended after ${formatBytes(bytes.length)} of the ${formatBytes(total)} the server announced: try again; nothing partial was kept.`,
-      file,
-      url,
-    );
-  }
+  if (total !== null && bytes.length < total) throw cutShort(url, file, bytes.length, total);
   ctx.validate(bytes);
   if (cache) {
     const stored = new Response(bytes as Uint8Array<ArrayBuffer>, {
@@ -470,6 +503,211 @@ async function download(
     await cache.put(url, stored).catch((e) => console.warn(`webtune: could not cache ${url}: ${errorText(e)}`));
   }
   return bytes;
+}
+
+function brokenOff(url: string, file: string, loaded: number, total: number | null, e: unknown): ModelSourceError {
+  return new ModelSourceError(
+    'network',
+    `The download of ${file} from ${url} broke off after ${formatBytes(loaded)}${total === null ? '' : ` of ${formatBytes(total)}`} (${errorText(e)}): check your connection and try again; nothing partial was kept.`,
+    file,
+    url,
+    null,
+    { cause: e },
+  );
+}
+
+function cutShort(url: string, file: string, loaded: number, total: number): ModelSourceError {
+  return new ModelSourceError(
+    'truncated',
+    `The download of ${file} from ${url} ended after ${formatBytes(loaded)} of the ${formatBytes(total)} the server announced: try again; nothing partial was kept.`,
+    file,
+    url,
+  );
+}
+
+/**
+ * A weights file over HTTP, never held whole: from Cache Storage (the entry's Blob, read by slices), else streamed into
+ * Cache Storage and then read from there, else (no cache) read by Range requests when the server answers them. A server
+ * that ignores Range, or a body of unknown length, is read whole as before: the one case that still holds the file.
+ */
+async function openRemoteWeights(
+  url: string,
+  file: string,
+  headers: Record<string, string>,
+  ctx: ReadContext,
+  authHelp: (status: number) => string,
+): Promise<WeightFile | Missing> {
+  const { signal, onProgress, cache } = ctx;
+  rethrowIfAborted(signal);
+  const cachedFile = (blob: Blob) =>
+    blobWeightFile(blob, (what, e) => {
+      rethrowIfAborted(signal);
+      return new ModelSourceError(
+        'network',
+        `Could not read ${what} of ${file} from the browser's cache of ${url} (${errorText(e)}): clear the model cache and load it again.`,
+        file,
+        url,
+        null,
+        { cause: e },
+      );
+    });
+  if (cache) {
+    const hit = await cachedBlob(cache, url);
+    if (hit) {
+      onProgress?.({ file, loaded: hit.size, total: hit.size, cached: true });
+      return cachedFile(hit);
+    }
+  }
+  const res = await request(url, file, cache ? headers : { ...headers, Range: 'bytes=0-7' }, ctx, authHelp);
+  if ('missing' in res) return res;
+  const size = res.status === 206 ? rangeTotal(res) : null;
+  if (size !== null) {
+    await res.body?.cancel().catch(() => {});
+    onProgress?.({ file, loaded: 0, total: size, cached: false });
+    return rangeWeightFile(url, file, headers, size, signal);
+  }
+  const total = res.status === 206 ? null : announcedLength(res);
+  if (cache && total !== null && res.body) {
+    const blob = await streamIntoCache(cache, res, url, file, total, ctx);
+    if (blob) return cachedFile(blob);
+    // Not stored (a full disk): the body is spent, so it is fetched again and held in memory this once.
+    return bytesWeightFile(await receive(await requestOk(url, file, headers, ctx, authHelp), url, file, { ...ctx, cache: null }));
+  }
+  if (res.status === 206) return bytesWeightFile(await receive(await requestOk(url, file, headers, ctx, authHelp), url, file, ctx));
+  return bytesWeightFile(await receive(res, url, file, ctx));
+}
+
+/** request() for a file already seen to exist: a 404 now is an error like any other. */
+async function requestOk(
+  url: string,
+  file: string,
+  headers: Record<string, string>,
+  ctx: ReadContext,
+  authHelp: (status: number) => string,
+): Promise<Response> {
+  const res = await request(url, file, headers, ctx, authHelp);
+  if ('missing' in res)
+    throw new ModelSourceError('network', `${file} disappeared from ${url} while it was being read: try again.`, file, url, 404);
+  return res;
+}
+
+/** A cached entry's Blob when it is whole (its recorded length), else null (a damaged entry is dropped). */
+async function cachedBlob(cache: Cache, url: string): Promise<Blob | null> {
+  const hit = await cache.match(url).catch(() => undefined);
+  if (!hit) return null;
+  const blob = await hit.blob().catch(() => null);
+  if (blob && String(blob.size) === hit.headers.get(CACHED_BYTES)) return blob;
+  await cache.delete(url).catch(() => false);
+  return null;
+}
+
+/** The full size from a 206's Content-Range ("bytes 0-7/12345"), or null when it is not given. */
+function rangeTotal(res: Response): number | null {
+  const m = /^bytes \d+-\d+\/(\d+)$/.exec(res.headers.get('content-range') ?? '');
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * Streams a body into Cache Storage with progress, never holding it: the entry exists only once the whole body is
+ * stored (Cache.put commits at the end), so a cancelled, broken or short download leaves nothing. Returns the entry's
+ * Blob, or null when the cache refused it (quota).
+ */
+async function streamIntoCache(
+  cache: Cache,
+  res: Response,
+  url: string,
+  file: string,
+  total: number,
+  ctx: ReadContext,
+): Promise<Blob | null> {
+  const { signal, onProgress } = ctx;
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  let loaded = 0;
+  /** Why the body is not the file (broken off, short, too long): set before the stream errors, so put's rejection is ours. */
+  let failure: ModelSourceError | null = null;
+  const fail = (controller: ReadableStreamDefaultController<Uint8Array>, e: ModelSourceError) => {
+    failure = e;
+    controller.error(e);
+  };
+  onProgress?.({ file, loaded: 0, total, cached: false });
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let step: ReadableStreamReadResult<Uint8Array>;
+      try {
+        step = await reader.read();
+      } catch (e) {
+        return fail(controller, brokenOff(url, file, loaded, total, e));
+      }
+      if (step.done) {
+        if (loaded < total) fail(controller, cutShort(url, file, loaded, total));
+        else controller.close();
+        return;
+      }
+      loaded += step.value.length;
+      if (loaded > total) return fail(controller, brokenOff(url, file, loaded, total, new Error(`more than the ${total} bytes announced`)));
+      controller.enqueue(step.value);
+      onProgress?.({ file, loaded, total, cached: false });
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  const headers = { 'content-type': res.headers.get('content-type') ?? 'application/octet-stream', [CACHED_BYTES]: String(total) };
+  try {
+    await cache.put(url, new Response(body, { headers }));
+  } catch (e) {
+    rethrowIfAborted(signal);
+    if (failure) {
+      await cache.delete(url).catch(() => false);
+      throw failure;
+    }
+    console.warn(`webtune: could not cache ${url}: ${errorText(e)}`); // a full disk: not a failed download
+    return null;
+  }
+  rethrowIfAborted(signal);
+  const blob = await cachedBlob(cache, url);
+  if (!blob) throw brokenOff(url, file, loaded, total, new Error('the cached copy could not be read back'));
+  return blob;
+}
+
+/** A file read by HTTP Range requests, one per tensor (a server that answered 206 to the first). */
+function rangeWeightFile(
+  url: string,
+  file: string,
+  headers: Record<string, string>,
+  size: number,
+  signal: AbortSignal | undefined,
+): WeightFile {
+  return {
+    size,
+    async read(begin, end, what) {
+      if (end <= begin) return new Uint8Array(0);
+      const fail = (why: string, e?: unknown) => {
+        rethrowIfAborted(signal);
+        return new ModelSourceError(
+          'network',
+          `Could not read ${what} of ${file} (bytes ${begin}..${end}) from ${url}: ${why}. Check that the server is still running and the file unchanged, then load again.`,
+          file,
+          url,
+          null,
+          { cause: e },
+        );
+      };
+      let res: Response;
+      try {
+        res = await fetch(url, { headers: { ...headers, Range: `bytes=${begin}-${end - 1}` }, signal });
+      } catch (e) {
+        throw fail(`the request failed (${errorText(e)})`, e);
+      }
+      if (res.status !== 206) throw fail(`the server answered ${res.status}, not 206 Partial Content`);
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(await res.arrayBuffer());
+      } catch (e) {
+        throw fail(`the body broke off (${errorText(e)})`, e);
+      }
+      if (bytes.length !== end - begin) throw fail(`${bytes.length} bytes came instead of ${end - begin}`);
+      return bytes;
+    },
+  };
 }
 
 async function readBlob(blob: Blob, file: string, ctx: ReadContext): Promise<Uint8Array> {
@@ -636,6 +874,20 @@ export async function fetchModelFiles(source: ModelSource, options: FetchModelOp
       throw corrupt(origin, file, errorText(e), e);
     }
   };
+  const headers = new Map<string, ParsedSafetensors>();
+  /** Opens a weights file and checks its header (a corrupt file is dropped from the cache); its tensors are read at upload. */
+  const openWeights = async (file: string): Promise<WeightFile | Missing> => {
+    const got = await origin.openWeights(file, { signal, onProgress, cache, validate: safetensors(file) });
+    if ('missing' in got) return got;
+    try {
+      headers.set(file, await readSafetensorsHeader(file, got));
+    } catch (e) {
+      if (e instanceof ModelSourceError || isAbortError(e)) throw e;
+      if (cache) await cache.delete(origin.where(file)).catch(() => false);
+      throw corrupt(origin, file, errorText(e), e);
+    }
+    return got;
+  };
   const missing = (kind: ModelSourceErrorKind, file: string, m: Missing, extra = '') => {
     const where = m.url ? `${file} was not found at ${m.url}` : `${file} is not among the picked files`;
     const said = m.detail ? ` (the server says "${m.detail}")` : '';
@@ -654,8 +906,8 @@ export async function fetchModelFiles(source: ModelSource, options: FetchModelOp
   const tokenizerJson = await text('tokenizer.json', 'missing-tokenizer', TOKENIZER_HELP);
   const tokenizerConfig = await text('tokenizer_config.json', 'missing-tokenizer', TOKENIZER_HELP);
 
-  const weights = new Map<string, Uint8Array>();
-  const single = await read('model.safetensors', safetensors('model.safetensors'));
+  const weights = new Map<string, WeightFile>();
+  const single = await openWeights('model.safetensors');
   if (!('missing' in single)) {
     weights.set('model.safetensors', single);
     return { id: origin.id, config, tokenizerJson, tokenizerConfig, safetensors: weights };
@@ -689,14 +941,14 @@ export async function fetchModelFiles(source: ModelSource, options: FetchModelOp
     throw corrupt(origin, INDEX, errorText(e), e);
   }
   for (const shard of index.shards) {
-    const got = await read(shard, safetensors(shard));
+    const got = await openWeights(shard);
     if ('missing' in got) {
       throw missing('missing-weights', shard, got, ` ${INDEX} names it, so the checkpoint is incomplete.`);
     }
     weights.set(shard, got);
   }
   try {
-    checkShardIndex(INDEX, index.weightMap, weights);
+    checkShardIndex(INDEX, index.weightMap, headers);
   } catch (e) {
     throw corrupt(origin, INDEX, errorText(e), e);
   }

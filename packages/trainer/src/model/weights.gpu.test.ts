@@ -6,12 +6,13 @@ import { sameBits } from '../../test/engine.ts';
 import { type FixtureName, loadFixture, readAll } from '../../test/fixtures.ts';
 import { Model } from './model.ts';
 import { writeSafetensors } from './safetensors.ts';
+import { bytesWeightFiles } from './weight-file.ts';
 
 const [B, T] = [2, 7];
 
 /** Logits and log-probs of a forward pass over fixed ids; the weight bytes the model holds. */
 async function forward(gpu: Gpu, config: string, file: Uint8Array) {
-  const model = Model.load(gpu, config, new Map([['model.safetensors', file]]));
+  const model = await Model.load(gpu, config, bytesWeightFiles(new Map([['model.safetensors', file]])));
   const w = model.weights;
   const matrices = new Set([w.embed, w.lmHead, ...w.layers.flatMap((l) => [l.q, l.k, l.v, l.o, l.gate, l.up, l.down])]);
   const matrixBytes = [...matrices].reduce((n, t) => n + t.byteLength, 0);

@@ -4,7 +4,8 @@
 // take half the memory of float32 and compute the same numbers. Vectors (norms, biases) are float32.
 import { type Gpu, ropeTables, type Tensor } from '@webtune/kernels';
 import { checkCheckpointTensors, type ModelConfig, ropeInvFreq } from './config.ts';
-import { parseSafetensors, SafetensorsError, type TensorInfo, weightHalves, weightToFloat32 } from './safetensors.ts';
+import { SafetensorsError, type TensorInfo, weightHalves, weightToFloat32 } from './safetensors.ts';
+import { readSafetensorsHeader, readTensorBytes, type WeightFile } from './weight-file.ts';
 
 export interface LayerWeights {
   inputNorm: Tensor; // [C]
@@ -42,8 +43,8 @@ export interface ModelWeights {
   ropePositions: number;
 }
 
-/** One safetensors file's bytes, by file name (a single model.safetensors, or the shards). */
-export type CheckpointFiles = Map<string, Uint8Array>;
+/** A checkpoint's safetensors files by name (a single model.safetensors, or the shards), read a range at a time. */
+export type CheckpointFiles = Map<string, WeightFile>;
 
 /**
  * Positions the RoPE tables cover at load, at most: max_position_embeddings can be 128k, and tables that long would
@@ -52,67 +53,80 @@ export type CheckpointFiles = Map<string, Uint8Array>;
 export const INITIAL_ROPE_POSITIONS = 16384;
 
 /**
- * Validate every file, check the tensors against the config (missing ones named), then upload
- * what the decoder needs: BF16/F16 matrices packed as they are, everything else as float32 (exact). With normPlusOne
- * (Gemma 3) every RMSNorm weight is uploaded as 1 + w, added in float32 as transformers does (`1.0 + self.weight.float()`).
+ * Read and check every file's header, check the tensors against the config (missing ones named), then upload what the
+ * decoder needs one tensor at a time: its bytes read, converted (BF16/F16 matrices stay packed as they are, everything
+ * else becomes float32, exactly), uploaded, and let go before the next is read, so the host never holds more than one
+ * tensor. If anything fails (a read, a NaN, the GPU), the tensors uploaded so far are destroyed: nothing half-loaded.
+ * With normPlusOne (Gemma 3) every RMSNorm weight is uploaded as 1 + w, added in float32 as transformers does
+ * (`1.0 + self.weight.float()`).
  */
-export function uploadWeights(gpu: Gpu, config: ModelConfig, files: CheckpointFiles): ModelWeights {
-  const index = new Map<string, { file: string; bytes: Uint8Array; dataOffset: number; info: TensorInfo }>();
-  for (const [file, bytes] of files) {
-    const parsed = parseSafetensors(file, bytes);
+export async function uploadWeights(gpu: Gpu, config: ModelConfig, files: CheckpointFiles): Promise<ModelWeights> {
+  const index = new Map<string, { file: string; source: WeightFile; dataOffset: number; info: TensorInfo }>();
+  for (const [file, source] of files) {
+    const parsed = await readSafetensorsHeader(file, source);
     for (const [name, info] of parsed.tensors) {
       const other = index.get(name)?.file;
       if (other) throw new SafetensorsError(file, name, `is in ${other} too: a tensor belongs to one shard; the checkpoint is corrupt`);
-      index.set(name, { file, bytes, dataOffset: parsed.dataOffset, info });
+      index.set(name, { file, source, dataOffset: parsed.dataOffset, info });
     }
   }
   const names = [...files.keys()].join(', ');
   checkCheckpointTensors(config, new Map([...index].map(([n, e]) => [n, { shape: e.info.shape }])), names);
 
-  const load = (name: string): Tensor => {
+  const uploaded: Tensor[] = [];
+  const load = async (name: string): Promise<Tensor> => {
     const e = index.get(name);
-    if (!e) throw new Error(`${names}: tensor ${name} is missing`);
-    const { dtype, shape } = e.info;
+    if (!e) throw new SafetensorsError(names, name, 'is missing');
+    const { bytes, info } = await readTensorBytes(e.file, e.source, e.dataOffset, e.info);
+    const { dtype, shape } = info;
+    let t: Tensor;
     if (shape.length === 2 && (dtype === 'BF16' || dtype === 'F16')) {
-      const halves = weightHalves(e.file, e.bytes, e.dataOffset, e.info);
-      return gpu.uploadHalves(halves, dtype === 'BF16' ? 'bf16' : 'f16', shape, name, 'weights');
+      t = gpu.uploadHalves(weightHalves(e.file, bytes, 0, info), dtype === 'BF16' ? 'bf16' : 'f16', shape, name, 'weights');
+    } else {
+      const data = weightToFloat32(e.file, bytes, 0, info);
+      if (config.normPlusOne && /norm\.weight$/.test(name)) for (let i = 0; i < data.length; i++) data[i] += 1;
+      t = gpu.upload(data, shape, name, 'weights');
     }
-    const data = weightToFloat32(e.file, e.bytes, e.dataOffset, e.info);
-    if (config.normPlusOne && /norm\.weight$/.test(name)) for (let i = 0; i < data.length; i++) data[i] += 1;
-    return gpu.upload(data, shape, name, 'weights');
+    uploaded.push(t);
+    return t;
   };
-  const maybe = (name: string, wanted: boolean) => (wanted ? load(name) : undefined);
-  const layers: LayerWeights[] = [];
-  for (let i = 0; i < config.numLayers; i++) {
-    const p = `model.layers.${i}`;
-    layers.push({
-      inputNorm: load(`${p}.input_layernorm.weight`),
-      postAttentionNorm: load(`${p}.post_attention_layernorm.weight`),
-      q: load(`${p}.self_attn.q_proj.weight`),
-      k: load(`${p}.self_attn.k_proj.weight`),
-      v: load(`${p}.self_attn.v_proj.weight`),
-      o: load(`${p}.self_attn.o_proj.weight`),
-      gate: load(`${p}.mlp.gate_proj.weight`),
-      up: load(`${p}.mlp.up_proj.weight`),
-      down: load(`${p}.mlp.down_proj.weight`),
-      qBias: maybe(`${p}.self_attn.q_proj.bias`, config.attentionBias.qkv),
-      kBias: maybe(`${p}.self_attn.k_proj.bias`, config.attentionBias.qkv),
-      vBias: maybe(`${p}.self_attn.v_proj.bias`, config.attentionBias.qkv),
-      oBias: maybe(`${p}.self_attn.o_proj.bias`, config.attentionBias.o),
-      qNorm: maybe(`${p}.self_attn.q_norm.weight`, config.qkNorm),
-      kNorm: maybe(`${p}.self_attn.k_norm.weight`, config.qkNorm),
-      preFeedforwardNorm: maybe(`${p}.pre_feedforward_layernorm.weight`, config.sandwichNorms),
-      postFeedforwardNorm: maybe(`${p}.post_feedforward_layernorm.weight`, config.sandwichNorms),
-    });
+  const maybe = async (name: string, wanted: boolean) => (wanted ? load(name) : undefined);
+  try {
+    const layers: LayerWeights[] = [];
+    for (let i = 0; i < config.numLayers; i++) {
+      const p = `model.layers.${i}`;
+      layers.push({
+        inputNorm: await load(`${p}.input_layernorm.weight`),
+        postAttentionNorm: await load(`${p}.post_attention_layernorm.weight`),
+        q: await load(`${p}.self_attn.q_proj.weight`),
+        k: await load(`${p}.self_attn.k_proj.weight`),
+        v: await load(`${p}.self_attn.v_proj.weight`),
+        o: await load(`${p}.self_attn.o_proj.weight`),
+        gate: await load(`${p}.mlp.gate_proj.weight`),
+        up: await load(`${p}.mlp.up_proj.weight`),
+        down: await load(`${p}.mlp.down_proj.weight`),
+        qBias: await maybe(`${p}.self_attn.q_proj.bias`, config.attentionBias.qkv),
+        kBias: await maybe(`${p}.self_attn.k_proj.bias`, config.attentionBias.qkv),
+        vBias: await maybe(`${p}.self_attn.v_proj.bias`, config.attentionBias.qkv),
+        oBias: await maybe(`${p}.self_attn.o_proj.bias`, config.attentionBias.o),
+        qNorm: await maybe(`${p}.self_attn.q_norm.weight`, config.qkNorm),
+        kNorm: await maybe(`${p}.self_attn.k_norm.weight`, config.qkNorm),
+        preFeedforwardNorm: await maybe(`${p}.pre_feedforward_layernorm.weight`, config.sandwichNorms),
+        postFeedforwardNorm: await maybe(`${p}.post_feedforward_layernorm.weight`, config.sandwichNorms),
+      });
+    }
+    const embed = await load('model.embed_tokens.weight');
+    return {
+      embed,
+      layers,
+      norm: await load('model.norm.weight'),
+      lmHead: config.tieWordEmbeddings ? embed : await load('lm_head.weight'),
+      ...uploadRope(gpu, config, Math.min(config.maxPositionEmbeddings, INITIAL_ROPE_POSITIONS)),
+    };
+  } catch (err) {
+    for (const t of uploaded) t.buffer.destroy();
+    throw err;
   }
-  const embed = load('model.embed_tokens.weight');
-  return {
-    embed,
-    layers,
-    norm: load('model.norm.weight'),
-    lmHead: config.tieWordEmbeddings ? embed : load('lm_head.weight'),
-    ...uploadRope(gpu, config, Math.min(config.maxPositionEmbeddings, INITIAL_ROPE_POSITIONS)),
-  };
 }
 
 export type RopeWeights = Pick<ModelWeights, 'ropeCos' | 'ropeSin' | 'ropeLocalCos' | 'ropeLocalSin' | 'ropePositions'>;

@@ -10,6 +10,7 @@ import { type FixtureName, fetchBytes, fetchText, LLAMA_QWEN2_FIXTURES, loadFixt
 import type { DpoExample, Sequence } from '../data/tokenize.ts';
 import { LoraAdapter, peftKey } from '../model/lora.ts';
 import { Model } from '../model/model.ts';
+import { bytesWeightFiles } from '../model/weight-file.ts';
 import { parseAdapterConfig } from '../store/peft.ts';
 import { defaultConfig } from '../train/config.ts';
 import { KtoReferenceCache } from '../train/kto-reference.ts';
@@ -38,7 +39,7 @@ async function setup(device: GPUDevice, name: FixtureName) {
   const dir = `/packages/trainer/test/fixtures/${name}`;
   const goldens: Goldens = JSON.parse(await fetchText(`${dir}/objectives.json`));
   const grads = readAll('objectives.safetensors', await fetchBytes(`${dir}/objectives.safetensors`));
-  const model = Model.load(gpu, f.config, new Map([['model.safetensors', f.model]]));
+  const model = await Model.load(gpu, f.config, bytesWeightFiles(new Map([['model.safetensors', f.model]])));
   const { lora } = parseAdapterConfig(f.adapterConfig);
   const adapter = LoraAdapter.fromPeft(gpu, model.config, lora, f.adapter);
   const gradBuffer = adapter.like('grads');

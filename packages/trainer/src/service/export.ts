@@ -12,6 +12,7 @@ import { mergeAdapters, openCheckpoint } from '../export/merge.ts';
 import { ollamaFiles, ollamaName } from '../export/ollama.ts';
 import { trlRunFiles } from '../export/trl-run.ts';
 import { fetchModelFiles } from '../model/source.ts';
+import { readWhole } from '../model/weight-file.ts';
 import type { AdapterRecord } from '../store/db.ts';
 import type { AdapterShelf } from './adapters.ts';
 import type { Datasets } from './datasets.ts';
@@ -61,7 +62,9 @@ export async function exportFiles({ loaded, shelf, datasets }: ExportContext, re
   if (request.format === 'gguf-lora')
     return [ggufLoraFile(loaded.model.config, chain, { type: floatDType('gguf-lora', request.dtype), name })];
   const files = await fetchModelFiles(loaded.source, { cache: loaded.cache });
-  const base = openCheckpoint(files.config, files.safetensors);
+  // The merge reads its tensors synchronously (export/merge.ts), so the export holds the weight files whole, as before.
+  const weights = new Map(await Promise.all([...files.safetensors].map(async ([n, f]) => [n, await readWhole(f)] as const)));
+  const base = openCheckpoint(files.config, weights);
   const tokenizer = { json: JSON.parse(files.tokenizerJson), config: JSON.parse(files.tokenizerConfig) };
   switch (request.format) {
     case 'merged': {

@@ -1,0 +1,122 @@
+// A load reads, converts and uploads one tensor at a time (the host never holds two, nor the whole file), and a load
+// that fails part way names the tensor and leaves nothing on the GPU. Measured through an injected reader and a
+// recording stand-in for the GPU: what is read when, and what was uploaded (and destroyed) before each read.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Gpu, Tensor } from '@webtune/kernels';
+import { describe, expect, it } from 'vitest';
+import { FIXTURES_DIR } from '../../test/hub-fixtures.ts';
+import { parseModelConfig } from './config.ts';
+import { parseSafetensors } from './safetensors.ts';
+import { ModelSourceError } from './source.ts';
+import { bytesWeightFile, type WeightFile } from './weight-file.ts';
+import { uploadWeights } from './weights.ts';
+
+const fixture = (name: string, file: string) => new Uint8Array(readFileSync(join(FIXTURES_DIR, name, file)));
+
+/** A stand-in Gpu that records uploads (label, host bytes) and destroys; only what uploadWeights calls. */
+function recordingGpu() {
+  const uploads: { label: string; hostBytes: number }[] = [];
+  let live = 0;
+  const tensor = (label: string, hostBytes: number): Tensor => {
+    uploads.push({ label, hostBytes });
+    live++;
+    let destroyed = false;
+    const buffer = {
+      destroy: () => {
+        if (!destroyed) live--;
+        destroyed = true;
+      },
+    };
+    return { buffer, label } as unknown as Tensor;
+  };
+  const gpu = {
+    upload: (data: ArrayBufferView, _shape: number[], label: string) => tensor(label, data.byteLength),
+    uploadHalves: (halves: Uint16Array, _dtype: string, _shape: number[], label: string) => tensor(label, halves.byteLength),
+  } as unknown as Gpu;
+  return { gpu, uploads, live: () => live };
+}
+
+/** Wraps a file: logs every read (range, what for, uploads done before it); `failAt` makes the read of that tensor fail. */
+function watchedFile(bytes: Uint8Array, uploadsSoFar: () => number, failAt?: string) {
+  const reads: { begin: number; end: number; what: string; uploadsBefore: number }[] = [];
+  const inner = bytesWeightFile(bytes);
+  const file: WeightFile = {
+    size: inner.size,
+    async read(begin, end, what) {
+      reads.push({ begin, end, what, uploadsBefore: uploadsSoFar() });
+      if (failAt && what.includes(`"${failAt}"`))
+        throw new ModelSourceError('network', `Could not read ${what} of model.safetensors: the connection dropped`, 'model.safetensors');
+      // A fresh copy, as a real source returns: nothing aliases the caller's buffer.
+      return (await inner.read(begin, end, what)).slice();
+    },
+  };
+  return { file, reads };
+}
+
+describe('uploadWeights: one tensor at a time', () => {
+  for (const name of ['llama-gqa-bf16', 'qwen2-bias-f16', 'llama-tied-f32']) {
+    it(`${name}: each tensor is read once, whole, after the previous one was uploaded; no read exceeds the largest tensor`, async () => {
+      const bytes = fixture(name, 'model.safetensors');
+      const config = parseModelConfig(new TextDecoder().decode(fixture(name, 'config.json')));
+      const { gpu, uploads } = recordingGpu();
+      const { file, reads } = watchedFile(bytes, () => uploads.length);
+      await uploadWeights(gpu, config, new Map([['model.safetensors', file]]));
+
+      const parsed = parseSafetensors('model.safetensors', bytes);
+      const tensorReads = reads.filter((r) => r.what.startsWith('tensor'));
+      const headerReads = reads.filter((r) => r.what === 'the header');
+      expect(headerReads.every((r) => r.end <= parsed.dataOffset)).toBe(true);
+      // Every tensor's bytes, each exactly once: the data section read in tensor-sized pieces, never the whole file.
+      const expected = [...parsed.tensors.values()].map((t) => `tensor "${t.name}"`).sort();
+      expect(tensorReads.map((r) => r.what).sort()).toEqual(expected);
+      const largest = Math.max(...[...parsed.tensors.values()].map((t) => t.end - t.begin));
+      expect(Math.max(...reads.map((r) => r.end - r.begin))).toBe(largest);
+      expect(largest).toBeLessThan(bytes.length / 2);
+      // The k-th tensor is read only once the k-1 before it are on the GPU: one tensor's bytes in host memory at a time.
+      expect(tensorReads.map((r) => r.uploadsBefore)).toEqual(tensorReads.map((_, k) => k));
+      // Host buffers handed to the GPU: the tensor's bytes, or twice them for a half widened to float32 (a norm).
+      const hostPeak = Math.max(...uploads.filter((u) => !u.label.startsWith('rope')).map((u) => u.hostBytes));
+      expect(hostPeak).toBeLessThanOrEqual(2 * largest);
+    });
+  }
+
+  it('a read that fails part way names the tensor, and every tensor uploaded before it is destroyed', async () => {
+    const bytes = fixture('llama-gqa-bf16', 'model.safetensors');
+    const config = parseModelConfig(new TextDecoder().decode(fixture('llama-gqa-bf16', 'config.json')));
+    const { gpu, uploads, live } = recordingGpu();
+    const { file } = watchedFile(bytes, () => uploads.length, 'model.layers.1.mlp.up_proj.weight');
+    await expect(uploadWeights(gpu, config, new Map([['model.safetensors', file]]))).rejects.toThrow(
+      'Could not read tensor "model.layers.1.mlp.up_proj.weight" of model.safetensors: the connection dropped',
+    );
+    expect(uploads.length).toBeGreaterThan(5);
+    expect(live()).toBe(0);
+  });
+
+  it('a NaN in a late tensor is refused by name, and nothing stays uploaded', async () => {
+    const name = 'llama-gqa-bf16';
+    const bytes = fixture(name, 'model.safetensors').slice();
+    const parsed = parseSafetensors('model.safetensors', bytes);
+    const target = parsed.tensors.get('model.layers.1.self_attn.o_proj.weight')!;
+    // bf16 NaN (0x7fc0), little-endian, as the tensor's 4th element.
+    bytes.set([0xc0, 0x7f], parsed.dataOffset + target.begin + 6);
+    const config = parseModelConfig(new TextDecoder().decode(fixture(name, 'config.json')));
+    const { gpu, uploads, live } = recordingGpu();
+    await expect(uploadWeights(gpu, config, new Map([['model.safetensors', bytesWeightFile(bytes)]]))).rejects.toThrow(
+      'model.safetensors: tensor "model.layers.1.self_attn.o_proj.weight": holds NaN at element 3 of',
+    );
+    expect(uploads.length).toBeGreaterThan(5);
+    expect(live()).toBe(0);
+  });
+
+  it('a file cut short after its header is refused by the header check before anything is uploaded', async () => {
+    const bytes = fixture('llama-gqa-bf16', 'model.safetensors');
+    const config = parseModelConfig(new TextDecoder().decode(fixture('llama-gqa-bf16', 'config.json')));
+    const { gpu, uploads } = recordingGpu();
+    const cut = bytesWeightFile(bytes.subarray(0, bytes.length - 100));
+    await expect(uploadWeights(gpu, config, new Map([['model.safetensors', cut]]))).rejects.toThrow(
+      /^model\.safetensors: tensor ".*": its bytes \d+\.\.\d+ run past the end of the \d+-byte data section: the file looks truncated/,
+    );
+    expect(uploads.length).toBe(0);
+  });
+});
