@@ -9,7 +9,7 @@ import type { TrainingBenchRow } from '../../../../packages/trainer/bench/traini
 import { gpuOption, numberOption, parseCommandArgs, UsageError } from '../args.ts';
 import { formatNumber, formatTable } from '../table.ts';
 
-export const help = `pnpm bench [--quick] [--only matmul|bandwidth|training] [--budget-ms N] [--peak-gflops N] [--out FILE] [--gpu auto|hardware|swiftshader]
+export const help = `pnpm bench [--quick] [--only matmul|bandwidth|training] [--weights bf16|f32] [--budget-ms N] [--peak-gflops N] [--out FILE] [--gpu auto|hardware|swiftshader]
 
 Benchmarks in headless Chromium, each implementation on the same GPUDevice in the same page and
 timed the same way (wall clock to queue.onSubmittedWorkDone; after a warm-up, the median of 3
@@ -30,6 +30,8 @@ Then a PASS/FAIL line per target (set on SwiftShader): webtune >= 2x tfjs on the
 transposed layouts within 1.5x of NN, DPO step <= 2.2x the SFT step on the same pairs.
 Prints tables and writes JSON (default bench-results/bench.json) with the adapter and machine.
   --quick          smaller shapes and a 300 ms budget, for a fast look
+  --weights D      the training bench's checkpoint dtype: bf16 (default; its matrices stay packed
+                   on the GPU) or f32 (twice the weight bytes: the cost before packing)
   --budget-ms N    timed work per round per implementation (default 1500, 300 with --quick)
   --peak-gflops N  the device's fp32 peak in GFLOP/s (from its spec sheet): adds each GFLOP/s
                    figure's fraction of it`;
@@ -110,10 +112,13 @@ export async function run(argv: string[]): Promise<number> {
     out: { type: 'string' },
     gpu: { type: 'string' },
     'peak-gflops': { type: 'string' },
+    weights: { type: 'string' },
   });
   const only = values.only;
   if (only !== undefined && !['matmul', 'bandwidth', 'training'].includes(only))
     throw new UsageError(`--only must be matmul, bandwidth or training (got "${only}")`);
+  const weights = values.weights ?? 'bf16';
+  if (weights !== 'bf16' && weights !== 'f32') throw new UsageError(`--weights must be bf16 or f32 (got "${weights}")`);
   const quick = values.quick ?? false;
   const budgetMs = numberOption('budget-ms', values['budget-ms'], quick ? 300 : 1500, 10);
   const peak = values['peak-gflops'] === undefined ? undefined : numberOption('peak-gflops', values['peak-gflops'], 0, 1e-3);
@@ -144,7 +149,11 @@ export async function run(argv: string[]): Promise<number> {
       result.adapter = session.adapter;
       process.stderr.write('running training benchmarks...\n');
       await session.page.waitForFunction(() => typeof window.__webtuneTrainingBench === 'function');
-      const rows = await session.page.evaluate((r) => window.__webtuneTrainingBench(r), { quick, budgetMs });
+      const rows = await session.page.evaluate((r) => window.__webtuneTrainingBench(r), {
+        quick,
+        budgetMs,
+        weights: weights === 'bf16' ? 'BF16' : 'F32',
+      } as const);
       result.training = rows;
       process.stdout.write(`\n${trainingTable(rows, peak)}\n`);
       for (const r of rows) if (r.target) targets.push(r.target);
@@ -157,7 +166,7 @@ export async function run(argv: string[]): Promise<number> {
   const out = values.out ?? join(REPO_ROOT, 'bench-results', 'bench.json');
   await mkdir(dirname(out), { recursive: true });
   result.machine = { platform: platform(), release: release(), cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length };
-  result.request = { quick, budgetMs, only: only ?? 'all', peakGflops: peak };
+  result.request = { quick, budgetMs, only: only ?? 'all', peakGflops: peak, weights };
   result.targets = targets.map((t) => ({ ...t, pass: meets(t) }));
   await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`wrote ${out}\n`);
