@@ -136,4 +136,47 @@ describe('Pairs screen', () => {
     );
     expect(await page.$eval(byTestId('run'), (e) => e.getAttribute('data-status'))).toBe('completed');
   });
+
+  it('runs a blind A/B of the base model vs the new DPO adapter: names hidden until done, a reload loses nothing', async () => {
+    const { page } = s;
+    await goTo(page, 'compare');
+    const prompts = await page.$$eval(
+      byTestId('compare-prompt'),
+      (els) => els.filter((e) => (e as HTMLTextAreaElement).value.trim()).length,
+    );
+    await page.select(byTestId('ab-first'), '');
+    const second = await page.$eval(byTestId('ab-second'), (e) => (e as HTMLSelectElement).selectedOptions[0].textContent ?? '');
+    expect(second).toMatch(/^DPO: /);
+    await click(page, byTestId('ab-start'));
+    await page.waitForSelector(byTestId('ab-a'), { timeout: 120_000 });
+    const key = async (k: KeyInput, judged: number) => {
+      // The next prompt's answers may still be coming.
+      await page.waitForSelector(byTestId('ab-a'), { timeout: 120_000 });
+      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      await page.keyboard.press(k);
+      await waitForText(page, byTestId('ab-progress'), new RegExp(`^${judged} of ${prompts} judged`), 120_000);
+    };
+    await key('a', 1);
+    expect(await page.$(byTestId('ab-summary'))).toBeNull();
+    await page.reload({ waitUntil: 'load' });
+    await waitForText(page, byTestId('engine-status'), /GPU ready/);
+    await goTo(page, 'compare');
+    await waitForText(page, byTestId('ab-progress'), new RegExp(`^1 of ${prompts} judged`), 30_000);
+    await key('b', 2);
+    for (let i = 2; i < prompts; i++) await key('t', i + 1);
+    await page.waitForSelector(byTestId('ab-summary'));
+    // Who was A on each prompt, now shown; the base model wins prompt 1 if it was A there, and prompt 2 if it was B.
+    const wasA = await page.$$eval(`${byTestId('ab-summary')} tbody tr`, (rows) => rows.map((r) => r.children[1].textContent));
+    const baseWins = (wasA[0] === 'Base model' ? 1 : 0) + (wasA[1] === 'Base model' ? 0 : 1);
+    expect(await text(page, byTestId('ab-first-name'))).toBe('Base model');
+    const k = baseWins + (prompts - 2) / 2;
+    const z = 1.959963984540054;
+    const p = k / prompts;
+    const centre = (p + (z * z) / (2 * prompts)) / (1 + (z * z) / prompts);
+    const half = (z / (1 + (z * z) / prompts)) * Math.sqrt((p * (1 - p)) / prompts + (z * z) / (4 * prompts * prompts));
+    const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+    expect(await text(page, byTestId('ab-summary'))).toContain(
+      `Base model: ${baseWins} wins, win rate ${pct(p)} (95% interval ${pct(centre - half)}–${pct(centre + half)})`,
+    );
+  });
 });

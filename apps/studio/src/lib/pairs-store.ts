@@ -1,6 +1,7 @@
 // The Pairs screen's work in IndexedDB ("webtune-pairs"): the prompts, the settings, every candidate generated and
-// every judgement, written after each change so a reload (or a crash) loses nothing. One record: the current work.
-import type { JudgingSession, Prompt } from '@webtune/trainer';
+// every judgement, written after each change so a reload (or a crash) loses nothing; and the blind A/B of the Compare
+// screen, the same way. One record each: the current work.
+import type { AbModels, AbRow, JudgingSession, Prompt } from '@webtune/trainer';
 
 export interface PairsWork {
   prompts: string;
@@ -11,9 +12,20 @@ export interface PairsWork {
   session: JudgingSession;
 }
 
+/** A blind A/B in progress: the two models (ids and names), the prompts' rows and every verdict so far. */
+export interface AbWork {
+  ids: { first: string; second: string };
+  models: AbModels;
+  seed: number;
+  rows: AbRow[];
+  /** Prompts still to generate for, after the rows. */
+  queue: Prompt[];
+}
+
 const DB = 'webtune-pairs';
 const STORE = 'work';
 const KEY = 'current';
+const AB_KEY = 'ab';
 
 function open(): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {
@@ -43,3 +55,6 @@ async function run<T>(mode: IDBTransactionMode, body: (s: IDBObjectStore) => IDB
 export const saveWork = (work: PairsWork) => run('readwrite', (s) => s.put(work, KEY)).then(() => undefined);
 export const loadWork = () => run('readonly', (s) => s.get(KEY) as IDBRequest<PairsWork | undefined>);
 export const clearWork = () => run('readwrite', (s) => s.delete(KEY)).then(() => undefined);
+export const saveAb = (work: AbWork | null) =>
+  run('readwrite', (s) => (work ? s.put(work, AB_KEY) : s.delete(AB_KEY)) as IDBRequest<unknown>).then(() => undefined);
+export const loadAb = () => run('readonly', (s) => s.get(AB_KEY) as IDBRequest<AbWork | undefined>);
