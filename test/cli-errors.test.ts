@@ -274,13 +274,13 @@ describe('rejected by the trainer in the page (exit 1, one line)', () => {
   it('a tokenizer with more ids than config.json vocab_size, naming both numbers and both files', async () => {
     const model = ws.copyModel(LLAMA, 'small-vocab');
     const config = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8'));
-    writeFileSync(join(model, 'config.json'), JSON.stringify({ ...config, vocab_size: 300 }));
+    writeFileSync(join(model, 'config.json'), JSON.stringify({ ...config, vocab_size: 295 }));
     const r = await ws.run(['train', '--method', 'sft', '--model', model, '--data', sft, '--out', out, ...tiny]);
     expectRejection(
       r,
       'train',
       1,
-      `${join(model, 'tokenizer.json')}: has 301 token ids (added tokens included) but ${join(model, 'config.json')} gives vocab_size 300, so id 300 has no row in the embedding`,
+      `${join(model, 'tokenizer.json')}: has 301 token ids (added tokens included) but ${join(model, 'config.json')} gives vocab_size 295, so ids 295..300 have no row in the embedding`,
     );
   });
 

@@ -21,7 +21,7 @@
 
 import { ChatTemplateError } from './chat-template.ts';
 import type { DpoRow, Message, SftRow, TemplateColumns } from './formats.ts';
-import type { TextTokenizer } from './tokenizer.ts';
+import { type TextTokenizer, TokenOutsideModelError } from './tokenizer.ts';
 
 /** ids = prompt + completion; the loss counts the tokens in `lossSpans` ([start, end) token ranges), which are
  *  [[completionStart, ids.length]] unless given (several assistant turns). */
@@ -66,6 +66,7 @@ export const COMPLETION_EMPTY = 'completion is empty after truncation';
 export const PROMPT_NOT_PREFIX = 'prompt tokens are not a prefix of prompt + completion';
 export const TEMPLATE_RAISED = 'chat template raised an error';
 export const TEMPLATE_FAILED = 'chat template failed';
+export const TOKEN_OUTSIDE_MODEL = 'token without an embedding row';
 
 /** Why a row is refused; thrown inside one row's preparation and caught by the loop (and by other objectives'). */
 export class RowRefused extends Error {}
@@ -250,7 +251,8 @@ function prepare<R, E>(
       out.promptLengths.push(seqs[0].completionStart);
       out.lengths.push(...seqs.map((s) => s.ids.length));
       if (out.rowTruncated) out.truncated++;
-    } catch (e) {
+    } catch (err) {
+      const e = err instanceof TokenOutsideModelError ? new RowRefused(`${TOKEN_OUTSIDE_MODEL}: ${err.message}`) : err;
       if (!(e instanceof RowRefused)) throw e;
       out.fullLengths.length = fullBefore;
       out.dropped.push({ line, reason: e.message });

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { TextTokenizer, TokenizerError } from './tokenizer.ts';
+import type { SftRow } from './formats.ts';
+import { prepareSft } from './tokenize.ts';
+import { TextTokenizer, TokenizerError, TokenOutsideModelError } from './tokenizer.ts';
 
 const FIXTURES = ['llama-gqa-bf16', 'llama-tied-f32', 'qwen2-bias-f16'] as const;
 const read = (name: string, file: string) =>
@@ -258,12 +260,45 @@ describe('checkFits: the model must have an embedding row for every token id', (
 
   it('refuses a tokenizer larger than vocab_size, naming both numbers and both files', () => {
     const tok = load('llama-gqa-bf16');
-    const err = fails(() => tok.checkFits(300, 'models/x/config.json'));
+    const err = fails(() => tok.checkFits(295, 'models/x/config.json'));
     expect(err.file).toBe('llama-gqa-bf16/tokenizer.json');
     expect(err.message).toBe(
-      'llama-gqa-bf16/tokenizer.json: has 301 token ids (added tokens included) but models/x/config.json gives vocab_size 300, ' +
-        'so id 300 has no row in the embedding: use the tokenizer files saved with this checkpoint',
+      'llama-gqa-bf16/tokenizer.json: has 301 token ids (added tokens included) but models/x/config.json gives vocab_size 295, ' +
+        'so ids 295..300 have no row in the embedding: use the tokenizer files saved with this checkpoint',
     );
+    // Ids 296..300 are special tokens, but 296..298 are BOS, EOS and padding, which the trainer writes itself.
+    expect(fails(() => tok.checkFits(296, 'c.json')).message).toContain('so ids 296..300 have no row');
     expect(fails(() => tok.checkFits(256, 'c.json')).message).toContain('vocab_size 256, so ids 256..300 have no row in the embedding');
+  });
+
+  it("lets special tokens past vocab_size through (Gemma 3's <image_soft_token>) and refuses only a text that holds one", () => {
+    const { json, config } = files('llama-gqa-bf16'); // 301 ids; 296..300 special: <s> </s> <pad> <|im_start|> <|im_end|>
+    const extra = {
+      id: 301,
+      content: '<image_soft_token>',
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    };
+    const tok = TextTokenizer.fromJson({ ...json, added_tokens: [...json.added_tokens, extra] }, config, 'g');
+    expect(tok.size).toBe(302);
+    expect(fails(() => tok.checkFits(295, 'g/config.json')).message).toContain('so ids 295..301 have no row'); // 295 is not special
+    tok.checkFits(301, 'g/config.json');
+    expect(tok.encode('hello')).toEqual(load('llama-gqa-bf16').encode('hello'));
+    const err = fails(() => tok.encode('see <image_soft_token> here'));
+    expect(err).toBeInstanceOf(TokenOutsideModelError);
+    expect(err.message).toBe(
+      'g/tokenizer.json: the text holds <image_soft_token> (token id 301), a special token this model has no embedding row for (vocab_size 301): remove it from the text',
+    );
+    // In a dataset the row is refused by its line; the others are kept.
+    const rows = [
+      { kind: 'prompt-completion', prompt: 'Q:', completion: ' a' },
+      { kind: 'prompt-completion', prompt: 'Q: <image_soft_token>', completion: ' b' },
+    ] as SftRow[];
+    const data = prepareSft(tok, rows, [1, 2], 32);
+    expect(data.examples.map((e) => e.line)).toEqual([1]);
+    expect(data.dropped).toEqual([{ line: 2, reason: `token without an embedding row: ${err.message}` }]);
   });
 });

