@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load, SFT eval, one DPO step and generation on a real-shape checkpoint (make_checkpoint.py), each timed, with the
 # peak resident memory of the whole process tree (the CLI, Chromium and its GPU process: under SwiftShader GPU buffers
-# live in host memory, so this is the GPU's memory too). RSS is summed over the session's processes, so pages shared
+# live in host memory, so this is the GPU's memory too). RSS is summed over the process tree, so pages shared
 # between them count more than once: an upper bound.
 #
 #   bash scripts/real-shapes/run.sh /tmp/gemma3-270m [--max-length 64]
@@ -15,15 +15,20 @@ head -n 4 "$demo/sft.jsonl" >"$work/sft.jsonl"
 head -n 2 "$demo/dpo.jsonl" >"$work/dpo.jsonl"
 export WEBTUNE_PROFILE_DIR="$work/profile"
 
+tree_rss() { # KiB resident in a process and all its descendants (Chromium runs in its own process group)
+  ps -eo pid=,ppid=,rss= | awk -v root="$1" '{ parent[$1] = $2; rss[$1] = $3 }
+    END { for (p in rss) { q = p; while (q != "" && q != root && q in parent && q != 1) q = parent[q]; if (q == root) s += rss[p] } print s + 0 }'
+}
+
 measure() { # name, then the command; prints "name: seconds, peak MiB"
   local name=$1
   shift
   local start peak=0 rss pid
   start=$(date +%s.%N)
-  setsid "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  "$@" >"$work/$name.out" 2>"$work/$name.err" &
   pid=$!
   while kill -0 "$pid" 2>/dev/null; do
-    rss=$(ps -o rss= -s "$pid" 2>/dev/null | awk '{s += $1} END {print s + 0}')
+    rss=$(tree_rss "$pid")
     ((rss > peak)) && peak=$rss
     sleep 0.5
   done
