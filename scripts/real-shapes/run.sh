@@ -36,7 +36,7 @@ measure() { # name, then the command; prints "name: seconds, peak MiB"
   printf '%-9s %7.1f s  peak RSS %6d MiB\n' "$name" "$(echo "$(date +%s.%N) - $start" | bc)" $((peak / 1024))
 }
 
-echo "$(basename "$model"): $(grep -o '"architectures": \[[^]]*\]' "$model/config.json"), $(du -m "$model/model.safetensors" | cut -f1) MiB of weights"
+echo "$(basename "$model"): $(tr -d ' \n' <"$model/config.json" | grep -o '"architectures":\[[^]]*\]'), $(du -m "$model/model.safetensors" | cut -f1) MiB of weights"
 measure sft-eval pnpm -s cli eval --method sft --model "$model" --data "$work/sft.jsonl" --batch-size 2 "$@"
 measure dpo-step pnpm -s cli train --method dpo --model "$model" --data "$work/dpo.jsonl" --out "$work/dpo-out" \
   --max-steps 1 --batch-size 1 --gradient-accumulation-steps 2 "$@"
