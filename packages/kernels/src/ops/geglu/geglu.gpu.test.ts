@@ -1,15 +1,12 @@
 // geglu on the GPU against its float64 reference (Math.tanh, not the kernels' exp form): sizes that do not divide
 // the workgroup, gates far into both tails (|gate| up to 100, where tanh through sinh / cosh would overflow), large
 // values of up and dout, outputs written over NaN, grids folded at 3 workgroups per dimension.
-import { assertAllClose, F32_EPS, gpuTest, type Tolerance } from '@webtune/harness/page';
-import { type Dispatch, Gpu } from '../../runtime/gpu.ts';
+import { F32_EPS, gpuTest, type Tolerance } from '@webtune/harness/page';
+import { Gpu } from '../../runtime/gpu.ts';
 import { assertFolded, foldingGpu } from '../../testing/folding.ts';
-import { uniform } from '../../testing/random.ts';
+import { checkGated, type GatedOp, MIN_NORMAL } from '../../testing/gated.ts';
 import { gegluBackwardRef, gegluForwardRef, geluTanhArg } from './geglu.ref.ts';
 import { gegluBackward, gegluForward } from './geglu.ts';
-
-/** Smallest normal float32: a GPU may flush anything smaller to zero. */
-const MIN_NORMAL = 2 ** -126;
 
 /**
  * Per element: e = exp(-2|u|) may be off by 3 + 4|u| ULP (WGSL's exp bound; a ULP is at most 2 eps), u itself by a
@@ -28,42 +25,18 @@ function tolerance(gate: ArrayLike<number>, magnitude: ArrayLike<number>, factor
   return { atol, rtol: 0 };
 }
 
-/** Gates over ±range, edge cases first: zero, the gelu minimum, where exp(-2|u|) underflows, ±100. */
-function gates(n: number, seed: number, range: number): Float32Array {
-  const g = uniform(n, seed, range);
-  g.set([0, -0, 1e-30, -0.7517916, 9.5, -9.5, 100, -100, 20, -20, 1e-8].slice(0, n));
-  return g;
-}
+/** Edge cases first: zero, the activation's minimum, where its exp underflows or overflows, ±100. */
+const GEGLU: GatedOp = {
+  forward: gegluForward,
+  backward: gegluBackward,
+  forwardRef: gegluForwardRef,
+  backwardRef: gegluBackwardRef,
+  tolerance: tolerance,
+  edgeGates: [0, -0, 1e-30, -0.7517916, 9.5, -9.5, 100, -100, 20, -20, 1e-8],
+};
 
-const abs = (a: ArrayLike<number>) => Float64Array.from(a, Math.abs);
-const times = (a: ArrayLike<number>, b: ArrayLike<number>) => Float64Array.from(a, (v, i) => v * b[i]);
-
-async function check(gpu: Gpu, N: number, I: number, range: number, scale: number, seed: number): Promise<Dispatch[]> {
-  const n = N * I;
-  const gate = gates(n, seed, range);
-  const up = uniform(n, seed + 1, scale);
-  const dout = uniform(n, seed + 2, scale);
-  const G = gpu.upload(gate, [N, I], 'gate');
-  const U = gpu.upload(up, [N, I], 'up');
-  const DO = gpu.upload(dout, [N, I], 'dout');
-  const nan = new Float32Array(n).fill(Number.NaN);
-  const OUT = gpu.upload(nan, [N, I], 'out');
-  const DG = gpu.upload(nan, [N, I], 'dgate');
-  const DU = gpu.upload(nan, [N, I], 'dup');
-  const dispatches = [
-    ...(await gegluForward(gpu, { out: OUT, gate: G, up: U })),
-    ...(await gegluBackward(gpu, { dgate: DG, dup: DU, dout: DO, gate: G, up: U })),
-  ];
-  gpu.run(...dispatches);
-  const out = gegluForwardRef(gate, up);
-  const ref = gegluBackwardRef(dout, gate, up);
-  const label = `(N=${N} I=${I} gate range ${range} scale ${scale})`;
-  assertAllClose(await gpu.read(OUT), out, tolerance(gate, abs(out), up), `out ${label}`);
-  assertAllClose(await gpu.read(DU), ref.dup, tolerance(gate, abs(ref.dup), dout), `dup ${label}`);
-  assertAllClose(await gpu.read(DG), ref.dgate, tolerance(gate, ref.dgateMagnitude, times(dout, up)), `dgate ${label}`);
-  for (const t of [G, U, DO, OUT, DG, DU]) t.buffer.destroy();
-  return dispatches;
-}
+const check = (gpu: Gpu, N: number, I: number, range: number, scale: number, seed: number) =>
+  checkGated(GEGLU, gpu, N, I, range, scale, seed);
 
 gpuTest('forward and backward: odd sizes, gates through the tanh', async ({ device }) => {
   const gpu = new Gpu(device);

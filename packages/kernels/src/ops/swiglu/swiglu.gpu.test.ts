@@ -1,15 +1,12 @@
 // swiglu on the GPU against its float64 reference: sizes that do not divide the workgroup,
 // gates far into both tails of the sigmoid (|gate| up to 100) and at its edge cases, large
 // values of up and dout, gradients written over NaN, grids folded at 3 workgroups per dimension.
-import { assertAllClose, F32_EPS, gpuTest, type Tolerance } from '@webtune/harness/page';
-import { type Dispatch, Gpu } from '../../runtime/gpu.ts';
+import { F32_EPS, gpuTest, type Tolerance } from '@webtune/harness/page';
+import { Gpu } from '../../runtime/gpu.ts';
 import { assertFolded, foldingGpu } from '../../testing/folding.ts';
-import { uniform } from '../../testing/random.ts';
+import { checkGated, type GatedOp, MIN_NORMAL } from '../../testing/gated.ts';
 import { swigluBackwardRef, swigluForwardRef } from './swiglu.ref.ts';
 import { swigluBackward, swigluForward } from './swiglu.ts';
-
-/** Smallest normal float32: a GPU may flush anything smaller to zero. */
-const MIN_NORMAL = 2 ** -126;
 
 /**
  * Per element: the sigmoid comes from exp(-|g|), which WGSL allows an error of 3 + 2|g| ULP
@@ -25,42 +22,18 @@ function expTolerance(gate: ArrayLike<number>, magnitude: ArrayLike<number>, fac
   return { atol, rtol: 0 };
 }
 
-/** Gates over ±range, with the sigmoid's edge cases first: zero, the silu minimum, the float32 exp limits, ±100. */
-function gates(n: number, seed: number, range: number): Float32Array {
-  const g = uniform(n, seed, range);
-  g.set([0, -0, 1e-30, -1.2784645, 88.7, -88.7, 100, -100, 20, -20, 1e-8].slice(0, n));
-  return g;
-}
+/** Edge cases first: zero, the activation's minimum, where its exp underflows or overflows, ±100. */
+const SWIGLU: GatedOp = {
+  forward: swigluForward,
+  backward: swigluBackward,
+  forwardRef: swigluForwardRef,
+  backwardRef: swigluBackwardRef,
+  tolerance: expTolerance,
+  edgeGates: [0, -0, 1e-30, -1.2784645, 88.7, -88.7, 100, -100, 20, -20, 1e-8],
+};
 
-const abs = (a: ArrayLike<number>) => Float64Array.from(a, Math.abs);
-const times = (a: ArrayLike<number>, b: ArrayLike<number>) => Float64Array.from(a, (v, i) => v * b[i]);
-
-async function check(gpu: Gpu, N: number, I: number, range: number, scale: number, seed: number): Promise<Dispatch[]> {
-  const n = N * I;
-  const gate = gates(n, seed, range);
-  const up = uniform(n, seed + 1, scale);
-  const dout = uniform(n, seed + 2, scale);
-  const G = gpu.upload(gate, [N, I], 'gate');
-  const U = gpu.upload(up, [N, I], 'up');
-  const DO = gpu.upload(dout, [N, I], 'dout');
-  const nan = new Float32Array(n).fill(Number.NaN);
-  const OUT = gpu.upload(nan, [N, I], 'out');
-  const DG = gpu.upload(nan, [N, I], 'dgate');
-  const DU = gpu.upload(nan, [N, I], 'dup');
-  const dispatches = [
-    ...(await swigluForward(gpu, { out: OUT, gate: G, up: U })),
-    ...(await swigluBackward(gpu, { dgate: DG, dup: DU, dout: DO, gate: G, up: U })),
-  ];
-  gpu.run(...dispatches);
-  const out = swigluForwardRef(gate, up);
-  const ref = swigluBackwardRef(dout, gate, up);
-  const label = `(N=${N} I=${I} gate range ${range} scale ${scale})`;
-  assertAllClose(await gpu.read(OUT), out, expTolerance(gate, abs(out), up), `out ${label}`);
-  assertAllClose(await gpu.read(DU), ref.dup, expTolerance(gate, abs(ref.dup), dout), `dup ${label}`);
-  assertAllClose(await gpu.read(DG), ref.dgate, expTolerance(gate, ref.dgateMagnitude, times(dout, up)), `dgate ${label}`);
-  for (const t of [G, U, DO, OUT, DG, DU]) t.buffer.destroy();
-  return dispatches;
-}
+const check = (gpu: Gpu, N: number, I: number, range: number, scale: number, seed: number) =>
+  checkGated(SWIGLU, gpu, N, I, range, scale, seed);
 
 gpuTest('forward and backward: odd sizes, gates through the sigmoid', async ({ device }) => {
   const gpu = new Gpu(device);
