@@ -35,6 +35,28 @@ export { countByReason, lineRanges, type Message, reasonSummary } from './data/f
 export { checkDatasetSize, DatasetEncodingError, decodeDataset, MAX_DATASET_BYTES } from './data/jsonl.ts';
 export { convertPreferences, type PreferenceFormat } from './data/preference-formats.ts';
 export {
+  checksPassed,
+  dpoDataWithJudged,
+  JUDGE_SAMPLING,
+  judgingPrompts,
+  type KtoLessonRow,
+  ktoConfig,
+  ktoLessonRows,
+  ktoRowsFromThumbs,
+  nextThumbsItem,
+  rateAnswer,
+  readThumbsFile,
+  sampleAnswers,
+  scoresFromChecks,
+  type Thumb,
+  type ThumbsItem,
+  type ThumbsSession,
+  thumbsFromChecks,
+  thumbsItems,
+  undoRating,
+  writeKtoRows,
+} from './lesson/judging.ts';
+export {
   answerPrompts,
   type Check,
   type Checks,

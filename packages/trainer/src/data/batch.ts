@@ -5,9 +5,11 @@
 // sequences in rows 0..P-1 and the rejected ones in rows P..2P-1 (pair p = rows p and P+p), as TRL's
 // concatenated_forward does.
 
-import { IGNORE_INDEX, mixSeed, seededRandom } from '@webtune/kernels';
+import { IGNORE_INDEX } from '@webtune/kernels';
 import { type DpoExample, lossSpans, type Sequence, type SftExample } from './tokenize.ts';
 
+// The shuffle lives apart so that Node code (the CLI's classroom) can use it without the kernels' WGSL.
+export { shuffled } from './shuffle.ts';
 export { IGNORE_INDEX };
 
 export interface TokenBatch {
@@ -77,15 +79,4 @@ function layout(seqs: Sequence[], padId: number): TokenBatch {
     }
   }
   return { B, T, ids, positions, targets, tokens };
-}
-
-/** A copy of `items` in an order fixed by (seed, epoch): the same pair always gives the same order. */
-export function shuffled<T>(items: T[], seed: number, epoch: number): T[] {
-  const out = items.slice();
-  const next = seededRandom(mixSeed(seed, epoch));
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
 }
