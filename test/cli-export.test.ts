@@ -2,6 +2,7 @@
 // page (the trainer's exportModel, streamed chunk by chunk into <out>) is byte for byte what the export writers give
 // in Node for the same model and adapter, and those writers are checked against llama.cpp (export/gguf/
 // llama-cpp.test.ts) and the PyTorch goldens (export/merge.test.ts). Refusals name the reason and write nothing.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { ggufModelFile } from '../packages/trainer/src/export/gguf/model.ts';
 import { mergeAdapters } from '../packages/trainer/src/export/merge.ts';
 import { safetensorsFiles } from '../packages/trainer/src/export/safetensors-out.ts';
 import { loadAdapter, loadBase } from '../packages/trainer/src/export/testing/node-fixtures.ts';
+import { unzip } from '../packages/trainer/src/store/zip.ts';
 import {
   expectOk,
   expectRejection,
@@ -22,6 +24,9 @@ import {
   type Workspace,
   workspace,
 } from './support/workspace.ts';
+
+const HAS_UNZIP = spawnSync('unzip', ['-v'], { stdio: 'ignore' }).status === 0;
+if (!HAS_UNZIP) process.stderr.write('SKIPPED cli-export.test.ts `unzip -t` of the Ollama zip: no unzip on PATH\n');
 
 const ws: Workspace = workspace();
 afterAll(() => ws.remove());
@@ -76,16 +81,20 @@ describe('cli export', () => {
     expect(bytesOf(join(out, 'adapter.gguf'))).toEqual(want);
   });
 
-  it('ollama --dtype q8_0: the Q8_0 GGUF, a Modelfile with the chatml template and stops, the README', async () => {
-    const out = ws.path('ollama');
+  it('ollama --dtype q8_0 --out bundle.zip: one zip of the Q8_0 GGUF, a Modelfile (chatml template, stops), the README', async () => {
+    const out = join(ws.path('ollama'), 'bundle.zip');
     expectOk(await exportTo(out, '--format', 'ollama', '--dtype', 'q8_0'));
-    expect(readdirSync(out).sort()).toEqual(['Modelfile', 'README.md', 'model.gguf']);
-    expect(bytesOf(join(out, 'model.gguf'))).toEqual(await fileBytes(ggufModelFile(merged, { type: 'Q8_0', name: NAME, tokenizer })));
-    const modelfile = readFileSync(join(out, 'Modelfile'), 'utf8');
+    expect(readdirSync(ws.path('ollama'))).toEqual(['bundle.zip']); // no partial file beside it
+    const files = unzip(bytesOf(out));
+    expect([...files.keys()]).toEqual(['bundle/model.gguf', 'bundle/Modelfile', 'bundle/README.md']);
+    const gguf = await fileBytes(ggufModelFile(merged, { type: 'Q8_0', name: NAME, tokenizer }));
+    expect(files.get('bundle/model.gguf')).toEqual(gguf);
+    const modelfile = new TextDecoder().decode(files.get('bundle/Modelfile'));
     expect(modelfile).toContain('FROM ./model.gguf\n');
     expect(modelfile).toContain('{{- range .Messages }}<|im_start|>{{ .Role }}');
     expect(modelfile).toContain('PARAMETER stop "<|im_end|>"\n');
-    expect(readFileSync(join(out, 'README.md'), 'utf8')).toMatch(/ollama create \S+ -f Modelfile\nollama run \S+\n/);
+    expect(new TextDecoder().decode(files.get('bundle/README.md'))).toMatch(/ollama create \S+ -f Modelfile\nollama run \S+\n/);
+    if (HAS_UNZIP) expect(execFileSync('unzip', ['-t', out], { encoding: 'utf8' })).toMatch(/No errors detected/);
   });
 
   it('trl-run --data: the rows as used, config.yaml in TRL names, accelerate config, the adapter, the command', async () => {
@@ -139,6 +148,12 @@ describe('cli export', () => {
       /exports an adapter: give --adapter/,
     );
     expectUsageError(await exportTo(ws.path('peft'), '--format', 'peft'), 'export', /already holds .*--overwrite/);
+    expectUsageError(
+      await exportTo(join(ws.path('ollama'), 'bundle.zip'), '--format', 'ollama'),
+      'export',
+      /bundle\.zip exists: give --overwrite/,
+    );
+    expectUsageError(await exportTo(ws.path('.zip'), '--format', 'ollama'), 'export', /name the archive \(bundle\.zip\)/);
     expect(existsSync(ws.path('x'))).toBe(false);
   });
 });

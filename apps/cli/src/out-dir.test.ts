@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseSize } from './commands/export.ts';
-import { OutputFolder } from './out-dir.ts';
+import { OutputFile, OutputFolder } from './out-dir.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'webtune-out-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -48,6 +48,41 @@ describe('OutputFolder.commitStreamed', () => {
     ).rejects.toThrow(/aborted/);
     expect(existsSync(join(root, 'none'))).toBe(false);
     expect(readdirSync(root).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+});
+
+describe('OutputFile.commitStreamed', () => {
+  it('writes the file whole, replacing an earlier one only at the end', async () => {
+    const path = join(root, 'bundle.zip');
+    writeFileSync(path, 'the earlier export');
+    const out = OutputFile.check(path);
+    expect(out.exists).toBe(true);
+    await out.commitStreamed(async (append) => {
+      append(new Uint8Array([1, 2]));
+      expect(readFileSync(path, 'utf8')).toBe('the earlier export');
+      append(new Uint8Array([3]));
+    });
+    expect([...readFileSync(path)]).toEqual([1, 2, 3]);
+    expect(readdirSync(root).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
+  it('a failure part way leaves the earlier file untouched, or none, and no partial file', async () => {
+    const kept = join(root, 'kept.zip');
+    writeFileSync(kept, 'the earlier export');
+    const fail = async (append: (chunk: Uint8Array) => void) => {
+      append(new Uint8Array(1000));
+      throw new Error('ENOSPC: no space left on device, write');
+    };
+    await expect(OutputFile.check(kept).commitStreamed(fail)).rejects.toThrow(/ENOSPC/);
+    expect(readFileSync(kept, 'utf8')).toBe('the earlier export');
+    await expect(OutputFile.check(join(root, 'none.zip')).commitStreamed(fail)).rejects.toThrow(/ENOSPC/);
+    expect(existsSync(join(root, 'none.zip'))).toBe(false);
+    expect(readdirSync(root).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
+  it('refuses a folder in the way', () => {
+    mkdirSync(join(root, 'folder.zip'));
+    expect(() => OutputFile.check(join(root, 'folder.zip'))).toThrow(/folder\.zip is a folder; give the file to write/);
   });
 });
 

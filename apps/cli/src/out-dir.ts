@@ -1,4 +1,4 @@
-// The folder a command writes (--out): checked before Chromium starts, written whole or not at all. Files are collected
+// The folder (or the one file) a command writes (--out): checked before Chromium starts, written whole or not at all. Files are collected
 // while the command runs and land together at the end: written into a fresh sibling folder, which then takes the
 // folder's place, so a failure or a kill on the way leaves the earlier folder (or none) and never a mix of old and new.
 import {
@@ -31,6 +31,22 @@ function unwritable(err: unknown): string {
   return (code && words[code]) ?? (err instanceof Error ? err.message : String(err));
 }
 
+/**
+ * Checks the nearest existing folder above `path` takes a new entry (one made and removed at once: the one sure test,
+ * whatever the permissions, mounts and file systems say).
+ */
+function probeParent(path: string, arg: string, flag: string): void {
+  let parent = dirname(path);
+  while (!existsSync(parent)) parent = dirname(parent);
+  if (!statSync(parent).isDirectory())
+    throw new UsageError(`--${flag} ${arg} cannot be written: ${parent} is a file; give a folder you can write to`);
+  try {
+    rmSync(mkdtempSync(join(parent, '.webtune-probe-')), { recursive: true });
+  } catch (err) {
+    throw new UsageError(`--${flag} ${arg} cannot be written (${parent}: ${unwritable(err)}); give a folder you can write to`);
+  }
+}
+
 export class OutputFolder {
   private readonly files = new Map<string, string | Uint8Array>();
 
@@ -43,23 +59,12 @@ export class OutputFolder {
     readonly existing: string[],
   ) {}
 
-  /**
-   * Checks `--<flag> <arg>` can be written: it is a folder or nothing, and the nearest existing folder above it takes a
-   * new folder (made and removed at once: the one sure test, whatever the permissions, mounts and file systems say).
-   */
+  /** Checks `--<flag> <arg>` can be written: it is a folder or nothing, and the folder above it takes a new one. */
   static check(arg: string, flag = 'out'): OutputFolder {
     const path = resolve(arg);
     if (existsSync(path) && !statSync(path).isDirectory())
       throw new UsageError(`--${flag} ${arg} is a file; give the folder to write the adapter to`);
-    let parent = dirname(path);
-    while (!existsSync(parent)) parent = dirname(parent);
-    if (!statSync(parent).isDirectory())
-      throw new UsageError(`--${flag} ${arg} cannot be written: ${parent} is a file; give a folder you can write to`);
-    try {
-      rmSync(mkdtempSync(join(parent, '.webtune-probe-')), { recursive: true });
-    } catch (err) {
-      throw new UsageError(`--${flag} ${arg} cannot be written (${parent}: ${unwritable(err)}); give a folder you can write to`);
-    }
+    probeParent(path, arg, flag);
     const existing = existsSync(path) ? readdirSync(path).sort() : [];
     return new OutputFolder(path, arg, existing);
   }
@@ -140,6 +145,48 @@ export class OutputFolder {
       if (aside && !existsSync(this.path) && existsSync(join(aside, 'previous'))) renameSync(join(aside, 'previous'), this.path);
       if (aside) rmSync(aside, { recursive: true, force: true });
       throw new Error(`could not write ${this.arg}: ${unwritable(err)}`);
+    }
+  }
+}
+
+/**
+ * One file a command writes (`export --out bundle.zip`), whole or not at all, as OutputFolder writes a folder: streamed
+ * into a hidden sibling, which is renamed over <out> only once every byte is written; a failure removes it.
+ */
+export class OutputFile {
+  private constructor(
+    /** Absolute path. */
+    readonly path: string,
+    /** As the user gave it, for messages. */
+    readonly arg: string,
+    /** Whether a file is there already (an earlier run). */
+    readonly exists: boolean,
+  ) {}
+
+  static check(arg: string, flag = 'out'): OutputFile {
+    const path = resolve(arg);
+    const exists = existsSync(path);
+    if (exists && statSync(path).isDirectory())
+      throw new UsageError(`--${flag} ${arg} is a folder; give the file to write, or another name`);
+    probeParent(path, arg, flag);
+    return new OutputFile(path, arg, exists);
+  }
+
+  /** `fill` appends the file's bytes in order; the file takes <out>'s place when it resolves, and nothing does if it throws. */
+  async commitStreamed(fill: (append: (chunk: Uint8Array) => void) => Promise<void>): Promise<void> {
+    mkdirSync(dirname(this.path), { recursive: true });
+    const partial = join(dirname(this.path), `.${basename(this.path)}.partial-${process.pid}-${Date.now()}`);
+    const fd = openSync(partial, 'wx');
+    let open = true;
+    try {
+      await fill((chunk) => writeSync(fd, chunk));
+      closeSync(fd);
+      open = false;
+      renameSync(partial, this.path);
+    } catch (err) {
+      if (open) closeSync(fd);
+      rmSync(partial, { force: true });
+      throw err;
     }
   }
 }

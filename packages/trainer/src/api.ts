@@ -152,6 +152,11 @@ export interface ModelExportRequest {
   stacked?: boolean;
   /** trl-run: the dataset (a loadDataset id) the adapter was trained on, written as the run read it. */
   datasetId?: string;
+  /**
+   * Every file of the export in one stored ZIP, `<zip>.zip`, its files under a folder named `zip` (an Ollama bundle,
+   * a folder as one download). Streamed like the files themselves; archives of 4 GiB or more are refused (no ZIP64).
+   */
+  zip?: string;
 }
 
 /** One file of an export: its path inside the export, and its exact size, known before a byte is written. */

@@ -1,6 +1,7 @@
 // `pnpm cli export`: the model and an adapter as files people run elsewhere (api.ts ExportFormat), streamed from the
 // page into <out> chunk by chunk and landed whole (out-dir.ts): a failed or interrupted export leaves no folder that
 // looks complete.
+import { basename } from 'node:path';
 import {
   EXPORT_FORMATS,
   type ExportChunk,
@@ -12,7 +13,7 @@ import {
 } from '@webtune/trainer';
 import { parseCommandArgs, UsageError } from '../args.ts';
 import type { AdapterFiles } from '../model-arg.ts';
-import { OutputFolder } from '../out-dir.ts';
+import { OutputFile, OutputFolder } from '../out-dir.ts';
 import { adapterArg, importAdapterArg, loadData, modelArg, openWithModel, readDataFile } from './shared.ts';
 
 export const help = `pnpm cli export --format <format> --model <dir|hub-id> [--adapter <dir>] --out <dir> [options]
@@ -27,7 +28,8 @@ Write the model with a PEFT adapter merged in, or the adapter itself, in a forma
 Without --adapter, merged, gguf and ollama export the base model alone. For an adapter trained on top of
 another (train --adapter), give its <out>/stacked folder: one adapter that applies both.
 
-<out> is written whole when the export ends, never mixed with an earlier export's files.
+<out> is written whole when the export ends, never mixed with an earlier export's files. An <out> ending in .zip
+is one stored ZIP of the export's files, under a folder of its name (bundle.zip holds bundle/Modelfile, ...).
 
   --dtype f32|f16|bf16|q8_0     stored number type (merged: the base's by default; gguf, ollama: f16 by default,
                                 q8_0 = llama.cpp's 8-bit blocks; gguf-lora: f32 by default)
@@ -62,6 +64,15 @@ function adapterRun(adapter: AdapterFiles): TrainConfig {
   }
 }
 
+/** Streams the export's files into <out>: a folder of them, or the one ZIP the page writes (request.zip). */
+function commitStreamed(
+  out: OutputFolder | OutputFile,
+  fill: (append: (name: string, chunk: Uint8Array) => void) => Promise<void>,
+): Promise<void> {
+  if (out instanceof OutputFolder) return out.commitStreamed(fill);
+  return out.commitStreamed((append) => fill((_name, chunk) => append(chunk)));
+}
+
 const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -84,11 +95,15 @@ export async function run(argv: string[]): Promise<number> {
   const dtype = values.dtype === undefined ? undefined : DTYPES[values.dtype.toLowerCase()];
   if (values.dtype !== undefined && !dtype) throw new UsageError(`--dtype must be f32, f16, bf16 or q8_0 (got "${values.dtype}")`);
   if (!values.out) throw new UsageError('--out is required: the folder to write the export to');
-  const out = OutputFolder.check(values.out, 'out');
-  if (out.existing.length > 0 && values.overwrite !== true)
+  const zip = /\.zip$/i.test(values.out) ? basename(values.out).slice(0, -'.zip'.length) : undefined;
+  if (zip === '') throw new UsageError(`--out ${values.out}: name the archive (bundle.zip), its folder takes the name`);
+  const out = zip === undefined ? OutputFolder.check(values.out, 'out') : OutputFile.check(values.out, 'out');
+  if (out instanceof OutputFolder && out.existing.length > 0 && values.overwrite !== true)
     throw new UsageError(
       `--out ${values.out} already holds ${out.existing.slice(0, 3).join(', ')}${out.existing.length > 3 ? ', ...' : ''}: give --overwrite to replace it, or another folder`,
     );
+  if (out instanceof OutputFile && out.exists && values.overwrite !== true)
+    throw new UsageError(`--out ${values.out} exists: give --overwrite to replace it, or another name`);
   const model = modelArg(values.model);
   const adapter = adapterArg(values.adapter, 'adapter');
   if (!adapter && (format === 'peft' || format === 'gguf-lora' || format === 'trl-run'))
@@ -101,7 +116,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const adapterId = adapter ? await importAdapterArg(engine, adapter) : null;
     const datasetId = run && data ? (await loadData(engine, progress, run.method, data, run.maxLength, undefined, run)).id : undefined;
-    const request: ModelExportRequest = { format, adapterId, dtype, maxShardBytes, stacked: values.unstacked !== true, datasetId };
+    const request: ModelExportRequest = { format, adapterId, dtype, maxShardBytes, stacked: values.unstacked !== true, datasetId, zip };
     const plan = await engine.call('planExport', request);
     const total = plan.reduce((n, f) => n + f.size, 0);
     progress.line(`export ${format}: ${plan.length} file${plan.length === 1 ? '' : 's'}, ${mb(total)}`);
@@ -109,7 +124,7 @@ export async function run(argv: string[]): Promise<number> {
     const written = new Map<string, number>();
     let writeError: Error | undefined;
     try {
-      await out.commitStreamed(async (append) => {
+      await commitStreamed(out, async (append) => {
         await engine.stream('exportModel', [request], (chunk: ExportChunk) => {
           try {
             append(chunk.file, chunk.data);

@@ -14,6 +14,7 @@ import { trlRunFiles } from '../export/trl-run.ts';
 import { fetchModelFiles } from '../model/source.ts';
 import { readWhole } from '../model/weight-file.ts';
 import type { AdapterRecord } from '../store/db.ts';
+import { ZipError, zipStream } from '../store/zip.ts';
 import type { AdapterShelf } from './adapters.ts';
 import type { Datasets } from './datasets.ts';
 import type { LoadedModel } from './model.ts';
@@ -48,8 +49,27 @@ async function chainOf(shelf: AdapterShelf, request: ModelExportRequest): Promis
   return [];
 }
 
-/** The files `request` writes, each ready to stream; nothing is written yet. */
-export async function exportFiles({ loaded, shelf, datasets }: ExportContext, request: ModelExportRequest): Promise<ExportFile[]> {
+/** The files `request` writes, each ready to stream (or the one ZIP that holds them); nothing is written yet. */
+export async function exportFiles(context: ExportContext, request: ModelExportRequest): Promise<ExportFile[]> {
+  const files = await formatFiles(context, request);
+  return request.zip === undefined ? files : [zipOf(request.zip, files)];
+}
+
+/** `files` as one stored ZIP, `<folder>.zip`, each file under `<folder>/`. */
+function zipOf(folder: string, files: ExportFile[]): ExportFile {
+  if (!/^[^/\\\0]+$/.test(folder) || folder === '.' || folder === '..')
+    throw new ExportError(`zip: "${folder}" cannot name the folder inside the archive: give a name without / or \\`);
+  let archive: ReturnType<typeof zipStream>;
+  try {
+    archive = zipStream(files.map((f) => ({ ...f, name: `${folder}/${f.name}` })));
+  } catch (e) {
+    if (!(e instanceof ZipError)) throw e;
+    throw new ExportError(`${folder}.zip: ${e.message}: export the files themselves (no zip) instead`);
+  }
+  return { name: `${folder}.zip`, size: archive.size, write: (sink) => archive.write(sink) };
+}
+
+async function formatFiles({ loaded, shelf, datasets }: ExportContext, request: ModelExportRequest): Promise<ExportFile[]> {
   const chain = await chainOf(shelf, request);
   const top = chain.at(-1);
   const name = top ? `${loaded.id} + ${top.name}` : loaded.id;

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { crc32, unzip, ZipError, zip } from './zip.ts';
+import { crc32, unzip, ZipError, zip, zipStream } from './zip.ts';
 
 const enc = new TextEncoder();
 const has = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
@@ -272,5 +272,78 @@ for name, method in [('stored.zip', zipfile.ZIP_STORED), ('deflated.zip', zipfil
     expect(errorOf(() => unzip(bytes))).toMatch(/is compressed \(deflate\)/); // so it is deflated
     const got = await unzip(bytes, { inflate: true });
     for (const f of files) expect(got.get(`adapter/${f.name}`), f.name).toEqual(f.data);
+  });
+});
+
+/** `files` as streamed entries that hand their bytes over in chunks of `chunk` bytes. */
+const streamed = (files: { name: string; data: Uint8Array }[], chunk = 4096) =>
+  files.map(({ name, data }) => ({
+    name,
+    size: data.length,
+    async write(sink: { write(c: Uint8Array): Promise<void> | void }) {
+      for (let at = 0; at < data.length; at += chunk) await sink.write(data.subarray(at, at + chunk));
+    },
+  }));
+
+async function collect(archive: ReturnType<typeof zipStream>): Promise<Uint8Array> {
+  const out = new Uint8Array(archive.size);
+  let pos = 0;
+  await archive.write({
+    write(c) {
+      out.set(c, pos);
+      pos += c.length;
+    },
+  });
+  expect(pos).toBe(archive.size);
+  return out;
+}
+
+describe('zipStream', () => {
+  it('announces its exact size and writes entries with data descriptors that unzip reads back', async () => {
+    const files = sample();
+    const bytes = await collect(zipStream(streamed(files)));
+    const out = unzip(bytes);
+    expect([...out.keys()]).toEqual(files.map((f) => f.name));
+    for (const f of files) expect(out.get(f.name)).toEqual(f.data);
+    const view = new DataView(bytes.buffer);
+    expect(view.getUint16(6, true)).toBe(0x0808); // UTF-8 names, data descriptor
+    expect(view.getUint32(14, true)).toBe(0); // the CRC-32 comes after the data
+    // 16 bytes more per entry than the in-memory writer: the descriptors.
+    expect(bytes.length).toBe(zip(files).length + 16 * files.length);
+  });
+
+  it.skipIf(!HAS_UNZIP)('passes `unzip -t` (Info-ZIP)', async () => {
+    const path = join(dir, 'streamed.zip');
+    writeFileSync(path, await collect(zipStream(streamed(sample(), 1000))));
+    expect(execFileSync('unzip', ['-t', path], { encoding: 'utf8' })).toMatch(/No errors detected/);
+  });
+
+  it.skipIf(!HAS_PYTHON)("is read by Python's zipfile, CRC-32 checked", async () => {
+    const path = join(dir, 'streamed-py.zip');
+    writeFileSync(path, await collect(zipStream(streamed(sample(), 777))));
+    const script = `
+import sys, zipfile, json
+z = zipfile.ZipFile(sys.argv[1])
+assert z.testzip() is None
+print(json.dumps({i.filename: [i.file_size, i.compress_type, i.flag_bits & 8] for i in z.infolist()}))
+`;
+    const info = JSON.parse(execFileSync('python3', ['-c', script, path], { encoding: 'utf8' }));
+    expect(info['adapter_model.safetensors']).toEqual([70_000, 0, 8]);
+    expect(info['empty.txt']).toEqual([0, 0, 8]);
+  });
+
+  it('refuses an entry that writes another byte count than it announced, and an archive past 4 GiB', async () => {
+    const [file] = sample();
+    const short = { ...streamed([file])[0], size: file.data.length + 1 };
+    expect(await rejectionOf(zipStream([short]).write({ write() {} }))).toBe(
+      `"adapter_config.json" wrote ${file.data.length} bytes, announced ${file.data.length + 1}`,
+    );
+    const long = { ...streamed([file])[0], size: 3 };
+    expect(await rejectionOf(zipStream([long]).write({ write() {} }))).toBe(
+      '"adapter_config.json" wrote more than the 3 bytes it announced',
+    );
+    const big = (name: string) => ({ name, size: 2 ** 31, write: async () => {} });
+    expect(errorOf(() => zipStream([big('a.gguf'), big('b.gguf')]))).toMatch(/would be 4\.00 GiB; a ZIP without ZIP64 holds under 4 GiB/);
+    expect(errorOf(() => zipStream([big('a'), big('a')]))).toBe('"a" appears twice');
   });
 });

@@ -1,6 +1,7 @@
-// A tiny ZIP writer and reader for adapter folders. The writer stores (no compression: safetensors barely
-// compress); the reader also inflates deflated entries, which is what ordinary zip tools write. CRC-32 checked,
-// UTF-8 names, no ZIP64 (archives and entries under 4 GiB, under 65535 entries).
+// A tiny ZIP writer and reader for adapter folders and exports. The writer stores (no compression: safetensors and
+// GGUF barely compress), from bytes in memory (zip) or as a stream whose entries come a chunk at a time (zipStream);
+// the reader also inflates deflated entries, which is what ordinary zip tools write. CRC-32 checked, UTF-8 names, no
+// ZIP64 (archives and entries under 4 GiB, under 65535 entries).
 // The writer is deterministic: every entry carries the same DOS timestamp (1980-01-01 00:00), so the same files
 // always give the same bytes.
 
@@ -23,22 +24,33 @@ function crcTable(): Uint32Array {
   return t;
 }
 
+/** CRC-32 a chunk at a time: crc32Final(crc32Update(crc32Update(CRC_START, a), b)) is crc32(a then b). */
+const CRC_START = 0xffffffff;
+function crc32Update(crc: number, data: Uint8Array): number {
+  const t = crcTable();
+  let c = crc;
+  for (let i = 0; i < data.length; i++) c = t[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return c;
+}
+const crc32Final = (crc: number) => (crc ^ 0xffffffff) >>> 0;
+
 /** CRC-32 (ISO-HDLC, as ZIP and gzip use), unsigned. */
 export function crc32(data: Uint8Array): number {
-  const t = crcTable();
-  let c = 0xffffffff;
-  for (let i = 0; i < data.length; i++) c = t[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  return crc32Final(crc32Update(CRC_START, data));
 }
 
 const LOCAL_SIG = 0x04034b50;
 const CENTRAL_SIG = 0x02014b50;
 const END_SIG = 0x06054b50;
+const DESCRIPTOR_SIG = 0x08074b50;
 const ZIP64_LOCATOR_SIG = 0x07064b50;
 const LOCAL_LEN = 30;
 const CENTRAL_LEN = 46;
 const END_LEN = 22;
+const DESCRIPTOR_LEN = 16;
 const FLAG_UTF8 = 0x0800;
+/** General purpose bit 3: the CRC-32 (and sizes) follow the entry's data in a data descriptor. */
+const FLAG_DESCRIPTOR = 0x0008;
 const VERSION = 20; // 2.0: what unzip, Python and Windows expect of a plain archive
 const DOS_TIME = 0; // 00:00:00
 const DOS_DATE = (0 << 9) | (1 << 5) | 1; // 1980-01-01
@@ -55,56 +67,85 @@ const METHODS: Record<number, string> = {
   98: 'PPMd',
 };
 
-/** A store-only ZIP of `files`, in the given order. Names are paths with '/' separators, relative, unique. */
-export function zip(files: { name: string; data: Uint8Array }[]): Uint8Array {
-  if (files.length > 0xffff) throw new ZipError(`${files.length} files are too many for one archive (at most 65535)`);
-  const encoder = new TextEncoder();
-  const seen = new Set<string>();
-  const entries = files.map(({ name, data }) => {
-    checkName(name);
-    if (seen.has(name)) throw new ZipError(`"${name}" appears twice`);
-    seen.add(name);
-    if (!(data instanceof Uint8Array)) throw new ZipError(`"${name}": data must be a Uint8Array`);
-    if (data.length >= MAX_U32) throw new ZipError(`"${name}" is ${data.length} bytes; entries must be under 4 GiB`);
-    const nameBytes = encoder.encode(name);
-    if (nameBytes.length > 0xffff) throw new ZipError(`"${name.slice(0, 40)}..." is too long a name`);
-    return { nameBytes, data, crc: crc32(data), offset: 0 };
-  });
-  const localSize = entries.reduce((n, e) => n + LOCAL_LEN + e.nameBytes.length + e.data.length, 0);
-  const centralSize = entries.reduce((n, e) => n + CENTRAL_LEN + e.nameBytes.length, 0);
-  if (localSize + centralSize + END_LEN >= MAX_U32) throw new ZipError('the archive would exceed 4 GiB');
-  const out = new Uint8Array(localSize + centralSize + END_LEN);
+/** One stored entry as its headers describe it. */
+interface EntryHead {
+  nameBytes: Uint8Array;
+  size: number;
+  crc: number;
+  flags: number;
+  offset: number;
+}
+
+/** The entry's name as bytes, once it is a usable, unique, relative path and its size fits. */
+function entryHead(name: string, size: number, seen: Set<string>, flags: number): EntryHead {
+  checkName(name);
+  if (seen.has(name)) throw new ZipError(`"${name}" appears twice`);
+  seen.add(name);
+  if (size >= MAX_U32) throw new ZipError(`"${name}" is ${size} bytes; entries must be under 4 GiB`);
+  const nameBytes = new TextEncoder().encode(name);
+  if (nameBytes.length > 0xffff) throw new ZipError(`"${name.slice(0, 40)}..." is too long a name`);
+  return { nameBytes, size, crc: 0, flags, offset: 0 };
+}
+
+/** The archive's size for entries `heads`, refused past what a ZIP without ZIP64 holds. */
+function archiveSize(heads: EntryHead[]): { localSize: number; centralSize: number; total: number } {
+  if (heads.length > 0xffff) throw new ZipError(`${heads.length} files are too many for one archive (at most 65535)`);
+  const descriptor = (e: EntryHead) => (e.flags & FLAG_DESCRIPTOR ? DESCRIPTOR_LEN : 0);
+  const localSize = heads.reduce((n, e) => n + LOCAL_LEN + e.nameBytes.length + e.size + descriptor(e), 0);
+  const centralSize = heads.reduce((n, e) => n + CENTRAL_LEN + e.nameBytes.length, 0);
+  const total = localSize + centralSize + END_LEN;
+  if (total >= MAX_U32)
+    throw new ZipError(`the archive would be ${(total / 2 ** 30).toFixed(2)} GiB; a ZIP without ZIP64 holds under 4 GiB`);
+  return { localSize, centralSize, total };
+}
+
+/** The local file header (with a data descriptor, CRC-32 and sizes are zero here, as APPNOTE 4.4.4 says). */
+function localHeader(e: EntryHead): Uint8Array {
+  const out = new Uint8Array(LOCAL_LEN + e.nameBytes.length);
+  const view = new DataView(out.buffer);
+  const later = (e.flags & FLAG_DESCRIPTOR) !== 0;
+  view.setUint32(0, LOCAL_SIG, true);
+  view.setUint16(4, VERSION, true); // version needed
+  view.setUint16(6, e.flags, true);
+  view.setUint16(8, 0, true); // stored
+  view.setUint16(10, DOS_TIME, true);
+  view.setUint16(12, DOS_DATE, true);
+  view.setUint32(14, later ? 0 : e.crc, true);
+  view.setUint32(18, later ? 0 : e.size, true); // compressed size
+  view.setUint32(22, later ? 0 : e.size, true); // uncompressed size
+  view.setUint16(26, e.nameBytes.length, true);
+  view.setUint16(28, 0, true); // extra length
+  out.set(e.nameBytes, LOCAL_LEN);
+  return out;
+}
+
+/** The data descriptor that follows a streamed entry's bytes: signature, CRC-32, compressed and uncompressed size. */
+function dataDescriptor(e: EntryHead): Uint8Array {
+  const out = new Uint8Array(DESCRIPTOR_LEN);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, DESCRIPTOR_SIG, true);
+  view.setUint32(4, e.crc, true);
+  view.setUint32(8, e.size, true);
+  view.setUint32(12, e.size, true);
+  return out;
+}
+
+/** The central directory: one record per entry, then the end record. */
+function centralDirectory(heads: EntryHead[], centralSize: number, centralOffset: number): Uint8Array {
+  const out = new Uint8Array(centralSize + END_LEN);
   const view = new DataView(out.buffer);
   let pos = 0;
-  for (const e of entries) {
-    e.offset = pos;
-    view.setUint32(pos, LOCAL_SIG, true);
-    view.setUint16(pos + 4, VERSION, true); // version needed
-    view.setUint16(pos + 6, FLAG_UTF8, true);
-    view.setUint16(pos + 8, 0, true); // stored
-    view.setUint16(pos + 10, DOS_TIME, true);
-    view.setUint16(pos + 12, DOS_DATE, true);
-    view.setUint32(pos + 14, e.crc, true);
-    view.setUint32(pos + 18, e.data.length, true); // compressed size
-    view.setUint32(pos + 22, e.data.length, true); // uncompressed size
-    view.setUint16(pos + 26, e.nameBytes.length, true);
-    view.setUint16(pos + 28, 0, true); // extra length
-    out.set(e.nameBytes, pos + LOCAL_LEN);
-    out.set(e.data, pos + LOCAL_LEN + e.nameBytes.length);
-    pos += LOCAL_LEN + e.nameBytes.length + e.data.length;
-  }
-  const centralOffset = pos;
-  for (const e of entries) {
+  for (const e of heads) {
     view.setUint32(pos, CENTRAL_SIG, true);
     view.setUint16(pos + 4, (3 << 8) | VERSION, true); // made by: Unix, so unzip honours the permissions below
     view.setUint16(pos + 6, VERSION, true);
-    view.setUint16(pos + 8, FLAG_UTF8, true);
+    view.setUint16(pos + 8, e.flags, true);
     view.setUint16(pos + 10, 0, true);
     view.setUint16(pos + 12, DOS_TIME, true);
     view.setUint16(pos + 14, DOS_DATE, true);
     view.setUint32(pos + 16, e.crc, true);
-    view.setUint32(pos + 20, e.data.length, true);
-    view.setUint32(pos + 24, e.data.length, true);
+    view.setUint32(pos + 20, e.size, true);
+    view.setUint32(pos + 24, e.size, true);
     view.setUint16(pos + 28, e.nameBytes.length, true);
     view.setUint16(pos + 30, 0, true); // extra
     view.setUint16(pos + 32, 0, true); // comment
@@ -118,12 +159,86 @@ export function zip(files: { name: string; data: Uint8Array }[]): Uint8Array {
   view.setUint32(pos, END_SIG, true);
   view.setUint16(pos + 4, 0, true); // this disk
   view.setUint16(pos + 6, 0, true); // disk with the central directory
-  view.setUint16(pos + 8, entries.length, true);
-  view.setUint16(pos + 10, entries.length, true);
+  view.setUint16(pos + 8, heads.length, true);
+  view.setUint16(pos + 10, heads.length, true);
   view.setUint32(pos + 12, centralSize, true);
   view.setUint32(pos + 16, centralOffset, true);
   view.setUint16(pos + 20, 0, true); // comment length
   return out;
+}
+
+/** A store-only ZIP of `files`, in the given order. Names are paths with '/' separators, relative, unique. */
+export function zip(files: { name: string; data: Uint8Array }[]): Uint8Array {
+  const seen = new Set<string>();
+  const heads = files.map(({ name, data }) => {
+    if (!(data instanceof Uint8Array)) throw new ZipError(`"${name}": data must be a Uint8Array`);
+    const e = entryHead(name, data.length, seen, FLAG_UTF8);
+    e.crc = crc32(data);
+    return e;
+  });
+  const { localSize, centralSize, total } = archiveSize(heads);
+  const out = new Uint8Array(total);
+  let pos = 0;
+  for (const [i, e] of heads.entries()) {
+    e.offset = pos;
+    const head = localHeader(e);
+    out.set(head, pos);
+    out.set(files[i].data, pos + head.length);
+    pos += head.length + e.size;
+  }
+  out.set(centralDirectory(heads, centralSize, localSize), pos);
+  return out;
+}
+
+/** Where a streamed archive's bytes go, in order. */
+export interface ZipSink {
+  write(chunk: Uint8Array): Promise<void> | void;
+}
+
+/** An entry of a streamed archive: its size known before its bytes, which it writes into a sink when asked. */
+export interface ZipStreamEntry {
+  name: string;
+  size: number;
+  write(sink: ZipSink): Promise<void>;
+}
+
+/**
+ * A store-only ZIP written as a stream, for entries too big to hold (a model): its exact size is known before a byte
+ * is written, and each entry's bytes pass through once. The CRC-32 of an entry is known only after its bytes, so it
+ * goes in a data descriptor after them (general purpose bit 3, what streaming zip writers do; unzip, Python's
+ * zipfile, Windows and macOS read it) and in the central directory. An entry that writes another byte count than it
+ * announced is refused.
+ */
+export function zipStream(entries: ZipStreamEntry[]): { size: number; write(sink: ZipSink): Promise<void> } {
+  const seen = new Set<string>();
+  const heads = entries.map((f) => entryHead(f.name, f.size, seen, FLAG_UTF8 | FLAG_DESCRIPTOR));
+  const { localSize, centralSize, total } = archiveSize(heads);
+  return {
+    size: total,
+    async write(sink) {
+      let pos = 0;
+      for (const [i, e] of heads.entries()) {
+        e.offset = pos;
+        const head = localHeader(e);
+        await sink.write(head);
+        let crc = CRC_START;
+        let written = 0;
+        await entries[i].write({
+          write(chunk) {
+            crc = crc32Update(crc, chunk);
+            written += chunk.length;
+            if (written > e.size) throw new ZipError(`"${entries[i].name}" wrote more than the ${e.size} bytes it announced`);
+            return sink.write(chunk);
+          },
+        });
+        if (written !== e.size) throw new ZipError(`"${entries[i].name}" wrote ${written} bytes, announced ${e.size}`);
+        e.crc = crc32Final(crc);
+        await sink.write(dataDescriptor(e));
+        pos += head.length + e.size + DESCRIPTOR_LEN;
+      }
+      await sink.write(centralDirectory(heads, centralSize, localSize));
+    },
+  };
 }
 
 function checkName(name: string): void {
