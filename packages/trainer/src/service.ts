@@ -121,7 +121,7 @@ export class TrainerService implements TrainerApi {
 
   estimateMemory(request: MemoryRequest): MemoryEstimate {
     const { model } = this.needModel();
-    return estimateMemory(model.config, model.parameterCount, request);
+    return estimateMemory(model.config, model.weightBytes, request);
   }
 
   private unloadModel(): void {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../model/config.ts';
 import { logitsChunkRows } from '../model/head.ts';
+import { INITIAL_ROPE_POSITIONS } from '../model/weights.ts';
 import { estimateMemory } from './memory.ts';
 
 // Qwen/Qwen3-0.6B's sizes: 28 layers, hidden 1024, 16 / 8 heads of 128, vocabulary 151,936, tied.
@@ -37,6 +38,25 @@ const run = (maxLength: number) => ({
 });
 
 describe('estimateMemory', () => {
+  it('counts the weights as the GPU holds them (the bytes given) and the float32 RoPE tables beside them', () => {
+    const c = QWEN3_06B;
+    const packed = estimateMemory(c, 1.2e9, run(256));
+    const f32 = estimateMemory(c, 2.4e9, run(256));
+    expect(f32.weights - packed.weights).toBe(1.2e9);
+    // cos and sin [positions, head_dim / 2]: the first tables cover max_length 256 (weights.ts INITIAL_ROPE_POSITIONS).
+    const positions = Math.min(c.maxPositionEmbeddings, INITIAL_ROPE_POSITIONS);
+    expect(packed.weights).toBe(1.2e9 + 2 * positions * (c.headDim / 2) * 4);
+  });
+
+  it("counts DPO's and KTO's forward-only reference pass: one layer's buffers and a second residual, beside the training step's", () => {
+    const c = QWEN3_06B;
+    const [N, C, I, q, kv] = [2 * 256, c.hiddenSize, c.intermediateSize, c.numHeads * c.headDim, c.numKvHeads * c.headDim];
+    const pairs = (method: 'dpo' | 'orpo') => estimateMemory(c, 1.2e9, { ...run(256), method });
+    const layer = N * (4 * C + 2 * q + 2 * kv + 3 * I + 2) + 2 * c.numHeads * 256 * 256 + N * (q + kv + c.numHeads + c.numKvHeads);
+    // ORPO runs the same pairs with no reference.
+    expect(pairs('dpo').activations - pairs('orpo').activations).toBe((layer + N * C) * 4);
+  });
+
   it('counts one chunk of logits (64 rows at this vocabulary), not [N, V]', () => {
     const V = QWEN3_06B.vocabSize;
     expect(logitsChunkRows(V)).toBe(64);

@@ -1,7 +1,7 @@
 // How much GPU memory a run needs, counted from the buffers the decoder step allocates
-// (decoder.ts): weights and RoPE tables, activations kept per layer for the backward, scratch, logits, and the
-// adapter with its gradient and two AdamW moments. Float32 everywhere. An estimate for the user
-// ("will this fit?"), not an allocator.
+// (decoder.ts): weights as the GPU holds them (bf16/f16 matrices packed two to a word: the caller's byte count) and the
+// float32 RoPE tables, activations kept per layer for the backward, scratch, logits, and the adapter with its gradient
+// and two AdamW moments (float32). An estimate for the user ("will this fit?"), not an allocator.
 import type { ModelConfig } from '../model/config.ts';
 import { logitsChunkRows } from '../model/head.ts';
 import { LORA_TARGETS, type LoraTarget, targetShape } from '../model/lora-config.ts';
@@ -15,9 +15,13 @@ export interface MemoryEstimate {
   total: number;
 }
 
+/**
+ * `weightBytes`: the checkpoint's tensors as held on the GPU (Model.weightBytes once loaded: bf16/f16 matrices at 2
+ * bytes a value, the rest at 4), RoPE tables not included.
+ */
 export function estimateMemory(
   c: ModelConfig,
-  parameters: number,
+  weightBytes: number,
   r: { method: TrainMethod; batchSize: number; maxLength: number; lora: { r: number; targetModules: string[] } },
 ): MemoryEstimate {
   const f = 4;
@@ -35,8 +39,13 @@ export function estimateMemory(
   const qkNorm = c.qkNorm ? N * (q + kv + c.numHeads + c.numKvHeads) : 0;
   // Gemma 3's sandwich norms keep the attention and MLP outputs before their norms and a 1/rms row for each.
   const sandwich = c.sandwichNorms ? N * (2 * C + 2) : 0;
-  // Kept per layer: x, h, q, k, v, probs, att, xmid, h2, gate, up, act, LoRA z (+ two rstd rows).
-  const perLayer = N * (4 * C + 2 * q + 2 * kv + 3 * I + 2) + scores + loraZ + qkNorm + sandwich;
+  // Kept per layer: x, h, q, k, v, probs, att, xmid, h2, gate, up, act (+ two rstd rows), and LoRA z.
+  const layerKept = N * (4 * C + 2 * q + 2 * kv + 3 * I + 2) + scores + qkNorm + sandwich;
+  const perLayer = layerKept + loraZ;
+  // DPO's and KTO's reference log-probs (and KTO's KL rows) run forward-only steps of the same shape: those use one
+  // layer's set of buffers for every layer, with the residual in two buffers taking turns (layer-context.ts
+  // residual), apart from the training step's and kept by the pool for the whole run.
+  const forwardOnly = r.method === 'dpo' || r.method === 'kto' ? layerKept + N * C : 0;
   // Shared scratch: scores, dprobs, dscores, backward temporaries, one chunk of logits (head.ts) and the final norm.
   const logits = Math.min(N, logitsChunkRows(c.vocabSize)) * c.vocabSize;
   const qkScratch = c.qkNorm ? N * (q + kv) : 0;
@@ -46,8 +55,8 @@ export function estimateMemory(
   const ropePositions = Math.max(Math.min(c.maxPositionEmbeddings, INITIAL_ROPE_POSITIONS), Math.ceil(r.maxLength / 1024) * 1024);
   const ropeTables = (c.layers.some((l) => l.localRope) ? 2 : 1) * 2 * ropePositions * (c.headDim / 2);
   const adapterParams = c.numLayers * targets.reduce((s, t) => s + r.lora.r * (targetShape(c, t).inF + targetShape(c, t).outF), 0);
-  const weights = (parameters + ropeTables) * f;
-  const activations = (c.numLayers * perLayer + scratch) * f;
+  const weights = weightBytes + ropeTables * f;
+  const activations = (c.numLayers * perLayer + scratch + forwardOnly) * f;
   const adapter = adapterParams * 4 * f; // parameters, gradient, AdamW m and v
   return { weights, activations, adapter, total: weights + activations + adapter };
 }

@@ -1,0 +1,34 @@
+// The memory estimate the studio shows (train/memory.ts) against the runtime's own count of live GPU bytes
+// (kernels/src/runtime/ledger.ts) over whole SFT and DPO runs on the llama-gqa-bf16 fixture: the run's peak is the
+// model's weights plus the most bytes the run added at any moment (activation pool grown from empty, adapter, AdamW,
+// reference pass, uniforms, reads).
+import { gpuTest } from '@webtune/harness/page';
+import { check, config, dataset, dpoJsonl, internals, service, sftJsonl, trained } from '../../test/engine.ts';
+
+/** The estimate may be off the measured peak by this fraction, either way (issue 14). */
+const TOLERANCE = 0.15;
+
+gpuTest('the memory estimate is within 15% of the ledger peak of an SFT run and a DPO run (bf16 weights packed)', async () => {
+  const svc = await service();
+  const { gpu, loaded } = internals(svc);
+  const report: string[] = [];
+  for (const method of ['sft', 'dpo'] as const) {
+    const data = await dataset(svc, method, method === 'sft' ? sftJsonl(8, 5) : dpoJsonl(8, 5));
+    const cfg = config(method, { maxSteps: 2, batchSize: 4 });
+    // Start from an empty activation pool, as a fresh page does: the pool keeps the largest shape any test asked for.
+    loaded.model.forgetSteps();
+    loaded.model.pool.destroy();
+    const before = gpu.ledger.memory.currentTotal;
+    gpu.ledger.resetPeak();
+    await trained(svc, { config: cfg, datasetId: data });
+    const measured = loaded.model.weightBytes + (gpu.ledger.memory.peakTotal - before);
+    const estimate = await svc.estimateMemory({ method, batchSize: cfg.batchSize, maxLength: cfg.maxLength, lora: cfg.lora });
+    const off = estimate.total / measured - 1;
+    report.push(`${method}: estimate ${estimate.total} B, measured peak ${measured} B (${(100 * off).toFixed(1)}%)`);
+    check(
+      Math.abs(off) <= TOLERANCE,
+      `${method}: the estimate ${estimate.total} B is ${(100 * off).toFixed(1)}% off the measured peak ${measured} B`,
+    );
+  }
+  console.log(`memory estimate vs ledger: ${report.join('; ')}`);
+});
