@@ -2,7 +2,7 @@
 // string is what jinja2 3.1 (Debian's python3-jinja2, ImmutableSandboxedEnvironment with trim_blocks and
 // lstrip_blocks, as transformers renders) prints for the same template and context.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ChatTemplateError, renderChatTemplate } from './chat-template.ts';
+import { ChatTemplateError, renderChatTemplate, renderWithGenerationSpans } from './chat-template.ts';
 import { TokenizerError } from './tokenizer.ts';
 
 const render = (template: string, context: Record<string, unknown> = {}) =>
@@ -24,6 +24,50 @@ describe('renderChatTemplate', () => {
     expect(render("{{ y.lstrip('\\n') }}|{{ y.rstrip('\\n ') }}|{{ y.strip() }}", { y })).toBe('  hi \n|\n  hi|hi');
     // Qwen3's way of taking the reasoning out of an answer.
     expect(render("{{ (c.split('</think>')[-1]).lstrip('\\n') }}", { c: '<think>\nhm\n</think>\n\nYes.' })).toBe('Yes.');
+  });
+
+  it('tests a missing attribute in selectattr/rejectattr as Undefined (Mistral Nemo keeps messages without tool_calls)', () => {
+    const ms = [
+      { role: 'user', content: 'a' },
+      { role: 'user', content: 'b', tool_calls: [1] },
+      { role: 'assistant', content: 'c' },
+    ];
+    expect(
+      render(
+        '{% for m in ms | selectattr("tool_calls", "undefined") %}{{ m.role }},{% endfor %}|{{ ms | selectattr("tool_calls") | list | length }}|{{ ms | rejectattr("tool_calls", "defined") | map(attribute="content") | join }}',
+        { ms },
+      ),
+    ).toBe('user,assistant,|1|ac');
+  });
+
+  it("renders {% generation %} blocks as jinja2 with transformers' AssistantTracker does, with their spans", () => {
+    // Whitespace control on either side of the tags, trim_blocks/lstrip_blocks around them, an empty block.
+    const template =
+      "{% for m in messages %}\n  {% if m.role == 'assistant' %}\n    <a>\n    {% generation %}\n    {{ m.content }}!\n    {%- endgeneration %}\n  {%- else %}\n[{{ m.content }}]\n  {% endif %}\n{%- generation -%}  {%- endgeneration %}\n{% endfor %}";
+    const input = {
+      messages: [
+        { role: 'user' as const, content: 'hi 😀' },
+        { role: 'assistant' as const, content: 'yo 😀' },
+        { role: 'assistant' as const, content: ' x ' },
+      ],
+      addGenerationPrompt: false,
+      specialTokens: {},
+    };
+    const text = '[hi 😀]\n    <a>\n    yo 😀!    <a>\n     x !';
+    // jinja2's spans in code points were (7, 7), (15, 24), (24, 24), (32, 40), (40, 40); here in UTF-16 units.
+    expect(renderWithGenerationSpans(template, 'm/tokenizer_config.json', input)).toEqual({
+      text,
+      spans: [
+        [8, 8],
+        [16, 26],
+        [26, 26],
+        [34, 42],
+        [42, 42],
+      ],
+    });
+    expect(renderChatTemplate(template, 'm/tokenizer_config.json', input)).toBe(text);
+    const marked = { ...input, messages: [{ role: 'user' as const, content: 'a\uFDD0' }] };
+    expect(() => renderWithGenerationSpans(template, 'm/tokenizer_config.json', marked)).toThrow('U+FDD0 or U+FDD1');
   });
 
   it('tells strings with `is string`, and prints booleans as Python does', () => {

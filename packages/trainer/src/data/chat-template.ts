@@ -8,6 +8,10 @@
 // and lstrip('\n') ignored its argument), strftime_now writes C-locale names (not the browser's language) and more
 // of Python's codes, and raise_exception throws an error named TemplateRaisedError so it can be told from an
 // engine failure, and booleans print as True/False. chat-template.test.ts proves each against jinja2's output.
+//
+// {% generation %}...{% endgeneration %} (transformers' AssistantTracker extension, which TRL's assistant_only_loss
+// reads) is not Jinja the engine knows: renderWithGenerationSpans rewrites each tag into an if-block of the same
+// whitespace control that prints a marker character, renders, and takes the markers out again as character spans.
 import { Template } from '@huggingface/jinja';
 import type { Message } from './formats.ts';
 import { TokenizerError } from './tokenizer.ts';
@@ -38,7 +42,7 @@ export function compileChatTemplate(template: string, file: string): Template {
   let t = parsed.get(template);
   if (t === undefined) {
     try {
-      t = new Template(template);
+      t = new Template(withoutGenerationTags(template));
     } catch (e) {
       throw new TokenizerError(
         file,
@@ -50,11 +54,9 @@ export function compileChatTemplate(template: string, file: string): Template {
   return t;
 }
 
-export function renderChatTemplate(
-  template: string,
-  file: string,
-  input: { messages: Message[]; addGenerationPrompt: boolean; specialTokens: Record<string, unknown> } & ChatExtras,
-): string {
+export type RenderInput = { messages: Message[]; addGenerationPrompt: boolean; specialTokens: Record<string, unknown> } & ChatExtras;
+
+export function renderChatTemplate(template: string, file: string, input: RenderInput): string {
   const t = compileChatTemplate(template, file);
   const context: Record<string, unknown> = {
     ...input.specialTokens,
@@ -71,4 +73,41 @@ export function renderChatTemplate(
     if (err?.name === 'TemplateRaisedError') throw new ChatTemplateError(true, `the chat template raised: ${err.message}`);
     throw new ChatTemplateError(false, `${file}: the chat template cannot render these messages (${err?.message ?? String(e)})`);
   }
+}
+
+/** TRL's has_generation_markers: the template marks assistant output with {% generation %}. */
+export const hasGenerationMarkers = (template: string): boolean => /\{%-?\s*generation\s*-?%\}/.test(template);
+
+// Noncharacters (never in interchange text) stand for the tags while rendering.
+const OPEN = '\uFDD0';
+const CLOSE = '\uFDD1';
+const GENERATION_TAG = /\{%(-?)\s*(end)?generation\s*(-?)%\}/g;
+
+/** The tags as if-blocks that print OPEN or CLOSE (marks: true) or nothing; `{%- x -%}` flags kept on the outside. */
+const rewriteGenerationTags = (template: string, marks: boolean) =>
+  template.replace(GENERATION_TAG, (_, left: string, end: string | undefined, right: string) =>
+    marks ? `{%${left} if true %}{{ '${end ? CLOSE : OPEN}' }}{% endif ${right}%}` : `{%${left} if true %}{% endif ${right}%}`,
+  );
+const withoutGenerationTags = (template: string) => (hasGenerationMarkers(template) ? rewriteGenerationTags(template, false) : template);
+
+/**
+ * The template rendered as renderChatTemplate does, with the [start, end) character spans (UTF-16 indices) of the
+ * output of each {% generation %} block, as transformers' _render_with_assistant_indices records them.
+ */
+export function renderWithGenerationSpans(template: string, file: string, input: RenderInput): { text: string; spans: [number, number][] } {
+  const inputs = JSON.stringify([input.messages, input.tools ?? null, input.templateKwargs ?? null]);
+  if (inputs.includes(OPEN) || inputs.includes(CLOSE))
+    throw new ChatTemplateError(false, 'the messages hold U+FDD0 or U+FDD1, characters that are not text; remove them');
+  const marked = renderChatTemplate(rewriteGenerationTags(template, true), file, input);
+  const spans: [number, number][] = [];
+  let text = '';
+  let open: number | null = null;
+  for (const ch of marked) {
+    if (ch === OPEN) open = text.length;
+    else if (ch === CLOSE && open !== null) {
+      spans.push([open, text.length]);
+      open = null;
+    } else if (ch !== CLOSE) text += ch;
+  }
+  return { text, spans };
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type DpoRow, type Message, readDpoDataset, readSftDataset, type SftRow } from './formats.ts';
-import { lossTokenCount, prepareDpo, prepareSft } from './tokenize.ts';
+import { lossSpans, lossTokenCount, prepareDpo, prepareSft } from './tokenize.ts';
 import { TextTokenizer, TokenizerError } from './tokenizer.ts';
 
 const read = (name: string, file: string) =>
@@ -107,13 +107,24 @@ describe('prepareSft', () => {
     expect(r.examples).toEqual([]);
     expect(r.dropped[0].line).toBe(4);
     expect(r.dropped[0].reason).toMatch(
-      /^prompt tokens are not a prefix of prompt \+ completion: the conversation through assistant message 2 renders as ".*", which does not start the whole conversation .*; train this dataset with --assistant-only-loss false \(loss on the whole conversation\)$/,
+      /^prompt tokens are not a prefix of prompt \+ completion: the conversation through assistant message 2 renders as ".*", which does not start the whole conversation .* \(the template renders earlier turns differently once later ones follow, as Qwen3's drops their <think> blocks; .*\); train this dataset with --assistant-only-loss false \(loss on the whole conversation\), or use a template with {% generation %} markers$/,
     );
     expect(
       prepareSft(thinking, [{ kind: 'messages', messages: [user('a'), asst('b'), user('c'), asst('d')] }], [4], 128, {
         assistantOnlyLoss: false,
       }).examples,
     ).toHaveLength(1);
+  });
+
+  it("messages: a template's own {% generation %} blocks are the assistant turns, as TRL reads them", () => {
+    const marked = load('qwen2-bias-f16', {
+      chat_template:
+        "{% for m in messages %}[{{ m.role }}]\n{% if m.role == 'assistant' %}{% generation %}{{ m.content }}.\n{% endgeneration %}{% else %}{{ m.content }}\n{% endif %}{% endfor %}",
+    });
+    const r = prepareSft(marked, [{ kind: 'messages', messages: [user('a'), asst('b'), user('c'), asst('d')] }], [1], 128);
+    const seq = r.examples[0].seq;
+    expect(lossSpans(seq).map(([a, b]) => marked.decode(seq.ids.slice(a, b)))).toEqual(['b.\n', 'd.\n']);
+    expect(marked.decode(seq.ids)).toBe('[user]\na\n[assistant]\nb.\n[user]\nc\n[assistant]\nd.\n');
   });
 
   it('text: tokenizer(text + EOS) with the special tokens, all of it in the loss', () => {

@@ -10,10 +10,12 @@
 // - A prompt whose tokens are not a prefix of the whole (a merge across the boundary, or a template that renders
 //   the prompt differently) is where TRL warns and masks by length anyway; webtune refuses the row with the reason,
 //   so no row is trained with a mask in the wrong place.
-// - SFT `messages` rows: with assistantOnlyLoss (webtune's default) the loss covers every assistant turn, each found
-//   by rendering the conversation up to it (with the generation prompt) and through it; TRL needs {% generation %}
-//   tags for this, which few templates have. Without it, the whole sequence, as TRL's default. SFT `text` rows: the
-//   whole text + EOS. completionOnlyLoss false puts prompt-completion rows' prompt under the loss too.
+// - SFT `messages` rows: with assistantOnlyLoss (webtune's default) the loss covers every assistant turn. As TRL
+//   does, from the {% generation %} blocks of the template (the model's own, or TRL's training copy of a template it
+//   knows: trl-templates.ts), which then renders every conversational row of the run; where TRL has neither it
+//   refuses assistant_only_loss, and webtune finds each turn by rendering the conversation up to it (with the
+//   generation prompt) and through it. Without assistantOnlyLoss, the whole sequence, as TRL's default. SFT `text`
+//   rows: the whole text + EOS. completionOnlyLoss false puts prompt-completion rows' prompt under the loss too.
 //
 // Sequences longer than max_length are truncated keeping the start. Rows that cannot be used are dropped with their
 // line and reason, never silently. The building blocks (standardSequence, conversationalSequence) are exported for
@@ -119,15 +121,22 @@ function sftSequence(tok: TextTokenizer, row: SftRow, options: LossOptions): Seq
       return completionOnly ? seq : { ids: seq.ids, completionStart: 0 };
     }
     case 'conversational-prompt-completion': {
+      const marked = (options.assistantOnlyLoss ?? true) ? tok.assistantMaskTemplate() : null;
+      if (marked !== null) return assistantCompletion(tok, marked, row.prompt, row.completion, row, completionOnly);
       const seq = conversationalSequence(tok, row.prompt, row.completion, row, completionOnly);
       return completionOnly ? seq : { ids: seq.ids, completionStart: 0 };
     }
     case 'text':
       return { ids: tok.encode(withEos(tok, row.text), { addSpecialTokens: true }), completionStart: 0 };
-    case 'messages':
-      return (options.assistantOnlyLoss ?? true)
-        ? assistantTurns(tok, row.messages, row)
-        : { ids: tok.encode(render(tok, row.messages, { addGenerationPrompt: false }, row)), completionStart: 0 };
+    case 'messages': {
+      if (!(options.assistantOnlyLoss ?? true))
+        return { ids: tok.encode(render(tok, row.messages, { addGenerationPrompt: false }, row)), completionStart: 0 };
+      const marked = tok.assistantMaskTemplate();
+      if (marked === null) return assistantTurns(tok, row.messages, row);
+      const { ids, spans } = generationTokens(tok, marked, row.messages, row);
+      if (spans.length === 0) throw new RowRefused(`${COMPLETION_EMPTY}: the assistant turns render as no tokens`);
+      return { ids, completionStart: spans[0][0], lossSpans: spans };
+    }
   }
 }
 
@@ -155,6 +164,81 @@ export function conversationalSequence(
   return { ids, completionStart: promptIds.length };
 }
 
+/**
+ * A conversational prompt-completion row under assistant_only_loss, as TRL's SFTTrainer does it: both renderings
+ * with the {% generation %} template `marked`, and the loss on completion tokens that are also assistant tokens
+ * (build_labels: every applicable mask must hold), or on the assistant tokens alone without completion_only_loss.
+ */
+function assistantCompletion(
+  tok: TextTokenizer,
+  marked: string,
+  prompt: Message[],
+  completion: Message[],
+  columns: TemplateColumns,
+  completionOnly: boolean,
+): Sequence {
+  const continued = prompt[prompt.length - 1]?.role === 'assistant';
+  const promptIds = tok.encode(
+    render(tok, prompt, { addGenerationPrompt: !continued, continueFinalMessage: continued, template: marked }, columns),
+  );
+  const { ids, spans } = generationTokens(tok, marked, [...prompt, ...completion], columns);
+  if (completionOnly) requirePrefix(tok, promptIds, ids);
+  const P = promptIds.length;
+  const loss = completionOnly ? spans.map(([a, b]): [number, number] => [Math.max(a, P), b]).filter(([a, b]) => b > a) : spans;
+  if (loss.length === 0) throw new RowRefused(`${COMPLETION_EMPTY}: the completion renders as no assistant tokens`);
+  return { ids, completionStart: completionOnly ? P : loss[0][0], lossSpans: loss };
+}
+
+/**
+ * TRL's assistant_masks (transformers' apply_chat_template with return_assistant_tokens_mask): the conversation
+ * rendered with `marked`, and for each {% generation %} block the tokens from the one holding its first character
+ * to the one holding its last (char_to_token), merged into [start, end) spans.
+ */
+function generationTokens(
+  tok: TextTokenizer,
+  marked: string,
+  messages: Message[],
+  columns: TemplateColumns,
+): { ids: number[]; spans: [number, number][] } {
+  let rendered: { text: string; spans: [number, number][] };
+  try {
+    rendered = tok.renderGenerationSpans(marked, messages, {
+      addGenerationPrompt: false,
+      tools: columns.tools,
+      templateKwargs: columns.templateKwargs,
+    });
+  } catch (e) {
+    if (!(e instanceof ChatTemplateError)) throw e;
+    throw new RowRefused(`${e.raised ? TEMPLATE_RAISED : TEMPLATE_FAILED}: ${e.message}`);
+  }
+  const { text } = rendered;
+  const ids = tok.encode(text);
+  const spans: [number, number][] = [];
+  for (const [start, end] of rendered.spans) {
+    if (end <= start) continue;
+    const a = tokenHolding(tok, text, ids, start);
+    const b = tokenHolding(tok, text, ids, end - 1) + 1;
+    const last = spans[spans.length - 1];
+    if (last && a <= last[1]) last[1] = Math.max(last[1], b);
+    else spans.push([a, b]);
+  }
+  return { ids, spans };
+}
+
+/**
+ * Index of the token of `ids` (the tokens of `text`) holding the character at `at`: the tokens of the text before
+ * it agree with `ids` up to that token, which starts at `at` or spans it. (No offsets come out of the tokenizer
+ * library; the goldens check this against Hugging Face tokenizers' own char_to_token.)
+ */
+function tokenHolding(tok: TextTokenizer, text: string, ids: number[], at: number): number {
+  const low = text.charCodeAt(at);
+  const c = low >= 0xdc00 && low <= 0xdfff && at > 0 ? at - 1 : at; // never cut a surrogate pair
+  const before = tok.encode(text.slice(0, c));
+  let k = 0;
+  while (k < before.length && before[k] === ids[k]) k++;
+  return Math.min(k, ids.length - 1);
+}
+
 /** Every assistant turn of a conversation as a loss span: from the end of the rendering up to it (with the generation
  *  prompt) to the end of the rendering through it. */
 function assistantTurns(tok: TextTokenizer, messages: Message[], columns: TemplateColumns): Sequence {
@@ -171,7 +255,7 @@ function assistantTurns(tok: TextTokenizer, messages: Message[], columns: Templa
     ] as const)
       if (!isPrefix(part, ids))
         throw new RowRefused(
-          `${PROMPT_NOT_PREFIX}: ${what} renders as ${preview(tok.decode(part))}, which does not start the whole conversation ${preview(tok.decode(ids))}, so that turn cannot be found for assistant_only_loss; train this dataset with --assistant-only-loss false (loss on the whole conversation)`,
+          `${PROMPT_NOT_PREFIX}: ${what} renders as ${preview(tok.decode(part))}, which does not start the whole conversation ${preview(tok.decode(ids))}, so that turn cannot be found for assistant_only_loss (the template renders earlier turns differently once later ones follow, as Qwen3's drops their <think> blocks; TRL refuses assistant_only_loss for a template without {% generation %} markers that it has no training copy of); train this dataset with --assistant-only-loss false (loss on the whole conversation), or use a template with {% generation %} markers`,
         );
     if (through.length > before.length) spans.push([before.length, through.length]);
   });
@@ -182,7 +266,7 @@ function assistantTurns(tok: TextTokenizer, messages: Message[], columns: Templa
 function render(
   tok: TextTokenizer,
   messages: Message[],
-  options: { addGenerationPrompt: boolean; continueFinalMessage?: boolean },
+  options: { addGenerationPrompt: boolean; continueFinalMessage?: boolean; template?: string },
   columns: TemplateColumns,
 ): string {
   try {

@@ -9,8 +9,9 @@
 // (patches/@huggingface__jinja@*.patch, tested in chat-template.test.ts); the rendering context is transformers'
 // (chat-template.ts).
 import { Tokenizer } from '@huggingface/tokenizers';
-import { type ChatExtras, compileChatTemplate, renderChatTemplate } from './chat-template.ts';
+import { type ChatExtras, compileChatTemplate, renderChatTemplate, renderWithGenerationSpans } from './chat-template.ts';
 import type { Message } from './formats.ts';
+import { assistantMaskTemplate } from './trl-templates.ts';
 
 /** A tokenizer that cannot be built or used as asked; names the file at fault and what to do. */
 export class TokenizerError extends Error {
@@ -203,13 +204,33 @@ export class TextTokenizer {
   }
 
   /**
+   * The template TRL renders assistant_only_loss rows with (one with {% generation %} markers: trl-templates.ts), or
+   * null when TRL has none for this tokenizer's template.
+   */
+  assistantMaskTemplate(): string | null {
+    return assistantMaskTemplate(this.requireChatTemplate());
+  }
+
+  /** The conversation rendered with `template`, and the character spans its {% generation %} blocks printed. */
+  renderGenerationSpans(
+    template: string,
+    messages: Message[],
+    options: { addGenerationPrompt: boolean } & ChatExtras,
+  ): { text: string; spans: [number, number][] } {
+    return renderWithGenerationSpans(template, this.files.config, { ...options, messages, specialTokens: this.templateTokens });
+  }
+
+  /**
    * The chat template rendered as text (tokenize: false), as transformers' apply_chat_template does. With
    * `continueFinalMessage` the rendering is cut just after the final message's content (transformers'
    * render_jinja_template), so the model continues that message. Throws ChatTemplateError (chat-template.ts) when
    * the template raises or cannot be rendered.
    */
-  applyChatTemplate(messages: Message[], options: { addGenerationPrompt: boolean; continueFinalMessage?: boolean } & ChatExtras): string {
-    const template = this.requireChatTemplate();
+  applyChatTemplate(
+    messages: Message[],
+    options: { addGenerationPrompt: boolean; continueFinalMessage?: boolean; template?: string } & ChatExtras,
+  ): string {
+    const template = options.template ?? this.requireChatTemplate();
     const continueFinal = options.continueFinalMessage ?? false;
     if (continueFinal && options.addGenerationPrompt)
       throw new Error(

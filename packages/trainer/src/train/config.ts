@@ -480,9 +480,9 @@ function dataPreparation(method: TrainMethod, format: string | undefined, assist
       'the preference pairs were unpaired as TRL does (unpair_preference_dataset): per 1000 pairs, the chosen answers as desirable rows, then the rejected ones as undesirable rows';
   if (method === 'sft' && format === 'messages' && assistantOnlyLoss)
     out.messages =
-      'assistant_only_loss: webtune found each assistant turn by rendering the conversation up to it (with the ' +
-      'generation prompt) and through it; TRL finds them from {% generation %} tags, which the chat template must have ' +
-      'for assistant_only_loss true, or TRL refuses';
+      "assistant_only_loss: TRL finds assistant turns from {% generation %} tags (the chat template's own, or its " +
+      'training copy of a template it knows, as webtune does); for any other template TRL refuses, and webtune found ' +
+      'each assistant turn by rendering the conversation up to it (with the generation prompt) and through it';
   return out;
 }
 

@@ -1,0 +1,4 @@
+declare module '*.jinja?raw' {
+  const source: string;
+  export default source;
+}
