@@ -16,7 +16,9 @@ export async function defineGpuTests(label: string, request: GpuRunRequest & Pic
 
 /**
  * The same `*.gpu.test.ts` files on Dawn in Node: `files` from `import.meta.glob` in the calling
- * test file. WEBTUNE_GPU_GREP narrows the run as the browser runner's grep does.
+ * test file. WEBTUNE_GPU_GREP narrows the run as the browser runner's grep does. Sweeps are skipped
+ * (visibly) unless WEBTUNE_DAWN_SWEEPS=1: set it where Dawn is the only host, e.g. a GPU machine
+ * with no browser.
  */
 export async function defineDawnGpuTests(label: string, files: Record<string, () => Promise<unknown>>): Promise<void> {
   const grep = process.env.WEBTUNE_GPU_GREP || undefined;
@@ -24,7 +26,10 @@ export async function defineDawnGpuTests(label: string, files: Record<string, ()
     const { gpu, adapter } = await openDawn();
     process.stderr.write(`webgpu adapter (Dawn in Node): ${describeAdapter(adapter)}\n`);
     const results: GpuTestResult[] = [];
-    await runGpuTestFiles({ gpu, files, grep, report: (r) => void results.push(r) });
+    const skipSweeps = process.env.WEBTUNE_DAWN_SWEEPS
+      ? undefined
+      : 'a sweep of variants: headless Chromium runs it on the same WGSL; WEBTUNE_DAWN_SWEEPS=1 runs it on Dawn too';
+    await runGpuTestFiles({ gpu, files, grep, skipSweeps, report: (r) => void results.push(r) });
     return { adapter, results };
   });
   declareRun(label, `${Object.keys(files).length} files${grep ? ` matching "${grep}"` : ''}`, run);

@@ -60,11 +60,13 @@ export interface RunFilesOptions {
   files: Record<string, () => Promise<unknown>>;
   /** Only tests whose "file name" contains this string. */
   grep?: string;
+  /** Report sweeps (`gpuTest`'s `sweep`) as skipped, with this reason, instead of running them. */
+  skipSweeps?: string;
   report(result: GpuTestResult): Promise<void> | void;
 }
 
 /** Runs every test the files register; resolves to the number of results reported. */
-export async function runGpuTestFiles({ gpu, files, grep, report }: RunFilesOptions): Promise<number> {
+export async function runGpuTestFiles({ gpu, files, grep, skipSweeps, report }: RunFilesOptions): Promise<number> {
   let count = 0;
   for (const file of Object.keys(files).sort()) {
     registry.length = 0;
@@ -79,6 +81,11 @@ export async function runGpuTestFiles({ gpu, files, grep, report }: RunFilesOpti
     if (cases.length === 0) continue;
     let { adapter, device } = await openTestDevice(gpu);
     for (const test of cases) {
+      if (test.sweep && skipSweeps) {
+        await report({ file, name: test.name, status: 'skip', ms: 0, message: skipSweeps });
+        count++;
+        continue;
+      }
       const uncaptured: string[] = [];
       device.onuncapturederror = (e) => uncaptured.push(e.error.message);
       let lost: GPUDeviceLostInfo | undefined;

@@ -83,13 +83,17 @@ gpuTest('T = 13, odd head sizes: multi-head with hd = 5, grouped-query with hd =
   await check(gpu, { B: 2, Tq: 13, Tk: 13, nh: 4, nkv: 1, hd: 6, scale: 0.3 }, 21);
 });
 
-gpuTest('T = 70, hd = 64 and hd = 20: every product on the tiled path (K > 16), grouped-query strides', async ({ device }) => {
-  // Tq = Tk = 70 > 16 puts P V, dS K, dSᵀ Q and Pᵀ dO on the staged path, and hd > 16 puts
-  // Q Kᵀ and dO Vᵀ there too; 70 does not divide a tile, and hd = 20 is no multiple of 16.
-  const gpu = new Gpu(device);
-  await check(gpu, { B: 1, Tq: 70, Tk: 70, nh: 4, nkv: 2, hd: 64 }, 25);
-  await check(gpu, { B: 1, Tq: 70, Tk: 70, nh: 4, nkv: 2, hd: 20, scale: 0.3 }, 26);
-});
+gpuTest(
+  'T = 70, hd = 64 and hd = 20: every product on the tiled path (K > 16), grouped-query strides',
+  async ({ device }) => {
+    // Tq = Tk = 70 > 16 puts P V, dS K, dSᵀ Q and Pᵀ dO on the staged path, and hd > 16 puts
+    // Q Kᵀ and dO Vᵀ there too; 70 does not divide a tile, and hd = 20 is no multiple of 16.
+    const gpu = new Gpu(device);
+    await check(gpu, { B: 1, Tq: 70, Tk: 70, nh: 4, nkv: 2, hd: 64 }, 25);
+    await check(gpu, { B: 1, Tq: 70, Tk: 70, nh: 4, nkv: 2, hd: 20, scale: 0.3 }, 26);
+  },
+  { sweep: true },
+);
 
 gpuTest('generation: Tq < Tk with the cache offset, one new token, a padded cache', async ({ device }) => {
   const gpu = new Gpu(device);
