@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { type CliProcess, processesNaming, cliProcess as startCli } from './support/cli.ts';
+import { type CliProcess, expectNoBrowserLeft, cliProcess as startCli } from './support/cli.ts';
 import { cleanEnv, expectOk, expectUsageError, LLAMA, SFT_ROWS, workspace } from './support/workspace.ts';
 
 const ws = workspace();
@@ -38,12 +38,6 @@ const endless = (out: string, ...more: string[]) => [
   ...tiny,
   ...more,
 ];
-
-/** Chromium ends with the CLI: none of its processes names the profile a moment after the CLI has exited. */
-async function expectNoBrowserLeft(profile: string): Promise<void> {
-  for (let i = 0; i < 50 && processesNaming(`--user-data-dir=${profile}`).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
-  expect(processesNaming(`--user-data-dir=${profile}`), `browser processes of ${profile} still running`).toEqual([]);
-}
 
 describe('a killed CLI (SIGKILL, as the out-of-memory killer does) takes its browser with it', () => {
   const profile = ws.path('profile-killed');

@@ -2,6 +2,7 @@
 import { type SpawnSyncOptions, spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { REPO_ROOT } from '@webtune/harness';
+import { expect } from 'vitest';
 
 export interface CliResult {
   code: number | null;
@@ -112,4 +113,10 @@ export function processesNaming(text: string): number[] {
     }
   }
   return pids;
+}
+
+/** Chromium ends with the CLI: none of its processes names the profile a moment after the CLI has exited. */
+export async function expectNoBrowserLeft(profile: string): Promise<void> {
+  for (let i = 0; i < 50 && processesNaming(`--user-data-dir=${profile}`).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  expect(processesNaming(`--user-data-dir=${profile}`), `browser processes of ${profile} still running`).toEqual([]);
 }

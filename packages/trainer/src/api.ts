@@ -53,6 +53,8 @@ export interface ModelInfo {
   hasChatTemplate: boolean;
   /** Why the chat template cannot be used (its Jinja does not parse), or null: said once, at load. */
   chatTemplateProblem: string | null;
+  /** Checkpoint tensors the model does not use (transformers' "weights not used"): said once, at load (unusedWeightsWarning). */
+  unusedWeights: string[];
   /** The projections LoRA can adapt in this model, by their PEFT target names. */
   loraTargets: string[];
   /** Bytes of GPU memory the weights take (bf16/f16 matrices stay packed, everything else float32). */

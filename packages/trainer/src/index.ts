@@ -80,6 +80,7 @@ export {
 export { ConfigError, type ModelConfig, parseModelConfig, SUPPORTED_FAMILIES } from './model/config.ts';
 export { LORA_TARGETS, type LoraTarget } from './model/lora-config.ts';
 export type { DownloadProgress, ModelSource } from './model/source.ts';
+export { unusedWeightsWarning } from './model/unused-weights.ts';
 export { type KtoBalance, ktoBalance } from './objectives/kto-balance.ts';
 export {
   AB_VERDICTS,

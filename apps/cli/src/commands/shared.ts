@@ -12,6 +12,7 @@ import {
   reasonSummary,
   type TrainConfig,
   type TrainMethod,
+  unusedWeightsWarning,
 } from '@webtune/trainer';
 import { gpuOption, UsageError } from '../args.ts';
 import { Engine, PageError } from '../engine.ts';
@@ -60,6 +61,8 @@ export async function openWithModel(
       `loaded ${model.architecture}: ${(model.parameters / 1e6).toFixed(2)}M parameters, ${model.layers} layers, vocab ${model.vocabSize}`,
     );
     if (model.chatTemplateProblem) progress.line(`warning: ${engine.localPaths(model.chatTemplateProblem)}`);
+    const unused = unusedWeightsWarning(model.architecture, model.unusedWeights);
+    if (unused) progress.line(`warning: ${unused}`);
     return { engine, model, progress };
   } catch (err) {
     await engine.close();

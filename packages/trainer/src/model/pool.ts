@@ -7,6 +7,7 @@ import { type DType, type Gpu, numel, Tensor } from '@webtune/kernels';
 export class ActivationPool {
   version = 0;
   private readonly buffers = new Map<string, GPUBuffer>();
+  private readonly dtypes = new Map<string, DType>();
   private retired: GPUBuffer[] = [];
 
   constructor(private readonly gpu: Gpu) {}
@@ -18,9 +19,15 @@ export class ActivationPool {
       if (buffer) this.retired.push(buffer);
       buffer = this.gpu.tensor([bytes / 4], name, dtype, name.includes('logits') ? 'logits' : 'activations').buffer;
       this.buffers.set(name, buffer);
+      this.dtypes.set(name, dtype);
       this.version++;
     }
     return new Tensor(buffer, shape, dtype, name);
+  }
+
+  /** Every buffer whole, as a flat tensor with its name and dtype (train/nonfinite.ts reads them all). */
+  tensors(): Tensor[] {
+    return [...this.buffers].map(([name, b]) => new Tensor(b, [b.size / 4], this.dtypes.get(name), name));
   }
 
   /** Bytes held, for the memory report. */

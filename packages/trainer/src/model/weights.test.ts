@@ -7,9 +7,9 @@ import type { Gpu, Tensor } from '@webtune/kernels';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES_DIR } from '../../test/hub-fixtures.ts';
 import { parseModelConfig } from './config.ts';
-import { parseSafetensors } from './safetensors.ts';
+import { parseSafetensors, writeSafetensors } from './safetensors.ts';
 import { ModelSourceError } from './source.ts';
-import { bytesWeightFile, type WeightFile } from './weight-file.ts';
+import { bytesWeightFile, bytesWeightFiles, type WeightFile } from './weight-file.ts';
 import { uploadWeights } from './weights.ts';
 
 const fixture = (name: string, file: string) => new Uint8Array(readFileSync(join(FIXTURES_DIR, name, file)));
@@ -118,5 +118,24 @@ describe('uploadWeights: one tensor at a time', () => {
       /^model\.safetensors: tensor ".*": its bytes \d+\.\.\d+ run past the end of the \d+-byte data section: the file looks truncated/,
     );
     expect(uploads.length).toBe(0);
+  });
+
+  it('tensors the model does not use are listed (weights.unused), neither read nor uploaded', async () => {
+    const name = 'llama-gqa-bf16';
+    const config = parseModelConfig(new TextDecoder().decode(fixture(name, 'config.json')));
+    const extra = writeSafetensors([
+      { name: 'vision_tower.patch_embed.weight', shape: [2, 2], data: new Float32Array(4) },
+      { name: 'model.layers.0.self_attn.rotary_emb.inv_freq', shape: [2], data: new Float32Array(2) },
+    ]);
+    const { gpu, uploads } = recordingGpu();
+    const files = bytesWeightFiles(
+      new Map([
+        ['model.safetensors', fixture(name, 'model.safetensors')],
+        ['extra.safetensors', extra],
+      ]),
+    );
+    const weights = await uploadWeights(gpu, config, files);
+    expect(weights.unused).toEqual(['vision_tower.patch_embed.weight']);
+    expect(uploads.map((u) => u.label)).not.toContain('vision_tower.patch_embed.weight');
   });
 });

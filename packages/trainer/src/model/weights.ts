@@ -5,6 +5,7 @@
 import { type Gpu, ropeTables, type Tensor } from '@webtune/kernels';
 import { checkCheckpointTensors, type ModelConfig, ropeInvFreq } from './config.ts';
 import { SafetensorsError, type TensorInfo, weightHalves, weightToFloat32 } from './safetensors.ts';
+import { unusedTensors } from './unused-weights.ts';
 import { readSafetensorsHeader, readTensorBytes, type WeightFile } from './weight-file.ts';
 
 export interface LayerWeights {
@@ -41,6 +42,8 @@ export interface ModelWeights {
   ropeLocalSin?: Tensor;
   /** Positions the tables cover (P); Model.coverPositions grows them. */
   ropePositions: number;
+  /** Checkpoint tensors the model does not use (unusedTensors), for the load's warning; not uploaded. */
+  unused: string[];
 }
 
 /** A checkpoint's safetensors files by name (a single model.safetensors, or the shards), read a range at a time. */
@@ -72,6 +75,7 @@ export async function uploadWeights(gpu: Gpu, config: ModelConfig, files: Checkp
   }
   const names = [...files.keys()].join(', ');
   checkCheckpointTensors(config, new Map([...index].map(([n, e]) => [n, { shape: e.info.shape }])), names);
+  const unused = unusedTensors(config, index.keys());
 
   const uploaded: Tensor[] = [];
   const load = async (name: string): Promise<Tensor> => {
@@ -122,6 +126,7 @@ export async function uploadWeights(gpu: Gpu, config: ModelConfig, files: Checkp
       norm: await load('model.norm.weight'),
       lmHead: config.tieWordEmbeddings ? embed : await load('lm_head.weight'),
       ...uploadRope(gpu, config, Math.min(config.maxPositionEmbeddings, INITIAL_ROPE_POSITIONS)),
+      unused,
     };
   } catch (err) {
     for (const t of uploaded) t.buffer.destroy();

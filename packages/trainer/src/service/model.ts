@@ -62,6 +62,7 @@ export function modelInfo({ model, tokenizer, id }: LoadedModel): ModelInfo {
     tokenizerSize: tokenizer.size,
     hasChatTemplate: tokenizer.hasChatTemplate,
     chatTemplateProblem: tokenizer.chatTemplateProblem,
+    unusedWeights: model.weights.unused,
     // Every architecture webtune trains has all seven projections (lora-config.ts); none adds or lacks one.
     loraTargets: [...LORA_TARGETS],
     weightBytes: model.weightBytes,

@@ -17,6 +17,7 @@ import { lrForStep } from '../optim/schedule.ts';
 import { type TrainConfig, totalSteps } from './config.ts';
 import type { RunControl } from './control.ts';
 import type { LogRecord, TrainEvent } from './events.ts';
+import { locateNonFinite } from './nonfinite.ts';
 
 export type TrainData =
   | { method: 'sft'; examples: SftExample[] }
@@ -214,6 +215,9 @@ export async function runTraining(
     }
     const stepNumber = state.optimizerStep + 1;
     const totals = objective.totals(window.flat());
+    // Each micro-batch draws its own dropout masks: seeded by (seed, optimizer step, micro-batch in the window), a
+    // function of the run's position, so a resumed run (and a rerun of the window) draws the same ones.
+    const dropoutSeed = (microIndex: number) => mixSeed(config.seed, stepNumber, microIndex);
 
     // ---- forward and backward of each micro-batch, gradients added into one buffer ----
     const sums: Record<string, number> = {};
@@ -229,9 +233,7 @@ export async function runTraining(
         await saveCheckpoint();
         return stopped('cancelled', `cancelled at step ${state.optimizerStep}`);
       }
-      // Each micro-batch draws its own dropout masks: seeded by (seed, optimizer step, micro-batch in the window), a
-      // function of the run's position, so a resumed run draws the same ones.
-      const outcome = await objective.microBatch(micro, totals, mixSeed(config.seed, stepNumber, microIndex));
+      const outcome = await objective.microBatch(micro, totals, dropoutSeed(microIndex));
       tokensThisRun += outcome.inputTokens;
       for (const [k, x] of Object.entries(outcome.sums)) sums[k] = (sums[k] ?? 0) + x;
     }
@@ -242,10 +244,12 @@ export async function runTraining(
     const norm = Math.sqrt((await gpu.read(sumsq))[0]);
     if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
       const what = Number.isFinite(loss) ? `the gradient norm is ${norm}` : `the loss is ${loss}`;
+      const scene = { gpu, pool: model.pool, adapter, grads };
+      const origin = await locateNonFinite(scene, window.length, (i) => objective.microBatch(window[i], totals, dropoutSeed(i)));
       return stopped(
         'diverged',
         `Training stopped at step ${stepNumber}: ${what}. The adapter keeps its weights from step ${state.optimizerStep}. ` +
-          'Lower the learning rate, keep gradient clipping on (max_grad_norm 1.0), or check the data for very long or empty answers.',
+          `Lower the learning rate, keep gradient clipping on (max_grad_norm 1.0), or check the data for very long or empty answers. ${origin}`,
       );
     }
     const lr = lrForStep(config.lrSchedulerType, config.learningRate, stepNumber, config.warmupSteps, total);

@@ -1,0 +1,71 @@
+// Hostile files the trainer must name, through the CLI as a user runs it (one browser launch): a sharded checkpoint
+// holding a tensor the model does not use (warned, named, as transformers warns "weights not used"), and a stage-one
+// adapter whose finite numbers overflow float32 in the forward: the run stops at its first step naming the operation
+// and the tensor where the first non-finite value appeared, writes nothing, and leaves no browser running.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseSafetensors, weightToFloat32, writeSafetensors } from '../packages/trainer/src/model/safetensors.ts';
+import { cliProcess, expectNoBrowserLeft } from './support/cli.ts';
+import { cleanEnv, DPO_ROWS, expectRejection, LLAMA, MODEL_FILES, workspace } from './support/workspace.ts';
+
+const ws = workspace();
+afterAll(() => ws.remove());
+
+/** The fixture as two shards and an index; the second shard holds `score.weight`, which no Llama weight takes. */
+function shardedWithExtra(): string {
+  const dir = ws.path('sharded');
+  mkdirSync(dir);
+  for (const f of MODEL_FILES.filter((f) => f !== 'model.safetensors')) copyFileSync(join(LLAMA, f), join(dir, f));
+  const first = 'model-00001-of-00002.safetensors';
+  const second = 'model-00002-of-00002.safetensors';
+  copyFileSync(join(LLAMA, 'model.safetensors'), join(dir, first));
+  writeFileSync(join(dir, second), writeSafetensors([{ name: 'score.weight', shape: [2, 64], data: new Float32Array(128) }]));
+  const names = [...parseSafetensors(first, new Uint8Array(readFileSync(join(dir, first)))).tensors.keys()];
+  const weightMap = Object.fromEntries([...names.map((n) => [n, first]), ['score.weight', second]]);
+  writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+  return dir;
+}
+
+/** The fixture's adapter with layer 1's v_proj A and B at 1e30: finite (accepted at load), but z B^T overflows. */
+function overflowingAdapter(): string {
+  const from = join(LLAMA, 'adapter');
+  const dir = ws.path('overflowing-adapter');
+  mkdirSync(dir);
+  copyFileSync(join(from, 'adapter_config.json'), join(dir, 'adapter_config.json'));
+  const bytes = new Uint8Array(readFileSync(join(from, 'adapter_model.safetensors')));
+  const parsed = parseSafetensors('adapter_model.safetensors', bytes);
+  const tensors = [...parsed.tensors.values()].map((t) => {
+    const data = weightToFloat32('adapter_model.safetensors', bytes, parsed.dataOffset, t);
+    if (t.name.includes('layers.1.self_attn.v_proj')) data.fill(1e30);
+    return { name: t.name, shape: t.shape, data };
+  });
+  writeFileSync(join(dir, 'adapter_model.safetensors'), writeSafetensors(tensors));
+  return dir;
+}
+
+describe('named, never computed through', () => {
+  it('an unused tensor is warned by name; an overflow stops step 1 naming its operation and tensor; nothing is written', async () => {
+    const out = ws.path('out');
+    const profile = ws.path('profile');
+    const data = ws.jsonl('dpo.jsonl', DPO_ROWS);
+    const args = ['train', '--method', 'dpo', '--model', shardedWithExtra(), '--data', data, '--out', out];
+    const tiny = ['--adapter', overflowingAdapter(), '--max-steps', '2', '--max-length', '32', '--batch-size', '2'];
+    const r = await cliProcess([...args, ...tiny], cleanEnv({ WEBTUNE_PROFILE_DIR: profile })).done;
+    expect(r.stderr.split('\n')).toContain(
+      'warning: 1 weight(s) of the checkpoint were not used when initializing LlamaForCausalLM: score.weight. They are ' +
+        'left out, as transformers leaves them out; if you expected them to be used, the checkpoint is not the model its config.json describes.',
+    );
+    // The stage-one adapter is part of the reference: its forward (no layer names on a forward-only step's buffers)
+    // is where the overflow begins, at layer 1's v_proj LoRA B matmul.
+    expectRejection(
+      r,
+      'train',
+      1,
+      /^Training stopped at step 1: the loss is NaN\. The adapter keeps its weights from step 0\./,
+      /It first appeared at operation \d+ of \d+, "L1\.v_proj lora_B", which wrote (NaN|-?Infinity) into activation v \(element \d+ of \d+\)\.$/,
+    );
+    expect(existsSync(out), 'a run that kept no step wrote --out').toBe(false);
+    await expectNoBrowserLeft(profile);
+  });
+});
