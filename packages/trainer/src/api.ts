@@ -185,6 +185,12 @@ export interface TrainRequest {
   resumeRunId?: string;
   /** Where the CLI writes the run (--out), kept with its checkpoints: running again with it finds them. */
   outputDir?: string;
+  /**
+   * Stop once this optimizer step is done, as a cancel would, with the adapter of the steps so far and a checkpoint
+   * that resumeRunId continues: the first steps of the config's own schedule (the learning rate still decays over
+   * all its steps), not a shorter run. Decided inside the worker, so a caller across a wire stops at the very step.
+   */
+  stopAfterStep?: number;
 }
 
 export interface TrainResult {

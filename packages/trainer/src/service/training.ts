@@ -34,6 +34,9 @@ export interface RunContext {
  */
 export function checkRequest(request: TrainRequest, datasets: Datasets): PreparedDataset {
   validateConfig(runConfig(request));
+  const stop = request.stopAfterStep;
+  if (stop !== undefined && !(Number.isInteger(stop) && stop >= 1))
+    throw new TrainingError(`stopAfterStep must be a whole number of at least 1, got ${JSON.stringify(stop)}.`);
   const dataset = datasets.get(request.datasetId);
   const { method } = request.config;
   if (dataKindOf(dataset.method) !== dataKindOf(method))
@@ -62,8 +65,15 @@ export async function train(request: TrainRequest, ctx: RunContext): Promise<Tra
   }
   const { data, saveReference } = await trainData(ctx, config, parentRecords, parent);
   const trl = toTrlConfig(config, { model: modelId, dataset: ds.file, datasetFormat: ds.format, parentAdapter: parentId });
+  const stopAt = request.stopAfterStep;
   const outcome = await runTraining(gpu, model, parent, data, config, tokenizer.padTokenId, {
-    onEvent,
+    // The loop sends a step's event once its update is queued and checks the control before the next micro-batch.
+    onEvent: stopAt
+      ? (e) => {
+          onEvent(e);
+          if (e.type === 'step' && e.step >= stopAt) control.cancel();
+        }
+      : onEvent,
     control,
     resume,
     checkpoint: async (state) => {
@@ -72,6 +82,8 @@ export async function train(request: TrainRequest, ctx: RunContext): Promise<Tra
     },
   });
   await saveReference();
+  if (stopAt && outcome.status === 'cancelled' && outcome.steps === stopAt)
+    outcome.message = `stopped after step ${stopAt} as asked (stopAfterStep); resuming the run continues it`;
   let adapterId: string | null = null;
   if (outcome.steps > 0) {
     onEvent({ type: 'phase', phase: 'saving', message: 'saving the adapter' });

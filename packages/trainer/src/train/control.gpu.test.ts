@@ -219,3 +219,48 @@ gpuTest('save_minutes checkpoints by time as well as by steps, whichever comes f
   const none = never.events.filter((e) => e.type === 'checkpoint').length;
   check(none === 0, `save_minutes 60 in a run of seconds saved ${none} checkpoints`);
 });
+
+/**
+ * stopAfterStep (what the CLI's classroom snapshots with: its events reach Node too late to cancel at an exact step)
+ * stops at that step of the whole schedule: the adapter equals a run cancelled from the page as step 2's event
+ * arrives (the synchronous cancel the first test relies on), and resuming it ends equal to the uninterrupted run.
+ */
+gpuTest('stopAfterStep stops after that step of the whole schedule; resuming it ends as the uninterrupted run', async () => {
+  const svc = await service();
+  const data = await dataset(svc, 'sft', sftJsonl(8, 24));
+  const cfg = config('sft', { maxSteps: 4, lrSchedulerType: 'linear', learningRate: 1e-2 });
+  const whole = await trained(svc, { config: cfg, datasetId: data });
+  const cancelled = await train(svc, { config: cfg, datasetId: data }, (e) => {
+    if (e.type === 'step' && e.step === 2) svc.cancel();
+  });
+  const stopped = await train(svc, { config: cfg, datasetId: data, stopAfterStep: 2 });
+  const r = stopped.result;
+  check(
+    r.status === 'cancelled' && r.message === 'stopped after step 2 as asked (stopAfterStep); resuming the run continues it',
+    `${r.status}: ${r.message}`,
+  );
+  const lr = r.metrics.map((m) => m.learning_rate);
+  check(
+    lr.length === 2 && Math.abs(lr[0] - 0.0075) < 1e-12 && Math.abs(lr[1] - 0.005) < 1e-12,
+    `learning rates ${lr}: not those after steps 1 and 2 of a 4-step linear decay from 1e-2`,
+  );
+  sameTensors(
+    await storedTensors(svc, r.adapterId!),
+    await storedTensors(svc, cancelled.result.adapterId!),
+    'stopAfterStep 2 vs cancel at 2',
+  );
+  const rest = await train(svc, { config: cfg, datasetId: data, resumeRunId: r.runId });
+  check(rest.result.status === 'completed', `resumed: ${rest.result.status}: ${rest.result.message}`);
+  sameTensors(
+    await storedTensors(svc, rest.result.adapterId!),
+    await storedTensors(svc, whole.id),
+    'stopped at 2 and resumed vs uninterrupted',
+  );
+  const bad = await svc
+    .train({ config: cfg, datasetId: data, stopAfterStep: 0 }, () => {})
+    .then(
+      () => 'started',
+      (err: Error) => `${err.name}: ${err.message}`,
+    );
+  check(bad === 'TrainingError: stopAfterStep must be a whole number of at least 1, got 0.', `stopAfterStep 0: ${bad}`);
+});
