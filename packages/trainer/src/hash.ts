@@ -21,9 +21,14 @@ export async function hashKey(parts: (string | Uint8Array)[]): Promise<string> {
     buf.set(bytes, pos + 9);
     pos += 9 + bytes.length;
   }
+  return sha256Hex(buf);
+}
+
+/** SHA-256 (hex) of bytes as they are, as `sha256sum` prints it for a file. */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const subtle = globalThis.crypto?.subtle;
   // Pages, workers and Node 20 have it; a page served over plain http from another host does not.
   if (!subtle) throw new Error('webtune needs crypto.subtle, which this page lacks: serve it over https or from localhost.');
-  const digest = new Uint8Array(await subtle.digest('SHA-256', buf));
+  const digest = new Uint8Array(await subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }

@@ -34,6 +34,7 @@ export { dpoStartAdvice, NEAR_IDENTICAL_DISTANCE, SUGGESTED_PAIRS } from './data
 export { countByReason, lineRanges, type Message, reasonSummary } from './data/formats.ts';
 export { checkDatasetSize, DatasetEncodingError, decodeDataset, MAX_DATASET_BYTES } from './data/jsonl.ts';
 export { convertPreferences, type PreferenceFormat } from './data/preference-formats.ts';
+export { sha256Hex } from './hash.ts';
 export {
   checksPassed,
   dpoDataWithJudged,
@@ -77,6 +78,23 @@ export {
   scoreAnswer,
   smokeTestVerdict,
 } from './lesson/lesson.ts';
+export {
+  ADAPTER_FILES,
+  type AdapterComparison,
+  adapterTensors,
+  compareAdapters,
+  lessonInputs,
+  parseShipped,
+  presetRecipe,
+  SHIPPED_MANIFEST,
+  SHIPPED_VERSION,
+  type Shipped,
+  type ShippedReport,
+  type ShippedStage,
+  SNAPSHOT_RTOL,
+  shippedMismatches,
+  stageFolder,
+} from './lesson/shipped.ts';
 export { ConfigError, type ModelConfig, parseModelConfig, SUPPORTED_FAMILIES } from './model/config.ts';
 export { LORA_TARGETS, type LoraTarget } from './model/lora-config.ts';
 export type { DownloadProgress, ModelSource } from './model/source.ts';
