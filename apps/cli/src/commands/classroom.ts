@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import {
+  type AdapterFile,
   answerPrompts,
   type Checks,
   type LessonEngine,
@@ -17,6 +18,8 @@ import {
   parsePrompts,
   passRates,
   type ScoredAnswer,
+  type ShippedReport,
+  SNAPSHOT_RTOL,
   smokeTestVerdict,
   type TrainConfig,
   type TrainEvent,
@@ -28,12 +31,22 @@ import type { Engine } from '../engine.ts';
 import type { ProgressPrinter } from '../progress.ts';
 import { formatDuration } from '../progress.ts';
 import { formatTable } from '../table.ts';
+import {
+  checkShipped,
+  importShipped,
+  SNAPSHOT_STEPS,
+  shippedMode,
+  shippedRun,
+  shippingPreset,
+  verifyShipped,
+  writeShipped,
+} from './classroom-shipped.ts';
 import { loadData, modelArg, openWithModel } from './shared.ts';
 
 const DEFAULT_DEMO = 'apps/studio/public/demo';
 
 export const help = `pnpm cli classroom [--demo <dir>] [--preset quick] [--sft-steps N] [--dpo-steps N] [--prompts N] [--train-dpo-anyway]
-                     [--out <dir>] [--json]
+                     [--out <dir>] [--json] [--use-shipped | --verify-shipped [--full] | --ship <dir>]
 
 The classroom path of the studio, headless, on the demo model:
   1. SFT for the basics     LoRA SFT with the lesson's recipe
@@ -54,9 +67,18 @@ the reward accuracy before and after DPO, with the steps and the time each stage
   --train-dpo-anyway go on to DPO after a failed smoke test (to show what DPO does without the basics)
   --out DIR          write sft/ and dpo/ (PEFT adapters; dpo/ stacked on the base) and report.json
   --json             print the report as one JSON object on stdout
+  --use-shipped      no training: the smoke test and the evaluation on the adapters the preset ships (lesson.json's
+                     presets.<name>.adapters), refused if the recipe or the demo's files changed since they were trained
+  --verify-shipped   train the recipe's first steps fresh and compare with the shipped snapshots of the same run
+                     (each tensor within ${SNAPSHOT_RTOL} of its largest value; bit for bit on the machine that trained them);
+                     with --full the whole recipe against the shipped adapters (minutes)
+  --ship DIR         train the preset, stopping each stage's run after ${SNAPSHOT_STEPS.sft} steps for a snapshot and resuming it, and
+                     write the adapters, the snapshots and shipped.json (scripts/demo/ship-adapters.sh)
   --gpu auto|hardware|swiftshader
   --verbose          forward the page's console`;
 
+/** Everything the lesson reads (also the shipped adapters' checks, classroom-shipped.ts). */
+export type ClassroomFiles = Files;
 interface Files {
   dir: string;
   lessonFile: string;
@@ -120,8 +142,10 @@ function choosePreset(files: Files, name: string | undefined): LessonPreset | nu
   return preset;
 }
 
-interface StageRun {
+export interface StageRun {
   result: TrainResult;
+  /** --ship: the same run stopped after `step` (stopAfterStep), exported before it was resumed. */
+  snapshot: { step: number; files: AdapterFile[] } | null;
   seconds: number;
   steps: number;
   /** An upper bound: every micro-batch counted at the dataset's longest row. */
@@ -136,22 +160,38 @@ async function trainStage(
   config: TrainConfig,
   parentAdapterId: string | null,
   name: string,
+  stop: { snapshotStep?: number; stopAfterStep?: number } = {},
 ): Promise<StageRun> {
   const { engine, progress, modelConfig } = opened;
   // The classroom's stages are SFT and DPO (lesson.ts).
   const method = config.method as 'sft' | 'dpo';
   const ds = await loadData(engine, progress, method, files.data[method], config.maxLength);
   const t0 = performance.now();
-  const result = await engine.stream('train', [{ config, datasetId: ds.id, parentAdapterId, name }], (e: TrainEvent) => progress.event(e));
-  progress.done();
+  const request = { config, datasetId: ds.id, parentAdapterId, name };
+  const train = async (more: { stopAfterStep?: number; resumeRunId?: string }) => {
+    const r = await engine.stream('train', [{ ...request, ...more }], (e: TrainEvent) => progress.event(e));
+    progress.done();
+    const stoppedAsAsked = more.stopAfterStep !== undefined && r.status === 'cancelled' && r.metrics.at(-1)?.step === more.stopAfterStep;
+    if ((r.status !== 'completed' && !stoppedAsAsked) || !r.adapterId) throw new Error(`${name}: ${r.message}`);
+    return r;
+  };
+  let snapshot: StageRun['snapshot'] = null;
+  let result: TrainResult;
+  if (stop.snapshotStep) {
+    // One run, stopped for the snapshot and resumed (bit-identical to running straight through): its first steps are
+    // what --verify-shipped trains again.
+    const first = await train({ stopAfterStep: stop.snapshotStep });
+    snapshot = { step: stop.snapshotStep, files: await engine.call('exportAdapter', first.adapterId as string, { stacked: false }) };
+    progress.line(`snapshot after step ${stop.snapshotStep}; resuming the run`);
+    result = await train({ resumeRunId: first.runId });
+  } else result = await train({ stopAfterStep: stop.stopAfterStep });
   const seconds = (performance.now() - t0) / 1000;
-  if (result.status !== 'completed' || !result.adapterId) throw new Error(`${name}: ${result.message}`);
   const steps = result.metrics.at(-1)?.step ?? 0;
   const longest = Math.max(...ds.lengths);
   const sequences = config.batchSize * (config.method === 'dpo' ? 2 : 1);
   const perStep = loraStepFlops(modelConfig, { sequences, length: longest, lora: config.lora, backward: true });
   const recipeSteps = totalSteps(files.lesson.stages[method].config, ds.kept).total;
-  return { result, seconds, steps, flops: steps * config.gradientAccumulationSteps * perStep, recipeSteps };
+  return { result, seconds, steps, flops: steps * config.gradientAccumulationSteps * perStep, recipeSteps, snapshot };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -164,6 +204,10 @@ export async function run(argv: string[]): Promise<number> {
     'train-dpo-anyway': { type: 'boolean' },
     out: { type: 'string' },
     json: { type: 'boolean' },
+    'use-shipped': { type: 'boolean' },
+    'verify-shipped': { type: 'boolean' },
+    full: { type: 'boolean' },
+    ship: { type: 'string' },
     gpu: { type: 'string' },
     verbose: { type: 'boolean' },
   });
@@ -173,7 +217,11 @@ export async function run(argv: string[]): Promise<number> {
   const sftSteps = steps('sft-steps');
   const dpoSteps = steps('dpo-steps');
   const files = readLesson((values.demo as string | undefined) ?? DEFAULT_DEMO);
-  const preset = choosePreset(files, values.preset as string | undefined);
+  const mode = shippedMode(values);
+  const preset = choosePreset(
+    files,
+    (values.preset as string | undefined) ?? (mode === 'use' || mode === 'verify' ? shippingPreset(files) : undefined),
+  );
   const limit = values.prompts === undefined ? (preset?.prompts ?? null) : integerOption('prompts', values.prompts, 0, 1);
   if (limit !== null) {
     files.prompts = files.prompts.slice(0, limit);
@@ -184,6 +232,7 @@ export async function run(argv: string[]): Promise<number> {
   const sft = { ...configs.sft, maxSteps: sftSteps > 0 ? sftSteps : configs.sft.maxSteps };
   const dpo = { ...configs.dpo, maxSteps: dpoSteps > 0 ? dpoSteps : configs.dpo.maxSteps };
   const modelConfig = parseModelConfig(readFileSync(join(files.modelDir, 'config.json'), 'utf8'), join(files.modelDir, 'config.json'));
+  const shipped = preset && (mode === 'use' || mode === 'verify') ? await checkShipped(files, preset) : null;
 
   const t0 = performance.now();
   const { engine, progress } = await openWithModel(modelArg(files.modelDir), values as { gpu?: string; verbose?: boolean });
@@ -195,8 +244,26 @@ export async function run(argv: string[]): Promise<number> {
       return answerPrompts(generator, files.checks, files.prompts, adapterId);
     };
 
-    progress.line(`1. SFT for the basics (${files.lesson.title})`);
-    const sftRun = await trainStage(opened, files, sft, null, 'classroom SFT');
+    if (shipped && mode === 'verify') {
+      const stage = (m: LessonMethod, parent: string | null, stopAfterStep: number | null) =>
+        trainStage(opened, files, m === 'sft' ? sft : dpo, parent, `verify ${m.toUpperCase()}`, stopAfterStep ? { stopAfterStep } : {});
+      const train = async (m: LessonMethod, parent: string | null, stop: number | null) => ({
+        adapterId: (await stage(m, parent, stop)).result.adapterId as string,
+      });
+      for (const line of await verifyShipped(engine, shipped.dir, shipped.shipped, values.full === true, { train }))
+        process.stdout.write(`${line}\n`);
+      return 0;
+    }
+    const shippedIds = shipped ? await importShipped(engine, shipped.dir) : null;
+    const snapshotStep = (m: LessonMethod) => (mode === 'ship' ? { snapshotStep: SNAPSHOT_STEPS[m] } : {});
+    const rowCount = (m: LessonMethod) => files.data[m].text.split('\n').filter((l) => l.trim() !== '').length;
+    const recipeSteps = (m: LessonMethod) => totalSteps(files.lesson.stages[m].config, rowCount(m)).total;
+
+    progress.line(`1. SFT for the basics (${files.lesson.title})${shipped ? `: the shipped adapter (${shipped.dir})` : ''}`);
+    const sftRun =
+      shipped && shippedIds
+        ? shippedRun(shipped.shipped, 'sft', shippedIds.sft, recipeSteps('sft'))
+        : await trainStage(opened, files, sft, null, 'classroom SFT', snapshotStep('sft'));
     const sftId = sftRun.result.adapterId as string;
 
     progress.line('2. smoke test');
@@ -217,8 +284,11 @@ export async function run(argv: string[]): Promise<number> {
       progress.line(`${smoke.message} Going on to DPO all the same (--train-dpo-anyway).`);
     }
 
-    progress.line('3. DPO for the polish, on top of the SFT adapter');
-    const dpoRun = await trainStage(opened, files, dpo, sftId, 'classroom DPO');
+    progress.line(`3. DPO for the polish, on top of the SFT adapter${shipped ? ': the shipped adapter' : ''}`);
+    const dpoRun =
+      shipped && shippedIds
+        ? shippedRun(shipped.shipped, 'dpo', shippedIds.dpo, recipeSteps('dpo'))
+        : await trainStage(opened, files, dpo, sftId, 'classroom DPO', snapshotStep('dpo'));
     const dpoId = dpoRun.result.adapterId as string;
 
     progress.line('4. evaluate on held-out pairs and prompts');
@@ -278,6 +348,17 @@ export async function run(argv: string[]): Promise<number> {
       }
       writeFileSync(join(out, 'report.json'), `${JSON.stringify(report, null, 1)}\n`);
       progress.line(`wrote ${out}`);
+    }
+    if (mode === 'ship' && preset) {
+      await writeShipped(
+        engine,
+        files,
+        preset,
+        { sft: sftRun, dpo: dpoRun },
+        report as unknown as ShippedReport,
+        resolve(values.ship as string),
+      );
+      progress.line(`wrote the shipped adapters to ${values.ship}`);
     }
 
     const pct = (x: number | undefined) => (x === undefined ? '' : `${Math.round(x * 100)}%`);
