@@ -82,7 +82,7 @@ export class Classroom {
   smokeVerdict: SmokeTestVerdict | null = $state.raw(null);
   running: StepId | null = $state(null);
   /** Steps waiting for the user to agree that the lesson may set their model and data aside. */
-  pending: { steps: StepId[]; fresh: boolean; items: string[] } | null = $state(null);
+  pending: { steps: StepId[]; fresh: boolean; items: string[]; after?: () => Promise<void> } | null = $state(null);
   setAside: SetAside | null = $state.raw(null);
   private stopRequested = false;
 
@@ -180,12 +180,12 @@ export class Classroom {
     return out;
   }
 
-  /** Run the steps, first asking (in the page) when they would set the user's own model or data aside. */
-  ask(steps: StepId[], fresh = false): void {
+  /** Run the steps, then `after`, first asking (in the page) when they would set the user's own model or data aside. */
+  ask(steps: StepId[], fresh = false, after?: () => Promise<void>): void {
     if (this.running) return;
     const items = this.displaces(steps).items;
-    if (items.length > 0) this.pending = { steps, fresh, items };
-    else void this.runSteps(steps, fresh);
+    if (items.length > 0) this.pending = { steps, fresh, items, after };
+    else void this.runSteps(steps, fresh).then(after);
   }
 
   /** The user agreed: keep what the lesson replaces (to put back later), then run. */
@@ -202,7 +202,7 @@ export class Classroom {
         datasets: { ...aside.datasets, ...this.setAside.datasets },
         items: [...new Set([...this.setAside.items, ...aside.items])],
       };
-    void this.runSteps(p.steps, p.fresh);
+    void this.runSteps(p.steps, p.fresh).then(p.after);
   }
 
   cancel(): void {

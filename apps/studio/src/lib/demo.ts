@@ -87,8 +87,8 @@ export async function findDemoPrompts(): Promise<string> {
   }
 }
 
-/** A file of the demo (path relative to demo/), as text; throws naming the file when it is not there. */
-export async function fetchDemoText(path: string): Promise<string> {
+/** A file of the demo (path relative to demo/); throws naming the file when it is not there. */
+async function fetchDemo(path: string): Promise<Response> {
   const url = here(`demo/${path}`);
   let res: Response;
   try {
@@ -101,5 +101,15 @@ export async function fetchDemoText(path: string): Promise<string> {
     throw new Error(
       `demo/${path} is not in this build of the studio (HTTP ${res.status}). Rebuild it with the demo folder (apps/studio/public/demo).`,
     );
-  return res.text();
+  return res;
+}
+
+/** A file of the demo (path relative to demo/), as text. */
+export async function fetchDemoText(path: string): Promise<string> {
+  return (await fetchDemo(path)).text();
+}
+
+/** A file of the demo (path relative to demo/), as bytes. */
+export async function fetchDemoBytes(path: string): Promise<Uint8Array> {
+  return new Uint8Array(await (await fetchDemo(path)).arrayBuffer());
 }
