@@ -64,6 +64,26 @@ describe('rejected before the browser starts (exit 2, one line)', () => {
       expect: [`--data ${ws.path('nope.jsonl')}: no such file`],
     },
     {
+      name: 'an --eval-data file that does not exist',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--eval-data', ws.path('nope.jsonl'), '--out', out],
+      expect: [`--eval-data ${ws.path('nope.jsonl')}: no such file`],
+    },
+    {
+      name: '--eval-strategy with no rows to evaluate',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--eval-strategy', 'steps', '--out', out],
+      expect: ['eval_strategy "steps" needs rows to evaluate: hold out part of sft.jsonl with val_size (e.g. 0.1), or give an eval file.'],
+    },
+    {
+      name: '--val-size and --eval-data together',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--val-size', '0.5', '--eval-data', sft, '--out', out],
+      expect: ['val_size 0.5 holds out rows of sft.jsonl for evaluation, and sft.jsonl was given as the eval file too: use one of them.'],
+    },
+    {
+      name: '--load-best-model-at-end with no evaluations',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--val-size', '1', '--load-best-model-at-end', '--out', out],
+      expect: ['--load-best-model-at-end (load_best_model_at_end) needs evaluations to choose from: set --eval-strategy steps or epoch'],
+    },
+    {
       name: 'missing --method',
       args: ['train', '--model', LLAMA, '--data', sft, '--out', out],
       expect: ['--method must be sft, dpo, kto, orpo or simpo'],

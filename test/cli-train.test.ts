@@ -20,6 +20,7 @@ import {
 const ws: Workspace = workspace();
 const sftData = ws.jsonl('sft.jsonl', SFT_ROWS);
 const dpoData = ws.jsonl('dpo.jsonl', DPO_ROWS);
+const dpoEval = ws.jsonl('dpo-eval.jsonl', DPO_ROWS.slice(0, 2));
 const sftOut = ws.path('sft-adapter');
 const dpoOut = ws.path('dpo-adapter');
 afterAll(() => ws.remove());
@@ -44,9 +45,25 @@ const SFT_FLAGS: [flag: string, value: string, trl: string, expected: unknown][]
   ['max-grad-norm', '0.5', 'max_grad_norm', 0.5],
   ['seed', '7', 'seed', 7],
   ['logging-steps', '1', 'logging_steps', 1],
+  // One of the 4 rows held out, evaluated at step 2 (the only evaluation, so the best kept).
+  ['val-size', '1', 'val_size', 1],
+  ['eval-strategy', 'steps', 'eval_strategy', 'steps'],
+  ['eval-steps', '2', 'eval_steps', 2],
+  ['metric-for-best-model', 'eval_loss', 'metric_for_best_model', 'eval_loss'],
 ];
-// --use-rslora is a bare flag (a boolean hyper-parameter).
-const LORA_FLAGS = ['--lora-r', '4', '--lora-alpha', '8', '--lora-dropout', '0.1', '--target-modules', 'q_proj,v_proj', '--use-rslora'];
+// --use-rslora and --load-best-model-at-end are bare flags (boolean hyper-parameters off by default).
+const LORA_FLAGS = [
+  '--load-best-model-at-end',
+  '--lora-r',
+  '4',
+  '--lora-alpha',
+  '8',
+  '--lora-dropout',
+  '0.1',
+  '--target-modules',
+  'q_proj,v_proj',
+  '--use-rslora',
+];
 
 /** Checks a PEFT adapter folder by PEFT's format; returns its config and the modules its tensors cover. */
 function expectPeftAdapter(dir: string, baseModel: string) {
@@ -159,8 +176,27 @@ describe('train --method sft, every hyper-parameter flag given', () => {
     expect(config.data_preparation).toMatchObject({ format: 'prompt-completion' });
   });
 
+  it('training_config.json: the held-out row by its line, and the best evaluation kept', () => {
+    const config = readJson(join(sftOut, 'training_config.json'));
+    expect(config).toMatchObject({ load_best_model_at_end: true, greater_is_better: false, best_global_step: 2 });
+    expect(config.eval_dataset).toMatchObject({ held_out_from: 'sft.jsonl', val_size: 1, seed: 7, rows: 1 });
+    const { lines } = config.eval_dataset as { lines: number[] };
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toBeGreaterThanOrEqual(1);
+    expect(lines[0]).toBeLessThanOrEqual(SFT_ROWS.length);
+  });
+
+  it('metrics.jsonl: one eval_loss line at step 2 (--eval-steps 2), equal to best_metric', () => {
+    const evals = readJsonl(join(sftOut, 'metrics.jsonl')).filter((m) => 'eval_loss' in m);
+    expect(evals).toHaveLength(1);
+    expect(Object.keys(evals[0]).sort()).toEqual(['epoch', 'eval_loss', 'step']);
+    expect(evals[0]).toMatchObject({ step: 2, epoch: 1 });
+    expect(evals[0].eval_loss).toBe(readJson(join(sftOut, 'training_config.json')).best_metric);
+    expect(r.stderr).toMatch(/^eval at step 2 {2}eval_loss \d\.\d+$/m);
+  });
+
   it('metrics.jsonl: one object per logged step (--max-steps 3, --logging-steps 1) with TRL metric names', () => {
-    const metrics = readJsonl(join(sftOut, 'metrics.jsonl'));
+    const metrics = readJsonl(join(sftOut, 'metrics.jsonl')).filter((m) => !('eval_loss' in m));
     expect(metrics.map((m) => m.step)).toEqual([1, 2, 3]);
     for (const m of metrics) {
       for (const k of ['loss', 'grad_norm', 'learning_rate', 'epoch', 'num_tokens']) {
@@ -169,7 +205,7 @@ describe('train --method sft, every hyper-parameter flag given', () => {
       }
       expect(m.loss).toBeGreaterThan(0);
     }
-    // 4 rows at batch 2: two steps per epoch.
+    // 3 rows (one held out) at batch 2: two steps per epoch.
     expect(metrics.map((m) => m.epoch)).toEqual([0.5, 1, 1.5]);
     // Warm-up to the peak at step 1 of 3, cosine down to 0 at the end (the rate after each step, as TRL logs it).
     expect(metrics[0].learning_rate).toBeCloseTo(0.001, 12);
@@ -194,6 +230,7 @@ describe('train --method sft, every hyper-parameter flag given', () => {
     expect(r.stderr).not.toContain('\r');
     expect(r.stderr).not.toContain('\u001b');
     expect(r.stderr).toContain('data: sft.jsonl (prompt-completion): 4 rows kept, 0 rejected');
+    expect(r.stderr).toMatch(/evaluation on 1 rows held out of sft\.jsonl \(val_size 1, seed 7\): lines \d/);
     expect(r.stderr).toContain(`wrote ${sftOut}`);
   });
 });
@@ -224,6 +261,12 @@ describe('train --method dpo --adapter <the SFT adapter>', () => {
       '1',
       '--beta',
       '0.2',
+      '--eval-data',
+      dpoEval,
+      '--eval-strategy',
+      'steps',
+      '--eval-steps',
+      '1',
     ]);
   });
 
@@ -241,8 +284,19 @@ describe('train --method dpo --adapter <the SFT adapter>', () => {
     });
   });
 
+  it("--eval-data: an eval line per step with DPO's eval metrics, the file in training_config.json", () => {
+    const evals = readJsonl(join(dpoOut, 'metrics.jsonl')).filter((m) => 'eval_loss' in m);
+    expect(evals.map((m) => m.step)).toEqual([1, 2]);
+    const keys = ['loss', 'rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected'];
+    for (const m of evals) expect(Object.keys(m).sort()).toEqual(['epoch', 'step', ...keys.map((k) => `eval_${k}`)].sort());
+    // After one update from the reference, the held-out loss is no longer exactly ln 2.
+    expect(evals[0].eval_loss).not.toBe(Math.LN2);
+    expect(readJson(join(dpoOut, 'training_config.json')).eval_dataset).toEqual({ file: 'dpo-eval.jsonl', format: 'standard', rows: 2 });
+    expect(r.stderr).toMatch(/^eval at step 1 {2}eval_loss [\d.]+ {2}eval_rewards\/accuracies [\d.]+ {2}eval_rewards\/margins /m);
+  });
+
   it("metrics.jsonl has DPO's metrics, and the first loss is ln 2 (the policy starts as the reference)", () => {
-    const metrics = readJsonl(join(dpoOut, 'metrics.jsonl'));
+    const metrics = readJsonl(join(dpoOut, 'metrics.jsonl')).filter((m) => !('eval_loss' in m));
     expect(metrics.map((m) => m.step)).toEqual([1, 2]);
     const keys = ['rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected'];
     for (const m of metrics) {
@@ -324,7 +378,9 @@ describe('eval --json', () => {
     expect(Math.abs(m['rewards/chosen']) + Math.abs(m['rewards/rejected'])).toBeGreaterThan(0);
   });
 
-  it('SFT: loss and num_tokens', async () => {
+  it('SFT: loss and num_tokens; on the held-out row, the eval_loss the run logged for the adapter it kept', async () => {
+    const { lines } = readJson(join(sftOut, 'training_config.json')).eval_dataset as { lines: number[] };
+    const heldOut = ws.jsonl('held-out.jsonl', [SFT_ROWS[lines[0] - 1]]);
     const r = await ws.run([
       'eval',
       '--method',
@@ -332,7 +388,7 @@ describe('eval --json', () => {
       '--model',
       LLAMA,
       '--data',
-      sftData,
+      heldOut,
       '--adapter',
       sftOut,
       '--max-length',
@@ -342,7 +398,9 @@ describe('eval --json', () => {
     const m = onlyJson(r);
     expect(Object.keys(m).sort()).toEqual(['loss', 'num_tokens']);
     expect(m.loss).toBeGreaterThan(0);
-    expect(Number.isInteger(m.num_tokens) && m.num_tokens > SFT_ROWS.length).toBe(true);
+    expect(Number.isInteger(m.num_tokens) && m.num_tokens > 0).toBe(true);
+    const [logged] = readJsonl(join(sftOut, 'metrics.jsonl')).filter((x) => 'eval_loss' in x);
+    expect(m.loss).toBe(logged.eval_loss);
   });
 });
 

@@ -75,17 +75,17 @@ export function readAdapterDir(value: string, flag = 'adapter'): AdapterFiles {
   return { dir: value, flag, files, baseModel };
 }
 
-export function readDataFile(value: string | undefined): { text: string; file: string } {
-  if (!value) throw new UsageError('--data is required: a JSONL file');
+export function readDataFile(value: string | undefined, flag = '--data'): { text: string; file: string } {
+  if (!value) throw new UsageError(`${flag} is required: a JSONL file`);
   const path = resolve(value);
-  if (!existsSync(path) || !statSync(path).isFile()) throw new UsageError(`--data ${value}: no such file`);
+  if (!existsSync(path) || !statSync(path).isFile()) throw new UsageError(`${flag} ${value}: no such file`);
   const file = basename(path);
   try {
     // Strict UTF-8 (readFileSync's 'utf8' would put U+FFFD in place of bad bytes and train on them), size checked first.
     checkDatasetSize(value, statSync(path).size);
     return { text: decodeDataset(value, readFileSync(path)), file };
   } catch (err) {
-    if (err instanceof DatasetEncodingError) throw new UsageError(`--data ${err.message}`);
+    if (err instanceof DatasetEncodingError) throw new UsageError(`${flag} ${err.message}`);
     throw err;
   }
 }

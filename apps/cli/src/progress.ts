@@ -24,6 +24,14 @@ function summary(record: Record<string, number>): string {
     .join('  ');
 }
 
+/** An evaluation's metrics: eval_loss, then DPO's accuracies and margins when there are. */
+function evalSummary(record: Record<string, number>): string {
+  return ['eval_loss', 'eval_rewards/accuracies', 'eval_rewards/margins']
+    .filter((k) => k in record)
+    .map((k) => `${k} ${formatNumber(record[k])}`)
+    .join('  ');
+}
+
 type StepEvent = Extract<TrainEvent, { type: 'step' }>;
 
 export class ProgressPrinter {
@@ -46,6 +54,11 @@ export class ProgressPrinter {
         else if (e.done === e.total) this.line(`${e.phase}: ${e.done}/${e.total}`);
         break;
       case 'log':
+        // An evaluation of the held-out rows (eval_strategy) is a record of its own, said on a line of its own.
+        if (Object.keys(e.record).some((k) => k.startsWith('eval_'))) {
+          this.line(`eval at step ${e.record.step}  ${evalSummary(e.record)}`);
+          break;
+        }
         this.lastLog = e.record;
         // The trainer sends a step's log after the step itself: redraw so the bar shows this step's metrics.
         if (this.tty) {

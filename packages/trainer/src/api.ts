@@ -178,6 +178,11 @@ export interface ExportChunk {
 export interface TrainRequest {
   config: TrainConfig;
   datasetId: string;
+  /**
+   * The rows to evaluate on (eval_strategy), loaded for the run's method like the training data; instead of holding
+   * out val_size of the training file, not with it.
+   */
+  evalDatasetId?: string | null;
   /** DPO on top of this stage-one adapter (it becomes part of the reference and the starting policy). */
   parentAdapterId?: string | null;
   name?: string;

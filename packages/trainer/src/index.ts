@@ -145,8 +145,11 @@ export { type Interval, wilsonInterval } from './pairs/wilson.ts';
 export { type TieRule, type WinRate, type WinRateSummary, winRates } from './pairs/winrate.ts';
 export { unzip, ZipError, zip } from './store/zip.ts';
 export {
+  choicesFor,
   dataKindOf,
   defaultConfig,
+  EVAL_METRICS,
+  evalDataProblem,
   fromTrlConfig,
   HYPER_PARAMS,
   type HyperParam,

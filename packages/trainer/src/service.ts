@@ -179,12 +179,12 @@ export class TrainerService implements TrainerApi {
     const { gpu, store, shelf } = this.need();
     const loaded = this.needModel();
     if (this.control) throw new Error('A run is already going: pause, resume or cancel it first.');
-    const dataset = checkRequest(request, this.datasets);
+    const { dataset, evalDataset } = checkRequest(request, this.datasets);
     // Taken before the first await: a second train() call made meanwhile must find the run going.
     const control = new RunControl();
     this.control = control;
     try {
-      return await advised(train(request, { gpu, store, loaded, shelf, dataset, control, onEvent }));
+      return await advised(train(request, { gpu, store, loaded, shelf, dataset, evalDataset, control, onEvent }));
     } finally {
       this.control = undefined;
     }

@@ -2,6 +2,7 @@
 import {
   defaultConfig,
   dpoStartAdvice,
+  evalDataProblem,
   HYPER_PARAMS,
   METHOD_NAMES,
   setFromText,
@@ -30,7 +31,7 @@ const flags = HYPER_PARAMS.map(
   (p) => `  --${p.flag.padEnd(28)} ${p.only ? `(${p.only.map((m) => METHOD_NAMES[m].short).join('/')} only) ` : ''}${p.help}`,
 ).join('\n');
 
-export const help = `pnpm cli train --method sft|dpo|kto|orpo|simpo --model <dir|hub-id> --data <file.jsonl> --out <dir> [--adapter <dir>] [options]
+export const help = `pnpm cli train --method sft|dpo|kto|orpo|simpo --model <dir|hub-id> --data <file.jsonl> --out <dir> [--adapter <dir>] [--eval-data <file.jsonl>] [options]
 
 Train a LoRA adapter and write <out>/adapter_model.safetensors + adapter_config.json (PEFT),
 <out>/training_config.json (the run in TRL's names) and <out>/metrics.jsonl (one line per logged step).
@@ -48,6 +49,12 @@ and <out>/stacked/ one exact adapter of rank r1+r2 that applies both to the base
 Checkpoints go to the browser profile every --save-steps steps or --save-minutes minutes; the same command run
 again after an interruption (Ctrl-C, a kill, a crash) resumes from the newest one.
 
+Evaluation: --val-size holds out rows of --data (drawn with --seed, their lines written to training_config.json's
+eval_dataset), or --eval-data names a file of its own; --eval-strategy steps|epoch measures them with the method's
+TRL metrics, written to metrics.jsonl as their own lines (eval_loss, eval_rewards/accuracies, ...);
+--load-best-model-at-end keeps the adapter of the best evaluation by --metric-for-best-model.
+
+  --eval-data FILE               rows to evaluate on (the method's format), instead of --val-size
   --name TEXT                    name of the adapter
   --overwrite                    replace <out> as a whole, and start over instead of resuming its interrupted run
   --resume                       insist on resuming: fail if <out> has no interrupted run to go on from
@@ -63,6 +70,7 @@ export async function run(argv: string[]): Promise<number> {
     data: { type: 'string' },
     out: { type: 'string' },
     adapter: { type: 'string' },
+    'eval-data': { type: 'string' },
     name: { type: 'string' },
     gpu: { type: 'string' },
     verbose: { type: 'boolean' },
@@ -98,6 +106,9 @@ export async function run(argv: string[]): Promise<number> {
   const model = modelArg(values.model as string | undefined);
   const adapter = adapterArg(values.adapter as string | undefined, 'adapter');
   const data = readDataFile(values.data as string | undefined);
+  const evalData = values['eval-data'] === undefined ? null : readDataFile(values['eval-data'] as string, '--eval-data');
+  const evalProblem = evalDataProblem(config, data.file, evalData?.file ?? null);
+  if (evalProblem) throw new UsageError(evalProblem);
   let resumeRunId: string | undefined;
   const { engine, progress } = await openWithModel(model, values as { gpu?: string; verbose?: boolean }, async (engine, progress) => {
     resumeRunId = await findRunToResume(engine, progress, out, config, { overwrite, resume, profile: profileDir() });
@@ -112,9 +123,10 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const parentAdapterId = adapter ? await importAdapterArg(engine, adapter) : null;
     const ds = await loadData(engine, progress, method, data, config.maxLength, out, config);
+    const evalDatasetId = evalData ? (await loadData(engine, progress, method, evalData, config.maxLength, undefined, config)).id : null;
     const startAdvice = method === 'dpo' ? dpoStartAdvice(parentAdapterId) : null;
     if (startAdvice) printAdvice(progress, startAdvice);
-    const request = { config, datasetId: ds.id, parentAdapterId, name: values.name, outputDir: out.path, resumeRunId };
+    const request = { config, datasetId: ds.id, evalDatasetId, parentAdapterId, name: values.name, outputDir: out.path, resumeRunId };
     result = await engine.stream('train', [request], (e: TrainEvent) => progress.event(e));
     progress.done();
     if (result.adapterId) {

@@ -1,13 +1,10 @@
 // What the trained adapters do: TRL's evaluation metrics on a dataset (each method's), and text generated with an
 // adapter applied.
-import type { DpoLossType, Gpu } from '@webtune/kernels';
+import type { Gpu } from '@webtune/kernels';
 import type { EvaluateRequest, EvaluateResult, GenerateRequest, GenerateResult } from '../api.ts';
 import { generate as generateIds } from '../model/generate.ts';
 import { defaultConfig, type TrainConfig, validateConfig } from '../train/config.ts';
-import { evaluateObjective } from '../train/evaluate.ts';
-import { KtoReferenceCache } from '../train/kto-reference.ts';
-import { evaluateDpo, evaluateSft } from '../train/reference.ts';
-import { objectiveFor, type TrainData } from '../train/trainer.ts';
+import { type EvalRows, evaluateRows } from '../train/evaluate.ts';
 import type { AdapterShelf } from './adapters.ts';
 import type { PreparedDataset } from './datasets.ts';
 import type { LoadedModel } from './model.ts';
@@ -22,32 +19,17 @@ export async function evaluate(
   ds: PreparedDataset,
   request: EvaluateRequest,
 ): Promise<EvaluateResult> {
-  const batch = request.batchSize ?? EVAL_BATCH;
   const padId = tokenizer.padTokenId;
+  const config = evaluationConfig(ds, request);
   if (ds.method === 'sft') {
     const adapters = await shelf.stack(request.adapterId || null, model.config);
-    return { ...(await evaluateSft(gpu, model, adapters, ds.data.examples, batch, padId)) };
+    return evaluateRows({ gpu, model, padId, reference: [], policy: adapters }, { method: 'sft', examples: ds.data.examples }, config);
   }
-  const reference = await shelf.stack(request.refAdapterId || null, model.config);
   // The policy is this one adapter on top of the reference (whose chain already holds its parents).
-  const policy = [...reference, ...(request.adapterId ? [await shelf.adapter(request.adapterId, model.config)] : [])];
-  const config = evaluationConfig(ds, request);
-  if (ds.method === 'dpo')
-    return evaluateDpo(gpu, model, reference, policy.slice(reference.length), ds.data.examples, batch, padId, {
-      beta: config.beta,
-      lossType: config.lossType as DpoLossType,
-      labelSmoothing: config.labelSmoothing,
-    });
-  const ctx = { gpu, model, frozen: policy, adapter: null, grads: null, config, padId };
-  const data: TrainData =
-    ds.method === 'kto'
-      ? {
-          method: 'kto',
-          examples: ds.data.examples,
-          reference: new KtoReferenceCache(gpu, model, reference, ds.data.examples.length, padId),
-        }
-      : { method: ds.method, examples: ds.data.examples };
-  return evaluateObjective(objectiveFor(data, ctx), batch);
+  const reference = await shelf.stack(request.refAdapterId || null, model.config);
+  const policy = request.adapterId ? [await shelf.adapter(request.adapterId, model.config)] : [];
+  const rows = { method: ds.method, examples: ds.data.examples } as EvalRows;
+  return evaluateRows({ gpu, model, padId, reference, policy }, rows, config);
 }
 
 /** The method's defaults, the request's settings over them, and the dataset's max_length; checked as a run's are. */
@@ -60,7 +42,7 @@ function evaluationConfig(ds: PreparedDataset, r: EvaluateRequest): TrainConfig 
     undesirableWeight: r.undesirableWeight,
     simpoGamma: r.simpoGamma,
     cpoAlpha: r.cpoAlpha,
-    batchSize: r.batchSize,
+    batchSize: r.batchSize ?? EVAL_BATCH,
   };
   const config: TrainConfig = { ...defaultConfig(ds.method), maxLength: ds.maxLength };
   for (const [k, v] of Object.entries(given)) if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v;

@@ -8,14 +8,24 @@ import type { LoraAdapter } from '../model/lora.ts';
 import { ktoBalance } from '../objectives/kto-balance.ts';
 import type { AdapterRecord, Store } from '../store/db.ts';
 import { checkpointOf, resumeState } from '../store/runs.ts';
-import { dataKindOf, defaultConfig, METHOD_NAMES, type TrainConfig, toTrlConfig, validateConfig } from '../train/config.ts';
+import {
+  dataKindOf,
+  defaultConfig,
+  evalDataProblem,
+  METHOD_NAMES,
+  type TrainConfig,
+  toTrlConfig,
+  validateConfig,
+} from '../train/config.ts';
 import type { RunControl } from '../train/control.ts';
 import type { TrainEvent } from '../train/events.ts';
 import { KtoReferenceCache } from '../train/kto-reference.ts';
 import { ReferenceCache } from '../train/reference.ts';
 import { type RunState, runTraining, type TrainData, TrainingError } from '../train/trainer.ts';
+import { Validation } from '../train/validation.ts';
 import type { AdapterShelf } from './adapters.ts';
-import { balanceOf, type Datasets, lossKeyOf, type PreparedDataset } from './datasets.ts';
+import { balanceOf, type Datasets, type PreparedDataset } from './datasets.ts';
+import { type HeldOut, heldOutRows } from './held-out.ts';
 import type { LoadedModel } from './model.ts';
 
 export interface RunContext {
@@ -24,26 +34,35 @@ export interface RunContext {
   loaded: LoadedModel;
   shelf: AdapterShelf;
   dataset: PreparedDataset;
+  /** The rows to evaluate on, when the request names a separate file (checkRequest). */
+  evalDataset?: PreparedDataset;
   control: RunControl;
   onEvent(e: TrainEvent): void;
 }
 
 /**
- * Checks a request's settings, then returns its dataset if the run's method can train on it: the method it was loaded
- * for, or another of the same data (preference pairs serve DPO, ORPO and SimPO alike).
+ * Checks a request's settings, then returns its dataset (and eval dataset) if the run's method can train on it: the
+ * method it was loaded for, or another of the same data (preference pairs serve DPO, ORPO and SimPO alike).
  */
-export function checkRequest(request: TrainRequest, datasets: Datasets): PreparedDataset {
-  validateConfig(runConfig(request));
+export function checkRequest(request: TrainRequest, datasets: Datasets): { dataset: PreparedDataset; evalDataset?: PreparedDataset } {
+  const config = runConfig(request);
+  validateConfig(config);
   const stop = request.stopAfterStep;
   if (stop !== undefined && !(Number.isInteger(stop) && stop >= 1))
     throw new TrainingError(`stopAfterStep must be a whole number of at least 1, got ${JSON.stringify(stop)}.`);
-  const dataset = datasets.get(request.datasetId);
-  const { method } = request.config;
-  if (dataKindOf(dataset.method) !== dataKindOf(method))
-    throw new TrainingError(
-      `${dataset.file} was loaded for ${METHOD_NAMES[dataset.method].short}, but the run is ${METHOD_NAMES[method].short}: load it again for ${METHOD_NAMES[method].short}.`,
-    );
-  return dataset;
+  const { method } = config;
+  const usable = (d: PreparedDataset) => {
+    if (dataKindOf(d.method) !== dataKindOf(method))
+      throw new TrainingError(
+        `${d.file} was loaded for ${METHOD_NAMES[d.method].short}, but the run is ${METHOD_NAMES[method].short}: load it again for ${METHOD_NAMES[method].short}.`,
+      );
+    return d;
+  };
+  const dataset = usable(datasets.get(request.datasetId));
+  const evalDataset = request.evalDatasetId ? usable(datasets.get(request.evalDatasetId)) : undefined;
+  const problem = evalDataProblem(config, dataset.file, evalDataset?.file ?? null);
+  if (problem) throw new TrainingError(problem);
+  return { dataset, evalDataset };
 }
 
 /** The request's settings; a config saved before the loss switches existed (a run to resume) has their defaults. */
@@ -63,10 +82,23 @@ export async function train(request: TrainRequest, ctx: RunContext): Promise<Tra
     if (!ckpt) throw new Error(`Run ${request.resumeRunId} has no checkpoint to resume from.`);
     resume = resumeState(ckpt);
   }
-  const { data, saveReference } = await trainData(ctx, config, parentRecords, parent);
-  const trl = toTrlConfig(config, { model: modelId, dataset: ds.file, datasetFormat: ds.format, parentAdapter: parentId });
+  const heldOut = heldOutRows(ds, ctx.evalDataset, config);
+  if (heldOut.evalRows) onEvent({ type: 'phase', phase: 'preparing', message: heldOut.message });
+  const { data, saveReference } = await trainData(ctx, config, parentRecords, parent, heldOut);
+  const trl = toTrlConfig(config, {
+    model: modelId,
+    dataset: ds.file,
+    datasetFormat: ds.format,
+    parentAdapter: parentId,
+    evalDataset: heldOut.record,
+  });
+  const padId = tokenizer.padTokenId;
+  const validation =
+    heldOut.evalRows && config.evalStrategy !== 'no'
+      ? new Validation({ gpu, model, padId, reference: parent }, heldOut.evalRows, config)
+      : undefined;
   const stopAt = request.stopAfterStep;
-  const outcome = await runTraining(gpu, model, parent, data, config, tokenizer.padTokenId, {
+  const outcome = await runTraining(gpu, model, parent, data, config, padId, {
     // The loop sends a step's event once its update is queued and checks the control before the next micro-batch.
     onEvent: stopAt
       ? (e) => {
@@ -76,6 +108,7 @@ export async function train(request: TrainRequest, ctx: RunContext): Promise<Tra
       : onEvent,
     control,
     resume,
+    validation,
     checkpoint: async (state) => {
       await saveReference();
       await store.putCheckpoint(checkpointOf(runId, { ...request, config }, trl, state));
@@ -99,7 +132,7 @@ export async function train(request: TrainRequest, ctx: RunContext): Promise<Tra
       method: config.method,
       parentId,
       lora: config.lora,
-      trainingConfig: { ...trl, max_steps_run: outcome.steps, status: outcome.status },
+      trainingConfig: { ...trl, max_steps_run: outcome.steps, status: outcome.status, ...validation?.kept },
       metrics: outcome.metrics,
       tensors: [...peft].map(([name, t]) => ({ name, shape: t.shape, data: t.data })),
     };
@@ -118,6 +151,7 @@ async function trainData(
   config: TrainConfig,
   parentRecords: AdapterRecord[],
   parent: LoraAdapter[],
+  heldOut: HeldOut,
 ): Promise<{ data: TrainData; saveReference: () => Promise<void> }> {
   const { gpu, store, loaded, dataset: ds, onEvent } = ctx;
   const noReference = async () => {};
@@ -140,18 +174,17 @@ async function trainData(
     await store.putRefLogps(key, cache.values);
     cache.dirty = false;
   };
-  switch (ds.method) {
-    case 'sft': {
-      const sameLoss = ds.lossKey === lossKeyOf(config);
-      return { data: { method: 'sft', examples: sameLoss ? ds.data.examples : ds.retokenise(config) }, saveReference: noReference };
-    }
+  const train = heldOut.trainRows;
+  switch (train.method) {
+    case 'sft':
+      return { data: train, saveReference: noReference };
     case 'kto': {
-      const { examples } = ds.data;
+      const { examples } = train;
       const { warning } = ktoBalance(balanceOf(examples), config.desirableWeight, config.undesirableWeight);
       if (warning) onEvent({ type: 'phase', phase: 'preparing', message: `warning: ${warning}` });
       // KL rows pair each row with its micro-batch neighbour's answer: the batch size is part of what is computed.
       // v1: float64 sums of the float32 per-token log-probs, in token order.
-      const key = await referenceKey('kto-ref-v1', String(config.batchSize));
+      const key = await referenceKey('kto-ref-v1', String(config.batchSize), ...heldOut.key);
       const cached = await store.getRefLogps(key);
       const reference = new KtoReferenceCache(gpu, model, parent, examples.length, tokenizer.padTokenId, cached);
       const kl = config.lossType === 'kto';
@@ -160,12 +193,13 @@ async function trainData(
     }
     default: {
       if (config.method === 'orpo' || config.method === 'simpo')
-        return { data: { method: config.method, examples: ds.data.examples }, saveReference: noReference };
-      // v3: float32 sums on the GPU.
+        return { data: { method: config.method, examples: train.examples }, saveReference: noReference };
+      // v3: float32 sums on the GPU. The cache covers the file's pairs (found by example), whatever is held out.
+      const pairs = ds.method === 'sft' || ds.method === 'kto' ? train.examples : ds.data.examples;
       const key = await referenceKey('ref-v3');
-      const reference = new ReferenceCache(gpu, model, parent, ds.data.examples, tokenizer.padTokenId, await store.getRefLogps(key));
-      announce(reference.missing, ds.data.examples.length, 'pairs');
-      return { data: { method: 'dpo', examples: ds.data.examples, reference }, saveReference: saver(key, reference) };
+      const reference = new ReferenceCache(gpu, model, parent, pairs, tokenizer.padTokenId, await store.getRefLogps(key));
+      announce(reference.missing, train.examples.length, 'pairs');
+      return { data: { method: 'dpo', examples: train.examples, reference }, saveReference: saver(key, reference) };
     }
   }
 }

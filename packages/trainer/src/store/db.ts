@@ -50,6 +50,8 @@ export interface CheckpointProgress {
   seed: number;
   /** Tokens trained on so far (TRL's num_tokens), so a resumed run keeps counting. */
   numTokens?: number;
+  /** load_best_model_at_end: the best evaluation so far (its weights are CheckpointState.bestParams). */
+  best?: { step: number; value: number };
 }
 
 export interface CheckpointState {
@@ -58,6 +60,8 @@ export interface CheckpointState {
   /** AdamW first and second moments. */
   m: Float32Array;
   v: Float32Array;
+  /** The adapter's weights at the best evaluation so far (load_best_model_at_end). */
+  bestParams?: Float32Array;
 }
 
 export interface CheckpointRecord {

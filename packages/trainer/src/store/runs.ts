@@ -14,13 +14,14 @@ export function checkpointOf(runId: string, request: TrainRequest, trl: Record<s
     createdAt: Date.now(),
     config: trl,
     request: started,
-    state: { params: state.params, m: state.m, v: state.v },
+    state: { params: state.params, m: state.m, v: state.v, ...(state.best ? { bestParams: state.best.params } : {}) },
     progress: {
       epoch: state.epoch,
       cursor: state.cursor,
       optimizerStep: state.optimizerStep,
       seed: request.config.seed,
       numTokens: state.numTokens,
+      ...(state.best ? { best: { step: state.best.step, value: state.best.value } } : {}),
     },
     metrics: state.metrics,
     pending: state.pending,
@@ -29,8 +30,11 @@ export function checkpointOf(runId: string, request: TrainRequest, trl: Record<s
 
 /** The state a run resumed from `ckpt` starts in. */
 export function resumeState(ckpt: CheckpointRecord): RunState {
+  const { best, ...progress } = ckpt.progress;
+  const bestParams = ckpt.state.bestParams;
   return {
-    ...ckpt.progress,
+    ...progress,
+    ...(best && bestParams ? { best: { ...best, params: bestParams } } : {}),
     params: ckpt.state.params,
     m: ckpt.state.m,
     v: ckpt.state.v,

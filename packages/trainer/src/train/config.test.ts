@@ -189,3 +189,51 @@ describe('KTO, ORPO and SimPO in TRL names', () => {
     );
   });
 });
+
+describe('evaluation settings (eval_strategy, eval_steps, val_size, load_best_model_at_end, metric_for_best_model)', () => {
+  it('are hyper-parameters in TRL/LLaMA Board names, evaluation off by default', () => {
+    const c = defaultConfig('dpo');
+    expect(c).toMatchObject({ evalStrategy: 'no', valSize: 0, loadBestModelAtEnd: false, metricForBestModel: 'eval_loss' });
+    for (const trl of ['eval_strategy', 'eval_steps', 'val_size', 'load_best_model_at_end', 'metric_for_best_model'])
+      expect(HYPER_PARAMS.find((p) => p.trl === trl)?.only).toBeUndefined();
+    setFromText(c, 'eval-strategy', 'steps');
+    setFromText(c, 'eval-steps', '5');
+    setFromText(c, 'val-size', '0.1');
+    setFromText(c, 'load-best-model-at-end', 'true');
+    setFromText(c, 'metric-for-best-model', 'eval_rewards/accuracies');
+    validateConfig(c);
+    const json = toTrlConfig(c, { ...extra, evalDataset: { held_out_from: 'data.jsonl', lines: [3] } });
+    expect(json).toMatchObject({
+      eval_strategy: 'steps',
+      eval_steps: 5,
+      val_size: 0.1,
+      load_best_model_at_end: true,
+      metric_for_best_model: 'eval_rewards/accuracies',
+      greater_is_better: true,
+      per_device_eval_batch_size: c.batchSize,
+      eval_dataset: { held_out_from: 'data.jsonl', lines: [3] },
+    });
+    expect(fromTrlConfig(json)).toMatchObject({ evalStrategy: 'steps', evalSteps: 5, valSize: 0.1, loadBestModelAtEnd: true });
+  });
+
+  it('metric_for_best_model must be one the method evaluates', () => {
+    const c = { ...defaultConfig('sft'), evalStrategy: 'steps' as const, metricForBestModel: 'eval_rewards/accuracies' };
+    expect(() => validateConfig(c)).toThrow(
+      '--metric-for-best-model (metric_for_best_model) must be one of eval_loss for SFT; got "eval_rewards/accuracies"',
+    );
+    expect(() => validateConfig({ ...defaultConfig('kto'), metricForBestModel: 'eval_kl' })).not.toThrow();
+  });
+
+  it('refuses load_best_model_at_end without evaluations, and a val_size that is neither a fraction nor a count', () => {
+    expect(() => validateConfig({ ...defaultConfig('sft'), loadBestModelAtEnd: true })).toThrow(
+      '--load-best-model-at-end (load_best_model_at_end) needs evaluations to choose from: set --eval-strategy steps or epoch',
+    );
+    expect(() => validateConfig({ ...defaultConfig('sft'), valSize: 2.5 })).toThrow(
+      '--val-size (val_size) is a fraction below 1 or a whole number of rows, got 2.5',
+    );
+    expect(() => setFromText(defaultConfig('sft'), 'eval-strategy', 'often')).not.toThrow();
+    const c = defaultConfig('sft');
+    setFromText(c, 'eval-strategy', 'often');
+    expect(() => validateConfig(c)).toThrow('--eval-strategy (eval_strategy) must be one of no, steps, epoch; got "often"');
+  });
+});

@@ -61,12 +61,37 @@ export interface TrainConfig {
   cpoAlpha: number; // SimPO: weight of the NLL on the chosen answers (0 = pure SimPO)
   completionOnlyLoss: boolean; // SFT prompt-completion rows: loss on the completion only
   assistantOnlyLoss: boolean; // SFT messages rows: loss on the assistant turns only
+  evalStrategy: EvalStrategy; // when to evaluate on the held-out rows: never, every evalSteps steps, each epoch's end
+  evalSteps: number; // optimizer steps between evaluations (evalStrategy "steps")
+  valSize: number; // rows of the training file held out for evaluation: a fraction below 1, or a count
+  loadBestModelAtEnd: boolean; // end with the adapter of the best evaluation instead of the last step's
+  metricForBestModel: string; // the evaluation metric "best" means (eval_loss; higher is better unless it is a loss)
   lora: LoraConfig;
 }
 
+export const EVAL_STRATEGIES = ['no', 'steps', 'epoch'] as const;
+/** TRL's (transformers') eval_strategy: never, every eval_steps optimizer steps, or at the end of each epoch. */
+export type EvalStrategy = (typeof EVAL_STRATEGIES)[number];
+
+/** The metrics DPO logs besides its loss (and ORPO and SimPO, length-averaged), in TRL's names. */
+const PAIR_METRICS = ['rewards/chosen', 'rewards/rejected', 'rewards/accuracies', 'rewards/margins', 'logps/chosen', 'logps/rejected'];
+/**
+ * What an evaluation of each method gives (train/evaluate.ts), in TRL's names; a run's evaluation logs each with
+ * "eval_" before it, as transformers' Trainer does.
+ */
+export const EVAL_METRICS: Record<TrainMethod, readonly string[]> = {
+  sft: ['loss'],
+  dpo: ['loss', ...PAIR_METRICS],
+  kto: ['loss', 'kl', 'rewards/chosen', 'rewards/rejected', 'rewards/margins', 'logps/chosen', 'logps/rejected'],
+  orpo: ['loss', ...PAIR_METRICS, 'nll_loss', 'log_odds_ratio', 'log_odds_chosen'],
+  simpo: ['loss', ...PAIR_METRICS, 'nll_loss'],
+};
+const EVAL_METRIC_NAMES = [...new Set(Object.values(EVAL_METRICS).flat())].map((k) => `eval_${k}`);
+
 type Kind =
   | { type: 'number' | 'int'; min: number; max: number }
-  | { type: 'enum'; choices: readonly string[] }
+  /** One of `choices`; `byMethod` narrows them for a method (the studio offers those, validation refuses others). */
+  | { type: 'enum'; choices: readonly string[]; byMethod?: Partial<Record<TrainMethod, readonly string[]>> }
   | { type: 'targets' }
   /** On or off, true or false in JSON. On the command line a bare flag (`--use-rslora`) when off by default, and
    *  given a value when on by default (`--assistant-only-loss false`). */
@@ -284,6 +309,45 @@ export const HYPER_PARAMS: HyperParam[] = [
     help: '"messages" rows: the loss covers every assistant turn (true, webtune\'s default) or the whole conversation (false, TRL\'s default).',
   },
   {
+    key: 'valSize',
+    trl: 'val_size',
+    flag: 'val-size',
+    kind: num(0),
+    help: "Rows of the training file held out for evaluation (LLaMA Board's val_size): a fraction below 1, or a count; drawn with the seed.",
+  },
+  {
+    key: 'evalStrategy',
+    trl: 'eval_strategy',
+    flag: 'eval-strategy',
+    kind: { type: 'enum', choices: EVAL_STRATEGIES },
+    help: 'When to measure the held-out rows: no, every eval_steps steps, or at the end of each epoch.',
+  },
+  {
+    key: 'evalSteps',
+    trl: 'eval_steps',
+    flag: 'eval-steps',
+    kind: int(1),
+    help: 'Optimizer steps between evaluations when eval_strategy is steps.',
+  },
+  {
+    key: 'loadBestModelAtEnd',
+    trl: 'load_best_model_at_end',
+    flag: 'load-best-model-at-end',
+    kind: { type: 'boolean' },
+    help: "Keep the adapter of the best evaluation (by metric_for_best_model) instead of the last step's.",
+  },
+  {
+    key: 'metricForBestModel',
+    trl: 'metric_for_best_model',
+    flag: 'metric-for-best-model',
+    kind: {
+      type: 'enum',
+      choices: EVAL_METRIC_NAMES,
+      byMethod: Object.fromEntries(METHODS.map((m) => [m, EVAL_METRICS[m].map((k) => `eval_${k}`)])),
+    },
+    help: 'The evaluation metric that picks the best step: lower is better for a loss, higher for the others.',
+  },
+  {
     key: 'useRslora',
     trl: 'use_rslora',
     flag: 'use-rslora',
@@ -320,6 +384,11 @@ export function defaultConfig(method: TrainMethod): TrainConfig {
     labelSmoothing: 0,
     completionOnlyLoss: true,
     assistantOnlyLoss: true,
+    evalStrategy: 'no',
+    evalSteps: 10,
+    valSize: 0,
+    loadBestModelAtEnd: false,
+    metricForBestModel: 'eval_loss',
     desirableWeight: 1,
     undesirableWeight: 1,
     simpoGamma: 0.5,
@@ -344,6 +413,13 @@ function read(c: TrainConfig, p: HyperParam): unknown {
   return p.lora ? c.lora[p.key as keyof LoraConfig] : c[p.key as keyof TrainConfig];
 }
 
+/** The values an enum hyper-parameter takes for `method`. */
+export const choicesFor = (kind: Extract<Kind, { type: 'enum' }>, method: TrainMethod): readonly string[] =>
+  kind.byMethod?.[method] ?? kind.choices;
+
+/** Whether a larger value of the metric is better: transformers' greater_is_better default (not for a loss). */
+export const greaterIsBetter = (metric: string): boolean => !metric.endsWith('loss');
+
 /** Throws naming the flag, the value and the allowed range. */
 export function validateConfig(c: TrainConfig): void {
   if (!(METHODS as readonly string[]).includes(c.method))
@@ -352,8 +428,11 @@ export function validateConfig(c: TrainConfig): void {
     const v = read(c, p);
     const where = `--${p.flag} (${p.trl})`;
     if (p.kind.type === 'enum') {
-      if (!p.kind.choices.includes(v as string))
-        throw new ConfigValueError(`${where} must be one of ${p.kind.choices.join(', ')}; got "${v}"`);
+      const choices = choicesFor(p.kind, c.method);
+      if (!choices.includes(v as string))
+        throw new ConfigValueError(
+          `${where} must be one of ${choices.join(', ')}${p.kind.byMethod ? ` for ${METHOD_NAMES[c.method].short}` : ''}; got "${v}"`,
+        );
     } else if (p.kind.type === 'targets') {
       const list = v as string[];
       if (!Array.isArray(list) || list.length === 0)
@@ -390,8 +469,26 @@ export function validateConfig(c: TrainConfig): void {
     throw new ConfigValueError(
       "--batch-size (per_device_train_batch_size) must be at least 2 for KTO: its KL term pairs each prompt with another row's answer of the same batch (TRL refuses 1 too); or use --loss-type apo_zero_unpaired",
     );
+  if (c.valSize >= 1 && !Number.isInteger(c.valSize))
+    throw new ConfigValueError(`--val-size (val_size) is a fraction below 1 or a whole number of rows, got ${c.valSize}`);
+  if (c.loadBestModelAtEnd && c.evalStrategy === 'no')
+    throw new ConfigValueError(
+      '--load-best-model-at-end (load_best_model_at_end) needs evaluations to choose from: set --eval-strategy steps or epoch',
+    );
   if (c.maxSteps === 0) throw new ConfigValueError('--max-steps (max_steps) must be -1 (use epochs) or at least 1, got 0');
   if (c.maxSteps < 0 && !(c.numTrainEpochs > 0)) throw new ConfigValueError('--num-train-epochs must be above 0 when --max-steps is -1');
+}
+
+/**
+ * Why a run's evaluation settings cannot work with its data (`evalFile`: the separate eval file, if any): no rows to
+ * evaluate, or two sources of them. Null when they can.
+ */
+export function evalDataProblem(c: TrainConfig, trainFile: string, evalFile: string | null): string | null {
+  if (evalFile !== null && c.valSize > 0)
+    return `val_size ${c.valSize} holds out rows of ${trainFile} for evaluation, and ${evalFile} was given as the eval file too: use one of them.`;
+  if (c.evalStrategy !== 'no' && evalFile === null && c.valSize === 0)
+    return `eval_strategy "${c.evalStrategy}" needs rows to evaluate: hold out part of ${trainFile} with val_size (e.g. 0.1), or give an eval file.`;
+  return null;
 }
 
 /** Parse a flag's text value into the config (CLI); throws naming the flag. */
@@ -424,7 +521,14 @@ export function setFromText(c: TrainConfig, flag: string, text: string): void {
  */
 export function toTrlConfig(
   c: TrainConfig,
-  extra: { model: string; dataset: string; datasetFormat?: string; parentAdapter?: string | null },
+  extra: {
+    model: string;
+    dataset: string;
+    datasetFormat?: string;
+    parentAdapter?: string | null;
+    /** The rows evaluated: a separate file, or which lines of the training file were held out (data/split.ts). */
+    evalDataset?: Record<string, unknown>;
+  },
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {
     trainer: TRL_TRAINERS[c.method],
@@ -436,6 +540,11 @@ export function toTrlConfig(
     out[p.trl] = read(c, p);
   }
   if (c.method === 'simpo') out.loss_type = 'simpo';
+  if (c.evalStrategy !== 'no') {
+    out.per_device_eval_batch_size = c.batchSize;
+    out.greater_is_better = greaterIsBetter(c.metricForBestModel);
+  }
+  if (extra.evalDataset) out.eval_dataset = extra.evalDataset;
   out.optim = 'adamw_torch';
   // prompt + completion is cut to max_length keeping its start, with no separate prompt or completion limit. TRL's
   // DPOConfig defaulted to keep_end with max_prompt_length 512 before 0.29 (which removed both length keys): on such

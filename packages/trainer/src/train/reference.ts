@@ -193,7 +193,10 @@ export async function evaluateSft(
   return { loss: sftLoss(-sums.reduce((a, b) => a + b, 0), tokens), num_tokens: tokens };
 }
 
-/** DPO evaluation (TRL's metrics, objectives/dpo.ts): reference = `reference` adapters, policy = those plus `policy` adapters. */
+/**
+ * DPO evaluation (TRL's metrics, objectives/dpo.ts): reference = `reference` adapters, policy = those plus `policy`
+ * adapters. `referenceLogps`: the reference's log-probs of these pairs from an earlier call (evaluateDpoReference).
+ */
 export async function evaluateDpo(
   gpu: Gpu,
   model: Model,
@@ -203,9 +206,23 @@ export async function evaluateDpo(
   batchSize: number,
   padId: number,
   o: DpoOptions,
+  referenceLogps?: SequenceLogps,
 ): Promise<Record<string, number>> {
   const seqs = examples.flatMap((e) => [e.chosen, e.rejected]);
-  const ref = await sequenceLogps(gpu, model, reference, seqs, 2 * batchSize, padId);
+  const ref = referenceLogps ?? (await evaluateDpoReference(gpu, model, reference, examples, batchSize, padId));
   const pol = await sequenceLogps(gpu, model, [...reference, ...policy], seqs, 2 * batchSize, padId);
   return dpoMetrics(pol, ref, o);
+}
+
+/** The reference log-probs evaluateDpo computes for `examples` (chosen, rejected interleaved), to pass to later calls. */
+export function evaluateDpoReference(
+  gpu: Gpu,
+  model: Model,
+  reference: LoraAdapter[],
+  examples: DpoExample[],
+  batchSize: number,
+  padId: number,
+): Promise<SequenceLogps> {
+  const seqs = examples.flatMap((e) => [e.chosen, e.rejected]);
+  return sequenceLogps(gpu, model, reference, seqs, 2 * batchSize, padId);
 }

@@ -18,6 +18,7 @@ import { type TrainConfig, totalSteps } from './config.ts';
 import type { RunControl } from './control.ts';
 import type { LogRecord, TrainEvent } from './events.ts';
 import { locateNonFinite } from './nonfinite.ts';
+import type { BestStep, Validation } from './validation.ts';
 
 export type TrainData =
   | { method: 'sft'; examples: SftExample[] }
@@ -38,6 +39,8 @@ export interface RunState {
   /** Metrics of the optimizer steps since the last log record (logging_steps > 1): the next record averages them. */
   pending: Record<string, number>[];
   numTokens: number;
+  /** The best evaluation so far, with its weights (load_best_model_at_end: train/validation.ts). */
+  best?: BestStep;
 }
 
 export interface TrainHooks {
@@ -47,6 +50,8 @@ export interface TrainHooks {
   checkpoint?(state: RunState): Promise<void>;
   /** Start from this state instead of a fresh adapter. */
   resume?: RunState;
+  /** Evaluations of held-out rows as eval_strategy asks (train/validation.ts). */
+  validation?: Validation;
 }
 
 export interface TrainOutcome {
@@ -279,6 +284,11 @@ export async function runTraining(
       hooks.onEvent({ type: 'log', record });
       state.pending = [];
     }
+    const evaluation = await hooks.validation?.afterStep(state, adapter, state.cursor >= batches.length, stepsPerEpoch);
+    if (evaluation) {
+      state.metrics.push(evaluation);
+      hooks.onEvent({ type: 'log', record: evaluation });
+    }
     const stepDue = config.saveSteps > 0 && state.optimizerStep % config.saveSteps === 0;
     const timeDue = config.saveMinutes > 0 && performance.now() - lastSaved >= config.saveMinutes * 60_000;
     if (stepDue || timeDue) await saveCheckpoint();
@@ -295,5 +305,5 @@ export async function runTraining(
     adapter.destroy();
     throw err;
   }
-  return stopped('completed', `trained ${total} steps`);
+  return stopped('completed', `trained ${total} steps${hooks.validation?.finish(state, adapter) ?? ''}`);
 }
