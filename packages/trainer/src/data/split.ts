@@ -3,8 +3,9 @@
 // the same side. The draw is a seeded shuffle of the lines (the run's seed, a stream of its own, apart from the
 // epochs' orders), so the same file and seed hold out the same rows; both sides keep the file's order, which KTO's
 // in-order batches need.
-import { shuffled } from './shuffle.ts';
+
 import { DatasetError } from './formats.ts';
+import { shuffled } from './shuffle.ts';
 
 /** The shuffle stream of the split (the epochs' orders use streams 0, 1, 2, ...). */
 const SPLIT_STREAM = 0x5eed_5e7;
