@@ -1,6 +1,7 @@
 // The studio as a user meets it: served by vite, opened in headless Chromium with WebGPU (SwiftShader on machines
 // without a GPU), driven through its screens: model, data, SFT, DPO on top, compare, adapters (reload, export,
-// import), resume after a reload, errors. Each step leaves a screenshot (support/studio.ts: SCREENSHOTS).
+// import), errors; a reload in the middle of a run is studio-resume.test.ts. Each step leaves a screenshot
+// (support/studio.ts: SCREENSHOTS).
 // The steps share one browser and build on each other, in order. Step counts and lengths are tiny: SwiftShader is slow.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -597,33 +598,6 @@ with zipfile.ZipFile(sys.argv[2], 'w', zipfile.${method}) as z:
     expect(await page.$$eval(byTestId('adapter'), (a) => a.length)).toBe(4);
   });
 
-  it('resumes an interrupted run after a reload', async () => {
-    const { page } = s;
-    await goTo(page, 'train');
-    // Enough steps that the pause lands mid-run however fast this GPU is (4 under SwiftShader).
-    const total = Math.min(400, Math.max(4, Math.ceil(20 / Math.max(secondsPerStep, 0.01))));
-    await quickSettings('sft', total, { 'save-steps': '1' });
-    // The SFT dataset came back with the page (the studio keeps its text); checkpoint every step.
-    await waitForText(page, byTestId('train-dataset'), /animals-sft\.jsonl/);
-    await click(page, byTestId('start-training'));
-    await page.waitForFunction(() => Number.parseInt(document.querySelector('[data-testid="run-step"]')?.textContent ?? '', 10) >= 2, {
-      timeout: TRAIN_TIMEOUT,
-      polling: 100,
-    });
-    await click(page, byTestId('pause'));
-    await waitForText(page, '#run-title', /Paused/);
-    await page.reload({ waitUntil: 'load' });
-    await waitForText(page, byTestId('engine-status'), /GPU ready/);
-    await page.waitForSelector(byTestId('interrupted-runs'), { timeout: 60_000 });
-    const listed = await text(page, byTestId('interrupted-runs'));
-    expect(listed).toMatch(/checkpoint at step \d+/);
-    // Resume loads the demo model and the dataset again by itself.
-    await click(page, byTestId('resume-run'));
-    await waitForRun('completed');
-    expect(await text(page, byTestId('run-step'))).toBe(`${total} / ${total}`);
-    await page.waitForFunction(() => !document.querySelector('[data-testid="interrupted-runs"]'), { timeout: 30_000 });
-  });
-
   it('pauses, resumes and stops a run; the stopped run keeps an adapter of the steps it did', async () => {
     const { page } = s;
     const step = () => page.$eval(byTestId('run-step'), (e) => Number.parseInt(e.textContent ?? '', 10));
@@ -636,6 +610,7 @@ with zipfile.ZipFile(sys.argv[2], 'w', zipfile.${method}) as z:
         },
         n,
       );
+    await goTo(page, 'train');
     await quickSettings('sft', 50); // far more than it will run
     await typeInto(page, '#run-name', 'stopped early');
     await click(page, byTestId('start-training'));

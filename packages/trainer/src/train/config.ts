@@ -206,7 +206,7 @@ export const HYPER_PARAMS: HyperParam[] = [
     trl: 'save_minutes',
     flag: 'save-minutes',
     kind: num(0, 1e6),
-    help: 'Also save one every this many minutes of training, whichever comes first (a crash loses minutes); 0 never.',
+    help: 'Also save one after step 1 and every this many minutes of training, whichever comes first (a crash loses minutes); 0 never.',
   },
   { key: 'adamBeta1', trl: 'adam_beta1', flag: 'adam-beta1', kind: num(0, 0.999999), help: 'AdamW momentum of the gradient.' },
   { key: 'adamBeta2', trl: 'adam_beta2', flag: 'adam-beta2', kind: num(0, 0.999999), help: 'AdamW momentum of the squared gradient.' },

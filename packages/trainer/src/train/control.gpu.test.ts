@@ -206,7 +206,7 @@ gpuTest('cancel mid-window checkpoints the last whole step; resuming from it equ
   check(a === b, `metrics differ:\nresumed       ${a}\nuninterrupted ${b}`);
 });
 
-gpuTest('save_minutes checkpoints by time as well as by steps, whichever comes first', async () => {
+gpuTest('save_minutes checkpoints by time as well as by steps, whichever comes first, and once after step 1', async () => {
   const svc = await service();
   const data = await dataset(svc, 'sft', sftJsonl(8, 24));
   // A few microseconds: due after every step; save_steps 0 leaves time alone to trigger them.
@@ -215,9 +215,13 @@ gpuTest('save_minutes checkpoints by time as well as by steps, whichever comes f
   const saved = byTime.events.flatMap((e) => (e.type === 'checkpoint' ? [e.step] : []));
   // None at the last step: a completed run deletes its checkpoints.
   check(saved.join() === '1,2,3', `save_minutes ~0: checkpoints at steps [${saved}]`);
-  const never = await train(svc, { config: { ...cfg, saveMinutes: 60 }, datasetId: data });
-  const none = never.events.filter((e) => e.type === 'checkpoint').length;
-  check(none === 0, `save_minutes 60 in a run of seconds saved ${none} checkpoints`);
+  // Far apart: only the one after step 1, which makes a run resumable from its first minute.
+  const rare = await train(svc, { config: { ...cfg, saveMinutes: 60 }, datasetId: data });
+  const first = rare.events.flatMap((e) => (e.type === 'checkpoint' ? [e.step] : []));
+  check(first.join() === '1', `save_minutes 60 in a run of seconds: checkpoints at steps [${first}], expected [1]`);
+  const off = await train(svc, { config: { ...cfg, saveMinutes: 0 }, datasetId: data });
+  const none = off.events.filter((e) => e.type === 'checkpoint').length;
+  check(none === 0, `save_minutes 0 and save_steps 0 saved ${none} checkpoints`);
 });
 
 /**

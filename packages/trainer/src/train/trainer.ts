@@ -290,7 +290,9 @@ export async function runTraining(
       hooks.onEvent({ type: 'log', record: evaluation });
     }
     const stepDue = config.saveSteps > 0 && state.optimizerStep % config.saveSteps === 0;
-    const timeDue = config.saveMinutes > 0 && performance.now() - lastSaved >= config.saveMinutes * 60_000;
+    // By time as well, and once after step 1: a run is resumable from its first minute (a reload or a crash then finds
+    // it, in the studio and the CLI), not only after save_minutes.
+    const timeDue = config.saveMinutes > 0 && (state.optimizerStep === 1 || performance.now() - lastSaved >= config.saveMinutes * 60_000);
     if (stepDue || timeDue) await saveCheckpoint();
     return null;
   };
