@@ -196,9 +196,15 @@ describe('TextTokenizer.fromJson', () => {
       );
     });
 
-    it('a model the tokenizers library cannot build', () => {
+    it('a model type the tokenizers library does not read', () => {
       expect(fails(() => TextTokenizer.fromJson({ ...json, model: { type: 'Banana' } }, config, 'm')).message).toBe(
-        'm/tokenizer.json: this tokenizer is not supported (Unknown TokenizerModel type: Banana)',
+        'm/tokenizer.json: model type "Banana" (only BPE, WordPiece, Unigram models are read); this tokenizer is not supported',
+      );
+    });
+
+    it('a component the tokenizers library cannot build, in its words', () => {
+      expect(fails(() => TextTokenizer.fromJson({ ...json, normalizer: { type: 'Banana' } }, config, 'm')).message).toBe(
+        'm/tokenizer.json: this tokenizer is not supported (Unknown Normalizer type: Banana)',
       );
     });
 

@@ -99,6 +99,7 @@ export class TextTokenizer {
       if (content !== '') specialTokens[key] = content;
     }
 
+    checkModel(json, jsonFile);
     let tok: Tokenizer;
     try {
       tok = new Tokenizer(json, config);
@@ -174,7 +175,15 @@ export class TextTokenizer {
    * post-processor adds its own (BOS for Llama and Gemma, nothing for Qwen), as `tokenizer(text)` does in Python.
    */
   encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {
-    const ids = this.tok.encode(text, { add_special_tokens: options.addSpecialTokens ?? false }).ids;
+    let ids: number[];
+    try {
+      ids = this.tok.encode(text, { add_special_tokens: options.addSpecialTokens ?? false }).ids;
+    } catch (e) {
+      throw new TokenizerError(
+        this.files.json,
+        `cannot tokenise ${preview(text)} (${(e as Error)?.message ?? String(e)}); this tokenizer is not supported`,
+      );
+    }
     const rows = this.embeddingRows;
     const outside = rows === null ? undefined : ids.find((id) => id >= rows);
     if (outside !== undefined)
@@ -273,6 +282,65 @@ function checkTokenizerJson(json: unknown, file: string): Record<string, unknown
   return o.added_tokens === undefined ? { ...o, added_tokens: [] } : o;
 }
 
+const MODEL_TYPES = ['BPE', 'WordPiece', 'Unigram'];
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * What the tokenizer library would misread without a word, refused by name (robustness.test.ts holds each against
+ * Hugging Face tokenizers): other model types, a vocabulary of the wrong shape, merges that are not token pairs of the
+ * vocabulary (Rust refuses those too), BPE dropout (random merges), Unigram's byte fallback (the library writes
+ * <unk> where Rust writes bytes), added tokens matched only as whole words (single_word: ignored there), and split
+ * patterns with possessive quantifiers or atomic groups (JavaScript's RegExp has neither).
+ */
+function checkModel(json: Record<string, unknown>, file: string): void {
+  const model = json.model as Record<string, unknown>;
+  const type = model.type ?? (Array.isArray(model.vocab) ? 'Unigram' : 'BPE');
+  const refuse = (what: string) => new TokenizerError(file, `${what}; this tokenizer is not supported`);
+  const singleWord = (json.added_tokens as Record<string, unknown>[]).find((t) => isObject(t) && t.single_word === true);
+  if (singleWord !== undefined)
+    throw refuse(
+      `added token ${JSON.stringify(singleWord.content)} is "single_word" (matched only as a whole word), which the tokenizer library here ignores`,
+    );
+  if (typeof type !== 'string' || !MODEL_TYPES.includes(type))
+    throw refuse(`model type ${JSON.stringify(type)} (only ${MODEL_TYPES.join(', ')} models are read)`);
+  const patterns: string[] = [];
+  const collect = (p: unknown) => {
+    if (!isObject(p)) return;
+    if (isObject(p.pattern) && typeof p.pattern.Regex === 'string') patterns.push(p.pattern.Regex);
+    if (Array.isArray(p.pretokenizers)) p.pretokenizers.forEach(collect);
+  };
+  collect(json.pre_tokenizer);
+  const unsupported = patterns.find((r) => /(?<!\\)[+*?]\+|\{\d+(?:,\d*)?\}\+|\(\?>/.test(r));
+  if (unsupported !== undefined)
+    throw refuse(
+      `the split pattern ${JSON.stringify(unsupported)} has possessive quantifiers or atomic groups, which JavaScript's RegExp lacks`,
+    );
+  if (type === 'Unigram') {
+    if (!Array.isArray(model.vocab) || !model.vocab.every((p) => Array.isArray(p) && typeof p[0] === 'string' && typeof p[1] === 'number'))
+      throw refuse('the Unigram "vocab" must be a list of [piece, score] pairs');
+    if (model.byte_fallback === true)
+      throw refuse('a Unigram model with "byte_fallback" (unknown characters as byte tokens, as SentencePiece converts them)');
+    return;
+  }
+  const vocab = model.vocab;
+  if (!isObject(vocab) || !Object.values(vocab).every((id) => Number.isInteger(id)))
+    throw refuse(`the ${type} "vocab" must be an object of token -> id, got ${typeName(vocab)}`);
+  if (type !== 'BPE') return;
+  if (typeof model.dropout === 'number' && model.dropout > 0)
+    throw refuse(`BPE "dropout" ${model.dropout} (merges skipped at random, so a text has no one tokenisation); set it to null`);
+  const merges = model.merges ?? [];
+  if (!Array.isArray(merges)) throw refuse(`"merges" must be a list, got ${typeName(merges)}`);
+  const prefix = typeof model.continuing_subword_prefix === 'string' ? model.continuing_subword_prefix : '';
+  for (const [i, m] of merges.entries()) {
+    const pair = typeof m === 'string' ? m.split(' ') : m;
+    if (!Array.isArray(pair) || pair.length !== 2 || !pair.every((t) => typeof t === 'string'))
+      throw refuse(`merge ${i} is ${JSON.stringify(m)}, neither "a b" nor ["a", "b"]`);
+    const merged = pair[0] + (prefix && pair[1].startsWith(prefix) ? pair[1].slice(prefix.length) : pair[1]);
+    for (const t of [pair[0], pair[1], merged])
+      if (!(t in vocab)) throw refuse(`merge ${i} (${JSON.stringify(pair)}) makes or uses ${JSON.stringify(t)}, which is not in the vocab`);
+  }
+}
+
 /** tokenizer_config's chat_template: a string, or a list of {name, template} of which "default" is used. */
 function chatTemplateOf(config: Record<string, unknown>, file: string): string | null {
   const t = config.chat_template;
@@ -297,6 +365,8 @@ const LEADING = new RegExp(`^[${PY_SPACE}]+`);
 const TRAILING = new RegExp(`[${PY_SPACE}]+$`);
 const pyLstrip = (s: string) => s.replace(LEADING, '');
 const pyStrip = (s: string) => pyLstrip(s).replace(TRAILING, '');
+
+const preview = (text: string) => JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
 
 function typeName(v: unknown): string {
   if (v === null) return 'null';
