@@ -1,11 +1,12 @@
-// Faults while the CLI trains: a kill of the Node process never leaves a headless Chromium running (the process table
-// is checked) and writes nothing, and --out is written whole or not at all: checked before Chromium starts, never
-// mixed with an earlier run's files.
+// Faults while the CLI trains: a signal or a kill of the Node process never leaves a headless Chromium running (the
+// process table is checked), Ctrl-C stops after the current micro-batch and writes what is done, an interrupted run
+// resumes from its checkpoint when the same command runs again, and --out is written whole or not at all: checked
+// before Chromium starts, never mixed with an earlier run's files.
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { type CliProcess, expectNoBrowserLeft, cliProcess as startCli } from './support/cli.ts';
-import { cleanEnv, expectOk, expectUsageError, LLAMA, SFT_ROWS, workspace } from './support/workspace.ts';
+import { type CliProcess, expectNoBrowserLeft, processesNaming, cliProcess as startCli } from './support/cli.ts';
+import { cleanEnv, expectOk, expectRejection, expectUsageError, LLAMA, readJsonl, SFT_ROWS, workspace } from './support/workspace.ts';
 
 const ws = workspace();
 const sft = ws.jsonl('sft.jsonl', SFT_ROWS);
@@ -38,6 +39,86 @@ const endless = (out: string, ...more: string[]) => [
   ...tiny,
   ...more,
 ];
+
+describe('Ctrl-C stops after the current micro-batch, writes what is done, and the same command resumes', () => {
+  const profile = ws.path('profile-interrupted');
+  const env = cleanEnv({ WEBTUNE_PROFILE_DIR: profile });
+  const out = ws.path('interrupted');
+  let stoppedAt = 0;
+
+  it('SIGINT: exit 130, one line saying what was written, the adapter of the steps done, no browser left', async () => {
+    const run = cliProcess(endless(out, '--save-steps', '1000'), env);
+    await run.waitFor(/^step 1 /m, 540_000); // the first step compiles the kernels: minutes on a busy SwiftShader
+    expect(processesNaming(`--user-data-dir=${profile}`).length).toBeGreaterThan(0);
+    run.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(130);
+    const last = r.stderr.trim().split('\n').at(-1) as string;
+    expect(last).toMatch(
+      /^webtune train: stopped by SIGINT: cancelled at step (\d+); wrote .* with the adapter of the steps done, and saved a checkpoint: the same command resumes the run$/,
+    );
+    stoppedAt = Number(/cancelled at step (\d+)/.exec(last)?.[1]);
+    expect(stoppedAt).toBeGreaterThanOrEqual(1);
+    expect(r.stderr).toContain(`checkpoint saved at step ${stoppedAt}`);
+    expect(readdirSync(out).sort()).toEqual([
+      'README.md',
+      'adapter_config.json',
+      'adapter_model.safetensors',
+      'metrics.jsonl',
+      'training_config.json',
+    ]);
+    expect(readJsonl(join(out, 'metrics.jsonl')).at(-1)?.step).toBe(stoppedAt);
+    await expectNoBrowserLeft(profile);
+  });
+
+  it('the same --out again resumes from that checkpoint (more --max-steps allowed) and replaces the folder whole', async () => {
+    const more = stoppedAt + 2;
+    const r = await cliProcess(
+      [
+        'train',
+        '--method',
+        'sft',
+        '--model',
+        LLAMA,
+        '--data',
+        sft,
+        '--out',
+        out,
+        '--max-steps',
+        String(more),
+        ...tiny,
+        '--save-steps',
+        '1000',
+      ],
+      env,
+    ).done;
+    expectOk(r);
+    expect(r.stderr).toContain(`resuming the interrupted run of ${out} from its checkpoint at step ${stoppedAt} (--overwrite starts over)`);
+    const stepped = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('step '))
+      .map((l) => Number(l.split(/\s+/)[1]));
+    expect(stepped).toEqual([stoppedAt + 1, stoppedAt + 2]);
+    expect(readJsonl(join(out, 'metrics.jsonl')).map((m) => m.step)).toEqual(Array.from({ length: more }, (_, i) => i + 1));
+    await expectNoBrowserLeft(profile);
+  });
+
+  it('a finished run in --out is refused (exit 2, before any training), with what it holds and what to do', async () => {
+    const r = await cliProcess(
+      ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--max-steps', '1', ...tiny],
+      env,
+    ).done;
+    expectRejection(
+      r,
+      'train',
+      2,
+      `--out ${out} already holds an earlier run (README.md, adapter_config.json`,
+      'give a new folder, or --overwrite',
+    );
+    expect(r.stderr).not.toMatch(/^step /m);
+    await expectNoBrowserLeft(profile);
+  });
+});
 
 describe('a killed CLI (SIGKILL, as the out-of-memory killer does) takes its browser with it', () => {
   const profile = ws.path('profile-killed');
