@@ -254,6 +254,11 @@ describe('rejected before the browser starts (exit 2, one line)', () => {
       expect: ['--batch-size must be between 1 and'],
     },
     {
+      name: '--memory-budget-gib abc',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--memory-budget-gib', 'abc'],
+      expect: ['--memory-budget-gib must be a number (got "abc")'],
+    },
+    {
       name: 'generate: missing --prompt',
       command: 'generate',
       args: ['generate', '--model', LLAMA],
@@ -311,6 +316,31 @@ describe('rejected by the trainer in the page (exit 1, one line)', () => {
     writeFileSync(join(model, 'tokenizer_config.json'), JSON.stringify(config));
     const r = await ws.run(['train', '--method', 'sft', '--model', model, '--data', sft, '--out', out, ...tiny]);
     expectRejection(r, 'train', 1, `${join(model, 'tokenizer_config.json')}: no "eos_token"`);
+  });
+
+  it('a run whose memory estimate is over --memory-budget-gib, with the estimate, the budget and what to lower', async () => {
+    const r = await ws.run([
+      'train',
+      '--method',
+      'sft',
+      '--model',
+      LLAMA,
+      '--data',
+      sft,
+      '--out',
+      out,
+      ...tiny,
+      '--memory-budget-gib',
+      '0.0001',
+    ]);
+    expectRejection(
+      r,
+      'train',
+      1,
+      /This run would not fit: The run needs about [\d.]+ MiB of GPU memory, more than the budget of 104\.9 KiB/,
+      'lower the batch size',
+    );
+    expect(existsSync(out)).toBe(false);
   });
 
   it('a truncated model.safetensors', async () => {

@@ -311,6 +311,23 @@ describe('studio', () => {
     await screenshot(page, 'data');
   });
 
+  it('warns on the Model screen and holds the Train button while the estimate is over the memory budget the user set', async () => {
+    const { page } = s;
+    await goTo(page, 'train');
+    await typeInto(page, byTestId('memory-budget'), '0.0001');
+    await waitForText(
+      page,
+      byTestId('train-blocker'),
+      /^This run would not fit: The run needs about [\d.]+ [KMG]iB of GPU memory, more than the budget of 104\.9 KiB/,
+    );
+    expect(await page.$eval(byTestId('start-training'), (b) => (b as HTMLButtonElement).disabled)).toBe(true);
+    await goTo(page, 'model');
+    await waitForText(page, byTestId('memory-problem'), /more than the budget of 104\.9 KiB: lower the batch size, max length or LoRA r/);
+    await goTo(page, 'train');
+    await typeInto(page, byTestId('memory-budget'), '0');
+    await page.waitForFunction((sel) => !document.querySelector(sel), {}, byTestId('train-blocker'));
+  });
+
   it('trains SFT with live charts, and no main-thread task over 50 ms', async () => {
     const { page } = s;
     await goTo(page, 'train');

@@ -74,8 +74,14 @@ const SAMPLES: { [K in keyof TrainerApi]: Sample<K> } = {
     },
   },
   estimateMemory: {
-    args: [{ method: 'dpo', batchSize: 2, maxLength: 128, lora: { r: 8, targetModules: [] } }],
-    result: { weights: 1e9, activations: 2.5e8, adapter: 0, total: 1.25e9 },
+    args: [{ method: 'dpo', batchSize: 2, maxLength: 128, lora: { r: 8, targetModules: [] }, budgetBytes: 1e9 }],
+    result: {
+      weights: 1e9,
+      activations: 2.5e8,
+      adapter: 0,
+      total: 1.25e9,
+      problems: ['The run needs about 1.16 GiB, more than the budget'],
+    },
   },
   loadDataset: {
     args: ['dpo', '{"prompt":"ünï ✓","chosen":"a","rejected":"b"}\n', 'pairs.jsonl', 64],

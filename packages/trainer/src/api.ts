@@ -66,6 +66,10 @@ export interface MemoryRequest {
   batchSize: number;
   maxLength: number;
   lora: { r: number; targetModules: string[] };
+  /** The run also evaluates a validation split. */
+  evaluates?: boolean;
+  /** The most GPU bytes the user wants a run to take (0 or absent: no budget); past it the estimate has a problem. */
+  budgetBytes?: number;
 }
 
 // ---- data ----------------------------------------------------------------------------------------------------------
@@ -196,6 +200,8 @@ export interface TrainRequest {
    * all its steps), not a shorter run. Decided inside the worker, so a caller across a wire stops at the very step.
    */
   stopAfterStep?: number;
+  /** Refuse to start when the memory estimate is over this many bytes (MemoryRequest.budgetBytes). */
+  memoryBudgetBytes?: number;
 }
 
 export interface TrainResult {

@@ -27,6 +27,7 @@ import type {
 } from './api.ts';
 import type { LossOptions } from './data/tokenize.ts';
 import type { ModelSource } from './model/source.ts';
+import { allTensors } from './model/weights.ts';
 import { AdapterShelf } from './service/adapters.ts';
 import { advised, withMemoryAdvice } from './service/advice.ts';
 import { Datasets } from './service/datasets.ts';
@@ -40,6 +41,7 @@ import type { TrainMethod } from './train/config.ts';
 import { RunControl } from './train/control.ts';
 import type { TrainEvent } from './train/events.ts';
 import { estimateMemory, type MemoryEstimate } from './train/memory.ts';
+import { TrainingError } from './train/trainer.ts';
 
 export class TrainerService implements TrainerApi {
   private gpu: Gpu | undefined;
@@ -121,7 +123,13 @@ export class TrainerService implements TrainerApi {
 
   estimateMemory(request: MemoryRequest): MemoryEstimate {
     const { model } = this.needModel();
-    return estimateMemory(model.config, model.weightBytes, request);
+    const largest = allTensors(model.weights).reduce((a, b) => (b.byteLength > a.byteLength ? b : a));
+    const fit = {
+      largestWeight: { name: largest.label, bytes: largest.byteLength },
+      limits: this.need().gpu.limits,
+      budgetBytes: request.budgetBytes,
+    };
+    return estimateMemory(model.config, model.weightBytes, request, fit);
   }
 
   private unloadModel(): void {
@@ -180,6 +188,12 @@ export class TrainerService implements TrainerApi {
     const loaded = this.needModel();
     if (this.control) throw new Error('A run is already going: pause, resume or cancel it first.');
     const { dataset, evalDataset } = checkRequest(request, this.datasets);
+    const { problems } = this.estimateMemory({
+      ...request.config,
+      evaluates: evalDataset !== undefined,
+      budgetBytes: request.memoryBudgetBytes,
+    });
+    if (problems.length > 0) throw new TrainingError(`This run would not fit: ${problems.join(' ')}`);
     // Taken before the first await: a second train() call made meanwhile must find the run going.
     const control = new RunControl();
     this.control = control;

@@ -10,7 +10,7 @@ import {
   type TrainResult,
   validateConfig,
 } from '@webtune/trainer';
-import { type OptionSpec, parseCommandArgs, UsageError } from '../args.ts';
+import { numberOption, type OptionSpec, parseCommandArgs, UsageError } from '../args.ts';
 import { profileDir } from '../engine.ts';
 import { exitCodeFor, stopGracefully, stopSignal } from '../interrupt.ts';
 import { OutputFolder } from '../out-dir.ts';
@@ -58,6 +58,8 @@ TRL metrics, written to metrics.jsonl as their own lines (eval_loss, eval_reward
   --name TEXT                    name of the adapter
   --overwrite                    replace <out> as a whole, and start over instead of resuming its interrupted run
   --resume                       insist on resuming: fail if <out> has no interrupted run to go on from
+  --memory-budget-gib N          refuse to start a run whose GPU memory estimate is over N GiB (it is also refused
+                                 when one of its buffers is past the GPU's maxBufferSize or maxStorageBufferBindingSize)
   --gpu auto|hardware|swiftshader
   --verbose                      forward the page's console
 hyper-parameters (TRL/PEFT names, kebab-case):
@@ -76,6 +78,7 @@ export async function run(argv: string[]): Promise<number> {
     verbose: { type: 'boolean' },
     overwrite: { type: 'boolean' },
     resume: { type: 'boolean' },
+    'memory-budget-gib': { type: 'string' },
   };
   // A boolean hyper-parameter off by default is a bare flag (--use-rslora); the others take a value
   // (--assistant-only-loss false).
@@ -98,6 +101,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  const budgetGib = numberOption('memory-budget-gib', values['memory-budget-gib'] as string | undefined, 0, 0);
   const overwrite = values.overwrite === true;
   const resume = values.resume === true;
   if (overwrite && resume) throw new UsageError('--overwrite starts over and --resume goes on: give one of them');
@@ -126,7 +130,17 @@ export async function run(argv: string[]): Promise<number> {
     const evalDatasetId = evalData ? (await loadData(engine, progress, method, evalData, config.maxLength, undefined, config)).id : null;
     const startAdvice = method === 'dpo' ? dpoStartAdvice(parentAdapterId) : null;
     if (startAdvice) printAdvice(progress, startAdvice);
-    const request = { config, datasetId: ds.id, evalDatasetId, parentAdapterId, name: values.name, outputDir: out.path, resumeRunId };
+    const memoryBudgetBytes = budgetGib > 0 ? Math.round(budgetGib * 2 ** 30) : undefined;
+    const request = {
+      config,
+      datasetId: ds.id,
+      evalDatasetId,
+      parentAdapterId,
+      name: values.name,
+      outputDir: out.path,
+      resumeRunId,
+      memoryBudgetBytes,
+    };
     result = await engine.stream('train', [request], (e: TrainEvent) => progress.event(e));
     progress.done();
     if (result.adapterId) {

@@ -32,3 +32,33 @@ gpuTest('the memory estimate is within 15% of the ledger peak of an SFT run and 
   }
   console.log(`memory estimate vs ledger: ${report.join('; ')}`);
 });
+
+gpuTest("a run past this device's buffer limits is named by the estimate and refused before it allocates anything", async () => {
+  const svc = await service();
+  const { gpu } = internals(svc);
+  const data = await dataset(svc, 'sft', sftJsonl(2, 5));
+  const cfg = config('sft', { batchSize: 64, maxLength: 4096 });
+  const limit = gpu.limits.maxStorageBufferBindingSize;
+  const scores = 64 * 4 * 4096 * 4096 * 4; // [batch, heads, T, T] float32
+  check(scores > limit, `the case must pass the limit: ${scores} B vs ${limit} B`);
+  const { problems } = await svc.estimateMemory({ ...cfg, budgetBytes: 0 });
+  check(
+    problems.some((p) =>
+      p.startsWith("one layer's attention scores [64 sequences, 4 heads, 4096, 4096] takes 16.00 GiB, more than this GPU's"),
+    ),
+    `problems: ${JSON.stringify(problems)}`,
+  );
+  const before = gpu.ledger.memory.currentTotal;
+  const refused = await svc
+    .train({ config: cfg, datasetId: data }, () => {})
+    .then(
+      () => null,
+      (e: Error) => e,
+    );
+  check(refused?.name === 'TrainingError', `expected a TrainingError, got ${refused}`);
+  check(
+    refused.message.startsWith('This run would not fit: ') && refused.message.includes('lower the batch size or max length'),
+    refused.message,
+  );
+  check(gpu.ledger.memory.currentTotal === before, `the refused run left ${gpu.ledger.memory.currentTotal - before} B allocated`);
+});

@@ -92,3 +92,41 @@ describe('estimateMemory', () => {
     expect(doubled.activations - estimateMemory(c, 2.7e8, run(1024)).activations).toBe(64 * c.vocabSize * 4);
   });
 });
+
+describe('fit problems', () => {
+  // WebGPU's default limits, what a browser grants when the adapter offers no more.
+  const limits = { maxBufferSize: 256 * 2 ** 20, maxStorageBufferBindingSize: 128 * 2 ** 20 };
+  const embed = { name: 'model.embed_tokens.weight', bytes: QWEN3_06B.vocabSize * QWEN3_06B.hiddenSize * 2 };
+
+  it('names the buffer past a limit, its size, the limit and what to lower', () => {
+    const long = estimateMemory(QWEN3_06B, 1.2e9, { ...run(4096), batchSize: 2 }, { largestWeight: { name: 'w', bytes: 1e6 }, limits });
+    // Scores [2, 16, 4096, 4096] float32 = 2 GiB: past both limits; the MLP's [8192, 3072] = 96 MiB fits.
+    expect(long.problems).toEqual([
+      "one layer's attention scores [2 sequences, 16 heads, 4096, 4096] takes 2.00 GiB, more than this GPU's " +
+        'maxStorageBufferBindingSize and maxBufferSize (128.0 MiB): lower the batch size or max length (they grow with its square).',
+    ]);
+    expect(estimateMemory(QWEN3_06B, 1.2e9, run(256), { largestWeight: { name: 'w', bytes: 1e6 }, limits }).problems).toEqual([]);
+  });
+
+  it("names a checkpoint tensor no setting shrinks (Qwen3-0.6B's bf16 embedding, 297 MiB, past the default limits)", () => {
+    const { problems } = estimateMemory(QWEN3_06B, 1.2e9, run(256), { largestWeight: embed, limits });
+    expect(problems).toEqual([
+      "the checkpoint's tensor model.embed_tokens.weight takes 296.8 MiB, more than this GPU's maxStorageBufferBindingSize and " +
+        'maxBufferSize (128.0 MiB): no run setting shrinks it: use a smaller model, or a browser and GPU with larger limits.',
+    ]);
+    const roomy = { maxBufferSize: 2 ** 31, maxStorageBufferBindingSize: 2 ** 30 };
+    expect(estimateMemory(QWEN3_06B, 1.2e9, run(256), { largestWeight: embed, limits: roomy }).problems).toEqual([]);
+  });
+
+  it('says when the whole run is past the budget the user set, and not when it is within it (or no budget is set)', () => {
+    const roomy = { maxBufferSize: 2 ** 31, maxStorageBufferBindingSize: 2 ** 30 };
+    const fit = (budgetBytes?: number) => estimateMemory(QWEN3_06B, 1.2e9, run(256), { largestWeight: embed, limits: roomy, budgetBytes });
+    const total = fit().total;
+    expect(fit(total).problems).toEqual([]);
+    expect(fit(0).problems).toEqual([]);
+    const [problem] = fit(1e9).problems;
+    expect(problem).toMatch(
+      /^The run needs about 1\.\d\d GiB of GPU memory, more than the budget of 953\.7 MiB: lower the batch size, max length or LoRA r/,
+    );
+  });
+});

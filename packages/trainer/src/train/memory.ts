@@ -5,6 +5,7 @@
 import type { ModelConfig } from '../model/config.ts';
 import { logitsChunkRows } from '../model/head.ts';
 import { LORA_TARGETS, type LoraTarget, targetShape } from '../model/lora-config.ts';
+import { formatBytes } from '../model/source.ts';
 import { INITIAL_ROPE_POSITIONS } from '../model/weights.ts';
 import { dataKindOf, type TrainMethod } from './config.ts';
 
@@ -13,17 +14,33 @@ export interface MemoryEstimate {
   activations: number;
   adapter: number;
   total: number;
+  /** Why the run would not fit (fitProblems): a buffer past the device's limits, the total past the user's budget. */
+  problems: string[];
+}
+
+/** The run a memory estimate is for (api.ts MemoryRequest). */
+export interface MemoryRun {
+  method: TrainMethod;
+  batchSize: number;
+  maxLength: number;
+  lora: { r: number; targetModules: string[] };
+  /** The run also evaluates a validation split (forward-only passes). */
+  evaluates?: boolean;
+}
+
+/** What a run must fit in: the device's buffer limits, and the budget the user set (bytes; none when absent or 0). */
+export interface MemoryFit {
+  /** The checkpoint's largest tensor as the GPU holds it (a buffer of its own). */
+  largestWeight: { name: string; bytes: number };
+  limits: Pick<GPUSupportedLimits, 'maxBufferSize' | 'maxStorageBufferBindingSize'>;
+  budgetBytes?: number;
 }
 
 /**
  * `weightBytes`: the checkpoint's tensors as held on the GPU (Model.weightBytes once loaded: bf16/f16 matrices at 2
  * bytes a value, the rest at 4), RoPE tables not included.
  */
-export function estimateMemory(
-  c: ModelConfig,
-  weightBytes: number,
-  r: { method: TrainMethod; batchSize: number; maxLength: number; lora: { r: number; targetModules: string[] } },
-): MemoryEstimate {
+export function estimateMemory(c: ModelConfig, weightBytes: number, r: MemoryRun, fit?: MemoryFit): MemoryEstimate {
   const f = 4;
   // Preference pairs run as 2 rows each; KTO's KL rows go through a forward of their own, not beside the others.
   const B = dataKindOf(r.method) === 'pairs' ? 2 * r.batchSize : r.batchSize;
@@ -42,10 +59,10 @@ export function estimateMemory(
   // Kept per layer: x, h, q, k, v, probs, att, xmid, h2, gate, up, act (+ two rstd rows), and LoRA z.
   const layerKept = N * (4 * C + 2 * q + 2 * kv + 3 * I + 2) + scores + qkNorm + sandwich;
   const perLayer = layerKept + loraZ;
-  // DPO's and KTO's reference log-probs (and KTO's KL rows) run forward-only steps of the same shape: those use one
-  // layer's set of buffers for every layer, with the residual in two buffers taking turns (layer-context.ts
-  // residual), apart from the training step's and kept by the pool for the whole run.
-  const forwardOnly = r.method === 'dpo' || r.method === 'kto' ? layerKept + N * C : 0;
+  // DPO's and KTO's reference log-probs (and KTO's KL rows) and a validation split run forward-only steps of the same
+  // shape: those use one layer's set of buffers for every layer, with the residual in two buffers taking turns
+  // (layer-context.ts residual), apart from the training step's and kept by the pool for the whole run.
+  const forwardOnly = r.method === 'dpo' || r.method === 'kto' || r.evaluates ? layerKept + N * C : 0;
   // Shared scratch: scores, dprobs, dscores, backward temporaries, one chunk of logits (head.ts) and the final norm.
   const logits = Math.min(N, logitsChunkRows(c.vocabSize)) * c.vocabSize;
   const qkScratch = c.qkNorm ? N * (q + kv) : 0;
@@ -58,5 +75,57 @@ export function estimateMemory(
   const weights = weightBytes + ropeTables * f;
   const activations = (c.numLayers * perLayer + scratch + forwardOnly) * f;
   const adapter = adapterParams * 4 * f; // parameters, gradient, AdamW m and v
-  return { weights, activations, adapter, total: weights + activations + adapter };
+  const total = weights + activations + adapter;
+  const buffers: RunBuffer[] = [
+    {
+      what: `one layer's attention scores [${B} sequences, ${c.numHeads} heads, ${r.maxLength}, ${r.maxLength}]`,
+      bytes: scores * f,
+      lower: 'lower the batch size or max length (they grow with its square)',
+    },
+    { what: `one layer's MLP activations [${N} tokens, ${I}]`, bytes: N * I * f, lower: 'lower the batch size or max length' },
+    {
+      what: `a chunk of logits [${logits / c.vocabSize} tokens, ${c.vocabSize}]`,
+      bytes: logits * f,
+      lower: 'lower the batch size or max length',
+    },
+    {
+      what: `the adapter's parameters (${adapterParams} in one buffer, and as many for its gradient and each AdamW moment)`,
+      bytes: adapterParams * f,
+      lower: 'lower LoRA r or target fewer modules',
+    },
+  ];
+  return { weights, activations, adapter, total, problems: fit ? fitProblems(total, buffers, fit) : [] };
+}
+
+/** One buffer a run allocates whole, and what the user can lower to shrink it. */
+export interface RunBuffer {
+  what: string;
+  bytes: number;
+  lower: string;
+}
+
+/**
+ * Why a run of `total` bytes with these largest buffers would not fit: each buffer past maxBufferSize or
+ * maxStorageBufferBindingSize (every buffer is bound as storage), named with its size and what to lower; the total
+ * past the user's budget. Empty when it fits.
+ */
+export function fitProblems(total: number, buffers: RunBuffer[], fit: MemoryFit): string[] {
+  const weight: RunBuffer = {
+    what: `the checkpoint's tensor ${fit.largestWeight.name}`,
+    bytes: fit.largestWeight.bytes,
+    lower: 'no run setting shrinks it: use a smaller model, or a browser and GPU with larger limits',
+  };
+  const out: string[] = [];
+  for (const b of [weight, ...buffers]) {
+    const over = (['maxStorageBufferBindingSize', 'maxBufferSize'] as const).filter((k) => b.bytes > fit.limits[k]);
+    if (over.length === 0) continue;
+    const limit = Math.min(...over.map((k) => fit.limits[k]));
+    out.push(`${b.what} takes ${formatBytes(b.bytes)}, more than this GPU's ${over.join(' and ')} (${formatBytes(limit)}): ${b.lower}.`);
+  }
+  if (fit.budgetBytes && total > fit.budgetBytes)
+    out.push(
+      `The run needs about ${formatBytes(total)} of GPU memory, more than the budget of ${formatBytes(fit.budgetBytes)}: lower the batch size, ` +
+        'max length or LoRA r (the weights alone are fixed by the model), or raise the budget.',
+    );
+  return out;
 }

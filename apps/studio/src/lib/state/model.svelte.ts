@@ -106,6 +106,7 @@ export class ModelState {
         batchSize: c.batchSize,
         maxLength: c.maxLength,
         lora: { r: c.lora.r, targetModules: [...c.lora.targetModules] },
+        budgetBytes: trainState.memoryBudgetBytes,
       });
     } catch {
       this.estimate = null; // out-of-range settings: the form says why

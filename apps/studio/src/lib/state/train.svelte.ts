@@ -48,6 +48,13 @@ export interface RunView {
 }
 
 const CONFIGS_KEY = 'webtune.configs';
+const BUDGET_KEY = 'webtune.memoryBudgetGib';
+
+/** The GPU memory budget of the last visit (GiB; 0 = none). */
+function loadBudget(): number {
+  const saved = Number(localStorage.getItem(BUDGET_KEY) ?? 0);
+  return Number.isFinite(saved) && saved > 0 ? saved : 0;
+}
 
 /** The settings of the last visit, when they are still valid; TRL's defaults otherwise. */
 function loadConfigs(): Record<TrainMethod, TrainConfig> {
@@ -85,6 +92,8 @@ export class TrainState {
   parentChoice: string | null | undefined = $state(undefined);
   runName: string = $state('');
   run: RunView | null = $state.raw(null);
+  /** The most GPU memory a run may take, in GiB (0 = no budget): the estimate warns past it and the run is refused. */
+  memoryBudgetGib: number = $state(loadBudget());
 
   constructor() {
     studio.onDeviceLost((problem) => {
@@ -110,6 +119,20 @@ export class TrainState {
       return null;
     } catch (e) {
       return (e as Error).message;
+    }
+  }
+
+  /** The budget in bytes, as the trainer takes it (undefined: none). */
+  get memoryBudgetBytes(): number | undefined {
+    return this.memoryBudgetGib > 0 ? Math.round(this.memoryBudgetGib * 2 ** 30) : undefined;
+  }
+
+  setMemoryBudget(gib: number): void {
+    this.memoryBudgetGib = Number.isFinite(gib) && gib > 0 ? gib : 0;
+    try {
+      localStorage.setItem(BUDGET_KEY, String(this.memoryBudgetGib));
+    } catch {
+      // a nicety
     }
   }
 
@@ -165,7 +188,7 @@ export class TrainState {
         ? await this.datasetForResume(request.datasetId, method, config.maxLength)
         : await this.datasetFor(method, config.maxLength);
       const result = await studio.api.train(
-        { config, datasetId, parentAdapterId, name, resumeRunId: resume?.runId },
+        { config, datasetId, parentAdapterId, name, resumeRunId: resume?.runId, memoryBudgetBytes: this.memoryBudgetBytes },
         callback((e: TrainEvent) => events.push(e)),
       );
       events.flushNow();
