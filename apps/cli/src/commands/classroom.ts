@@ -91,7 +91,7 @@ interface Files {
 }
 
 /** Everything the lesson reads, read and checked in Node before Chromium starts. */
-function readLesson(demoArg: string): Files {
+export function readLesson(demoArg: string): Files {
   const dir = resolve(demoArg);
   const lessonFile = join(dir, 'lesson.json');
   if (!existsSync(lessonFile)) throw new UsageError(`--demo ${demoArg} has no lesson.json; give the demo folder (default ${DEFAULT_DEMO})`);
@@ -130,7 +130,7 @@ function readLesson(demoArg: string): Files {
 }
 
 /** The preset --preset names, or null for the whole recipe. */
-function choosePreset(files: Files, name: string | undefined): LessonPreset | null {
+export function choosePreset(files: Files, name: string | undefined): LessonPreset | null {
   if (name === undefined) return null;
   const preset = files.lesson.presets.find((p) => p.id === name);
   if (!preset) {

@@ -53,7 +53,7 @@ describe('the demo lesson', () => {
 
   it("reads the quick preset: the recipe's config with the preset's settings over it", () => {
     const lesson = parseLesson(lessonText);
-    expect(lesson.presets.map((p) => [p.id, p.prompts, p.adapters])).toEqual([['quick', 10, null]]);
+    expect(lesson.presets.map((p) => [p.id, p.prompts, p.adapters])).toEqual([['quick', 10, 'adapters/quick/']]);
     const { sft, dpo } = lesson.presets[0].configs;
     expect([sft.maxSteps, sft.learningRate, dpo.maxSteps, dpo.learningRate]).toEqual([60, 2e-3, 10, 5e-4]);
     // Everything else is the whole recipe's.
