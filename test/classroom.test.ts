@@ -348,4 +348,49 @@ describe('classroom mode', () => {
     expect(await page.$eval(byTestId('classroom-sft-run'), (e) => e.getAttribute('data-status'))).toBe('cancelled');
     expect(await text(page, byTestId('classroom-run-all'))).toBe('Run the remaining steps');
   });
+
+  it('Show the result now: the shipped adapters, their recorded figures and answers at once; every step stays live', async () => {
+    const { page } = s;
+    const shipped = JSON.parse(readFileSync(join(DEMO, 'adapters/quick/shipped.json'), 'utf8'));
+    await goTo(page, 'classroom');
+    const t0 = Date.now();
+    await click(page, byTestId('classroom-show-shipped'));
+    await waitForText(
+      page,
+      byTestId('classroom-shipped-note'),
+      /Showing the shipped adapters of the Quick lesson: SFT 60 steps .* DPO 10 steps/,
+    );
+    const seconds = (Date.now() - t0) / 1000;
+    expect(seconds, 'no training, no generation: the result shows at once').toBeLessThan(60);
+    const statuses = await page.$$eval('[data-testid^="classroom-step-"]', (els) => els.map((e) => e.getAttribute('data-status')));
+    expect(statuses).toEqual(['done', 'done', 'done', 'done']);
+    // The figures as recorded, per model and check, and each answer as recorded with its marks by checks.json here.
+    const shown = await page.$$eval(`${byTestId('classroom-results')} tbody tr`, (rows) =>
+      rows.map((r) => [
+        r.getAttribute('data-model'),
+        Object.fromEntries(
+          [...r.querySelectorAll('td[data-check]')].map((td) => [td.getAttribute('data-check'), td.getAttribute('data-value')]),
+        ),
+      ]),
+    );
+    for (const [model, cells] of shown as [string, Record<string, string>][])
+      for (const [check, value] of Object.entries(cells))
+        if (value !== '') expect(Number(value), `${model} ${check}`).toBeCloseTo(shipped.report.models[model][check], 12);
+    const cells = await answerCells('classroom-answers');
+    expect(cells).toHaveLength(3 * shipped.report.held_out.prompts);
+    for (const c of cells) {
+      expect(c.text.trim(), `${c.model} ${c.index}`).toBe(shipped.report.answers[c.model][c.index].text.trim() || '(nothing)');
+      expect(c.passed, `${c.model} ${c.index}`).toEqual(expectedPasses(c.index, c.text));
+    }
+    // Live from here: DPO trains on top of the shipped SFT adapter, and the answers can be written again.
+    expect(await page.$eval(byTestId('classroom-run-dpo'), (b) => [(b as HTMLButtonElement).disabled, b.textContent?.trim()])).toEqual([
+      false,
+      'Run again: Train DPO on top of SFT',
+    ]);
+    await goTo(page, 'adapters');
+    const names = await text(page, byTestId('screen-adapters'));
+    expect(names).toContain('Classroom SFT (shipped, Quick lesson)');
+    expect(names).toContain('Classroom DPO (shipped, Quick lesson)');
+    await goTo(page, 'classroom');
+  });
 });

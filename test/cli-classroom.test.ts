@@ -114,6 +114,53 @@ describe('pnpm cli classroom', () => {
   });
 });
 
+/**
+ * The shipped adapters (apps/studio/public/demo/adapters/quick/, scripts/demo/ship-adapters.sh) are what the recipe
+ * trains: each stage's first steps trained fresh here give the snapshot the shipped run saved of itself after those
+ * steps (it was stopped there and resumed to the end, which is bit-identical to running straight through). With the
+ * fingerprint checked first (the recipe, the demo's files, the shipped files: apps/cli/src/commands/classroom-shipped.test.ts)
+ * and a deterministic trainer, equal first steps mean equal adapters; the whole run is `VERIFY=full` in the script.
+ */
+describe('pnpm cli classroom --verify-shipped', () => {
+  it("trains each stage's first steps fresh and gets the shipped snapshots, bit for bit here (within 1e-4 on another CPU)", async () => {
+    const shipped = JSON.parse(readFileSync(join(DEMO, 'adapters/quick/shipped.json'), 'utf8'));
+    const r = await ws.run(['classroom', '--verify-shipped']);
+    expectOk(r);
+    const [sft, dpo] = [shipped.stages.sft.snapshotStep, shipped.stages.dpo.snapshotStep];
+    expect(r.stdout).toMatch(new RegExp(`^SFT after step ${sft}: (identical bit for bit to|within tolerance of) sft-step${sft}/`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^DPO after step ${dpo}: (identical bit for bit to|within tolerance of) dpo-step${dpo}/`, 'm'));
+    // The fresh runs logged the very losses the shipped run logged at those steps.
+    for (const [m, step] of [
+      ['SFT', sft],
+      ['DPO', dpo],
+    ] as const) {
+      const logged = [...r.stderr.matchAll(/^step (\d+) {2}loss ([\d.]+)/gm)].map((x) => [Number(x[1]), Number(x[2])]);
+      expect(logged.length, r.stderr).toBeGreaterThanOrEqual(step);
+      const recorded = shipped.stages[m.toLowerCase()].metrics[step - 1].loss as number;
+      expect(
+        logged.some(([s, loss]) => s === step && Math.abs(loss - recorded) <= 5e-3 * Math.abs(recorded)),
+        `${m} step ${step}`,
+      ).toBe(true);
+    }
+  });
+});
+
+describe('pnpm cli classroom --use-shipped', () => {
+  it('answers and evaluates with the shipped adapters, no training, and they answer as they did when shipped', async () => {
+    const shipped = JSON.parse(readFileSync(join(DEMO, 'adapters/quick/shipped.json'), 'utf8'));
+    const r = await ws.run(['classroom', '--use-shipped', '--prompts', '1', '--json']);
+    expectOk(r);
+    expect(r.stderr).not.toMatch(/^training:/m);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.steps).toEqual({ sft: shipped.stages.sft.steps, dpo: shipped.stages.dpo.steps });
+    for (const m of ['base', 'sft', 'dpo'] as const) {
+      expect(report.answers[m][0].text, m).toBe(shipped.report.answers[m][0].text);
+      expect(report.answers[m][0].passed, m).toEqual(expectedPasses(report.answers[m][0]));
+    }
+    expect(report.models.dpo['rewards/accuracies']).toBe(1);
+  });
+});
+
 describe('pnpm cli classroom refuses a bad lesson folder before the browser starts', () => {
   /** A copy of the demo's text files (no model: these fail before it is needed), with `change` applied. */
   function brokenDemo(name: string, change: (dir: string) => void): string {
