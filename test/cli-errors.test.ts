@@ -27,6 +27,10 @@ mkdirSync(notAModel);
 writeFileSync(join(notAModel, 'tokenizer.json'), '{}');
 const emptyAdapter = ws.path('empty-adapter');
 mkdirSync(emptyAdapter);
+// 300 MiB, sparse (no disk used): past the 256 MiB a dataset may hold, refused by its size before it is read.
+const huge = ws.path('huge.jsonl');
+writeFileSync(huge, '');
+truncateSync(huge, 300 * 1024 * 1024);
 afterAll(() => ws.remove());
 
 const tiny = ['--max-steps', '1', '--max-length', '32', '--batch-size', '2'];
@@ -112,6 +116,11 @@ describe('rejected before the browser starts (exit 2, one line)', () => {
       name: 'a data file that is not UTF-8 (Latin-1)',
       args: ['train', '--method', 'sft', '--model', LLAMA, '--data', latin1, '--out', out],
       expect: [`--data ${latin1} line 2 is not valid UTF-8 (near byte`, 'save the file as UTF-8'],
+    },
+    {
+      name: 'a data file too large to read as one string',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', huge, '--out', out],
+      expect: [`${huge} is 300 MiB, more than the 256 MiB a dataset may hold: split it, or sample the rows to train on`],
     },
     {
       name: 'a flag given twice',

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseSafetensors, weightToFloat32, writeSafetensors } from '../packages/trainer/src/model/safetensors.ts';
 import { cliProcess, expectNoBrowserLeft } from './support/cli.ts';
-import { cleanEnv, DPO_ROWS, expectRejection, LLAMA, MODEL_FILES, workspace } from './support/workspace.ts';
+import { cleanEnv, DPO_ROWS, expectRejection, LLAMA, MODEL_FILES, SFT_ROWS, workspace } from './support/workspace.ts';
 
 const ws = workspace();
 afterAll(() => ws.remove());
@@ -66,6 +66,29 @@ describe('named, never computed through', () => {
       /It first appeared at operation \d+ of \d+, "L1\.v_proj lora_B", which wrote (NaN|-?Infinity) into activation v \(element \d+ of \d+\)\.$/,
     );
     expect(existsSync(out), 'a run that kept no step wrote --out').toBe(false);
+    await expectNoBrowserLeft(profile);
+  });
+
+  it('a config.json of absurd size is refused from the config alone, with the memory it would need; nothing written', async () => {
+    const model = ws.path('absurd');
+    mkdirSync(model);
+    for (const f of MODEL_FILES) copyFileSync(join(LLAMA, f), join(model, f));
+    const config = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8'));
+    writeFileSync(join(model, 'config.json'), JSON.stringify({ ...config, num_hidden_layers: 10_000_000 }));
+    const out = ws.path('absurd-out');
+    const profile = ws.path('profile-absurd');
+    const data = ws.jsonl('sft.jsonl', SFT_ROWS);
+    const args = ['train', '--method', 'sft', '--model', model, '--data', data, '--out', out, '--max-steps', '1'];
+    const r = await cliProcess(args, cleanEnv({ WEBTUNE_PROFILE_DIR: profile })).done;
+    expectRejection(
+      r,
+      'train',
+      1,
+      `${join(model, 'config.json')}`,
+      /"num_hidden_layers" 10000000 and "vocab_size" \d+ make a model of at least [\d.e+]+ parameters, whose weights alone need [\d.]+ [KMGTP]iB in bfloat16/,
+      'Check these fields, or pick a smaller model.',
+    );
+    expect(existsSync(out)).toBe(false);
     await expectNoBrowserLeft(profile);
   });
 });

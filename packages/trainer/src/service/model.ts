@@ -34,8 +34,10 @@ export async function loadModel(
   const cache = options.cache ?? source.kind === 'hub';
   const files = await fetchModelFiles(source, { onProgress, signal, cache });
   const folder = sourceFolder(source);
+  // The config first, named by its folder (the CLI shows the user's path): an absurd size is refused before anything else.
+  const { vocabSize } = parseModelConfig(files.config, `${folder}/config.json`);
   const tokenizer = TextTokenizer.fromJson(JSON.parse(files.tokenizerJson), JSON.parse(files.tokenizerConfig), folder);
-  tokenizer.checkFits(parseModelConfig(files.config).vocabSize, `${folder}/config.json`);
+  tokenizer.checkFits(vocabSize, `${folder}/config.json`);
   // Hashed while the weights upload (crypto.subtle works off the main thread).
   const hashing = modelFingerprint(files);
   hashing.catch(() => {}); // awaited below; a failed load must not leave it unhandled
