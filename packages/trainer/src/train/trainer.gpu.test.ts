@@ -358,7 +358,8 @@ gpuTest('the engine reports a diverged run and saves the adapter of the last goo
 /**
  * A real out-of-memory cannot be provoked on demand, so the device's out-of-memory scope reports one (the scopes are
  * still pushed and popped for real). The run's buffers are made in one scope and its first step runs in the next: an
- * error in either must end the run as GpuOutOfMemoryError naming the run's shape, leave no run going, and save nothing.
+ * error in either must end the run as GpuOutOfMemoryError naming the run's shape, leave no run going, report no step
+ * (no 'step 1, loss ...' before the error) and save nothing: no adapter, no checkpoint.
  */
 gpuTest('out of GPU memory while making the run’s buffers or running its first step is a GpuOutOfMemoryError naming the run', async () => {
   const svc = await service();
@@ -368,6 +369,7 @@ gpuTest('out of GPU memory while making the run’s buffers or running its first
   const push = device.pushErrorScope.bind(device);
   const pop = device.popErrorScope.bind(device);
   const adaptersBefore = (await store.listAdapters()).length;
+  const runsBefore = (await store.listRuns()).length;
   for (const failAt of [1, 2]) {
     const open: GPUErrorFilter[] = [];
     let oomScopes = 0;
@@ -382,8 +384,10 @@ gpuTest('out of GPU memory while making the run’s buffers or running its first
       return real;
     };
     let err: Error | undefined;
+    const reported: string[] = [];
     try {
-      await svc.train({ config: config('sft', { batchSize: 2 }), datasetId: data }, () => {});
+      // save_minutes on: the first step would checkpoint, had its scope closed clean.
+      await svc.train({ config: config('sft', { batchSize: 2, saveMinutes: 2 }), datasetId: data }, (e) => void reported.push(e.type));
     } catch (e) {
       err = e as Error;
     } finally {
@@ -399,6 +403,9 @@ gpuTest('out of GPU memory while making the run’s buffers or running its first
       `${where}: ${err.message}`,
     );
     check(oomScopes === failAt, `${where}: ${oomScopes} out-of-memory scopes opened, expected ${failAt}`);
+    const stepReports = reported.filter((t) => t === 'step' || t === 'log' || t === 'checkpoint');
+    check(stepReports.length === 0, `${where}: the failed step was reported (${stepReports.join(', ')})`);
+    check((await store.listRuns()).length === runsBefore, `${where}: the failed step left a checkpoint`);
   }
   check((await store.listAdapters()).length === adaptersBefore, 'a run that ran out of memory saved an adapter');
   // Nothing is left going: the next run trains.

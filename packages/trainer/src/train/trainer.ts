@@ -202,6 +202,16 @@ export async function runTraining(
     lastGood = { step: state.optimizerStep, params };
   };
 
+  // The first step runs inside an error scope (gpu.checked, below): what it reports (its events, its checkpoint) waits
+  // until the scope has closed clean, so a step whose GPU work failed is never logged nor saved.
+  let held: TrainEvent[] | null = null;
+  let saveHeld = false;
+  const emit = (e: TrainEvent) => (held ? held.push(e) : hooks.onEvent(e));
+  const save = async () => {
+    if (held) saveHeld = true;
+    else await saveCheckpoint();
+  };
+
   let batches = epochBatches(objective, config.batchSize, config.seed, state.epoch);
   /** One optimizer step: a window of micro-batches, then the update. Returns the outcome when the run stops early. */
   const optimizerStep = async (): Promise<TrainOutcome | null> => {
@@ -266,7 +276,7 @@ export async function runTraining(
     // ---- progress, logging every logging_steps, checkpoints every save_steps ----
     const elapsed = (performance.now() - started) / 1000;
     const perStep = elapsed / (state.optimizerStep - (hooks.resume?.optimizerStep ?? 0));
-    hooks.onEvent({
+    emit({
       type: 'step',
       step: state.optimizerStep,
       totalSteps: total,
@@ -281,26 +291,32 @@ export async function runTraining(
       record.epoch = state.optimizerStep / stepsPerEpoch;
       record.num_tokens = baseTokens + tokensThisRun;
       state.metrics.push(record);
-      hooks.onEvent({ type: 'log', record });
+      emit({ type: 'log', record });
       state.pending = [];
     }
     const evaluation = await hooks.validation?.afterStep(state, adapter, state.cursor >= batches.length, stepsPerEpoch);
     if (evaluation) {
       state.metrics.push(evaluation);
-      hooks.onEvent({ type: 'log', record: evaluation });
+      emit({ type: 'log', record: evaluation });
     }
     const stepDue = config.saveSteps > 0 && state.optimizerStep % config.saveSteps === 0;
     // By time as well, and once after step 1: a run is resumable from its first minute (a reload or a crash then finds
     // it, in the studio and the CLI), not only after save_minutes.
     const timeDue = config.saveMinutes > 0 && (state.optimizerStep === 1 || performance.now() - lastSaved >= config.saveMinutes * 60_000);
-    if (stepDue || timeDue) await saveCheckpoint();
+    if (stepDue || timeDue) await save();
     return null;
   };
 
   try {
     for (let first = true; state.optimizerStep < total; first = false) {
+      held = first ? [] : null;
       const ended = first ? await gpu.checked(what, optimizerStep) : await optimizerStep();
+      const events = held ?? [];
+      held = null;
       if (ended) return ended;
+      for (const e of events) hooks.onEvent(e);
+      if (saveHeld) await saveCheckpoint();
+      saveHeld = false;
     }
   } catch (err) {
     release();
