@@ -1,6 +1,8 @@
-// The Pairs screen end to end on the demo model (issue 15): candidates for the 6 held-out prompts, judged with the
-// keyboard (one edit, one tie, one skip, one both-bad), a reload in the middle of judging that loses nothing, the saved
-// TRL JSONL (fields, order, the edit kept, ties dropped), then one DPO step started from those pairs.
+// The two-stage loop end to end on the demo model (issue 15): SFT a few steps holding 6 rows out (their eval_loss on
+// the chart), candidates from the SFT model for those 6 held-out prompts, judged with the keyboard (one edit, one tie,
+// one skip, one both-bad), a reload in the middle of judging that loses nothing, the saved TRL JSONL (fields, order,
+// the edit kept, ties dropped), a smoke test that fails and DPO asking before it starts on top of SFT, then a blind
+// A/B of SFT vs SFT+DPO.
 import { readFileSync } from 'node:fs';
 import type { KeyInput } from 'puppeteer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,12 +36,45 @@ async function press(key: KeyInput, judgedAfter: number) {
 describe('Pairs screen', () => {
   const expected: { prompt: string; chosen: string; rejected: string }[] = [];
 
-  it('generates 2 candidates for each of the 6 held-out prompts', async () => {
+  it('trains SFT 3 steps with 6 rows of the demo data held out, and charts their eval_loss', async () => {
     const { page } = s;
     await waitForText(page, byTestId('engine-status'), /GPU ready/);
     await click(page, byTestId('load-demo'));
     await waitForText(page, byTestId('model-info'), /the demo model/);
+    await goTo(page, 'data');
+    await click(page, byTestId('demo-data-sft'));
+    await goTo(page, 'train');
+    await click(page, byTestId('train-method-sft'));
+    await page.$$eval('details', (ds) => {
+      for (const d of ds) (d as HTMLDetailsElement).open = true;
+    });
+    for (const [flag, value] of [
+      ['max-steps', '3'],
+      ['batch-size', '2'],
+      ['max-length', '48'],
+      ['val-size', '6'],
+      ['eval-steps', '3'],
+    ])
+      await typeInto(page, `[data-param="${flag}"]`, value);
+    await page.select('#sft-param-eval-strategy', 'steps');
+    await click(page, byTestId('start-training'));
+    await page.waitForFunction(
+      () => ['completed', 'failed'].includes(document.querySelector('[data-testid="run"]')?.getAttribute('data-status') ?? ''),
+      { timeout: 300_000, polling: 500 },
+    );
+    expect(await page.$eval(byTestId('run'), (e) => e.getAttribute('data-status'))).toBe('completed');
+    expect(await text(page, byTestId('chart-loss'))).toMatch(/eval_loss\s*\d/);
+  });
+
+  it('generates 2 candidates from the SFT model for each of the 6 prompts its run held out', async () => {
+    const { page } = s;
     await goTo(page, 'pairs');
+    const sft = await page.$$eval(`${byTestId('pairs-model')} option`, (os) =>
+      os.find((o) => o.textContent?.startsWith('SFT:'))?.getAttribute('value'),
+    );
+    expect(sft).toBeTruthy();
+    await page.select(byTestId('pairs-model'), sft as string);
+    await click(page, byTestId('pairs-held-out'));
     await page.waitForFunction(
       () => (document.querySelector('[data-testid="pairs-prompts"]') as HTMLTextAreaElement)?.value.split('\n').length === 6,
     );
@@ -129,7 +164,25 @@ describe('Pairs screen', () => {
     await typeInto(page, '[data-param="max-steps"]', '1');
     await typeInto(page, '[data-param="batch-size"]', '1');
     await typeInto(page, '[data-param="max-length"]', '48');
+    // The smoke test of the SFT model DPO starts from: a check its answers do not pass (they are not JSON objects).
+    await page.waitForSelector(byTestId('smoke-test'));
+    await page.$eval(byTestId('smoke-test'), (d) => ((d as HTMLDetailsElement).open = true));
+    await page.select(byTestId('smoke-kind'), 'regex');
+    await typeInto(page, byTestId('smoke-pattern'), '^\\{');
+    await typeInto(page, byTestId('smoke-max-tokens'), '8');
+    await page.waitForFunction(() => (document.querySelector('[data-testid="smoke-prompts"]') as HTMLTextAreaElement)?.value.trim() !== '');
+    await click(page, byTestId('smoke-run'));
+    await page.waitForSelector(byTestId('smoke-verdict'), { timeout: 120_000 });
+    expect(await page.$eval(byTestId('smoke-verdict'), (e) => e.getAttribute('data-passed'))).toBe('false');
+    expect(await text(page, byTestId('smoke-message'))).toMatch(/^The smoke test failed: 0 of \d+ of the SFT model's answers/);
+    // DPO asks before starting on top of it; Cancel starts nothing, "anyway" starts.
     await click(page, byTestId('start-training'));
+    await page.waitForSelector(byTestId('smoke-confirm'));
+    await click(page, byTestId('smoke-confirm-no'));
+    expect(await page.$(byTestId('smoke-confirm'))).toBeNull();
+    expect(await page.$(byTestId('run'))).toBeNull();
+    await click(page, byTestId('start-training'));
+    await click(page, byTestId('smoke-confirm-yes'));
     await page.waitForFunction(
       () => ['completed', 'failed'].includes(document.querySelector('[data-testid="run"]')?.getAttribute('data-status') ?? ''),
       { timeout: 300_000, polling: 500 },
@@ -137,14 +190,20 @@ describe('Pairs screen', () => {
     expect(await page.$eval(byTestId('run'), (e) => e.getAttribute('data-status'))).toBe('completed');
   });
 
-  it('runs a blind A/B of the base model vs the new DPO adapter: names hidden until done, a reload loses nothing', async () => {
+  it('runs a blind A/B of SFT vs SFT+DPO: names hidden until done, a reload loses nothing', async () => {
     const { page } = s;
     await goTo(page, 'compare');
     const prompts = await page.$$eval(
       byTestId('compare-prompt'),
       (els) => els.filter((e) => (e as HTMLTextAreaElement).value.trim()).length,
     );
-    await page.select(byTestId('ab-first'), '');
+    const sftId = await page.$$eval(`${byTestId('ab-first')} option`, (os) =>
+      os.find((o) => o.textContent?.startsWith('SFT:'))?.getAttribute('value'),
+    );
+    await page.select(byTestId('ab-first'), sftId as string);
+    const sftName = (
+      await page.$eval(`${byTestId('ab-first')}`, (e) => (e as HTMLSelectElement).selectedOptions[0].textContent ?? '')
+    ).replace(/^SFT: /, '');
     const second = await page.$eval(byTestId('ab-second'), (e) => (e as HTMLSelectElement).selectedOptions[0].textContent ?? '');
     expect(second).toMatch(/^DPO: /);
     await click(page, byTestId('ab-start'));
@@ -165,10 +224,10 @@ describe('Pairs screen', () => {
     await key('b', 2);
     for (let i = 2; i < prompts; i++) await key('t', i + 1);
     await page.waitForSelector(byTestId('ab-summary'));
-    // Who was A on each prompt, now shown; the base model wins prompt 1 if it was A there, and prompt 2 if it was B.
+    // Who was A on each prompt, now shown; the SFT model wins prompt 1 if it was A there, and prompt 2 if it was B.
     const wasA = await page.$$eval(`${byTestId('ab-summary')} tbody tr`, (rows) => rows.map((r) => r.children[1].textContent));
-    const baseWins = (wasA[0] === 'Base model' ? 1 : 0) + (wasA[1] === 'Base model' ? 0 : 1);
-    expect(await text(page, byTestId('ab-first-name'))).toBe('Base model');
+    const baseWins = (wasA[0] === sftName ? 1 : 0) + (wasA[1] === sftName ? 0 : 1);
+    expect(await text(page, byTestId('ab-first-name'))).toBe(sftName);
     const k = baseWins + (prompts - 2) / 2;
     const z = 1.959963984540054;
     const p = k / prompts;
@@ -176,7 +235,7 @@ describe('Pairs screen', () => {
     const half = (z / (1 + (z * z) / prompts)) * Math.sqrt((p * (1 - p)) / prompts + (z * z) / (4 * prompts * prompts));
     const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
     expect(await text(page, byTestId('ab-summary'))).toContain(
-      `Base model: ${baseWins} wins, win rate ${pct(p)} (95% interval ${pct(centre - half)}–${pct(centre + half)})`,
+      `${sftName}: ${baseWins} wins, win rate ${pct(p)} (95% interval ${pct(centre - half)}–${pct(centre + half)})`,
     );
   });
 });

@@ -106,7 +106,7 @@ const SAMPLES: { [K in keyof TrainerApi]: Sample<K> } = {
   listAdapters: {
     args: [],
     result: [
-      { id: 'a', name: 'SFT', createdAt: 1, baseModel: 'demo', method: 'sft', parentId: null, lora, lastMetrics: null },
+      { id: 'a', name: 'SFT', createdAt: 1, baseModel: 'demo', method: 'sft', parentId: null, lora, lastMetrics: null, heldOut: null },
       {
         id: 'b',
         name: 'DPO',
@@ -116,6 +116,7 @@ const SAMPLES: { [K in keyof TrainerApi]: Sample<K> } = {
         parentId: 'a',
         lora,
         lastMetrics: { loss: Number.NaN, step: 3 },
+        heldOut: { file: 'sft.jsonl', lines: [2, 9] },
       },
     ],
   },
@@ -130,7 +131,17 @@ const SAMPLES: { [K in keyof TrainerApi]: Sample<K> } = {
   },
   importAdapter: {
     args: [[{ name: 'folder/adapter_config.json', data: new TextEncoder().encode('{"r": 4}') }], 'imported', null],
-    result: { id: 'c', name: 'imported', createdAt: 3, baseModel: 'demo', method: 'sft', parentId: null, lora, lastMetrics: null },
+    result: {
+      id: 'c',
+      name: 'imported',
+      createdAt: 3,
+      baseModel: 'demo',
+      method: 'sft',
+      parentId: null,
+      lora,
+      lastMetrics: null,
+      heldOut: null,
+    },
   },
   planExport: {
     args: [{ format: 'merged', adapterId: 'b', dtype: 'BF16', maxShardBytes: 2 ** 31, stacked: undefined }],

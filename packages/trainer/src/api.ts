@@ -113,7 +113,10 @@ export interface AdapterSummary {
   method: TrainMethod;
   parentId: string | null;
   lora: LoraConfig;
+  /** The last training record (evaluations, eval_*, are records of their own and not this one). */
   lastMetrics: Record<string, number> | null;
+  /** The rows its run held out of its training file for evaluation (val_size): the file's name and their lines. */
+  heldOut: { file: string; lines: number[] } | null;
 }
 
 /** One file of a PEFT folder, as exportAdapter returns and importAdapter takes them. */

@@ -141,6 +141,15 @@ export {
 } from './pairs/judging.ts';
 export { type PairSource, type PreferencePair, pairsFromScores, readScores, type ScoreRow, writePairs } from './pairs/pairs.ts';
 export { type Prompt, type PromptRow, readPromptsFile } from './pairs/prompts.ts';
+export {
+  compileCheck,
+  describeCheck,
+  type SmokeAnswer,
+  type SmokeCheck,
+  type SmokeCheckVerdict,
+  scoreAnswers,
+  smokeCheckVerdict,
+} from './pairs/smoke-test.ts';
 export { type Interval, wilsonInterval } from './pairs/wilson.ts';
 export { type TieRule, type WinRate, type WinRateSummary, winRates } from './pairs/winrate.ts';
 export { unzip, ZipError, zip } from './store/zip.ts';

@@ -72,7 +72,8 @@ export class AdapterShelf {
       method: r.method,
       parentId: r.parentId,
       lora: r.lora,
-      lastMetrics: r.metrics.at(-1) ?? null,
+      lastMetrics: [...r.metrics].reverse().find((m) => !Object.keys(m).some((k) => k.startsWith('eval_'))) ?? null,
+      heldOut: heldOutOf(r.trainingConfig),
     }));
   }
 
@@ -136,4 +137,11 @@ export class AdapterShelf {
     for (const a of this.uploaded.values()) a.destroy();
     this.uploaded.clear();
   }
+}
+
+/** The lines a run held out of its training file (training_config.json's eval_dataset, written by service/held-out.ts). */
+function heldOutOf(trl: Record<string, unknown>): AdapterSummary['heldOut'] {
+  const split = trl.eval_dataset as { held_out_from?: unknown; lines?: unknown } | undefined;
+  if (typeof split?.held_out_from !== 'string' || !Array.isArray(split.lines)) return null;
+  return { file: split.held_out_from, lines: split.lines.filter((l): l is number => Number.isInteger(l)) };
 }
