@@ -48,6 +48,38 @@ describe('candidates -> scores -> pairs -> train DPO -> ab', () => {
     }
   });
 
+  it('pairs --rejected-candidates / --degrade: synthetic pairs, labelled synthetic in the sidecar', async () => {
+    const file = join(candOut, 'candidates.jsonl');
+    // Another model's candidates for the same prompts: here the same rows with other answers (the first prompt's kept, to be dropped).
+    const other = ws.jsonl(
+      'base-candidates.jsonl',
+      candidates.map((c, i) => ({ ...c, adapter: null, candidates: c.candidates.map((t) => (i === 0 ? t : `base says ${i}`)) })),
+    );
+    const vsBase = await ws.run(['pairs', '--candidates', file, '--rejected-candidates', other, '--out', ws.path('synthetic')]);
+    expectOk(vsBase);
+    expect(JSON.parse(vsBase.stdout)).toMatchObject({ pairs: 2, prompts: 3, synthetic: true, same: 1, missing: 0 });
+    const rows = readJsonl(join(ws.path('synthetic'), 'pairs.jsonl'));
+    expect(rows.map((r) => [r.chosen, r.rejected])).toEqual([
+      [candidates[1].candidates[0], 'base says 1'],
+      [candidates[2].candidates[0], 'base says 2'],
+    ]);
+    const prov = readJsonl(join(ws.path('synthetic'), 'pairs.provenance.jsonl'));
+    expect(prov.map((p) => [p.line, p.id, p.source, p.rule])).toEqual([
+      [1, 'line-2', 'synthetic', 'chosen model over rejected model'],
+      [2, 'line-3', 'synthetic', 'chosen model over rejected model'],
+    ]);
+    const degraded = await ws.run(['pairs', '--candidates', file, '--degrade', '--out', ws.path('degraded')]);
+    expectOk(degraded);
+    const prov2 = readJsonl(join(ws.path('degraded'), 'pairs.provenance.jsonl')) as unknown as { source: string; rule: string }[];
+    expect(prov2.length).toBeGreaterThan(0);
+    for (const p of prov2) expect([p.source, p.rule]).toEqual(['synthetic', 'answer over its first half (degraded)']);
+    expectUsageError(
+      await ws.run(['pairs', '--candidates', file, '--degrade', '--scores', other, '--out', ws.path('both')]),
+      'pairs',
+      "give one of --scores (a judge), --rejected-candidates or --degrade (synthetic pairs): where each pair's verdict comes from",
+    );
+  });
+
   it('pairs: best vs worst per prompt as TRL rows, ties dropped and counted, provenance line for line', async () => {
     const scores = scoreByLength(join(candOut, 'candidates.jsonl'));
     // One prompt all tied: every candidate scores the same.

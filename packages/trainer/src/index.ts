@@ -150,6 +150,7 @@ export {
   scoreAnswers,
   smokeCheckVerdict,
 } from './pairs/smoke-test.ts';
+export { degradedAnswer, degradedPairs, type SyntheticPairs, syntheticPairs } from './pairs/synthetic.ts';
 export { type Interval, wilsonInterval } from './pairs/wilson.ts';
 export { type TieRule, type WinRate, type WinRateSummary, winRates } from './pairs/winrate.ts';
 export { unzip, ZipError, zip } from './store/zip.ts';
