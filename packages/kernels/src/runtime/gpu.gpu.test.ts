@@ -44,6 +44,27 @@ gpuTest('the ledger counts a real buffer until destroy, and a read as one submit
   if (gpu.ledger.memory.current.weights !== before) throw new Error('destroy() of a real GPUBuffer was not counted');
 });
 
+gpuTest('runAndRead runs the commands and reads every tensor as they left it: one submit and one host read', async ({ device }) => {
+  const gpu = new Gpu(device);
+  const [x, y] = [gpu.upload([5, 6], [2], 'x'), gpu.upload([7], [1], 'y')];
+  const pipeline = await gpu.pipeline({ name: 'cache_test', source: SOURCE, entryPoint: 'two' });
+  const counts = gpu.ledger.countsSoFar;
+  const live = gpu.ledger.memory.currentTotal;
+  const [a, b] = await gpu.runAndRead(
+    [{ label: 'two', pipeline, bindGroup: gpu.bind(pipeline, 'two', [x]), workgroups: [1, 1, 1] }],
+    [x, y],
+  );
+  if (a.join() !== '2,6' || b.join() !== '7') throw new Error(`read [${a}] and [${b}], expected [2,6] and [7]`);
+  const { submits, hostReads } = gpu.ledger.countsSoFar;
+  if (submits - counts.submits !== 1 || hostReads - counts.hostReads !== 1)
+    throw new Error(`runAndRead counted ${submits - counts.submits} submits, ${hostReads - counts.hostReads} reads`);
+  if (gpu.ledger.memory.currentTotal !== live) throw new Error('the staging buffers were not let go');
+  const h = gpu.tensor([2], 'h', 'bf16');
+  const packed = await gpu.runAndRead([], [h]).catch((e: Error) => e);
+  if (!(packed instanceof RangeError) || !packed.message.includes('reads float32 tensors')) throw new Error(`a bf16 read gave ${packed}`);
+  for (const t of [x, y, h]) t.buffer.destroy();
+});
+
 gpuTest('a compile error points into the file by its kernel name', async ({ device }) => {
   const gpu = new Gpu(device);
   const source = `${SOURCE}\n@compute @workgroup_size(1) fn three() { x[0] = nope; }`;

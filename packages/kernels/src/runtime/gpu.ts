@@ -279,24 +279,43 @@ export class Gpu {
     this.assertAlive();
     if (bytesPerElement(t.dtype) !== 4 && as !== 'u32')
       throw new RangeError(`read ${t}: a packed ${t.dtype} tensor reads back only as its 'u32' words`);
-    const staging = this.ledger.track(
-      this.device.createBuffer({ label: `read ${t.label}`, size: t.byteLength, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ }),
-      'other',
-    );
-    const enc = this.device.createCommandEncoder();
-    enc.copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, t.byteLength);
-    this.device.queue.submit([enc.finish()]);
-    this.ledger.submitted();
+    const [bytes] = await this.submitAndRead(this.record(), [t]);
+    return as === 'u32' ? new Uint32Array(bytes) : as === 'i32' ? new Int32Array(bytes) : new Float32Array(bytes);
+  }
+
+  /**
+   * Run `commands` and read the float32 tensors `reads` as they leave them: one submit (the commands, then a copy of
+   * each tensor) and one wait for the GPU, however many tensors. A step's outputs read this way cost one round trip.
+   */
+  async runAndRead(commands: readonly Command[], reads: readonly Tensor[]): Promise<Float32Array[]> {
+    this.assertAlive();
+    for (const t of reads) if (t.dtype !== 'f32') throw new RangeError(`runAndRead ${t}: reads float32 tensors; read() takes the others`);
+    return (await this.submitAndRead(this.record().run(commands), reads)).map((bytes) => new Float32Array(bytes));
+  }
+
+  /** Copy each tensor into a staging buffer at the end of `rec`, submit it, map them all at once: one host read. */
+  private async submitAndRead(rec: Recorder, tensors: readonly Tensor[]): Promise<ArrayBuffer[]> {
+    const staging = tensors.map((t) => {
+      const buffer = this.device.createBuffer({
+        label: `read ${t.label}`,
+        size: t.byteLength,
+        usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+      });
+      rec.copyOut(t, this.ledger.track(buffer, 'other'));
+      return buffer;
+    });
+    rec.submit();
     this.ledger.hostRead();
     try {
-      await staging.mapAsync(GPUMapMode.READ);
+      await Promise.all(staging.map((b) => b.mapAsync(GPUMapMode.READ)));
     } catch (err) {
+      for (const b of staging) b.destroy();
       this.assertAlive();
       throw err;
     }
-    const bytes = staging.getMappedRange().slice(0);
-    staging.destroy();
-    return as === 'u32' ? new Uint32Array(bytes) : as === 'i32' ? new Int32Array(bytes) : new Float32Array(bytes);
+    const out = staging.map((b) => b.getMappedRange().slice(0));
+    for (const b of staging) b.destroy();
+    return out;
   }
 
   /** A uniform buffer holding `bytes`; update it later with `device.queue.writeBuffer`. */
@@ -449,6 +468,13 @@ export class Recorder {
   copy(src: Tensor, dst: Tensor, elements = src.size, srcOffset = 0, dstOffset = 0): this {
     this.endPass();
     this.encoder.copyBufferToBuffer(src.buffer, src.byteOffset + srcOffset * 4, dst.buffer, dst.byteOffset + dstOffset * 4, elements * 4);
+    return this;
+  }
+
+  /** Copy all of `t` into `staging` (a MAP_READ buffer of its size), between passes. */
+  copyOut(t: Tensor, staging: GPUBuffer): this {
+    this.endPass();
+    this.encoder.copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, t.byteLength);
     return this;
   }
 

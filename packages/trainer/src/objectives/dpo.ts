@@ -73,9 +73,9 @@ export function dpoObjective(ctx: ObjectiveContext, examples: DpoExample[], refe
         { beta: config.beta, lossType: config.lossType as DpoLossType, labelSmoothing: config.labelSmoothing, pairsTotal: windowPairs },
       );
       step.reseed(dropoutSeed);
-      gpu.run(...step.forward, ...loss, ...step.backward);
-      const [losses, cr, rr, seq, counts] = await Promise.all(
-        [b.losses, b.chosenRewards, b.rejectedRewards, b.seqLogps, b.counts].map((t) => gpu.read(t)),
+      const [losses, cr, rr, seq, counts] = await gpu.runAndRead(
+        [...step.forward, ...loss, ...step.backward],
+        [b.losses, b.chosenRewards, b.rejectedRewards, b.seqLogps, b.counts],
       );
       const avg = config.lossType === 'ipo';
       const sums: Record<string, number> = {};

@@ -50,8 +50,8 @@ export async function forwardThenBackward<R>(
   );
   writeInputs(gpu, step, batch);
   if (training) step.reseed(dropoutSeed);
-  gpu.run(...step.forward);
-  const out = weigh(await gpu.read(step.logprobs));
+  const [logprobs] = await gpu.runAndRead(step.forward, [step.logprobs]);
+  const out = weigh(logprobs);
   if (!training) return out;
   gpu.write(step.lossWeights, out.weights);
   gpu.run(...step.backward);

@@ -22,8 +22,7 @@ export function sftObjective(ctx: ObjectiveContext, examples: SftExample[]): Obj
         Float32Array.from(batch.targets, (t) => (t === IGNORE_INDEX ? 0 : 1 / Math.max(1, windowTokens))),
       );
       step.reseed(dropoutSeed);
-      gpu.run(...step.forward, ...step.backward);
-      const logprobs = await gpu.read(step.logprobs);
+      const [logprobs] = await gpu.runAndRead([...step.forward, ...step.backward], [step.logprobs]);
       let nll = 0;
       for (let i = 0; i < logprobs.length; i++) if (batch.targets[i] !== IGNORE_INDEX) nll -= logprobs[i];
       return {

@@ -235,8 +235,8 @@ export async function runTraining(
     const dropoutSeed = (microIndex: number) => mixSeed(config.seed, stepNumber, microIndex);
 
     // ---- forward and backward of each micro-batch, gradients added into one buffer ----
+    // The gradient buffer is zero here: made zero, and cleared in the submit of every update.
     const sums: Record<string, number> = {};
-    gpu.record().clear(grads).submit();
     for (const [microIndex, micro] of window.entries()) {
       await hooks.control.checkpoint();
       if (hooks.control.isCancelled) {
@@ -255,8 +255,8 @@ export async function runTraining(
 
     // ---- the update, only once the loss and gradient are known to be finite ----
     const { loss, ...rest } = objective.metrics(sums, totals);
-    gpu.run(...gradNorm);
-    const norm = Math.sqrt((await gpu.read(sumsq))[0]);
+    const [sq] = await gpu.runAndRead(gradNorm, [sumsq]);
+    const norm = Math.sqrt(sq[0]);
     if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
       const what = Number.isFinite(loss) ? `the gradient norm is ${norm}` : `the loss is ${loss}`;
       const scene = { gpu, pool: model.pool, adapter, grads };
@@ -269,7 +269,7 @@ export async function runTraining(
     }
     const lr = lrForStep(config.lrSchedulerType, config.learningRate, stepNumber, config.warmupSteps, total);
     optimizer.update({ lr, step: stepNumber });
-    gpu.run(...optimizer.dispatches);
+    gpu.record().run(optimizer.dispatches).clear(grads).submit();
     state.optimizerStep = stepNumber;
     state.pending.push({ loss, grad_norm: norm, ...rest });
 
