@@ -2,7 +2,9 @@
 // with one step per stage and one held-out prompt: SwiftShader is slow. One SFT step teaches no card, so the smoke
 // test fails: without --train-dpo-anyway the lesson stops there; with it, it goes on. The report is checked against the demo's own
 // files, read here by their definitions (the checks' regexes applied to the answers in Node), and the exported
-// adapters by PEFT's layout. Bad lesson folders are refused before Chromium starts.
+// adapters by PEFT's layout. Bad lesson folders are refused before Chromium starts. The same run takes the optional
+// judging steps on two lesson prompts: a scores file's pairs join the DPO data, and KTO (one step) trains from the
+// checks' thumbs after DPO and is measured beside it.
 import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@webtune/harness';
@@ -17,6 +19,14 @@ const checks = JSON.parse(readFileSync(join(DEMO, 'checks.json'), 'utf8')) as {
 };
 const ws = workspace();
 const out = ws.path('classroom');
+// The first answer of each judged prompt better than the second.
+const scoresFile = writeText(ws.path('scores.jsonl'), '{"id": "prompt-1", "scores": [1, 0]}\n{"id": "prompt-2", "scores": [1, 0]}\n');
+const DPO_ROWS = readFileSync(join(DEMO, 'data/dpo.jsonl'), 'utf8').trim().split('\n');
+
+function writeText(path: string, text: string): string {
+  writeFileSync(path, text);
+  return path;
+}
 afterAll(() => ws.remove());
 
 interface Answer {
@@ -30,9 +40,15 @@ interface Report {
   steps: { sft: number; dpo: number };
   seconds: Record<string, number>;
   train_flops_at_most: { sft: number; dpo: number };
-  models: Record<'base' | 'sft' | 'dpo', Record<string, number>>;
-  answers: Record<'base' | 'sft' | 'dpo', Answer[]>;
-  last_train_metrics: Record<'sft' | 'dpo', Record<string, number>>;
+  models: Record<'base' | 'sft' | 'dpo' | 'kto', Record<string, number>>;
+  answers: Record<'base' | 'sft' | 'dpo' | 'kto', Answer[]>;
+  last_train_metrics: Record<'sft' | 'dpo' | 'kto', Record<string, number>>;
+  judging: {
+    prompts: number;
+    answers: { id: string; prompt: string; candidates: string[] }[];
+    pairs: { judge: string; joined: { id: string; chosen: string; rejected: string }[]; tied: string[] };
+    kto: { judge: string; thumbs: Record<string, number>; rows: { judged: number; shipped: number }; steps: number };
+  };
 }
 
 /** What checks.json says an answer passes, computed from its regexes here. */
@@ -66,7 +82,10 @@ describe('pnpm cli classroom', () => {
   let r: CliResult;
   let report: Report;
   beforeAll(async () => {
-    r = await ws.run(['classroom', '--sft-steps', '1', '--dpo-steps', '1', '--prompts', '1', '--train-dpo-anyway', '--json', '--out', out]);
+    r = await ws.run([
+      ...['classroom', '--sft-steps', '1', '--dpo-steps', '1', '--prompts', '1', '--train-dpo-anyway', '--json', '--out', out],
+      ...['--judged-pairs', scoresFile, '--kto', 'auto', '--judge-prompts', '2'],
+    ]);
     expectOk(r);
     report = JSON.parse(r.stdout);
   });
@@ -111,6 +130,56 @@ describe('pnpm cli classroom', () => {
     const { header } = readSafetensors(join(out, 'dpo', 'adapter_model.safetensors'));
     expect(header['base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight'].shape).toEqual([16, 192]);
     expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'))).toEqual(report);
+  });
+  describe('the judging steps', () => {
+    it("answers two lesson training prompts twice with the SFT model; the scores file's better answers join the DPO data", () => {
+      const { answers, pairs } = report.judging;
+      const prompts = DPO_ROWS.map((l) => JSON.parse(l).prompt as string).filter((p, i, all) => all.indexOf(p) === i);
+      expect(answers.map((a) => [a.id, a.prompt])).toEqual([
+        ['prompt-1', prompts[0]],
+        ['prompt-2', prompts[1]],
+      ]);
+      expect(answers.every((a) => a.candidates.length === 2)).toBe(true);
+      // Best vs worst per prompt; two identical answers make no pair (tied).
+      const differ = answers.filter((a) => a.candidates[0] !== a.candidates[1]);
+      expect(differ.length, JSON.stringify(answers)).toBeGreaterThan(0);
+      expect(pairs.joined).toEqual(differ.map((a) => ({ id: a.id, chosen: a.candidates[0], rejected: a.candidates[1] })));
+      expect(pairs.tied).toEqual(answers.filter((a) => a.candidates[0] === a.candidates[1]).map((a) => a.id));
+      expect(r.stderr).toContain(
+        `data: apps/studio/public/demo/data/dpo.jsonl + ${differ.length} judged pairs (standard): ${DPO_ROWS.length + differ.length} rows kept`,
+      );
+      const saved = readFileSync(join(out, 'judging', 'pairs.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(saved).toEqual(differ.map((a) => ({ prompt: a.prompt, chosen: a.candidates[0], rejected: a.candidates[1] })));
+    });
+
+    it("trains KTO from the checks' thumbs (topped up with the lesson pairs unpaired) on the SFT adapter, beside DPO", () => {
+      const { kto, answers } = report.judging;
+      const distinct = answers.reduce((n, a) => n + new Set(a.candidates).size, 0);
+      // One SFT step writes no card: every answer fails the checks, a thumbs down each.
+      expect(kto).toEqual({
+        judge: 'checks',
+        thumbs: { up: 0, down: distinct, skip: 0 },
+        rows: { judged: distinct, shipped: 2 * DPO_ROWS.length },
+        steps: 1,
+      });
+      const rows = readFileSync(join(out, 'judging', 'kto.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(rows.slice(0, distinct).every((row) => row.label === false)).toBe(true);
+      expect(rows.filter((row) => row.label).length).toBe(DPO_ROWS.length);
+      expect(r.stderr).toContain(`${DPO_ROWS.length} desirable (label true), ${DPO_ROWS.length + distinct} undesirable (label false)`);
+      // At its first step the policy is the reference: rewards 0, KL 0, each row's loss 1 - sigmoid(0).
+      expect(report.last_train_metrics.kto.loss).toBeCloseTo(0.5, 6);
+      expect(r.stderr).toMatch(/^SFT \+ KTO\s/m);
+      expect(report.models.kto['rewards/margins']).not.toBe(0);
+      expect(report.answers.kto).toHaveLength(1);
+      for (const a of report.answers.kto) expect(a.passed).toEqual(expectedPasses(a));
+      expect(readJson(join(out, 'kto', 'adapter_config.json')).r).toBe(16); // SFT's rank 8 and KTO's, stacked
+    });
   });
 });
 
@@ -200,6 +269,17 @@ describe('pnpm cli classroom refuses a bad lesson folder before the browser star
       await ws.run(['classroom', '--preset', 'slow']),
       'classroom',
       /--preset slow is not in .*lesson\.json; its presets are quick/,
+    );
+  });
+  it('judging options without a judge, a judge file that is missing or has a bad line', async () => {
+    expectUsageError(await ws.run(['classroom', '--judge-prompts', '2']), 'classroom', '--judge-prompts needs --judged-pairs or --kto');
+    expectUsageError(await ws.run(['classroom', '--kto', 'nope.jsonl']), 'classroom', '--kto nope.jsonl: no such file; give "auto"');
+    const bad = writeText(ws.path('bad-scores.jsonl'), '{"id": "prompt-1", "scores": ["good"]}\n');
+    expectUsageError(await ws.run(['classroom', '--judged-pairs', bad]), 'classroom', 'bad-scores.jsonl line 1: each line must be {"id"');
+    expectUsageError(
+      await ws.run(['classroom', '--use-shipped', '--judged-pairs', 'auto']),
+      'classroom',
+      '--judged-pairs needs a DPO run: the shipped DPO adapter was trained on the lesson pairs alone',
     );
   });
   it('step counts that are not whole numbers of at least 1', async () => {

@@ -139,7 +139,15 @@ export {
   progress as judgingProgress,
   undo as undoJudgement,
 } from './pairs/judging.ts';
-export { type PairSource, type PreferencePair, pairsFromScores, readScores, type ScoreRow, writePairs } from './pairs/pairs.ts';
+export {
+  type PairSource,
+  type PairsFromScores,
+  type PreferencePair,
+  pairsFromScores,
+  readScores,
+  type ScoreRow,
+  writePairs,
+} from './pairs/pairs.ts';
 export { type Prompt, type PromptRow, readPromptsFile } from './pairs/prompts.ts';
 export {
   compileCheck,

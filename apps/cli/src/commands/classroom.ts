@@ -7,6 +7,7 @@ import {
   type AdapterFile,
   answerPrompts,
   type Checks,
+  ktoConfig,
   type LessonEngine,
   LessonError,
   type LessonMethod,
@@ -25,12 +26,24 @@ import {
   type TrainEvent,
   type TrainResult,
   totalSteps,
+  writeKtoRows,
 } from '@webtune/trainer';
 import { integerOption, parseCommandArgs, UsageError } from '../args.ts';
 import type { Engine } from '../engine.ts';
 import type { ProgressPrinter } from '../progress.ts';
 import { formatDuration } from '../progress.ts';
 import { formatTable } from '../table.ts';
+import {
+  dpoData,
+  type Judged,
+  judgeSftAnswers,
+  judgingHelp,
+  judgingOptions,
+  judgingPlan,
+  judgingReport,
+  ktoRows,
+  writeJudging,
+} from './classroom-judging.ts';
 import {
   checkShipped,
   importShipped,
@@ -47,6 +60,7 @@ const DEFAULT_DEMO = 'apps/studio/public/demo';
 
 export const help = `pnpm cli classroom [--demo <dir>] [--preset quick] [--sft-steps N] [--dpo-steps N] [--prompts N] [--train-dpo-anyway]
                      [--out <dir>] [--json] [--use-shipped | --verify-shipped [--full] | --ship <dir>]
+                     [--judged-pairs auto|FILE] [--kto auto|FILE] [--kto-judged-only] [--judge-prompts N]
 
 The classroom path of the studio, headless, on the demo model:
   1. SFT for the basics     LoRA SFT with the lesson's recipe
@@ -65,7 +79,7 @@ the reward accuracy before and after DPO, with the steps and the time each stage
   --dpo-steps N      stop DPO after N optimizer steps (default: the lesson's epochs, or the preset's steps)
   --prompts N        use the first N held-out prompts and pairs (default: all, or the preset's)
   --train-dpo-anyway go on to DPO after a failed smoke test (to show what DPO does without the basics)
-  --out DIR          write sft/ and dpo/ (PEFT adapters; dpo/ stacked on the base) and report.json
+  --out DIR          write sft/ and dpo/ (PEFT adapters; dpo/ stacked on the base; kto/ too with --kto) and report.json
   --json             print the report as one JSON object on stdout
   --use-shipped      no training: the smoke test and the evaluation on the adapters the preset ships (lesson.json's
                      presets.<name>.adapters), refused if the recipe or the demo's files changed since they were trained
@@ -75,7 +89,9 @@ the reward accuracy before and after DPO, with the steps and the time each stage
   --ship DIR         train the preset, stopping each stage's run after ${SNAPSHOT_STEPS.sft} steps for a snapshot and resuming it, and
                      write the adapters, the snapshots and shipped.json (scripts/demo/ship-adapters.sh)
   --gpu auto|hardware|swiftshader
-  --verbose          forward the page's console`;
+  --verbose          forward the page's console
+
+${judgingHelp}`;
 
 /** Everything the lesson reads (also the shipped adapters' checks, classroom-shipped.ts). */
 export type ClassroomFiles = Files;
@@ -161,11 +177,19 @@ async function trainStage(
   parentAdapterId: string | null,
   name: string,
   stop: { snapshotStep?: number; stopAfterStep?: number } = {},
+  data = files.data[config.method as LessonMethod],
 ): Promise<StageRun> {
   const { engine, progress, modelConfig } = opened;
-  // The classroom's stages are SFT and DPO (lesson.ts).
-  const method = config.method as 'sft' | 'dpo';
-  const ds = await loadData(engine, progress, method, files.data[method], config.maxLength);
+  // KTO's weights go along for the balance line (its data is made here, not shipped).
+  const ds = await loadData(
+    engine,
+    progress,
+    config.method,
+    data,
+    config.maxLength,
+    undefined,
+    config.method === 'kto' ? config : undefined,
+  );
   const t0 = performance.now();
   const request = { config, datasetId: ds.id, parentAdapterId, name };
   const train = async (more: { stopAfterStep?: number; resumeRunId?: string }) => {
@@ -188,9 +212,12 @@ async function trainStage(
   const seconds = (performance.now() - t0) / 1000;
   const steps = result.metrics.at(-1)?.step ?? 0;
   const longest = Math.max(...ds.lengths);
-  const sequences = config.batchSize * (config.method === 'dpo' ? 2 : 1);
+  // A DPO pair is two sequences; a KTO row's KL row is a second (forward only: counted with a backward, a bound).
+  const sequences = config.batchSize * (config.method === 'sft' ? 1 : 2);
   const perStep = loraStepFlops(modelConfig, { sequences, length: longest, lora: config.lora, backward: true });
-  const recipeSteps = totalSteps(files.lesson.stages[method].config, ds.kept).total;
+  // KTO is no stage of the recipe: it takes DPO's steps.
+  const recipeSteps =
+    config.method === 'kto' ? steps : totalSteps(files.lesson.stages[config.method as LessonMethod].config, ds.kept).total;
   return { result, seconds, steps, flops: steps * config.gradientAccumulationSteps * perStep, recipeSteps, snapshot };
 }
 
@@ -204,6 +231,7 @@ export async function run(argv: string[]): Promise<number> {
     'train-dpo-anyway': { type: 'boolean' },
     out: { type: 'string' },
     json: { type: 'boolean' },
+    ...judgingOptions,
     'use-shipped': { type: 'boolean' },
     'verify-shipped': { type: 'boolean' },
     full: { type: 'boolean' },
@@ -218,6 +246,13 @@ export async function run(argv: string[]): Promise<number> {
   const dpoSteps = steps('dpo-steps');
   const files = readLesson((values.demo as string | undefined) ?? DEFAULT_DEMO);
   const mode = shippedMode(values);
+  const plan = judgingPlan(values);
+  if (plan && (mode === 'verify' || mode === 'ship' || (mode === 'use' && plan.pairs)))
+    throw new UsageError(
+      mode === 'use'
+        ? '--judged-pairs needs a DPO run: the shipped DPO adapter was trained on the lesson pairs alone (--kto may go with --use-shipped)'
+        : `--judged-pairs and --kto do not go with --${mode === 'ship' ? 'ship' : 'verify-shipped'}: the shipped adapters are the recipe's alone`,
+    );
   const preset = choosePreset(
     files,
     (values.preset as string | undefined) ?? (mode === 'use' || mode === 'verify' ? shippingPreset(files) : undefined),
@@ -235,7 +270,7 @@ export async function run(argv: string[]): Promise<number> {
   const shipped = preset && (mode === 'use' || mode === 'verify') ? await checkShipped(files, preset) : null;
 
   const t0 = performance.now();
-  const { engine, progress } = await openWithModel(modelArg(files.modelDir), values as { gpu?: string; verbose?: boolean });
+  const { engine, progress, model } = await openWithModel(modelArg(files.modelDir), values as { gpu?: string; verbose?: boolean });
   const generator: LessonEngine = { generate: (request) => engine.call('generate', request) };
   try {
     const opened = { engine, progress, modelConfig };
@@ -284,11 +319,15 @@ export async function run(argv: string[]): Promise<number> {
       progress.line(`${smoke.message} Going on to DPO all the same (--train-dpo-anyway).`);
     }
 
+    const judged: Judged | null =
+      plan &&
+      (await judgeSftAnswers(plan, generator, files.checks, files.data.dpo, { id: sftId, name: 'classroom SFT' }, model.id, progress));
+
     progress.line(`3. DPO for the polish, on top of the SFT adapter${shipped ? ': the shipped adapter' : ''}`);
     const dpoRun =
       shipped && shippedIds
         ? shippedRun(shipped.shipped, 'dpo', shippedIds.dpo, recipeSteps('dpo'))
-        : await trainStage(opened, files, dpo, sftId, 'classroom DPO', snapshotStep('dpo'));
+        : await trainStage(opened, files, dpo, sftId, 'classroom DPO', snapshotStep('dpo'), dpoData(files.data.dpo, judged));
     const dpoId = dpoRun.result.adapterId as string;
 
     progress.line('4. evaluate on held-out pairs and prompts');
@@ -307,6 +346,19 @@ export async function run(argv: string[]): Promise<number> {
     answers.dpo = await answer('the DPO model', dpoId);
     const evalSeconds = (performance.now() - t) / 1000;
 
+    // 5. KTO from the thumbs, on the same SFT adapter with DPO's settings and steps, measured as DPO was.
+    const kto = plan?.kto && judged ? ktoRows(plan, judged, files.data.dpo, dpo.seed) : null;
+    let ktoStage: { run: StageRun; id: string; eval: Record<string, number>; answers: ScoredAnswer[]; seconds: number } | null = null;
+    if (kto) {
+      progress.line(`5. KTO from thumbs up/down, on top of the SFT adapter (${kto.length} rows)`);
+      const data = { text: writeKtoRows(kto), file: 'judged thumbs + lesson pairs unpaired' };
+      const run = await trainStage(opened, files, ktoConfig(dpo, dpoRun.steps), sftId, 'classroom KTO', {}, data);
+      const id = run.result.adapterId as string;
+      t = performance.now();
+      const ktoEval = await evaluate(id);
+      ktoStage = { run, id, eval: ktoEval, answers: await answer('the KTO model', id), seconds: (performance.now() - t) / 1000 };
+    }
+
     const report = {
       lesson: files.lesson.title,
       preset: preset?.id ?? null,
@@ -316,11 +368,15 @@ export async function run(argv: string[]): Promise<number> {
       seconds: {
         sft: sftRun.seconds,
         smoke_test: smokeSeconds,
+        ...(judged && { judging: judged.seconds }),
         dpo: dpoRun.seconds,
         evaluate: evalSeconds,
+        ...(ktoStage && { kto: ktoStage.run.seconds, kto_evaluate: ktoStage.seconds }),
         total: (performance.now() - t0) / 1000,
       },
-      train_flops_at_most: { sft: sftRun.flops, dpo: dpoRun.flops },
+      train_flops_at_most: { sft: sftRun.flops, dpo: dpoRun.flops, ...(ktoStage && { kto: ktoStage.run.flops }) },
+      // KTO's steps are in judging.kto: an optional step beside the lesson's stages.
+      ...(plan && judged && { judging: judgingReport(plan, judged, kto, ktoStage?.run.steps ?? null) }),
       checks: Object.fromEntries(files.checks.checks.map((c) => [c.id, { label: c.label, taught_by: c.taughtBy }])),
       models: {
         base: passRates(answers.base),
@@ -330,10 +386,24 @@ export async function run(argv: string[]): Promise<number> {
           'rewards/margins': before['rewards/margins'],
         },
         dpo: { ...passRates(answers.dpo), 'rewards/accuracies': after['rewards/accuracies'], 'rewards/margins': after['rewards/margins'] },
+        ...(ktoStage && {
+          kto: {
+            ...passRates(ktoStage.answers),
+            'rewards/accuracies': ktoStage.eval['rewards/accuracies'],
+            'rewards/margins': ktoStage.eval['rewards/margins'],
+          },
+        }),
       },
-      last_train_metrics: { sft: sftRun.result.metrics.at(-1) ?? null, dpo: dpoRun.result.metrics.at(-1) ?? null },
+      last_train_metrics: {
+        sft: sftRun.result.metrics.at(-1) ?? null,
+        dpo: dpoRun.result.metrics.at(-1) ?? null,
+        ...(ktoStage && { kto: ktoStage.run.result.metrics.at(-1) ?? null }),
+      },
       answers: Object.fromEntries(
-        Object.entries(answers).map(([k, list]) => [k, list.map((a) => ({ prompt: a.prompt, text: a.text, passed: a.passed }))]),
+        Object.entries({ ...answers, ...(ktoStage && { kto: ktoStage.answers }) }).map(([k, list]) => [
+          k,
+          list.map((a) => ({ prompt: a.prompt, text: a.text, passed: a.passed })),
+        ]),
       ),
     };
 
@@ -342,10 +412,12 @@ export async function run(argv: string[]): Promise<number> {
       for (const [sub, id, stacked] of [
         ['sft', sftId, true],
         ['dpo', dpoId, true],
+        ...(ktoStage ? [['kto', ktoStage.id, true] as const] : []),
       ] as const) {
         mkdirSync(join(out, sub), { recursive: true });
         for (const f of await engine.call('exportAdapter', id, { stacked })) writeFileSync(join(out, sub, f.name), f.data);
       }
+      if (judged) writeJudging(out, judged, kto);
       writeFileSync(join(out, 'report.json'), `${JSON.stringify(report, null, 1)}\n`);
       progress.line(`wrote ${out}`);
     }
@@ -363,14 +435,10 @@ export async function run(argv: string[]): Promise<number> {
 
     const pct = (x: number | undefined) => (x === undefined ? '' : `${Math.round(x * 100)}%`);
     const ids = [...files.checks.checks.map((c) => c.id), 'facts'];
-    const rows = (['base', 'sft', 'dpo'] as const).map((m) => {
-      const r = report.models[m] as Record<string, number>;
-      return [
-        m === 'base' ? 'base model' : m === 'sft' ? 'SFT' : 'SFT + DPO',
-        ...ids.map((id) => pct(r[id])),
-        r['rewards/accuracies'] ?? '',
-        r['rewards/margins'] ?? '',
-      ];
+    const label = { base: 'base model', sft: 'SFT', dpo: 'SFT + DPO', kto: 'SFT + KTO' };
+    const rows = (['base', 'sft', 'dpo', ...(ktoStage ? ['kto' as const] : [])] as const).map((m) => {
+      const r = (report.models as Record<string, Record<string, number>>)[m];
+      return [label[m], ...ids.map((id) => pct(r[id])), r['rewards/accuracies'] ?? '', r['rewards/margins'] ?? ''];
     });
     const header = [
       'model',
@@ -385,8 +453,16 @@ export async function run(argv: string[]): Promise<number> {
       `held out: ${files.prompts.length} prompts, ${pairs.kept} pairs. Reward accuracy is TRL's rewards/accuracies on the held-out pairs`,
       'with the SFT model as reference; before DPO the policy is the reference, so every pair ties (TRL counts a tie',
       'as a miss) and a coin would score 0.5.',
+      ...(ktoStage
+        ? [
+            `KTO trained ${ktoStage.run.steps} steps with DPO's settings on ${kto?.length} rows (${report.judging?.kto?.rows.judged} judged), on the same SFT adapter;`,
+            'its reward accuracy is measured on the same held-out pairs, with the same reference and beta.',
+          ]
+        : []),
       `steps: SFT ${sftRun.steps}, DPO ${dpoRun.steps}. Time: SFT ${formatDuration(sftRun.seconds)}, smoke test ${formatDuration(smokeSeconds)}, ` +
-        `DPO ${formatDuration(dpoRun.seconds)}, evaluation ${formatDuration(evalSeconds)}; ${formatDuration(report.seconds.total)} in all.`,
+        `DPO ${formatDuration(dpoRun.seconds)}, evaluation ${formatDuration(evalSeconds)}` +
+        `${judged ? `, judging ${formatDuration(judged.seconds)}` : ''}${ktoStage ? `, KTO ${formatDuration(ktoStage.run.seconds + ktoStage.seconds)}` : ''}; ` +
+        `${formatDuration(report.seconds.total)} in all.`,
     ].join('\n');
     if (values.json) {
       progress.line(summary);

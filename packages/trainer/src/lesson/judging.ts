@@ -14,8 +14,9 @@ import { type PreferencePair, type ScoreRow, writePairs } from '../pairs/pairs.t
 import { type TrainConfig, validateConfig } from '../train/config.ts';
 import { type Checks, type LessonEngine, LessonError, scoreAnswer } from './lesson.ts';
 
-/** How the SFT model's answers to judge are sampled: two per prompt, warm enough to differ, seeded to repeat. */
-export const JUDGE_SAMPLING = { candidates: 2, temperature: 0.8, top_p: 1, seed: 0 } as const;
+/** How the SFT model's answers to judge are sampled: two per prompt, from the model's own distribution (temperature 1,
+ * no top-p cut: the answers it would give, as KTO and DPO data from it assume), seeded to repeat. */
+export const JUDGE_SAMPLING = { candidates: 2, temperature: 1, top_p: 1, seed: 0 } as const;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
