@@ -5,7 +5,9 @@
 // Node, each model's rates against its answers, the reward accuracy of the SFT model against its definition (policy =
 // reference: every pair ties). Leaves classroom*.png screenshots. WEBTUNE_LESSON=full runs the whole recipe on every
 // held-out prompt instead (about an hour on SwiftShader, a minute or two on a laptop GPU): `pnpm screenshots` does,
-// for the README's pictures of a lesson that worked.
+// for the README's pictures of a lesson that worked. Last, the optional steps on the SFT adapter left by then: the
+// students judge its answers to two lesson prompts (pairs, thumbs), KTO trains from the thumbs beside DPO, and DPO
+// trains again with the judged pairs joined to the lesson's.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@webtune/harness';
@@ -348,6 +350,63 @@ describe('classroom mode', () => {
     expect(await page.$eval(byTestId('classroom-sft-run'), (e) => e.getAttribute('data-status'))).toBe('cancelled');
     expect(await text(page, byTestId('classroom-run-all'))).toBe('Run the remaining steps');
   });
+
+  it("judges the SFT model's own answers: thumbs train KTO beside DPO, and the judged pairs join DPO's data", async () => {
+    const { page } = s;
+    const dpoPairs = readFileSync(join(DEMO, 'data/dpo.jsonl'), 'utf8').trim().split('\n').length;
+    const idle = (id: string) =>
+      page.waitForFunction(
+        (sel) => !(document.querySelector(sel) as HTMLButtonElement | null)?.disabled,
+        { timeout: 300_000, polling: 500 },
+        byTestId(id),
+      );
+    // The stopped run above left an SFT adapter: it answers two lesson prompts twice.
+    await typeInto(page, byTestId('classroom-judge-prompts'), '2');
+    await click(page, byTestId('classroom-judge-answer'));
+    await waitForText(page, byTestId('classroom-judge-pairs-progress'), /^0 of \d+ judged$/, 300_000);
+    await idle('classroom-judge-answer');
+    const pairs = Number((await text(page, byTestId('classroom-judge-pairs-progress'))).split(' ')[2]);
+    for (let i = 0; i < pairs; i++) await click(page, byTestId('classroom-judge-left'));
+    expect(await text(page, byTestId('classroom-judge-pairs'))).toBe(`${pairs} judged pair${pairs === 1 ? '' : 's'}`);
+    await click(page, byTestId('classroom-judge-mode-thumbs'));
+    const answers = Number((await text(page, byTestId('classroom-judge-thumbs-progress'))).split(' ')[2]);
+    expect(answers).toBeGreaterThanOrEqual(2); // two prompts, at least one distinct answer each
+    await click(page, byTestId('classroom-judge-up'));
+    for (let i = 1; i < answers; i++) await click(page, byTestId('classroom-judge-down'));
+    expect(await text(page, byTestId('classroom-kto-rated'))).toBe(`1 up, ${answers - 1} down`);
+
+    // Step 5: KTO on the ratings and the lesson's pairs unpaired, from the same SFT adapter, DPO's steps.
+    await click(page, byTestId('classroom-run-kto'));
+    await page.waitForFunction(
+      () => ['done', 'failed'].includes(document.querySelector('[data-testid="classroom-kto"]')?.getAttribute('data-status') ?? ''),
+      { timeout: 540_000, polling: 1000 },
+    );
+    expect(
+      await page.$eval(byTestId('classroom-kto'), (e) => e.getAttribute('data-status')),
+      await text(page, byTestId('classroom-kto')),
+    ).toBe('done');
+    expect(await text(page, byTestId('classroom-kto-run-step'))).toBe(`${RUN.dpo} / ${RUN.dpo}`);
+    expect(await text(page, byTestId('classroom-kto'))).toContain(
+      `KTO trained on ${(answers + 2 * dpoPairs).toLocaleString('en-US')} rows (${answers} rated here)`,
+    );
+    // The same held-out pairs and reference as DPO: the SFT model ties every pair; KTO has moved them.
+    expect(await rate('classroom-kto-results', 'sft', 'rewards/accuracies')).toBe('0');
+    expect(Number(await rate('classroom-kto-results', 'kto', 'rewards/margins'))).not.toBe(0);
+    const cells = await answerCells('classroom-kto-answers');
+    expect(cells.map((c) => c.index)).toEqual([...Array(RUN.prompts).keys()]);
+    for (const c of cells) expect(c.passed, `KTO answer ${c.index}: ${JSON.stringify(c.text)}`).toEqual(expectedPasses(c.index, c.text));
+    for (const id of ['format', 'closing', 'facts'])
+      expect(Number(await rate('classroom-kto-results', 'kto', id)), id).toBeCloseTo(
+        cells.filter((c) => c.passed[id]).length / cells.length,
+        10,
+      );
+
+    // DPO again: the lesson's pairs and the judged ones.
+    await click(page, byTestId('classroom-run-dpo'));
+    await page.waitForSelector(`${byTestId('classroom-step-dpo')}[data-status="done"]`, { timeout: 540_000 });
+    await goTo(page, 'data');
+    const badge = await page.$eval(byTestId('data-method-dpo'), (e) => e.closest('label')?.textContent ?? '');
+    expect(badge).toContain(`${(dpoPairs + pairs).toLocaleString('en-US')} pairs`);
 
   it('Show the result now: the shipped adapters, their recorded figures and answers at once; every step stays live', async () => {
     const { page } = s;

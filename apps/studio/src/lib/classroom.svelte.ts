@@ -7,10 +7,12 @@
 import {
   answerPrompts,
   type Checks,
+  dpoDataWithJudged,
   type Lesson,
   type LessonEngine,
   type LessonMethod,
   type LessonPreset,
+  type PreferencePair,
   parseChecks,
   parseLesson,
   parsePrompts,
@@ -84,6 +86,8 @@ export class Classroom {
   /** Steps waiting for the user to agree that the lesson may set their model and data aside. */
   pending: { steps: StepId[]; fresh: boolean; items: string[]; after?: () => Promise<void> } | null = $state(null);
   setAside: SetAside | null = $state.raw(null);
+  /** Pairs the students judged (classroom-judging.svelte.ts) that join the shipped DPO pairs: none by default. */
+  judgedPairs: () => PreferencePair[] = () => [];
   private stopRequested = false;
 
   async load(): Promise<void> {
@@ -173,7 +177,7 @@ export class Classroom {
     }
     for (const m of ['sft', 'dpo'] as const) {
       const slot = dataState.datasets[m];
-      if (!steps.includes(m) || !slot || slot.text === this.files?.texts[m]) continue;
+      if (!steps.includes(m) || !slot || slot.origin === 'lesson' || slot.text === this.files?.texts[m]) continue;
       out.datasets[m] = { file: slot.file, text: slot.text };
       out.items.push(`your ${m.toUpperCase()} data (${slot.file})`);
     }
@@ -298,7 +302,10 @@ export class Classroom {
   private async train(method: LessonMethod): Promise<void> {
     const files = this.files as LessonFiles;
     const stage = files.lesson.stages[method];
-    await dataState.load(method, files.texts[method], fileName(stage.dataset), this.stageConfig(method).maxLength, 'lesson');
+    const judged = method === 'dpo' ? this.judgedPairs() : [];
+    const text = judged.length > 0 ? dpoDataWithJudged(files.texts.dpo, judged) : files.texts[method];
+    const file = `${fileName(stage.dataset)}${judged.length > 0 ? ` + ${judged.length} judged pairs` : ''}`;
+    await dataState.load(method, text, file, this.stageConfig(method).maxLength, 'lesson');
     const slot = dataState.datasets[method];
     if (!slot?.summary) throw new Error(slot?.problem?.message ?? `The demo ${method.toUpperCase()} dataset could not be prepared.`);
     const config: TrainConfig = { ...this.stageConfig(method), maxSteps: this.stageSteps(method) };
@@ -349,11 +356,9 @@ export class Classroom {
   }
 
   private async evaluate(): Promise<void> {
-    const files = this.files as LessonFiles;
     studio.lessonBusy = true;
     const dpo = this.stageConfig('dpo');
-    const pairsText = `${nonEmptyLines(files.pairs.text).slice(0, this.prompts.length).join('\n')}\n`;
-    const pairs = await studio.api.loadDataset('dpo', pairsText, files.pairs.file, dpo.maxLength);
+    const pairs = await this.loadHeldOutPairs();
     const evaluate = (adapterId: string | null) =>
       studio.api.evaluate({
         datasetId: pairs.id,
@@ -368,6 +373,13 @@ export class Classroom {
     // The smoke test's answers stand for the base and SFT models if they cover the same prompts.
     const have = (m: ModelKey) => this.answers[m].length === this.prompts.length && this.answers[m].every((a) => a !== null);
     await this.answer(['base', 'sft', 'dpo'].filter((m) => m === 'dpo' || !have(m as ModelKey)) as ModelKey[]);
+  }
+
+  /** The held-out pairs in use (as many as prompts), read for DPO's evaluation. */
+  async loadHeldOutPairs() {
+    const files = this.files as LessonFiles;
+    const text = `${nonEmptyLines(files.pairs.text).slice(0, this.prompts.length).join('\n')}\n`;
+    return studio.api.loadDataset('dpo', text, files.pairs.file, this.stageConfig('dpo').maxLength);
   }
 
   /** Pass rates of each model's answers so far (null: none yet). */
