@@ -410,6 +410,8 @@ describe('classroom mode', () => {
     await goTo(page, 'data');
     const badge = await page.$eval(byTestId('data-method-dpo'), (e) => e.closest('label')?.textContent ?? '');
     expect(badge).toContain(`${(dpoPairs + pairs).toLocaleString('en-US')} pairs`);
+    await goTo(page, 'classroom');
+  });
 
   it('Show the result now: the shipped adapters, their recorded figures and answers at once; every step stays live', async () => {
     const { page } = s;
