@@ -1,5 +1,6 @@
 // Dawn reads the Vulkan driver list when it makes an instance, and openDawn installs globals:
-// each case runs in its own Node process.
+// each case runs in its own Node process. Starting Node with tsx and Dawn takes about 2 s on an
+// idle 2-core machine and several times that under load, past vitest's 5 s default: not a timing test.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -19,7 +20,7 @@ openDawn().then((d) => console.log('adapter', typeof navigator.gpu.requestAdapte
   });
 }
 
-describe('openDawn', () => {
+describe('openDawn', { timeout: 30_000 }, () => {
   it('says what it needs when the Vulkan driver it was pointed at does not exist', async () => {
     const out = await openIn({ VK_ICD_FILENAMES: '/nonexistent/icd.json', WEBTUNE_GPU: 'auto' });
     expect(out).toMatch(
