@@ -32,7 +32,7 @@ const ws: Workspace = workspace();
 afterAll(() => ws.remove());
 
 const ADAPTER = join(LLAMA, 'adapter');
-const { base, files } = loadBase(LLAMA);
+const { base, files } = await loadBase(LLAMA);
 const merged = mergeAdapters(base, [loadAdapter(ADAPTER)]);
 const text = (n: string) => JSON.parse(new TextDecoder().decode(files.get(n)));
 const tokenizer = { json: text('tokenizer.json'), config: text('tokenizer_config.json') };

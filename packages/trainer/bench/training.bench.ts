@@ -13,7 +13,7 @@ import type { Target } from '../../kernels/bench/rows.ts';
 import { median } from '../../kernels/bench/timing.ts';
 import type { DpoExample, Sequence, SftExample } from '../src/data/tokenize.ts';
 import { fileBytes } from '../src/export/files.ts';
-import { safetensorsFiles } from '../src/export/safetensors-out.ts';
+import { memoryTensors, safetensorsFiles } from '../src/export/safetensors-out.ts';
 import { expectedTensors, parseModelConfig } from '../src/model/config.ts';
 import { LoraAdapter } from '../src/model/lora.ts';
 import { Model } from '../src/model/model.ts';
@@ -92,8 +92,7 @@ async function syntheticModel(gpu: Gpu, json: Record<string, unknown>, dtype: 'B
     const norm = name.endsWith('norm.weight');
     return { name, shape, data: Float32Array.from({ length: n }, () => (norm ? 1 : (rand() - 0.5) * 0.08)) };
   });
-  const data = new Map(tensors.map((t) => [t.name, t.data]));
-  const [file] = safetensorsFiles({ tensors, read: (name) => data.get(name) as Float32Array }, dtype);
+  const [file] = safetensorsFiles(memoryTensors(tensors), dtype);
   return Model.load(gpu, JSON.stringify(json), bytesWeightFiles(new Map([['model.safetensors', await fileBytes(file)]])));
 }
 

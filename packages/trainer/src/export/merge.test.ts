@@ -6,21 +6,21 @@ import { parseSafetensors, tensorToFloat32 } from '../model/safetensors.ts';
 import { toBf16Bits, toF16Bits } from './dtype.ts';
 import { fileBytes } from './files.ts';
 import { mergedModelFiles } from './hf-folder.ts';
-import { mergeAdapters, openCheckpoint } from './merge.ts';
+import { mergeAdapters, openCheckpointBytes, rowBlocks } from './merge.ts';
 import { safetensorsFiles } from './safetensors-out.ts';
-import { forward64 } from './testing/forward64.ts';
+import { forward64, inMemory, type Weights } from './testing/forward64.ts';
 import { FIXTURE_ROOT, loadAdapter, loadBase, loadGolden } from './testing/node-fixtures.ts';
 
 /** Max |a - e| / (atol + rtol |e|) over the real tokens of the golden batch: <= 1 passes. */
-function logitsError(name: string, read: (n: string) => Float32Array, config: ReturnType<typeof loadBase>['base']['config']) {
+function logitsError(name: string, weights: Weights) {
   const { golden, tensors } = loadGolden(name);
   const want = tensors.get('logits_lora')?.data as Float32Array;
-  const V = config.vocabSize;
+  const V = weights.config.vocabSize;
   const T = golden.inputs.input_ids[0].length;
   let worst = 0;
   for (const [b, row] of golden.inputs.input_ids.entries()) {
     const n = golden.inputs.attention_mask[b].reduce((a, m) => a + m, 0);
-    const logits = forward64({ config, read }, row.slice(0, n));
+    const logits = forward64(weights, row.slice(0, n));
     for (let t = 0; t < n; t++)
       for (let v = 0; v < V; v++) {
         const e = want[(b * T + t) * V + v];
@@ -34,18 +34,18 @@ describe('merged model', () => {
   // forward64 does Qwen3's q/k norms and Mistral's and Qwen3's sliding windows; Gemma 3 and SmolLM3's NoPE layers not.
   for (const name of [...LLAMA_QWEN2_FIXTURES, 'qwen3-qknorm-bf16', 'mistral-window-f32']) {
     it(`${name}: merged f32 safetensors, read back, give the golden base+LoRA logits`, async () => {
-      const { base } = loadBase(`${FIXTURE_ROOT}/${name}`);
+      const { base } = await loadBase(`${FIXTURE_ROOT}/${name}`);
       const merged = mergeAdapters(base, [loadAdapter(`${FIXTURE_ROOT}/${name}/adapter`)]);
       const [file] = safetensorsFiles(merged, 'F32');
       const bytes = await fileBytes(file);
-      const reloaded = openCheckpoint(JSON.stringify(base.configJson), new Map([['model.safetensors', bytes]]));
-      for (const t of base.tensors) expect(reloaded.read(t.name)).toEqual(merged.read(t.name));
-      expect(logitsError(name, reloaded.read, base.config)).toBeLessThanOrEqual(1);
+      const reloaded = await openCheckpointBytes(JSON.stringify(base.configJson), new Map([['model.safetensors', bytes]]));
+      for (const t of base.tensors) expect(await reloaded.read(t.name)).toEqual(await merged.read(t.name));
+      expect(logitsError(name, await inMemory(reloaded))).toBeLessThanOrEqual(1);
     });
   }
 
   it('bf16 and f16 writes are the float32 merge rounded to nearest even, tensor by tensor', async () => {
-    const { base } = loadBase(`${FIXTURE_ROOT}/llama-gqa-bf16`);
+    const { base } = await loadBase(`${FIXTURE_ROOT}/llama-gqa-bf16`);
     const merged = mergeAdapters(base, [loadAdapter(`${FIXTURE_ROOT}/llama-gqa-bf16/adapter`)]);
     for (const [dtype, bits] of [['BF16', toBf16Bits] as const, ['F16', toF16Bits] as const]) {
       const bytes = await fileBytes(safetensorsFiles(merged, dtype)[0]);
@@ -54,21 +54,46 @@ describe('merged model', () => {
         const info = parsed.tensors.get(t.name)!;
         expect(info.dtype).toBe(dtype);
         const raw = new Uint16Array(bytes.slice(parsed.dataOffset + info.begin, parsed.dataOffset + info.end).buffer);
-        expect(Array.from(raw)).toEqual(Array.from(merged.read(t.name), bits));
+        expect(Array.from(raw)).toEqual(Array.from(await merged.read(t.name), bits));
         expect(tensorToFloat32('m', bytes, parsed.dataOffset, info).length).toBe(raw.length);
       }
     }
   });
 
-  it('the merge of an unmerged base layer is bit for bit the base (tensors the adapter does not target)', () => {
-    const { base } = loadBase(`${FIXTURE_ROOT}/llama-tied-f32`);
+  it('the merge of an unmerged base layer is bit for bit the base (tensors the adapter does not target)', async () => {
+    const { base } = await loadBase(`${FIXTURE_ROOT}/llama-tied-f32`);
     const merged = mergeAdapters(base, [loadAdapter(`${FIXTURE_ROOT}/llama-tied-f32/adapter`)]); // targets q, v only
-    expect(merged.read('model.layers.0.self_attn.k_proj.weight')).toEqual(base.read('model.layers.0.self_attn.k_proj.weight'));
-    expect(merged.read('model.layers.0.self_attn.q_proj.weight')).not.toEqual(base.read('model.layers.0.self_attn.q_proj.weight'));
+    const [k, q] = ['model.layers.0.self_attn.k_proj.weight', 'model.layers.0.self_attn.q_proj.weight'];
+    expect(await merged.read(k)).toEqual(await base.read(k));
+    expect(await merged.read(q)).not.toEqual(await base.read(q));
+  });
+
+  it('reads (and merges) a tensor a block of rows at a time exactly as whole', async () => {
+    const { base } = await loadBase(`${FIXTURE_ROOT}/qwen2-bias-f16`);
+    const merged = mergeAdapters(base, [loadAdapter(`${FIXTURE_ROOT}/qwen2-bias-f16/adapter`)]);
+    for (const t of merged.tensors) {
+      const blocks = rowBlocks(t.shape, 100); // a few rows each (at least one), vectors in pieces
+      if (t.shape.length === 2) expect(blocks.length, t.name).toBeGreaterThan(1);
+      const parts = await Promise.all(blocks.map((rows) => merged.read(t.name, rows)));
+      const whole = await merged.read(t.name);
+      expect(Float32Array.from(parts.flatMap((p) => Array.from(p))), t.name).toEqual(whole);
+    }
+    expect(rowBlocks([10, 7], 21)).toEqual([
+      [0, 3],
+      [3, 6],
+      [6, 9],
+      [9, 10],
+    ]);
+    expect(rowBlocks([4, 1000], 10)).toEqual([
+      [0, 1],
+      [1, 2],
+      [2, 3],
+      [3, 4],
+    ]);
   });
 
   it('shards past maxShardBytes as save_pretrained does, with an index whose weight_map covers every tensor', async () => {
-    const { base, files } = loadBase(`${FIXTURE_ROOT}/qwen2-bias-f16`);
+    const { base, files } = await loadBase(`${FIXTURE_ROOT}/qwen2-bias-f16`);
     const adapter = loadAdapter(`${FIXTURE_ROOT}/qwen2-bias-f16/adapter`);
     const out = mergedModelFiles(base, files, [adapter], { baseModel: 'qwen2-bias-f16', maxShardBytes: 40_000 });
     const names = out.map((f) => f.name);
@@ -82,7 +107,7 @@ describe('merged model', () => {
     const shardBytes = new Map(
       await Promise.all(out.filter((f) => shards.includes(f.name)).map(async (f) => [f.name, await fileBytes(f)] as const)),
     );
-    const reloaded = openCheckpoint(new TextDecoder().decode(await fileBytes(out[0])), shardBytes);
+    const reloaded = await openCheckpointBytes(new TextDecoder().decode(await fileBytes(out[0])), shardBytes);
     let total = 0;
     for (const [n, b] of shardBytes) {
       const p = parseSafetensors(n, b);
@@ -99,8 +124,8 @@ describe('merged model', () => {
     expect(card).toContain('| loss | 1.5 |');
   });
 
-  it('refuses an adapter for another model, naming the module and both shapes', () => {
-    const { base } = loadBase(`${FIXTURE_ROOT}/llama-tied-f32`);
+  it('refuses an adapter for another model, naming the module and both shapes', async () => {
+    const { base } = await loadBase(`${FIXTURE_ROOT}/llama-tied-f32`);
     expect(() => mergeAdapters(base, [loadAdapter(`${FIXTURE_ROOT}/llama-gqa-bf16/adapter`)])).toThrow(
       /module model\.layers\.0\.mlp\.down_proj is \[out 64, in 88\], the base model's is \[out 32, in 48\]: the adapter is for another model/,
     );

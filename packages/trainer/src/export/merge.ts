@@ -4,28 +4,53 @@
 // cast to the checkpoint dtype the writer then applies). Every other tensor passes through bit for bit.
 import { expectedTensors, type ModelConfig, parseModelConfig } from '../model/config.ts';
 import { LoraError, loraScale, targetShape } from '../model/lora.ts';
-import { parseSafetensors, type TensorInfo, tensorToFloat32 } from '../model/safetensors.ts';
+import { type TensorInfo, tensorToFloat32 } from '../model/safetensors.ts';
+import { bytesWeightFiles, readSafetensorsHeader, readTensorBytes, type WeightFile } from '../model/weight-file.ts';
 import { adapterModules, type StackInput } from '../store/stack.ts';
 import { ExportError } from './files.ts';
 
-/** A checkpoint's tensors, read one at a time from its safetensors files. */
+/** A checkpoint's tensors, read one at a time (or a block of rows at a time) from its safetensors files. */
 export interface Checkpoint {
   config: ModelConfig;
   /** config.json as parsed JSON, to write back with changes. */
   configJson: Record<string, unknown>;
   /** Every tensor the decoder uses, in HF order, with its stored dtype. */
   tensors: { name: string; shape: number[]; dtype: TensorInfo['dtype'] }[];
-  read(name: string): Float32Array;
+  /**
+   * Rows [begin, end) of a tensor (its first dimension; all of it by default) as float32, read from the file then and
+   * there: a writer holds one block of one tensor at a time, never the checkpoint.
+   */
+  read(name: string, rows?: [number, number]): Promise<Float32Array>;
 }
 
-/** Indexes the safetensors files (a single model.safetensors or its shards, by name) of a checkpoint whose config is given. */
-export function openCheckpoint(configText: string, files: Map<string, Uint8Array>): Checkpoint {
+/** Values in one row of a tensor of `shape` (1 for a vector: its rows are its elements). */
+export const rowLength = (shape: number[]) => shape.slice(1).reduce((n, d) => n * d, 1);
+
+/** A block of rows holds at most this many values (16 MiB as float32), so an embedding matrix is never whole in memory. */
+export const BLOCK_VALUES = 2 ** 22;
+
+/** The row ranges a tensor of `shape` is read in, in order: blocks of at most `maxValues` values (at least a row). */
+export function rowBlocks(shape: number[], maxValues = BLOCK_VALUES): [number, number][] {
+  const rows = shape[0] ?? 1;
+  const step = Math.max(1, Math.floor(maxValues / rowLength(shape)));
+  const out: [number, number][] = [];
+  for (let r = 0; r < rows; r += step) out.push([r, Math.min(rows, r + step)]);
+  return out;
+}
+
+const DTYPE_BYTES: Record<TensorInfo['dtype'], number> = { F32: 4, F16: 2, BF16: 2 };
+
+/**
+ * Indexes the safetensors files (a single model.safetensors or its shards, by name) of a checkpoint whose config is
+ * given: their headers are read now, their tensors when asked for.
+ */
+export async function openCheckpoint(configText: string, files: Map<string, WeightFile>): Promise<Checkpoint> {
   const configJson = JSON.parse(configText) as Record<string, unknown>;
   const config = parseModelConfig(configJson);
-  const index = new Map<string, { file: string; bytes: Uint8Array; dataOffset: number; info: TensorInfo }>();
-  for (const [file, bytes] of files) {
-    const parsed = parseSafetensors(file, bytes);
-    for (const [name, info] of parsed.tensors) index.set(name, { file, bytes, dataOffset: parsed.dataOffset, info });
+  const index = new Map<string, { file: string; source: WeightFile; dataOffset: number; info: TensorInfo }>();
+  for (const [file, source] of files) {
+    const parsed = await readSafetensorsHeader(file, source);
+    for (const [name, info] of parsed.tensors) index.set(name, { file, source, dataOffset: parsed.dataOffset, info });
   }
   const tensors: Checkpoint['tensors'] = [];
   const missing: string[] = [];
@@ -44,13 +69,27 @@ export function openCheckpoint(configText: string, files: Map<string, Uint8Array
     config,
     configJson,
     tensors,
-    read(name) {
+    async read(name, rows) {
       const e = index.get(name);
       if (!e) throw new ExportError(`the checkpoint has no tensor "${name}"`);
-      return tensorToFloat32(e.file, e.bytes, e.dataOffset, e.info);
+      const { info } = e;
+      const [begin, end] = rows ?? [0, info.shape[0] ?? 1];
+      const rowBytes = rowLength(info.shape) * DTYPE_BYTES[info.dtype];
+      const block: TensorInfo = {
+        ...info,
+        shape: info.shape.length === 0 ? [] : [end - begin, ...info.shape.slice(1)],
+        begin: info.begin + begin * rowBytes,
+        end: info.begin + end * rowBytes,
+      };
+      const read = await readTensorBytes(e.file, e.source, e.dataOffset, block);
+      return tensorToFloat32(e.file, read.bytes, 0, read.info);
     },
   };
 }
+
+/** A checkpoint whose files are bytes in memory (tests, Node tools). */
+export const openCheckpointBytes = (configText: string, files: Map<string, Uint8Array>) =>
+  openCheckpoint(configText, bytesWeightFiles(files));
 
 /** Per targeted weight, the low-rank terms to add: s·B [out, r] and A [r, in]. */
 type Deltas = Map<string, { sB: Float64Array; A: Float32Array; r: number }[]>;
@@ -80,20 +119,22 @@ function collectDeltas(config: ModelConfig, adapters: StackInput[]): Deltas {
 
 /**
  * The merged model: `base` with `adapters` applied in order (e.g. [sft, dpo] for a DPO adapter trained on an SFT
- * one). Tensors are computed when read, so a writer holds one at a time.
+ * one). Tensors are computed when read, a block of rows at a time as the writer asks, so a writer holds one block.
  */
 export function mergeAdapters(base: Checkpoint, adapters: StackInput[]): Checkpoint {
   const deltas = collectDeltas(base.config, adapters);
   return {
     ...base,
-    read(name) {
-      const W = base.read(name);
+    async read(name, rows) {
+      const W = await base.read(name, rows);
       const terms = deltas.get(name);
       if (!terms) return W;
       const [outF, inF] = base.tensors.find((t) => t.name === name)?.shape ?? [];
+      const [begin, end] = rows ?? [0, outF];
       const row = new Float64Array(inF);
-      for (let o = 0; o < outF; o++) {
-        for (let i = 0; i < inF; i++) row[i] = W[o * inF + i];
+      for (let o = begin; o < end; o++) {
+        const at = (o - begin) * inF;
+        for (let i = 0; i < inF; i++) row[i] = W[at + i];
         for (const { sB, A, r } of terms) {
           for (let k = 0; k < r; k++) {
             const s = sB[o * r + k];
@@ -102,7 +143,7 @@ export function mergeAdapters(base: Checkpoint, adapters: StackInput[]): Checkpo
             for (let i = 0; i < inF; i++) row[i] += s * A[a + i];
           }
         }
-        for (let i = 0; i < inF; i++) W[o * inF + i] = row[i];
+        for (let i = 0; i < inF; i++) W[at + i] = row[i];
       }
       return W;
     },

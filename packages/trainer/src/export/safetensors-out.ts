@@ -1,15 +1,31 @@
 // Streaming safetensors writer for a whole model: the header is built from shapes alone, then each tensor is read,
-// cast and written in turn. Past `maxShardBytes` the model is split as transformers' save_pretrained splits it
+// cast and written in turn, a block of rows at a time. Past `maxShardBytes` the model is split as transformers' save_pretrained splits it
 // (model-00001-of-0000N.safetensors + model.safetensors.index.json with metadata.total_size and weight_map): tensors
 // in order, a new shard when the next tensor would overflow the current one, a tensor larger than the limit alone.
 import { encodeFloats, FLOAT_BYTES, type FloatDType } from './dtype.ts';
 import { bytesFile, type ExportFile } from './files.ts';
+import { rowBlocks, rowLength } from './merge.ts';
 
 export const DEFAULT_MAX_SHARD_BYTES = 2 * 1024 ** 3;
 
 export interface TensorSource {
   tensors: { name: string; shape: number[] }[];
-  read(name: string): Float32Array;
+  /** Rows [begin, end) of a tensor (all of it without `rows`), as Checkpoint.read gives them. */
+  read(name: string, rows?: [number, number]): Promise<Float32Array>;
+}
+
+/** Tensors already in memory (synthetic models, tests) as a source the writer reads a block of rows at a time. */
+export function memoryTensors(tensors: { name: string; shape: number[]; data: Float32Array }[]): TensorSource {
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+  return {
+    tensors,
+    async read(name, rows) {
+      const t = byName.get(name);
+      if (!t) throw new Error(`no tensor "${name}"`);
+      const row = rowLength(t.shape);
+      return rows ? t.data.subarray(rows[0] * row, rows[1] * row) : t.data;
+    },
+  };
 }
 
 const count = (shape: number[]) => shape.reduce((n, d) => n * d, 1);
@@ -32,7 +48,7 @@ function shardFile(name: string, src: TensorSource, names: { name: string; shape
     size: head.length + offset,
     async write(sink) {
       await sink.write(head);
-      for (const t of names) await sink.write(encodeFloats(src.read(t.name), dtype));
+      for (const t of names) for (const rows of rowBlocks(t.shape)) await sink.write(encodeFloats(await src.read(t.name, rows), dtype));
     },
   };
 }

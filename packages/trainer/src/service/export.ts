@@ -12,7 +12,6 @@ import { mergeAdapters, openCheckpoint } from '../export/merge.ts';
 import { ollamaFiles, ollamaName } from '../export/ollama.ts';
 import { trlRunFiles } from '../export/trl-run.ts';
 import { fetchModelFiles } from '../model/source.ts';
-import { readWhole } from '../model/weight-file.ts';
 import type { AdapterRecord } from '../store/db.ts';
 import { ZipError, zipStream } from '../store/zip.ts';
 import type { AdapterShelf } from './adapters.ts';
@@ -82,9 +81,8 @@ async function formatFiles({ loaded, shelf, datasets }: ExportContext, request: 
   if (request.format === 'gguf-lora')
     return [ggufLoraFile(loaded.model.config, chain, { type: floatDType('gguf-lora', request.dtype), name })];
   const files = await fetchModelFiles(loaded.source, { cache: loaded.cache });
-  // The merge reads its tensors synchronously (export/merge.ts), so the export holds the weight files whole, as before.
-  const weights = new Map(await Promise.all([...files.safetensors].map(async ([n, f]) => [n, await readWhole(f)] as const)));
-  const base = openCheckpoint(files.config, weights);
+  // Headers now; each tensor is read from its file when the writer reaches it, a block of rows at a time.
+  const base = await openCheckpoint(files.config, files.safetensors);
   const tokenizer = { json: JSON.parse(files.tokenizerJson), config: JSON.parse(files.tokenizerConfig) };
   switch (request.format) {
     case 'merged': {

@@ -41,8 +41,13 @@ export interface GgufTensor {
   /** HF order, outermost first ([out, in] for a linear): written reversed, as ggml's ne[] is innermost first. */
   shape: number[];
   type: GgmlType;
-  /** The encoded bytes of the tensor (exactly rowBytes(type, shape.at(-1)) × rows). */
-  data(): Uint8Array;
+  /** The encoded bytes of the tensor in order, a block at a time (exactly rowBytes(type, shape.at(-1)) × rows in all). */
+  data(): AsyncIterable<Uint8Array>;
+}
+
+/** A tensor's bytes already in memory (an adapter's), as GgufTensor.data gives them. */
+export async function* once(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
 }
 
 /** Grows a byte buffer as values are appended. */
@@ -163,10 +168,13 @@ export function ggufFile(name: string, metadata: [string, GgufValue][], tensors:
     async write(sink: ByteSink) {
       await sink.write(header);
       for (const t of tensors) {
-        const data = t.data();
-        if (data.length !== tensorBytes(t)) throw new Error(`GGUF tensor ${t.name}: ${data.length} bytes, expected ${tensorBytes(t)}`);
-        await sink.write(data);
-        const pad = align(data.length) - data.length;
+        let length = 0;
+        for await (const block of t.data()) {
+          length += block.length;
+          await sink.write(block);
+        }
+        if (length !== tensorBytes(t)) throw new Error(`GGUF tensor ${t.name}: ${length} bytes, expected ${tensorBytes(t)}`);
+        const pad = align(length) - length;
         if (pad > 0) await sink.write(new Uint8Array(pad));
       }
     },

@@ -12,9 +12,9 @@ import { LLAMA_QWEN2_FIXTURES } from '../../../test/fixtures.ts';
 import { TextTokenizer } from '../../data/tokenizer.ts';
 import type { FloatDType } from '../dtype.ts';
 import { fileBytes } from '../files.ts';
-import { type Checkpoint, mergeAdapters, openCheckpoint } from '../merge.ts';
+import { type Checkpoint, mergeAdapters, openCheckpointBytes } from '../merge.ts';
 import { safetensorsFiles } from '../safetensors-out.ts';
-import { forward64, greedy64 } from '../testing/forward64.ts';
+import { forward64, greedy64, inMemory } from '../testing/forward64.ts';
 import { DEMO_MODEL, FIXTURE_ROOT, loadAdapter, loadBase } from '../testing/node-fixtures.ts';
 import { ggufLoraFile } from './lora.ts';
 import { ggufModelFile } from './model.ts';
@@ -37,7 +37,7 @@ afterAll(async () => {
 async function asStored(model: Checkpoint, dtype: FloatDType): Promise<Checkpoint> {
   if (dtype === 'F32') return model;
   const bytes = await fileBytes(safetensorsFiles(model, dtype)[0]);
-  return openCheckpoint(JSON.stringify(model.configJson), new Map([['model.safetensors', bytes]]));
+  return openCheckpointBytes(JSON.stringify(model.configJson), new Map([['model.safetensors', bytes]]));
 }
 
 async function greedyLlamaCpp(model: LlamaModel, prompt: number[], n = NEW_TOKENS): Promise<number[]> {
@@ -66,7 +66,7 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
   for (const name of LLAMA_QWEN2_FIXTURES) {
     for (const type of ['F32', 'F16', 'BF16'] as const) {
       it(`${name} ${type}: llama.cpp tokenizes and continues greedily as the float64 forward of the merged model`, async () => {
-        const { base, files } = loadBase(`${FIXTURE_ROOT}/${name}`);
+        const { base, files } = await loadBase(`${FIXTURE_ROOT}/${name}`);
         const merged = mergeAdapters(base, [loadAdapter(`${FIXTURE_ROOT}/${name}/adapter`)]);
         const tokenizer = tokenizerOf(files);
         const path = join(dir, `${name}-${type}.gguf`);
@@ -74,7 +74,7 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
         const model = await llama.loadModel({ modelPath: path });
         try {
           const tok = TextTokenizer.fromJson(tokenizer.json, tokenizer.config);
-          const reference = await asStored(merged, type);
+          const reference = await inMemory(await asStored(merged, type));
           for (const text of PROMPTS) {
             const ids = tok.encode(text);
             expect(Array.from(model.tokenize(text)), `llama.cpp's tokens of ${JSON.stringify(text)}`).toEqual(ids);
@@ -91,7 +91,7 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
       }, 120_000);
     }
     it(`${name}: the base GGUF plus the GGUF LoRA continue as the merged model`, async () => {
-      const { base, files } = loadBase(`${FIXTURE_ROOT}/${name}`);
+      const { base, files } = await loadBase(`${FIXTURE_ROOT}/${name}`);
       const adapter = loadAdapter(`${FIXTURE_ROOT}/${name}/adapter`);
       const tokenizer = tokenizerOf(files);
       const basePath = join(dir, `${name}-base.gguf`);
@@ -101,7 +101,8 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
       const model = await llama.loadModel({ modelPath: basePath });
       try {
         const tok = TextTokenizer.fromJson(tokenizer.json, tokenizer.config);
-        const merged = mergeAdapters(base, [adapter]);
+        const merged = await inMemory(mergeAdapters(base, [adapter]));
+        const unmerged = await inMemory(base);
         let differs = false;
         for (const text of PROMPTS) {
           const ids = tok.encode(text);
@@ -120,7 +121,7 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
               if (got.length >= NEW_TOKENS) break;
             }
             expect(got, `continuation of ${JSON.stringify(text)} with the LoRA`).toEqual(untilEos(want.tokens, tok.eosTokenId));
-            differs ||= got.join() !== untilEos(greedy64(base, prompt, NEW_TOKENS).tokens, tok.eosTokenId).join();
+            differs ||= got.join() !== untilEos(greedy64(unmerged, prompt, NEW_TOKENS).tokens, tok.eosTokenId).join();
           } finally {
             await context.dispose();
           }
@@ -145,8 +146,9 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
     ['llama-gqa-bf16', `${FIXTURE_ROOT}/llama-gqa-bf16`, `${FIXTURE_ROOT}/llama-gqa-bf16/adapter`],
   ] as const) {
     it(`${name} Q8_0: llama.cpp's greedy tokens are within 2% of the logit range of the merged model's best`, async () => {
-      const { base, files } = loadBase(folder);
+      const { base, files } = await loadBase(folder);
       const merged = adapter ? mergeAdapters(base, [loadAdapter(adapter)]) : base;
+      const weights = await inMemory(merged);
       const tokenizer = tokenizerOf(files);
       const path = join(dir, `${name}-Q8_0.gguf`);
       writeFileSync(path, await fileBytes(ggufModelFile(merged, { type: 'Q8_0', name, tokenizer })));
@@ -159,14 +161,14 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
           const prompt = tok.bosTokenId !== null ? [tok.bosTokenId, ...ids] : ids;
           const got = await greedyLlamaCpp(model, prompt, Q8_TOKENS);
           expect(got.length, 'llama.cpp continues').toBeGreaterThan(0);
-          const logits = forward64(merged, [...prompt, ...got]);
+          const logits = forward64(weights, [...prompt, ...got]);
           for (const [i, token] of got.entries()) {
             const step = logits[prompt.length - 1 + i];
             const best = Math.max(...step);
             const range = best - Math.min(...step);
             expect(best - step[token], `${JSON.stringify(text)} step ${i}: gap of llama.cpp's token`).toBeLessThanOrEqual(0.02 * range);
           }
-          const want = untilEos(greedy64(merged, prompt, Q8_TOKENS).tokens, tok.eosTokenId);
+          const want = untilEos(greedy64(weights, prompt, Q8_TOKENS).tokens, tok.eosTokenId);
           const firstDivergence = want.findIndex((t, i) => t !== got[i]);
           expect(firstDivergence === -1 || firstDivergence >= 1, `${JSON.stringify(text)}: first divergence`).toBe(true);
         }
@@ -185,9 +187,12 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
   ] as const) {
     for (const type of ['F32', 'F16'] as const) {
       it(`${name} (${Object.keys(edits).join(', ')} off) ${type}: llama.cpp continues greedily as the float64 forward`, async () => {
-        const { files } = loadBase(`${FIXTURE_ROOT}/${name}`);
+        const { files } = await loadBase(`${FIXTURE_ROOT}/${name}`);
         const config = { ...JSON.parse(new TextDecoder().decode(files.get('config.json'))), ...edits };
-        const base = openCheckpoint(JSON.stringify(config), new Map([['model.safetensors', files.get('model.safetensors') as Uint8Array]]));
+        const base = await openCheckpointBytes(
+          JSON.stringify(config),
+          new Map([['model.safetensors', files.get('model.safetensors') as Uint8Array]]),
+        );
         const merged = mergeAdapters(base, [loadAdapter(`${FIXTURE_ROOT}/${name}/adapter`)]);
         const tokenizer = tokenizerOf(files);
         const path = join(dir, `${name}-variant-${type}.gguf`);
@@ -195,7 +200,7 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
         const model = await llama.loadModel({ modelPath: path });
         try {
           const tok = TextTokenizer.fromJson(tokenizer.json, tokenizer.config);
-          const reference = await asStored(merged, type);
+          const reference = await inMemory(await asStored(merged, type));
           for (const text of PROMPTS) {
             const ids = tok.encode(text);
             expect(Array.from(model.tokenize(text)), `llama.cpp's tokens of ${JSON.stringify(text)}`).toEqual(ids);

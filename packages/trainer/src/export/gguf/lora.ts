@@ -10,7 +10,7 @@ import { loraScale } from '../../model/lora.ts';
 import { adapterModules, type StackInput, stackAdapters } from '../../store/stack.ts';
 import { encodeFloats } from '../dtype.ts';
 import type { ExportFile } from '../files.ts';
-import { type GgufTensor, type GgufValue, ggufFile } from './format.ts';
+import { type GgufTensor, type GgufValue, ggufFile, once } from './format.ts';
 import { ggufArchitecture, ggufTensorName, permuteRope } from './model.ts';
 
 export interface GgufLoraOptions {
@@ -39,12 +39,12 @@ export function ggufLoraFile(config: ModelConfig, adapters: StackInput[], o: Ggu
   for (const { module, A, B } of modules) {
     const name = ggufTensorName(`${module.path}.weight`);
     const heads = module.target === 'q_proj' ? config.numHeads : module.target === 'k_proj' ? config.numKvHeads : 0;
-    tensors.push({ name: `${name}.lora_a`, shape: [r, module.inF], type, data: () => encodeFloats(A, type) });
+    tensors.push({ name: `${name}.lora_a`, shape: [r, module.inF], type, data: () => once(encodeFloats(A, type)) });
     tensors.push({
       name: `${name}.lora_b`,
       shape: [module.outF, r],
       type,
-      data: () => encodeFloats(arch.permuteQK && heads > 0 ? permuteRope(B, heads, r) : B, type),
+      data: () => once(encodeFloats(arch.permuteQK && heads > 0 ? permuteRope(B, heads, r) : B, type)),
     });
   }
   return ggufFile(o.fileName ?? 'adapter.gguf', metadata, tensors);

@@ -3,11 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../../model/config.ts';
 import { ExportError } from '../files.ts';
-import { FIXTURE_ROOT, loadBase } from '../testing/node-fixtures.ts';
+import { FIXTURE_ROOT, readFolder } from '../testing/node-fixtures.ts';
 import { ggufArchitecture, ggufTensorName } from './model.ts';
 
 const configOf = (fixture: string, edits: Record<string, unknown> = {}) => {
-  const { files } = loadBase(`${FIXTURE_ROOT}/${fixture}`);
+  const files = readFolder(`${FIXTURE_ROOT}/${fixture}`);
   return parseModelConfig({ ...JSON.parse(new TextDecoder().decode(files.get('config.json'))), ...edits });
 };
 

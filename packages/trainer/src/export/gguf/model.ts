@@ -13,7 +13,7 @@
 import type { ModelConfig } from '../../model/config.ts';
 import { encodeFloats } from '../dtype.ts';
 import { ExportError, type ExportFile } from '../files.ts';
-import type { Checkpoint } from '../merge.ts';
+import { type Checkpoint, rowBlocks } from '../merge.ts';
 import { type GgmlType, type GgufTensor, type GgufValue, ggufFile } from './format.ts';
 import { Q8_0_BLOCK, quantizeQ8_0 } from './q8.ts';
 import { tokenizerMetadata } from './tokenizer.ts';
@@ -167,14 +167,16 @@ export function ggufModelFile(model: Checkpoint, o: GgufModelOptions): ExportFil
     const matrix = shape.length === 2;
     const type: GgmlType = matrix ? matrixType(o.type, shape[1]) : 'F32';
     const heads = /\.q_proj\./.test(name) ? c.numHeads : /\.k_proj\./.test(name) ? c.numKvHeads : 0;
+    const rowLen = matrix ? shape[1] : 1;
+    const permute = arch.permuteQK && heads > 0;
     return {
       name: ggufName,
       shape,
       type,
-      data() {
-        const raw = model.read(name);
-        const rowLen = matrix ? shape[1] : 1;
-        return encodeTensor(arch.permuteQK && heads > 0 ? permuteRope(raw, heads, rowLen) : raw, type, rowLen);
+      // A block of rows at a time; q/k of a "llama" GGUF whole, as the permutation mixes rows within each head.
+      async *data() {
+        if (permute) yield encodeTensor(permuteRope(await model.read(name), heads, rowLen), type, rowLen);
+        else for (const rows of rowBlocks(shape)) yield encodeTensor(await model.read(name, rows), type, rowLen);
       },
     };
   });

@@ -2,10 +2,25 @@
 // to check exports without a GPU: merged weights against the PyTorch goldens, and llama.cpp's greedy continuations
 // against this model's. Slow (no batching, full recompute per token) and meant for the tiny test models only.
 import { type ModelConfig, ropeInvFreq } from '../../model/config.ts';
+import type { Checkpoint } from '../merge.ts';
 
 export interface Weights {
   config: ModelConfig;
   read(name: string): Float32Array;
+}
+
+/** Every tensor of a (tiny) checkpoint read into memory, for the forward's synchronous reads. */
+export async function inMemory(m: Checkpoint): Promise<Weights> {
+  const tensors = new Map<string, Float32Array>();
+  for (const t of m.tensors) tensors.set(t.name, await m.read(t.name));
+  return {
+    config: m.config,
+    read(name) {
+      const t = tensors.get(name);
+      if (!t) throw new Error(`no tensor ${name}`);
+      return t.slice();
+    },
+  };
 }
 
 function rms(x: Float64Array, w: Float32Array, eps: number): Float64Array {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { readAll } from '../../../test/fixtures.ts';
 import type { AdapterRecord } from '../../store/db.ts';
 import { importAdapterFiles } from '../../store/export.ts';
-import { type Checkpoint, openCheckpoint } from '../merge.ts';
+import { type Checkpoint, openCheckpointBytes } from '../merge.ts';
 
 export const FIXTURE_ROOT = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
 export const DEMO_MODEL = fileURLToPath(new URL('../../../../../apps/studio/public/demo/model/', import.meta.url));
@@ -17,10 +17,10 @@ export function readFolder(dir: string): Map<string, Uint8Array> {
   return out;
 }
 
-export function loadBase(dir: string): { base: Checkpoint; files: Map<string, Uint8Array> } {
+export async function loadBase(dir: string): Promise<{ base: Checkpoint; files: Map<string, Uint8Array> }> {
   const files = readFolder(dir);
   const weights = new Map([...files].filter(([n]) => n.endsWith('.safetensors') && !n.startsWith('golden')));
-  return { base: openCheckpoint(new TextDecoder().decode(files.get('config.json')), weights), files };
+  return { base: await openCheckpointBytes(new TextDecoder().decode(files.get('config.json')), weights), files };
 }
 
 /** A fixture's PEFT adapter folder as an adapter record. */
