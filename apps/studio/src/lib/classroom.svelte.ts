@@ -36,6 +36,8 @@ export type StepId = 'sft' | 'smoke' | 'dpo' | 'evaluate';
 export type StepStatus = 'todo' | 'running' | 'done' | 'failed';
 export type ModelKey = 'base' | 'sft' | 'dpo';
 export const STEPS: StepId[] = ['sft', 'smoke', 'dpo', 'evaluate'];
+/** A step's status as its pill says it. */
+export const STATUS_LABEL: Record<StepStatus, string> = { todo: 'to do', running: 'running', done: 'done', failed: 'failed' };
 
 export interface LessonFiles {
   lesson: Lesson;
@@ -293,6 +295,17 @@ export class Classroom {
   }
 
   /** The held-out prompts in use (the first `settings.prompts`; all of them when the field is not a count). */
+  /** The results tables' columns: each check of checks.json, then the true-facts check. */
+  get checkColumns(): { id: string; label: string }[] {
+    const checks = this.files?.checks.checks ?? [];
+    return [...checks.map((c) => ({ id: c.id, label: c.label })), { id: 'facts', label: 'True facts' }];
+  }
+
+  /** A check's name as the results tables show it. */
+  checkLabel(id: string): string {
+    return this.checkColumns.find((c) => c.id === id)?.label ?? id;
+  }
+
   get prompts(): string[] {
     const all = this.files?.prompts ?? [];
     const n = Number(this.settings.prompts);
