@@ -4,12 +4,15 @@
 //   dawn: the kernels' `*.gpu.test.ts` again, in Node on Dawn (the `webgpu` package): the runtime
 //         works on any WebGPU host, and this is how kernels run on a GPU machine with no browser
 //   e2e:  `test/` drives the studio and the CLI end to end
-// GPU and e2e files run one at a time, and the projects one after another (groupOrder):
-// each owns a browser, and SwiftShader wants every core.
+// The projects run one after another (groupOrder). GPU and Dawn files run one at a time (singleFork): their
+// kernel sweeps keep every core busy. e2e files run two at a time: each owns its browser, profile, server and temp
+// folders, and much of their time is waiting (a reload a minute into a run, a Ctrl-C, a CLI starting Chromium) that
+// the other file's work fills. vitest's default is one worker per core less one: a single worker on 2 cores.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    maxWorkers: 2,
     projects: [
       {
         test: {
@@ -26,7 +29,7 @@ export default defineConfig({
           name: 'gpu',
           sequence: { groupOrder: 1 },
           include: ['packages/*/test/gpu.test.ts'],
-          fileParallelism: false,
+          poolOptions: { forks: { singleFork: true } },
           testTimeout: 60_000,
         },
       },
@@ -35,7 +38,7 @@ export default defineConfig({
           name: 'dawn',
           sequence: { groupOrder: 2 },
           include: ['packages/*/test/dawn.test.ts'],
-          fileParallelism: false,
+          poolOptions: { forks: { singleFork: true } },
           testTimeout: 60_000,
         },
       },
@@ -44,7 +47,6 @@ export default defineConfig({
           name: 'e2e',
           sequence: { groupOrder: 3 },
           include: ['test/**/*.test.ts'],
-          fileParallelism: false,
           testTimeout: 600_000,
           hookTimeout: 600_000,
         },
