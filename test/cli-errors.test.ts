@@ -413,6 +413,40 @@ describe('rejected by the trainer in the page (exit 1, one line)', () => {
   });
 });
 
+describe('an eval batch size that does not divide the rows still evaluates every row', () => {
+  it('eval: 5 pairs in batches of 2 give the metrics of one batch of all 5 (rewards/accuracies in fifths)', async () => {
+    const five = ws.jsonl('five-pairs.jsonl', [...DPO_ROWS, { prompt: 'Up', chosen: ' down', rejected: ' sideways far' }]);
+    const evaluate = (batchSize: string) =>
+      ws.run([
+        'eval',
+        '--method',
+        'dpo',
+        '--model',
+        LLAMA,
+        '--data',
+        five,
+        '--adapter',
+        join(LLAMA, 'adapter'),
+        '--batch-size',
+        batchSize,
+        '--json',
+      ]);
+    const [twos, whole] = await Promise.all([evaluate('2'), evaluate('5')]);
+    expectOk(twos);
+    expectOk(whole);
+    // A dropped last batch (4 pairs) would give other means, and an accuracy in quarters. The padding differs
+    // between the batchings, so float32 sums may differ in their last bits.
+    const metrics: Record<string, number> = JSON.parse(twos.stdout);
+    const reference: Record<string, number> = JSON.parse(whole.stdout);
+    expect(Object.keys(metrics).sort()).toEqual(Object.keys(reference).sort());
+    for (const [k, x] of Object.entries(reference)) expect(metrics[k], k).toBeCloseTo(x, 5);
+    const accuracy = metrics['rewards/accuracies'];
+    expect(accuracy > 0 && accuracy < 1, `accuracy ${accuracy}: it must tell fifths from quarters`).toBe(true);
+    expect(accuracy * 5).toBeCloseTo(Math.round(accuracy * 5), 9);
+    expect(twos.stderr).toMatch(/^data: five-pairs\.jsonl \([^)]+\): 5 rows kept, 0 rejected, 0 dropped/m);
+  });
+});
+
 describe('every refused row is reported: each reason with its count and lines, and each line with its reason', () => {
   // About 200 tokens of prompt: more than --max-length 32 (the fixture's byte-level BPE has few merges).
   const longPrompt = 'a prompt far longer than the max length allows, '.repeat(4);

@@ -1,10 +1,13 @@
-// Hostile files the trainer must name, through the CLI as a user runs it (one browser launch): a sharded checkpoint
-// holding a tensor the model does not use (warned, named, as transformers warns "weights not used"), and a stage-one
-// adapter whose finite numbers overflow float32 in the forward: the run stops at its first step naming the operation
-// and the tensor where the first non-finite value appeared, writes nothing, and leaves no browser running.
+// Hostile files and faults the trainer must name, through the CLI as a user runs it: a sharded checkpoint holding a
+// tensor the model does not use (warned, named, as transformers warns "weights not used"); a stage-one adapter whose
+// finite numbers overflow float32 in the forward (the run stops at its first step naming the operation and tensor
+// where the first non-finite value appeared); an adapter holding NaN (refused at import, naming the tensor); a GPU
+// allocation that fails in the first step (the sizes and what to lower, no step logged, no checkpoint); --resume with
+// nothing to resume. Each writes nothing and leaves no browser running.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { GPU_FAULT_VARIABLE } from '../apps/cli/src/gpu-fault.ts';
 import { parseSafetensors, weightToFloat32, writeSafetensors } from '../packages/trainer/src/model/safetensors.ts';
 import { cliProcess, expectNoBrowserLeft } from './support/cli.ts';
 import { cleanEnv, DPO_ROWS, expectRejection, LLAMA, MODEL_FILES, SFT_ROWS, workspace } from './support/workspace.ts';
@@ -27,22 +30,24 @@ function shardedWithExtra(): string {
   return dir;
 }
 
-/** The fixture's adapter with layer 1's v_proj A and B at 1e30: finite (accepted at load), but z B^T overflows. */
-function overflowingAdapter(): string {
+/** The fixture's adapter in folder `name`, with `damage` applied to the data of each tensor whose name has `part`. */
+function damagedAdapter(name: string, part: string, damage: (data: Float32Array) => void): string {
   const from = join(LLAMA, 'adapter');
-  const dir = ws.path('overflowing-adapter');
+  const dir = ws.path(name);
   mkdirSync(dir);
   copyFileSync(join(from, 'adapter_config.json'), join(dir, 'adapter_config.json'));
   const bytes = new Uint8Array(readFileSync(join(from, 'adapter_model.safetensors')));
   const parsed = parseSafetensors('adapter_model.safetensors', bytes);
   const tensors = [...parsed.tensors.values()].map((t) => {
     const data = weightToFloat32('adapter_model.safetensors', bytes, parsed.dataOffset, t);
-    if (t.name.includes('layers.1.self_attn.v_proj')) data.fill(1e30);
+    if (t.name.includes(part)) damage(data);
     return { name: t.name, shape: t.shape, data };
   });
   writeFileSync(join(dir, 'adapter_model.safetensors'), writeSafetensors(tensors));
   return dir;
 }
+/** Layer 1's v_proj A and B at 1e30: finite (accepted at load), but z B^T overflows. */
+const overflowingAdapter = () => damagedAdapter('overflowing-adapter', 'layers.1.self_attn.v_proj', (d) => d.fill(1e30));
 
 describe('named, never computed through', () => {
   it('an unused tensor is warned by name; an overflow stops step 1 naming its operation and tensor; nothing is written', async () => {
@@ -88,6 +93,65 @@ describe('named, never computed through', () => {
       /"num_hidden_layers" 10000000 and "vocab_size" \d+ make a model of at least [\d.e+]+ parameters, whose weights alone need [\d.]+ [KMGTP]iB in bfloat16/,
       'Check these fields, or pick a smaller model.',
     );
+    expect(existsSync(out)).toBe(false);
+    await expectNoBrowserLeft(profile);
+  });
+
+  it('an adapter holding NaN is refused at import, naming the tensor and the element; nothing is written', async () => {
+    const adapter = damagedAdapter('nan-adapter', 'layers.0.mlp.down_proj.lora_B', (d) => {
+      d[5] = Number.NaN;
+    });
+    const out = ws.path('nan-out');
+    const profile = ws.path('profile-nan');
+    const data = ws.jsonl('dpo-nan.jsonl', DPO_ROWS);
+    const args = ['train', '--method', 'dpo', '--model', LLAMA, '--data', data, '--out', out, '--adapter', adapter, '--max-steps', '1'];
+    const r = await cliProcess(args, cleanEnv({ WEBTUNE_PROFILE_DIR: profile })).done;
+    expectRejection(
+      r,
+      'train',
+      1,
+      `--adapter ${adapter} (trained on llama-gqa-bf16): adapter_model.safetensors: tensor "base_model.model.model.layers.0.mlp.down_proj.lora_B.weight": holds NaN at element 5 of`,
+      '(1 non-finite in all): the weights are damaged or come from a diverged run; use another checkpoint',
+    );
+    expect(r.stderr).not.toMatch(/^step /m);
+    expect(existsSync(out)).toBe(false);
+    await expectNoBrowserLeft(profile);
+  });
+});
+
+describe('a GPU allocation that fails in the first step, then --resume with nothing to resume', () => {
+  const out = ws.path('oom-out');
+  const profile = ws.path('profile-oom');
+  const data = ws.jsonl('sft-oom.jsonl', SFT_ROWS);
+  const args = ['train', '--method', 'sft', '--model', LLAMA, '--data', data, '--out', out, '--max-length', '32', '--batch-size', '2'];
+
+  it('out of memory in step 1: the sizes and what to lower, no step logged, nothing written, no checkpoint, no browser', async () => {
+    // The logits (vocabulary x tokens) are the first step's largest activation: where a real run runs out first.
+    // --save-minutes this small would checkpoint step 1, had it ended clean.
+    const env = cleanEnv({ WEBTUNE_PROFILE_DIR: profile, [GPU_FAULT_VARIABLE]: 'out-of-memory:^logits$' });
+    const r = await cliProcess([...args, '--max-steps', '2', '--save-minutes', '0.000001'], env).done;
+    expectRejection(
+      r,
+      'train',
+      1,
+      "Out of GPU memory during the SFT run's buffers and first step (batch size 2, max_length 32, LoRA r 16) " +
+        `(injected by ${GPU_FAULT_VARIABLE}: no memory for buffer "logits" of 61440 bytes). Use a smaller batch size or ` +
+        'max length, a smaller LoRA rank, or a smaller model; closing other GPU-heavy tabs and apps also frees memory.',
+    );
+    expect(r.stderr).not.toMatch(/^(step|checkpoint|log) /m);
+    expect(existsSync(out)).toBe(false);
+    await expectNoBrowserLeft(profile);
+  });
+
+  it('--resume then finds no interrupted run (the failed step saved none): exit 2 before the model loads', async () => {
+    const r = await cliProcess([...args, '--max-steps', '2', '--resume'], cleanEnv({ WEBTUNE_PROFILE_DIR: profile })).done;
+    expectRejection(
+      r,
+      'train',
+      2,
+      `--resume: no interrupted run of --out ${out} in the browser profile ${profile}; run without --resume to start`,
+    );
+    expect(r.stderr).not.toContain('model:');
     expect(existsSync(out)).toBe(false);
     await expectNoBrowserLeft(profile);
   });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { type GpuChoice, type GpuSession, openGpuSession } from '@webtune/harness';
 import type { TrainerApi, TrainerHandlers } from '@webtune/trainer';
 import { webtuneTrainer } from '@webtune/trainer/vite';
+import { gpuFault } from './gpu-fault.ts';
 import { handleSignals } from './interrupt.ts';
 import { localMounts } from './mount.ts';
 import { fromWire, toWire, type Wire, type WireEvent } from './wire.ts';
@@ -62,7 +63,7 @@ export class Engine {
       openGpuSession({
         path: CLI_PAGE,
         gpu: options.gpu,
-        plugins: [webtuneTrainer(), localMounts(mounts)],
+        plugins: [webtuneTrainer(), localMounts(mounts), ...gpuFault()],
         userDataDir,
         verbose: options.verbose,
         ownSignals: true, // interrupt.ts: Ctrl-C stops a run cleanly
