@@ -56,9 +56,9 @@ export function folderName(files: PathedFiles, fallback: string): string {
   return parts.length > 1 ? parts[parts.length - 2] : fallback;
 }
 
-/** Offer bytes as a download. */
-export function download(data: Uint8Array | string, name: string, type = 'application/octet-stream'): void {
-  const blob = new Blob([data as BlobPart], { type });
+/** Offer bytes (or a Blob already built) as a download. */
+export function download(data: Uint8Array | string | Blob, name: string, type = 'application/octet-stream'): void {
+  const blob = data instanceof Blob ? data : new Blob([data as BlobPart], { type });
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
