@@ -28,6 +28,18 @@ describe('streamExport', () => {
     expect(Buffer.compare(a, big), 'the chunks put back together are the file').toBe(0);
   });
 
+  it('sends chunks that own their buffer (posted to the page, a view would carry the whole buffer with it)', async () => {
+    const sizes: [number, number][] = [];
+    const block = new Uint8Array(EXPORT_CHUNK_BYTES * 3).subarray(8, 8 + EXPORT_CHUNK_BYTES + 10);
+    await streamExport([{ name: 'a.bin', size: block.length, write: (sink) => Promise.resolve(sink.write(block)) }], (c) => {
+      sizes.push([c.data.length, c.data.buffer.byteLength]);
+    });
+    expect(sizes).toEqual([
+      [EXPORT_CHUNK_BYTES, EXPORT_CHUNK_BYTES],
+      [10, 10],
+    ]);
+  });
+
   it('stops at the first chunk the client fails to write, with its error', async () => {
     const seen: string[] = [];
     const failing = async (c: ExportChunk) => {

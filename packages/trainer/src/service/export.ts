@@ -142,13 +142,19 @@ async function trlRun(
 
 export const describeFiles = (files: ExportFile[]): ExportedFile[] => files.map(({ name, size }) => ({ name, size }));
 
-/** Streams every file of `files` into `onChunk`, in order, awaiting each chunk. */
+/**
+ * Streams every file of `files` into `onChunk`, in order, awaiting each chunk. Each chunk owns its buffer: posted to
+ * the page, a view into a larger buffer (a 16 MB block of a tensor) is cloned with the whole buffer, so a download
+ * built from the chunks would hold every block several times over.
+ */
 export async function streamExport(files: ExportFile[], onChunk: (chunk: ExportChunk) => Promise<void> | void): Promise<void> {
   for (const file of files) {
     await writeChecked(file, {
       async write(bytes) {
-        for (let at = 0; at < bytes.length; at += EXPORT_CHUNK_BYTES)
-          await onChunk({ file: file.name, data: bytes.subarray(at, at + EXPORT_CHUNK_BYTES) });
+        for (let at = 0; at < bytes.length; at += EXPORT_CHUNK_BYTES) {
+          const whole = at === 0 && bytes.length <= EXPORT_CHUNK_BYTES && bytes.byteLength === bytes.buffer.byteLength;
+          await onChunk({ file: file.name, data: whole ? bytes : bytes.slice(at, at + EXPORT_CHUNK_BYTES) });
+        }
       },
     });
   }

@@ -7,6 +7,7 @@
 // A chain of adapters (a DPO adapter trained on an SFT one) is written as their exact stack (store/stack.ts).
 import type { ModelConfig } from '../../model/config.ts';
 import { loraScale } from '../../model/lora.ts';
+import { LORA_TARGETS, type LoraTarget } from '../../model/lora-config.ts';
 import { adapterModules, type StackInput, stackAdapters } from '../../store/stack.ts';
 import { encodeFloats } from '../dtype.ts';
 import type { ExportFile } from '../files.ts';
@@ -34,7 +35,10 @@ export function ggufLoraFile(config: ModelConfig, adapters: StackInput[], o: Ggu
     ['adapter.lora.alpha', { type: 'f32', value: alpha }],
     ['general.quantization_version', { type: 'u32', value: 2 }],
   ];
-  const modules = [...adapterModules(rec).values()].sort((a, b) => a.module.layer - b.module.layer);
+  // Layer by layer, each in the model's module order (q, k, v, o, gate, up, down), whatever order the adapter's
+  // tensors were listed in: the same adapter makes the same file, trained here or imported from a PEFT folder.
+  const order = (m: { layer: number; target: LoraTarget }) => m.layer * LORA_TARGETS.length + LORA_TARGETS.indexOf(m.target);
+  const modules = [...adapterModules(rec).values()].sort((a, b) => order(a.module) - order(b.module));
   const tensors: GgufTensor[] = [];
   for (const { module, A, B } of modules) {
     const name = ggufTensorName(`${module.path}.weight`);
