@@ -1,9 +1,11 @@
-// The Export panel of the Adapters screen, in one browser session on the demo model: an SFT adapter trained for one
-// step, then exported in every format. What the browser saves is byte for byte what the Node writers give for the
-// same model and adapter (read back from the PEFT export itself), and those writers are checked against llama.cpp and
-// PyTorch (export/gguf/llama-cpp.test.ts, export/merge.test.ts). Single files go through the File System Access path
-// (a save picker answered with a file of the origin-private file system) or a download; folders arrive as one .zip.
-// A cancelled or failed write leaves no file.
+// The Export panel of the Adapters screen, in one browser session on the demo model: the shipped SFT adapter imported
+// (no training here: the Train screen has its own tests), then exported in every format. What the browser saves is
+// byte for byte what the Node writers give for the same model and adapter (read back from the PEFT export itself),
+// and those writers are checked against llama.cpp and PyTorch (export/gguf/llama-cpp.test.ts, export/merge.test.ts).
+// Single files go through the File System Access path (a save picker answered with a file of the origin-private file
+// system) or a download; folders arrive as one .zip. A cancelled or failed write leaves no file.
+// Bytes are compared by expectSameBytes, never toEqual: a failed toEqual of two megabyte arrays has vitest diff them
+// element by element, which blocks Node for hours (and with it every timeout): the hang this file once had.
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,11 +23,13 @@ import { unzip } from '../packages/trainer/src/store/zip.ts';
 import {
   byTestId,
   click,
+  expectSameBytes,
   goodSft,
   goTo,
   openStudio,
   overflowing,
   resize,
+  STUDIO,
   type StudioSession,
   text,
   typeInto,
@@ -46,6 +50,19 @@ const json = (n: string) => JSON.parse(new TextDecoder().decode(demoFiles.get(n)
 const tokenizer = { json: json('tokenizer.json'), config: json('tokenizer_config.json') };
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const sftFile = writeTemp('export-cards.jsonl', goodSft());
+/**
+ * The demo's shipped SFT adapter (scripts/demo/ship-adapters.sh) as a PEFT folder to import, naming the demo model as
+ * its base (the shipped config names the training script's folder, "model"; the panel offers adapters of the loaded model).
+ */
+const shippedSft = (() => {
+  const from = join(STUDIO, 'public/demo/adapters/quick/sft');
+  const dir = mkdtempSync(join(tmpdir(), 'webtune-export-adapter-'));
+  for (const f of ['adapter_model.safetensors', 'training_config.json', 'README.md'])
+    writeFileSync(join(dir, f), readFileSync(join(from, f)));
+  const config = JSON.parse(readFileSync(join(from, 'adapter_config.json'), 'utf8'));
+  writeFileSync(join(dir, 'adapter_config.json'), JSON.stringify({ ...config, base_model_name_or_path: 'webtune-demo' }));
+  return ['adapter_config.json', 'adapter_model.safetensors', 'training_config.json', 'README.md'].map((f) => join(dir, f));
+})();
 
 /** The adapter the page trained, read back from its own PEFT export; its name as the panel shows it. */
 let adapter: AdapterRecord;
@@ -128,29 +145,17 @@ const opfsSha = (name: string) =>
 const noPicker = () => s.page.evaluate(() => ((window as unknown as { showSaveFilePicker: unknown }).showSaveFilePicker = undefined));
 
 describe('studio: export', () => {
-  it('trains one SFT step on the demo model and offers every format with its size before writing', async () => {
+  it('imports the shipped SFT adapter and offers every format with its size before writing', async () => {
     const { page } = s;
     await click(page, byTestId('load-demo'));
     await waitForText(page, byTestId('model-info'), /the demo model/);
     await goTo(page, 'data');
     await upload(page, byTestId('data-drop-file'), sftFile);
     await waitForText(page, byTestId('data-report'), /export-cards\.jsonl/);
-    await goTo(page, 'train');
-    await click(page, byTestId('train-method-sft'));
-    await page.$$eval('details', (ds) => {
-      for (const d of ds) (d as HTMLDetailsElement).open = true;
-    });
-    for (const [flag, value] of [
-      ['max-steps', '1'],
-      ['batch-size', '2'],
-      ['max-length', '48'],
-      ['learning-rate', '0.002'],
-    ])
-      await typeInto(page, `[data-param="${flag}"]`, value);
-    await click(page, byTestId('start-training'));
-    await waitForText(page, byTestId('run-done'), /Saved as/, 480_000);
     await goTo(page, 'adapters');
-    adapterName = await text(page, byTestId('adapter-name'));
+    await typeInto(page, '#import-name', 'export cards');
+    await upload(page, byTestId('adapter-import-file'), ...shippedSft);
+    adapterName = await waitForText(page, byTestId('adapter-name'), /export cards/);
     const id = await page.$eval(byTestId('adapter'), (e) => e.getAttribute('data-adapter-id'));
     await page.select(byTestId('export-adapter'), id as string);
     // An adapter format needs the adapter; every format shows its exact size before a byte is written.
@@ -183,7 +188,7 @@ describe('studio: export', () => {
     const want = await fileBytes(
       ggufModelFile(mergeAdapters(base, [adapter]), { type: 'F16', name: `webtune-demo + ${adapterName}`, tokenizer }),
     );
-    expect(await opfsSha(name)).toBe(sha256(want));
+    expect(await opfsSha(name), name).toBe(sha256(want));
   });
 
   it('merged BF16, ollama Q8_0, gguf-lora and trl-run: downloads as the Node writers give them', async () => {
@@ -193,7 +198,7 @@ describe('studio: export', () => {
 
     const mergedZip = unzip(await downloaded(`${stem}-merged.zip`, await exportAs('merged', 'BF16')));
     const [weights] = safetensorsFiles(merged, 'BF16');
-    expect(mergedZip.get(`${stem}-merged/model.safetensors`)).toEqual(await fileBytes(weights));
+    expectSameBytes(mergedZip.get(`${stem}-merged/model.safetensors`), await fileBytes(weights), 'merged model.safetensors');
     expect([...mergedZip.keys()].map((k) => k.slice(stem.length + 8)).sort()).toEqual([
       'README.md',
       'config.json',
@@ -205,17 +210,18 @@ describe('studio: export', () => {
 
     const ollama = unzip(await downloaded(`${stem}-ollama.zip`, await exportAs('ollama', 'Q8_0')));
     const q8 = await fileBytes(ggufModelFile(merged, { type: 'Q8_0', name: `webtune-demo + ${adapterName}`, tokenizer }));
-    expect(ollama.get(`${stem}-ollama/model.gguf`)).toEqual(q8);
+    expectSameBytes(ollama.get(`${stem}-ollama/model.gguf`), q8, 'ollama model.gguf');
     expect(new TextDecoder().decode(ollama.get(`${stem}-ollama/Modelfile`))).toContain('FROM ./model.gguf\n');
 
     const lora = await downloaded(`${stem}-lora-f32.gguf`, await exportAs('gguf-lora', 'F32'));
-    expect(lora).toEqual(await fileBytes(ggufLoraFile(base.config, [adapter], { name: `webtune-demo + ${adapterName}` })));
+    expectSameBytes(lora, await fileBytes(ggufLoraFile(base.config, [adapter], { name: `webtune-demo + ${adapterName}` })), 'lora');
 
     const run = unzip(await downloaded(`${stem}-trl-run.zip`, await exportAs('trl-run')));
     expect(new TextDecoder().decode(run.get(`${stem}-trl-run/train.jsonl`))).toBe(readFileSync(sftFile, 'utf8'));
     expect(new TextDecoder().decode(run.get(`${stem}-trl-run/README.md`))).toContain('trl sft --config config.yaml');
     expect(await waitForOutcome('saved')).toBe(`Saved ${stem}-trl-run.zip to your downloads.`);
   });
+
   it('a cancelled export and a failed write leave no file, and say so', async () => {
     const { page } = s;
     await pickIntoOpfs({ delayMs: 1500 });

@@ -296,6 +296,18 @@ export async function waitForDownload(dir: string, pattern: RegExp, timeout = 60
   throw new Error(`no download matching ${pattern} in ${dir} after ${timeout} ms (have: ${readdirSync(dir).join(', ') || 'nothing'})`);
 }
 
+/**
+ * Two byte arrays are the same, or the test fails saying where they first differ. Not toEqual: vitest diffs a failed
+ * toEqual element by element, which for arrays of megabytes blocks Node (and every timeout) for hours.
+ */
+export function expectSameBytes(got: Uint8Array | undefined, want: Uint8Array, what: string): void {
+  if (!got) throw new Error(`${what}: missing`);
+  if (Buffer.compare(got, want) === 0) return;
+  let at = 0;
+  while (at < got.length && at < want.length && got[at] === want[at]) at++;
+  throw new Error(`${what}: ${got.length} bytes, expected ${want.length}; the first difference is at byte ${at}`);
+}
+
 // ---- datasets --------------------------------------------------------------------------------------------------
 
 const ANIMALS: [string, string, string][] = [
