@@ -75,17 +75,31 @@ export function readAdapterDir(value: string, flag = 'adapter'): AdapterFiles {
   return { dir: value, flag, files, baseModel };
 }
 
-export function readDataFile(value: string | undefined, flag = '--data'): { text: string; file: string } {
-  if (!value) throw new UsageError(`${flag} is required: a JSONL file`);
+/**
+ * A text file the user named with `flag`: strict UTF-8, size-checked, read before any browser starts. Whatever keeps it
+ * from being read (no such file, a folder, a device or a pipe, no permission) is a UsageError naming the flag.
+ */
+export function readTextFile(flag: string, value: string): { text: string; file: string } {
   const path = resolve(value);
-  if (!existsSync(path) || !statSync(path).isFile()) throw new UsageError(`${flag} ${value}: no such file`);
-  const file = basename(path);
+  if (!existsSync(path)) throw new UsageError(`${flag} ${value}: no such file`);
+  const stat = statSync(path);
+  if (stat.isDirectory()) throw new UsageError(`${flag} ${value} is a folder: give a JSONL file`);
+  // A device (/dev/zero) or a pipe has no size to check and may never end.
+  if (!stat.isFile()) throw new UsageError(`${flag} ${value} is not a regular file (a device, pipe or socket): give a JSONL file`);
   try {
     // Strict UTF-8 (readFileSync's 'utf8' would put U+FFFD in place of bad bytes and train on them), size checked first.
-    checkDatasetSize(value, statSync(path).size);
-    return { text: decodeDataset(value, readFileSync(path)), file };
+    checkDatasetSize(value, stat.size);
+    return { text: decodeDataset(value, readFileSync(path)), file: basename(path) };
   } catch (err) {
     if (err instanceof DatasetEncodingError) throw new UsageError(`${flag} ${err.message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw new UsageError(`${flag} ${value} cannot be read: permission denied`);
+    if (code === 'EISDIR' || code === 'EIO') throw new UsageError(`${flag} ${value} cannot be read (${code})`);
     throw err;
   }
+}
+
+export function readDataFile(value: string | undefined, flag = '--data'): { text: string; file: string } {
+  if (!value) throw new UsageError(`${flag} is required: a JSONL file`);
+  return readTextFile(flag, value);
 }

@@ -1,22 +1,13 @@
 // What the pairs commands (candidates, pairs, ab) share: reading their input files strictly (UTF-8, size-checked,
 // each named by its flag) and the sampling flags. Everything here runs in Node, before any browser starts.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
-import { checkDatasetSize, DatasetEncodingError, decodeDataset, PairsError } from '@webtune/trainer';
+import { PairsError } from '@webtune/trainer';
 import { integerOption, numberOption, UsageError } from '../args.ts';
+import { readTextFile } from '../model-arg.ts';
 
 /** A text file given as `--<flag> <value>`: its text and base name, or a UsageError naming the flag. */
 export function readInputFile(flag: string, value: string | undefined, what: string): { text: string; file: string } {
   if (!value) throw new UsageError(`--${flag} is required: ${what}`);
-  const path = resolve(value);
-  if (!existsSync(path) || !statSync(path).isFile()) throw new UsageError(`--${flag} ${value}: no such file`);
-  try {
-    checkDatasetSize(value, statSync(path).size);
-    return { text: decodeDataset(value, readFileSync(path)), file: basename(path) };
-  } catch (err) {
-    if (err instanceof DatasetEncodingError) throw new UsageError(`--${flag} ${err.message}`);
-    throw err;
-  }
+  return readTextFile(`--${flag}`, value);
 }
 
 /** `read()`'s result; a PairsError (a bad line of a file, checked in Node) becomes a usage error: exit 2, one line. */

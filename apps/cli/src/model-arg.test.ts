@@ -1,0 +1,42 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { UsageError } from './args.ts';
+import { readTextFile } from './model-arg.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'webtune-model-arg-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The UsageError `readTextFile` throws, as the user reads it. */
+const refusal = (value: string) => {
+  try {
+    readTextFile('--data', value);
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError);
+    return (err as Error).message;
+  }
+  throw new Error(`${value} was read`);
+};
+
+describe('readTextFile: whatever keeps a file from being read is named, with the flag', () => {
+  it('reads a UTF-8 file and names it by its base name', () => {
+    const file = join(dir, 'rows.jsonl');
+    writeFileSync(file, '{"text":"café"}\n');
+    expect(readTextFile('--data', file)).toEqual({ text: '{"text":"café"}\n', file: 'rows.jsonl' });
+  });
+
+  it('no such file, a folder, a device, a pipe', () => {
+    expect(refusal(join(dir, 'gone.jsonl'))).toBe(`--data ${join(dir, 'gone.jsonl')}: no such file`);
+    expect(refusal(dir)).toBe(`--data ${dir} is a folder: give a JSONL file`);
+    for (const device of ['/dev/zero', '/dev/null'])
+      expect(refusal(device)).toBe(`--data ${device} is not a regular file (a device, pipe or socket): give a JSONL file`);
+  });
+
+  it.skipIf(process.getuid?.() === 0)('a file without read permission', () => {
+    const file = join(dir, 'locked.jsonl');
+    writeFileSync(file, '{}\n');
+    chmodSync(file, 0o000);
+    expect(refusal(file)).toBe(`--data ${file} cannot be read: permission denied`);
+  });
+});
