@@ -110,6 +110,26 @@ describe('settings that would do nothing are refused, naming the flag', () => {
   it('a learning rate of 0', () => {
     const c = { ...defaultConfig('sft'), learningRate: 0 };
     expect(() => validateConfig(c)).toThrow('--learning-rate (learning_rate) is 0: the adapter would never change');
+    // Not 0 in float64, but 0 on the GPU.
+    expect(() => validateConfig({ ...c, learningRate: 1e-300 })).toThrow(
+      '--learning-rate (learning_rate) is 0 in float32 (1e-300): the adapter would never change',
+    );
+    expect(() => validateConfig({ ...c, learningRate: 1e-30 })).not.toThrow();
+  });
+
+  it('a LoRA target module named twice', () => {
+    const c = defaultConfig('sft');
+    expect(() => validateConfig({ ...c, lora: { ...c.lora, targetModules: ['q_proj', 'v_proj', 'q_proj'] } })).toThrow(
+      '--target-modules (target_modules) names q_proj more than once: give each module once',
+    );
+  });
+
+  it('an AdamW epsilon of 0 (or 0 in float32), which makes LoRA A NaN at its first step', () => {
+    for (const adamEpsilon of [0, 1e-50]) {
+      const c = { ...defaultConfig('sft'), adamEpsilon };
+      expect(() => validateConfig(c)).toThrow('--adam-epsilon (adam_epsilon) is 0: AdamW would divide 0 by 0 wherever a gradient is zero');
+    }
+    expect(() => validateConfig({ ...defaultConfig('sft'), adamEpsilon: 1e-12 })).not.toThrow();
   });
 
   it('label smoothing with the ipo or hinge loss (sigmoid only); 0 is fine with any loss', () => {

@@ -439,6 +439,9 @@ export function validateConfig(c: TrainConfig): void {
         throw new ConfigValueError(`${where} needs at least one of ${LORA_TARGETS.join(', ')}`);
       const bad = list.filter((t) => !(LORA_TARGETS as readonly string[]).includes(t));
       if (bad.length > 0) throw new ConfigValueError(`${where}: unknown module ${bad.join(', ')}; choose from ${LORA_TARGETS.join(', ')}`);
+      const twice = list.filter((t, i) => list.indexOf(t) !== i);
+      if (twice.length > 0)
+        throw new ConfigValueError(`${where} names ${[...new Set(twice)].join(', ')} more than once: give each module once`);
     } else if (p.kind.type === 'boolean') {
       if (typeof v !== 'boolean') throw new ConfigValueError(`${where} must be true or false, got ${JSON.stringify(v)}`);
     } else {
@@ -449,9 +452,15 @@ export function validateConfig(c: TrainConfig): void {
         throw new ConfigValueError(`${where} must be between ${p.kind.min} and ${p.kind.max}, got ${n}`);
     }
   }
-  if (c.learningRate === 0)
+  // The GPU computes in float32: a rate below its smallest value is 0 there.
+  if (Math.fround(c.learningRate) === 0)
     throw new ConfigValueError(
-      '--learning-rate (learning_rate) is 0: the adapter would never change; give a positive rate (e.g. 2e-4 for SFT)',
+      `--learning-rate (learning_rate) is 0${c.learningRate === 0 ? '' : ` in float32 (${c.learningRate})`}: the adapter would never change; give a positive rate (e.g. 2e-4 for SFT)`,
+    );
+  // AdamW divides by sqrt(v) + eps; LoRA's B starts at zero, so A's gradient is zero at step 1 and 0 / 0 is NaN.
+  if (Math.fround(c.adamEpsilon) === 0)
+    throw new ConfigValueError(
+      '--adam-epsilon (adam_epsilon) is 0: AdamW would divide 0 by 0 wherever a gradient is zero (LoRA A at step 1, its B starting at zero), making the adapter NaN; give a small positive value (TRL: 1e-8)',
     );
   // TRL warns and ignores it; here a setting that does nothing is refused, as the other method's flags are.
   if (c.method === 'dpo' && c.labelSmoothing > 0 && c.lossType !== 'sigmoid')
