@@ -67,7 +67,7 @@ describe('named, never computed through', () => {
       r,
       'train',
       1,
-      /^Training stopped at step 1: the loss is NaN\. The adapter keeps its weights from step 0\./,
+      /^Training stopped at step 1: the loss is NaN\. No step was completed, so nothing is saved; no update was made yet, so the learning rate is not the cause: check the model, the stage-one adapter and the data/,
       /It first appeared at operation \d+ of \d+, "L1\.v_proj lora_B", which wrote (NaN|-?Infinity) into activation v \(element \d+ of \d+\)\.$/,
     );
     expect(existsSync(out), 'a run that kept no step wrote --out').toBe(false);

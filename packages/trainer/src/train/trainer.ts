@@ -261,11 +261,12 @@ export async function runTraining(
       const what = Number.isFinite(loss) ? `the gradient norm is ${norm}` : `the loss is ${loss}`;
       const scene = { gpu, pool: model.pool, adapter, grads };
       const origin = await locateNonFinite(scene, window.length, (i) => objective.microBatch(window[i], totals, dropoutSeed(i)));
-      return stopped(
-        'diverged',
-        `Training stopped at step ${stepNumber}: ${what}. The adapter keeps its weights from step ${state.optimizerStep}. ` +
-          `Lower the learning rate, keep gradient clipping on (max_grad_norm 1.0), or check the data for very long or empty answers. ${origin}`,
-      );
+      // Before the first update the learning rate cannot be the cause, and there are no weights to keep.
+      const kept =
+        state.optimizerStep > 0
+          ? `The adapter keeps its weights from step ${state.optimizerStep}. Lower the learning rate, keep gradient clipping on (max_grad_norm 1.0), or check the data for very long or empty answers.`
+          : 'No step was completed, so nothing is saved; no update was made yet, so the learning rate is not the cause: check the model, the stage-one adapter and the data (very long or empty answers).';
+      return stopped('diverged', `Training stopped at step ${stepNumber}: ${what}. ${kept} ${origin}`);
     }
     const lr = lrForStep(config.lrSchedulerType, config.learningRate, stepNumber, config.warmupSteps, total);
     optimizer.update({ lr, step: stepNumber });
