@@ -44,6 +44,25 @@ describe('parseJsonl', () => {
     expect(r.errors.map((e) => e.line)).toEqual([2]);
   });
 
+  it('refuses a lone surrogate escape (half a UTF-16 pair) in a value or a key, and keeps a pair and an escaped backslash', () => {
+    const r = parseJsonl(
+      [
+        String.raw`{"prompt":"Hi \ud800 there","completion":" ok"}`,
+        String.raw`{"messages":[{"role":"user","content":"x\udfff"}]}`,
+        String.raw`{"\udc00":1}`,
+        String.raw`{"t":"\ud83d\ude00 and \\ud800 as text"}`,
+      ].join('\n'),
+    );
+    expect(r.rows).toEqual([{ line: 4, value: { t: '\u{1F600} and \\ud800 as text' } }]);
+    const reason = (hex: string) =>
+      `lone UTF-16 surrogate: \\u${hex} is half of a surrogate pair, not a character (it would be trained as U+FFFD); fix the escape`;
+    expect(r.errors).toEqual([
+      { line: 1, reason: reason('d800') },
+      { line: 2, reason: reason('dfff') },
+      { line: 3, reason: reason('dc00') },
+    ]);
+  });
+
   it('returns nothing for an empty text', () => {
     expect(parseJsonl('')).toEqual({ rows: [], errors: [] });
     expect(parseJsonl('\n\r\n')).toEqual({ rows: [], errors: [] });

@@ -16,13 +16,39 @@ export function parseJsonl(text: string): JsonlResult {
     const raw = lines[i];
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (line.trim() === '') continue;
+    let value: unknown;
     try {
-      rows.push({ line: i + 1, value: JSON.parse(line) });
+      value = JSON.parse(line);
     } catch (e) {
       errors.push({ line: i + 1, reason: `invalid JSON: ${(e as Error).message}` });
+      continue;
     }
+    // Only a \u escape can make one: UTF-8 text (checked by decodeDataset) cannot.
+    const lone = line.includes('\\u') ? loneSurrogate(value) : null;
+    if (lone === null) rows.push({ line: i + 1, value });
+    else
+      errors.push({
+        line: i + 1,
+        reason: `lone UTF-16 surrogate: \\u${lone.toString(16)} is half of a surrogate pair, not a character (it would be trained as U+FFFD); fix the escape`,
+      });
   }
   return { rows, errors };
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** The code unit of the first lone surrogate in any string (key or value) of `value`, or null. */
+function loneSurrogate(value: unknown): number | null {
+  if (typeof value === 'string') {
+    const m = LONE_SURROGATE.exec(value);
+    return m ? m[0].charCodeAt(0) : null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  for (const [k, v] of Array.isArray(value) ? value.entries() : Object.entries(value)) {
+    const found = loneSurrogate(k) ?? loneSurrogate(v);
+    if (found !== null) return found;
+  }
+  return null;
 }
 
 /**
