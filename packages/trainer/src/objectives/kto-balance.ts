@@ -13,6 +13,18 @@ export function ktoBalance(
   desirableWeight: number,
   undesirableWeight: number,
 ): KtoBalance {
+  // One label alone: no weight can make up for rows that are not there (TRL's ranges, computed with a count of 1 for
+  // the missing label, would suggest one anyway).
+  if (desirable + undesirable > 0 && (desirable === 0 || undesirable === 0)) {
+    const up = undesirable === 0;
+    return {
+      desirable,
+      undesirable,
+      warning: up
+        ? `all ${desirable} rows are desirable (label true) and none undesirable: KTO then only raises these answers (against its KL baseline), with nothing to lower, and no weight changes that; add rows labelled false, or train SFT on these answers.`
+        : `all ${undesirable} rows are undesirable (label false) and none desirable: KTO then only lowers these answers, with nothing to raise, and no weight changes that; add rows labelled true.`,
+    };
+  }
   // As TRL: counts of at least 1, bounds rounded to 2 decimals, a warning only when neither weight is in its range.
   const [d, u] = [Math.max(desirable, 1), Math.max(desirable + undesirable - Math.max(desirable, 1), 1)];
   if (d === u) return { desirable, undesirable };

@@ -91,4 +91,15 @@ describe('KTO desirable/undesirable balance', () => {
         'desirable_weight in [3, 3.99] OR undesirable_weight in [0.25, 0.33] (not both), as TRL advises.',
     );
   });
+  it('says plainly when every row has one label, where no weight can help', () => {
+    expect(ktoBalance(labels(4, 0), 1, 1).warning).toBe(
+      'all 4 rows are desirable (label true) and none undesirable: KTO then only raises these answers (against its KL ' +
+        'baseline), with nothing to lower, and no weight changes that; add rows labelled false, or train SFT on these answers.',
+    );
+    expect(ktoBalance(labels(0, 3), 1, 1).warning).toBe(
+      'all 3 rows are undesirable (label false) and none desirable: KTO then only lowers these answers, with nothing to ' +
+        'raise, and no weight changes that; add rows labelled true.',
+    );
+    expect(ktoBalance(labels(0, 0), 1, 1).warning).toBeUndefined();
+  });
 });
