@@ -31,8 +31,8 @@ function logitsError(name: string, weights: Weights) {
 }
 
 describe('merged model', () => {
-  // forward64 does Qwen3's q/k norms and Mistral's and Qwen3's sliding windows; Gemma 3 and SmolLM3's NoPE layers not.
-  for (const name of [...LLAMA_QWEN2_FIXTURES, 'qwen3-qknorm-bf16', 'mistral-window-f32']) {
+  // forward64 does Qwen3's q/k norms, Mistral's and Qwen3's sliding windows and Gemma 3; SmolLM3's NoPE layers not.
+  for (const name of [...LLAMA_QWEN2_FIXTURES, 'qwen3-qknorm-bf16', 'mistral-window-f32', 'gemma3-sandwich-bf16']) {
     it(`${name}: merged f32 safetensors, read back, give the golden base+LoRA logits`, async () => {
       const { base } = await loadBase(`${FIXTURE_ROOT}/${name}`);
       const merged = mergeAdapters(base, [loadAdapter(`${FIXTURE_ROOT}/${name}/adapter`)]);
@@ -43,6 +43,28 @@ describe('merged model', () => {
       expect(logitsError(name, await inMemory(reloaded))).toBeLessThanOrEqual(1);
     });
   }
+
+  // Gemma 3 multiplies embeddings by sqrt(hidden_size) rounded to the weights' dtype (model/arch/gemma3.ts). The merged
+  // folder in the base's dtype keeps the base's scale; a float32 folder of a bf16 base says float32, and transformers
+  // (and webtune) then scale by sqrt(48) = 6.9282 rather than bf16's 6.9375: the only change, 0.0104 at most on
+  // logits up to 26.7 for this fixture (its weights read with the base's config match the golden to 1e-5, above).
+  it('gemma3-sandwich-bf16: the merged folder keeps the base config but for torch_dtype, and so the embedding scale', async () => {
+    const { base, files } = await loadBase(`${FIXTURE_ROOT}/gemma3-sandwich-bf16`);
+    const adapter = loadAdapter(`${FIXTURE_ROOT}/gemma3-sandwich-bf16/adapter`);
+    for (const [dtype, scale] of [
+      [undefined, 6.9375],
+      ['F32', Math.fround(Math.sqrt(48))],
+    ] as const) {
+      const out = mergedModelFiles(base, files, [adapter], { baseModel: 'gemma3', dtype });
+      const config = new TextDecoder().decode(await fileBytes(out.find((f) => f.name === 'config.json')!));
+      const reloaded = await openCheckpointBytes(
+        config,
+        new Map([['model.safetensors', await fileBytes(out.find((f) => f.name === 'model.safetensors')!)]]),
+      );
+      expect({ ...reloaded.config, embedScale: 0, torchDtype: null }).toEqual({ ...base.config, embedScale: 0, torchDtype: null });
+      expect(reloaded.config.embedScale).toBe(scale);
+    }
+  });
 
   it('bf16 and f16 writes are the float32 merge rounded to nearest even, tensor by tensor', async () => {
     const { base } = await loadBase(`${FIXTURE_ROOT}/llama-gqa-bf16`);

@@ -24,6 +24,7 @@ export type GgufValue =
   | { type: 'i32'; value: number }
   | { type: 'f32'; value: number }
   | { type: 'bool'; value: boolean }
+  | { type: 'bool[]'; value: boolean[] }
   | { type: 'string'; value: string }
   | { type: 'string[]'; value: string[] }
   | { type: 'i32[]'; value: ArrayLike<number> }
@@ -118,6 +119,12 @@ function writeValue(out: Bytes, v: GgufValue) {
     case 'string':
       out.u32(T_STRING);
       return out.string(v.value);
+    case 'bool[]':
+      out.u32(T_ARRAY);
+      out.u32(T_BOOL);
+      out.u64(v.value.length);
+      for (const b of v.value) out.u8(b ? 1 : 0);
+      return;
     case 'string[]':
       out.u32(T_ARRAY);
       out.u32(T_STRING);

@@ -57,6 +57,27 @@ async function greedyLlamaCpp(model: LlamaModel, prompt: number[], n = NEW_TOKEN
 /** llama.cpp stops at an end-of-generation token and does not yield it: the reference's tokens before its first EOS. */
 const untilEos = (tokens: number[], eos: number) => (tokens.includes(eos) ? tokens.slice(0, tokens.indexOf(eos)) : tokens);
 
+/**
+ * A fixture with config.json edited (a feature llama.cpp lacks switched off, as released models have it), and its
+ * adapter: Qwen3 and Mistral use sliding windows (and Qwen3 attention biases) the "qwen3" and "llama" GGUFs lack.
+ * Gemma 3's query_pre_attn_scalar becomes head_dim (llama.cpp scales by 1/sqrt(head_dim), as for every released
+ * size but the 27B), and torch_dtype float32: llama.cpp multiplies embeddings by sqrtf(n_embd) in float32, as the
+ * float32 merged model does, where the bf16 checkpoint rounds that scale to bf16 (gemma3.ts). Its sliding layers
+ * (window 4, every other layer) and their RoPE base stay: the prompts run past the window.
+ */
+const VARIANTS = {
+  'qwen3-qknorm-bf16': { use_sliding_window: false, attention_bias: false },
+  'mistral-window-f32': { sliding_window: null },
+  'gemma3-sandwich-bf16': { query_pre_attn_scalar: 16, torch_dtype: 'float32' },
+} as const;
+
+async function loadVariant(name: keyof typeof VARIANTS): Promise<{ base: Checkpoint; files: Map<string, Uint8Array> }> {
+  const { files } = await loadBase(`${FIXTURE_ROOT}/${name}`);
+  const config = { ...JSON.parse(new TextDecoder().decode(files.get('config.json'))), ...VARIANTS[name] };
+  const weights = new Map([['model.safetensors', files.get('model.safetensors') as Uint8Array]]);
+  return { base: await openCheckpointBytes(JSON.stringify(config), weights), files };
+}
+
 function tokenizerOf(files: Map<string, Uint8Array>) {
   const text = (n: string) => JSON.parse(new TextDecoder().decode(files.get(n)));
   return { json: text('tokenizer.json'), config: text('tokenizer_config.json') };
@@ -90,6 +111,9 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
         }
       }, 120_000);
     }
+  }
+
+  for (const name of LLAMA_QWEN2_FIXTURES) {
     it(`${name}: the base GGUF plus the GGUF LoRA continue as the merged model`, async () => {
       const { base, files } = await loadBase(`${FIXTURE_ROOT}/${name}`);
       const adapter = loadAdapter(`${FIXTURE_ROOT}/${name}/adapter`);
@@ -106,7 +130,7 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
         let differs = false;
         for (const text of PROMPTS) {
           const ids = tok.encode(text);
-          const prompt = tok.bosTokenId !== null && base.config.architecture === 'LlamaForCausalLM' ? [tok.bosTokenId, ...ids] : ids;
+          const prompt = tok.bosTokenId !== null && model.tokens.bos !== null ? [tok.bosTokenId, ...ids] : ids;
           const want = greedy64(merged, prompt, NEW_TOKENS);
           const context = await model.createContext({
             contextSize: 64,
@@ -144,9 +168,10 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
   for (const [name, folder, adapter] of [
     ['demo', DEMO_MODEL, null],
     ['llama-gqa-bf16', `${FIXTURE_ROOT}/llama-gqa-bf16`, `${FIXTURE_ROOT}/llama-gqa-bf16/adapter`],
+    ['gemma3-sandwich-bf16', null, `${FIXTURE_ROOT}/gemma3-sandwich-bf16/adapter`],
   ] as const) {
     it(`${name} Q8_0: llama.cpp's greedy tokens are within 2% of the logit range of the merged model's best`, async () => {
-      const { base, files } = await loadBase(folder);
+      const { base, files } = folder === null ? await loadVariant('gemma3-sandwich-bf16') : await loadBase(folder);
       const merged = adapter ? mergeAdapters(base, [loadAdapter(adapter)]) : base;
       const weights = await inMemory(merged);
       const tokenizer = tokenizerOf(files);
@@ -178,21 +203,12 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
     }, 300_000);
   }
 
-  // Qwen3 ("qwen3": the q/k norms) and Mistral ("llama"): the fixtures use sliding windows (and Qwen3's attention
-  // biases), which llama.cpp's architectures do not have and the writer refuses (model.test.ts); these variants of the
-  // same checkpoints switch them off in config.json, which is what a released Qwen3 or a full-attention Mistral is.
-  for (const [name, edits] of [
-    ['qwen3-qknorm-bf16', { use_sliding_window: false, attention_bias: false }],
-    ['mistral-window-f32', { sliding_window: null }],
-  ] as const) {
+  // Qwen3 ("qwen3": the q/k norms), Mistral ("llama") and Gemma 3 ("gemma3": sandwich norms, 1 + w, GeGLU, the
+  // embedding scale, sliding layers with their own RoPE base), as VARIANTS edits them.
+  for (const name of Object.keys(VARIANTS) as (keyof typeof VARIANTS)[]) {
     for (const type of ['F32', 'F16'] as const) {
-      it(`${name} (${Object.keys(edits).join(', ')} off) ${type}: llama.cpp continues greedily as the float64 forward`, async () => {
-        const { files } = await loadBase(`${FIXTURE_ROOT}/${name}`);
-        const config = { ...JSON.parse(new TextDecoder().decode(files.get('config.json'))), ...edits };
-        const base = await openCheckpointBytes(
-          JSON.stringify(config),
-          new Map([['model.safetensors', files.get('model.safetensors') as Uint8Array]]),
-        );
+      it(`${name} (${Object.keys(VARIANTS[name]).join(', ')} edited) ${type}: llama.cpp continues greedily as the float64 forward`, async () => {
+        const { base, files } = await loadVariant(name);
         const merged = mergeAdapters(base, [loadAdapter(`${FIXTURE_ROOT}/${name}/adapter`)]);
         const tokenizer = tokenizerOf(files);
         const path = join(dir, `${name}-variant-${type}.gguf`);
@@ -219,4 +235,54 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
       }, 120_000);
     }
   }
+  // The tiny random Gemma 3 repeats one token whatever the prompt, so agreeing greedy tokens (above) prove little:
+  // here llama.cpp's logits (node-llama-cpp's controlledEvaluate) at every position of a prompt that runs past the
+  // sliding window are held to the float64 forward's, within 5e-4 of that position's logit range (max − min).
+  // Measured: F32 1.7e-4, F16 2.3e-4 (against the f16-rounded merge), base GGUF + GGUF LoRA 1.7e-4; the adapter itself
+  // moves them by 0.21 of the range, and the bf16-rounded embedding scale (gemma3.ts) would be 5.6e-4 off.
+  it("gemma3-sandwich-bf16: llama.cpp's logits at every position are the float64 forward's (F32, F16, base + LoRA)", async () => {
+    const name = 'gemma3-sandwich-bf16';
+    const { base, files } = await loadVariant(name);
+    const adapter = loadAdapter(`${FIXTURE_ROOT}/${name}/adapter`);
+    const merged = mergeAdapters(base, [adapter]);
+    const tokenizer = tokenizerOf(files);
+    const tok = TextTokenizer.fromJson(tokenizer.json, tokenizer.config);
+    const ids = [tok.bosTokenId as number, ...tok.encode('the cat sat on the mat, and then it ran')];
+    const error = async (path: string, reference: Checkpoint, lora?: string) => {
+      const model = await llama.loadModel({ modelPath: path });
+      const context = await model.createContext({
+        contextSize: 64,
+        batchSize: 64,
+        threads: 1,
+        lora: lora ? { adapters: [{ filePath: lora }] } : undefined,
+      });
+      try {
+        const out = await context.getSequence().controlledEvaluate(ids.map((t) => [t, { generateNext: { logits: true } }] as never));
+        const want = forward64(await inMemory(reference), ids);
+        let worst = 0;
+        for (const [i, step] of want.entries()) {
+          const got = out[i]?.next.logits;
+          if (!got) throw new Error(`llama.cpp gave no logits at position ${i}`);
+          const range = Math.max(...step) - Math.min(...step);
+          for (const [v, x] of step.entries()) worst = Math.max(worst, Math.abs((got.get(v as never) ?? Number.NaN) - x) / range);
+        }
+        return worst;
+      } finally {
+        await context.dispose();
+        await model.dispose();
+      }
+    };
+    const write = async (file: string, f: Parameters<typeof fileBytes>[0]) => {
+      writeFileSync(join(dir, file), await fileBytes(f));
+      return join(dir, file);
+    };
+    const f32 = await write('gemma3-F32.gguf', ggufModelFile(merged, { type: 'F32', name, tokenizer }));
+    const f16 = await write('gemma3-F16.gguf', ggufModelFile(merged, { type: 'F16', name, tokenizer }));
+    const baseFile = await write('gemma3-base.gguf', ggufModelFile(base, { type: 'F32', name, tokenizer }));
+    const lora = await write('gemma3-lora.gguf', ggufLoraFile(base.config, [adapter], { name }));
+    expect(await error(f32, merged), 'F32').toBeLessThanOrEqual(5e-4);
+    expect(await error(f16, await asStored(merged, 'F16')), 'F16').toBeLessThanOrEqual(5e-4);
+    expect(await error(baseFile, merged, lora), 'base + LoRA').toBeLessThanOrEqual(5e-4);
+    expect(await error(baseFile, base, lora), 'the adapter moves the logits').toBeGreaterThan(0.05);
+  }, 120_000);
 });

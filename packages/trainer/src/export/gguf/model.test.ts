@@ -34,6 +34,23 @@ describe('GGUF architectures', () => {
       /attention_bias is true, and llama\.cpp's "qwen3" has no attention bias tensors/,
     );
     expect(() => ggufArchitecture(configOf('smollm3-nope-f16'))).toThrow(/does not write GGUF for SmolLM3ForCausalLM yet/);
-    expect(() => ggufArchitecture(configOf('gemma3-sandwich-bf16'))).toThrow(/does not write GGUF for Gemma3ForCausalLM yet/);
+  });
+
+  it('writes Gemma 3 as "gemma3" with its sliding layers, and refuses what its llama.cpp twin computes differently', () => {
+    expect(ggufArchitecture(configOf('gemma3-sandwich-bf16', { query_pre_attn_scalar: 16 })).name).toBe('gemma3');
+    expect(() => ggufArchitecture(configOf('gemma3-sandwich-bf16'))).toThrow(
+      /query_pre_attn_scalar is 24, and llama\.cpp's "gemma3" scales attention scores by 1\/sqrt\(head_dim\) = 1\/sqrt\(16\)/,
+    );
+    expect(() => ggufArchitecture(configOf('gemma3-sandwich-bf16', { query_pre_attn_scalar: 16, attention_bias: true }))).toThrow(
+      /attention_bias is true, and llama\.cpp's "gemma3" has no o_proj bias/,
+    );
+    const names = ['input_layernorm', 'post_attention_layernorm', 'pre_feedforward_layernorm', 'post_feedforward_layernorm'];
+    expect(names.map((n) => ggufTensorName(`model.layers.2.${n}.weight`, true))).toEqual([
+      'blk.2.attn_norm.weight',
+      'blk.2.post_attention_norm.weight',
+      'blk.2.ffn_norm.weight',
+      'blk.2.post_ffw_norm.weight',
+    ]);
+    expect(ggufTensorName('model.layers.2.post_attention_layernorm.weight')).toBe('blk.2.ffn_norm.weight');
   });
 });

@@ -7,7 +7,8 @@
 //   ffn_norm, ffn_gate, ffn_up, ffn_down, attn_q_norm, attn_k_norm}.
 // llama.cpp's "llama" architecture applies RoPE to interleaved pairs (x0,x1), HF to halves (x_i, x_{i+hd/2}); the
 // converter permutes the rows of q_proj and k_proj (LlamaModel.permute) so the two agree. "qwen2" uses the NEOX
-// (halves) rope and takes the weights as they are.
+// (halves) rope and takes the weights as they are. Gemma 3 ("gemma3": its four norms, 1 + w, sliding layers) is
+// described in gemma3.ts.
 // Tensor types follow the converter (ModelBase.prepare_tensors): 1-D tensors (norms, biases) stay F32; matrices take
 // the chosen type, except that a Q8_0 matrix whose rows are not a multiple of 32 values falls back to F16, as there.
 import type { ModelConfig } from '../../model/config.ts';
@@ -15,6 +16,7 @@ import { encodeFloats } from '../dtype.ts';
 import { ExportError, type ExportFile } from '../files.ts';
 import { type Checkpoint, rowBlocks } from '../merge.ts';
 import { type GgmlType, type GgufTensor, type GgufValue, ggufFile } from './format.ts';
+import { GEMMA3_NORM_NAMES, gemma3HyperParameters, gemma3Refusal, gemma3Stored } from './gemma3.ts';
 import { Q8_0_BLOCK, quantizeQ8_0 } from './q8.ts';
 import { tokenizerMetadata } from './tokenizer.ts';
 
@@ -41,18 +43,25 @@ const ARCH: Partial<Record<ModelConfig['architecture'], { name: string; permuteQ
   Qwen2ForCausalLM: { name: 'qwen2', permuteQK: false },
   // Qwen3Model: qwen2's layout plus the per-head q/k RMSNorms (attn_q_norm, attn_k_norm), NEOX rope.
   Qwen3ForCausalLM: { name: 'qwen3', permuteQK: false },
+  // NEOX rope like qwen2; sliding layers, sandwich norms and the rest in gemma3.ts.
+  Gemma3ForCausalLM: { name: 'gemma3', permuteQK: false },
 };
 
 /**
  * The llama.cpp architecture a model is written as, or the reason it cannot be: an architecture webtune does not
- * write (Gemma 3, SmolLM3's NoPE layers), or a feature the llama.cpp architecture lacks, which would make llama.cpp
- * compute another function than the checkpoint: sliding-window attention (its llama, qwen2 and qwen3 attend to the
- * whole context) and Qwen3 attention biases (its qwen3 has no bias tensors).
+ * write (SmolLM3's NoPE layers), or a feature the llama.cpp architecture lacks, which would make llama.cpp compute
+ * another function than the checkpoint: sliding-window attention outside "gemma3" (its llama, qwen2 and qwen3 attend
+ * to the whole context), Qwen3 attention biases (its qwen3 has no bias tensors), and what gemma3Refusal names.
  */
 export function ggufArchitecture(config: ModelConfig): { name: string; permuteQK: boolean } {
   const arch = ARCH[config.architecture];
   const written = [...new Set(Object.keys(ARCH))].join(', ');
   if (!arch) throw new ExportError(`config.json: webtune does not write GGUF for ${config.architecture} yet (it writes ${written})`);
+  if (arch.name === 'gemma3') {
+    const why = gemma3Refusal(config);
+    if (why) throw new ExportError(`config.json: ${why}: a GGUF would answer differently. Export the merged model (safetensors) instead`);
+    return arch;
+  }
   const windowed = config.layers.findIndex((l) => l.window !== null && l.window < config.maxPositionEmbeddings);
   if (windowed >= 0)
     throw new ExportError(
@@ -83,13 +92,14 @@ const LAYER_NAMES: [RegExp, string][] = [
   [/^mlp\.down_proj\.weight$/, 'ffn_down.weight'],
 ];
 
-/** llama.cpp's name for an HF tensor name. */
-export function ggufTensorName(hf: string): string {
+/** llama.cpp's name for an HF tensor name; `sandwich`: Gemma 3's four norms per layer (gemma3.ts). */
+export function ggufTensorName(hf: string, sandwich = false): string {
   if (hf === 'model.embed_tokens.weight') return 'token_embd.weight';
   if (hf === 'model.norm.weight') return 'output_norm.weight';
   if (hf === 'lm_head.weight') return 'output.weight';
   const m = /^model\.layers\.(\d+)\.(.+)$/.exec(hf);
-  if (m) for (const [re, to] of LAYER_NAMES) if (re.test(m[2])) return `blk.${m[1]}.${m[2].replace(re, to)}`;
+  const names = sandwich ? [...GEMMA3_NORM_NAMES, ...LAYER_NAMES] : LAYER_NAMES;
+  if (m) for (const [re, to] of names) if (re.test(m[2])) return `blk.${m[1]}.${m[2].replace(re, to)}`;
   throw new ExportError(`tensor "${hf}" has no GGUF name webtune knows`);
 }
 
@@ -122,10 +132,11 @@ function hyperParameters(arch: string, c: ModelConfig): [string, GgufValue][] {
     [`${arch}.rope.freq_base`, { type: 'f32', value: c.ropeTheta }],
     [`${arch}.attention.layer_norm_rms_epsilon`, { type: 'f32', value: c.rmsNormEps }],
   ];
-  if (c.headDim !== c.hiddenSize / c.numHeads) {
+  if (c.headDim !== c.hiddenSize / c.numHeads && arch !== 'gemma3') {
     meta.push([`${arch}.attention.key_length`, u32(c.headDim)], [`${arch}.attention.value_length`, u32(c.headDim)]);
   }
   if (arch === 'llama') meta.push([`${arch}.vocab_size`, u32(c.vocabSize)], [`${arch}.rope.dimension_count`, u32(c.headDim)]);
+  if (arch === 'gemma3') meta.push(...gemma3HyperParameters(c));
   const s = c.ropeScaling;
   if (s?.type === 'linear') {
     meta.push(
@@ -162,8 +173,13 @@ export function ggufModelFile(model: Checkpoint, o: GgufModelOptions): ExportFil
     ...tokenizerMetadata(o.tokenizer.json, o.tokenizer.config, c.vocabSize),
     ['general.quantization_version', { type: 'u32', value: 2 }],
   ];
+  const gemma = arch.name === 'gemma3';
+  const read = async (name: string, rows?: [number, number]) => {
+    const data = await model.read(name, rows);
+    return gemma ? gemma3Stored(name, data) : data;
+  };
   const tensors: GgufTensor[] = model.tensors.map(({ name, shape }) => {
-    const ggufName = ggufTensorName(name);
+    const ggufName = ggufTensorName(name, gemma);
     const matrix = shape.length === 2;
     const type: GgmlType = matrix ? matrixType(o.type, shape[1]) : 'F32';
     const heads = /\.q_proj\./.test(name) ? c.numHeads : /\.k_proj\./.test(name) ? c.numKvHeads : 0;
@@ -175,8 +191,8 @@ export function ggufModelFile(model: Checkpoint, o: GgufModelOptions): ExportFil
       type,
       // A block of rows at a time; q/k of a "llama" GGUF whole, as the permutation mixes rows within each head.
       async *data() {
-        if (permute) yield encodeTensor(permuteRope(await model.read(name), heads, rowLen), type, rowLen);
-        else for (const rows of rowBlocks(shape)) yield encodeTensor(await model.read(name, rows), type, rowLen);
+        if (permute) yield encodeTensor(permuteRope(await read(name), heads, rowLen), type, rowLen);
+        else for (const rows of rowBlocks(shape)) yield encodeTensor(await read(name, rows), type, rowLen);
       },
     };
   });

@@ -1,6 +1,8 @@
-// A plain float64 forward of the decoder (Llama / Qwen2 / Qwen3's q/k norms, as test/fixtures/README.md spells the model out), in Node,
-// to check exports without a GPU: merged weights against the PyTorch goldens, and llama.cpp's greedy continuations
-// against this model's. Slow (no batching, full recompute per token) and meant for the tiny test models only.
+// A plain float64 forward of the decoder (Llama / Qwen2 / Qwen3's q/k norms / Gemma 3, as test/fixtures/README.md
+// spells the model out), in Node, to check exports without a GPU: merged weights against the PyTorch goldens, and
+// llama.cpp's greedy continuations against this model's. Slow (no batching, full recompute per token) and meant for
+// the tiny test models only. Gemma 3 (model/arch/gemma3.ts): (1 + w) norms, the four norms per layer, GeGLU, the
+// embedding and attention scales, the sliding layers' own RoPE base, the final logit softcap.
 import { type ModelConfig, ropeInvFreq } from '../../model/config.ts';
 import type { Checkpoint } from '../merge.ts';
 
@@ -23,12 +25,16 @@ export async function inMemory(m: Checkpoint): Promise<Weights> {
   };
 }
 
-function rms(x: Float64Array, w: Float32Array, eps: number): Float64Array {
+/** RMSNorm times w, or times (1 + w) (Gemma 3's norms, `plusOne`). */
+function rms(x: Float64Array, w: Float32Array, eps: number, plusOne = false): Float64Array {
   let s = 0;
   for (const v of x) s += v * v;
   const r = 1 / Math.sqrt(s / x.length + eps);
-  return x.map((v, i) => v * r * w[i]);
+  return x.map((v, i) => v * r * (plusOne ? 1 + w[i] : w[i]));
 }
+
+/** gelu_pytorch_tanh. */
+const geluTanh = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
 
 /** y = W x (+ b) for W [out, in] row-major. */
 function linear(W: Float32Array, x: Float64Array, b?: Float32Array): Float64Array {
@@ -43,8 +49,8 @@ function linear(W: Float32Array, x: Float64Array, b?: Float32Array): Float64Arra
 }
 
 /** Qwen3's q_norm / k_norm: RMSNorm over head_dim on each head of `x`, in place. */
-function headNorm(x: Float64Array, heads: number, hd: number, w: Float32Array, eps: number): void {
-  for (let h = 0; h < heads; h++) x.set(rms(x.subarray(h * hd, (h + 1) * hd), w, eps), h * hd);
+function headNorm(x: Float64Array, heads: number, hd: number, w: Float32Array, eps: number, plusOne: boolean): void {
+  for (let h = 0; h < heads; h++) x.set(rms(x.subarray(h * hd, (h + 1) * hd), w, eps, plusOne), h * hd);
 }
 
 /** HF rotate-half RoPE on each head of `x` in place. */
@@ -76,22 +82,27 @@ export function forward64(m: Weights, ids: number[]): Float64Array[] {
   const maybe = (name: string, on: boolean) => (on ? w(name) : undefined);
   const H = c.hiddenSize;
   const hd = c.headDim;
-  const inv = ropeInvFreq(c);
+  const one = c.normPlusOne;
+  const norm = (x: Float64Array, name: string) => rms(x, w(name), c.rmsNormEps, one);
+  const globalInv = ropeInvFreq(c);
+  const localInv = c.ropeLocalTheta === null ? globalInv : ropeInvFreq({ ...c, ropeTheta: c.ropeLocalTheta, ropeScaling: null });
+  const act = c.mlpActivation === 'gelu_tanh' ? geluTanh : (g: number) => g / (1 + Math.exp(-g));
   const embed = w('model.embed_tokens.weight');
-  let xs: Float64Array[] = ids.map((id) => Float64Array.from(embed.subarray(id * H, (id + 1) * H)));
+  let xs: Float64Array[] = ids.map((id) => Float64Array.from(embed.subarray(id * H, (id + 1) * H), (v) => v * c.embedScale));
   for (let l = 0; l < c.numLayers; l++) {
     const p = `model.layers.${l}`;
+    const inv = c.layers[l].localRope ? localInv : globalInv;
     const ks: Float64Array[] = [];
     const vs: Float64Array[] = [];
     const next: Float64Array[] = [];
     for (const [t, x] of xs.entries()) {
-      const h = rms(x, w(`${p}.input_layernorm.weight`), c.rmsNormEps);
+      const h = norm(x, `${p}.input_layernorm.weight`);
       const q = linear(w(`${p}.self_attn.q_proj.weight`), h, maybe(`${p}.self_attn.q_proj.bias`, c.attentionBias.qkv));
       const k = linear(w(`${p}.self_attn.k_proj.weight`), h, maybe(`${p}.self_attn.k_proj.bias`, c.attentionBias.qkv));
       const v = linear(w(`${p}.self_attn.v_proj.weight`), h, maybe(`${p}.self_attn.v_proj.bias`, c.attentionBias.qkv));
       if (c.qkNorm) {
-        headNorm(q, c.numHeads, hd, w(`${p}.self_attn.q_norm.weight`), c.rmsNormEps);
-        headNorm(k, c.numKvHeads, hd, w(`${p}.self_attn.k_norm.weight`), c.rmsNormEps);
+        headNorm(q, c.numHeads, hd, w(`${p}.self_attn.q_norm.weight`), c.rmsNormEps, one);
+        headNorm(k, c.numKvHeads, hd, w(`${p}.self_attn.k_norm.weight`), c.rmsNormEps, one);
       }
       rope(q, c.numHeads, hd, t, inv);
       rope(k, c.numKvHeads, hd, t, inv);
@@ -106,26 +117,34 @@ export function forward64(m: Weights, ids: number[]): Float64Array[] {
           if (window !== null && t - j >= window) return Number.NEGATIVE_INFINITY; // outside the sliding window
           let s = 0;
           for (let d = 0; d < hd; d++) s += q[head * hd + d] * kj[kv * hd + d];
-          return s / Math.sqrt(hd);
+          return s * c.attentionScale;
         });
         const max = Math.max(...scores);
         const e = scores.map((s) => Math.exp(s - max));
         const sum = e.reduce((a, b) => a + b, 0);
         for (const [j, vj] of vs.entries()) for (let d = 0; d < hd; d++) att[head * hd + d] += (e[j] / sum) * vj[kv * hd + d];
       }
-      const o = linear(w(`${p}.self_attn.o_proj.weight`), att, maybe(`${p}.self_attn.o_proj.bias`, c.attentionBias.o));
+      let o = linear(w(`${p}.self_attn.o_proj.weight`), att, maybe(`${p}.self_attn.o_proj.bias`, c.attentionBias.o));
+      if (c.sandwichNorms) o = norm(o, `${p}.post_attention_layernorm.weight`);
       const x1 = x.map((v, i) => v + o[i]);
-      const h2 = rms(x1, w(`${p}.post_attention_layernorm.weight`), c.rmsNormEps);
+      const h2 = norm(x1, c.sandwichNorms ? `${p}.pre_feedforward_layernorm.weight` : `${p}.post_attention_layernorm.weight`);
       const g = linear(w(`${p}.mlp.gate_proj.weight`), h2);
       const u = linear(w(`${p}.mlp.up_proj.weight`), h2);
-      const a = g.map((gi, i) => (gi / (1 + Math.exp(-gi))) * u[i]);
-      const d = linear(w(`${p}.mlp.down_proj.weight`), a);
+      let d = linear(
+        w(`${p}.mlp.down_proj.weight`),
+        g.map((gi, i) => act(gi) * u[i]),
+      );
+      if (c.sandwichNorms) d = norm(d, `${p}.post_feedforward_layernorm.weight`);
       next.push(x1.map((v, i) => v + d[i]));
     }
     xs = next;
   }
   const head = c.tieWordEmbeddings ? embed : w('lm_head.weight');
-  return xs.map((x) => linear(head, rms(x, w('model.norm.weight'), c.rmsNormEps)));
+  const cap = c.finalLogitSoftcap;
+  return xs.map((x) => {
+    const logits = linear(head, norm(x, 'model.norm.weight'));
+    return cap === null ? logits : logits.map((z) => cap * Math.tanh(z / cap));
+  });
 }
 
 /** Greedy continuation of `prompt` by `n` tokens, with the gap between the best and second-best logit each step. */
