@@ -1,11 +1,12 @@
 // `pnpm cli classroom`: the classroom path headless, on the shipped demo (model, data, lesson.json, checks.json),
 // with one step per stage and one held-out prompt: SwiftShader is slow. One SFT step teaches no card, so the smoke
-// test fails: without --train-dpo-anyway the lesson stops there; with it, it goes on. The report is checked against the demo's own
-// files, read here by their definitions (the checks' regexes applied to the answers in Node), and the exported
-// adapters by PEFT's layout. Bad lesson folders are refused before Chromium starts. The same run takes the optional
-// judging steps on two lesson prompts: a scores file's pairs join the DPO data, and KTO (one step) trains from the
-// checks' thumbs after DPO and is measured beside it.
-import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// test fails: without --train-dpo-anyway the lesson stops there; with it, it goes on. The report is checked against
+// the demo's own files, read here by their definitions (the checks' regexes applied to the answers in Node), and the
+// exported adapters by PEFT's layout. The same run takes the optional judging steps on two lesson prompts: a scores
+// file's pairs join the DPO data, and KTO (one step) trains from the checks' thumbs after DPO and is measured beside
+// it. A bad lesson or option is refused before Chromium starts: one here, each kind in Node by
+// apps/cli/src/commands/classroom.test.ts.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@webtune/harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -230,61 +231,13 @@ describe('pnpm cli classroom --use-shipped', () => {
   });
 });
 
-describe('pnpm cli classroom refuses a bad lesson folder before the browser starts', () => {
-  /** A copy of the demo's text files (no model: these fail before it is needed), with `change` applied. */
-  function brokenDemo(name: string, change: (dir: string) => void): string {
-    const dir = ws.path(name);
-    cpSync(DEMO, dir, { recursive: true, filter: (src) => !src.startsWith(join(DEMO, 'model')) });
-    change(dir);
-    return dir;
-  }
-  const edit = (dir: string, file: string, f: (json: Record<string, unknown>) => void) => {
-    const json = JSON.parse(readFileSync(join(dir, file), 'utf8'));
-    f(json);
-    writeFileSync(join(dir, file), JSON.stringify(json));
-  };
-
-  it('a folder without lesson.json', async () => {
-    expectUsageError(await ws.run(['classroom', '--demo', ws.dir]), 'classroom', 'has no lesson.json; give the demo folder');
-  });
-  it('a lesson.json of another version', async () => {
-    const dir = brokenDemo('v2', (d) => edit(d, 'lesson.json', (j) => (j.version = 2)));
-    expectUsageError(await ws.run(['classroom', '--demo', dir]), 'classroom', 'lesson.json has version 2; this webtune reads version 1');
-  });
-  it('a lesson whose dataset is missing', async () => {
-    const dir = brokenDemo('no-data', (d) => rmSync(join(d, 'data', 'dpo.jsonl')));
-    expect(existsSync(join(dir, 'data', 'sft.jsonl'))).toBe(true);
-    expectUsageError(await ws.run(['classroom', '--demo', dir]), 'classroom', 'dpo.jsonl is missing (the DPO dataset)');
-  });
-  it('a checks.json with a broken regex', async () => {
-    const dir = brokenDemo('bad-regex', (d) => edit(d, 'checks.json', (j) => ((j.checks as { regex: string }[])[1].regex = '(')));
-    expectUsageError(
-      await ws.run(['classroom', '--demo', dir]),
-      'classroom',
-      'check "closing".regex is not a JavaScript regular expression',
-    );
-  });
+describe('pnpm cli classroom refuses a bad lesson or option before the browser starts', () => {
+  // One through the real command line (one line, exit 2); each kind of refusal is apps/cli/src/commands/classroom.test.ts's.
   it('a preset the lesson does not have', async () => {
     expectUsageError(
       await ws.run(['classroom', '--preset', 'slow']),
       'classroom',
       /--preset slow is not in .*lesson\.json; its presets are quick/,
     );
-  });
-  it('judging options without a judge, a judge file that is missing or has a bad line', async () => {
-    expectUsageError(await ws.run(['classroom', '--judge-prompts', '2']), 'classroom', '--judge-prompts needs --judged-pairs or --kto');
-    expectUsageError(await ws.run(['classroom', '--kto', 'nope.jsonl']), 'classroom', '--kto nope.jsonl: no such file; give "auto"');
-    const bad = writeText(ws.path('bad-scores.jsonl'), '{"id": "prompt-1", "scores": ["good"]}\n');
-    expectUsageError(await ws.run(['classroom', '--judged-pairs', bad]), 'classroom', 'bad-scores.jsonl line 1: each line must be {"id"');
-    expectUsageError(
-      await ws.run(['classroom', '--use-shipped', '--judged-pairs', 'auto']),
-      'classroom',
-      '--judged-pairs needs a DPO run: the shipped DPO adapter was trained on the lesson pairs alone',
-    );
-  });
-  it('step counts that are not whole numbers of at least 1', async () => {
-    expectUsageError(await ws.run(['classroom', '--sft-steps', '0']), 'classroom', '--sft-steps must be between 1 and');
-    expectUsageError(await ws.run(['classroom', '--dpo-steps', '2.5']), 'classroom', '--dpo-steps must be a whole number');
-    expectUsageError(await ws.run(['classroom', '--prompts', 'all']), 'classroom', '--prompts must be a number');
   });
 });
