@@ -7,7 +7,9 @@
 // str.strip/lstrip/rstrip/split and the trim filter strip Python's whitespace (JavaScript's trim() also drops U+FEFF,
 // and lstrip('\n') ignored its argument), strftime_now writes C-locale names (not the browser's language) and more
 // of Python's codes, and raise_exception throws an error named TemplateRaisedError so it can be told from an
-// engine failure, and booleans print as True/False. chat-template.test.ts proves each against jinja2's output.
+// engine failure, booleans print as True/False, and == / != / `in` / `is eq` compare as Python does (no coercion
+// between strings, numbers and none: Aya's `system_message != false` with an empty system message; lists and dicts
+// by content). chat-template.test.ts and robustness.test.ts prove each against jinja2's output.
 //
 // {% generation %}...{% endgeneration %} (transformers' AssistantTracker extension, which TRL's assistant_only_loss
 // reads) is not Jinja the engine knows: renderWithGenerationSpans rewrites each tag into an if-block of the same

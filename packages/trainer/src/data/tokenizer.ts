@@ -310,7 +310,7 @@ function checkModel(json: Record<string, unknown>, file: string): void {
     if (Array.isArray(p.pretokenizers)) p.pretokenizers.forEach(collect);
   };
   collect(json.pre_tokenizer);
-  const unsupported = patterns.find((r) => /(?<!\\)[+*?]\+|\{\d+(?:,\d*)?\}\+|\(\?>/.test(r));
+  const unsupported = patterns.find((r) => /[+*?]\+|\{\d+(?:,\d*)?\}\+|\(\?>/.test(outsideClasses(r)));
   if (unsupported !== undefined)
     throw refuse(
       `the split pattern ${JSON.stringify(unsupported)} has possessive quantifiers or atomic groups, which JavaScript's RegExp lacks`,
@@ -340,6 +340,12 @@ function checkModel(json: Record<string, unknown>, file: string): void {
       if (!(t in vocab)) throw refuse(`merge ${i} (${JSON.stringify(pair)}) makes or uses ${JSON.stringify(t)}, which is not in the vocab`);
   }
 }
+
+/**
+ * The pattern with escaped characters and character classes blanked out: `*+` inside `[...]` (DeepSeek V3's class of
+ * ASCII punctuation) or `\*+` are literal characters, not a possessive quantifier.
+ */
+const outsideClasses = (pattern: string) => pattern.replace(/\\./gs, '_').replace(/\[\^?\]?[^\]]*\]/g, '_');
 
 /** tokenizer_config's chat_template: a string, or a list of {name, template} of which "default" is used. */
 function chatTemplateOf(config: Record<string, unknown>, file: string): string | null {

