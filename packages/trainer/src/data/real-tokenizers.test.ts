@@ -1,9 +1,9 @@
 // Real tokenizers and chat templates (Qwen2.5 Instruct, Qwen3, Gemma 3 it, Llama 3.1 and 3.2 Instruct, Mistral Nemo
-// Instruct) against goldens made without any of this code: test/tokenizers/make_goldens.py renders with Python's
-// jinja2 as transformers does and takes ids (and char_to_token, for TRL's assistant masks) from Hugging Face
-// tokenizers itself. Each row goes through the dataset reader and prepareSft, as a user's file would, with webtune's
-// defaults (assistant_only_loss, completion_only_loss) and, for messages rows, without assistant_only_loss. The
-// tokenizer files are devDependencies.
+// Instruct, Mistral 7B Instruct v0.2) against goldens made without any of this code: test/tokenizers/make_goldens.py
+// renders with Python's jinja2 as transformers does and takes ids (and char_to_token, for TRL's assistant masks) from
+// Hugging Face tokenizers itself. Each row goes through the dataset reader and prepareSft, as a user's file would,
+// with webtune's defaults (assistant_only_loss, completion_only_loss) and, for messages rows, without
+// assistant_only_loss. The tokenizer files are devDependencies (test/tokenizers/README.md: where each comes from).
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Message, readSftDataset } from './formats.ts';

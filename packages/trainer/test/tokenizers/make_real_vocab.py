@@ -26,6 +26,7 @@ F64 = torch.float64
 MODELS = [
     ("Qwen3 with TRL's copy of its template", 'qwen3-vocab', 151936, 7007),
     ('Llama 3.2 Instruct', 'llama3_2-vocab', 128256, 7008),
+    ('Mistral 7B Instruct v0.2', 'mistral-v1-vocab', 32000, 7009),
 ]
 
 
