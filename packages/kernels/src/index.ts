@@ -9,6 +9,7 @@ export { add, addBias, axpy, biasGrad, fill, scale, softcap } from './ops/elemen
 export * from './ops/embedding/embedding.ts';
 export * from './ops/geglu/geglu.ts';
 export * from './ops/matmul/matmul.ts';
+export * from './ops/nonfinite/nonfinite.ts';
 export * from './ops/rmsnorm/rmsnorm.ts';
 export * from './ops/rope/rope.ts';
 export * from './ops/softmax/softmax.ts';
@@ -16,6 +17,7 @@ export * from './ops/sumsq/sumsq.ts';
 export * from './ops/swiglu/swiglu.ts';
 export * from './runtime/errors.ts';
 export {
+  type Clear,
   type Command,
   type Copy,
   type Dispatch,
@@ -24,6 +26,7 @@ export {
   type GpuOptions,
   type Kernel,
   Recorder,
+  StagedRead,
   type TypedArray,
 } from './runtime/gpu.ts';
 export {

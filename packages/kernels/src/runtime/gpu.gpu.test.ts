@@ -65,6 +65,25 @@ gpuTest('runAndRead runs the commands and reads every tensor as they left it: on
   for (const t of [x, y, h]) t.buffer.destroy();
 });
 
+gpuTest('runAndStage copies as the submit leaves them, no wait; readStaged maps several submits in one host read', async ({ device }) => {
+  const gpu = new Gpu(device);
+  const x = gpu.upload([5, 6], [2], 'x');
+  const pipeline = await gpu.pipeline({ name: 'cache_test', source: SOURCE, entryPoint: 'two' });
+  const two = { label: 'two', pipeline, bindGroup: gpu.bind(pipeline, 'two', [x]), workgroups: [1, 1, 1] as [number, number, number] };
+  const counts = gpu.ledger.countsSoFar;
+  const first = gpu.runAndStage([], [x]); // x as it is now, before the next submit overwrites it
+  const second = gpu.runAndStage([two], [x]);
+  const staged = gpu.ledger.countsSoFar;
+  if (staged.submits - counts.submits !== 2 || staged.hostReads !== counts.hostReads)
+    throw new Error(`two runAndStage counted ${staged.submits - counts.submits} submits, ${staged.hostReads - counts.hostReads} reads`);
+  const [[a], [b]] = await gpu.readStaged([first, second]);
+  if (a.join() !== '5,6' || b.join() !== '2,6') throw new Error(`staged [${a}] then [${b}], expected [5,6] then [2,6]`);
+  if (gpu.ledger.countsSoFar.hostReads - counts.hostReads !== 1) throw new Error('readStaged of two reads was not one host read');
+  const again = await gpu.readStaged([first]).catch((e: Error) => e);
+  if (!(again instanceof Error) || !again.message.includes('read twice')) throw new Error(`a second read of one staged read gave ${again}`);
+  x.buffer.destroy();
+});
+
 gpuTest('a compile error points into the file by its kernel name', async ({ device }) => {
   const gpu = new Gpu(device);
   const source = `${SOURCE}\n@compute @workgroup_size(1) fn three() { x[0] = nope; }`;

@@ -47,8 +47,14 @@ export interface Copy {
   readonly copy: { src: Tensor; dst: Tensor; elements: number; srcOffset: number; dstOffset: number };
 }
 
+/** Zeroing a tensor inside a recorded step (e.g. the gradients after an update, in the update's submit). */
+export interface Clear {
+  readonly label: string;
+  readonly clear: Tensor;
+}
+
 /** What a recorded step is made of. */
-export type Command = Dispatch | Copy;
+export type Command = Dispatch | Copy | Clear;
 
 export type TypedArray = Float32Array | Uint32Array | Int32Array;
 
@@ -288,23 +294,57 @@ export class Gpu {
    * each tensor) and one wait for the GPU, however many tensors. A step's outputs read this way cost one round trip.
    */
   async runAndRead(commands: readonly Command[], reads: readonly Tensor[]): Promise<Float32Array[]> {
+    const [values] = await this.readStaged([this.runAndStage(commands, reads)]);
+    return values;
+  }
+
+  /**
+   * Run `commands` and copy the float32 tensors `reads` as they leave them into staging buffers, in one submit, without
+   * waiting: readStaged maps them later, with other staged reads, in one host read. The trainer reads a step's
+   * outputs this way while the next step's work is already queued, so the GPU never waits for the host between steps.
+   */
+  runAndStage(commands: readonly Command[], reads: readonly Tensor[]): StagedRead {
     this.assertAlive();
     for (const t of reads) if (t.dtype !== 'f32') throw new RangeError(`runAndRead ${t}: reads float32 tensors; read() takes the others`);
-    return (await this.submitAndRead(this.record().run(commands), reads)).map((bytes) => new Float32Array(bytes));
+    const rec = this.record().run(commands);
+    const staged = new StagedRead(reads.map((t) => this.stage(rec, t)));
+    rec.submit();
+    return staged;
+  }
+
+  /** The values of each staged read, in order, mapped all at once: one host read (one wait), however many. */
+  async readStaged(reads: readonly StagedRead[]): Promise<Float32Array[][]> {
+    const buffers = reads.map((r) => r.take());
+    const bytes = await this.mapStaging(buffers.flat());
+    const out: Float32Array[][] = [];
+    let at = 0;
+    for (const b of buffers) {
+      out.push(bytes.slice(at, at + b.length).map((x) => new Float32Array(x)));
+      at += b.length;
+    }
+    return out;
   }
 
   /** Copy each tensor into a staging buffer at the end of `rec`, submit it, map them all at once: one host read. */
   private async submitAndRead(rec: Recorder, tensors: readonly Tensor[]): Promise<ArrayBuffer[]> {
-    const staging = tensors.map((t) => {
-      const buffer = this.device.createBuffer({
-        label: `read ${t.label}`,
-        size: t.byteLength,
-        usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
-      });
-      rec.copyOut(t, this.ledger.track(buffer, 'other'));
-      return buffer;
-    });
+    const staging = tensors.map((t) => this.stage(rec, t));
     rec.submit();
+    return this.mapStaging(staging);
+  }
+
+  /** A MAP_READ buffer that `rec` copies `t` into, counted in the ledger until it is read. */
+  private stage(rec: Recorder, t: Tensor): GPUBuffer {
+    const buffer = this.device.createBuffer({
+      label: `read ${t.label}`,
+      size: t.byteLength,
+      usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+    });
+    rec.copyOut(t, this.ledger.track(buffer, 'other'));
+    return buffer;
+  }
+
+  /** Map every staging buffer (one host read: one wait for the GPU), copy their bytes out and free them. */
+  private async mapStaging(staging: readonly GPUBuffer[]): Promise<ArrayBuffer[]> {
     this.ledger.hostRead();
     try {
       await Promise.all(staging.map((b) => b.mapAsync(GPUMapMode.READ)));
@@ -433,6 +473,29 @@ export class Gpu {
   }
 }
 
+/** Tensors copied out by a submit (Gpu.runAndStage), not yet waited for; Gpu.readStaged maps them, once. */
+export class StagedRead {
+  private buffers: GPUBuffer[] | null;
+
+  constructor(buffers: GPUBuffer[]) {
+    this.buffers = buffers;
+  }
+
+  /** Its staging buffers, handed over once (a read mapped twice would be a bug, so it says so). */
+  take(): GPUBuffer[] {
+    if (!this.buffers) throw new Error('a staged read was read twice');
+    const out = this.buffers;
+    this.buffers = null;
+    return out;
+  }
+
+  /** Frees the staging buffers of a read that will never be read (a run that stops before reading it). */
+  discard(): void {
+    for (const b of this.buffers ?? []) b.destroy();
+    this.buffers = null;
+  }
+}
+
 /** Many dispatches in one compute pass (WebGPU orders them and makes writes visible in order). */
 export class Recorder {
   private readonly encoder: GPUCommandEncoder;
@@ -448,6 +511,7 @@ export class Recorder {
   run(commands: readonly Command[]): this {
     for (const c of commands) {
       if ('copy' in c) this.copy(c.copy.src, c.copy.dst, c.copy.elements, c.copy.srcOffset, c.copy.dstOffset);
+      else if ('clear' in c) this.clear(c.clear);
       else this.dispatch(c);
     }
     return this;

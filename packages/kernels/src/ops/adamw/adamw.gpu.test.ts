@@ -119,3 +119,38 @@ gpuTest('folded grid: a step on a few workgroups, at most 3 per dimension', asyn
   const [sumsq] = await gpu.read(t.sumsq);
   assertStep(await readState(gpu, t), { param, m, v }, grad, sumsq, HYPER, 0.01, 3);
 });
+
+gpuTest('halt: a raised flag (a non-finite gradient norm) leaves param, m and v bit for bit; a lowered one steps', async ({ device }) => {
+  const gpu = new Gpu(device);
+  const n = 301;
+  const grad = uniform(n, 50, 10);
+  grad[7] = Number.NaN; // the norm is NaN: flagNonFinite over sumsq raises halt in the trainer
+  const [param, m, v] = [uniform(n, 51, 100), uniform(n, 52, 10), uniform(n, 53, 100).map(Math.abs)];
+  const halt = gpu.upload(Uint32Array.of(1), [1], 'halt');
+  const t: AdamWTensors = {
+    param: padded(gpu, param, 'param'),
+    grad: gpu.upload(grad, [n], 'grad'),
+    m: padded(gpu, m, 'm'),
+    v: padded(gpu, v, 'v'),
+    sumsq: gpu.tensor([1], 'sumsq'),
+    halt,
+  };
+  const step = await adamw(gpu, t, HYPER);
+  step.update({ lr: 0.01, step: 2 });
+  gpu.run(...(await sumOfSquares(gpu, t.sumsq, t.grad)), ...step.dispatches);
+  const after = await readState(gpu, t);
+  for (const [name, got, want] of [
+    ['param', after.param, param],
+    ['m', after.m, m],
+    ['v', after.v, v],
+  ] as const) {
+    const moved = Array.from(got).findIndex((x, i) => !Object.is(x, want[i]));
+    if (moved >= 0) throw new Error(`halted step changed ${name}[${moved}]: ${want[moved]} -> ${got[moved]}`);
+  }
+  grad[7] = 0.5;
+  gpu.write(t.grad, grad);
+  gpu.write(halt, Uint32Array.of(0));
+  gpu.run(...(await sumOfSquares(gpu, t.sumsq, t.grad)), ...step.dispatches);
+  const [sumsq] = await gpu.read(t.sumsq);
+  assertStep(await readState(gpu, t), { param, m, v }, grad, sumsq, HYPER, 0.01, 2);
+});

@@ -82,6 +82,9 @@ describe('adamw checks', () => {
     await expect(adamw(gpu, { ...t, sumsq: fake([1], 'sumsq', 16384) }, HYPER)).rejects.toThrow(
       'adamw: param must not share a buffer with sumsq; got param lora[1000], sumsq sumsq[1]',
     );
+    await expect(adamw(gpu, { ...t, halt: fake([1], 'halt', 0, {} as GPUBuffer) }, HYPER)).rejects.toThrow(
+      'adamw: halt must be one u32 element; got halt halt[1] f32',
+    );
   });
 
   it('validates the hyperparameters as torch does', async () => {

@@ -31,6 +31,11 @@ export interface AdamWTensors {
   v: Tensor;
   /** [1]: sum of grad^2 (sumOfSquares), read only when maxGradNorm > 0. */
   sumsq: Tensor;
+  /**
+   * [1] u32: while not 0 the step is skipped (param, m and v unchanged): flagNonFinite raises it for a non-finite loss
+   * or gradient norm. Without it the step always runs.
+   */
+  halt?: Tensor;
 }
 
 export interface AdamWStep {
@@ -82,7 +87,7 @@ function params(n: number, h: AdamWHyper, step: AdamWStep): ArrayBuffer {
  * One AdamW step over param, grad, m, v: [n] (one layout), clipping the gradient by
  * sqrt(sumsq[0]) first. param, m and v may be disjoint views of one buffer; grad and sumsq, read
  * only, live in other buffers. Call update({ lr, step }) before every replay; until then the
- * dispatch holds lr = 0, step = 1. Runs after sumOfSquares(gpu, sumsq, grad).
+ * dispatch holds lr = 0, step = 1. Runs after sumOfSquares(gpu, sumsq, grad) (and flagNonFinite into halt).
  */
 export async function adamw(gpu: Gpu, t: AdamWTensors, hyper: AdamWHyper): Promise<AdamWDispatch> {
   const op = 'adamw';
@@ -97,10 +102,13 @@ export async function adamw(gpu: Gpu, t: AdamWTensors, hyper: AdamWHyper): Promi
   requireSameShape(op, [param, grad, m, v]);
   if (t.sumsq.size !== 1) throw new ShapeError(op, `sumsq must hold one element; got sumsq ${shapeStr(t.sumsq)}`);
   requireDisjoint(op, [param, m, v], [grad, sumsq]);
+  if (t.halt && (t.halt.size !== 1 || t.halt.dtype !== 'u32'))
+    throw new ShapeError(op, `halt must be one u32 element; got halt ${shapeStr(t.halt)} ${t.halt.dtype}`);
+  if (t.halt) requireDisjoint(op, [param, m, v], [['halt', t.halt]]);
   checkHyper(hyper);
   const n = t.param.size;
   const uniform = gpu.uniform(params(n, hyper, { lr: 0, step: 1 }), `${op} params`);
-  const bind = [t.param, t.grad, t.m, t.v, t.sumsq];
+  const bind = [t.param, t.grad, t.m, t.v, t.sumsq, t.halt ?? gpu.tensor([1], `${op} never halts`, 'u32')];
   const dispatch = await gpu.dispatch(op, { kernel: KERNEL, consts: { WG }, params: uniform, bind, groups: Math.ceil(n / (4 * WG)) });
   return {
     dispatches: [dispatch],

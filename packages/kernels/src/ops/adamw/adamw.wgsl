@@ -9,6 +9,8 @@
 // param, grad, m, v: [n], one layout; sumsq: [1] = sum of grad^2 (sumsq.wgsl). The host computes
 // step_size = lr / (1 - beta1^step), bc2_sqrt = sqrt(1 - beta2^step), 1 - lr*wd and 1 - beta in
 // float64. grad is only read: the clipped gradient lives in registers.
+// halt: [1] u32; when not 0 the step changes nothing (flagNonFinite raised it: the step's loss or gradient norm is not
+// finite), so a step the host will refuse once it reads its loss never reached the weights.
 //
 // Each thread owns one vec4 of every buffer; a partial last vec4 is stored one component at a
 // time so the elements past n (the next tensor of a shared buffer) are never written.
@@ -27,11 +29,12 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> m: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> v: array<vec4f>;
 @group(0) @binding(5) var<storage, read> sumsq: array<f32>;
+@group(0) @binding(6) var<storage, read> halt: array<u32>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.x + wid.y * nwg.x) * WG + lid;  // the grid may be folded into y
-  if (4u * i >= p.n) { return; }
+  if (4u * i >= p.n || halt[0] != 0u) { return; }
   var clip = 1.0;
   if (p.max_grad_norm > 0.0) { clip = min(p.max_grad_norm / (sqrt(sumsq[0]) + 1e-6), 1.0); }  // else sumsq is never read
   let g = grad[i] * clip;
