@@ -2,6 +2,7 @@
 // they send and the results they get back, the callbacks they register at init, and the name of every error a
 // call can reject with. Everything here crosses the worker boundary by structured clone (Comlink): plain data,
 // typed arrays, Errors with their `name`; functions only as Comlink proxies (client.ts `callback`).
+import type { BytesByKind, GpuCounts } from '@webtune/kernels';
 import type { Advice } from './data/advice.ts';
 import type { Message } from './data/formats.ts';
 import type { LossOptions } from './data/tokenize.ts';
@@ -213,6 +214,18 @@ export interface TrainResult {
   adapterId: string | null;
   metrics: LogRecord[];
   runId: string;
+  /** What the run asked of the GPU; absent for a result that no run made (the classroom's shipped adapters). */
+  gpu?: RunGpuUse;
+}
+
+/** A run's GPU use, by the runtime's own count (kernels/src/runtime/ledger.ts). */
+export interface RunGpuUse {
+  /** Most live GPU bytes while the run trained (the model's weights included), each kind's own maximum. */
+  peakBytes: BytesByKind;
+  /** Most live GPU bytes of all kinds together. */
+  peakTotalBytes: number;
+  /** Dispatches, submits and host reads of one optimizer step (each count's median over the steps); null when no step ended. */
+  perStep: GpuCounts | null;
 }
 
 /** A run that can be resumed: its newest checkpoint, and what it was started with. */

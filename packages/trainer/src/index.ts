@@ -23,6 +23,7 @@ export {
   type MemoryRequest,
   type ModelExportRequest,
   type ModelInfo,
+  type RunGpuUse,
   type RunSummary,
   type TrainerApi,
   type TrainerHandlers,

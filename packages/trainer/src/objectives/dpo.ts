@@ -5,7 +5,7 @@
 import { type DpoLossType, dpoLoss, type Tensor } from '@webtune/kernels';
 import { dpoBatch } from '../data/batch.ts';
 import type { DpoExample } from '../data/tokenize.ts';
-import { add, inputTokens, type Objective, type ObjectiveContext, trainable, writeInputs } from './objective.ts';
+import { add, haltOnNonFinite, inputTokens, type Objective, type ObjectiveContext, trainable, writeInputs } from './objective.ts';
 
 /** DPO's reference log-prob sums of a micro-batch, [chosen_0..chosen_P-1, rejected_0..rejected_P-1] (train/reference.ts). */
 export interface ReferenceLogps {
@@ -73,26 +73,30 @@ export function dpoObjective(ctx: ObjectiveContext, examples: DpoExample[], refe
         { beta: config.beta, lossType: config.lossType as DpoLossType, labelSmoothing: config.labelSmoothing, pairsTotal: windowPairs },
       );
       step.reseed(dropoutSeed);
-      const [losses, cr, rr, seq, counts] = await gpu.runAndRead(
-        [...step.forward, ...loss, ...step.backward],
+      const guard = await haltOnNonFinite(ctx, b.losses);
+      const staged = gpu.runAndStage(
+        [...step.forward, ...loss, ...guard, ...step.backward],
         [b.losses, b.chosenRewards, b.rejectedRewards, b.seqLogps, b.counts],
       );
       const avg = config.lossType === 'ipo';
-      const sums: Record<string, number> = {};
-      for (let p = 0; p < P; p++) {
-        add(sums, 'loss', losses[p]);
-        add(sums, 'rewards/chosen', cr[p]);
-        add(sums, 'rewards/rejected', rr[p]);
-        add(sums, 'rewards/accuracies', cr[p] > rr[p] ? 1 : 0);
-        add(sums, 'rewards/margins', cr[p] - rr[p]);
-        add(sums, 'logps/chosen', avg ? seq[p] / Math.max(1, counts[p]) : seq[p]);
-        add(sums, 'logps/rejected', avg ? seq[P + p] / Math.max(1, counts[P + p]) : seq[P + p]);
-      }
+      const sums = ([losses, cr, rr, seq, counts]: Float32Array[]) => {
+        const out: Record<string, number> = {};
+        for (let p = 0; p < P; p++) {
+          add(out, 'loss', losses[p]);
+          add(out, 'rewards/chosen', cr[p]);
+          add(out, 'rewards/rejected', rr[p]);
+          add(out, 'rewards/accuracies', cr[p] > rr[p] ? 1 : 0);
+          add(out, 'rewards/margins', cr[p] - rr[p]);
+          add(out, 'logps/chosen', avg ? seq[p] / Math.max(1, counts[p]) : seq[p]);
+          add(out, 'logps/rejected', avg ? seq[P + p] / Math.max(1, counts[P + p]) : seq[P + p]);
+        }
+        return out;
+      };
       const tokens = inputTokens(
         batch,
         exs.flatMap((e) => [e.chosen.ids.length, e.rejected.ids.length]),
       );
-      return { sums, inputTokens: tokens };
+      return { staged, sums, inputTokens: tokens };
     },
     metrics(sums, { pairs }) {
       const out: Record<string, number> = { loss: sums.loss / pairs };

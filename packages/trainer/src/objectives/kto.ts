@@ -148,7 +148,7 @@ export function ktoObjective(ctx: ObjectiveContext, examples: KtoExample[], refe
         add(sums, `batches with ${k}`, 1);
       }
       return {
-        sums,
+        sums: () => sums,
         inputTokens: inputTokens(
           batch,
           seqs.map((s) => s.ids.length),

@@ -5,7 +5,7 @@
 // Accumulation: an optimizer step's loss is a sum over its window's micro-batches, each term divided by a count over
 // the whole window (`totals`: SFT its completion tokens, DPO its pairs, ORPO both), so batch 4 x accumulation 1 gives
 // the same update as batch 1 x accumulation 4, as HF does with num_items_in_batch.
-import type { Gpu, Tensor } from '@webtune/kernels';
+import { type Dispatch, flagNonFinite, type Gpu, type StagedRead, type Tensor } from '@webtune/kernels';
 import type { TokenBatch } from '../data/batch.ts';
 import type { Step } from '../model/decoder.ts';
 import type { LoraAdapter } from '../model/lora.ts';
@@ -26,6 +26,11 @@ export interface ObjectiveContext {
   grads: Tensor | null;
   config: TrainConfig;
   padId: number;
+  /**
+   * The loop's [1] u32 "do not update" flag (adamw's halt), when training: an objective whose loss the host reads only
+   * after the update is queued (SFT, DPO) raises it on the GPU for a non-finite loss term (haltOnNonFinite).
+   */
+  halt?: Tensor;
 }
 
 /** The trained adapter and its gradients, for an objective that only trains (SFT, DPO: they evaluate on their own). */
@@ -38,10 +43,37 @@ export function trainable(ctx: ObjectiveContext): { adapter: LoraAdapter; grads:
 export const policyAdapters = (ctx: ObjectiveContext): LoraAdapter[] => (ctx.adapter ? [...ctx.frozen, ctx.adapter] : ctx.frozen);
 
 export interface MicroBatchOutcome {
-  /** Metric sums of this micro-batch; the loop adds them over the window and hands the totals to `metrics`. */
-  sums: Record<string, number>;
   /** Non-pad input tokens run (TRL's num_tokens counts the attention mask). */
   inputTokens: number;
+  /**
+   * The outputs its sums come from, copied by the micro-batch's submit and not yet waited for (SFT, DPO): the loop
+   * reads them with the step's other reads, a step late. Absent when the sums are known already (KTO, ORPO and SimPO
+   * read the forward's log-probs before their backward).
+   */
+  staged?: StagedRead;
+  /** Metric sums of this micro-batch from the staged read's values ([] without one); the loop adds them over the window. */
+  sums(values: Float32Array[]): Record<string, number>;
+}
+
+/** A micro-batch's sums, reading its staged outputs now (one host read) when it has them. */
+export async function settle(gpu: Gpu, outcome: MicroBatchOutcome): Promise<Record<string, number>> {
+  const [values] = outcome.staged ? await gpu.readStaged([outcome.staged]) : [[]];
+  return outcome.sums(values);
+}
+
+const guards = new WeakMap<Tensor, Dispatch>();
+
+/**
+ * The dispatch that raises ctx.halt when an element of `x` whose weight is not 0 is NaN or an infinity (a loss term
+ * the host will read only after the update is queued), or none when not training. Made once per tensor.
+ */
+export async function haltOnNonFinite(ctx: ObjectiveContext, x: Tensor, weights?: Tensor): Promise<Dispatch[]> {
+  if (!ctx.halt) return [];
+  const cached = guards.get(x);
+  if (cached) return [cached];
+  const dispatch = await flagNonFinite(ctx.gpu, { x, weights, flag: ctx.halt });
+  guards.set(x, dispatch);
+  return [dispatch];
 }
 
 /** Counts over an optimizer step's whole window that its micro-batches' losses are divided by (e.g. { pairs: 8 }). */

@@ -15,7 +15,7 @@ import { parseAdapterConfig } from '../store/peft.ts';
 import { defaultConfig } from '../train/config.ts';
 import { KtoReferenceCache } from '../train/kto-reference.ts';
 import { type KtoExample, type KtoLossType, ktoObjective } from './kto.ts';
-import type { Objective, ObjectiveContext } from './objective.ts';
+import { type Objective, type ObjectiveContext, settle } from './objective.ts';
 import { orpoObjective } from './orpo.ts';
 import { simpoObjective } from './simpo.ts';
 
@@ -62,7 +62,7 @@ async function runAll(ctx: ObjectiveContext, objective: Objective): Promise<Reco
   const indices = Array.from({ length: objective.size }, (_, i) => i);
   const totals = objective.totals(indices);
   if (ctx.grads) ctx.gpu.record().clear(ctx.grads).submit();
-  const { sums } = await objective.microBatch(indices, totals, 0);
+  const sums = await settle(ctx.gpu, await objective.microBatch(indices, totals, 0));
   return objective.metrics(sums, totals);
 }
 

@@ -69,7 +69,7 @@ export function orpoObjective(ctx: ObjectiveContext, examples: DpoExample[], bet
         return { weights, sums: out };
       });
       return {
-        sums,
+        sums: () => sums,
         inputTokens: inputTokens(
           batch,
           seqs.map((s) => s.ids.length),

@@ -4,7 +4,7 @@
 import { IGNORE_INDEX } from '@webtune/kernels';
 import { sftBatch } from '../data/batch.ts';
 import { lossTokenCount, type SftExample } from '../data/tokenize.ts';
-import { inputTokens, type Objective, type ObjectiveContext, trainable, writeInputs } from './objective.ts';
+import { haltOnNonFinite, inputTokens, type Objective, type ObjectiveContext, trainable, writeInputs } from './objective.ts';
 
 export function sftObjective(ctx: ObjectiveContext, examples: SftExample[]): Objective {
   const { gpu, model, frozen, padId } = ctx;
@@ -22,11 +22,15 @@ export function sftObjective(ctx: ObjectiveContext, examples: SftExample[]): Obj
         Float32Array.from(batch.targets, (t) => (t === IGNORE_INDEX ? 0 : 1 / Math.max(1, windowTokens))),
       );
       step.reseed(dropoutSeed);
-      const [logprobs] = await gpu.runAndRead([...step.forward, ...step.backward], [step.logprobs]);
-      let nll = 0;
-      for (let i = 0; i < logprobs.length; i++) if (batch.targets[i] !== IGNORE_INDEX) nll -= logprobs[i];
+      const guard = await haltOnNonFinite(ctx, step.logprobs, step.lossWeights);
+      const staged = gpu.runAndStage([...step.forward, ...guard, ...step.backward], [step.logprobs]);
       return {
-        sums: { nll },
+        staged,
+        sums([logprobs]) {
+          let nll = 0;
+          for (let i = 0; i < logprobs.length; i++) if (batch.targets[i] !== IGNORE_INDEX) nll -= logprobs[i];
+          return { nll };
+        },
         inputTokens: inputTokens(
           batch,
           exs.map((e) => e.seq.ids.length),

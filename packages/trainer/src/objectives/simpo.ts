@@ -56,7 +56,7 @@ export function simpoObjective(ctx: ObjectiveContext, examples: DpoExample[], o:
         return { weights: rowWeights(batch, perRow, completionFrom(seqs)), sums: out };
       });
       return {
-        sums,
+        sums: () => sums,
         inputTokens: inputTokens(
           batch,
           seqs.map((s) => s.ids.length),

@@ -98,8 +98,10 @@ export async function train(request: TrainRequest, ctx: RunContext): Promise<Tra
       ? new Validation({ gpu, model, padId, reference: parent }, heldOut.evalRows, config)
       : undefined;
   const stopAt = request.stopAfterStep;
+  gpu.ledger.resetPeak();
   const outcome = await runTraining(gpu, model, parent, data, config, padId, {
-    // The loop sends a step's event once its update is queued and checks the control before the next micro-batch.
+    // The loop sends a step's event before it queues the next step's update (while the next window runs) and checks the
+    // control right after it, and before each micro-batch.
     onEvent: stopAt
       ? (e) => {
           onEvent(e);
@@ -142,7 +144,9 @@ export async function train(request: TrainRequest, ctx: RunContext): Promise<Tra
   }
   if (outcome.status === 'completed') await store.deleteRun(runId);
   onEvent({ type: 'phase', phase: 'done', message: outcome.message });
-  return { status: outcome.status, message: outcome.message, adapterId, metrics: outcome.metrics, runId };
+  const { peak, peakTotal } = gpu.ledger.memory;
+  const gpuUse = { peakBytes: peak, peakTotalBytes: peakTotal, perStep: outcome.stepCounts };
+  return { status: outcome.status, message: outcome.message, adapterId, metrics: outcome.metrics, runId, gpu: gpuUse };
 }
 
 /** What the loop trains on; for DPO and KTO with the reference log-probs, and how to save the ones computed so far. */

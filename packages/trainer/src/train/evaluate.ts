@@ -7,7 +7,7 @@ import type { DpoExample, SftExample } from '../data/tokenize.ts';
 import type { KtoExample } from '../data/tokenize-kto.ts';
 import type { LoraAdapter } from '../model/lora.ts';
 import type { Model } from '../model/model.ts';
-import type { Objective } from '../objectives/objective.ts';
+import { type Objective, settle } from '../objectives/objective.ts';
 import type { TrainConfig } from './config.ts';
 import { KtoReferenceCache } from './kto-reference.ts';
 import { evaluateDpo, evaluateSft, type SequenceLogps } from './reference.ts';
@@ -58,9 +58,9 @@ export async function evaluateRows(
   const ctx = { gpu, model, frozen: [...m.reference, ...m.policy], adapter: null, grads: null, config, padId };
   if (rows.method === 'kto') {
     const reference = references.kto ?? new KtoReferenceCache(gpu, model, m.reference, rows.examples.length, padId);
-    return evaluateObjective(objectiveFor({ method: 'kto', examples: rows.examples, reference }, ctx), batch);
+    return evaluateObjective(gpu, objectiveFor({ method: 'kto', examples: rows.examples, reference }, ctx), batch);
   }
-  return evaluateObjective(objectiveFor({ method: rows.method, examples: rows.examples }, ctx), batch);
+  return evaluateObjective(gpu, objectiveFor({ method: rows.method, examples: rows.examples }, ctx), batch);
 }
 
 // Evaluation through a training objective (KTO, ORPO, SimPO): the objective's own micro-batch and metrics, run with
@@ -68,14 +68,14 @@ export async function evaluateRows(
 // then what a training step over the same rows would log before its update: ORPO's and SimPO's means over every
 // pair (and the NLL over every chosen token), KTO's loss over every row with its per-batch metrics averaged over the
 // batches, each batch's KL rows formed within it as in training.
-export async function evaluateObjective(objective: Objective, batchSize: number): Promise<Record<string, number>> {
+export async function evaluateObjective(gpu: Gpu, objective: Objective, batchSize: number): Promise<Record<string, number>> {
   const indices = Array.from({ length: objective.size }, (_, i) => i);
   const totals = objective.totals(indices);
   const sums: Record<string, number> = {};
   try {
     for (let start = 0; start < indices.length; start += batchSize) {
       const outcome = await objective.microBatch(indices.slice(start, start + batchSize), totals, 0);
-      for (const [k, x] of Object.entries(outcome.sums)) sums[k] = (sums[k] ?? 0) + x;
+      for (const [k, x] of Object.entries(await settle(gpu, outcome))) sums[k] = (sums[k] ?? 0) + x;
     }
   } finally {
     objective.release();

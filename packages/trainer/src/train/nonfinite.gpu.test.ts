@@ -6,6 +6,7 @@ import { check, config, internals, service, sftJsonl } from '../../test/engine.t
 import { readSftDataset } from '../data/formats.ts';
 import { prepareSft } from '../data/tokenize.ts';
 import { LoraAdapter } from '../model/lora.ts';
+import { settle } from '../objectives/objective.ts';
 import { RunControl } from './control.ts';
 import { locateNonFinite } from './nonfinite.ts';
 import { objectiveFor, type RunState, runTraining } from './trainer.ts';
@@ -32,7 +33,7 @@ gpuTest('a healthy step: run again operation by operation, nothing is non-finite
   const totals = objective.totals(window.flat());
   try {
     const said = await locateNonFinite({ gpu, pool: loaded.model.pool, adapter, grads }, window.length, (i) =>
-      objective.microBatch(window[i], totals, i),
+      objective.microBatch(window[i], totals, i).then((outcome) => settle(gpu, outcome)),
     );
     check(
       /^Run again operation by operation, every activation and gradient of the step stays finite; the largest gradient entry is -?\d[\d.e+-]* \(in the gradient of base_model\.model\.model\.layers\.\d\.\w+\.\w+\.lora_[AB]\.weight\)/.test(

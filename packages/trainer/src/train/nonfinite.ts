@@ -80,16 +80,16 @@ export async function locateNonFinite(scene: NonFiniteScene, count: number, reru
 async function traced(gpu: Gpu, replay: () => Promise<unknown>): Promise<{ events: TracedEvent[]; release(): void }> {
   const events: TracedEvent[] = [];
   const deferred: (() => void)[] = [];
-  // Patched on this Gpu object only, and only while the replay runs: the objectives call gpu.run, gpu.runAndRead and
-  // gpu.write, and the kernels runtime has no tracing of its own (it is never needed on the hot path).
-  const { run, runAndRead, write, tensor } = gpu;
+  // Patched on this Gpu object only, and only while the replay runs: the objectives call gpu.run, gpu.runAndStage (also
+  // through gpu.runAndRead) and gpu.write, and the kernels runtime has no tracing of its own (never needed on the hot path).
+  const { run, runAndStage, write, tensor } = gpu;
   gpu.run = (...commands: Command[]) => {
     for (const command of commands) events.push({ command });
     run.apply(gpu, commands);
   };
-  gpu.runAndRead = (commands: readonly Command[], reads: readonly Tensor[]) => {
+  gpu.runAndStage = (commands: readonly Command[], reads: readonly Tensor[]) => {
     for (const command of commands) events.push({ command });
-    return runAndRead.call(gpu, commands, reads);
+    return runAndStage.call(gpu, commands, reads);
   };
   gpu.write = (t: Tensor, data: TypedArray, offset = 0) => {
     events.push({ write: t, data: data.slice(), offset });
@@ -105,7 +105,7 @@ async function traced(gpu: Gpu, replay: () => Promise<unknown>): Promise<{ event
     await replay();
   } finally {
     gpu.run = run;
-    gpu.runAndRead = runAndRead;
+    gpu.runAndStage = runAndStage;
     gpu.write = write;
     gpu.tensor = tensor;
   }

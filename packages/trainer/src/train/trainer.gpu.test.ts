@@ -411,3 +411,43 @@ gpuTest('out of GPU memory while making the run’s buffers or running its first
   // Nothing is left going: the next run trains.
   await trained(svc, { config: config('sft', { maxSteps: 1 }), datasetId: data });
 });
+
+/**
+ * Round trips per optimizer step (one micro-batch, logging every step, no checkpoint or evaluation due): the
+ * micro-batch's forward, loss and backward is one submit, the grad norm, AdamW and the clearing of the gradients one
+ * more, and the step's outputs and norm are one host read, made a step late: step k (1 < k < last) is reported once
+ * step k+1's micro-batch is queued (before its update), so the GPU has work while the host reads and logs.
+ */
+gpuTest('one micro-batch per step: 2 submits and 1 host read a step, each read once the next step is queued (SFT, DPO)', async () => {
+  const svc = await service();
+  const { gpu } = internals(svc);
+  for (const method of ['sft', 'dpo'] as const) {
+    // One batch of two rows, every step: DPO's reference log-probs are computed in step 1 and cached for the others.
+    const datasetId = await dataset(svc, method, method === 'sft' ? sftJsonl(2, 3) : dpoJsonl(2, 3));
+    const cfg = config(method, { maxSteps: 4, batchSize: 2, loggingSteps: 1, saveSteps: 0, saveMinutes: 0 });
+    const at: { submits: number; hostReads: number; dispatches: number }[] = [];
+    const run = await train(svc, { config: cfg, datasetId }, (e) => {
+      if (e.type === 'step') at.push(gpu.ledger.countsSoFar);
+    });
+    check(run.result.status === 'completed' && run.logs.length === 4, `${method}: ${run.result.status}, ${run.logs.length} logs`);
+    const [d2, d3, d4] = [1, 2, 3].map((k) => ({
+      submits: at[k].submits - at[k - 1].submits,
+      hostReads: at[k].hostReads - at[k - 1].hostReads,
+      dispatches: at[k].dispatches - at[k - 1].dispatches,
+    }));
+    const said = `${method}: between reports ${JSON.stringify([d2, d3, d4])}`;
+    // Step 1 is read at once (inside its error scope). Step 2 is reported after its update and step 3's micro-batch
+    // (3 submits since step 1's report), step 3 after its update and step 4's micro-batch (2), step 4, the last, at
+    // once after its update (1); one host read each.
+    check(d2.submits === 3 && d3.submits === 2 && d4.submits === 1, said);
+    check(d2.hostReads === 1 && d3.hostReads === 1 && d4.hostReads === 1, said);
+    // d3 is one whole step (a micro-batch and an update), d4 an update, d2 a step and a micro-batch.
+    check(d4.dispatches > 0 && d3.dispatches > d4.dispatches && d2.dispatches - d3.dispatches === d3.dispatches - d4.dispatches, said);
+    check(
+      run.result.gpu?.perStep?.submits === 2 &&
+        run.result.gpu.perStep.hostReads === 1 &&
+        run.result.gpu.perStep.dispatches === d3.dispatches,
+      `${method}: the result's counts per step ${JSON.stringify(run.result.gpu?.perStep)}, expected 2 submits, 1 read, ${d3.dispatches} dispatches`,
+    );
+  }
+});
