@@ -112,6 +112,7 @@ describe('train --method sft, every hyper-parameter flag given', () => {
       'tiny sft',
       ...SFT_FLAGS.flatMap(([flag, value]) => [`--${flag}`, value]),
       ...LORA_FLAGS,
+      '--json',
     ]);
   });
 
@@ -119,7 +120,25 @@ describe('train --method sft, every hyper-parameter flag given', () => {
     expectOk(r);
     for (const f of ['adapter_model.safetensors', 'adapter_config.json', 'training_config.json', 'metrics.jsonl', 'README.md'])
       expect(existsSync(join(sftOut, f)), f).toBe(true);
-    expect(r.stdout).toBe('');
+  });
+
+  it('--json: one object on stdout with the status, the log records and the GPU use: 2 submits and 1 host read a step', () => {
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const result = JSON.parse(lines[0]);
+    expect(result).toMatchObject({ status: 'completed', out: sftOut });
+    expect(result.metrics).toEqual(readJsonl(join(sftOut, 'metrics.jsonl')));
+    // One micro-batch a step: its forward, loss and backward one submit, the grad norm and AdamW one more, and its
+    // outputs with the grad norm one host read (the evaluation at step 2 is not the step's).
+    expect(result.gpu.perStep).toMatchObject({ submits: 2, hostReads: 1 });
+    expect(result.gpu.perStep.dispatches).toBeGreaterThan(20);
+    const { peakBytes, peakTotalBytes } = result.gpu;
+    expect(Object.keys(peakBytes).sort()).toEqual(['activations', 'logits', 'lora', 'other', 'weights']);
+    for (const kind of ['weights', 'activations', 'lora', 'logits']) expect(peakBytes[kind], kind).toBeGreaterThan(0);
+    // LoRA r4 on q and v of 2 layers: A [4, 64] and B [out, 4]; params, gradients and two AdamW moments, float32.
+    expect(peakBytes.lora).toBeGreaterThanOrEqual(4 * 4 * 2 * (4 * 64 + 64 * 4 + 4 * 64 + 32 * 4));
+    expect(peakTotalBytes).toBeGreaterThanOrEqual(Math.max(...Object.values(peakBytes as Record<string, number>)));
+    expect(peakTotalBytes).toBeLessThanOrEqual(Object.values(peakBytes as Record<string, number>).reduce((a, b) => a + b, 0));
   });
 
   it('adapter_model.safetensors: PEFT keys with lora_A [r, in] and lora_B [out, r] for --lora-r and --target-modules', () => {

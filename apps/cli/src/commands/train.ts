@@ -61,6 +61,9 @@ TRL metrics, written to metrics.jsonl as their own lines (eval_loss, eval_reward
   --memory-budget-gib N          refuse to start a run whose GPU memory estimate is over N GiB (it is also refused
                                  when one of its buffers is past the GPU's maxBufferSize or maxStorageBufferBindingSize)
   --gpu auto|hardware|swiftshader
+  --json                         at the end, one JSON object on stdout: status, message, the log records and the
+                                 run's GPU use (peak GPU bytes by kind; dispatches, submits and host reads of one
+                                 optimizer step, each the median over the steps); use \`pnpm -s cli\` to keep pnpm's banner off stdout
   --verbose                      forward the page's console
 hyper-parameters (TRL/PEFT names, kebab-case):
 ${flags}`;
@@ -76,6 +79,7 @@ export async function run(argv: string[]): Promise<number> {
     name: { type: 'string' },
     gpu: { type: 'string' },
     verbose: { type: 'boolean' },
+    json: { type: 'boolean' },
     overwrite: { type: 'boolean' },
     resume: { type: 'boolean' },
     'memory-budget-gib': { type: 'string' },
@@ -156,6 +160,10 @@ export async function run(argv: string[]): Promise<number> {
   } finally {
     allowStop();
     await engine.close();
+  }
+  if (values.json) {
+    const { status, message, adapterId, metrics, gpu } = result;
+    process.stdout.write(`${JSON.stringify({ status, message, out: adapterId ? out.path : null, metrics, gpu })}\n`);
   }
   const signal = stopSignal();
   if (result.status === 'cancelled' && signal) {
