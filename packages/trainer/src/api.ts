@@ -162,6 +162,8 @@ export interface ModelExportRequest {
   stacked?: boolean;
   /** trl-run: the dataset (a loadDataset id) the adapter was trained on, written as the run read it. */
   datasetId?: string;
+  /** trl-run: the eval file (a loadDataset id) of a run that evaluated on a file of its own, written as its test split. */
+  evalDatasetId?: string;
   /**
    * Every file of the export in one stored ZIP, `<zip>.zip`, its files under a folder named `zip` (an Ollama bundle,
    * a folder as one download). Streamed like the files themselves; archives of 4 GiB or more are refused (no ZIP64).

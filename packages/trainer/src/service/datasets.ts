@@ -36,14 +36,20 @@ type Prepared = (
 export type PreparedDataset = Prepared & {
   /** The file's lines of the rows kept (refused and dropped rows left out), as written: the dataset as used. */
   rowsAsUsed: () => string[];
+  /** The 1-based file line of each of rowsAsUsed's rows (a run's held-out lines are among them). */
+  linesUsed: number[];
 };
 
-/** The lines of `text` (1-based numbers `lines`) less those of `dropped`. */
-function keptLines(text: string, lines: number[], dropped: { line: number }[]): () => string[] {
+/** The line numbers `lines` less those of `dropped`, and a reader of those lines of `text`. */
+function keptLines(text: string, lines: number[], dropped: { line: number }[]): Pick<PreparedDataset, 'rowsAsUsed' | 'linesUsed'> {
   const out = new Set(dropped.map((d) => d.line));
-  return () => {
-    const all = text.split(/\r?\n/);
-    return lines.filter((l) => !out.has(l)).map((l) => all[l - 1]);
+  const linesUsed = lines.filter((l) => !out.has(l));
+  return {
+    linesUsed,
+    rowsAsUsed: () => {
+      const all = text.split(/\r?\n/);
+      return linesUsed.map((l) => all[l - 1]);
+    },
   };
 }
 
@@ -87,7 +93,7 @@ export class Datasets {
       advice = preferenceAdvice(r.rows, r.lines);
       ds = { ...common, method, data: prepareDpo(tokenizer, r.rows, r.lines, maxLength), format: r.format };
     }
-    this.prepared.set(id, { ...ds, rowsAsUsed: keptLines(text, report.lines, ds.data.dropped) });
+    this.prepared.set(id, { ...ds, ...keptLines(text, report.lines, ds.data.dropped) });
     const { data } = ds;
     return {
       id,

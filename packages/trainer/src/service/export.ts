@@ -135,6 +135,8 @@ async function trlRun(
     trainingConfig: top.trainingConfig,
     baseModel: loaded.id,
     datasetLines: dataset.rowsAsUsed(),
+    datasetLineNumbers: dataset.linesUsed,
+    evalLines: request.evalDatasetId === undefined ? undefined : datasets.get(request.evalDatasetId).rowsAsUsed(),
     adapterFiles,
     adapterName: top.name,
   });
