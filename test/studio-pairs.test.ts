@@ -1,12 +1,26 @@
 // The two-stage loop end to end on the demo model (issue 15): SFT a few steps holding 6 rows out (their eval_loss on
 // the chart), candidates from the SFT model for those 6 held-out prompts, judged with the keyboard (one edit, one tie,
 // one skip, one both-bad), a reload in the middle of judging that loses nothing, the saved TRL JSONL (fields, order,
-// the edit kept, ties dropped), a smoke test that fails and DPO asking before it starts on top of SFT, then a blind
-// A/B of SFT vs SFT+DPO.
-import { readFileSync } from 'node:fs';
+// the edit kept, ties dropped), synthetic pairs (each answer over a degraded copy) saved after the judged ones, a
+// smoke test that fails (its verdict kept across a reload) and DPO asking before it starts on top of SFT, DPO
+// evaluated on an eval file of its own, then a blind A/B of SFT vs SFT+DPO on 6 prompts.
+import { readFileSync, rmSync } from 'node:fs';
 import type { KeyInput } from 'puppeteer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { byTestId, click, goTo, openStudio, type StudioSession, text, typeInto, waitForDownload, waitForText } from './support/studio.ts';
+import {
+  byTestId,
+  click,
+  goodDpo,
+  goTo,
+  openStudio,
+  type StudioSession,
+  text,
+  typeInto,
+  upload,
+  waitForDownload,
+  waitForText,
+  writeTemp,
+} from './support/studio.ts';
 
 let s: StudioSession;
 /** Comparisons to judge (6 prompts, 2 candidates each). */
@@ -24,6 +38,18 @@ async function shown() {
     left: document.querySelector('[data-testid="pairs-left"] pre')?.textContent ?? '',
     right: document.querySelector('[data-testid="pairs-right"] pre')?.textContent ?? '',
   }));
+}
+
+/** The pairs file and its provenance sidecar the Download button saves (then removed, so the next has their names). */
+async function downloadPairs(): Promise<{ rows: Record<string, unknown>[]; prov: Record<string, unknown>[] }> {
+  await click(s.page, byTestId('pairs-download'));
+  const read = async (name: RegExp) => {
+    const path = await waitForDownload(s.downloads, name);
+    const lines = readFileSync(path, 'utf8').trim().split('\n');
+    rmSync(path);
+    return lines.map((l) => JSON.parse(l));
+  };
+  return { rows: await read(/^judged-pairs\.jsonl$/), prov: await read(/^judged-pairs\.provenance\.jsonl$/) };
 }
 
 async function press(key: KeyInput, judgedAfter: number) {
@@ -125,20 +151,9 @@ describe('Pairs screen', () => {
   });
 
   it('saves TRL JSONL with the edit kept and ties dropped, and a provenance file line for line', async () => {
-    const { page } = s;
-    await click(page, byTestId('pairs-download'));
-    const data = readFileSync(await waitForDownload(s.downloads, /^judged-pairs\.jsonl$/), 'utf8');
-    const provenance = readFileSync(await waitForDownload(s.downloads, /^judged-pairs\.provenance\.jsonl$/), 'utf8');
-    const rows = data
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    const { rows, prov } = await downloadPairs();
     expect(rows).toEqual(expected);
     expect(rows.map((r) => Object.keys(r))).toEqual(rows.map(() => ['prompt', 'chosen', 'rejected']));
-    const prov = provenance
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
     expect(prov.map((p) => [p.line, p.source, p.edited])).toEqual([
       [1, 'human', true],
       [2, 'human', false],
@@ -147,7 +162,31 @@ describe('Pairs screen', () => {
     expect(`${prov[0].original_chosen} (edited)`).toBe(rows[0].chosen);
   });
 
-  it('uses the pairs as the DPO dataset in one click, and trains a DPO step on them', async () => {
+  it('makes synthetic pairs, each first candidate over a degraded copy of it, saved after the judged ones', async () => {
+    const { page } = s;
+    // (Against the base model's answer, same seed, the 3-step SFT adapter wrote the same words for all 6 prompts: no
+    // pair, and a generation per prompt; the cut-down copy is free and always differs.)
+    await page.select(byTestId('pairs-synthetic-rule'), 'degrade');
+    await click(page, byTestId('pairs-synthetic'));
+    const made = await waitForText(page, byTestId('pairs-synthetic-made'), /^\d+ synthetic pairs/);
+    const [, n, same] =
+      made.match(/^(\d+) synthetic pairs \(rejected: the first half of the answer itself \(cut mid-thought\)\); (\d+) prompts/) ?? [];
+    expect(Number(n) + Number(same)).toBe(6);
+    const { rows, prov } = await downloadPairs();
+    expect(rows.slice(0, expected.length)).toEqual(expected);
+    expect(rows).toHaveLength(expected.length + Number(n));
+    const synthetic = prov.slice(expected.length);
+    expect(synthetic.map((p) => [p.line, p.source, p.rule])).toEqual(
+      synthetic.map((_, i) => [expected.length + i + 1, 'synthetic', 'answer over its first half (degraded)']),
+    );
+    for (const p of synthetic) expect((p.chosen_from as { adapter: string | null }).adapter).toMatch(/\S/); // the SFT adapter's name
+    for (const r of rows.slice(expected.length)) {
+      const words = String(r.chosen).trim().split(/\s+/);
+      expect(r.rejected).toBe(words.slice(0, Math.floor(words.length / 2)).join(' '));
+    }
+  });
+
+  it('uses the pairs as the DPO dataset in one click, and trains a DPO step on them, evaluated on an eval file', async () => {
     const { page } = s;
     // The reload above left no model loaded: the pairs wait in the DPO slot until one is.
     await goTo(page, 'model');
@@ -158,12 +197,6 @@ describe('Pairs screen', () => {
     await page.waitForSelector(byTestId('screen-train'));
     await click(page, byTestId('train-method-dpo'));
     await waitForText(page, byTestId('train-dataset'), /judged-pairs\.jsonl/);
-    await page.$$eval('details', (ds) => {
-      for (const d of ds) (d as HTMLDetailsElement).open = true;
-    });
-    await typeInto(page, '[data-param="max-steps"]', '1');
-    await typeInto(page, '[data-param="batch-size"]', '1');
-    await typeInto(page, '[data-param="max-length"]', '48');
     // The smoke test of the SFT model DPO starts from: a check its answers do not pass (they are not JSON objects).
     await page.waitForSelector(byTestId('smoke-test'));
     await page.$eval(byTestId('smoke-test'), (d) => ((d as HTMLDetailsElement).open = true));
@@ -175,6 +208,31 @@ describe('Pairs screen', () => {
     await page.waitForSelector(byTestId('smoke-verdict'), { timeout: 120_000 });
     expect(await page.$eval(byTestId('smoke-verdict'), (e) => e.getAttribute('data-passed'))).toBe('false');
     expect(await text(page, byTestId('smoke-message'))).toMatch(/^The smoke test failed: 0 of \d+ of the SFT model's answers/);
+    // The verdict outlives a reload (and so does the DPO data).
+    await page.reload({ waitUntil: 'load' });
+    await waitForText(page, byTestId('engine-status'), /GPU ready/);
+    await goTo(page, 'model');
+    await click(page, byTestId('load-demo'));
+    await waitForText(page, byTestId('model-info'), /the demo model/);
+    await goTo(page, 'train');
+    await click(page, byTestId('train-method-dpo'));
+    await waitForText(page, byTestId('train-dataset'), /judged-pairs\.jsonl/);
+    await waitForText(page, byTestId('smoke-verdict'), /^failed: 0 of \d+$/);
+    expect(await text(page, byTestId('smoke-message'))).toMatch(/^The smoke test failed: 0 of \d+ of the SFT model's answers/);
+    await page.$$eval('details', (ds) => {
+      for (const d of ds) (d as HTMLDetailsElement).open = true;
+    });
+    await typeInto(page, '[data-param="max-steps"]', '1');
+    await typeInto(page, '[data-param="batch-size"]', '1');
+    await typeInto(page, '[data-param="max-length"]', '48');
+    // Evaluation on a file of its own (the CLI's --eval-data): asked for without rows, the run says what it needs.
+    await page.select('#dpo-param-eval-strategy', 'steps');
+    await typeInto(page, '[data-param="eval-steps"]', '1');
+    await waitForText(page, byTestId('train-blocker'), /^eval_strategy "steps" needs rows to evaluate/);
+    const evalPairs = goodDpo().split('\n').slice(0, 2).join('\n');
+    await upload(page, byTestId('eval-file'), writeTemp('eval-pairs.jsonl', `${evalPairs}\n`));
+    await waitForText(page, byTestId('eval-file-name'), /Evaluating on eval-pairs\.jsonl/);
+    expect(await page.$(byTestId('train-blocker'))).toBeNull();
     // DPO asks before starting on top of it; Cancel starts nothing, "anyway" starts.
     await click(page, byTestId('start-training'));
     await page.waitForSelector(byTestId('smoke-confirm'));
@@ -188,15 +246,25 @@ describe('Pairs screen', () => {
       { timeout: 300_000, polling: 500 },
     );
     expect(await page.$eval(byTestId('run'), (e) => e.getAttribute('data-status'))).toBe('completed');
+    expect(await text(page, byTestId('chart-loss'))).toMatch(/eval_loss\s*\d/);
+    expect(await text(page, byTestId('chart-accuracies'))).toMatch(/eval_rewards\/accuracies/);
   });
 
   it('runs a blind A/B of SFT vs SFT+DPO: names hidden until done, a reload loses nothing', async () => {
     const { page } = s;
     await goTo(page, 'compare');
+    // 6 prompts (the demo's held-out ones, and more typed in), short greedy answers.
+    const given = await page.$$eval(byTestId('compare-prompt'), (els) => els.length);
+    for (let i = given; i < 6; i++) {
+      await click(page, byTestId('add-prompt'));
+      await typeInto(page, `#compare-prompt-${i}`, `Describe animal number ${i + 1}.`);
+    }
     const prompts = await page.$$eval(
       byTestId('compare-prompt'),
       (els) => els.filter((e) => (e as HTMLTextAreaElement).value.trim()).length,
     );
+    expect(prompts).toBe(6);
+    await typeInto(page, byTestId('compare-max-tokens'), '12');
     const sftId = await page.$$eval(`${byTestId('ab-first')} option`, (os) =>
       os.find((o) => o.textContent?.startsWith('SFT:'))?.getAttribute('value'),
     );

@@ -1,7 +1,18 @@
 // The Pairs screen's work in IndexedDB ("webtune-pairs"): the prompts, the settings, every candidate generated and
-// every judgement, written after each change so a reload (or a crash) loses nothing; and the blind A/B of the Compare
-// screen, the same way. One record each: the current work.
-import type { AbModels, AbRow, JudgingSession, Prompt } from '@webtune/trainer';
+// every judgement, written after each change so a reload (or a crash) loses nothing; and the same way the blind A/B
+// of the Compare screen and the Train screen's smoke test (its verdict makes DPO ask before it starts). One record
+// each: the current work.
+import type { AbModels, AbRow, JudgingSession, PreferencePair, Prompt, SmokeAnswer, SmokeCheck, SmokeCheckVerdict } from '@webtune/trainer';
+
+/** Synthetic pairs' rejected side: the base model's answer, or a degraded copy of the chosen answer. */
+export type SyntheticRule = 'base' | 'degrade';
+
+/** Synthetic pairs made from the candidates, and how many prompts gave the same text on both sides (no pair). */
+export interface SyntheticWork {
+  rule: SyntheticRule;
+  pairs: PreferencePair[];
+  same: number;
+}
 
 export interface PairsWork {
   prompts: string;
@@ -10,6 +21,8 @@ export interface PairsWork {
   /** The prompts being generated for (read from `prompts` when Generate was pressed), in order. */
   queue: Prompt[];
   session: JudgingSession;
+  /** Absent in work kept before synthetic pairs existed. */
+  synthetic?: SyntheticWork | null;
 }
 
 /** A blind A/B in progress: the two models (ids and names), the prompts' rows and every verdict so far. */
@@ -17,15 +30,29 @@ export interface AbWork {
   ids: { first: string; second: string };
   models: AbModels;
   seed: number;
+  /** The answers' length limit (the Compare screen's; absent in work kept before it was: 48). */
+  maxNewTokens?: number;
   rows: AbRow[];
   /** Prompts still to generate for, after the rows. */
   queue: Prompt[];
+}
+
+/** The Train screen's smoke test: its settings, the answers scored, and the verdict on the adapter it tested. */
+export interface SmokeWork {
+  kind: SmokeCheck['kind'];
+  pattern: string;
+  prompts: string;
+  source: string;
+  maxNewTokens: number;
+  answers: SmokeAnswer[];
+  result: { adapterId: string; check: SmokeCheck; verdict: SmokeCheckVerdict } | null;
 }
 
 const DB = 'webtune-pairs';
 const STORE = 'work';
 const KEY = 'current';
 const AB_KEY = 'ab';
+const SMOKE_KEY = 'smoke';
 
 function open(): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {
@@ -58,3 +85,5 @@ export const clearWork = () => run('readwrite', (s) => s.delete(KEY)).then(() =>
 export const saveAb = (work: AbWork | null) =>
   run('readwrite', (s) => (work ? s.put(work, AB_KEY) : s.delete(AB_KEY)) as IDBRequest<unknown>).then(() => undefined);
 export const loadAb = () => run('readonly', (s) => s.get(AB_KEY) as IDBRequest<AbWork | undefined>);
+export const saveSmoke = (work: SmokeWork) => run('readwrite', (s) => s.put(work, SMOKE_KEY)).then(() => undefined);
+export const loadSmoke = () => run('readonly', (s) => s.get(SMOKE_KEY) as IDBRequest<SmokeWork | undefined>);

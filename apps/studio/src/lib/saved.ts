@@ -10,6 +10,8 @@ export interface SavedDataset {
   text: string;
   maxLength: number;
   savedAt: number;
+  /** 'eval': a run's eval file (the Train screen's), kept for resuming, never offered as the training data. */
+  role?: 'eval';
 }
 
 const DB = 'webtune-studio';
@@ -67,5 +69,5 @@ export async function getDataset(id: string): Promise<SavedDataset | undefined> 
 /** The most recently loaded dataset of a method. */
 export async function lastDataset(method: 'sft' | 'dpo' | 'kto'): Promise<SavedDataset | undefined> {
   const all = await withStore('readonly', (s) => done(s.getAll()) as Promise<SavedDataset[]>);
-  return all.filter((d) => d.method === method).sort((a, b) => b.savedAt - a.savedAt)[0];
+  return all.filter((d) => d.method === method && d.role !== 'eval').sort((a, b) => b.savedAt - a.savedAt)[0];
 }

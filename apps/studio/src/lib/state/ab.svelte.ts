@@ -55,9 +55,22 @@ export class AbState {
     return this.work && this.done ? summariseAb(this.work.rows, this.work.models, 'split') : null;
   }
 
-  async start(prompts: string[], ids: { first: string; second: string }, models: AbModels, seed: number, chat: boolean): Promise<void> {
+  async start(
+    prompts: string[],
+    ids: { first: string; second: string },
+    models: AbModels,
+    options: { seed: number; chat: boolean; maxNewTokens: number },
+  ): Promise<void> {
     this.problem = null;
-    this.set({ ids, models, seed, rows: [], queue: prompts.map((p) => (chat ? [{ role: 'user' as const, content: p }] : p)) });
+    const { seed, chat, maxNewTokens } = options;
+    this.set({
+      ids,
+      models,
+      seed,
+      maxNewTokens,
+      rows: [],
+      queue: prompts.map((p) => (chat ? [{ role: 'user' as const, content: p }] : p)),
+    });
     await this.generate();
   }
 
@@ -73,7 +86,7 @@ export class AbState {
         const prompt = w.queue[0];
         const seed = candidateSeeds(w.seed, i, 1)[0];
         const answer = async (id: string) =>
-          (await studio.api.generate({ prompt, adapterId: id || null, maxNewTokens: 48, temperature: 0, seed })).text;
+          (await studio.api.generate({ prompt, adapterId: id || null, maxNewTokens: w.maxNewTokens ?? 48, temperature: 0, seed })).text;
         const first = await answer(w.ids.first);
         const second = await answer(w.ids.second);
         const row: AbRow = { id: `prompt-${i + 1}`, prompt, first, second, firstIs: firstLabel(w.seed, i) };

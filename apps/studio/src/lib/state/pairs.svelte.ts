@@ -5,25 +5,35 @@ import {
   type CandidateSet,
   callback,
   candidateSeeds,
+  degradedPairs,
   type Judgement,
   type JudgingSession,
   judge,
   judgedPairs,
   nextComparison,
+  type PreferencePair,
   type Prompt,
   readPromptsFile,
+  type Sampling,
+  syntheticPairs,
   undoJudgement,
   writePairs,
 } from '@webtune/trainer';
 import { explain, type Problem } from '../errors.ts';
 import { frameBatcher } from '../frame.ts';
-import { clearWork, loadWork, type PairsWork, saveWork } from '../pairs-store.ts';
+import { clearWork, loadWork, type PairsWork, type SyntheticRule, type SyntheticWork, saveWork } from '../pairs-store.ts';
 import { studio } from '../studio.svelte.ts';
 import { adapterState } from './adapters.svelte.ts';
 import { dataState } from './data.svelte.ts';
 import { trainState } from './train.svelte.ts';
 
 export const PAIRS_FILE = 'judged-pairs.jsonl';
+
+/** What each synthetic rule puts on the rejected side, as the Pairs screen says it. */
+export const SYNTHETIC_RULES: Record<SyntheticRule, string> = {
+  base: "the base model's answer to the same prompt",
+  degrade: 'the first half of the answer itself (cut mid-thought)',
+};
 
 export class PairsState {
   prompts = $state('');
@@ -36,6 +46,9 @@ export class PairsState {
   streaming: { prompt: number; candidate: number; text: string } | null = $state(null);
   problem: Problem | null = $state(null);
   restored = $state(false);
+  syntheticRule: SyntheticRule = $state('base');
+  /** Synthetic pairs made from the candidates' first answers, saved after the judged ones; replaced on each ask. */
+  synthetic: SyntheticWork | null = $state.raw(null);
   private stopRequested = false;
 
   /** Once per page: the work kept from an earlier visit. */
@@ -48,6 +61,7 @@ export class PairsState {
       this.settings = work.settings;
       this.queue = work.queue;
       this.session = work.session;
+      this.synthetic = work.synthetic ?? null;
     }
     this.restored = true;
   }
@@ -59,6 +73,7 @@ export class PairsState {
       settings: this.settings,
       queue: this.queue,
       session: this.session,
+      synthetic: this.synthetic,
     }) as PairsWork;
     saveWork(work).catch((e) => (this.problem = explain(e, 'keeping the judged pairs in this browser')));
   }
@@ -75,6 +90,7 @@ export class PairsState {
     }
     this.queue = rows.map((r) => r.prompt);
     this.session = { sets: [], seed: this.settings.seed, decisions: [] };
+    this.synthetic = null;
     this.persist();
     await this.generate();
   }
@@ -86,23 +102,14 @@ export class PairsState {
     this.stopRequested = false;
     const s = $state.snapshot(this.settings);
     const adapter = s.adapterId || null;
+    const sampling: Sampling = { temperature: s.temperature, top_p: 1, max_new_tokens: s.maxNewTokens, seed: s.seed };
     try {
       for (let i = this.session.sets.length; i < this.queue.length && !this.stopRequested; i++) {
         const seeds = candidateSeeds(s.seed, i, s.k);
         const candidates: string[] = [];
         for (const [j, seed] of seeds.entries()) {
           if (this.stopRequested) break;
-          this.streaming = { prompt: i, candidate: j, text: '' };
-          const stream = frameBatcher<string>((texts) => {
-            if (this.streaming) this.streaming = { ...this.streaming, text: texts.at(-1) ?? '' };
-          });
-          const prompt = $state.snapshot(this.queue[i]) as Prompt;
-          const r = await studio.api.generate(
-            { prompt, adapterId: adapter, maxNewTokens: s.maxNewTokens, temperature: s.temperature, topP: 1, seed },
-            callback((t: string) => stream.push(t)),
-          );
-          stream.flushNow();
-          candidates.push(r.text);
+          candidates.push(await this.answer($state.snapshot(this.queue[i]) as Prompt, adapter, sampling, seed, i, j));
         }
         if (candidates.length < s.k) break; // stopped inside a prompt: it is generated again on Continue
         const set: CandidateSet = {
@@ -111,7 +118,7 @@ export class PairsState {
           candidates,
           model: studio.model.id,
           adapter: adapter ? adapterState.name(adapter) : null,
-          sampling: { temperature: s.temperature, top_p: 1, max_new_tokens: s.maxNewTokens, seed: s.seed },
+          sampling,
           seeds,
         };
         this.session = { ...this.session, sets: [...this.session.sets, set] };
@@ -125,8 +132,67 @@ export class PairsState {
     }
   }
 
+  /** One answer, streamed to the screen as prompt `i`'s candidate `j`. */
+  private async answer(prompt: Prompt, adapterId: string | null, sampling: Sampling, seed: number, i: number, j: number): Promise<string> {
+    this.streaming = { prompt: i, candidate: j, text: '' };
+    const stream = frameBatcher<string>((texts) => {
+      if (this.streaming) this.streaming = { ...this.streaming, text: texts.at(-1) ?? '' };
+    });
+    const { temperature, top_p: topP, max_new_tokens: maxNewTokens } = sampling;
+    const r = await studio.api.generate(
+      { prompt, adapterId, maxNewTokens, temperature, topP, seed },
+      callback((t: string) => stream.push(t)),
+    );
+    stream.flushNow();
+    return r.text;
+  }
+
   stop(): void {
     this.stopRequested = true;
+  }
+
+  /**
+   * Synthetic pairs (pairs/synthetic.ts, as `pnpm cli pairs --rejected-candidates | --degrade`): each prompt's first
+   * candidate over the base model's answer to it (same sampling and seed), or over a degraded copy of itself.
+   */
+  async makeSynthetic(): Promise<void> {
+    const rule = this.syntheticRule;
+    const sets = this.session.sets;
+    if (this.running || sets.length === 0) return;
+    this.problem = null;
+    if (rule === 'degrade') {
+      this.keepSynthetic(rule, degradedPairs(sets));
+      return;
+    }
+    if (sets.some((set) => set.adapter === null)) {
+      this.problem = {
+        title: 'No synthetic pairs against the base model',
+        message: 'These candidates came from the base model itself: generate them from your SFT adapter, or use the degraded rule.',
+      };
+      return;
+    }
+    if (!studio.model) return;
+    this.running = true;
+    this.stopRequested = false;
+    try {
+      const base: CandidateSet[] = [];
+      for (const [i, set] of sets.entries()) {
+        if (this.stopRequested) return; // stopped: no pairs from part of the prompts
+        const text = await this.answer(set.prompt, null, set.sampling, set.seeds[0], i, 0);
+        base.push({ ...set, candidates: [text], adapter: null, seeds: [set.seeds[0]] });
+      }
+      this.keepSynthetic(rule, syntheticPairs(sets, base));
+    } catch (e) {
+      this.problem = explain(e, "generating the base model's answers");
+    } finally {
+      this.streaming = null;
+      this.running = false;
+    }
+  }
+
+  private keepSynthetic(rule: SyntheticRule, made: { pairs: PreferencePair[]; same: string[] }): void {
+    this.synthetic = { rule, pairs: made.pairs, same: made.same.length };
+    this.persist();
   }
 
   judge(judgement: Judgement, edit?: string): void {
@@ -145,9 +211,14 @@ export class PairsState {
     this.persist();
   }
 
-  /** The judged pairs as TRL's preference file and its provenance sidecar. */
+  /** The judged pairs, then the synthetic ones. */
+  pairs(): PreferencePair[] {
+    return [...judgedPairs(this.session).pairs, ...(this.synthetic?.pairs ?? [])];
+  }
+
+  /** The pairs as TRL's preference file and its provenance sidecar. */
   files(): { data: string; provenance: string } {
-    return writePairs(judgedPairs(this.session).pairs);
+    return writePairs(this.pairs());
   }
 
   /** The pairs become the DPO dataset (the Data and Train screens' DPO slot). */
@@ -169,6 +240,7 @@ export class PairsState {
   async clear(): Promise<void> {
     this.queue = [];
     this.session = { sets: [], seed: this.settings.seed, decisions: [] };
+    this.synthetic = null;
     await clearWork().catch(() => {});
   }
 }

@@ -1,6 +1,7 @@
 // The Train screen's smoke test before DPO: the user's check (a regex or "is valid JSON") over the SFT adapter's
 // greedy answers to held-out prompts (pairs/smoke-test.ts in the trainer). Its verdict belongs to the adapter it
-// tested: starting DPO on top of an adapter that failed asks first.
+// tested: starting DPO on top of an adapter that failed asks first. Kept in IndexedDB when it has run (pairs-store.ts),
+// so after a reload DPO still asks.
 import {
   type Prompt,
   readPromptsFile,
@@ -12,6 +13,7 @@ import {
 } from '@webtune/trainer';
 import { explain, type Problem } from '../errors.ts';
 import { heldOutPrompts } from '../held-out.ts';
+import { loadSmoke, type SmokeWork, saveSmoke } from '../pairs-store.ts';
 import { studio } from '../studio.svelte.ts';
 import { adapterState } from './adapters.svelte.ts';
 
@@ -26,6 +28,28 @@ export class SmokeState {
   answers: SmokeAnswer[] = $state.raw([]);
   result: { adapterId: string; check: SmokeCheck; verdict: SmokeCheckVerdict } | null = $state.raw(null);
   problem: Problem | null = $state(null);
+  private restored = false;
+
+  /** Once per page: the smoke test of an earlier visit, unless one has run since. */
+  async restore(): Promise<void> {
+    if (this.restored) return;
+    this.restored = true;
+    const w = await loadSmoke().catch(() => undefined);
+    if (!w || this.running || this.result) return;
+    this.kind = w.kind;
+    this.pattern = w.pattern;
+    this.prompts = w.prompts;
+    this.source = w.source;
+    this.maxNewTokens = w.maxNewTokens;
+    this.answers = w.answers;
+    this.result = w.result;
+  }
+
+  private persist(): void {
+    const { kind, pattern, prompts, source, maxNewTokens, answers, result } = this;
+    const work = $state.snapshot({ kind, pattern, prompts, source, maxNewTokens, answers, result }) as SmokeWork;
+    saveSmoke(work).catch((e) => (this.problem = explain(e, 'keeping the smoke test in this browser')));
+  }
 
   get check(): SmokeCheck {
     return this.kind === 'json' ? { kind: 'json' } : { kind: 'regex', pattern: this.pattern };
@@ -69,6 +93,7 @@ export class SmokeState {
         this.answers = scoreAnswers(check, answers);
       }
       this.result = { adapterId, check, verdict: smokeCheckVerdict(check, this.answers) };
+      this.persist();
     } catch (e) {
       this.problem = explain(e, 'running the smoke test');
     } finally {

@@ -20,6 +20,7 @@ import { frameBatcher } from '../frame.ts';
 import { studio } from '../studio.svelte.ts';
 import { adapterState } from './adapters.svelte.ts';
 import { dataState, slotOf } from './data.svelte.ts';
+import { evalFileState } from './eval-file.svelte.ts';
 
 export type RunStatus = 'starting' | 'running' | 'paused' | 'completed' | 'cancelled' | 'diverged' | 'failed';
 
@@ -187,8 +188,22 @@ export class TrainState {
       const datasetId = request
         ? await this.datasetForResume(request.datasetId, method, config.maxLength)
         : await this.datasetFor(method, config.maxLength);
+      // The eval file is the Train screen's own: a classroom run (config given) evaluates as its recipe says.
+      const evalDatasetId = request?.evalDatasetId
+        ? await evalFileState.datasetForResume(request.evalDatasetId, method, config.maxLength)
+        : given || request
+          ? null
+          : await evalFileState.datasetFor(method, config.maxLength);
       const result = await studio.api.train(
-        { config, datasetId, parentAdapterId, name, resumeRunId: resume?.runId, memoryBudgetBytes: this.memoryBudgetBytes },
+        {
+          config,
+          datasetId,
+          evalDatasetId,
+          parentAdapterId,
+          name,
+          resumeRunId: resume?.runId,
+          memoryBudgetBytes: this.memoryBudgetBytes,
+        },
         callback((e: TrainEvent) => events.push(e)),
       );
       events.flushNow();
