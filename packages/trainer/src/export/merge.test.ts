@@ -31,8 +31,8 @@ function logitsError(name: string, weights: Weights) {
 }
 
 describe('merged model', () => {
-  // forward64 does Qwen3's q/k norms, Mistral's and Qwen3's sliding windows and Gemma 3; SmolLM3's NoPE layers not.
-  for (const name of [...LLAMA_QWEN2_FIXTURES, 'qwen3-qknorm-bf16', 'mistral-window-f32', 'gemma3-sandwich-bf16']) {
+  // forward64 does Qwen3's q/k norms, Mistral's and Qwen3's sliding windows, SmolLM3's NoPE layers and Gemma 3.
+  for (const name of [...LLAMA_QWEN2_FIXTURES, 'qwen3-qknorm-bf16', 'mistral-window-f32', 'smollm3-nope-f16', 'gemma3-sandwich-bf16']) {
     it(`${name}: merged f32 safetensors, read back, give the golden base+LoRA logits`, async () => {
       const { base } = await loadBase(`${FIXTURE_ROOT}/${name}`);
       const merged = mergeAdapters(base, [loadAdapter(`${FIXTURE_ROOT}/${name}/adapter`)]);

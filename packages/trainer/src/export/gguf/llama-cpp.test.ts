@@ -60,6 +60,8 @@ const untilEos = (tokens: number[], eos: number) => (tokens.includes(eos) ? toke
 /**
  * A fixture with config.json edited (a feature llama.cpp lacks switched off, as released models have it), and its
  * adapter: Qwen3 and Mistral use sliding windows (and Qwen3 attention biases) the "qwen3" and "llama" GGUFs lack.
+ * SmolLM3 gets four layers, RoPE left out of the 4th only (llama.cpp's smollm3 fixes that pattern; the fixture's two
+ * layers leave it out of the 2nd): layers 2 and 3 repeat layers 0 and 1, the adapter stays on 0 and 1.
  * Gemma 3's query_pre_attn_scalar becomes head_dim (llama.cpp scales by 1/sqrt(head_dim), as for every released
  * size but the 27B), and torch_dtype float32: llama.cpp multiplies embeddings by sqrtf(n_embd) in float32, as the
  * float32 merged model does, where the bf16 checkpoint rounds that scale to bf16 (gemma3.ts). Its sliding layers
@@ -68,14 +70,28 @@ const untilEos = (tokens: number[], eos: number) => (tokens.includes(eos) ? toke
 const VARIANTS = {
   'qwen3-qknorm-bf16': { use_sliding_window: false, attention_bias: false },
   'mistral-window-f32': { sliding_window: null },
+  'smollm3-nope-f16': { num_hidden_layers: 4, no_rope_layers: [1, 1, 1, 0] },
   'gemma3-sandwich-bf16': { query_pre_attn_scalar: 16, torch_dtype: 'float32' },
 } as const;
 
 async function loadVariant(name: keyof typeof VARIANTS): Promise<{ base: Checkpoint; files: Map<string, Uint8Array> }> {
-  const { files } = await loadBase(`${FIXTURE_ROOT}/${name}`);
-  const config = { ...JSON.parse(new TextDecoder().decode(files.get('config.json'))), ...VARIANTS[name] };
-  const weights = new Map([['model.safetensors', files.get('model.safetensors') as Uint8Array]]);
-  return { base: await openCheckpointBytes(JSON.stringify(config), weights), files };
+  const { base: fixture, files } = await loadBase(`${FIXTURE_ROOT}/${name}`);
+  const config: Record<string, unknown> = { ...fixture.configJson, ...VARIANTS[name] };
+  const n = fixture.config.numLayers;
+  // Layer i past the fixture's n is a copy of layer i mod n.
+  const source = (t: string) => t.replace(/^model\.layers\.(\d+)\./, (_, i) => `model.layers.${Number(i) % n}.`);
+  const extra = fixture.tensors
+    .filter((t) => t.name.startsWith('model.layers.'))
+    .flatMap((t) =>
+      Array.from({ length: Number(config.num_hidden_layers) / n - 1 }, (_, k) => ({
+        ...t,
+        name: t.name.replace(/^model\.layers\.(\d+)\./, (_, i) => `model.layers.${Number(i) + n * (k + 1)}.`),
+      })),
+    );
+  const weights = await fileBytes(
+    safetensorsFiles({ tensors: [...fixture.tensors, ...extra], read: (t, rows) => fixture.read(source(t), rows) }, 'F32')[0],
+  );
+  return { base: await openCheckpointBytes(JSON.stringify(config), new Map([['model.safetensors', weights]])), files };
 }
 
 function tokenizerOf(files: Map<string, Uint8Array>) {

@@ -33,7 +33,19 @@ describe('GGUF architectures', () => {
     expect(() => ggufArchitecture(configOf('qwen3-qknorm-bf16', { use_sliding_window: false }))).toThrow(
       /attention_bias is true, and llama\.cpp's "qwen3" has no attention bias tensors/,
     );
-    expect(() => ggufArchitecture(configOf('smollm3-nope-f16'))).toThrow(/does not write GGUF for SmolLM3ForCausalLM yet/);
+  });
+
+  it('writes SmolLM3 as "smollm3" when its NoPE layers are llama.cpp\'s every 4th, and refuses another pattern by layer', () => {
+    expect(ggufArchitecture(configOf('smollm3-nope-f16', { num_hidden_layers: 4, no_rope_layers: [1, 1, 1, 0] }))).toEqual({
+      name: 'smollm3',
+      permuteQK: true,
+    });
+    expect(() => ggufArchitecture(configOf('smollm3-nope-f16'))).toThrow(
+      /layer 1 leaves out RoPE, and llama\.cpp's "smollm3" leaves it out of every 4th layer \(4, 8, \.\.\.\) only/,
+    );
+    expect(() =>
+      ggufArchitecture(configOf('smollm3-nope-f16', { num_hidden_layers: 4, no_rope_layers: [1, 1, 1, 0], attention_bias: true })),
+    ).toThrow(/attention_bias is true, and llama\.cpp's "smollm3" has no o_proj bias/);
   });
 
   it('writes Gemma 3 as "gemma3" with its sliding layers, and refuses what its llama.cpp twin computes differently', () => {

@@ -43,15 +43,18 @@ const ARCH: Partial<Record<ModelConfig['architecture'], { name: string; permuteQ
   Qwen2ForCausalLM: { name: 'qwen2', permuteQK: false },
   // Qwen3Model: qwen2's layout plus the per-head q/k RMSNorms (attn_q_norm, attn_k_norm), NEOX rope.
   Qwen3ForCausalLM: { name: 'qwen3', permuteQK: false },
+  // SmolLM3Model (a LlamaModel: q/k permuted, NORM rope); llama.cpp's smollm3 leaves RoPE out of every 4th layer.
+  SmolLM3ForCausalLM: { name: 'smollm3', permuteQK: true },
   // NEOX rope like qwen2; sliding layers, sandwich norms and the rest in gemma3.ts.
   Gemma3ForCausalLM: { name: 'gemma3', permuteQK: false },
 };
 
 /**
  * The llama.cpp architecture a model is written as, or the reason it cannot be: an architecture webtune does not
- * write (SmolLM3's NoPE layers), or a feature the llama.cpp architecture lacks, which would make llama.cpp compute
+ * write, or a feature the llama.cpp architecture lacks, which would make llama.cpp compute
  * another function than the checkpoint: sliding-window attention outside "gemma3" (its llama, qwen2 and qwen3 attend
- * to the whole context), Qwen3 attention biases (its qwen3 has no bias tensors), and what gemma3Refusal names.
+ * to the whole context), NoPE layers other than smollm3's every 4th, Qwen3 attention biases (its qwen3 has no bias
+ * tensors), SmolLM3's o_proj bias, and what gemma3Refusal names.
  */
 export function ggufArchitecture(config: ModelConfig): { name: string; permuteQK: boolean } {
   const arch = ARCH[config.architecture];
@@ -69,8 +72,18 @@ export function ggufArchitecture(config: ModelConfig): { name: string; permuteQK
         `"${arch.name}" does not do (it attends to the whole context): a GGUF would answer differently past ` +
         `${config.layers[windowed].window} tokens. Export the merged model (safetensors) instead`,
     );
-  if (config.layers.some((l) => !l.rope))
-    throw new ExportError(`config.json: layers without RoPE (NoPE) are not written to GGUF by webtune yet`);
+  // llama.cpp's smollm3 has no o_proj bias, and its NoPE layers are fixed: every 4th (src/models/smollm3.cpp,
+  // n_no_rope_layer_step), whatever the checkpoint's no_rope_layers say.
+  const nope = config.layers.findIndex((l, i) => l.rope !== (arch.name === 'smollm3' ? (i + 1) % 4 !== 0 : true));
+  if (nope >= 0)
+    throw new ExportError(
+      `config.json: layer ${nope} ${config.layers[nope].rope ? 'applies' : 'leaves out'} RoPE, and llama.cpp's "${arch.name}" ` +
+        `${arch.name === 'smollm3' ? 'leaves it out of every 4th layer (4, 8, ...) only' : 'applies it in every layer'}: a GGUF would answer differently. Export the merged model (safetensors) instead`,
+    );
+  if (arch.name === 'smollm3' && config.attentionBias.o)
+    throw new ExportError(
+      'config.json: attention_bias is true, and llama.cpp\'s "smollm3" has no o_proj bias: a GGUF would drop it. Export the merged model (safetensors) instead',
+    );
   if (arch.name === 'qwen3' && (config.attentionBias.qkv || config.attentionBias.o))
     throw new ExportError(
       'config.json: attention_bias is true, and llama.cpp\'s "qwen3" has no attention bias tensors: a GGUF would drop them. Export the merged model (safetensors) instead',
@@ -135,7 +148,8 @@ function hyperParameters(arch: string, c: ModelConfig): [string, GgufValue][] {
   if (c.headDim !== c.hiddenSize / c.numHeads && arch !== 'gemma3') {
     meta.push([`${arch}.attention.key_length`, u32(c.headDim)], [`${arch}.attention.value_length`, u32(c.headDim)]);
   }
-  if (arch === 'llama') meta.push([`${arch}.vocab_size`, u32(c.vocabSize)], [`${arch}.rope.dimension_count`, u32(c.headDim)]);
+  if (arch === 'llama' || arch === 'smollm3')
+    meta.push([`${arch}.vocab_size`, u32(c.vocabSize)], [`${arch}.rope.dimension_count`, u32(c.headDim)]);
   if (arch === 'gemma3') meta.push(...gemma3HyperParameters(c));
   const s = c.ropeScaling;
   if (s?.type === 'linear') {

@@ -1,4 +1,4 @@
-// A plain float64 forward of the decoder (Llama / Qwen2 / Qwen3's q/k norms / Gemma 3, as test/fixtures/README.md
+// A plain float64 forward of the decoder (Llama / Qwen2 / Qwen3's q/k norms / SmolLM3's NoPE layers / Gemma 3, as test/fixtures/README.md
 // spells the model out), in Node, to check exports without a GPU: merged weights against the PyTorch goldens, and
 // llama.cpp's greedy continuations against this model's. Slow (no batching, full recompute per token) and meant for
 // the tiny test models only. Gemma 3 (model/arch/gemma3.ts): (1 + w) norms, the four norms per layer, GeGLU, the
@@ -104,8 +104,10 @@ export function forward64(m: Weights, ids: number[]): Float64Array[] {
         headNorm(q, c.numHeads, hd, w(`${p}.self_attn.q_norm.weight`), c.rmsNormEps, one);
         headNorm(k, c.numKvHeads, hd, w(`${p}.self_attn.k_norm.weight`), c.rmsNormEps, one);
       }
-      rope(q, c.numHeads, hd, t, inv);
-      rope(k, c.numKvHeads, hd, t, inv);
+      if (c.layers[l].rope) {
+        rope(q, c.numHeads, hd, t, inv);
+        rope(k, c.numKvHeads, hd, t, inv);
+      }
       ks.push(k);
       vs.push(v);
       const att = new Float64Array(c.numHeads * hd);
