@@ -132,10 +132,10 @@ describe('cli export', () => {
     expect(readFileSync(join(out, 'README.md'), 'utf8')).toContain('trl sft --config config.yaml');
   });
 
-  it('refuses a GGUF of an architecture webtune does not write, naming it, and writes nothing', async () => {
+  it('refuses a GGUF llama.cpp would run differently, naming the layer and the reason, and writes nothing', async () => {
     const out = ws.path('smollm3-gguf');
     const r = await ws.run(['export', '--model', join(FIXTURES, 'smollm3-nope-f16'), '--format', 'gguf', '--out', out]);
-    expectRejection(r, 'export', 1, /does not write GGUF for SmolLM3ForCausalLM yet/);
+    expectRejection(r, 'export', 1, /layer 1 leaves out RoPE, and llama\.cpp's "smollm3" leaves it out of every 4th layer/);
     expect(existsSync(out)).toBe(false);
   });
 
