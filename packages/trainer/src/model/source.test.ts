@@ -154,13 +154,14 @@ describe('fetchModelFiles against the standalone Hub mock', () => {
     expect(Buffer.from(await readWhole(got.safetensors.get('model.safetensors')!)).equals(disk('model.safetensors'))).toBe(true);
     const last = new Map(events.map((e) => [e.file, e]));
     for (const [file, e] of last) expect([file, e.loaded, e.total, e.cached]).toEqual([file, disk(file).length, disk(file).length, false]);
-    expect(seen.map((s) => s.authorization)).toEqual([null, null, null, null]);
+    // The four files and chat_template.jinja, which this repo does not have (404): transformers looks for it too.
+    expect(seen.map((s) => s.authorization)).toEqual([null, null, null, null, null]);
   });
 
   it('sends "Authorization: Bearer <token>" when a token is given, and loads a gated repo with it', async () => {
     seen.length = 0;
     await fetchModelFiles({ kind: 'hub', repo: 'webtune-test/gated-llama', endpoint: hub.url, token: 'hf_abc' });
-    expect(seen.length).toBe(4);
+    expect(seen.length).toBe(5); // the four files and the absent chat_template.jinja
     expect(seen.every((s) => s.authorization === 'Bearer hf_abc')).toBe(true);
   });
 
@@ -291,6 +292,28 @@ describe('fetchModelFiles against the standalone Hub mock', () => {
     expect(noConfig.message).toMatch(
       /^config\.json is missing from the picked files \(m\/model\.safetensors\): pick the whole model folder/,
     );
+  });
+
+  it("chat_template.jinja, where transformers saves the template apart, replaces tokenizer_config.json's", async () => {
+    const weights = new Blob([new Uint8Array(readFileSync(join(FIXTURES_DIR, 'llama-gqa-bf16', 'model.safetensors')))]);
+    const files = new Map<string, Blob>([
+      ['m/config.json', new Blob(['{"a":1}'])],
+      ['m/tokenizer.json', new Blob(['{}'])],
+      ['m/tokenizer_config.json', new Blob(['{"eos_token":"</s>","chat_template":"old"}'])],
+      ['m/model.safetensors', weights],
+    ]);
+    const config = async (extra: [string, Blob][]) =>
+      JSON.parse((await fetchModelFiles({ kind: 'files', files: new Map([...files, ...extra]), id: 'm' })).tokenizerConfig);
+    expect(await config([])).toEqual({ eos_token: '</s>', chat_template: 'old' });
+    expect(await config([['m/chat_template.jinja', new Blob(['{{ messages[0].content }} ✓\n'])]])).toEqual({
+      eos_token: '</s>',
+      chat_template: '{{ messages[0].content }} ✓\n',
+    });
+    const page = new Blob(['<!DOCTYPE html>\n<html><body>app</body></html>']); // a server's fallback page, not a template
+    expect(await config([['m/chat_template.jinja', page]])).toEqual({ eos_token: '</s>', chat_template: 'old' });
+    const bad = await errorOf(config([['m/chat_template.jinja', new Blob([new Uint8Array([0x7b, 0xff])])]]));
+    expect([bad.kind, bad.file]).toEqual(['corrupt', 'chat_template.jinja']);
+    expect(bad.message).toMatch(/^chat_template\.jinja from .* is unusable: it is not UTF-8 text\./);
   });
 });
 

@@ -1,10 +1,11 @@
 // Where a checkpoint comes from: the Hugging Face Hub, a folder served over HTTP, or files the user picked.
 // Environment-neutral (a Web Worker or a page): fetch, streams and Cache Storage, no DOM, no Node APIs.
 //
-// A checkpoint is the HF layout (DESIGN.md, "Checkpoints in"): config.json, tokenizer.json, tokenizer_config.json,
-// and model.safetensors, or model.safetensors.index.json and every shard it names. Downloads stream with progress per
-// file, land in Cache Storage only when complete and valid, and fail with a ModelSourceError that names the file, the
-// URL and what to do. Cancelling (AbortSignal) rejects with the signal's reason, an AbortError by default, never with
+// A checkpoint is the HF layout (DESIGN.md, "Checkpoints in"): config.json, tokenizer.json, tokenizer_config.json
+// (and chat_template.jinja where the template was saved apart), and model.safetensors, or
+// model.safetensors.index.json and every shard it names. Downloads stream with progress per file, land in Cache
+// Storage only when complete and valid, and fail with a ModelSourceError that names the file, the URL and what to do.
+// Cancelling (AbortSignal) rejects with the signal's reason, an AbortError by default, never with
 // a ModelSourceError, so a caller can tell "the user stopped it" from "it broke".
 import { checkShardIndex, type ParsedSafetensors, parseSafetensors, parseShardIndex } from './safetensors.ts';
 import { blobWeightFile, bytesWeightFile, readSafetensorsHeader, type WeightFile } from './weight-file.ts';
@@ -904,7 +905,11 @@ export async function fetchModelFiles(source: ModelSource, options: FetchModelOp
     '`AutoTokenizer.from_pretrained(src).save_pretrained(out)` in transformers writes tokenizer.json and tokenizer_config.json.';
   const config = await text('config.json', origin.kind === 'files' ? 'missing-config' : 'not-found');
   const tokenizerJson = await text('tokenizer.json', 'missing-tokenizer', TOKENIZER_HELP);
-  const tokenizerConfig = await text('tokenizer_config.json', 'missing-tokenizer', TOKENIZER_HELP);
+  const tokenizerConfig = withChatTemplateFile(
+    await text('tokenizer_config.json', 'missing-tokenizer', TOKENIZER_HELP),
+    await read(CHAT_TEMPLATE_FILE, (bytes) => void decodeUtf8(origin, CHAT_TEMPLATE_FILE, bytes)),
+    origin,
+  );
 
   const weights = new Map<string, WeightFile>();
   const single = await openWeights('model.safetensors');
@@ -953,6 +958,31 @@ export async function fetchModelFiles(source: ModelSource, options: FetchModelOp
     throw corrupt(origin, INDEX, errorText(e), e);
   }
   return { id: origin.id, config, tokenizerJson, tokenizerConfig, safetensors: weights };
+}
+
+/**
+ * transformers (4.50 on) saves a tokenizer's chat template beside tokenizer_config.json as chat_template.jinja, and
+ * reads that file in place of the config's "chat_template" when it is there (tokenization_utils_base.py,
+ * _from_pretrained: "Clobbers any template in the config"). The file is optional; when present its text becomes the
+ * config's "chat_template", so the tokenizer, its fingerprint and its messages see one config.
+ */
+const CHAT_TEMPLATE_FILE = 'chat_template.jinja';
+function withChatTemplateFile(config: string, template: Uint8Array | Missing, origin: Origin): string {
+  if ('missing' in template) return config;
+  const text = decodeUtf8(origin, CHAT_TEMPLATE_FILE, template);
+  // A web server that answers every unknown path with its app's page (Vite's SPA fallback) has no such file.
+  if (/^\s*<(!doctype html|html)[\s>]/i.test(text)) return config;
+  const parsed = JSON.parse(config) as unknown;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return config; // the tokenizer refuses it by name
+  return JSON.stringify({ ...parsed, chat_template: text });
+}
+
+function decodeUtf8(origin: Origin, file: string, bytes: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (e) {
+    throw corrupt(origin, file, 'it is not UTF-8 text', e);
+  }
 }
 
 function decodeJson(origin: Origin, file: string, bytes: Uint8Array): { text: string } {
