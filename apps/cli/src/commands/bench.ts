@@ -6,10 +6,14 @@ import { describeAdapter, openGpuSession, REPO_ROOT } from '@webtune/harness';
 import { webtuneTrainer } from '@webtune/trainer/vite';
 import { type BenchRequest, type BenchRow, meets, type Target } from '../../../../packages/kernels/bench/rows.ts';
 import type { TrainingBenchRow } from '../../../../packages/trainer/bench/training.bench.ts';
+import realShapes from '../../../../scripts/real-shapes/configs.json';
 import { gpuOption, numberOption, parseCommandArgs, UsageError } from '../args.ts';
 import { formatNumber, formatTable } from '../table.ts';
 
-export const help = `pnpm bench [--quick] [--only matmul|bandwidth|training] [--weights bf16|f32] [--budget-ms N] [--peak-gflops N] [--out FILE] [--gpu auto|hardware|swiftshader]
+/** The released models' shapes the training bench can build (shared with scripts/real-shapes/make_checkpoint.py). */
+const REAL_SHAPES: Record<string, unknown> = realShapes;
+
+export const help = `pnpm bench [--quick] [--only matmul|bandwidth|training] [--model NAME] [--weights bf16|f32] [--budget-ms N] [--peak-gflops N] [--out FILE] [--gpu auto|hardware|swiftshader]
 
 Benchmarks in headless Chromium, each implementation on the same GPUDevice in the same page and
 timed the same way (wall clock to queue.onSubmittedWorkDone; after a warm-up, the median of 3
@@ -30,6 +34,10 @@ Then a PASS/FAIL line per target (set on SwiftShader): webtune >= 2x tfjs on the
 transposed layouts within 1.5x of NN, DPO step <= 2.2x the SFT step on the same pairs.
 Prints tables and writes JSON (default bench-results/bench.json) with the adapter and machine.
   --quick          smaller shapes and a 300 ms budget, for a fast look
+  --model NAME     the training bench on a random bf16 checkpoint of a released model's shape
+                   (${Object.keys(REAL_SHAPES).join(', ')}): SFT and DPO steps of 2 pairs x 256
+                   tokens (64 with --quick), LoRA r16 on all seven projections, AdamW; one timed
+                   step at least (implies --only training)
   --weights D      the training bench's checkpoint dtype: bf16 (default; its matrices stay packed
                    on the GPU) or f32 (twice the weight bytes: the cost before packing)
   --budget-ms N    timed work per round per implementation (default 1500, 300 with --quick)
@@ -113,8 +121,14 @@ export async function run(argv: string[]): Promise<number> {
     gpu: { type: 'string' },
     'peak-gflops': { type: 'string' },
     weights: { type: 'string' },
+    model: { type: 'string' },
   });
-  const only = values.only;
+  const model = values.model;
+  if (model !== undefined && !(model in REAL_SHAPES))
+    throw new UsageError(`--model must be one of ${Object.keys(REAL_SHAPES).join(', ')} (got "${model}")`);
+  if (model !== undefined && values.only !== undefined && values.only !== 'training')
+    throw new UsageError(`--model times training steps: give it without --only ${values.only}`);
+  const only = model === undefined ? values.only : 'training';
   if (only !== undefined && !['matmul', 'bandwidth', 'training'].includes(only))
     throw new UsageError(`--only must be matmul, bandwidth or training (got "${only}")`);
   const weights = values.weights ?? 'bf16';
@@ -153,6 +167,7 @@ export async function run(argv: string[]): Promise<number> {
         quick,
         budgetMs,
         weights: weights === 'bf16' ? 'BF16' : 'F32',
+        model,
       } as const);
       result.training = rows;
       process.stdout.write(`\n${trainingTable(rows, peak)}\n`);
@@ -166,7 +181,7 @@ export async function run(argv: string[]): Promise<number> {
   const out = values.out ?? join(REPO_ROOT, 'bench-results', 'bench.json');
   await mkdir(dirname(out), { recursive: true });
   result.machine = { platform: platform(), release: release(), cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length };
-  result.request = { quick, budgetMs, only: only ?? 'all', peakGflops: peak, weights };
+  result.request = { quick, budgetMs, only: only ?? 'all', peakGflops: peak, weights, model };
   result.targets = targets.map((t) => ({ ...t, pass: meets(t) }));
   await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`wrote ${out}\n`);
