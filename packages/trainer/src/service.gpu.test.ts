@@ -99,6 +99,15 @@ gpuTest(
         check(f.data.length === orig.length && f.data.every((b, i) => b === orig[i]), `${how}: re-exported ${f.name} differs`);
       }
     }
+    // An adapter whose config names another base (the CLI names a local folder by its folder) is checked against the
+    // loaded model, so it is kept as that model's: the Adapters, Compare and Export screens offer it with it.
+    const elsewhere = files.map((f) => {
+      if (f.name !== 'adapter_config.json') return f;
+      const config = { ...JSON.parse(dec.decode(f.data)), base_model_name_or_path: 'elsewhere/model' };
+      return { ...f, data: new TextEncoder().encode(JSON.stringify(config)) };
+    });
+    const rebound = await svc.importAdapter(elsewhere, 'declared elsewhere');
+    check(rebound.baseModel === FIXTURE, `an adapter declaring elsewhere/model is kept as ${rebound.baseModel}`);
   },
 );
 

@@ -119,7 +119,9 @@ export class AdapterShelf {
       name,
       createdAt: now,
       updatedAt: now,
-      baseModel: imported.baseModel || baseModel,
+      // The model it was just checked against, whatever its config calls its base (a local folder's name, another
+      // copy's Hub id): the screens offer an adapter with the model it is recorded for.
+      baseModel,
       // Adapters from elsewhere with no training_config.json (or an unknown trainer) count as SFT.
       method: (imported.trainingConfig && methodOfTrlConfig(imported.trainingConfig)) || 'sft',
       parentId,
