@@ -44,6 +44,8 @@ const PROMPTS = readFileSync(join(DEMO, 'data/eval-prompts.jsonl'), 'utf8')
 
 const FULL = process.env.WEBTUNE_LESSON === 'full';
 /** Steps of each stage (the whole recipe: 376 rows in batches of 8, SFT 3 epochs, DPO 1) and held-out prompts used. */
+/** What the judging test judged, to find again after a reload. */
+const judged = { pairs: 0, answers: 0 };
 const RUN = FULL ? { sft: 141, dpo: 47, prompts: PROMPTS.length } : { sft: 2, dpo: 2, prompts: 2 };
 
 let s: StudioSession;
@@ -367,6 +369,7 @@ describe('classroom mode', () => {
     await idle('classroom-judge-answer');
     const pairs = Number((await text(page, byTestId('classroom-judge-pairs-progress'))).split(' ')[2]);
     for (let i = 0; i < pairs; i++) await click(page, byTestId('classroom-judge-left'));
+    judged.pairs = pairs;
     expect(await text(page, byTestId('classroom-judge-pairs'))).toBe(`${pairs} judged pair${pairs === 1 ? '' : 's'}`);
     await click(page, byTestId('classroom-judge-mode-thumbs'));
     const answers = Number((await text(page, byTestId('classroom-judge-thumbs-progress'))).split(' ')[2]);
@@ -374,6 +377,7 @@ describe('classroom mode', () => {
     await click(page, byTestId('classroom-judge-up'));
     for (let i = 1; i < answers; i++) await click(page, byTestId('classroom-judge-down'));
     expect(await text(page, byTestId('classroom-kto-rated'))).toBe(`1 up, ${answers - 1} down`);
+    judged.answers = answers;
 
     // Step 5: KTO on the ratings and the lesson's pairs unpaired, from the same SFT adapter, DPO's steps.
     await click(page, byTestId('classroom-run-kto'));
@@ -451,5 +455,15 @@ describe('classroom mode', () => {
     expect(names).toContain('Classroom SFT (shipped, Quick lesson)');
     expect(names).toContain('Classroom DPO (shipped, Quick lesson)');
     await goTo(page, 'classroom');
+  });
+
+  it('keeps the judged pairs and thumbs across a reload (IndexedDB, as the Pairs screen keeps its judging)', async () => {
+    const { page } = s;
+    expect(judged.pairs).toBeGreaterThan(0);
+    await page.reload({ waitUntil: 'load' });
+    await waitForText(page, byTestId('engine-status'), /GPU ready/);
+    await goTo(page, 'classroom');
+    await waitForText(page, byTestId('classroom-judge-pairs'), new RegExp(`^${judged.pairs} judged pairs?$`));
+    expect(await text(page, byTestId('classroom-kto-rated'))).toBe(`1 up, ${judged.answers - 1} down`);
   });
 });

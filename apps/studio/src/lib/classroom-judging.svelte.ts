@@ -3,7 +3,9 @@
 // twice; the students judge the two answers side by side (the better one's pairs join the lesson's DPO data when DPO
 // trains next) and rate each answer thumbs up or down (KTO's rows). Step 5 trains KTO on those rows, topped up with
 // the lesson's pairs unpaired if asked, from the same SFT adapter with DPO's settings and steps, and measures it as
-// step 4 measured DPO: reward accuracy on the same held-out pairs, the checks on the same held-out prompts.
+// step 4 measured DPO: reward accuracy on the same held-out pairs, the checks on the same held-out prompts. The
+// answers and every judgement are kept in IndexedDB as they change (pairs-store.ts, as the Pairs screen keeps its
+// judging): a reload loses none of them.
 import {
   answerPrompts,
   type CandidateSet,
@@ -31,6 +33,7 @@ import {
 import { classroom, type StepStatus } from './classroom.svelte.ts';
 import { explain, type Problem } from './errors.ts';
 import { formatDate } from './format.ts';
+import { type ClassroomJudgingWork, loadClassroomJudging, saveClassroomJudging } from './pairs-store.ts';
 import { adapterState } from './state/adapters.svelte.ts';
 import { gpuBusy } from './state/busy.ts';
 import { dataState } from './state/data.svelte.ts';
@@ -57,6 +60,26 @@ export class ClassroomJudging {
   /** The user's own KTO file that step 5 would replace on the Data screen, while we ask. */
   asking: string | null = $state(null);
   private stopRequested = false;
+  private restored = false;
+
+  /** Once per page: the answers and judgements of an earlier visit, unless new answers have come since. */
+  async restore(): Promise<void> {
+    if (this.restored) return;
+    this.restored = true;
+    const w = await loadClassroomJudging().catch(() => undefined);
+    if (!w || this.busy || this.sets.length > 0) return;
+    this.settings = w.settings;
+    this.sets = w.sets;
+    this.sftId = w.sftId;
+    this.pairs = w.pairs;
+    this.thumbs = w.thumbs;
+  }
+
+  private persist(): void {
+    const { settings, sets, sftId, pairs, thumbs } = this;
+    const work = $state.snapshot({ settings, sets, sftId, pairs, thumbs }) as ClassroomJudgingWork;
+    saveClassroomJudging(work).catch((e) => (this.problem = explain(e, "keeping the classroom's judgements in this browser")));
+  }
 
   constructor() {
     // DPO trains on the judged pairs too, when the students keep them in.
@@ -108,10 +131,12 @@ export class ClassroomJudging {
         this.sftId = sft;
         this.pairs = { sets: [], seed: JUDGE_SAMPLING.seed, decisions: [] };
         this.thumbs = { sets: [], decisions: [] };
+        this.persist();
         await sampleAnswers(engine, files.checks, prompts, { id: sft, name: adapterState.name(sft) }, studio.model.id, (set) => {
           this.sets = [...this.sets, set];
           this.pairs = { ...this.pairs, sets: this.sets };
           this.thumbs = { ...this.thumbs, sets: this.sets };
+          this.persist();
         });
       },
       (p) => (this.problem = p),
@@ -120,15 +145,19 @@ export class ClassroomJudging {
 
   judgePair(j: Judgement): void {
     this.pairs = judge(this.pairs, j);
+    this.persist();
   }
   undoPair(): void {
     this.pairs = undoJudgement(this.pairs);
+    this.persist();
   }
   rate(t: Thumb): void {
     this.thumbs = rateAnswer(this.thumbs, t);
+    this.persist();
   }
   undoRate(): void {
     this.thumbs = undoRating(this.thumbs);
+    this.persist();
   }
 
   stop(): void {

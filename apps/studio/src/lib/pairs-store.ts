@@ -1,8 +1,19 @@
 // The Pairs screen's work in IndexedDB ("webtune-pairs"): the prompts, the settings, every candidate generated and
 // every judgement, written after each change so a reload (or a crash) loses nothing; and the same way the blind A/B
-// of the Compare screen and the Train screen's smoke test (its verdict makes DPO ask before it starts). One record
-// each: the current work.
-import type { AbModels, AbRow, JudgingSession, PreferencePair, Prompt, SmokeAnswer, SmokeCheck, SmokeCheckVerdict } from '@webtune/trainer';
+// of the Compare screen, the Train screen's smoke test (its verdict makes DPO ask before it starts) and the
+// classroom's judging stage. One record each: the current work.
+import type {
+  AbModels,
+  AbRow,
+  CandidateSet,
+  JudgingSession,
+  PreferencePair,
+  Prompt,
+  SmokeAnswer,
+  SmokeCheck,
+  SmokeCheckVerdict,
+  ThumbsSession,
+} from '@webtune/trainer';
 
 /** Synthetic pairs' rejected side: the base model's answer, or a degraded copy of the chosen answer. */
 export type SyntheticRule = 'base' | 'degrade';
@@ -48,11 +59,21 @@ export interface SmokeWork {
   result: { adapterId: string; check: SmokeCheck; verdict: SmokeCheckVerdict } | null;
 }
 
+/** The classroom's judging stage: the SFT model's answers, the pairs and thumbs judged so far, and its settings. */
+export interface ClassroomJudgingWork {
+  settings: { prompts: number; joinPairs: boolean; topUp: boolean };
+  sets: CandidateSet[];
+  sftId: string | null;
+  pairs: JudgingSession;
+  thumbs: ThumbsSession;
+}
+
 const DB = 'webtune-pairs';
 const STORE = 'work';
 const KEY = 'current';
 const AB_KEY = 'ab';
 const SMOKE_KEY = 'smoke';
+const CLASSROOM_KEY = 'classroom-judging';
 
 function open(): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {
@@ -87,3 +108,6 @@ export const saveAb = (work: AbWork | null) =>
 export const loadAb = () => run('readonly', (s) => s.get(AB_KEY) as IDBRequest<AbWork | undefined>);
 export const saveSmoke = (work: SmokeWork) => run('readwrite', (s) => s.put(work, SMOKE_KEY)).then(() => undefined);
 export const loadSmoke = () => run('readonly', (s) => s.get(SMOKE_KEY) as IDBRequest<SmokeWork | undefined>);
+export const saveClassroomJudging = (work: ClassroomJudgingWork) =>
+  run('readwrite', (s) => s.put(work, CLASSROOM_KEY)).then(() => undefined);
+export const loadClassroomJudging = () => run('readonly', (s) => s.get(CLASSROOM_KEY) as IDBRequest<ClassroomJudgingWork | undefined>);
