@@ -7,6 +7,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSafetensors, weightToFloat32, writeSafetensors } from '../packages/trainer/src/model/safetensors.ts';
+import { zip } from '../packages/trainer/src/store/zip.ts';
 import {
   badSft,
   byTestId,
@@ -52,6 +54,17 @@ beforeAll(async () => {
   s = await openStudio();
 });
 afterAll(() => s?.close());
+
+/** `bytes` (safetensors) with `value` in every tensor whose name has `part`, as float32. */
+function withOverflow(file: string, bytes: Uint8Array, part: string, value = 1e30): Uint8Array {
+  const parsed = parseSafetensors(file, bytes);
+  const tensors = [...parsed.tensors.values()].map((t) => {
+    const data = weightToFloat32(file, bytes, parsed.dataOffset, t);
+    if (t.name.includes(part)) data.fill(value);
+    return { name: t.name, shape: t.shape, data };
+  });
+  return writeSafetensors(tensors);
+}
 
 /** Settings for a quick run: a few steps of tiny batches. */
 async function quickSettings(method: 'sft' | 'dpo', steps: number, extra: Record<string, string> = {}) {
@@ -613,6 +626,39 @@ with zipfile.ZipFile(sys.argv[2], 'w', zipfile.${method}) as z:
     );
     await clickText(page, 'Dismiss');
     expect(await page.$$eval(byTestId('adapter'), (a) => a.length)).toBe(4);
+  });
+
+  it('stops a run whose loss is not a number, says why and where, and lists no adapter for it', async () => {
+    const { page } = s;
+    const names = () => page.$$eval(byTestId('adapter-name'), (els) => els.map((e) => e.textContent?.trim()).sort());
+    await goTo(page, 'adapters');
+    // The exported SFT adapter with layer 1's v_proj LoRA at 1e30: finite, so the import takes it, but its forward
+    // overflows float32, so the DPO run on top of it has a loss of NaN at its first step.
+    const exported = readZip(readFileSync(await waitForDownload(s.downloads, /^animal-cards\.zip$/)));
+    const files = [...exported].map(([name, data]) => ({
+      name: name.replace(/^animal-cards\//, 'cards-overflow/'),
+      data: name.endsWith('.safetensors') ? withOverflow(name, data, 'layers.1.self_attn.v_proj') : data,
+    }));
+    await upload(page, byTestId('adapter-import-file'), writeTemp('cards-overflow.zip', zip(files)));
+    await waitForText(page, '[role=status].ok', /Imported "cards-overflow"/);
+    const before = await names();
+    await goTo(page, 'train');
+    await quickSettings('dpo', 2);
+    const parent = await page.$$eval(
+      `${byTestId('dpo-parent')} option`,
+      (os) => (os as HTMLOptionElement[]).find((o) => o.textContent?.includes('cards-overflow'))?.value,
+    );
+    await page.select(byTestId('dpo-parent'), parent as string);
+    await click(page, byTestId('start-training'));
+    await waitForRun('diverged');
+    const said = await waitForText(page, `${byTestId('run')} [role=alert]`, /^Training stopped: the loss is no longer a number/);
+    expect(said).toMatch(
+      /Training stopped at step 1: the loss is NaN\. No step was completed, so nothing is saved; no update was made yet/,
+    );
+    expect(said).toMatch(/It first appeared at operation \d+ of \d+[^"]*, "L1\.v_proj lora_B"/);
+    expect(await text(page, byTestId('run-done'))).toBe('No step finished, so no adapter was saved.');
+    await goTo(page, 'adapters');
+    expect(await names(), 'a run that kept no step listed an adapter').toEqual(before);
   });
 
   it('pauses, resumes and stops a run; the stopped run keeps an adapter of the steps it did', async () => {
