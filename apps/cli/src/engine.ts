@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { type GpuChoice, type GpuSession, openGpuSession } from '@webtune/harness';
 import type { TrainerApi, TrainerHandlers } from '@webtune/trainer';
 import { webtuneTrainer } from '@webtune/trainer/vite';
-import { gpuFault } from './gpu-fault.ts';
 import { handleSignals } from './interrupt.ts';
 import { localMounts } from './mount.ts';
+import { gpuFault, pageFault } from './test-faults.ts';
 import { fromWire, toWire, type Wire, type WireEvent } from './wire.ts';
 
 type Methods = {
@@ -42,6 +42,30 @@ export class PageError extends Error {
 // JavaScript's own errors (a bug, not a refused input) keep their class name in the message.
 const BUILTIN_ERRORS = new Set(['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError', 'EvalError', 'URIError']);
 
+/**
+ * Whether the CLI page's script ran: it marks itself ready as its last statement, and a module script runs before the
+ * page's load event, so the short wait is only a margin.
+ */
+const pageStarted = (session: GpuSession) =>
+  session.page
+    .waitForFunction(() => window.__webtuneReady === true, { timeout: 2_000 })
+    .then(() => true)
+    .catch(() => false);
+
+/**
+ * The page loaded, with its script run. Vite refuses a module (504 Outdated Optimize Dep) while another server on the
+ * same dependency cache (a second webtune command starting at the same moment) rebuilds it; a reload then gets the
+ * rebuilt one, as vite's own client would do.
+ */
+async function startPage(session: GpuSession): Promise<void> {
+  if (await pageStarted(session)) return;
+  await session.page.reload({ waitUntil: 'load' });
+  if (await pageStarted(session)) return;
+  throw new Error(
+    "the trainer's page did not start: its script failed to load twice (see the page's errors above, or run with --verbose). If another webtune command was starting at the same moment, run this one again.",
+  );
+}
+
 export class Engine {
   private onEvent: ((...payload: unknown[]) => unknown) | undefined;
   private handlers: TrainerHandlers = {};
@@ -63,7 +87,7 @@ export class Engine {
       openGpuSession({
         path: CLI_PAGE,
         gpu: options.gpu,
-        plugins: [webtuneTrainer(), localMounts(mounts), ...gpuFault()],
+        plugins: [webtuneTrainer(), localMounts(mounts), ...gpuFault(), ...pageFault()],
         userDataDir,
         verbose: options.verbose,
         ownSignals: true, // interrupt.ts: Ctrl-C stops a run cleanly
@@ -80,8 +104,13 @@ export class Engine {
     }
     handleSignals(() => session.kill());
     const engine = new Engine(session, mounts);
-    await session.page.exposeFunction('__webtuneEvent', (event: WireEvent) => engine.dispatch(event));
-    await session.page.waitForFunction(() => window.__webtuneReady === true);
+    try {
+      await session.page.exposeFunction('__webtuneEvent', (event: WireEvent) => engine.dispatch(event));
+      await startPage(session);
+    } catch (err) {
+      await engine.close();
+      throw err;
+    }
     return engine;
   }
 

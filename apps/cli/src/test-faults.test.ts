@@ -1,7 +1,7 @@
 import type { Plugin } from 'vite';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from './args.ts';
-import { GPU_FAULT_VARIABLE, gpuFault } from './gpu-fault.ts';
+import { GPU_FAULT_VARIABLE, gpuFault } from './test-faults.ts';
 
 const transform = (plugin: Plugin, id: string) =>
   (plugin.transform as (code: string, id: string) => { code: string } | undefined)('export {};', id);

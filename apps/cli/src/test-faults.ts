@@ -1,9 +1,12 @@
-// A GPU fault on demand, for the end-to-end tests that prove a failed allocation reaches the user well through the CLI
-// (the message says what to lower, no step is logged, nothing is written). A real out-of-memory cannot be provoked on
-// demand on SwiftShader, so with WEBTUNE_TEST_GPU_FAULT=out-of-memory:<label regex> the trainer's worker reports one
-// from the out-of-memory error scope open when the first buffer whose label matches is made (the scopes are still
-// pushed and popped for real, as trainer.gpu.test.ts does in the page). Unset, the CLI serves its pages unchanged.
-import type { Plugin } from 'vite';
+// Faults on demand, for the end-to-end tests that prove the CLI reports them well; unset, the CLI serves its pages
+// unchanged.
+// - A GPU allocation that fails (the message says what to lower, no step is logged, nothing is written). A real
+//   out-of-memory cannot be provoked on demand on SwiftShader, so with WEBTUNE_TEST_GPU_FAULT=out-of-memory:<label regex>
+//   the trainer's worker reports one from the out-of-memory error scope open when the first buffer whose label matches
+//   is made (the scopes are still pushed and popped for real, as trainer.gpu.test.ts does in the page).
+// - The CLI page's script refused as vite refuses a module while another server rebuilds the shared dependency cache
+//   (504 Outdated Optimize Dep): WEBTUNE_TEST_PAGE_FAULT=outdated-dep:<n> answers the first n requests for it so.
+import type { Connect, Plugin } from 'vite';
 import { UsageError } from './args.ts';
 
 export const GPU_FAULT_VARIABLE = 'WEBTUNE_TEST_GPU_FAULT';
@@ -53,4 +56,22 @@ export function gpuFault(spec = process.env[GPU_FAULT_VARIABLE]): Plugin[] {
       },
     },
   ];
+}
+
+export const PAGE_FAULT_VARIABLE = 'WEBTUNE_TEST_PAGE_FAULT';
+
+/** The vite plugin that refuses the CLI page's script `n` times (WEBTUNE_TEST_PAGE_FAULT=outdated-dep:<n>), or none. */
+export function pageFault(spec = process.env[PAGE_FAULT_VARIABLE]): Plugin[] {
+  if (!spec) return [];
+  const m = /^outdated-dep:(\d+)$/.exec(spec);
+  if (!m) throw new UsageError(`${PAGE_FAULT_VARIABLE}=${spec}: give outdated-dep:<how many times>`);
+  let left = Number(m[1]);
+  const refuse: Connect.NextHandleFunction = (req, res, next) => {
+    if (left === 0 || !/\/apps\/cli\/page\/main\.ts(\?|$)/.test(req.url ?? '')) return next();
+    left--;
+    res.statusCode = 504;
+    res.statusMessage = 'Outdated Optimize Dep';
+    res.end();
+  };
+  return [{ name: 'webtune-test-page-fault', configureServer: (server) => void server.middlewares.use(refuse) }];
 }
