@@ -1,9 +1,9 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UsageError } from './args.ts';
-import { readTextFile } from './model-arg.ts';
+import { modelArg, readTextFile } from './model-arg.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'webtune-model-arg-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -38,5 +38,27 @@ describe('readTextFile: whatever keeps a file from being read is named, with the
     writeFileSync(file, '{}\n');
     chmodSync(file, 0o000);
     expect(refusal(file)).toBe(`--data ${file} cannot be read: permission denied`);
+  });
+});
+
+describe('modelArg: a local folder whose files the page cannot be served', () => {
+  it('names a model file that is a link to a device, a broken link, or a folder', () => {
+    const model = join(dir, 'model');
+    mkdirSync(model);
+    writeFileSync(join(model, 'config.json'), '{}');
+    writeFileSync(join(model, 'README.md'), 'not read');
+    expect(modelArg(model).label).toBe(model);
+    symlinkSync('/dev/zero', join(model, 'model.safetensors'));
+    expect(() => modelArg(model)).toThrow(
+      `--model ${model}: model.safetensors is not a regular file (a device, pipe or socket); the model's files must be regular files`,
+    );
+    rmSync(join(model, 'model.safetensors'));
+    symlinkSync(join(dir, 'gone.safetensors'), join(model, 'model.safetensors'));
+    expect(() => modelArg(model)).toThrow(
+      `--model ${model}: model.safetensors is a link to nothing; the model's files must be regular files`,
+    );
+    rmSync(join(model, 'model.safetensors'));
+    mkdirSync(join(model, 'tokenizer.json'));
+    expect(() => modelArg(model)).toThrow(`--model ${model}: tokenizer.json is a folder; the model's files must be regular files`);
   });
 });

@@ -25,6 +25,15 @@ export function modelArg(value: string | undefined): ModelArg {
     if (!statSync(dir).isDirectory()) throw new UsageError(`--model ${value} is a file; give the folder that holds config.json`);
     if (!existsSync(join(dir, 'config.json')))
       throw new UsageError(`--model ${value} has no config.json; is it a Hugging Face model folder?`);
+    // The page reads the folder's files over loopback, which serves regular files only: a link to a device or a pipe
+    // would be reported there as missing.
+    for (const name of readdirSync(dir)) {
+      if (!/\.(json|safetensors)$/.test(name)) continue;
+      const stat = statSync(join(dir, name), { throwIfNoEntry: false });
+      if (stat?.isFile()) continue;
+      const kind = !stat ? 'a link to nothing' : stat.isDirectory() ? 'a folder' : 'not a regular file (a device, pipe or socket)';
+      throw new UsageError(`--model ${value}: ${name} is ${kind}; the model's files must be regular files`);
+    }
     return {
       mounts: { model: dir },
       source: (url) => ({ kind: 'url', baseUrl: url('model'), id: basename(dir) }),
