@@ -7,7 +7,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GPU_FAULT_VARIABLE } from '../apps/cli/src/gpu-fault.ts';
+import { GPU_FAULT_VARIABLE, PAGE_FAULT_VARIABLE } from '../apps/cli/src/test-faults.ts';
 import { parseSafetensors, weightToFloat32, writeSafetensors } from '../packages/trainer/src/model/safetensors.ts';
 import { cliProcess, expectNoBrowserLeft } from './support/cli.ts';
 import { cleanEnv, DPO_ROWS, expectRejection, LLAMA, MODEL_FILES, SFT_ROWS, workspace } from './support/workspace.ts';
@@ -47,7 +47,7 @@ function damagedAdapter(name: string, part: string, damage: (data: Float32Array)
   return dir;
 }
 /** Layer 1's v_proj A and B at 1e30: finite (accepted at load), but z B^T overflows. */
-const overflowingAdapter = () => damagedAdapter('overflowing-adapter', 'layers.1.self_attn.v_proj', (d) => d.fill(1e30));
+const overflowing = damagedAdapter('overflowing-adapter', 'layers.1.self_attn.v_proj', (d) => d.fill(1e30));
 
 describe('named, never computed through', () => {
   it('an unused tensor is warned by name; an overflow stops step 1 naming its operation and tensor; nothing is written', async () => {
@@ -55,7 +55,7 @@ describe('named, never computed through', () => {
     const profile = ws.path('profile');
     const data = ws.jsonl('dpo.jsonl', DPO_ROWS);
     const args = ['train', '--method', 'dpo', '--model', shardedWithExtra(), '--data', data, '--out', out];
-    const tiny = ['--adapter', overflowingAdapter(), '--max-steps', '2', '--max-length', '32', '--batch-size', '2'];
+    const tiny = ['--adapter', overflowing, '--max-steps', '2', '--max-length', '32', '--batch-size', '2'];
     const r = await cliProcess([...args, ...tiny], cleanEnv({ WEBTUNE_PROFILE_DIR: profile })).done;
     expect(r.stderr.split('\n')).toContain(
       'warning: 1 weight(s) of the checkpoint were not used when initializing LlamaForCausalLM: score.weight. They are ' +
@@ -94,6 +94,30 @@ describe('named, never computed through', () => {
       'Check these fields, or pick a smaller model.',
     );
     expect(existsSync(out)).toBe(false);
+    await expectNoBrowserLeft(profile);
+  });
+
+  it('eval and generate with that adapter: refused when the numbers overflow, never `null` metrics or NUL characters', async () => {
+    const profile = ws.path('profile-overflow');
+    const env = cleanEnv({ WEBTUNE_PROFILE_DIR: profile });
+    const data = ws.jsonl('sft-overflow.jsonl', SFT_ROWS);
+    const evaluated = await cliProcess(
+      ['eval', '--method', 'sft', '--model', LLAMA, '--data', data, '--adapter', overflowing, '--json'],
+      env,
+    ).done;
+    expectRejection(
+      evaluated,
+      'eval',
+      1,
+      "The evaluation gave loss NaN: the model with these adapters computes numbers past float32's range on these rows. An adapter " +
+        'whose weights are far larger than training gives (a damaged or diverged one) does this; evaluate without it to check the model. Nothing is reported.',
+    );
+    const generated = await cliProcess(
+      ['generate', '--model', LLAMA, '--adapter', overflowing, '--prompt', 'Hello', '--max-new-tokens', '4'],
+      env,
+    ).done;
+    expectRejection(generated, 'generate', 1, /^Generation stopped at new token 1: \d+ of the \d+ logits are NaN or infinite/);
+    expect(generated.stdout).not.toContain('\0');
     await expectNoBrowserLeft(profile);
   });
 
@@ -144,7 +168,11 @@ describe('a GPU allocation that fails in the first step, then --resume with noth
   });
 
   it('--resume then finds no interrupted run (the failed step saved none): exit 2 before the model loads', async () => {
-    const r = await cliProcess([...args, '--max-steps', '2', '--resume'], cleanEnv({ WEBTUNE_PROFILE_DIR: profile })).done;
+    // The page's script refused once, as vite refuses it while another command rebuilds its dependency cache: the
+    // page is reloaded and the command goes on.
+    const env = cleanEnv({ WEBTUNE_PROFILE_DIR: profile, [PAGE_FAULT_VARIABLE]: 'outdated-dep:1' });
+    const r = await cliProcess([...args, '--max-steps', '2', '--resume'], env).done;
+    expect(r.stderr).toContain('504 (Outdated Optimize Dep)');
     expectRejection(
       r,
       'train',
@@ -152,6 +180,24 @@ describe('a GPU allocation that fails in the first step, then --resume with noth
       `--resume: no interrupted run of --out ${out} in the browser profile ${profile}; run without --resume to start`,
     );
     expect(r.stderr).not.toContain('model:');
+    expect(existsSync(out)).toBe(false);
+    await expectNoBrowserLeft(profile);
+  });
+});
+
+describe("the trainer's page that does not start", () => {
+  it('its script refused twice: one line saying so and what to do, exit 1, no browser left, nothing written', async () => {
+    const out = ws.path('no-page-out');
+    const profile = ws.path('profile-no-page');
+    const data = ws.jsonl('sft-no-page.jsonl', SFT_ROWS);
+    const env = cleanEnv({ WEBTUNE_PROFILE_DIR: profile, [PAGE_FAULT_VARIABLE]: 'outdated-dep:2' });
+    const r = await cliProcess(['train', '--method', 'sft', '--model', LLAMA, '--data', data, '--out', out, '--max-steps', '1'], env).done;
+    expectRejection(
+      r,
+      'train',
+      1,
+      "the trainer's page did not start: its script failed to load twice (see the page's errors above, or run with --verbose). If another webtune command was starting at the same moment, run this one again.",
+    );
     expect(existsSync(out)).toBe(false);
     await expectNoBrowserLeft(profile);
   });

@@ -101,6 +101,21 @@ describe('decode', () => {
     expect(await decode([1], { ...o, maxNewTokens: 0 }, m.next)).toEqual([]);
   });
 
+  it('refuses logits that are not finite, naming the token, instead of drawing token 0 (a NUL) from NaN', async () => {
+    const emitted: number[] = [];
+    const next = async (_: number[], pos: number) => {
+      const logits = new Float32Array(12).fill(-5); // the last two are past vocabLimit: never read
+      logits[5] = 5;
+      if (pos > 0) logits.fill(Number.NaN, 0, 3);
+      logits[11] = Number.NaN;
+      return logits;
+    };
+    await expect(decode([1], { ...o, onToken: (id) => emitted.push(id) }, next)).rejects.toThrow(
+      'Generation stopped at new token 2: 3 of the 10 logits are NaN or infinite',
+    );
+    expect(emitted).toEqual([5]);
+  });
+
   it('stops when the signal is aborted', async () => {
     const stop = new AbortController();
     const m = scripted([5, 6, 7]);

@@ -54,6 +54,22 @@ export function sampleNext(
   return order[kept - 1];
 }
 
+/**
+ * Refuses logits that are not all finite numbers: any token drawn from them would be arbitrary (argmax over NaN is
+ * token 0, which decodes to a NUL character on byte-level vocabularies).
+ */
+function checkFinite(logits: Float32Array, vocabLimit: number, produced: number): void {
+  const n = Math.min(vocabLimit, logits.length);
+  let bad = 0;
+  for (let i = 0; i < n; i++) if (!Number.isFinite(logits[i])) bad++;
+  if (bad === 0) return;
+  throw new Error(
+    `Generation stopped at new token ${produced + 1}: ${bad} of the ${n} logits are NaN or infinite, so the model with ` +
+      "these adapters computes numbers past float32's range. An adapter whose weights are far larger than training " +
+      'gives (a damaged or diverged one) does this; generate without it to check the model.',
+  );
+}
+
 /** One forward pass over `input`, the tokens at positions pos.. (the prompt, then one new token at a time). */
 export type NextLogits = (input: number[], pos: number) => Promise<Float32Array>;
 
@@ -70,6 +86,7 @@ export async function decode(promptIds: number[], o: GenerateOptions, next: Next
     if (o.signal?.aborted) break;
     const logits = await next(input, pos);
     o.onLogits?.(logits);
+    checkFinite(logits, o.vocabLimit, produced);
     const id = sampleNext(logits, o, rand);
     pos += input.length;
     if (o.stopIds.includes(id)) break;

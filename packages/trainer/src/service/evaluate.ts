@@ -5,6 +5,7 @@ import type { EvaluateRequest, EvaluateResult, GenerateRequest, GenerateResult }
 import { generate as generateIds } from '../model/generate.ts';
 import { defaultConfig, type TrainConfig, validateConfig } from '../train/config.ts';
 import { type EvalRows, evaluateRows } from '../train/evaluate.ts';
+import { TrainingError } from '../train/trainer.ts';
 import type { AdapterShelf } from './adapters.ts';
 import type { PreparedDataset } from './datasets.ts';
 import type { LoadedModel } from './model.ts';
@@ -23,13 +24,28 @@ export async function evaluate(
   const config = evaluationConfig(ds, request);
   if (ds.method === 'sft') {
     const adapters = await shelf.stack(request.adapterId || null, model.config);
-    return evaluateRows({ gpu, model, padId, reference: [], policy: adapters }, { method: 'sft', examples: ds.data.examples }, config);
+    const rows = { method: 'sft', examples: ds.data.examples } as const;
+    return finite(await evaluateRows({ gpu, model, padId, reference: [], policy: adapters }, rows, config), adapters.length > 0);
   }
   // The policy is this one adapter on top of the reference (whose chain already holds its parents).
   const reference = await shelf.stack(request.refAdapterId || null, model.config);
   const policy = request.adapterId ? [await shelf.adapter(request.adapterId, model.config)] : [];
   const rows = { method: ds.method, examples: ds.data.examples } as EvalRows;
-  return evaluateRows({ gpu, model, padId, reference, policy }, rows, config);
+  return finite(await evaluateRows({ gpu, model, padId, reference, policy }, rows, config), reference.length + policy.length > 0);
+}
+
+/**
+ * The metrics, refused when one is not a finite number: handed back, a NaN would read as null in JSON (an evaluation
+ * that "passed" with no result). The weights are finite (checked at load), so the forward overflowed float32.
+ */
+function finite(metrics: EvaluateResult, withAdapters: boolean): EvaluateResult {
+  const bad = Object.entries(metrics).filter(([, x]) => !Number.isFinite(x));
+  if (bad.length === 0) return metrics;
+  const what = withAdapters ? 'the model with these adapters' : 'the model';
+  throw new TrainingError(
+    `The evaluation gave ${bad.map(([k, x]) => `${k} ${x}`).join(', ')}: ${what} computes numbers past float32's range on these rows. ` +
+      `${withAdapters ? 'An adapter whose weights are far larger than training gives (a damaged or diverged one) does this; evaluate without it to check the model. ' : ''}Nothing is reported.`,
+  );
 }
 
 /** The method's defaults, the request's settings over them, and the dataset's max_length; checked as a run's are. */
