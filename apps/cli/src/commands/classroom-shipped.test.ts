@@ -70,12 +70,14 @@ describe('the shipped adapters of the demo lesson', () => {
   });
 
   it('are refused, with every difference named, once a demo file, the recipe or a shipped file changes', async () => {
+    const { stages } = parseShipped(readFileSync(join(DEMO, preset!.adapters!, 'shipped.json'), 'utf8'));
+    const snapshotFolder = stageFolder('sft', stages.sft.snapshotStep);
     const changed = changedDemo('changed', (dir) => {
       writeFileSync(join(dir, 'data/sft.jsonl'), `${readFileSync(join(dir, 'data/sft.jsonl'), 'utf8')}\n`);
       const lesson = JSON.parse(readFileSync(join(dir, 'lesson.json'), 'utf8'));
       lesson.presets[preset!.id].stages.sft.learning_rate = 0.003;
       writeFileSync(join(dir, 'lesson.json'), JSON.stringify(lesson));
-      const snapshot = join(dir, preset!.adapters!, 'sft-step3', 'adapter_model.safetensors');
+      const snapshot = join(dir, preset!.adapters!, snapshotFolder, 'adapter_model.safetensors');
       const bytes = readFileSync(snapshot);
       bytes[bytes.length - 1] ^= 1;
       writeFileSync(snapshot, bytes);
@@ -86,7 +88,7 @@ describe('the shipped adapters of the demo lesson', () => {
     await expect(refusal).rejects.toThrow(
       /data\/sft\.jsonl has changed since they were trained \(SHA-256 [0-9a-f]{12}…, then [0-9a-f]{12}…\)/,
     );
-    await expect(refusal).rejects.toThrow('sft-step3/adapter_model.safetensors is not the file recorded in shipped.json');
+    await expect(refusal).rejects.toThrow(`${snapshotFolder}adapter_model.safetensors is not the file recorded in shipped.json`);
     await expect(refusal).rejects.toThrow(/Train them again with scripts\/demo\/ship-adapters\.sh$/);
   });
 

@@ -83,8 +83,9 @@ the reward accuracy before and after DPO, with the steps and the time each stage
   --json             print the report as one JSON object on stdout
   --use-shipped      no training: the smoke test and the evaluation on the adapters the preset ships (lesson.json's
                      presets.<name>.adapters), refused if the recipe or the demo's files changed since they were trained
-  --verify-shipped   train the recipe's first steps fresh and compare with the shipped snapshots of the same run
-                     (each tensor within ${SNAPSHOT_RTOL} of its largest value; bit for bit on the machine that trained them);
+  --verify-shipped   check that the shipped adapters answer the first held-out prompt as recorded, then train the
+                     recipe's first steps fresh and compare with the shipped snapshots of the same run (each tensor
+                     within ${SNAPSHOT_RTOL} of its largest value; bit for bit on the machine that trained them);
                      with --full the whole recipe against the shipped adapters (minutes)
   --ship DIR         train the preset, stopping each stage's run after ${SNAPSHOT_STEPS.sft} steps for a snapshot and resuming it, and
                      write the adapters, the snapshots and shipped.json (scripts/demo/ship-adapters.sh)
@@ -285,7 +286,9 @@ export async function run(argv: string[]): Promise<number> {
       const train = async (m: LessonMethod, parent: string | null, stop: number | null) => ({
         adapterId: (await stage(m, parent, stop)).result.adapterId as string,
       });
-      for (const line of await verifyShipped(engine, shipped.dir, shipped.shipped, values.full === true, { train }))
+      const answer = async (prompt: string, adapterId: string) =>
+        (await answerPrompts(generator, files.checks, [prompt], adapterId))[0].text;
+      for (const line of await verifyShipped(engine, shipped.dir, shipped.shipped, values.full === true, { train, answer }))
         process.stdout.write(`${line}\n`);
       return 0;
     }
