@@ -124,9 +124,9 @@ describe('classroom mode', () => {
         ['sft-steps', 'dpo-steps', 'prompts'].map((f) => page.$eval(byTestId(`classroom-${f}`), (e) => (e as HTMLInputElement).value)),
       );
     await click(page, byTestId('classroom-preset-quick'));
-    expect(await fields()).toEqual(['60', '10', '10']);
-    expect(await text(page, byTestId('classroom-step-sft'))).toMatch(/learning rate 0\.002, batch 8, 60 steps over 376 rows/);
-    expect(await text(page, byTestId('classroom-step-dpo'))).toMatch(/learning rate 5e-4, batch 8 pairs, 10 steps over 376 pairs/);
+    expect(await fields()).toEqual(['70', '8', '10']);
+    expect(await text(page, byTestId('classroom-step-sft'))).toMatch(/learning rate 0\.002, batch 4, 70 steps over 376 rows/);
+    expect(await text(page, byTestId('classroom-step-dpo'))).toMatch(/learning rate 5e-4, batch 8 pairs, 8 steps over 376 pairs/);
     await click(page, byTestId('classroom-preset-recipe'));
     expect(await fields()).toEqual(['0', '0', '40']);
     expect(await text(page, byTestId('classroom-step-sft'))).toMatch(/learning rate 0\.001, batch 8, 141 steps/);
@@ -421,7 +421,7 @@ describe('classroom mode', () => {
     await waitForText(
       page,
       byTestId('classroom-shipped-note'),
-      /Showing the shipped adapters of the Quick lesson: SFT 60 steps .* DPO 10 steps/,
+      /Showing the shipped adapters of the Quick lesson: SFT 70 steps .* DPO 8 steps/,
     );
     const seconds = (Date.now() - t0) / 1000;
     expect(seconds, 'no training, no generation: the result shows at once').toBeLessThan(60);

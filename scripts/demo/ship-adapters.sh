@@ -4,7 +4,7 @@
 # (apps/studio/public/demo/adapters/<preset>/), with a snapshot of each stage's run after its first steps and
 # shipped.json (the recipe, the SHA-256 of every demo file read and of every file written, each step's metrics, the
 # figures and answers). Run from anywhere:
-#   bash scripts/demo/ship-adapters.sh [preset]               train and write them (quick: ~6 minutes on 2 idle cores)
+#   bash scripts/demo/ship-adapters.sh [preset]               train and write them (quick: ~5 minutes on 2 idle cores)
 #   VERIFY=1 bash scripts/demo/ship-adapters.sh [preset]      check them: the fingerprint, then the first steps of each
 #                                                             stage trained fresh against the snapshots (about a minute)
 #   VERIFY=full bash scripts/demo/ship-adapters.sh [preset]   the whole recipe trained fresh against the final adapters

@@ -59,14 +59,15 @@ describe('the shipped adapters of the demo lesson', () => {
     }
   });
 
-  it('show the lesson: the card after SFT (the smoke test passes), the closing line no worse after DPO, the facts kept', () => {
+  it('show the lesson: the card after SFT (the smoke test passes), the closing line improved by DPO, the true facts throughout', () => {
     const { report } = parseShipped(readFileSync(join(DEMO, preset!.adapters!, 'shipped.json'), 'utf8'));
     const { base, sft, dpo } = report.models;
     expect(report.smoke_test.passed).toBe(true);
     expect([base.format, sft.format >= 0.8, dpo.format >= 0.8]).toEqual([0, true, true]);
-    expect(dpo.closing).toBeGreaterThanOrEqual(sft.closing);
+    expect(dpo.closing).toBeGreaterThan(sft.closing);
     expect(dpo['rewards/accuracies']).toBeGreaterThan(sft['rewards/accuracies']);
-    expect(dpo.facts).toBe(1);
+    // The facts are judged on the facts alone: the base model's true sentences, in prose, pass as the cards do.
+    expect([base.facts, sft.facts, dpo.facts]).toEqual([1, 1, 1]);
   });
 
   it('are refused, with every difference named, once a demo file, the recipe or a shipped file changes', async () => {

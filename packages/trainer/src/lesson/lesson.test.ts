@@ -55,9 +55,9 @@ describe('the demo lesson', () => {
     const lesson = parseLesson(lessonText);
     expect(lesson.presets.map((p) => [p.id, p.prompts, p.adapters])).toEqual([['quick', 10, 'adapters/quick/']]);
     const { sft, dpo } = lesson.presets[0].configs;
-    expect([sft.maxSteps, sft.learningRate, dpo.maxSteps, dpo.learningRate]).toEqual([60, 2e-3, 10, 5e-4]);
+    expect([sft.maxSteps, sft.learningRate, sft.batchSize, dpo.maxSteps, dpo.learningRate]).toEqual([70, 2e-3, 4, 8, 5e-4]);
     // Everything else is the whole recipe's.
-    expect({ ...sft, maxSteps: -1, learningRate: 1e-3 }).toEqual(lesson.stages.sft.config);
+    expect({ ...sft, maxSteps: -1, learningRate: 1e-3, batchSize: 8 }).toEqual(lesson.stages.sft.config);
     expect({ ...dpo, maxSteps: -1, learningRate: 5e-5 }).toEqual(lesson.stages.dpo.config);
   });
 

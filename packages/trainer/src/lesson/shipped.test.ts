@@ -36,7 +36,7 @@ function manifest(change: (j: Loose) => void = () => {}): string {
 describe('shipped.json', () => {
   it('reads a complete record', () => {
     const s = parseShipped(manifest());
-    expect([s.preset, s.stages.sft.snapshotStep, s.recipe.sft.max_steps]).toEqual(['quick', 3, 60]);
+    expect([s.preset, s.stages.sft.snapshotStep, s.recipe.sft.max_steps]).toEqual(['quick', 3, 70]);
   });
 
   it.each([
@@ -73,8 +73,21 @@ describe('the fingerprint', () => {
 
   it("presetRecipe is lesson.json's stage config with the preset's settings over it, as written", () => {
     const { sft, dpo } = presetRecipe(lessonText, 'quick');
-    expect([sft.trainer, sft.learning_rate, sft.max_steps, sft.num_train_epochs, sft.seed]).toEqual(['SFTTrainer', 0.002, 60, 3, 42]);
-    expect([dpo.trainer, dpo.learning_rate, dpo.max_steps, dpo.beta]).toEqual(['DPOTrainer', 0.0005, 10, 0.1]);
+    expect([sft.trainer, sft.learning_rate, sft.max_steps, sft.per_device_train_batch_size, sft.num_train_epochs, sft.seed]).toEqual([
+      'SFTTrainer',
+      0.002,
+      70,
+      4,
+      3,
+      42,
+    ]);
+    expect([dpo.trainer, dpo.learning_rate, dpo.max_steps, dpo.per_device_train_batch_size, dpo.beta]).toEqual([
+      'DPOTrainer',
+      0.0005,
+      8,
+      8,
+      0.1,
+    ]);
     expect(() => presetRecipe(lessonText, 'slow')).toThrow('lesson.json has no preset "slow".');
   });
 
