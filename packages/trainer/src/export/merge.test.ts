@@ -30,7 +30,8 @@ function logitsError(name: string, weights: Weights) {
   return worst;
 }
 
-describe('merged model', () => {
+// A float64 forward in JavaScript per golden row: CPU-bound, seconds on a busy 2-core machine (vitest's default is 5 s).
+describe('merged model', { timeout: 30_000 }, () => {
   // forward64 does Qwen3's q/k norms, Mistral's and Qwen3's sliding windows, SmolLM3's NoPE layers and Gemma 3.
   for (const name of [...LLAMA_QWEN2_FIXTURES, 'qwen3-qknorm-bf16', 'mistral-window-f32', 'smollm3-nope-f16', 'gemma3-sandwich-bf16']) {
     it(`${name}: merged f32 safetensors, read back, give the golden base+LoRA logits`, async () => {

@@ -119,7 +119,8 @@ describe('adapterFiles', () => {
     expect(dec.decode(asMap(adapterFiles(rec, '# mine\n')).get('README.md'))).toBe('# mine\n');
   });
 
-  it.skipIf(!HAS_PYYAML)('front matter parses as YAML, with awkward names quoted', () => {
+  // Four Python interpreters started one after another: seconds on a busy 2-core machine, past vitest's 5 s default.
+  it.skipIf(!HAS_PYYAML)('front matter parses as YAML, with awkward names quoted', { timeout: 30_000 }, () => {
     for (const base of ['HuggingFaceTB/SmolLM2-135M-Instruct', 'my model: v2 # local', 'true', '']) {
       const card = adapterModelCard(record({ baseModel: base }));
       const front = card.split('---\n')[1];
