@@ -1,5 +1,5 @@
 // Classroom mode end to end in the studio: the four steps on the shipped demo (model, data, lesson.json,
-// checks.json), run with "Run the whole lesson" and short step counts (SwiftShader is slow): two SFT steps do not
+// checks.json), run with "Run the whole lesson" and short step counts (SwiftShader is slow): one SFT step does not
 // teach the card, so the smoke test fails and stops the lesson, and the test goes on by "Train DPO anyway". What the page shows is
 // checked against the demo's own files read here: every answer's check marks against checks.json's regexes applied in
 // Node, each model's rates against its answers, the reward accuracy of the SFT model against its definition (policy =
@@ -46,7 +46,7 @@ const FULL = process.env.WEBTUNE_LESSON === 'full';
 /** Steps of each stage (the whole recipe: 376 rows in batches of 8, SFT 3 epochs, DPO 1) and held-out prompts used. */
 /** What the judging test judged, to find again after a reload. */
 const judged = { pairs: 0, answers: 0 };
-const RUN = FULL ? { sft: 141, dpo: 47, prompts: PROMPTS.length } : { sft: 2, dpo: 2, prompts: 2 };
+const RUN = FULL ? { sft: 141, dpo: 47, prompts: PROMPTS.length } : { sft: 1, dpo: 1, prompts: 1 };
 
 let s: StudioSession;
 beforeAll(async () => {
@@ -187,7 +187,7 @@ describe('classroom mode', () => {
       await settled(0);
       let statuses = await page.$$eval('[data-testid^="classroom-step-"]', (els) => els.map((e) => e.getAttribute('data-status')));
       if (!FULL) {
-        // Two SFT steps teach no card: the lesson stops after the smoke test and says why, DPO untouched.
+        // One SFT step teaches no card: the lesson stops after the smoke test and says why, DPO untouched.
         expect(statuses, await text(page, byTestId('screen-classroom'))).toEqual(['done', 'failed', 'todo', 'todo']);
         const why = await text(page, byTestId('classroom-step-smoke'));
         expect(why).toContain(
@@ -247,7 +247,8 @@ describe('classroom mode', () => {
     expect(Number(await rate('classroom-results', 'dpo', 'rewards/margins'))).not.toBe(0);
     const verdict = await text(s.page, byTestId('classroom-verdict'));
     expect(verdict).toMatch(/^DPO moved "Friendly closing line" from \d+% to \d+% of the held-out answers/);
-    expect(verdict).toMatch(new RegExp(`Reward accuracy on ${RUN.prompts} held-out pairs: 0 before, [\\d.]+ after\\.`));
+    const pairs = `${RUN.prompts} held-out pair${RUN.prompts === 1 ? '' : 's'}`;
+    expect(verdict).toMatch(new RegExp(`Reward accuracy on ${pairs}: 0 before, [\\d.]+ after\\.`));
   });
 
   // The whole recipe only: the Compare screen on the lesson's adapters, the README's picture of Compare.
@@ -338,6 +339,9 @@ describe('classroom mode', () => {
   it('runs the lesson again from a fresh start, asking again; Stop ends the lesson, not just the step', async () => {
     const { page } = s;
     await goTo(page, 'classroom');
+    // More SFT steps than it will run, so that Stop, not the last step, ends the run.
+    await page.$eval(`${byTestId('classroom-lesson')} details`, (d) => ((d as HTMLDetailsElement).open = true));
+    await typeInto(page, byTestId('classroom-sft-steps'), '3');
     await click(page, byTestId('classroom-run-all'));
     await waitForText(page, byTestId('classroom-confirm'), /set aside the model local model and your SFT data \(my-cards\.jsonl\)/);
     await click(page, byTestId('classroom-confirm-yes'));
