@@ -3,13 +3,14 @@
 // 0024aa7417efd50a7c2a79e049dfbbbceb0beaaf): tokenizer.ggml.model "gpt2", .pre naming the pre-tokenizer, one token
 // string per embedding row ([PAD<i>] for rows past the tokenizer, type UNUSED), token types (NORMAL 1, CONTROL 3 for
 // special added tokens, USER_DEFINED 4 for other added tokens, UNUSED 5), merges as "a b", the special ids, add
-// BOS/EOS, and the chat template.
+// BOS/EOS, and the chat template. SentencePiece-derived tokenizers become llama.cpp's "llama" vocab (tokenizer-spm.ts).
 // llama.cpp does not run tokenizer.json's pre-tokenizer: it picks a built-in one by the .pre name. The converter
 // chooses it by hashing the tokenization of a test text; webtune instead recognises the pre-tokenizer definitions
 // whose built-in llama.cpp twin is exact, and refuses any other with the reason, rather than write a model whose
 // tokenizer splits text differently.
 import { ExportError } from '../files.ts';
 import type { GgufValue } from './format.ts';
+import { checkSpmModel, isSentencePiece, spmAddSpacePrefix, spmScores, spmTokenType, TOKEN_TYPE } from './tokenizer-spm.ts';
 
 // The Split regexes of Qwen2's and Llama 3's tokenizer.json, exactly (they differ in \p{N} vs \p{N}{1,3}).
 const QWEN2_REGEX =
@@ -51,22 +52,22 @@ export function preTokenizerName(tok: Json, file = 'tokenizer.json'): string {
 /** tokenizer.ggml.* and tokenizer.chat_template for a model with `vocabSize` embedding rows. */
 export function tokenizerMetadata(tokJson: Json, tokConfig: Json, vocabSize: number): [string, GgufValue][] {
   const model = tokJson.model as Json;
-  if (!isObj(model) || model.type !== 'BPE' || !isObj(model.vocab))
+  const spm = isObj(model) && isSentencePiece(model);
+  if (!spm && (!isObj(model) || model.type !== 'BPE' || !isObj(model.vocab)))
     throw new ExportError(
-      `tokenizer.json: model type ${JSON.stringify(isObj(model) ? model.type : model)} is not byte-level BPE; webtune writes GGUF ` +
-        'for byte-level BPE tokenizers (Llama 3, Qwen2, SmolLM and GPT-2 style), not SentencePiece or WordPiece ones',
+      `tokenizer.json: model type ${JSON.stringify(isObj(model) ? model.type : model)} is not BPE; webtune writes ` +
+        'GGUF for byte-level BPE (Llama 3, Qwen2, SmolLM, GPT-2 style) and SentencePiece BPE (Llama 2, Mistral, Gemma) tokenizers',
     );
-  if (model.byte_fallback === true)
-    throw new ExportError(
-      'tokenizer.json: a BPE with byte_fallback is SentencePiece-style (llama.cpp "llama" vocab), which webtune does not write yet',
-    );
-  const pre = preTokenizerName(tokJson);
+  if (spm) checkSpmModel(model);
+  const addSpacePrefix = spm ? spmAddSpacePrefix(tokJson) : false;
+  const pre = spm ? null : preTokenizerName(tokJson);
+  const unk = typeof model.unk_token === 'string' ? model.unk_token : undefined;
   const tokens: string[] = new Array(vocabSize);
   const types = new Int32Array(vocabSize);
   for (const [token, id] of Object.entries(model.vocab as Record<string, number>)) {
     if (id < vocabSize) {
       tokens[id] = token;
-      types[id] = 1;
+      types[id] = spm ? spmTokenType(token, unk) : TOKEN_TYPE.normal;
     }
   }
   const added = (tokJson.added_tokens ?? []) as { id: number; content: string; special: boolean }[];
@@ -76,22 +77,32 @@ export function tokenizerMetadata(tokJson: Json, tokConfig: Json, vocabSize: num
         `tokenizer.json: added token ${JSON.stringify(a.content)} has id ${a.id}, past the model's ${vocabSize} embedding rows`,
       );
     tokens[a.id] = a.content;
-    types[a.id] = a.special ? 3 : 4;
+    types[a.id] = spm && a.content === unk ? TOKEN_TYPE.unknown : a.special ? TOKEN_TYPE.control : TOKEN_TYPE.userDefined;
   }
   for (let i = 0; i < vocabSize; i++) {
     if (tokens[i] === undefined) {
       tokens[i] = `[PAD${i}]`;
-      types[i] = 5;
+      types[i] = TOKEN_TYPE.unused;
     }
   }
-  const merges = ((model.merges ?? []) as (string | string[])[]).map((m) => (Array.isArray(m) ? m.join(' ') : m));
-  const meta: [string, GgufValue][] = [
-    ['tokenizer.ggml.model', { type: 'string', value: 'gpt2' }],
-    ['tokenizer.ggml.pre', { type: 'string', value: pre }],
-    ['tokenizer.ggml.tokens', { type: 'string[]', value: tokens }],
-    ['tokenizer.ggml.token_type', { type: 'i32[]', value: types }],
-    ['tokenizer.ggml.merges', { type: 'string[]', value: merges }],
-  ];
+  const meta: [string, GgufValue][] = spm
+    ? [
+        ['tokenizer.ggml.model', { type: 'string', value: 'llama' }],
+        ['tokenizer.ggml.tokens', { type: 'string[]', value: tokens }],
+        ['tokenizer.ggml.scores', { type: 'f32[]', value: spmScores(model, vocabSize) }],
+        ['tokenizer.ggml.token_type', { type: 'i32[]', value: types }],
+        ['tokenizer.ggml.add_space_prefix', { type: 'bool', value: addSpacePrefix }],
+      ]
+    : [
+        ['tokenizer.ggml.model', { type: 'string', value: 'gpt2' }],
+        ['tokenizer.ggml.pre', { type: 'string', value: pre as string }],
+        ['tokenizer.ggml.tokens', { type: 'string[]', value: tokens }],
+        ['tokenizer.ggml.token_type', { type: 'i32[]', value: types }],
+        [
+          'tokenizer.ggml.merges',
+          { type: 'string[]', value: ((model.merges ?? []) as (string | string[])[]).map((m) => (Array.isArray(m) ? m.join(' ') : m)) },
+        ],
+      ];
   const idOf = (key: string): number | undefined => {
     const v = tokConfig[key];
     const content = isObj(v) ? v.content : v;

@@ -70,8 +70,8 @@ function rope(x: Float64Array, heads: number, hd: number, pos: number, inv: Floa
   }
 }
 
-/** Logits [T, vocab] of the sequence `ids` (positions 0..T-1, causal). */
-export function forward64(m: Weights, ids: number[]): Float64Array[] {
+/** Logits [T - firstLogits, vocab] of the sequence `ids` (positions firstLogits..T-1, causal; greedy needs the last). */
+export function forward64(m: Weights, ids: number[], firstLogits = 0): Float64Array[] {
   const c = m.config;
   const cache = new Map<string, Float32Array>();
   const w = (name: string) => {
@@ -143,7 +143,7 @@ export function forward64(m: Weights, ids: number[]): Float64Array[] {
   }
   const head = c.tieWordEmbeddings ? embed : w('lm_head.weight');
   const cap = c.finalLogitSoftcap;
-  return xs.map((x) => {
+  return xs.slice(firstLogits).map((x) => {
     const logits = linear(head, norm(x, 'model.norm.weight'));
     return cap === null ? logits : logits.map((z) => cap * Math.tanh(z / cap));
   });
@@ -155,7 +155,7 @@ export function greedy64(m: Weights, prompt: number[], n: number): { tokens: num
   const tokens: number[] = [];
   const margins: number[] = [];
   for (let s = 0; s < n; s++) {
-    const logits = forward64(m, ids).at(-1) as Float64Array;
+    const logits = forward64(m, ids, ids.length - 1)[0];
     let best = 0;
     for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
     let second = -Infinity;
