@@ -1,14 +1,15 @@
 // A SentencePiece-derived tokenizer.json (a BPE with byte_fallback over "▁" for spaces: Llama 2, Mistral 7B v0.x,
 // Gemma 3) -> llama.cpp's "llama" (SPM) vocab: tokenizer.ggml.tokens, .scores, .token_type and .add_space_prefix,
-// as gguf-py's vocab.py (LlamaHfVocab, SentencePieceVocab) and convert_hf_to_gguf.py's _set_vocab_sentencepiece /
-// _set_vocab_llama_hf write them (ggml-org/llama.cpp 0024aa7417efd50a7c2a79e049dfbbbceb0beaaf), and as llama.cpp reads
+// as gguf-py's vocab.py (LlamaHfVocab, SentencePieceVocab; ggml-org/llama.cpp 0c1c9d33a805aad92c28cc15213a0dc5867f8818)
+// and convert_hf_to_gguf.py's _set_vocab_sentencepiece / _set_vocab_llama_hf write them, and as llama.cpp reads
 // and runs them (src/llama-vocab.cpp of the source node-llama-cpp 3.22.1 builds, de3ff815ea7d559ee917f063901b8986f038abc6):
 // - llama.cpp's SPM tokenizer replaces spaces with "▁", prefixes "▁" to each text fragment that follows a special
 //   token (or starts the text) when add_space_prefix is set, splits the fragment into UTF-8 characters and repeatedly
 //   merges the adjacent pair whose concatenation is a token of the highest score (the leftmost on ties), then writes
 //   each character no token covers as its <0xNN> byte tokens (type BYTE).
 // - tokenizer.json has merges, not scores. LlamaHfVocab writes -1000 for every score, under which SPM merges leftmost
-//   first, not in BPE's order; webtune instead scores a token minus the rank of the first merge that makes it. BPE
+//   first, not in BPE's order (measured: so written, llama.cpp tokenizes Mistral's " Cat 🐱 の" and a Gemma 3
+//   look-alike row of the goldens otherwise than tokenizers does); webtune instead scores a token minus the rank of the first merge that makes it. BPE
 //   merges the pair of lowest rank; SPM the pair whose product has the lowest first rank. The two agree when every
 //   split of a token into two vocab tokens is itself a merge ranked after the token's first one, so that a pair is
 //   a merge exactly when its product is a token and its rank orders as its product's: what tokenizers'
