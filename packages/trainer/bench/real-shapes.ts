@@ -4,18 +4,16 @@
 // own per-tensor reads are what a real checkpoint costs too).
 import { type Gpu, mixSeed, seededRandom } from '@webtune/kernels';
 import configs from '../../../scripts/real-shapes/configs.json';
-import type { DpoExample, SftExample } from '../src/data/tokenize.ts';
 import { type ExportFile, fileBytes } from '../src/export/files.ts';
 import { safetensorsFiles, type TensorSource } from '../src/export/safetensors-out.ts';
 import { expectedTensors, parseModelConfig } from '../src/model/config.ts';
-import { LoraAdapter } from '../src/model/lora.ts';
 import { LORA_TARGETS } from '../src/model/lora-config.ts';
 import { Model } from '../src/model/model.ts';
 import { readSafetensorsHeader, type WeightFile } from '../src/model/weight-file.ts';
 import { defaultConfig } from '../src/train/config.ts';
 import { loraStepFlops } from '../src/train/flops.ts';
 import { ReferenceCache } from '../src/train/reference.ts';
-import { gpuFigures, type StepTimes, sequences, type TrainingBenchRequest, type TrainingBenchRow, timeSteps } from './training.bench.ts';
+import { gpuFigures, type StepTimes, stepCase, type TrainingBenchRequest, type TrainingBenchRow, timeSteps } from './training.bench.ts';
 
 /** The models `pnpm bench --model` knows, by the name it takes. */
 export const REAL_SHAPES: Record<string, Record<string, unknown>> = configs;
@@ -115,19 +113,9 @@ export async function benchRealShape(gpu: Gpu, request: TrainingBenchRequest): P
   const c = model.config;
   const P = 2;
   const T = request.quick ? 64 : 256;
-  const seqs = sequences(2 * P, T, c.vocabSize);
-  const pairs: DpoExample[] = seqs.slice(0, P).map((chosen, p) => ({ line: p, chosen, rejected: seqs[P + p] }));
-  const sft: SftExample[] = pairs.map(({ line, chosen }) => ({ line, seq: chosen }));
   const lora = { ...defaultConfig('sft').lora, r: 16, alpha: 32, targetModules: [...LORA_TARGETS] };
   const configOf = (method: 'sft' | 'dpo') => ({ ...defaultConfig(method), batchSize: P, maxLength: T, lora });
-  const adapter = LoraAdapter.create(gpu, c, lora, 1);
-  const grads = adapter.like('grads');
-  const matmulsOf = async (sequences: number) => {
-    const step = await model.step(sequences, T, { frozen: [], trainable: { adapter, grads }, train: true });
-    return [...step.forward, ...step.backward].filter((cmd) => 'pipeline' in cmd && cmd.pipeline.label.startsWith('matmul'));
-  };
-  const dpoMatmuls = await matmulsOf(2 * P);
-  const sftMatmuls = await matmulsOf(P);
+  const { pairs, sft, adapter, grads, dpoMatmuls, sftMatmuls } = await stepCase(gpu, model, P, T, lora);
   const sftTimes = await timeSteps(gpu, model, { method: 'sft', examples: sft }, configOf('sft'), sftMatmuls, request.budgetMs, 1);
   const reference = new ReferenceCache(gpu, model, [], pairs, 0);
   await reference.of(pairs);

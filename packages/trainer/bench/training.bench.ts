@@ -16,6 +16,7 @@ import { fileBytes } from '../src/export/files.ts';
 import { memoryTensors, safetensorsFiles } from '../src/export/safetensors-out.ts';
 import { expectedTensors, parseModelConfig } from '../src/model/config.ts';
 import { LoraAdapter } from '../src/model/lora.ts';
+import type { LoraConfig } from '../src/model/lora-config.ts';
 import { Model } from '../src/model/model.ts';
 import { bytesWeightFiles } from '../src/model/weight-file.ts';
 import { klSequences, unpairDpo } from '../src/objectives/kto.ts';
@@ -182,22 +183,16 @@ export function sequences(count: number, T: number, vocab: number): Sequence[] {
   }));
 }
 
-export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Promise<TrainingBenchRow[]> {
-  const json = benchConfig(request.quick);
-  const weights = request.weights ?? 'BF16';
-  const model = await syntheticModel(gpu, json, weights);
-  const c = model.config;
-  const P = request.quick ? 2 : 4;
-  const T = request.quick ? 32 : 128;
-  const seqs = sequences(2 * P, T, c.vocabSize);
+/**
+ * The bench's data and each step's matmuls: P pairs of T random tokens (SFT trains on their chosen sides), and the
+ * matmuls of a step of the same shape and LoRA config (DPO's 2P sequences first: it sizes the activation pool). The
+ * replayed matmuls bind the adapter's buffers: destroy `adapter` and `grads` only once the timing is done.
+ */
+export async function stepCase(gpu: Gpu, model: Model, P: number, T: number, lora: LoraConfig) {
+  const seqs = sequences(2 * P, T, model.config.vocabSize);
   const pairs: DpoExample[] = seqs.slice(0, P).map((chosen, p) => ({ line: p, chosen, rejected: seqs[P + p] }));
   const sft: SftExample[] = pairs.map(({ line, chosen }) => ({ line, seq: chosen }));
-  const sftConfig = { ...defaultConfig('sft'), batchSize: P };
-  const dpoConfig = { ...defaultConfig('dpo'), batchSize: P };
-  const lora = sftConfig.lora;
-
-  // Each step's matmuls, from a step of the same shape and LoRA config (DPO's 2P sequences first: it sizes the activation pool).
-  const adapter = LoraAdapter.create(gpu, c, lora, 1);
+  const adapter = LoraAdapter.create(gpu, model.config, lora, 1);
   const grads = adapter.like('grads');
   const matmulsOf = async (sequences: number) => {
     const step = await model.step(sequences, T, { frozen: [], trainable: { adapter, grads }, train: true });
@@ -205,6 +200,20 @@ export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Pr
   };
   const dpoMatmuls = await matmulsOf(2 * P);
   const sftMatmuls = await matmulsOf(P);
+  return { pairs, sft, adapter, grads, dpoMatmuls, sftMatmuls, matmulsOf };
+}
+
+export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Promise<TrainingBenchRow[]> {
+  const json = benchConfig(request.quick);
+  const weights = request.weights ?? 'BF16';
+  const model = await syntheticModel(gpu, json, weights);
+  const c = model.config;
+  const P = request.quick ? 2 : 4;
+  const T = request.quick ? 32 : 128;
+  const sftConfig = { ...defaultConfig('sft'), batchSize: P };
+  const dpoConfig = { ...defaultConfig('dpo'), batchSize: P };
+  const lora = sftConfig.lora;
+  const { pairs, sft, adapter, grads, dpoMatmuls, sftMatmuls, matmulsOf } = await stepCase(gpu, model, P, T, lora);
 
   const sftTimes = await timeSteps(gpu, model, { method: 'sft', examples: sft }, sftConfig, sftMatmuls, request.budgetMs);
   // The reference log-probs, as a DPO run computes them at its first step: once per dataset, then cached.
