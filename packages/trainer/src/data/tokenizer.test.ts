@@ -167,6 +167,30 @@ describe('TextTokenizer.fromJson', () => {
     expect(TextTokenizer.fromJson(json, config).chatTemplateProblem).toBeNull();
   });
 
+  it.each([
+    ['tokenizer_config.json', undefined],
+    ['chat_template.jinja', 'chat_template.jinja'],
+  ])('names %s when the chat template read from it cannot be parsed or rendered', (name, chatTemplateFile) => {
+    const { json, config } = files('llama-gqa-bf16');
+    const hi = [{ role: 'user' as const, content: 'hi' }];
+    const unparsable = TextTokenizer.fromJson(json, { ...config, chat_template: '{% for m in messages %}' }, 'org/m', chatTemplateFile);
+    expect(unparsable.chatTemplateProblem).toMatch(new RegExp(`^org/m/${name.replace('.', '\\.')}: the chat template cannot be read \\(`));
+    expect(fails(() => unparsable.applyChatTemplate(hi, { addGenerationPrompt: true })).message).toBe(unparsable.chatTemplateProblem);
+    const unrenderable = TextTokenizer.fromJson(
+      json,
+      { ...config, chat_template: '{{ messages.nosuchmethod() }}' },
+      'org/m',
+      chatTemplateFile,
+    );
+    expect(unrenderable.chatTemplateProblem).toBeNull();
+    expect(() => unrenderable.applyChatTemplate(hi, { addGenerationPrompt: true })).toThrow(
+      new RegExp(`^org/m/${name.replace('.', '\\.')}: the chat template cannot render these messages \\(.+\\)$`),
+    );
+    expect(() => unrenderable.renderGenerationSpans('{{ messages.nosuchmethod() }}', hi, { addGenerationPrompt: false })).toThrow(
+      new RegExp(`^org/m/${name.replace('.', '\\.')}: the chat template cannot render`),
+    );
+  });
+
   describe('rejects', () => {
     const { json, config } = files('llama-gqa-bf16');
 

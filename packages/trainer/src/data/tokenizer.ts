@@ -53,7 +53,8 @@ export class TextTokenizer {
     private readonly chatTemplate: string | null,
     /** The special tokens as transformers passes them to a chat template (its special_tokens_map). */
     private readonly templateTokens: Record<string, unknown>,
-    private readonly files: { json: string; config: string },
+    /** Where each came from, for messages: tokenizer.json, tokenizer_config.json, and the chat template's file. */
+    private readonly files: { json: string; config: string; template: string },
     ids: { eosToken: string; eos: number; pad: number; bos: number | null; size: number },
     /** The added tokens marked special, by id. */
     private readonly specialAdded: ReadonlyMap<number, string>,
@@ -66,7 +67,7 @@ export class TextTokenizer {
     this.hasChatTemplate = chatTemplate !== null;
     this.chatTemplateProblem = null;
     try {
-      if (chatTemplate !== null) compileChatTemplate(chatTemplate, files.config);
+      if (chatTemplate !== null) compileChatTemplate(chatTemplate, files.template);
     } catch (e) {
       this.chatTemplateProblem = (e as Error).message;
     }
@@ -75,10 +76,18 @@ export class TextTokenizer {
   /**
    * Builds the tokenizer from (tokenizer.json, tokenizer_config.json).
    * @param file where the two files came from (a folder or Hub id), used in error messages.
+   * @param chatTemplateFile the file in that folder the config's "chat_template" was read from (chat_template.jinja
+   *   where it replaced the config's: ModelFiles.chatTemplateFile), named by messages about the template.
    */
-  static fromJson(tokenizerJson: unknown, tokenizerConfig: Record<string, unknown>, file?: string): TextTokenizer {
-    const jsonFile = file ? `${file}/tokenizer.json` : 'tokenizer.json';
-    const configFile = file ? `${file}/tokenizer_config.json` : 'tokenizer_config.json';
+  static fromJson(
+    tokenizerJson: unknown,
+    tokenizerConfig: Record<string, unknown>,
+    file?: string,
+    chatTemplateFile = 'tokenizer_config.json',
+  ): TextTokenizer {
+    const inFolder = (name: string) => (file ? `${file}/${name}` : name);
+    const jsonFile = inFolder('tokenizer.json');
+    const configFile = inFolder('tokenizer_config.json');
     const json = checkTokenizerJson(tokenizerJson, jsonFile);
     if (typeof tokenizerConfig !== 'object' || tokenizerConfig === null || Array.isArray(tokenizerConfig))
       throw new TokenizerError(
@@ -135,7 +144,7 @@ export class TextTokenizer {
       tok,
       chatTemplateOf(config, configFile),
       tokensForTemplate,
-      { json: jsonFile, config: configFile },
+      { json: jsonFile, config: configFile, template: inFolder(chatTemplateFile) },
       { eosToken: specialTokens.eos_token, eos, pad, bos, size },
       new Map(
         (json.added_tokens as { id?: unknown; content?: unknown; special?: unknown }[])
@@ -208,7 +217,7 @@ export class TextTokenizer {
         this.files.config,
         'no "chat_template": conversational rows (lists of messages) are rendered with the chat template; use a chat/instruct checkpoint, add its template to tokenizer_config.json, or give prompt and completion as plain strings',
       );
-    compileChatTemplate(this.chatTemplate, this.files.config); // the load-time problem, thrown where the template is needed
+    compileChatTemplate(this.chatTemplate, this.files.template); // the load-time problem, thrown where the template is needed
     return this.chatTemplate;
   }
 
@@ -226,7 +235,7 @@ export class TextTokenizer {
     messages: Message[],
     options: { addGenerationPrompt: boolean } & ChatExtras,
   ): { text: string; spans: [number, number][] } {
-    return renderWithGenerationSpans(template, this.files.config, { ...options, messages, specialTokens: this.templateTokens });
+    return renderWithGenerationSpans(template, this.files.template, { ...options, messages, specialTokens: this.templateTokens });
   }
 
   /**
@@ -245,7 +254,7 @@ export class TextTokenizer {
       throw new Error(
         'continueFinalMessage and addGenerationPrompt are exclusive: one continues the last message, the other opens a new one',
       );
-    const rendered = renderChatTemplate(template, this.files.config, {
+    const rendered = renderChatTemplate(template, this.files.template, {
       messages,
       addGenerationPrompt: options.addGenerationPrompt,
       specialTokens: this.templateTokens,

@@ -302,12 +302,16 @@ describe('fetchModelFiles against the standalone Hub mock', () => {
       ['m/tokenizer_config.json', new Blob(['{"eos_token":"</s>","chat_template":"old"}'])],
       ['m/model.safetensors', weights],
     ]);
-    const config = async (extra: [string, Blob][]) =>
-      JSON.parse((await fetchModelFiles({ kind: 'files', files: new Map([...files, ...extra]), id: 'm' })).tokenizerConfig);
+    /** The tokenizer config as fetched, and the file its chat template came from (named in the tokenizer's messages). */
+    const config = async (extra: [string, Blob][]) => {
+      const got = await fetchModelFiles({ kind: 'files', files: new Map([...files, ...extra]), id: 'm' });
+      return { ...JSON.parse(got.tokenizerConfig), from: got.chatTemplateFile };
+    };
     expect(await config([])).toEqual({ eos_token: '</s>', chat_template: 'old' });
     expect(await config([['m/chat_template.jinja', new Blob(['{{ messages[0].content }} ✓\n'])]])).toEqual({
       eos_token: '</s>',
       chat_template: '{{ messages[0].content }} ✓\n',
+      from: 'chat_template.jinja',
     });
     const page = new Blob(['<!DOCTYPE html>\n<html><body>app</body></html>']); // a server's fallback page, not a template
     expect(await config([['m/chat_template.jinja', page]])).toEqual({ eos_token: '</s>', chat_template: 'old' });

@@ -32,6 +32,11 @@ export interface ModelFiles {
   tokenizerJson: string;
   tokenizerConfig: string;
   /**
+   * The file tokenizerConfig's "chat_template" came from: chat_template.jinja where that file replaced the config's
+   * template, so messages about the template name the file to fix; absent when it is tokenizer_config.json's own.
+   */
+  chatTemplateFile?: 'chat_template.jinja';
+  /**
    * File name -> the file, read a range at a time: `model.safetensors`, or every shard named by the index (sorted).
    * Their headers are checked; their tensors are read when the model is uploaded (model/weights.ts).
    */
@@ -905,7 +910,7 @@ export async function fetchModelFiles(source: ModelSource, options: FetchModelOp
     '`AutoTokenizer.from_pretrained(src).save_pretrained(out)` in transformers writes tokenizer.json and tokenizer_config.json.';
   const config = await text('config.json', origin.kind === 'files' ? 'missing-config' : 'not-found');
   const tokenizerJson = await text('tokenizer.json', 'missing-tokenizer', TOKENIZER_HELP);
-  const tokenizerConfig = withChatTemplateFile(
+  const tokenizer = withChatTemplateFile(
     await text('tokenizer_config.json', 'missing-tokenizer', TOKENIZER_HELP),
     await read(CHAT_TEMPLATE_FILE, (bytes) => void decodeUtf8(origin, CHAT_TEMPLATE_FILE, bytes)),
     origin,
@@ -915,7 +920,7 @@ export async function fetchModelFiles(source: ModelSource, options: FetchModelOp
   const single = await openWeights('model.safetensors');
   if (!('missing' in single)) {
     weights.set('model.safetensors', single);
-    return { id: origin.id, config, tokenizerJson, tokenizerConfig, safetensors: weights };
+    return { id: origin.id, config, tokenizerJson, ...tokenizer, safetensors: weights };
   }
 
   const INDEX = 'model.safetensors.index.json';
@@ -957,24 +962,30 @@ export async function fetchModelFiles(source: ModelSource, options: FetchModelOp
   } catch (e) {
     throw corrupt(origin, INDEX, errorText(e), e);
   }
-  return { id: origin.id, config, tokenizerJson, tokenizerConfig, safetensors: weights };
+  return { id: origin.id, config, tokenizerJson, ...tokenizer, safetensors: weights };
 }
 
 /**
  * transformers (4.50 on) saves a tokenizer's chat template beside tokenizer_config.json as chat_template.jinja, and
  * reads that file in place of the config's "chat_template" when it is there (tokenization_utils_base.py,
  * _from_pretrained: "Clobbers any template in the config"). The file is optional; when present its text becomes the
- * config's "chat_template", so the tokenizer, its fingerprint and its messages see one config.
+ * config's "chat_template", so the tokenizer and its fingerprint see one config, and chatTemplateFile names it for the
+ * tokenizer's messages about the template.
  */
-const CHAT_TEMPLATE_FILE = 'chat_template.jinja';
-function withChatTemplateFile(config: string, template: Uint8Array | Missing, origin: Origin): string {
-  if ('missing' in template) return config;
+const CHAT_TEMPLATE_FILE = 'chat_template.jinja' as const;
+function withChatTemplateFile(
+  config: string,
+  template: Uint8Array | Missing,
+  origin: Origin,
+): Pick<ModelFiles, 'tokenizerConfig' | 'chatTemplateFile'> {
+  const unchanged = { tokenizerConfig: config };
+  if ('missing' in template) return unchanged;
   const text = decodeUtf8(origin, CHAT_TEMPLATE_FILE, template);
   // A web server that answers every unknown path with its app's page (Vite's SPA fallback) has no such file.
-  if (/^\s*<(!doctype html|html)[\s>]/i.test(text)) return config;
+  if (/^\s*<(!doctype html|html)[\s>]/i.test(text)) return unchanged;
   const parsed = JSON.parse(config) as unknown;
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return config; // the tokenizer refuses it by name
-  return JSON.stringify({ ...parsed, chat_template: text });
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return unchanged; // the tokenizer refuses it by name
+  return { tokenizerConfig: JSON.stringify({ ...parsed, chat_template: text }), chatTemplateFile: CHAT_TEMPLATE_FILE };
 }
 
 function decodeUtf8(origin: Origin, file: string, bytes: Uint8Array): string {

@@ -7,7 +7,14 @@ import { parseModelConfig } from '../model/config.ts';
 import { modelFingerprint } from '../model/fingerprint.ts';
 import { LORA_TARGETS } from '../model/lora-config.ts';
 import { Model } from '../model/model.ts';
-import { type DownloadProgress, describeSource, fetchModelFiles, type ModelSource, sourceFolder } from '../model/source.ts';
+import {
+  type DownloadProgress,
+  describeSource,
+  fetchModelFiles,
+  type ModelFiles,
+  type ModelSource,
+  sourceFolder,
+} from '../model/source.ts';
 
 export interface LoadedModel {
   model: Model;
@@ -36,7 +43,7 @@ export async function loadModel(
   const folder = sourceFolder(source);
   // The config first, named by its folder (the CLI shows the user's path): an absurd size is refused before anything else.
   const { vocabSize } = parseModelConfig(files.config, `${folder}/config.json`);
-  const tokenizer = TextTokenizer.fromJson(JSON.parse(files.tokenizerJson), JSON.parse(files.tokenizerConfig), folder);
+  const tokenizer = tokenizerOf(files, folder);
   tokenizer.checkFits(vocabSize, `${folder}/config.json`);
   // Hashed while the weights upload (crypto.subtle works off the main thread).
   const hashing = modelFingerprint(files);
@@ -48,6 +55,11 @@ export async function loadModel(
     model.destroy();
     throw err;
   }
+}
+
+/** The checkpoint's tokenizer, its messages naming `folder`'s files (the chat template's own: tokenizer_config.json or chat_template.jinja). */
+export function tokenizerOf(files: ModelFiles, folder: string): TextTokenizer {
+  return TextTokenizer.fromJson(JSON.parse(files.tokenizerJson), JSON.parse(files.tokenizerConfig), folder, files.chatTemplateFile);
 }
 
 export function modelInfo({ model, tokenizer, id }: LoadedModel): ModelInfo {
