@@ -1,14 +1,13 @@
 // GB/s of the memory-bound kernels: row softmax (attention-shaped, full and causal), the fused
 // cross-entropy forward and in-place backward (vocab-sized rows), and the DPO loss. Bytes counted
 // are the bytes each run must move at least once (inputs read + outputs written). tfjs's softmax
-// and logSoftmax run beside ours on the same device as the peer, on the same work.
-import * as tf from '@tensorflow/tfjs-core';
+// and logSoftmax run beside ours on the same device as the peer, on the same work (where tfjs runs: see peers.ts).
 import { crossEntropyBackward, crossEntropyForward, IGNORE_INDEX } from '../src/ops/cross_entropy/cross_entropy.ts';
 import { dpoLoss } from '../src/ops/dpo_loss/dpo_loss.ts';
 import { softmaxForward } from '../src/ops/softmax/softmax.ts';
 import type { Gpu } from '../src/runtime/gpu.ts';
 import { randint, uniform } from '../src/testing/random.ts';
-import { flushTfjs, tfBackend } from './matmul.bench.ts';
+import type { Skipped, TfjsPeer } from './peers.ts';
 import type { BenchRow } from './rows.ts';
 import { type Timing, timeGpu } from './timing.ts';
 
@@ -18,12 +17,26 @@ function row(suite: string, name: string, impl: string, { ms, reps }: Timing, by
   return { suite, case: name, impl, ms, reps, metric: 'GB/s', value: bytes / ms / 1e6 };
 }
 
-export async function benchBandwidth(gpu: Gpu, quick: boolean, budgetMs: number): Promise<BenchRow[]> {
-  const backend = await tfBackend(gpu.device);
-  const tfFlush = () => flushTfjs(backend);
+export async function benchBandwidth(gpu: Gpu, quick: boolean, budgetMs: number, tfjs: TfjsPeer | Skipped): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  const ratio = (ours: BenchRow, peer: BenchRow) => {
-    ours.vsTfjs = peer.ms / ours.ms;
+  /** tfjs's row on the same work as `ours`, or its skipped row. */
+  const peerRow = async (ours: BenchRow, data: Float32Array, shape: [number, number], op: 'softmax' | 'logSoftmax', bytes: number) => {
+    if ('skipped' in tfjs) return { ...ours, impl: tfjs.name, ms: Number.NaN, reps: 0, value: Number.NaN, skipped: tfjs.skipped };
+    const { tf } = tfjs;
+    const x = tf.tensor2d(data, shape);
+    try {
+      const peer = row(
+        ours.suite,
+        ours.case,
+        tfjs.name,
+        await timeGpu(gpu.device, () => tf.dispose(tf[op](x)), tfjs.flush, budgetMs),
+        bytes,
+      );
+      ours.vsTfjs = peer.ms / ours.ms;
+      return peer;
+    } finally {
+      x.dispose();
+    }
   };
 
   // Attention-shaped softmax: B*nh*T rows of T keys. Against tfjs's softmax (every column), ours
@@ -37,11 +50,7 @@ export async function benchBandwidth(gpu: Gpu, quick: boolean, budgetMs: number)
   const bytes = 2 * R * T * 4; // read x, write y
   const t1 = await timeGpu(gpu.device, () => gpu.run(...full), noFlush, budgetMs);
   const ours = row('softmax', `[${R}, ${T}]`, 'webtune', t1, bytes);
-  const tx = tf.tensor2d(await gpu.read(x), [R, T]);
-  const t2 = await timeGpu(gpu.device, () => tf.dispose(tf.softmax(tx)), tfFlush, budgetMs);
-  const peer = row('softmax', `[${R}, ${T}]`, 'tfjs-webgpu', t2, bytes);
-  ratio(ours, peer);
-  rows.push(ours, peer);
+  rows.push(ours, await peerRow(ours, await gpu.read(x), [R, T], 'softmax', bytes));
   // Query i reads its i + 1 visible columns; every row is written whole (the masked zeros too).
   const causalBytes = ((R / T) * ((T * (T + 1)) / 2) + R * T) * 4;
   const t3 = await timeGpu(gpu.device, () => gpu.run(...causal), noFlush, budgetMs);
@@ -65,17 +74,12 @@ export async function benchBandwidth(gpu: Gpu, quick: boolean, budgetMs: number)
   const ceBytes = N * V * 4;
   const f = await timeGpu(gpu.device, () => gpu.run(...fwd), noFlush, budgetMs);
   const fr = row('cross_entropy', `forward [${N}, ${V}]`, 'webtune', f, ceBytes);
-  const tl = tf.tensor2d(logitsData, [N, V]);
-  const tp = await timeGpu(gpu.device, () => tf.dispose(tf.logSoftmax(tl)), tfFlush, budgetMs);
-  const pr = row('cross_entropy', `forward [${N}, ${V}]`, 'tfjs-webgpu', tp, ceBytes);
-  ratio(fr, pr);
-  rows.push(fr, pr);
+  rows.push(fr, await peerRow(fr, logitsData, [N, V], 'logSoftmax', ceBytes));
   // The backward overwrites the logits: each run first restores them from a copy on the device
   // (reads and writes N*V floats, counted), then reads and writes them in place.
   const saved = gpu.upload(logitsData, [N, V], 'saved logits');
   const b = await timeGpu(gpu.device, () => gpu.record().copy(saved, logits).run(bwd).submit(), noFlush, budgetMs);
   rows.push(row('cross_entropy', `restore copy + backward in place [${N}, ${V}]`, 'webtune', b, 4 * ceBytes));
-  tf.dispose([tx, tl]);
 
   // DPO loss on a large micro-batch: P pairs of T tokens (log-probs, mask in; weights out).
   const P = 32;

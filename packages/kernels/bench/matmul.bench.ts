@@ -1,13 +1,14 @@
-// matmul GFLOP/s on training-shaped problems: ours vs the naive WGSL kernel vs tfjs-backend-webgpu's
-// matMul, all on the same GPUDevice in the same page, timed the same way (timing.ts), and each
-// transposed layout's time against the NN layout of its shape.
-import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import * as tf from '@tensorflow/tfjs-core';
+// matmul GFLOP/s on training-shaped problems: ours vs the naive WGSL kernel vs the peers (tfjs-backend-webgpu's
+// matMul on our GPUDevice, jax-js's np.matmul on its own device of the same adapter), in the same page, timed the
+// same way (timing.ts), each peer's product checked against ours; and each transposed layout's time against the NN
+// layout of its shape.
+import { allclose, reductionTolerance } from '@webtune/harness/allclose';
 import { matmul } from '../src/ops/matmul/matmul.ts';
 import type { Gpu } from '../src/runtime/gpu.ts';
 import { UniformWriter } from '../src/runtime/uniform.ts';
 import { uniform } from '../src/testing/random.ts';
 import naiveSource from './naive_matmul.wgsl?raw';
+import type { MatmulPeer, Skipped } from './peers.ts';
 import type { BenchRow } from './rows.ts';
 import { timeGpu } from './timing.ts';
 
@@ -49,31 +50,6 @@ export function matmulShapes(quick: boolean): MatmulShape[] {
   ];
 }
 
-let tfReady: Promise<WebGPUBackend> | undefined;
-export function tfBackend(device: GPUDevice): Promise<WebGPUBackend> {
-  tfReady ??= (async () => {
-    tf.env().set('WEBGPU_CPU_FORWARD', false); // keep every op on the GPU, however small
-    // tfjs registers its kernels under the name 'webgpu'; swap that backend's factory for one
-    // that uses our device, so both libraries share a queue and one timing method covers both.
-    const backend = new WebGPUBackend(device);
-    tf.removeBackend('webgpu');
-    tf.registerBackend('webgpu', () => backend);
-    await tf.setBackend('webgpu');
-    return backend;
-  })();
-  return tfReady;
-}
-
-/**
- * Submit what tfjs has recorded: it keeps a compute pass open across ops, so end that first. tfjs may
- * already have submitted on its own (it flushes every N dispatches), leaving nothing to submit.
- */
-export function flushTfjs(backend: WebGPUBackend): void {
-  if (!(backend as unknown as { commandEncoder: GPUCommandEncoder | null }).commandEncoder) return;
-  backend.endComputePassEncoder();
-  backend.submitQueue();
-}
-
 async function naiveDispatch(gpu: Gpu, s: MatmulShape, A: GPUBuffer, B: GPUBuffer, C: GPUBuffer) {
   const pipeline = await gpu.pipeline({ name: 'naive_matmul', source: naiveSource }, { TRANS_A: !!s.transA, TRANS_B: !!s.transB });
   const params = gpu.uniform(new UniformWriter().u32(s.M).u32(s.N).u32(s.K).u32(0).bytes(), 'naive params');
@@ -84,45 +60,82 @@ async function naiveDispatch(gpu: Gpu, s: MatmulShape, A: GPUBuffer, B: GPUBuffe
   return { label: 'naive', pipeline, bindGroup, workgroups: [Math.ceil(s.N / 16), Math.ceil(s.M / 16), 1] as [number, number, number] };
 }
 
-export async function benchMatmul(gpu: Gpu, shapes: MatmulShape[], budgetMs: number): Promise<BenchRow[]> {
+/**
+ * A peer's product against ours: each is a float32 sum of K products of values in [-1, 1] within
+ * reductionTolerance of the exact one, so they differ by at most twice that. A peer outside it computes another
+ * product (a layout taken the wrong way), and its time would say nothing: the bench stops.
+ */
+function checkPeer(name: string, shape: MatmulShape, got: Float32Array, ours: Float32Array): number {
+  const report = allclose(got, ours, reductionTolerance(shape.K, shape.K, 16), `matmul ${shape.name}: ${name}'s C against webtune's`);
+  if (!report.ok) throw new Error(`${report.message}. ${name} does not compute the product webtune does: its timing would compare nothing`);
+  return report.maxAbsError;
+}
+
+export async function benchMatmul(gpu: Gpu, shapes: MatmulShape[], budgetMs: number, peers: (MatmulPeer | Skipped)[]): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  const backend = await tfBackend(gpu.device);
   for (const s of shapes) {
     const flops = 2 * s.M * s.N * s.K;
-    const aShape = s.transA ? [s.K, s.M] : [s.M, s.K];
-    const bShape = s.transB ? [s.N, s.K] : [s.K, s.N];
+    const aShape: [number, number] = s.transA ? [s.K, s.M] : [s.M, s.K];
+    const bShape: [number, number] = s.transB ? [s.N, s.K] : [s.K, s.N];
     const a = uniform(s.M * s.K, 1);
     const b = uniform(s.K * s.N, 2);
     const A = gpu.upload(a, aShape, 'A');
     const B = gpu.upload(b, bShape, 'B');
     const C = gpu.tensor([s.M, s.N], 'C');
     const ours = await matmul(gpu, C, A, B, { transA: s.transA, transB: s.transB });
+    gpu.run(...ours);
+    const oursC = await gpu.read(C);
     const naive = await naiveDispatch(gpu, s, A.buffer, B.buffer, C.buffer);
-    const ta = tf.tensor2d(a, aShape as [number, number]);
-    const tb = tf.tensor2d(b, bShape as [number, number]);
-    const flush = () => {};
-    const impls: [string, () => void, () => void][] = [
-      ['webtune', () => gpu.run(...ours), flush],
-      ['naive', () => gpu.run(naive), flush],
-      ['tfjs-webgpu', () => tf.dispose(tf.matMul(ta, tb, s.transA, s.transB)), () => flushTfjs(backend)],
-    ];
+    const noFlush = () => {};
     const caseRows: BenchRow[] = [];
-    for (const [impl, run, implFlush] of impls) {
-      const t = await timeGpu(gpu.device, run, implFlush, budgetMs);
-      caseRows.push({ suite: 'matmul', case: s.name, impl, ms: t.ms, reps: t.reps, metric: 'GFLOP/s', value: flops / t.ms / 1e6 });
+    const time = async (impl: string, device: GPUDevice, run: () => void | Promise<void>, flush: () => void) => {
+      const t = await timeGpu(device, run, flush, budgetMs);
+      const row: BenchRow = { suite: 'matmul', case: s.name, impl, ms: t.ms, reps: t.reps, metric: 'GFLOP/s', value: flops / t.ms / 1e6 };
+      caseRows.push(row);
+      return row;
+    };
+    await time('webtune', gpu.device, () => gpu.run(...ours), noFlush);
+    await time('naive', gpu.device, () => gpu.run(naive), noFlush);
+    for (const peer of peers) {
+      if ('skipped' in peer) {
+        caseRows.push({
+          suite: 'matmul',
+          case: s.name,
+          impl: peer.name,
+          ms: Number.NaN,
+          reps: 0,
+          metric: 'GFLOP/s',
+          value: Number.NaN,
+          skipped: peer.skipped,
+        });
+        continue;
+      }
+      const problem = peer.matmul({ a, aShape, b, bShape, transA: !!s.transA, transB: !!s.transB });
+      try {
+        const maxAbsDiff = checkPeer(peer.name, s, await problem.result(), oursC);
+        (await time(peer.name, peer.device, problem.run, peer.flush)).maxAbsDiff = maxAbsDiff;
+      } finally {
+        problem.dispose();
+      }
     }
-    const ms = (impl: string) => caseRows.find((r) => r.impl === impl)?.ms ?? Number.NaN;
+    const measured = (impl: string) => caseRows.find((r) => r.impl === impl && !r.skipped)?.ms;
+    const over = (impl: string, row: BenchRow) => {
+      const ms = measured(impl);
+      return ms === undefined ? undefined : ms / row.ms;
+    };
     for (const row of caseRows) {
-      row.vsTfjs = ms('tfjs-webgpu') / row.ms;
-      row.vsNaive = ms('naive') / row.ms;
+      if (row.skipped) continue;
+      row.vsTfjs = over('tfjs-webgpu', row);
+      row.vsJax = over('jax-js', row);
+      row.vsNaive = over('naive', row);
       const nn = rows.find((r) => r.case === s.nn && r.impl === row.impl);
       if (nn) row.vsNN = row.ms / nn.ms;
     }
     const ourRow = caseRows[0];
-    if (s.square) ourRow.target = { what: `${s.name}: webtune's speed over tfjs's`, value: ourRow.vsTfjs ?? Number.NaN, min: 2 };
+    if (s.square && ourRow.vsTfjs !== undefined)
+      ourRow.target = { what: `${s.name}: webtune's speed over tfjs's`, value: ourRow.vsTfjs, min: 2 };
     if (s.nn) ourRow.target = { what: `${s.name}: time over ${s.nn}'s (NN)`, value: ourRow.vsNN ?? Number.NaN, max: 1.5 };
     rows.push(...caseRows);
-    tf.dispose([ta, tb]);
     for (const t of [A, B, C]) t.buffer.destroy();
   }
   return rows;

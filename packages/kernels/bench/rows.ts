@@ -21,9 +21,14 @@ export interface BenchRow {
   value: number;
   /** Speed-up over the peers on the same case (their time / ours), when measured. */
   vsTfjs?: number;
+  vsJax?: number;
   vsNaive?: number;
   /** A transposed layout: its time over the NN layout's on the same shape. */
   vsNN?: number;
+  /** On a peer's row: the largest |peer - webtune| over the result, once it was checked to be within float32 rounding. */
+  maxAbsDiff?: number;
+  /** This implementation did not run here, and why (ms and value are NaN, null in the JSON). */
+  skipped?: string;
   /** On webtune's rows: the target this case is judged by. */
   target?: Target;
 }

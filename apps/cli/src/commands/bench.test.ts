@@ -31,11 +31,28 @@ describe('bench output', () => {
   });
 
   it('adds the vs NN column, and a fraction of the fp32 peak when given one', () => {
-    const rows = [row('webtune', 1, { vsTfjs: 2, vsNaive: 4, vsNN: 1.25 }), row('tfjs-webgpu', 2)];
+    const rows = [row('webtune', 1, { vsTfjs: 2, vsJax: 3, vsNaive: 4, vsNN: 1.25 }), row('tfjs-webgpu', 2), row('jax-js', 3)];
     const [header, , line] = kernelTable(rows, 1000).split('\n');
-    expect(header.split(/\s{2,}/)).toEqual(['suite', 'case', 'unit', 'webtune', 'tfjs-webgpu', 'x tfjs', 'x naive', 'vs NN', 'of peak']);
-    expect(line.split(/\s{2,}/)).toEqual(['matmul', 'NT 512', 'GFLOP/s', '268', '134', '2.00', '4.00', '1.25', '0.268']);
+    expect(header.split(/\s{2,}/)).toEqual([
+      ...['suite', 'case', 'unit', 'webtune', 'tfjs-webgpu', 'jax-js'],
+      ...['x tfjs', 'x jax-js', 'x naive', 'vs NN', 'of peak'],
+    ]);
+    expect(line.split(/\s{2,}/)).toEqual(['matmul', 'NT 512', 'GFLOP/s', '268', '134', '89.3', '2.00', '3.00', '4.00', '1.25', '0.268']);
     expect(kernelTable(rows).split('\n')[0]).not.toContain('of peak');
+  });
+
+  it('shows a peer that did not run as a skipped cell, and why once under the table', () => {
+    const why = 'not run on Dawn in Node';
+    const skipped = { ms: Number.NaN, value: Number.NaN, skipped: why };
+    const rows = [
+      row('webtune', 1),
+      row('jax-js', 0, skipped),
+      { ...row('webtune', 1), case: 'NN 512' },
+      { ...row('jax-js', 0, skipped), case: 'NN 512' },
+    ];
+    const lines = kernelTable(rows).split('\n');
+    expect(lines[2].split(/\s{2,}/).slice(3, 5)).toEqual(['268', 'skipped']);
+    expect(lines.slice(4)).toEqual([`jax-js skipped: ${why}`]);
   });
 
   it('prints each training step peak GPU megabytes and its dispatches, submits and host reads', () => {

@@ -19,8 +19,10 @@ Benchmarks in headless Chromium, each implementation on the same GPUDevice in th
 timed the same way (wall clock to queue.onSubmittedWorkDone; after a warm-up, the median of 3
 rounds of as many runs as fill the budget):
   matmul     GFLOP/s on training shapes, LoRA's skinny forward and backward products among them:
-             webtune vs a naive WGSL kernel vs tfjs-backend-webgpu; "vs NN" is a transposed
-             layout's time over the NN layout's on the same shape
+             webtune vs a naive WGSL kernel vs tfjs-backend-webgpu (on webtune's device) vs
+             jax-js (np.matmul on its own device of the same adapter: its API takes none), each
+             peer's product checked against webtune's first; "x tfjs", "x jax-js" are webtune's
+             speed over theirs, "vs NN" a transposed layout's time over the NN layout's
   bandwidth  GB/s of softmax (full, beside tfjs; causal apart), cross-entropy (beside tfjs) and
              the DPO loss
   training   real optimizer steps (trainer's loop: forward, loss, backward, host reads, grad norm,
@@ -55,18 +57,29 @@ export function kernelTable(rows: BenchRow[], peakGflops?: number): string {
     const of = (impl: string) => rows.find((r) => r.suite === suite && r.case === name && r.impl === impl);
     const ours = of('webtune');
     const peak = ours?.metric === 'GFLOP/s' ? [ofPeak(ours.value, peakGflops)] : peakGflops ? [''] : [];
+    const cell = (impl: string) => {
+      const r = of(impl);
+      return r?.skipped ? 'skipped' : (r?.value ?? '');
+    };
     return [
       suite,
       name,
       ours?.metric ?? '',
-      ...impls.map((i) => of(i)?.value ?? ''),
+      ...impls.map(cell),
       ours?.vsTfjs ?? '',
+      ours?.vsJax ?? '',
       ours?.vsNaive ?? '',
       ours?.vsNN ?? '',
       ...peak,
     ];
   });
-  return formatTable(['suite', 'case', 'unit', ...impls, 'x tfjs', 'x naive', 'vs NN', ...(peakGflops ? ['of peak'] : [])], body);
+  const table = formatTable(
+    ['suite', 'case', 'unit', ...impls, 'x tfjs', 'x jax-js', 'x naive', 'vs NN', ...(peakGflops ? ['of peak'] : [])],
+    body,
+  );
+  // Each skipped implementation once, with its reason, under the table.
+  const skipped = new Map(rows.filter((r) => r.skipped).map((r) => [r.impl, r.skipped]));
+  return [table, ...[...skipped].map(([impl, why]) => `${impl} skipped: ${why}`)].join('\n');
 }
 
 export function trainingTable(rows: TrainingBenchRow[], peakGflops?: number): string {
