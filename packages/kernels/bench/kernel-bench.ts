@@ -13,9 +13,9 @@ export async function runKernelBench(request: BenchRequest, peers: true | string
     const loaded = peers === true ? await import('./peers.ts') : undefined;
     const skip = (name: Skipped['name']): Skipped => ({ name, skipped: peers as string });
     const tfjs = loaded ? await loaded.tfjsPeer(gpu.device) : skip('tfjs-webgpu');
-    const jax = loaded ? await loaded.jaxPeer() : skip('jax-js');
     const only = request.only;
-    const rows = only === 'bandwidth' ? [] : await benchMatmul(gpu, matmulShapes(request.quick), request.budgetMs, [tfjs, jax]);
+    const matmulPeers = async () => [tfjs, loaded ? await loaded.jaxPeer() : skip('jax-js')];
+    const rows = only === 'bandwidth' ? [] : await benchMatmul(gpu, matmulShapes(request.quick), request.budgetMs, await matmulPeers());
     if (only !== 'matmul') rows.push(...(await benchBandwidth(gpu, request.quick, request.budgetMs, tfjs)));
     return rows;
   } finally {

@@ -52,6 +52,7 @@ const ofPeak = (gflops: number, peak: number | undefined): number | string => (p
 export function kernelTable(rows: BenchRow[], peakGflops?: number): string {
   const cases = [...new Set(rows.map((r) => `${r.suite}\u0000${r.case}`))];
   const impls = [...new Set(rows.map((r) => r.impl))];
+  const withJax = impls.includes('jax-js'); // the matmul suite only
   const body = cases.map((key) => {
     const [suite, name] = key.split('\u0000');
     const of = (impl: string) => rows.find((r) => r.suite === suite && r.case === name && r.impl === impl);
@@ -67,14 +68,14 @@ export function kernelTable(rows: BenchRow[], peakGflops?: number): string {
       ours?.metric ?? '',
       ...impls.map(cell),
       ours?.vsTfjs ?? '',
-      ours?.vsJax ?? '',
+      ...(withJax ? [ours?.vsJax ?? ''] : []),
       ours?.vsNaive ?? '',
       ours?.vsNN ?? '',
       ...peak,
     ];
   });
   const table = formatTable(
-    ['suite', 'case', 'unit', ...impls, 'x tfjs', 'x jax-js', 'x naive', 'vs NN', ...(peakGflops ? ['of peak'] : [])],
+    ['suite', 'case', 'unit', ...impls, 'x tfjs', ...(withJax ? ['x jax-js'] : []), 'x naive', 'vs NN', ...(peakGflops ? ['of peak'] : [])],
     body,
   );
   // Each skipped implementation once, with its reason, under the table.
