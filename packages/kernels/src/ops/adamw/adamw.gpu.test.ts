@@ -22,6 +22,23 @@ async function readState(gpu: Gpu, t: AdamWTensors): Promise<AdamWState> {
   return { param: await readPadded(gpu, t.param), m: await readPadded(gpu, t.m), v: await readPadded(gpu, t.v) };
 }
 
+/**
+ * A random state (v non-negative) and gradient of `n` elements drawn from seeds `seed` (grad) to `seed + 3`, on the
+ * GPU with param, m and v padded (nothing past n is written) and sumsq `sumsq`.
+ */
+function randomState(gpu: Gpu, n: number, seed: number, gradScale: number, sumsq = gpu.tensor([1], 'sumsq')) {
+  const grad = uniform(n, seed, gradScale);
+  const [param, m, v] = [uniform(n, seed + 1, 100), uniform(n, seed + 2, 10), uniform(n, seed + 3, 100).map(Math.abs)];
+  const t: AdamWTensors = {
+    param: padded(gpu, param, 'param'),
+    grad: gpu.upload(grad, [n], 'grad'),
+    m: padded(gpu, m, 'm'),
+    v: padded(gpu, v, 'v'),
+    sumsq,
+  };
+  return { grad, before: { param, m, v } satisfies AdamWState, t };
+}
+
 /** Compare the GPU state after a step against the reference step from the state before it. */
 function assertStep(got: AdamWState, before: AdamWState, grad: Float32Array, sumsq: number, hyper: AdamWHyper, lr: number, step: number) {
   const want = adamwStepRef(before, grad, sumsq, hyper, { lr, step });
@@ -65,21 +82,13 @@ gpuTest('no clipping when maxGradNorm <= 0 (NaN in sumsq stays out) or above the
     [1e9, 2],
   ] as const) {
     const hyper = { ...HYPER, maxGradNorm };
-    const grad = uniform(n, seed, 1000);
-    const [param, m, v] = [uniform(n, seed + 1, 100), uniform(n, seed + 2, 10), uniform(n, seed + 3, 100).map(Math.abs)];
-    const t: AdamWTensors = {
-      param: padded(gpu, param, 'param'),
-      grad: gpu.upload(grad, [n], 'grad'),
-      m: padded(gpu, m, 'm'),
-      v: padded(gpu, v, 'v'),
-      sumsq: gpu.upload([Number.NaN], [1], 'sumsq'),
-    };
+    const { grad, before, t } = randomState(gpu, n, seed, 1000, gpu.upload([Number.NaN], [1], 'sumsq'));
     const norm = maxGradNorm > 0 ? await sumOfSquares(gpu, t.sumsq, t.grad) : [];
     const step = await adamw(gpu, t, hyper);
     step.update({ lr: 3e-3, step: 7 });
     gpu.run(...norm, ...step.dispatches);
     const [sumsq] = await gpu.read(t.sumsq);
-    assertStep(await readState(gpu, t), { param, m, v }, grad, sumsq, hyper, 3e-3, 7);
+    assertStep(await readState(gpu, t), before, grad, sumsq, hyper, 3e-3, 7);
   }
 });
 
@@ -103,46 +112,30 @@ gpuTest('past the per-dimension workgroup limit', async ({ device }) => {
 gpuTest('folded grid: a step on a few workgroups, at most 3 per dimension', async ({ device }) => {
   const gpu = foldingGpu(device);
   const n = 7 * 256 - 3; // 7 workgroups of 64 vec4s: a 3 x 3 grid with 2 spare; a partial vec4
-  const grad = uniform(n, 40, 10);
-  const [param, m, v] = [uniform(n, 41, 100), uniform(n, 42, 10), uniform(n, 43, 100).map(Math.abs)];
-  const t: AdamWTensors = {
-    param: padded(gpu, param, 'param'),
-    grad: gpu.upload(grad, [n], 'grad'),
-    m: padded(gpu, m, 'm'),
-    v: padded(gpu, v, 'v'),
-    sumsq: gpu.tensor([1], 'sumsq'),
-  };
+  const { grad, before, t } = randomState(gpu, n, 40, 10);
   const step = await adamw(gpu, t, HYPER);
   assertFolded(step.dispatches, 'adamw');
   step.update({ lr: 0.01, step: 3 });
   gpu.run(...(await sumOfSquares(gpu, t.sumsq, t.grad)), ...step.dispatches);
   const [sumsq] = await gpu.read(t.sumsq);
-  assertStep(await readState(gpu, t), { param, m, v }, grad, sumsq, HYPER, 0.01, 3);
+  assertStep(await readState(gpu, t), before, grad, sumsq, HYPER, 0.01, 3);
 });
 
 gpuTest('halt: a raised flag (a non-finite gradient norm) leaves param, m and v bit for bit; a lowered one steps', async ({ device }) => {
   const gpu = new Gpu(device);
   const n = 301;
-  const grad = uniform(n, 50, 10);
+  const { grad, before, t } = randomState(gpu, n, 50, 10);
   grad[7] = Number.NaN; // the norm is NaN: flagNonFinite over sumsq raises halt in the trainer
-  const [param, m, v] = [uniform(n, 51, 100), uniform(n, 52, 10), uniform(n, 53, 100).map(Math.abs)];
+  gpu.write(t.grad, grad);
   const halt = gpu.upload(Uint32Array.of(1), [1], 'halt');
-  const t: AdamWTensors = {
-    param: padded(gpu, param, 'param'),
-    grad: gpu.upload(grad, [n], 'grad'),
-    m: padded(gpu, m, 'm'),
-    v: padded(gpu, v, 'v'),
-    sumsq: gpu.tensor([1], 'sumsq'),
-    halt,
-  };
-  const step = await adamw(gpu, t, HYPER);
+  const step = await adamw(gpu, { ...t, halt }, HYPER);
   step.update({ lr: 0.01, step: 2 });
   gpu.run(...(await sumOfSquares(gpu, t.sumsq, t.grad)), ...step.dispatches);
   const after = await readState(gpu, t);
   for (const [name, got, want] of [
-    ['param', after.param, param],
-    ['m', after.m, m],
-    ['v', after.v, v],
+    ['param', after.param, before.param],
+    ['m', after.m, before.m],
+    ['v', after.v, before.v],
   ] as const) {
     const moved = Array.from(got).findIndex((x, i) => !Object.is(x, want[i]));
     if (moved >= 0) throw new Error(`halted step changed ${name}[${moved}]: ${want[moved]} -> ${got[moved]}`);
@@ -152,5 +145,5 @@ gpuTest('halt: a raised flag (a non-finite gradient norm) leaves param, m and v 
   gpu.write(halt, Uint32Array.of(0));
   gpu.run(...(await sumOfSquares(gpu, t.sumsq, t.grad)), ...step.dispatches);
   const [sumsq] = await gpu.read(t.sumsq);
-  assertStep(await readState(gpu, t), { param, m, v }, grad, sumsq, HYPER, 0.01, 2);
+  assertStep(await readState(gpu, t), before, grad, sumsq, HYPER, 0.01, 2);
 });
