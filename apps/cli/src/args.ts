@@ -8,6 +8,15 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** An error is one line on stderr, however its message was written. */
+export function oneLine(message: string): string {
+  return message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ');
+}
+
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
 /**

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S npx tsx
 // webtune's command line. Each command lives in ./commands/<name>.ts with its own help.
-import { UsageError } from './args.ts';
+import { oneLine, UsageError } from './args.ts';
 
 interface Command {
   summary: string;
@@ -41,15 +41,6 @@ environment:
   WEBTUNE_DEBUG      print stack traces of errors
   WEBTUNE_CHROMIUM   path to the Chromium/Chrome to drive (default: the system's chromium)
   WEBTUNE_GPU        auto | hardware | swiftshader (default auto: a real GPU if Chromium finds one)`;
-}
-
-/** An error is one line on stderr, however its message was written. */
-function oneLine(message: string): string {
-  return message
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .join(' ');
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,308 @@
+// The command line's refusals of bad flags, folders and files, checked here in Node, in process: each is a UsageError
+// that the command throws before Chromium starts, which main.ts prints as one line (oneLine) with exit code 2. The
+// command line itself, one refusal per command, is test/cli-errors.test.ts's (exactly that line on stderr, nothing on
+// stdout, exit 2); what only the trainer in the page can refuse is there too.
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { oneLine, UsageError } from './args.ts';
+
+const COMMANDS = {
+  train: () => import('./commands/train.ts'),
+  eval: () => import('./commands/eval.ts'),
+  generate: () => import('./commands/generate.ts'),
+};
+const LLAMA = join(import.meta.dirname, '..', '..', '..', 'packages', 'trainer', 'test', 'fixtures', 'llama-gqa-bf16');
+
+const temp = mkdtempSync(join(tmpdir(), 'webtune-refusals-'));
+const path = (...parts: string[]) => join(temp, ...parts);
+const jsonl = (name: string, rows: object[]) => {
+  writeFileSync(path(name), `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+  return path(name);
+};
+const sft = jsonl('sft.jsonl', [
+  { prompt: 'Hello', completion: ' world' },
+  { prompt: 'The cat', completion: ' sat on the mat' },
+]);
+const dpo = jsonl('dpo.jsonl', [
+  { prompt: 'Hello', chosen: ' world', rejected: ' moon' },
+  { prompt: 'The cat', chosen: ' sat', rejected: ' ran away' },
+]);
+const out = path('out');
+// Line 2 holds "café" as Latin-1 writes it (0xE9): not UTF-8.
+const latin1 = path('latin1.jsonl');
+writeFileSync(
+  latin1,
+  Buffer.concat([
+    Buffer.from('{"prompt":"Hello","completion":" world"}\n{"prompt":"caf'),
+    Buffer.from([0xe9]),
+    Buffer.from('","completion":" x"}\n'),
+  ]),
+);
+// A folder with a tokenizer but no config.json; a folder with no adapter files.
+const notAModel = path('not-a-model');
+mkdirSync(notAModel);
+writeFileSync(join(notAModel, 'tokenizer.json'), '{}');
+const emptyAdapter = path('empty-adapter');
+mkdirSync(emptyAdapter);
+// 300 MiB, sparse (no disk used): past the 256 MiB a dataset may hold, refused by its size before it is read.
+const huge = path('huge.jsonl');
+writeFileSync(huge, '');
+truncateSync(huge, 300 * 1024 * 1024);
+
+// A command that failed to refuse would go on to start the browser: let it fail at once instead.
+const browser = process.env.WEBTUNE_CHROMIUM;
+beforeAll(() => {
+  process.env.WEBTUNE_CHROMIUM = path('no-browser-here');
+});
+afterAll(() => {
+  if (browser === undefined) delete process.env.WEBTUNE_CHROMIUM;
+  else process.env.WEBTUNE_CHROMIUM = browser;
+  rmSync(temp, { recursive: true, force: true });
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('refused before the browser starts (a UsageError: one line, exit 2)', () => {
+  const cases: { name: string; args: string[]; expect: (RegExp | string)[] }[] = [
+    {
+      name: 'a model folder that does not exist',
+      args: ['train', '--method', 'sft', '--model', path('no-such-model'), '--data', sft, '--out', out],
+      expect: [`--model ${path('no-such-model')}: no such folder, and not a Hub id`],
+    },
+    {
+      name: 'a folder without config.json',
+      args: ['train', '--method', 'sft', '--model', notAModel, '--data', sft, '--out', out],
+      expect: ['has no config.json', 'Hugging Face model folder'],
+    },
+    {
+      name: '--model given a file',
+      args: ['train', '--method', 'sft', '--model', join(LLAMA, 'config.json'), '--data', sft, '--out', out],
+      expect: ['is a file; give the folder that holds config.json'],
+    },
+    {
+      name: 'missing --data',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--out', out],
+      expect: ['--data is required'],
+    },
+    {
+      name: 'a data file that does not exist',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', path('nope.jsonl'), '--out', out],
+      expect: [`--data ${path('nope.jsonl')}: no such file`],
+    },
+    {
+      name: 'an --eval-data file that does not exist',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--eval-data', path('nope.jsonl'), '--out', out],
+      expect: [`--eval-data ${path('nope.jsonl')}: no such file`],
+    },
+    {
+      name: '--eval-strategy with no rows to evaluate',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--eval-strategy', 'steps', '--out', out],
+      expect: ['eval_strategy "steps" needs rows to evaluate: hold out part of sft.jsonl with val_size (e.g. 0.1), or give an eval file.'],
+    },
+    {
+      name: '--val-size and --eval-data together',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--val-size', '0.5', '--eval-data', sft, '--out', out],
+      expect: ['val_size 0.5 holds out rows of sft.jsonl for evaluation, and sft.jsonl was given as the eval file too: use one of them.'],
+    },
+    {
+      name: '--load-best-model-at-end with no evaluations',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--val-size', '1', '--load-best-model-at-end', '--out', out],
+      expect: ['--load-best-model-at-end (load_best_model_at_end) needs evaluations to choose from: set --eval-strategy steps or epoch'],
+    },
+    {
+      name: 'missing --method',
+      args: ['train', '--model', LLAMA, '--data', sft, '--out', out],
+      expect: ['--method must be sft, dpo, kto, orpo or simpo'],
+    },
+    {
+      name: 'an unknown --method',
+      args: ['train', '--method', 'ppo', '--model', LLAMA, '--data', sft, '--out', out],
+      expect: ['--method must be sft, dpo, kto, orpo or simpo (got "ppo")'],
+    },
+    {
+      name: 'missing --out',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft],
+      expect: ['--out is required'],
+    },
+    {
+      name: '--out naming a file',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', sft],
+      expect: ['--out', 'is a file'],
+    },
+    {
+      name: 'an unknown flag',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--lerning-rate', '1e-4'],
+      expect: ["Unknown option '--lerning-rate'", 'pnpm cli train --help'],
+    },
+    {
+      name: 'a data file that is not UTF-8 (Latin-1)',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', latin1, '--out', out],
+      expect: [`--data ${latin1} line 2 is not valid UTF-8 (near byte`, 'save the file as UTF-8'],
+    },
+    {
+      name: 'a data file too large to read as one string',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', huge, '--out', out],
+      expect: [`${huge} is 300 MiB, more than the 256 MiB a dataset may hold: split it, or sample the rows to train on`],
+    },
+    {
+      name: 'a flag given twice',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--max-steps', '3', '--max-steps', '5'],
+      expect: ['--max-steps is given 2 times (3, 5): give it once'],
+    },
+    {
+      name: 'a learning rate of 0',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--learning-rate', '0'],
+      expect: ['--learning-rate (learning_rate) is 0'],
+    },
+    {
+      name: 'label smoothing with the ipo loss (train)',
+      args: ['train', '--method', 'dpo', '--model', LLAMA, '--data', dpo, '--out', out, '--loss-type', 'ipo', '--label-smoothing', '0.1'],
+      expect: ['--label-smoothing (label_smoothing) applies to --loss-type sigmoid only; ipo ignores it'],
+    },
+    {
+      name: 'label smoothing with the hinge loss (eval)',
+      args: ['eval', '--method', 'dpo', '--model', LLAMA, '--data', dpo, '--loss-type', 'hinge', '--label-smoothing', '0.1', '--json'],
+      expect: ['--label-smoothing applies to --loss-type sigmoid only; hinge ignores it'],
+    },
+    {
+      name: '--overwrite with --resume',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--overwrite', '--resume'],
+      expect: ['--overwrite starts over and --resume goes on: give one of them'],
+    },
+    {
+      name: '--learning-rate abc',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--learning-rate', 'abc'],
+      expect: ['--learning-rate must be a number', '"abc"'],
+    },
+    {
+      name: '--lora-r 0',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--lora-r', '0'],
+      expect: ['--lora-r', 'must be between 1 and', 'got 0'],
+    },
+    {
+      name: '--lr-scheduler-type foo',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--lr-scheduler-type', 'foo'],
+      expect: ['--lr-scheduler-type', 'linear, cosine', '"foo"'],
+    },
+    {
+      name: '--target-modules foo_proj',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--target-modules', 'q_proj,foo_proj'],
+      expect: ['--target-modules', 'unknown module foo_proj', 'q_proj, k_proj'],
+    },
+    {
+      name: '--use-rslora given a value (it is a bare flag)',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--use-rslora=yes'],
+      expect: ["Option '--use-rslora' does not take an argument", 'pnpm cli train --help'],
+    },
+    {
+      name: 'train: --beta with --method sft',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--beta', '0.2'],
+      expect: ['--beta is a --method dpo|kto|orpo|simpo setting, ignored by --method sft: remove it'],
+    },
+    {
+      name: 'train: --loss-type and --label-smoothing with --method sft',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--loss-type', 'ipo', '--label-smoothing', '0.1'],
+      expect: [
+        '--loss-type is a --method dpo|kto setting; --label-smoothing is a --method dpo|simpo setting, ignored by --method sft: remove them',
+      ],
+    },
+    {
+      name: 'eval: --beta with --method sft',
+      args: ['eval', '--method', 'sft', '--model', LLAMA, '--data', sft, '--beta', '0.2', '--json'],
+      expect: ['--beta is a --method dpo|kto|orpo|simpo setting, ignored by --method sft: remove it'],
+    },
+    {
+      name: 'train: a KTO weight with --method dpo',
+      args: ['train', '--method', 'dpo', '--model', LLAMA, '--data', dpo, '--out', out, '--desirable-weight', '2'],
+      expect: ['--desirable-weight is a --method kto setting, ignored by --method dpo: remove it'],
+    },
+    {
+      name: "train: SimPO's settings with --method orpo",
+      args: ['train', '--method', 'orpo', '--model', LLAMA, '--data', dpo, '--out', out, '--simpo-gamma', '1', '--cpo-alpha', '0.5'],
+      expect: ['--simpo-gamma, --cpo-alpha are --method simpo settings, ignored by --method orpo: remove them'],
+    },
+    {
+      name: 'train: --loss-type with --method simpo (its loss is fixed)',
+      args: ['train', '--method', 'simpo', '--model', LLAMA, '--data', dpo, '--out', out, '--loss-type', 'sigmoid'],
+      expect: ['--loss-type is a --method dpo|kto setting, ignored by --method simpo: remove it'],
+    },
+    {
+      name: 'train: a DPO loss type for KTO',
+      args: ['train', '--method', 'kto', '--model', LLAMA, '--data', dpo, '--out', out, '--loss-type', 'ipo'],
+      expect: ['--loss-type (loss_type) of --method kto must be one of kto, apo_zero_unpaired; got "ipo"'],
+    },
+    {
+      name: 'train: KTO with a batch of one row',
+      args: ['train', '--method', 'kto', '--model', LLAMA, '--data', dpo, '--out', out, '--batch-size', '1'],
+      expect: ['--batch-size (per_device_train_batch_size) must be at least 2 for KTO'],
+    },
+    {
+      name: 'eval: a KTO weight with --method orpo',
+      args: ['eval', '--method', 'orpo', '--model', LLAMA, '--data', dpo, '--undesirable-weight', '0.5', '--json'],
+      expect: ['--undesirable-weight is a --method kto setting, ignored by --method orpo: remove it'],
+    },
+    {
+      name: 'eval: a negative --simpo-gamma',
+      args: ['eval', '--method', 'simpo', '--model', LLAMA, '--data', dpo, '--simpo-gamma=-1', '--json'],
+      expect: ['--simpo-gamma (simpo_gamma) must be between 0 and 1000, got -1'],
+    },
+    {
+      name: 'eval: KTO with a batch of one row',
+      args: ['eval', '--method', 'kto', '--model', LLAMA, '--data', dpo, '--batch-size', '1', '--json'],
+      expect: ['--batch-size (per_device_train_batch_size) must be at least 2 for KTO'],
+    },
+    {
+      name: 'an --adapter folder without adapter_config.json',
+      args: ['train', '--method', 'dpo', '--model', LLAMA, '--data', dpo, '--out', out, '--adapter', emptyAdapter],
+      expect: [`--adapter ${emptyAdapter} has no adapter_config.json`],
+    },
+    {
+      name: 'an --adapter that does not exist',
+      args: ['train', '--method', 'dpo', '--model', LLAMA, '--data', dpo, '--out', out, '--adapter', path('gone')],
+      expect: [`--adapter ${path('gone')} is not a folder`],
+    },
+    {
+      name: 'eval: --ref-adapter without adapter_config.json',
+      args: ['eval', '--method', 'dpo', '--model', LLAMA, '--data', dpo, '--ref-adapter', emptyAdapter, '--json'],
+      expect: ['--ref-adapter', 'has no adapter_config.json'],
+    },
+    {
+      name: 'eval: --batch-size 0',
+      args: ['eval', '--method', 'sft', '--model', LLAMA, '--data', sft, '--batch-size', '0', '--json'],
+      expect: ['--batch-size must be between 1 and'],
+    },
+    {
+      name: '--memory-budget-gib abc',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--memory-budget-gib', 'abc'],
+      expect: ['--memory-budget-gib must be a number (got "abc")'],
+    },
+    {
+      name: 'generate: --max-new-tokens abc',
+      args: ['generate', '--model', LLAMA, '--prompt', 'Hi', '--max-new-tokens', 'abc'],
+      expect: ['--max-new-tokens must be a number'],
+    },
+  ];
+
+  it.each(cases)('$name', async (c) => {
+    const [command, ...argv] = c.args;
+    const stdout = vi.spyOn(process.stdout, 'write');
+    const stderr = vi.spyOn(process.stderr, 'write');
+    const { run } = await COMMANDS[command as keyof typeof COMMANDS]();
+    const err = await run(argv).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err, `${c.args.join(' ')}: ${err}`).toBeInstanceOf(UsageError);
+    const message = oneLine((err as Error).message);
+    for (const p of c.expect) {
+      if (typeof p === 'string') expect(message).toContain(p);
+      else expect(message).toMatch(p);
+    }
+    // Nothing else was said: the refusal is all the user sees.
+    expect(stdout).not.toHaveBeenCalled();
+    expect(stderr).not.toHaveBeenCalled();
+  });
+});
