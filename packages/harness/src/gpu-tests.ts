@@ -1,8 +1,9 @@
 // Node side of the GPU test runner: open the runner page in headless Chromium, run the
 // `*.gpu.test.ts` files under the given path prefixes, collect one result per test.
 
+import { join } from 'node:path';
 import type { GpuChoice } from './chromium.ts';
-import type { ServeOptions } from './server.ts';
+import { REPO_ROOT, type ServeOptions } from './server.ts';
 import { type AdapterReport, describeAdapter, openGpuSession } from './session.ts';
 
 export interface GpuRunRequest {
@@ -48,7 +49,10 @@ export const RUNNER_PAGE = 'packages/harness/page/gpu-tests.html';
 /** Throws BrowserNotFoundError / NoWebGpuError when there is no browser or no adapter. */
 export async function runGpuTests(options: GpuRunOptions): Promise<GpuRun> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const session = await openGpuSession({ path: RUNNER_PAGE, gpu: options.gpu, log, plugins: options.plugins });
+  // A dependency cache of its own for each package's runner (the GPU and e2e files run side by side): see ServeOptions.
+  const name = options.prefixes.map((p) => p.replace(/\W+/g, '-').replace(/^-|-$/g, '')).join('+') || 'all';
+  const cacheDir = join(REPO_ROOT, 'node_modules', '.vite', `gpu-tests-${name}`);
+  const session = await openGpuSession({ path: RUNNER_PAGE, gpu: options.gpu, log, plugins: options.plugins, cacheDir });
   try {
     log(`webgpu adapter: ${describeAdapter(session.adapter)}`);
     const results: GpuTestResult[] = [];

@@ -20,6 +20,11 @@ export interface ServeOptions {
   built?: boolean;
   /** Extra vite plugins, e.g. `hubMock(...)` to serve a Hub-layout file server beside the pages. */
   plugins?: PluginOption[];
+  /**
+   * vite's cache of pre-bundled dependencies; `<root>/node_modules/.vite` by default. Servers that share one rebuild
+   * it under each other when they discover different dependencies, and a page then gets 504 Outdated Optimize Dep.
+   */
+  cacheDir?: string;
 }
 
 /** A vite server on 127.0.0.1 with a free port, quiet, without file watching or HMR. */
@@ -28,6 +33,7 @@ export async function startServer(options: ServeOptions = {}): Promise<PageServe
     root: options.root ?? REPO_ROOT,
     configFile: options.configFile ?? false,
     plugins: options.plugins,
+    cacheDir: options.cacheDir,
     logLevel: 'warn',
     clearScreen: false,
     server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, watch: null },
