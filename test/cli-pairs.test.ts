@@ -180,6 +180,8 @@ describe('bad input, refused before the browser starts (exit 2, one line)', () =
     join(abRun, 'ab-run.json'),
     JSON.stringify({ models: { first: 'x', second: 'y' }, rows: [{ id: 'p1', prompt: 'Q', first: 'a', second: 'b', firstIs: 'A' }] }),
   );
+  // One refusal per command through the real command line; the others are the same UsageError, checked in Node
+  // (apps/cli/src/refusals.test.ts).
   const cases: { name: string; args: string[]; command: string; expect: string }[] = [
     {
       name: 'K out of range',
@@ -188,64 +190,10 @@ describe('bad input, refused before the browser starts (exit 2, one line)', () =
       expect: '--k must be a whole number from 2 to 4 (got 5)',
     },
     {
-      name: 'greedy candidates',
-      command: 'candidates',
-      args: ['--model', MODEL, '--prompts', promptsFile, '--out', out, '--temperature', '0'],
-      expect: '--temperature 0 is greedy: every candidate of a prompt would be the same answer.',
-    },
-    {
-      name: 'no prompts file',
-      command: 'candidates',
-      args: ['--model', MODEL, '--prompts', ws.path('nope.jsonl'), '--out', out],
-      expect: `--prompts ${ws.path('nope.jsonl')}: no such file`,
-    },
-    {
-      name: 'a bad prompts line',
-      command: 'candidates',
-      args: ['--model', MODEL, '--prompts', ws.jsonl('bad-prompts.jsonl', [{ prompt: 'ok' }, { text: 'x' }]), '--out', out],
-      expect: 'bad-prompts.jsonl line 2: no prompt: expected a "prompt" or "messages" field.',
-    },
-    {
-      name: 'scores for an unknown id',
-      command: 'pairs',
-      args: ['--candidates', cands, '--scores', ws.jsonl('s1.jsonl', [{ id: 'p9', scores: [1, 2] }]), '--out', out],
-      expect: 's1.jsonl line 1: id "p9" is not in the candidates file',
-    },
-    {
-      name: 'a score per candidate missing',
-      command: 'pairs',
-      args: ['--candidates', cands, '--scores', ws.jsonl('s2.jsonl', [{ id: 'p1', scores: [1] }]), '--out', out],
-      expect: 's2.jsonl line 1: 1 scores for "p1", which has 2 candidates: give one score per candidate, in order',
-    },
-    {
-      name: 'nothing but ties',
-      command: 'pairs',
-      args: ['--candidates', cands, '--scores', ws.jsonl('s3.jsonl', [{ id: 'p1', scores: [1, 1] }]), '--out', out],
-      expect: 'no pairs to save: judge or score at least one prompt with a better and a worse answer',
-    },
-    {
       name: 'an unknown format',
       command: 'pairs',
       args: ['--candidates', cands, '--scores', cands, '--out', out, '--format', 'xml'],
       expect: '--format must be trl or openai (got "xml")',
-    },
-    {
-      name: 'the same model twice',
-      command: 'ab',
-      args: ['--model', MODEL, '--prompts', promptsFile, '--out', out, '--first', 'base', '--second', 'base'],
-      expect: '--first and --second are the same model: compare two different ones',
-    },
-    {
-      name: 'a run folder without its run',
-      command: 'ab',
-      args: ['--run', ws.path('refused-out'), '--verdicts', cands],
-      expect: `--run ${ws.path('refused-out')} has no ab-run.json`,
-    },
-    {
-      name: 'a bad verdict',
-      command: 'ab',
-      args: ['--run', abRun, '--verdicts', ws.jsonl('v.jsonl', [{ id: 'p1', verdict: 'left' }])],
-      expect: 'v.jsonl line 1: each line must be {"id": "<prompt id>", "verdict": "A" | "B" | "tie"} (got "left")',
     },
     {
       name: 'a bad tie rule',

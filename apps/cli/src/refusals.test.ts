@@ -1,8 +1,9 @@
 // The command line's refusals of bad flags, folders and files, checked here in Node, in process: each is a UsageError
 // that the command throws before Chromium starts, which main.ts prints as one line (oneLine) with exit code 2. The
-// command line itself, one refusal per command, is test/cli-errors.test.ts's (exactly that line on stderr, nothing on
-// stdout, exit 2); what only the trainer in the page can refuse is there too.
-import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+// command line itself, one refusal per command (exactly that line on stderr, nothing on stdout, exit 2), is
+// test/cli-errors.test.ts's (train, eval, generate) and test/cli-pairs.test.ts's (candidates, pairs, ab); what only the
+// trainer in the page can refuse is test/cli-errors.test.ts's too.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -12,8 +13,14 @@ const COMMANDS = {
   train: () => import('./commands/train.ts'),
   eval: () => import('./commands/eval.ts'),
   generate: () => import('./commands/generate.ts'),
+  candidates: () => import('./commands/candidates.ts'),
+  pairs: () => import('./commands/pairs.ts'),
+  ab: () => import('./commands/ab.ts'),
 };
-const LLAMA = join(import.meta.dirname, '..', '..', '..', 'packages', 'trainer', 'test', 'fixtures', 'llama-gqa-bf16');
+const REPO = join(import.meta.dirname, '..', '..', '..');
+const LLAMA = join(REPO, 'packages', 'trainer', 'test', 'fixtures', 'llama-gqa-bf16');
+/** The demo model, as test/cli-pairs.test.ts's loop uses it. */
+const MODEL = join(REPO, 'apps', 'studio', 'public', 'demo', 'model');
 
 const temp = mkdtempSync(join(tmpdir(), 'webtune-refusals-'));
 const path = (...parts: string[]) => join(temp, ...parts);
@@ -46,6 +53,15 @@ mkdirSync(notAModel);
 writeFileSync(join(notAModel, 'tokenizer.json'), '{}');
 const emptyAdapter = path('empty-adapter');
 mkdirSync(emptyAdapter);
+// What `candidates`, `pairs` and `ab` read: prompts, candidates, and an A/B run folder.
+const promptsFile = jsonl('prompts.jsonl', [{ prompt: 'Describe a fox.' }, { prompt: 'Describe an owl.' }]);
+const cands = jsonl('cands.jsonl', [{ id: 'p1', prompt: 'Q', candidates: ['a', 'b'] }]);
+const abRun = path('ab-run');
+mkdirSync(abRun);
+writeFileSync(
+  join(abRun, 'ab-run.json'),
+  JSON.stringify({ models: { first: 'x', second: 'y' }, rows: [{ id: 'p1', prompt: 'Q', first: 'a', second: 'b', firstIs: 'A' }] }),
+);
 // 300 MiB, sparse (no disk used): past the 256 MiB a dataset may hold, refused by its size before it is read.
 const huge = path('huge.jsonl');
 writeFileSync(huge, '');
@@ -284,6 +300,51 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
       args: ['generate', '--model', LLAMA, '--prompt', 'Hi', '--max-new-tokens', 'abc'],
       expect: ['--max-new-tokens must be a number'],
     },
+    {
+      name: 'greedy candidates',
+      args: ['candidates', '--model', MODEL, '--prompts', promptsFile, '--out', out, '--temperature', '0'],
+      expect: ['--temperature 0 is greedy: every candidate of a prompt would be the same answer.'],
+    },
+    {
+      name: 'no prompts file',
+      args: ['candidates', '--model', MODEL, '--prompts', path('nope.jsonl'), '--out', out],
+      expect: [`--prompts ${path('nope.jsonl')}: no such file`],
+    },
+    {
+      name: 'a bad prompts line',
+      args: ['candidates', '--model', MODEL, '--prompts', jsonl('bad-prompts.jsonl', [{ prompt: 'ok' }, { text: 'x' }]), '--out', out],
+      expect: ['bad-prompts.jsonl line 2: no prompt: expected a "prompt" or "messages" field.'],
+    },
+    {
+      name: 'scores for an unknown id',
+      args: ['pairs', '--candidates', cands, '--scores', jsonl('s1.jsonl', [{ id: 'p9', scores: [1, 2] }]), '--out', out],
+      expect: ['s1.jsonl line 1: id "p9" is not in the candidates file'],
+    },
+    {
+      name: 'a score per candidate missing',
+      args: ['pairs', '--candidates', cands, '--scores', jsonl('s2.jsonl', [{ id: 'p1', scores: [1] }]), '--out', out],
+      expect: ['s2.jsonl line 1: 1 scores for "p1", which has 2 candidates: give one score per candidate, in order'],
+    },
+    {
+      name: 'nothing but ties',
+      args: ['pairs', '--candidates', cands, '--scores', jsonl('s3.jsonl', [{ id: 'p1', scores: [1, 1] }]), '--out', out],
+      expect: ['no pairs to save: judge or score at least one prompt with a better and a worse answer'],
+    },
+    {
+      name: 'the same model twice',
+      args: ['ab', '--model', MODEL, '--prompts', promptsFile, '--out', out, '--first', 'base', '--second', 'base'],
+      expect: ['--first and --second are the same model: compare two different ones'],
+    },
+    {
+      name: 'a run folder without its run',
+      args: ['ab', '--run', path('no-run'), '--verdicts', cands],
+      expect: [`--run ${path('no-run')} has no ab-run.json`],
+    },
+    {
+      name: 'a bad verdict',
+      args: ['ab', '--run', abRun, '--verdicts', jsonl('v.jsonl', [{ id: 'p1', verdict: 'left' }])],
+      expect: ['v.jsonl line 1: each line must be {"id": "<prompt id>", "verdict": "A" | "B" | "tie"} (got "left")'],
+    },
   ];
 
   it.each(cases)('$name', async (c) => {
@@ -301,8 +362,9 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
       if (typeof p === 'string') expect(message).toContain(p);
       else expect(message).toMatch(p);
     }
-    // Nothing else was said: the refusal is all the user sees.
+    // Nothing else was said, and nothing written: the refusal is all the user sees.
     expect(stdout).not.toHaveBeenCalled();
     expect(stderr).not.toHaveBeenCalled();
+    expect(existsSync(out)).toBe(false);
   });
 });
