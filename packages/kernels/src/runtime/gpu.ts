@@ -81,6 +81,9 @@ interface CachedPipeline {
  * Compiled pipelines of each device, shared by every Gpu wrapping it (tests wrap one device many
  * times, and compiling is the slow part). Weak: a destroyed, dropped device takes its cache along.
  */
+/** The most bytes one queue.writeBuffer carries (Gpu.writeBytes): a multiple of 4, as writeBuffer's sizes must be. */
+export const WRITE_CHUNK_BYTES = 4 << 20;
+
 const PIPELINES = new WeakMap<GPUDevice, Map<string, CachedPipeline>>();
 
 /** What every Gpu on one device shares about its errors (WebGPU's error scopes are per device). */
@@ -260,21 +263,46 @@ export class Gpu {
   uploadHalves(halves: Uint16Array, dtype: HalfDType, shape: readonly number[], label: string, kind: MemoryKind = 'other'): Tensor {
     if (halves.length !== numel(shape)) throw new RangeError(`upload ${label}: ${halves.length} values for shape [${shape}]`);
     const t = this.tensor(shape, label, dtype, kind);
+    this.writeHalves(t, halves);
+    return t;
+  }
+
+  /**
+   * 16-bit patterns into a bf16/f16 tensor from element `elementOffset` (even: halves are written a word at a time),
+   * so that a large weight can be uploaded a block of rows at a time.
+   */
+  writeHalves(t: Tensor, halves: Uint16Array, elementOffset = 0): void {
+    this.assertAlive();
+    if (bytesPerElement(t.dtype) !== 2) throw new RangeError(`writeHalves ${t}: not a bf16/f16 tensor`);
+    if (elementOffset % 2 !== 0) throw new RangeError(`writeHalves ${t}: element offset ${elementOffset} is odd`);
+    if (elementOffset + halves.length > t.size)
+      throw new RangeError(`writeHalves ${t}: ${halves.length} values at ${elementOffset} do not fit`);
     // writeBuffer wants whole words: an odd count gets a zero half after it.
     const even =
       halves.length % 2 === 0 && halves.byteOffset % 4 === 0
         ? halves
         : Uint16Array.from({ length: halves.length + (halves.length % 2) }, (_, i) => halves[i] ?? 0);
-    this.assertAlive();
-    this.device.queue.writeBuffer(t.buffer, t.byteOffset, even.buffer, even.byteOffset, even.byteLength);
-    return t;
+    this.writeBytes(t.buffer, t.byteOffset + elementOffset * 2, even);
   }
 
   write(t: Tensor, data: TypedArray, elementOffset = 0): void {
     this.assertAlive();
-    if (bytesPerElement(t.dtype) !== 4) throw new RangeError(`write ${t}: a ${t.dtype} tensor is written whole by uploadHalves`);
+    if (bytesPerElement(t.dtype) !== 4) throw new RangeError(`write ${t}: a ${t.dtype} tensor is written by writeHalves`);
     if (elementOffset + data.length > t.size) throw new RangeError(`write ${t}: ${data.length} values at ${elementOffset} do not fit`);
-    this.device.queue.writeBuffer(t.buffer, t.byteOffset + elementOffset * 4, data.buffer, data.byteOffset, data.byteLength);
+    this.writeBytes(t.buffer, t.byteOffset + elementOffset * 4, data);
+  }
+
+  /**
+   * `data` into `buffer` at `offset`, WRITE_CHUNK_BYTES at a time. One large writeBuffer costs a browser whole extra
+   * copies of the data: Dawn's wire serializes a command past its transfer buffer into a temporary of the full size
+   * in the page, the GPU process reassembles it into another, and Dawn stages it in a third; at a few MiB each, those
+   * copies stay small and are reused (a 272 MB embedding otherwise cost about three times its size at once).
+   */
+  private writeBytes(buffer: GPUBuffer, offset: number, data: ArrayBufferView): void {
+    for (let at = 0; at < data.byteLength; at += WRITE_CHUNK_BYTES) {
+      const size = Math.min(WRITE_CHUNK_BYTES, data.byteLength - at);
+      this.device.queue.writeBuffer(buffer, offset + at, data.buffer, data.byteOffset + at, size);
+    }
   }
 
   /** Copy a tensor back to the CPU. Waits for all work submitted before it. */
