@@ -7,7 +7,7 @@
 /** The float dtypes webtune reads; safetensors has more (I64, U8, F64, ...), which are refused by name. */
 export type SafetensorsDType = 'F32' | 'F16' | 'BF16';
 
-const DTYPE_BYTES: Record<SafetensorsDType, number> = { F32: 4, F16: 2, BF16: 2 };
+export const DTYPE_BYTES: Record<SafetensorsDType, number> = { F32: 4, F16: 2, BF16: 2 };
 
 export interface TensorInfo {
   name: string;

@@ -4,9 +4,11 @@ import { gpuTest } from '@webtune/harness/page';
 import { Gpu, IGNORE_INDEX } from '@webtune/kernels';
 import { sameBits } from '../../test/engine.ts';
 import { type FixtureName, loadFixture, readAll } from '../../test/fixtures.ts';
+import { parseModelConfig } from './config.ts';
 import { Model } from './model.ts';
 import { writeSafetensors } from './safetensors.ts';
 import { bytesWeightFiles } from './weight-file.ts';
+import { allTensors, destroyWeights, uploadWeights } from './weights.ts';
 
 const [B, T] = [2, 7];
 
@@ -58,3 +60,24 @@ for (const [name, dtype] of [
       throw new Error(`${name}: matrices take ${packed.matrixBytes} bytes packed, ${f32.matrixBytes} as f32`);
   });
 }
+
+gpuTest(
+  'a checkpoint uploaded a few rows at a time holds the same words on the GPU as one uploaded a tensor at a time',
+  async ({ device }) => {
+    const gpu = new Gpu(device);
+    for (const name of ['llama-gqa-bf16', 'llama-tied-f32'] as FixtureName[]) {
+      const f = await loadFixture(name);
+      const config = parseModelConfig(f.config);
+      const files = bytesWeightFiles(new Map([['model.safetensors', f.model]]));
+      const whole = await uploadWeights(gpu, config, files);
+      const blocks = await uploadWeights(gpu, config, files, 3 * config.hiddenSize); // a row or two of every matrix at once
+      const [a, b] = [allTensors(whole), allTensors(blocks)];
+      for (let i = 0; i < a.length; i++) {
+        const [got, want] = [await gpu.read(b[i], 'u32'), await gpu.read(a[i], 'u32')];
+        sameBits(new Float32Array(got.buffer), new Float32Array(want.buffer), `${name}: ${a[i].label}`);
+      }
+      destroyWeights(whole);
+      destroyWeights(blocks);
+    }
+  },
+);

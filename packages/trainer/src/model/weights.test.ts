@@ -10,16 +10,19 @@ import { parseModelConfig } from './config.ts';
 import { parseSafetensors, writeSafetensors } from './safetensors.ts';
 import { ModelSourceError } from './source.ts';
 import { bytesWeightFile, bytesWeightFiles, type WeightFile } from './weight-file.ts';
-import { uploadWeights } from './weights.ts';
+import { rowBlocks, uploadWeights } from './weights.ts';
 
 const fixture = (name: string, file: string) => new Uint8Array(readFileSync(join(FIXTURES_DIR, name, file)));
 
-/** A stand-in Gpu that records uploads (label, host bytes) and destroys; only what uploadWeights calls. */
+/**
+ * A stand-in Gpu that records uploads (label, the largest host buffer written to it) and destroys; only what
+ * uploadWeights calls. A tensor counts as uploaded from its first write; `words` keeps what each tensor was given.
+ */
 function recordingGpu() {
   const uploads: { label: string; hostBytes: number }[] = [];
+  const words = new Map<string, Uint8Array>();
   let live = 0;
-  const tensor = (label: string, hostBytes: number): Tensor => {
-    uploads.push({ label, hostBytes });
+  const tensor = (shape: number[], label: string, dtype = 'f32'): Tensor => {
     live++;
     let destroyed = false;
     const buffer = {
@@ -28,13 +31,28 @@ function recordingGpu() {
         destroyed = true;
       },
     };
-    return { buffer, label } as unknown as Tensor;
+    words.set(label, new Uint8Array(shape.reduce((a, b) => a * b, 1) * (dtype === 'f32' ? 4 : 2)));
+    return { buffer, label, dtype } as unknown as Tensor;
+  };
+  const write = (t: Tensor, data: ArrayBufferView, elementOffset = 0) => {
+    const seen = uploads.find((u) => u.label === t.label);
+    if (seen) seen.hostBytes = Math.max(seen.hostBytes, data.byteLength);
+    else uploads.push({ label: t.label, hostBytes: data.byteLength });
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    words.get(t.label)?.set(bytes, elementOffset * (t.dtype === 'f32' ? 4 : 2));
   };
   const gpu = {
-    upload: (data: ArrayBufferView, _shape: number[], label: string) => tensor(label, data.byteLength),
-    uploadHalves: (halves: Uint16Array, _dtype: string, _shape: number[], label: string) => tensor(label, halves.byteLength),
+    tensor,
+    write,
+    writeHalves: write,
+    upload: (data: Float32Array, shape: number[], label: string) => {
+      const t = tensor(shape, label);
+      write(t, data);
+      return t;
+    },
+    sync: async () => {},
   } as unknown as Gpu;
-  return { gpu, uploads, live: () => live };
+  return { gpu, uploads, words, live: () => live };
 }
 
 /** Wraps a file: logs every read (range, what for, uploads done before it); `failAt` makes the read of that tensor fail. */
@@ -137,5 +155,73 @@ describe('uploadWeights: one tensor at a time', () => {
     const weights = await uploadWeights(gpu, config, files);
     expect(weights.unused).toEqual(['vision_tower.patch_embed.weight']);
     expect(uploads.map((u) => u.label)).not.toContain('vision_tower.patch_embed.weight');
+  });
+
+  for (const name of ['llama-gqa-bf16', 'llama-tied-f32']) {
+    it(`${name}: a matrix past the block size is read and uploaded a block of rows at a time, each byte once, unchanged`, async () => {
+      const bytes = fixture(name, 'model.safetensors');
+      const config = parseModelConfig(new TextDecoder().decode(fixture(name, 'config.json')));
+      const parsed = parseSafetensors('model.safetensors', bytes);
+      const matrices = [...parsed.tensors.values()].filter((t) => t.shape.length === 2);
+      const blockBytes = 8 * Math.max(...matrices.map((t) => (t.end - t.begin) / t.shape[0])); // eight rows of the widest
+      const { gpu, uploads, words } = recordingGpu();
+      const { file, reads } = watchedFile(bytes, () => uploads.length);
+      await uploadWeights(gpu, config, new Map([['model.safetensors', file]]), blockBytes);
+
+      for (const t of matrices) {
+        const mine = reads.filter((r) => r.what === `tensor "${t.name}"`);
+        expect(Math.max(...mine.map((r) => r.end - r.begin))).toBeLessThanOrEqual(blockBytes);
+        // The blocks tile the tensor in order, and the GPU was given exactly the file's bytes.
+        const edges = [parsed.dataOffset + t.begin, ...mine.map((r) => r.end)];
+        expect(mine.map((r) => [r.begin, r.end])).toEqual(mine.map((_, k) => [edges[k], edges[k + 1]]));
+        expect(edges.at(-1)).toBe(parsed.dataOffset + t.end);
+        const given = Buffer.from(words.get(t.name) ?? []);
+        expect(given.equals(bytes.subarray(parsed.dataOffset + t.begin, parsed.dataOffset + t.end)), t.name).toBe(true);
+      }
+      expect(reads.filter((r) => r.what === 'tensor "model.embed_tokens.weight"').length).toBeGreaterThan(1);
+    });
+  }
+
+  it('a NaN in a late block of a matrix is refused naming its element in the whole tensor', async () => {
+    const name = 'llama-gqa-bf16';
+    const bytes = fixture(name, 'model.safetensors').slice();
+    const parsed = parseSafetensors('model.safetensors', bytes);
+    const target = parsed.tensors.get('model.embed_tokens.weight')!;
+    const count = (target.end - target.begin) / 2;
+    bytes.set([0xc0, 0x7f], parsed.dataOffset + target.end - 2); // bf16 NaN as the last element
+    const config = parseModelConfig(new TextDecoder().decode(fixture(name, 'config.json')));
+    const { gpu, live } = recordingGpu();
+    const rowBytes = (target.end - target.begin) / target.shape[0];
+    await expect(uploadWeights(gpu, config, new Map([['model.safetensors', bytesWeightFile(bytes)]]), rowBytes)).rejects.toThrow(
+      `model.safetensors: tensor "model.embed_tokens.weight": holds NaN at element ${count - 1} of ${count} (1 non-finite in all)`,
+    );
+    expect(live()).toBe(0);
+  });
+});
+
+describe('rowBlocks', () => {
+  it('splits rows into blocks of at most blockBytes, one row at least, an even count of rows when a row is odd', () => {
+    expect(rowBlocks([4, 4], 2, 1000)).toEqual([[0, 4]]);
+    expect(rowBlocks([5, 4], 2, 16)).toEqual([
+      [0, 2],
+      [2, 4],
+      [4, 5],
+    ]);
+    expect(rowBlocks([3, 4], 4, 1)).toEqual([
+      [0, 1],
+      [1, 2],
+      [2, 3],
+    ]);
+    // 3 halves a row: one row would end mid-word, so two rows (12 bytes) even past a 6-byte block.
+    expect(rowBlocks([5, 3], 2, 6)).toEqual([
+      [0, 2],
+      [2, 4],
+      [4, 5],
+    ]);
+    expect(rowBlocks([5, 3], 2, 18)).toEqual([
+      [0, 2],
+      [2, 4],
+      [4, 5],
+    ]);
   });
 });

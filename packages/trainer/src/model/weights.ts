@@ -4,7 +4,7 @@
 // take half the memory of float32 and compute the same numbers. Vectors (norms, biases) are float32.
 import { type Gpu, ropeTables, type Tensor } from '@webtune/kernels';
 import { checkCheckpointTensors, type ModelConfig, ropeInvFreq } from './config.ts';
-import { SafetensorsError, type TensorInfo, weightHalves, weightToFloat32 } from './safetensors.ts';
+import { DTYPE_BYTES, SafetensorsError, type TensorInfo, weightHalves, weightToFloat32 } from './safetensors.ts';
 import { unusedTensors } from './unused-weights.ts';
 import { readSafetensorsHeader, readTensorBytes, type WeightFile } from './weight-file.ts';
 
@@ -47,6 +47,12 @@ export interface ModelWeights {
 }
 
 /** A checkpoint's safetensors files by name (a single model.safetensors, or the shards), read a range at a time. */
+/** Bytes of a matrix read and uploaded at once while loading (uploadWeights), at most (one row at least). */
+export const UPLOAD_BLOCK_BYTES = 16 << 20;
+
+/** Bytes uploaded between waits for the GPU's queue while loading (uploadWeights). */
+const LOAD_SYNC_BYTES = 64 << 20;
+
 export type CheckpointFiles = Map<string, WeightFile>;
 
 /**
@@ -58,12 +64,19 @@ export const INITIAL_ROPE_POSITIONS = 16384;
 /**
  * Read and check every file's header, check the tensors against the config (missing ones named), then upload what the
  * decoder needs one tensor at a time: its bytes read, converted (BF16/F16 matrices stay packed as they are, everything
- * else becomes float32, exactly), uploaded, and let go before the next is read, so the host never holds more than one
- * tensor. If anything fails (a read, a NaN, the GPU), the tensors uploaded so far are destroyed: nothing half-loaded.
+ * else becomes float32, exactly), uploaded, and let go before the next is read. A matrix is read and uploaded a block
+ * of rows (at most `blockBytes` of the file, UPLOAD_BLOCK_BYTES by default) at a time, so the host never holds more
+ * than one block of a large tensor (a 151,936 x 896 embedding is 272 MB). If anything fails (a read, a NaN, the GPU),
+ * the tensors uploaded so far are destroyed: nothing half-loaded.
  * With normPlusOne (Gemma 3) every RMSNorm weight is uploaded as 1 + w, added in float32 as transformers does
  * (`1.0 + self.weight.float()`).
  */
-export async function uploadWeights(gpu: Gpu, config: ModelConfig, files: CheckpointFiles): Promise<ModelWeights> {
+export async function uploadWeights(
+  gpu: Gpu,
+  config: ModelConfig,
+  files: CheckpointFiles,
+  blockBytes = UPLOAD_BLOCK_BYTES,
+): Promise<ModelWeights> {
   const index = new Map<string, { file: string; source: WeightFile; dataOffset: number; info: TensorInfo }>();
   for (const [file, source] of files) {
     const parsed = await readSafetensorsHeader(file, source);
@@ -78,19 +91,35 @@ export async function uploadWeights(gpu: Gpu, config: ModelConfig, files: Checkp
   const unused = unusedTensors(config, index.keys());
 
   const uploaded: Tensor[] = [];
+  let unsynced = 0;
   const load = async (name: string): Promise<Tensor> => {
     const e = index.get(name);
     if (!e) throw new SafetensorsError(names, name, 'is missing');
-    const { bytes, info } = await readTensorBytes(e.file, e.source, e.dataOffset, e.info);
-    const { dtype, shape } = info;
+    const { dtype, shape } = e.info;
     let t: Tensor;
-    if (shape.length === 2 && (dtype === 'BF16' || dtype === 'F16')) {
-      t = gpu.uploadHalves(weightHalves(e.file, bytes, 0, info), dtype === 'BF16' ? 'bf16' : 'f16', shape, name, 'weights');
-    } else {
-      const data = weightToFloat32(e.file, bytes, 0, info);
-      if (config.normPlusOne && /norm\.weight$/.test(name)) for (let i = 0; i < data.length; i++) data[i] += 1;
-      t = gpu.upload(data, shape, name, 'weights');
+    if (shape.length === 2) {
+      const half = dtype === 'BF16' || dtype === 'F16';
+      t = gpu.tensor(shape, name, half ? (dtype === 'BF16' ? 'bf16' : 'f16') : 'f32', 'weights');
+      uploaded.push(t);
+      for (const rows of rowBlocks(shape, DTYPE_BYTES[dtype], blockBytes)) {
+        const block = await readRows(e.file, e.source, e.dataOffset, e.info, rows);
+        const at = rows[0] * shape[1];
+        if (half) gpu.writeHalves(t, await decodeBlock(weightHalves, e.file, e.source, e.dataOffset, e.info, block), at);
+        else gpu.write(t, await decodeBlock(weightToFloat32, e.file, e.source, e.dataOffset, e.info, block), at);
+        unsynced += block.bytes.length;
+        // The queue copies uploads from staging memory (the browser's GPU process) when it gets to them: waiting for
+        // it every LOAD_SYNC_BYTES keeps that staging small instead of a whole checkpoint in flight.
+        if (unsynced >= LOAD_SYNC_BYTES) {
+          unsynced = 0;
+          await gpu.sync();
+        }
+      }
+      return t;
     }
+    const { bytes, info } = await readTensorBytes(e.file, e.source, e.dataOffset, e.info);
+    const data = weightToFloat32(e.file, bytes, 0, info);
+    if (config.normPlusOne && /norm\.weight$/.test(name)) for (let i = 0; i < data.length; i++) data[i] += 1;
+    t = gpu.upload(data, shape, name, 'weights');
     uploaded.push(t);
     return t;
   };
@@ -120,7 +149,7 @@ export async function uploadWeights(gpu: Gpu, config: ModelConfig, files: Checkp
       });
     }
     const embed = await load('model.embed_tokens.weight');
-    return {
+    const weights: ModelWeights = {
       embed,
       layers,
       norm: await load('model.norm.weight'),
@@ -128,8 +157,54 @@ export async function uploadWeights(gpu: Gpu, config: ModelConfig, files: Checkp
       ...uploadRope(gpu, config, Math.min(config.maxPositionEmbeddings, INITIAL_ROPE_POSITIONS)),
       unused,
     };
+    await gpu.sync(); // loaded means on the GPU, its staging let go
+    return weights;
   } catch (err) {
     for (const t of uploaded) t.buffer.destroy();
+    throw err;
+  }
+}
+
+/**
+ * [first, end) row ranges of a [rows, cols] matrix of `elementBytes`-byte elements, each at most `blockBytes` (one row
+ * at least). With an odd row length a block holds an even number of rows, so that every block of halves starts on a
+ * whole 32-bit word of the packed tensor.
+ */
+export function rowBlocks(shape: readonly number[], elementBytes: number, blockBytes: number): [number, number][] {
+  const [rows, cols] = shape;
+  let per = Math.max(1, Math.floor(blockBytes / (cols * elementBytes)));
+  if (cols % 2 === 1 && per % 2 === 1) per = per === 1 ? 2 : per - 1;
+  const out: [number, number][] = [];
+  for (let r = 0; r < rows; r += per) out.push([r, Math.min(rows, r + per)]);
+  return out;
+}
+
+/** Rows [first, end) of a matrix's bytes, alone: decode them with dataOffset 0 and the returned info. */
+function readRows(file: string, source: WeightFile, dataOffset: number, info: TensorInfo, [first, end]: [number, number]) {
+  const rowBytes = (info.end - info.begin) / info.shape[0];
+  const block = { ...info, shape: [end - first, info.shape[1]], begin: info.begin + first * rowBytes, end: info.begin + end * rowBytes };
+  return readTensorBytes(file, source, dataOffset, block);
+}
+
+/**
+ * A block of a matrix decoded by `decode` (weightHalves, weightToFloat32). When the block holds a NaN or an infinity,
+ * the whole tensor is read and decoded again, so that the error names the element's index in the tensor and how many
+ * the tensor holds, not the block's.
+ */
+async function decodeBlock<T>(
+  decode: (file: string, bytes: Uint8Array, dataOffset: number, info: TensorInfo) => T,
+  file: string,
+  source: WeightFile,
+  dataOffset: number,
+  tensor: TensorInfo,
+  block: { bytes: Uint8Array; info: TensorInfo },
+): Promise<T> {
+  try {
+    return decode(file, block.bytes, 0, block.info);
+  } catch (err) {
+    if (!(err instanceof SafetensorsError)) throw err;
+    const whole = await readTensorBytes(file, source, dataOffset, tensor);
+    decode(file, whole.bytes, 0, whole.info);
     throw err;
   }
 }
