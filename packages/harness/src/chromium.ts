@@ -42,6 +42,9 @@ export function chromiumArgs(gpu: GpuChoice): string[] {
     '--disable-background-networking', // the machine may have no network: no update/metrics pings
     '--disable-component-update',
     '--no-first-run',
+    // No renderer processes beside the page's: Chromium keeps a spare one warm for the next tab, and (156) preloads
+    // the omnibox popup's WebUI even headless; together about 120 MB of RSS (docs/performance.md, host memory).
+    '--disable-features=SpareRendererForSitePerProcess,WebUIOmniboxPopup,WebUIOmniboxFullPopup,WebUIOmniboxAimPopup',
   ];
   if (process.getuid?.() === 0) args.push('--no-sandbox'); // Chromium refuses to run sandboxed as root
   if (gpu === 'swiftshader') args.push('--use-webgpu-adapter=swiftshader', '--enable-unsafe-swiftshader');

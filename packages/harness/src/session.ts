@@ -108,7 +108,8 @@ export async function openGpuSession(options: SessionOptions): Promise<GpuSessio
       ownSignals: options.ownSignals,
       extraArgs: options.stableOrigin ? [`--host-resolver-rules=MAP ${STABLE_HOST}:80 127.0.0.1:${port}`] : [],
     });
-    const page = await browser.newPage();
+    // The tab Chromium opens at launch, not a second one: another tab is another renderer process (about 100 MB).
+    const page = (await browser.pages())[0] ?? (await browser.newPage());
     page.on('console', (msg) => forward('page', msg, log, verbose));
     page.on('pageerror', (err) => log(`[page error] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
     page.on('workercreated', (worker) => {
