@@ -1,23 +1,52 @@
-// One vitest run for the whole repo, in three projects:
+// One vitest run for the whole repo, in four projects:
 //   unit: pure logic in Node, beside the code (`src/**/*.test.ts`)
 //   gpu:  each package's `test/gpu.test.ts` runs that package's `*.gpu.test.ts` files in headless Chromium
 //   dawn: the kernels' `*.gpu.test.ts` again, in Node on Dawn (the `webgpu` package): the runtime
 //         works on any WebGPU host, and this is how kernels run on a GPU machine with no browser
 //   e2e:  `test/` drives the studio and the CLI end to end
-// The projects run one after another (groupOrder). GPU and Dawn files run one at a time (singleFork): their
-// kernel sweeps keep every core busy. e2e files run two at a time: each owns its browser, profile, server and temp
-// folders, and much of their time is waiting (a reload a minute into a run, a Ctrl-C, a CLI starting Chromium) that
-// the other file's work fills. vitest's default is one worker per core less one: a single worker on 2 cores.
+// All four share one queue of files, two at a time (vitest's default is one worker per core less one: a single
+// worker on 2 cores). Each file owns its browser, profile, server and temp folders, so any two can run side by side.
+// One queue, not one project after another: a GPU file leaves about half the CPU idle (its page runs one test at a
+// time, and waits on the GPU), which the e2e file beside it fills. The queue starts with the longest files, so the
+// run does not end on one of them alone: see `LongestFirst`.
+
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+/**
+ * The files that take longest (seconds, two at a time on the 2-core CI machine with SwiftShader), first and in this
+ * order; then the rest, GPU and end-to-end files before unit files (seconds each, to fill the end), each kind in
+ * vitest's own order (longest first by its cache of the last run, by size on a fresh clone).
+ */
+const LONGEST = [
+  'packages/trainer/test/gpu.test.ts',
+  'test/cli-classroom.test.ts',
+  'packages/kernels/test/gpu.test.ts',
+  'test/studio.test.ts',
+  'packages/kernels/test/dawn.test.ts',
+];
+const KIND_ORDER = ['gpu', 'dawn', 'e2e', 'unit'];
+
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const rank = (f: TestSpecification) => {
+      const known = LONGEST.findIndex((p) => f.moduleId.endsWith(`/${p}`));
+      return known >= 0 ? known : LONGEST.length + KIND_ORDER.indexOf(f.project.name);
+    };
+    // Array.prototype.sort is stable: within a rank, vitest's order stands.
+    return sorted.sort((a, b) => rank(a) - rank(b));
+  }
+}
 
 export default defineConfig({
   test: {
     maxWorkers: 2,
+    sequence: { sequencer: LongestFirst },
     projects: [
       {
         test: {
           name: 'unit',
-          sequence: { groupOrder: 0 },
           include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts'],
           // `*.gpu.test.ts` need a GPUDevice: the gpu and dawn projects run them in a page or on Dawn.
           exclude: ['**/node_modules/**', '**/*.gpu.test.ts'],
@@ -27,25 +56,20 @@ export default defineConfig({
       {
         test: {
           name: 'gpu',
-          sequence: { groupOrder: 1 },
           include: ['packages/*/test/gpu.test.ts'],
-          poolOptions: { forks: { singleFork: true } },
           testTimeout: 60_000,
         },
       },
       {
         test: {
           name: 'dawn',
-          sequence: { groupOrder: 2 },
           include: ['packages/*/test/dawn.test.ts'],
-          poolOptions: { forks: { singleFork: true } },
           testTimeout: 60_000,
         },
       },
       {
         test: {
           name: 'e2e',
-          sequence: { groupOrder: 3 },
           include: ['test/**/*.test.ts'],
           testTimeout: 600_000,
           hookTimeout: 600_000,
