@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@webtune/harness';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   byTestId,
   click,
@@ -19,15 +19,14 @@ import {
   FIXTURES,
   goodSft,
   goTo,
-  openStudio,
   overflowing,
   resize,
   SCREENSHOTS,
-  type StudioSession,
   screenshot,
   text,
   typeInto,
   upload,
+  useStudio,
   waitForText,
   writeTemp,
 } from './support/studio.ts';
@@ -48,11 +47,7 @@ const FULL = process.env.WEBTUNE_LESSON === 'full';
 const judged = { pairs: 0, answers: 0 };
 const RUN = FULL ? { sft: 141, dpo: 47, prompts: PROMPTS.length } : { sft: 1, dpo: 1, prompts: 1 };
 
-let s: StudioSession;
-beforeAll(async () => {
-  s = await openStudio();
-});
-afterAll(() => s?.close());
+const s = useStudio();
 
 interface Cell {
   model: string;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { launchChromium } from '@webtune/harness';
 import type { Browser } from 'puppeteer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { byTestId, click, STUDIO, waitForText } from './support/studio.ts';
+import { byTestId, loadDemo, STUDIO, waitForText } from './support/studio.ts';
 import { buildStudio, type StaticHost, serveStatic } from './support/studio-build.ts';
 
 const PREFIX = '/some/deep/path/studio/';
@@ -39,8 +39,7 @@ describe('studio build', () => {
       expect(await page.title()).toBe('webtune studio');
       await waitForText(page, byTestId('engine-status'), /GPU ready/);
       if (existsSync(join(STUDIO, 'public/demo/model/config.json'))) {
-        await click(page, byTestId('load-demo'));
-        await waitForText(page, byTestId('model-info'), /the demo model/);
+        await loadDemo(page);
       }
       expect(errors).toEqual([]);
       expect(host.requests.filter((p) => !p.startsWith(PREFIX))).toEqual([]);

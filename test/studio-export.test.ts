@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { slug } from '../apps/studio/src/lib/format.ts';
 import { fileBytes } from '../packages/trainer/src/export/files.ts';
 import { ggufLoraFile } from '../packages/trainer/src/export/gguf/lora.ts';
@@ -26,24 +26,20 @@ import {
   expectSameBytes,
   goodSft,
   goTo,
-  openStudio,
+  loadDemo,
   overflowing,
   resize,
   STUDIO,
-  type StudioSession,
   text,
   typeInto,
   upload,
+  useStudio,
   waitForDownload,
   waitForText,
   writeTemp,
 } from './support/studio.ts';
 
-let s: StudioSession;
-beforeAll(async () => {
-  s = await openStudio();
-});
-afterAll(() => s?.close());
+const s = useStudio();
 
 const { base, files: demoFiles } = await loadBase(DEMO_MODEL);
 const json = (n: string) => JSON.parse(new TextDecoder().decode(demoFiles.get(n)));
@@ -147,8 +143,7 @@ const noPicker = () => s.page.evaluate(() => ((window as unknown as { showSaveFi
 describe('studio: export', () => {
   it('imports the shipped SFT adapter and offers every format with its size before writing', async () => {
     const { page } = s;
-    await click(page, byTestId('load-demo'));
-    await waitForText(page, byTestId('model-info'), /the demo model/);
+    await loadDemo(page);
     await goTo(page, 'data');
     await upload(page, byTestId('data-drop-file'), sftFile);
     await waitForText(page, byTestId('data-report'), /export-cards\.jsonl/);

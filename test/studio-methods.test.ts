@@ -1,14 +1,10 @@
 // KTO in the studio, on its own page (studio.test.ts walks SFT and DPO): the Data screen reads a thumbs-up/down file
 // (a bad label named by line, the desirable/undesirable balance and TRL's warning), the Train screen says when to
 // choose each method, and a KTO run of two steps on the demo model draws KTO's own charts (kl, rewards, log-probs).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { byTestId, click, goTo, openStudio, type StudioSession, text, typeInto, upload, waitForText, writeTemp } from './support/studio.ts';
+import { describe, expect, it } from 'vitest';
+import { byTestId, click, goTo, loadDemo, text, typeInto, upload, useStudio, waitForText, writeTemp } from './support/studio.ts';
 
-let s: StudioSession;
-beforeAll(async () => {
-  s = await openStudio();
-});
-afterAll(() => s?.close());
+const s = useStudio();
 
 const ANIMALS = ['cat', 'dog', 'fox', 'owl', 'bee', 'elk'];
 /** Six rated answers (two thumbs up, four down) and one row whose label is text, on line 7. */
@@ -25,8 +21,7 @@ function ktoFile(): string {
 describe('studio: KTO', () => {
   it('reads a KTO file: the bad label by line, the balance and the weights TRL advises', async () => {
     const { page } = s;
-    await click(page, byTestId('load-demo'));
-    await waitForText(page, byTestId('model-info'), /the demo model/);
+    await loadDemo(page);
     await goTo(page, 'data');
     await upload(page, byTestId('data-drop-file'), writeTemp('thumbs.jsonl', ktoFile()));
     await waitForText(page, byTestId('data-report'), /thumbs\.jsonl/);

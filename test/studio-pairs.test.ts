@@ -6,29 +6,25 @@
 // evaluated on an eval file of its own, then a blind A/B of SFT vs SFT+DPO on 6 prompts.
 import { readFileSync, rmSync } from 'node:fs';
 import type { KeyInput } from 'puppeteer';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   byTestId,
   click,
   goodDpo,
   goTo,
-  openStudio,
-  type StudioSession,
+  loadDemo,
   text,
   typeInto,
   upload,
+  useStudio,
   waitForDownload,
   waitForText,
   writeTemp,
 } from './support/studio.ts';
 
-let s: StudioSession;
+const s = useStudio();
 /** Comparisons to judge (6 prompts, 2 candidates each). */
 let total = 6;
-beforeAll(async () => {
-  s = await openStudio();
-});
-afterAll(() => s?.close());
 
 /** What the judge sees now: the prompt and both answers. */
 async function shown() {
@@ -65,8 +61,7 @@ describe('Pairs screen', () => {
   it('trains SFT 3 steps with 6 rows of the demo data held out, and charts their eval_loss', async () => {
     const { page } = s;
     await waitForText(page, byTestId('engine-status'), /GPU ready/);
-    await click(page, byTestId('load-demo'));
-    await waitForText(page, byTestId('model-info'), /the demo model/);
+    await loadDemo(page);
     await goTo(page, 'data');
     await click(page, byTestId('demo-data-sft'));
     await goTo(page, 'train');
@@ -190,8 +185,7 @@ describe('Pairs screen', () => {
     const { page } = s;
     // The reload above left no model loaded: the pairs wait in the DPO slot until one is.
     await goTo(page, 'model');
-    await click(page, byTestId('load-demo'));
-    await waitForText(page, byTestId('model-info'), /the demo model/);
+    await loadDemo(page);
     await goTo(page, 'pairs');
     await click(page, byTestId('pairs-use'));
     await page.waitForSelector(byTestId('screen-train'));
@@ -212,8 +206,7 @@ describe('Pairs screen', () => {
     await page.reload({ waitUntil: 'load' });
     await waitForText(page, byTestId('engine-status'), /GPU ready/);
     await goTo(page, 'model');
-    await click(page, byTestId('load-demo'));
-    await waitForText(page, byTestId('model-info'), /the demo model/);
+    await loadDemo(page);
     await goTo(page, 'train');
     await click(page, byTestId('train-method-dpo'));
     await waitForText(page, byTestId('train-dataset'), /judged-pairs\.jsonl/);

@@ -4,14 +4,10 @@
 // from the checkpoint. Its own page: the reload must find nothing but what the browser kept.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { byTestId, click, clickText, goTo, openStudio, STUDIO, type StudioSession, text, waitForText } from './support/studio.ts';
+import { describe, expect, it } from 'vitest';
+import { byTestId, click, clickText, goTo, loadDemo, STUDIO, type StudioSession, text, useStudio, waitForText } from './support/studio.ts';
 
-let s: StudioSession;
-beforeAll(async () => {
-  s = await openStudio();
-});
-afterAll(() => s?.close());
+const s = useStudio();
 
 const RUN_TIMEOUT = 300_000;
 const stepOf = (page: StudioSession['page']) => page.$eval(byTestId('run-step'), (e) => Number.parseInt(e.textContent ?? '', 10));
@@ -19,8 +15,7 @@ const stepOf = (page: StudioSession['page']) => page.$eval(byTestId('run-step'),
 describe.skipIf(!existsSync(join(STUDIO, 'public/demo/data/sft.jsonl')))('studio: a reload one minute into a default run', () => {
   it('offers the interrupted run after the reload, and Resume goes on from its checkpoint', async () => {
     const { page } = s;
-    await click(page, byTestId('load-demo'));
-    await waitForText(page, byTestId('model-info'), /the demo model/);
+    await loadDemo(page);
     await goTo(page, 'data');
     await click(page, byTestId('demo-data-sft'));
     await waitForText(page, byTestId('data-report'), /sft\.jsonl/);

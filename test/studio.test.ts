@@ -6,7 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseSafetensors, weightToFloat32, writeSafetensors } from '../packages/trainer/src/model/safetensors.ts';
 import { zip } from '../packages/trainer/src/store/zip.ts';
 import {
@@ -21,39 +21,34 @@ import {
   goTo,
   HUB_MISSING,
   HUB_REPO,
+  loadDemo,
   longTasks,
   type MainThreadTask,
   messagesSft,
-  openStudio,
   overflowing,
   readZip,
   refuseStorageWrites,
   resize,
   STUDIO,
-  type StudioSession,
   safetensorsHeader,
   screenshot,
   text,
   traceMainThread,
   typeInto,
   upload,
+  useStudio,
   waitForDownload,
   waitForText,
   watchLongTasks,
   writeTemp,
 } from './support/studio.ts';
 
-let s: StudioSession;
+const s = useStudio();
 const TRAIN_TIMEOUT = 480_000;
 const HAS_PYTHON = spawnSync('python3', ['-c', 'import zipfile, lzma'], { stdio: 'ignore' }).status === 0;
 if (!HAS_PYTHON) process.stderr.write('SKIPPED studio.test.ts import of deflated and LZMA zips: no python3 (with lzma) on PATH\n');
 /** Seconds per optimizer step on this machine's GPU, measured by the first SFT run. */
 let secondsPerStep = 10;
-
-beforeAll(async () => {
-  s = await openStudio();
-});
-afterAll(() => s?.close());
 
 /** `bytes` (safetensors) with `value` in every tensor whose name has `part`, as float32. */
 function withOverflow(file: string, bytes: Uint8Array, part: string, value = 1e30): Uint8Array {
@@ -206,8 +201,7 @@ describe('studio', () => {
 
   it('loads the demo model and says what it is and what it needs', async () => {
     const { page } = s;
-    await click(page, byTestId('load-demo'));
-    await waitForText(page, byTestId('model-info'), /the demo model/);
+    await loadDemo(page);
     expect(await text(page, byTestId('model-architecture'))).toMatch(/ForCausalLM$/);
     expect(await text(page, byTestId('model-parameters'))).toMatch(/\d/);
     expect(await text(page, byTestId('model-vocab'))).toMatch(/\d+ ids/);
@@ -541,8 +535,7 @@ describe('studio', () => {
     const { page } = s;
     // After the reload no model is loaded: an import is checked against one.
     await goTo(page, 'model');
-    await click(page, byTestId('load-demo'));
-    await waitForText(page, byTestId('model-info'), /the demo model/);
+    await loadDemo(page);
     await goTo(page, 'adapters');
     const zipPath = await waitForDownload(s.downloads, /^animal-cards\.zip$/);
     await upload(page, byTestId('adapter-import-file'), zipPath);

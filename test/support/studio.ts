@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type GpuSession, hubMock, openGpuSession, REPO_ROOT } from '@webtune/harness';
 import type { ElementHandle, Page } from 'puppeteer';
+import { afterAll, beforeAll } from 'vitest';
 
 export const STUDIO = join(REPO_ROOT, 'apps/studio');
 /** Where screenshots go: test-results/ (ignored by git), or WEBTUNE_SCREENSHOTS (`pnpm screenshots`: the README's). */
@@ -52,6 +53,16 @@ export async function openStudio(): Promise<StudioSession> {
   };
 }
 
+/** The studio opened before the file's tests and closed after them: its fields are there once the tests run. */
+export function useStudio(): StudioSession {
+  const s = {} as StudioSession;
+  beforeAll(async () => {
+    Object.assign(s, await openStudio());
+  });
+  afterAll(() => s.close?.());
+  return s;
+}
+
 // ---- driving the page ------------------------------------------------------------------------------------------
 
 export const byTestId = (id: string) => `[data-testid="${id}"]`;
@@ -74,6 +85,12 @@ export async function clickText(page: Page, text: string, within = 'body'): Prom
     within,
   );
   await (handle as ElementHandle<Element>).click();
+}
+
+/** Load the embedded demo model from the Model screen and wait until it is the loaded model. */
+export async function loadDemo(page: Page): Promise<void> {
+  await click(page, byTestId('load-demo'));
+  await waitForText(page, byTestId('model-info'), /the demo model/);
 }
 
 export async function goTo(page: Page, screen: string): Promise<void> {
