@@ -67,12 +67,8 @@ export class ClassroomJudging {
     if (this.restored) return;
     this.restored = true;
     const w = await loadClassroomJudging().catch(() => undefined);
-    if (!w || this.busy || this.sets.length > 0) return;
-    this.settings = w.settings;
-    this.sets = w.sets;
-    this.sftId = w.sftId;
-    this.pairs = w.pairs;
-    this.thumbs = w.thumbs;
+    // ClassroomJudgingWork is persist()'s snapshot of this state's fields, so each goes back to the field of its name.
+    if (w && !this.busy && this.sets.length === 0) Object.assign(this, w satisfies Partial<ClassroomJudging>);
   }
 
   private persist(): void {

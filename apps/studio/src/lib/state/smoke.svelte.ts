@@ -35,14 +35,8 @@ export class SmokeState {
     if (this.restored) return;
     this.restored = true;
     const w = await loadSmoke().catch(() => undefined);
-    if (!w || this.running || this.result) return;
-    this.kind = w.kind;
-    this.pattern = w.pattern;
-    this.prompts = w.prompts;
-    this.source = w.source;
-    this.maxNewTokens = w.maxNewTokens;
-    this.answers = w.answers;
-    this.result = w.result;
+    // SmokeWork is persist()'s snapshot of this state's fields, so each goes back to the field of its name.
+    if (w && !this.running && !this.result) Object.assign(this, w satisfies Partial<SmokeState>);
   }
 
   private persist(): void {
