@@ -22,7 +22,10 @@ import type { ModelConfig } from '../../model/config.ts';
 import { ExportError } from '../files.ts';
 import type { GgufValue } from './format.ts';
 
-/** The GGUF name of a Gemma 3 layer norm (an HF name relative to the layer), or undefined for the shared names. */
+/**
+ * Gemma 3's own layer-norm names (an HF name relative to the layer -> its GGUF name), tried before the shared ones
+ * (ggufTensorName in model.ts): its post_attention_layernorm is not Llama's pre-MLP norm.
+ */
 export const GEMMA3_NORM_NAMES: [RegExp, string][] = [
   [/^post_attention_layernorm\.weight$/, 'post_attention_norm.weight'],
   [/^pre_feedforward_layernorm\.weight$/, 'ffn_norm.weight'],

@@ -58,7 +58,7 @@ const ARCH: Partial<Record<ModelConfig['architecture'], { name: string; permuteQ
  */
 export function ggufArchitecture(config: ModelConfig): { name: string; permuteQK: boolean } {
   const arch = ARCH[config.architecture];
-  const written = [...new Set(Object.keys(ARCH))].join(', ');
+  const written = Object.keys(ARCH).join(', ');
   if (!arch) throw new ExportError(`config.json: webtune does not write GGUF for ${config.architecture} yet (it writes ${written})`);
   if (arch.name === 'gemma3') {
     const why = gemma3Refusal(config);
