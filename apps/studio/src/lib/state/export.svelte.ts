@@ -70,6 +70,8 @@ export const DTYPE_WORDS: Record<ExportDType, string> = {
   Q8_0: "Q8_0 (8-bit, llama.cpp's quantisation)",
 };
 
+const cancelled = () => Object.assign(new Error('The export was cancelled.'), { name: 'AbortError' });
+
 export type ExportPhase = 'idle' | 'writing' | 'saved' | 'cancelled' | 'failed';
 
 class ExportState {
@@ -163,13 +165,12 @@ class ExportState {
       await studio.api.exportModel(
         request,
         callback(async (chunk: { data: Uint8Array }) => {
-          // Thrown into the worker's write: the export stops at this chunk.
-          if (this.cancelRequested) throw Object.assign(new Error('The export was cancelled.'), { name: 'AbortError' });
+          if (this.cancelRequested) throw cancelled(); // thrown into the worker's write: the export stops at this chunk
           await (sink as FileSink).write(chunk.data);
           this.written += chunk.data.length;
         }),
       );
-      if (this.cancelRequested) throw Object.assign(new Error('The export was cancelled.'), { name: 'AbortError' });
+      if (this.cancelRequested) throw cancelled();
       await sink.close();
       this.phase = 'saved';
       this.outcome = `Saved ${name} to ${sink.where}.`;
