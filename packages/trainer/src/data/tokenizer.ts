@@ -9,6 +9,7 @@
 // (patches/@huggingface__jinja@*.patch, tested in chat-template.test.ts); the rendering context is transformers'
 // (chat-template.ts).
 import { Tokenizer } from '@huggingface/tokenizers';
+import { isObject } from '../model/arch/fields.ts';
 import { type ChatExtras, compileChatTemplate, renderChatTemplate, renderWithGenerationSpans } from './chat-template.ts';
 import type { Message } from './formats.ts';
 import { assistantMaskTemplate } from './trl-templates.ts';
@@ -292,7 +293,6 @@ function checkTokenizerJson(json: unknown, file: string): Record<string, unknown
 }
 
 const MODEL_TYPES = ['BPE', 'WordPiece', 'Unigram'];
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * What the tokenizer library would misread without a word, refused by name (robustness.test.ts holds each against

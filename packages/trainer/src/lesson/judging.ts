@@ -9,6 +9,7 @@
 
 import { parseJsonl } from '../data/jsonl.ts';
 import { shuffled } from '../data/shuffle.ts';
+import { isObject } from '../model/arch/fields.ts';
 import { type CandidateSet, candidateSeeds } from '../pairs/candidates.ts';
 import { type PreferencePair, type ScoreRow, writePairs } from '../pairs/pairs.ts';
 import { type TrainConfig, validateConfig } from '../train/config.ts';
@@ -17,8 +18,6 @@ import { type Checks, type LessonEngine, LessonError, scoreAnswer } from './less
 /** How the SFT model's answers to judge are sampled: two per prompt, from the model's own distribution (temperature 1,
  * no top-p cut: the answers it would give, as KTO and DPO data from it assume), seeded to repeat. */
 export const JUDGE_SAMPLING = { candidates: 2, temperature: 1, top_p: 1, seed: 0 } as const;
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The first `n` distinct prompts of the lesson's DPO data (its training prompts). */
 export function judgingPrompts(dpoText: string, file: string, n: number): string[] {

@@ -5,6 +5,7 @@
 
 import type { GenerateRequest, GenerateResult } from '../api.ts';
 import { parseJsonl } from '../data/jsonl.ts';
+import { isObject } from '../model/arch/fields.ts';
 import { fromTrlConfig, HYPER_PARAMS, type TrainConfig } from '../train/config.ts';
 
 export const LESSON_VERSION = 1;
@@ -76,8 +77,6 @@ export interface ScoredAnswer {
 }
 
 type Json = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function parseJson(text: string, file: string, version: number): Json {
   let json: unknown;

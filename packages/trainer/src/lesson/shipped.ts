@@ -7,6 +7,7 @@
 //    fresh run of those first steps, minutes cheaper than the whole run, must give the same weights (compareAdapters).
 // The run is deterministic (data order, LoRA init and dropout are seeded; every kernel is; a resumed run is bit-identical
 // to an uninterrupted one: train/control.gpu.test.ts), so equal first steps on equal inputs and code mean equal ends.
+import { isObject } from '../model/arch/fields.ts';
 import { parseSafetensors, tensorToFloat32 } from '../model/safetensors.ts';
 import { type Checks, type Lesson, LessonError, type LessonMethod, type ScoredAnswer } from './lesson.ts';
 
@@ -58,7 +59,6 @@ export interface Shipped {
 }
 
 type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const METHODS = ['sft', 'dpo'] as const;
 const STAGE_NAME: Record<LessonMethod, string> = { sft: 'SFT', dpo: 'DPO' };
 

@@ -21,19 +21,20 @@
 //   symbols concatenates to a single character, and added tokens are matched before SPM runs, in both).
 // Refused with the reason: a Unigram model (llama.cpp's SPM merges by score greedily; Unigram segments by Viterbi),
 // and normalizers / pre-tokenizers other than the two SentencePiece conversions whose llama.cpp twin is exact.
+
+import { isObject } from '../../model/arch/fields.ts';
 import { ExportError } from '../files.ts';
 
 type Json = Record<string, unknown>;
-const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** llama.cpp's token types (llama_token_type). */
 export const TOKEN_TYPE = { normal: 1, unknown: 2, control: 3, userDefined: 4, unused: 5, byte: 6 } as const;
 
 const replacesSpaces = (n: unknown) =>
-  isObj(n) && n.type === 'Replace' && isObj(n.pattern) && n.pattern.String === ' ' && n.content === '▁';
+  isObject(n) && n.type === 'Replace' && isObject(n.pattern) && n.pattern.String === ' ' && n.content === '▁';
 /** Gemma's Split on " " after the normalizer turned every space into "▁": it never splits. */
 const noOpSplit = (p: unknown) =>
-  p === null || p === undefined || (isObj(p) && p.type === 'Split' && isObj(p.pattern) && p.pattern.String === ' ');
+  p === null || p === undefined || (isObject(p) && p.type === 'Split' && isObject(p.pattern) && p.pattern.String === ' ');
 
 /** add_space_prefix for tokenizer.json's normalizer + pre-tokenizer, or why llama.cpp's SPM has no twin. */
 export function spmAddSpacePrefix(tok: Json, file = 'tokenizer.json'): boolean {
@@ -43,9 +44,9 @@ export function spmAddSpacePrefix(tok: Json, file = 'tokenizer.json'): boolean {
     // Gemma: spaces become "▁", nothing prepended.
     if (replacesSpaces(norm)) return false;
     // Llama 2 / Mistral (legacy): "▁" prepended to each fragment between added tokens, as llama.cpp's add_space_prefix.
-    if (isObj(norm) && norm.type === 'Sequence' && Array.isArray(norm.normalizers) && norm.normalizers.length === 2) {
+    if (isObject(norm) && norm.type === 'Sequence' && Array.isArray(norm.normalizers) && norm.normalizers.length === 2) {
       const [prepend, replace] = norm.normalizers as unknown[];
-      if (isObj(prepend) && prepend.type === 'Prepend' && prepend.prepend === '▁' && replacesSpaces(replace)) return true;
+      if (isObject(prepend) && prepend.type === 'Prepend' && prepend.prepend === '▁' && replacesSpaces(replace)) return true;
     }
   }
   throw new ExportError(
@@ -88,7 +89,7 @@ export function checkSpmModel(model: Json): void {
         'tokenizer merges pairs greedily by score, so the GGUF would tokenize differently; webtune writes GGUF for ' +
         'SentencePiece BPE (byte_fallback) and byte-level BPE tokenizers',
     );
-  if (!isObj(model.vocab)) throw new ExportError('tokenizer.json: the BPE "vocab" must be an object of token -> id');
+  if (!isObject(model.vocab)) throw new ExportError('tokenizer.json: the BPE "vocab" must be an object of token -> id');
   for (const b of Array.from({ length: 256 }, (_, i) => `<0x${i.toString(16).toUpperCase().padStart(2, '0')}>`))
     if (!(b in model.vocab))
       throw new ExportError(

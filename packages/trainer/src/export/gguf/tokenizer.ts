@@ -8,6 +8,8 @@
 // chooses it by hashing the tokenization of a test text; webtune instead recognises the pre-tokenizer definitions
 // whose built-in llama.cpp twin is exact, and refuses any other with the reason, rather than write a model whose
 // tokenizer splits text differently.
+
+import { isObject } from '../../model/arch/fields.ts';
 import { ExportError } from '../files.ts';
 import type { GgufValue } from './format.ts';
 import { checkSpmModel, isSentencePiece, spmAddSpacePrefix, spmScores, spmTokenType, TOKEN_TYPE } from './tokenizer-spm.ts';
@@ -19,7 +21,6 @@ const LLAMA3_REGEX =
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 type Json = Record<string, unknown>;
-const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The llama.cpp pre-tokenizer name for tokenizer.json's normalizer + pre_tokenizer, or why there is none. */
 export function preTokenizerName(tok: Json, file = 'tokenizer.json'): string {
@@ -31,15 +32,15 @@ export function preTokenizerName(tok: Json, file = 'tokenizer.json'): string {
       `${file}: ${why}. llama.cpp tokenizes with built-in pre-tokenizers only; webtune writes GGUF for GPT-2 style ` +
         `(ByteLevel with its regex), Qwen2 and Llama 3 pre-tokenizers (pre_tokenizer here: ${describe})`,
     );
-  if (norm !== null && norm !== undefined && !(isObj(norm) && norm.type === 'NFC'))
+  if (norm !== null && norm !== undefined && !(isObject(norm) && norm.type === 'NFC'))
     throw refuse(`normalizer ${JSON.stringify(norm).slice(0, 80)} has no llama.cpp equivalent`);
-  if (isObj(pre) && pre.type === 'ByteLevel') {
+  if (isObject(pre) && pre.type === 'ByteLevel') {
     if (pre.use_regex !== false && pre.add_prefix_space !== true && norm == null) return 'gpt-2';
     throw refuse('this ByteLevel pre-tokenizer adds a prefix space or has no regex');
   }
-  if (isObj(pre) && pre.type === 'Sequence' && Array.isArray(pre.pretokenizers) && pre.pretokenizers.length === 2) {
+  if (isObject(pre) && pre.type === 'Sequence' && Array.isArray(pre.pretokenizers) && pre.pretokenizers.length === 2) {
     const [split, bl] = pre.pretokenizers as Json[];
-    const regex = isObj(split?.pattern) ? split.pattern.Regex : undefined;
+    const regex = isObject(split?.pattern) ? split.pattern.Regex : undefined;
     const byteLevelPlain = bl?.type === 'ByteLevel' && bl.use_regex === false && bl.add_prefix_space !== true;
     if (split?.type === 'Split' && split.behavior === 'Isolated' && split.invert === false && byteLevelPlain) {
       if (regex === QWEN2_REGEX) return 'qwen2';
@@ -52,10 +53,10 @@ export function preTokenizerName(tok: Json, file = 'tokenizer.json'): string {
 /** tokenizer.ggml.* and tokenizer.chat_template for a model with `vocabSize` embedding rows. */
 export function tokenizerMetadata(tokJson: Json, tokConfig: Json, vocabSize: number): [string, GgufValue][] {
   const model = tokJson.model as Json;
-  const spm = isObj(model) && isSentencePiece(model);
-  if (!spm && (!isObj(model) || model.type !== 'BPE' || !isObj(model.vocab)))
+  const spm = isObject(model) && isSentencePiece(model);
+  if (!spm && (!isObject(model) || model.type !== 'BPE' || !isObject(model.vocab)))
     throw new ExportError(
-      `tokenizer.json: model type ${JSON.stringify(isObj(model) ? model.type : model)} is not BPE; webtune writes ` +
+      `tokenizer.json: model type ${JSON.stringify(isObject(model) ? model.type : model)} is not BPE; webtune writes ` +
         'GGUF for byte-level BPE (Llama 3, Qwen2, SmolLM, GPT-2 style) and SentencePiece BPE (Llama 2, Mistral, Gemma) tokenizers',
     );
   if (spm) checkSpmModel(model);
@@ -105,7 +106,7 @@ export function tokenizerMetadata(tokJson: Json, tokConfig: Json, vocabSize: num
       ];
   const idOf = (key: string): number | undefined => {
     const v = tokConfig[key];
-    const content = isObj(v) ? v.content : v;
+    const content = isObject(v) ? v.content : v;
     if (typeof content !== 'string') return undefined;
     return added.find((a) => a.content === content)?.id ?? (model.vocab as Record<string, number>)[content];
   };
@@ -128,9 +129,9 @@ export function tokenizerMetadata(tokJson: Json, tokConfig: Json, vocabSize: num
 /** Whether encoding adds BOS: the post-processor's template when it has one (what tokenizers does), else the config. */
 function addsBos(tokJson: Json, tokConfig: Json): boolean {
   const post = tokJson.post_processor as Json | null;
-  if (isObj(post) && post.type === 'TemplateProcessing' && Array.isArray(post.single)) {
+  if (isObject(post) && post.type === 'TemplateProcessing' && Array.isArray(post.single)) {
     const first = post.single[0] as Json;
-    return isObj(first) && 'SpecialToken' in first;
+    return isObject(first) && 'SpecialToken' in first;
   }
   return tokConfig.add_bos_token === true;
 }
