@@ -294,7 +294,6 @@ export class Classroom {
     this.smokeVerdict = null;
   }
 
-  /** The held-out prompts in use (the first `settings.prompts`; all of them when the field is not a count). */
   /** The results tables' columns: each check of checks.json, then the true-facts check. */
   get checkColumns(): { id: string; label: string }[] {
     const checks = this.files?.checks.checks ?? [];
@@ -306,6 +305,7 @@ export class Classroom {
     return this.checkColumns.find((c) => c.id === id)?.label ?? id;
   }
 
+  /** The held-out prompts in use (the first `settings.prompts`; all of them when the field is not a count). */
   get prompts(): string[] {
     const all = this.files?.prompts ?? [];
     const n = Number(this.settings.prompts);
