@@ -42,9 +42,9 @@ const PROMPTS = readFileSync(join(DEMO, 'data/eval-prompts.jsonl'), 'utf8')
   .map((l) => JSON.parse(l).prompt as string);
 
 const FULL = process.env.WEBTUNE_LESSON === 'full';
-/** Steps of each stage (the whole recipe: 376 rows in batches of 8, SFT 3 epochs, DPO 1) and held-out prompts used. */
 /** What the judging test judged, to find again after a reload. */
 const judged = { pairs: 0, answers: 0 };
+/** Steps of each stage (the whole recipe: 376 rows in batches of 8, SFT 3 epochs, DPO 1) and held-out prompts used. */
 const RUN = FULL ? { sft: 141, dpo: 47, prompts: PROMPTS.length } : { sft: 1, dpo: 1, prompts: 1 };
 
 const s = useStudio();

@@ -97,7 +97,6 @@ export async function saveToFolder(files: { name: string; data: Uint8Array }[], 
   return true;
 }
 
-/** "sft" or "dpo" from the first JSON line: preference pairs have "chosen" and "rejected". */
 /** What the first readable line of a JSONL file is: preference pairs, KTO rows (with a "label") or SFT rows. */
 export function detectMethod(text: string): 'sft' | 'dpo' | 'kto' | null {
   for (const line of text.split('\n', 50)) {
