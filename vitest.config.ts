@@ -14,16 +14,23 @@ import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
- * The files that take longest (seconds, two at a time on the 2-core CI machine with SwiftShader), first and in this
- * order; then the rest, GPU and end-to-end files before unit files (seconds each, to fill the end), each kind in
- * vitest's own order (longest first by its cache of the last run, by size on a fresh clone).
+ * The files that take longest, first and in this order: the trainer's and the kernels' GPU runners (minutes each) and
+ * the e2e files that took 2 minutes or more in the last CI run (seconds, two at a time on the 2-core CI machine with
+ * SwiftShader). Then the rest, GPU and e2e files before unit files (seconds each, to fill the end), each kind in
+ * vitest's own order (longest first by its cache of the last run; by size on a fresh clone, where a short file that
+ * runs long would start last).
  */
 const LONGEST = [
   'packages/trainer/test/gpu.test.ts',
-  'test/cli-classroom.test.ts',
+  'test/cli-classroom.test.ts', // 259
   'packages/kernels/test/gpu.test.ts',
-  'test/studio.test.ts',
+  'test/studio.test.ts', // 147
   'packages/kernels/test/dawn.test.ts',
+  'test/classroom.test.ts', // 123
+  'test/cli-faults.test.ts', // 123
+  'test/studio-pairs.test.ts', // 122
+  'test/studio-resume.test.ts', // 120
+  'test/cli-train.test.ts', // 120
 ];
 const KIND_ORDER = ['gpu', 'dawn', 'e2e', 'unit'];
 
