@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { swiftShaderIcd } from './dawn.ts';
 
 const DAWN = fileURLToPath(new URL('./dawn.ts', import.meta.url));
 
@@ -27,6 +28,21 @@ describe('openDawn', { timeout: 30_000 }, () => {
       /^NoWebGpuError Dawn \(Node "webgpu"\) found no adapter\. It needs the Vulkan loader \(Debian: apt-get install libvulkan1\)/,
     );
   });
+
+  const icd = swiftShaderIcd();
+  it.skipIf(!icd)(
+    `refuses --gpu hardware when Vulkan offers only a software adapter, and says what to install or pass${icd ? '' : ' (skipped: no Chromium, whose SwiftShader Vulkan driver it points Dawn at)'}`,
+    async () => {
+      const out = await openIn({ VK_ICD_FILENAMES: icd ?? '', WEBTUNE_GPU: 'hardware' });
+      expect(out).toContain(
+        'NoWebGpuError --gpu hardware: Dawn (Node "webgpu") found no GPU (only the software adapter "google / swiftshader / SwiftShader driver',
+      );
+      expect(out).toContain("install the GPU's Vulkan driver");
+      expect(out).toContain('apt-get install libvulkan1');
+      expect(out).toContain(`VK_ICD_FILENAMES=${icd} limits Vulkan to those drivers.`);
+      expect(out).toMatch(/With no GPU, use the software adapter: --gpu swiftshader \(or WEBTUNE_GPU=swiftshader\)\.$/);
+    },
+  );
 
   it('refuses a wrong WEBTUNE_GPU by name', async () => {
     expect(await openIn({ WEBTUNE_GPU: 'cuda' })).toContain('WEBTUNE_GPU/--gpu must be auto, hardware or swiftshader (got "cuda")');

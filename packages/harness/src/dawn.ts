@@ -39,9 +39,26 @@ function report(adapter: GPUAdapter): AdapterReport {
 }
 
 /**
+ * `hardware` asked for and no GPU: what Dawn saw (nothing, or only a software Vulkan driver such as SwiftShader or
+ * lavapipe, which Dawn reports as a fallback adapter) and what to install or pass instead.
+ */
+function noHardware(software: AdapterReport | undefined): string {
+  const saw = software
+    ? `only the software adapter "${[software.vendor, software.architecture, software.description].filter(Boolean).join(' / ')}"`
+    : 'no adapter at all';
+  return (
+    `--gpu hardware: Dawn (Node "webgpu") found no GPU (${saw}). It reaches a GPU through Vulkan: install the GPU's ` +
+    'Vulkan driver (NVIDIA: the proprietary driver with its Vulkan ICD, nvidia_icd.json; AMD/Intel: mesa-vulkan-drivers) ' +
+    'and the Vulkan loader (Debian: apt-get install libvulkan1); `vulkaninfo --summary` lists the GPUs Vulkan sees. ' +
+    `${process.env.VK_ICD_FILENAMES ? `VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES} limits Vulkan to those drivers. ` : ''}` +
+    'With no GPU, use the software adapter: --gpu swiftshader (or WEBTUNE_GPU=swiftshader).'
+  );
+}
+
+/**
  * A WebGPU entry point from Dawn, with the WebGPU globals (GPUBufferUsage, ...) and
  * `navigator.gpu` installed as in a browser. `auto` takes a real GPU and falls back to
- * SwiftShader; an explicit VK_ICD_FILENAMES is always respected.
+ * SwiftShader; `hardware` refuses a software adapter; an explicit VK_ICD_FILENAMES is always respected.
  */
 export async function openDawn(choice: GpuChoice = parseGpuChoice(process.env.WEBTUNE_GPU)): Promise<DawnGpu> {
   let dawn: typeof import('webgpu');
@@ -58,6 +75,7 @@ export async function openDawn(choice: GpuChoice = parseGpuChoice(process.env.WE
   };
   const userIcd = process.env.VK_ICD_FILENAMES;
   let found = choice === 'swiftshader' && !userIcd ? null : await attempt();
+  if (choice === 'hardware' && (!found || found.adapter.isFallbackAdapter)) throw new NoWebGpuError(noHardware(found?.adapter));
   if (!found && choice !== 'hardware' && !userIcd) {
     const icd = swiftShaderIcd();
     if (icd) {
