@@ -71,6 +71,12 @@ describe('bench output', () => {
   });
 });
 
+describe('bench --runtime', () => {
+  it('names the runtimes it knows when given another', async () => {
+    await expect(run(['--runtime', 'node'])).rejects.toThrow('--runtime must be browser or dawn (got "node")');
+  });
+});
+
 describe('bench --model', () => {
   it('names the shapes it knows when given another, and refuses a non-training --only', async () => {
     await expect(run(['--model', 'gpt-2'])).rejects.toThrow(

@@ -1,23 +1,24 @@
-// `pnpm bench`: kernel and training benchmarks in headless Chromium, ours beside peers in one page.
+// `pnpm bench`: kernel and training benchmarks in headless Chromium, ours beside peers in one page, or in Node on
+// Dawn (bench-hosts.ts).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, platform, release } from 'node:os';
 import { dirname, join } from 'node:path';
-import { describeAdapter, openGpuSession, REPO_ROOT } from '@webtune/harness';
-import { webtuneTrainer } from '@webtune/trainer/vite';
+import { type AdapterReport, describeAdapter, REPO_ROOT } from '@webtune/harness';
 import { type BenchRequest, type BenchRow, meets, type Target } from '../../../../packages/kernels/bench/rows.ts';
 import type { TrainingBenchRow } from '../../../../packages/trainer/bench/training.bench.ts';
 import realShapes from '../../../../scripts/real-shapes/configs.json';
 import { gpuOption, numberOption, parseCommandArgs, UsageError } from '../args.ts';
 import { formatNumber, formatTable } from '../table.ts';
+import { type BenchRuntime, kernelBench, RUNTIMES, trainingBench } from './bench-hosts.ts';
 
 /** The released models' shapes the training bench can build (shared with scripts/real-shapes/make_checkpoint.py). */
 const REAL_SHAPES: Record<string, unknown> = realShapes;
 
-export const help = `pnpm bench [--quick] [--only matmul|bandwidth|training] [--model NAME] [--weights bf16|f32] [--budget-ms N] [--peak-gflops N] [--out FILE] [--gpu auto|hardware|swiftshader]
+export const help = `pnpm bench [--quick] [--only matmul|bandwidth|training] [--model NAME] [--weights bf16|f32] [--budget-ms N] [--peak-gflops N] [--out FILE] [--runtime browser|dawn] [--gpu auto|hardware|swiftshader]
 
-Benchmarks in headless Chromium, each implementation on the same GPUDevice in the same page and
-timed the same way (wall clock to queue.onSubmittedWorkDone; after a warm-up, the median of 3
-rounds of as many runs as fill the budget):
+Benchmarks in headless Chromium (or in Node on Dawn: --runtime dawn), each implementation in the
+same page and timed the same way (wall clock to queue.onSubmittedWorkDone; after a warm-up, the
+median of 3 rounds of as many runs as fill the budget):
   matmul     GFLOP/s on training shapes, LoRA's skinny forward and backward products among them:
              webtune vs a naive WGSL kernel vs tfjs-backend-webgpu (on webtune's device) vs
              jax-js (np.matmul on its own device of the same adapter: its API takes none), each
@@ -44,7 +45,12 @@ Prints tables and writes JSON (default bench-results/bench.json) with the adapte
                    on the GPU) or f32 (twice the weight bytes: the cost before packing)
   --budget-ms N    timed work per round per implementation (default 1500, 300 with --quick)
   --peak-gflops N  the device's fp32 peak in GFLOP/s (from its spec sheet): adds each GFLOP/s
-                   figure's fraction of it`;
+                   figure's fraction of it
+  --runtime R      browser (default): headless Chromium, the peers beside ours; dawn: Node on
+                   Dawn (the webgpu package), no browser, e.g. a GPU server: the same suites,
+                   --model too, with tfjs and jax-js shown as skipped (they run in the page only)
+  --gpu G          auto (default: a GPU if there is one, else SwiftShader), hardware (a GPU;
+                   on Dawn, none is an error that says what to install), swiftshader (software)`;
 
 /** A GFLOP/s figure as a fraction of the device's fp32 peak, when the user gave it. */
 const ofPeak = (gflops: number, peak: number | undefined): number | string => (peak ? gflops / peak : '');
@@ -136,7 +142,10 @@ export async function run(argv: string[]): Promise<number> {
     'peak-gflops': { type: 'string' },
     weights: { type: 'string' },
     model: { type: 'string' },
+    runtime: { type: 'string' },
   });
+  const runtime = (values.runtime ?? 'browser') as BenchRuntime;
+  if (!RUNTIMES.includes(runtime)) throw new UsageError(`--runtime must be ${RUNTIMES.join(' or ')} (got "${values.runtime}")`);
   const model = values.model;
   if (model !== undefined && !(model in REAL_SHAPES))
     throw new UsageError(`--model must be one of ${Object.keys(REAL_SHAPES).join(', ')} (got "${model}")`);
@@ -154,48 +163,31 @@ export async function run(argv: string[]): Promise<number> {
   const gpu = gpuOption(values.gpu);
   const result: Record<string, unknown> = { date: new Date().toISOString() };
   let adapter = '';
+  const started = (what: string) => (report: AdapterReport) => {
+    adapter = describeAdapter(report);
+    result.adapter = report;
+    process.stderr.write(`webgpu adapter${runtime === 'dawn' ? ' (Dawn in Node)' : ''}: ${adapter}\nrunning ${what}...\n`);
+  };
   if (only !== 'training') {
-    const session = await openGpuSession({ path: 'packages/kernels/bench/bench.html', gpu });
-    try {
-      adapter = describeAdapter(session.adapter);
-      result.adapter = session.adapter;
-      process.stderr.write(`webgpu adapter: ${adapter}\nrunning kernel benchmarks${quick ? ' (quick)' : ''}...\n`);
-      await session.page.waitForFunction(() => typeof window.__webtuneBench === 'function');
-      const request: BenchRequest = { quick, budgetMs, only: only as BenchRequest['only'] };
-      const rows = await session.page.evaluate((r) => window.__webtuneBench(r), request);
-      result.kernels = rows;
-      process.stdout.write(`\n${kernelTable(rows, peak)}\n`);
-      for (const r of rows) if (r.target) targets.push(r.target);
-    } finally {
-      await session.close();
-    }
+    const request: BenchRequest = { quick, budgetMs, only: only as BenchRequest['only'] };
+    const { rows } = await kernelBench(runtime, gpu, request, started(`kernel benchmarks${quick ? ' (quick)' : ''}`));
+    result.kernels = rows;
+    process.stdout.write(`\n${kernelTable(rows, peak)}\n`);
+    for (const r of rows) if (r.target) targets.push(r.target);
   }
   if (only === undefined || only === 'training') {
-    const session = await openGpuSession({ path: 'packages/trainer/bench/bench.html', gpu, plugins: [webtuneTrainer()] });
-    try {
-      adapter = describeAdapter(session.adapter);
-      result.adapter = session.adapter;
-      process.stderr.write('running training benchmarks...\n');
-      await session.page.waitForFunction(() => typeof window.__webtuneTrainingBench === 'function');
-      const rows = await session.page.evaluate((r) => window.__webtuneTrainingBench(r), {
-        quick,
-        budgetMs,
-        weights: weights === 'bf16' ? 'BF16' : 'F32',
-        model,
-      } as const);
-      result.training = rows;
-      process.stdout.write(`\n${trainingTable(rows, peak)}\n`);
-      for (const r of rows) if (r.target) targets.push(r.target);
-    } finally {
-      await session.close();
-    }
+    const request = { quick, budgetMs, weights: weights === 'bf16' ? 'BF16' : 'F32', model } as const;
+    const { rows } = await trainingBench(runtime, gpu, request, started('training benchmarks'));
+    result.training = rows;
+    process.stdout.write(`\n${trainingTable(rows, peak)}\n`);
+    for (const r of rows) if (r.target) targets.push(r.target);
   }
   if (targets.length > 0) process.stdout.write(`\n${targetLines(targets, adapter)}\n`);
-  process.stdout.write(`\nadapter: ${adapter}\n`);
+  process.stdout.write(`\nadapter${runtime === 'dawn' ? ' (Dawn in Node)' : ''}: ${adapter}\n`);
   const out = values.out ?? join(REPO_ROOT, 'bench-results', 'bench.json');
   await mkdir(dirname(out), { recursive: true });
   result.machine = { platform: platform(), release: release(), cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length };
-  result.request = { quick, budgetMs, only: only ?? 'all', peakGflops: peak, weights, model };
+  result.request = { quick, budgetMs, only: only ?? 'all', peakGflops: peak, weights, model, runtime, gpu };
   result.targets = targets.map((t) => ({ ...t, pass: meets(t) }));
   await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`wrote ${out}\n`);

@@ -1,0 +1,89 @@
+// Where `pnpm bench` runs its suites: in headless Chromium (a page per suite, the peers beside ours), or in Node on
+// Dawn (the `webgpu` package) with no browser, for a GPU machine that has none. The bench modules are the same: on
+// Dawn, vite loads them into Node as it serves them to the page (WGSL ?raw imports, JSON), and they find Dawn's
+// navigator.gpu where the page finds the browser's.
+import { type AdapterReport, type GpuChoice, openDawn, openGpuSession, REPO_ROOT } from '@webtune/harness';
+import { webtuneTrainer } from '@webtune/trainer/vite';
+import { createServer } from 'vite';
+import type { BenchRequest, BenchRow } from '../../../../packages/kernels/bench/rows.ts';
+import type { TrainingBenchRequest, TrainingBenchRow } from '../../../../packages/trainer/bench/training.bench.ts';
+
+export const RUNTIMES = ['browser', 'dawn'] as const;
+export type BenchRuntime = (typeof RUNTIMES)[number];
+
+/** Why the peer libraries have no rows on Dawn: the bench loads them in the browser page only. */
+export const PEERS_ON_DAWN =
+  'not run with --runtime dawn: the peer libraries are timed in the browser page only (pnpm bench --runtime browser)';
+
+export interface Hosted<Rows> {
+  adapter: AdapterReport;
+  rows: Rows;
+}
+
+/** Told the adapter once the suite's host has one, before the suite runs (a suite may run for minutes). */
+export type OnAdapter = (adapter: AdapterReport) => void;
+
+/** Loads `module` (a path under the repository) into Node through vite and calls `call` with it, on Dawn's adapter. */
+async function onDawn<M, Rows>(
+  gpu: GpuChoice,
+  onAdapter: OnAdapter,
+  module: string,
+  call: (mod: M) => Promise<Rows>,
+): Promise<Hosted<Rows>> {
+  const { adapter } = await openDawn(gpu);
+  onAdapter(adapter);
+  const server = await createServer({
+    root: REPO_ROOT,
+    configFile: false,
+    logLevel: 'warn',
+    clearScreen: false,
+    appType: 'custom',
+    server: { middlewareMode: true, hmr: false, watch: null },
+    optimizeDeps: { noDiscovery: true }, // nothing is served to a browser: no dependency pre-bundling
+  });
+  try {
+    return { adapter, rows: await call((await server.ssrLoadModule(module)) as M) };
+  } finally {
+    await server.close();
+  }
+}
+
+export async function kernelBench(
+  runtime: BenchRuntime,
+  gpu: GpuChoice,
+  request: BenchRequest,
+  onAdapter: OnAdapter,
+): Promise<Hosted<BenchRow[]>> {
+  if (runtime === 'dawn') {
+    type Module = typeof import('../../../../packages/kernels/bench/kernel-bench.ts');
+    return onDawn(gpu, onAdapter, '/packages/kernels/bench/kernel-bench.ts', (m: Module) => m.runKernelBench(request, PEERS_ON_DAWN));
+  }
+  const session = await openGpuSession({ path: 'packages/kernels/bench/bench.html', gpu });
+  try {
+    onAdapter(session.adapter);
+    await session.page.waitForFunction(() => typeof window.__webtuneBench === 'function');
+    return { adapter: session.adapter, rows: await session.page.evaluate((r) => window.__webtuneBench(r), request) };
+  } finally {
+    await session.close();
+  }
+}
+
+export async function trainingBench(
+  runtime: BenchRuntime,
+  gpu: GpuChoice,
+  request: TrainingBenchRequest,
+  onAdapter: OnAdapter,
+): Promise<Hosted<TrainingBenchRow[]>> {
+  if (runtime === 'dawn') {
+    type Module = typeof import('../../../../packages/trainer/bench/run-training-bench.ts');
+    return onDawn(gpu, onAdapter, '/packages/trainer/bench/run-training-bench.ts', (m: Module) => m.runTrainingBench(request));
+  }
+  const session = await openGpuSession({ path: 'packages/trainer/bench/bench.html', gpu, plugins: [webtuneTrainer()] });
+  try {
+    onAdapter(session.adapter);
+    await session.page.waitForFunction(() => typeof window.__webtuneTrainingBench === 'function');
+    return { adapter: session.adapter, rows: await session.page.evaluate((r) => window.__webtuneTrainingBench(r), request) };
+  } finally {
+    await session.close();
+  }
+}
