@@ -108,6 +108,11 @@ class ExportState {
     return request;
   }
 
+  /** The bytes the plan writes, all files together (0 without a plan). */
+  get planBytes(): number {
+    return this.plan?.reduce((n, f) => n + f.size, 0) ?? 0;
+  }
+
   /** The saved file's name: the adapter's (or the model's) name, the format, the number type. */
   fileName(): string {
     const info = FORMATS[this.format];
@@ -159,7 +164,7 @@ class ExportState {
     if (!sink) return; // the picker was closed: nothing started
     this.cancelRequested = false;
     this.written = 0;
-    this.total = this.plan.reduce((n, f) => n + f.size, 0);
+    this.total = this.planBytes;
     this.phase = 'writing';
     try {
       await studio.api.exportModel(
