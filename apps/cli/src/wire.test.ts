@@ -74,7 +74,9 @@ const SAMPLES: { [K in keyof TrainerApi]: Sample<K> } = {
     },
   },
   estimateMemory: {
-    args: [{ method: 'dpo', batchSize: 2, maxLength: 128, lora: { r: 8, targetModules: [] }, budgetBytes: 1e9 }],
+    args: [
+      { method: 'dpo', batchSize: 2, maxLength: 128, lora: { r: 8, targetModules: [] }, gradientCheckpointing: true, budgetBytes: 1e9 },
+    ],
     result: {
       weights: 1e9,
       activations: 2.5e8,

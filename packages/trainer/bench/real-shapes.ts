@@ -115,7 +115,8 @@ export async function benchRealShape(gpu: Gpu, request: TrainingBenchRequest): P
   const T = request.quick ? 64 : 256;
   const lora = { ...defaultConfig('sft').lora, r: 16, alpha: 32, targetModules: [...LORA_TARGETS] };
   const configOf = (method: 'sft' | 'dpo') => ({ ...defaultConfig(method), batchSize: P, maxLength: T, lora });
-  const { pairs, sft, adapter, grads, dpoMatmuls, sftMatmuls } = await stepCase(gpu, model, P, T, lora);
+  const recompute = configOf('sft').gradientCheckpointing; // TRL's default, as a user's run has it
+  const { pairs, sft, adapter, grads, dpoMatmuls, sftMatmuls } = await stepCase(gpu, model, P, T, lora, recompute);
   const sftTimes = await timeSteps(gpu, model, { method: 'sft', examples: sft }, configOf('sft'), sftMatmuls, request.budgetMs, 1);
   const reference = new ReferenceCache(gpu, model, [], pairs, 0);
   await reference.of(pairs);
@@ -128,7 +129,7 @@ export async function benchRealShape(gpu: Gpu, request: TrainingBenchRequest): P
     request.budgetMs,
     1,
   );
-  const what = `${name} shape (${(model.parameterCount / 1e6).toFixed(1)}M, random bf16), LoRA r16 on all seven projections, AdamW`;
+  const what = `${name} shape (${(model.parameterCount / 1e6).toFixed(1)}M, random bf16), LoRA r16 on all seven projections, AdamW, activations ${recompute ? 'recomputed' : 'kept'}`;
   const row = (label: string, times: StepTimes, sequences: number): TrainingBenchRow => ({
     case: `${label}: ${what}`,
     msPerStep: times.stepMs,
@@ -136,7 +137,7 @@ export async function benchRealShape(gpu: Gpu, request: TrainingBenchRequest): P
     tokensPerStep: sequences * T,
     matmulShare: times.matmulMs / times.stepMs,
     ...gpuFigures(times),
-    flopsPerStep: loraStepFlops(c, { sequences, length: T, lora, backward: true }),
+    flopsPerStep: loraStepFlops(c, { sequences, length: T, lora, backward: true, recompute }),
   });
   const out = [
     row(`SFT step, ${P} x ${T} tokens`, sftTimes, P),

@@ -185,17 +185,18 @@ export function sequences(count: number, T: number, vocab: number): Sequence[] {
 
 /**
  * The bench's data and each step's matmuls: P pairs of T random tokens (SFT trains on their chosen sides), and the
- * matmuls of a step of the same shape and LoRA config (DPO's 2P sequences first: it sizes the activation pool). The
- * replayed matmuls bind the adapter's buffers: destroy `adapter` and `grads` only once the timing is done.
+ * matmuls of a step of the same shape, LoRA config and gradient checkpointing as the timed runs (DPO's 2P sequences
+ * first: it sizes the activation pool; a step that kept every layer's activations would grow the pool past what the
+ * run needs). The replayed matmuls bind the adapter's buffers: destroy `adapter` and `grads` only once the timing is done.
  */
-export async function stepCase(gpu: Gpu, model: Model, P: number, T: number, lora: LoraConfig) {
+export async function stepCase(gpu: Gpu, model: Model, P: number, T: number, lora: LoraConfig, recompute: boolean) {
   const seqs = sequences(2 * P, T, model.config.vocabSize);
   const pairs: DpoExample[] = seqs.slice(0, P).map((chosen, p) => ({ line: p, chosen, rejected: seqs[P + p] }));
   const sft: SftExample[] = pairs.map(({ line, chosen }) => ({ line, seq: chosen }));
   const adapter = LoraAdapter.create(gpu, model.config, lora, 1);
   const grads = adapter.like('grads');
   const matmulsOf = async (sequences: number) => {
-    const step = await model.step(sequences, T, { frozen: [], trainable: { adapter, grads }, train: true });
+    const step = await model.step(sequences, T, { frozen: [], trainable: { adapter, grads }, train: true, recompute });
     return [...step.forward, ...step.backward].filter((cmd) => 'pipeline' in cmd && cmd.pipeline.label.startsWith('matmul'));
   };
   const dpoMatmuls = await matmulsOf(2 * P);
@@ -213,7 +214,14 @@ export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Pr
   const sftConfig = { ...defaultConfig('sft'), batchSize: P };
   const dpoConfig = { ...defaultConfig('dpo'), batchSize: P };
   const lora = sftConfig.lora;
-  const { pairs, sft, adapter, grads, dpoMatmuls, sftMatmuls, matmulsOf } = await stepCase(gpu, model, P, T, lora);
+  const { pairs, sft, adapter, grads, dpoMatmuls, sftMatmuls, matmulsOf } = await stepCase(
+    gpu,
+    model,
+    P,
+    T,
+    lora,
+    sftConfig.gradientCheckpointing,
+  );
 
   const sftTimes = await timeSteps(gpu, model, { method: 'sft', examples: sft }, sftConfig, sftMatmuls, request.budgetMs);
   // The reference log-probs, as a DPO run computes them at its first step: once per dataset, then cached.
@@ -262,7 +270,8 @@ export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Pr
     request.budgetMs,
   );
 
-  const flopsOf = (sequences: number) => loraStepFlops(c, { sequences, length: T, lora, backward: true });
+  const flopsOf = (sequences: number) =>
+    loraStepFlops(c, { sequences, length: T, lora, backward: true, recompute: sftConfig.gradientCheckpointing });
   const loraName = `LoRA r${lora.r} ${lora.targetModules.map((m) => m[0]).join('')} dropout ${lora.dropout}`;
   const name = `${(model.parameterCount / 1e6).toFixed(1)}M Llama (${weights} weights), ${loraName}, AdamW`;
   const perStep = (ms: number, sequences: number) => ({

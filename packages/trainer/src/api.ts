@@ -67,6 +67,8 @@ export interface MemoryRequest {
   batchSize: number;
   maxLength: number;
   lora: { r: number; targetModules: string[] };
+  /** TrainConfig's gradientCheckpointing: each layer's activations recomputed in the backward, not kept. */
+  gradientCheckpointing: boolean;
   /** The run also evaluates a validation split. */
   evaluates?: boolean;
   /** The most GPU bytes the user wants a run to take (0 or absent: no budget); past it the estimate has a problem. */

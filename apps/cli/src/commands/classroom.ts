@@ -215,7 +215,13 @@ async function trainStage(
   const longest = Math.max(...ds.lengths);
   // A DPO pair is two sequences; a KTO row's KL row is a second (forward only: counted with a backward, a bound).
   const sequences = config.batchSize * (config.method === 'sft' ? 1 : 2);
-  const perStep = loraStepFlops(modelConfig, { sequences, length: longest, lora: config.lora, backward: true });
+  const perStep = loraStepFlops(modelConfig, {
+    sequences,
+    length: longest,
+    lora: config.lora,
+    backward: true,
+    recompute: config.gradientCheckpointing,
+  });
   // KTO is no stage of the recipe: it takes DPO's steps.
   const recipeSteps =
     config.method === 'kto' ? steps : totalSteps(files.lesson.stages[config.method as LessonMethod].config, ds.kept).total;

@@ -3,6 +3,11 @@
 // head.ts), and a Step is the recorded list of dispatches for one (batch, length) shape, built once and replayed
 // every micro-batch of that shape.
 //
+// Training keeps what the backward reads either for every layer at once, or, with `recompute` (gradient checkpointing),
+// only each layer's input x_l: the backward runs layer l's forward again from x_l into one shared set of buffers, then
+// its backward. The same kernels on the same inputs (and the same dropout seeds) give the same values, so the
+// gradients do not change; the step costs one more forward of the layers.
+//
 // Shapes: B sequences of T tokens, N = B*T rows; C hidden, I intermediate, V vocab,
 // nh/nkv heads of hd dims, r LoRA rank.
 //
@@ -118,7 +123,7 @@ async function build(
     N,
     seeds: [],
     uses: new Map(),
-    name: (l, what) => (opts.train ? `L${l}.${what}` : what),
+    name: (l, what) => (opts.train && !opts.recompute ? `L${l}.${what}` : what),
   };
   const ids = pool.get('ids', [N], 'u32');
   const positions = pool.get('positions', [N], 'u32');
@@ -160,7 +165,12 @@ async function build(
   if (dhf) {
     const dx = pool.get('dx', [N, C]);
     backward.push(...(await rmsnormBackward(gpu, { dx, dy: dhf, x: x(L), w: weights.norm, rstd: rstdf })));
-    for (let l = L - 1; l >= 0; l--) backward.push(...(await layerBackward(ctx, l, dx)));
+    // The recomputed x_{l+1} goes to scratch: the kept one is the same, and nothing reads it any more.
+    const recomputed = opts.recompute ? pool.get('x_recomputed', [N, C]) : undefined;
+    for (let l = L - 1; l >= 0; l--) {
+      if (recomputed) backward.push(...(await layerForward(ctx, l, recomputed)));
+      backward.push(...(await layerBackward(ctx, l, dx)));
+    }
   }
   const seeds = ctx.seeds;
   return {

@@ -18,6 +18,11 @@ export interface StepOptions {
   /** Keep activations and build the backward. */
   train: boolean;
   /**
+   * With train: keep only each layer's input (the residual stream) and run the layer's forward again just before its
+   * backward (TRL's gradient_checkpointing), so one layer's activations are alive at a time instead of every layer's.
+   */
+  recompute?: boolean;
+  /**
    * Generation: append this step's keys and values to per-layer caches [1, capacity, nkv, hd] at
    * row `pos`, and attend over the cache (queries at positions pos..pos+T-1). B must be 1.
    */
@@ -35,7 +40,7 @@ export interface Ctx {
   B: number;
   T: number;
   N: number;
-  /** Per-layer name when activations are kept for the backward, one shared name otherwise. */
+  /** Per-layer name when every layer's activations are kept for the backward, one shared name otherwise. */
   name(layer: number, what: string): string;
   seeds: ((seed: number) => void)[];
   /** LoRA uses by layer and target, shared by the forward and the backward (same dropout seeds). */

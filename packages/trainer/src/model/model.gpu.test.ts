@@ -9,6 +9,7 @@ import { parseAdapterConfig } from '../store/peft.ts';
 import { buildStep, type Step } from './decoder.ts';
 import { generate } from './generate.ts';
 import { LoraAdapter, peftKey } from './lora.ts';
+import type { LoraConfig } from './lora-config.ts';
 import { Model } from './model.ts';
 import { bytesWeightFiles } from './weight-file.ts';
 
@@ -107,21 +108,29 @@ for (const name of FIXTURES) {
     model.destroy();
   });
 
-  gpuTest(`${name}: SFT loss and every LoRA gradient match PyTorch`, async ({ device }) => {
+  // Both ways of keeping activations: every layer's, and recomputed layer by layer in the backward (gradient
+  // checkpointing), which must give the same bits.
+  gpuTest(`${name}: SFT loss and every LoRA gradient match PyTorch, with activations kept or recomputed`, async ({ device }) => {
     const { gpu, f, model, adapter } = await setup(device, name);
-    const grads = adapter.like('grads');
-    const step = await model.step(B, T, { frozen: [], trainable: { adapter, grads }, train: true });
-    const { valid } = fill(gpu, step, f);
-    const n = f.golden.num_completion_tokens;
-    gpu.write(
-      step.lossWeights,
-      Float32Array.from(valid, (v) => (v ? 1 / n : 0)),
-    );
-    gpu.run(...step.forward, ...step.backward);
-    const logprobs = await gpu.read(step.logprobs);
-    const loss = -logprobs.reduce((s, lp, i) => s + (valid[i] ? lp / n : 0), 0);
-    assertAllClose([loss], [f.golden.sft_loss], { atol: 1e-5, rtol: 1e-5 }, `${name} sft_loss`);
-    await checkGrads(gpu, f, adapter, grads, 'grad_sft');
+    const got: Float32Array[] = [];
+    for (const recompute of [false, true]) {
+      const grads = adapter.like('grads');
+      const step = await model.step(B, T, { frozen: [], trainable: { adapter, grads }, train: true, recompute });
+      const { valid } = fill(gpu, step, f);
+      const n = f.golden.num_completion_tokens;
+      gpu.write(
+        step.lossWeights,
+        Float32Array.from(valid, (v) => (v ? 1 / n : 0)),
+      );
+      gpu.run(...step.forward, ...step.backward);
+      const logprobs = await gpu.read(step.logprobs);
+      const loss = -logprobs.reduce((s, lp, i) => s + (valid[i] ? lp / n : 0), 0);
+      assertAllClose([loss], [f.golden.sft_loss], { atol: 1e-5, rtol: 1e-5 }, `${name} sft_loss (recompute ${recompute})`);
+      await checkGrads(gpu, f, adapter, grads, 'grad_sft');
+      got.push(await gpu.read(grads));
+      grads.buffer.destroy();
+    }
+    sameBits(got[1], got[0], `${name}: LoRA gradients with activations recomputed vs kept`);
     model.destroy();
   });
 
@@ -182,6 +191,49 @@ for (const name of FIXTURES) {
     },
   );
 }
+
+/**
+ * Gradient checkpointing with LoRA dropout and a frozen adapter under the trained one (DPO on top of SFT): the
+ * recomputed forward must draw the same dropout masks as the first one, so the gradients are the same bits as when
+ * every layer's activations are kept; a different seed must change them (the masks are live).
+ */
+gpuTest('recomputed activations give the same gradients bit for bit with LoRA dropout and a stacked frozen adapter', async ({ device }) => {
+  const { gpu, f, model, adapter: frozen } = await setup(device, 'llama-gqa-bf16');
+  const lora: LoraConfig = {
+    r: 4,
+    alpha: 8,
+    dropout: 0.5,
+    targetModules: ['q_proj', 'v_proj', 'gate_proj', 'down_proj'],
+    useRslora: false,
+  };
+  const trained = LoraAdapter.create(gpu, model.config, lora, 7);
+  // B starts at zero, so A's gradient would be zero: give B values first.
+  const params = await gpu.read(trained.params);
+  gpu.write(
+    trained.params,
+    params.map((v, i) => v + Math.sin(i) * 0.05),
+  );
+  // A step is built once per shape and adapters, bound to the gradient buffer it was built with: one per way.
+  const gradBuffers = [trained.like('grads kept'), trained.like('grads recomputed')];
+  const run = async (recompute: boolean, seed: number) => {
+    const grads = gradBuffers[Number(recompute)];
+    gpu.record().clear(grads).submit();
+    const step = await model.step(B, T, { frozen: [frozen], trainable: { adapter: trained, grads }, train: true, recompute });
+    const { valid } = fill(gpu, step, f);
+    gpu.write(
+      step.lossWeights,
+      Float32Array.from(valid, (v) => (v ? 1 : 0)),
+    );
+    step.reseed(seed);
+    gpu.run(...step.forward, ...step.backward);
+    return gpu.read(grads);
+  };
+  const kept = await run(false, 11);
+  sameBits(await run(true, 11), kept, 'LoRA gradients with dropout, recomputed vs kept');
+  const other = await run(true, 12);
+  if (other.every((v, i) => v === kept[i])) throw new Error('another dropout seed gave the same gradients: the masks are not in use');
+  model.destroy();
+});
 
 /**
  * Gemma's final_logit_softcapping (null in every released Gemma 3, so the fixture's config leaves it out): the same

@@ -41,7 +41,7 @@ export class Model {
     const key = [
       B,
       T,
-      opts.train ? 'train' : 'infer',
+      opts.train ? (opts.recompute ? 'train-recompute' : 'train') : 'infer',
       ...opts.frozen.map(adapterId),
       opts.trainable ? `t${adapterId(opts.trainable.adapter)}` : '',
       opts.logitsChunkRows ?? '',

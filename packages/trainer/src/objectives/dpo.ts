@@ -5,7 +5,7 @@
 import { type DpoLossType, dpoLoss, type Tensor } from '@webtune/kernels';
 import { dpoBatch } from '../data/batch.ts';
 import type { DpoExample } from '../data/tokenize.ts';
-import { add, haltOnNonFinite, inputTokens, type Objective, type ObjectiveContext, trainable, writeInputs } from './objective.ts';
+import { add, haltOnNonFinite, inputTokens, type Objective, type ObjectiveContext, trainingStep, writeInputs } from './objective.ts';
 
 /** DPO's reference log-prob sums of a micro-batch, [chosen_0..chosen_P-1, rejected_0..rejected_P-1] (train/reference.ts). */
 export interface ReferenceLogps {
@@ -29,8 +29,7 @@ const PAIR_METRICS = [
 ] as const;
 
 export function dpoObjective(ctx: ObjectiveContext, examples: DpoExample[], reference: ReferenceLogps): Objective {
-  const { gpu, model, frozen, padId, config } = ctx;
-  const { adapter, grads } = trainable(ctx);
+  const { gpu, padId, config } = ctx;
   // The kernel's scratch tensors, one set per (pairs, length) shape met.
   const buffers = new Map<
     string,
@@ -62,7 +61,7 @@ export function dpoObjective(ctx: ObjectiveContext, examples: DpoExample[], refe
       const ref = await reference.of(exs);
       const batch = dpoBatch(exs, padId);
       const P = exs.length;
-      const step = await model.step(batch.B, batch.T, { frozen, trainable: { adapter, grads }, train: true });
+      const step = await trainingStep(ctx, batch.B, batch.T);
       writeInputs(gpu, step, batch);
       const b = buffersFor(P, batch.T);
       gpu.write(b.mask, batch.mask);

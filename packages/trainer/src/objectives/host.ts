@@ -4,7 +4,7 @@
 // backward reads (dLoss/dNLL = -dLoss/dlogp). The backward is the one SFT and DPO use.
 import { IGNORE_INDEX } from '@webtune/kernels';
 import type { TokenBatch } from '../data/batch.ts';
-import { type ObjectiveContext, writeInputs } from './objective.ts';
+import { type ObjectiveContext, trainingStep, writeInputs } from './objective.ts';
 
 /** Per-row float64 sums of the log-probs of the rows' targets at positions >= from[s], and how many were summed. */
 export interface RowSums {
@@ -41,13 +41,9 @@ export async function forwardThenBackward<R>(
   dropoutSeed: number,
   weigh: (logprobs: Float32Array) => R & { weights: Float32Array },
 ): Promise<R> {
-  const { gpu, model, frozen, adapter, grads } = ctx;
-  const training = adapter !== null && grads !== null;
-  const step = await model.step(
-    batch.B,
-    batch.T,
-    training ? { frozen, trainable: { adapter, grads }, train: true } : { frozen, train: false },
-  );
+  const { gpu, model, frozen } = ctx;
+  const training = ctx.adapter !== null && ctx.grads !== null;
+  const step = training ? await trainingStep(ctx, batch.B, batch.T) : await model.step(batch.B, batch.T, { frozen, train: false });
   writeInputs(gpu, step, batch);
   if (training) step.reseed(dropoutSeed);
   const [logprobs] = await gpu.runAndRead(step.forward, [step.logprobs]);

@@ -39,6 +39,15 @@ export function trainable(ctx: ObjectiveContext): { adapter: LoraAdapter; grads:
   return { adapter: ctx.adapter, grads: ctx.grads };
 }
 
+/**
+ * The model's recorded training step for B sequences of T tokens: the frozen stack with the trained adapter on top, its
+ * activations kept or recomputed in the backward as the run's gradient_checkpointing says.
+ */
+export function trainingStep(ctx: ObjectiveContext, B: number, T: number): Promise<Step> {
+  const opts = { frozen: ctx.frozen, trainable: trainable(ctx), train: true, recompute: ctx.config.gradientCheckpointing };
+  return ctx.model.step(B, T, opts);
+}
+
 /** The policy's adapters: the frozen stack and, when training, the trained adapter on top. */
 export const policyAdapters = (ctx: ObjectiveContext): LoraAdapter[] => (ctx.adapter ? [...ctx.frozen, ctx.adapter] : ctx.frozen);
 

@@ -4,18 +4,17 @@
 import { IGNORE_INDEX } from '@webtune/kernels';
 import { sftBatch } from '../data/batch.ts';
 import { lossTokenCount, type SftExample } from '../data/tokenize.ts';
-import { haltOnNonFinite, inputTokens, type Objective, type ObjectiveContext, trainable, writeInputs } from './objective.ts';
+import { haltOnNonFinite, inputTokens, type Objective, type ObjectiveContext, trainingStep, writeInputs } from './objective.ts';
 
 export function sftObjective(ctx: ObjectiveContext, examples: SftExample[]): Objective {
-  const { gpu, model, frozen, padId } = ctx;
-  const { adapter, grads } = trainable(ctx);
+  const { gpu, padId } = ctx;
   return {
     size: examples.length,
     totals: (indices) => ({ tokens: indices.reduce((n, i) => n + lossTokenCount(examples[i].seq), 0) }),
     async microBatch(indices, { tokens: windowTokens }, dropoutSeed) {
       const exs = indices.map((i) => examples[i]);
       const batch = sftBatch(exs, padId);
-      const step = await model.step(batch.B, batch.T, { frozen, trainable: { adapter, grads }, train: true });
+      const step = await trainingStep(ctx, batch.B, batch.T);
       writeInputs(gpu, step, batch);
       gpu.write(
         step.lossWeights,

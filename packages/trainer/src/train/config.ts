@@ -66,6 +66,7 @@ export interface TrainConfig {
   valSize: number; // rows of the training file held out for evaluation: a fraction below 1, or a count
   loadBestModelAtEnd: boolean; // end with the adapter of the best evaluation instead of the last step's
   metricForBestModel: string; // the evaluation metric "best" means (eval_loss; higher is better unless it is a loss)
+  gradientCheckpointing: boolean; // keep each layer's input only and recompute its activations in the backward
   lora: LoraConfig;
 }
 
@@ -348,6 +349,13 @@ export const HYPER_PARAMS: HyperParam[] = [
     help: 'The evaluation metric that picks the best step: lower is better for a loss, higher for the others.',
   },
   {
+    key: 'gradientCheckpointing',
+    trl: 'gradient_checkpointing',
+    flag: 'gradient-checkpointing',
+    kind: { type: 'boolean' },
+    help: "Keep one tensor per layer and recompute the layer's activations in the backward (TRL's default): far less GPU memory for about a third more compute; false keeps every layer's.",
+  },
+  {
     key: 'useRslora',
     trl: 'use_rslora',
     flag: 'use-rslora',
@@ -389,6 +397,7 @@ export function defaultConfig(method: TrainMethod): TrainConfig {
     valSize: 0,
     loadBestModelAtEnd: false,
     metricForBestModel: 'eval_loss',
+    gradientCheckpointing: true, // TRL's _BaseConfig default
     desirableWeight: 1,
     undesirableWeight: 1,
     simpoGamma: 0.5,

@@ -29,6 +29,13 @@ describe('loraStepFlops', () => {
     expect(flops).toBe(forward + adapter + (2 * 3 * (120 + 40) + 2 * adapter + 2 * attention));
   });
 
+  it("counts the layers' forward a second time with gradient checkpointing, not the LM head's", () => {
+    const shape = { sequences: 1, length: 3, lora: { r: 1, targetModules: ['q_proj'] }, backward: true };
+    const adapter = 2 * 3 * (4 + 4);
+    const layers = 2 * 3 * 120 + adapter + attention;
+    expect(loraStepFlops(config, { ...shape, recompute: true }) - loraStepFlops(config, shape)).toBe(layers);
+  });
+
   it('grows with the square of the length only in attention', () => {
     const at = (length: number) =>
       loraStepFlops(config, { sequences: 2, length, lora: { r: 4, targetModules: ['v_proj'] }, backward: true });

@@ -2,7 +2,8 @@
 // and fractions of a GPU's peak. The base weights are frozen, so the backward of a base projection is one matmul
 // (the input's gradient, as many FLOPs as its forward), not two; an adapter's matmuls (rank r) are counted in full:
 // forward and backward (z = Ax, y = Bz; then dz, dB, dx, dA: twice the forward). Attention is counted over the whole T x T square, as the
-// kernels compute it before the causal mask. Norms, RoPE, SwiGLU and the loss are bandwidth, not FLOPs.
+// kernels compute it before the causal mask. Norms, RoPE, SwiGLU and the loss are bandwidth, not FLOPs. With gradient
+// checkpointing the layers' forward runs twice (decoder.ts), and both are counted: these are the FLOPs the GPU does.
 import type { ModelConfig } from '../model/config.ts';
 import { LORA_TARGETS, type LoraTarget, targetShape } from '../model/lora-config.ts';
 
@@ -14,6 +15,8 @@ export interface StepShape {
   lora: { r: number; targetModules: readonly string[] };
   /** false: forward only (reference log-probs, evaluation). */
   backward: boolean;
+  /** With the backward: the layers' forward runs again before it (gradient checkpointing; not the LM head). */
+  recompute?: boolean;
 }
 
 export function loraStepFlops(c: ModelConfig, s: StepShape): number {
@@ -33,5 +36,6 @@ export function loraStepFlops(c: ModelConfig, s: StepShape): number {
   const forward = base + head + adapter + attention;
   if (!s.backward) return forward;
   // Backward: inputs' gradients of base and head (1x), adapters' (2x), attention's (2x: dP, dV, dS·K, dSᵀ·Q).
-  return forward + base + head + 2 * adapter + 2 * attention;
+  const recomputed = s.recompute ? base + adapter + attention : 0;
+  return forward + recomputed + base + head + 2 * adapter + 2 * attention;
 }

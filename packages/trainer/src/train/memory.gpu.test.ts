@@ -8,30 +8,48 @@ import { check, config, dataset, dpoJsonl, internals, service, sftJsonl, trained
 /** The estimate may be off the measured peak by this fraction, either way (issue 14). */
 const TOLERANCE = 0.15;
 
-gpuTest('the memory estimate is within 15% of the ledger peak of an SFT run and a DPO run (bf16 weights packed)', async () => {
-  const svc = await service();
-  const { gpu, loaded } = internals(svc);
-  const report: string[] = [];
-  for (const method of ['sft', 'dpo'] as const) {
-    const data = await dataset(svc, method, method === 'sft' ? sftJsonl(8, 5) : dpoJsonl(8, 5));
-    const cfg = config(method, { maxSteps: 2, batchSize: 4 });
-    // Start from an empty activation pool, as a fresh page does: the pool keeps the largest shape any test asked for.
-    loaded.model.forgetSteps();
-    loaded.model.pool.destroy();
-    const before = gpu.ledger.memory.currentTotal;
-    gpu.ledger.resetPeak();
-    await trained(svc, { config: cfg, datasetId: data });
-    const measured = loaded.model.weightBytes + (gpu.ledger.memory.peakTotal - before);
-    const estimate = await svc.estimateMemory({ method, batchSize: cfg.batchSize, maxLength: cfg.maxLength, lora: cfg.lora });
-    const off = estimate.total / measured - 1;
-    report.push(`${method}: estimate ${estimate.total} B, measured peak ${measured} B (${(100 * off).toFixed(1)}%)`);
-    check(
-      Math.abs(off) <= TOLERANCE,
-      `${method}: the estimate ${estimate.total} B is ${(100 * off).toFixed(1)}% off the measured peak ${measured} B`,
-    );
-  }
-  console.log(`memory estimate vs ledger: ${report.join('; ')}`);
-});
+gpuTest(
+  'the memory estimate is within 15% of the ledger peak of SFT and DPO runs, activations kept or recomputed (bf16 weights packed)',
+  async () => {
+    const svc = await service();
+    const { gpu, loaded, store } = internals(svc);
+    const report: string[] = [];
+    const peaks = new Map<string, number>();
+    for (const [method, gradientCheckpointing] of [
+      ['sft', true],
+      ['sft', false],
+      ['dpo', true],
+      ['dpo', false],
+    ] as const) {
+      const data = await dataset(svc, method, method === 'sft' ? sftJsonl(8, 5) : dpoJsonl(8, 5));
+      const cfg = config(method, { maxSteps: 2, batchSize: 4, gradientCheckpointing });
+      const run = `${method}${gradientCheckpointing ? ' recomputed' : ' kept'}`;
+      // Start from an empty activation pool, as a fresh page does: the pool keeps the largest shape any test asked for.
+      // And with no reference log-probs stored, so that each DPO run computes them (its forward-only pass).
+      await store.clearRefLogps();
+      loaded.model.forgetSteps();
+      loaded.model.pool.destroy();
+      const before = gpu.ledger.memory.currentTotal;
+      gpu.ledger.resetPeak();
+      await trained(svc, { config: cfg, datasetId: data });
+      const measured = loaded.model.weightBytes + (gpu.ledger.memory.peakTotal - before);
+      const estimate = await svc.estimateMemory({ ...cfg, evaluates: false });
+      const off = estimate.total / measured - 1;
+      report.push(`${run}: estimate ${estimate.total} B, measured peak ${measured} B (${(100 * off).toFixed(1)}%)`);
+      check(
+        Math.abs(off) <= TOLERANCE,
+        `${run}: the estimate ${estimate.total} B is ${(100 * off).toFixed(1)}% off the measured peak ${measured} B`,
+      );
+      peaks.set(run, measured);
+    }
+    for (const method of ['sft', 'dpo'])
+      check(
+        peaks.get(`${method} recomputed`)! < peaks.get(`${method} kept`)!,
+        `${method}: recomputing did not lower the peak (${report.join('; ')})`,
+      );
+    console.log(`memory estimate vs ledger: ${report.join('; ')}`);
+  },
+);
 
 gpuTest("a run past this device's buffer limits is named by the estimate and refused before it allocates anything", async () => {
   const svc = await service();

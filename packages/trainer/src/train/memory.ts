@@ -1,7 +1,7 @@
 // How much GPU memory a run needs, counted from the buffers the decoder step allocates
 // (decoder.ts): weights as the GPU holds them (bf16/f16 matrices packed two to a word: the caller's byte count) and the
-// float32 RoPE tables, activations kept per layer for the backward, scratch, logits, and the adapter with its gradient
-// and two AdamW moments (float32). An estimate for the user ("will this fit?"), not an allocator.
+// float32 RoPE tables, the activations the backward reads (every layer's, or with gradient checkpointing each layer's
+// input and one layer's set), scratch, logits, and the adapter with its gradient and two AdamW moments (float32). An estimate for the user ("will this fit?"), not an allocator.
 import type { ModelConfig } from '../model/config.ts';
 import { logitsChunkRows } from '../model/head.ts';
 import { LORA_TARGETS, type LoraTarget, targetShape } from '../model/lora-config.ts';
@@ -24,6 +24,8 @@ export interface MemoryRun {
   batchSize: number;
   maxLength: number;
   lora: { r: number; targetModules: string[] };
+  /** TrainConfig's gradientCheckpointing: the backward recomputes each layer's activations from its input. */
+  gradientCheckpointing: boolean;
   /** The run also evaluates a validation split (forward-only passes). */
   evaluates?: boolean;
 }
@@ -61,8 +63,14 @@ export function estimateMemory(c: ModelConfig, weightBytes: number, r: MemoryRun
   const perLayer = layerKept + loraZ;
   // DPO's and KTO's reference log-probs (and KTO's KL rows) and a validation split run forward-only steps of the same
   // shape: those use one layer's set of buffers for every layer, with the residual in two buffers taking turns
-  // (layer-context.ts residual), apart from the training step's and kept by the pool for the whole run.
-  const forwardOnly = r.method === 'dpo' || r.method === 'kto' || r.evaluates ? layerKept + N * C : 0;
+  // (layer-context.ts residual), kept by the pool for the whole run.
+  const forwardOnlyPasses = r.method === 'dpo' || r.method === 'kto' || r.evaluates === true;
+  // Kept for the backward. Without checkpointing: every layer's set, and the forward-only set apart from them. With it:
+  // each layer's input x, one set that each layer's recomputation fills in turn (its buffers are the forward-only
+  // steps' own: same names in the pool), and the recomputed output x_{l+1} (scratch).
+  const kept = r.gradientCheckpointing
+    ? c.numLayers * N * C + perLayer + N * C + (forwardOnlyPasses ? 2 * N * C : 0)
+    : c.numLayers * perLayer + (forwardOnlyPasses ? layerKept + N * C : 0);
   // Shared scratch: scores, dprobs, dscores, backward temporaries, one chunk of logits (head.ts) and the final norm.
   const logits = Math.min(N, logitsChunkRows(c.vocabSize)) * c.vocabSize;
   const qkScratch = c.qkNorm ? N * (q + kv) : 0;
@@ -73,7 +81,7 @@ export function estimateMemory(c: ModelConfig, weightBytes: number, r: MemoryRun
   const ropeTables = (c.layers.some((l) => l.localRope) ? 2 : 1) * 2 * ropePositions * (c.headDim / 2);
   const adapterParams = c.numLayers * targets.reduce((s, t) => s + r.lora.r * (targetShape(c, t).inF + targetShape(c, t).outF), 0);
   const weights = weightBytes + ropeTables * f;
-  const activations = (c.numLayers * perLayer + scratch + forwardOnly) * f;
+  const activations = (kept + scratch) * f;
   const adapter = adapterParams * 4 * f; // parameters, gradient, AdamW m and v
   const total = weights + activations + adapter;
   const buffers: RunBuffer[] = [

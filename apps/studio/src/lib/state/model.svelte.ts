@@ -106,6 +106,7 @@ export class ModelState {
         batchSize: c.batchSize,
         maxLength: c.maxLength,
         lora: { r: c.lora.r, targetModules: [...c.lora.targetModules] },
+        gradientCheckpointing: c.gradientCheckpointing,
         budgetBytes: trainState.memoryBudgetBytes,
       });
     } catch {
