@@ -69,6 +69,9 @@ async function startPage(session: GpuSession): Promise<void> {
 export class Engine {
   private onEvent: ((...payload: unknown[]) => unknown) | undefined;
   private handlers: TrainerHandlers = {};
+  /** Calls started in the page whose result has not come back (page/main.ts __webtuneStart / __webtuneResult). */
+  private readonly pending = new Map<number, { resolve: (result: Wire) => void; reject: (err: Error) => void }>();
+  private nextCall = 1;
 
   private constructor(
     private readonly session: GpuSession,
@@ -106,6 +109,11 @@ export class Engine {
     const engine = new Engine(session, mounts);
     try {
       await session.page.exposeFunction('__webtuneEvent', (event: WireEvent) => engine.dispatch(event));
+      await session.page.exposeFunction('__webtuneResult', (id: number, result: Wire) => engine.finish(id, result));
+      // A call waits for its result from the page: if the page or the browser goes away first, it never comes.
+      session.page.on('error', (err) => engine.abandon(`the browser's page crashed (${err.message})`));
+      session.page.on('close', () => engine.abandon("the browser's page closed"));
+      session.page.browser().on('disconnected', () => engine.abandon('the browser exited'));
       await startPage(session);
     } catch (err) {
       await engine.close();
@@ -159,19 +167,45 @@ export class Engine {
   }
 
   async call<K extends keyof Methods>(method: K, ...args: Methods[K]['args']): Promise<Methods[K]['result']> {
-    const result = await this.session.page.evaluate((m, a) => window.__webtuneCall(m, a, false), method, toWire(args));
-    return this.settle(result) as Methods[K]['result'];
+    return this.settle(await this.run(method, args, false)) as Methods[K]['result'];
   }
 
   /** Call a method whose last argument is a callback; `onEvent` receives what the worker sends. */
   async stream<K extends keyof Methods>(method: K, args: unknown[], onEvent: (payload: never) => unknown): Promise<Methods[K]['result']> {
     this.onEvent = onEvent as (...payload: unknown[]) => unknown;
     try {
-      const result = await this.session.page.evaluate((m, a) => window.__webtuneCall(m, a, true), method, toWire(args));
-      return this.settle(result) as Methods[K]['result'];
+      return this.settle(await this.run(method, args, true)) as Methods[K]['result'];
     } finally {
       this.onEvent = undefined;
     }
+  }
+
+  /**
+   * Starts the call in the page and waits for its result to be sent back, rather than awaiting it inside one DevTools
+   * request: a request is bounded by puppeteer's protocol timeout, and a training run on a real model is not.
+   */
+  private async run(method: keyof TrainerApi, args: unknown[], withCallback: boolean): Promise<Wire> {
+    const id = this.nextCall++;
+    const result = new Promise<Wire>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    result.catch(() => {}); // rejected while the start below is still awaited: that failure is the one thrown
+    try {
+      await this.session.page.evaluate((i, m, a, c) => window.__webtuneStart(i, m, a, c), id, method, toWire(args), withCallback);
+    } catch (err) {
+      this.pending.delete(id);
+      throw err;
+    }
+    return result;
+  }
+
+  private finish(id: number, result: Wire): void {
+    this.pending.get(id)?.resolve(result);
+    this.pending.delete(id);
+  }
+
+  /** Fails every call still waiting for the page. */
+  private abandon(why: string): void {
+    for (const { reject } of this.pending.values()) reject(new Error(`${why} before the call finished`));
+    this.pending.clear();
   }
 
   async close(): Promise<void> {

@@ -81,6 +81,8 @@ export async function launchChromium(options: LaunchOptions = {}): Promise<Brows
     handleSIGINT: !options.ownSignals,
     handleSIGTERM: !options.ownSignals,
     handleSIGHUP: !options.ownSignals,
-    protocolTimeout: 30 * 60_000, // long GPU evaluations (training runs) are normal here
+    // A DevTools request's limit. The CLI does not wait for a training run inside one (apps/cli/src/engine.ts); the GPU
+    // tests' page runs do, each bounded by its own timeout. WEBTUNE_TEST_PROTOCOL_TIMEOUT_MS lowers it for a test.
+    protocolTimeout: Number(process.env.WEBTUNE_TEST_PROTOCOL_TIMEOUT_MS) || 30 * 60_000,
   });
 }
