@@ -140,6 +140,8 @@ export class Gpu {
   /** Live GPU bytes by kind, and dispatches, submits and host reads, for this device. */
   readonly ledger: GpuLedger;
   private readonly errors: DeviceErrors;
+  /** Shared scratch by name (scratch()). */
+  private readonly scratches = new Map<string, Tensor>();
 
   constructor(
     readonly device: GPUDevice,
@@ -244,6 +246,21 @@ export class Gpu {
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     });
     return new Tensor(this.ledger.track(buffer, kind), shape, dtype, label);
+  }
+
+  /**
+   * `elements` float32 of scratch that every caller of the same `name` shares (matmul's split-K partials): for a
+   * kernel's own intermediate, written and read within its dispatches, which may share because dispatches run in
+   * queue order. A larger request makes a new buffer (at least twice the last, so few are made); commands recorded
+   * before keep the buffer they bound, which was large enough for them.
+   */
+  scratch(name: string, elements: number): Tensor {
+    let shared = this.scratches.get(name);
+    if (!shared || shared.size < elements) {
+      shared = this.tensor([Math.max(elements, 2 * (shared?.size ?? 0))], name);
+      this.scratches.set(name, shared);
+    }
+    return shared.view([elements]);
   }
 
   /** A tensor holding `data` (f32 unless `data` is a Uint32Array/Int32Array), counted as `kind`. */

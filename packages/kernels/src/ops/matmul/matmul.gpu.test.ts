@@ -129,6 +129,41 @@ gpuTest('split-K: forced and automatic, with beta', async ({ device }) => {
   await check(gpu, { M: 8, N: 24, K: 4096, transA: true }, 61); // chooses split-K itself
 });
 
+gpuTest('split-K matmuls share one partials buffer: recorded together and run in one submit, each is right', async ({ device }) => {
+  const gpu = new Gpu(device);
+  const cases = [
+    { M: 21, N: 18, K: 300, splits: 3 },
+    { M: 9, N: 12, K: 200, splits: 4 },
+    { M: 21, N: 18, K: 120, splits: 2 },
+  ];
+  const made = cases.map(({ M, N, K }, i) => {
+    const [a, b] = [uniform(M * K, 70 + 2 * i), uniform(K * N, 71 + 2 * i)];
+    return { a, b, A: gpu.upload(a, [1, M, K], 'A'), B: gpu.upload(b, [1, K, N], 'B'), C: gpu.tensor([1, M, N], 'C') };
+  });
+  const dispatches = [];
+  let afterFirst = 0;
+  for (const [i, m] of made.entries()) {
+    dispatches.push(...(await matmul(gpu, m.C, m.A, m.B, { splits: cases[i].splits })));
+    if (i === 0) afterFirst = gpu.ledger.memory.currentTotal;
+  }
+  // The first made the partials buffer (3 x 21 x 18); the others fit in it: they add their uniforms only, fewer bytes
+  // than the smaller of their own partials (4 x 9 x 12 floats) would take.
+  const added = gpu.ledger.memory.currentTotal - afterFirst;
+  if (added >= 4 * 4 * 9 * 12) throw new Error(`recording 2 more split-K matmuls took ${added} B: the partials are not shared`);
+  gpu.run(...dispatches);
+  for (const [i, m] of made.entries()) {
+    const ref = matmulRef(
+      geometryFromShapes('ref', m.C, m.A, m.B, false, false),
+      m.a,
+      m.b,
+      new Float64Array(cases[i].M * cases[i].N),
+      1,
+      0,
+    );
+    assertAllClose(await gpu.read(m.C), ref.C, reductionTolerance(cases[i].K, ref.magnitude), `split-K matmul ${i} of 3, run back to back`);
+  }
+});
+
 /** S = Q Kᵀ / sqrt(hd) per head through strides, q [B, T, nh, hd], k [B, T, nkv, hd], S [B, nh, T, T]. */
 async function checkStridedScores(gpu: Gpu, [Bn, T, nh, nkv, hd]: number[], seed: number): Promise<void> {
   const q = uniform(Bn * T * nh * hd, seed);

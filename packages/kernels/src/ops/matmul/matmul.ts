@@ -146,7 +146,9 @@ export async function matmul(gpu: Gpu, C: Tensor, A: Tensor, B: Tensor, options:
   writeOperand(u, g.c);
   u.f32(alpha).f32(beta).u32(cfg.kChunk).u32(groups).u32(tilesN).u32(tilesM).u32(0).u32(0);
 
-  const partial = split ? gpu.tensor([cfg.splits * g.batch * g.M * g.N], `${op} split-K partials`) : C;
+  // One partials buffer for every split-K matmul of the device: a step records hundreds (each LoRA gradient), and each
+  // its own buffer was about 39 MB of a SmolLM2-135M DPO step at 1,024 tokens.
+  const partial = split ? gpu.scratch('matmul split-K partials', cfg.splits * g.batch * g.M * g.N) : C;
   // A and B twice: as scalars and as vec4s (VEC_A / VEC_B pick which the kernel reads).
   const main = await gpu.dispatch(op, { kernel: KERNEL, consts, params: u.bytes(), bind: [A, A, B, B, partial], groups });
   if (!split) return [main];
