@@ -4,9 +4,10 @@
 // every micro-batch of that shape.
 //
 // Training keeps what the backward reads either for every layer at once, or, with `recompute` (gradient checkpointing),
-// only each layer's input x_l: the backward runs layer l's forward again from x_l into one shared set of buffers, then
-// its backward. The same kernels on the same inputs (and the same dropout seeds) give the same values, so the
-// gradients do not change; the step costs one more forward of the layers.
+// only each layer's input x_l: the backward runs layer l's forward again from x_l into one shared set of buffers (all of
+// it but what makes x_{l+1}, which is kept), then its backward. The same kernels on the same inputs (and the same dropout
+// seeds) give the same values, so the gradients do not change; the step costs one more forward of the layers, less
+// their down projections.
 //
 // Shapes: B sequences of T tokens, N = B*T rows; C hidden, I intermediate, V vocab,
 // nh/nkv heads of hd dims, r LoRA rank.
@@ -56,8 +57,11 @@ export interface Step {
   poolVersion: number;
 }
 
-/** x_{l+1} = x_l + attention block, then + MLP block (attention-block.ts, mlp-block.ts). Writes `next`: [N, C]. */
-async function layerForward(ctx: Ctx, l: number, next: Tensor): Promise<Command[]> {
+/**
+ * x_{l+1} = x_l + attention block, then + MLP block (attention-block.ts, mlp-block.ts). Writes `next`: [N, C]; without
+ * it, gradient checkpointing's recomputation: only what the backward reads (mlp-block.ts).
+ */
+async function layerForward(ctx: Ctx, l: number, next: Tensor | undefined): Promise<Command[]> {
   const a = layerTensors(ctx, l);
   const cmds: Command[] = [];
   await attentionBlockForward(ctx, l, a, cmds);
@@ -165,10 +169,9 @@ async function build(
   if (dhf) {
     const dx = pool.get('dx', [N, C]);
     backward.push(...(await rmsnormBackward(gpu, { dx, dy: dhf, x: x(L), w: weights.norm, rstd: rstdf })));
-    // The recomputed x_{l+1} goes to scratch: the kept one is the same, and nothing reads it any more.
-    const recomputed = opts.recompute ? pool.get('x_recomputed', [N, C]) : undefined;
     for (let l = L - 1; l >= 0; l--) {
-      if (recomputed) backward.push(...(await layerForward(ctx, l, recomputed)));
+      // Recomputed: what layer l's backward reads, not x_{l+1} (kept, and read by nothing any more).
+      if (opts.recompute) backward.push(...(await layerForward(ctx, l, undefined)));
       backward.push(...(await layerBackward(ctx, l, dx)));
     }
   }

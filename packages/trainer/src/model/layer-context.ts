@@ -5,7 +5,7 @@
 // Shapes: B sequences of T tokens, N = B*T rows; C hidden, I intermediate, nh/nkv heads of hd dims, r LoRA rank.
 import { type Command, type Gpu, mixSeed, rmsnormBackward, type Tensor } from '@webtune/kernels';
 import type { ModelConfig } from './config.ts';
-import { type LoraUse, linearBackward, linearForward, loraDropout } from './linear.ts';
+import { type LoraUse, linearBackward, linearForward, loraDropout, loraInputs } from './linear.ts';
 import type { LoraAdapter, LoraTarget } from './lora.ts';
 import type { ActivationPool } from './pool.ts';
 import type { ModelWeights } from './weights.ts';
@@ -91,6 +91,11 @@ export async function projectForward(
   bias?: Tensor,
 ): Promise<Command[]> {
   return linearForward(ctx.gpu, `L${l}.${target}`, out, x, W, bias, await loraUses(ctx, l, target, x));
+}
+
+/** Only the LoRA inputs of projection `target` (linear.ts loraInputs): a recomputed forward whose output nothing reads. */
+export async function projectLoraInputs(ctx: Ctx, l: number, target: LoraTarget, x: Tensor): Promise<Command[]> {
+  return loraInputs(ctx.gpu, `L${l}.${target}`, x, await loraUses(ctx, l, target, x));
 }
 
 /** dIn (+)= dOut W, and the trainable adapter's gradients, for projection `target` of layer l. */

@@ -28,12 +28,25 @@ export async function linearForward(
 ): Promise<Command[]> {
   const cmds: Command[] = [...(await matmul(gpu, out, x, W, { transB: true, label }))];
   if (bias) cmds.push(...(await addBias(gpu, out, bias)));
+  cmds.push(...(await loraInputs(gpu, label, x, loras)));
   for (const l of loras) {
-    const { A, B } = l.adapter.views(l.slot);
-    const input = l.dropout ? l.dropout.xd : x;
-    if (l.dropout) cmds.push(...l.dropout.forward.dispatches);
-    cmds.push(...(await matmul(gpu, l.z, input, A, { transB: true, label: `${label} lora_A` })));
+    const { B } = l.adapter.views(l.slot);
     cmds.push(...(await matmul(gpu, out, l.z, B, { transB: true, alpha: l.adapter.scale, beta: 1, label: `${label} lora_B` })));
+  }
+  return cmds;
+}
+
+/**
+ * Each adapter's z = dropout(x) Aᵀ: what the backward reads of a projection's forward (the output itself it does not).
+ * A recomputed forward whose output nothing reads needs only these. The z do not depend on `out`, so computing them
+ * before the B terms leaves `out`'s sums in the same order.
+ */
+export async function loraInputs(gpu: Gpu, label: string, x: Tensor, loras: LoraUse[]): Promise<Command[]> {
+  const cmds: Command[] = [];
+  for (const l of loras) {
+    const { A } = l.adapter.views(l.slot);
+    if (l.dropout) cmds.push(...l.dropout.forward.dispatches);
+    cmds.push(...(await matmul(gpu, l.z, l.dropout ? l.dropout.xd : x, A, { transB: true, label: `${label} lora_A` })));
   }
   return cmds;
 }

@@ -14,7 +14,15 @@ import {
   type Tensor,
 } from '@webtune/kernels';
 import type { ModelConfig } from './config.ts';
-import { type Ctx, type LayerTensors, outputNorm, projectBackward, projectForward, throughOutputNorm } from './layer-context.ts';
+import {
+  type Ctx,
+  type LayerTensors,
+  outputNorm,
+  projectBackward,
+  projectForward,
+  projectLoraInputs,
+  throughOutputNorm,
+} from './layer-context.ts';
 import type { LayerWeights } from './weights.ts';
 
 /** The norm before the MLP: pre_feedforward_layernorm with sandwichNorms, post_attention_layernorm otherwise. */
@@ -24,11 +32,14 @@ function mlpNorm(c: ModelConfig, w: LayerWeights): Tensor {
   return w.preFeedforwardNorm;
 }
 
-/** Appends the block's forward to `cmds`: writes `next` [N, C] from a.xmid. */
-export async function mlpBlockForward(ctx: Ctx, l: number, a: LayerTensors, next: Tensor, cmds: Command[]): Promise<void> {
+/**
+ * Appends the block's forward to `cmds`: writes `next` [N, C] from a.xmid. Without `next` (gradient checkpointing's
+ * recomputed forward, whose x_next the backward does not read), only what the backward reads: the down projection's
+ * output is skipped, except with sandwich norms, whose backward reads it, and only its LoRA inputs are computed.
+ */
+export async function mlpBlockForward(ctx: Ctx, l: number, a: LayerTensors, next: Tensor | undefined, cmds: Command[]): Promise<void> {
   const { gpu, config: c, N } = ctx;
   const w = ctx.weights.layers[l];
-  const d = ctx.pool.get('d', [N, c.hiddenSize]);
   const eps = { eps: c.rmsNormEps };
   const project = async (target: 'gate_proj' | 'up_proj' | 'down_proj', out: Tensor, x: Tensor, W: Tensor) =>
     cmds.push(...(await projectForward(ctx, l, target, out, x, W)));
@@ -38,6 +49,11 @@ export async function mlpBlockForward(ctx: Ctx, l: number, a: LayerTensors, next
   await project('up_proj', a.up, a.h2, w.up);
   const gated = c.mlpActivation === 'gelu_tanh' ? gegluForward : swigluForward;
   cmds.push(...(await gated(gpu, { out: a.act, gate: a.gate, up: a.up })));
+  if (!next && !a.sw) {
+    cmds.push(...(await projectLoraInputs(ctx, l, 'down_proj', a.act)));
+    return;
+  }
+  const d = ctx.pool.get('d', [N, c.hiddenSize]);
   if (a.sw) {
     await project('down_proj', a.sw.d, a.act, w.down);
     const norm = outputNorm(w.postFeedforwardNorm, 'post_feedforward_layernorm');
@@ -45,7 +61,7 @@ export async function mlpBlockForward(ctx: Ctx, l: number, a: LayerTensors, next
   } else {
     await project('down_proj', d, a.act, w.down);
   }
-  cmds.push(...(await add(gpu, next, a.xmid, d)));
+  if (next) cmds.push(...(await add(gpu, next, a.xmid, d)));
 }
 
 /**

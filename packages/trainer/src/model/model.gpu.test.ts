@@ -116,6 +116,10 @@ for (const name of FIXTURES) {
     for (const recompute of [false, true]) {
       const grads = adapter.like('grads');
       const step = await model.step(B, T, { frozen: [], trainable: { adapter, grads }, train: true, recompute });
+      // The recomputation skips each layer's down projection (x_{l+1} is kept) unless sandwich norms read its output.
+      const downs = step.backward.filter((c) => /^L\d+\.down_proj$/.test(c.label)).length;
+      const wantDowns = recompute && model.config.sandwichNorms ? model.config.numLayers : 0;
+      if (downs !== wantDowns) throw new Error(`${name}: ${downs} down_proj forwards in the backward, expected ${wantDowns}`);
       const { valid } = fill(gpu, step, f);
       const n = f.golden.num_completion_tokens;
       gpu.write(

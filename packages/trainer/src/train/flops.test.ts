@@ -29,11 +29,19 @@ describe('loraStepFlops', () => {
     expect(flops).toBe(forward + adapter + (2 * 3 * (120 + 40) + 2 * adapter + 2 * attention));
   });
 
-  it("counts the layers' forward a second time with gradient checkpointing, not the LM head's", () => {
-    const shape = { sequences: 1, length: 3, lora: { r: 1, targetModules: ['q_proj'] }, backward: true };
-    const adapter = 2 * 3 * (4 + 4);
-    const layers = 2 * 3 * 120 + adapter + attention;
+  it("counts the layers' forward a second time with gradient checkpointing, less the down projection, not the LM head's", () => {
+    // down 6x4 = 24 multiply-adds a token, and with LoRA on down_proj (r = 1) its B term 1x4 = 4: not recomputed.
+    const shape = { sequences: 1, length: 3, lora: { r: 1, targetModules: ['q_proj', 'down_proj'] }, backward: true };
+    const adapter = 2 * 3 * (4 + 4 + 6 + 4);
+    const layers = 2 * 3 * (120 - 24) + adapter - 2 * 3 * 4 + attention;
     expect(loraStepFlops(config, { ...shape, recompute: true }) - loraStepFlops(config, shape)).toBe(layers);
+  });
+
+  it('counts the down projection again with sandwich norms (Gemma 3), whose backward reads its output', () => {
+    const gemma = { ...config, sandwichNorms: true };
+    const shape = { sequences: 1, length: 3, lora: { r: 1, targetModules: ['q_proj'] }, backward: true };
+    const layers = 2 * 3 * 120 + 2 * 3 * (4 + 4) + attention;
+    expect(loraStepFlops(gemma, { ...shape, recompute: true }) - loraStepFlops(gemma, shape)).toBe(layers);
   });
 
   it('grows with the square of the length only in attention', () => {

@@ -3,7 +3,8 @@
 // (the input's gradient, as many FLOPs as its forward), not two; an adapter's matmuls (rank r) are counted in full:
 // forward and backward (z = Ax, y = Bz; then dz, dB, dx, dA: twice the forward). Attention is counted over the whole T x T square, as the
 // kernels compute it before the causal mask. Norms, RoPE, SwiGLU and the loss are bandwidth, not FLOPs. With gradient
-// checkpointing the layers' forward runs twice (decoder.ts), and both are counted: these are the FLOPs the GPU does.
+// checkpointing the layers' forward runs twice (decoder.ts), less the down projections the second time, and both are
+// counted: these are the FLOPs the GPU does.
 import type { ModelConfig } from '../model/config.ts';
 import { LORA_TARGETS, type LoraTarget, targetShape } from '../model/lora-config.ts';
 
@@ -36,6 +37,11 @@ export function loraStepFlops(c: ModelConfig, s: StepShape): number {
   const forward = base + head + adapter + attention;
   if (!s.backward) return forward;
   // Backward: inputs' gradients of base and head (1x), adapters' (2x), attention's (2x: dP, dV, dS·K, dSᵀ·Q).
-  const recomputed = s.recompute ? base + adapter + attention : 0;
+  // Recomputed: all but the down projections' outputs (decoder.ts), which Gemma 3's sandwich norms still need.
+  const down = targetShape(c, 'down_proj');
+  const skipped = c.sandwichNorms
+    ? 0
+    : c.numLayers * (linear(down.inF, down.outF) + (s.lora.targetModules.includes('down_proj') ? linear(s.lora.r, down.outF) : 0));
+  const recomputed = s.recompute ? base + adapter + attention - skipped : 0;
   return forward + recomputed + base + head + 2 * adapter + 2 * attention;
 }

@@ -66,8 +66,8 @@ export function estimateMemory(c: ModelConfig, weightBytes: number, r: MemoryRun
   // (layer-context.ts residual), kept by the pool for the whole run.
   const forwardOnlyPasses = r.method === 'dpo' || r.method === 'kto' || r.evaluates === true;
   // Kept for the backward. Without checkpointing: every layer's set, and the forward-only set apart from them. With it:
-  // each layer's input x, one set that each layer's recomputation fills in turn (its buffers are the forward-only
-  // steps' own: same names in the pool), and the recomputed output x_{l+1} (scratch).
+  // each layer's input x and the last layer's output, and one set that each layer's recomputation fills in turn (its
+  // buffers are the forward-only steps' own: same names in the pool).
   const kept = r.gradientCheckpointing
     ? c.numLayers * N * C + perLayer + N * C + (forwardOnlyPasses ? 2 * N * C : 0)
     : c.numLayers * perLayer + (forwardOnlyPasses ? layerKept + N * C : 0);
