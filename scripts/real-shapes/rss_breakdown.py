@@ -8,7 +8,8 @@ summed RSS counts shared pages once per process). Samples every 0.25 s until the
 Prints the peak of the summed PSS and of the summed RSS, and each role's figures at the PSS peak and its own peak.
 With MARK=REGEX, the peak so far is also printed when a line of the command's output first matches (e.g.
 MARK=^loaded: the load alone, before generation). With QUIET=1 the command's output is not echoed. With TIMELINE=1 in the environment, each sample's PSS by role is printed as it is taken. Roles: node (the CLI: pnpm, tsx and their node processes), chromium (the browser process), renderer (the page and
-its workers), gpu (Chromium's GPU process: SwiftShader's buffers live here), utility/zygote/other.
+its workers), gpu (Chromium's GPU process: SwiftShader's buffers live here), utility/zygote/other. With PROCESSES=1,
+also each Node-side process's own peak (pnpm, sh, tsx, node, esbuild...), to see what the CLI's side is made of.
 """
 import os
 import re
@@ -55,6 +56,16 @@ def role(pid):
     return "chromium"
 
 
+def label(pid):
+    """The first words of a process's command line, its executable's base name first."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            words = f.read().decode(errors="replace").split("\0")
+    except OSError:
+        return "?"
+    return " ".join([os.path.basename(words[0])] + [os.path.basename(w) if "/" in w else w for w in words[1:4]])[:80]
+
+
 def memory(pid):
     """(rss, pss) in KiB, or None when the process is gone."""
     try:
@@ -80,6 +91,7 @@ def main():
                 marked.append((time.time() - start, peak_pss, dict(at_peak)))
 
     peak_pss, peak_rss, at_peak, own_peak, at_time = 0, 0, {}, {}, 0.0
+    by_process = {}  # pid -> (label, own peak RSS, own peak PSS), Node side only
     threading.Thread(target=echo, daemon=True).start()
     while proc.poll() is None:
         by_role = {}
@@ -89,6 +101,9 @@ def main():
                 continue
             rss, pss = by_role.get(r, (0, 0))
             by_role[r] = (rss + m[0], pss + m[1])
+            if r == "node":
+                old = by_process.get(pid) or (label(pid), 0, 0)
+                by_process[pid] = (old[0], max(old[1], m[0]), max(old[2], m[1]))
         pss = sum(v[1] for v in by_role.values())
         peak_rss = max(peak_rss, sum(v[0] for v in by_role.values()))
         if pss > peak_pss:
@@ -109,6 +124,10 @@ def main():
     for r in sorted(own_peak, key=lambda r: -own_peak[r][1]):
         a = at_peak.get(r, (0, 0))
         print(f"{r:10} {mib(a[0]):9} {mib(a[1]):9} {mib(own_peak[r][0]):13} {mib(own_peak[r][1]):13}", file=sys.stderr)
+    if os.environ.get("PROCESSES"):
+        print("node-side processes, own peak RSS / PSS (MiB):", file=sys.stderr)
+        for pid, (name, rss, pss) in sorted(by_process.items(), key=lambda kv: -kv[1][2]):
+            print(f"  {pid:>7} {mib(rss):6} {mib(pss):6}  {name}", file=sys.stderr)
     sys.exit(proc.returncode)
 
 

@@ -5,17 +5,15 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { type GpuChoice, type GpuSession, openGpuSession } from '@webtune/harness';
 import type { TrainerApi, TrainerHandlers } from '@webtune/trainer';
-import { webtuneTrainer } from '@webtune/trainer/vite';
 import { handleSignals } from './interrupt.ts';
 import { localMounts } from './mount.ts';
+import { CLI_PAGE, cliPageBundle } from './page-bundle.ts';
 import { gpuFault, pageFault } from './test-faults.ts';
 import { fromWire, toWire, type Wire, type WireEvent } from './wire.ts';
 
 type Methods = {
   [K in keyof TrainerApi]: TrainerApi[K] extends (...a: infer A) => infer R ? { args: A; result: Awaited<R> } : never;
 };
-
-export const CLI_PAGE = 'apps/cli/page/index.html';
 
 /** Chromium profile kept between runs, so Hub downloads (Cache Storage) and adapters (IndexedDB) persist. */
 export function profileDir(): string {
@@ -86,11 +84,19 @@ export class Engine {
     persistent?: boolean;
   }): Promise<Engine> {
     const mounts = options.mounts ?? {};
+    // The page built once per change of its sources, served as files: no vite in this process (page-bundle.ts). The
+    // note is for a person waiting at a terminal; scripts and tests reading stderr get the command's lines only.
+    const bundle = await cliPageBundle({
+      onBuild: process.stderr.isTTY
+        ? () => process.stderr.write("webtune: building the CLI's page (once after its sources change)\n")
+        : undefined,
+    });
     const open = (userDataDir?: string) =>
       openGpuSession({
         path: CLI_PAGE,
         gpu: options.gpu,
-        plugins: [webtuneTrainer(), localMounts(mounts), ...gpuFault(), ...pageFault()],
+        staticDir: bundle.dir,
+        handlers: [localMounts(mounts), ...gpuFault(bundle), ...pageFault(bundle)],
         userDataDir,
         verbose: options.verbose,
         ownSignals: true, // interrupt.ts: Ctrl-C stops a run cleanly

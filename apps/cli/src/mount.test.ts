@@ -1,12 +1,10 @@
 // The CLI's folder server answers the page's Range requests, so a checkpoint is read a tensor at a time.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localMounts } from './mount.ts';
-
-type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
 
 describe('localMounts', () => {
   let dir: string;
@@ -17,15 +15,12 @@ describe('localMounts', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'webtune-mount-test-'));
     writeFileSync(join(dir, 'model.safetensors'), bytes);
-    let handler: Handler | undefined;
-    const plugin = localMounts({ model: dir });
-    (plugin.configureServer as (s: unknown) => void)({ middlewares: { use: (h: Handler) => (handler = h) } });
-    server = createServer((req, res) =>
-      handler?.(req, res, () => {
-        res.statusCode = 418;
-        res.end();
-      }),
-    );
+    const handler = localMounts({ model: dir });
+    server = createServer((req, res) => {
+      if (handler(req, res)) return;
+      res.statusCode = 418;
+      res.end();
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}/__local/model/`;
   });
@@ -49,5 +44,10 @@ describe('localMounts', () => {
     const past = await fetch(`${base}model.safetensors`, { headers: { Range: 'bytes=1000-1010' } });
     expect([past.status, past.headers.get('content-range')]).toEqual([416, 'bytes */1000']);
     expect((await fetch(`${base}nope.json`)).status).toBe(404);
+  });
+
+  it('leaves a path outside /__local/<mounted name>/ to the next handler', async () => {
+    expect((await fetch(new URL('/__local/other/model.safetensors', base))).status).toBe(418);
+    expect((await fetch(new URL('/apps/cli/page/index.html', base))).status).toBe(418);
   });
 });

@@ -13,3 +13,4 @@ export { type GpuRun, type GpuRunOptions, type GpuRunRequest, type GpuTestResult
 export { type HubMock, type HubMockOptions, type HubMockServer, hubMock } from './hub-mock.ts';
 export { type PageServer, REPO_ROOT, type ServeOptions, startServer } from './server.ts';
 export { type AdapterReport, describeAdapter, type GpuSession, NoWebGpuError, openGpuSession, type SessionOptions } from './session.ts';
+export { fileFor, type RequestHandler, type StaticServer, startStaticServer } from './static-server.ts';

@@ -1,7 +1,8 @@
 // Serve pages to the headless browser on loopback. WebGPU needs a secure context, and
 // http://127.0.0.1 is one (about:blank and file:// are not).
 import { fileURLToPath } from 'node:url';
-import { createServer, type InlineConfig, type PluginOption, preview } from 'vite';
+import type { InlineConfig, PluginOption } from 'vite';
+import { type RequestHandler, startStaticServer } from './static-server.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -25,10 +26,22 @@ export interface ServeOptions {
    * it under each other when they discover different dependencies, and a page then gets 504 Outdated Optimize Dep.
    */
   cacheDir?: string;
+  /**
+   * Serve this folder's files (a page built ahead, e.g. cli-page.ts's bundle) with node:http, no vite in this process;
+   * `handlers` answer what is not a file (a mounted folder, a test fault). `root`, `built`, `plugins` and `cacheDir`
+   * are then unused.
+   */
+  staticDir?: string;
+  handlers?: RequestHandler[];
 }
 
-/** A vite server on 127.0.0.1 with a free port, quiet, without file watching or HMR. */
+/**
+ * A server on 127.0.0.1 with a free port: the static files of `staticDir`, or a vite server, quiet, without file
+ * watching or HMR (vite is loaded only then: it is most of a Node process's memory).
+ */
 export async function startServer(options: ServeOptions = {}): Promise<PageServer> {
+  if (options.staticDir !== undefined) return startStaticServer(options.staticDir, options.handlers);
+  const { createServer, preview } = await import('vite');
   const config: InlineConfig = {
     root: options.root ?? REPO_ROOT,
     configFile: options.configFile ?? false,
