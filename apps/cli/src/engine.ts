@@ -3,13 +3,13 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { type GpuChoice, type GpuSession, openGpuSession } from '@webtune/harness';
+import { type GpuChoice, type GpuSession, openGpuSession, PageCalls, PageError } from '@webtune/harness';
 import type { TrainerApi, TrainerHandlers } from '@webtune/trainer';
 import { handleSignals } from './interrupt.ts';
 import { localMounts } from './mount.ts';
 import { CLI_PAGE, cliPageBundle } from './page-bundle.ts';
 import { gpuFault, pageFault } from './test-faults.ts';
-import { fromWire, toWire, type Wire, type WireEvent } from './wire.ts';
+import { fromWire, toWire, type WireEvent } from './wire.ts';
 
 type Methods = {
   [K in keyof TrainerApi]: TrainerApi[K] extends (...a: infer A) => infer R ? { args: A; result: Awaited<R> } : never;
@@ -21,24 +21,6 @@ export function profileDir(): string {
   if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
   return dir;
 }
-
-/** An error thrown by a TrainerService method inside the page: its message as the trainer wrote it. */
-export class PageError extends Error {
-  override name = 'PageError';
-  constructor(
-    message: string,
-    /** The error's class in the page (ConfigError, DatasetError, TypeError, ...). */
-    readonly pageName: string,
-    /** Its stack in the page (printed with WEBTUNE_DEBUG). */
-    readonly pageStack: string,
-  ) {
-    super(message);
-    if (pageStack) this.stack = `PageError (${pageName} in the page): ${pageStack}`;
-  }
-}
-
-// JavaScript's own errors (a bug, not a refused input) keep their class name in the message.
-const BUILTIN_ERRORS = new Set(['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError', 'EvalError', 'URIError']);
 
 /**
  * Whether the CLI page's script ran: it marks itself ready as its last statement, and a module script runs before the
@@ -67,13 +49,11 @@ async function startPage(session: GpuSession): Promise<void> {
 export class Engine {
   private onEvent: ((...payload: unknown[]) => unknown) | undefined;
   private handlers: TrainerHandlers = {};
-  /** Calls started in the page whose result has not come back (page/main.ts __webtuneStart / __webtuneResult). */
-  private readonly pending = new Map<number, { resolve: (result: Wire) => void; reject: (err: Error) => void }>();
-  private nextCall = 1;
 
   private constructor(
     private readonly session: GpuSession,
     private readonly mounts: Record<string, string>,
+    private readonly calls: PageCalls,
   ) {}
 
   /** `mounts`: name -> local folder, served at `${localUrl(name)}`. */
@@ -112,20 +92,16 @@ export class Engine {
       session = await open(undefined);
     }
     handleSignals(() => session.kill());
-    const engine = new Engine(session, mounts);
     try {
+      const engine = new Engine(session, mounts, await PageCalls.attach(session.page));
       await session.page.exposeFunction('__webtuneEvent', (event: WireEvent) => engine.dispatch(event));
-      await session.page.exposeFunction('__webtuneResult', (id: number, result: Wire) => engine.finish(id, result));
-      // A call waits for its result from the page: if the page or the browser goes away first, it never comes.
-      session.page.on('error', (err) => engine.abandon(`the browser's page crashed (${err.message})`));
-      session.page.on('close', () => engine.abandon("the browser's page closed"));
-      session.page.browser().on('disconnected', () => engine.abandon('the browser exited'));
       await startPage(session);
+      return engine;
     } catch (err) {
-      await engine.close();
+      handleSignals(undefined);
+      await session.close();
       throw err;
     }
-    return engine;
   }
 
   get adapter() {
@@ -148,17 +124,6 @@ export class Engine {
     return (to as ((...a: unknown[]) => unknown) | undefined)?.(...args);
   }
 
-  /** A page call's result, or the error it came back with (see page/main.ts), thrown as a PageError. */
-  private settle(wire: Wire): unknown {
-    const { result, error } = fromWire(wire) as { result?: unknown; error?: Error };
-    if (error) {
-      const { name, message, stack } = error;
-      const text = !message ? name || 'unknown error in the page' : BUILTIN_ERRORS.has(name) ? `${name}: ${message}` : message;
-      throw new PageError(this.localPaths(text), name, stack ?? '');
-    }
-    return result;
-  }
-
   /** The user gave folders, not our loopback URLs: name their files by path in messages. */
   localPaths(text: string): string {
     let out = text;
@@ -173,45 +138,31 @@ export class Engine {
   }
 
   async call<K extends keyof Methods>(method: K, ...args: Methods[K]['args']): Promise<Methods[K]['result']> {
-    return this.settle(await this.run(method, args, false)) as Methods[K]['result'];
+    return (await this.run(method, args, false)) as Methods[K]['result'];
   }
 
   /** Call a method whose last argument is a callback; `onEvent` receives what the worker sends. */
   async stream<K extends keyof Methods>(method: K, args: unknown[], onEvent: (payload: never) => unknown): Promise<Methods[K]['result']> {
     this.onEvent = onEvent as (...payload: unknown[]) => unknown;
     try {
-      return this.settle(await this.run(method, args, true)) as Methods[K]['result'];
+      return (await this.run(method, args, true)) as Methods[K]['result'];
     } finally {
       this.onEvent = undefined;
     }
   }
 
   /**
-   * Starts the call in the page and waits for its result to be sent back, rather than awaiting it inside one DevTools
-   * request: a request is bounded by puppeteer's protocol timeout, and a training run on a real model is not.
+   * Runs the method in the page through PageCalls, which waits for its result to be sent back rather than inside one
+   * DevTools request: a request is bounded by puppeteer's protocol timeout, and a training run on a real model is not.
+   * The page's errors name the user's folders by path.
    */
-  private async run(method: keyof TrainerApi, args: unknown[], withCallback: boolean): Promise<Wire> {
-    const id = this.nextCall++;
-    const result = new Promise<Wire>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    result.catch(() => {}); // rejected while the start below is still awaited: that failure is the one thrown
+  private async run(method: keyof TrainerApi, args: unknown[], withCallback: boolean): Promise<unknown> {
     try {
-      await this.session.page.evaluate((i, m, a, c) => window.__webtuneStart(i, m, a, c), id, method, toWire(args), withCallback);
+      return fromWire(await this.calls.call('__webtuneCall', method, toWire(args), withCallback));
     } catch (err) {
-      this.pending.delete(id);
-      throw err;
+      if (!(err instanceof PageError)) throw err;
+      throw new PageError(this.localPaths(err.message), err.pageName, err.pageStack);
     }
-    return result;
-  }
-
-  private finish(id: number, result: Wire): void {
-    this.pending.get(id)?.resolve(result);
-    this.pending.delete(id);
-  }
-
-  /** Fails every call still waiting for the page. */
-  private abandon(why: string): void {
-    for (const { reject } of this.pending.values()) reject(new Error(`${why} before the call finished`));
-    this.pending.clear();
   }
 
   async close(): Promise<void> {

@@ -81,8 +81,9 @@ export async function launchChromium(options: LaunchOptions = {}): Promise<Brows
     handleSIGINT: !options.ownSignals,
     handleSIGTERM: !options.ownSignals,
     handleSIGHUP: !options.ownSignals,
-    // A DevTools request's limit. The CLI does not wait for a training run inside one (apps/cli/src/engine.ts); the GPU
-    // tests' page runs do, each bounded by its own timeout. WEBTUNE_TEST_PROTOCOL_TIMEOUT_MS lowers it for a test.
+    // A DevTools request's limit. The CLI and the bench do not wait for a training run or a suite inside one
+    // (page-calls.ts); the GPU tests' page runs do, each bounded by its own timeout. WEBTUNE_TEST_PROTOCOL_TIMEOUT_MS
+    // lowers it for a test.
     protocolTimeout: Number(process.env.WEBTUNE_TEST_PROTOCOL_TIMEOUT_MS) || 30 * 60_000,
   });
 }

@@ -2,7 +2,7 @@
 // Dawn (the `webgpu` package) with no browser, for a GPU machine that has none. The bench modules are the same: on
 // Dawn, vite loads them into Node as it serves them to the page (WGSL ?raw imports, JSON), and they find Dawn's
 // navigator.gpu where the page finds the browser's.
-import { type AdapterReport, type GpuChoice, openDawn, openGpuSession, REPO_ROOT } from '@webtune/harness';
+import { type AdapterReport, type GpuChoice, openDawn, openGpuSession, PageCalls, REPO_ROOT, type SessionOptions } from '@webtune/harness';
 import { webtuneTrainer } from '@webtune/trainer/vite';
 import { createServer } from 'vite';
 import type { BenchRequest, BenchRow } from '../../../../packages/kernels/bench/rows.ts';
@@ -48,6 +48,32 @@ async function onDawn<M, Rows>(
   }
 }
 
+/** The functions the bench pages define (kernels/bench/bench.ts, trainer/bench/bench.ts): a suite, given its request. */
+type BenchFunction = '__webtuneBench' | '__webtuneTrainingBench';
+
+/**
+ * Opens a bench page and runs its suite there. Through PageCalls, not inside one DevTools request: a suite on a
+ * real model's shape may run past puppeteer's protocol timeout (on SwiftShader, a step alone takes many minutes).
+ */
+async function inPage<K extends BenchFunction>(
+  gpu: GpuChoice,
+  onAdapter: OnAdapter,
+  page: Pick<SessionOptions, 'path' | 'plugins'>,
+  suite: K,
+  request: Parameters<Window[K]>[0],
+): Promise<Hosted<Awaited<ReturnType<Window[K]>>>> {
+  const session = await openGpuSession({ ...page, gpu });
+  try {
+    onAdapter(session.adapter);
+    const calls = await PageCalls.attach(session.page);
+    await session.page.waitForFunction((name) => typeof window[name] === 'function', {}, suite);
+    const rows = await calls.call<BenchFunction>(suite, request);
+    return { adapter: session.adapter, rows: rows as Awaited<ReturnType<Window[K]>> };
+  } finally {
+    await session.close();
+  }
+}
+
 export async function kernelBench(
   runtime: BenchRuntime,
   gpu: GpuChoice,
@@ -58,14 +84,7 @@ export async function kernelBench(
     type Module = typeof import('../../../../packages/kernels/bench/kernel-bench.ts');
     return onDawn(gpu, onAdapter, '/packages/kernels/bench/kernel-bench.ts', (m: Module) => m.runKernelBench(request, PEERS_ON_DAWN));
   }
-  const session = await openGpuSession({ path: 'packages/kernels/bench/bench.html', gpu });
-  try {
-    onAdapter(session.adapter);
-    await session.page.waitForFunction(() => typeof window.__webtuneBench === 'function');
-    return { adapter: session.adapter, rows: await session.page.evaluate((r) => window.__webtuneBench(r), request) };
-  } finally {
-    await session.close();
-  }
+  return inPage(gpu, onAdapter, { path: 'packages/kernels/bench/bench.html' }, '__webtuneBench', request);
 }
 
 export async function trainingBench(
@@ -78,12 +97,6 @@ export async function trainingBench(
     type Module = typeof import('../../../../packages/trainer/bench/run-training-bench.ts');
     return onDawn(gpu, onAdapter, '/packages/trainer/bench/run-training-bench.ts', (m: Module) => m.runTrainingBench(request));
   }
-  const session = await openGpuSession({ path: 'packages/trainer/bench/bench.html', gpu, plugins: [webtuneTrainer()] });
-  try {
-    onAdapter(session.adapter);
-    await session.page.waitForFunction(() => typeof window.__webtuneTrainingBench === 'function');
-    return { adapter: session.adapter, rows: await session.page.evaluate((r) => window.__webtuneTrainingBench(r), request) };
-  } finally {
-    await session.close();
-  }
+  const page = { path: 'packages/trainer/bench/bench.html', plugins: [webtuneTrainer()] };
+  return inPage(gpu, onAdapter, page, '__webtuneTrainingBench', request);
 }

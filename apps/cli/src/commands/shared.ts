@@ -1,5 +1,7 @@
 // Steps every model command shares: read the arguments' files, open the engine, load the model, load a dataset
 // and report it. Everything that can be checked in Node (flags, folders, files) is checked before Chromium starts.
+
+import { PageError } from '@webtune/harness';
 import {
   type Advice,
   type DatasetSummary,
@@ -15,7 +17,7 @@ import {
   unusedWeightsWarning,
 } from '@webtune/trainer';
 import { gpuOption, UsageError } from '../args.ts';
-import { Engine, PageError } from '../engine.ts';
+import { Engine } from '../engine.ts';
 import { type AdapterFiles, type ModelArg, readAdapterDir, readDataFile } from '../model-arg.ts';
 import type { OutputFolder } from '../out-dir.ts';
 import { ProgressPrinter } from '../progress.ts';
