@@ -5,8 +5,13 @@ import { hashKey } from '../hash.ts';
 import type { LoraConfig } from './lora-config.ts';
 import type { WeightFile } from './weight-file.ts';
 
-/** Bytes per digest call: crypto.subtle hashes a copy of its input, so a multi-GB shard is hashed a piece at a time. */
-export const FINGERPRINT_CHUNK = 64 * 2 ** 20;
+/**
+ * Bytes per digest call: crypto.subtle hashes a copy of its input, so a shard is hashed a piece at a time. A piece is
+ * held three times while it is hashed (as read, framed by hashKey, crypto.subtle's copy), beside the load's own
+ * blocks: at 64 MiB that was up to 270 MiB of the page's memory during a load (Qwen2.5-0.5B, docs/performance.md).
+ * The piece size is part of the format ("v2": 8 MiB; "v1" was 64 MiB).
+ */
+export const FINGERPRINT_CHUNK = 8 * 2 ** 20;
 
 /** What a checkpoint's fingerprint covers: every file that changes the tokens or the numbers. */
 export interface ModelContent {
@@ -22,7 +27,7 @@ export interface ModelContent {
  * length, and the hashes of its `chunk`-byte pieces). The id or folder the files came from is not part of it.
  */
 export async function modelFingerprint(m: ModelContent, chunk = FINGERPRINT_CHUNK): Promise<string> {
-  const parts = ['webtune model v1', m.config, m.tokenizerJson, m.tokenizerConfig];
+  const parts = ['webtune model v2', m.config, m.tokenizerJson, m.tokenizerConfig];
   const files = [...m.safetensors].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   for (const [name, file] of files) {
     parts.push(name, String(file.size));
