@@ -38,6 +38,7 @@ function fakeBuild() {
   const build = async (outDir: string) => {
     calls.push(outDir);
     writeFileSync(join(outDir, 'index.js'), 'built');
+    writeFileSync(join(outDir, 'worker.js'), 'built');
     writeFileSync(join(outDir, BUNDLE_MANIFEST), JSON.stringify({ script: 'index.js', worker: 'worker.js' }));
   };
   return { calls, build };
@@ -119,6 +120,26 @@ describe('cliPageBundle', () => {
     );
     await expect(cliPageBundle({ cacheRoot, key: 'k', build: async () => {} })).rejects.toThrow('the build wrote no bundle.json');
     expect(readdirSync(cacheRoot)).toEqual([]);
+  });
+
+  it('a folder of the key that is not a whole bundle (manifest cut short, a script missing) is built again', async () => {
+    const cacheRoot = fresh('cache');
+    const { calls, build } = fakeBuild();
+    const first = await cliPageBundle({ cacheRoot, key: 'k', build });
+    writeFileSync(join(first.dir, BUNDLE_MANIFEST), '{"script": "ind');
+    expect(await cliPageBundle({ cacheRoot, key: 'k', build })).toEqual(first);
+    rmSync(join(first.dir, 'worker.js'));
+    expect(await cliPageBundle({ cacheRoot, key: 'k', build })).toEqual(first);
+    expect(calls.length).toBe(3);
+  });
+
+  it('a cache folder that cannot be made: which folder, why, and what to do', async () => {
+    const file = fresh('a-file');
+    writeFileSync(file, '');
+    const cacheRoot = join(file, 'cache');
+    await expect(cliPageBundle({ cacheRoot, key: 'k', build: fakeBuild().build })).rejects.toThrow(
+      `could not create the cache of the CLI's page, ${cacheRoot} (ENOTDIR): make that folder writable, or free disk space, and run the command again.`,
+    );
   });
 
   it("removes other keys' bundles unused for a day and dead builds' folders, keeping recent ones", async () => {

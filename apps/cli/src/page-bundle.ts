@@ -71,12 +71,16 @@ export function outsideSources(moduleIds: Iterable<string>, sources: Set<string>
   return [...outside].sort();
 }
 
-/** Reads a finished bundle's manifest; undefined when the folder holds none. */
+/** Reads a finished bundle's manifest; undefined when the folder holds none, or one that does not name both scripts. */
 function readBundle(dir: string): PageBundle | undefined {
-  const manifest = join(dir, BUNDLE_MANIFEST);
-  if (!existsSync(manifest)) return undefined;
-  const { script, worker } = JSON.parse(readFileSync(manifest, 'utf8')) as { script: string; worker: string };
-  return { dir, script, worker };
+  try {
+    const { script, worker } = JSON.parse(readFileSync(join(dir, BUNDLE_MANIFEST), 'utf8')) as Partial<PageBundle>;
+    if (typeof script !== 'string' || typeof worker !== 'string') return undefined;
+    if (!existsSync(join(dir, script)) || !existsSync(join(dir, worker))) return undefined;
+    return { dir, script, worker };
+  } catch {
+    return undefined; // no manifest, or not JSON
+  }
 }
 
 /** Folders of other keys not used for a day, and temporary folders of builds that died an hour ago or more. */
@@ -108,9 +112,27 @@ export async function cliPageBundle(options: BundleOptions = {}): Promise<PageBu
   const dir = join(cacheRoot, key);
   const cached = readBundle(dir);
   if (cached) return cached;
-  mkdirSync(cacheRoot, { recursive: true });
+  let building: string;
+  try {
+    mkdirSync(cacheRoot, { recursive: true });
+    // A folder of this key that is not a whole bundle (a disk that filled, a hand edit) is moved aside (renamed, so a
+    // whole one that another command renames into place meanwhile is never removed) and built again.
+    if (existsSync(dir) && !readBundle(dir)) {
+      const aside = join(cacheRoot, `.broken-${key}-${process.pid}`);
+      try {
+        renameSync(dir, aside);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // another command moved it first
+      }
+      rmSync(aside, { recursive: true, force: true });
+    }
+    building = mkdtempSync(join(cacheRoot, `.building-${key}-`));
+  } catch (err) {
+    throw new Error(
+      `could not create the cache of the CLI's page, ${cacheRoot} (${(err as NodeJS.ErrnoException).code ?? String(err)}): make that folder writable, or free disk space, and run the command again.`,
+    );
+  }
   options.onBuild?.();
-  const building = mkdtempSync(join(cacheRoot, `.building-${key}-`));
   try {
     await (options.build ?? buildInChild)(building);
     if (!readBundle(building)) throw new Error(`the build wrote no ${BUNDLE_MANIFEST}`);

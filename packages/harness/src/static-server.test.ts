@@ -22,6 +22,10 @@ describe('startStaticServer', () => {
         res.end('from the handler');
         return true;
       },
+      (req) => {
+        if (req.url === '/__local/broken') throw new URIError('URI malformed');
+        return false;
+      },
     ]);
   });
   afterAll(async () => {
@@ -47,6 +51,12 @@ describe('startStaticServer', () => {
 
   it('asks the handlers first', async () => {
     expect(await (await fetch(new URL('__local/hello', server.url))).text()).toBe('from the handler');
+  });
+
+  it('a handler that throws: a 500 naming the request and why, and the server goes on', async () => {
+    const broken = await fetch(new URL('__local/broken', server.url));
+    expect([broken.status, await broken.text()]).toEqual([500, '/__local/broken could not be served: URI malformed']);
+    expect((await fetch(new URL('__local/hello', server.url))).status).toBe(200);
   });
 
   it('never serves a file outside its root', () => {

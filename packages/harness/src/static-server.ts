@@ -58,8 +58,14 @@ function serveFile(req: IncomingMessage, res: ServerResponse, root: string): voi
 /** Serve `root`'s files on 127.0.0.1 (a free port unless `port` is given), each request offered to `handlers` first. */
 export async function startStaticServer(root: string, handlers: RequestHandler[] = [], port = 0): Promise<StaticServer> {
   const server = createServer((req, res) => {
-    for (const handle of handlers) if (handle(req, res)) return;
-    serveFile(req, res, root);
+    try {
+      for (const handle of handlers) if (handle(req, res)) return;
+      serveFile(req, res, root);
+    } catch (err) {
+      // A request this server cannot answer must not end the command (node:http would throw it out of the process).
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
+      res.end(`${req.url} could not be served: ${err instanceof Error ? err.message : String(err)}`);
+    }
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
