@@ -27,7 +27,7 @@ export interface ServeOptions {
    */
   cacheDir?: string;
   /**
-   * Serve this folder's files (a page built ahead, e.g. cli-page.ts's bundle) with node:http, no vite in this process;
+   * Serve this folder's files (a page built ahead: apps/cli/src/page-bundle.ts) with node:http, no vite in this process;
    * `handlers` answer what is not a file (a mounted folder, a test fault). `root`, `built`, `plugins` and `cacheDir`
    * are then unused.
    */
@@ -37,7 +37,7 @@ export interface ServeOptions {
 
 /**
  * A server on 127.0.0.1 with a free port: the static files of `staticDir`, or a vite server, quiet, without file
- * watching or HMR (vite is loaded only then: it is most of a Node process's memory).
+ * watching or HMR. vite is loaded only then: its dev server was more than half of the CLI's memory.
  */
 export async function startServer(options: ServeOptions = {}): Promise<PageServer> {
   if (options.staticDir !== undefined) return startStaticServer(options.staticDir, options.handlers);
