@@ -196,7 +196,7 @@ describe("the trainer's page that does not start", () => {
       r,
       'train',
       1,
-      "the trainer's page did not start: its script failed to load twice (see the page's errors above, or run with --verbose). If another webtune command was starting at the same moment, run this one again.",
+      "the trainer's page did not start: its script failed to load twice (see the page's errors above, or run with --verbose). If the page's build in node_modules/.cache/webtune-cli-page looks damaged, delete that folder and run the command again.",
     );
     expect(existsSync(out)).toBe(false);
     await expectNoBrowserLeft(profile);

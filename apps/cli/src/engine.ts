@@ -7,7 +7,7 @@ import { type GpuChoice, type GpuSession, openGpuSession, PageCalls, PageError }
 import type { TrainerApi, TrainerHandlers } from '@webtune/trainer';
 import { handleSignals } from './interrupt.ts';
 import { localMounts } from './mount.ts';
-import { CLI_PAGE, cliPageBundle } from './page-bundle.ts';
+import { CLI_PAGE, cliPageBundle, PAGE_CACHE } from './page-bundle.ts';
 import { gpuFault, pageFault } from './test-faults.ts';
 import { fromWire, toWire, type WireEvent } from './wire.ts';
 
@@ -33,16 +33,16 @@ const pageStarted = (session: GpuSession) =>
     .catch(() => false);
 
 /**
- * The page loaded, with its script run. Vite refuses a module (504 Outdated Optimize Dep) while another server on the
- * same dependency cache (a second webtune command starting at the same moment) rebuilds it; a reload then gets the
- * rebuilt one, as vite's own client would do.
+ * The page loaded, with its script run: the built page's files are local (page-bundle.ts), so a script that did not
+ * run is retried once (a request that failed on a busy machine) before the command gives up with what to look at.
  */
 async function startPage(session: GpuSession): Promise<void> {
   if (await pageStarted(session)) return;
   await session.page.reload({ waitUntil: 'load' });
   if (await pageStarted(session)) return;
   throw new Error(
-    "the trainer's page did not start: its script failed to load twice (see the page's errors above, or run with --verbose). If another webtune command was starting at the same moment, run this one again.",
+    "the trainer's page did not start: its script failed to load twice (see the page's errors above, or run with --verbose). " +
+      `If the page's build in ${PAGE_CACHE} looks damaged, delete that folder and run the command again.`,
   );
 }
 

@@ -22,6 +22,8 @@ const isTest = (name: string) => name.endsWith('.test.ts');
 /** The page's entry, relative to the repository; the bundle serves its HTML at the same path. */
 export const CLI_PAGE = 'apps/cli/page/index.html';
 export const BUNDLE_MANIFEST = 'bundle.json';
+/** Where bundles are kept by default, relative to the repository: one folder per key. */
+export const PAGE_CACHE = 'node_modules/.cache/webtune-cli-page';
 const BUILD_SCRIPT = fileURLToPath(new URL('./page-build.ts', import.meta.url));
 
 /** A built page: its folder, and the paths in it of the page's script and the trainer's worker script. */
@@ -95,7 +97,7 @@ function prune(cacheRoot: string, keep: string): void {
 }
 
 export interface BundleOptions {
-  /** Where bundles are kept, one folder per key: node_modules/.cache/webtune-cli-page by default. */
+  /** Where bundles are kept, one folder per key: PAGE_CACHE by default. */
   cacheRoot?: string;
   /** The sources' key; sourceKey() by default. */
   key?: string;
@@ -107,7 +109,7 @@ export interface BundleOptions {
 
 /** The bundle of the page's current sources: the cached one, or one built now. */
 export async function cliPageBundle(options: BundleOptions = {}): Promise<PageBundle> {
-  const cacheRoot = options.cacheRoot ?? join(REPO_ROOT, 'node_modules/.cache/webtune-cli-page');
+  const cacheRoot = options.cacheRoot ?? join(REPO_ROOT, PAGE_CACHE);
   const key = options.key ?? sourceKey();
   const dir = join(cacheRoot, key);
   const cached = readBundle(dir);
