@@ -4,7 +4,6 @@
 import { basename } from 'node:path';
 import {
   EXPORT_FORMATS,
-  type ExportChunk,
   type ExportDType,
   type ExportFormat,
   fromTrlConfig,
@@ -14,7 +13,7 @@ import {
 import { parseCommandArgs, UsageError } from '../args.ts';
 import type { AdapterFiles } from '../model-arg.ts';
 import { OutputFile, OutputFolder } from '../out-dir.ts';
-import { adapterArg, importAdapterArg, loadData, modelArg, openWithModel, readDataFile } from './shared.ts';
+import { adapterArg, importAdapterArg, loadData, modelArg, openWithModel, readDataFile, streamExport } from './shared.ts';
 
 export const help = `pnpm cli export --format <format> --model <dir|hub-id> [--adapter <dir>] --out <dir> [options]
 
@@ -122,24 +121,15 @@ export async function run(argv: string[]): Promise<number> {
     progress.line(`export ${format}: ${plan.length} file${plan.length === 1 ? '' : 's'}, ${mb(total)}`);
     const sizes = new Map(plan.map((f) => [f.name, f.size]));
     const written = new Map<string, number>();
-    let writeError: Error | undefined;
     try {
-      await commitStreamed(out, async (append) => {
-        await engine.stream('exportModel', [request], (chunk: ExportChunk) => {
-          try {
-            append(chunk.file, chunk.data);
-          } catch (err) {
-            writeError = err as Error;
-            throw err;
-          }
-          const done = (written.get(chunk.file) ?? 0) + chunk.data.length;
-          written.set(chunk.file, done);
-          progress.download(chunk.file, done, sizes.get(chunk.file) ?? null, false);
-        });
-      });
-    } catch (err) {
-      if (writeError) throw new Error(`could not write ${values.out}: ${writeError.message}; nothing was written`);
-      throw err;
+      await commitStreamed(out, (append) =>
+        streamExport(engine, request, out, (file, data) => {
+          append(file, data);
+          const done = (written.get(file) ?? 0) + data.length;
+          written.set(file, done);
+          progress.download(file, done, sizes.get(file) ?? null, false);
+        }),
+      );
     } finally {
       progress.done();
     }

@@ -25,6 +25,7 @@ import {
   printAdvice,
   readDataFile,
   refuseOtherMethodFlags,
+  streamExport,
 } from './shared.ts';
 
 const flags = HYPER_PARAMS.map(
@@ -150,11 +151,14 @@ export async function run(argv: string[]): Promise<number> {
     if (result.adapterId) {
       // DPO on top of a stage-one adapter: <out> holds this run's adapter (apply it on top of --adapter, as
       // `eval --ref-adapter` does), <out>/stacked the one exact adapter for the base.
-      for (const f of await engine.call('exportAdapter', result.adapterId, { stacked: false })) out.add(f.name, f.data);
-      if (parentAdapterId)
-        for (const f of await engine.call('exportAdapter', result.adapterId, { stacked: true })) out.add(`stacked/${f.name}`, f.data);
+      // The adapter's files stream in (a model's adapter is tens of MB), beside the files queued here.
       out.add('metrics.jsonl', result.metrics.map((m) => `${JSON.stringify(m)}\n`).join(''));
-      out.commit();
+      const adapterId = result.adapterId;
+      await out.commitStreamed(async (append) => {
+        await streamExport(engine, { format: 'peft', adapterId, stacked: false }, out, append);
+        if (parentAdapterId)
+          await streamExport(engine, { format: 'peft', adapterId, stacked: true }, out, (file, data) => append(`stacked/${file}`, data));
+      });
       if (result.status === 'completed') progress.line(`wrote ${out.path}`);
     }
   } finally {
