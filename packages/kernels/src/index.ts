@@ -26,6 +26,7 @@ export {
   type GpuOptions,
   type Kernel,
   Recorder,
+  SCRATCH_GROWTH,
   StagedRead,
   type TypedArray,
 } from './runtime/gpu.ts';
@@ -42,4 +43,4 @@ export {
 export { mixSeed, seededRandom } from './runtime/random.ts';
 export { specialize } from './runtime/specialize.ts';
 export { BINDING_ALIGN, type DType, numel, shapeStr, Tensor } from './runtime/tensor.ts';
-export { UniformWriter } from './runtime/uniform.ts';
+export { UNIFORM_MAX_BYTES, UniformWriter } from './runtime/uniform.ts';

@@ -84,6 +84,9 @@ interface CachedPipeline {
 /** The most bytes one queue.writeBuffer carries (Gpu.writeBytes): a multiple of 4, as writeBuffer's sizes must be. */
 export const WRITE_CHUNK_BYTES = 4 << 20;
 
+/** A shared scratch buffer that grows (Gpu.scratch) becomes at least this many times its last size, so few are made. */
+export const SCRATCH_GROWTH = 2;
+
 const PIPELINES = new WeakMap<GPUDevice, Map<string, CachedPipeline>>();
 
 /** What every Gpu on one device shares about its errors (WebGPU's error scopes are per device). */
@@ -251,13 +254,13 @@ export class Gpu {
   /**
    * `elements` float32 of scratch that every caller of the same `name` shares (matmul's split-K partials): for a
    * kernel's own intermediate, written and read within its dispatches, which may share because dispatches run in
-   * queue order. A larger request makes a new buffer (at least twice the last, so few are made); commands recorded
+   * queue order. A larger request makes a new buffer (at least SCRATCH_GROWTH times the last); commands recorded
    * before keep the buffer they bound, which was large enough for them.
    */
   scratch(name: string, elements: number): Tensor {
     let shared = this.scratches.get(name);
     if (!shared || shared.size < elements) {
-      shared = this.tensor([Math.max(elements, 2 * (shared?.size ?? 0))], name);
+      shared = this.tensor([Math.max(elements, SCRATCH_GROWTH * (shared?.size ?? 0))], name);
       this.scratches.set(name, shared);
     }
     return shared.view([elements]);

@@ -1,10 +1,14 @@
 // Packs a uniform struct field by field, in declaration order. All our uniform structs hold
 // 4-byte scalars only, so the layout is their order; the size is rounded up to 16 bytes.
+
+/** The most bytes a Params struct holds (UniformWriter's capacity: it refuses more): a bound on any dispatch's uniform. */
+export const UNIFORM_MAX_BYTES = 256;
+
 export class UniformWriter {
   private readonly view: DataView;
   private offset = 0;
 
-  constructor(private readonly capacity = 256) {
+  constructor(private readonly capacity = UNIFORM_MAX_BYTES) {
     this.view = new DataView(new ArrayBuffer(capacity));
   }
 

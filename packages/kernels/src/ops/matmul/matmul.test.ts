@@ -5,7 +5,7 @@ import { dot, numericGrad } from '../../testing/gradcheck.ts';
 import { uniform } from '../../testing/random.ts';
 import { checkGeometry, geometryFromShapes } from './geometry.ts';
 import { matmulRef } from './matmul.ref.ts';
-import { chooseConfig, WORKGROUP_BYTES } from './matmul.ts';
+import { chooseConfig, splitKPartials, WORKGROUP_BYTES } from './matmul.ts';
 
 const fake = (shape: number[], label = 't') => new Tensor({} as GPUBuffer, shape, 'f32', label);
 
@@ -120,5 +120,16 @@ describe('chooseConfig', () => {
     expect(c.splits).toBeGreaterThan(1);
     expect(c.kChunk % c.BK).toBe(0);
     expect(c.splits * c.kChunk).toBeGreaterThanOrEqual(8192);
+  });
+
+  it('sizes the split-K partials as one [M, N] block per split and batch, none without a split', () => {
+    // LoRA's dB at SmolLM2-135M's hidden size: [576, 16] over 1,024 tokens. 64x16 tiles: 9 of them, K split in 2.
+    const dB = { M: 576, N: 16, K: 1024, batch: 1 };
+    expect(chooseConfig(dB).splits).toBe(2);
+    expect(splitKPartials(dB)).toBe(2 * 576 * 16);
+    // The LM head's dh for 64 rows of Qwen2.5-0.5B: [64, 896] over 151,936 vocabulary entries: 14 tiles, 10 splits.
+    expect(splitKPartials({ M: 64, N: 896, K: 151936, batch: 1 })).toBe(10 * 64 * 896);
+    expect(splitKPartials({ M: 512, N: 512, K: 4096, batch: 1 })).toBe(0);
+    expect(splitKPartials({ M: 8, N: 64, K: 8192, batch: 3 })).toBe(chooseConfig({ M: 8, N: 64, K: 8192, batch: 3 }).splits * 3 * 8 * 64);
   });
 });

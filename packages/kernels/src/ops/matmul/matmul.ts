@@ -73,7 +73,7 @@ function pow2(x: number, lo: number, hi: number): number {
  * split-K when the output is too small to fill the GPU but K is long (LoRA gradients); and no
  * staging at all when K is short.
  */
-export function chooseConfig(g: MatmulGeometry, forcedSplits?: number): MatmulConfig {
+export function chooseConfig(g: MatmulSize, forcedSplits?: number): MatmulConfig {
   const direct = g.K <= DIRECT_MAX_K && forcedSplits === undefined;
   const TM = g.M >= 64 ? 8 : 4;
   const TN = g.N >= 64 ? 8 : 4;
@@ -97,6 +97,17 @@ export function chooseConfig(g: MatmulGeometry, forcedSplits?: number): MatmulCo
   const kChunk = Math.ceil(g.K / splits / BK) * BK;
   splits = Math.ceil(g.K / kChunk);
   return { WG_X, WG_Y, TM, TN, BK, splits, kChunk, direct };
+}
+
+/** What a matmul's configuration depends on: C is [batch, M, N], the sum runs over K. */
+export type MatmulSize = Pick<MatmulGeometry, 'M' | 'N' | 'K' | 'batch'>;
+
+/**
+ * Float32 elements of split-K partials a matmul of this size writes (one [M, N] block per split and batch; 0 when K is
+ * not split): what it asks of the device's shared partials buffer (Gpu.scratch), and what the memory estimate counts.
+ */
+export function splitKPartials(g: MatmulSize, cfg: MatmulConfig = chooseConfig(g)): number {
+  return cfg.splits > 1 ? cfg.splits * g.batch * g.M * g.N : 0;
 }
 
 /** Can this operand use vec4 loads: every 4-run of its stored rows 16-byte aligned and whole. */
@@ -148,7 +159,7 @@ export async function matmul(gpu: Gpu, C: Tensor, A: Tensor, B: Tensor, options:
 
   // One partials buffer for every split-K matmul of the device: a step records hundreds (each LoRA gradient), and each
   // its own buffer was about 39 MB of a SmolLM2-135M DPO step at 1,024 tokens.
-  const partial = split ? gpu.scratch('matmul split-K partials', cfg.splits * g.batch * g.M * g.N) : C;
+  const partial = split ? gpu.scratch('matmul split-K partials', splitKPartials(g, cfg)) : C;
   // A and B twice: as scalars and as vec4s (VEC_A / VEC_B pick which the kernel reads).
   const main = await gpu.dispatch(op, { kernel: KERNEL, consts, params: u.bytes(), bind: [A, A, B, B, partial], groups });
   if (!split) return [main];
