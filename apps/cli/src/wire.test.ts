@@ -81,6 +81,7 @@ const SAMPLES: { [K in keyof TrainerApi]: Sample<K> } = {
       weights: 1e9,
       activations: 2.5e8,
       adapter: 0,
+      other: 0,
       total: 1.25e9,
       problems: ['The run needs about 1.16 GiB, more than the budget'],
     },

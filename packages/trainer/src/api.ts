@@ -10,7 +10,7 @@ import type { LoraConfig } from './model/lora-config.ts';
 import type { DownloadProgress, ModelSource } from './model/source.ts';
 import type { TrainConfig, TrainMethod } from './train/config.ts';
 import type { LogRecord, TrainEvent } from './train/events.ts';
-import type { MemoryEstimate } from './train/memory.ts';
+import type { MemoryEstimate, MemoryRun } from './train/memory.ts';
 
 export type { Advice, DownloadProgress, LogRecord, MemoryEstimate, Message, ModelSource, TrainConfig, TrainEvent, TrainMethod };
 
@@ -62,15 +62,8 @@ export interface ModelInfo {
   weightBytes: number;
 }
 
-export interface MemoryRequest {
-  method: TrainMethod;
-  batchSize: number;
-  maxLength: number;
-  lora: { r: number; targetModules: string[] };
-  /** TrainConfig's gradientCheckpointing: each layer's activations recomputed in the backward, not kept. */
-  gradientCheckpointing: boolean;
-  /** The run also evaluates a validation split. */
-  evaluates?: boolean;
+/** The run to estimate (train/memory.ts MemoryRun: the TrainConfig fields it reads), and the user's budget. */
+export interface MemoryRequest extends MemoryRun {
   /** The most GPU bytes the user wants a run to take (0 or absent: no budget); past it the estimate has a problem. */
   budgetBytes?: number;
 }

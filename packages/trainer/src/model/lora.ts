@@ -34,7 +34,7 @@ const ALIGN = BINDING_ALIGN / 4;
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
 
 /** Layout of every A and B, in layer order then LORA_TARGETS order. */
-export function loraLayout(model: ModelConfig, lora: LoraConfig): { slots: LoraSlot[]; size: number } {
+export function loraLayout(model: ModelConfig, lora: { r: number; targetModules: readonly string[] }): { slots: LoraSlot[]; size: number } {
   const slots: LoraSlot[] = [];
   let offset = 0;
   for (let layer = 0; layer < model.numLayers; layer++) {

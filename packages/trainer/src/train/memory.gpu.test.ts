@@ -1,15 +1,22 @@
 // The memory estimate the studio shows (train/memory.ts) against the runtime's own count of live GPU bytes
 // (kernels/src/runtime/ledger.ts) over whole SFT and DPO runs on the llama-gqa-bf16 fixture: the run's peak is the
-// model's weights plus the most bytes the run added at any moment (activation pool grown from empty, adapter, AdamW,
-// reference pass, uniforms, reads).
+// model's weights with their RoPE tables plus the most bytes the run added at any moment (activation pool grown from
+// empty, adapter, AdamW, reference pass, uniforms, reads).
 import { gpuTest } from '@webtune/harness/page';
 import { check, config, dataset, dpoJsonl, internals, service, sftJsonl, trained } from '../../test/engine.ts';
+import { ropeTensors } from '../model/weights.ts';
 
 /** The estimate may be off the measured peak by this fraction, either way (issue 14). */
 const TOLERANCE = 0.15;
+/**
+ * And under it by at most this much. The estimate counts what the runtime holds (memory-other.ts); the ledger also
+ * counts, until they are collected, the uniforms of steps built and dropped (a step built twice when the pool grew),
+ * about 100 KB of the fixture's 2.5 MB (measured: 0.6% to 3.2% under): an estimate under by more misses something.
+ */
+const UNDER = 0.05;
 
 gpuTest(
-  'the memory estimate is within 15% of the ledger peak of SFT and DPO runs, activations kept or recomputed (bf16 weights packed)',
+  'the memory estimate is within 15% of the ledger peak of SFT and DPO runs and not 5% under it, activations kept or recomputed (bf16 weights packed)',
   async () => {
     const svc = await service();
     const { gpu, loaded, store } = internals(svc);
@@ -32,12 +39,13 @@ gpuTest(
       const before = gpu.ledger.memory.currentTotal;
       gpu.ledger.resetPeak();
       await trained(svc, { config: cfg, datasetId: data });
-      const measured = loaded.model.weightBytes + (gpu.ledger.memory.peakTotal - before);
+      const rope = ropeTensors(loaded.model.weights).reduce((n, t) => n + t.byteLength, 0);
+      const measured = loaded.model.weightBytes + rope + (gpu.ledger.memory.peakTotal - before);
       const estimate = await svc.estimateMemory({ ...cfg, evaluates: false });
       const off = estimate.total / measured - 1;
       report.push(`${run}: estimate ${estimate.total} B, measured peak ${measured} B (${(100 * off).toFixed(1)}%)`);
       check(
-        Math.abs(off) <= TOLERANCE,
+        Math.abs(off) <= TOLERANCE && off >= -UNDER,
         `${run}: the estimate ${estimate.total} B is ${(100 * off).toFixed(1)}% off the measured peak ${measured} B`,
       );
       peaks.set(run, measured);

@@ -1,33 +1,47 @@
 // How much GPU memory a run needs, counted from the buffers the decoder step allocates
 // (decoder.ts): weights as the GPU holds them (bf16/f16 matrices packed two to a word: the caller's byte count) and the
 // float32 RoPE tables, the activations the backward reads (every layer's, or with gradient checkpointing each layer's
-// input and one layer's set), scratch, logits, and the adapter with its gradient and two AdamW moments (float32). An estimate for the user ("will this fit?"), not an allocator.
+// input and one layer's set), scratch, logits, the adapter with its gradient and two AdamW moments (float32), and the
+// rest the runtime holds (memory-other.ts: read-back staging, split-K partials, uniforms). An estimate for the user
+// ("will this fit?"), not an allocator.
 import type { ModelConfig } from '../model/config.ts';
 import { logitsChunkRows } from '../model/head.ts';
+import { loraLayout } from '../model/lora.ts';
 import { LORA_TARGETS, type LoraTarget, targetShape } from '../model/lora-config.ts';
 import { formatBytes } from '../model/source.ts';
 import { INITIAL_ROPE_POSITIONS } from '../model/weights.ts';
 import { dataKindOf, type TrainMethod } from './config.ts';
+import { otherBytes } from './memory-other.ts';
 
 export interface MemoryEstimate {
   weights: number;
   activations: number;
   adapter: number;
+  /** What the runtime holds besides (memory-other.ts): the adapter's state read back, split-K partials, uniforms. */
+  other: number;
   total: number;
   /** Why the run would not fit (fitProblems): a buffer past the device's limits, the total past the user's budget. */
   problems: string[];
 }
 
-/** The run a memory estimate is for (api.ts MemoryRequest). */
+/** The run a memory estimate is for: TrainConfig's fields that size it (api.ts MemoryRequest adds the budget). */
 export interface MemoryRun {
   method: TrainMethod;
   batchSize: number;
   maxLength: number;
-  lora: { r: number; targetModules: string[] };
+  /** TrainConfig's lora; `dropout` absent: none. */
+  lora: { r: number; targetModules: string[]; dropout?: number };
   /** TrainConfig's gradientCheckpointing: the backward recomputes each layer's activations from its input. */
   gradientCheckpointing: boolean;
   /** The run also evaluates a validation split (forward-only passes). */
   evaluates?: boolean;
+  /**
+   * TrainConfig's saveSteps, saveMinutes and maxSteps: whether the run checkpoints (a run of one step never does).
+   * Absent: it does, as the defaults make it.
+   */
+  saveSteps?: number;
+  saveMinutes?: number;
+  maxSteps?: number;
 }
 
 /** What a run must fit in: the device's buffer limits, and the budget the user set (bytes; none when absent or 0). */
@@ -54,13 +68,19 @@ export function estimateMemory(c: ModelConfig, weightBytes: number, r: MemoryRun
   const scores = B * c.numHeads * r.maxLength * r.maxLength;
   const targets = LORA_TARGETS.filter((t) => r.lora.targetModules.includes(t)) as LoraTarget[];
   const loraZ = targets.length * N * r.lora.r;
+  // LoRA dropout (the trainable adapter's, in the training step: layer-context.ts loraUses) keeps each projection's
+  // dropped input [N, in] with the layer's set, and shares the gradient through it and its dropped copy by width.
+  const dropout = (r.lora.dropout ?? 0) > 0;
+  const inWidths = targets.map((t) => targetShape(c, t).inF);
+  const loraXd = dropout ? N * inWidths.reduce((s, w) => s + w, 0) : 0;
+  const loraDxd = dropout ? 2 * N * [...new Set(inWidths)].reduce((s, w) => s + w, 0) : 0;
   // Qwen3's q/k norms keep the projections before the norm and a 1/rms per head (and need dq, dk scratch for them).
   const qkNorm = c.qkNorm ? N * (q + kv + c.numHeads + c.numKvHeads) : 0;
   // Gemma 3's sandwich norms keep the attention and MLP outputs before their norms and a 1/rms row for each.
   const sandwich = c.sandwichNorms ? N * (2 * C + 2) : 0;
-  // Kept per layer: x, h, q, k, v, probs, att, xmid, h2, gate, up, act (+ two rstd rows), and LoRA z.
+  // Kept per layer: x, h, q, k, v, probs, att, xmid, h2, gate, up, act (+ two rstd rows), and LoRA z (and x_d).
   const layerKept = N * (4 * C + 2 * q + 2 * kv + 3 * I + 2) + scores + qkNorm + sandwich;
-  const perLayer = layerKept + loraZ;
+  const perLayer = layerKept + loraZ + loraXd;
   // DPO's and KTO's reference log-probs (and KTO's KL rows) and a validation split run forward-only steps of the same
   // shape: those use one layer's set of buffers for every layer, with the residual in two buffers taking turns
   // (layer-context.ts residual), kept by the pool for the whole run.
@@ -75,15 +95,27 @@ export function estimateMemory(c: ModelConfig, weightBytes: number, r: MemoryRun
   const logits = Math.min(N, logitsChunkRows(c.vocabSize)) * c.vocabSize;
   const qkScratch = c.qkNorm ? N * (q + kv) : 0;
   const sandwichScratch = c.sandwichNorms ? N * C : 0; // the gradient through an output norm
-  const scratch = 3 * scores + N * (3 * C + 3 * I + 2 * q + 2 * kv) + qkScratch + sandwichScratch + logits + N * (C + 8);
+  const scratch = 3 * scores + N * (3 * C + 3 * I + 2 * q + 2 * kv) + qkScratch + sandwichScratch + logits + N * (C + 8) + loraDxd;
   // RoPE cos/sin tables [P, hd/2] (weights.ts), a second pair for Gemma 3's local layers; grown in steps of 1024.
   const ropePositions = Math.max(Math.min(c.maxPositionEmbeddings, INITIAL_ROPE_POSITIONS), Math.ceil(r.maxLength / 1024) * 1024);
   const ropeTables = (c.layers.some((l) => l.localRope) ? 2 : 1) * 2 * ropePositions * (c.headDim / 2);
-  const adapterParams = c.numLayers * targets.reduce((s, t) => s + r.lora.r * (targetShape(c, t).inF + targetShape(c, t).outF), 0);
+  const adapterParams = loraLayout(c, r.lora).size; // every A and B, each 256-byte aligned, in one buffer
   const weights = weightBytes + ropeTables * f;
   const activations = (kept + scratch) * f;
   const adapter = adapterParams * 4 * f; // parameters, gradient, AdamW m and v
-  const total = weights + activations + adapter;
+  // A run checkpoints every saveSteps or saveMinutes (either 0 turns that off), never after its last step.
+  const checkpoints = r.maxSteps !== 1 && ((r.saveSteps ?? 1) > 0 || (r.saveMinutes ?? 1) > 0);
+  const parts = otherBytes(c, {
+    rows: B,
+    length: r.maxLength,
+    lora: r.lora,
+    recompute: r.gradientCheckpointing,
+    forwardOnly: forwardOnlyPasses,
+    adapterParams,
+    checkpoints,
+  });
+  const other = parts.readback + parts.partials + parts.uniforms;
+  const total = weights + activations + adapter + other;
   const buffers: RunBuffer[] = [
     {
       what: `one layer's attention scores [${B} sequences, ${c.numHeads} heads, ${r.maxLength}, ${r.maxLength}]`,
@@ -102,7 +134,7 @@ export function estimateMemory(c: ModelConfig, weightBytes: number, r: MemoryRun
       lower: 'lower LoRA r or target fewer modules',
     },
   ];
-  return { weights, activations, adapter, total, problems: fit ? fitProblems(total, buffers, fit) : [] };
+  return { weights, activations, adapter, other, total, problems: fit ? fitProblems(total, buffers, fit) : [] };
 }
 
 /** One buffer a run allocates whole, and what the user can lower to shrink it. */

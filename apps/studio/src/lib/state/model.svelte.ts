@@ -105,8 +105,11 @@ export class ModelState {
         method,
         batchSize: c.batchSize,
         maxLength: c.maxLength,
-        lora: { r: c.lora.r, targetModules: [...c.lora.targetModules] },
+        lora: { r: c.lora.r, targetModules: [...c.lora.targetModules], dropout: c.lora.dropout },
         gradientCheckpointing: c.gradientCheckpointing,
+        saveSteps: c.saveSteps,
+        saveMinutes: c.saveMinutes,
+        maxSteps: c.maxSteps,
         budgetBytes: trainState.memoryBudgetBytes,
       });
     } catch {
