@@ -254,39 +254,39 @@ describe('train --method sft, every hyper-parameter flag given', () => {
   });
 });
 
+/** DPO on top of the SFT adapter, default LoRA (a different rank and modules from the SFT adapter under it); --out apart. */
+const dpoArgs = [
+  'train',
+  '--method',
+  'dpo',
+  '--model',
+  LLAMA,
+  '--adapter',
+  sftOut,
+  '--data',
+  dpoData,
+  '--max-steps',
+  '2',
+  '--max-length',
+  '32',
+  '--batch-size',
+  '2',
+  '--logging-steps',
+  '1',
+  '--beta',
+  '0.2',
+  '--eval-data',
+  dpoEval,
+  '--eval-strategy',
+  'steps',
+  '--eval-steps',
+  '1',
+];
+
 describe('train --method dpo --adapter <the SFT adapter>', () => {
   let r: CliResult;
   beforeAll(async () => {
-    // Default LoRA (a different rank and modules from the SFT adapter under it).
-    r = await ws.run([
-      'train',
-      '--method',
-      'dpo',
-      '--model',
-      LLAMA,
-      '--adapter',
-      sftOut,
-      '--data',
-      dpoData,
-      '--out',
-      dpoOut,
-      '--max-steps',
-      '2',
-      '--max-length',
-      '32',
-      '--batch-size',
-      '2',
-      '--logging-steps',
-      '1',
-      '--beta',
-      '0.2',
-      '--eval-data',
-      dpoEval,
-      '--eval-strategy',
-      'steps',
-      '--eval-steps',
-      '1',
-    ]);
+    r = await ws.run([...dpoArgs, '--out', dpoOut]);
   });
 
   it('exits 0 and writes a PEFT adapter', () => {
@@ -353,6 +353,48 @@ describe('train --method dpo --adapter <the SFT adapter>', () => {
     // Policy log-probs: base + SFT + DPO either way (the stacked B columns are rounded once to float32).
     expect(b['logps/chosen']).toBeCloseTo(a['logps/chosen'], 3);
     expect(b['logps/rejected']).toBeCloseTo(a['logps/rejected'], 3);
+  });
+});
+
+describe('train --runtime dawn: the same DPO run in this Node process on Dawn, no browser', () => {
+  const dawnOut = ws.path('dpo-adapter-dawn');
+  let r: CliResult;
+  beforeAll(async () => {
+    r = await ws.run([...dpoArgs, '--out', dawnOut, '--runtime', 'dawn', '--json']);
+  });
+
+  it('exits 0 and writes the same files, the stacked adapter among them', () => {
+    expectOk(r);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'completed', out: dawnOut });
+    const files = (dir: string) =>
+      [
+        'adapter_model.safetensors',
+        'adapter_config.json',
+        'training_config.json',
+        'metrics.jsonl',
+        'README.md',
+        'stacked/adapter_model.safetensors',
+      ].filter((f) => existsSync(join(dir, f)));
+    expect(files(dawnOut)).toEqual(files(dpoOut));
+    expect(readJson(join(dawnOut, 'adapter_config.json'))).toEqual(readJson(join(dpoOut, 'adapter_config.json')));
+  });
+
+  it("the browser run's numbers: the same WGSL on the same SwiftShader, through another build of Dawn", () => {
+    const [dawn, browser] = [readJsonl(join(dawnOut, 'metrics.jsonl')), readJsonl(join(dpoOut, 'metrics.jsonl'))];
+    expect(dawn.map((m) => Object.keys(m).sort())).toEqual(browser.map((m) => Object.keys(m).sort()));
+    for (const [i, m] of dawn.entries())
+      for (const [k, v] of Object.entries(m)) expect(v, `metrics line ${i + 1} ${k}`).toBeCloseTo(browser[i][k] as number, 6);
+    for (const sub of ['', 'stacked']) {
+      const [a, b] = [
+        readSafetensors(join(dawnOut, sub, 'adapter_model.safetensors')),
+        readSafetensors(join(dpoOut, sub, 'adapter_model.safetensors')),
+      ];
+      expect(Object.keys(a.header).sort()).toEqual(Object.keys(b.header).sort());
+      for (const name of Object.keys(b.header)) {
+        const [x, y] = [a.f32(name), b.f32(name)];
+        for (let j = 0; j < y.length; j++) expect(x[j], `${sub}/${name}[${j}]`).toBeCloseTo(y[j], 6);
+      }
+    }
   });
 });
 

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { integerOption, numberOption, parseCommandArgs, UsageError } from './args.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { integerOption, numberOption, parseCommandArgs, runtimeOption, UsageError } from './args.ts';
 
 describe('parseCommandArgs', () => {
   it('parses known options', () => {
@@ -47,5 +47,23 @@ describe('flags mean what they say', () => {
   it('a count must be a whole number', () => {
     expect(integerOption('batch-size', '4', 8, 1)).toBe(4);
     expect(() => integerOption('batch-size', '2.5', 8, 1)).toThrow('--batch-size must be a whole number (got 2.5)');
+  });
+});
+
+describe('runtimeOption', () => {
+  afterEach(() => vi.unstubAllEnvs());
+
+  it('--runtime, else $WEBTUNE_RUNTIME, else the browser', () => {
+    vi.stubEnv('WEBTUNE_RUNTIME', 'dawn');
+    expect(runtimeOption(undefined)).toBe('dawn');
+    expect(runtimeOption('browser')).toBe('browser');
+    vi.stubEnv('WEBTUNE_RUNTIME', undefined);
+    expect(runtimeOption(undefined)).toBe('browser');
+  });
+
+  it('names where a bad value came from', () => {
+    expect(() => runtimeOption('node')).toThrow(new UsageError('--runtime must be browser or dawn (got "node")'));
+    vi.stubEnv('WEBTUNE_RUNTIME', 'chrome');
+    expect(() => runtimeOption(undefined)).toThrow(new UsageError('WEBTUNE_RUNTIME must be browser or dawn (got "chrome")'));
   });
 });

@@ -91,3 +91,21 @@ export function gpuOption(raw: string | undefined): GpuChoice {
     throw new UsageError((err as Error).message);
   }
 }
+
+/** Where the trainer runs: a page in headless Chromium, or this Node process on Dawn (engine.ts). */
+export const RUNTIMES = ['browser', 'dawn'] as const;
+export type Runtime = (typeof RUNTIMES)[number];
+
+/** `--runtime` (or $WEBTUNE_RUNTIME), browser by default. */
+export function runtimeOption(raw: string | undefined): Runtime {
+  const value = raw ?? process.env.WEBTUNE_RUNTIME ?? 'browser';
+  const runtime = RUNTIMES.find((r) => r === value);
+  if (runtime) return runtime;
+  throw new UsageError(`${raw === undefined ? 'WEBTUNE_RUNTIME' : '--runtime'} must be ${RUNTIMES.join(' or ')} (got "${value}")`);
+}
+
+/** The help lines of the model commands' --runtime and --gpu. */
+export const RUNTIME_HELP = `  --runtime browser|dawn         where the trainer runs: headless Chromium (default), or this Node process on Dawn
+                                 (the webgpu package, no browser: for a GPU server without one, and less memory;
+                                 adapters and checkpoints last only as long as the command; $WEBTUNE_RUNTIME)
+  --gpu auto|hardware|swiftshader`;

@@ -1,15 +1,13 @@
-// Node's handle on the trainer: headless Chromium hosting the worker page, with local folders
-// (the model, adapters) served read-only on loopback, and every TrainerService method callable.
+// Node's handle on the trainer: the TrainerService in a page of headless Chromium (browser-host.ts, the default) or in
+// this process on Dawn (dawn-host.ts), with local folders (the model, adapters) served read-only on loopback, and every
+// TrainerService method callable the same way on either.
 import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { type GpuChoice, type GpuSession, openGpuSession, PageCalls, PageError } from '@webtune/harness';
+import { type GpuChoice, PageError } from '@webtune/harness';
 import type { TrainerApi, TrainerHandlers } from '@webtune/trainer';
-import { handleSignals } from './interrupt.ts';
-import { localMounts } from './mount.ts';
-import { CLI_PAGE, cliPageBundle, PAGE_CACHE } from './page-bundle.ts';
-import { gpuFault, pageFault } from './test-faults.ts';
-import { fromWire, toWire, type WireEvent } from './wire.ts';
+import type { Runtime } from './args.ts';
+import { openBrowserHost } from './browser-host.ts';
 
 type Methods = {
   [K in keyof TrainerApi]: TrainerApi[K] extends (...a: infer A) => infer R ? { args: A; result: Awaited<R> } : never;
@@ -22,106 +20,78 @@ export function profileDir(): string {
   return dir;
 }
 
-/**
- * Whether the CLI page's script ran: it marks itself ready as its last statement, and a module script runs before the
- * page's load event, so the short wait is only a margin.
- */
-const pageStarted = (session: GpuSession) =>
-  session.page
-    .waitForFunction(() => window.__webtuneReady === true, { timeout: 2_000 })
-    .then(() => true)
-    .catch(() => false);
+/** What the trainer sends besides a call's result: to the running call's callback, or to one of init's handlers. */
+export interface HostEvent {
+  channel: 'callback' | 'onDeviceLost' | 'onGpuError' | 'onProgress';
+  args: unknown[];
+}
 
-/**
- * The page loaded, with its script run: the built page's files are local (page-bundle.ts), so a script that did not
- * run is retried once (a request that failed on a busy machine) before the command gives up with what to look at.
- */
-async function startPage(session: GpuSession): Promise<void> {
-  if (await pageStarted(session)) return;
-  await session.page.reload({ waitUntil: 'load' });
-  if (await pageStarted(session)) return;
-  throw new Error(
-    "the trainer's page did not start: its script failed to load twice (see the page's errors above, or run with --verbose). " +
-      `If the page's build in ${PAGE_CACHE} looks damaged, delete that folder and run the command again.`,
-  );
+export interface HostOptions {
+  gpu: GpuChoice;
+  /** Name -> local folder, served at /__local/<name>/ (mount.ts). */
+  mounts: Record<string, string>;
+  verbose?: boolean;
+  /** Where the host sends the trainer's events; what it returns is what the trainer awaits. */
+  dispatch: (event: HostEvent) => unknown;
+}
+
+/** Where the trainer runs. */
+export interface TrainerHost {
+  /** The origin the mounted folders are served from, with a trailing slash. */
+  readonly serverUrl: string;
+  /** Runs `method(...args)`, with a last callback argument when `withCallback`; the trainer's errors reject as PageError. */
+  run(method: keyof TrainerApi, args: unknown[], withCallback: boolean): Promise<unknown>;
+  close(): Promise<void>;
 }
 
 export class Engine {
   private onEvent: ((...payload: unknown[]) => unknown) | undefined;
   private handlers: TrainerHandlers = {};
+  private host!: TrainerHost;
 
   private constructor(
-    private readonly session: GpuSession,
     private readonly mounts: Record<string, string>,
-    private readonly calls: PageCalls,
+    /** Where the trainer runs: on Dawn its adapters and checkpoints last only as long as the command. */
+    readonly runtime: Runtime,
   ) {}
 
   /** `mounts`: name -> local folder, served at `${localUrl(name)}`. */
   static async open(options: {
+    runtime?: Runtime;
     gpu: GpuChoice;
     mounts?: Record<string, string>;
     verbose?: boolean;
     persistent?: boolean;
   }): Promise<Engine> {
-    const mounts = options.mounts ?? {};
-    // The page built once per change of its sources, served as files: no vite in this process (page-bundle.ts). The
-    // note is for a person waiting at a terminal; scripts and tests reading stderr get the command's lines only.
-    const bundle = await cliPageBundle({
-      onBuild: process.stderr.isTTY
-        ? () => process.stderr.write("webtune: building the CLI's page (once after its sources change)\n")
-        : undefined,
-    });
-    const open = (userDataDir?: string) =>
-      openGpuSession({
-        path: CLI_PAGE,
-        gpu: options.gpu,
-        staticDir: bundle.dir,
-        handlers: [localMounts(mounts), ...gpuFault(bundle), ...pageFault(bundle)],
-        userDataDir,
-        verbose: options.verbose,
-        ownSignals: true, // interrupt.ts: Ctrl-C stops a run cleanly
-        stableOrigin: userDataDir !== undefined, // the profile's adapters and checkpoints, whatever the port
-      });
-    let session: GpuSession;
-    try {
-      session = await open(options.persistent === false ? undefined : profileDir());
-    } catch (err) {
-      // Another webtune run holds the profile: carry on with a throwaway one.
-      if (!/already running|lock|SingletonLock/i.test(String(err))) throw err;
-      process.stderr.write('webtune: the shared browser profile is in use; using a temporary one (nothing cached this run)\n');
-      session = await open(undefined);
-    }
-    handleSignals(() => session.kill());
-    try {
-      const engine = new Engine(session, mounts, await PageCalls.attach(session.page));
-      await session.page.exposeFunction('__webtuneEvent', (event: WireEvent) => engine.dispatch(event));
-      await startPage(session);
-      return engine;
-    } catch (err) {
-      handleSignals(undefined);
-      await session.close();
-      throw err;
-    }
+    const runtime = options.runtime ?? 'browser';
+    const engine = new Engine(options.mounts ?? {}, runtime);
+    const hostOptions: HostOptions = {
+      gpu: options.gpu,
+      mounts: engine.mounts,
+      verbose: options.verbose,
+      dispatch: (e) => engine.dispatch(e),
+    };
+    // Dawn's host is loaded only when asked for: it installs an IndexedDB and an import hook in this process.
+    engine.host =
+      runtime === 'dawn'
+        ? await (await import('./dawn-host.ts')).openDawnHost(hostOptions)
+        : await openBrowserHost(hostOptions, options.persistent === false ? undefined : profileDir());
+    return engine;
   }
 
-  get adapter() {
-    return this.session.adapter;
-  }
-
-  /** Base URL of a mounted folder, as the page sees it. */
+  /** Base URL of a mounted folder, as the trainer sees it. */
   localUrl(name: string): string {
     if (!(name in this.mounts)) throw new Error(`no folder mounted as ${name}`);
-    return new URL(`__local/${name}/`, this.session.server.url).href;
+    return new URL(`__local/${name}/`, this.host.serverUrl).href;
   }
 
   /**
-   * What the page sent besides a result: to the running call's callback, or to init's handlers. What the callback
-   * returns (a promise) is what the page's call awaits, so a callback's failure reaches the trainer.
+   * What the trainer sent besides a result: to the running call's callback, or to init's handlers. What the callback
+   * returns (a promise) is what the trainer's call awaits, so a callback's failure reaches the trainer.
    */
-  private dispatch(event: WireEvent): unknown {
-    const args = fromWire(event.args) as unknown[];
+  private dispatch(event: HostEvent): unknown {
     const to = event.channel === 'callback' ? this.onEvent : this.handlers[event.channel];
-    return (to as ((...a: unknown[]) => unknown) | undefined)?.(...args);
+    return (to as ((...a: unknown[]) => unknown) | undefined)?.(...event.args);
   }
 
   /** The user gave folders, not our loopback URLs: name their files by path in messages. */
@@ -134,7 +104,7 @@ export class Engine {
   /** Opens the trainer (its GPU and store); `handlers` get what the worker reports outside any call's result. */
   async init(handlers: TrainerHandlers = {}): Promise<Methods['init']['result']> {
     this.handlers = handlers;
-    return this.call('init'); // the page passes its own handlers, which forward here
+    return this.call('init'); // the host passes its own handlers, which forward here
   }
 
   async call<K extends keyof Methods>(method: K, ...args: Methods[K]['args']): Promise<Methods[K]['result']> {
@@ -151,14 +121,10 @@ export class Engine {
     }
   }
 
-  /**
-   * Runs the method in the page through PageCalls, which waits for its result to be sent back rather than inside one
-   * DevTools request: a request is bounded by puppeteer's protocol timeout, and a training run on a real model is not.
-   * The page's errors name the user's folders by path.
-   */
+  /** Runs the method on the host; the trainer's errors name the user's folders by path. */
   private async run(method: keyof TrainerApi, args: unknown[], withCallback: boolean): Promise<unknown> {
     try {
-      return fromWire(await this.calls.call('__webtuneCall', method, toWire(args), withCallback));
+      return await this.host.run(method, args, withCallback);
     } catch (err) {
       if (!(err instanceof PageError)) throw err;
       throw new PageError(this.localPaths(err.message), err.pageName, err.pageStack);
@@ -166,7 +132,6 @@ export class Engine {
   }
 
   async close(): Promise<void> {
-    handleSignals(undefined);
-    await this.session.close();
+    await this.host.close();
   }
 }

@@ -184,6 +184,18 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
       expect: ['--label-smoothing applies to --loss-type sigmoid only; hinge ignores it'],
     },
     {
+      name: '--resume with --runtime dawn (its checkpoints end with the command)',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--resume', '--runtime', 'dawn'],
+      expect: [
+        '--resume goes on from a checkpoint in the browser profile: with --runtime dawn checkpoints end with the command; resume with --runtime browser',
+      ],
+    },
+    {
+      name: 'an unknown --runtime',
+      args: ['generate', '--model', LLAMA, '--prompt', 'Hi', '--runtime', 'node'],
+      expect: ['--runtime must be browser or dawn (got "node")'],
+    },
+    {
       name: '--overwrite with --resume',
       args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--overwrite', '--resume'],
       expect: ['--overwrite starts over and --resume goes on: give one of them'],

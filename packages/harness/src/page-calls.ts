@@ -35,7 +35,8 @@ export class PageError extends Error {
 // JavaScript's own errors (a bug, not a refused input) keep their class name in the message.
 const BUILTIN_ERRORS = new Set(['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError', 'EvalError', 'URIError']);
 
-function pageError({ name, message, stack }: { name: string; message: string; stack: string }): PageError {
+/** The trainer's error as the CLI reports it: its message (a builtin error's class name before it), class and stack. */
+export function pageError({ name, message, stack }: { name: string; message: string; stack: string }): PageError {
   const text = !message ? name || 'unknown error in the page' : BUILTIN_ERRORS.has(name) ? `${name}: ${message}` : message;
   return new PageError(text, name, stack);
 }

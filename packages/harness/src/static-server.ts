@@ -55,12 +55,16 @@ function serveFile(req: IncomingMessage, res: ServerResponse, root: string): voi
   else createReadStream(file).pipe(res);
 }
 
-/** Serve `root`'s files on 127.0.0.1 (a free port unless `port` is given), each request offered to `handlers` first. */
-export async function startStaticServer(root: string, handlers: RequestHandler[] = [], port = 0): Promise<StaticServer> {
+/**
+ * Serve `root`'s files on 127.0.0.1 (a free port unless `port` is given), each request offered to `handlers` first;
+ * with `root` null, the handlers alone (what none answers is a 404).
+ */
+export async function startStaticServer(root: string | null, handlers: RequestHandler[] = [], port = 0): Promise<StaticServer> {
   const server = createServer((req, res) => {
     try {
       for (const handle of handlers) if (handle(req, res)) return;
-      serveFile(req, res, root);
+      if (root === null) res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`${req.url} is not served here`);
+      else serveFile(req, res, root);
     } catch (err) {
       // A request this server cannot answer must not end the command (node:http would throw it out of the process).
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });

@@ -16,7 +16,7 @@ import {
   summariseAb,
   writePairs,
 } from '@webtune/trainer';
-import { parseCommandArgs, UsageError } from '../args.ts';
+import { parseCommandArgs, RUNTIME_HELP, UsageError } from '../args.ts';
 import { OutputFolder } from '../out-dir.ts';
 import { checked, readInputFile, SAMPLING_FLAGS, SAMPLING_HELP, samplingOptions } from './pairs-files.ts';
 import { adapterArg, importAdapterArg, modelArg, openWithModel } from './shared.ts';
@@ -34,7 +34,7 @@ prompts as DPO pairs (pairs.jsonl + pairs.provenance.jsonl).
   --first, --second      a PEFT folder each (for DPO trained on an SFT adapter, its <out>/stacked), or "base"
   --first-name, --second-name   how the summary names them (default: the folder names)
 ${SAMPLING_HELP.replace('DEFAULT_T', '0: greedy; above 0, both models get the same seed per prompt')}
-  --gpu auto|hardware|swiftshader
+${RUNTIME_HELP}
   --verbose              forward the page's console`;
 
 const RUN_FILE = 'ab-run.json';
@@ -60,6 +60,7 @@ export async function run(argv: string[]): Promise<number> {
     verdicts: { type: 'string' },
     ties: { type: 'string' },
     gpu: { type: 'string' },
+    runtime: { type: 'string' },
     verbose: { type: 'boolean' },
   });
   if (values.run !== undefined) return summarise(values);

@@ -7,9 +7,7 @@ import { webtuneTrainer } from '@webtune/trainer/vite';
 import { createServer } from 'vite';
 import type { BenchRequest, BenchRow } from '../../../../packages/kernels/bench/rows.ts';
 import type { TrainingBenchRequest, TrainingBenchRow } from '../../../../packages/trainer/bench/training.bench.ts';
-
-export const RUNTIMES = ['browser', 'dawn'] as const;
-export type BenchRuntime = (typeof RUNTIMES)[number];
+import type { Runtime } from '../args.ts';
 
 /** Why the peer libraries have no rows on Dawn: the bench loads them in the browser page only. */
 export const PEERS_ON_DAWN =
@@ -75,7 +73,7 @@ async function inPage<K extends BenchFunction>(
 }
 
 export async function kernelBench(
-  runtime: BenchRuntime,
+  runtime: Runtime,
   gpu: GpuChoice,
   request: BenchRequest,
   onAdapter: OnAdapter,
@@ -88,7 +86,7 @@ export async function kernelBench(
 }
 
 export async function trainingBench(
-  runtime: BenchRuntime,
+  runtime: Runtime,
   gpu: GpuChoice,
   request: TrainingBenchRequest,
   onAdapter: OnAdapter,

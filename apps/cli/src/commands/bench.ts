@@ -7,9 +7,9 @@ import { type AdapterReport, describeAdapter, REPO_ROOT } from '@webtune/harness
 import { type BenchRequest, type BenchRow, meets, type Target } from '../../../../packages/kernels/bench/rows.ts';
 import type { TrainingBenchRow } from '../../../../packages/trainer/bench/training.bench.ts';
 import realShapes from '../../../../scripts/real-shapes/configs.json';
-import { gpuOption, numberOption, parseCommandArgs, UsageError } from '../args.ts';
+import { gpuOption, numberOption, parseCommandArgs, runtimeOption, UsageError } from '../args.ts';
 import { formatNumber, formatTable } from '../table.ts';
-import { type BenchRuntime, kernelBench, RUNTIMES, trainingBench } from './bench-hosts.ts';
+import { kernelBench, trainingBench } from './bench-hosts.ts';
 
 /** The released models' shapes the training bench can build (shared with scripts/real-shapes/make_checkpoint.py). */
 const REAL_SHAPES: Record<string, unknown> = realShapes;
@@ -144,8 +144,7 @@ export async function run(argv: string[]): Promise<number> {
     model: { type: 'string' },
     runtime: { type: 'string' },
   });
-  const runtime = (values.runtime ?? 'browser') as BenchRuntime;
-  if (!RUNTIMES.includes(runtime)) throw new UsageError(`--runtime must be ${RUNTIMES.join(' or ')} (got "${values.runtime}")`);
+  const runtime = runtimeOption(values.runtime);
   const model = values.model;
   if (model !== undefined && !(model in REAL_SHAPES))
     throw new UsageError(`--model must be one of ${Object.keys(REAL_SHAPES).join(', ')} (got "${model}")`);

@@ -1,7 +1,7 @@
 // `pnpm cli candidates`: K answers per prompt from the model (base, or base + adapter), sampled with a temperature and
 // a seed per candidate, written as candidates JSONL for a judge (a person, a script, an LLM) to score.
 import { type CandidateSet, candidateSeeds, checkCandidateCount, readPromptsFile, writeCandidates } from '@webtune/trainer';
-import { integerOption, parseCommandArgs, UsageError } from '../args.ts';
+import { integerOption, parseCommandArgs, RUNTIME_HELP, UsageError } from '../args.ts';
 import { OutputFolder } from '../out-dir.ts';
 import { checked, readInputFile, SAMPLING_FLAGS, SAMPLING_HELP, samplingOptions } from './pairs-files.ts';
 import { adapterArg, importAdapterArg, modelArg, openWithModel } from './shared.ts';
@@ -17,7 +17,7 @@ Writes <out>/candidates.jsonl: one line per prompt, {"id","prompt","candidates",
   --adapter <dir>        a PEFT folder (e.g. your SFT adapter); without it, the base model answers
   --k K                  candidates per prompt, 2 to 4 (default 2)
 ${SAMPLING_HELP.replace('DEFAULT_T', '0.8')}
-  --gpu auto|hardware|swiftshader
+${RUNTIME_HELP}
   --verbose              forward the page's console`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -29,6 +29,7 @@ export async function run(argv: string[]): Promise<number> {
     k: { type: 'string' },
     ...SAMPLING_FLAGS,
     gpu: { type: 'string' },
+    runtime: { type: 'string' },
     verbose: { type: 'boolean' },
   });
   const k = integerOption('k', values.k, 2, 0, 100);

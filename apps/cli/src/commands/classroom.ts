@@ -28,7 +28,7 @@ import {
   totalSteps,
   writeKtoRows,
 } from '@webtune/trainer';
-import { integerOption, parseCommandArgs, UsageError } from '../args.ts';
+import { integerOption, parseCommandArgs, RUNTIME_HELP, UsageError } from '../args.ts';
 import type { Engine } from '../engine.ts';
 import type { ProgressPrinter } from '../progress.ts';
 import { formatDuration } from '../progress.ts';
@@ -89,7 +89,7 @@ the reward accuracy before and after DPO, with the steps and the time each stage
                      with --full the whole recipe against the shipped adapters (minutes)
   --ship DIR         train the preset, stopping each stage's run after ${SNAPSHOT_STEPS.sft} steps for a snapshot and resuming it, and
                      write the adapters, the snapshots and shipped.json (scripts/demo/ship-adapters.sh)
-  --gpu auto|hardware|swiftshader
+${RUNTIME_HELP}
   --verbose          forward the page's console
 
 ${judgingHelp}`;
@@ -244,6 +244,7 @@ export async function run(argv: string[]): Promise<number> {
     full: { type: 'boolean' },
     ship: { type: 'string' },
     gpu: { type: 'string' },
+    runtime: { type: 'string' },
     verbose: { type: 'boolean' },
   });
   const steps = (flag: 'sft-steps' | 'dpo-steps') => {
@@ -277,7 +278,10 @@ export async function run(argv: string[]): Promise<number> {
   const shipped = preset && (mode === 'use' || mode === 'verify') ? await checkShipped(files, preset) : null;
 
   const t0 = performance.now();
-  const { engine, progress, model } = await openWithModel(modelArg(files.modelDir), values as { gpu?: string; verbose?: boolean });
+  const { engine, progress, model } = await openWithModel(
+    modelArg(files.modelDir),
+    values as { gpu?: string; runtime?: string; verbose?: boolean },
+  );
   const generator: LessonEngine = { generate: (request) => engine.call('generate', request) };
   try {
     const opened = { engine, progress, modelConfig };

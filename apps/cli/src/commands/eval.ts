@@ -1,6 +1,6 @@
 // `pnpm cli eval`: TRL's evaluation metrics of an adapter (stack) on a dataset, as one JSON object.
 import { defaultConfig, HYPER_PARAMS, setFromText, validateConfig } from '@webtune/trainer';
-import { integerOption, type OptionSpec, parseCommandArgs, UsageError } from '../args.ts';
+import { integerOption, type OptionSpec, parseCommandArgs, RUNTIME_HELP, UsageError } from '../args.ts';
 import {
   adapterArg,
   importAdapterArg,
@@ -26,7 +26,9 @@ ORPO: loss, nll_loss, log_odds_ratio, log_odds_chosen, rewards/* and logps/* (le
 same without the log odds. No reference: the model + --ref-adapter (if any) + --adapter is evaluated.
 Prints one JSON object on stdout (use \`pnpm -s cli\` to keep pnpm's banner off stdout).
 method settings (as train's; each only with its methods):
-${OBJECTIVE_PARAMS.map((p) => `  --${p.flag.padEnd(22)} (${p.only?.join('/')}) ${p.help}`).join('\n')}`;
+${OBJECTIVE_PARAMS.map((p) => `  --${p.flag.padEnd(22)} (${p.only?.join('/')}) ${p.help}`).join('\n')}
+
+${RUNTIME_HELP}`;
 
 export async function run(argv: string[]): Promise<number> {
   const options: OptionSpec = {
@@ -39,6 +41,7 @@ export async function run(argv: string[]): Promise<number> {
     'batch-size': { type: 'string' },
     json: { type: 'boolean' },
     gpu: { type: 'string' },
+    runtime: { type: 'string' },
     verbose: { type: 'boolean' },
   };
   for (const p of OBJECTIVE_PARAMS) options[p.flag] = { type: 'string' };
@@ -60,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
   const refAdapter = adapterArg(values['ref-adapter'] as string | undefined, 'ref-adapter');
   const adapter = adapterArg(values.adapter as string | undefined, 'adapter');
   const data = readDataFile(values.data as string | undefined);
-  const { engine, progress } = await openWithModel(model, values as { gpu?: string; verbose?: boolean });
+  const { engine, progress } = await openWithModel(model, values as { gpu?: string; runtime?: string; verbose?: boolean });
   try {
     const refAdapterId = refAdapter ? await importAdapterArg(engine, refAdapter) : null;
     // The adapter sits on top of the reference adapter: its stack is [ref, adapter].

@@ -10,7 +10,7 @@ import {
   type ModelExportRequest,
   type TrainConfig,
 } from '@webtune/trainer';
-import { parseCommandArgs, UsageError } from '../args.ts';
+import { parseCommandArgs, RUNTIME_HELP, UsageError } from '../args.ts';
 import type { AdapterFiles } from '../model-arg.ts';
 import { OutputFile, OutputFolder } from '../out-dir.ts';
 import { adapterArg, importAdapterArg, loadData, modelArg, openWithModel, readDataFile, streamExport } from './shared.ts';
@@ -36,7 +36,7 @@ is one stored ZIP of the export's files, under a folder of its name (bundle.zip 
   --unstacked                   peft: an adapter trained on top of another alone, not stacked with it
   --data FILE                   trl-run: the JSONL dataset, written into the folder as the run read it
   --overwrite                   replace <out> if it holds files
-  --gpu auto|hardware|swiftshader
+${RUNTIME_HELP}
   --verbose                     forward the page's console`;
 
 const DTYPES: Record<string, ExportDType> = { f32: 'F32', f16: 'F16', bf16: 'BF16', q8_0: 'Q8_0' };
@@ -86,6 +86,7 @@ export async function run(argv: string[]): Promise<number> {
     data: { type: 'string' },
     overwrite: { type: 'boolean' },
     gpu: { type: 'string' },
+    runtime: { type: 'string' },
     verbose: { type: 'boolean' },
   });
   const format = values.format as ExportFormat | undefined;

@@ -1,11 +1,13 @@
 // `pnpm cli generate`: the model's answer to a prompt, with an adapter or without.
-import { integerOption, numberOption, parseCommandArgs, UsageError } from '../args.ts';
+import { integerOption, numberOption, parseCommandArgs, RUNTIME_HELP, UsageError } from '../args.ts';
 import { adapterArg, importAdapterArg, modelArg, openWithModel } from './shared.ts';
 
 export const help = `pnpm cli generate --model <dir|hub-id> --prompt <text> [--adapter <dir>] [--chat] [--max-new-tokens N] [--temperature T] [--top-p P] [--seed S]
 
 Generate with a KV cache until EOS or --max-new-tokens (default 64). --temperature 0 (default) is greedy.
---chat renders the prompt as a user message through the tokenizer's chat template.`;
+--chat renders the prompt as a user message through the tokenizer's chat template.
+
+${RUNTIME_HELP}`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('generate', argv, {
@@ -18,6 +20,7 @@ export async function run(argv: string[]): Promise<number> {
     'top-p': { type: 'string' },
     seed: { type: 'string' },
     gpu: { type: 'string' },
+    runtime: { type: 'string' },
     verbose: { type: 'boolean' },
   });
   if (values.prompt === undefined) throw new UsageError('--prompt is required');

@@ -18,7 +18,7 @@ import {
   type TrainMethod,
   unusedWeightsWarning,
 } from '@webtune/trainer';
-import { gpuOption, UsageError } from '../args.ts';
+import { gpuOption, runtimeOption, UsageError } from '../args.ts';
 import { Engine } from '../engine.ts';
 import { type AdapterFiles, type ModelArg, readAdapterDir, readDataFile } from '../model-arg.ts';
 import type { OutputFolder } from '../out-dir.ts';
@@ -35,10 +35,15 @@ export interface Opened {
 /** `beforeModel` runs once the trainer is up, before the model loads: checks that need the profile (train's resume). */
 export async function openWithModel(
   arg: ModelArg,
-  values: { gpu?: string; verbose?: boolean },
+  values: { gpu?: string; runtime?: string; verbose?: boolean },
   beforeModel?: (engine: Engine, progress: ProgressPrinter) => Promise<void>,
 ): Promise<Opened> {
-  const engine = await Engine.open({ gpu: gpuOption(values.gpu), mounts: arg.mounts, verbose: values.verbose });
+  const engine = await Engine.open({
+    runtime: runtimeOption(values.runtime),
+    gpu: gpuOption(values.gpu),
+    mounts: arg.mounts,
+    verbose: values.verbose,
+  });
   const progress = new ProgressPrinter();
   try {
     const device = await engine.init({ onProgress: (p) => progress.download(p.file, p.loaded, p.total, p.cached) });

@@ -10,7 +10,7 @@ import {
   type TrainResult,
   validateConfig,
 } from '@webtune/trainer';
-import { numberOption, type OptionSpec, parseCommandArgs, UsageError } from '../args.ts';
+import { numberOption, type OptionSpec, parseCommandArgs, RUNTIME_HELP, runtimeOption, UsageError } from '../args.ts';
 import { profileDir } from '../engine.ts';
 import { exitCodeFor, stopGracefully, stopSignal } from '../interrupt.ts';
 import { OutputFolder } from '../out-dir.ts';
@@ -48,7 +48,8 @@ and <out>/stacked/ one exact adapter of rank r1+r2 that applies both to the base
 
 <out> is written whole at the end (or on Ctrl-C, with the steps done), never mixed with an earlier run's files.
 Checkpoints go to the browser profile every --save-steps steps or --save-minutes minutes; the same command run
-again after an interruption (Ctrl-C, a kill, a crash) resumes from the newest one.
+again after an interruption (Ctrl-C, a kill, a crash) resumes from the newest one. (With --runtime dawn they are
+kept in memory and end with the command: Ctrl-C still writes the steps done, but nothing resumes.)
 
 Evaluation: --val-size holds out rows of --data (drawn with --seed, their lines written to training_config.json's
 eval_dataset), or --eval-data names a file of its own; --eval-strategy steps|epoch measures them with the method's
@@ -61,7 +62,7 @@ TRL metrics, written to metrics.jsonl as their own lines (eval_loss, eval_reward
   --resume                       insist on resuming: fail if <out> has no interrupted run to go on from
   --memory-budget-gib N          refuse to start a run whose GPU memory estimate is over N GiB (it is also refused
                                  when one of its buffers is past the GPU's maxBufferSize or maxStorageBufferBindingSize)
-  --gpu auto|hardware|swiftshader
+${RUNTIME_HELP}
   --json                         at the end, one JSON object on stdout: status, message, the log records and the
                                  run's GPU use (peak GPU bytes by kind; dispatches, submits and host reads of one
                                  optimizer step, each the median over the steps); use \`pnpm -s cli\` to keep pnpm's banner off stdout
@@ -79,6 +80,7 @@ export async function run(argv: string[]): Promise<number> {
     'eval-data': { type: 'string' },
     name: { type: 'string' },
     gpu: { type: 'string' },
+    runtime: { type: 'string' },
     verbose: { type: 'boolean' },
     json: { type: 'boolean' },
     overwrite: { type: 'boolean' },
@@ -110,6 +112,11 @@ export async function run(argv: string[]): Promise<number> {
   const overwrite = values.overwrite === true;
   const resume = values.resume === true;
   if (overwrite && resume) throw new UsageError('--overwrite starts over and --resume goes on: give one of them');
+  const runtime = runtimeOption(values.runtime as string | undefined);
+  if (resume && runtime === 'dawn')
+    throw new UsageError(
+      '--resume goes on from a checkpoint in the browser profile: with --runtime dawn checkpoints end with the command; resume with --runtime browser',
+    );
   const out = OutputFolder.check(values.out as string);
   // Every file argument is read before Chromium starts: a typo costs a second, not a model load.
   const model = modelArg(values.model as string | undefined);
@@ -119,9 +126,13 @@ export async function run(argv: string[]): Promise<number> {
   const evalProblem = evalDataProblem(config, data.file, evalData?.file ?? null);
   if (evalProblem) throw new UsageError(evalProblem);
   let resumeRunId: string | undefined;
-  const { engine, progress } = await openWithModel(model, values as { gpu?: string; verbose?: boolean }, async (engine, progress) => {
-    resumeRunId = await findRunToResume(engine, progress, out, config, { overwrite, resume, profile: profileDir() });
-  });
+  const { engine, progress } = await openWithModel(
+    model,
+    values as { gpu?: string; runtime?: string; verbose?: boolean },
+    async (engine, progress) => {
+      resumeRunId = await findRunToResume(engine, progress, out, config, { overwrite, resume, profile: profileDir() });
+    },
+  );
   let result: TrainResult;
   // Ctrl-C (or SIGTERM) once: the run ends after its current micro-batch with a checkpoint, and what it trained is
   // written; twice: everything ends at once (interrupt.ts).
@@ -173,7 +184,10 @@ export async function run(argv: string[]): Promise<number> {
   if (result.status === 'cancelled' && signal) {
     process.stderr.write(
       result.adapterId
-        ? `webtune train: stopped by ${signal}: ${result.message}; wrote ${out.path} with the adapter of the steps done, and saved a checkpoint: the same command resumes the run\n`
+        ? `webtune train: stopped by ${signal}: ${result.message}; wrote ${out.path} with the adapter of the steps done` +
+            (engine.runtime === 'dawn'
+              ? ' (with --runtime dawn no checkpoint outlives the command)\n'
+              : ', and saved a checkpoint: the same command resumes the run\n')
         : `webtune train: stopped by ${signal} before the first step ended: nothing written\n`,
     );
     return exitCodeFor(signal);
