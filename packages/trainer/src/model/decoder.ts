@@ -136,7 +136,7 @@ async function build(
   const logprobs = pool.get('logprobs', [N]);
   const lse = pool.get('lse', [N]);
   const L = config.numLayers;
-  const x = (l: number) => residual(pool, opts.train, l, N, C);
+  const x = (l: number) => residual(pool, opts.train, l, N, config);
   const hf = pool.get('hf', [N, C]);
   const rstdf = pool.get('rstdf', [N]);
 

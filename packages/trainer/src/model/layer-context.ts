@@ -116,11 +116,15 @@ export async function projectBackward(
 }
 
 /**
- * The residual stream entering layer l: kept per layer for the backward when training; otherwise
- * two buffers used alternately (layer l reads one and writes the other).
+ * The residual stream entering layer l (l = numLayers: the final norm's input): kept per layer for the backward when
+ * training, as slots of one buffer (ActivationPool.slots says why); otherwise two buffers used alternately (layer l reads
+ * one and writes the other).
  */
-export function residual(pool: ActivationPool, train: boolean, l: number, N: number, C: number): Tensor {
-  return pool.get(train ? `L${l}.x` : l % 2 === 0 ? 'x_even' : 'x_odd', [N, C]);
+export function residual(pool: ActivationPool, train: boolean, l: number, N: number, config: ModelConfig): Tensor {
+  const C = config.hiddenSize;
+  if (!train) return pool.get(l % 2 === 0 ? 'x_even' : 'x_odd', [N, C]);
+  const labels = Array.from({ length: config.numLayers + 1 }, (_, i) => `L${i}.x`);
+  return pool.slots('residual stream', [N, C], labels)[l];
 }
 
 /** Saved activations of one layer (views from the pool). */
@@ -130,7 +134,7 @@ export function layerTensors(ctx: Ctx, l: number) {
   const kv = c.numKvHeads * c.headDim;
   const g = (what: string, shape: number[]) => ctx.pool.get(ctx.name(l, what), shape);
   return {
-    x: residual(ctx.pool, ctx.opts.train, l, N, c.hiddenSize),
+    x: residual(ctx.pool, ctx.opts.train, l, N, c),
     h: g('h', [N, c.hiddenSize]),
     rstd1: g('rstd1', [N]),
     q: g('q', [B, T, c.numHeads, c.headDim]),

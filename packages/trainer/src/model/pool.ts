@@ -2,13 +2,18 @@
 // (batch, length) shapes share them as views at offset 0. Growing a buffer bumps `version`:
 // steps built on the old buffer must be rebuilt, and the old buffer is only destroyed by
 // `collect()`, once nothing recorded uses it any more.
-import { type DType, type Gpu, numel, Tensor } from '@webtune/kernels';
+import { BINDING_ALIGN, type DType, type Gpu, numel, Tensor } from '@webtune/kernels';
+
+/** WebGPU's default maxBufferSize: a buffer of slots (ActivationPool.slots) is at most this large on any adapter. */
+export const SLOTS_BUFFER_BYTES = 256 * 1024 * 1024;
 
 export class ActivationPool {
   version = 0;
   private readonly buffers = new Map<string, GPUBuffer>();
   private readonly dtypes = new Map<string, DType>();
   private retired: GPUBuffer[] = [];
+  /** Buffers of slots by name: each slot's elements (its stride) and label, as the last slots() call laid them out. */
+  private readonly layouts = new Map<string, { stride: number; labels: string[] }>();
 
   constructor(private readonly gpu: Gpu) {}
 
@@ -25,9 +30,37 @@ export class ActivationPool {
     return new Tensor(buffer, shape, dtype, name);
   }
 
-  /** Every buffer whole, as a flat tensor with its name and dtype (train/nonfinite.ts reads them all). */
+  /**
+   * `labels.length` tensors of `shape` as slots of one buffer (as few as fit in SLOTS_BUFFER_BYTES each), every slot at a
+   * multiple of BINDING_ALIGN, for many same-shaped tensors alive at once (each layer's saved input). Not a buffer each:
+   * WebGPU implementations suballocate small buffers in power-of-two blocks (Dawn's Vulkan backend: every buffer under
+   * 4 MiB, from 8 MiB heaps), so SmolLM2's 31 residuals of 1,024 x 576 float32 (2.25 MiB) held 4 MiB each.
+   */
+  slots(name: string, shape: readonly number[], labels: readonly string[], dtype: DType = 'f32'): Tensor[] {
+    const align = BINDING_ALIGN / 4;
+    const stride = Math.ceil(numel(shape) / align) * align;
+    const perBuffer = Math.max(1, Math.floor(SLOTS_BUFFER_BYTES / (4 * stride)));
+    const out: Tensor[] = [];
+    for (let first = 0; first < labels.length; first += perBuffer) {
+      const mine = labels.slice(first, first + perBuffer);
+      const group = `${name} ${first / perBuffer}`;
+      const buffer = this.get(group, [mine.length * stride], dtype);
+      this.layouts.set(group, { stride, labels: mine });
+      out.push(...mine.map((label, i) => buffer.view(shape, i * stride, label)));
+    }
+    return out;
+  }
+
+  /**
+   * Every buffer whole, as a flat tensor with its name and dtype, a buffer of slots as one per slot with the slot's label
+   * (train/nonfinite.ts reads them all and names the one holding a non-finite value).
+   */
   tensors(): Tensor[] {
-    return [...this.buffers].map(([name, b]) => new Tensor(b, [b.size / 4], this.dtypes.get(name), name));
+    return [...this.buffers].flatMap(([name, b]) => {
+      const whole = new Tensor(b, [b.size / 4], this.dtypes.get(name), name);
+      const layout = this.layouts.get(name);
+      return layout ? layout.labels.map((label, i) => whole.view([layout.stride], i * layout.stride, label)) : [whole];
+    });
   }
 
   /** Bytes held, for the memory report. */
@@ -47,6 +80,7 @@ export class ActivationPool {
     this.collect();
     for (const b of this.buffers.values()) b.destroy();
     this.buffers.clear();
+    this.layouts.clear();
     this.version++;
   }
 }
