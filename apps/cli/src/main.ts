@@ -40,7 +40,8 @@ ${lines.join('\n')}
 environment:
   WEBTUNE_DEBUG      print stack traces of errors
   WEBTUNE_CHROMIUM   path to the Chromium/Chrome to drive (default: the system's chromium)
-  WEBTUNE_GPU        auto | hardware | swiftshader (default auto: a real GPU if Chromium finds one)`;
+  WEBTUNE_GPU        auto | hardware | swiftshader (default auto: a real GPU if Chromium finds one)
+  WEBTUNE_RUNTIME    browser | dawn (default browser; dawn: the trainer in this process on Dawn, no browser)`;
 }
 
 export async function main(argv: string[]): Promise<number> {
