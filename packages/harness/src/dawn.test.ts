@@ -2,9 +2,12 @@
 // each case runs in its own Node process. Starting Node with tsx and Dawn takes about 2 s on an
 // idle 2-core machine and several times that under load, past vitest's 5 s default: not a timing test.
 import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { swiftShaderIcd } from './dawn.ts';
+import { swiftShaderIcd, vulkanDriversListed } from './dawn.ts';
 
 const DAWN = fileURLToPath(new URL('./dawn.ts', import.meta.url));
 
@@ -46,5 +49,22 @@ describe('openDawn', { timeout: 30_000 }, () => {
 
   it('refuses a wrong WEBTUNE_GPU by name', async () => {
     expect(await openIn({ WEBTUNE_GPU: 'cuda' })).toContain('WEBTUNE_GPU/--gpu must be auto, hardware or swiftshader (got "cuda")');
+  });
+});
+
+describe.runIf(process.platform === 'linux')('vulkanDriversListed', () => {
+  it("finds a manifest in the loader's folders, or a driver named by the environment; nothing otherwise", () => {
+    const root = mkdtempSync(join(tmpdir(), 'webtune-icd-'));
+    try {
+      const env = { HOME: root, XDG_CONFIG_DIRS: join(root, 'xdg'), XDG_DATA_DIRS: join(root, 'share') };
+      expect(vulkanDriversListed(env, [])).toBe(false);
+      mkdirSync(join(root, 'share', 'vulkan', 'icd.d'), { recursive: true });
+      expect(vulkanDriversListed(env, [])).toBe(false); // the folder alone, as Debian leaves /etc/vulkan/icd.d
+      writeFileSync(join(root, 'share', 'vulkan', 'icd.d', 'nvidia_icd.json'), '{}');
+      expect(vulkanDriversListed(env, [])).toBe(true);
+      expect(vulkanDriversListed({ HOME: root, VK_ADD_DRIVER_FILES: '/opt/icd.json', XDG_DATA_DIRS: join(root, 'none') }, [])).toBe(true);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

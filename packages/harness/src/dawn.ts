@@ -2,7 +2,8 @@
 // WGSL and the same GPU tests with no browser, e.g. on a GPU server. On Linux Dawn reaches
 // the GPU through Vulkan, so it needs the Vulkan loader (Debian: libvulkan1) and a driver;
 // with no GPU it can use Chromium's SwiftShader, pointed at by VK_ICD_FILENAMES.
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { findChromium, type GpuChoice, parseGpuChoice } from './chromium.ts';
 import { type AdapterReport, NoWebGpuError } from './session.ts';
@@ -21,6 +22,32 @@ export function swiftShaderIcd(): string | null {
     // no browser: only the Debian location is left to try
   }
   return dirs.map((d) => join(d, 'vk_swiftshader_icd.json')).find((f) => existsSync(f)) ?? null;
+}
+
+/** Where the Vulkan loader looks for driver manifests on Linux besides the XDG folders (its LoaderDriverInterface.md). */
+const SYSTEM_ICD_DIRS = ['/usr/local/etc/vulkan/icd.d', '/etc/vulkan/icd.d'];
+
+/**
+ * Whether the Vulkan loader has a driver to find on Linux: one named by the environment, or a manifest in a folder it
+ * searches. With none, asking Dawn for a GPU finds nothing and prints the loader's warnings on stderr, so `auto`
+ * goes straight to SwiftShader.
+ */
+export function vulkanDriversListed(env: NodeJS.ProcessEnv = process.env, systemDirs = SYSTEM_ICD_DIRS): boolean {
+  if (process.platform !== 'linux' || env.VK_DRIVER_FILES || env.VK_ADD_DRIVER_FILES || env.VK_ICD_FILENAMES) return true;
+  const home = env.HOME ?? homedir();
+  const bases = [
+    env.XDG_CONFIG_HOME || join(home, '.config'),
+    ...(env.XDG_CONFIG_DIRS || '/etc/xdg').split(':'),
+    env.XDG_DATA_HOME || join(home, '.local', 'share'),
+    ...(env.XDG_DATA_DIRS || '/usr/local/share:/usr/share').split(':'),
+  ];
+  return [...bases.map((b) => join(b, 'vulkan', 'icd.d')), ...systemDirs].some((dir) => {
+    try {
+      return readdirSync(dir).some((f) => f.endsWith('.json'));
+    } catch {
+      return false; // no such folder
+    }
+  });
 }
 
 function report(adapter: GPUAdapter): AdapterReport {
@@ -74,7 +101,8 @@ export async function openDawn(choice: GpuChoice = parseGpuChoice(process.env.WE
     return adapter ? { gpu, adapter: report(adapter) } : null;
   };
   const userIcd = process.env.VK_ICD_FILENAMES;
-  let found = choice === 'swiftshader' && !userIcd ? null : await attempt();
+  const noDriver = choice === 'swiftshader' || (choice === 'auto' && !vulkanDriversListed());
+  let found = noDriver && !userIcd ? null : await attempt();
   if (choice === 'hardware' && (!found || found.adapter.isFallbackAdapter)) throw new NoWebGpuError(noHardware(found?.adapter));
   if (!found && choice !== 'hardware' && !userIcd) {
     const icd = swiftShaderIcd();
