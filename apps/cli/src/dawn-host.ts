@@ -19,12 +19,18 @@ function trainerError(err: unknown): Error {
   return pageError({ name: e.name, message: e.message, stack: e.stack ?? '' });
 }
 
-/** The trainer's console (GPU errors, warnings) on stderr with --verbose, as the page's is; otherwise kept off. */
-function quietConsole(verbose: boolean | undefined): () => void {
+/**
+ * The trainer's console on stderr as the browser's page forwards it (harness/session.ts): warnings and errors (a GPU
+ * error, a failed cache write) always, log, info and debug with --verbose only, so stdout stays the command's own.
+ */
+export function forwardConsole(verbose: boolean | undefined): () => void {
   const methods = ['log', 'info', 'debug', 'warn', 'error'] as const;
   const saved = methods.map((m) => console[m]);
-  for (const m of methods)
-    console[m] = verbose ? (...a: unknown[]) => process.stderr.write(`trainer: ${a.map(String).join(' ')}\n`) : () => {};
+  for (const m of methods) {
+    const loud = m === 'warn' || m === 'error';
+    console[m] =
+      loud || verbose ? (...a: unknown[]) => process.stderr.write(`[trainer console.${m}] ${a.map(String).join(' ')}\n`) : () => {};
+  }
   return () => {
     for (const [i, m] of methods.entries()) console[m] = saved[i];
   };
@@ -36,7 +42,7 @@ export async function openDawnHost(options: HostOptions): Promise<TrainerHost> {
   const { TrainerService } = await import('@webtune/trainer/service');
   const service = new TrainerService();
   const server = await startStaticServer(null, [localMounts(options.mounts)]);
-  const restoreConsole = quietConsole(options.verbose);
+  const restoreConsole = forwardConsole(options.verbose);
   handleSignals(undefined); // nothing to end but this process
   const dispatch =
     (channel: 'onDeviceLost' | 'onGpuError' | 'onProgress' | 'callback') =>
