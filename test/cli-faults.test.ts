@@ -71,6 +71,19 @@ describe('Ctrl-C stops after the current micro-batch, writes what is done, and t
     await expectNoBrowserLeft(profile);
   });
 
+  it('SIGINT with --runtime dawn (no browser): exit 130, the steps done written, and no checkpoint promised', async () => {
+    const dawnOut = ws.path('interrupted-dawn');
+    const run = cliProcess(endless(dawnOut, '--runtime', 'dawn', '--save-steps', '1000'), env);
+    await run.waitFor(/^step 1 /m, 540_000);
+    run.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(
+      /^webtune train: stopped by SIGINT: cancelled at step \d+; wrote .* with the adapter of the steps done \(with --runtime dawn no checkpoint outlives the command\)$/,
+    );
+    expect(readdirSync(dawnOut)).toContain('adapter_model.safetensors');
+  });
+
   it('the same --out again resumes from that checkpoint (more --max-steps allowed) and replaces the folder whole', async () => {
     const more = stoppedAt + 2;
     const r = await cliProcess(
