@@ -3,7 +3,7 @@
 // worker's own, called directly. Its store is fake-indexeddb's IndexedDB, in this process's memory: adapters and
 // checkpoints last as long as the command, so a killed run cannot resume (train refuses --resume here).
 import 'fake-indexeddb/auto';
-import './raw-imports.mjs';
+import './raw-imports.ts';
 import { openDawn, pageError, startStaticServer } from '@webtune/harness';
 import type { TrainerHandlers } from '@webtune/trainer';
 import type { HostOptions, TrainerHost } from './engine.ts';
@@ -38,7 +38,7 @@ export function forwardConsole(verbose: boolean | undefined): () => void {
 
 export async function openDawnHost(options: HostOptions): Promise<TrainerHost> {
   await openDawn(options.gpu); // navigator.gpu and the WebGPU globals, as the page has them
-  // Imported once the WGSL hook is registered (raw-imports.mjs): the service's kernels import their shaders as text.
+  // Imported once the WGSL hook is registered (raw-imports.ts): the service's kernels import their shaders as text.
   const { TrainerService } = await import('@webtune/trainer/service');
   const service = new TrainerService();
   const server = await startStaticServer(null, [localMounts(options.mounts)]);

@@ -1,10 +1,11 @@
 // Where `pnpm bench` runs its suites: in headless Chromium (a page per suite, the peers beside ours), or in Node on
 // Dawn (the `webgpu` package) with no browser, for a GPU machine that has none. The bench modules are the same: on
-// Dawn, vite loads them into Node as it serves them to the page (WGSL ?raw imports, JSON), and they find Dawn's
-// navigator.gpu where the page finds the browser's.
+// Dawn, this process imports them (WGSL as text through raw-imports.ts), and they find Dawn's navigator.gpu where
+// the page finds the browser's.
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { type AdapterReport, type GpuChoice, openDawn, openGpuSession, PageCalls, REPO_ROOT, type SessionOptions } from '@webtune/harness';
 import { webtuneTrainer } from '@webtune/trainer/vite';
-import { createServer } from 'vite';
 import type { BenchRequest, BenchRow } from '../../../../packages/kernels/bench/rows.ts';
 import type { TrainingBenchRequest, TrainingBenchRow } from '../../../../packages/trainer/bench/training.bench.ts';
 import type { Runtime } from '../args.ts';
@@ -21,7 +22,10 @@ export interface Hosted<Rows> {
 /** Told the adapter once the suite's host has one, before the suite runs (a suite may run for minutes). */
 export type OnAdapter = (adapter: AdapterReport) => void;
 
-/** Loads `module` (a path under the repository) into Node through vite and calls `call` with it, on Dawn's adapter. */
+/**
+ * Imports `module` (a path under the repository) into this process, as the CLI's Dawn host imports the trainer (its
+ * WGSL as text through raw-imports.ts: no bundler), and calls `call` with it on Dawn's adapter.
+ */
 async function onDawn<M, Rows>(
   gpu: GpuChoice,
   onAdapter: OnAdapter,
@@ -30,20 +34,8 @@ async function onDawn<M, Rows>(
 ): Promise<Hosted<Rows>> {
   const { adapter } = await openDawn(gpu);
   onAdapter(adapter);
-  const server = await createServer({
-    root: REPO_ROOT,
-    configFile: false,
-    logLevel: 'warn',
-    clearScreen: false,
-    appType: 'custom',
-    server: { middlewareMode: true, hmr: false, watch: null },
-    optimizeDeps: { noDiscovery: true }, // nothing is served to a browser: no dependency pre-bundling
-  });
-  try {
-    return { adapter, rows: await call((await server.ssrLoadModule(module)) as M) };
-  } finally {
-    await server.close();
-  }
+  await import('../raw-imports.ts');
+  return { adapter, rows: await call((await import(pathToFileURL(join(REPO_ROOT, module)).href)) as M) };
 }
 
 /** The functions the bench pages define (kernels/bench/bench.ts, trainer/bench/bench.ts): a suite, given its request. */
