@@ -6,7 +6,7 @@ import 'fake-indexeddb/auto';
 import './raw-imports.ts';
 import { openDawn, pageError, startStaticServer } from '@webtune/harness';
 import type { TrainerHandlers } from '@webtune/trainer';
-import type { HostOptions, TrainerHost } from './engine.ts';
+import type { HostEvent, HostOptions, TrainerHost } from './engine.ts';
 import { handleSignals } from './interrupt.ts';
 import { localMounts } from './mount.ts';
 
@@ -45,7 +45,7 @@ export async function openDawnHost(options: HostOptions): Promise<TrainerHost> {
   const restoreConsole = forwardConsole(options.verbose);
   handleSignals(undefined); // nothing to end but this process
   const dispatch =
-    (channel: 'onDeviceLost' | 'onGpuError' | 'onProgress' | 'callback') =>
+    (channel: HostEvent['channel']) =>
     (...args: unknown[]) =>
       options.dispatch({ channel, args: copy(args) });
   const handlers: Required<TrainerHandlers> = {

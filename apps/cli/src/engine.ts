@@ -8,6 +8,7 @@ import { type GpuChoice, PageError } from '@webtune/harness';
 import type { TrainerApi, TrainerHandlers } from '@webtune/trainer';
 import type { Runtime } from './args.ts';
 import { openBrowserHost } from './browser-host.ts';
+import type { WireEvent } from './wire.ts';
 
 type Methods = {
   [K in keyof TrainerApi]: TrainerApi[K] extends (...a: infer A) => infer R ? { args: A; result: Awaited<R> } : never;
@@ -22,7 +23,7 @@ export function profileDir(): string {
 
 /** What the trainer sends besides a call's result: to the running call's callback, or to one of init's handlers. */
 export interface HostEvent {
-  channel: 'callback' | 'onDeviceLost' | 'onGpuError' | 'onProgress';
+  channel: WireEvent['channel'];
   args: unknown[];
 }
 
