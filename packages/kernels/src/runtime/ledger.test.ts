@@ -19,6 +19,7 @@ describe('GpuLedger', () => {
       currentTotal: 1500,
       peak: { weights: 1000, activations: 300, lora: 0, logits: 200, other: 0 },
       peakTotal: 1500,
+      peakAdded: 1500,
     });
     l.destroy();
     l.destroy(); // a second destroy frees nothing more, and still reaches the buffer
@@ -48,6 +49,23 @@ describe('GpuLedger', () => {
     expect(ledger.memory.peakTotal).toBe(764);
     expect(ledger.memory.peak.activations).toBe(700);
     expect(ledger.memory.current.activations).toBe(300);
+  });
+
+  it('peakAdded counts only buffers tracked since resetPeak, whatever older ones are freed meanwhile', () => {
+    const ledger = new GpuLedger();
+    const old = ledger.track(buffer(1000), 'other'); // e.g. a dropped step's uniforms, collected later
+    ledger.resetPeak();
+    expect(ledger.memory.peakAdded).toBe(0);
+    const a = ledger.track(buffer(400), 'activations');
+    old.destroy();
+    ledger.track(buffer(300), 'lora');
+    expect(ledger.memory.peakTotal).toBe(1400); // lowered by the old buffer's release
+    expect(ledger.memory.peakAdded).toBe(700);
+    a.destroy();
+    ledger.track(buffer(200), 'other');
+    expect(ledger.memory.peakAdded).toBe(700);
+    ledger.resetPeak();
+    expect(ledger.memory.peakAdded).toBe(0);
   });
 
   it('counts dispatches, submits and host reads; countsBetween subtracts', () => {

@@ -30,6 +30,12 @@ export interface MemoryReport {
   peak: BytesByKind;
   /** Most live bytes of all kinds together at any moment since the last resetPeak. */
   peakTotal: number;
+  /**
+   * Most live bytes, all kinds, of the buffers tracked since the last resetPeak: what a stretch of work added at its
+   * height, whatever older buffers were freed meanwhile. Unlike peakTotal it does not depend on when the collector
+   * releases uniforms dropped before the reset.
+   */
+  peakAdded: number;
 }
 
 const zeros = (): BytesByKind => ({ weights: 0, activations: 0, lora: 0, logits: 0, other: 0 });
@@ -38,6 +44,8 @@ interface Tracked {
   kind: MemoryKind;
   bytes: number;
   live: boolean;
+  /** Which resetPeak period tracked it. */
+  period: number;
 }
 
 export class GpuLedger {
@@ -47,12 +55,15 @@ export class GpuLedger {
   private peak = zeros();
   private currentTotal = 0;
   private peakTotal = 0;
+  private period = 0;
+  private added = 0;
+  private peakAdded = 0;
   private readonly counts: GpuCounts = { dispatches: 0, submits: 0, hostReads: 0 };
 
   /** Count `buffer` as `kind` until its first destroy(); returns it. */
   track(buffer: GPUBuffer, kind: MemoryKind): GPUBuffer {
-    const tracked: Tracked = { kind, bytes: buffer.size, live: true };
-    this.add(kind, tracked.bytes);
+    const tracked: Tracked = { kind, bytes: buffer.size, live: true, period: this.period };
+    this.add(tracked, tracked.bytes);
     this.collected.register(buffer, tracked);
     const destroy = buffer.destroy.bind(buffer);
     buffer.destroy = () => {
@@ -63,7 +74,7 @@ export class GpuLedger {
   }
 
   private release(t: Tracked): void {
-    if (t.live) this.add(t.kind, -t.bytes);
+    if (t.live) this.add(t, -t.bytes);
     t.live = false;
   }
 
@@ -85,16 +96,24 @@ export class GpuLedger {
   }
 
   get memory(): MemoryReport {
-    return { current: { ...this.current }, currentTotal: this.currentTotal, peak: { ...this.peak }, peakTotal: this.peakTotal };
+    const { currentTotal, peakTotal, peakAdded } = this;
+    return { current: { ...this.current }, currentTotal, peak: { ...this.peak }, peakTotal, peakAdded };
   }
 
   /** Start measuring peaks from now: they become what is live now. */
   resetPeak(): void {
     this.peak = { ...this.current };
     this.peakTotal = this.currentTotal;
+    this.period++;
+    this.added = 0;
+    this.peakAdded = 0;
   }
 
-  private add(kind: MemoryKind, bytes: number): void {
+  private add({ kind, period }: Tracked, bytes: number): void {
+    if (period === this.period) {
+      this.added += bytes;
+      this.peakAdded = Math.max(this.peakAdded, this.added);
+    }
     this.current[kind] += bytes;
     this.currentTotal += bytes;
     this.peak[kind] = Math.max(this.peak[kind], this.current[kind]);

@@ -1,7 +1,8 @@
 // The memory estimate the studio shows (train/memory.ts) against the runtime's own count of live GPU bytes
 // (kernels/src/runtime/ledger.ts) over whole SFT and DPO runs on the llama-gqa-bf16 fixture: the run's peak is the
 // model's weights with their RoPE tables plus the most bytes the run added at any moment (activation pool grown from
-// empty, adapter, AdamW, reference pass, uniforms, reads).
+// empty, adapter, AdamW, reference pass, uniforms, reads): the ledger's peakAdded, which the collector's timing does not
+// move (with peakTotal less the bytes live before, an earlier run's uniforms collected mid-run lowered it by 18% once).
 import { gpuTest } from '@webtune/harness/page';
 import { check, config, dataset, dpoJsonl, internals, service, sftJsonl, trained } from '../../test/engine.ts';
 import { ropeTensors } from '../model/weights.ts';
@@ -36,11 +37,10 @@ gpuTest(
       await store.clearRefLogps();
       loaded.model.forgetSteps();
       loaded.model.pool.destroy();
-      const before = gpu.ledger.memory.currentTotal;
       gpu.ledger.resetPeak();
       await trained(svc, { config: cfg, datasetId: data });
       const rope = ropeTensors(loaded.model.weights).reduce((n, t) => n + t.byteLength, 0);
-      const measured = loaded.model.weightBytes + rope + (gpu.ledger.memory.peakTotal - before);
+      const measured = loaded.model.weightBytes + rope + gpu.ledger.memory.peakAdded;
       const estimate = await svc.estimateMemory({ ...cfg, evaluates: false });
       const off = estimate.total / measured - 1;
       report.push(`${run}: estimate ${estimate.total} B, measured peak ${measured} B (${(100 * off).toFixed(1)}%)`);
