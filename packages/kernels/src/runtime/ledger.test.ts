@@ -20,6 +20,7 @@ describe('GpuLedger', () => {
       peak: { weights: 1000, activations: 300, lora: 0, logits: 200, other: 0 },
       peakTotal: 1500,
       peakAdded: 1500,
+      added: 1500,
     });
     l.destroy();
     l.destroy(); // a second destroy frees nothing more, and still reaches the buffer
@@ -64,8 +65,9 @@ describe('GpuLedger', () => {
     a.destroy();
     ledger.track(buffer(200), 'other');
     expect(ledger.memory.peakAdded).toBe(700);
+    expect(ledger.memory.added).toBe(500);
     ledger.resetPeak();
-    expect(ledger.memory.peakAdded).toBe(0);
+    expect(ledger.memory).toMatchObject({ peakAdded: 0, added: 0 });
   });
 
   it('counts dispatches, submits and host reads; countsBetween subtracts', () => {

@@ -36,6 +36,8 @@ export interface MemoryReport {
    * releases uniforms dropped before the reset.
    */
   peakAdded: number;
+  /** Live bytes now of the buffers tracked since the last resetPeak. */
+  added: number;
 }
 
 const zeros = (): BytesByKind => ({ weights: 0, activations: 0, lora: 0, logits: 0, other: 0 });
@@ -96,8 +98,8 @@ export class GpuLedger {
   }
 
   get memory(): MemoryReport {
-    const { currentTotal, peakTotal, peakAdded } = this;
-    return { current: { ...this.current }, currentTotal, peak: { ...this.peak }, peakTotal, peakAdded };
+    const { currentTotal, peakTotal, peakAdded, added } = this;
+    return { current: { ...this.current }, currentTotal, peak: { ...this.peak }, peakTotal, peakAdded, added };
   }
 
   /** Start measuring peaks from now: they become what is live now. */

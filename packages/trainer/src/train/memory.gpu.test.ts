@@ -74,7 +74,7 @@ gpuTest("a run past this device's buffer limits is named by the estimate and ref
     ),
     `problems: ${JSON.stringify(problems)}`,
   );
-  const before = gpu.ledger.memory.currentTotal;
+  gpu.ledger.resetPeak();
   const refused = await svc
     .train({ config: cfg, datasetId: data }, () => {})
     .then(
@@ -86,5 +86,5 @@ gpuTest("a run past this device's buffer limits is named by the estimate and ref
     refused.message.startsWith('This run would not fit: ') && refused.message.includes('lower the batch size or max length'),
     refused.message,
   );
-  check(gpu.ledger.memory.currentTotal === before, `the refused run left ${gpu.ledger.memory.currentTotal - before} B allocated`);
+  check(gpu.ledger.memory.peakAdded === 0, `the refused run allocated ${gpu.ledger.memory.peakAdded} B`);
 });
