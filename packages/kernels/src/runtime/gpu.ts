@@ -131,6 +131,9 @@ export function strayWork(message: string, kernels: ReadonlyMap<string, string>)
   return `GPU work outside Gpu.checked()${names.length > 0 ? ` (kernel ${names.join(', ')})` : ''}`;
 }
 
+/** A tensor's own buffer: rounded up to 16 bytes so that any tensor can also be bound as array<vec4f>. */
+const tensorBytes = (shape: readonly number[], dtype: DType) => Math.max(16, Math.ceil((numel(shape) * bytesPerElement(dtype)) / 16) * 16);
+
 export class Gpu {
   readonly hasSubgroups: boolean;
   readonly hasTimestamps: boolean;
@@ -236,16 +239,35 @@ export class Gpu {
     }
   }
 
+  /**
+   * This Gpu for recording commands only to compile their pipelines: pipelines compile and are cached as here, and
+   * nothing is allocated, written or bound (tensors, scratch, uniforms and bind groups are stand-ins, so what it records
+   * must never run). A compiler needs working memory (LLVM in SwiftShader: up to ~350 MB for one matmul); Model.step
+   * builds through this first so that it is not needed beside the buffers of the step being built.
+   */
+  compileOnly(): Gpu {
+    const standIn = (size: number, label: string) => ({ size, label, destroy() {} }) as unknown as GPUBuffer;
+    const tensor = (shape: readonly number[], label: string, dtype: DType = 'f32') =>
+      new Tensor(standIn(tensorBytes(shape, dtype), label), shape, dtype, label);
+    const overrides: Partial<Gpu> = {
+      tensor,
+      scratch: (name, elements) => tensor([elements], name),
+      write() {},
+      writeHalves() {},
+      uniform: (bytes, label) => standIn(bytes.byteLength, label),
+      bind: (_pipeline, label) => ({ label }) as GPUBindGroup,
+    };
+    return Object.assign(Object.create(this) as Gpu, overrides);
+  }
+
   // ---- memory ----------------------------------------------------------------------------
 
   /** A zero-filled tensor with its own buffer, counted in the ledger as `kind`. */
   tensor(shape: readonly number[], label: string, dtype: DType = 'f32', kind: MemoryKind = 'other'): Tensor {
     this.assertAlive();
-    // Round up to 16 bytes so that any tensor can also be bound as array<vec4f>.
-    const size = Math.max(16, Math.ceil((numel(shape) * bytesPerElement(dtype)) / 16) * 16);
     const buffer = this.device.createBuffer({
       label,
-      size,
+      size: tensorBytes(shape, dtype),
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     });
     return new Tensor(this.ledger.track(buffer, kind), shape, dtype, label);

@@ -27,7 +27,7 @@ import { buildHead, logitsChunkRows } from './head.ts';
 import { type Ctx, layerTensors, residual, type StepOptions } from './layer-context.ts';
 import { linearForward } from './linear.ts';
 import { mlpBlockBackward, mlpBlockForward } from './mlp-block.ts';
-import type { ActivationPool } from './pool.ts';
+import { ActivationPool } from './pool.ts';
 import type { ModelWeights } from './weights.ts';
 
 export type { StepOptions } from './layer-context.ts';
@@ -95,6 +95,22 @@ export async function buildStep(
   const first = await build(gpu, config, weights, pool, B, T, opts);
   if (first.poolVersion === pool.version) return first;
   return build(gpu, config, weights, pool, B, T, opts);
+}
+
+/**
+ * Compile every pipeline of the step buildStep(B, T, opts) would record, allocating nothing (Gpu.compileOnly): through
+ * a pool of its own, whose buffers are stand-ins.
+ */
+export async function compileStep(
+  gpu: Gpu,
+  config: ModelConfig,
+  weights: ModelWeights,
+  B: number,
+  T: number,
+  opts: StepOptions,
+): Promise<void> {
+  const compiling = gpu.compileOnly();
+  await build(compiling, config, weights, new ActivationPool(compiling), B, T, opts);
 }
 
 async function build(

@@ -1,7 +1,7 @@
 // A loaded checkpoint: config, weights on the GPU, and the recorded steps built for it so far.
 import type { Gpu } from '@webtune/kernels';
 import { type ModelConfig, parseModelConfig } from './config.ts';
-import { buildStep, type Step, type StepOptions } from './decoder.ts';
+import { buildStep, compileStep, type Step, type StepOptions } from './decoder.ts';
 import type { LoraAdapter } from './lora.ts';
 import { ActivationPool } from './pool.ts';
 import { allTensors, type CheckpointFiles, destroyWeights, type ModelWeights, ropeTensors, uploadRope, uploadWeights } from './weights.ts';
@@ -35,19 +35,16 @@ export class Model {
     return new Model(gpu, config, await uploadWeights(gpu, config, files));
   }
 
-  /** The recorded step for B sequences of T tokens with these adapters, built on first use. */
+  /**
+   * The recorded step for B sequences of T tokens with these adapters, built on first use: its pipelines compiled first
+   * (compile), then its buffers made and bound.
+   */
   async step(B: number, T: number, opts: StepOptions): Promise<Step> {
     this.coverPositions(opts.kv ? opts.kv.capacity : T);
-    const key = [
-      B,
-      T,
-      opts.train ? (opts.recompute ? 'train-recompute' : 'train') : 'infer',
-      ...opts.frozen.map(adapterId),
-      opts.trainable ? `t${adapterId(opts.trainable.adapter)}` : '',
-      opts.logitsChunkRows ?? '',
-    ].join('|');
+    const key = this.stepKey(B, T, opts);
     const cached = this.steps.get(key);
     if (cached && cached.poolVersion === this.pool.version) return cached;
+    await this.compile(B, T, opts);
     const step = await buildStep(this.gpu, this.config, this.weights, this.pool, B, T, opts);
     if (this.steps.size > 0 && [...this.steps.values()].some((s) => s.poolVersion !== this.pool.version)) {
       // Buffers grew: steps of other shapes are stale; drop them and free what they held.
@@ -56,6 +53,29 @@ export class Model {
     }
     this.steps.set(key, step);
     return step;
+  }
+
+  /**
+   * Compile the pipelines of step(B, T, opts) and allocate nothing for it. A compiler's working memory (SwiftShader's:
+   * up to ~350 MB for one matmul at SmolLM2-135M's shapes) then comes before the step's buffers exist, not beside them;
+   * DPO compiles its training step before its reference pass for the same reason. Pipelines are cached, so a step built
+   * later compiles nothing; a step already built is not compiled again.
+   */
+  async compile(B: number, T: number, opts: StepOptions): Promise<void> {
+    this.coverPositions(opts.kv ? opts.kv.capacity : T);
+    if (this.steps.has(this.stepKey(B, T, opts))) return;
+    await compileStep(this.gpu, this.config, this.weights, B, T, opts);
+  }
+
+  private stepKey(B: number, T: number, opts: StepOptions): string {
+    return [
+      B,
+      T,
+      opts.train ? (opts.recompute ? 'train-recompute' : 'train') : 'infer',
+      ...opts.frozen.map(adapterId),
+      opts.trainable ? `t${adapterId(opts.trainable.adapter)}` : '',
+      opts.logitsChunkRows ?? '',
+    ].join('|');
   }
 
   /**

@@ -5,7 +5,16 @@
 import { type DpoLossType, dpoLoss, type Tensor } from '@webtune/kernels';
 import { dpoBatch } from '../data/batch.ts';
 import type { DpoExample } from '../data/tokenize.ts';
-import { add, haltOnNonFinite, inputTokens, type Objective, type ObjectiveContext, trainingStep, writeInputs } from './objective.ts';
+import {
+  add,
+  compileTrainingStep,
+  haltOnNonFinite,
+  inputTokens,
+  type Objective,
+  type ObjectiveContext,
+  trainingStep,
+  writeInputs,
+} from './objective.ts';
 
 /** DPO's reference log-prob sums of a micro-batch, [chosen_0..chosen_P-1, rejected_0..rejected_P-1] (train/reference.ts). */
 export interface ReferenceLogps {
@@ -57,9 +66,10 @@ export function dpoObjective(ctx: ObjectiveContext, examples: DpoExample[], refe
     totals: (indices) => ({ pairs: indices.length }),
     async microBatch(indices, { pairs: windowPairs }, dropoutSeed) {
       const exs = indices.map((i) => examples[i]);
-      // First: a reference pass not cached yet runs the model, and its inputs share buffers with this step's.
-      const ref = await reference.of(exs);
       const batch = dpoBatch(exs, padId);
+      await compileTrainingStep(ctx, batch.B, batch.T);
+      // Then a reference pass not cached yet runs the model; its inputs share buffers with this step's.
+      const ref = await reference.of(exs);
       const P = exs.length;
       const step = await trainingStep(ctx, batch.B, batch.T);
       writeInputs(gpu, step, batch);

@@ -44,9 +44,23 @@ export function trainable(ctx: ObjectiveContext): { adapter: LoraAdapter; grads:
  * activations kept or recomputed in the backward as the run's gradient_checkpointing says.
  */
 export function trainingStep(ctx: ObjectiveContext, B: number, T: number): Promise<Step> {
-  const opts = { frozen: ctx.frozen, trainable: trainable(ctx), train: true, recompute: ctx.config.gradientCheckpointing };
-  return ctx.model.step(B, T, opts);
+  return ctx.model.step(B, T, trainingStepOptions(ctx));
 }
+
+/**
+ * Compile trainingStep(ctx, B, T)'s pipelines without making its buffers (Model.compile): for an objective whose
+ * reference pass runs first, so that the compiler's working memory comes before the reference's buffers too.
+ */
+export function compileTrainingStep(ctx: ObjectiveContext, B: number, T: number): Promise<void> {
+  return ctx.model.compile(B, T, trainingStepOptions(ctx));
+}
+
+const trainingStepOptions = (ctx: ObjectiveContext) => ({
+  frozen: ctx.frozen,
+  trainable: trainable(ctx),
+  train: true,
+  recompute: ctx.config.gradientCheckpointing,
+});
 
 /** The policy's adapters: the frozen stack and, when training, the trained adapter on top. */
 export const policyAdapters = (ctx: ObjectiveContext): LoraAdapter[] => (ctx.adapter ? [...ctx.frozen, ctx.adapter] : ctx.frozen);
