@@ -42,5 +42,5 @@ export {
 // Seeded randomness, for anything that must replay exactly (adapter init, shuffles, dropout seeds, sampling).
 export { mixSeed, seededRandom } from './runtime/random.ts';
 export { specialize } from './runtime/specialize.ts';
-export { BINDING_ALIGN, type DType, numel, shapeStr, Tensor } from './runtime/tensor.ts';
+export { BINDING_ALIGN, bytesPerElement, type DType, numel, shapeStr, Tensor } from './runtime/tensor.ts';
 export { UNIFORM_MAX_BYTES, UniformWriter } from './runtime/uniform.ts';

@@ -3,14 +3,15 @@
 // recording stand-in for the GPU: what is read when, and what was uploaded (and destroyed) before each read.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Gpu, Tensor } from '@webtune/kernels';
+import { type Gpu, Tensor as RealTensor, type Tensor } from '@webtune/kernels';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES_DIR } from '../../test/hub-fixtures.ts';
 import { parseModelConfig } from './config.ts';
+import { SLOTS_BUFFER_BYTES } from './pool.ts';
 import { parseSafetensors, writeSafetensors } from './safetensors.ts';
 import { ModelSourceError } from './source.ts';
 import { bytesWeightFile, bytesWeightFiles, type WeightFile } from './weight-file.ts';
-import { rowBlocks, uploadWeights } from './weights.ts';
+import { packedViews, rowBlocks, uploadWeights } from './weights.ts';
 
 const fixture = (name: string, file: string) => new Uint8Array(readFileSync(join(FIXTURES_DIR, name, file)));
 
@@ -39,6 +40,8 @@ function recordingGpu() {
     if (seen) seen.hostBytes = Math.max(seen.hostBytes, data.byteLength);
     else uploads.push({ label: t.label, hostBytes: data.byteLength });
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    // A layer's tensors are views of one buffer (weights.ts packedViews): each is recorded by its own label.
+    if (!words.has(t.label)) words.set(t.label, new Uint8Array(t.shape.reduce((a, b) => a * b, 1) * (t.dtype === 'f32' ? 4 : 2)));
     words.get(t.label)?.set(bytes, elementOffset * (t.dtype === 'f32' ? 4 : 2));
   };
   const gpu = {
@@ -223,5 +226,51 @@ describe('rowBlocks', () => {
       [2, 4],
       [4, 5],
     ]);
+  });
+});
+
+describe('packedViews: a layer in one buffer', () => {
+  /** Records the buffers made: their size and label. */
+  const sizingGpu = () => {
+    const made: { bytes: number; label: string }[] = [];
+    const gpu = {
+      tensor: (shape: number[], label: string) => {
+        made.push({ bytes: shape[0] * 4, label });
+        return new RealTensor({ size: shape[0] * 4 } as GPUBuffer, shape, 'f32', label);
+      },
+    } as unknown as Gpu;
+    return { gpu, made };
+  };
+
+  it("lays a layer's tensors end to end, each on a binding boundary and at its own bytes, in one buffer", () => {
+    const { gpu, made } = sizingGpu();
+    const specs = [
+      { name: 'q', shape: [576, 576], dtype: 'bf16' as const }, // 663,552 B: a whole number of 256s
+      { name: 'norm', shape: [3], dtype: 'f32' as const }, // 12 B: a slot of 256
+      { name: 'k', shape: [3, 5], dtype: 'bf16' as const }, // 30 B of halves: a slot of 256
+    ];
+    const { tensors, buffers } = packedViews(gpu, 'model.layers.0', specs);
+    expect(made).toEqual([{ bytes: 663_552 + 256 + 256, label: 'model.layers.0' }]);
+    expect(buffers).toHaveLength(1);
+    expect(tensors.map((t) => [t.label, t.byteOffset, t.dtype, t.shape])).toEqual([
+      ['q', 0, 'bf16', [576, 576]],
+      ['norm', 663_552, 'f32', [3]],
+      ['k', 663_552 + 256, 'bf16', [3, 5]],
+    ]);
+    for (const t of tensors) expect(t.buffer).toBe(buffers[0].buffer);
+  });
+
+  it('starts another buffer where SLOTS_BUFFER_BYTES would be passed; a larger tensor has one of its own', () => {
+    const { gpu, made } = sizingGpu();
+    const mib = (n: number) => ({ name: `${n} MiB`, shape: [n * 1024 * 256], dtype: 'f32' as const });
+    const { tensors } = packedViews(gpu, 'L', [mib(200), mib(56), mib(1), mib(300), mib(2)]);
+    expect(SLOTS_BUFFER_BYTES).toBe(256 << 20);
+    expect(made.map((m) => [m.label, m.bytes >> 20])).toEqual([
+      ['L (1 of 4)', 256],
+      ['L (2 of 4)', 1],
+      ['L (3 of 4)', 300],
+      ['L (4 of 4)', 2],
+    ]);
+    expect(tensors.map((t) => t.byteOffset >> 20)).toEqual([0, 200, 0, 0, 0]);
   });
 });

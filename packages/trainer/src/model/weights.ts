@@ -2,8 +2,9 @@
 // embedding, lm_head) stay in the checkpoint's dtype: BF16 and F16 are kept packed, two to a word,
 // and widened exactly where the kernels read them (matmul's B, the embedding gather), so they
 // take half the memory of float32 and compute the same numbers. Vectors (norms, biases) are float32.
-import { type Gpu, ropeTables, type Tensor } from '@webtune/kernels';
+import { BINDING_ALIGN, bytesPerElement, type DType, type Gpu, numel, ropeTables, Tensor } from '@webtune/kernels';
 import { checkCheckpointTensors, type ModelConfig, ropeInvFreq } from './config.ts';
+import { SLOTS_BUFFER_BYTES } from './pool.ts';
 import { DTYPE_BYTES, SafetensorsError, type TensorInfo, weightHalves, weightToFloat32 } from './safetensors.ts';
 import { unusedTensors } from './unused-weights.ts';
 import { readSafetensorsHeader, readTensorBytes, type WeightFile } from './weight-file.ts';
@@ -92,15 +93,25 @@ export async function uploadWeights(
 
   const uploaded: Tensor[] = [];
   let unsynced = 0;
-  const load = async (name: string): Promise<Tensor> => {
+  const entry = (name: string) => {
     const e = index.get(name);
     if (!e) throw new SafetensorsError(names, name, 'is missing');
+    return e;
+  };
+  /** How `name` is held: a matrix in its dtype (BF16/F16 packed), anything else float32. */
+  const heldAs = (name: string): DType => {
+    const { dtype, shape } = entry(name).info;
+    return shape.length !== 2 ? 'f32' : dtype === 'BF16' ? 'bf16' : dtype === 'F16' ? 'f16' : 'f32';
+  };
+  /** Upload `name` into `into` (a view laid out for it), or into a buffer of its own. */
+  const load = async (name: string, into?: Tensor): Promise<Tensor> => {
+    const e = entry(name);
     const { dtype, shape } = e.info;
     let t: Tensor;
     if (shape.length === 2) {
       const half = dtype === 'BF16' || dtype === 'F16';
-      t = gpu.tensor(shape, name, half ? (dtype === 'BF16' ? 'bf16' : 'f16') : 'f32', 'weights');
-      uploaded.push(t);
+      t = into ?? gpu.tensor(shape, name, heldAs(name), 'weights');
+      if (!into) uploaded.push(t);
       for (const rows of rowBlocks(shape, DTYPE_BYTES[dtype], blockBytes)) {
         const block = await readRows(e.file, e.source, e.dataOffset, e.info, rows);
         const at = rows[0] * shape[1];
@@ -119,34 +130,27 @@ export async function uploadWeights(
     const { bytes, info } = await readTensorBytes(e.file, e.source, e.dataOffset, e.info);
     const data = weightToFloat32(e.file, bytes, 0, info);
     if (config.normPlusOne && /norm\.weight$/.test(name)) for (let i = 0; i < data.length; i++) data[i] += 1;
+    if (into) {
+      gpu.write(into, data);
+      return into;
+    }
     t = gpu.upload(data, shape, name, 'weights');
     uploaded.push(t);
     return t;
   };
-  const maybe = async (name: string, wanted: boolean) => (wanted ? load(name) : undefined);
   try {
     const layers: LayerWeights[] = [];
     for (let i = 0; i < config.numLayers; i++) {
-      const p = `model.layers.${i}`;
-      layers.push({
-        inputNorm: await load(`${p}.input_layernorm.weight`),
-        postAttentionNorm: await load(`${p}.post_attention_layernorm.weight`),
-        q: await load(`${p}.self_attn.q_proj.weight`),
-        k: await load(`${p}.self_attn.k_proj.weight`),
-        v: await load(`${p}.self_attn.v_proj.weight`),
-        o: await load(`${p}.self_attn.o_proj.weight`),
-        gate: await load(`${p}.mlp.gate_proj.weight`),
-        up: await load(`${p}.mlp.up_proj.weight`),
-        down: await load(`${p}.mlp.down_proj.weight`),
-        qBias: await maybe(`${p}.self_attn.q_proj.bias`, config.attentionBias.qkv),
-        kBias: await maybe(`${p}.self_attn.k_proj.bias`, config.attentionBias.qkv),
-        vBias: await maybe(`${p}.self_attn.v_proj.bias`, config.attentionBias.qkv),
-        oBias: await maybe(`${p}.self_attn.o_proj.bias`, config.attentionBias.o),
-        qNorm: await maybe(`${p}.self_attn.q_norm.weight`, config.qkNorm),
-        kNorm: await maybe(`${p}.self_attn.k_norm.weight`, config.qkNorm),
-        preFeedforwardNorm: await maybe(`${p}.pre_feedforward_layernorm.weight`, config.sandwichNorms),
-        postFeedforwardNorm: await maybe(`${p}.post_feedforward_layernorm.weight`, config.sandwichNorms),
-      });
+      const wanted = layerTensorNames(config, i);
+      const views = packedViews(
+        gpu,
+        `model.layers.${i}`,
+        wanted.map(([, name]) => ({ name, shape: entry(name).info.shape, dtype: heldAs(name) })),
+      );
+      uploaded.push(...views.buffers);
+      const layer: Partial<LayerWeights> = {};
+      for (const [k, [key, name]] of wanted.entries()) layer[key] = await load(name, views.tensors[k]);
+      layers.push(layer as LayerWeights);
     }
     const embed = await load('model.embed_tokens.weight');
     const weights: ModelWeights = {
@@ -163,6 +167,68 @@ export async function uploadWeights(
     for (const t of uploaded) t.buffer.destroy();
     throw err;
   }
+}
+
+/** Checkpoint names of the tensors layer `i` uses, by field: the seven projections and two norms, and what the config adds. */
+function layerTensorNames(config: ModelConfig, i: number): [keyof LayerWeights, string][] {
+  const p = `model.layers.${i}`;
+  const all: [keyof LayerWeights, string, boolean][] = [
+    ['inputNorm', `${p}.input_layernorm.weight`, true],
+    ['postAttentionNorm', `${p}.post_attention_layernorm.weight`, true],
+    ['q', `${p}.self_attn.q_proj.weight`, true],
+    ['k', `${p}.self_attn.k_proj.weight`, true],
+    ['v', `${p}.self_attn.v_proj.weight`, true],
+    ['o', `${p}.self_attn.o_proj.weight`, true],
+    ['gate', `${p}.mlp.gate_proj.weight`, true],
+    ['up', `${p}.mlp.up_proj.weight`, true],
+    ['down', `${p}.mlp.down_proj.weight`, true],
+    ['qBias', `${p}.self_attn.q_proj.bias`, config.attentionBias.qkv],
+    ['kBias', `${p}.self_attn.k_proj.bias`, config.attentionBias.qkv],
+    ['vBias', `${p}.self_attn.v_proj.bias`, config.attentionBias.qkv],
+    ['oBias', `${p}.self_attn.o_proj.bias`, config.attentionBias.o],
+    ['qNorm', `${p}.self_attn.q_norm.weight`, config.qkNorm],
+    ['kNorm', `${p}.self_attn.k_norm.weight`, config.qkNorm],
+    ['preFeedforwardNorm', `${p}.pre_feedforward_layernorm.weight`, config.sandwichNorms],
+    ['postFeedforwardNorm', `${p}.post_feedforward_layernorm.weight`, config.sandwichNorms],
+  ];
+  return all.filter(([, , wanted]) => wanted).map(([key, name]) => [key, name]);
+}
+
+/**
+ * Tensors of these shapes as views of as few weight buffers as fit in SLOTS_BUFFER_BYTES each, every one on a binding
+ * boundary; a tensor larger than that alone in its own. Not a buffer each: WebGPU implementations suballocate small
+ * buffers in power-of-two blocks (Dawn's Vulkan backend: every buffer under 4 MiB), so SmolLM2-135M's q and o (648 KiB
+ * of bf16) held 1 MiB each and gate, up and down (1,728 KiB) 2 MiB: 55 MB of its 271 MB of weights was rounding.
+ */
+export function packedViews(
+  gpu: Gpu,
+  label: string,
+  specs: { name: string; shape: readonly number[]; dtype: DType }[],
+): { tensors: Tensor[]; buffers: Tensor[] } {
+  const slot = (s: (typeof specs)[number]) => Math.ceil((numel(s.shape) * bytesPerElement(s.dtype)) / BINDING_ALIGN) * BINDING_ALIGN;
+  const groups: (typeof specs)[] = [];
+  let bytes = Infinity;
+  for (const s of specs) {
+    if (bytes + slot(s) > SLOTS_BUFFER_BYTES) {
+      groups.push([]);
+      bytes = 0;
+    }
+    groups.at(-1)!.push(s);
+    bytes += slot(s);
+  }
+  const tensors: Tensor[] = [];
+  const buffers: Tensor[] = [];
+  for (const [g, group] of groups.entries()) {
+    const total = group.reduce((n, s) => n + slot(s), 0);
+    const buffer = gpu.tensor([total / 4], groups.length > 1 ? `${label} (${g + 1} of ${groups.length})` : label, 'f32', 'weights');
+    buffers.push(buffer);
+    let at = 0;
+    for (const s of group) {
+      tensors.push(new Tensor(buffer.buffer, s.shape, s.dtype, s.name, at));
+      at += slot(s);
+    }
+  }
+  return { tensors, buffers };
 }
 
 /**
