@@ -20,6 +20,8 @@ function adapterId(a: LoraAdapter): number {
 export class Model {
   readonly pool: ActivationPool;
   private readonly steps = new Map<string, Step>();
+  /** Keys of the steps whose pipelines are compiled (compile). */
+  private readonly compiled = new Set<string>();
 
   constructor(
     readonly gpu: Gpu,
@@ -58,13 +60,15 @@ export class Model {
   /**
    * Compile the pipelines of step(B, T, opts) and allocate nothing for it. A compiler's working memory (SwiftShader's:
    * up to ~350 MB for one matmul at SmolLM2-135M's shapes) then comes before the step's buffers exist, not beside them;
-   * DPO compiles its training step before its reference pass for the same reason. Pipelines are cached, so a step built
-   * later compiles nothing; a step already built is not compiled again.
+   * DPO compiles its training step before its reference pass for the same reason. Pipelines are cached on the device,
+   * so the build after it compiles nothing, and a step compiled once is not recorded for compiling again.
    */
   async compile(B: number, T: number, opts: StepOptions): Promise<void> {
     this.coverPositions(opts.kv ? opts.kv.capacity : T);
-    if (this.steps.has(this.stepKey(B, T, opts))) return;
+    const key = `${this.stepKey(B, T, opts)}|${opts.kv?.capacity ?? ''}`; // the cache's length shapes attention's kernels
+    if (this.compiled.has(key)) return;
     await compileStep(this.gpu, this.config, this.weights, B, T, opts);
+    this.compiled.add(key);
   }
 
   private stepKey(B: number, T: number, opts: StepOptions): string {
