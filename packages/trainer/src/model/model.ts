@@ -96,9 +96,15 @@ export class Model {
     this.steps.clear();
   }
 
-  /** Forget steps that use an adapter about to be destroyed. */
-  forgetSteps(): void {
+  /**
+   * Drop every recorded step and free the activation pool. A training run does this as it ends, whichever way
+   * (trainer.ts): its steps are bound to the gradients it frees, and its activations are the largest buffers it made,
+   * so they do not stay beside the adapter being saved or whatever runs next. What runs next builds its steps again,
+   * compiling nothing (pipelines are cached on the device).
+   */
+  releaseSteps(): void {
     this.steps.clear();
+    this.pool.destroy();
   }
 
   /** Parameters of the base model (what the studio shows and the memory estimate uses). */
@@ -121,8 +127,7 @@ export class Model {
   }
 
   destroy(): void {
-    this.steps.clear();
-    this.pool.destroy();
+    this.releaseSteps();
     destroyWeights(this.weights);
   }
 }

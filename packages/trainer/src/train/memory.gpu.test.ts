@@ -35,10 +35,11 @@ gpuTest(
       // Start from an empty activation pool, as a fresh page does: the pool keeps the largest shape any test asked for.
       // And with no reference log-probs stored, so that each DPO run computes them (its forward-only pass).
       await store.clearRefLogps();
-      loaded.model.forgetSteps();
-      loaded.model.pool.destroy();
+      loaded.model.releaseSteps();
       gpu.ledger.resetPeak();
       await trained(svc, { config: cfg, datasetId: data });
+      // The run frees its activations as it ends (Model.releaseSteps), before the adapter is saved.
+      check(loaded.model.pool.bytes === 0, `${run}: the activation pool holds ${loaded.model.pool.bytes} B after the run`);
       const rope = ropeTensors(loaded.model.weights).reduce((n, t) => n + t.byteLength, 0);
       const measured = loaded.model.weightBytes + rope + gpu.ledger.memory.peakAdded;
       const estimate = await svc.estimateMemory({ ...cfg, evaluates: false });

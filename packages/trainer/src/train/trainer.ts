@@ -211,6 +211,7 @@ export async function runTraining(
     for (const t of [grads, m, v, sumsq, halt]) t.buffer.destroy();
     if (queued) discard(queued);
     objective.release();
+    model.releaseSteps();
   };
   // The adapter handed back (and every checkpoint) holds finite weights. A finite loss and gradient can still make an
   // update that is not (a learning rate past float32's range): then the run falls back to its last checkpoint, or
