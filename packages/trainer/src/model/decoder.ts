@@ -27,7 +27,7 @@ import { buildHead, logitsChunkRows } from './head.ts';
 import { type Ctx, layerTensors, residual, type StepOptions } from './layer-context.ts';
 import { linearForward } from './linear.ts';
 import { mlpBlockBackward, mlpBlockForward } from './mlp-block.ts';
-import { ActivationPool } from './pool.ts';
+import { ActivationPool, type PoolRequest } from './pool.ts';
 import type { ModelWeights } from './weights.ts';
 
 export type { StepOptions } from './layer-context.ts';
@@ -99,7 +99,7 @@ export async function buildStep(
 
 /**
  * Compile every pipeline of the step buildStep(B, T, opts) would record, allocating nothing (Gpu.compileOnly): through
- * a pool of its own, whose buffers are stand-ins.
+ * a pool of its own, whose buffers are stand-ins. Returns the pool buffers the step asks for, to reserve at once.
  */
 export async function compileStep(
   gpu: Gpu,
@@ -108,9 +108,11 @@ export async function compileStep(
   B: number,
   T: number,
   opts: StepOptions,
-): Promise<void> {
+): Promise<PoolRequest> {
   const compiling = gpu.compileOnly();
-  await build(compiling, config, weights, new ActivationPool(compiling), B, T, opts);
+  const pool = new ActivationPool(compiling);
+  await build(compiling, config, weights, pool, B, T, opts);
+  return pool.wanted;
 }
 
 async function build(

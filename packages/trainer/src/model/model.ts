@@ -3,7 +3,7 @@ import type { Gpu } from '@webtune/kernels';
 import { type ModelConfig, parseModelConfig } from './config.ts';
 import { buildStep, compileStep, type Step, type StepOptions } from './decoder.ts';
 import type { LoraAdapter } from './lora.ts';
-import { ActivationPool } from './pool.ts';
+import { ActivationPool, type PoolRequest } from './pool.ts';
 import { allTensors, type CheckpointFiles, destroyWeights, type ModelWeights, ropeTensors, uploadRope, uploadWeights } from './weights.ts';
 
 const ids = new WeakMap<LoraAdapter, number>();
@@ -20,8 +20,8 @@ function adapterId(a: LoraAdapter): number {
 export class Model {
   readonly pool: ActivationPool;
   private readonly steps = new Map<string, Step>();
-  /** Keys of the steps whose pipelines are compiled (compile). */
-  private readonly compiled = new Set<string>();
+  /** The steps whose pipelines are compiled (compile), with the pool buffers each asks for. */
+  private readonly compiled = new Map<string, PoolRequest>();
 
   constructor(
     readonly gpu: Gpu,
@@ -39,14 +39,14 @@ export class Model {
 
   /**
    * The recorded step for B sequences of T tokens with these adapters, built on first use: its pipelines compiled first
-   * (compile), then its buffers made and bound.
+   * (compile), then the pool buffers it asks for made at once (ActivationPool.reserve), then recorded and bound.
    */
   async step(B: number, T: number, opts: StepOptions): Promise<Step> {
     this.coverPositions(opts.kv ? opts.kv.capacity : T);
     const key = this.stepKey(B, T, opts);
     const cached = this.steps.get(key);
     if (cached && cached.poolVersion === this.pool.version) return cached;
-    await this.compile(B, T, opts);
+    this.pool.reserve(await this.compile(B, T, opts));
     const step = await buildStep(this.gpu, this.config, this.weights, this.pool, B, T, opts);
     if (this.steps.size > 0 && [...this.steps.values()].some((s) => s.poolVersion !== this.pool.version)) {
       // Buffers grew: steps of other shapes are stale; drop them and free what they held.
@@ -58,17 +58,21 @@ export class Model {
   }
 
   /**
-   * Compile the pipelines of step(B, T, opts) and allocate nothing for it. A compiler's working memory (SwiftShader's:
-   * up to ~350 MB for one matmul at SmolLM2-135M's shapes) then comes before the step's buffers exist, not beside them;
-   * DPO compiles its training step before its reference pass for the same reason. Pipelines are cached on the device,
-   * so the build after it compiles nothing, and a step compiled once is not recorded for compiling again.
+   * Compile the pipelines of step(B, T, opts) and allocate nothing for it; returns the pool buffers it asks for. A
+   * compiler's working memory (SwiftShader's: up to ~350 MB for one matmul at SmolLM2-135M's shapes) then comes before
+   * the step's buffers exist, not beside them; DPO compiles its training step before its reference pass for the same
+   * reason. Pipelines are cached on the device, so the build after it compiles nothing, and a step compiled once is not
+   * recorded for compiling again.
    */
-  async compile(B: number, T: number, opts: StepOptions): Promise<void> {
+  async compile(B: number, T: number, opts: StepOptions): Promise<PoolRequest> {
     this.coverPositions(opts.kv ? opts.kv.capacity : T);
     const key = `${this.stepKey(B, T, opts)}|${opts.kv?.capacity ?? ''}`; // the cache's length shapes attention's kernels
-    if (this.compiled.has(key)) return;
-    await compileStep(this.gpu, this.config, this.weights, B, T, opts);
-    this.compiled.add(key);
+    let request = this.compiled.get(key);
+    if (!request) {
+      request = await compileStep(this.gpu, this.config, this.weights, B, T, opts);
+      this.compiled.set(key, request);
+    }
+    return request;
   }
 
   private stepKey(B: number, T: number, opts: StepOptions): string {

@@ -68,3 +68,29 @@ describe('ActivationPool.slots', () => {
     ]);
   });
 });
+
+describe('ActivationPool.reserve', () => {
+  it("makes what another pool was asked for (a compile pass's), once, so that a build after it grows nothing", () => {
+    const { gpu: standIns } = fakeGpu();
+    const asked = new ActivationPool(standIns);
+    asked.get('hf', [4, 8]);
+    asked.get('ids', [4], 'u32');
+    asked.slots('residual stream', [4, 8], ['L0.x', 'L1.x']);
+    const { gpu, made } = fakeGpu();
+    const pool = new ActivationPool(gpu);
+    pool.get('hf', [2, 8]); // a smaller shape met before: grown
+    pool.reserve(asked.wanted);
+    expect(made.map((b) => [b.label, b.size])).toEqual([
+      ['hf', 64],
+      ['hf', 128],
+      ['ids', 16],
+      ['residual stream 0', 2 * BINDING_ALIGN],
+    ]);
+    const version = pool.version;
+    pool.reserve(asked.wanted); // held at their sizes: nothing new
+    expect(pool.get('ids', [4], 'u32').dtype).toBe('u32');
+    pool.slots('residual stream', [4, 8], ['L0.x', 'L1.x']);
+    expect(made).toHaveLength(4);
+    expect(pool.version).toBe(version);
+  });
+});

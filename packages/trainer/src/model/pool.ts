@@ -7,6 +7,9 @@ import { BINDING_ALIGN, type DType, type Gpu, numel, Tensor } from '@webtune/ker
 /** WebGPU's default maxBufferSize: a buffer of slots (ActivationPool.slots) is at most this large on any adapter. */
 export const SLOTS_BUFFER_BYTES = 256 * 1024 * 1024;
 
+/** The buffers a step asks for by name (its compile pass's pool: ActivationPool.wanted). */
+export type PoolRequest = ReadonlyMap<string, { bytes: number; dtype: DType }>;
+
 export class ActivationPool {
   version = 0;
   private readonly buffers = new Map<string, GPUBuffer>();
@@ -28,6 +31,20 @@ export class ActivationPool {
       this.version++;
     }
     return new Tensor(buffer, shape, dtype, name);
+  }
+
+  /**
+   * Every buffer of `request` this pool does not hold at its size, made before a step is built (Model.step, from the
+   * step's compile pass), so that the build finds them all and is recorded once, not a second time because the pool
+   * grew under it (the first recording's uniforms and bind groups then wait for the collector).
+   */
+  reserve(request: PoolRequest): void {
+    for (const [name, r] of request) this.get(name, [r.bytes / 4], r.dtype);
+  }
+
+  /** What this pool was asked for, by name: a compile pass's pool tells the real one what to reserve. */
+  get wanted(): PoolRequest {
+    return new Map([...this.buffers].map(([name, b]) => [name, { bytes: b.size, dtype: this.dtypes.get(name) ?? 'f32' }]));
   }
 
   /**

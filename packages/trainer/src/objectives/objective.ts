@@ -51,8 +51,8 @@ export function trainingStep(ctx: ObjectiveContext, B: number, T: number): Promi
  * Compile trainingStep(ctx, B, T)'s pipelines without making its buffers (Model.compile): for an objective whose
  * reference pass runs first, so that the compiler's working memory comes before the reference's buffers too.
  */
-export function compileTrainingStep(ctx: ObjectiveContext, B: number, T: number): Promise<void> {
-  return ctx.model.compile(B, T, trainingStepOptions(ctx));
+export async function compileTrainingStep(ctx: ObjectiveContext, B: number, T: number): Promise<void> {
+  await ctx.model.compile(B, T, trainingStepOptions(ctx));
 }
 
 const trainingStepOptions = (ctx: ObjectiveContext) => ({
