@@ -364,6 +364,11 @@ gpuTest(
         // recorded once: at most one pipeline asked for a dispatch (a few dispatches share one ask), not two.
         const dispatches = [...step.forward, ...step.backward].filter((c) => 'pipeline' in c).length;
         if (asked.length > dispatches) throw new Error(`the build asked for ${asked.length} pipelines for ${dispatches} dispatches`);
+        // A finished run releases its steps and their compile records (keyed on adapters it frees): compiled again.
+        model.releaseSteps();
+        asked.length = 0;
+        await model.compile(5, 13, opts);
+        if (asked.length === 0) throw new Error('releaseSteps kept the compile record of a released step');
       }
     } finally {
       device.createComputePipelineAsync = create;

@@ -104,10 +104,12 @@ export class Model {
    * Drop every recorded step and free the activation pool. A training run does this as it ends, whichever way
    * (trainer.ts): its steps are bound to the gradients it frees, and its activations are the largest buffers it made,
    * so they do not stay beside the adapter being saved or whatever runs next. What runs next builds its steps again,
-   * compiling nothing (pipelines are cached on the device).
+   * compiling nothing (pipelines are cached on the device). The compile records go too: their keys name adapters
+   * (by id) that a finished run frees, so in a long studio session they would only pile up.
    */
   releaseSteps(): void {
     this.steps.clear();
+    this.compiled.clear();
     this.pool.destroy();
   }
 
