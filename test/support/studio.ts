@@ -36,6 +36,7 @@ export async function openStudio(): Promise<StudioSession> {
     configFile: join(STUDIO, 'vite.config.ts'),
     path: '/',
     plugins: [hub, slow],
+    watchNetwork: true, // waitForNetworkIdle, request interception
   });
   const { page, browser } = session;
   await page.setViewport({ width: 1280, height: 900 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BrowserNotFoundError, chromiumArgs, findChromium, parseGpuChoice } from './chromium.ts';
+import { BrowserNotFoundError, chromiumArgs, findChromium, launchChromium, parseGpuChoice } from './chromium.ts';
 
 describe('findChromium', () => {
   it('prefers WEBTUNE_CHROMIUM, and names it when it does not exist', () => {
@@ -33,5 +33,23 @@ describe('parseGpuChoice', () => {
   it('defaults to auto and rejects unknown values by name', () => {
     expect(parseGpuChoice(undefined)).toBe('auto');
     expect(() => parseGpuChoice('cuda')).toThrow('WEBTUNE_GPU/--gpu must be auto, hardware or swiftshader (got "cuda").');
+  });
+});
+
+describe('launchChromium', () => {
+  // Followed requests cost the renderer their bodies (kept for DevTools' Network.getResponseBody, up to about 200 MB).
+  it('follows the network only when asked', { timeout: 60_000 }, async () => {
+    for (const watchNetwork of [undefined, true]) {
+      const browser = await launchChromium({ gpu: 'swiftshader', watchNetwork });
+      try {
+        const page = (await browser.pages())[0];
+        const requests: string[] = [];
+        page.on('request', (r) => void requests.push(r.url()));
+        await page.goto('data:text/html,<p>hello</p>', { waitUntil: 'load' });
+        expect(requests.length > 0, `requests seen: ${requests.join(', ')}`).toBe(watchNetwork === true);
+      } finally {
+        await browser.close();
+      }
+    }
   });
 });

@@ -66,6 +66,12 @@ export interface LaunchOptions {
   ownSignals?: boolean;
   /** Extra Chromium switches. */
   extraArgs?: string[];
+  /**
+   * Let Puppeteer follow the pages' requests (page.on('request'), request interception, waitForNetworkIdle). Off by
+   * default: to answer Network.getResponseBody, DevTools then keeps each response's body in the renderer, base64, up to
+   * about 200 MB, and a checkpoint read a tensor at a time filled it (docs/performance.md, "The renderer's 200 MB").
+   */
+  watchNetwork?: boolean;
 }
 
 export async function launchChromium(options: LaunchOptions = {}): Promise<Browser> {
@@ -78,6 +84,7 @@ export async function launchChromium(options: LaunchOptions = {}): Promise<Brows
     // DevTools over a pipe, not a socket: when this process dies in any way (SIGKILL, out of memory), the pipe closes
     // and Chromium exits with it, instead of training on and holding the profile's lock.
     pipe: true,
+    networkEnabled: options.watchNetwork ?? false,
     handleSIGINT: !options.ownSignals,
     handleSIGTERM: !options.ownSignals,
     handleSIGHUP: !options.ownSignals,

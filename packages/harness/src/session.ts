@@ -45,6 +45,8 @@ export interface SessionOptions extends ServeOptions {
    * its adapters, checkpoints or downloads. (*.localhost is a secure context, as 127.0.0.1 is.)
    */
   stableOrigin?: boolean;
+  /** See LaunchOptions.watchNetwork: the studio's e2e tests wait for the network to go idle. */
+  watchNetwork?: boolean;
 }
 
 export const STABLE_HOST = 'webtune.localhost';
@@ -106,6 +108,7 @@ export async function openGpuSession(options: SessionOptions): Promise<GpuSessio
       gpu: options.gpu,
       userDataDir: options.userDataDir,
       ownSignals: options.ownSignals,
+      watchNetwork: options.watchNetwork,
       extraArgs: options.stableOrigin ? [`--host-resolver-rules=MAP ${STABLE_HOST}:80 127.0.0.1:${port}`] : [],
     });
     // The tab Chromium opens at launch, not a second one: another tab is another renderer process (about 100 MB).
