@@ -214,9 +214,10 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
   // of a prompt that runs past the sliding windows, against the float64 forward's, as a fraction of that position's
   // logit range (max − min). F32 file and base GGUF + GGUF LoRA: within 1e-5 (measured 4e-7, float32 rounding), Gemma 3
   // within 2e-4 (measured 9.8e-5: ggml's GELU looks its input up in an F16 table, ggml-cpu/vec.h GGML_GELU_FP16);
-  // F16 file, against the f16-rounded merge: within 2e-3 (measured 1.6e-4 to 8.0e-4: ggml multiplies F16 weights by
-  // activations rounded to F16). The adapter must move the logits by more than 0.05 of the range (measured 0.22 to
-  // 0.59). The tiny random Gemma 3 repeats one token whatever the prompt, so its agreeing greedy tokens prove little;
+  // F16 file, against the f16-rounded merge: within 4e-3 (ggml multiplies F16 weights by activations rounded to F16, and
+  // its kernels for that depend on the CPU: measured 1.6e-4 to 8.0e-4 on one CPU, up to 2.0e-3 on an AVX-512 one,
+  // smollm3-nope-f16: still a tenth of what the adapter's weights alone do). The adapter must move the logits by more
+  // than 0.05 of the range (measured 0.22 to 0.59). The tiny random Gemma 3 repeats one token whatever the prompt, so its agreeing greedy tokens prove little;
   // the bf16-rounded embedding scale (gemma3.ts) would put its F32 logits 5.6e-4 off.
   for (const name of Object.keys(VARIANTS) as (keyof typeof VARIANTS)[])
     it(`${name}: llama.cpp's logits at every position are the float64 forward's (F32, F16, base + LoRA)`, async () => {
@@ -266,7 +267,7 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
       const lora = await write(`${name}-logits-lora.gguf`, ggufLoraFile(base.config, [adapter], { name }));
       const exact = name === 'gemma3-sandwich-bf16' ? 2e-4 : 1e-5;
       expect(await error(f32, merged), 'F32').toBeLessThanOrEqual(exact);
-      expect(await error(f16, await asStored(merged, 'F16')), 'F16').toBeLessThanOrEqual(2e-3);
+      expect(await error(f16, await asStored(merged, 'F16')), 'F16').toBeLessThanOrEqual(4e-3);
       expect(await error(baseFile, merged, lora), 'base + LoRA').toBeLessThanOrEqual(exact);
       expect(await error(baseFile, base, lora), 'the adapter moves the logits').toBeGreaterThan(0.05);
     }, 120_000);
