@@ -69,7 +69,7 @@ export interface LaunchOptions {
   /**
    * Let Puppeteer follow the pages' requests (page.on('request'), request interception, waitForNetworkIdle). Off by
    * default: to answer Network.getResponseBody, DevTools then keeps each response's body in the renderer, base64, up to
-   * about 200 MB, and a checkpoint read a tensor at a time filled it (docs/performance.md, "The renderer's 200 MB").
+   * about 200 MB, and a checkpoint read a tensor at a time filled it (docs/performance.md, "The page's 200 MB").
    */
   watchNetwork?: boolean;
 }

@@ -217,8 +217,9 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
   // F16 file, against the f16-rounded merge: within 4e-3 (ggml multiplies F16 weights by activations rounded to F16, and
   // its kernels for that depend on the CPU: measured 1.6e-4 to 8.0e-4 on one CPU, up to 2.0e-3 on an AVX-512 one,
   // smollm3-nope-f16: still a tenth of what the adapter's weights alone do). The adapter must move the logits by more
-  // than 0.05 of the range (measured 0.22 to 0.59). The tiny random Gemma 3 repeats one token whatever the prompt, so its agreeing greedy tokens prove little;
-  // the bf16-rounded embedding scale (gemma3.ts) would put its F32 logits 5.6e-4 off.
+  // than 0.05 of the range (measured 0.22 to 0.59). The tiny random Gemma 3 repeats one token whatever the prompt, so
+  // its agreeing greedy tokens prove little; the bf16-rounded embedding scale (gemma3.ts) would put its F32 logits
+  // 5.6e-4 off.
   for (const name of Object.keys(VARIANTS) as (keyof typeof VARIANTS)[])
     it(`${name}: llama.cpp's logits at every position are the float64 forward's (F32, F16, base + LoRA)`, async () => {
       const { base, files } = await loadVariant(name);
