@@ -116,7 +116,8 @@ export async function benchRealShape(gpu: Gpu, request: TrainingBenchRequest): P
   const lora = { ...defaultConfig('sft').lora, r: 16, alpha: 32, targetModules: [...LORA_TARGETS] };
   const configOf = (method: 'sft' | 'dpo') => ({ ...defaultConfig(method), batchSize: P, maxLength: T, lora });
   const recompute = configOf('sft').gradientCheckpointing; // TRL's default, as a user's run has it
-  const { pairs, sft, adapter, grads, dpoMatmuls, sftMatmuls } = await stepCase(gpu, model, P, T, lora, recompute);
+  const { pairs, sft, adapter, grads, matmulsOf } = await stepCase(gpu, model, P, T, lora, recompute);
+  const sftMatmuls = () => matmulsOf(P);
   const sftTimes = await timeSteps(gpu, model, { method: 'sft', examples: sft }, configOf('sft'), sftMatmuls, request.budgetMs, 1);
   const reference = new ReferenceCache(gpu, model, [], pairs, 0);
   await reference.of(pairs);
@@ -125,7 +126,7 @@ export async function benchRealShape(gpu: Gpu, request: TrainingBenchRequest): P
     model,
     { method: 'dpo', examples: pairs, reference },
     configOf('dpo'),
-    dpoMatmuls,
+    () => matmulsOf(2 * P),
     request.budgetMs,
     1,
   );

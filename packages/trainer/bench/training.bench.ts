@@ -121,13 +121,16 @@ export interface StepTimes {
  * Real optimizer steps of `data` (runTraining, no adapter stack), paused after each: the GPU drains,
  * the step's matmuls are replayed alone and timed, then the next step runs. Interleaving keeps the
  * two timings under the same conditions (SwiftShader shares its CPU cores with everything else).
+ * `matmulsOf` records the replayed matmuls after the run's first step, while the run's activation pool is alive:
+ * the buffers they bind are the pool's, which a run frees as it ends (Model.releaseSteps), so commands recorded
+ * before one run would bind destroyed buffers in the next.
  */
 export async function timeSteps(
   gpu: Gpu,
   model: Model,
   data: TrainData,
   config: TrainConfig,
-  matmuls: Command[],
+  matmulsOf: () => Promise<Command[]>,
   budgetMs: number,
   minSteps = MIN_STEPS,
 ): Promise<StepTimes> {
@@ -145,6 +148,7 @@ export async function timeSteps(
   const replays: number[] = [];
   const spent = () => steps.reduce((a, b) => a + b, 0);
   let measured: Pick<StepTimes, 'peakGpuBytes' | 'peakByKind' | 'perStep'> | undefined;
+  let matmuls: Command[] | undefined;
   for (let i = 0; i < WARM_STEPS + MAX_STEPS && (steps.length < minSteps || spent() < budgetMs); i++) {
     const done = new Promise<void>((resolve) => {
       stepped = resolve;
@@ -158,6 +162,7 @@ export async function timeSteps(
     const t1 = performance.now();
     const { peakTotal, peak } = gpu.ledger.memory;
     measured = { peakGpuBytes: peakTotal, peakByKind: peak, perStep: countsBetween(counts, gpu.ledger.countsSoFar) };
+    matmuls ??= await matmulsOf();
     gpu.run(...matmuls);
     await gpu.sync();
     if (i < WARM_STEPS) continue;
@@ -184,10 +189,10 @@ export function sequences(count: number, T: number, vocab: number): Sequence[] {
 }
 
 /**
- * The bench's data and each step's matmuls: P pairs of T random tokens (SFT trains on their chosen sides), and the
- * matmuls of a step of the same shape, LoRA config and gradient checkpointing as the timed runs (DPO's 2P sequences
- * first: it sizes the activation pool; a step that kept every layer's activations would grow the pool past what the
- * run needs). The replayed matmuls bind the adapter's buffers: destroy `adapter` and `grads` only once the timing is done.
+ * The bench's data and its steps' matmuls: P pairs of T random tokens (SFT trains on their chosen sides), and
+ * `matmulsOf(sequences)`, the matmuls of a step of that many sequences with the timed runs' shape, LoRA config and
+ * gradient checkpointing, for timeSteps to record while its run is alive. The replayed matmuls bind the adapter's
+ * buffers: destroy `adapter` and `grads` only once the timing is done.
  */
 export async function stepCase(gpu: Gpu, model: Model, P: number, T: number, lora: LoraConfig, recompute: boolean) {
   const seqs = sequences(2 * P, T, model.config.vocabSize);
@@ -199,9 +204,7 @@ export async function stepCase(gpu: Gpu, model: Model, P: number, T: number, lor
     const step = await model.step(sequences, T, { frozen: [], trainable: { adapter, grads }, train: true, recompute });
     return [...step.forward, ...step.backward].filter((cmd) => 'pipeline' in cmd && cmd.pipeline.label.startsWith('matmul'));
   };
-  const dpoMatmuls = await matmulsOf(2 * P);
-  const sftMatmuls = await matmulsOf(P);
-  return { pairs, sft, adapter, grads, dpoMatmuls, sftMatmuls, matmulsOf };
+  return { pairs, sft, adapter, grads, matmulsOf };
 }
 
 export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Promise<TrainingBenchRow[]> {
@@ -214,14 +217,9 @@ export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Pr
   const sftConfig = { ...defaultConfig('sft'), batchSize: P };
   const dpoConfig = { ...defaultConfig('dpo'), batchSize: P };
   const lora = sftConfig.lora;
-  const { pairs, sft, adapter, grads, dpoMatmuls, sftMatmuls, matmulsOf } = await stepCase(
-    gpu,
-    model,
-    P,
-    T,
-    lora,
-    sftConfig.gradientCheckpointing,
-  );
+  const { pairs, sft, adapter, grads, matmulsOf } = await stepCase(gpu, model, P, T, lora, sftConfig.gradientCheckpointing);
+  const sftMatmuls = () => matmulsOf(P);
+  const pairMatmuls = () => matmulsOf(2 * P);
 
   const sftTimes = await timeSteps(gpu, model, { method: 'sft', examples: sft }, sftConfig, sftMatmuls, request.budgetMs);
   // The reference log-probs, as a DPO run computes them at its first step: once per dataset, then cached.
@@ -229,13 +227,13 @@ export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Pr
   const t0 = performance.now();
   await reference.of(pairs);
   const referenceMs = performance.now() - t0;
-  const dpoTimes = await timeSteps(gpu, model, { method: 'dpo', examples: pairs, reference }, dpoConfig, dpoMatmuls, request.budgetMs);
+  const dpoTimes = await timeSteps(gpu, model, { method: 'dpo', examples: pairs, reference }, dpoConfig, pairMatmuls, request.budgetMs);
   const orpoTimes = await timeSteps(
     gpu,
     model,
     { method: 'orpo', examples: pairs },
     { ...defaultConfig('orpo'), batchSize: P },
-    dpoMatmuls,
+    pairMatmuls,
     request.budgetMs,
   );
   const simpoTimes = await timeSteps(
@@ -243,7 +241,7 @@ export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Pr
     model,
     { method: 'simpo', examples: pairs },
     { ...defaultConfig('simpo'), batchSize: P },
-    dpoMatmuls,
+    pairMatmuls,
     request.budgetMs,
   );
   // KTO on the 2P answers as rows in one micro-batch, its reference (answers and KL rows) computed beforehand.
@@ -256,17 +254,12 @@ export async function benchTraining(gpu: Gpu, request: TrainingBenchRequest): Pr
     seqsOfRows,
     klSequences(seqsOfRows, T),
   );
-  // The reference pass above (answers and KL rows in one batch of 4P) and the run's KL forward (the policy as a
-  // frozen stack) may grow the activation pool, which frees the buffers of steps recorded before: KTO's matmuls are
-  // taken from a train step recorded after both.
-  await model.step(2 * P, T, { frozen: [adapter], train: false });
-  const ktoMatmuls = await matmulsOf(2 * P);
   const ktoTimes = await timeSteps(
     gpu,
     model,
     { method: 'kto', examples: rows, reference: ktoReference },
     ktoConfig,
-    ktoMatmuls,
+    pairMatmuls,
     request.budgetMs,
   );
 
