@@ -103,7 +103,8 @@ export async function randomCheckpoint(json: Record<string, unknown>): Promise<M
 
 /**
  * SFT and DPO optimizer steps on a random checkpoint of a released model's shape: 2 pairs of 256 tokens (64 with
- * --quick), LoRA r16 on all seven projections, AdamW (the issue's target case); at least one timed step after a warm-up.
+ * --quick; `batchSize` pairs of `maxLength` when given), LoRA r16 on all seven projections, AdamW (the issue's target
+ * case); at least one timed step after a warm-up.
  */
 export async function benchRealShape(gpu: Gpu, request: TrainingBenchRequest): Promise<TrainingBenchRow[]> {
   const name = request.model ?? '';
@@ -111,8 +112,8 @@ export async function benchRealShape(gpu: Gpu, request: TrainingBenchRequest): P
   if (!json) throw new Error(`no model shape "${name}"; choose one of ${Object.keys(REAL_SHAPES).join(', ')}`);
   const model = await Model.load(gpu, JSON.stringify(json), await randomCheckpoint(json));
   const c = model.config;
-  const P = 2;
-  const T = request.quick ? 64 : 256;
+  const P = request.batchSize ?? 2;
+  const T = request.maxLength ?? (request.quick ? 64 : 256);
   const lora = { ...defaultConfig('sft').lora, r: 16, alpha: 32, targetModules: [...LORA_TARGETS] };
   const configOf = (method: 'sft' | 'dpo') => ({ ...defaultConfig(method), batchSize: P, maxLength: T, lora });
   const recompute = configOf('sft').gradientCheckpointing; // TRL's default, as a user's run has it

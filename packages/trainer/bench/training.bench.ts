@@ -51,6 +51,10 @@ export interface TrainingBenchRequest {
   budgetMs: number;
   /** A released model's shape (real-shapes.ts REAL_SHAPES) instead of the synthesized Llama: SFT and DPO rows only. */
   model?: string;
+  /** With `model`: sequences in the SFT step, pairs in the DPO step (default 2). */
+  batchSize?: number;
+  /** With `model`: tokens per sequence (default 256, 64 when quick). */
+  maxLength?: number;
   /**
    * The dtype the synthesized checkpoint is written in (default BF16, as Hub checkpoints are): BF16 matrices stay
    * packed on the GPU, F32 ones take twice the bytes (what every checkpoint cost before packing).
@@ -184,7 +188,7 @@ export function sequences(count: number, T: number, vocab: number): Sequence[] {
   const rand = seededRandom(11);
   return Array.from({ length: count }, () => ({
     ids: Array.from({ length: T }, () => 1 + Math.floor(rand() * (vocab - 1))),
-    completionStart: T / 4,
+    completionStart: Math.floor(T / 4),
   }));
 }
 

@@ -87,6 +87,15 @@ describe('bench --model', () => {
     );
   });
 
+  it('takes --batch-size and --max-length only with a --model, as whole numbers', async () => {
+    await expect(run(['--batch-size', '4'])).rejects.toThrow('--batch-size sizes the --model steps: give a --model too');
+    await expect(run(['--only', 'training', '--max-length', '512'])).rejects.toThrow(
+      '--max-length sizes the --model steps: give a --model too',
+    );
+    await expect(run(['--model', 'smollm2-135m', '--batch-size', '2.5'])).rejects.toThrow('--batch-size must be a whole number (got 2.5)');
+    await expect(run(['--model', 'smollm2-135m', '--max-length', '4'])).rejects.toThrow('--max-length must be between 8 and 32768 (got 4)');
+  });
+
   it('builds a random bf16 checkpoint of the real shape, generated as it is read: the same bytes by any range', async () => {
     const files = await randomCheckpoint(REAL_SHAPES['smollm2-135m']);
     const file = files.get('model.safetensors');

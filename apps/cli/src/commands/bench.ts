@@ -7,14 +7,14 @@ import { type AdapterReport, describeAdapter, REPO_ROOT } from '@webtune/harness
 import { type BenchRequest, type BenchRow, meets, type Target } from '../../../../packages/kernels/bench/rows.ts';
 import type { TrainingBenchRow } from '../../../../packages/trainer/bench/training.bench.ts';
 import realShapes from '../../../../scripts/real-shapes/configs.json';
-import { gpuOption, numberOption, parseCommandArgs, runtimeOption, UsageError } from '../args.ts';
+import { gpuOption, integerOption, numberOption, parseCommandArgs, runtimeOption, UsageError } from '../args.ts';
 import { formatNumber, formatTable } from '../table.ts';
 import { kernelBench, trainingBench } from './bench-hosts.ts';
 
 /** The released models' shapes the training bench can build (shared with scripts/real-shapes/make_checkpoint.py). */
 const REAL_SHAPES: Record<string, unknown> = realShapes;
 
-export const help = `pnpm bench [--quick] [--only matmul|bandwidth|training] [--model NAME] [--weights bf16|f32] [--budget-ms N] [--peak-gflops N] [--out FILE] [--runtime browser|dawn] [--gpu auto|hardware|swiftshader]
+export const help = `pnpm bench [--quick] [--only matmul|bandwidth|training] [--model NAME [--batch-size N] [--max-length T]] [--weights bf16|f32] [--budget-ms N] [--peak-gflops N] [--out FILE] [--runtime browser|dawn] [--gpu auto|hardware|swiftshader]
 
 Benchmarks in headless Chromium (or in Node on Dawn: --runtime dawn), each implementation in the
 same page and timed the same way (wall clock to queue.onSubmittedWorkDone; after a warm-up, the
@@ -41,6 +41,10 @@ Prints tables and writes JSON (default bench-results/bench.json) with the adapte
                    (${Object.keys(REAL_SHAPES).join(', ')}): SFT and DPO steps of 2 pairs x 256
                    tokens (64 with --quick), LoRA r16 on all seven projections, AdamW; one timed
                    step at least (implies --only training)
+  --batch-size N   with --model: N sequences in the SFT step, N pairs in the DPO step (default 2)
+  --max-length T   with --model: T tokens per sequence (default 256, 64 with --quick); e.g.
+                   --batch-size 4 --max-length 512, the issue's real-GPU case, which
+                   scripts/real-shapes/torch_step.py times in PyTorch
   --weights D      the training bench's checkpoint dtype: bf16 (default; its matrices stay packed
                    on the GPU) or f32 (twice the weight bytes: the cost before packing)
   --budget-ms N    timed work per round per implementation (default 1500, 300 with --quick)
@@ -142,6 +146,8 @@ export async function run(argv: string[]): Promise<number> {
     'peak-gflops': { type: 'string' },
     weights: { type: 'string' },
     model: { type: 'string' },
+    'batch-size': { type: 'string' },
+    'max-length': { type: 'string' },
     runtime: { type: 'string' },
   });
   const runtime = runtimeOption(values.runtime);
@@ -150,12 +156,16 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError(`--model must be one of ${Object.keys(REAL_SHAPES).join(', ')} (got "${model}")`);
   if (model !== undefined && values.only !== undefined && values.only !== 'training')
     throw new UsageError(`--model times training steps: give it without --only ${values.only}`);
+  for (const flag of ['batch-size', 'max-length'] as const)
+    if (model === undefined && values[flag] !== undefined) throw new UsageError(`--${flag} sizes the --model steps: give a --model too`);
   const only = model === undefined ? values.only : 'training';
   if (only !== undefined && !['matmul', 'bandwidth', 'training'].includes(only))
     throw new UsageError(`--only must be matmul, bandwidth or training (got "${only}")`);
   const weights = values.weights ?? 'bf16';
   if (weights !== 'bf16' && weights !== 'f32') throw new UsageError(`--weights must be bf16 or f32 (got "${weights}")`);
   const quick = values.quick ?? false;
+  const batchSize = integerOption('batch-size', values['batch-size'], 2, 1, 1024);
+  const maxLength = integerOption('max-length', values['max-length'], quick ? 64 : 256, 8, 32768);
   const budgetMs = numberOption('budget-ms', values['budget-ms'], quick ? 300 : 1500, 10);
   const peak = values['peak-gflops'] === undefined ? undefined : numberOption('peak-gflops', values['peak-gflops'], 0, 1e-3);
   const targets: Target[] = [];
@@ -175,7 +185,8 @@ export async function run(argv: string[]): Promise<number> {
     for (const r of rows) if (r.target) targets.push(r.target);
   }
   if (only === undefined || only === 'training') {
-    const request = { quick, budgetMs, weights: weights === 'bf16' ? 'BF16' : 'F32', model } as const;
+    const shape = model === undefined ? {} : { batchSize, maxLength };
+    const request = { quick, budgetMs, weights: weights === 'bf16' ? 'BF16' : 'F32', model, ...shape } as const;
     const { rows } = await trainingBench(runtime, gpu, request, started('training benchmarks'));
     result.training = rows;
     process.stdout.write(`\n${trainingTable(rows, peak)}\n`);
@@ -186,7 +197,8 @@ export async function run(argv: string[]): Promise<number> {
   const out = values.out ?? join(REPO_ROOT, 'bench-results', 'bench.json');
   await mkdir(dirname(out), { recursive: true });
   result.machine = { platform: platform(), release: release(), cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length };
-  result.request = { quick, budgetMs, only: only ?? 'all', peakGflops: peak, weights, model, runtime, gpu };
+  const shape = model === undefined ? {} : { batchSize, maxLength };
+  result.request = { quick, budgetMs, only: only ?? 'all', peakGflops: peak, weights, model, ...shape, runtime, gpu };
   result.targets = targets.map((t) => ({ ...t, pass: meets(t) }));
   await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`wrote ${out}\n`);
