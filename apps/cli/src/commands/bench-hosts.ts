@@ -2,9 +2,7 @@
 // Dawn (the `webgpu` package) with no browser, for a GPU machine that has none. The bench modules are the same: on
 // Dawn, this process imports them (WGSL as text through raw-imports.ts), and they find Dawn's navigator.gpu where
 // the page finds the browser's.
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { type AdapterReport, type GpuChoice, openDawn, openGpuSession, PageCalls, REPO_ROOT, type SessionOptions } from '@webtune/harness';
+import { type AdapterReport, type GpuChoice, openDawn, openGpuSession, PageCalls, type SessionOptions } from '@webtune/harness';
 import { webtuneTrainer } from '@webtune/trainer/vite';
 import type { BenchRequest, BenchRow } from '../../../../packages/kernels/bench/rows.ts';
 import type { TrainingBenchRequest, TrainingBenchRow } from '../../../../packages/trainer/bench/training.bench.ts';
@@ -23,19 +21,20 @@ export interface Hosted<Rows> {
 export type OnAdapter = (adapter: AdapterReport) => void;
 
 /**
- * Imports `module` (a path under the repository) into this process, as the CLI's Dawn host imports the trainer (its
- * WGSL as text through raw-imports.ts: no bundler), and calls `call` with it on Dawn's adapter.
+ * Imports a bench module into this process with `load`, as the CLI's Dawn host imports the trainer (its WGSL as text
+ * through raw-imports.ts under tsx; inlined where the CLI is bundled, scripts/real-shapes/gpu-kit.sh), and calls
+ * `call` with it on Dawn's adapter.
  */
 async function onDawn<M, Rows>(
   gpu: GpuChoice,
   onAdapter: OnAdapter,
-  module: string,
+  load: () => Promise<M>,
   call: (mod: M) => Promise<Rows>,
 ): Promise<Hosted<Rows>> {
   const { adapter } = await openDawn(gpu);
   onAdapter(adapter);
   await import('../raw-imports.ts');
-  return { adapter, rows: await call((await import(pathToFileURL(join(REPO_ROOT, module)).href)) as M) };
+  return { adapter, rows: await call(await load()) };
 }
 
 /** The functions the bench pages define (kernels/bench/bench.ts, trainer/bench/bench.ts): a suite, given its request. */
@@ -71,8 +70,8 @@ export async function kernelBench(
   onAdapter: OnAdapter,
 ): Promise<Hosted<BenchRow[]>> {
   if (runtime === 'dawn') {
-    type Module = typeof import('../../../../packages/kernels/bench/kernel-bench.ts');
-    return onDawn(gpu, onAdapter, '/packages/kernels/bench/kernel-bench.ts', (m: Module) => m.runKernelBench(request, PEERS_ON_DAWN));
+    const load = () => import('../../../../packages/kernels/bench/kernel-bench.ts');
+    return onDawn(gpu, onAdapter, load, (m) => m.runKernelBench(request, PEERS_ON_DAWN));
   }
   return inPage(gpu, onAdapter, { path: 'packages/kernels/bench/bench.html' }, '__webtuneBench', request);
 }
@@ -84,8 +83,8 @@ export async function trainingBench(
   onAdapter: OnAdapter,
 ): Promise<Hosted<TrainingBenchRow[]>> {
   if (runtime === 'dawn') {
-    type Module = typeof import('../../../../packages/trainer/bench/run-training-bench.ts');
-    return onDawn(gpu, onAdapter, '/packages/trainer/bench/run-training-bench.ts', (m: Module) => m.runTrainingBench(request));
+    const load = () => import('../../../../packages/trainer/bench/run-training-bench.ts');
+    return onDawn(gpu, onAdapter, load, (m) => m.runTrainingBench(request));
   }
   const page = { path: 'packages/trainer/bench/bench.html', plugins: [webtuneTrainer()] };
   return inPage(gpu, onAdapter, page, '__webtuneTrainingBench', request);
