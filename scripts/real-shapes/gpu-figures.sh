@@ -21,41 +21,45 @@ shape=${SHAPE:---batch-size 4 --max-length 512}
 gpu=${GPU:-hardware}
 [ -f "$kit/webtune.mjs" ] || { echo "no $kit/webtune.mjs: run bash scripts/real-shapes/gpu-kit.sh first, and carry .gpu-kit" >&2; exit 2; }
 mkdir -p "$out"
-exec > >(tee "$out/log.txt") 2>&1
 
 unxz() { python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"; }
-echo "== $(cat "$kit/BUILT")"
-nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>/dev/null || echo "(no nvidia-smi)"
+main() {
+  export PYTHONUNBUFFERED=1 # the log in the order things happen
+  echo "== $(cat "$kit/BUILT")"
+  nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>/dev/null || echo "(no nvidia-smi)"
 
-# Dawn's Vulkan backend needs the loader; NVIDIA's driver says where its ICD is.
-if ! ldconfig -p | grep -q 'libvulkan.so.1 '; then
-  for f in "$kit"/libvulkan1_*.deb; do dpkg -x "$f" /; done
-  ldconfig
-fi
-icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-[ -f "$icd" ] && export VK_DRIVER_FILES=$icd
-# Node 20 or later: the machine's, else the kit's.
-node=node
-if ! command -v node > /dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
-  unxz "$kit/node.xz" /tmp/webtune-node && chmod +x /tmp/webtune-node && node=/tmp/webtune-node
-fi
-dawn=$kit/node_modules/webgpu/dist/linux-x64/dawn.node
-[ -f "$dawn" ] || { mkdir -p "$(dirname "$dawn")" && unxz "$kit/dawn.node.xz" "$dawn"; }
-echo "== node $($node -v), torch $(python3 -c 'import torch; print(torch.__version__, torch.cuda.is_available())' 2>&1)"
+  # Dawn's Vulkan backend needs the loader; NVIDIA's driver says where its ICD is.
+  if ! ldconfig -p | grep -q 'libvulkan.so.1 '; then
+    for f in "$kit"/libvulkan1_*.deb; do dpkg -x "$f" /; done
+    ldconfig
+  fi
+  icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+  [ -f "$icd" ] && export VK_DRIVER_FILES=$icd
+  # Node 20 or later: the machine's, else the kit's.
+  node=node
+  if ! command -v node > /dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+    unxz "$kit/node.xz" /tmp/webtune-node && chmod +x /tmp/webtune-node && node=/tmp/webtune-node
+  fi
+  dawn=$kit/node_modules/webgpu/dist/linux-x64/dawn.node
+  [ -f "$dawn" ] || { mkdir -p "$(dirname "$dawn")" && unxz "$kit/dawn.node.xz" "$dawn"; }
+  echo "== node $($node -v), torch $(python3 -c 'import torch; print(torch.__version__, torch.cuda.is_available())' 2>&1)"
 
-echo "== torch_step.py --check (the baseline's model against the fixtures' goldens, float64 on the CPU)"
-python3 scripts/real-shapes/torch_step.py --check
-device=$(python3 -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')
-for model in $models; do
-  echo "== webtune on Dawn: $model, $shape"
-  # shellcheck disable=SC2086  # $shape is flags
-  "$node" "$kit/webtune.mjs" bench --runtime dawn --gpu "$gpu" --model "$model" $shape ${peak:+--peak-gflops "$peak"} \
-    --out "$out/webtune-$model.json"
-  for dtype in float32 bfloat16; do
-    echo "== PyTorch eager: $model, $dtype, $shape"
-    # shellcheck disable=SC2086
-    python3 scripts/real-shapes/torch_step.py "$model" --device "$device" --dtype "$dtype" $shape --json /tmp/torch-step.json &&
-      python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))))' /tmp/torch-step.json >> "$out/torch.jsonl"
+  echo "== torch_step.py --check (the baseline's model against the fixtures' goldens, float64 on the CPU)"
+  python3 scripts/real-shapes/torch_step.py --check
+  device=$(python3 -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')
+  for model in $models; do
+    echo "== webtune on Dawn: $model, $shape"
+    # shellcheck disable=SC2086  # $shape is flags
+    "$node" "$kit/webtune.mjs" bench --runtime dawn --gpu "$gpu" --model "$model" $shape ${peak:+--peak-gflops "$peak"} \
+      --out "$out/webtune-$model.json"
+    for dtype in float32 bfloat16; do
+      echo "== PyTorch eager: $model, $dtype, $shape"
+      # shellcheck disable=SC2086
+      python3 scripts/real-shapes/torch_step.py "$model" --device "$device" --dtype "$dtype" $shape --json /tmp/torch-step.json &&
+        python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))))' /tmp/torch-step.json >> "$out/torch.jsonl"
+    done
   done
-done
-echo "== done"
+  echo "== done"
+}
+# Everything printed goes to log.txt too; the pipe (not exec > >(tee)) makes the script wait for tee to finish it.
+main 2>&1 | tee "$out/log.txt"

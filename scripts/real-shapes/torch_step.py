@@ -164,7 +164,8 @@ def time_steps(a):
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[a.dtype]
     model = random_model(a.model, dtype, a.device, a.lora_r, a.lora_alpha, a.lora_dropout, not a.no_checkpointing, a.seed)
     params = [p for ab in model.lora.values() for p in ab]
-    opt = torch.optim.AdamW(params, lr=2e-4, weight_decay=0.0)
+    # transformers' default optimizer on CUDA is the fused AdamW ("adamw_torch_fused").
+    opt = torch.optim.AdamW(params, lr=2e-4, weight_decay=0.0, **({"fused": True} if a.device.startswith("cuda") else {}))
     B, T, V = a.batch_size, a.max_length, model.c["vocab_size"]
     g = torch.Generator(device=a.device).manual_seed(a.seed + 1)
     ids = torch.randint(1, V, (B, T), generator=g, device=a.device)
