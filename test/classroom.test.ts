@@ -4,7 +4,7 @@
 // checked against the demo's own files read here: every answer's check marks against checks.json's regexes applied in
 // Node, each model's rates against its answers, the reward accuracy of the SFT model against its definition (policy =
 // reference: every pair ties). Leaves classroom*.png screenshots. WEBTUNE_LESSON=full runs the whole recipe on every
-// held-out prompt instead (about an hour on SwiftShader, a minute or two on a laptop GPU): `pnpm screenshots` does,
+// held-out prompt instead (about 19 minutes on SwiftShader, a minute or two on a laptop GPU): `pnpm screenshots` does,
 // for the README's pictures of a lesson that worked. Last, the optional steps on the SFT adapter left by then: the
 // students judge its answers to two lesson prompts (pairs, thumbs), KTO trains from the thumbs beside DPO, and DPO
 // trains again with the judged pairs joined to the lesson's.

@@ -8,7 +8,7 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
-  train: { summary: 'train a LoRA adapter with SFT or DPO; writes a PEFT folder', load: () => import('./commands/train.ts') },
+  train: { summary: 'train a LoRA adapter (SFT, DPO, KTO, ORPO, SimPO); writes a PEFT folder', load: () => import('./commands/train.ts') },
   eval: { summary: 'evaluate an adapter on a dataset (TRL metrics as JSON)', load: () => import('./commands/eval.ts') },
   classroom: {
     summary: 'the classroom path on the demo: SFT, smoke test, DPO, evaluate; before/after figures',
