@@ -20,6 +20,9 @@ it runs wherever torch does. --dtype float32 is float32 throughout (TF32 off, to
 the base weights in bf16 and the LoRA parameters in float32 under torch.autocast (a bf16 checkpoint trained with
 TRL's bf16=True and PEFT's default float32 adapter).
 
+Left out, as in webtune's step: the per-step metrics TRL's SFTTrainer adds (the entropy and token accuracy over the
+vocabulary), which would cost PyTorch more.
+
 --check runs the model in float64 on each fixture of packages/trainer/test/fixtures it covers and compares the SFT loss
 and every LoRA gradient with the goldens there, which webtune's engine matches too (model.gpu.test.ts): the baseline
 computes the same step. Needs torch (Debian's python3-torch; numpy for --check).
@@ -47,6 +50,8 @@ SUPPORTED = ("llama", "qwen2", "qwen3")
 CHECKED = ("llama-gqa-bf16", "llama-tied-f32", "qwen2-bias-f16", "qwen3-qknorm-bf16")
 # golden.json holds the SFT loss in float64; golden.safetensors the gradients rounded to float32 (2^-24 relative at most).
 LOSS_BOUND, GRAD_BOUND = 1e-12, 2.0**-24
+# torch >= 2.5: scaled_dot_product_attention takes grouped key/value heads (enable_gqa), as transformers then uses it.
+SDPA_GQA = tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 5)
 
 
 def refuse_unsupported(c, where):
@@ -69,9 +74,9 @@ class Decoder:
 
     def linear(self, x, path):
         y = F.linear(x, self.w[path + ".weight"], self.w.get(path + ".bias"))
-        if path in self.lora:  # PEFT's Linear: y + B(A(dropout(x))) * scale
+        if path in self.lora:  # PEFT's Linear: x cast to the adapter's dtype, then y + B(A(dropout(x))) * scale
             A, B = self.lora[path]
-            y = y + F.linear(F.linear(F.dropout(x, self.dropout), A), B) * self.scale
+            y = y + F.linear(F.linear(F.dropout(x.to(A.dtype), self.dropout), A), B) * self.scale
         return y
 
     def norm(self, x, key):  # LlamaRMSNorm: in float32, back to the input's dtype, times the weight
@@ -102,11 +107,14 @@ class Decoder:
             return t * cos + torch.cat([-t[..., half:], t[..., :half]], dim=-1) * sin
 
         q, k = rotate(q), rotate(k)
-        k, v = k.repeat_interleave(nh // nkv, dim=1), v.repeat_interleave(nh // nkv, dim=1)  # repeat_kv
         m = None if mask is None else mask[i]
-        if hasattr(F, "scaled_dot_product_attention"):
+        if m is None and SDPA_GQA:  # transformers' use_gqa_in_sdpa: the kernel reads the shared heads itself
+            o = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        elif hasattr(F, "scaled_dot_product_attention"):
+            k, v = k.repeat_interleave(nh // nkv, dim=1), v.repeat_interleave(nh // nkv, dim=1)  # repeat_kv
             o = F.scaled_dot_product_attention(q, k, v, attn_mask=m, is_causal=m is None)
         else:  # torch < 2.0: the same softmax(q k^T / sqrt(hd)) v, written out
+            k, v = k.repeat_interleave(nh // nkv, dim=1), v.repeat_interleave(nh // nkv, dim=1)  # repeat_kv
             s = (q @ k.transpose(-1, -2)) / math.sqrt(hd)
             allowed = torch.ones(T, T, dtype=torch.bool, device=x.device).tril() if m is None else m
             o = torch.softmax(s.masked_fill(~allowed, -math.inf), dim=-1) @ v
@@ -132,7 +140,9 @@ class Decoder:
         logits = F.linear(x, self.w.get("lm_head.weight", embed))
         if logits.dtype != torch.float64:
             logits = logits.float()  # transformers' loss upcasts the logits
-        return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=-100)
+        # ForCausalLMLoss: the labels shift (padded with -100), not the logits, which are never copied again.
+        shifted = F.pad(labels, (0, 1), value=-100)[:, 1:]
+        return F.cross_entropy(logits.view(-1, logits.shape[-1]), shifted.reshape(-1), ignore_index=-100)
 
 
 def random_model(name, dtype, device, r, alpha, dropout, recompute, seed):
@@ -184,7 +194,8 @@ def time_steps(a):
 
     first = None
     for _ in range(a.warmup):
-        first = float(step()) if first is None else first
+        loss = step()
+        first = float(loss) if first is None else first
     if a.device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     times = []
@@ -252,6 +263,15 @@ def check():
             ok = ok and loss_error <= LOSS_BOUND and grad_error <= GRAD_BOUND
             print(f"{name}{' (recomputed)' if recompute else ''}: loss {float(loss):.12f}, golden {gold['sft_loss']:.12f} "
                   f"(relative error {loss_error:.1e}); {len(grad_errors)} gradients, largest relative error {grad_error:.2e} ({key})")
+        # The timed step passes no mask (causal, and grouped heads in the kernel on torch >= 2.5): on the same rows with
+        # only the causal mask, the masked path above must give the same loss.
+        if not any(slides(i) for i in range(c["num_hidden_layers"])):
+            causal = [(ki <= qi)[None, None] for _ in range(c["num_hidden_layers"])]
+            model = Decoder(c, w, lora, gold["lora"]["scale"], 0.0, False)
+            unmasked, masked = float(model.loss(ids, labels)), float(model.loss(ids, labels, causal))
+            error = abs(unmasked - masked) / abs(masked)
+            ok = ok and error <= LOSS_BOUND
+            print(f"{name}: the timed path's attention (no mask{', enable_gqa' if SDPA_GQA else ''}) against the masked one: relative error {error:.1e}")
     print(f"{'PASS' if ok else 'FAIL'}: losses within {LOSS_BOUND:g} and gradients within {GRAD_BOUND:.2e} (float32 rounding) of the goldens")
     return 0 if ok else 1
 
