@@ -11,6 +11,7 @@
 import { type BytesByKind, type Command, countsBetween, type Gpu, type GpuCounts, seededRandom } from '@webtune/kernels';
 import type { Target } from '../../kernels/bench/rows.ts';
 import { median } from '../../kernels/bench/timing.ts';
+import { paddedLength } from '../src/data/batch.ts';
 import type { DpoExample, Sequence, SftExample } from '../src/data/tokenize.ts';
 import { fileBytes } from '../src/export/files.ts';
 import { memoryTensors, safetensorsFiles } from '../src/export/safetensors-out.ts';
@@ -104,8 +105,12 @@ async function syntheticModel(gpu: Gpu, json: Record<string, unknown>, dtype: 'B
 }
 
 const PAD = 0;
-/** Steps before timing starts: the first builds the recorded step and compiles its pipelines. */
-const WARM_STEPS = 1;
+/**
+ * Steps before timing starts. The first builds the recorded step and compiles its pipelines. The second is not timed
+ * either: the loop reads a step's results a step late, so the pause that ends it comes only once the third step's
+ * micro-batches are queued (the first step is read at once), and its sample would hold two forward and backward passes.
+ */
+const WARM_STEPS = 2;
 /** Timed steps: at least MIN, then until the budget is spent, at most MAX. */
 const MIN_STEPS = 3;
 const MAX_STEPS = 20;
@@ -205,7 +210,8 @@ export async function stepCase(gpu: Gpu, model: Model, P: number, T: number, lor
   const adapter = LoraAdapter.create(gpu, model.config, lora, 1);
   const grads = adapter.like('grads');
   const matmulsOf = async (sequences: number) => {
-    const step = await model.step(sequences, T, { frozen: [], trainable: { adapter, grads }, train: true, recompute });
+    // The run's batches pad to a multiple of 8 tokens (data/batch.ts): the replay has the shape the run computes.
+    const step = await model.step(sequences, paddedLength(T), { frozen: [], trainable: { adapter, grads }, train: true, recompute });
     return [...step.forward, ...step.backward].filter((cmd) => 'pipeline' in cmd && cmd.pipeline.label.startsWith('matmul'));
   };
   return { pairs, sft, adapter, grads, matmulsOf };
