@@ -1,6 +1,6 @@
 // dpo_loss on the GPU against its float64 reference: odd T below and above the workgroup size,
 // prompt and padding zeros in the mask (NaN log-probs under the padding: never read), every
-// loss type, label smoothing, pairsTotal > P, sums ~ -1800; extreme margins (|beta z| = 1e4)
+// loss type (simpo with its margin and NLL weight too), label smoothing, pairsTotal > P, sums ~ -1800; extreme margins (|beta z| = 1e4)
 // finite and exact; ln 2 at step 0; grids folded at 3 workgroups per dimension. All outputs share
 // one buffer, as the builder allows.
 import { assertAllClose, F32_EPS, gpuTest, reductionTolerance, type Tolerance } from '@webtune/harness/page';
@@ -71,6 +71,8 @@ function pairExpectation(seqLogps: ArrayLike<number>, counts: ArrayLike<number>,
     [seqLogps, counts, scaled(refLogps, P, f), o],
     [seqLogps, counts, refLogps, { ...o, beta: o.beta * f }],
     [seqLogps, counts, refLogps, { ...o, labelSmoothing: o.labelSmoothing * f }],
+    [seqLogps, counts, refLogps, { ...o, gammaOverBeta: (o.gammaOverBeta ?? 0) * f }],
+    [seqLogps, counts, refLogps, { ...o, chosenWeight: (o.chosenWeight ?? 0) * f }],
   ];
   const up = perturbed(1 + 4 * F32_EPS);
   const down = perturbed(1 - 4 * F32_EPS);
@@ -84,17 +86,19 @@ function pairExpectation(seqLogps: ArrayLike<number>, counts: ArrayLike<number>,
       for (let j = 0; j < want[k].length; j++) atol[k][j] += Math.max(Math.abs(a[k][j] - want[k][j]), Math.abs(b[k][j] - want[k][j]));
     }
   }
-  if (o.lossType === 'sigmoid') {
+  if (o.lossType === 'sigmoid' || o.lossType === 'simpo') {
     const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
     const ls = o.labelSmoothing;
+    const simpo = o.lossType === 'simpo';
     for (let p = 0; p < P; p++) {
-      const bz = want.chosenRewards[p] - want.rejectedRewards[p];
+      const bz = want.chosenRewards[p] - want.rejectedRewards[p] - (simpo ? o.beta * (o.gammaOverBeta ?? 0) : 0);
       const expErr = 8 * F32_EPS * (1 + Math.abs(bz)) * Math.exp(-Math.abs(bz));
       atol.losses[p] += expErr;
       const dzTerms = ls * sigmoid(bz) + (1 - ls) * sigmoid(-bz);
       const weightErr = (o.beta * (expErr + 2 * F32_EPS * dzTerms)) / o.pairsTotal;
-      atol.tokenWeights[p] += weightErr;
-      atol.tokenWeights[P + p] += weightErr;
+      // simpo's weights are per token of the averaged row.
+      atol.tokenWeights[p] += weightErr / (simpo ? Math.max(counts[p], 1) : 1);
+      atol.tokenWeights[P + p] += weightErr / (simpo ? Math.max(counts[P + p], 1) : 1);
     }
   }
   return { want, atol };
@@ -102,7 +106,7 @@ function pairExpectation(seqLogps: ArrayLike<number>, counts: ArrayLike<number>,
 
 /** Runs the op and checks every output; returns them and the dispatches for extra checks. */
 async function check(gpu: Gpu, b: Batch, o: DpoOptions): Promise<Outputs & { dispatches: Dispatch[] }> {
-  const label = `(P=${b.P} T=${b.T} ${o.lossType} beta=${o.beta} ls=${o.labelSmoothing} pairsTotal=${o.pairsTotal})`;
+  const label = `(P=${b.P} T=${b.T} ${o.lossType} beta=${o.beta} ls=${o.labelSmoothing} pairsTotal=${o.pairsTotal} gamma/beta=${o.gammaOverBeta ?? 0} chosenWeight=${o.chosenWeight ?? 0})`;
   const [got, dispatches] = await runDpo(gpu, b, o);
   const sums = dpoSumsRef(b.logprobs, b.mask, b.T);
   assertAllClose(got.counts, sums.counts, EXACT, `counts ${label}`);
@@ -150,8 +154,10 @@ gpuTest('every loss type on odd T with prompt and padding zeros, pairsTotal > P'
   const shortRows = batch(3, 37, 10, [-1.5, 0.8, 30], [1, -0.4, -40]);
   const longRows = batch(2, 301, 20, [2.5, -4], [-0.5, 1]); // sums ~ -1800 over more tokens than the workgroup
   for (const b of [shortRows, longRows]) {
+    const simpo = (ls: number) => ({ ...opts('simpo', 0.3, ls, 8), gammaOverBeta: 0.4, chosenWeight: 0.01 });
     for (const o of [opts('sigmoid', 0.3, 0, 8), opts('sigmoid', 0.3, 0.1, 8), opts('ipo', 0.3, 0, 8), opts('hinge', 0.3, 0, 8)])
       await check(gpu, b, o);
+    for (const o of [simpo(0), simpo(0.1)]) await check(gpu, b, o);
   }
 });
 

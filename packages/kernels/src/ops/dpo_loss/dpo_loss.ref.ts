@@ -1,4 +1,5 @@
-// Float64 reference for dpo_loss_sums.wgsl and dpo_loss.wgsl, written from TRL's DPOTrainer.
+// Float64 reference for dpo_loss_sums.wgsl and dpo_loss.wgsl, written from TRL's DPOTrainer and, for simpo, its
+// CPOTrainer (trl/experimental/cpo/cpo_trainer.py at huggingface/trl f2cd577: simpo_loss and the cpo_alpha NLL term).
 // Sequences: S = 2P rows of T tokens; row p is pair p's chosen completion, row P + p its rejected one.
 import type { DpoOptions } from './dpo_loss.ts';
 
@@ -14,7 +15,7 @@ export interface DpoSumsRef {
 export interface DpoPairsRef {
   /** [P] per-pair losses, not normalised. */
   losses: Float64Array;
-  /** [P] beta * (pc - rc) and beta * (pr - rr), with averaged log-probs for ipo. */
+  /** [P] beta * (pc - rc) and beta * (pr - rr), with averaged log-probs for ipo and simpo (whose rc = rr = 0). */
   chosenRewards: Float64Array;
   rejectedRewards: Float64Array;
   /** [S] dLoss/dNLL of one unit of mask in each sequence, Loss = sum_p loss_p / pairsTotal. */
@@ -24,7 +25,7 @@ export interface DpoPairsRef {
 export interface DpoLossRef extends DpoSumsRef, DpoPairsRef {
   /** [S, T] dLoss/dNLL per token: tokenWeights[s] * mask[s, t]. */
   weights: Float64Array;
-  /** sum_p loss_p / pairsTotal: this micro-batch's share of the step's mean loss. */
+  /** sum_p loss_p / pairsTotal (+ chosenWeight * the chosen rows' NLL): this micro-batch's share of the step's loss. */
   loss: number;
 }
 
@@ -56,7 +57,7 @@ export function dpoPairsRef(
   refLogps: ArrayLike<number>,
   options: DpoOptions,
 ): DpoPairsRef {
-  const { beta, lossType, labelSmoothing: ls, pairsTotal } = options;
+  const { beta, lossType, labelSmoothing: ls, pairsTotal, gammaOverBeta = 0, chosenWeight = 0 } = options;
   const P = seqLogps.length / 2;
   const losses = new Float64Array(P);
   const chosenRewards = new Float64Array(P);
@@ -64,14 +65,17 @@ export function dpoPairsRef(
   const tokenWeights = new Float64Array(2 * P);
   for (let c = 0; c < P; c++) {
     const r = c + P;
-    // TRL averages every log-prob over its completion tokens for ipo, policy and reference alike.
-    const nc = lossType === 'ipo' ? Math.max(counts[c], 1) : 1;
-    const nr = lossType === 'ipo' ? Math.max(counts[r], 1) : 1;
-    const chosenRatio = seqLogps[c] / nc - refLogps[c] / nc;
-    const rejectedRatio = seqLogps[r] / nr - refLogps[r] / nr;
-    const z = chosenRatio - rejectedRatio;
+    // TRL averages every log-prob over its completion tokens for ipo, policy and reference alike, and simpo the
+    // policy's (it has no reference).
+    const averaged = lossType === 'ipo' || lossType === 'simpo';
+    const nc = averaged ? Math.max(counts[c], 1) : 1;
+    const nr = averaged ? Math.max(counts[r], 1) : 1;
+    const [rc, rr] = lossType === 'simpo' ? [0, 0] : [refLogps[c], refLogps[r]];
+    const chosenRatio = seqLogps[c] / nc - rc / nc;
+    const rejectedRatio = seqLogps[r] / nr - rr / nr;
+    const z = chosenRatio - rejectedRatio - (lossType === 'simpo' ? gammaOverBeta : 0);
     let dz: number;
-    if (lossType === 'sigmoid') {
+    if (lossType === 'sigmoid' || lossType === 'simpo') {
       losses[c] = (1 - ls) * softplus(-beta * z) + ls * softplus(beta * z);
       dz = beta * (ls * sigmoid(beta * z) - (1 - ls) * sigmoid(-beta * z));
     } else if (lossType === 'ipo') {
@@ -83,7 +87,7 @@ export function dpoPairsRef(
     }
     chosenRewards[c] = beta * chosenRatio;
     rejectedRewards[c] = beta * rejectedRatio;
-    tokenWeights[c] = -dz / nc / pairsTotal;
+    tokenWeights[c] = -dz / nc / pairsTotal + chosenWeight;
     tokenWeights[r] = dz / nr / pairsTotal;
   }
   return { losses, chosenRewards, rejectedRewards, tokenWeights };
@@ -99,6 +103,7 @@ export function dpoLossRef(
   const sums = dpoSumsRef(logprobs, mask, T);
   const pairs = dpoPairsRef(sums.seqLogps, sums.counts, refLogps, options);
   const weights = Float64Array.from(mask, (m, i) => pairs.tokenWeights[Math.floor(i / T)] * m);
-  const loss = pairs.losses.reduce((a, b) => a + b, 0) / options.pairsTotal;
+  const nll = -sums.seqLogps.slice(0, sums.seqLogps.length / 2).reduce((a, b) => a + b, 0);
+  const loss = pairs.losses.reduce((a, b) => a + b, 0) / options.pairsTotal + (options.chosenWeight ?? 0) * nll;
   return { ...sums, ...pairs, weights, loss };
 }

@@ -4,9 +4,9 @@ import { Tensor } from '../../runtime/tensor.ts';
 import { numericGrad } from '../../testing/gradcheck.ts';
 import { uniform } from '../../testing/random.ts';
 import { dpoLossRef, dpoPairsRef, dpoSumsRef } from './dpo_loss.ref.ts';
-import { type DpoLossType, type DpoOptions, type DpoTensors, dpoLoss } from './dpo_loss.ts';
+import { type DpoLossType, type DpoOptions, type DpoTensors, dpoLoss, type PairLossType } from './dpo_loss.ts';
 
-const opts = (lossType: DpoLossType, beta: number, labelSmoothing = 0, pairsTotal = 1): DpoOptions => ({
+const opts = (lossType: PairLossType, beta: number, labelSmoothing = 0, pairsTotal = 1): DpoOptions => ({
   beta,
   lossType,
   labelSmoothing,
@@ -80,13 +80,31 @@ describe('dpoLossRef', () => {
     expect(wr).toBeCloseTo(-8 / 4, 13);
   });
 
-  const CASES: [DpoLossType, number][] = [
+  it('simpo: hand-computed values for one pair, against no reference, with its margin and the NLL term', () => {
+    // Averages a_c = -10 / 2 = -5, a_r = -14 / 4 = -3.5; z = a_c - a_r - gamma / beta = -1.5 - 0.5 = -2; beta z = -0.2.
+    const o = { ...opts('simpo', 0.1, 0, 2), gammaOverBeta: 0.5, chosenWeight: 0.25 };
+    const r = onePair(o);
+    expect(r.losses[0]).toBeCloseTo(0.7981388693815918, 14); // log(1 + exp(0.2))
+    expect(r.chosenRewards[0]).toBeCloseTo(-0.5, 14); // beta a_c: the reference is not read
+    expect(r.rejectedRewards[0]).toBeCloseTo(-0.35, 14);
+    const [wc, wr] = tokenWeights(r.weights);
+    // dloss/dz = -beta sigmoid(0.2) = -0.05498339973124778, over 2 pairs and each row's tokens; chosen + 0.25.
+    expect(wc).toBeCloseTo(0.05498339973124778 / 2 / 2 + 0.25, 14);
+    expect(wr).toBeCloseTo(-0.05498339973124778 / 2 / 4, 14);
+    expect(r.loss).toBeCloseTo(0.7981388693815918 / 2 + 0.25 * 10, 13);
+    // Any reference gives the same.
+    expect(dpoLossRef(ONE_PAIR.logprobs, ONE_PAIR.mask, [5, 7], 5, o).weights).toEqual(r.weights);
+  });
+
+  const CASES: [PairLossType, number][] = [
     ['sigmoid', 0],
     ['sigmoid', 0.1],
     ['ipo', 0],
     ['ipo', 0.1], // ignored, as TRL does
     ['hinge', 0],
     ['hinge', 0.1],
+    ['simpo', 0],
+    ['simpo', 0.1],
   ];
   it.each(CASES)('weights are -d(mean loss)/d(logprob) by finite differences: %s, label smoothing %s', (lossType, ls) => {
     const [P, T] = [3, 6];
@@ -97,7 +115,8 @@ describe('dpoLossRef', () => {
     const chosenRatio = [-1, 0.5, 2];
     const rejectedRatio = [2, -0.2, -2];
     const refLogps = Float64Array.from(sums, (v, s) => v - (s < P ? chosenRatio[s] : rejectedRatio[s - P]));
-    const o = opts(lossType, 0.5, ls, 5);
+    // simpo's margin and NLL term, which the other types leave at 0.
+    const o = lossType === 'simpo' ? { ...opts(lossType, 0.5, ls, 5), gammaOverBeta: 0.3, chosenWeight: 0.2 } : opts(lossType, 0.5, ls, 5);
     const r = dpoLossRef(logprobs, mask, refLogps, T, o);
     const numeric = numericGrad((x) => dpoLossRef(x, mask, refLogps, T, o).loss, logprobs);
     for (let i = 0; i < numeric.length; i++) expect(-r.weights[i]).toBeCloseTo(numeric[i], 8);
@@ -166,7 +185,13 @@ describe('dpoLoss checks', () => {
   it('rejects bad options', async () => {
     await expect(dpoLoss(gpu, ok(), { ...o, beta: 0 })).rejects.toThrow('dpo_loss: beta must be a positive number, got 0');
     await expect(dpoLoss(gpu, ok(), { ...o, lossType: 'kto' as DpoLossType })).rejects.toThrow(
-      'dpo_loss: lossType must be sigmoid, ipo or hinge; got kto',
+      'dpo_loss: lossType must be sigmoid, ipo, hinge or simpo; got kto',
+    );
+    await expect(dpoLoss(gpu, ok(), { ...o, lossType: 'simpo', gammaOverBeta: Number.NaN })).rejects.toThrow(
+      'dpo_loss: gammaOverBeta must be finite, got NaN',
+    );
+    await expect(dpoLoss(gpu, ok(), { ...o, lossType: 'simpo', chosenWeight: -1 })).rejects.toThrow(
+      'dpo_loss: chosenWeight must be a finite number >= 0, got -1',
     );
     await expect(dpoLoss(gpu, ok(), { ...o, labelSmoothing: 0.6 })).rejects.toThrow(
       'dpo_loss: labelSmoothing must be in [0, 0.5], got 0.6',

@@ -1,6 +1,6 @@
-// dpo_loss: the DPO paired-logprob loss as TRL's DPOTrainer defines it, on the per-token
-// log-probs of crossEntropyForward: masked sequence sums, pair losses and rewards, and the
-// per-token weights dLoss/dNLL that crossEntropyBackward turns into the logits' gradient.
+// dpo_loss: the DPO paired-logprob loss as TRL's DPOTrainer defines it (and SimPO's, TRL's CPOTrainer with
+// loss_type "simpo"), on the per-token log-probs of crossEntropyForward: masked sequence sums, pair losses and
+// rewards, and the per-token weights dLoss/dNLL that crossEntropyBackward turns into the logits' gradient.
 import { type Expected, type Named, requireDisjoint, requireShapes } from '../../runtime/checks.ts';
 import { ShapeError } from '../../runtime/errors.ts';
 import type { Dispatch, Gpu } from '../../runtime/gpu.ts';
@@ -13,16 +13,22 @@ const PAIRS = { name: 'dpo_loss', source };
 const SUMS = { name: 'dpo_loss_sums', source: sumsSource };
 
 export type DpoLossType = 'sigmoid' | 'ipo' | 'hinge';
+/** What the kernel computes: DPO's loss types, and SimPO's (no reference, averaged log-probs, a margin). */
+export type PairLossType = DpoLossType | 'simpo';
 
 /** The uniform's loss_type codes in dpo_loss.wgsl. */
-const LOSS_CODES: Record<DpoLossType, number> = { sigmoid: 0, ipo: 1, hinge: 2 };
+const LOSS_CODES: Record<PairLossType, number> = { sigmoid: 0, ipo: 1, hinge: 2, simpo: 3 };
 
 export interface DpoOptions {
   /** TRL's beta (IPO's tau); > 0. */
   beta: number;
-  lossType: DpoLossType;
-  /** cDPO label smoothing in [0, 0.5]; only the sigmoid loss uses it (TRL ignores it for ipo and hinge). */
+  lossType: PairLossType;
+  /** cDPO label smoothing in [0, 0.5]; only the sigmoid and simpo losses use it (TRL ignores it for ipo and hinge). */
   labelSmoothing: number;
+  /** simpo: the target margin gamma / beta, subtracted from z (default 0). */
+  gammaOverBeta?: number;
+  /** simpo: added to each chosen completion token's weight, CPO's NLL term: cpo_alpha / the step's chosen tokens (default 0). */
+  chosenWeight?: number;
   /** Pairs in the whole optimizer step, over all its accumulated micro-batches: the loss is their mean. */
   pairsTotal: number;
 }
@@ -32,7 +38,7 @@ export interface DpoTensors {
   logprobs: Tensor;
   /** [2P, T] 1 on completion tokens, 0 on prompt and padding (whose log-probs are not read). */
   mask: Tensor;
-  /** [2P] the reference model's sums of completion log-probs. */
+  /** [2P] the reference model's sums of completion log-probs (not read for simpo). */
   refLogps: Tensor;
   /** [2P] out: the policy's sums of completion log-probs. */
   seqLogps: Tensor;
@@ -40,7 +46,7 @@ export interface DpoTensors {
   counts: Tensor;
   /** [P] out: per-pair losses, not normalised. */
   losses: Tensor;
-  /** [P] out: beta * (policy - reference) log-prob of each chosen / rejected completion (averaged for ipo). */
+  /** [P] out: beta * (policy - reference) log-prob of each chosen / rejected completion (averaged for ipo and simpo; simpo has no reference). */
   chosenRewards: Tensor;
   rejectedRewards: Tensor;
   /** [2P, T] out: dLoss/dNLL per token, Loss = sum of losses / pairsTotal; the weights for crossEntropyBackward. */
@@ -49,7 +55,11 @@ export interface DpoTensors {
 
 function checkOptions(op: string, o: DpoOptions, P: number): void {
   if (!(o.beta > 0 && Number.isFinite(o.beta))) throw new RangeError(`${op}: beta must be a positive number, got ${o.beta}`);
-  if (!Object.hasOwn(LOSS_CODES, o.lossType)) throw new RangeError(`${op}: lossType must be sigmoid, ipo or hinge; got ${o.lossType}`);
+  if (!Object.hasOwn(LOSS_CODES, o.lossType))
+    throw new RangeError(`${op}: lossType must be sigmoid, ipo, hinge or simpo; got ${o.lossType}`);
+  if (!Number.isFinite(o.gammaOverBeta ?? 0)) throw new RangeError(`${op}: gammaOverBeta must be finite, got ${o.gammaOverBeta}`);
+  if (!((o.chosenWeight ?? 0) >= 0 && Number.isFinite(o.chosenWeight ?? 0)))
+    throw new RangeError(`${op}: chosenWeight must be a finite number >= 0, got ${o.chosenWeight}`);
   if (!(o.labelSmoothing >= 0 && o.labelSmoothing <= 0.5))
     throw new RangeError(`${op}: labelSmoothing must be in [0, 0.5], got ${o.labelSmoothing}`);
   if (!Number.isInteger(o.pairsTotal) || o.pairsTotal < P) {
@@ -94,8 +104,15 @@ export async function dpoLoss(gpu: Gpu, t: DpoTensors, options: DpoOptions): Pro
     bind: [t.logprobs, t.mask, t.seqLogps, t.counts],
     groups: S,
   });
-  const u = new UniformWriter().u32(P).u32(T).u32(LOSS_CODES[options.lossType]).u32(0);
-  u.f32(options.beta).f32(options.labelSmoothing).f32(options.pairsTotal).u32(0);
+  const u = new UniformWriter()
+    .u32(P)
+    .u32(T)
+    .u32(LOSS_CODES[options.lossType])
+    .f32(options.gammaOverBeta ?? 0);
+  u.f32(options.beta)
+    .f32(options.labelSmoothing)
+    .f32(options.pairsTotal)
+    .f32(options.chosenWeight ?? 0);
   const pairs = await gpu.dispatch(op, {
     kernel: PAIRS,
     params: u.bytes(),

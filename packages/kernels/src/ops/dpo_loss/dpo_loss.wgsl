@@ -1,4 +1,5 @@
-// DPO, stage 2, as TRL's DPOTrainer: pair losses, rewards, and per-token gradient weights.
+// DPO, stage 2, as TRL's DPOTrainer (and SimPO, as TRL's CPOTrainer with loss_type "simpo"): pair losses, rewards,
+// and per-token gradient weights.
 // P pairs as S = 2P sequences of T tokens: sequence p is pair p's chosen completion, P + p its
 // rejected one. With pc, pr, rc, rr the policy / reference log-probs of the chosen and rejected
 // completions (for ipo each divided by its sequence's token count first, as TRL does):
@@ -6,6 +7,9 @@
 //   sigmoid: loss = (1 - ls) softplus(-beta z) + ls softplus(beta z)   (= -logsigmoid(.) terms)
 //   ipo:     loss = (z - 1 / (2 beta))^2
 //   hinge:   loss = relu(1 - beta z)
+//   simpo:   the sigmoid loss of z = pc - pr - gamma / beta, with pc, pr averaged and no reference (rc = rr = 0),
+//            and chosen_weight added to every chosen completion token's weight (CPO's NLL term, cpo_alpha / its
+//            tokens)
 //   rewards: beta (pc - rc), beta (pr - rr)
 // The batch loss is sum_p loss_p / pairs_total, so weights[s, t] = dLoss/dNLL[s, t]
 // = -dLoss/dlogp[s, t] = -(+-dloss_p/dz) * mask[s, t] (/ count_s for ipo) / pairs_total.
@@ -19,10 +23,11 @@ const WG = 256u;
 // Codes of Params.loss_type.
 const SIGMOID = 0u;
 const IPO = 1u;
+const SIMPO = 3u;
 
 struct Params {
-  P: u32, T: u32, loss_type: u32, _pad0: u32,
-  beta: f32, label_smoothing: f32, pairs_total: f32, _pad1: u32,
+  P: u32, T: u32, loss_type: u32, gamma_over_beta: f32,
+  beta: f32, label_smoothing: f32, pairs_total: f32, chosen_weight: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -72,19 +77,25 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   // A sequence without completion tokens (not valid DPO data) averages over 1, not 0: no NaN.
   let n_c = max(counts[c], 1.0);
   let n_r = max(counts[r], 1.0);
-  if (p.loss_type == IPO) {
+  let averaged = p.loss_type == IPO || p.loss_type == SIMPO;
+  if (averaged) {
     pc /= n_c;
     rc /= n_c;
     pr /= n_r;
     rr /= n_r;
   }
+  if (p.loss_type == SIMPO) {
+    rc = 0.0;
+    rr = 0.0;
+  }
   let chosen_ratio = pc - rc;
   let rejected_ratio = pr - rr;
-  let z = chosen_ratio - rejected_ratio;
+  var z = chosen_ratio - rejected_ratio;
+  if (p.loss_type == SIMPO) { z -= p.gamma_over_beta; }
   let bz = p.beta * z;
   var loss: f32;
   var dloss_dz: f32;
-  if (p.loss_type == SIGMOID) {
+  if (p.loss_type == SIGMOID || p.loss_type == SIMPO) {
     let ls = p.label_smoothing;
     loss = (1.0 - ls) * softplus(-bz) + ls * softplus(bz);
     dloss_dz = p.beta * (ls * sigmoid(bz) - (1.0 - ls) * sigmoid(-bz));
@@ -99,7 +110,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
   // dz/dpc = 1, dz/dpr = -1; the weight is the negated log-prob gradient.
   var coef = select(dloss_dz, -dloss_dz, chosen) / p.pairs_total;
-  if (p.loss_type == IPO) { coef /= select(n_r, n_c, chosen); }
+  if (averaged) { coef /= select(n_r, n_c, chosen); }
+  // Skipped when 0, so that DPO's weights keep their bits (-0 + 0 is +0).
+  if (chosen && p.chosen_weight != 0.0) { coef += p.chosen_weight; }
   let base = s * p.T;
   for (var t = lid; t < p.T; t += WG) { weights[base + t] = coef * mask[base + t]; }
   if (chosen && lid == 0u) {
