@@ -1,5 +1,5 @@
-// Objectives whose loss is a small function of per-sequence log-prob sums (KTO, ORPO, SimPO) form it on the host in
-// float64, between the forward and the backward: the forward runs, the per-token log-probs are read back, the
+// Objectives whose loss is a small function of per-sequence log-prob sums (KTO and ORPO; SimPO when it evaluates, its
+// training runs the dpoLoss kernel) form it on the host in float64, between the forward and the backward: the forward runs, the per-token log-probs are read back, the
 // objective computes its loss and d(loss)/d(each sequence's sum), and those become the per-token loss weights the
 // backward reads (dLoss/dNLL = -dLoss/dlogp). The backward is the one SFT and DPO use.
 import { IGNORE_INDEX } from '@webtune/kernels';

@@ -6,9 +6,21 @@
 // nll_loss: the cross entropy of the chosen rows' completion tokens (CPO's behaviour-cloning term; 0 when cpo_alpha
 // is 0, TRL's SimPO setting). Rewards beta * a. Over an accumulation window the pair term is averaged over the
 // window's pairs and the NLL over its chosen completion tokens.
+// Training runs the loss on the GPU (the dpoLoss kernel's simpo type) between the forward and the backward, as DPO
+// does, so a step waits on no host read; evaluation, with nothing to backpropagate, forms it on the host in float64.
+import { dpoLoss, type Tensor } from '@webtune/kernels';
 import { type DpoExample, lossTokenCount } from '../data/tokenize.ts';
 import { forwardThenBackward, rowWeights, sigmoid } from './host.ts';
-import { inputTokens, type Objective, type ObjectiveContext } from './objective.ts';
+import {
+  add,
+  compileTrainingStep,
+  haltOnNonFinite,
+  inputTokens,
+  type Objective,
+  type ObjectiveContext,
+  trainingStep,
+  writeInputs,
+} from './objective.ts';
 import { logSigmoid } from './orpo.ts';
 import { completionAverages, completionFrom, pairedBatch, pairRewardMeans, pairRewardSums } from './paired.ts';
 
@@ -30,7 +42,30 @@ export function simpoPair(ac: number, ar: number, o: SimpoOptions): { loss: numb
 }
 
 export function simpoObjective(ctx: ObjectiveContext, examples: DpoExample[], o: SimpoOptions): Objective {
-  const { padId } = ctx;
+  const { gpu, padId } = ctx;
+  const training = ctx.adapter !== null && ctx.grads !== null;
+  // The kernel's tensors, one set per (pairs, length) shape met; refLogps stays zero (simpo reads no reference).
+  const buffers = new Map<
+    string,
+    Record<'mask' | 'refLogps' | 'seqLogps' | 'counts' | 'losses' | 'chosenRewards' | 'rejectedRewards', Tensor>
+  >();
+  const buffersFor = (P: number, T: number) => {
+    const key = `${P}x${T}`;
+    let b = buffers.get(key);
+    if (!b) {
+      b = {
+        mask: gpu.tensor([2 * P, T], 'simpo mask'),
+        refLogps: gpu.tensor([2 * P], 'simpo no reference'),
+        seqLogps: gpu.tensor([2 * P], 'simpo seq logps'),
+        counts: gpu.tensor([2 * P], 'simpo counts'),
+        losses: gpu.tensor([P], 'simpo losses'),
+        chosenRewards: gpu.tensor([P], 'simpo chosen rewards'),
+        rejectedRewards: gpu.tensor([P], 'simpo rejected rewards'),
+      };
+      buffers.set(key, b);
+    }
+    return b;
+  };
   return {
     size: examples.length,
     totals: (indices) => ({
@@ -41,6 +76,46 @@ export function simpoObjective(ctx: ObjectiveContext, examples: DpoExample[], o:
       const pairs = indices.map((i) => examples[i]);
       const P = pairs.length;
       const { batch, seqs } = pairedBatch(pairs, padId, false);
+      if (training) {
+        await compileTrainingStep(ctx, batch.B, batch.T);
+        const step = await trainingStep(ctx, batch.B, batch.T);
+        writeInputs(gpu, step, batch);
+        const b = buffersFor(P, batch.T);
+        // The completion tokens: the ones completionAverages sums on the host.
+        gpu.write(b.mask, rowWeights(batch, new Float64Array(2 * P).fill(1), completionFrom(seqs)));
+        const loss = await dpoLoss(
+          gpu,
+          { logprobs: step.logprobs.view([2 * P, batch.T]), weights: step.lossWeights.view([2 * P, batch.T]), ...b },
+          {
+            beta: o.beta,
+            lossType: 'simpo',
+            labelSmoothing: o.labelSmoothing,
+            pairsTotal: windowPairs,
+            gammaOverBeta: o.simpoGamma / o.beta,
+            chosenWeight: o.cpoAlpha !== 0 ? o.cpoAlpha / nllTokens : 0,
+          },
+        );
+        step.reseed(dropoutSeed);
+        const guard = await haltOnNonFinite(ctx, b.losses);
+        const staged = gpu.runAndStage([...step.forward, ...loss, ...guard, ...step.backward], [b.losses, b.seqLogps, b.counts]);
+        const sums = ([losses, seq, counts]: Float32Array[]) => {
+          const averages = Float64Array.from(seq, (x, s) => x / counts[s]);
+          const out: Record<string, number> = { ...pairRewardSums(averages, P, o.beta), pairLoss: 0, nll: 0 };
+          for (let p = 0; p < P; p++) {
+            add(out, 'pairLoss', losses[p]);
+            add(out, 'nll', -seq[p]);
+          }
+          return out;
+        };
+        return {
+          staged,
+          sums,
+          inputTokens: inputTokens(
+            batch,
+            seqs.map((s) => s.ids.length),
+          ),
+        };
+      }
       const { sums } = await forwardThenBackward(ctx, batch, dropoutSeed, (logprobs) => {
         const { averages, counts, sums: completionSums } = completionAverages(logprobs, batch, seqs);
         const out: Record<string, number> = { ...pairRewardSums(averages, P, o.beta), pairLoss: 0, nll: 0 };
@@ -69,6 +144,8 @@ export function simpoObjective(ctx: ObjectiveContext, examples: DpoExample[], o:
       out.nll_loss = nll;
       return out;
     },
-    release() {},
+    release() {
+      for (const b of buffers.values()) for (const t of Object.values(b)) t.buffer.destroy();
+    },
   };
 }
