@@ -2,7 +2,7 @@
 // forward and the backward: it sums each sequence's completion log-probs, forms the pair losses and rewards against
 // the cached reference sums, and writes every token's loss weight (pairs averaged over the optimizer step's pairs).
 // Evaluation computes the same quantities in float64 on the host (dpoMetrics).
-import { type DpoLossType, dpoLoss, type Tensor } from '@webtune/kernels';
+import { type DpoLossType, dpoLoss, type Gpu, type Tensor } from '@webtune/kernels';
 import { dpoBatch } from '../data/batch.ts';
 import type { DpoExample } from '../data/tokenize.ts';
 import {
@@ -37,30 +37,39 @@ const PAIR_METRICS = [
   'logps/rejected',
 ] as const;
 
+/** The dpoLoss kernel's tensors besides the step's log-probs and weights (DPO's, and SimPO's with refLogps unread). */
+type PairLossTensors = Record<'mask' | 'refLogps' | 'seqLogps' | 'counts' | 'losses' | 'chosenRewards' | 'rejectedRewards', Tensor>;
+
+/** The dpoLoss kernel's tensors, one set per (pairs, length) shape met, labelled `${name} ...`; `release` frees them all. */
+export function pairLossBuffers(gpu: Gpu, name: string): { of(P: number, T: number): PairLossTensors; release(): void } {
+  const sets = new Map<string, PairLossTensors>();
+  return {
+    of(P, T) {
+      const key = `${P}x${T}`;
+      let b = sets.get(key);
+      if (!b) {
+        b = {
+          mask: gpu.tensor([2 * P, T], `${name} mask`),
+          refLogps: gpu.tensor([2 * P], `${name} ref logps`),
+          seqLogps: gpu.tensor([2 * P], `${name} seq logps`),
+          counts: gpu.tensor([2 * P], `${name} counts`),
+          losses: gpu.tensor([P], `${name} losses`),
+          chosenRewards: gpu.tensor([P], `${name} chosen rewards`),
+          rejectedRewards: gpu.tensor([P], `${name} rejected rewards`),
+        };
+        sets.set(key, b);
+      }
+      return b;
+    },
+    release() {
+      for (const b of sets.values()) for (const t of Object.values(b)) t.buffer.destroy();
+    },
+  };
+}
+
 export function dpoObjective(ctx: ObjectiveContext, examples: DpoExample[], reference: ReferenceLogps): Objective {
   const { gpu, padId, config } = ctx;
-  // The kernel's scratch tensors, one set per (pairs, length) shape met.
-  const buffers = new Map<
-    string,
-    Record<'mask' | 'refLogps' | 'seqLogps' | 'counts' | 'losses' | 'chosenRewards' | 'rejectedRewards', Tensor>
-  >();
-  const buffersFor = (P: number, T: number) => {
-    const key = `${P}x${T}`;
-    let b = buffers.get(key);
-    if (!b) {
-      b = {
-        mask: gpu.tensor([2 * P, T], 'dpo mask'),
-        refLogps: gpu.tensor([2 * P], 'dpo ref logps'),
-        seqLogps: gpu.tensor([2 * P], 'dpo seq logps'),
-        counts: gpu.tensor([2 * P], 'dpo counts'),
-        losses: gpu.tensor([P], 'dpo losses'),
-        chosenRewards: gpu.tensor([P], 'dpo chosen rewards'),
-        rejectedRewards: gpu.tensor([P], 'dpo rejected rewards'),
-      };
-      buffers.set(key, b);
-    }
-    return b;
-  };
+  const buffers = pairLossBuffers(gpu, 'dpo');
   return {
     size: examples.length,
     totals: (indices) => ({ pairs: indices.length }),
@@ -73,7 +82,7 @@ export function dpoObjective(ctx: ObjectiveContext, examples: DpoExample[], refe
       const P = exs.length;
       const step = await trainingStep(ctx, batch.B, batch.T);
       writeInputs(gpu, step, batch);
-      const b = buffersFor(P, batch.T);
+      const b = buffers.of(P, batch.T);
       gpu.write(b.mask, batch.mask);
       gpu.write(b.refLogps, ref);
       const loss = await dpoLoss(
@@ -112,9 +121,7 @@ export function dpoObjective(ctx: ObjectiveContext, examples: DpoExample[], refe
       for (const k of PAIR_METRICS) out[k] = sums[k] / pairs;
       return out;
     },
-    release() {
-      for (const b of buffers.values()) for (const t of Object.values(b)) t.buffer.destroy();
-    },
+    release: () => buffers.release(),
   };
 }
 

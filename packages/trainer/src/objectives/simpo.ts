@@ -8,8 +8,9 @@
 // window's pairs and the NLL over its chosen completion tokens.
 // Training runs the loss on the GPU (the dpoLoss kernel's simpo type) between the forward and the backward, as DPO
 // does, so a step waits on no host read; evaluation, with nothing to backpropagate, forms it on the host in float64.
-import { dpoLoss, type Tensor } from '@webtune/kernels';
+import { dpoLoss } from '@webtune/kernels';
 import { type DpoExample, lossTokenCount } from '../data/tokenize.ts';
+import { pairLossBuffers } from './dpo.ts';
 import { forwardThenBackward, rowWeights, sigmoid } from './host.ts';
 import {
   add,
@@ -44,28 +45,7 @@ export function simpoPair(ac: number, ar: number, o: SimpoOptions): { loss: numb
 export function simpoObjective(ctx: ObjectiveContext, examples: DpoExample[], o: SimpoOptions): Objective {
   const { gpu, padId } = ctx;
   const training = ctx.adapter !== null && ctx.grads !== null;
-  // The kernel's tensors, one set per (pairs, length) shape met; refLogps stays zero (simpo reads no reference).
-  const buffers = new Map<
-    string,
-    Record<'mask' | 'refLogps' | 'seqLogps' | 'counts' | 'losses' | 'chosenRewards' | 'rejectedRewards', Tensor>
-  >();
-  const buffersFor = (P: number, T: number) => {
-    const key = `${P}x${T}`;
-    let b = buffers.get(key);
-    if (!b) {
-      b = {
-        mask: gpu.tensor([2 * P, T], 'simpo mask'),
-        refLogps: gpu.tensor([2 * P], 'simpo no reference'),
-        seqLogps: gpu.tensor([2 * P], 'simpo seq logps'),
-        counts: gpu.tensor([2 * P], 'simpo counts'),
-        losses: gpu.tensor([P], 'simpo losses'),
-        chosenRewards: gpu.tensor([P], 'simpo chosen rewards'),
-        rejectedRewards: gpu.tensor([P], 'simpo rejected rewards'),
-      };
-      buffers.set(key, b);
-    }
-    return b;
-  };
+  const buffers = pairLossBuffers(gpu, 'simpo'); // refLogps is not read: simpo has no reference
   return {
     size: examples.length,
     totals: (indices) => ({
@@ -80,7 +60,7 @@ export function simpoObjective(ctx: ObjectiveContext, examples: DpoExample[], o:
         await compileTrainingStep(ctx, batch.B, batch.T);
         const step = await trainingStep(ctx, batch.B, batch.T);
         writeInputs(gpu, step, batch);
-        const b = buffersFor(P, batch.T);
+        const b = buffers.of(P, batch.T);
         // The completion tokens: the ones completionAverages sums on the host.
         gpu.write(b.mask, rowWeights(batch, new Float64Array(2 * P).fill(1), completionFrom(seqs)));
         const loss = await dpoLoss(
@@ -144,8 +124,6 @@ export function simpoObjective(ctx: ObjectiveContext, examples: DpoExample[], o:
       out.nll_loss = nll;
       return out;
     },
-    release() {
-      for (const b of buffers.values()) for (const t of Object.values(b)) t.buffer.destroy();
-    },
+    release: () => buffers.release(),
   };
 }
