@@ -107,6 +107,9 @@ describe('classroom mode', () => {
     const { page } = s;
     await goTo(page, 'classroom');
     await page.waitForSelector(byTestId('classroom-lesson'));
+    // The step blockers below come after "The GPU is not ready.", which holds while the engine starts (seconds on
+    // SwiftShader with another test file beside this one).
+    await waitForText(page, byTestId('engine-status'), /GPU ready/);
     expect(await text(page, byTestId('classroom-lesson'))).toMatch(/The lesson: Animal cards/);
     // 376 rows in batches of 8: 47 steps an epoch; SFT runs 3 epochs, DPO 1.
     await page.$eval(`${byTestId('classroom-lesson')} details`, (d) => ((d as HTMLDetailsElement).open = true));
