@@ -166,6 +166,7 @@ export async function run(argv: string[]): Promise<number> {
   const quick = values.quick ?? false;
   const batchSize = integerOption('batch-size', values['batch-size'], 2, 1, 1024);
   const maxLength = integerOption('max-length', values['max-length'], quick ? 64 : 256, 8, 32768);
+  const shape = model === undefined ? {} : { batchSize, maxLength }; // what --model's steps are sized by
   const budgetMs = numberOption('budget-ms', values['budget-ms'], quick ? 300 : 1500, 10);
   const peak = values['peak-gflops'] === undefined ? undefined : numberOption('peak-gflops', values['peak-gflops'], 0, 1e-3);
   const targets: Target[] = [];
@@ -185,7 +186,6 @@ export async function run(argv: string[]): Promise<number> {
     for (const r of rows) if (r.target) targets.push(r.target);
   }
   if (only === undefined || only === 'training') {
-    const shape = model === undefined ? {} : { batchSize, maxLength };
     const request = { quick, budgetMs, weights: weights === 'bf16' ? 'BF16' : 'F32', model, ...shape } as const;
     const { rows } = await trainingBench(runtime, gpu, request, started('training benchmarks'));
     result.training = rows;
@@ -197,7 +197,6 @@ export async function run(argv: string[]): Promise<number> {
   const out = values.out ?? join(REPO_ROOT, 'bench-results', 'bench.json');
   await mkdir(dirname(out), { recursive: true });
   result.machine = { platform: platform(), release: release(), cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length };
-  const shape = model === undefined ? {} : { batchSize, maxLength };
   result.request = { quick, budgetMs, only: only ?? 'all', peakGflops: peak, weights, model, ...shape, runtime, gpu };
   result.targets = targets.map((t) => ({ ...t, pass: meets(t) }));
   await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);

@@ -2,8 +2,8 @@
 // forward and the backward: it sums each sequence's completion log-probs, forms the pair losses and rewards against
 // the cached reference sums, and writes every token's loss weight (pairs averaged over the optimizer step's pairs).
 // Evaluation computes the same quantities in float64 on the host (dpoMetrics).
-import { type DpoLossType, dpoLoss, type Gpu, type Tensor } from '@webtune/kernels';
-import { dpoBatch } from '../data/batch.ts';
+import { type DpoLossType, dpoLoss, type Gpu, type DpoOptions as PairLossOptions, type StagedRead, type Tensor } from '@webtune/kernels';
+import { dpoBatch, type TokenBatch } from '../data/batch.ts';
 import type { DpoExample } from '../data/tokenize.ts';
 import {
   add,
@@ -67,6 +67,29 @@ export function pairLossBuffers(gpu: Gpu, name: string): { of(P: number, T: numb
   };
 }
 
+/**
+ * A training micro-batch with the dpoLoss kernel between its forward and backward (DPO, SimPO): the inputs written,
+ * the kernel on `b` (its mask and reference written by the caller), the halt flag raised by a non-finite pair loss,
+ * and one submit that copies `read` for the loop to read a step late.
+ */
+export async function pairLossStep(
+  ctx: ObjectiveContext,
+  batch: TokenBatch,
+  b: PairLossTensors,
+  options: PairLossOptions,
+  dropoutSeed: number,
+  read: Tensor[],
+): Promise<StagedRead> {
+  const { gpu } = ctx;
+  const [S, T] = [batch.B, batch.T];
+  const step = await trainingStep(ctx, S, T);
+  writeInputs(gpu, step, batch);
+  const loss = await dpoLoss(gpu, { logprobs: step.logprobs.view([S, T]), weights: step.lossWeights.view([S, T]), ...b }, options);
+  step.reseed(dropoutSeed);
+  const guard = await haltOnNonFinite(ctx, b.losses);
+  return gpu.runAndStage([...step.forward, ...loss, ...guard, ...step.backward], read);
+}
+
 export function dpoObjective(ctx: ObjectiveContext, examples: DpoExample[], reference: ReferenceLogps): Objective {
   const { gpu, padId, config } = ctx;
   const buffers = pairLossBuffers(gpu, 'dpo');
@@ -80,22 +103,22 @@ export function dpoObjective(ctx: ObjectiveContext, examples: DpoExample[], refe
       // Then a reference pass not cached yet runs the model; its inputs share buffers with this step's.
       const ref = await reference.of(exs);
       const P = exs.length;
-      const step = await trainingStep(ctx, batch.B, batch.T);
-      writeInputs(gpu, step, batch);
       const b = buffers.of(P, batch.T);
       gpu.write(b.mask, batch.mask);
       gpu.write(b.refLogps, ref);
-      const loss = await dpoLoss(
-        gpu,
-        { logprobs: step.logprobs.view([2 * P, batch.T]), weights: step.lossWeights.view([2 * P, batch.T]), ...b },
-        { beta: config.beta, lossType: config.lossType as DpoLossType, labelSmoothing: config.labelSmoothing, pairsTotal: windowPairs },
-      );
-      step.reseed(dropoutSeed);
-      const guard = await haltOnNonFinite(ctx, b.losses);
-      const staged = gpu.runAndStage(
-        [...step.forward, ...loss, ...guard, ...step.backward],
-        [b.losses, b.chosenRewards, b.rejectedRewards, b.seqLogps, b.counts],
-      );
+      const kernel = {
+        beta: config.beta,
+        lossType: config.lossType as DpoLossType,
+        labelSmoothing: config.labelSmoothing,
+        pairsTotal: windowPairs,
+      };
+      const staged = await pairLossStep(ctx, batch, b, kernel, dropoutSeed, [
+        b.losses,
+        b.chosenRewards,
+        b.rejectedRewards,
+        b.seqLogps,
+        b.counts,
+      ]);
       const avg = config.lossType === 'ipo';
       const sums = ([losses, cr, rr, seq, counts]: Float32Array[]) => {
         const out: Record<string, number> = {};

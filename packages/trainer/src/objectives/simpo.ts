@@ -8,20 +8,10 @@
 // window's pairs and the NLL over its chosen completion tokens.
 // Training runs the loss on the GPU (the dpoLoss kernel's simpo type) between the forward and the backward, as DPO
 // does, so a step waits on no host read; evaluation, with nothing to backpropagate, forms it on the host in float64.
-import { dpoLoss } from '@webtune/kernels';
 import { type DpoExample, lossTokenCount } from '../data/tokenize.ts';
-import { pairLossBuffers } from './dpo.ts';
+import { pairLossBuffers, pairLossStep } from './dpo.ts';
 import { forwardThenBackward, rowWeights, sigmoid } from './host.ts';
-import {
-  add,
-  compileTrainingStep,
-  haltOnNonFinite,
-  inputTokens,
-  type Objective,
-  type ObjectiveContext,
-  trainingStep,
-  writeInputs,
-} from './objective.ts';
+import { add, inputTokens, type Objective, type ObjectiveContext } from './objective.ts';
 import { logSigmoid } from './orpo.ts';
 import { completionAverages, completionFrom, pairedBatch, pairRewardMeans, pairRewardSums } from './paired.ts';
 
@@ -57,27 +47,18 @@ export function simpoObjective(ctx: ObjectiveContext, examples: DpoExample[], o:
       const P = pairs.length;
       const { batch, seqs } = pairedBatch(pairs, padId, false);
       if (training) {
-        await compileTrainingStep(ctx, batch.B, batch.T);
-        const step = await trainingStep(ctx, batch.B, batch.T);
-        writeInputs(gpu, step, batch);
         const b = buffers.of(P, batch.T);
         // The completion tokens: the ones completionAverages sums on the host.
         gpu.write(b.mask, rowWeights(batch, new Float64Array(2 * P).fill(1), completionFrom(seqs)));
-        const loss = await dpoLoss(
-          gpu,
-          { logprobs: step.logprobs.view([2 * P, batch.T]), weights: step.lossWeights.view([2 * P, batch.T]), ...b },
-          {
-            beta: o.beta,
-            lossType: 'simpo',
-            labelSmoothing: o.labelSmoothing,
-            pairsTotal: windowPairs,
-            gammaOverBeta: o.simpoGamma / o.beta,
-            chosenWeight: o.cpoAlpha !== 0 ? o.cpoAlpha / nllTokens : 0,
-          },
-        );
-        step.reseed(dropoutSeed);
-        const guard = await haltOnNonFinite(ctx, b.losses);
-        const staged = gpu.runAndStage([...step.forward, ...loss, ...guard, ...step.backward], [b.losses, b.seqLogps, b.counts]);
+        const kernel = {
+          beta: o.beta,
+          lossType: 'simpo' as const,
+          labelSmoothing: o.labelSmoothing,
+          pairsTotal: windowPairs,
+          gammaOverBeta: o.simpoGamma / o.beta,
+          chosenWeight: o.cpoAlpha !== 0 ? o.cpoAlpha / nllTokens : 0,
+        };
+        const staged = await pairLossStep(ctx, batch, b, kernel, dropoutSeed, [b.losses, b.seqLogps, b.counts]);
         const sums = ([losses, seq, counts]: Float32Array[]) => {
           const averages = Float64Array.from(seq, (x, s) => x / counts[s]);
           const out: Record<string, number> = { ...pairRewardSums(averages, P, o.beta), pairLoss: 0, nll: 0 };
