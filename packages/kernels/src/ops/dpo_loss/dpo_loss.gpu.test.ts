@@ -1,14 +1,15 @@
 // dpo_loss on the GPU against its float64 reference: odd T below and above the workgroup size,
 // prompt and padding zeros in the mask (NaN log-probs under the padding: never read), every
-// loss type (simpo with its margin and NLL weight too), label smoothing, pairsTotal > P, sums ~ -1800; extreme margins (|beta z| = 1e4)
-// finite and exact; ln 2 at step 0; grids folded at 3 workgroups per dimension. All outputs share
+// loss type (simpo with its margin and NLL weight too, orpo with its whole rows' NLL), label smoothing, pairsTotal > P,
+// sums ~ -1800; orpo's log odds on both sides of log1mexp's branch, near 0 and far below; extreme margins
+// (|beta z| = 1e4) finite and exact; ln 2 at step 0; grids folded at 3 workgroups per dimension. All outputs share
 // one buffer, as the builder allows.
 import { assertAllClose, F32_EPS, gpuTest, reductionTolerance, type Tolerance } from '@webtune/harness/page';
 import { type Dispatch, Gpu } from '../../runtime/gpu.ts';
 import { BINDING_ALIGN, numel } from '../../runtime/tensor.ts';
 import { assertFolded, foldingGpu } from '../../testing/folding.ts';
 import { uniform } from '../../testing/random.ts';
-import { type DpoPairsRef, dpoPairsRef, dpoSumsRef } from './dpo_loss.ref.ts';
+import { type DpoPairsRef, dpoLossRef, dpoPairsRef, dpoSumsRef } from './dpo_loss.ref.ts';
 import { type DpoOptions, type DpoTensors, dpoLoss } from './dpo_loss.ts';
 
 const EXACT: Tolerance = { atol: 0, rtol: 0 };
@@ -22,11 +23,21 @@ interface Batch {
   refLogps: Float32Array; // [2P]
 }
 
-type Outputs = Record<'seqLogps' | 'counts' | 'losses' | 'chosenRewards' | 'rejectedRewards' | 'weights', Float32Array>;
+type Outputs = Record<'seqLogps' | 'counts' | 'losses' | 'chosenRewards' | 'rejectedRewards' | 'weights', Float32Array> & {
+  rowLogps?: Float32Array;
+};
 
 async function runDpo(gpu: Gpu, b: Batch, options: DpoOptions): Promise<[Outputs, Dispatch[]]> {
   const S = 2 * b.P;
-  const shapes = { seqLogps: [S], counts: [S], losses: [b.P], chosenRewards: [b.P], rejectedRewards: [b.P], weights: [S, b.T] };
+  const shapes: Record<string, number[]> = {
+    seqLogps: [S],
+    counts: [S],
+    losses: [b.P],
+    chosenRewards: [b.P],
+    rejectedRewards: [b.P],
+    weights: [S, b.T],
+  };
+  if (options.lossType === 'orpo') shapes.rowLogps = [S];
   // Every output a view of one buffer, each at a binding-aligned offset.
   const align = BINDING_ALIGN / 4;
   const offsets: Record<string, number> = {};
@@ -86,8 +97,30 @@ function pairExpectation(seqLogps: ArrayLike<number>, counts: ArrayLike<number>,
       for (let j = 0; j < want[k].length; j++) atol[k][j] += Math.max(Math.abs(a[k][j] - want[k][j]), Math.abs(b[k][j] - want[k][j]));
     }
   }
+  const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+  if (o.lossType === 'orpo') {
+    // log1mexp(x) = log(1 - e^x) in float32: below -ln 2, log1p of -exp(x), whose exp errs by (3 + 2|x|) ulp and the
+    // series by a few eps, relative to the result; above, log(-expm1(x)), the series' few eps of relative error in
+    // its argument plus log's 3 ulp (or 2^-21 absolute at 1/2). Its derivative's 1 / expm1(x) errs by (6 + 2|x|) eps.
+    const l1 = (x: number) => (x < -Math.LN2 ? Math.log1p(-Math.exp(x)) : Math.log(-Math.expm1(x)));
+    const l1Err = (x: number) => F32_EPS * (x < -Math.LN2 ? (12 + 2 * Math.abs(x)) * Math.abs(l1(x)) : 12 + 4 * Math.abs(l1(x)));
+    const dzErr = (x: number) => F32_EPS * (6 + 2 * Math.abs(x));
+    for (let p = 0; p < P; p++) {
+      const [ac, ar] = [want.chosenRewards[p] / o.beta, want.rejectedRewards[p] / o.beta];
+      const lo = ac - ar - (l1(ac) - l1(ar));
+      const loErr = l1Err(ac) + l1Err(ar) + 4 * F32_EPS * Math.abs(lo);
+      const s = sigmoid(-lo);
+      const expErr = 8 * F32_EPS * (1 + Math.abs(lo)) * Math.exp(-Math.abs(lo));
+      atol.losses[p] += o.beta * (s * loErr + expErr);
+      const sErr = s * (1 - s) * loErr + expErr + 2 * F32_EPS * s;
+      const [nc, nr] = [Math.max(counts[p], 1), Math.max(counts[P + p], 1)];
+      const dzc = -1 / Math.expm1(ac);
+      const dzr = 1 / Math.expm1(ar);
+      atol.tokenWeights[p] += ((o.beta * Math.abs(dzc)) / o.pairsTotal / nc) * (sErr + s * dzErr(ac));
+      atol.tokenWeights[P + p] += ((o.beta * Math.abs(dzr)) / o.pairsTotal / nr) * (sErr + s * dzErr(ar));
+    }
+  }
   if (o.lossType === 'sigmoid' || o.lossType === 'simpo') {
-    const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
     const ls = o.labelSmoothing;
     const simpo = o.lossType === 'simpo';
     for (let p = 0; p < P; p++) {
@@ -116,8 +149,13 @@ async function check(gpu: Gpu, b: Batch, o: DpoOptions): Promise<Outputs & { dis
     assertAllClose(got[k], want[k], { atol: atol[k], rtol: 4 * F32_EPS }, `${k} ${label}`);
   }
   const row = (i: number) => Math.floor(i / b.T);
-  const weights = Float64Array.from(b.mask, (m, i) => want.tokenWeights[row(i)] * m);
+  const weights = Float64Array.from(b.mask, (m, i) => want.tokenWeights[row(i)] * m + want.rowWeights[row(i)]);
   const weightsAtol = Float64Array.from(b.mask, (m, i) => atol.tokenWeights[row(i)] * Math.abs(m));
+  if (o.lossType === 'orpo') {
+    const rows = dpoLossRef(b.logprobs, b.mask, b.refLogps, b.T, o).rowLogps;
+    const magnitude = rows.map((_, s) => b.logprobs.slice(s * b.T, (s + 1) * b.T).reduce((a, x) => a + Math.abs(x), 0));
+    assertAllClose(got.rowLogps ?? [], rows, reductionTolerance(b.T, magnitude), `rowLogps ${label}`);
+  }
   assertAllClose(got.weights, weights, { atol: weightsAtol, rtol: 4 * F32_EPS }, `weights ${label}`);
   return { ...got, dispatches };
 }
@@ -158,6 +196,33 @@ gpuTest('every loss type on odd T with prompt and padding zeros, pairsTotal > P'
     for (const o of [opts('sigmoid', 0.3, 0, 8), opts('sigmoid', 0.3, 0.1, 8), opts('ipo', 0.3, 0, 8), opts('hinge', 0.3, 0, 8)])
       await check(gpu, b, o);
     for (const o of [simpo(0), simpo(0.1)]) await check(gpu, b, o);
+    await check(gpu, wholeRows(b), { ...opts('orpo', 0.3, 0, 8), chosenWeight: 0.01 });
+  }
+});
+
+/** orpo reads whole rows: padding holds 0, as crossEntropyForward writes for ignored targets, not NaN. */
+const wholeRows = (b: Batch): Batch => ({ ...b, logprobs: b.logprobs.map((x) => (Number.isNaN(x) ? 0 : x)) });
+
+gpuTest('orpo: log odds on both sides of the -ln 2 branch, near 0 and far below', async ({ device }) => {
+  const gpu = new Gpu(device);
+  // Each row's completion log-probs scaled so that its average is the one given: the pairs' log odds take every
+  // branch of log1mexp, with averages close to 0 (where log(1 - exp(x)) without expm1 would lose 4 digits).
+  const averages = [
+    [-0.002, -0.05],
+    [-0.4, -0.9],
+    [-0.7, -0.69],
+    [-3, -0.1],
+    [-11, -6],
+  ];
+  const P = averages.length;
+  for (const T of [37, 301]) {
+    const b = wholeRows(batch(P, T, 50 + T, new Array(P).fill(0), new Array(P).fill(0)));
+    const sums = dpoSumsRef(b.logprobs, b.mask, T);
+    for (let s = 0; s < 2 * P; s++) {
+      const f = averages[s % P][s < P ? 0 : 1] / (sums.seqLogps[s] / sums.counts[s]);
+      for (let t = 0; t < T; t++) if (b.mask[s * T + t]) b.logprobs[s * T + t] *= f;
+    }
+    for (const beta of [0.1, 2]) await check(gpu, b, { ...opts('orpo', beta, 0, 6), chosenWeight: 1 / 200 });
   }
 });
 

@@ -96,6 +96,24 @@ describe('dpoLossRef', () => {
     expect(dpoLossRef(ONE_PAIR.logprobs, ONE_PAIR.mask, [5, 7], 5, o).weights).toEqual(r.weights);
   });
 
+  it('orpo: hand-computed values for one pair, against no reference, with the NLL over whole chosen rows', () => {
+    // Averages a_c = -5, a_r = -3.5; log odds = (a_c - a_r) - (log(1 - e^a_c) - log(1 - e^a_r)). Padding log-probs
+    // are 0, as crossEntropyForward writes ignored targets': the whole rows sum to -17 and -23.
+    const logprobs = ONE_PAIR.logprobs.map((x) => (Number.isNaN(x) ? 0 : x));
+    const o = { ...opts('orpo', 0.1, 0, 2), chosenWeight: 0.25 };
+    const r = dpoLossRef(logprobs, ONE_PAIR.mask, ONE_PAIR.refLogps, 5, o);
+    expect(r.losses[0]).toBeCloseTo(0.17209973045810542, 14); // beta log(1 + exp(-log odds)), log odds -1.5239...
+    expect(r.chosenRewards[0]).toBeCloseTo(-0.5, 14);
+    expect(r.rejectedRewards[0]).toBeCloseTo(-0.35, 14);
+    expect(Array.from(r.rowLogps)).toEqual([-17, -23]);
+    // beta sigmoid(-log odds) = 0.0821..., times d(log odds)/d(a) = -1 / expm1(a), over 2 pairs and each row's tokens.
+    const [wc, wr] = [0.27066706223387516, -0.01058349828770143];
+    const want = [0.25, wc, wc, 0.25, 0.25, 0, wr, wr, wr, wr];
+    for (let i = 0; i < want.length; i++) expect(r.weights[i]).toBeCloseTo(want[i], 14);
+    expect(r.loss).toBeCloseTo(0.17209973045810542 / 2 + 0.25 * 17, 13);
+    expect(dpoLossRef(logprobs, ONE_PAIR.mask, [5, 7], 5, o).weights).toEqual(r.weights);
+  });
+
   const CASES: [PairLossType, number][] = [
     ['sigmoid', 0],
     ['sigmoid', 0.1],
@@ -105,6 +123,7 @@ describe('dpoLossRef', () => {
     ['hinge', 0.1],
     ['simpo', 0],
     ['simpo', 0.1],
+    ['orpo', 0],
   ];
   it.each(CASES)('weights are -d(mean loss)/d(logprob) by finite differences: %s, label smoothing %s', (lossType, ls) => {
     const [P, T] = [3, 6];
@@ -115,12 +134,28 @@ describe('dpoLossRef', () => {
     const chosenRatio = [-1, 0.5, 2];
     const rejectedRatio = [2, -0.2, -2];
     const refLogps = Float64Array.from(sums, (v, s) => v - (s < P ? chosenRatio[s] : rejectedRatio[s - P]));
-    // simpo's margin and NLL term, which the other types leave at 0.
-    const o = lossType === 'simpo' ? { ...opts(lossType, 0.5, ls, 5), gammaOverBeta: 0.3, chosenWeight: 0.2 } : opts(lossType, 0.5, ls, 5);
+    // simpo's margin and NLL term and orpo's NLL term, which the other types leave at 0.
+    const extra = { simpo: { gammaOverBeta: 0.3, chosenWeight: 0.2 }, orpo: { chosenWeight: 0.2 } }[lossType as string];
+    const o = { ...opts(lossType, 0.5, ls, 5), ...extra };
     const r = dpoLossRef(logprobs, mask, refLogps, T, o);
     const numeric = numericGrad((x) => dpoLossRef(x, mask, refLogps, T, o).loss, logprobs);
     for (let i = 0; i < numeric.length; i++) expect(-r.weights[i]).toBeCloseTo(numeric[i], 8);
     if (lossType === 'hinge') expect(Array.from(r.losses, (l) => l > 0)).toEqual([true, true, false]);
+  });
+
+  it("orpo: weights are -d(mean loss)/d(logprob) on both sides of log1mexp's branch at -ln 2", () => {
+    const [P, T] = [3, 6];
+    const { logprobs, mask } = batch(P, T, 3);
+    const o = { ...opts('orpo', 0.3, 0, 4), chosenWeight: 0.1 };
+    // Averages near -1.5, and near -0.3 (where log(1 - e^x) takes expm1's branch).
+    for (const scale of [1, 0.2]) {
+      const x = logprobs.map((v) => v * scale);
+      const r = dpoLossRef(x, mask, [0, 0, 0, 0, 0, 0], T, o);
+      const averages = Array.from(r.seqLogps, (v, s) => v / r.counts[s]);
+      expect(averages.every((a) => (scale === 1 ? a < -Math.LN2 : a > -Math.LN2))).toBe(true);
+      const numeric = numericGrad((y) => dpoLossRef(y, mask, [0, 0, 0, 0, 0, 0], T, o).loss, x);
+      for (let i = 0; i < numeric.length; i++) expect(-r.weights[i]).toBeCloseTo(numeric[i], 8);
+    }
   });
 
   it('stays finite and exact at extreme margins (|beta z| = 1e4)', () => {
@@ -185,7 +220,13 @@ describe('dpoLoss checks', () => {
   it('rejects bad options', async () => {
     await expect(dpoLoss(gpu, ok(), { ...o, beta: 0 })).rejects.toThrow('dpo_loss: beta must be a positive number, got 0');
     await expect(dpoLoss(gpu, ok(), { ...o, lossType: 'kto' as DpoLossType })).rejects.toThrow(
-      'dpo_loss: lossType must be sigmoid, ipo, hinge or simpo; got kto',
+      'dpo_loss: lossType must be sigmoid, ipo, hinge, simpo or orpo; got kto',
+    );
+    await expect(dpoLoss(gpu, ok(), { ...o, lossType: 'orpo' })).rejects.toThrow(
+      "dpo_loss: orpo needs rowLogps, a [2P] output for the whole rows' log-prob sums",
+    );
+    await expect(dpoLoss(gpu, { ...ok(), rowLogps: fake([2], 'rows') }, { ...o, lossType: 'orpo' })).rejects.toThrow(
+      'dpo_loss: rowLogps must be [4] for logprobs lp[4, 9]; got rowLogps rows[2]',
     );
     await expect(dpoLoss(gpu, ok(), { ...o, lossType: 'simpo', gammaOverBeta: Number.NaN })).rejects.toThrow(
       'dpo_loss: gammaOverBeta must be finite, got NaN',

@@ -1,6 +1,7 @@
 // dpo_loss: the DPO paired-logprob loss as TRL's DPOTrainer defines it (and SimPO's, TRL's CPOTrainer with
-// loss_type "simpo"), on the per-token log-probs of crossEntropyForward: masked sequence sums, pair losses and
-// rewards, and the per-token weights dLoss/dNLL that crossEntropyBackward turns into the logits' gradient.
+// loss_type "simpo", and ORPO's odds-ratio loss, TRL's ORPOTrainer), on the per-token log-probs of
+// crossEntropyForward: masked sequence sums, pair losses and rewards, and the per-token weights dLoss/dNLL that
+// crossEntropyBackward turns into the logits' gradient.
 import { type Expected, type Named, requireDisjoint, requireShapes } from '../../runtime/checks.ts';
 import { ShapeError } from '../../runtime/errors.ts';
 import type { Dispatch, Gpu } from '../../runtime/gpu.ts';
@@ -13,11 +14,14 @@ const PAIRS = { name: 'dpo_loss', source };
 const SUMS = { name: 'dpo_loss_sums', source: sumsSource };
 
 export type DpoLossType = 'sigmoid' | 'ipo' | 'hinge';
-/** What the kernel computes: DPO's loss types, and SimPO's (no reference, averaged log-probs, a margin). */
-export type PairLossType = DpoLossType | 'simpo';
+/**
+ * What the kernel computes: DPO's loss types, SimPO's (no reference, averaged log-probs, a margin) and ORPO's (no
+ * reference, the log odds ratio of the averaged log-probs).
+ */
+export type PairLossType = DpoLossType | 'simpo' | 'orpo';
 
 /** The uniform's loss_type codes in dpo_loss.wgsl. */
-const LOSS_CODES: Record<PairLossType, number> = { sigmoid: 0, ipo: 1, hinge: 2, simpo: 3 };
+const LOSS_CODES: Record<PairLossType, number> = { sigmoid: 0, ipo: 1, hinge: 2, simpo: 3, orpo: 4 };
 
 export interface DpoOptions {
   /** TRL's beta (IPO's tau); > 0. */
@@ -27,7 +31,11 @@ export interface DpoOptions {
   labelSmoothing: number;
   /** simpo: the target margin gamma / beta, subtracted from z (default 0). */
   gammaOverBeta?: number;
-  /** simpo: added to each chosen completion token's weight, CPO's NLL term: cpo_alpha / the step's chosen tokens (default 0). */
+  /**
+   * Added to chosen rows' weights (default 0). simpo: on each completion token, CPO's NLL term (cpo_alpha / the
+   * step's chosen completion tokens). orpo: at every position of the row, the NLL over prompt and completion (1 / the
+   * step's chosen targets); crossEntropyBackward drops it on ignored targets.
+   */
   chosenWeight?: number;
   /** Pairs in the whole optimizer step, over all its accumulated micro-batches: the loss is their mean. */
   pairsTotal: number;
@@ -38,7 +46,7 @@ export interface DpoTensors {
   logprobs: Tensor;
   /** [2P, T] 1 on completion tokens, 0 on prompt and padding (whose log-probs are not read). */
   mask: Tensor;
-  /** [2P] the reference model's sums of completion log-probs (not read for simpo). */
+  /** [2P] the reference model's sums of completion log-probs (not read for simpo and orpo). */
   refLogps: Tensor;
   /** [2P] out: the policy's sums of completion log-probs. */
   seqLogps: Tensor;
@@ -51,12 +59,17 @@ export interface DpoTensors {
   rejectedRewards: Tensor;
   /** [2P, T] out: dLoss/dNLL per token, Loss = sum of losses / pairsTotal; the weights for crossEntropyBackward. */
   weights: Tensor;
+  /**
+   * [2P] out, orpo only (required there): each row's sum of log-probs over all T positions, prompt included (ignored
+   * targets' are 0), for ORPO's NLL metric.
+   */
+  rowLogps?: Tensor;
 }
 
 function checkOptions(op: string, o: DpoOptions, P: number): void {
   if (!(o.beta > 0 && Number.isFinite(o.beta))) throw new RangeError(`${op}: beta must be a positive number, got ${o.beta}`);
   if (!Object.hasOwn(LOSS_CODES, o.lossType))
-    throw new RangeError(`${op}: lossType must be sigmoid, ipo, hinge or simpo; got ${o.lossType}`);
+    throw new RangeError(`${op}: lossType must be sigmoid, ipo, hinge, simpo or orpo; got ${o.lossType}`);
   if (!Number.isFinite(o.gammaOverBeta ?? 0)) throw new RangeError(`${op}: gammaOverBeta must be finite, got ${o.gammaOverBeta}`);
   if (!((o.chosenWeight ?? 0) >= 0 && Number.isFinite(o.chosenWeight ?? 0)))
     throw new RangeError(`${op}: chosenWeight must be a finite number >= 0, got ${o.chosenWeight}`);
@@ -69,8 +82,9 @@ function checkOptions(op: string, o: DpoOptions, P: number): void {
 
 /**
  * Two dispatches: per-sequence masked sums (seqLogps, counts), then per pair the loss, rewards
- * and every token's weight. Shapes as DpoTensors, all f32; P >= 1, T >= 1. The outputs may share
- * one buffer (without overlapping), but not a buffer with the inputs.
+ * and every token's weight; orpo adds a third, the whole rows' sums (rowLogps). Shapes as
+ * DpoTensors, all f32; P >= 1, T >= 1. The outputs may share one buffer (without overlapping),
+ * but not a buffer with the inputs.
  */
 export async function dpoLoss(gpu: Gpu, t: DpoTensors, options: DpoOptions): Promise<Dispatch[]> {
   const op = 'dpo_loss';
@@ -92,6 +106,11 @@ export async function dpoLoss(gpu: Gpu, t: DpoTensors, options: DpoOptions): Pro
     ['rejectedRewards', t.rejectedRewards, [P]],
     ['weights', t.weights, [S, T]],
   ];
+  const orpo = options.lossType === 'orpo';
+  if (orpo) {
+    if (!t.rowLogps) throw new ShapeError(op, "orpo needs rowLogps, a [2P] output for the whole rows' log-prob sums");
+    outputs.push(['rowLogps', t.rowLogps, [S]]);
+  }
   requireShapes(op, [...inputs, ...outputs], `logprobs ${shapeStr(t.logprobs)}`);
   // Every output is bound writable (dpo_loss.wgsl binds seqLogps and counts read_write for this).
   const named = (e: Expected[]): Named => e.map(([name, tensor]) => [name, tensor]);
@@ -104,6 +123,17 @@ export async function dpoLoss(gpu: Gpu, t: DpoTensors, options: DpoOptions): Pro
     bind: [t.logprobs, t.mask, t.seqLogps, t.counts],
     groups: S,
   });
+  // Its counts binding is not written (whole_row).
+  const rows = orpo
+    ? [
+        await gpu.dispatch(`${op} row sums`, {
+          kernel: SUMS,
+          params: new UniformWriter().u32(S).u32(T).u32(1).u32(0).bytes(),
+          bind: [t.logprobs, t.mask, t.rowLogps as Tensor, t.counts],
+          groups: S,
+        }),
+      ]
+    : [];
   const u = new UniformWriter()
     .u32(P)
     .u32(T)
@@ -119,5 +149,5 @@ export async function dpoLoss(gpu: Gpu, t: DpoTensors, options: DpoOptions): Pro
     bind: [t.seqLogps, t.counts, t.refLogps, t.mask, t.losses, t.chosenRewards, t.rejectedRewards, t.weights],
     groups: S,
   });
-  return [sums, pairs];
+  return [sums, ...rows, pairs];
 }
