@@ -5,6 +5,7 @@
 import { type DpoLossType, dpoLoss, type Gpu, type DpoOptions as PairLossOptions, type StagedRead, type Tensor } from '@webtune/kernels';
 import { dpoBatch, type TokenBatch } from '../data/batch.ts';
 import type { DpoExample } from '../data/tokenize.ts';
+import { logSigmoid } from './host.ts';
 import {
   add,
   compileTrainingStep,
@@ -37,8 +38,14 @@ const PAIR_METRICS = [
   'logps/rejected',
 ] as const;
 
-/** The dpoLoss kernel's tensors besides the step's log-probs and weights (DPO's, and SimPO's with refLogps unread). */
-type PairLossTensors = Record<'mask' | 'refLogps' | 'seqLogps' | 'counts' | 'losses' | 'chosenRewards' | 'rejectedRewards', Tensor>;
+/**
+ * The dpoLoss kernel's tensors besides the step's log-probs and weights (DPO's; SimPO's and ORPO's with refLogps
+ * unread; rowLogps written for ORPO only).
+ */
+type PairLossTensors = Record<
+  'mask' | 'refLogps' | 'seqLogps' | 'counts' | 'losses' | 'chosenRewards' | 'rejectedRewards' | 'rowLogps',
+  Tensor
+>;
 
 /** The dpoLoss kernel's tensors, one set per (pairs, length) shape met, labelled `${name} ...`; `release` frees them all. */
 export function pairLossBuffers(gpu: Gpu, name: string): { of(P: number, T: number): PairLossTensors; release(): void } {
@@ -56,6 +63,7 @@ export function pairLossBuffers(gpu: Gpu, name: string): { of(P: number, T: numb
           losses: gpu.tensor([P], `${name} losses`),
           chosenRewards: gpu.tensor([P], `${name} chosen rewards`),
           rejectedRewards: gpu.tensor([P], `${name} rejected rewards`),
+          rowLogps: gpu.tensor([2 * P], `${name} row logps`),
         };
         sets.set(key, b);
       }
@@ -68,7 +76,7 @@ export function pairLossBuffers(gpu: Gpu, name: string): { of(P: number, T: numb
 }
 
 /**
- * A training micro-batch with the dpoLoss kernel between its forward and backward (DPO, SimPO): the inputs written,
+ * A training micro-batch with the dpoLoss kernel between its forward and backward (DPO, SimPO, ORPO): the inputs written,
  * the kernel on `b` (its mask and reference written by the caller), the halt flag raised by a non-finite pair loss,
  * and one submit that copies `read` for the loop to read a step late.
  */
@@ -155,8 +163,6 @@ export interface SequenceLogps {
   /** Completion tokens per sequence. */
   counts: Float64Array;
 }
-
-export const logSigmoid = (x: number) => (x >= 0 ? -Math.log1p(Math.exp(-x)) : x - Math.log1p(Math.exp(x)));
 
 /**
  * TRL's DPO loss and reward metrics, means over pairs, from sequence log-probs interleaved [chosen_0, rejected_0,

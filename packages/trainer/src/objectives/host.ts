@@ -1,7 +1,8 @@
-// Objectives whose loss is a small function of per-sequence log-prob sums (KTO and ORPO; SimPO when it evaluates, its
-// training runs the dpoLoss kernel) form it on the host in float64, between the forward and the backward: the forward runs, the per-token log-probs are read back, the
-// objective computes its loss and d(loss)/d(each sequence's sum), and those become the per-token loss weights the
-// backward reads (dLoss/dNLL = -dLoss/dlogp). The backward is the one SFT and DPO use.
+// Objectives whose loss is a small function of per-sequence log-prob sums can form it on the host in float64, between
+// the forward and the backward (KTO does; ORPO and SimPO train with the dpoLoss kernel and only evaluate here): the
+// forward runs, the per-token log-probs are read back, the objective computes its loss and d(loss)/d(each sequence's
+// sum), and those become the per-token loss weights the backward reads (dLoss/dNLL = -dLoss/dlogp). The backward is
+// the one SFT and DPO use.
 import { IGNORE_INDEX } from '@webtune/kernels';
 import type { TokenBatch } from '../data/batch.ts';
 import { type ObjectiveContext, trainingStep, writeInputs } from './objective.ts';
@@ -41,17 +42,25 @@ export async function forwardThenBackward<R>(
   dropoutSeed: number,
   weigh: (logprobs: Float32Array) => R & { weights: Float32Array },
 ): Promise<R> {
-  const { gpu, model, frozen } = ctx;
-  const training = ctx.adapter !== null && ctx.grads !== null;
-  const step = training ? await trainingStep(ctx, batch.B, batch.T) : await model.step(batch.B, batch.T, { frozen, train: false });
+  const { gpu } = ctx;
+  if (ctx.adapter === null || ctx.grads === null) return weigh(await evalLogprobs(ctx, batch));
+  const step = await trainingStep(ctx, batch.B, batch.T);
   writeInputs(gpu, step, batch);
-  if (training) step.reseed(dropoutSeed);
+  step.reseed(dropoutSeed);
   const [logprobs] = await gpu.runAndRead(step.forward, [step.logprobs]);
   const out = weigh(logprobs);
-  if (!training) return out;
   gpu.write(step.lossWeights, out.weights);
   gpu.run(...step.backward);
   return out;
+}
+
+/** Evaluation's forward (no dropout, nothing backward): the per-token log-probs, read back. */
+export async function evalLogprobs(ctx: ObjectiveContext, batch: TokenBatch): Promise<Float32Array> {
+  const { gpu, model, frozen } = ctx;
+  const step = await model.step(batch.B, batch.T, { frozen, train: false });
+  writeInputs(gpu, step, batch);
+  const [logprobs] = await gpu.runAndRead(step.forward, [step.logprobs]);
+  return logprobs;
 }
 
 /** Loss weights: row s's targets at positions >= from(s) weigh perRow[s] (rows and positions else 0). */
@@ -67,3 +76,5 @@ export function rowWeights(batch: TokenBatch, perRow: ArrayLike<number>, from: (
 }
 
 export const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+
+export const logSigmoid = (x: number) => (x >= 0 ? -Math.log1p(Math.exp(-x)) : x - Math.log1p(Math.exp(x)));

@@ -7,26 +7,44 @@
 // over the full prompt and response": every attended token after the first). Metrics: rewards beta * a, logps a,
 // nll_loss, log_odds_ratio = mean logsigmoid(log_odds), log_odds_chosen = mean log_odds.
 // Over an accumulation window the pair term is averaged over the window's pairs and the NLL over its chosen tokens.
+// Training runs the loss on the GPU (the dpoLoss kernel's orpo type, the NLL's weight with it) between the forward and
+// the backward, as DPO does, so a step waits on no host read; evaluation, with nothing to backpropagate, forms the
+// metrics on the host in float64.
 import type { DpoExample } from '../data/tokenize.ts';
-import { forwardThenBackward, rowSums, rowWeights, sigmoid } from './host.ts';
-import { inputTokens, type Objective, type ObjectiveContext } from './objective.ts';
+import { pairLossBuffers, pairLossStep } from './dpo.ts';
+import { evalLogprobs, logSigmoid, rowSums, rowWeights } from './host.ts';
+import { add, inputTokens, type Objective, type ObjectiveContext } from './objective.ts';
 import { completionAverages, completionFrom, pairedBatch, pairRewardMeans, pairRewardSums } from './paired.ts';
-
-export const logSigmoid = (x: number) => (x >= 0 ? -Math.log1p(Math.exp(-x)) : x - Math.log1p(Math.exp(x)));
 
 /** log(1 - e^x) for x < 0, branching at -ln 2 as TRL's log1mexp does. */
 export function log1mexp(x: number): number {
   return x < -Math.LN2 ? Math.log1p(-Math.exp(x)) : Math.log(-Math.expm1(x));
 }
 
-/** The odds-ratio term of one pair: log_odds and d(log_odds)/d(a_c) (d/d(a_r) is the same form with a minus). */
-export function logOdds(ac: number, ar: number): { logOdds: number; dAc: number; dAr: number } {
-  // d/dx [x - log1mexp(x)] = 1 + e^x / (1 - e^x) = 1 / (1 - e^x) = -1 / expm1(x)
-  return { logOdds: ac - ar - (log1mexp(ac) - log1mexp(ar)), dAc: -1 / Math.expm1(ac), dAr: 1 / Math.expm1(ar) };
+/** The log odds ratio of one pair's averaged log-probs. */
+export const logOdds = (ac: number, ar: number) => ac - ar - (log1mexp(ac) - log1mexp(ar));
+
+/**
+ * A micro-batch's metric sums from its rows' averaged completion log-probs and its chosen rows' whole log-prob sums.
+ * The pair losses are the kernel's when it trained, else formed here.
+ */
+function orpoSums(averages: Float64Array, chosenRows: ArrayLike<number>, beta: number, losses?: ArrayLike<number>) {
+  const P = averages.length / 2;
+  const out: Record<string, number> = { ...pairRewardSums(averages, P, beta), pairLoss: 0, nll: 0 };
+  for (let p = 0; p < P; p++) {
+    const lo = logOdds(averages[p], averages[P + p]);
+    add(out, 'pairLoss', losses ? losses[p] : -beta * logSigmoid(lo));
+    add(out, 'nll', -chosenRows[p]);
+    add(out, 'log_odds_ratio', logSigmoid(lo));
+    add(out, 'log_odds_chosen', lo);
+  }
+  return out;
 }
 
 export function orpoObjective(ctx: ObjectiveContext, examples: DpoExample[], beta: number): Objective {
-  const { padId } = ctx;
+  const { gpu, padId } = ctx;
+  const training = ctx.adapter !== null && ctx.grads !== null;
+  const buffers = pairLossBuffers(gpu, 'orpo'); // refLogps is not read: orpo has no reference
   return {
     size: examples.length,
     totals: (indices) => ({
@@ -38,43 +56,29 @@ export function orpoObjective(ctx: ObjectiveContext, examples: DpoExample[], bet
       const pairs = indices.map((i) => examples[i]);
       const P = pairs.length;
       const { batch, seqs } = pairedBatch(pairs, padId, true);
-      const { sums } = await forwardThenBackward(ctx, batch, dropoutSeed, (logprobs) => {
-        const { averages, counts } = completionAverages(logprobs, batch, seqs);
-        const full = rowSums(logprobs, batch);
-        const out: Record<string, number> = {
-          ...pairRewardSums(averages, P, beta),
-          pairLoss: 0,
-          nll: 0,
-          log_odds_ratio: 0,
-          log_odds_chosen: 0,
-        };
-        // Token weights are minus d(loss)/d(log-prob): the pair term's on completion tokens, the NLL's on chosen rows.
-        const perRow = new Float64Array(2 * P);
-        for (let p = 0; p < P; p++) {
-          const { logOdds: lo, dAc, dAr } = logOdds(averages[p], averages[P + p]);
-          out.pairLoss -= beta * logSigmoid(lo);
-          out.log_odds_ratio += logSigmoid(lo);
-          out.log_odds_chosen += lo;
-          out.nll -= full.sums[p];
-          const g = (beta * sigmoid(-lo)) / windowPairs; // -d(-beta logsigmoid(lo))/d(lo), over the window's pairs
-          perRow[p] = (g * dAc) / counts[p];
-          perRow[P + p] = (g * dAr) / counts[P + p];
-        }
-        const weights = rowWeights(batch, perRow, completionFrom(seqs));
-        const nllWeights = rowWeights(
-          batch,
-          Float64Array.from({ length: 2 * P }, (_, s) => (s < P ? 1 / nllTokens : 0)),
+      const tokens = inputTokens(
+        batch,
+        seqs.map((s) => s.ids.length),
+      );
+      if (!training) {
+        const logprobs = await evalLogprobs(ctx, batch);
+        const sums = orpoSums(completionAverages(logprobs, batch, seqs).averages, rowSums(logprobs, batch).sums, beta);
+        return { sums: () => sums, inputTokens: tokens };
+      }
+      const b = buffers.of(P, batch.T);
+      // The mask: the completion tokens, the ones completionAverages sums. The NLL's weight goes on every position of
+      // the chosen rows, and the cross entropy's backward keeps it on their targets only.
+      gpu.write(b.mask, rowWeights(batch, new Float64Array(2 * P).fill(1), completionFrom(seqs)));
+      const kernel = { beta, lossType: 'orpo' as const, labelSmoothing: 0, pairsTotal: windowPairs, chosenWeight: 1 / nllTokens };
+      const staged = await pairLossStep(ctx, batch, b, kernel, dropoutSeed, [b.losses, b.seqLogps, b.counts, b.rowLogps]);
+      const sums = ([losses, seq, counts, rows]: Float32Array[]) =>
+        orpoSums(
+          Float64Array.from(seq, (x, s) => x / counts[s]),
+          rows,
+          beta,
+          losses,
         );
-        for (let i = 0; i < weights.length; i++) weights[i] += nllWeights[i];
-        return { weights, sums: out };
-      });
-      return {
-        sums: () => sums,
-        inputTokens: inputTokens(
-          batch,
-          seqs.map((s) => s.ids.length),
-        ),
-      };
+      return { staged, sums, inputTokens: tokens };
     },
     metrics(sums, { pairs, nllTokens }) {
       const nll = sums.nll / nllTokens;
@@ -84,6 +88,6 @@ export function orpoObjective(ctx: ObjectiveContext, examples: DpoExample[], bet
       out.log_odds_chosen = sums.log_odds_chosen / pairs;
       return out;
     },
-    release() {},
+    release: () => buffers.release(),
   };
 }

@@ -418,10 +418,10 @@ gpuTest('out of GPU memory while making the run’s buffers or running its first
  * more, and the step's outputs and norm are one host read, made a step late: step k (1 < k < last) is reported once
  * step k+1's micro-batch is queued (before its update), so the GPU has work while the host reads and logs.
  */
-gpuTest('one micro-batch per step: 2 submits, 1 host read a step, read once the next is queued (SFT, DPO, SimPO)', async () => {
+gpuTest('one micro-batch per step: 2 submits, 1 host read a step, read once the next is queued (SFT, DPO, SimPO, ORPO)', async () => {
   const svc = await service();
   const { gpu } = internals(svc);
-  for (const method of ['sft', 'dpo', 'simpo'] as const) {
+  for (const method of ['sft', 'dpo', 'simpo', 'orpo'] as const) {
     // One batch of two rows, every step: DPO's reference log-probs are computed in step 1 and cached for the others.
     const datasetId = await dataset(svc, method, method === 'sft' ? sftJsonl(2, 3) : dpoJsonl(2, 3));
     const cfg = config(method, { maxSteps: 4, batchSize: 2, loggingSteps: 1, saveSteps: 0, saveMinutes: 0 });
