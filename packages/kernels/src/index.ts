@@ -4,6 +4,7 @@ export * from './ops/adamw/adamw.ts';
 export * from './ops/attention/attention.ts';
 export * from './ops/cross_entropy/cross_entropy.ts';
 export * from './ops/dpo_loss/dpo_loss.ts';
+export * from './ops/kto_loss/kto_loss.ts';
 export * from './ops/dropout/dropout.ts';
 export { add, addBias, axpy, biasGrad, fill, scale, softcap } from './ops/elementwise/elementwise.ts';
 export * from './ops/embedding/embedding.ts';

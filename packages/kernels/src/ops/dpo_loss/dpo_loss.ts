@@ -81,6 +81,22 @@ function checkOptions(op: string, o: DpoOptions, P: number): void {
 }
 
 /**
+ * One dispatch: out[s] = the sum of logprobs[s, t] over all T positions ([S, T] into [S]; crossEntropyForward's
+ * log-probs of ignored targets are 0, so it sums the row's targets): ORPO's NLL metric, KTO's rows. `out` must not
+ * share a buffer with `logprobs`.
+ */
+export async function wholeRowSums(gpu: Gpu, label: string, logprobs: Tensor, out: Tensor): Promise<Dispatch> {
+  const [S, T] = logprobs.shape;
+  return gpu.dispatch(label, {
+    kernel: SUMS,
+    params: new UniformWriter().u32(S).u32(T).u32(1).u32(0).bytes(),
+    // whole_row reads no mask and writes no counts: logprobs fills the one binding, a scratch the other.
+    bind: [logprobs, logprobs, out, gpu.scratch('whole row sums: counts, unwritten', S)],
+    groups: S,
+  });
+}
+
+/**
  * Two dispatches: per-sequence masked sums (seqLogps, counts), then per pair the loss, rewards
  * and every token's weight; orpo adds a third, the whole rows' sums (rowLogps). Shapes as
  * DpoTensors, all f32; P >= 1, T >= 1. The outputs may share one buffer (without overlapping),
@@ -123,17 +139,7 @@ export async function dpoLoss(gpu: Gpu, t: DpoTensors, options: DpoOptions): Pro
     bind: [t.logprobs, t.mask, t.seqLogps, t.counts],
     groups: S,
   });
-  // Its counts binding is not written (whole_row).
-  const rows = orpo
-    ? [
-        await gpu.dispatch(`${op} row sums`, {
-          kernel: SUMS,
-          params: new UniformWriter().u32(S).u32(T).u32(1).u32(0).bytes(),
-          bind: [t.logprobs, t.mask, t.rowLogps as Tensor, t.counts],
-          groups: S,
-        }),
-      ]
-    : [];
+  const rows = orpo ? [await wholeRowSums(gpu, `${op} row sums`, t.logprobs, t.rowLogps as Tensor)] : [];
   const u = new UniformWriter()
     .u32(P)
     .u32(T)
