@@ -1,11 +1,12 @@
-// Objectives whose loss is a small function of per-sequence log-prob sums can form it on the host in float64, between
-// the forward and the backward (KTO does; ORPO and SimPO train with the dpoLoss kernel and only evaluate here): the
-// forward runs, the per-token log-probs are read back, the objective computes its loss and d(loss)/d(each sequence's
-// sum), and those become the per-token loss weights the backward reads (dLoss/dNLL = -dLoss/dlogp). The backward is
-// the one SFT and DPO use.
-import { IGNORE_INDEX } from '@webtune/kernels';
-import type { TokenBatch } from '../data/batch.ts';
-import { type ObjectiveContext, trainingStep, writeInputs } from './objective.ts';
+// The host side of the objectives whose loss is a small function of per-sequence log-prob sums (KTO, ORPO, SimPO):
+// training forms it on the GPU (the dpoLoss and ktoLoss kernels); evaluation, with nothing to backpropagate, reads the
+// forward's per-token log-probs (or their sums) and forms the metrics here in float64. And the reference's sums.
+import { type Gpu, IGNORE_INDEX, wholeRowSums } from '@webtune/kernels';
+import { sftBatch, type TokenBatch } from '../data/batch.ts';
+import type { Sequence } from '../data/tokenize.ts';
+import type { LoraAdapter } from '../model/lora.ts';
+import type { Model } from '../model/model.ts';
+import { type ObjectiveContext, writeInputs } from './objective.ts';
 
 /** Per-row float64 sums of the log-probs of the rows' targets at positions >= from[s], and how many were summed. */
 export interface RowSums {
@@ -31,29 +32,6 @@ export function rowSums(logprobs: ArrayLike<number>, batch: TokenBatch, from: (s
   return { sums, counts };
 }
 
-/**
- * One micro-batch: record the step, forward, hand the per-token log-probs to `weigh` (which returns the [B*T] loss
- * weights dLoss/dNLL), backward. Returns what `weigh` returned besides the weights. With no trained adapter
- * (evaluation) the forward runs without dropout and nothing goes backward.
- */
-export async function forwardThenBackward<R>(
-  ctx: ObjectiveContext,
-  batch: TokenBatch,
-  dropoutSeed: number,
-  weigh: (logprobs: Float32Array) => R & { weights: Float32Array },
-): Promise<R> {
-  const { gpu } = ctx;
-  if (ctx.adapter === null || ctx.grads === null) return weigh(await evalLogprobs(ctx, batch));
-  const step = await trainingStep(ctx, batch.B, batch.T);
-  writeInputs(gpu, step, batch);
-  step.reseed(dropoutSeed);
-  const [logprobs] = await gpu.runAndRead(step.forward, [step.logprobs]);
-  const out = weigh(logprobs);
-  gpu.write(step.lossWeights, out.weights);
-  gpu.run(...step.backward);
-  return out;
-}
-
 /** Evaluation's forward (no dropout, nothing backward): the per-token log-probs, read back. */
 export async function evalLogprobs(ctx: ObjectiveContext, batch: TokenBatch): Promise<Float32Array> {
   const { gpu, model, frozen } = ctx;
@@ -61,6 +39,43 @@ export async function evalLogprobs(ctx: ObjectiveContext, batch: TokenBatch): Pr
   writeInputs(gpu, step, batch);
   const [logprobs] = await gpu.runAndRead(step.forward, [step.logprobs]);
   return logprobs;
+}
+
+/**
+ * Each sequence's sum of its targets' log-probs under `adapters`, `batchSize` sequences a forward, as float32. They are
+ * summed on the GPU by wholeRowSums, the kernel that sums the policy's rows in training (ktoLoss's first dispatch;
+ * dpoLoss's masked sums add the same terms in the same order, the ignored targets' log-probs being exactly 0): float32,
+ * in an order fixed by token position, so independent of the batch layout and padding. The per-token log-probs of
+ * policy and reference agree bit for bit while the trained adapter is still zero, so the sums do too, and the first
+ * step sees exactly the reference: DPO's loss ln 2 and rewards 0, KTO's rewards and KL 0, as TRL (which sums both the
+ * same way). Summed in float64 on the host instead, the reference differed from the policy's float32 sum by up to an
+ * ulp of the sum.
+ */
+export async function targetLogpSums(
+  gpu: Gpu,
+  model: Model,
+  adapters: LoraAdapter[],
+  seqs: Sequence[],
+  batchSize: number,
+  padId: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<Float32Array> {
+  const out = new Float32Array(seqs.length);
+  for (let start = 0; start < seqs.length; start += batchSize) {
+    const chunk = seqs.slice(start, start + batchSize);
+    const batch = sftBatch(
+      chunk.map((seq, i) => ({ line: start + i, seq })),
+      padId,
+    );
+    const step = await model.step(batch.B, batch.T, { frozen: adapters, train: false });
+    writeInputs(gpu, step, batch);
+    const sums = gpu.tensor([batch.B], 'reference sums');
+    gpu.run(...step.forward, await wholeRowSums(gpu, 'reference sums', step.logprobs.view([batch.B, batch.T]), sums));
+    out.set(await gpu.read(sums), start);
+    sums.buffer.destroy();
+    onProgress?.(Math.min(seqs.length, start + batchSize), seqs.length);
+  }
+  return out;
 }
 
 /** Loss weights: row s's targets at positions >= from(s) weigh perRow[s] (rows and positions else 0). */

@@ -10,14 +10,26 @@
 //   loss = mean over rows of (desirable_weight or undesirable_weight) * row loss; rewards beta r.
 // Metrics are TRL's: per micro-batch kl, rewards/{chosen,rejected} and logps/{chosen,rejected} (means over the rows
 // of that label) and rewards/margins, averaged over the micro-batches that have them.
-import { sftBatch } from '../data/batch.ts';
+// Training runs the loss on the GPU (the ktoLoss kernel) between the forward and the backward, after the KL rows'
+// forward in a submit of its own, so a step waits on no host read; evaluation forms the metrics on the host in float64.
+import { type Gpu, ktoLoss, type Tensor, wholeRowSums } from '@webtune/kernels';
+import { sftBatch, type TokenBatch } from '../data/batch.ts';
 import type { DpoExample, Sequence } from '../data/tokenize.ts';
 import type { KtoExample } from '../data/tokenize-kto.ts';
 
 export type { KtoExample };
 
-import { forwardThenBackward, rowSums, rowWeights, sigmoid } from './host.ts';
-import { add, inputTokens, type Objective, type ObjectiveContext, policyAdapters, writeInputs } from './objective.ts';
+import { sigmoid, targetLogpSums } from './host.ts';
+import {
+  add,
+  haltOnNonFinite,
+  inputTokens,
+  type Objective,
+  type ObjectiveContext,
+  policyAdapters,
+  trainingStep,
+  writeInputs,
+} from './objective.ts';
 
 export type KtoLossType = 'kto' | 'apo_zero_unpaired';
 
@@ -65,34 +77,32 @@ export function ktoKl(policy: ArrayLike<number>, reference: ArrayLike<number>): 
 }
 
 export interface KtoRows {
-  /** Per row: its weighted loss, and d(weighted loss)/d(its policy completion sum). */
-  losses: Float64Array;
-  dLossDSum: Float64Array;
+  /** Per row: its weighted loss. */
+  losses: ArrayLike<number>;
   /** Per row: beta * (policy - reference). */
   rewards: Float64Array;
 }
 
-/** The weighted per-row losses and their gradients (float64). */
+/** The weighted per-row losses (float64; training's come from the ktoLoss kernel) and rewards. */
 export function ktoRows(policy: ArrayLike<number>, reference: ArrayLike<number>, labels: boolean[], kl: number, o: KtoOptions): KtoRows {
   const n = labels.length;
-  const out: KtoRows = { losses: new Float64Array(n), dLossDSum: new Float64Array(n), rewards: new Float64Array(n) };
+  const rewards = Float64Array.from({ length: n }, (_, i) => o.beta * (policy[i] - reference[i]));
+  const losses = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const r = policy[i] - reference[i];
     const w = labels[i] ? o.desirableWeight : o.undesirableWeight;
-    // desirable: 1 - sigmoid(x) = sigmoid(-x) with x = beta (r - kl) (apo: kl = 0); d/dr = -beta s(x) s(-x)
-    // undesirable, kto: sigmoid(-(beta (kl - r))) = sigmoid(beta (r - kl)); apo: sigmoid(beta r); d/dr = +beta s(x) s(-x)
-    const x = o.beta * (r - (o.lossType === 'kto' ? kl : 0));
-    const slope = o.beta * sigmoid(x) * sigmoid(-x);
-    out.losses[i] = w * (labels[i] ? sigmoid(-x) : sigmoid(x));
-    out.dLossDSum[i] = w * (labels[i] ? -slope : slope);
-    out.rewards[i] = o.beta * r;
+    // desirable: 1 - sigmoid(x) = sigmoid(-x) with x = beta (r - kl) (apo: kl = 0)
+    // undesirable, kto: 1 - sigmoid(beta (kl - r)) = sigmoid(beta (r - kl)); apo: sigmoid(beta r)
+    const x = o.beta * (policy[i] - reference[i] - (o.lossType === 'kto' ? kl : 0));
+    losses[i] = w * (labels[i] ? sigmoid(-x) : sigmoid(x));
   }
-  return out;
+  return { losses, rewards };
 }
 
 /** TRL's per-micro-batch metrics (loss = the mean weighted row loss). */
 export function ktoBatchMetrics(policy: ArrayLike<number>, rows: KtoRows, labels: boolean[], kl: number): Record<string, number> {
-  const m: Record<string, number> = { loss: rows.losses.reduce((a, b) => a + b, 0) / labels.length, kl };
+  let total = 0;
+  for (let i = 0; i < labels.length; i++) total += rows.losses[i];
+  const m: Record<string, number> = { loss: total / labels.length, kl };
   for (const [label, name] of [
     [true, 'chosen'],
     [false, 'rejected'],
@@ -109,8 +119,53 @@ export function ktoBatchMetrics(policy: ArrayLike<number>, rows: KtoRows, labels
 /** Metrics averaged over the window's micro-batches that have them, as TRL's log averages its per-batch lists. */
 const BATCH_MEANS = ['kl', 'rewards/chosen', 'rewards/rejected', 'logps/chosen', 'logps/rejected', 'rewards/margins'];
 
+/** The ktoLoss kernel's tensors besides the step's log-probs and weights, for n rows. */
+type KtoLossTensors = Record<'refLogps' | 'labelWeights' | 'klLogps' | 'refKlLogps' | 'seqLogps' | 'losses' | 'kl', Tensor>;
+
+/** One set of ktoLoss tensors per row count met; `release` frees them all. */
+function ktoLossBuffers(gpu: Gpu): { of(n: number): KtoLossTensors; release(): void } {
+  const sets = new Map<number, KtoLossTensors>();
+  return {
+    of(n) {
+      let b = sets.get(n);
+      if (!b) {
+        const t = (shape: number[], name: string) => gpu.tensor(shape, `kto ${name}`);
+        b = {
+          refLogps: t([n], 'ref logps'),
+          labelWeights: t([n], 'label weights'),
+          klLogps: t([n], 'kl logps'),
+          refKlLogps: t([n], 'ref kl logps'),
+          seqLogps: t([n], 'seq logps'),
+          losses: t([n], 'losses'),
+          kl: t([1], 'kl'),
+        };
+        sets.set(n, b);
+      }
+      return b;
+    },
+    release() {
+      for (const b of sets.values()) for (const t of Object.values(b)) t.buffer.destroy();
+    },
+  };
+}
+
+/** The sums a micro-batch adds to its window: its rows' losses, and its TRL metrics with how many batches had them. */
+function ktoSums(losses: ArrayLike<number>, metrics: Record<string, number>): Record<string, number> {
+  const sums: Record<string, number> = { loss: 0 };
+  for (let i = 0; i < losses.length; i++) sums.loss += losses[i];
+  for (const k of BATCH_MEANS) {
+    if (!(k in metrics)) continue;
+    add(sums, k, metrics[k]);
+    add(sums, `batches with ${k}`, 1);
+  }
+  return sums;
+}
+
 export function ktoObjective(ctx: ObjectiveContext, examples: KtoExample[], reference: KtoReferenceLogps, o: KtoOptions): Objective {
   const { gpu, model, padId, config } = ctx;
+  const training = ctx.adapter !== null && ctx.grads !== null;
+  const buffers = ktoLossBuffers(gpu);
+  const klStep = (batch: TokenBatch) => model.step(batch.B, batch.T, { frozen: policyAdapters(ctx), train: false });
   return {
     size: examples.length,
     sequential: true,
@@ -122,44 +177,65 @@ export function ktoObjective(ctx: ObjectiveContext, examples: KtoExample[], refe
       const klSeqs = o.lossType === 'kto' ? klSequences(seqs, config.maxLength) : null;
       // First: reference passes not cached yet run the model, and their inputs share buffers with this step's.
       const ref = await reference.of(indices, seqs, klSeqs);
-      let kl = 0;
-      if (klSeqs && ref.kl) {
-        // The policy's KL log-probs: a forward without dropout and without a backward (TRL: under no_grad).
-        const batch = sftBatch(
-          klSeqs.map((seq, i) => ({ line: i, seq })),
-          padId,
-        );
-        const step = await model.step(batch.B, batch.T, { frozen: policyAdapters(ctx), train: false });
-        writeInputs(gpu, step, batch);
-        gpu.run(...step.forward);
-        kl = ktoKl(rowSums(await gpu.read(step.logprobs), batch).sums, ref.kl);
-      }
+      // The policy's KL log-probs: a forward without dropout and without a backward (TRL: under no_grad).
+      const klBatch =
+        klSeqs && ref.kl
+          ? sftBatch(
+              klSeqs.map((seq, i) => ({ line: i, seq })),
+              padId,
+            )
+          : null;
       const batch = sftBatch(exs, padId);
-      const { rows, metrics } = await forwardThenBackward(ctx, batch, dropoutSeed, (logprobs) => {
-        const policy = rowSums(logprobs, batch).sums;
+      const tokens = inputTokens(
+        batch,
+        seqs.map((s) => s.ids.length),
+      );
+      if (!training) {
+        // Summed on the GPU as the reference is (targetLogpSums): at the reference, rewards and KL are exactly 0.
+        const kl =
+          klSeqs && ref.kl ? ktoKl(await targetLogpSums(gpu, model, policyAdapters(ctx), klSeqs, klSeqs.length, padId), ref.kl) : 0;
+        const policy = Float64Array.from(await targetLogpSums(gpu, model, ctx.frozen, seqs, seqs.length, padId));
         const rows = ktoRows(policy, ref.completions, labels, kl, o);
-        const perRow = rows.dLossDSum.map((d) => -d / windowRows);
-        return { weights: rowWeights(batch, perRow), rows, metrics: ktoBatchMetrics(policy, rows, labels, kl) };
-      });
-      const sums: Record<string, number> = { loss: rows.losses.reduce((a, b) => a + b, 0) };
-      for (const k of BATCH_MEANS) {
-        if (!(k in metrics)) continue;
-        add(sums, k, metrics[k]);
-        add(sums, `batches with ${k}`, 1);
+        const sums = ktoSums(rows.losses, ktoBatchMetrics(policy, rows, labels, kl));
+        return { sums: () => sums, inputTokens: tokens };
       }
-      return {
-        sums: () => sums,
-        inputTokens: inputTokens(
-          batch,
-          seqs.map((s) => s.ids.length),
-        ),
+      const n = exs.length;
+      const b = buffers.of(n);
+      // Both steps built before either is recorded: the training step's build may grow the pool, which makes a KL
+      // step built before it stale, and the second klStep call rebuilds it (it then grows nothing).
+      if (klBatch) await klStep(klBatch);
+      const step = await trainingStep(ctx, batch.B, batch.T);
+      gpu.write(b.refLogps, Float32Array.from(ref.completions));
+      gpu.write(
+        b.labelWeights,
+        Float32Array.from(labels, (l) => (l ? o.desirableWeight : -o.undesirableWeight)),
+      );
+      if (klBatch && ref.kl) {
+        const kls = await klStep(klBatch);
+        writeInputs(gpu, kls, klBatch);
+        gpu.write(b.refKlLogps, Float32Array.from(ref.kl));
+        // Its own submit, not waited for: the training step's inputs are written after it, into the same buffers.
+        gpu.run(...kls.forward, await wholeRowSums(gpu, 'kto kl sums', kls.logprobs.view([klBatch.B, klBatch.T]), b.klLogps));
+      }
+      writeInputs(gpu, step, batch);
+      const [B, T] = [batch.B, batch.T];
+      const kernel = { beta: o.beta, lossType: o.lossType, rowsTotal: windowRows };
+      const loss = await ktoLoss(gpu, { logprobs: step.logprobs.view([B, T]), weights: step.lossWeights.view([B, T]), ...b }, kernel);
+      step.reseed(dropoutSeed);
+      const guard = await haltOnNonFinite(ctx, b.losses);
+      const staged = gpu.runAndStage([...step.forward, ...loss, ...guard, ...step.backward], [b.losses, b.seqLogps, b.kl]);
+      const sums = ([losses, seq, [kl]]: Float32Array[]) => {
+        const policy = Float64Array.from(seq);
+        const rows = { losses, rewards: policy.map((x, i) => o.beta * (x - ref.completions[i])) };
+        return ktoSums(losses, ktoBatchMetrics(policy, rows, labels, kl));
       };
+      return { staged, sums, inputTokens: tokens };
     },
     metrics(sums, { rows }) {
       const out: Record<string, number> = { loss: sums.loss / rows };
       for (const k of BATCH_MEANS) if (sums[`batches with ${k}`]) out[k] = sums[k] / sums[`batches with ${k}`];
       return out;
     },
-    release() {},
+    release: () => buffers.release(),
   };
 }

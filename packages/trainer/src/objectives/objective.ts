@@ -69,9 +69,9 @@ export interface MicroBatchOutcome {
   /** Non-pad input tokens run (TRL's num_tokens counts the attention mask). */
   inputTokens: number;
   /**
-   * The outputs its sums come from, copied by the micro-batch's submit and not yet waited for (SFT, DPO, SimPO): the
-   * loop reads them with the step's other reads, a step late. Absent when the sums are known already (KTO and ORPO
-   * read the forward's log-probs before their backward, as evaluation does).
+   * The outputs its sums come from, copied by the micro-batch's submit and not yet waited for (every method when
+   * training): the loop reads them with the step's other reads, a step late. Absent when the sums are known already
+   * (evaluation of KTO, ORPO and SimPO reads the forward's log-probs).
    */
   staged?: StagedRead;
   /** Metric sums of this micro-batch from the staged read's values ([] without one); the loop adds them over the window. */

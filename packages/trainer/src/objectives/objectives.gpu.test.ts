@@ -125,8 +125,8 @@ gpuTest(
       const m = await runAll(ctx, ktoObjective(ctx, examples, reference, o));
       for (const k of ['rewards/chosen', 'rewards/rejected', 'rewards/margins', 'kl'])
         if (m[k] !== 0) throw new Error(`${lossType}: ${k} is ${m[k]} at step 0, expected exactly 0`);
-      // every row loss is 1 - sigmoid(0) = sigmoid(0) = 1/2, times its label's weight
-      const want = ((1.33 + 0.75 + 0.75 + 1.33) / 4) * 0.5;
+      // every row loss is 1 - sigmoid(0) = sigmoid(0) = 1/2, times its label's weight as the kernel holds it (float32)
+      const want = ((Math.fround(1.33) + 0.75 + 0.75 + Math.fround(1.33)) / 4) * 0.5;
       if (Math.abs(m.loss - want) > 1e-15) throw new Error(`${lossType}: loss ${m.loss} at step 0, TRL gives ${want}`);
     }
     fresh.destroy();

@@ -187,8 +187,8 @@ async function trainData(
       const { warning } = ktoBalance(balanceOf(examples), config.desirableWeight, config.undesirableWeight);
       if (warning) onEvent({ type: 'phase', phase: 'preparing', message: `warning: ${warning}` });
       // KL rows pair each row with its micro-batch neighbour's answer: the batch size is part of what is computed.
-      // v1: float64 sums of the float32 per-token log-probs, in token order.
-      const key = await referenceKey('kto-ref-v1', String(config.batchSize), ...heldOut.key);
+      // v2: float32 sums on the GPU (targetLogpSums); v1 summed in float64 on the host.
+      const key = await referenceKey('kto-ref-v2', String(config.batchSize), ...heldOut.key);
       const cached = await store.getRefLogps(key);
       const reference = new KtoReferenceCache(gpu, model, parent, examples.length, tokenizer.padTokenId, cached);
       const kl = config.lossType === 'kto';

@@ -1,18 +1,18 @@
 // KTO's reference log-prob sums, as TRL precomputes them (ref_logps and ref_KL_logps per row): computed for a
 // micro-batch's rows the first time a run needs them, then kept. A row's KL sequence depends on the other rows of
 // its micro-batch, which are fixed because KTO draws micro-batches in dataset order; a cache is valid for one batch
-// size. Sums are float64 over the float32 per-token log-probs in token order (sequenceLogps), as the KTO objective
-// sums the policy's, so policy == reference gives rewards and KL of exactly 0.
+// size. Sums are float32 on the GPU (targetLogpSums), by the kernel that sums the policy's in training, so policy ==
+// reference gives rewards and KL of exactly 0.
 import type { Gpu } from '@webtune/kernels';
 import type { Sequence } from '../data/tokenize.ts';
 import type { LoraAdapter } from '../model/lora.ts';
 import type { Model } from '../model/model.ts';
+import { targetLogpSums } from '../objectives/host.ts';
 import type { KtoReferenceLogps } from '../objectives/kto.ts';
-import { sequenceLogps } from './reference.ts';
 
 export class KtoReferenceCache implements KtoReferenceLogps {
   /** [completion_0, kl_0, completion_1, kl_1, ...]; NaN where not computed yet. */
-  readonly values: Float64Array;
+  readonly values: Float32Array;
   /** Computed since the cache was made: a stored copy is out of date. */
   dirty = false;
 
@@ -26,9 +26,9 @@ export class KtoReferenceCache implements KtoReferenceLogps {
   ) {
     // A stored entry of another shape or precision is not this cache's: start afresh.
     this.values =
-      cached instanceof Float64Array && cached.length === 2 * rows
-        ? Float64Array.from(cached)
-        : new Float64Array(2 * rows).fill(Number.NaN);
+      cached instanceof Float32Array && cached.length === 2 * rows
+        ? Float32Array.from(cached)
+        : new Float32Array(2 * rows).fill(Number.NaN);
   }
 
   /** Values not computed yet: every row's answer, and with `kl` its KL row too. */
@@ -57,7 +57,7 @@ export class KtoReferenceCache implements KtoReferenceLogps {
       }
     }
     if (todo.length > 0) {
-      const { sums } = await sequenceLogps(this.gpu, this.model, this.adapters, todo, todo.length, this.padId);
+      const sums = await targetLogpSums(this.gpu, this.model, this.adapters, todo, todo.length, this.padId);
       for (const [k, slot] of slots.entries()) this.values[slot] = sums[k];
       this.dirty = true;
     }

@@ -1,11 +1,12 @@
 // Log-probs of the data under a model without the adapter being trained: DPO's reference
 // (precomputed once per dataset, then cached) and the evaluation of any adapter stack.
-import { dpoLoss, type Gpu, IGNORE_INDEX } from '@webtune/kernels';
+import { type Gpu, IGNORE_INDEX } from '@webtune/kernels';
 import { sftBatch } from '../data/batch.ts';
 import type { DpoExample, Sequence, SftExample } from '../data/tokenize.ts';
 import type { LoraAdapter } from '../model/lora.ts';
 import type { Model } from '../model/model.ts';
 import { type DpoOptions, dpoMetrics, type SequenceLogps } from '../objectives/dpo.ts';
+import { targetLogpSums } from '../objectives/host.ts';
 import { writeInputs } from '../objectives/objective.ts';
 import { sftLoss } from '../objectives/sft.ts';
 
@@ -49,15 +50,8 @@ export async function sequenceLogps(
   return { sums, counts };
 }
 
-/**
- * DPO reference log-prob sums, interleaved [chosen_0, rejected_0, chosen_1, ...] as float32. They are summed on the
- * GPU by the very kernel that sums the policy's log-probs in training (dpoLoss's first dispatch: float32, in an order
- * fixed by token position, so independent of the batch layout and padding). The per-token log-probs of policy and
- * reference agree bit for bit while the trained adapter is still zero, so the sums do too, and DPO's first step sees
- * z = 0 exactly: loss ln 2, rewards 0, as TRL (which sums both the same way). Summed in float64 on the host instead,
- * the reference differed from the policy's float32 sum by up to an ulp of the sum.
- */
-export async function referenceLogps(
+/** DPO reference log-prob sums, interleaved [chosen_0, rejected_0, chosen_1, ...] (targetLogpSums). */
+export function referenceLogps(
   gpu: Gpu,
   model: Model,
   adapters: LoraAdapter[],
@@ -67,41 +61,7 @@ export async function referenceLogps(
   onProgress?: (done: number, total: number) => void,
 ): Promise<Float32Array> {
   const seqs = examples.flatMap((e) => [e.chosen, e.rejected]);
-  const out = new Float32Array(seqs.length);
-  const per = 2 * batchSize; // even: whole pairs, as dpoLoss wants (the pairing of its rows does not matter here)
-  for (let start = 0; start < seqs.length; start += per) {
-    const chunk = seqs.slice(start, start + per);
-    const batch = sftBatch(
-      chunk.map((seq, i) => ({ line: start + i, seq })),
-      padId,
-    );
-    const S = batch.B;
-    const step = await model.step(S, batch.T, { frozen: adapters, train: false });
-    writeInputs(gpu, step, batch);
-    const mask = gpu.upload(
-      Float32Array.from(batch.targets, (t) => (t === IGNORE_INDEX ? 0 : 1)),
-      [S, batch.T],
-      'reference mask',
-    );
-    const scratch = {
-      refLogps: gpu.tensor([S], 'reference zeros'),
-      seqLogps: gpu.tensor([S], 'reference seq logps'),
-      counts: gpu.tensor([S], 'reference counts'),
-      losses: gpu.tensor([S / 2], 'reference losses (unused)'),
-      chosenRewards: gpu.tensor([S / 2], 'reference rewards (unused)'),
-      rejectedRewards: gpu.tensor([S / 2], 'reference rewards (unused)'),
-    };
-    const [sums] = await dpoLoss(
-      gpu,
-      { logprobs: step.logprobs.view([S, batch.T]), weights: step.lossWeights.view([S, batch.T]), mask, ...scratch },
-      { beta: 1, lossType: 'sigmoid', labelSmoothing: 0, pairsTotal: S / 2 },
-    );
-    gpu.run(...step.forward, sums);
-    out.set(await gpu.read(scratch.seqLogps), start);
-    for (const t of [mask, ...Object.values(scratch)]) t.buffer.destroy();
-    onProgress?.(Math.min(seqs.length, start + per), seqs.length);
-  }
-  return out;
+  return targetLogpSums(gpu, model, adapters, seqs, 2 * batchSize, padId, onProgress);
 }
 
 /**

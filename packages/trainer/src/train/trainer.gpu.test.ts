@@ -412,18 +412,24 @@ gpuTest('out of GPU memory while making the run’s buffers or running its first
   await trained(svc, { config: config('sft', { maxSteps: 1 }), datasetId: data });
 });
 
+/** Two KTO rows, one of each label: every step's batch, so its reference is cached after step 1 as DPO's is. */
+const KTO_TWO_ROWS = `${JSON.stringify({ prompt: 'hi?', completion: ' yes', label: true })}\n${JSON.stringify({ prompt: 'a cat?', completion: ' never!', label: false })}\n`;
+
 /**
  * Round trips per optimizer step (one micro-batch, logging every step, no checkpoint or evaluation due): the
  * micro-batch's forward, loss and backward is one submit, the grad norm, AdamW and the clearing of the gradients one
  * more, and the step's outputs and norm are one host read, made a step late: step k (1 < k < last) is reported once
  * step k+1's micro-batch is queued (before its update), so the GPU has work while the host reads and logs.
  */
-gpuTest('one micro-batch per step: 2 submits, 1 host read a step, read once the next is queued (SFT, DPO, SimPO, ORPO)', async () => {
+gpuTest('one micro-batch per step: 2 submits, 1 host read a step, read once the next is queued (SFT, DPO, SimPO, ORPO, KTO)', async () => {
   const svc = await service();
   const { gpu } = internals(svc);
-  for (const method of ['sft', 'dpo', 'simpo', 'orpo'] as const) {
+  for (const method of ['sft', 'dpo', 'simpo', 'orpo', 'kto'] as const) {
+    // KTO's KL rows' forward is a submit of its own before the micro-batch's: one more a step, still one host read.
+    const klSubmit = method === 'kto' ? 1 : 0;
     // One batch of two rows, every step: DPO's reference log-probs are computed in step 1 and cached for the others.
-    const datasetId = await dataset(svc, method, method === 'sft' ? sftJsonl(2, 3) : dpoJsonl(2, 3));
+    const text = { sft: sftJsonl(2, 3), kto: KTO_TWO_ROWS }[method as string] ?? dpoJsonl(2, 3);
+    const datasetId = await dataset(svc, method, text);
     const cfg = config(method, { maxSteps: 4, batchSize: 2, loggingSteps: 1, saveSteps: 0, saveMinutes: 0 });
     const at: { submits: number; hostReads: number; dispatches: number }[] = [];
     const run = await train(svc, { config: cfg, datasetId }, (e) => {
@@ -439,15 +445,15 @@ gpuTest('one micro-batch per step: 2 submits, 1 host read a step, read once the 
     // Step 1 is read at once (inside its error scope). Step 2 is reported after its update and step 3's micro-batch
     // (3 submits since step 1's report), step 3 after its update and step 4's micro-batch (2), step 4, the last, at
     // once after its update (1); one host read each.
-    check(d2.submits === 3 && d3.submits === 2 && d4.submits === 1, said);
+    check(d2.submits === 3 + 2 * klSubmit && d3.submits === 2 + klSubmit && d4.submits === 1, said);
     check(d2.hostReads === 1 && d3.hostReads === 1 && d4.hostReads === 1, said);
     // d3 is one whole step (a micro-batch and an update), d4 an update, d2 a step and a micro-batch.
     check(d4.dispatches > 0 && d3.dispatches > d4.dispatches && d2.dispatches - d3.dispatches === d3.dispatches - d4.dispatches, said);
     check(
-      run.result.gpu?.perStep?.submits === 2 &&
+      run.result.gpu?.perStep?.submits === 2 + klSubmit &&
         run.result.gpu.perStep.hostReads === 1 &&
         run.result.gpu.perStep.dispatches === d3.dispatches,
-      `${method}: the result's counts per step ${JSON.stringify(run.result.gpu?.perStep)}, expected 2 submits, 1 read, ${d3.dispatches} dispatches`,
+      `${method}: the result's counts per step ${JSON.stringify(run.result.gpu?.perStep)}, expected ${2 + klSubmit} submits, 1 read, ${d3.dispatches} dispatches`,
     );
   }
 });

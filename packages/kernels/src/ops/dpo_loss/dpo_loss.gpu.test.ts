@@ -6,9 +6,9 @@
 // one buffer, as the builder allows.
 import { assertAllClose, F32_EPS, gpuTest, reductionTolerance, type Tolerance } from '@webtune/harness/page';
 import { type Dispatch, Gpu } from '../../runtime/gpu.ts';
-import { BINDING_ALIGN, numel } from '../../runtime/tensor.ts';
 import { assertFolded, foldingGpu } from '../../testing/folding.ts';
 import { uniform } from '../../testing/random.ts';
+import { sharedOutputs } from '../../testing/shared-outputs.ts';
 import { type DpoPairsRef, dpoLossRef, dpoPairsRef, dpoSumsRef } from './dpo_loss.ref.ts';
 import { type DpoOptions, type DpoTensors, dpoLoss } from './dpo_loss.ts';
 
@@ -38,27 +38,15 @@ async function runDpo(gpu: Gpu, b: Batch, options: DpoOptions): Promise<[Outputs
     weights: [S, b.T],
   };
   if (options.lossType === 'orpo') shapes.rowLogps = [S];
-  // Every output a view of one buffer, each at a binding-aligned offset.
-  const align = BINDING_ALIGN / 4;
-  const offsets: Record<string, number> = {};
-  let size = 0;
-  for (const [name, shape] of Object.entries(shapes)) {
-    offsets[name] = size;
-    size += Math.ceil(numel(shape) / align) * align;
-  }
-  const out = gpu.tensor([size], 'dpo outputs');
-  const views = Object.fromEntries(Object.entries(shapes).map(([name, shape]) => [name, out.view(shape, offsets[name], name)]));
+  const out = sharedOutputs(gpu, shapes, 'dpo outputs');
   const logprobs = gpu.upload(b.logprobs, [S, b.T], 'logprobs');
   const mask = gpu.upload(b.mask, [S, b.T], 'mask');
   const refLogps = gpu.upload(b.refLogps, [S], 'refLogps');
-  const tensors = { logprobs, mask, refLogps, ...views } as DpoTensors;
+  const tensors = { logprobs, mask, refLogps, ...out.views } as DpoTensors;
   const dispatches = await dpoLoss(gpu, tensors, options);
   gpu.run(...dispatches);
-  const all = await gpu.read(out);
-  for (const t of [out, logprobs, mask, refLogps]) t.buffer.destroy();
-  const outputs = Object.fromEntries(
-    Object.entries(shapes).map(([name, shape]) => [name, all.slice(offsets[name], offsets[name] + numel(shape))]),
-  ) as Outputs;
+  const outputs = (await out.readAndFree()) as Outputs;
+  for (const t of [logprobs, mask, refLogps]) t.buffer.destroy();
   return [outputs, dispatches];
 }
 

@@ -3,10 +3,10 @@
 // small and large. All outputs share one buffer, as the builder allows.
 import { assertAllClose, F32_EPS, gpuTest, reductionTolerance } from '@webtune/harness/page';
 import { Gpu } from '../../runtime/gpu.ts';
-import { BINDING_ALIGN, numel } from '../../runtime/tensor.ts';
 import { uniform } from '../../testing/random.ts';
+import { sharedOutputs } from '../../testing/shared-outputs.ts';
 import { ktoLossRef } from './kto_loss.ref.ts';
-import { type KtoOptions, type KtoTensors, ktoLoss } from './kto_loss.ts';
+import { type KtoOptions, ktoLoss } from './kto_loss.ts';
 
 interface Batch {
   n: number;
@@ -21,16 +21,7 @@ interface Batch {
 type Outputs = Record<'seqLogps' | 'losses' | 'kl' | 'weights', Float32Array>;
 
 async function runKto(gpu: Gpu, b: Batch, o: KtoOptions): Promise<Outputs> {
-  const shapes: Record<keyof Outputs, number[]> = { seqLogps: [b.n], losses: [b.n], kl: [1], weights: [b.n, b.T] };
-  const align = BINDING_ALIGN / 4;
-  const offsets: Record<string, number> = {};
-  let size = 0;
-  for (const [name, shape] of Object.entries(shapes)) {
-    offsets[name] = size;
-    size += Math.ceil(numel(shape) / align) * align;
-  }
-  const out = gpu.tensor([size], 'kto outputs');
-  const views = Object.fromEntries(Object.entries(shapes).map(([name, shape]) => [name, out.view(shape, offsets[name], name)]));
+  const out = sharedOutputs(gpu, { seqLogps: [b.n], losses: [b.n], kl: [1], weights: [b.n, b.T] }, 'kto outputs');
   const inputs = {
     logprobs: gpu.upload(b.logprobs, [b.n, b.T], 'logprobs'),
     refLogps: gpu.upload(b.refLogps, [b.n], 'refLogps'),
@@ -38,12 +29,10 @@ async function runKto(gpu: Gpu, b: Batch, o: KtoOptions): Promise<Outputs> {
     klLogps: gpu.upload(b.klLogps, [b.n], 'klLogps'),
     refKlLogps: gpu.upload(b.refKlLogps, [b.n], 'refKlLogps'),
   };
-  gpu.run(...(await ktoLoss(gpu, { ...inputs, ...views } as KtoTensors, o)));
-  const all = await gpu.read(out);
-  for (const t of [out, ...Object.values(inputs)]) t.buffer.destroy();
-  return Object.fromEntries(
-    Object.entries(shapes).map(([name, shape]) => [name, all.slice(offsets[name], offsets[name] + numel(shape))]),
-  ) as Outputs;
+  gpu.run(...(await ktoLoss(gpu, { ...inputs, ...out.views }, o)));
+  const got = await out.readAndFree();
+  for (const t of Object.values(inputs)) t.buffer.destroy();
+  return got;
 }
 
 /**
