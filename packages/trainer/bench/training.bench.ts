@@ -1,6 +1,6 @@
 // Training-step throughput as training runs it: runTraining's own loop (train/trainer.ts), so a
-// step is the recorded forward + loss + backward, the host's reads of the log-probs (SFT, KTO, ORPO,
-// SimPO) or the per-pair sums (DPO), the grad-norm reduction and its read, and AdamW; each step timed
+// step is the recorded forward + loss + backward (KTO's KL rows' forward first), the staged read of its
+// sums a step late, the grad-norm reduction and AdamW; each step timed
 // from its start to the GPU's end (median, after a warm-up step). On a synthesized Llama of realistic
 // shape: tokens/s of every method on the same pairs (SFT learns each pair's chosen answer; DPO, ORPO
 // and SimPO the pairs: twice the sequences; KTO the pairs unpaired, as TRL unpairs a DPO file: the

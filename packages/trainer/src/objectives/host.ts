@@ -14,10 +14,7 @@ export interface RowSums {
   counts: Float64Array;
 }
 
-/**
- * Sums in token order, as train/reference.ts sequenceLogps sums the reference: equal per-token log-probs (policy ==
- * reference at step 0) give equal sums, bit for bit.
- */
+/** Float64 sums in token order (ORPO's and SimPO's evaluation: no reference to agree with). */
 export function rowSums(logprobs: ArrayLike<number>, batch: TokenBatch, from: (s: number) => number = () => 0): RowSums {
   const sums = new Float64Array(batch.B);
   const counts = new Float64Array(batch.B);
@@ -69,8 +66,8 @@ export async function targetLogpSums(
     );
     const step = await model.step(batch.B, batch.T, { frozen: adapters, train: false });
     writeInputs(gpu, step, batch);
-    const sums = gpu.tensor([batch.B], 'reference sums');
-    gpu.run(...step.forward, await wholeRowSums(gpu, 'reference sums', step.logprobs.view([batch.B, batch.T]), sums));
+    const sums = gpu.tensor([batch.B], 'target log-prob sums');
+    gpu.run(...step.forward, await wholeRowSums(gpu, 'target log-prob sums', step.logprobs.view([batch.B, batch.T]), sums));
     out.set(await gpu.read(sums), start);
     sums.buffer.destroy();
     onProgress?.(Math.min(seqs.length, start + batchSize), seqs.length);

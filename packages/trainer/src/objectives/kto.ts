@@ -177,7 +177,8 @@ export function ktoObjective(ctx: ObjectiveContext, examples: KtoExample[], refe
       const klSeqs = o.lossType === 'kto' ? klSequences(seqs, config.maxLength) : null;
       // First: reference passes not cached yet run the model, and their inputs share buffers with this step's.
       const ref = await reference.of(indices, seqs, klSeqs);
-      // The policy's KL log-probs: a forward without dropout and without a backward (TRL: under no_grad).
+      // The policy's KL log-probs: a forward without a backward (TRL: under no_grad) and without dropout, a fixed
+      // baseline (TRL's model is in train mode there, so with LoRA dropout on, its baseline is itself drawn).
       const klBatch =
         klSeqs && ref.kl
           ? sftBatch(

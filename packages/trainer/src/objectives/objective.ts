@@ -27,8 +27,8 @@ export interface ObjectiveContext {
   config: TrainConfig;
   padId: number;
   /**
-   * The loop's [1] u32 "do not update" flag (adamw's halt), when training: an objective whose loss the host reads only
-   * after the update is queued (SFT, DPO) raises it on the GPU for a non-finite loss term (haltOnNonFinite).
+   * The loop's [1] u32 "do not update" flag (adamw's halt), when training: every objective, whose loss the host reads
+   * only after the update is queued, raises it on the GPU for a non-finite loss term (haltOnNonFinite).
    */
   halt?: Tensor;
 }

@@ -69,7 +69,13 @@ export function orpoObjective(ctx: ObjectiveContext, examples: DpoExample[], bet
       // The mask: the completion tokens, the ones completionAverages sums. The NLL's weight goes on every position of
       // the chosen rows, and the cross entropy's backward keeps it on their targets only.
       gpu.write(b.mask, rowWeights(batch, new Float64Array(2 * P).fill(1), completionFrom(seqs)));
-      const kernel = { beta, lossType: 'orpo' as const, labelSmoothing: 0, pairsTotal: windowPairs, chosenWeight: 1 / nllTokens };
+      const kernel = {
+        beta,
+        lossType: 'orpo' as const,
+        labelSmoothing: 0,
+        pairsTotal: windowPairs,
+        chosenWeight: nllTokens > 0 ? 1 / nllTokens : 0,
+      };
       const staged = await pairLossStep(ctx, batch, b, kernel, dropoutSeed, [b.losses, b.seqLogps, b.counts, b.rowLogps]);
       const sums = ([losses, seq, counts, rows]: Float32Array[]) =>
         orpoSums(

@@ -74,12 +74,15 @@ gpuTest('DPO: the first logged loss is ln 2 and every reward 0 (policy == refere
  * wrongly scaled gradient, so epsilon is 1 (the update is then ~lr·g for small g) and clipping is off; the logged
  * loss and grad_norm are compared as well. Two optimizer steps: the second also moves A (B is zero before step 1).
  */
-gpuTest('batch 4 x accumulation 1 equals batch 1 x accumulation 4, for SFT and for DPO', async () => {
+gpuTest('batch 4 x accumulation 1 equals batch 1 x accumulation 4: SFT, DPO, ORPO, SimPO', async () => {
   const svc = await service();
   const report: string[] = [];
-  for (const method of ['sft', 'dpo'] as const) {
+  // ORPO's NLL and SimPO's are normalised by the window's chosen tokens, the pair terms by its pairs. (Not KTO: its KL
+  // rows pair each row with its micro-batch neighbour, so the batch size changes what it computes, as in TRL.)
+  for (const method of ['sft', 'dpo', 'orpo', 'simpo'] as const) {
     const data = await dataset(svc, method, method === 'sft' ? sftJsonl(8, 2) : dpoJsonl(8, 2));
-    const common = { maxSteps: 2, learningRate: 0.1, adamEpsilon: 1, maxGradNorm: 0 };
+    // SimPO with CPO's NLL term on, so that its normalisation counts too.
+    const common = { maxSteps: 2, learningRate: 0.1, adamEpsilon: 1, maxGradNorm: 0, ...(method === 'simpo' ? { cpoAlpha: 0.5 } : {}) };
     const big = await trained(svc, { config: config(method, { ...common, batchSize: 4, gradientAccumulationSteps: 1 }), datasetId: data });
     const small = await trained(svc, {
       config: config(method, { ...common, batchSize: 1, gradientAccumulationSteps: 4 }),

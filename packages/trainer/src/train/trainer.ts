@@ -328,10 +328,8 @@ export async function runTraining(
       await hooks.control.checkpoint();
       if (hooks.control.isCancelled) return cancel();
     }
-    // An objective that read its loss already (KTO, ORPO, SimPO) raises the switch itself when it is not finite; SFT's
-    // and DPO's loss terms raise it on the GPU (haltOnNonFinite), the gradient norm in the update's submit.
-    if (outcomes.every((o) => !o.staged) && !Number.isFinite(objective.metrics(addSums(outcomes, []), totals).loss))
-      gpu.write(halt, Uint32Array.of(1));
+    // Every objective's loss terms raise the halt switch on the GPU when not finite (haltOnNonFinite), the gradient
+    // norm in the update's submit.
 
     // ---- the update: grad norm, AdamW (skipped on the GPU once halt is raised), gradients cleared; the norm copied ----
     const lr = lrForStep(config.lrSchedulerType, config.learningRate, stepNumber, config.warmupSteps, total);

@@ -214,6 +214,15 @@ gpuTest('orpo: log odds on both sides of the -ln 2 branch, near 0 and far below'
   }
 });
 
+gpuTest('orpo: an average log-prob of 0 (infinite odds) gives a loss of +inf, for the halt guard', async ({ device }) => {
+  const gpu = new Gpu(device);
+  const b = wholeRows(batch(2, 37, 70, [0, 0], [0, 0]));
+  for (let t = 0; t < b.T; t++) if (b.mask[t]) b.logprobs[t] = 0; // pair 0's chosen completion: every token certain
+  const [got] = await runDpo(gpu, b, { ...opts('orpo', 0.1, 0, 2), chosenWeight: 0.01 });
+  assertAllClose([got.losses[0]], [Number.POSITIVE_INFINITY], { atol: 0, rtol: 0 }, 'loss of pair 0');
+  if (!Number.isFinite(got.losses[1])) throw new Error(`pair 1's loss is ${got.losses[1]}, expected finite`);
+});
+
 gpuTest('extreme margins (|beta z| = 1e4): losses and weights finite and exact', async ({ device }) => {
   const gpu = new Gpu(device);
   // Completion log-probs of -0.5 sum exactly; pair 0 has z = 100 - (-100) = 200, pair 1 z = -200.

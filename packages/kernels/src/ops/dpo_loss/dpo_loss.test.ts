@@ -4,7 +4,7 @@ import { Tensor } from '../../runtime/tensor.ts';
 import { numericGrad } from '../../testing/gradcheck.ts';
 import { uniform } from '../../testing/random.ts';
 import { dpoLossRef, dpoPairsRef, dpoSumsRef } from './dpo_loss.ref.ts';
-import { type DpoLossType, type DpoOptions, type DpoTensors, dpoLoss, type PairLossType } from './dpo_loss.ts';
+import { type DpoLossType, type DpoOptions, type DpoTensors, dpoLoss, type PairLossType, wholeRowSums } from './dpo_loss.ts';
 
 const opts = (lossType: PairLossType, beta: number, labelSmoothing = 0, pairsTotal = 1): DpoOptions => ({
   beta,
@@ -214,6 +214,18 @@ describe('dpoLoss checks', () => {
     );
     await expect(dpoLoss(gpu, { ...ok(), losses: fake([2], 'l', shared), chosenRewards: fake([2], 'c', shared) }, o)).rejects.toThrow(
       'dpo_loss: losses must not overlap chosenRewards; got losses l[2], chosenRewards c[2]',
+    );
+  });
+
+  it("wholeRowSums names its shapes and refuses an output sharing the log-probs' buffer", async () => {
+    await expect(wholeRowSums(gpu, 'kto kl sums', fake([4, 9], 'lp'), fake([3], 'out'))).rejects.toThrow(
+      'kto kl sums: out must be [4] for logprobs lp[4, 9]; got out out[3]',
+    );
+    await expect(wholeRowSums(gpu, 'sums', fake([4], 'lp'), fake([4], 'out'))).rejects.toThrow(
+      'sums: logprobs must be [S, T] with S, T >= 1; got logprobs lp[4]',
+    );
+    await expect(wholeRowSums(gpu, 'sums', fake([4, 9], 'lp', shared), fake([4], 'out', shared))).rejects.toThrow(
+      'sums: out must not share a buffer with logprobs',
     );
   });
 

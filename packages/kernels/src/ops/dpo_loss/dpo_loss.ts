@@ -87,6 +87,11 @@ function checkOptions(op: string, o: DpoOptions, P: number): void {
  */
 export async function wholeRowSums(gpu: Gpu, label: string, logprobs: Tensor, out: Tensor): Promise<Dispatch> {
   const [S, T] = logprobs.shape;
+  if (logprobs.shape.length !== 2 || S < 1 || T < 1) {
+    throw new ShapeError(label, `logprobs must be [S, T] with S, T >= 1; got logprobs ${shapeStr(logprobs)}`);
+  }
+  requireShapes(label, [['out', out, [S]]], `logprobs ${shapeStr(logprobs)}`);
+  requireDisjoint(label, [['out', out]], [['logprobs', logprobs]]);
   return gpu.dispatch(label, {
     kernel: SUMS,
     params: new UniformWriter().u32(S).u32(T).u32(1).u32(0).bytes(),

@@ -25,6 +25,8 @@
 
 const WG = 256u;
 const LN2 = 0.6931471805599453;
+// +inf's bits, in a private variable: a constant expression may not hold an infinity.
+var<private> INF_BITS: u32 = 0x7f800000u;
 
 // Codes of Params.loss_type.
 const SIGMOID = 0u;
@@ -129,6 +131,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   if (orpo) {
     loss = p.beta * softplus(-z);
     dloss_dz = -p.beta * sigmoid(-z);
+    // An average log-prob of 0 (every token certain) has infinite odds, and the 1 / expm1(0) above is undefined in
+    // WGSL: the loss is made +inf, so that the halt guard stops the step rather than let unknown weights through
+    // (TRL's gradient is NaN there).
+    if (max(pc, pr) >= 0.0) { loss = bitcast<f32>(INF_BITS); }
   } else if (p.loss_type == SIGMOID || p.loss_type == SIMPO) {
     let ls = p.label_smoothing;
     loss = (1.0 - ls) * softplus(-bz) + ls * softplus(bz);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Gpu } from '../../runtime/gpu.ts';
 import { Tensor } from '../../runtime/tensor.ts';
@@ -54,6 +55,41 @@ describe('ktoLossRef', () => {
     if (lossType === 'kto') expect(r.kl).toBeGreaterThan(0);
     const numeric = numericGrad((x) => ktoLossRef(x, T, refLogps, labelWeights, klLogps, refKlLogps, o).loss, logprobs);
     for (let i = 0; i < numeric.length; i++) expect(-r.weights[i]).toBeCloseTo(numeric[i], 8);
+  });
+});
+
+interface KtoGolden {
+  loss_type: KtoLossType;
+  beta: number;
+  desirable_weight: number;
+  undesirable_weight: number;
+  labels: boolean[];
+  policy_logps: number[];
+  reference_logps: number[];
+  kl_policy_logps: number[] | null;
+  kl_reference_logps: number[] | null;
+  dloss_dseq_logps: number[];
+  metrics: { loss: number; kl: number };
+}
+
+// The trainer's float64 PyTorch goldens, written from TRL's KTOTrainer (packages/trainer/test/fixtures/
+// make_objective_goldens.py): one micro-batch's rows, its loss (a mean over them) and d(loss)/d(each row's sum).
+describe.each(['llama-gqa-bf16', 'qwen2-bias-f16'])("ktoLossRef against TRL's goldens (%s)", (fixture) => {
+  const url = new URL(`../../../../trainer/test/fixtures/${fixture}/objectives.json`, import.meta.url);
+  const goldens: Record<string, KtoGolden> = JSON.parse(readFileSync(url, 'utf8')).kto;
+  it.each(Object.keys(goldens))('%s', (key) => {
+    const c = goldens[key];
+    const n = c.labels.length;
+    const labelWeights = c.labels.map((l) => (l ? c.desirable_weight : -c.undesirable_weight));
+    // Each row's sum as a row of one token.
+    const r = ktoLossRef(c.policy_logps, 1, c.reference_logps, labelWeights, c.kl_policy_logps ?? [], c.kl_reference_logps ?? [], {
+      beta: c.beta,
+      lossType: c.loss_type,
+      rowsTotal: n,
+    });
+    expect(r.kl).toBeCloseTo(c.metrics.kl, 13);
+    expect(r.loss).toBeCloseTo(c.metrics.loss, 13);
+    for (let i = 0; i < n; i++) expect(-r.rowWeights[i], `row ${i}`).toBeCloseTo(c.dloss_dseq_logps[i], 14);
   });
 });
 
