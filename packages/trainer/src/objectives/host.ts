@@ -4,6 +4,7 @@
 import { type Gpu, IGNORE_INDEX, wholeRowSums } from '@webtune/kernels';
 import { sftBatch, type TokenBatch } from '../data/batch.ts';
 import type { Sequence } from '../data/tokenize.ts';
+import type { Step } from '../model/decoder.ts';
 import type { LoraAdapter } from '../model/lora.ts';
 import type { Model } from '../model/model.ts';
 import { type ObjectiveContext, writeInputs } from './objective.ts';
@@ -58,21 +59,40 @@ export async function targetLogpSums(
   onProgress?: (done: number, total: number) => void,
 ): Promise<Float32Array> {
   const out = new Float32Array(seqs.length);
-  for (let start = 0; start < seqs.length; start += batchSize) {
-    const chunk = seqs.slice(start, start + batchSize);
-    const batch = sftBatch(
-      chunk.map((seq, i) => ({ line: start + i, seq })),
-      padId,
-    );
-    const step = await model.step(batch.B, batch.T, { frozen: adapters, train: false });
-    writeInputs(gpu, step, batch);
+  const chunk = async (step: Step, batch: TokenBatch, start: number) => {
     const sums = gpu.tensor([batch.B], 'target log-prob sums');
     gpu.run(...step.forward, await wholeRowSums(gpu, 'target log-prob sums', step.logprobs.view([batch.B, batch.T]), sums));
     out.set(await gpu.read(sums), start);
     sums.buffer.destroy();
+  };
+  await forwardInChunks(gpu, model, adapters, seqs, batchSize, padId, chunk, onProgress);
+  return out;
+}
+
+/**
+ * Evaluation forwards (no backward) over `seqs` with `adapters` applied, `batchSize` at a time: each chunk's step with
+ * its inputs written, for `run` to record, submit and read (its first row is seqs[start]).
+ */
+export async function forwardInChunks(
+  gpu: Gpu,
+  model: Model,
+  adapters: LoraAdapter[],
+  seqs: Sequence[],
+  batchSize: number,
+  padId: number,
+  run: (step: Step, batch: TokenBatch, start: number) => Promise<void>,
+  onProgress?: (done: number, total: number) => void,
+): Promise<void> {
+  for (let start = 0; start < seqs.length; start += batchSize) {
+    const batch = sftBatch(
+      seqs.slice(start, start + batchSize).map((seq, i) => ({ line: start + i, seq })),
+      padId,
+    );
+    const step = await model.step(batch.B, batch.T, { frozen: adapters, train: false });
+    writeInputs(gpu, step, batch);
+    await run(step, batch, start);
     onProgress?.(Math.min(seqs.length, start + batchSize), seqs.length);
   }
-  return out;
 }
 
 /** Loss weights: row s's targets at positions >= from(s) weigh perRow[s] (rows and positions else 0). */

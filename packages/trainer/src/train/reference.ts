@@ -1,13 +1,13 @@
 // Log-probs of the data under a model without the adapter being trained: DPO's reference
 // (precomputed once per dataset, then cached) and the evaluation of any adapter stack.
 import { type Gpu, IGNORE_INDEX } from '@webtune/kernels';
-import { sftBatch } from '../data/batch.ts';
+import type { TokenBatch } from '../data/batch.ts';
 import type { DpoExample, Sequence, SftExample } from '../data/tokenize.ts';
+import type { Step } from '../model/decoder.ts';
 import type { LoraAdapter } from '../model/lora.ts';
 import type { Model } from '../model/model.ts';
 import { type DpoOptions, dpoMetrics, type SequenceLogps } from '../objectives/dpo.ts';
-import { targetLogpSums } from '../objectives/host.ts';
-import { writeInputs } from '../objectives/objective.ts';
+import { forwardInChunks, targetLogpSums } from '../objectives/host.ts';
 import { sftLoss } from '../objectives/sft.ts';
 
 export type { SequenceLogps };
@@ -27,14 +27,7 @@ export async function sequenceLogps(
 ): Promise<SequenceLogps> {
   const sums = new Float64Array(seqs.length);
   const counts = new Float64Array(seqs.length);
-  for (let start = 0; start < seqs.length; start += batchSize) {
-    const chunk = seqs.slice(start, start + batchSize);
-    const batch = sftBatch(
-      chunk.map((seq, i) => ({ line: start + i, seq })),
-      padId,
-    );
-    const step = await model.step(batch.B, batch.T, { frozen: adapters, train: false });
-    writeInputs(gpu, step, batch);
+  const chunk = async (step: Step, batch: TokenBatch, start: number) => {
     gpu.run(...step.forward);
     const logprobs = await gpu.read(step.logprobs);
     for (let b = 0; b < batch.B; b++) {
@@ -45,8 +38,8 @@ export async function sequenceLogps(
         counts[start + b] += 1;
       }
     }
-    onProgress?.(Math.min(seqs.length, start + batchSize), seqs.length);
-  }
+  };
+  await forwardInChunks(gpu, model, adapters, seqs, batchSize, padId, chunk, onProgress);
   return { sums, counts };
 }
 
