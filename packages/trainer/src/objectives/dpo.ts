@@ -13,6 +13,7 @@ import {
   inputTokens,
   type Objective,
   type ObjectiveContext,
+  tensorSets,
   trainingStep,
   writeInputs,
 } from './objective.ts';
@@ -49,29 +50,20 @@ type PairLossTensors = Record<
 
 /** The dpoLoss kernel's tensors, one set per (pairs, length) shape met, labelled `${name} ...`; `release` frees them all. */
 export function pairLossBuffers(gpu: Gpu, name: string): { of(P: number, T: number): PairLossTensors; release(): void } {
-  const sets = new Map<string, PairLossTensors>();
+  const sets = tensorSets<PairLossTensors>();
   return {
-    of(P, T) {
-      const key = `${P}x${T}`;
-      let b = sets.get(key);
-      if (!b) {
-        b = {
-          mask: gpu.tensor([2 * P, T], `${name} mask`),
-          refLogps: gpu.tensor([2 * P], `${name} ref logps`),
-          seqLogps: gpu.tensor([2 * P], `${name} seq logps`),
-          counts: gpu.tensor([2 * P], `${name} counts`),
-          losses: gpu.tensor([P], `${name} losses`),
-          chosenRewards: gpu.tensor([P], `${name} chosen rewards`),
-          rejectedRewards: gpu.tensor([P], `${name} rejected rewards`),
-          rowLogps: gpu.tensor([2 * P], `${name} row logps`),
-        };
-        sets.set(key, b);
-      }
-      return b;
-    },
-    release() {
-      for (const b of sets.values()) for (const t of Object.values(b)) t.buffer.destroy();
-    },
+    of: (P, T) =>
+      sets.of(`${P}x${T}`, () => ({
+        mask: gpu.tensor([2 * P, T], `${name} mask`),
+        refLogps: gpu.tensor([2 * P], `${name} ref logps`),
+        seqLogps: gpu.tensor([2 * P], `${name} seq logps`),
+        counts: gpu.tensor([2 * P], `${name} counts`),
+        losses: gpu.tensor([P], `${name} losses`),
+        chosenRewards: gpu.tensor([P], `${name} chosen rewards`),
+        rejectedRewards: gpu.tensor([P], `${name} rejected rewards`),
+        rowLogps: gpu.tensor([2 * P], `${name} row logps`),
+      })),
+    release: () => sets.release(),
   };
 }
 

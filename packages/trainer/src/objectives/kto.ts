@@ -12,7 +12,7 @@
 // of that label) and rewards/margins, averaged over the micro-batches that have them.
 // Training runs the loss on the GPU (the ktoLoss kernel) between the forward and the backward, after the KL rows'
 // forward in a submit of its own, so a step waits on no host read; evaluation forms the metrics on the host in float64.
-import { type Gpu, ktoLoss, type Tensor, wholeRowSums } from '@webtune/kernels';
+import { ktoLoss, type Tensor, wholeRowSums } from '@webtune/kernels';
 import { sftBatch, type TokenBatch } from '../data/batch.ts';
 import type { DpoExample, Sequence } from '../data/tokenize.ts';
 import type { KtoExample } from '../data/tokenize-kto.ts';
@@ -27,6 +27,7 @@ import {
   type Objective,
   type ObjectiveContext,
   policyAdapters,
+  tensorSets,
   trainingStep,
   writeInputs,
 } from './objective.ts';
@@ -83,10 +84,14 @@ export interface KtoRows {
   rewards: Float64Array;
 }
 
+/** Per row: beta * (policy - reference), TRL's rewards. */
+const ktoRewards = (policy: ArrayLike<number>, reference: ArrayLike<number>, beta: number) =>
+  Float64Array.from({ length: policy.length }, (_, i) => beta * (policy[i] - reference[i]));
+
 /** The weighted per-row losses (float64; training's come from the ktoLoss kernel) and rewards. */
 export function ktoRows(policy: ArrayLike<number>, reference: ArrayLike<number>, labels: boolean[], kl: number, o: KtoOptions): KtoRows {
   const n = labels.length;
-  const rewards = Float64Array.from({ length: n }, (_, i) => o.beta * (policy[i] - reference[i]));
+  const rewards = ktoRewards(policy, reference, o.beta);
   const losses = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const w = labels[i] ? o.desirableWeight : o.undesirableWeight;
@@ -122,33 +127,6 @@ const BATCH_MEANS = ['kl', 'rewards/chosen', 'rewards/rejected', 'logps/chosen',
 /** The ktoLoss kernel's tensors besides the step's log-probs and weights, for n rows. */
 type KtoLossTensors = Record<'refLogps' | 'labelWeights' | 'klLogps' | 'refKlLogps' | 'seqLogps' | 'losses' | 'kl', Tensor>;
 
-/** One set of ktoLoss tensors per row count met; `release` frees them all. */
-function ktoLossBuffers(gpu: Gpu): { of(n: number): KtoLossTensors; release(): void } {
-  const sets = new Map<number, KtoLossTensors>();
-  return {
-    of(n) {
-      let b = sets.get(n);
-      if (!b) {
-        const t = (shape: number[], name: string) => gpu.tensor(shape, `kto ${name}`);
-        b = {
-          refLogps: t([n], 'ref logps'),
-          labelWeights: t([n], 'label weights'),
-          klLogps: t([n], 'kl logps'),
-          refKlLogps: t([n], 'ref kl logps'),
-          seqLogps: t([n], 'seq logps'),
-          losses: t([n], 'losses'),
-          kl: t([1], 'kl'),
-        };
-        sets.set(n, b);
-      }
-      return b;
-    },
-    release() {
-      for (const b of sets.values()) for (const t of Object.values(b)) t.buffer.destroy();
-    },
-  };
-}
-
 /** The sums a micro-batch adds to its window: its rows' losses, and its TRL metrics with how many batches had them. */
 function ktoSums(losses: ArrayLike<number>, metrics: Record<string, number>): Record<string, number> {
   const sums: Record<string, number> = { loss: 0 };
@@ -164,7 +142,7 @@ function ktoSums(losses: ArrayLike<number>, metrics: Record<string, number>): Re
 export function ktoObjective(ctx: ObjectiveContext, examples: KtoExample[], reference: KtoReferenceLogps, o: KtoOptions): Objective {
   const { gpu, model, padId, config } = ctx;
   const training = ctx.adapter !== null && ctx.grads !== null;
-  const buffers = ktoLossBuffers(gpu);
+  const buffers = tensorSets<KtoLossTensors>();
   const klStep = (batch: TokenBatch) => model.step(batch.B, batch.T, { frozen: policyAdapters(ctx), train: false });
   return {
     size: examples.length,
@@ -177,15 +155,6 @@ export function ktoObjective(ctx: ObjectiveContext, examples: KtoExample[], refe
       const klSeqs = o.lossType === 'kto' ? klSequences(seqs, config.maxLength) : null;
       // First: reference passes not cached yet run the model, and their inputs share buffers with this step's.
       const ref = await reference.of(indices, seqs, klSeqs);
-      // The policy's KL log-probs: a forward without a backward (TRL: under no_grad) and without dropout, a fixed
-      // baseline (TRL's model is in train mode there, so with LoRA dropout on, its baseline is itself drawn).
-      const klBatch =
-        klSeqs && ref.kl
-          ? sftBatch(
-              klSeqs.map((seq, i) => ({ line: i, seq })),
-              padId,
-            )
-          : null;
       const batch = sftBatch(exs, padId);
       const tokens = inputTokens(
         batch,
@@ -200,8 +169,26 @@ export function ktoObjective(ctx: ObjectiveContext, examples: KtoExample[], refe
         const sums = ktoSums(rows.losses, ktoBatchMetrics(policy, rows, labels, kl));
         return { sums: () => sums, inputTokens: tokens };
       }
+      // The policy's KL log-probs: a forward without a backward (TRL: under no_grad) and without dropout, a fixed
+      // baseline (TRL's model is in train mode there, so with LoRA dropout on, its baseline is itself drawn).
+      const klBatch =
+        klSeqs && ref.kl
+          ? sftBatch(
+              klSeqs.map((seq, i) => ({ line: i, seq })),
+              padId,
+            )
+          : null;
       const n = exs.length;
-      const b = buffers.of(n);
+      const t = (shape: number[], name: string) => gpu.tensor(shape, `kto ${name}`);
+      const b = buffers.of(String(n), () => ({
+        refLogps: t([n], 'ref logps'),
+        labelWeights: t([n], 'label weights'),
+        klLogps: t([n], 'kl logps'),
+        refKlLogps: t([n], 'ref kl logps'),
+        seqLogps: t([n], 'seq logps'),
+        losses: t([n], 'losses'),
+        kl: t([1], 'kl'),
+      }));
       // Both steps built before either is recorded: the training step's build may grow the pool, which makes a KL
       // step built before it stale, and the second klStep call rebuilds it (it then grows nothing).
       if (klBatch) await klStep(klBatch);
@@ -227,7 +214,7 @@ export function ktoObjective(ctx: ObjectiveContext, examples: KtoExample[], refe
       const staged = gpu.runAndStage([...step.forward, ...loss, ...guard, ...step.backward], [b.losses, b.seqLogps, b.kl]);
       const sums = ([losses, seq, [kl]]: Float32Array[]) => {
         const policy = Float64Array.from(seq);
-        const rows = { losses, rewards: policy.map((x, i) => o.beta * (x - ref.completions[i])) };
+        const rows = { losses, rewards: ktoRewards(policy, ref.completions, o.beta) };
         return ktoSums(losses, ktoBatchMetrics(policy, rows, labels, kl));
       };
       return { staged, sums, inputTokens: tokens };

@@ -131,6 +131,24 @@ export function writeInputs(gpu: Gpu, step: Step, batch: TokenBatch): void {
   gpu.write(step.targets, batch.targets);
 }
 
+/** An objective's own GPU tensors, one set per shape met (`make` runs on a key's first use); `release` frees them all. */
+export function tensorSets<S extends Record<string, Tensor>>(): { of(key: string, make: () => S): S; release(): void } {
+  const sets = new Map<string, S>();
+  return {
+    of(key, make) {
+      let set = sets.get(key);
+      if (!set) {
+        set = make();
+        sets.set(key, set);
+      }
+      return set;
+    },
+    release() {
+      for (const set of sets.values()) for (const t of Object.values(set)) t.buffer.destroy();
+    },
+  };
+}
+
 /** Adds `x` to `sums[key]`. */
 export function add(sums: Record<string, number>, key: string, x: number): void {
   sums[key] = (sums[key] ?? 0) + x;
