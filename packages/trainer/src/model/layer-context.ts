@@ -18,6 +18,11 @@ export interface StepOptions {
   /** Keep activations and build the backward. */
   train: boolean;
   /**
+   * Without train: draw the trainable adapter's LoRA dropout all the same (seeded by Step.reseed). A forward under
+   * no_grad in train mode, as TRL runs KTO's KL rows; with train, dropout is drawn anyway.
+   */
+  dropout?: boolean;
+  /**
    * With train: keep only each layer's input (the residual stream) and run the layer's forward again just before its
    * backward (TRL's gradient_checkpointing), so one layer's activations are alive at a time instead of every layer's.
    */
@@ -61,18 +66,20 @@ async function loraUses(ctx: Ctx, layer: number, target: LoraTarget, x: Tensor):
     const z = ctx.pool.get(ctx.name(layer, `${target}.lora${i}.z`), [ctx.N, adapter.config.r]);
     const use: LoraUse = { adapter, slot, z, grads };
     const p = adapter.config.dropout;
-    if (grads && ctx.opts.train && p > 0) {
+    if (grads && (ctx.opts.train || ctx.opts.dropout) && p > 0) {
       const shape = [ctx.N, slot.inF];
       const xd = ctx.pool.get(ctx.name(layer, `${target}.lora${i}.xd`), shape);
-      const dxd = ctx.pool.get(`lora.dxd.${slot.inF}`, shape);
-      const dxdDropped = ctx.pool.get(`lora.dxd_dropped.${slot.inF}`, shape);
-      use.dropout = await loraDropout(ctx.gpu, p, x, xd, dxd, dxdDropped);
+      // The gradient through the mask, and its dropped copy: only a step with a backward needs them.
+      const back = ctx.opts.train
+        ? { dxd: ctx.pool.get(`lora.dxd.${slot.inF}`, shape), dxdDropped: ctx.pool.get(`lora.dxd_dropped.${slot.inF}`, shape) }
+        : undefined;
+      use.dropout = await loraDropout(ctx.gpu, p, x, xd, back);
       const site = ctx.seeds.length;
       const d = use.dropout;
       ctx.seeds.push((seed) => {
         const s = mixSeed(seed, site);
         d.forward.setSeed(s);
-        d.backward.setSeed(s);
+        d.backward?.dispatch.setSeed(s);
       });
     }
     uses.push(use);

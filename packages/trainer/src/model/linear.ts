@@ -12,8 +12,16 @@ export interface LoraUse {
   z: Tensor;
   /** Flat gradients of the adapter's parameters (same layout): set only for the trainable adapter. */
   grads?: Tensor;
-  /** Dropout on the adapter's input (trainable adapter, training, p > 0). */
-  dropout?: { p: number; xd: Tensor; forward: DropoutDispatch; backward: DropoutDispatch; dxd: Tensor; dxdDropped: Tensor };
+  /**
+   * Dropout on the adapter's input (trainable adapter, p > 0, a training step or a forward that draws it), and in a
+   * training step the same mask on the gradient: dxd -> dxdDropped.
+   */
+  dropout?: {
+    p: number;
+    xd: Tensor;
+    forward: DropoutDispatch;
+    backward?: { dispatch: DropoutDispatch; dxd: Tensor; dxdDropped: Tensor };
+  };
 }
 
 /** out: [N, out] = x: [N, in] Wᵀ (+ bias) + Σ scale · (x_d Aᵀ) Bᵀ. */
@@ -84,9 +92,11 @@ export async function linearBackward(
       cmds.push(...(await matmul(gpu, g.A, u, input, { transA: true, beta: 1, label: `${label} lora dA` })));
     }
     if (l.dropout) {
-      cmds.push(...(await matmul(gpu, l.dropout.dxd, u, A, { label: `${label} lora dx_d` })));
-      cmds.push(...l.dropout.backward.dispatches);
-      cmds.push(...(await axpy(gpu, dx, l.dropout.dxdDropped, 1)));
+      const back = l.dropout.backward;
+      if (!back) throw new Error(`internal: ${label}'s LoRA dropout was built for a forward only, not a backward`);
+      cmds.push(...(await matmul(gpu, back.dxd, u, A, { label: `${label} lora dx_d` })));
+      cmds.push(...back.dispatch.dispatches);
+      cmds.push(...(await axpy(gpu, dx, back.dxdDropped, 1)));
     } else {
       cmds.push(...(await matmul(gpu, dx, u, A, { beta: 1, label: `${label} lora dx` })));
     }
@@ -94,21 +104,18 @@ export async function linearBackward(
   return cmds;
 }
 
-/** Dropout dispatches for one adapter input: forward x -> xd, backward dxd -> dxdDropped, same seed. */
+/** Dropout dispatches for one adapter input: forward x -> xd, and with `back` the backward dxd -> dxdDropped, same seed. */
 export async function loraDropout(
   gpu: Gpu,
   p: number,
   x: Tensor,
   xd: Tensor,
-  dxd: Tensor,
-  dxdDropped: Tensor,
+  back?: { dxd: Tensor; dxdDropped: Tensor },
 ): Promise<NonNullable<LoraUse['dropout']>> {
   return {
     p,
     xd,
-    dxd,
-    dxdDropped,
     forward: await dropout(gpu, xd, x, { p, seed: 0 }),
-    backward: await dropout(gpu, dxdDropped, dxd, { p, seed: 0 }),
+    backward: back && { ...back, dispatch: await dropout(gpu, back.dxdDropped, back.dxd, { p, seed: 0 }) },
   };
 }

@@ -3,7 +3,8 @@
 //   KL rows: row i's prompt with row (i - 1 mod n)'s completion: the completions rotated by +1 within the batch, as
 //     _prepare_dataset builds them for batches of per_device_train_batch_size rows taken in dataset order (TRL
 //     requires sequential sampling for this; so does this objective).
-//   kl = max(0, mean_i(policy KL logps - reference KL logps)), detached (TRL runs the KL forward under no_grad).
+//   kl = max(0, mean_i(policy KL logps - reference KL logps)), detached (TRL runs the KL forward under no_grad, in
+//     train mode: when training, LoRA dropout is drawn there too, with masks apart from the rows' own).
 //   r_i = policy logps - reference logps of row i's completion (sums over completion tokens).
 //   kto:  desirable 1 - sigmoid(beta (r - kl)), undesirable 1 - sigmoid(beta (kl - r))
 //   apo_zero_unpaired: desirable 1 - sigmoid(beta r), undesirable sigmoid(beta r); no KL term
@@ -12,7 +13,7 @@
 // of that label) and rewards/margins, averaged over the micro-batches that have them.
 // Training runs the loss on the GPU (the ktoLoss kernel) between the forward and the backward, after the KL rows'
 // forward in a submit of its own, so a step waits on no host read; evaluation forms the metrics on the host in float64.
-import { ktoLoss, type Tensor, wholeRowSums } from '@webtune/kernels';
+import { ktoLoss, mixSeed, type Tensor, wholeRowSums } from '@webtune/kernels';
 import { sftBatch, type TokenBatch } from '../data/batch.ts';
 import type { DpoExample, Sequence } from '../data/tokenize.ts';
 import type { KtoExample } from '../data/tokenize-kto.ts';
@@ -28,6 +29,7 @@ import {
   type ObjectiveContext,
   policyAdapters,
   tensorSets,
+  trainable,
   trainingStep,
   writeInputs,
 } from './objective.ts';
@@ -139,11 +141,17 @@ function ktoSums(losses: ArrayLike<number>, metrics: Record<string, number>): Re
   return sums;
 }
 
+/** The KL rows' dropout masks are drawn apart from the micro-batch's own (TRL's KL forward draws new ones). */
+export const klDropoutSeed = (dropoutSeed: number): number => mixSeed(dropoutSeed, 1);
+
 export function ktoObjective(ctx: ObjectiveContext, examples: KtoExample[], reference: KtoReferenceLogps, o: KtoOptions): Objective {
   const { gpu, model, padId, config } = ctx;
   const training = ctx.adapter !== null && ctx.grads !== null;
   const buffers = tensorSets<KtoLossTensors>();
-  const klStep = (batch: TokenBatch) => model.step(batch.B, batch.T, { frozen: policyAdapters(ctx), train: false });
+  // The KL rows' forward when training: no backward (TRL: under no_grad), but in train mode, so the trained adapter's
+  // LoRA dropout is drawn, with masks of its own (klDropoutSeed).
+  const klStep = (batch: TokenBatch) =>
+    model.step(batch.B, batch.T, { frozen: ctx.frozen, trainable: trainable(ctx), train: false, dropout: true });
   return {
     size: examples.length,
     sequential: true,
@@ -169,8 +177,6 @@ export function ktoObjective(ctx: ObjectiveContext, examples: KtoExample[], refe
         const sums = ktoSums(rows.losses, ktoBatchMetrics(policy, rows, labels, kl));
         return { sums: () => sums, inputTokens: tokens };
       }
-      // The policy's KL log-probs: a forward without a backward (TRL: under no_grad) and without dropout, a fixed
-      // baseline (TRL's model is in train mode there, so with LoRA dropout on, its baseline is itself drawn).
       const klBatch =
         klSeqs && ref.kl
           ? sftBatch(
@@ -201,6 +207,7 @@ export function ktoObjective(ctx: ObjectiveContext, examples: KtoExample[], refe
       if (klBatch && ref.kl) {
         const kls = await klStep(klBatch);
         writeInputs(gpu, kls, klBatch);
+        kls.reseed(klDropoutSeed(dropoutSeed));
         gpu.write(b.refKlLogps, Float32Array.from(ref.kl));
         // Its own submit, not waited for: the training step's inputs are written after it, into the same buffers.
         gpu.run(...kls.forward, await wholeRowSums(gpu, 'kto kl sums', kls.logprobs.view([klBatch.B, klBatch.T]), b.klLogps));

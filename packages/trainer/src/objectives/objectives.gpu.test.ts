@@ -7,6 +7,7 @@
 import { assertAllClose, gpuTest } from '@webtune/harness/page';
 import { Gpu } from '@webtune/kernels';
 import { type FixtureName, fetchBytes, fetchText, LLAMA_QWEN2_FIXTURES, loadFixture, readAll } from '../../test/fixtures.ts';
+import { sftBatch } from '../data/batch.ts';
 import type { DpoExample, Sequence } from '../data/tokenize.ts';
 import { LoraAdapter, peftKey } from '../model/lora.ts';
 import { Model } from '../model/model.ts';
@@ -14,8 +15,8 @@ import { bytesWeightFiles } from '../model/weight-file.ts';
 import { parseAdapterConfig } from '../store/peft.ts';
 import { defaultConfig } from '../train/config.ts';
 import { KtoReferenceCache } from '../train/kto-reference.ts';
-import { type KtoExample, type KtoLossType, ktoObjective } from './kto.ts';
-import { type Objective, type ObjectiveContext, settle } from './objective.ts';
+import { type KtoExample, type KtoLossType, klDropoutSeed, klSequences, ktoObjective } from './kto.ts';
+import { type Objective, type ObjectiveContext, settle, writeInputs } from './objective.ts';
 import { orpoObjective } from './orpo.ts';
 import { simpoObjective } from './simpo.ts';
 
@@ -58,11 +59,11 @@ async function setup(device: GPUDevice, name: FixtureName) {
 }
 
 /** One micro-batch of every example, as the loop runs it: gradients cleared, then the objective's metrics. */
-async function runAll(ctx: ObjectiveContext, objective: Objective): Promise<Record<string, number>> {
+async function runAll(ctx: ObjectiveContext, objective: Objective, dropoutSeed = 0): Promise<Record<string, number>> {
   const indices = Array.from({ length: objective.size }, (_, i) => i);
   const totals = objective.totals(indices);
   if (ctx.grads) ctx.gpu.record().clear(ctx.grads).submit();
-  const sums = await settle(ctx.gpu, await objective.microBatch(indices, totals, 0));
+  const sums = await settle(ctx.gpu, await objective.microBatch(indices, totals, dropoutSeed));
   return objective.metrics(sums, totals);
 }
 
@@ -130,6 +131,64 @@ gpuTest(
       if (Math.abs(m.loss - want) > 1e-15) throw new Error(`${lossType}: loss ${m.loss} at step 0, TRL gives ${want}`);
     }
     fresh.destroy();
+    s.model.destroy();
+  },
+);
+
+gpuTest(
+  "KTO's KL rows run forward in train mode, as TRL's do: the trained adapter's LoRA dropout is drawn, with masks of their own",
+  async ({ device }) => {
+    // llama-tied-f32: TRL's KL there is 0.119, not clamped to 0, so a change in the KL rows' forward shows.
+    const name = 'llama-tied-f32';
+    const s = await setup(device, name);
+    const f = await loadFixture(name);
+    const dropped = LoraAdapter.fromPeft(s.gpu, s.model.config, { ...parseAdapterConfig(f.adapterConfig).lora, dropout: 0.05 }, f.adapter);
+    const ctx = { ...s.ctx, adapter: dropped, grads: dropped.like('grads') };
+    const c = s.goldens.kto.kto;
+    const examples: KtoExample[] = s.seqs.map((seq, i) => ({ line: i, seq, label: c.labels[i] }));
+    const reference = new KtoReferenceCache(s.gpu, s.model, [], examples.length, s.ctx.padId);
+    const o = { beta: c.beta, lossType: c.loss_type, desirableWeight: c.desirable_weight, undesirableWeight: c.undesirable_weight };
+    // This fixture's LoRA is large for its tiny model, so the KL moves with the masks (-1.5 to 0.6 over a dozen seeds,
+    // 0.119 without dropout): seed 11's KL rows' masks give 0.48, not clamped, and its rows' own 0.37.
+    const seed = 11;
+    const logged = (await runAll(ctx, ktoObjective(ctx, examples, reference, o), seed)).kl;
+
+    // The same KL from the KL rows run here: through the training step's forward (its dropout is what SFT's and DPO's
+    // gradients are checked with) with the masks of `maskSeed`, or through a forward without dropout (null); summed on
+    // the host in float64, less the reference's sums, and averaged (TRL then clamps at 0; the seed keeps it above).
+    const klSeqs = klSequences(s.seqs, ctx.config.maxLength);
+    const refKl = (await reference.of([0, 1, 2, 3], s.seqs, klSeqs)).kl;
+    if (!refKl) throw new Error('the reference cache gave no KL rows');
+    const batch = sftBatch(
+      klSeqs.map((seq, line) => ({ line, seq })),
+      s.ctx.padId,
+    );
+    const klOf = async (maskSeed: number | null) => {
+      const trainable = { adapter: dropped, grads: ctx.grads };
+      const step = await s.model.step(batch.B, batch.T, { frozen: [], trainable, train: maskSeed !== null });
+      writeInputs(s.gpu, step, batch);
+      if (maskSeed !== null) step.reseed(maskSeed);
+      s.gpu.run(...step.forward);
+      const lp = await s.gpu.read(step.logprobs);
+      let sum = 0;
+      for (let i = 0; i < batch.B; i++) for (let t = 0; t < batch.T; t++) sum += lp[i * batch.T + t] - (t === 0 ? refKl[i] : 0);
+      return sum / batch.B;
+    };
+    const want = await klOf(klDropoutSeed(seed));
+    if (!(want > 0.1)) throw new Error(`the KL rows' mean log-ratio is ${want}: clamped to 0, it would show no difference`);
+    assertAllClose([logged], [want], { atol: 1e-6, rtol: 1e-5 }, "KL with LoRA dropout 0.05 on the KL rows' forward");
+    const without = await klOf(null);
+    // This sum is TRL's: without dropout it gives the golden KL.
+    assertAllClose([without], [c.metrics.kl], { atol: 1e-5, rtol: 1e-5 }, 'KL rows without dropout, against TRL');
+    const ownMasks = await klOf(seed);
+    for (const [what, other] of [
+      ['without dropout', without],
+      ["with the micro-batch's own masks", ownMasks],
+    ] as const)
+      if (!(Math.abs(other - want) > 0.05))
+        throw new Error(`the KL ${what} is ${other}, too close to ${want} for this test to tell them apart`);
+    ctx.grads.buffer.destroy();
+    dropped.destroy();
     s.model.destroy();
   },
 );

@@ -85,12 +85,15 @@ export function estimateMemory(c: ModelConfig, weightBytes: number, r: MemoryRun
   // shape: those use one layer's set of buffers for every layer, with the residual in two buffers taking turns
   // (layer-context.ts residual), kept by the pool for the whole run.
   const forwardOnlyPasses = r.method === 'dpo' || r.method === 'kto' || r.evaluates === true;
+  // KTO's KL rows' forward draws LoRA dropout (kto.ts): each projection's dropped input joins that set; with
+  // checkpointing, those buffers are the recomputation's own (same names in the pool).
+  const klXd = r.method === 'kto' && !r.gradientCheckpointing ? loraXd : 0;
   // Kept for the backward. Without checkpointing: every layer's set, and the forward-only set apart from them. With it:
   // each layer's input x and the last layer's output, and one set that each layer's recomputation fills in turn (its
   // buffers are the forward-only steps' own: same names in the pool).
   const kept = r.gradientCheckpointing
     ? c.numLayers * N * C + perLayer + N * C + (forwardOnlyPasses ? 2 * N * C : 0)
-    : c.numLayers * perLayer + (forwardOnlyPasses ? layerKept + N * C : 0);
+    : c.numLayers * perLayer + (forwardOnlyPasses ? layerKept + N * C : 0) + klXd;
   // Shared scratch: scores, dprobs, dscores, backward temporaries, one chunk of logits (head.ts) and the final norm.
   const logits = Math.min(N, logitsChunkRows(c.vocabSize)) * c.vocabSize;
   const qkScratch = c.qkNorm ? N * (q + kv) : 0;
