@@ -108,6 +108,7 @@ export async function train(request: TrainRequest, ctx: RunContext): Promise<Tra
           if (e.type === 'step' && e.step >= stopAt) control.cancel();
         }
       : onEvent,
+    stopAfterStep: stopAt,
     control,
     resume,
     validation,

@@ -238,11 +238,25 @@ gpuTest('stopAfterStep stops after that step of the whole schedule; resuming it 
   const data = await dataset(svc, 'sft', sftJsonl(8, 24));
   const cfg = config('sft', { maxSteps: 4, lrSchedulerType: 'linear', learningRate: 1e-2 });
   const whole = await trained(svc, { config: cfg, datasetId: data });
-  const cancelled = await train(svc, { config: cfg, datasetId: data }, (e) => {
-    if (e.type === 'step' && e.step === 2) svc.cancel();
-  });
-  const stopped = await train(svc, { config: cfg, datasetId: data, stopAfterStep: 2 });
-  const r = stopped.result;
+  const { ledger } = internals(svc).gpu;
+  const dispatchesOf = async <T>(run: () => Promise<T>) => {
+    const before = ledger.countsSoFar.dispatches;
+    const out = await run();
+    return { out, dispatches: ledger.countsSoFar.dispatches - before };
+  };
+  const cancelled = await dispatchesOf(() =>
+    train(svc, { config: cfg, datasetId: data }, (e) => {
+      if (e.type === 'step' && e.step === 2) svc.cancel();
+    }),
+  );
+  const stopped = await dispatchesOf(() => train(svc, { config: cfg, datasetId: data, stopAfterStep: 2 }));
+  // Step 2's event comes a step late, while step 3's window runs (dropped by the cancel); stopAfterStep reads step 2
+  // at once, so no micro-batch of step 3 runs.
+  check(
+    stopped.dispatches < cancelled.dispatches,
+    `stopAfterStep 2 ran ${stopped.dispatches} dispatches, a cancel at step 2's event ${cancelled.dispatches}: step 3's window ran`,
+  );
+  const r = stopped.out.result;
   check(
     r.status === 'cancelled' && r.message === 'stopped after step 2 as asked (stopAfterStep); resuming the run continues it',
     `${r.status}: ${r.message}`,
@@ -254,7 +268,7 @@ gpuTest('stopAfterStep stops after that step of the whole schedule; resuming it 
   );
   sameTensors(
     await storedTensors(svc, r.adapterId!),
-    await storedTensors(svc, cancelled.result.adapterId!),
+    await storedTensors(svc, cancelled.out.result.adapterId!),
     'stopAfterStep 2 vs cancel at 2',
   );
   const rest = await train(svc, { config: cfg, datasetId: data, resumeRunId: r.runId });

@@ -52,6 +52,11 @@ export interface TrainHooks {
   resume?: RunState;
   /** Evaluations of held-out rows as eval_strategy asks (train/validation.ts). */
   validation?: Validation;
+  /**
+   * The step the caller cancels the run after (the service's stopAfterStep): read at once, as the run's last step is,
+   * so that the cancel comes before the next step's window is run only to be dropped.
+   */
+  stopAfterStep?: number;
 }
 
 export interface TrainOutcome {
@@ -347,7 +352,8 @@ export async function runTraining(
     // A step after which the run checkpoints, evaluates or ends, and the first (inside its error scope), is read now.
     const epochEnded = state.cursor >= batches.length;
     const evaluating = hooks.validation !== undefined && evaluationDue(config, stepNumber, epochEnded);
-    if (!(first || stepNumber >= total || evaluating || checkpointDue(stepNumber))) {
+    const ends = stepNumber >= total || stepNumber === hooks.stopAfterStep;
+    if (!(first || ends || evaluating || checkpointDue(stepNumber))) {
       queued = step;
       return null;
     }
