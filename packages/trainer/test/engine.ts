@@ -122,6 +122,12 @@ export function dpoJsonl(n: number, salt = 0): string {
   return `${rows.join('\n')}\n`;
 }
 
+/** `n` KTO rows {"prompt","completion","label"}: sftJsonl's rows, every other one undesirable. */
+export function ktoJsonl(n: number, salt = 0): string {
+  const rows = sftJsonl(n, salt).trim().split('\n');
+  return `${rows.map((r, i) => JSON.stringify({ ...JSON.parse(r), label: i % 2 === 0 })).join('\n')}\n`;
+}
+
 /** Load a dataset; every row must be kept whole (no rejects, no truncation). */
 export async function dataset(svc: TrainerService, method: TrainMethod, text: string, file = `${method}.jsonl`): Promise<string> {
   const summary = await svc.loadDataset(method, text, file, MAX_LENGTH);

@@ -57,7 +57,9 @@ export class KtoReferenceCache implements KtoReferenceLogps {
       }
     }
     if (todo.length > 0) {
-      const sums = await targetLogpSums(this.gpu, this.model, this.adapters, todo, todo.length, this.padId);
+      // As many rows at a time as the micro-batch has: not its rows and KL rows in one forward, whose buffers would be
+      // twice the training step's forward-only ones (the memory estimate counts those).
+      const sums = await targetLogpSums(this.gpu, this.model, this.adapters, todo, indices.length, this.padId);
       for (const [k, slot] of slots.entries()) this.values[slot] = sums[k];
       this.dirty = true;
     }

@@ -1,10 +1,10 @@
 // The memory estimate the studio shows (train/memory.ts) against the runtime's own count of live GPU bytes
-// (kernels/src/runtime/ledger.ts) over whole SFT and DPO runs on the llama-gqa-bf16 fixture: the run's peak is the
+// (kernels/src/runtime/ledger.ts) over whole runs of every method on the llama-gqa-bf16 fixture: the run's peak is the
 // model's weights with their RoPE tables plus the most bytes the run added at any moment (activation pool grown from
 // empty, adapter, AdamW, reference pass, uniforms, reads): the ledger's peakAdded, which the collector's timing does not
 // move (with peakTotal less the bytes live before, an earlier run's uniforms collected mid-run lowered it by 18% once).
 import { gpuTest } from '@webtune/harness/page';
-import { check, config, dataset, dpoJsonl, internals, service, sftJsonl, trained } from '../../test/engine.ts';
+import { check, config, dataset, dpoJsonl, internals, ktoJsonl, service, sftJsonl, trained } from '../../test/engine.ts';
 import { ropeTensors } from '../model/weights.ts';
 
 /** The estimate may be off the measured peak by this fraction, either way (issue 14). */
@@ -17,19 +17,25 @@ const TOLERANCE = 0.15;
 const UNDER = 0.05;
 
 gpuTest(
-  'the memory estimate is within 15% of the ledger peak of SFT and DPO runs and not 5% under it, activations kept or recomputed (bf16 weights packed)',
+  'the memory estimate is within 15% of the ledger peak of every method and not 5% under it, activations kept or recomputed (bf16 weights packed)',
   async () => {
     const svc = await service();
     const { gpu, loaded, store } = internals(svc);
     const report: string[] = [];
     const peaks = new Map<string, number>();
+    // ORPO and SimPO run DPO's pair layout without its reference pass; KTO has a reference and KL rows of its own.
     for (const [method, gradientCheckpointing] of [
       ['sft', true],
       ['sft', false],
       ['dpo', true],
       ['dpo', false],
+      ['kto', true],
+      ['kto', false],
+      ['orpo', false],
+      ['simpo', false],
     ] as const) {
-      const data = await dataset(svc, method, method === 'sft' ? sftJsonl(8, 5) : dpoJsonl(8, 5));
+      const text = method === 'sft' ? sftJsonl(8, 5) : method === 'kto' ? ktoJsonl(8, 5) : dpoJsonl(8, 5);
+      const data = await dataset(svc, method, text);
       const cfg = config(method, { maxSteps: 2, batchSize: 4, gradientCheckpointing });
       const run = `${method}${gradientCheckpointing ? ' recomputed' : ' kept'}`;
       // Start from an empty activation pool, as a fresh page does: the pool keeps the largest shape any test asked for.
@@ -51,7 +57,7 @@ gpuTest(
       );
       peaks.set(run, measured);
     }
-    for (const method of ['sft', 'dpo'])
+    for (const method of ['sft', 'dpo', 'kto'])
       check(
         peaks.get(`${method} recomputed`)! < peaks.get(`${method} kept`)!,
         `${method}: recomputing did not lower the peak (${report.join('; ')})`,
