@@ -21,7 +21,7 @@ export interface StepOptions {
    * Without train: draw the trainable adapter's LoRA dropout all the same (seeded by Step.reseed). A forward under
    * no_grad in train mode, as TRL runs KTO's KL rows; with train, dropout is drawn anyway.
    */
-  dropout?: boolean;
+  drawDropout?: boolean;
   /**
    * With train: keep only each layer's input (the residual stream) and run the layer's forward again just before its
    * backward (TRL's gradient_checkpointing), so one layer's activations are alive at a time instead of every layer's.
@@ -66,7 +66,7 @@ async function loraUses(ctx: Ctx, layer: number, target: LoraTarget, x: Tensor):
     const z = ctx.pool.get(ctx.name(layer, `${target}.lora${i}.z`), [ctx.N, adapter.config.r]);
     const use: LoraUse = { adapter, slot, z, grads };
     const p = adapter.config.dropout;
-    if (grads && (ctx.opts.train || ctx.opts.dropout) && p > 0) {
+    if (grads && (ctx.opts.train || ctx.opts.drawDropout) && p > 0) {
       const shape = [ctx.N, slot.inF];
       const xd = ctx.pool.get(ctx.name(layer, `${target}.lora${i}.xd`), shape);
       // The gradient through the mask, and its dropped copy: only a step with a backward needs them.

@@ -79,7 +79,7 @@ export class Model {
     return [
       B,
       T,
-      opts.train ? (opts.recompute ? 'train-recompute' : 'train') : opts.dropout ? 'infer-dropout' : 'infer',
+      opts.train ? (opts.recompute ? 'train-recompute' : 'train') : opts.drawDropout ? 'infer-dropout' : 'infer',
       ...opts.frozen.map(adapterId),
       opts.trainable ? `t${adapterId(opts.trainable.adapter)}` : '',
       opts.logitsChunkRows ?? '',

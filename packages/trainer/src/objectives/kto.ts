@@ -151,7 +151,7 @@ export function ktoObjective(ctx: ObjectiveContext, examples: KtoExample[], refe
   // The KL rows' forward when training: no backward (TRL: under no_grad), but in train mode, so the trained adapter's
   // LoRA dropout is drawn, with masks of its own (klDropoutSeed).
   const klStep = (batch: TokenBatch) =>
-    model.step(batch.B, batch.T, { frozen: ctx.frozen, trainable: trainable(ctx), train: false, dropout: true });
+    model.step(batch.B, batch.T, { frozen: ctx.frozen, trainable: trainable(ctx), train: false, drawDropout: true });
   return {
     size: examples.length,
     sequential: true,

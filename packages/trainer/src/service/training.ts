@@ -101,14 +101,15 @@ export async function train(request: TrainRequest, ctx: RunContext): Promise<Tra
   gpu.ledger.resetPeak();
   const outcome = await runTraining(gpu, model, parent, data, config, padId, {
     // The loop sends a step's event before it queues the next step's update (while the next window runs) and checks the
-    // control right after it, and before each micro-batch.
+    // control right after it, and before each micro-batch. Step stopAt it reads at once (readAtOnce): its event comes
+    // before the next window starts, and the cancel stops the run there.
     onEvent: stopAt
       ? (e) => {
           onEvent(e);
           if (e.type === 'step' && e.step >= stopAt) control.cancel();
         }
       : onEvent,
-    stopAfterStep: stopAt,
+    readAtOnce: stopAt,
     control,
     resume,
     validation,

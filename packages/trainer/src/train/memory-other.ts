@@ -12,9 +12,9 @@
 // - uniforms: each dispatch of a recorded step has its own Params buffer (Gpu.dispatch), at most UNIFORM_MAX_BYTES,
 //   held while the step's bind groups live (the ledger stops counting one when its JS object is collected, which at
 //   real shapes happens soon; on the small test fixture it does not, and uniforms are most of 'other' there). The run
-//   keeps its training step and, with forward-only passes, one forward-only step, whose dispatches are counted here as
-//   decoder.ts and the blocks record them (the forward-only step's LoRA products included: a validation pass applies
-//   the adapter). Left out: the loss's and the update's handful of dispatches and their small tensors (a few KB).
+//   keeps its training step and, with forward-only passes, one forward-only step (and KTO one more, its KL rows'),
+//   whose dispatches are counted here as decoder.ts and the blocks record them (the forward-only step's LoRA products
+//   included: a validation pass applies the adapter; the KL rows' forward draws its dropout too). Left out: the loss's and the update's handful of dispatches and their small tensors (a few KB).
 import { attentionGeometry, type MatmulSize, SCRATCH_GROWTH, splitKPartials, UNIFORM_MAX_BYTES } from '@webtune/kernels';
 import type { ModelConfig } from '../model/config.ts';
 import { logitsChunkRows } from '../model/head.ts';
@@ -31,6 +31,8 @@ export interface OtherRun {
   recompute: boolean;
   /** The run also records a forward-only step (reference log-probs, validation). */
   forwardOnly: boolean;
+  /** And KTO's KL rows' forward-only step, which draws the trained adapter's LoRA dropout (kto.ts). */
+  klRows?: boolean;
   /** Float32 values of the adapter (its parameters; as many in its gradient and each AdamW moment). */
   adapterParams: number;
   /** The run saves checkpoints: each reads the parameters and both AdamW moments back at once. */
@@ -57,8 +59,8 @@ interface Recorded {
 }
 
 export function otherBytes(c: ModelConfig, run: OtherRun): OtherBytes {
-  const train = recordedStep(c, run, true);
-  const steps = run.forwardOnly ? [train, recordedStep(c, run, false)] : [train];
+  const train = recordedStep(c, run, 'train');
+  const steps = [train, ...(run.forwardOnly ? [recordedStep(c, run, 'forward')] : []), ...(run.klRows ? [recordedStep(c, run, 'kl')] : [])];
   // A matmul that splits K records a second dispatch, the reduce.
   const dispatches = steps.reduce(
     (n, s) => n + s.others + s.matmuls.reduce((m, { size, count }) => m + count * (splitKPartials(size) > 0 ? 2 : 1), 0),
@@ -74,8 +76,9 @@ export function otherBytes(c: ModelConfig, run: OtherRun): OtherBytes {
   };
 }
 
-/** What one step records: the training step (forward, recomputation, backward) or a forward-only one. */
-function recordedStep(c: ModelConfig, run: OtherRun, train: boolean): Recorded {
+/** What one step records: the training step (forward, recomputation, backward), a forward-only one, or KTO's KL rows'. */
+function recordedStep(c: ModelConfig, run: OtherRun, kind: 'train' | 'forward' | 'kl'): Recorded {
+  const train = kind === 'train';
   const N = run.rows * run.length;
   const { r } = run.lora;
   const recompute = train && run.recompute;
@@ -92,6 +95,8 @@ function recordedStep(c: ModelConfig, run: OtherRun, train: boolean): Recorded {
     mm(N, outF, inF, 1 + again); // x Wᵀ
     mm(N, r, inF, lora * (1 + (recompute ? 1 : 0))); // z = x Aᵀ
     mm(N, outF, r, lora * (1 + again)); // z Bᵀ
+    const dropped = lora && (run.lora.dropout ?? 0) > 0;
+    if (kind === 'kl' && dropped) dropout += 1; // the KL rows' forward draws the dropout (no backward)
     if (!train) continue;
     mm(N, inF, outF, 1); // dx = dy W
     mm(N, r, outF, lora); // u = dy B
@@ -100,7 +105,7 @@ function recordedStep(c: ModelConfig, run: OtherRun, train: boolean): Recorded {
     mm(N, inF, r, lora); // dx += u A
     // Dropout on the adapter's input: one dispatch each way, made once per projection (recomputation replays it), and
     // the dropped gradient added to dx.
-    if (lora && (run.lora.dropout ?? 0) > 0) dropout += 3;
+    if (dropped) dropout += 3;
   }
   const heads = attentionGeometry({ B: run.rows, Tq: run.length, Tk: run.length, nh: c.numHeads, nkv: c.numKvHeads, hd: c.headDim });
   const passes = 1 + (recompute ? 1 : 0);

@@ -192,6 +192,8 @@ describe("the runtime's other bytes (memory-other.ts): read-back staging, split-
     expect(uniforms({ lora: { ...lora, dropout: 0.1 } })).toBe(163 + 2 * 7 * 3);
     // A forward-only step (reference log-probs, validation) beside it: 2 x 31 and the embedding, norm, lm_head and loss.
     expect(uniforms({ forwardOnly: true })).toBe(163 + 2 * 31 + 4);
+    // And KTO's KL rows' forward-only step, its dropout drawn: one more per projection and layer.
+    expect(uniforms({ forwardOnly: true, klRows: true, lora: { ...lora, dropout: 0.1 } })).toBe(163 + 2 * 7 * 3 + 2 * (2 * 31 + 4) + 2 * 7);
   });
 
   it('bounds the split-K partials by the largest request times SCRATCH_GROWTH^2 / (SCRATCH_GROWTH - 1)', () => {
@@ -215,6 +217,20 @@ describe("the runtime's other bytes (memory-other.ts): read-back staging, split-
     const gradients = 2 * N * (64 + 88);
     expect(dropped(false, 0.05) - dropped(false, 0)).toBe((2 * inputs + gradients) * 4);
     expect(dropped(true, 0.05) - dropped(true, 0)).toBe((inputs + gradients) * 4);
+  });
+
+  it("counts the dropped inputs of KTO's KL rows' forward once more, kept (recomputed: the same buffers); none for apo_zero_unpaired", () => {
+    const N = 4 * 16;
+    const inputs = N * (6 * 64 + 88);
+    const dropoutBytes = (method: 'sft' | 'kto', gradientCheckpointing: boolean, lossType = 'kto') => {
+      const at = (dropout: number) =>
+        estimateMemory(tiny, 0, { method, batchSize: 4, maxLength: 16, lora: { ...lora, dropout }, gradientCheckpointing, lossType })
+          .activations;
+      return at(0.05) - at(0);
+    };
+    expect(dropoutBytes('kto', false) - dropoutBytes('sft', false)).toBe(inputs * 4);
+    expect(dropoutBytes('kto', true) - dropoutBytes('sft', true)).toBe(0);
+    expect(dropoutBytes('kto', false, 'apo_zero_unpaired') - dropoutBytes('sft', false)).toBe(0);
   });
 });
 

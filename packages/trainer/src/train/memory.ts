@@ -35,6 +35,8 @@ export interface MemoryRun {
   gradientCheckpointing: boolean;
   /** The run also evaluates a validation split (forward-only passes). */
   evaluates?: boolean;
+  /** TrainConfig's lossType (KTO's apo_zero_unpaired has no KL rows). */
+  lossType?: string;
   /**
    * TrainConfig's saveSteps, saveMinutes and maxSteps: whether the run checkpoints (a run of one step never does).
    * Absent: it does, as the defaults make it.
@@ -68,8 +70,9 @@ export function estimateMemory(c: ModelConfig, weightBytes: number, r: MemoryRun
   const scores = B * c.numHeads * r.maxLength * r.maxLength;
   const targets = LORA_TARGETS.filter((t) => r.lora.targetModules.includes(t)) as LoraTarget[];
   const loraZ = targets.length * N * r.lora.r;
-  // LoRA dropout (the trainable adapter's, in the training step: layer-context.ts loraUses) keeps each projection's
-  // dropped input [N, in] with the layer's set, and shares the gradient through it and its dropped copy by width.
+  // LoRA dropout (the trainable adapter's, in the training step and KTO's KL rows' forward: layer-context.ts loraUses)
+  // keeps each projection's dropped input [N, in] with the layer's set, and shares the gradient through it and its
+  // dropped copy by width.
   const dropout = (r.lora.dropout ?? 0) > 0;
   const inWidths = targets.map((t) => targetShape(c, t).inF);
   const loraXd = dropout ? N * inWidths.reduce((s, w) => s + w, 0) : 0;
@@ -85,9 +88,10 @@ export function estimateMemory(c: ModelConfig, weightBytes: number, r: MemoryRun
   // shape: those use one layer's set of buffers for every layer, with the residual in two buffers taking turns
   // (layer-context.ts residual), kept by the pool for the whole run.
   const forwardOnlyPasses = r.method === 'dpo' || r.method === 'kto' || r.evaluates === true;
-  // KTO's KL rows' forward draws LoRA dropout (kto.ts): each projection's dropped input joins that set; with
-  // checkpointing, those buffers are the recomputation's own (same names in the pool).
-  const klXd = r.method === 'kto' && !r.gradientCheckpointing ? loraXd : 0;
+  // KTO's KL rows' forward (loss type kto; apo_zero_unpaired has no KL rows) draws LoRA dropout (kto.ts): each
+  // projection's dropped input joins that set; with checkpointing, those are the recomputation's own (same names).
+  const klRows = r.method === 'kto' && r.lossType !== 'apo_zero_unpaired';
+  const klXd = klRows && !r.gradientCheckpointing ? loraXd : 0;
   // Kept for the backward. Without checkpointing: every layer's set, and the forward-only set apart from them. With it:
   // each layer's input x and the last layer's output, and one set that each layer's recomputation fills in turn (its
   // buffers are the forward-only steps' own: same names in the pool).
@@ -114,6 +118,7 @@ export function estimateMemory(c: ModelConfig, weightBytes: number, r: MemoryRun
     lora: r.lora,
     recompute: r.gradientCheckpointing,
     forwardOnly: forwardOnlyPasses,
+    klRows,
     adapterParams,
     checkpoints,
   });

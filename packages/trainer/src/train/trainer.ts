@@ -53,10 +53,10 @@ export interface TrainHooks {
   /** Evaluations of held-out rows as eval_strategy asks (train/validation.ts). */
   validation?: Validation;
   /**
-   * The step the caller cancels the run after (the service's stopAfterStep): read at once, as the run's last step is,
-   * so that the cancel comes before the next step's window is run only to be dropped.
+   * A step to read as soon as its update is queued, not a step late: the one the service cancels the run after, on its
+   * event (stopAfterStep), so that the cancel lands before the next step's window is run only to be dropped.
    */
-  stopAfterStep?: number;
+  readAtOnce?: number;
 }
 
 export interface TrainOutcome {
@@ -349,11 +349,12 @@ export async function runTraining(
     };
     const step: Queued = { step: stepNumber, window, totals, outcomes, norm, tokens: tokensThisRun, counts };
     state.optimizerStep = stepNumber;
-    // A step after which the run checkpoints, evaluates or ends, and the first (inside its error scope), is read now.
+    // A step after which the run checkpoints, evaluates, ends or is stopped (readAtOnce), and the first (inside its
+    // error scope), is read now.
     const epochEnded = state.cursor >= batches.length;
     const evaluating = hooks.validation !== undefined && evaluationDue(config, stepNumber, epochEnded);
-    const ends = stepNumber >= total || stepNumber === hooks.stopAfterStep;
-    if (!(first || ends || evaluating || checkpointDue(stepNumber))) {
+    const readNow = first || stepNumber >= total || stepNumber === hooks.readAtOnce || evaluating || checkpointDue(stepNumber);
+    if (!readNow) {
       queued = step;
       return null;
     }

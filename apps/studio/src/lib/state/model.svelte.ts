@@ -107,6 +107,7 @@ export class ModelState {
         maxLength: c.maxLength,
         lora: { r: c.lora.r, targetModules: [...c.lora.targetModules], dropout: c.lora.dropout },
         gradientCheckpointing: c.gradientCheckpointing,
+        lossType: c.lossType,
         saveSteps: c.saveSteps,
         saveMinutes: c.saveMinutes,
         maxSteps: c.maxSteps,
