@@ -169,6 +169,7 @@ export {
   defaultConfig,
   EVAL_METRICS,
   evalDataProblem,
+  evaluatesWhileTraining,
   fromTrlConfig,
   HYPER_PARAMS,
   type HyperParam,

@@ -37,7 +37,7 @@ import { type LoadedModel, loadModel, modelInfo } from './service/model.ts';
 import { checkRequest, train } from './service/training.ts';
 import { Store } from './store/db.ts';
 import { runSummary } from './store/runs.ts';
-import type { TrainMethod } from './train/config.ts';
+import { evaluatesWhileTraining, type TrainMethod } from './train/config.ts';
 import { RunControl } from './train/control.ts';
 import type { TrainEvent } from './train/events.ts';
 import { estimateMemory, type MemoryEstimate } from './train/memory.ts';
@@ -190,7 +190,7 @@ export class TrainerService implements TrainerApi {
     const { dataset, evalDataset } = checkRequest(request, this.datasets);
     const { problems } = this.estimateMemory({
       ...request.config,
-      evaluates: evalDataset !== undefined,
+      evaluates: evaluatesWhileTraining(request.config, evalDataset !== undefined),
       budgetBytes: request.memoryBudgetBytes,
     });
     if (problems.length > 0) throw new TrainingError(`This run would not fit: ${problems.join(' ')}`);

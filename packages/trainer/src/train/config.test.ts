@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   defaultConfig,
+  evaluatesWhileTraining,
   fromTrlConfig,
   HYPER_PARAMS,
   methodOfTrlConfig,
@@ -234,6 +235,15 @@ describe('evaluation settings (eval_strategy, eval_steps, val_size, load_best_mo
       eval_dataset: { held_out_from: 'data.jsonl', lines: [3] },
     });
     expect(fromTrlConfig(json)).toMatchObject({ evalStrategy: 'steps', evalSteps: 5, valSize: 0.1, loadBestModelAtEnd: true });
+  });
+
+  it('a run evaluates as it trains (forward-only passes the memory estimate counts) with an eval_strategy and rows to evaluate', () => {
+    const c = defaultConfig('sft');
+    expect(evaluatesWhileTraining(c, true)).toBe(false); // eval_strategy "no": an eval file alone is not evaluated
+    expect(evaluatesWhileTraining({ ...c, evalStrategy: 'steps' }, true)).toBe(true);
+    expect(evaluatesWhileTraining({ ...c, evalStrategy: 'epoch', valSize: 0.1 }, false)).toBe(true);
+    expect(evaluatesWhileTraining({ ...c, evalStrategy: 'steps' }, false)).toBe(false); // no rows: evalDataProblem says so
+    expect(evaluatesWhileTraining({ ...c, valSize: 0.1 }, false)).toBe(false);
   });
 
   it('metric_for_best_model must be one the method evaluates', () => {

@@ -509,6 +509,14 @@ export function evalDataProblem(c: TrainConfig, trainFile: string, evalFile: str
   return null;
 }
 
+/**
+ * Whether a run evaluates held-out rows as it trains (forward-only passes, which the memory estimate counts): an
+ * eval_strategy, and rows to evaluate from an eval file or val_size.
+ */
+export function evaluatesWhileTraining(c: Pick<TrainConfig, 'evalStrategy' | 'valSize'>, hasEvalFile: boolean): boolean {
+  return c.evalStrategy !== 'no' && (hasEvalFile || c.valSize > 0);
+}
+
 /** Parse a flag's text value into the config (CLI); throws naming the flag. */
 export function setFromText(c: TrainConfig, flag: string, text: string): void {
   const p = HYPER_PARAMS.find((h) => h.flag === flag);

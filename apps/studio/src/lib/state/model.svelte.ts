@@ -1,13 +1,14 @@
 // The Model screen's state: loading a model (the demo, the Hub, a folder) with its download progress, what went
 // wrong, and the memory a run with the current settings would need. The loaded model itself is global
 // (studio.model). Resuming a run lives here too, since it may first have to load the run's model.
-import type { DownloadProgress, MemoryEstimate, ModelSource, RunSummary } from '@webtune/trainer';
+import { type DownloadProgress, evaluatesWhileTraining, type MemoryEstimate, type ModelSource, type RunSummary } from '@webtune/trainer';
 import { findDemoModel } from '../demo.ts';
 import { explain, isCancel, type Problem } from '../errors.ts';
 import { frameBatcher } from '../frame.ts';
 import { type ModelRequest, studio } from '../studio.svelte.ts';
 import { adapterState } from './adapters.svelte.ts';
 import { DATA_SLOTS, type DataSlot, dataState } from './data.svelte.ts';
+import { evalFileState } from './eval-file.svelte.ts';
 import { trainState } from './train.svelte.ts';
 
 export interface DownloadView {
@@ -108,6 +109,7 @@ export class ModelState {
         lora: { r: c.lora.r, targetModules: [...c.lora.targetModules], dropout: c.lora.dropout },
         gradientCheckpointing: c.gradientCheckpointing,
         lossType: c.lossType,
+        evaluates: evaluatesWhileTraining(c, evalFileState.of(method) !== null),
         saveSteps: c.saveSteps,
         saveMinutes: c.saveMinutes,
         maxSteps: c.maxSteps,
