@@ -39,6 +39,18 @@ export async function evalLogprobs(ctx: ObjectiveContext, batch: TokenBatch): Pr
   return logprobs;
 }
 
+/** Forward passes with no backward (a reference, an evaluation): `seqs` through `model` with `adapters` applied. */
+export interface ForwardPasses {
+  gpu: Gpu;
+  model: Model;
+  adapters: LoraAdapter[];
+  seqs: Sequence[];
+  /** Sequences a forward. */
+  batchSize: number;
+  padId: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
 /**
  * Each sequence's sum of its targets' log-probs under `adapters`, `batchSize` sequences a forward, as float32. They are
  * summed on the GPU by wholeRowSums, the kernel that sums the policy's rows in training (ktoLoss's first dispatch;
@@ -49,39 +61,26 @@ export async function evalLogprobs(ctx: ObjectiveContext, batch: TokenBatch): Pr
  * same way). Summed in float64 on the host instead, the reference differed from the policy's float32 sum by up to an
  * ulp of the sum.
  */
-export async function targetLogpSums(
-  gpu: Gpu,
-  model: Model,
-  adapters: LoraAdapter[],
-  seqs: Sequence[],
-  batchSize: number,
-  padId: number,
-  onProgress?: (done: number, total: number) => void,
-): Promise<Float32Array> {
-  const out = new Float32Array(seqs.length);
+export async function targetLogpSums(passes: ForwardPasses): Promise<Float32Array> {
+  const { gpu } = passes;
+  const out = new Float32Array(passes.seqs.length);
   const chunk = async (step: Step, batch: TokenBatch, start: number) => {
     const sums = gpu.tensor([batch.B], 'target log-prob sums');
     gpu.run(...step.forward, await wholeRowSums(gpu, 'target log-prob sums', step.logprobs.view([batch.B, batch.T]), sums));
     out.set(await gpu.read(sums), start);
     sums.buffer.destroy();
   };
-  await forwardInChunks(gpu, model, adapters, seqs, batchSize, padId, chunk, onProgress);
+  await forwardInChunks(passes, chunk);
   return out;
 }
 
 /**
- * Evaluation forwards (no backward) over `seqs` with `adapters` applied, `batchSize` at a time: each chunk's step with
- * its inputs written, for `run` to record, submit and read (its first row is seqs[start]).
+ * Each chunk of `passes`: its step with its inputs written, for `run` to record, submit and read (its first row is
+ * seqs[start]).
  */
 export async function forwardInChunks(
-  gpu: Gpu,
-  model: Model,
-  adapters: LoraAdapter[],
-  seqs: Sequence[],
-  batchSize: number,
-  padId: number,
+  { gpu, model, adapters, seqs, batchSize, padId, onProgress }: ForwardPasses,
   run: (step: Step, batch: TokenBatch, start: number) => Promise<void>,
-  onProgress?: (done: number, total: number) => void,
 ): Promise<void> {
   for (let start = 0; start < seqs.length; start += batchSize) {
     const batch = sftBatch(

@@ -17,6 +17,7 @@ import { ktoLoss, mixSeed, type Tensor, wholeRowSums } from '@webtune/kernels';
 import { sftBatch, type TokenBatch } from '../data/batch.ts';
 import type { DpoExample, Sequence } from '../data/tokenize.ts';
 import type { KtoExample } from '../data/tokenize-kto.ts';
+import type { LoraAdapter } from '../model/lora.ts';
 
 export type { KtoExample };
 
@@ -170,9 +171,10 @@ export function ktoObjective(ctx: ObjectiveContext, examples: KtoExample[], refe
       );
       if (!training) {
         // Summed on the GPU as the reference is (targetLogpSums): at the reference, rewards and KL are exactly 0.
-        const kl =
-          klSeqs && ref.kl ? ktoKl(await targetLogpSums(gpu, model, policyAdapters(ctx), klSeqs, klSeqs.length, padId), ref.kl) : 0;
-        const policy = Float64Array.from(await targetLogpSums(gpu, model, ctx.frozen, seqs, seqs.length, padId));
+        const sumsOf = (adapters: LoraAdapter[], rows: Sequence[]) =>
+          targetLogpSums({ gpu, model, adapters, seqs: rows, batchSize: rows.length, padId });
+        const kl = klSeqs && ref.kl ? ktoKl(await sumsOf(policyAdapters(ctx), klSeqs), ref.kl) : 0;
+        const policy = Float64Array.from(await sumsOf(ctx.frozen, seqs));
         const rows = ktoRows(policy, ref.completions, labels, kl, o);
         const sums = ktoSums(rows.losses, ktoBatchMetrics(policy, rows, labels, kl));
         return { sums: () => sums, inputTokens: tokens };

@@ -59,7 +59,8 @@ export class KtoReferenceCache implements KtoReferenceLogps {
     if (todo.length > 0) {
       // As many rows at a time as the micro-batch has: not its rows and KL rows in one forward, whose buffers would be
       // twice the training step's forward-only ones (the memory estimate counts those).
-      const sums = await targetLogpSums(this.gpu, this.model, this.adapters, todo, indices.length, this.padId);
+      const { gpu, model, adapters, padId } = this;
+      const sums = await targetLogpSums({ gpu, model, adapters, seqs: todo, batchSize: indices.length, padId });
       for (const [k, slot] of slots.entries()) this.values[slot] = sums[k];
       this.dirty = true;
     }

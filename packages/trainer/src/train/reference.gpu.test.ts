@@ -86,8 +86,9 @@ gpuTest('right padding never changes a log-prob (alone vs in a batch padded to a
   // The reference pass (DPO's cached log-probs, evaluation) batches however it likes: same sums, bit for bit.
   const { gpu, loaded } = internals(svc);
   const seqs = [...short, long];
-  const one = await sequenceLogps(gpu, loaded.model, [fixtureAdapter], seqs, 1, tokenizer.padTokenId);
-  const four = await sequenceLogps(gpu, loaded.model, [fixtureAdapter], seqs, 4, tokenizer.padTokenId);
+  const passes = { gpu, model: loaded.model, adapters: [fixtureAdapter], seqs, padId: tokenizer.padTokenId };
+  const one = await sequenceLogps({ ...passes, batchSize: 1 });
+  const four = await sequenceLogps({ ...passes, batchSize: 4 });
   check(
     one.sums.every((x, i) => x === four.sums[i]) && one.counts.every((x, i) => x === four.counts[i]),
     `sequenceLogps by 1 ${one.sums} vs by 4 ${four.sums}`,

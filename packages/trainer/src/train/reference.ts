@@ -2,29 +2,22 @@
 // (precomputed once per dataset, then cached) and the evaluation of any adapter stack.
 import { type Gpu, IGNORE_INDEX } from '@webtune/kernels';
 import type { TokenBatch } from '../data/batch.ts';
-import type { DpoExample, Sequence, SftExample } from '../data/tokenize.ts';
+import type { DpoExample, SftExample } from '../data/tokenize.ts';
 import type { Step } from '../model/decoder.ts';
 import type { LoraAdapter } from '../model/lora.ts';
 import type { Model } from '../model/model.ts';
 import { type DpoOptions, dpoMetrics, type SequenceLogps } from '../objectives/dpo.ts';
-import { forwardInChunks, targetLogpSums } from '../objectives/host.ts';
+import { type ForwardPasses, forwardInChunks, targetLogpSums } from '../objectives/host.ts';
 import { sftLoss } from '../objectives/sft.ts';
 
 export type { SequenceLogps };
 
 /**
- * Forward passes (no backward) over the sequences with `adapters` applied, `batchSize` at a time.
- * Row (s, t) predicts token t+1: its log-prob counts when that token is a completion token.
+ * Each sequence's float64 sum of its completion tokens' log-probs, and how many there are. Row (s, t) predicts token
+ * t+1: its log-prob counts when that token is a completion token.
  */
-export async function sequenceLogps(
-  gpu: Gpu,
-  model: Model,
-  adapters: LoraAdapter[],
-  seqs: Sequence[],
-  batchSize: number,
-  padId: number,
-  onProgress?: (done: number, total: number) => void,
-): Promise<SequenceLogps> {
+export async function sequenceLogps(passes: ForwardPasses): Promise<SequenceLogps> {
+  const { gpu, seqs } = passes;
   const sums = new Float64Array(seqs.length);
   const counts = new Float64Array(seqs.length);
   const chunk = async (step: Step, batch: TokenBatch, start: number) => {
@@ -39,7 +32,7 @@ export async function sequenceLogps(
       }
     }
   };
-  await forwardInChunks(gpu, model, adapters, seqs, batchSize, padId, chunk, onProgress);
+  await forwardInChunks(passes, chunk);
   return { sums, counts };
 }
 
@@ -54,7 +47,7 @@ export function referenceLogps(
   onProgress?: (done: number, total: number) => void,
 ): Promise<Float32Array> {
   const seqs = examples.flatMap((e) => [e.chosen, e.rejected]);
-  return targetLogpSums(gpu, model, adapters, seqs, 2 * batchSize, padId, onProgress);
+  return targetLogpSums({ gpu, model, adapters, seqs, batchSize: 2 * batchSize, padId, onProgress });
 }
 
 /**
@@ -134,14 +127,8 @@ export async function evaluateSft(
   batchSize: number,
   padId: number,
 ): Promise<SftEval> {
-  const { sums, counts } = await sequenceLogps(
-    gpu,
-    model,
-    adapters,
-    examples.map((e) => e.seq),
-    batchSize,
-    padId,
-  );
+  const seqs = examples.map((e) => e.seq);
+  const { sums, counts } = await sequenceLogps({ gpu, model, adapters, seqs, batchSize, padId });
   const tokens = counts.reduce((a, b) => a + b, 0);
   return { loss: sftLoss(-sums.reduce((a, b) => a + b, 0), tokens), num_tokens: tokens };
 }
@@ -163,7 +150,7 @@ export async function evaluateDpo(
 ): Promise<Record<string, number>> {
   const seqs = examples.flatMap((e) => [e.chosen, e.rejected]);
   const ref = referenceLogps ?? (await evaluateDpoReference(gpu, model, reference, examples, batchSize, padId));
-  const pol = await sequenceLogps(gpu, model, [...reference, ...policy], seqs, 2 * batchSize, padId);
+  const pol = await sequenceLogps({ gpu, model, adapters: [...reference, ...policy], seqs, batchSize: 2 * batchSize, padId });
   return dpoMetrics(pol, ref, o);
 }
 
@@ -177,5 +164,5 @@ export function evaluateDpoReference(
   padId: number,
 ): Promise<SequenceLogps> {
   const seqs = examples.flatMap((e) => [e.chosen, e.rejected]);
-  return sequenceLogps(gpu, model, reference, seqs, 2 * batchSize, padId);
+  return sequenceLogps({ gpu, model, adapters: reference, seqs, batchSize: 2 * batchSize, padId });
 }
