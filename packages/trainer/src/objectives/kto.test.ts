@@ -5,25 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LLAMA_QWEN2_FIXTURES } from '../../test/fixtures.ts';
+import type { ObjectiveGoldens } from '../../test/objective-goldens.ts';
 import type { DpoExample } from '../data/tokenize.ts';
-import { type KtoLossType, klSequences, ktoBatchMetrics, ktoKl, ktoRows, unpairDpo } from './kto.ts';
+import { klSequences, ktoBatchMetrics, ktoKl, ktoRows, unpairDpo } from './kto.ts';
 import { ktoBalance } from './kto-balance.ts';
 
-interface KtoCase {
-  loss_type: KtoLossType;
-  beta: number;
-  desirable_weight: number;
-  undesirable_weight: number;
-  labels: boolean[];
-  policy_logps: number[];
-  reference_logps: number[];
-  kl_policy_logps: number[] | null;
-  kl_reference_logps: number[] | null;
-  kl_before_clamp: number;
-  dloss_dseq_logps: number[];
-  metrics: Record<string, number>;
-}
-const goldens = (name: string): { kto: Record<string, KtoCase> } =>
+const goldens = (name: string): ObjectiveGoldens =>
   JSON.parse(readFileSync(new URL(`../../test/fixtures/${name}/objectives.json`, import.meta.url), 'utf8'));
 
 describe.each(LLAMA_QWEN2_FIXTURES)('KTO against PyTorch (%s)', (name) => {

@@ -13,14 +13,11 @@
 // of that label) and rewards/margins, averaged over the micro-batches that have them.
 // Training runs the loss on the GPU (the ktoLoss kernel) between the forward and the backward, after the KL rows'
 // forward in a submit of its own, so a step waits on no host read; evaluation forms the metrics on the host in float64.
-import { ktoLoss, mixSeed, type Tensor, wholeRowSums } from '@webtune/kernels';
+import { type KtoLossType, ktoLoss, mixSeed, type Tensor, wholeRowSums } from '@webtune/kernels';
 import { sftBatch, type TokenBatch } from '../data/batch.ts';
 import type { DpoExample, Sequence } from '../data/tokenize.ts';
 import type { KtoExample } from '../data/tokenize-kto.ts';
 import type { LoraAdapter } from '../model/lora.ts';
-
-export type { KtoExample };
-
 import { sigmoid, targetLogpSums } from './host.ts';
 import {
   add,
@@ -35,7 +32,7 @@ import {
   writeInputs,
 } from './objective.ts';
 
-export type KtoLossType = 'kto' | 'apo_zero_unpaired';
+export type { KtoExample, KtoLossType };
 
 export interface KtoOptions {
   beta: number;

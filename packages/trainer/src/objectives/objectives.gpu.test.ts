@@ -7,6 +7,7 @@
 import { assertAllClose, gpuTest } from '@webtune/harness/page';
 import { Gpu } from '@webtune/kernels';
 import { type FixtureName, fetchBytes, fetchText, LLAMA_QWEN2_FIXTURES, loadFixture, readAll } from '../../test/fixtures.ts';
+import type { ObjectiveGoldens } from '../../test/objective-goldens.ts';
 import { sftBatch } from '../data/batch.ts';
 import type { DpoExample, Sequence } from '../data/tokenize.ts';
 import { LoraAdapter, peftKey } from '../model/lora.ts';
@@ -15,30 +16,16 @@ import { bytesWeightFiles } from '../model/weight-file.ts';
 import { parseAdapterConfig } from '../store/peft.ts';
 import { defaultConfig } from '../train/config.ts';
 import { KtoReferenceCache } from '../train/kto-reference.ts';
-import { type KtoExample, type KtoLossType, klDropoutSeed, klSequences, ktoObjective } from './kto.ts';
+import { type KtoExample, klDropoutSeed, klSequences, ktoObjective } from './kto.ts';
 import { type Objective, type ObjectiveContext, settle, writeInputs } from './objective.ts';
 import { orpoObjective } from './orpo.ts';
 import { simpoObjective } from './simpo.ts';
-
-interface Case {
-  metrics: Record<string, number>;
-  [option: string]: unknown;
-}
-interface Goldens {
-  rows: { prompt: number[]; completion: number[] }[];
-  kto: Record<
-    string,
-    Case & { loss_type: KtoLossType; beta: number; desirable_weight: number; undesirable_weight: number; labels: boolean[] }
-  >;
-  orpo: Record<string, Case & { beta: number }>;
-  simpo: Record<string, Case & { beta: number; simpo_gamma: number; cpo_alpha: number; label_smoothing: number }>;
-}
 
 async function setup(device: GPUDevice, name: FixtureName) {
   const gpu = new Gpu(device);
   const f = await loadFixture(name);
   const dir = `/packages/trainer/test/fixtures/${name}`;
-  const goldens: Goldens = JSON.parse(await fetchText(`${dir}/objectives.json`));
+  const goldens: ObjectiveGoldens = JSON.parse(await fetchText(`${dir}/objectives.json`));
   const grads = readAll('objectives.safetensors', await fetchBytes(`${dir}/objectives.safetensors`));
   const model = await Model.load(gpu, f.config, bytesWeightFiles(new Map([['model.safetensors', f.model]])));
   const { lora } = parseAdapterConfig(f.adapterConfig);
@@ -68,7 +55,13 @@ async function runAll(ctx: ObjectiveContext, objective: Objective, dropoutSeed =
 }
 
 /** Every golden metric (and no other), and every LoRA gradient against PyTorch's. */
-async function check(s: Awaited<ReturnType<typeof setup>>, what: string, got: Record<string, number>, want: Case, gradKey: string) {
+async function check(
+  s: Awaited<ReturnType<typeof setup>>,
+  what: string,
+  got: Record<string, number>,
+  want: { metrics: Record<string, number> },
+  gradKey: string,
+) {
   const keys = Object.keys(want.metrics).sort();
   if (Object.keys(got).sort().join() !== keys.join()) throw new Error(`${what}: metrics ${Object.keys(got).sort()}, TRL logs ${keys}`);
   for (const k of keys) assertAllClose([got[k]], [want.metrics[k]], { atol: 1e-5, rtol: 1e-5 }, `${what} ${k}`);

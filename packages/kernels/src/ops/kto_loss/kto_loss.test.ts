@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+// Types only: the goldens' JSON shape, declared beside the fixtures (no trainer code runs here).
+import type { KtoGolden } from '../../../../trainer/test/objective-goldens.ts';
 import type { Gpu } from '../../runtime/gpu.ts';
 import { Tensor } from '../../runtime/tensor.ts';
 import { numericGrad } from '../../testing/gradcheck.ts';
@@ -57,20 +59,6 @@ describe('ktoLossRef', () => {
     for (let i = 0; i < numeric.length; i++) expect(-r.weights[i]).toBeCloseTo(numeric[i], 8);
   });
 });
-
-interface KtoGolden {
-  loss_type: KtoLossType;
-  beta: number;
-  desirable_weight: number;
-  undesirable_weight: number;
-  labels: boolean[];
-  policy_logps: number[];
-  reference_logps: number[];
-  kl_policy_logps: number[] | null;
-  kl_reference_logps: number[] | null;
-  dloss_dseq_logps: number[];
-  metrics: { loss: number; kl: number };
-}
 
 // The trainer's float64 PyTorch goldens, written from TRL's KTOTrainer (packages/trainer/test/fixtures/
 // make_objective_goldens.py): one micro-batch's rows, its loss (a mean over them) and d(loss)/d(each row's sum).
