@@ -3,8 +3,9 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_MAX_SHARD_BYTES } from '@webtune/trainer';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseSize } from './commands/export.ts';
+import { help, parseSize } from './commands/export.ts';
 import { OutputFile, OutputFolder } from './out-dir.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'webtune-out-'));
@@ -94,5 +95,10 @@ describe('--max-shard-size', () => {
     expect(parseSize('max-shard-size', '1GiB')).toBe(2 ** 30);
     expect(() => parseSize('max-shard-size', '2 parsecs')).toThrow(/--max-shard-size 2 parsecs: give a size in bytes/);
     expect(() => parseSize('max-shard-size', '0')).toThrow(/give a size/);
+  });
+
+  it('defaults to what its help says, 2GB read as the flag reads it', () => {
+    expect(help).toMatch(/--max-shard-size SIZE .*default 2GB\)/);
+    expect(DEFAULT_MAX_SHARD_BYTES).toBe(parseSize('max-shard-size', '2GB'));
   });
 });

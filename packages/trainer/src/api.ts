@@ -151,7 +151,7 @@ export interface ModelExportRequest {
    * peft and trl-run keep the adapter's float32.
    */
   dtype?: ExportDType;
-  /** merged: shard model.safetensors past this many bytes (2 GiB by default). */
+  /** merged: shard model.safetensors past this many bytes (2GB, 2e9, by default). */
   maxShardBytes?: number;
   /** peft: for an adapter trained on top of another, one exact adapter for the base (true, default) or it alone. */
   stacked?: boolean;

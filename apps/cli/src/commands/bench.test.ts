@@ -121,7 +121,7 @@ describe('bench --model', () => {
     expect(new Set(new Uint16Array(n.slice().buffer))).toEqual(new Set([0x3f80])); // bf16 1.0
   });
 
-  it('splits a checkpoint past 2 GiB into shards with their index, as save_pretrained does', async () => {
+  it('splits a checkpoint past 2GB into shards with their index, as save_pretrained does', async () => {
     const files = await randomCheckpoint(REAL_SHAPES['llama-3.2-1b']);
     expect([...files.keys()]).toEqual([
       'model-00001-of-00002.safetensors',

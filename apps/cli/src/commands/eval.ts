@@ -15,7 +15,7 @@ import {
 /** The objectives' own settings (beta, loss type, KTO weights, SimPO's gamma...): train's flags, the same names. */
 const OBJECTIVE_PARAMS = HYPER_PARAMS.filter((p) => p.only && !p.lora && p.only.some((m) => m !== 'sft'));
 
-export const help = `pnpm cli eval --method sft|dpo|kto|orpo|simpo --model <dir|hub-id> --data <file.jsonl> [--adapter <dir>] [--ref-adapter <dir>] [--max-length N] [--batch-size N] [method settings] --json
+export const help = `pnpm cli eval --method sft|dpo|kto|orpo|simpo --model <dir|hub-id> --data <file.jsonl> [--adapter <dir>] [--ref-adapter <dir>] [--max-length N] [--batch-size N] [method settings]
 
 SFT: loss (token-weighted mean over the whole file's completion tokens) and num_tokens.
 DPO: means over pairs of loss, rewards/chosen, rewards/rejected, rewards/accuracies, rewards/margins,
@@ -24,11 +24,12 @@ KTO: loss (mean over rows), kl, rewards/* and logps/* of each label, rewards/mar
 reference and policy as DPO's. Rows pair up for the KL term within each --batch-size batch, in file order.
 ORPO: loss, nll_loss, log_odds_ratio, log_odds_chosen, rewards/* and logps/* (length-averaged); SimPO: the
 same without the log odds. No reference: the model + --ref-adapter (if any) + --adapter is evaluated.
-Prints one JSON object on stdout (use \`pnpm -s cli\` to keep pnpm's banner off stdout).
+Prints one JSON object on stdout, with --json or without (use \`pnpm -s cli\` to keep pnpm's banner off stdout).
 method settings (as train's; each only with its methods):
 ${OBJECTIVE_PARAMS.map((p) => `  --${p.flag.padEnd(22)} (${p.only?.join('/')}) ${p.help}`).join('\n')}
 
-${RUNTIME_HELP}`;
+${RUNTIME_HELP}
+  --verbose                     forward the page's console`;
 
 export async function run(argv: string[]): Promise<number> {
   const options: OptionSpec = {

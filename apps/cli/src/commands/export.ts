@@ -18,7 +18,8 @@ import { adapterArg, importAdapterArg, loadData, modelArg, openWithModel, readDa
 export const help = `pnpm cli export --format <format> --model <dir|hub-id> [--adapter <dir>] --out <dir> [options]
 
 Write the model with a PEFT adapter merged in, or the adapter itself, in a format other tools run:
-  peft       the adapter as a PEFT folder (adapter_model.safetensors, adapter_config.json, README.md)
+  peft       the adapter as a PEFT folder (adapter_model.safetensors, adapter_config.json, README.md,
+             training_config.json: the run that trained it)
   merged     the merged model as a Hugging Face folder (config.json, model.safetensors, tokenizer, model card)
   gguf       the merged model as one GGUF file for llama.cpp, LM Studio, Ollama
   gguf-lora  the adapter as a GGUF LoRA, for llama.cpp with the base model's GGUF (--lora)

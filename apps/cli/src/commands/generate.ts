@@ -7,7 +7,8 @@ export const help = `pnpm cli generate --model <dir|hub-id> --prompt <text> [--a
 Generate with a KV cache until EOS or --max-new-tokens (default 64). --temperature 0 (default) is greedy.
 --chat renders the prompt as a user message through the tokenizer's chat template.
 
-${RUNTIME_HELP}`;
+${RUNTIME_HELP}
+  --verbose                     forward the page's console`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('generate', argv, {

@@ -6,7 +6,8 @@ import { encodeFloats, FLOAT_BYTES, type FloatDType } from './dtype.ts';
 import { bytesFile, type ExportFile } from './files.ts';
 import { rowBlocks, rowLength } from './merge.ts';
 
-export const DEFAULT_MAX_SHARD_BYTES = 2 * 1024 ** 3;
+/** 2GB as transformers' max_shard_size reads it (decimal): what `--max-shard-size 2GB` gives. */
+export const DEFAULT_MAX_SHARD_BYTES = 2e9;
 
 export interface TensorSource {
   tensors: { name: string; shape: number[] }[];
