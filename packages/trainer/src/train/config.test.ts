@@ -151,6 +151,52 @@ describe('settings that would do nothing are refused, naming the flag', () => {
   });
 });
 
+describe('values of the wrong kind are refused, naming the flag and showing the value as given', () => {
+  it('a number given as text, a fractional rank, steps and epochs of 0, no target modules', () => {
+    const c = defaultConfig('sft');
+    const bad = (over: Partial<TrainConfig>) => () => validateConfig({ ...c, ...over });
+    expect(bad({ learningRate: '2e-4' as unknown as number })).toThrow('--learning-rate (learning_rate) must be a number, got "2e-4"');
+    expect(bad({ learningRate: Number.NaN })).toThrow('--learning-rate (learning_rate) must be a number, got NaN');
+    expect(bad({ lora: { ...c.lora, r: 2.5 } })).toThrow('--lora-r (r) must be a whole number, got 2.5');
+    expect(bad({ maxSteps: 0 })).toThrow('--max-steps (max_steps) must be -1 (use epochs) or at least 1, got 0');
+    expect(bad({ maxSteps: -1, numTrainEpochs: 0 })).toThrow('--num-train-epochs must be above 0 when --max-steps is -1');
+    expect(bad({ lora: { ...c.lora, targetModules: [] } })).toThrow('--target-modules (target_modules) needs at least one of q_proj');
+    expect(bad({ lora: { ...c.lora, targetModules: 'q_proj' as unknown as [] } })).toThrow(
+      '--target-modules (target_modules) must be a list of module names from q_proj, k_proj',
+    );
+  });
+});
+
+describe('fromTrlConfig refuses what it cannot read as written, rather than train something else', () => {
+  const json = toTrlConfig(defaultConfig('sft'), extra);
+  const peft = json.peft_config as Record<string, unknown>;
+
+  it('not an object, another trainer, or none', () => {
+    expect(() => fromTrlConfig(null)).toThrow("must be a JSON object of TRL's hyper-parameters (as train writes it), got null");
+    expect(() => fromTrlConfig([json])).toThrow('got a list');
+    expect(() => fromTrlConfig({ ...json, trainer: 'PPOTrainer' })).toThrow(
+      'trainer "PPOTrainer" is not one webtune trains with; give one of SFTTrainer, DPOTrainer, KTOTrainer, ORPOTrainer, CPOTrainer',
+    );
+    const { trainer: _, ...none } = json;
+    expect(() => fromTrlConfig(none)).toThrow('trainer undefined is not one webtune trains with');
+    expect(() => fromTrlConfig({ ...json, peft_config: 'lora' })).toThrow('peft_config must be a JSON object of LoRA settings, got string');
+  });
+
+  it('a target module it cannot adapt, by name: never dropped from the list', () => {
+    expect(() => fromTrlConfig({ ...json, peft_config: { ...peft, target_modules: ['q_proj', 'v_prj'] } })).toThrow(
+      '--target-modules (target_modules): unknown module v_prj; choose from q_proj',
+    );
+    expect(() => fromTrlConfig({ ...json, peft_config: { ...peft, target_modules: ['lm_head'] } })).toThrow('unknown module lm_head');
+  });
+
+  it('PEFT\'s "all-linear" is the seven projections', () => {
+    const given = { ...peft, target_modules: 'all-linear' };
+    const c = fromTrlConfig({ ...json, peft_config: given });
+    expect([...c.lora.targetModules].sort()).toEqual(['down_proj', 'gate_proj', 'k_proj', 'o_proj', 'q_proj', 'up_proj', 'v_proj']);
+    expect(given.target_modules).toBe('all-linear'); // the caller's object is left as it was
+  });
+});
+
 describe('KTO, ORPO and SimPO in TRL names', () => {
   it('names the TRL trainer and writes only each method’s own parameters', () => {
     const kto = toTrlConfig({ ...defaultConfig('kto'), desirableWeight: 1.33 }, extra);

@@ -1,7 +1,7 @@
 // Every hyper-parameter of a run, once: its TRL/PEFT name (training_config.json), its flag
 // (kebab-case, the CLI), its default per method, its bounds and a one-line explanation (the studio).
 import type { DpoLossType } from '@webtune/kernels';
-import { LORA_TARGETS, type LoraConfig, type LoraTarget } from '../model/lora-config.ts';
+import { LORA_TARGETS, type LoraConfig } from '../model/lora-config.ts';
 import type { KtoLossType } from '../objectives/kto.ts';
 import { LR_SCHEDULERS, type LrSchedulerType } from '../optim/schedule.ts';
 
@@ -444,8 +444,9 @@ export function validateConfig(c: TrainConfig): void {
         );
     } else if (p.kind.type === 'targets') {
       const list = v as string[];
-      if (!Array.isArray(list) || list.length === 0)
-        throw new ConfigValueError(`${where} needs at least one of ${LORA_TARGETS.join(', ')}`);
+      if (!Array.isArray(list) || list.some((t) => typeof t !== 'string'))
+        throw new ConfigValueError(`${where} must be a list of module names from ${LORA_TARGETS.join(', ')}, got ${JSON.stringify(v)}`);
+      if (list.length === 0) throw new ConfigValueError(`${where} needs at least one of ${LORA_TARGETS.join(', ')}`);
       const bad = list.filter((t) => !(LORA_TARGETS as readonly string[]).includes(t));
       if (bad.length > 0) throw new ConfigValueError(`${where}: unknown module ${bad.join(', ')}; choose from ${LORA_TARGETS.join(', ')}`);
       const twice = list.filter((t, i) => list.indexOf(t) !== i);
@@ -455,7 +456,8 @@ export function validateConfig(c: TrainConfig): void {
       if (typeof v !== 'boolean') throw new ConfigValueError(`${where} must be true or false, got ${JSON.stringify(v)}`);
     } else {
       const n = v as number;
-      if (typeof n !== 'number' || !Number.isFinite(n)) throw new ConfigValueError(`${where} must be a number, got ${v}`);
+      if (typeof n !== 'number' || !Number.isFinite(n))
+        throw new ConfigValueError(`${where} must be a number, got ${typeof v === 'number' ? v : JSON.stringify(v)}`);
       if (p.kind.type === 'int' && !Number.isInteger(n)) throw new ConfigValueError(`${where} must be a whole number, got ${n}`);
       if (n < p.kind.min || n > p.kind.max)
         throw new ConfigValueError(`${where} must be between ${p.kind.min} and ${p.kind.max}, got ${n}`);
@@ -627,21 +629,36 @@ export function methodOfTrlConfig(json: Record<string, unknown>): TrainMethod | 
   return METHODS.find((m) => TRL_TRAINERS[m] === json.trainer);
 }
 
-/** Inverse of toTrlConfig for the hyper-parameters (resume, re-run from an exported training_config.json). */
-export function fromTrlConfig(json: Record<string, unknown>): TrainConfig {
+const isJsonObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const jsonKind = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v);
+
+/**
+ * Inverse of toTrlConfig for the hyper-parameters (resume, re-run from an exported training_config.json). Refuses what
+ * it cannot read as written (another trainer, a module it cannot adapt) rather than train something else.
+ */
+export function fromTrlConfig(json: unknown): TrainConfig {
+  if (!isJsonObject(json))
+    throw new ConfigValueError(`must be a JSON object of TRL's hyper-parameters (as train writes it), got ${jsonKind(json)}`);
   if (json.trainer === TRL_TRAINERS.simpo && json.loss_type !== 'simpo')
     throw new ConfigValueError(
       `trainer ${TRL_TRAINERS.simpo} runs here as SimPO only (loss_type "simpo"); got loss_type ${JSON.stringify(json.loss_type)}`,
     );
-  const method: TrainMethod = methodOfTrlConfig(json) ?? 'sft';
+  const method = methodOfTrlConfig(json);
+  if (!method)
+    throw new ConfigValueError(
+      `trainer ${JSON.stringify(json.trainer)} is not one webtune trains with; give one of ${[...new Set(Object.values(TRL_TRAINERS))].join(', ')}`,
+    );
+  const peft = json.peft_config ?? {};
+  if (!isJsonObject(peft)) throw new ConfigValueError(`peft_config must be a JSON object of LoRA settings, got ${jsonKind(peft)}`);
   const c = defaultConfig(method);
   for (const p of HYPER_PARAMS) {
-    const v = p.lora ? (json.peft_config as Record<string, unknown> | undefined)?.[p.trl] : json[p.trl];
+    let v = p.lora ? peft[p.trl] : json[p.trl];
+    // PEFT's "all-linear": every linear layer but the output's, which for these decoders is the seven projections.
+    if (p.kind.type === 'targets' && v === 'all-linear') v = [...LORA_TARGETS];
     if (v === undefined || (p.only && !p.only.includes(method))) continue;
     if (p.lora) (c.lora as unknown as Record<string, unknown>)[p.key] = v;
     else (c as unknown as Record<string, unknown>)[p.key] = v;
   }
-  c.lora.targetModules = c.lora.targetModules.filter((t): t is LoraTarget => (LORA_TARGETS as readonly string[]).includes(t));
   validateConfig(c);
   return c;
 }
