@@ -3,7 +3,7 @@
 // file a person or script wrote) turns those answers into preference pairs that join the lesson's DPO data, and into
 // thumbs up/down rows that KTO trains on after DPO, from the same SFT adapter. The logic is the trainer's
 // (lesson/judging.ts, pairs/*); this module reads the options and files and says what happened.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type CandidateSet,
@@ -30,6 +30,7 @@ import {
   writePairs,
 } from '@webtune/trainer';
 import { integerOption, UsageError } from '../args.ts';
+import { readTextFile } from '../model-arg.ts';
 import type { ProgressPrinter } from '../progress.ts';
 
 export const judgingHelp = `Optional judging steps (the SFT model's own answers to N lesson training prompts, two sampled answers each):
@@ -64,7 +65,7 @@ function judgeOf(flag: string, value: string | undefined): Judge | null {
   if (value === undefined) return null;
   if (value === 'auto') return { kind: 'checks' };
   if (!existsSync(value)) throw new UsageError(`--${flag} ${value}: no such file; give "auto" (the lesson's checks judge) or a file`);
-  return { kind: 'file', file: value, text: readFileSync(value, 'utf8') };
+  return { kind: 'file', file: value, text: readTextFile(`--${flag}`, value).text };
 }
 
 /** The judging steps the options ask for, or null for the lesson's own path. */

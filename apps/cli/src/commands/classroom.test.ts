@@ -61,6 +61,11 @@ describe('pnpm cli classroom refuses options that cannot work, naming them', () 
     const bad = join(temp, 'bad-scores.jsonl');
     writeFileSync(bad, '{"id": "prompt-1", "scores": ["good"]}\n');
     await refusal(['--judged-pairs', bad], 'bad-scores.jsonl line 1: each line must be {"id"');
+    // A folder, or bytes that are not UTF-8 (never read with replacement characters), as every data file is refused.
+    await refusal(['--judged-pairs', temp], `--judged-pairs ${temp} is a folder`);
+    const latin1 = join(temp, 'latin1-thumbs.jsonl');
+    writeFileSync(latin1, Buffer.from('{"id": "prompt-1", "thumbs": ["caf\xe9"]}\n', 'latin1'));
+    await refusal(['--kto', latin1], `--kto ${latin1} line 1 is not valid UTF-8 (near byte 34 of the file): save the file as UTF-8`);
     await refusal(
       ['--use-shipped', '--judged-pairs', 'auto'],
       '--judged-pairs needs a DPO run: the shipped DPO adapter was trained on the lesson pairs alone',
