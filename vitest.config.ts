@@ -22,15 +22,15 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  */
 const LONGEST = [
   'packages/trainer/test/gpu.test.ts',
-  'test/cli-classroom.test.ts', // 259
+  'test/cli-classroom.test.ts', // 281
   'packages/kernels/test/gpu.test.ts',
-  'test/studio.test.ts', // 147
+  'test/studio.test.ts', // 175
   'packages/kernels/test/dawn.test.ts',
-  'test/classroom.test.ts', // 123
-  'test/cli-faults.test.ts', // 123
-  'test/studio-pairs.test.ts', // 122
-  'test/studio-resume.test.ts', // 120
-  'test/cli-train.test.ts', // 120
+  'test/classroom.test.ts', // 149
+  'test/cli-faults.test.ts', // 143
+  'test/studio-pairs.test.ts', // 142
+  'test/studio-resume.test.ts', // 141
+  'test/cli-train.test.ts', // 140
 ];
 const KIND_ORDER = ['gpu', 'dawn', 'e2e', 'unit'];
 
