@@ -11,6 +11,15 @@ import { OutputFile, OutputFolder } from './out-dir.ts';
 const root = mkdtempSync(join(tmpdir(), 'webtune-out-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
+describe('OutputFolder.check', () => {
+  it('refuses a file in the way, naming the flag', () => {
+    writeFileSync(join(root, 'a-file'), 'not a folder');
+    expect(() => OutputFolder.check(join(root, 'a-file'), 'dir')).toThrow(
+      `--dir ${join(root, 'a-file')} is a file; give a folder to write into (a new name, or an existing folder)`,
+    );
+  });
+});
+
 describe('OutputFolder.commitStreamed', () => {
   it('writes streamed files beside the queued ones, chunks in order', async () => {
     const out = OutputFolder.check(join(root, 'ok'));

@@ -63,7 +63,7 @@ export class OutputFolder {
   static check(arg: string, flag = 'out'): OutputFolder {
     const path = resolve(arg);
     if (existsSync(path) && !statSync(path).isDirectory())
-      throw new UsageError(`--${flag} ${arg} is a file; give the folder to write the adapter to`);
+      throw new UsageError(`--${flag} ${arg} is a file; give a folder to write into (a new name, or an existing folder)`);
     probeParent(path, arg, flag);
     const existing = existsSync(path) ? readdirSync(path).sort() : [];
     return new OutputFolder(path, arg, existing);
