@@ -20,7 +20,9 @@ function resolveTargets(value: unknown, file: string): LoraTarget[] {
     // PEFT matches a regex against full module names; we need the same set in every layer.
     const perLayer = [0, 1].map((l) => LORA_TARGETS.filter((t) => re.test(modulePath(l, t))).join());
     if (perLayer[0] !== perLayer[1])
-      throw new LoraError(`${file}: target_modules "${value}" selects different modules per layer; webtune adapts every layer alike`);
+      throw new LoraError(
+        `${file}: target_modules "${value}" selects different modules per layer; webtune adapts every layer alike: use an adapter of the same modules in each`,
+      );
     const found = LORA_TARGETS.filter((t) => re.test(modulePath(0, t)));
     if (found.length === 0) throw new LoraError(`${file}: target_modules "${value}" matches none of ${LORA_TARGETS.join(', ')}`);
     return found;
@@ -47,11 +49,13 @@ export function parseAdapterConfig(json: string | Record<string, unknown>, file 
   }
   if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new LoraError(`${file} must hold a JSON object`);
   const fail = (why: string) => new LoraError(`${file}: ${why}`);
-  if (c.peft_type !== 'LORA') throw fail(`peft_type is ${JSON.stringify(c.peft_type)}; webtune reads LORA adapters only`);
+  if (c.peft_type !== 'LORA')
+    throw fail(`peft_type is ${JSON.stringify(c.peft_type)}; webtune reads LORA adapters only (PEFT's LoraConfig)`);
   if (c.task_type !== undefined && c.task_type !== 'CAUSAL_LM')
-    throw fail(`task_type is ${JSON.stringify(c.task_type)}; expected "CAUSAL_LM"`);
-  if (c.bias !== undefined && c.bias !== 'none') throw fail(`bias "${c.bias}" is not supported; only bias "none"`);
-  if (c.use_dora) throw fail('DoRA adapters (use_dora: true) are not supported');
+    throw fail(`task_type is ${JSON.stringify(c.task_type)}; webtune adapts causal language models (task_type "CAUSAL_LM")`);
+  if (c.bias !== undefined && c.bias !== 'none')
+    throw fail(`bias "${c.bias}" is not supported: it trains the base's biases too; use an adapter trained with bias "none"`);
+  if (c.use_dora) throw fail('DoRA adapters (use_dora: true) are not supported; use a plain LoRA adapter');
   if (c.fan_in_fan_out) throw fail('fan_in_fan_out: true (GPT-2 style Conv1D) is not supported');
   const nonEmpty = (k: string) =>
     c[k] !== undefined && c[k] !== null && !(typeof c[k] === 'object' && Object.keys(c[k] as object).length === 0);
