@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { UsageError } from './args.ts';
-import { modelArg, readTextFile } from './model-arg.ts';
+import { modelArg, readAdapterDir, readTextFile } from './model-arg.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'webtune-model-arg-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,5 +60,28 @@ describe('modelArg: a local folder whose files the page cannot be served', () =>
     rmSync(join(model, 'model.safetensors'));
     mkdirSync(join(model, 'tokenizer.json'));
     expect(() => modelArg(model)).toThrow(`--model ${model}: tokenizer.json is a folder; the model's files must be regular files`);
+  });
+});
+
+describe('readAdapterDir: an adapter folder whose files cannot be read is named, with the flag', () => {
+  it('a file that is a folder or a link to a device; a missing file', () => {
+    const adapter = join(dir, 'adapter');
+    mkdirSync(adapter);
+    writeFileSync(join(adapter, 'adapter_config.json'), '{"base_model_name_or_path": "org/base"}');
+    expect(() => readAdapterDir(adapter, 'ref-adapter')).toThrow(
+      `--ref-adapter ${adapter} has no adapter_model.safetensors; is it a PEFT adapter folder?`,
+    );
+    mkdirSync(join(adapter, 'adapter_model.safetensors'));
+    expect(() => readAdapterDir(adapter)).toThrow(
+      `--adapter ${adapter}: adapter_model.safetensors is a folder; the adapter's files must be regular files`,
+    );
+    rmSync(join(adapter, 'adapter_model.safetensors'), { recursive: true });
+    symlinkSync('/dev/zero', join(adapter, 'adapter_model.safetensors'));
+    expect(() => readAdapterDir(adapter)).toThrow(
+      `--adapter ${adapter}: adapter_model.safetensors is not a regular file (a device, pipe or socket); the adapter's files must be regular files`,
+    );
+    rmSync(join(adapter, 'adapter_model.safetensors'));
+    writeFileSync(join(adapter, 'adapter_model.safetensors'), 'bytes');
+    expect(readAdapterDir(adapter)).toMatchObject({ dir: adapter, flag: 'adapter', baseModel: 'org/base' });
   });
 });

@@ -27,13 +27,7 @@ export function modelArg(value: string | undefined): ModelArg {
       throw new UsageError(`--model ${value} has no config.json; is it a Hugging Face model folder?`);
     // The page reads the folder's files over loopback, which serves regular files only: a link to a device or a pipe
     // would be reported there as missing.
-    for (const name of readdirSync(dir)) {
-      if (!/\.(json|safetensors)$/.test(name)) continue;
-      const stat = statSync(join(dir, name), { throwIfNoEntry: false });
-      if (stat?.isFile()) continue;
-      const kind = !stat ? 'a link to nothing' : stat.isDirectory() ? 'a folder' : 'not a regular file (a device, pipe or socket)';
-      throw new UsageError(`--model ${value}: ${name} is ${kind}; the model's files must be regular files`);
-    }
+    for (const name of readdirSync(dir)) if (/\.(json|safetensors)$/.test(name)) requireRegularFile('model', value, dir, name);
     return {
       mounts: { model: dir },
       source: (url) => ({ kind: 'url', baseUrl: url('model'), id: basename(dir) }),
@@ -51,6 +45,16 @@ export function modelArg(value: string | undefined): ModelArg {
     label: `${repo}${revision ? `@${revision}` : ''} (${endpoint})`,
     hub: true,
   };
+}
+
+/** Refuses `name` in the folder of `--<flag> <value>` unless it is a regular file (or a link to one). */
+function requireRegularFile(flag: string, value: string, dir: string, name: string): void {
+  const stat = statSync(join(dir, name), { throwIfNoEntry: false });
+  if (stat?.isFile()) return;
+  const kind = !stat ? 'a link to nothing' : stat.isDirectory() ? 'a folder' : 'not a regular file (a device, pipe or socket)';
+  throw new UsageError(
+    `--${flag} ${value}: ${name} is ${kind}; the ${flag === 'model' ? "model's" : "adapter's"} files must be regular files`,
+  );
 }
 
 /** A PEFT adapter folder given on the command line, read in Node. */
@@ -73,7 +77,15 @@ export function readAdapterDir(value: string, flag = 'adapter'): AdapterFiles {
   const present = readdirSync(dir).filter((f) => wanted.includes(f));
   for (const f of wanted.slice(0, 2))
     if (!present.includes(f)) throw new UsageError(`--${flag} ${value} has no ${f}; is it a PEFT adapter folder?`);
-  const files = present.map((name) => ({ name, data: new Uint8Array(readFileSync(join(dir, name))) }));
+  for (const name of present) requireRegularFile(flag, value, dir, name);
+  const files = present.map((name) => {
+    try {
+      return { name, data: new Uint8Array(readFileSync(join(dir, name))) };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new UsageError(`--${flag} ${value}: ${name} cannot be read (${code === 'EACCES' ? 'permission denied' : code})`);
+    }
+  });
   let baseModel: string | null = null;
   try {
     const config = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8'));
