@@ -16,6 +16,7 @@ const COMMANDS = {
   candidates: () => import('./commands/candidates.ts'),
   pairs: () => import('./commands/pairs.ts'),
   ab: () => import('./commands/ab.ts'),
+  export: () => import('./commands/export.ts'),
 };
 const REPO = join(import.meta.dirname, '..', '..', '..');
 const LLAMA = join(REPO, 'packages', 'trainer', 'test', 'fixtures', 'llama-gqa-bf16');
@@ -58,6 +59,21 @@ const promptsFile = jsonl('prompts.jsonl', [{ prompt: 'Describe a fox.' }, { pro
 const cands = jsonl('cands.jsonl', [{ id: 'p1', prompt: 'Q', candidates: ['a', 'b'] }]);
 const abRun = path('ab-run');
 mkdirSync(abRun);
+const notAbRun = path('not-ab-run');
+mkdirSync(notAbRun);
+writeFileSync(join(notAbRun, 'ab-run.json'), '{}');
+const SHIPPED_SFT = join(REPO, 'apps', 'studio', 'public', 'demo', 'adapters', 'quick', 'sft');
+// An adapter folder as another tool writes it (no training_config.json), and one whose training_config.json is broken.
+const adapterWith = (name: string, trainingConfig?: string) => {
+  mkdirSync(path(name));
+  writeFileSync(path(name, 'adapter_config.json'), '{}');
+  writeFileSync(path(name, 'adapter_model.safetensors'), '');
+  if (trainingConfig !== undefined) writeFileSync(path(name, 'training_config.json'), trainingConfig);
+  return path(name);
+};
+const otherToolAdapter = adapterWith('other-tool-adapter');
+const brokenRunAdapter = adapterWith('broken-run-adapter', '{oops');
+const ppoAdapter = adapterWith('ppo-adapter', '{"trainer": "PPOTrainer"}');
 writeFileSync(
   join(abRun, 'ab-run.json'),
   JSON.stringify({ models: { first: 'x', second: 'y' }, rows: [{ id: 'p1', prompt: 'Q', first: 'a', second: 'b', firstIs: 'A' }] }),
@@ -346,6 +362,52 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
       name: 'the same model twice',
       args: ['ab', '--model', MODEL, '--prompts', promptsFile, '--out', out, '--first', 'base', '--second', 'base'],
       expect: ['--first and --second are the same model: compare two different ones'],
+    },
+    {
+      name: 'export trl-run: an adapter with no training_config.json',
+      args: ['export', '--format', 'trl-run', '--model', LLAMA, '--adapter', otherToolAdapter, '--data', sft, '--out', out],
+      expect: [`--adapter ${otherToolAdapter} has no training_config.json: trl-run repeats the run it records (train writes one)`],
+    },
+    {
+      name: 'export trl-run: a training_config.json that is not JSON',
+      args: ['export', '--format', 'trl-run', '--model', LLAMA, '--adapter', brokenRunAdapter, '--data', sft, '--out', out],
+      expect: [`--adapter ${brokenRunAdapter}/training_config.json is not valid JSON (`, '): give the folder train wrote, as it wrote it'],
+    },
+    {
+      name: 'export trl-run: a training_config.json of another trainer',
+      args: ['export', '--format', 'trl-run', '--model', LLAMA, '--adapter', ppoAdapter, '--data', sft, '--out', out],
+      expect: [`--adapter ${ppoAdapter}/training_config.json: trainer "PPOTrainer" is not one webtune trains with; give one of SFTTrainer`],
+    },
+    {
+      name: 'export: --data with a format other than trl-run',
+      args: ['export', '--format', 'peft', '--model', LLAMA, '--adapter', SHIPPED_SFT, '--data', sft, '--out', out],
+      expect: ['--data is for --format trl-run (the dataset written into the run folder)'],
+    },
+    {
+      name: 'two models under one name',
+      args: [
+        'ab',
+        '--model',
+        MODEL,
+        '--prompts',
+        promptsFile,
+        '--out',
+        out,
+        '--first',
+        'base',
+        '--second',
+        SHIPPED_SFT,
+        '--first-name',
+        'x',
+        '--second-name',
+        'x',
+      ],
+      expect: ['both models are named "x": give --first-name and --second-name'],
+    },
+    {
+      name: 'a run file that is not an A/B run',
+      args: ['ab', '--run', notAbRun, '--verdicts', cands],
+      expect: [`--run ${notAbRun}: ab-run.json is not an A/B run file (no "rows" list and "models" names); run step 1 again`],
     },
     {
       name: 'a run folder without its run',

@@ -133,7 +133,7 @@ function summarise(values: Record<string, string | boolean | undefined>): number
   let run: AbRunFile;
   try {
     run = JSON.parse(readFileSync(path, 'utf8'));
-    if (!Array.isArray(run.rows) || typeof run.models?.first !== 'string') throw new Error('not an A/B run');
+    if (!Array.isArray(run.rows) || typeof run.models?.first !== 'string') throw new Error('no "rows" list and "models" names');
   } catch (err) {
     throw new UsageError(`--run ${runDir}: ${RUN_FILE} is not an A/B run file (${(err as Error).message}); run step 1 again`);
   }

@@ -57,10 +57,17 @@ function adapterRun(adapter: AdapterFiles): TrainConfig {
   const file = adapter.files.find((f) => f.name === 'training_config.json');
   if (!file)
     throw new UsageError(`--adapter ${adapter.dir} has no training_config.json: trl-run repeats the run it records (train writes one)`);
+  const where = `--adapter ${adapter.dir}/training_config.json`;
+  let json: unknown;
   try {
-    return fromTrlConfig(JSON.parse(new TextDecoder().decode(file.data)));
+    json = JSON.parse(new TextDecoder().decode(file.data));
   } catch (err) {
-    throw new UsageError(`--adapter ${adapter.dir}/training_config.json: ${(err as Error).message}`);
+    throw new UsageError(`${where} is not valid JSON (${(err as Error).message}): give the folder train wrote, as it wrote it`);
+  }
+  try {
+    return fromTrlConfig(json);
+  } catch (err) {
+    throw new UsageError(`${where}: ${(err as Error).message}`);
   }
 }
 
