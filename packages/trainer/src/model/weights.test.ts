@@ -141,6 +141,20 @@ describe('uploadWeights: one tensor at a time', () => {
     expect(uploads.length).toBe(0);
   });
 
+  it('a tensor in two shards is refused naming both, before anything is uploaded', async () => {
+    const bytes = fixture('llama-gqa-bf16', 'model.safetensors');
+    const config = parseModelConfig(new TextDecoder().decode(fixture('llama-gqa-bf16', 'config.json')));
+    const { gpu, uploads } = recordingGpu();
+    const shards = new Map([
+      ['model-00001-of-00002.safetensors', bytesWeightFile(bytes)],
+      ['model-00002-of-00002.safetensors', bytesWeightFile(bytes)],
+    ]);
+    await expect(uploadWeights(gpu, config, shards)).rejects.toThrow(
+      /^model-00002-of-00002\.safetensors: tensor ".*": is in model-00001-of-00002\.safetensors too: a tensor belongs to one shard; the checkpoint is corrupt: download the model again, or remove the stray shard$/,
+    );
+    expect(uploads.length).toBe(0);
+  });
+
   it('tensors the model does not use are listed (weights.unused), neither read nor uploaded', async () => {
     const name = 'llama-gqa-bf16';
     const config = parseModelConfig(new TextDecoder().decode(fixture(name, 'config.json')));

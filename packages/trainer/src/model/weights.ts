@@ -83,7 +83,12 @@ export async function uploadWeights(
     const parsed = await readSafetensorsHeader(file, source);
     for (const [name, info] of parsed.tensors) {
       const other = index.get(name)?.file;
-      if (other) throw new SafetensorsError(file, name, `is in ${other} too: a tensor belongs to one shard; the checkpoint is corrupt`);
+      if (other)
+        throw new SafetensorsError(
+          file,
+          name,
+          `is in ${other} too: a tensor belongs to one shard; the checkpoint is corrupt: download the model again, or remove the stray shard`,
+        );
       index.set(name, { file, source, dataOffset: parsed.dataOffset, info });
     }
   }
