@@ -198,6 +198,50 @@ describe('zip / unzip', () => {
     expect(await rejectionOf(unzip(huge, { inflate: true }))).toMatch(/^"adapter\/ü\.bin" uses ZIP64 .*import the folder’s files instead/);
   });
 
+  it('refuses an archive whose structure does not hold together, each part by name, with what to do', () => {
+    const bytes = zip(sample());
+    const damaged = '(download or copy it again, or zip the folder again)';
+    const end = bytes.length - 22;
+    const patched = (patch: (view: DataView) => void) => {
+      const out = bytes.slice();
+      patch(new DataView(out.buffer));
+      return out;
+    };
+    const cd = new DataView(bytes.buffer).getUint32(end + 16, true);
+    expect(errorOf(() => unzip(patched((v) => v.setUint16(end + 4, 1, true))))).toBe(
+      'the archive is split over several files (multi-disk); join it into one first',
+    );
+    expect(errorOf(() => unzip(patched((v) => v.setUint32(end + 12, 1e6, true))))).toMatch(
+      /^the central directory \(\d+\.\.\d+\) runs past its end record: the archive is truncated or corrupt \(download/,
+    );
+    expect(errorOf(() => unzip(patched((v) => v.setUint32(cd, 0, true))))).toBe(
+      `central directory entry 1 of 4 is missing or corrupt: the archive is truncated or corrupt ${damaged}`,
+    );
+    const longName = patchEntry(bytes, 'dossier/modèle ünïcode ✓.md', (v, at) => v.setUint16(at + 28, 0xffff, true));
+    expect(errorOf(() => unzip(longName))).toBe(
+      `central directory entry 4 runs past the end of the archive: the archive is truncated or corrupt ${damaged}`,
+    );
+    const noLocal = patchEntry(bytes, 'empty.txt', (v, at) => v.setUint32(at + 42, 1, true));
+    expect(errorOf(() => unzip(noLocal))).toBe(
+      `"empty.txt": its local header at byte 1 is missing: the archive is truncated or corrupt ${damaged}`,
+    );
+    const tooLong = patchEntry(bytes, 'adapter_config.json', (v, at) => {
+      v.setUint32(at + 20, 1e6, true);
+      v.setUint32(at + 24, 1e6, true);
+    });
+    expect(errorOf(() => unzip(tooLong))).toMatch(
+      /^"adapter_config\.json": its 1000000 bytes at \d+ run into the central directory: the archive is truncated or corrupt \(download/,
+    );
+    const twice = zip([
+      { name: 'a.txt', data: enc.encode('first') },
+      { name: 'b.txt', data: enc.encode('second') },
+    ]);
+    const renamed = patchEntry(twice, 'b.txt', (v, at) => v.setUint8(at + 46, 'a'.charCodeAt(0)));
+    expect(errorOf(() => unzip(renamed))).toBe(
+      '"a.txt" appears twice in the archive, so which one to read is unclear: zip the folder again',
+    );
+  });
+
   it('refuses corrupt and truncated archives', () => {
     const bytes = zip(sample());
     expect(errorOf(() => unzip(new Uint8Array(10)))).toMatch(/too few/);

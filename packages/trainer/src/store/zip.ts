@@ -321,6 +321,9 @@ function checked(e: Entry, data: Uint8Array): Uint8Array {
   return data;
 }
 
+/** What to do about an archive whose structure does not hold together. */
+const DAMAGED = 'the archive is truncated or corrupt (download or copy it again, or zip the folder again)';
+
 /** The archive's files from its central directory, validated: readable methods, no encryption, no ZIP64, in bounds. */
 function entries(bytes: Uint8Array): Entry[] {
   if (!(bytes instanceof Uint8Array)) throw new ZipError('expected the archive as a Uint8Array');
@@ -340,9 +343,7 @@ function entries(bytes: Uint8Array): Entry[] {
     throw new ZipError('the archive uses ZIP64 (for archives over 4 GiB), which webtune does not read; import the folder’s files instead');
   }
   if (cdOffset + cdSize > end)
-    throw new ZipError(
-      `the central directory (${cdOffset}..${cdOffset + cdSize}) runs past its end record: the archive is truncated or corrupt`,
-    );
+    throw new ZipError(`the central directory (${cdOffset}..${cdOffset + cdSize}) runs past its end record: ${DAMAGED}`);
 
   const decoderUtf8 = new TextDecoder('utf-8', { fatal: false });
   const out: Entry[] = [];
@@ -350,7 +351,7 @@ function entries(bytes: Uint8Array): Entry[] {
   let pos = cdOffset;
   for (let i = 0; i < count; i++) {
     if (pos + CENTRAL_LEN > cdOffset + cdSize || u32(pos) !== CENTRAL_SIG) {
-      throw new ZipError(`central directory entry ${i + 1} of ${count} is missing or corrupt: the archive is truncated or corrupt`);
+      throw new ZipError(`central directory entry ${i + 1} of ${count} is missing or corrupt: ${DAMAGED}`);
     }
     const flags = u16(pos + 8);
     const method = u16(pos + 10);
@@ -361,7 +362,8 @@ function entries(bytes: Uint8Array): Entry[] {
     const extraLen = u16(pos + 30);
     const commentLen = u16(pos + 32);
     const localOffset = u32(pos + 42);
-    if (pos + CENTRAL_LEN + nameLen > bytes.length) throw new ZipError(`central directory entry ${i + 1} runs past the end of the archive`);
+    if (pos + CENTRAL_LEN + nameLen > bytes.length)
+      throw new ZipError(`central directory entry ${i + 1} runs past the end of the archive: ${DAMAGED}`);
     const name = decoderUtf8.decode(bytes.subarray(pos + CENTRAL_LEN, pos + CENTRAL_LEN + nameLen));
     pos += CENTRAL_LEN + nameLen + extraLen + commentLen;
 
@@ -382,18 +384,16 @@ function entries(bytes: Uint8Array): Entry[] {
       throw new ZipError(`"${name}" uses ZIP64 (for files over 4 GiB), which webtune does not read; import the folder’s files instead`);
     }
     if (method === 0 && compressed !== size) {
-      throw new ZipError(`"${name}": its stored size ${compressed} differs from its size ${size}: the archive is corrupt`);
+      throw new ZipError(`"${name}": its stored size ${compressed} differs from its size ${size}: ${DAMAGED}`);
     }
     if (localOffset + LOCAL_LEN > cdOffset || u32(localOffset) !== LOCAL_SIG) {
-      throw new ZipError(`"${name}": its local header at byte ${localOffset} is missing: the archive is truncated or corrupt`);
+      throw new ZipError(`"${name}": its local header at byte ${localOffset} is missing: ${DAMAGED}`);
     }
     const dataStart = localOffset + LOCAL_LEN + u16(localOffset + 26) + u16(localOffset + 28);
     if (dataStart + compressed > cdOffset) {
-      throw new ZipError(
-        `"${name}": its ${compressed} bytes at ${dataStart} run into the central directory: the archive is truncated or corrupt`,
-      );
+      throw new ZipError(`"${name}": its ${compressed} bytes at ${dataStart} run into the central directory: ${DAMAGED}`);
     }
-    if (seen.has(name)) throw new ZipError(`"${name}" appears twice in the archive`);
+    if (seen.has(name)) throw new ZipError(`"${name}" appears twice in the archive, so which one to read is unclear: zip the folder again`);
     seen.add(name);
     out.push({ name, method, crc, size, raw: bytes.subarray(dataStart, dataStart + compressed) });
   }
