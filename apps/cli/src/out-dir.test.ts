@@ -20,6 +20,23 @@ describe('OutputFolder.check', () => {
   });
 });
 
+describe('OutputFolder.commit', () => {
+  it('a write that fails leaves the earlier folder as it was, and says so and what to do', () => {
+    const dir = join(root, 'earlier');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'adapter_config.json'), 'the earlier run');
+    const out = OutputFolder.check(dir);
+    out.add('README.md', 'new');
+    out.add('README.md/inside', 'a file under a file: the write fails part way');
+    expect(() => out.commit()).toThrow(
+      /^could not write .*earlier: .*; nothing was written and the folder is as it was: free some space or give another folder$/,
+    );
+    expect(readdirSync(dir)).toEqual(['adapter_config.json']);
+    expect(readFileSync(join(dir, 'adapter_config.json'), 'utf8')).toBe('the earlier run');
+    expect(readdirSync(root).filter((n) => n.startsWith('.earlier'))).toEqual([]);
+  });
+});
+
 describe('OutputFolder.commitStreamed', () => {
   it('writes streamed files beside the queued ones, chunks in order', async () => {
     const out = OutputFolder.check(join(root, 'ok'));

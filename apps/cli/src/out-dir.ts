@@ -18,6 +18,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { UsageError } from './args.ts';
 
 /** Why `dir` cannot take a new folder: the system's reason in words (EACCES, EROFS, ENOENT under /proc, ...). */
+/** After a failed write: what is on disk (the folder as it was), and what to do. */
+const NOTHING_WRITTEN = 'nothing was written and the folder is as it was: free some space or give another folder';
+
 function unwritable(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   const words: Record<string, string> = {
@@ -123,7 +126,7 @@ export class OutputFolder {
       }
     } catch (err) {
       rmSync(staging, { recursive: true, force: true });
-      throw new Error(`could not write ${this.arg}: ${unwritable(err)}`);
+      throw new Error(`could not write ${this.arg}: ${unwritable(err)}; ${NOTHING_WRITTEN}`);
     }
     return staging;
   }
@@ -144,7 +147,7 @@ export class OutputFolder {
       rmSync(staging, { recursive: true, force: true });
       if (aside && !existsSync(this.path) && existsSync(join(aside, 'previous'))) renameSync(join(aside, 'previous'), this.path);
       if (aside) rmSync(aside, { recursive: true, force: true });
-      throw new Error(`could not write ${this.arg}: ${unwritable(err)}`);
+      throw new Error(`could not write ${this.arg}: ${unwritable(err)}; ${NOTHING_WRITTEN}`);
     }
   }
 }
