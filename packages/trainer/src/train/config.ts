@@ -100,7 +100,7 @@ type Kind =
 
 export interface HyperParam {
   key: Exclude<keyof TrainConfig, 'method' | 'lora'> | keyof LoraConfig;
-  /** Name in TRL's / PEFT's config (training_config.json). */
+  /** Name in TRL's / PEFT's config (training_config.json); save_minutes and val_size are webtune's own keys there (export/trl-run.ts). */
   trl: string;
   /** Command-line flag without the dashes. */
   flag: string;
@@ -365,13 +365,21 @@ export const HYPER_PARAMS: HyperParam[] = [
   },
 ];
 
-/** Defaults a practitioner expects for LoRA: TRL's where they fit LoRA, a LoRA-sized learning rate. */
+/**
+ * Defaults a practitioner expects for LoRA: TRL's (and transformers' TrainingArguments') where they fit LoRA in a
+ * browser tab, and where they do not, why beside each. Every value is written to training_config.json, so TRL repeats
+ * the run whatever its own defaults.
+ */
 export function defaultConfig(method: TrainMethod): TrainConfig {
   return {
     method,
+    // LoRA-sized: TRL's 2e-5 (SFT) and 1e-6 (the preference methods) are full fine-tuning's.
     learningRate: method === 'sft' ? 2e-4 : 5e-5,
+    // One epoch of preference data on top of SFT, as DPO recipes run it (a small preference set is overfit soon
+    // after); SFT keeps TrainingArguments' 3.
     numTrainEpochs: method === 'sft' ? 3 : 1,
     maxSteps: -1,
+    // A pair is two sequences: 4 pairs are 8 sequences a forward, as SFT's and KTO's 8 rows (TRL's 8 pairs: 16).
     batchSize: method === 'sft' || method === 'kto' ? 8 : 4,
     gradientAccumulationSteps: 1,
     maxLength: 1024,
@@ -380,19 +388,24 @@ export function defaultConfig(method: TrainMethod): TrainConfig {
     weightDecay: 0,
     maxGradNorm: 1,
     seed: 42,
+    // Every step, for the live charts (TRL: 10); the loop reads each step's metrics a step late, so it costs no stall.
     loggingSteps: 1,
+    // A tab can be closed or reloaded at any moment: a checkpoint every 50 steps or 2 minutes (TrainingArguments: 500
+    // steps; save_minutes is webtune's own).
     saveSteps: 50,
     saveMinutes: 2,
     adamBeta1: 0.9,
     adamBeta2: 0.999,
     adamEpsilon: 1e-8,
-    // TRL's defaults, but SimPO's beta and its pure form (cpo_alpha 0) as the SimPO paper and TRL's docs use it
+    // TRL's 0.1, but SimPO's 2: CPOConfig's 0.1 is CPO's, too weak for SimPO's length-averaged reward (the SimPO
+    // authors use 2 to 2.5); and SimPO's pure form, cpo_alpha 0 below, as TRL's CPO docs advise.
     beta: method === 'simpo' ? 2 : 0.1,
     lossType: method === 'kto' ? 'kto' : 'sigmoid',
     labelSmoothing: 0,
     completionOnlyLoss: true,
     assistantOnlyLoss: true,
     evalStrategy: 'no',
+    // TRL's None falls back to logging_steps, 10 by its default; here logging is every step, so 10 is written out.
     evalSteps: 10,
     valSize: 0,
     loadBestModelAtEnd: false,
