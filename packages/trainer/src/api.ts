@@ -139,6 +139,9 @@ export interface ExportOptions {
 export type ExportFormat = 'peft' | 'merged' | 'gguf' | 'gguf-lora' | 'ollama' | 'trl-run';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['peft', 'merged', 'gguf', 'gguf-lora', 'ollama', 'trl-run'];
 
+/** merged's shard size unless the request gives one: 2GB as transformers' max_shard_size reads it (decimal). */
+export const DEFAULT_MAX_SHARD_BYTES = 2e9;
+
 /** Stored number types: the float ones for every weight format, Q8_0 (8-bit blocks) for GGUF models only. */
 export type ExportDType = 'F32' | 'F16' | 'BF16' | 'Q8_0';
 
@@ -151,7 +154,7 @@ export interface ModelExportRequest {
    * peft and trl-run keep the adapter's float32.
    */
   dtype?: ExportDType;
-  /** merged: shard model.safetensors past this many bytes (2GB, 2e9, by default). */
+  /** merged: shard model.safetensors past this many bytes (DEFAULT_MAX_SHARD_BYTES by default). */
   maxShardBytes?: number;
   /** peft: for an adapter trained on top of another, one exact adapter for the base (true, default) or it alone. */
   stacked?: boolean;

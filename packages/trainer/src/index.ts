@@ -5,6 +5,7 @@ export {
   type AdapterSummary,
   type Advice,
   type DatasetSummary,
+  DEFAULT_MAX_SHARD_BYTES,
   type DeviceInfo,
   ERROR_NAMES,
   type ErrorName,
@@ -35,7 +36,6 @@ export { dpoStartAdvice, NEAR_IDENTICAL_DISTANCE, SUGGESTED_PAIRS } from './data
 export { countByReason, lineRanges, type Message, reasonSummary } from './data/formats.ts';
 export { checkDatasetSize, DatasetEncodingError, decodeDataset, MAX_DATASET_BYTES } from './data/jsonl.ts';
 export { convertPreferences, type PreferenceFormat } from './data/preference-formats.ts';
-export { DEFAULT_MAX_SHARD_BYTES } from './export/safetensors-out.ts';
 export { sha256Hex } from './hash.ts';
 export {
   checksPassed,

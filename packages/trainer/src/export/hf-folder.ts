@@ -1,12 +1,14 @@
 // The merged model as a Hugging Face folder that `AutoModelForCausalLM.from_pretrained(folder)` loads: config.json
 // (torch_dtype set to what was written), model.safetensors (sharded past a size), generation_config.json, the base's
 // tokenizer files and chat template unchanged, and a model card.
+
+import { DEFAULT_MAX_SHARD_BYTES } from '../api.ts';
 import type { AdapterRecord } from '../store/db.ts';
 import { baseLink, CARD_HYPERPARAMETERS, cell, finalMetrics, formatValue, yamlScalar } from '../store/export.ts';
 import type { FloatDType } from './dtype.ts';
 import { bytesFile, type ExportFile } from './files.ts';
 import { type Checkpoint, mergeAdapters } from './merge.ts';
-import { DEFAULT_MAX_SHARD_BYTES, safetensorsFiles } from './safetensors-out.ts';
+import { safetensorsFiles } from './safetensors-out.ts';
 
 /** The base model's non-weight files, by name (config.json required; the tokenizer files as the base has them). */
 export type BaseFiles = Map<string, Uint8Array>;

@@ -2,12 +2,10 @@
 // cast and written in turn, a block of rows at a time. Past `maxShardBytes` the model is split as transformers' save_pretrained splits it
 // (model-00001-of-0000N.safetensors + model.safetensors.index.json with metadata.total_size and weight_map): tensors
 // in order, a new shard when the next tensor would overflow the current one, a tensor larger than the limit alone.
+import { DEFAULT_MAX_SHARD_BYTES } from '../api.ts';
 import { encodeFloats, FLOAT_BYTES, type FloatDType } from './dtype.ts';
 import { bytesFile, type ExportFile } from './files.ts';
 import { rowBlocks, rowLength } from './merge.ts';
-
-/** 2GB as transformers' max_shard_size reads it (decimal): what `--max-shard-size 2GB` gives. */
-export const DEFAULT_MAX_SHARD_BYTES = 2e9;
 
 export interface TensorSource {
   tensors: { name: string; shape: number[] }[];
