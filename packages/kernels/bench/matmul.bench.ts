@@ -86,6 +86,9 @@ export async function benchMatmul(gpu: Gpu, shapes: MatmulShape[], budgetMs: num
     gpu.run(...ours);
     const oursC = await gpu.read(C);
     const naive = await naiveDispatch(gpu, s, A.buffer, B.buffer, C.buffer);
+    // The baseline is held to the same check as the peers: a ratio over a kernel that computes another product says nothing.
+    gpu.run(naive);
+    const naiveDiff = checkPeer('the naive kernel', s, await gpu.read(C), oursC);
     const noFlush = () => {};
     const caseRows: BenchRow[] = [];
     const time = async (impl: string, device: GPUDevice, run: () => void | Promise<void>, flush: () => void) => {
@@ -95,7 +98,7 @@ export async function benchMatmul(gpu: Gpu, shapes: MatmulShape[], budgetMs: num
       return row;
     };
     await time('webtune', gpu.device, () => gpu.run(...ours), noFlush);
-    await time('naive', gpu.device, () => gpu.run(naive), noFlush);
+    (await time('naive', gpu.device, () => gpu.run(naive), noFlush)).maxAbsDiff = naiveDiff;
     for (const peer of peers) {
       if ('skipped' in peer) {
         caseRows.push({

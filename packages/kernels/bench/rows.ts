@@ -25,7 +25,7 @@ export interface BenchRow {
   vsNaive?: number;
   /** A transposed layout: its time over the NN layout's on the same shape. */
   vsNN?: number;
-  /** On a peer's row: the largest |peer - webtune| over the result, once it was checked to be within float32 rounding. */
+  /** On a peer's or the naive kernel's row: the largest |theirs - webtune's| over the result, once checked within float32 rounding. */
   maxAbsDiff?: number;
   /** This implementation did not run here, and why (ms and value are NaN, null in the JSON). */
   skipped?: string;

@@ -2,39 +2,50 @@
 // partial last vec4 and a partial workgroup, tensors followed by other data in their buffer (which
 // must stay untouched), large magnitudes, NaN in outputs that must not be read, and grids folded
 // past the per-dimension limit (the device's, and a tiny one).
-import { assertAllClose, gpuTest, reductionTolerance } from '@webtune/harness/page';
+import { assertAllClose, F32_EPS, gpuTest, reductionTolerance } from '@webtune/harness/page';
 import { type Dispatch, Gpu } from '../../runtime/gpu.ts';
 import { assertFolded, foldingGpu } from '../../testing/folding.ts';
 import { padded, readPadded } from '../../testing/padded.ts';
 import { uniform } from '../../testing/random.ts';
-import { addBiasRef, addRef, axpyRef, biasGradRef, scaleRef } from './elementwise.ref.ts';
-import { add, addBias, axpy, biasGrad, fill, scale } from './elementwise.ts';
+import { addBiasRef, addRef, axpyRef, biasGradRef, scaleRef, softcapRef } from './elementwise.ref.ts';
+import { add, addBias, axpy, biasGrad, fill, scale, softcap } from './elementwise.ts';
 
 /** Per element, the sum of the terms' absolute values: the scale rounding errors grow with. */
 const sumAbs = (...terms: ArrayLike<number>[]) => Float64Array.from(terms[0], (_, i) => terms.reduce((s, t) => s + Math.abs(t[i]), 0));
 
-/** fill, scale, axpy and add on n elements against the references; returns the dispatches run. */
+/** fill, scale, axpy, add and softcap on n elements against the references; returns the dispatches run. */
 async function checkFlat(gpu: Gpu, n: number): Promise<Dispatch[]> {
   const [a, b, y0, x0] = [1, 2, 3, 4].map((s) => uniform(n, 10 * n + s, 1000));
   const nan = new Float32Array(n).fill(Number.NaN);
   const [A, B] = [gpu.upload(a, [n], 'a'), gpu.upload(b, [n], 'b')];
-  const [Y, X, O, F] = [padded(gpu, y0, 'y'), padded(gpu, x0, 'x'), padded(gpu, nan, 'out'), padded(gpu, nan, 'f')];
-  const [alpha, s] = [-0.7, 1.3e3];
+  const z0 = uniform(n, 10 * n + 5, 40); // past the cap, where tanh saturates
+  const [Y, X, O, F, Z] = [
+    padded(gpu, y0, 'y'),
+    padded(gpu, x0, 'x'),
+    padded(gpu, nan, 'out'),
+    padded(gpu, nan, 'f'),
+    padded(gpu, z0, 'z'),
+  ];
+  const [alpha, s, cap] = [-0.7, 1.3e3, 10];
   const dispatches = [
     ...(await axpy(gpu, Y, A, alpha)),
     ...(await scale(gpu, X, s)),
     ...(await add(gpu, O, A, B)),
     ...(await fill(gpu, F, -2.5)),
+    ...(await softcap(gpu, Z, cap)),
   ];
   gpu.run(...dispatches);
   assertAllClose(await readPadded(gpu, Y), axpyRef(y0, a, alpha), reductionTolerance(2, sumAbs(y0, scaleRef(a, alpha))), `axpy n=${n}`);
   assertAllClose(await readPadded(gpu, X), scaleRef(x0, s), reductionTolerance(1, sumAbs(scaleRef(x0, s))), `scale n=${n}`);
   assertAllClose(await readPadded(gpu, O), addRef(a, b), reductionTolerance(2, sumAbs(a, b)), `add n=${n}`);
   assertAllClose(await readPadded(gpu, F), new Float64Array(n).fill(-2.5), { atol: 0, rtol: 0 }, `fill n=${n}`);
+  // As cross_entropy.gpu.test.ts bounds it: exp(-2|u|)'s ULPs and four more roundings, relative to |y| <= cap.
+  const capTol = Float64Array.from(z0, (v) => 32 * F32_EPS * (1 + Math.min(Math.abs(v / cap), 8)) * cap);
+  assertAllClose(await readPadded(gpu, Z), softcapRef(z0, cap), { atol: capTol, rtol: 0 }, `softcap n=${n}`);
   return dispatches;
 }
 
-gpuTest('fill, scale, axpy and add on sizes with a partial vec4 and a partial workgroup', async ({ device }) => {
+gpuTest('fill, scale, axpy, add and softcap on sizes with a partial vec4 and a partial workgroup', async ({ device }) => {
   const gpu = new Gpu(device);
   for (const n of [1, 3, 6, 257, 1001]) await checkFlat(gpu, n);
 });
@@ -106,7 +117,7 @@ gpuTest('biasGrad: one slab or several, overwrite (NaN in dbias never read) or a
 gpuTest('folded grids: every op on a few workgroups, at most 3 per dimension', async ({ device }) => {
   const gpu = foldingGpu(device);
   // 29 * 61 = 1769 elements: 7 workgroups of 64 vec4s (a 3 x 3 grid, 2 spare) and a partial vec4.
-  assertFolded(await checkFlat(gpu, 29 * 61), 'fill, scale, axpy, add');
+  assertFolded(await checkFlat(gpu, 29 * 61), 'fill, scale, axpy, add, softcap');
   assertFolded(await checkAddBias(gpu, [29, 61], 5), 'addBias');
   // 4 column blocks of 64 (the last partial) x 2 slabs of 256 rows: 8 workgroups, then 4 to finish.
   assertFolded(await checkBiasGrad(gpu, 300, 255, false, 6), 'biasGrad');
