@@ -62,6 +62,8 @@ mkdirSync(abRun);
 const notAbRun = path('not-ab-run');
 mkdirSync(notAbRun);
 writeFileSync(join(notAbRun, 'ab-run.json'), '{}');
+/** `ab`'s first step, without the two models. */
+const abAnswers = ['ab', '--model', MODEL, '--prompts', promptsFile, '--out', out];
 const SHIPPED_SFT = join(REPO, 'apps', 'studio', 'public', 'demo', 'adapters', 'quick', 'sft');
 // An adapter folder as another tool writes it (no training_config.json), and one whose training_config.json is broken.
 const adapterWith = (name: string, trainingConfig?: string) => {
@@ -360,7 +362,7 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
     },
     {
       name: 'the same model twice',
-      args: ['ab', '--model', MODEL, '--prompts', promptsFile, '--out', out, '--first', 'base', '--second', 'base'],
+      args: [...abAnswers, '--first', 'base', '--second', 'base'],
       expect: ['--first and --second are the same model: compare two different ones'],
     },
     {
@@ -385,23 +387,7 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
     },
     {
       name: 'two models under one name',
-      args: [
-        'ab',
-        '--model',
-        MODEL,
-        '--prompts',
-        promptsFile,
-        '--out',
-        out,
-        '--first',
-        'base',
-        '--second',
-        SHIPPED_SFT,
-        '--first-name',
-        'x',
-        '--second-name',
-        'x',
-      ],
+      args: [...abAnswers, '--first', 'base', '--second', SHIPPED_SFT, '--first-name', 'x', '--second-name', 'x'],
       expect: ['both models are named "x": give --first-name and --second-name'],
     },
     {
