@@ -335,6 +335,49 @@ describe('studio', () => {
     await page.waitForFunction((sel) => !document.querySelector(sel), {}, byTestId('train-blocker'));
   });
 
+  it('refuses a value a field cannot take where it was typed, and holds Start until a good one; names an eval file it cannot read', async () => {
+    const { page } = s;
+    const gone = (id: string) => page.waitForFunction((sel) => !document.querySelector(sel), {}, byTestId(id));
+    // Data: a max length of 0 is refused by the field; the data stays counted for the length before it.
+    await goTo(page, 'data');
+    await typeInto(page, byTestId('data-max-length'), '0');
+    await waitForText(
+      page,
+      byTestId('data-max-length-problem'),
+      /^Give a whole number of tokens from 2 to 65536; the data is still counted for 48\.$/,
+    );
+    expect(await text(page, byTestId('truncation'))).toMatch(/^1 of 11 rows are longer than 48 tokens/);
+    await typeInto(page, byTestId('data-max-length'), '48');
+    await gone('data-max-length-problem');
+    // Train: a refused learning rate stays on screen, so Start must not train with the value before it.
+    await goTo(page, 'train');
+    await typeInto(page, '[data-param="learning-rate"]', '5');
+    await waitForText(page, byTestId('train-blocker'), /^Learning rate: Give from 0 to 1\.$/);
+    expect(await page.$eval(byTestId('start-training'), (b) => (b as HTMLButtonElement).disabled)).toBe(true);
+    await typeInto(page, '[data-param="learning-rate"]', '0.0002');
+    await gone('train-blocker');
+    await typeInto(page, byTestId('memory-budget'), '-1');
+    await waitForText(
+      page,
+      byTestId('memory-budget-problem'),
+      /^Give 0 \(no budget\) or a number of GiB above 0; the budget stays 0 GiB\.$/,
+    );
+    await typeInto(page, byTestId('memory-budget'), '0');
+    await gone('memory-budget-problem');
+    // An eval file that is not UTF-8 is named by line, as a dataset is, and not taken.
+    await upload(
+      page,
+      byTestId('eval-file'),
+      writeTemp('latin1-eval.jsonl', Buffer.from('{"prompt": "caf\xe9", "completion": " ok"}\n', 'latin1')),
+    );
+    await waitForText(
+      page,
+      byTestId('eval-file-problem'),
+      /^latin1-eval\.jsonl line 1 is not valid UTF-8 .*The eval file was not changed\.$/,
+    );
+    expect(await page.$(byTestId('eval-file-name'))).toBeNull();
+  });
+
   it('trains SFT with live charts, and no main-thread task over 50 ms', async () => {
     const { page } = s;
     await goTo(page, 'train');

@@ -31,7 +31,7 @@ import {
   writeKtoRows,
 } from '@webtune/trainer';
 import { classroom, type StepStatus } from './classroom.svelte.ts';
-import { explain, type Problem } from './errors.ts';
+import { explain, isCancel, type Problem } from './errors.ts';
 import { formatDate } from './format.ts';
 import { type ClassroomJudgingWork, loadClassroomJudging, saveClassroomJudging } from './pairs-store.ts';
 import { adapterState } from './state/adapters.svelte.ts';
@@ -92,14 +92,20 @@ export class ClassroomJudging {
     return null;
   }
 
-  private async gpu(what: 'answering' | 'kto', work: () => Promise<void>, onError: (p: Problem) => void): Promise<void> {
+  /** What Stop throws at the next prompt: a stop the user asked for, not a failure (isCancel). */
+  private stopped(message: string): Error {
+    return Object.assign(new Error(message), { name: 'AbortError' });
+  }
+
+  private async gpu(what: 'answering' | 'kto', work: () => Promise<void>, onError: (p: Problem, stopped: boolean) => void): Promise<void> {
     if (this.busy || classroom.running || this.blocker()) return;
     this.busy = what;
     this.stopRequested = false;
     try {
       await work();
     } catch (e) {
-      onError(explain(e, what === 'kto' ? "the classroom's KTO step" : "answering the lesson's prompts"));
+      if (isCancel(e)) onError({ title: 'Stopped', message: (e as Error).message }, true);
+      else onError(explain(e, what === 'kto' ? "the classroom's KTO step" : "answering the lesson's prompts"), false);
     } finally {
       this.busy = null;
       studio.lessonBusy = false;
@@ -120,7 +126,7 @@ export class ClassroomJudging {
         this.sets = [];
         const engine: LessonEngine = {
           generate: (r) => {
-            if (this.stopRequested) throw new Error('Stopped: the answers so far can be judged.');
+            if (this.stopRequested) throw this.stopped('Stopped: the answers so far can be judged.');
             return studio.api.generate(r);
           },
         };
@@ -206,13 +212,13 @@ export class ClassroomJudging {
         const prompts = classroom.prompts;
         this.ktoAnswers = prompts.map(() => null);
         for (const [i, prompt] of prompts.entries()) {
-          if (this.stopRequested) throw new Error('Stopped: the answers so far are shown.');
+          if (this.stopRequested) throw this.stopped('Stopped: the answers so far are shown.');
           const [scored] = await answerPrompts(engine, files.checks, [prompt], kto);
           this.ktoAnswers = this.ktoAnswers.map((a, j) => (j === i ? scored : a));
         }
         this.kto = { status: 'done', problem: null };
       },
-      (problem) => (this.kto = { status: 'failed', problem }),
+      (problem, stopped) => (this.kto = { status: stopped ? 'todo' : 'failed', problem }),
     );
     if (this.kto.status === 'running') this.kto = { status: 'todo', problem: null }; // it could not start
   }

@@ -1,7 +1,20 @@
 // Files the user gives the page: a picked folder (webkitdirectory), picked files, or a drop (files or whole
 // folders, read recursively through the File System entries API). Paths keep the folder prefix.
 
+import { checkDatasetSize, decodeDataset } from '@webtune/trainer';
+
 export type PathedFiles = Map<string, File>;
+
+/**
+ * A text file the user picked (a dataset, an eval file, prompts), by the CLI's rules: at most MAX_DATASET_BYTES,
+ * strictly UTF-8 (a Latin-1 file is named by line, never read as U+FFFD), no NUL. Throws a message naming the file.
+ */
+export async function readTextFile(name: string, file: Blob): Promise<string> {
+  checkDatasetSize(name, file.size);
+  const text = decodeDataset(name, new Uint8Array(await file.arrayBuffer()));
+  if (text.includes('\u0000')) throw new Error(`${name} is not a text file: pick a .jsonl file, one JSON object per line.`);
+  return text;
+}
 
 /** From an <input type=file> (with or without webkitdirectory). */
 export function fromInput(list: FileList | null): PathedFiles {

@@ -57,20 +57,25 @@ function loadBudget(): number {
   return Number.isFinite(saved) && saved > 0 ? saved : 0;
 }
 
-/** The settings of the last visit, when they are still valid; TRL's defaults otherwise. */
+/** The settings of the last visit, each method's when they are still valid; TRL's defaults otherwise. */
 function loadConfigs(): Record<TrainMethod, TrainConfig> {
   const out = Object.fromEntries(METHODS.map((m) => [m, defaultConfig(m)])) as Record<TrainMethod, TrainConfig>;
+  let saved: Partial<Record<TrainMethod, TrainConfig>> = {};
   try {
-    const saved = JSON.parse(localStorage.getItem(CONFIGS_KEY) ?? '{}') as Partial<Record<TrainMethod, TrainConfig>>;
-    for (const m of METHODS) {
-      const c = saved[m];
-      if (!c || c.method !== m) continue;
+    saved = JSON.parse(localStorage.getItem(CONFIGS_KEY) ?? '{}') ?? {};
+  } catch {
+    return out; // unreadable: every method from its defaults
+  }
+  for (const m of METHODS) {
+    const c = saved[m];
+    if (!c || c.method !== m) continue;
+    try {
       const merged = { ...out[m], ...c, lora: { ...out[m].lora, ...c.lora } };
       validateConfig(merged);
       out[m] = merged;
+    } catch {
+      // out of range: this method from its defaults, the others as they were saved
     }
-  } catch {
-    // unreadable or out of range: start from the defaults
   }
   return out;
 }
@@ -93,6 +98,8 @@ export class TrainState {
   parentChoice: string | null | undefined = $state(undefined);
   runName: string = $state('');
   run: RunView | null = $state.raw(null);
+  /** Settings fields holding a value they refused, by field id ("<method>-param-<flag>"): Start waits for a good one. */
+  fieldProblems: Record<string, { label: string; text: string }> = $state({});
   /** The most GPU memory a run may take, in GiB (0 = no budget): the estimate warns past it and the run is refused. */
   memoryBudgetGib: number = $state(loadBudget());
 
@@ -115,6 +122,8 @@ export class TrainState {
   }
 
   configProblem(method: TrainMethod): string | null {
+    const refused = Object.entries(this.fieldProblems).find(([id]) => id.startsWith(`${method}-param-`))?.[1];
+    if (refused) return `${refused.label}: ${refused.text}`;
     try {
       validateConfig($state.snapshot(this.configs[method]) as TrainConfig);
       return null;
