@@ -99,6 +99,16 @@ describe('Pairs screen', () => {
     await page.waitForFunction(
       () => (document.querySelector('[data-testid="pairs-prompts"]') as HTMLTextAreaElement)?.value.split('\n').length === 6,
     );
+    // The fields' min and max are hints: one candidate (no pair can come of it) is refused by name, nothing generated.
+    await typeInto(page, byTestId('pairs-k'), '1');
+    await click(page, byTestId('pairs-generate'));
+    await waitForText(
+      page,
+      `${byTestId('screen-pairs')} [role=alert]`,
+      /These settings cannot be used\s*candidates per prompt must be a whole number from 2 to 4 \(got 1\)/,
+    );
+    expect(await text(page, byTestId('pairs-generated'))).toMatch(/^0 of /);
+    await typeInto(page, byTestId('pairs-k'), '2');
     await typeInto(page, byTestId('pairs-max-tokens'), '16');
     // The demo model is sure of itself: at 0.8 two samples are often the same words.
     await typeInto(page, byTestId('pairs-temperature'), '1.5');

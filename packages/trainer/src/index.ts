@@ -98,6 +98,7 @@ export {
   stageFolder,
 } from './lesson/shipped.ts';
 export { ConfigError, type ModelConfig, parseModelConfig, SUPPORTED_FAMILIES } from './model/config.ts';
+export { checkGeneration, GENERATION_LIMITS } from './model/generation-limits.ts';
 export { LORA_TARGETS, type LoraTarget } from './model/lora-config.ts';
 export type { DownloadProgress, ModelSource } from './model/source.ts';
 export { unusedWeightsWarning } from './model/unused-weights.ts';

@@ -1,4 +1,5 @@
 // `pnpm cli generate`: the model's answer to a prompt, with an adapter or without.
+import { GENERATION_LIMITS } from '@webtune/trainer';
 import { integerOption, numberOption, parseCommandArgs, RUNTIME_HELP, UsageError } from '../args.ts';
 import { adapterArg, importAdapterArg, modelArg, openWithModel } from './shared.ts';
 
@@ -25,9 +26,10 @@ export async function run(argv: string[]): Promise<number> {
     verbose: { type: 'boolean' },
   });
   if (values.prompt === undefined) throw new UsageError('--prompt is required');
-  const maxNewTokens = integerOption('max-new-tokens', values['max-new-tokens'], 64, 1, 4096);
-  const temperature = numberOption('temperature', values.temperature, 0, 0, 10);
-  const topP = numberOption('top-p', values['top-p'], 1, 0.01, 1);
+  const { maxNewTokens: tok, temperature: temp, topP: p } = GENERATION_LIMITS;
+  const maxNewTokens = integerOption('max-new-tokens', values['max-new-tokens'], tok.default, tok.min, tok.max);
+  const temperature = numberOption('temperature', values.temperature, temp.default, temp.min, temp.max);
+  const topP = numberOption('top-p', values['top-p'], p.default, p.min, p.max);
   const seed = integerOption('seed', values.seed, 0, 0, 2 ** 31 - 1);
   const model = modelArg(values.model);
   const adapter = adapterArg(values.adapter, 'adapter');

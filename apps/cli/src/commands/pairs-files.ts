@@ -1,6 +1,6 @@
 // What the pairs commands (candidates, pairs, ab) share: reading their input files strictly (UTF-8, size-checked,
 // each named by its flag) and the sampling flags. Everything here runs in Node, before any browser starts.
-import { PairsError } from '@webtune/trainer';
+import { GENERATION_LIMITS, PairsError } from '@webtune/trainer';
 import { integerOption, numberOption, UsageError } from '../args.ts';
 import { readTextFile } from '../model-arg.ts';
 
@@ -38,10 +38,11 @@ export function samplingOptions(
   values: { temperature?: string; 'top-p'?: string; 'max-new-tokens'?: string; seed?: string },
   defaultTemperature: number,
 ) {
+  const { maxNewTokens: tok, temperature: temp, topP: p } = GENERATION_LIMITS;
   return {
-    temperature: numberOption('temperature', values.temperature, defaultTemperature, 0, 10),
-    top_p: numberOption('top-p', values['top-p'], 1, 0.01, 1),
-    max_new_tokens: integerOption('max-new-tokens', values['max-new-tokens'], 64, 1, 4096),
+    temperature: numberOption('temperature', values.temperature, defaultTemperature, temp.min, temp.max),
+    top_p: numberOption('top-p', values['top-p'], p.default, p.min, p.max),
+    max_new_tokens: integerOption('max-new-tokens', values['max-new-tokens'], tok.default, tok.min, tok.max),
     seed: integerOption('seed', values.seed, 0, 0, 2 ** 31 - 1),
   };
 }

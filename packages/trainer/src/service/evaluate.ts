@@ -1,8 +1,10 @@
 // What the trained adapters do: TRL's evaluation metrics on a dataset (each method's), and text generated with an
 // adapter applied.
+
 import type { Gpu } from '@webtune/kernels';
 import type { EvaluateRequest, EvaluateResult, GenerateRequest, GenerateResult } from '../api.ts';
 import { generate as generateIds } from '../model/generate.ts';
+import { checkGeneration, GENERATION_LIMITS } from '../model/generation-limits.ts';
 import { defaultConfig, type TrainConfig, validateConfig } from '../train/config.ts';
 import { type EvalRows, evaluateRows } from '../train/evaluate.ts';
 import { TrainingError } from '../train/trainer.ts';
@@ -73,14 +75,15 @@ export async function generate(
   request: GenerateRequest,
   onText?: (text: string) => void,
 ): Promise<GenerateResult> {
+  checkGeneration(request);
   const adapters = await shelf.stack(request.adapterId, model.config);
   const promptText =
     typeof request.prompt === 'string' ? request.prompt : tokenizer.applyChatTemplate(request.prompt, { addGenerationPrompt: true });
   const ids: number[] = [];
   await generateIds(gpu, model, adapters, tokenizer.encode(promptText), {
-    maxNewTokens: request.maxNewTokens ?? 64,
-    temperature: request.temperature ?? 0,
-    topP: request.topP ?? 1,
+    maxNewTokens: request.maxNewTokens ?? GENERATION_LIMITS.maxNewTokens.default,
+    temperature: request.temperature ?? GENERATION_LIMITS.temperature.default,
+    topP: request.topP ?? GENERATION_LIMITS.topP.default,
     seed: request.seed ?? 0,
     stopIds: [tokenizer.eosTokenId, ...model.config.eosTokenIds],
     vocabLimit: tokenizer.size,

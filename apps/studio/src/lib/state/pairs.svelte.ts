@@ -5,6 +5,8 @@ import {
   type CandidateSet,
   callback,
   candidateSeeds,
+  checkCandidateCount,
+  checkGeneration,
   degradedPairs,
   type Judgement,
   type JudgingSession,
@@ -78,9 +80,22 @@ export class PairsState {
     saveWork(work).catch((e) => (this.problem = explain(e, 'keeping the judged pairs in this browser')));
   }
 
+  /** Whether the candidates' settings cannot be used (and the problem says why): the fields' min and max are hints only. */
+  private refusesSettings(): boolean {
+    try {
+      checkCandidateCount(Number(this.settings.k), 'candidates per prompt');
+      checkGeneration({ maxNewTokens: Number(this.settings.maxNewTokens), temperature: Number(this.settings.temperature) });
+      return false;
+    } catch (e) {
+      this.problem = { title: 'These settings cannot be used', message: (e as Error).message };
+      return true;
+    }
+  }
+
   /** Start over on the prompts in the box: the earlier candidates and judgements are replaced. */
   async start(): Promise<void> {
     this.problem = null;
+    if (this.refusesSettings()) return; // before anything earlier is replaced
     let rows: { prompt: Prompt }[];
     try {
       rows = readPromptsFile(this.prompts, this.source === 'typed' ? 'the prompts box' : this.source, { chat: this.settings.chat });
@@ -97,10 +112,10 @@ export class PairsState {
 
   /** Generate the candidates of every prompt still without them (after Stop, or a reload). */
   async generate(): Promise<void> {
-    if (this.running || !studio.model) return;
+    if (this.running || !studio.model || this.refusesSettings()) return;
+    const s = $state.snapshot(this.settings);
     this.running = true;
     this.stopRequested = false;
-    const s = $state.snapshot(this.settings);
     const adapter = s.adapterId || null;
     const sampling: Sampling = { temperature: s.temperature, top_p: 1, max_new_tokens: s.maxNewTokens, seed: s.seed };
     try {
