@@ -123,8 +123,16 @@ describe('studio', () => {
   it('refuses a Hub id that does not exist, saying why', async () => {
     const { page } = s;
     await page.click('details summary');
-    await typeInto(page, byTestId('hub-endpoint'), s.hubEndpoint);
+    // An address without its scheme is refused where it was typed, not fetched under the studio's own address.
+    await typeInto(page, byTestId('hub-endpoint'), 'hf-mirror.com');
     await typeInto(page, byTestId('hub-id'), HUB_MISSING);
+    await click(page, byTestId('load-hub'));
+    await waitForText(
+      page,
+      byTestId('hub-endpoint-problem'),
+      /^Hub address "hf-mirror\.com" is not a web address: give it whole, with https:\/\//,
+    );
+    await typeInto(page, byTestId('hub-endpoint'), s.hubEndpoint);
     await click(page, byTestId('load-hub'));
     const message = await waitForText(page, '[role=alert]', /There is no model repo/);
     expect(message).toContain(HUB_MISSING);
