@@ -155,6 +155,34 @@ describe('Pairs screen', () => {
     expect(await text(page, byTestId('pairs-made'))).toBe(`3 pairs; 1 ties, ${total === 6 ? 1 : 0} both bad and 1 skipped make none.`);
   });
 
+  it('says when the work kept in this browser cannot be read, and leaves it as it was for the next visit', async () => {
+    const { page } = s;
+    const judged = await text(page, byTestId('pairs-progress'));
+    // The next page's reads of the Pairs database fail, as a damaged disk's would.
+    const { identifier } = await page.evaluateOnNewDocument(() => {
+      const get = IDBObjectStore.prototype.get;
+      IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
+        if (this.transaction.db.name === 'webtune-pairs') throw new DOMException('The disk could not be read', 'UnknownError');
+        return get.call(this, key);
+      };
+    });
+    await page.reload({ waitUntil: 'load' });
+    await waitForText(page, byTestId('engine-status'), /GPU ready/);
+    await goTo(page, 'pairs');
+    await waitForText(
+      page,
+      `${byTestId('screen-pairs')} [role=alert]`,
+      /could not be read \(The disk could not be read\); it is left as it was: reload the page to try again/,
+    );
+    expect(await text(page, byTestId('pairs-generated'))).toMatch(/^0 of 0/);
+    await page.removeScriptToEvaluateOnNewDocument(identifier);
+    await page.reload({ waitUntil: 'load' });
+    await waitForText(page, byTestId('engine-status'), /GPU ready/);
+    await goTo(page, 'pairs');
+    expect(await waitForText(page, byTestId('pairs-progress'), /judged/, 30_000)).toBe(judged);
+    expect(await text(page, byTestId('pairs-generated'))).toMatch(/^6 of 6/);
+  });
+
   it('saves TRL JSONL with the edit kept and ties dropped, and a provenance file line for line', async () => {
     const { rows, prov } = await downloadPairs();
     expect(rows).toEqual(expected);

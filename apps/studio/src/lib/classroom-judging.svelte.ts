@@ -66,7 +66,10 @@ export class ClassroomJudging {
   async restore(): Promise<void> {
     if (this.restored) return;
     this.restored = true;
-    const w = await loadClassroomJudging().catch(() => undefined);
+    const w = await loadClassroomJudging().catch((e) => {
+      this.problem = explain(e, "reading the classroom's judgements kept in this browser");
+      return undefined;
+    });
     // ClassroomJudgingWork is persist()'s snapshot of this state's fields, so each goes back to the field of its name.
     if (w && !this.busy && this.sets.length === 0) Object.assign(this, w satisfies Partial<ClassroomJudging>);
   }

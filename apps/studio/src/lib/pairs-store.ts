@@ -100,14 +100,38 @@ async function run<T>(mode: IDBTransactionMode, body: (s: IDBObjectStore) => IDB
   }
 }
 
-export const saveWork = (work: PairsWork) => run('readwrite', (s) => s.put(work, KEY)).then(() => undefined);
-export const loadWork = () => run('readonly', (s) => s.get(KEY) as IDBRequest<PairsWork | undefined>);
-export const clearWork = () => run('readwrite', (s) => s.delete(KEY)).then(() => undefined);
-export const saveAb = (work: AbWork | null) =>
-  run('readwrite', (s) => (work ? s.put(work, AB_KEY) : s.delete(AB_KEY)) as IDBRequest<unknown>).then(() => undefined);
-export const loadAb = () => run('readonly', (s) => s.get(AB_KEY) as IDBRequest<AbWork | undefined>);
-export const saveSmoke = (work: SmokeWork) => run('readwrite', (s) => s.put(work, SMOKE_KEY)).then(() => undefined);
-export const loadSmoke = () => run('readonly', (s) => s.get(SMOKE_KEY) as IDBRequest<SmokeWork | undefined>);
-export const saveClassroomJudging = (work: ClassroomJudgingWork) =>
-  run('readwrite', (s) => s.put(work, CLASSROOM_KEY)).then(() => undefined);
-export const loadClassroomJudging = () => run('readonly', (s) => s.get(CLASSROOM_KEY) as IDBRequest<ClassroomJudgingWork | undefined>);
+/**
+ * Keys whose kept work could not be read in this page: the work may still be there, so nothing here is written over
+ * it (a save says why) until a reload reads it.
+ */
+const unreadable = new Set<string>();
+
+function load<T>(key: string): Promise<T | undefined> {
+  return run('readonly', (s) => s.get(key) as IDBRequest<T | undefined>).catch((e: unknown) => {
+    unreadable.add(key);
+    throw new Error(
+      `the work kept from an earlier visit could not be read (${(e as Error)?.message ?? e}); it is left as it was: reload the page to try again`,
+    );
+  });
+}
+
+function write(key: string, body: (s: IDBObjectStore) => IDBRequest): Promise<void> {
+  if (unreadable.has(key))
+    return Promise.reject(
+      new Error('not kept: the earlier work in this browser could not be read, and is not written over; reload the page to read it again'),
+    );
+  return run('readwrite', body).then(() => undefined);
+}
+
+export const saveWork = (work: PairsWork) => write(KEY, (s) => s.put(work, KEY));
+export const loadWork = () => load<PairsWork>(KEY);
+export const clearWork = () =>
+  run('readwrite', (s) => s.delete(KEY)).then(() => {
+    unreadable.delete(KEY); // the user chose to start over
+  });
+export const saveAb = (work: AbWork | null) => write(AB_KEY, (s) => (work ? s.put(work, AB_KEY) : s.delete(AB_KEY)));
+export const loadAb = () => load<AbWork>(AB_KEY);
+export const saveSmoke = (work: SmokeWork) => write(SMOKE_KEY, (s) => s.put(work, SMOKE_KEY));
+export const loadSmoke = () => load<SmokeWork>(SMOKE_KEY);
+export const saveClassroomJudging = (work: ClassroomJudgingWork) => write(CLASSROOM_KEY, (s) => s.put(work, CLASSROOM_KEY));
+export const loadClassroomJudging = () => load<ClassroomJudgingWork>(CLASSROOM_KEY);

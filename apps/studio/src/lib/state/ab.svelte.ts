@@ -31,7 +31,10 @@ export class AbState {
   async restore(): Promise<void> {
     if (this.restored) return;
     this.restored = true;
-    const w = await loadAb().catch(() => undefined);
+    const w = await loadAb().catch((e) => {
+      this.problem = explain(e, 'reading the A/B kept in this browser');
+      return undefined;
+    });
     if (w && !this.work) this.work = w;
   }
 

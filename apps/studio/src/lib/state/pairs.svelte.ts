@@ -56,7 +56,10 @@ export class PairsState {
   /** Once per page: the work kept from an earlier visit. */
   async restore(): Promise<void> {
     if (this.restored) return;
-    const work = await loadWork().catch(() => undefined);
+    const work = await loadWork().catch((e) => {
+      this.problem = explain(e, 'reading the judged pairs kept in this browser');
+      return undefined;
+    });
     if (work && !this.restored) {
       this.prompts = work.prompts;
       this.source = work.source;

@@ -34,7 +34,10 @@ export class SmokeState {
   async restore(): Promise<void> {
     if (this.restored) return;
     this.restored = true;
-    const w = await loadSmoke().catch(() => undefined);
+    const w = await loadSmoke().catch((e) => {
+      this.problem = explain(e, 'reading the smoke test kept in this browser');
+      return undefined;
+    });
     // SmokeWork is persist()'s snapshot of this state's fields, so each goes back to the field of its name.
     if (w && !this.running && !this.result) Object.assign(this, w satisfies Partial<SmokeState>);
   }
