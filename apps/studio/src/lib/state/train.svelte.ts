@@ -1,6 +1,7 @@
 // The Train screen's state: the settings of each method (kept across visits), the DPO run's starting adapter, and
 // the run: started, followed (its events batched per frame), paused, resumed, stopped. The classroom's runs are
 // ordinary runs started here with the recipe's settings.
+
 import {
   callback,
   defaultConfig,
@@ -21,6 +22,7 @@ import { studio } from '../studio.svelte.ts';
 import { adapterState } from './adapters.svelte.ts';
 import { dataState, slotOf } from './data.svelte.ts';
 import { evalFileState } from './eval-file.svelte.ts';
+import type { FieldProblems } from './field-problems.ts';
 
 export type RunStatus = 'starting' | 'running' | 'paused' | 'completed' | 'cancelled' | 'diverged' | 'failed';
 
@@ -99,7 +101,7 @@ export class TrainState {
   runName: string = $state('');
   run: RunView | null = $state.raw(null);
   /** Settings fields holding a value they refused, by field id ("<method>-param-<flag>"): Start waits for a good one. */
-  fieldProblems: Record<string, { label: string; text: string }> = $state({});
+  fieldProblems: FieldProblems = $state({});
   /** The most GPU memory a run may take, in GiB (0 = no budget): the estimate warns past it and the run is refused. */
   memoryBudgetGib: number = $state(loadBudget());
 
