@@ -1,6 +1,7 @@
 // Every hyper-parameter of a run, once: its TRL/PEFT name (training_config.json), its flag
 // (kebab-case, the CLI), its default per method, its bounds and a one-line explanation (the studio).
 import type { DpoLossType } from '@webtune/kernels';
+import { isObject } from '../model/arch/fields.ts';
 import { LORA_TARGETS, type LoraConfig } from '../model/lora-config.ts';
 import type { KtoLossType } from '../objectives/kto.ts';
 import { LR_SCHEDULERS, type LrSchedulerType } from '../optim/schedule.ts';
@@ -642,7 +643,6 @@ export function methodOfTrlConfig(json: Record<string, unknown>): TrainMethod | 
   return METHODS.find((m) => TRL_TRAINERS[m] === json.trainer);
 }
 
-const isJsonObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const jsonKind = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v);
 
 /**
@@ -650,7 +650,7 @@ const jsonKind = (v: unknown): string => (v === null ? 'null' : Array.isArray(v)
  * it cannot read as written (another trainer, a module it cannot adapt) rather than train something else.
  */
 export function fromTrlConfig(json: unknown): TrainConfig {
-  if (!isJsonObject(json))
+  if (!isObject(json))
     throw new ConfigValueError(`must be a JSON object of TRL's hyper-parameters (as train writes it), got ${jsonKind(json)}`);
   if (json.trainer === TRL_TRAINERS.simpo && json.loss_type !== 'simpo')
     throw new ConfigValueError(
@@ -662,7 +662,7 @@ export function fromTrlConfig(json: unknown): TrainConfig {
       `trainer ${JSON.stringify(json.trainer)} is not one webtune trains with; give one of ${[...new Set(Object.values(TRL_TRAINERS))].join(', ')}`,
     );
   const peft = json.peft_config ?? {};
-  if (!isJsonObject(peft)) throw new ConfigValueError(`peft_config must be a JSON object of LoRA settings, got ${jsonKind(peft)}`);
+  if (!isObject(peft)) throw new ConfigValueError(`peft_config must be a JSON object of LoRA settings, got ${jsonKind(peft)}`);
   const c = defaultConfig(method);
   for (const p of HYPER_PARAMS) {
     let v = p.lora ? peft[p.trl] : json[p.trl];
