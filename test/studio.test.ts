@@ -582,6 +582,31 @@ describe('studio', () => {
     expect(dpoHeader.tensors['base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight'].shape[0]).toBe(32);
   });
 
+  it('saves an adapter as a folder: the files of its zip, byte for byte, in a folder named after it', async () => {
+    const { page } = s;
+    // The folder picker is the user's to answer: here it answers with the origin-private file system, a real
+    // directory handle. The screen looks for the picker as it opens, so it is opened again after the stub.
+    await page.evaluate(() => {
+      (window as unknown as { showDirectoryPicker: () => Promise<FileSystemDirectoryHandle> }).showDirectoryPicker = () =>
+        navigator.storage.getDirectory();
+    });
+    await goTo(page, 'model');
+    await goTo(page, 'adapters');
+    const sft = '[data-testid="adapter"][data-method="sft"]';
+    await click(page, `${sft} ${byTestId('save-folder')}`);
+    await waitForText(page, `${sft} ${byTestId('saved-folder')}`, /^Saved the folder "animal-cards": .*adapter_model\.safetensors/);
+    const saved = await page.evaluate(async () => {
+      const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('animal-cards');
+      const out: Record<string, number[]> = {};
+      for await (const [name, h] of dir as unknown as AsyncIterable<[string, FileSystemFileHandle]>)
+        out[name] = [...new Uint8Array(await (await h.getFile()).arrayBuffer())];
+      return out;
+    });
+    const zipped = readZip(new Uint8Array(readFileSync(await waitForDownload(s.downloads, /^animal-cards\.zip$/))));
+    expect(Object.keys(saved).sort()).toEqual([...zipped.keys()].map((k) => k.replace('animal-cards/', '')).sort());
+    for (const [name, bytes] of Object.entries(saved)) expect(new Uint8Array(bytes)).toEqual(zipped.get(`animal-cards/${name}`));
+  });
+
   it('imports the exported zip as a new adapter', async () => {
     const { page } = s;
     // After the reload no model is loaded: an import is checked against one.

@@ -12,7 +12,8 @@ export interface Problem {
 }
 
 const errName = (e: unknown) => (typeof e === 'object' && e !== null ? String((e as { name?: unknown }).name ?? '') : '');
-const errText = (e: unknown) => (e instanceof Error ? e.message : typeof e === 'string' ? e : String(e));
+/** An error's own words, whatever was thrown (a DOMException's message, a string). */
+export const errText = (e: unknown) => (e instanceof Error ? e.message : typeof e === 'string' ? e : String(e));
 
 /** True when the user cancelled (a download): not a failure to report. */
 export function isCancel(e: unknown): boolean {

@@ -2,6 +2,7 @@
 // folders, read recursively through the File System entries API). Paths keep the folder prefix.
 
 import { checkDatasetSize, decodeDataset } from '@webtune/trainer';
+import { errText } from './errors.ts';
 
 export type PathedFiles = Map<string, File>;
 
@@ -27,22 +28,37 @@ function readEntries(reader: FileSystemDirectoryReader): Promise<FileSystemEntry
   return new Promise((resolve, reject) => reader.readEntries(resolve, reject));
 }
 
+/** Why a dropped entry could not be read, naming it (the entries API rejects with a bare DOMException). */
+function unreadable(path: string, e: unknown): Error {
+  return new Error(
+    `${path} could not be read from what was dropped (${errText(e)}). Check that it still exists and that you may read it, then drop it again or use the Choose buttons.`,
+  );
+}
+
 async function walk(entry: FileSystemEntry, out: PathedFiles): Promise<void> {
+  const path = entry.fullPath.replace(/^\/+/, '') || entry.name;
   if (entry.isFile) {
-    const file = await new Promise<File>((resolve, reject) => (entry as FileSystemFileEntry).file(resolve, reject));
-    out.set(entry.fullPath.replace(/^\/+/, ''), file);
+    const file = await new Promise<File>((resolve, reject) => (entry as FileSystemFileEntry).file(resolve, reject)).catch((e) => {
+      throw unreadable(path, e);
+    });
+    out.set(path, file);
   } else if (entry.isDirectory) {
     const reader = (entry as FileSystemDirectoryEntry).createReader();
     // readEntries returns at most ~100 entries per call: read until it returns none.
     for (;;) {
-      const batch = await readEntries(reader);
+      const batch = await readEntries(reader).catch((e) => {
+        throw unreadable(`${path}/`, e);
+      });
       if (batch.length === 0) break;
       for (const e of batch) await walk(e, out);
     }
   }
 }
 
-/** Everything dropped, folders included. Must be called synchronously in the drop handler (before any await). */
+/**
+ * Everything dropped, folders included. Must be called synchronously in the drop handler (before any await). Rejects
+ * with a message naming the first entry that could not be read.
+ */
 export function fromDrop(data: DataTransfer | null): Promise<PathedFiles> {
   const out: PathedFiles = new Map();
   if (!data) return Promise.resolve(out);
@@ -90,7 +106,7 @@ interface DirectoryPickerWindow {
 export const canSaveFolder = () => typeof (globalThis as DirectoryPickerWindow).showDirectoryPicker === 'function';
 
 /** Write files into a folder the user picks (File System Access API); returns false if they cancelled. */
-export async function saveToFolder(files: { name: string; data: Uint8Array }[], suggestedName: string): Promise<boolean> {
+export async function saveToFolder(files: FolderFile[], suggestedName: string): Promise<boolean> {
   const picker = (globalThis as DirectoryPickerWindow).showDirectoryPicker;
   if (!picker) throw new Error('This browser cannot write folders: use "Download .zip" instead.');
   let parent: FileSystemDirectoryHandle;
@@ -100,14 +116,64 @@ export async function saveToFolder(files: { name: string; data: Uint8Array }[], 
     if ((e as { name?: string }).name === 'AbortError') return false;
     throw e;
   }
-  const dir = await parent.getDirectoryHandle(suggestedName, { create: true });
-  for (const f of files) {
-    const handle = await dir.getFileHandle(f.name, { create: true });
-    const w = await handle.createWritable();
-    await w.write(f.data as BlobPart);
-    await w.close();
-  }
+  await writeFolder(parent, suggestedName, files);
   return true;
+}
+
+export interface FolderFile {
+  name: string;
+  data: Uint8Array;
+}
+
+const exists = (p: Promise<unknown>) =>
+  p.then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * Write `files` into `parent/name` whole or not at all, as far as the File System Access API allows (it has no
+ * commit): every file is written to its swap file before any is closed, so a failure part way (a full disk, a
+ * revoked permission) discards them all, and removes the folder and files this call made. Files already there are
+ * replaced only when every write has succeeded; the others in the folder are left as they were.
+ */
+export async function writeFolder(parent: FileSystemDirectoryHandle, name: string, files: FolderFile[]): Promise<void> {
+  const folderExisted = await exists(parent.getDirectoryHandle(name));
+  const made: string[] = [];
+  const open: FileSystemWritableFileStream[] = [];
+  let current = name;
+  try {
+    const dir = await parent.getDirectoryHandle(name, { create: true });
+    for (const f of files) {
+      current = `${name}/${f.name}`;
+      if (!(await exists(dir.getFileHandle(f.name)))) made.push(f.name);
+      const w = await (await dir.getFileHandle(f.name, { create: true })).createWritable();
+      open.push(w);
+      await w.write(f.data as Uint8Array<ArrayBuffer>);
+    }
+  } catch (e) {
+    await Promise.all(open.map((w) => w.abort().catch(() => {})));
+    if (!folderExisted) await parent.removeEntry(name, { recursive: true }).catch(() => {});
+    else {
+      const dir = await parent.getDirectoryHandle(name).catch(() => null);
+      await Promise.all(made.map((n) => dir?.removeEntry(n).catch(() => {})));
+    }
+    throw new Error(
+      `${current} could not be written (${errText(e)}). Nothing was saved: the folder you picked is as it was. Free some disk space or pick another folder, or use "Download .zip".`,
+    );
+  }
+  // Every byte is in a swap file: closing moves each into place.
+  for (const [i, w] of open.entries()) {
+    try {
+      await w.close();
+    } catch (e) {
+      await Promise.all(open.slice(i + 1).map((x) => x.abort().catch(() => {})));
+      const saved = files.slice(0, i).map((f) => f.name);
+      throw new Error(
+        `${name}/${files[i].name} could not be saved (${errText(e)}), so the folder is incomplete${saved.length ? `: it holds ${saved.join(', ')} but not the rest` : ''}. Save it again, or use "Download .zip".`,
+      );
+    }
+  }
 }
 
 /** What the first readable line of a JSONL file is: preference pairs, KTO rows (with a "label") or SFT rows. */
