@@ -360,7 +360,7 @@ describe('studio', () => {
     // Train: a refused learning rate stays on screen, so Start must not train with the value before it.
     await goTo(page, 'train');
     await typeInto(page, '[data-param="learning-rate"]', '5');
-    await waitForText(page, byTestId('train-blocker'), /^Learning rate: Give from 0 to 1\.$/);
+    await waitForText(page, byTestId('train-blocker'), /^Learning rate: Give a number from 0 to 1\.$/);
     expect(await page.$eval(byTestId('start-training'), (b) => (b as HTMLButtonElement).disabled)).toBe(true);
     await typeInto(page, '[data-param="learning-rate"]', '0.0002');
     await gone('train-blocker');
