@@ -22,6 +22,16 @@ const dpoReason = (bad: unknown, good: unknown = { prompt: 'p', chosen: 'a', rej
   return r.rejected[0].reason;
 };
 
+/** JSON.parse's own message for `text` (it differs between engines). */
+const jsonError = (text: string) => {
+  try {
+    JSON.parse(text);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error(`${text} is JSON`);
+};
+
 describe('readSftDataset', () => {
   it('reads prompt-completion rows, with their source lines', () => {
     const r = readSftDataset(
@@ -62,7 +72,20 @@ describe('readSftDataset', () => {
     });
     const bad = (o: Record<string, unknown>) =>
       readSftDataset(jsonl({ messages: [user('q'), asst('a')], ...o }, { text: 'ok' }), 'f').rejected;
-    expect(bad({ tools: 'now' })).toEqual([{ line: 1, reason: 'field "tools" is not a list of function schemas: got a string' }]);
+    // A string is JSON-decoded first, as TRL's tokenize_fn does (json.loads): the schemas, or a reason.
+    expect(bad({ tools: 'now' })).toEqual([
+      {
+        line: 1,
+        reason: `field "tools" is a string that is not JSON: ${jsonError('now')}; give the list of function schemas itself, or as a JSON string`,
+      },
+    ]);
+    expect(bad({ tools: '{"a":1}' })).toEqual([{ line: 1, reason: 'field "tools" is not a list of function schemas: got an object' }]);
+    const schema = { type: 'function', function: { name: 'now', parameters: { type: 'object', properties: {} } } };
+    expect(readSftDataset(jsonl({ messages: [user('q'), asst('a')], tools: JSON.stringify([schema]) }), 'f').rows[0]).toEqual({
+      kind: 'messages',
+      messages: [user('q'), asst('a')],
+      tools: [schema],
+    });
     expect(bad({ chat_template_kwargs: [1] })).toEqual([{ line: 1, reason: 'field "chat_template_kwargs" is not an object: got a list' }]);
   });
 
@@ -125,7 +148,10 @@ describe('readSftDataset', () => {
       [{ prompt: 'p', completion: '' }, 'field "completion" is empty'],
       [{ prompt: [], completion: [asst('c')] }, 'field "prompt" is an empty list'],
       [{ prompt: [user('u')], completion: [] }, 'field "completion" is an empty list'],
-      [{ prompt: [sys('s')], completion: [asst('c')] }, 'prompt does not end with a user or assistant message: "prompt" ends with system'],
+      [
+        { prompt: [sys('s')], completion: [asst('c')] },
+        'prompt ends with a system message: "prompt" ends with system; end it with the user\'s turn',
+      ],
       [{ text: 5 }, 'field "text" is not a string: got a number'],
       [{ text: true }, 'field "text" is not a string: got a boolean'],
       [{ text: '' }, 'field "text" is empty'],
@@ -259,7 +285,7 @@ describe('readDpoDataset', () => {
       [{ prompt: [q], chosen: [], rejected: [asst('b')] }, 'field "chosen" is an empty list'],
       [
         { prompt: [sys('s')], chosen: [asst('a')], rejected: [asst('b')] },
-        'prompt does not end with a user or assistant message: "prompt" ends with system',
+        'prompt ends with a system message: "prompt" ends with system; end it with the user\'s turn',
       ],
       [
         { prompt: [q], chosen: [{ role: 'critic', content: 'x' }], rejected: [asst('b')] },
@@ -275,7 +301,7 @@ describe('readDpoDataset', () => {
       ],
       [
         { chosen: [sys('s'), asst('a')], rejected: [sys('s'), asst('b')] },
-        'prompt does not end with a user or assistant message: the shared prefix of "chosen" and "rejected" ends with system',
+        'prompt ends with a system message: the shared prefix of "chosen" and "rejected" ends with system; end it with the user\'s turn',
       ],
     ])('%j', (row, reason) => {
       expect(dpoReason(row)).toBe(reason);

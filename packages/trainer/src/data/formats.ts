@@ -342,10 +342,12 @@ const ROLES: readonly string[] = ['system', 'user', 'assistant', 'tool'];
 /** The `tools` (a list of function schemas) and `chat_template_kwargs` (an object) columns, when present. */
 function templateColumns(o: Record<string, unknown>): TemplateColumns {
   const out: TemplateColumns = {};
-  if (o.tools !== undefined && o.tools !== null) {
-    if (!Array.isArray(o.tools) || o.tools.some((t) => typeof t !== 'object' || t === null || Array.isArray(t)))
-      throw new Refused('field "tools" is not a list of function schemas', `got ${typeName(o.tools)}`);
-    out.tools = o.tools;
+  // TRL's tokenize_fn json.loads a string `tools` (as many Hub datasets store it) before rendering.
+  const tools = typeof o.tools === 'string' ? parseToolsString(o.tools) : o.tools;
+  if (tools !== undefined && tools !== null) {
+    if (!Array.isArray(tools) || tools.some((t) => typeof t !== 'object' || t === null || Array.isArray(t)))
+      throw new Refused('field "tools" is not a list of function schemas', `got ${typeName(tools)}`);
+    out.tools = tools;
   }
   const kwargs = o.chat_template_kwargs;
   if (kwargs !== undefined && kwargs !== null) {
@@ -354,6 +356,17 @@ function templateColumns(o: Record<string, unknown>): TemplateColumns {
     out.templateKwargs = kwargs as Record<string, unknown>;
   }
   return out;
+}
+
+function parseToolsString(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Refused(
+      'field "tools" is a string that is not JSON',
+      `${(e as Error).message}; give the list of function schemas itself, or as a JSON string`,
+    );
+  }
 }
 
 /** `label`: how the field is named in a reason, when it is nested (OpenAI's "input.messages"). */
@@ -387,17 +400,20 @@ function conversationalPrompt(o: Record<string, unknown>, field: string): Messag
   return prompt;
 }
 
-/** TRL's apply_chat_template raises on a prompt ending with anything but a user turn (generation prompt) or an
- *  assistant turn (continued). */
+/**
+ * TRL's trainers (f2cd577: SFT, DPO and KTO tokenize_fn) render any prompt with add_generation_prompt=True: the
+ * model answers in a new assistant turn after a user turn, a tool's result, or an assistant turn (which is closed,
+ * not continued). A prompt ending with a system message has no turn to answer: that is a mistake in the data, and
+ * refused rather than trained on.
+ */
 function checkPromptEnd(prompt: Message[], what: string) {
+  if (prompt.length === 0) throw new Refused('prompt is empty', `${what} has no message`);
   const last = prompt[prompt.length - 1].role;
-  if (last !== 'user' && last !== 'assistant')
-    throw new Refused('prompt does not end with a user or assistant message', `${what} ends with ${last}`);
+  if (last === 'system') throw new Refused('prompt ends with a system message', `${what} ends with system; end it with the user's turn`);
 }
 
 /**
- * A field that must be a list of chat messages ending with a user or assistant turn (a prompt), checked as the row
- * readers check one; throws an Error whose message is the reason a row is refused with.
+ * A field that must be a list of chat messages, checked as the row readers check one; throws an Error whose message is the reason a row is refused with.
  */
 export function readMessageList(o: Record<string, unknown>, field: string): Message[] {
   if (!Array.isArray(o[field])) throw new Refused(`field "${field}" is not a list of messages`, `got ${typeName(o[field])}`);

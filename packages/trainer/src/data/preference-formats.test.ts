@@ -52,7 +52,7 @@ describe('OpenAI preference rows', () => {
       { line: 4, reason: 'field "preferred_output" is not one assistant message: got 2 message(s); the format takes exactly one' },
       { line: 5, reason: 'field "non_preferred_output" is not one assistant message: got 1 message(s); the format takes exactly one' },
       { line: 6, reason: 'chosen and rejected are identical' },
-      { line: 7, reason: 'prompt does not end with a user or assistant message: "input.messages" ends with system' },
+      { line: 7, reason: 'prompt ends with a system message: "input.messages" ends with system; end it with the user\'s turn' },
       { line: 8, reason: 'field "preferred_output" is not a list of messages: got a string' },
     ]);
   });

@@ -77,11 +77,22 @@ describe('prepareSft', () => {
     expect(q.ids.slice(q.completionStart)).toEqual([89, 101, 115, 46, QWEN_EOS, 10]);
   });
 
-  it('conversational prompt ending with an assistant turn: continued, as TRL does (continue_final_message)', () => {
-    const rows: SftRow[] = [{ kind: 'conversational-prompt-completion', prompt: [user('Hi'), asst('Well')], completion: [asst(', yes.')] }];
-    const s = prepareSft(llama, rows, [1], 128).examples[0].seq;
-    expect(llama.decode(s.ids.slice(0, s.completionStart))).toBe('<s><|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nWell');
-    expect(llama.decode(s.ids.slice(s.completionStart))).toBe('<|im_end|>\n<|im_start|>assistant\n, yes.<|im_end|>\n');
+  it('conversational prompt ending with an assistant or tool turn: the completion is a new turn, as TRL f2cd577 renders it', () => {
+    // sft_trainer.py tokenize_fn: the prompt with add_generation_prompt=True whatever its last role (never
+    // continue_final_message), so the earlier assistant turn is closed and the loss starts at the new one.
+    const rows: SftRow[] = [
+      { kind: 'conversational-prompt-completion', prompt: [user('Hi'), asst('Well')], completion: [asst(', yes.')] },
+      { kind: 'conversational-prompt-completion', prompt: [user('Hi'), { role: 'tool', content: '42' }], completion: [asst('It is 42.')] },
+    ];
+    const [a, t] = prepareSft(llama, rows, [1, 2], 128).examples.map((e) => e.seq);
+    expect(llama.decode(a.ids.slice(0, a.completionStart))).toBe(
+      '<s><|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nWell<|im_end|>\n<|im_start|>assistant\n',
+    );
+    expect(llama.decode(a.ids.slice(a.completionStart))).toBe(', yes.<|im_end|>\n');
+    expect(llama.decode(t.ids.slice(0, t.completionStart))).toBe(
+      '<s><|im_start|>user\nHi<|im_end|>\n<|im_start|>tool\n42<|im_end|>\n<|im_start|>assistant\n',
+    );
+    expect(llama.decode(t.ids.slice(t.completionStart))).toBe('It is 42.<|im_end|>\n');
   });
 
   it('messages: the loss covers every assistant turn (assistant_only_loss), or the whole conversation', () => {

@@ -5,7 +5,7 @@
 //   tokenizer adds one), the EOS token appended as text to a completion that does not already end with it
 //   (TRL's add_eos). The completion is what follows the prompt's tokens.
 // - Conversational rows go through the chat template with the row's `tools` and `chat_template_kwargs`: the prompt
-//   with add_generation_prompt (or continuing a final assistant message), the whole conversation without; both are
+//   with add_generation_prompt (whatever its last turn: TRL's trainers never continue one), the whole conversation without; both are
 //   tokenised without added special tokens (the template writes them), as apply_chat_template(tokenize=True) does.
 // - A prompt whose tokens are not a prefix of the whole (a merge across the boundary, or a template that renders
 //   the prompt differently) is where TRL warns and masks by length anyway; webtune refuses the row with the reason,
@@ -148,7 +148,7 @@ export function standardSequence(tok: TextTokenizer, prompt: string, completion:
   return { ids, completionStart: promptIds.length };
 }
 
-/** A conversational row: the prompt rendered for generation (or continued), prompt + completion rendered whole. */
+/** A conversational row: the prompt rendered for generation, prompt + completion rendered whole. */
 export function conversationalSequence(
   tok: TextTokenizer,
   prompt: Message[],
@@ -156,9 +156,9 @@ export function conversationalSequence(
   columns: TemplateColumns,
   checkPrefix = true,
 ): Sequence {
-  // TRL: a prompt ending with the assistant's turn is continued (continue_final_message), others get the generation prompt.
-  const continued = prompt[prompt.length - 1]?.role === 'assistant';
-  const promptIds = tok.encode(render(tok, prompt, { addGenerationPrompt: !continued, continueFinalMessage: continued }, columns));
+  // TRL f2cd577 (sft/dpo/kto tokenize_fn): add_generation_prompt=True for every prompt, one ending with an assistant
+  // turn included (the completion is a new turn; data_utils' continue_final_message is not used by the trainers).
+  const promptIds = tok.encode(render(tok, prompt, { addGenerationPrompt: true }, columns));
   const ids = tok.encode(render(tok, [...prompt, ...completion], { addGenerationPrompt: false }, columns));
   if (checkPrefix) requirePrefix(tok, promptIds, ids);
   return { ids, completionStart: promptIds.length };
@@ -177,10 +177,7 @@ function assistantCompletion(
   columns: TemplateColumns,
   completionOnly: boolean,
 ): Sequence {
-  const continued = prompt[prompt.length - 1]?.role === 'assistant';
-  const promptIds = tok.encode(
-    render(tok, prompt, { addGenerationPrompt: !continued, continueFinalMessage: continued, template: marked }, columns),
-  );
+  const promptIds = tok.encode(render(tok, prompt, { addGenerationPrompt: true, template: marked }, columns));
   const { ids, spans } = generationTokens(tok, marked, [...prompt, ...completion], columns);
   if (completionOnly) requirePrefix(tok, promptIds, ids);
   const P = promptIds.length;
@@ -266,7 +263,7 @@ function assistantTurns(tok: TextTokenizer, messages: Message[], columns: Templa
 function render(
   tok: TextTokenizer,
   messages: Message[],
-  options: { addGenerationPrompt: boolean; continueFinalMessage?: boolean; template?: string },
+  options: { addGenerationPrompt: boolean; template?: string },
   columns: TemplateColumns,
 ): string {
   try {
