@@ -45,6 +45,12 @@ const VARIANTS = {
   'mistral-window-f32': { sliding_window: null },
   'smollm3-nope-f16': { num_hidden_layers: 4, no_rope_layers: [1, 1, 1, 0] },
   'gemma3-sandwich-bf16': { query_pre_attn_scalar: 16, torch_dtype: 'float32' },
+  // Llama 3.1/3.2's RoPE scaling, its original context shrunk from 8192 to 32 so that at head_dim 16 the pairs fall
+  // in all three bands (wavelengths 6.3 unchanged, 20 smoothed, 63 and up divided by 8) and the prompts' positions
+  // turn them visibly: without rope_freqs llama.cpp continues otherwise.
+  'llama-gqa-bf16': {
+    rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 32 },
+  },
 } as const;
 
 async function loadVariant(name: keyof typeof VARIANTS): Promise<{ base: Checkpoint; files: Map<string, Uint8Array> }> {
@@ -178,8 +184,9 @@ describe('GGUF model read by llama.cpp (node-llama-cpp)', () => {
     }, 300_000);
   }
 
-  // Qwen3 ("qwen3": the q/k norms), Mistral ("llama") and Gemma 3 ("gemma3": sandwich norms, 1 + w, GeGLU, the
-  // embedding scale, sliding layers with their own RoPE base), as VARIANTS edits them.
+  // Qwen3 ("qwen3": the q/k norms), Mistral ("llama"), Llama 3.x's RoPE scaling (the rope_freqs tensor) and Gemma 3
+  // ("gemma3": sandwich norms, 1 + w, GeGLU, the embedding scale, sliding layers with their own RoPE base), as
+  // VARIANTS edits them.
   for (const name of Object.keys(VARIANTS) as (keyof typeof VARIANTS)[]) {
     for (const type of ['F32', 'F16'] as const) {
       it(`${name} (${Object.keys(VARIANTS[name]).join(', ')} edited) ${type}: llama.cpp continues greedily as the float64 forward`, async () => {

@@ -11,11 +11,11 @@
 // described in gemma3.ts.
 // Tensor types follow the converter (ModelBase.prepare_tensors): 1-D tensors (norms, biases) stay F32; matrices take
 // the chosen type, except that a Q8_0 matrix whose rows are not a multiple of 32 values falls back to F16, as there.
-import type { ModelConfig } from '../../model/config.ts';
+import { type ModelConfig, ropeInvFreq } from '../../model/config.ts';
 import { encodeFloats } from '../dtype.ts';
 import { ExportError, type ExportFile } from '../files.ts';
 import { type Checkpoint, rowBlocks } from '../merge.ts';
-import { type GgmlType, type GgufTensor, type GgufValue, ggufFile } from './format.ts';
+import { type GgmlType, type GgufTensor, type GgufValue, ggufFile, once } from './format.ts';
 import { GEMMA3_NORM_NAMES, gemma3HyperParameters, gemma3Refusal, gemma3Stored } from './gemma3.ts';
 import { Q8_0_BLOCK, quantizeQ8_0 } from './q8.ts';
 import { tokenizerMetadata } from './tokenizer.ts';
@@ -157,12 +157,32 @@ function hyperParameters(arch: string, c: ModelConfig): [string, GgufValue][] {
       [`${arch}.rope.scaling.type`, { type: 'string', value: 'linear' }],
       [`${arch}.rope.scaling.factor`, { type: 'f32', value: s.factor }],
     );
-  } else if (s !== null) {
-    throw new ExportError(
-      `config.json: rope_scaling type "${s.type}" is not written to GGUF by webtune yet (llama.cpp needs a rope_freqs tensor for it)`,
-    );
   }
+  // "llama3" scaling has no metadata: llama.cpp reads it from the rope_freqs tensor (ropeFreqsTensor).
   return meta;
+}
+
+/**
+ * llama.cpp's rope_freqs.weight for a "llama3" rope_scaling (Llama 3.1 and 3.2): one divisor per rotated pair, by
+ * which llama.cpp divides that pair's base frequency. Written as convert_hf_to_gguf.py's
+ * LlamaModel.generate_extra_tensors does (llama.cpp 0b03adaa): the base frequencies in float32 as torch computes
+ * them, the factors in Python floats (1 for high frequencies, `factor` for low ones, the smooth blend between),
+ * stored as float32. ropeInvFreq is transformers' side of the same scaling, which the reference forward uses.
+ */
+export function ropeFreqsTensor(c: ModelConfig): GgufTensor | null {
+  const s = c.ropeScaling;
+  if (s?.type !== 'llama3') return null;
+  const base = ropeInvFreq({ ...c, ropeScaling: null });
+  const lowFreqWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor;
+  const highFreqWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor;
+  const factors = Float32Array.from(base, (freq) => {
+    const wavelen = (2 * Math.PI) / freq;
+    if (wavelen < highFreqWavelen) return 1;
+    if (wavelen > lowFreqWavelen) return s.factor;
+    const smooth = (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+    return 1 / ((1 - smooth) / s.factor + smooth);
+  });
+  return { name: 'rope_freqs.weight', shape: [factors.length], type: 'F32', data: () => once(encodeFloats(factors, 'F32')) };
 }
 
 export interface GgufModelOptions {
@@ -210,5 +230,6 @@ export function ggufModelFile(model: Checkpoint, o: GgufModelOptions): ExportFil
       },
     };
   });
-  return ggufFile(o.fileName ?? 'model.gguf', metadata, tensors);
+  const ropeFreqs = ropeFreqsTensor(c);
+  return ggufFile(o.fileName ?? 'model.gguf', metadata, ropeFreqs ? [...tensors, ropeFreqs] : tensors);
 }
