@@ -386,6 +386,21 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
       expect: ['--data is for --format trl-run (the dataset written into the run folder)'],
     },
     {
+      name: 'export: a flag the format would ignore',
+      args: ['export', '--format', 'peft', '--model', LLAMA, '--adapter', SHIPPED_SFT, '--dtype', 'bf16', '--out', out],
+      expect: ['--dtype is for --format merged, gguf, gguf-lora, ollama; --format peft would ignore it: leave it out'],
+    },
+    {
+      name: 'export: --max-shard-size outside merged',
+      args: ['export', '--format', 'gguf', '--model', LLAMA, '--max-shard-size', '2GB', '--out', out],
+      expect: ['--max-shard-size is for --format merged; --format gguf would ignore it: leave it out'],
+    },
+    {
+      name: 'export: --unstacked outside peft',
+      args: ['export', '--format', 'merged', '--model', LLAMA, '--adapter', SHIPPED_SFT, '--unstacked', '--out', out],
+      expect: ['--unstacked is for --format peft; --format merged would ignore it: leave it out'],
+    },
+    {
       name: 'two models under one name',
       args: [...abAnswers, '--first', 'base', '--second', SHIPPED_SFT, '--first-name', 'x', '--second-name', 'x'],
       expect: ['both models are named "x": give --first-name and --second-name'],

@@ -151,7 +151,7 @@ export interface ModelExportRequest {
   adapterId: string | null;
   /**
    * merged: the base's dtype by default; gguf and ollama: F16 by default, Q8_0 allowed; gguf-lora: F32 by default.
-   * peft and trl-run keep the adapter's float32.
+   * peft and trl-run keep the adapter's float32 and refuse a dtype.
    */
   dtype?: ExportDType;
   /** merged: shard model.safetensors past this many bytes (DEFAULT_MAX_SHARD_BYTES by default). */

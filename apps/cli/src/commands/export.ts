@@ -41,6 +41,12 @@ ${RUNTIME_HELP}
   --verbose                     forward the page's console`;
 
 const DTYPES: Record<string, ExportDType> = { f32: 'F32', f16: 'F16', bf16: 'BF16', q8_0: 'Q8_0' };
+/** Flags that only some formats read (--data has its own message): any other format refuses them rather than ignore them. */
+const FLAG_FORMATS: Record<'dtype' | 'max-shard-size' | 'unstacked', readonly ExportFormat[]> = {
+  dtype: ['merged', 'gguf', 'gguf-lora', 'ollama'],
+  'max-shard-size': ['merged'],
+  unstacked: ['peft'],
+};
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 };
 
 /** "2GB", "500MB", "1048576": bytes, as transformers' max_shard_size reads it (decimal units; KiB/MiB/GiB binary). */
@@ -102,6 +108,10 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}${format ? ` (got "${format}")` : ''}`);
   const dtype = values.dtype === undefined ? undefined : DTYPES[values.dtype.toLowerCase()];
   if (values.dtype !== undefined && !dtype) throw new UsageError(`--dtype must be f32, f16, bf16 or q8_0 (got "${values.dtype}")`);
+  for (const [flag, formats] of Object.entries(FLAG_FORMATS)) {
+    if (values[flag as keyof typeof FLAG_FORMATS] !== undefined && !formats.includes(format))
+      throw new UsageError(`--${flag} is for --format ${formats.join(', ')}; --format ${format} would ignore it: leave it out`);
+  }
   if (!values.out) throw new UsageError('--out is required: the folder to write the export to');
   const zip = /\.zip$/i.test(values.out) ? basename(values.out).slice(0, -'.zip'.length) : undefined;
   if (zip === '') throw new UsageError(`--out ${values.out}: name the archive (bundle.zip), its folder takes the name`);

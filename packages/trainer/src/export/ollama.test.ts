@@ -10,7 +10,7 @@ const templateOf = (fixture: string) =>
   JSON.parse(readFileSync(`${FIXTURE_ROOT}/${fixture}/tokenizer_config.json`, 'utf8')).chat_template as string;
 const LLAMA3_TEMPLATE =
   "{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' + message['content'] + '<|eot_id|>' }}{% endfor %}";
-const base = { name: 'my-model', eosToken: '</s>', contextLength: 32768 };
+const base = { name: 'my-model', contextLength: 32768 };
 
 describe('Ollama Modelfile', () => {
   it('chatml (the Qwen2 fixture): the chatml template, <|im_start|>/<|im_end|> as stops, FROM the GGUF', () => {
@@ -32,13 +32,15 @@ describe('Ollama Modelfile', () => {
     expect(text).not.toContain('im_start');
   });
 
-  it("another template (the demo model's Question/Answer one) is left to Ollama, said so, with the EOS as stop", () => {
+  it("another template (the demo model's Question/Answer one) is left to Ollama, said so, with no stop that would replace its own", () => {
     const demo = JSON.parse(readFileSync(`${FIXTURE_ROOT}/../../../../apps/studio/public/demo/model/tokenizer_config.json`, 'utf8'));
     const text = modelfile({ ...base, gguf: 'model.gguf', chatTemplate: demo.chat_template });
     expect(chatFormat(demo.chat_template)).toBeNull();
     expect(text).not.toContain('TEMPLATE');
     expect(text).toMatch(/not one webtune translates \(chatml, llama3\)/);
-    expect(text).toContain('PARAMETER stop "</s>"\n');
+    // A Modelfile stop replaces the stops of the template Ollama matches (Gemma 3's <end_of_turn>); EOS ends it anyway.
+    expect(text).not.toContain('PARAMETER stop');
+    expect(text).toContain('# Generation ends at the tokens the model marks as its end (EOS)');
     const none = modelfile({ ...base, gguf: 'model.gguf', chatTemplate: undefined });
     expect(none).toContain('# The model has no chat template: prompts go to it as written.');
   });

@@ -89,8 +89,6 @@ export interface OllamaOptions {
   /** The model's name as the README suggests it to `ollama create` (lower-case, no spaces). */
   name: string;
   chatTemplate: string | undefined;
-  /** The tokenizer's end-of-sequence token, a stop for templates webtune does not translate. */
-  eosToken: string | undefined;
   contextLength: number;
 }
 
@@ -107,10 +105,12 @@ export function modelfile(o: OllamaOptions): string {
         : '# The model has no chat template: prompts go to it as written.',
     );
     if (o.chatTemplate) lines.push('# tokenizer.chat_template against the templates it knows, else passes prompts as written.');
+    // No stop line: the template Ollama matches brings its own stops (Gemma 3's <end_of_turn>), which a Modelfile
+    // PARAMETER stop would replace (server/create.go setParameters), and llama.cpp ends at the model's EOS by itself.
+    lines.push('# Generation ends at the tokens the model marks as its end (EOS), and at the stops of the template Ollama matches.');
     lines.push('');
   }
-  const stops = format?.stop ?? (o.eosToken ? [o.eosToken] : []);
-  for (const s of stops) lines.push(`PARAMETER stop ${JSON.stringify(s)}`);
+  for (const s of format?.stop ?? []) lines.push(`PARAMETER stop ${JSON.stringify(s)}`);
   for (const [k, v] of parameters(o.contextLength)) lines.push(`PARAMETER ${k} ${v}`);
   return `${lines.join('\n')}\n`;
 }

@@ -1,52 +1,35 @@
-// Streaming an export: chunks in file order, none past EXPORT_CHUNK_BYTES, each awaited; a chunk the client fails
-// to write stops the export there with the client's error.
+// The export service's refusals of a request, made before any model file is read or any byte written. The formats
+// themselves are tested beside their writers (export/) and through the CLI (test/cli-export.test.ts).
 import { describe, expect, it } from 'vitest';
-import type { ExportChunk } from '../api.ts';
-import { bytesFile } from '../export/files.ts';
-import { EXPORT_CHUNK_BYTES, streamExport } from './export.ts';
+import type { ModelExportRequest } from '../api.ts';
+import { type ExportContext, exportFiles } from './export.ts';
 
-const big = new Uint8Array(EXPORT_CHUNK_BYTES * 2 + 5).map((_, i) => i % 251);
+/** A context with no adapter records: what these refusals need of one. */
+const context = {
+  loaded: { id: 'tiny', model: { config: {} }, source: null },
+  shelf: { chain: async () => [] },
+  datasets: {},
+} as unknown as ExportContext;
+const request = (r: Partial<ModelExportRequest>): ModelExportRequest => ({ format: 'peft', adapterId: 'a1', ...r });
 
-describe('streamExport', () => {
-  it('sends every file in order, in chunks of at most EXPORT_CHUNK_BYTES', async () => {
-    const got: ExportChunk[] = [];
-    await streamExport([bytesFile('a.bin', big), bytesFile('b.txt', 'hi')], async (c) => {
-      got.push({ file: c.file, data: c.data.slice() });
-    });
-    expect(got.map((c) => [c.file, c.data.length])).toEqual([
-      ['a.bin', EXPORT_CHUNK_BYTES],
-      ['a.bin', EXPORT_CHUNK_BYTES],
-      ['a.bin', 5],
-      ['b.txt', 2],
-    ]);
-    const a = new Uint8Array(big.length);
-    let at = 0;
-    for (const c of got.filter((c) => c.file === 'a.bin')) {
-      a.set(c.data, at);
-      at += c.data.length;
-    }
-    expect(Buffer.compare(a, big), 'the chunks put back together are the file').toBe(0);
+describe('export service refusals', () => {
+  it('a dtype for an adapter format that keeps float32 (peft, trl-run)', async () => {
+    for (const format of ['peft', 'trl-run'] as const)
+      await expect(exportFiles(context, request({ format, dtype: 'BF16' }))).rejects.toThrow(
+        `dtype is not for ${format}: its adapter is written in F32, as PEFT saves one; leave dtype out`,
+      );
   });
 
-  it('sends chunks that own their buffer (posted to the page, a view would carry the whole buffer with it)', async () => {
-    const sizes: [number, number][] = [];
-    const block = new Uint8Array(EXPORT_CHUNK_BYTES * 3).subarray(8, 8 + EXPORT_CHUNK_BYTES + 10);
-    await streamExport([{ name: 'a.bin', size: block.length, write: (sink) => Promise.resolve(sink.write(block)) }], (c) => {
-      sizes.push([c.data.length, c.data.buffer.byteLength]);
-    });
-    expect(sizes).toEqual([
-      [EXPORT_CHUNK_BYTES, EXPORT_CHUNK_BYTES],
-      [10, 10],
-    ]);
+  it("Q8_0 for a format that is not a GGUF model (gguf-lora's adapter is float)", async () => {
+    await expect(exportFiles(context, request({ format: 'gguf-lora', dtype: 'Q8_0' }))).rejects.toThrow(
+      'dtype Q8_0 is for GGUF models (gguf, ollama); gguf-lora is written in F32, F16 or BF16',
+    );
   });
 
-  it('stops at the first chunk the client fails to write, with its error', async () => {
-    const seen: string[] = [];
-    const failing = async (c: ExportChunk) => {
-      seen.push(c.file);
-      if (seen.length === 2) throw Object.assign(new Error('The disk is full.'), { name: 'QuotaExceededError' });
-    };
-    await expect(streamExport([bytesFile('a.bin', big), bytesFile('b.txt', 'hi')], failing)).rejects.toThrow('The disk is full.');
-    expect(seen).toEqual(['a.bin', 'a.bin']);
+  it('an adapter format with no adapter', async () => {
+    for (const format of ['peft', 'gguf-lora', 'trl-run'] as const)
+      await expect(exportFiles(context, request({ format, adapterId: null }))).rejects.toThrow(
+        `the ${format} export is of an adapter: choose one (the base model alone has none)`,
+      );
   });
 });

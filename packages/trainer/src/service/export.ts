@@ -72,8 +72,9 @@ async function formatFiles({ loaded, shelf, datasets }: ExportContext, request: 
   const chain = await chainOf(shelf, request);
   const top = chain.at(-1);
   const name = top ? `${loaded.id} + ${top.name}` : loaded.id;
+  if ((request.format === 'peft' || request.format === 'trl-run') && request.dtype !== undefined)
+    throw new ExportError(`dtype is not for ${request.format}: its adapter is written in F32, as PEFT saves one; leave dtype out`);
   if (request.format === 'peft') {
-    floatDType('peft', request.dtype);
     const files = await shelf.export(request.adapterId as string, { stacked: request.stacked });
     return files.map((f) => bytesFile(f.name, f.data));
   }
@@ -100,13 +101,11 @@ async function formatFiles({ loaded, shelf, datasets }: ExportContext, request: 
       return [ggufModelFile(mergeAdapters(base, chain), { type: ggufType(request.dtype), name, tokenizer })];
     case 'ollama': {
       const gguf = ggufModelFile(mergeAdapters(base, chain), { type: ggufType(request.dtype), name, tokenizer });
-      const eos = tokenizer.config.eos_token;
       return ollamaFiles(
         gguf,
         {
           name: ollamaName(top ? top.name : (loaded.id.split('/').at(-1) ?? loaded.id)),
           chatTemplate: typeof tokenizer.config.chat_template === 'string' ? tokenizer.config.chat_template : undefined,
-          eosToken: typeof eos === 'string' ? eos : typeof eos?.content === 'string' ? eos.content : undefined,
           contextLength: base.config.maxPositionEmbeddings,
         },
         top ? `${loaded.id} with the adapter "${top.name}" merged in` : loaded.id,
