@@ -2,6 +2,7 @@
 
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { type GpuChoice, parseGpuChoice } from '@webtune/harness';
+import { HYPER_PARAMS, parseDecimal, rangeText } from '@webtune/trainer';
 
 /** A bad command line: printed as one line, exit code 2. */
 export class UsageError extends Error {
@@ -48,6 +49,11 @@ export function parseCommandArgs<O extends OptionSpec>(command: string, argv: st
     });
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
+    const unknown = /^Unknown option '--?([^'=]+)'/.exec(reason)?.[1];
+    const guess = unknown === undefined ? undefined : closestFlag(unknown, Object.keys(options));
+    // node:util's own advice (put it after `--`) is for positionals, which no command takes: the flag is the problem.
+    if (unknown !== undefined)
+      throw new UsageError(`unknown option --${unknown}${guess ? `: did you mean --${guess}?` : ''} (see \`pnpm cli ${command} --help\`)`);
     throw new UsageError(`${reason} (see \`pnpm cli ${command} --help\`)`);
   }
   // parseArgs keeps the last of a repeated flag: a typo in a long command line would change the run unseen.
@@ -61,6 +67,47 @@ export function parseCommandArgs<O extends OptionSpec>(command: string, argv: st
   return { values: parsed.values, positionals: parsed.positionals };
 }
 
+/**
+ * The flag a mistyped one most likely meant: TRL's name for it (`--learning_rate`, `--per-device-train-batch-size`),
+ * its initials (`--lr`), or a spelling within two edits (`--lerning-rate`); undefined when none is close.
+ */
+export function closestFlag(typed: string, flags: string[]): string | undefined {
+  const kebab = typed.toLowerCase().replaceAll('_', '-');
+  if (flags.includes(kebab)) return kebab;
+  const trl = HYPER_PARAMS.find((p) => p.trl === kebab.replaceAll('-', '_') && flags.includes(p.flag));
+  if (trl) return trl.flag;
+  if (ABBREVIATIONS[kebab] && flags.includes(ABBREVIATIONS[kebab])) return ABBREVIATIONS[kebab];
+  const initials = flags.filter(
+    (f) =>
+      f.includes('-') &&
+      f
+        .split('-')
+        .map((w) => w[0])
+        .join('') === kebab,
+  );
+  if (initials.length === 1) return initials[0];
+  let best: { flag: string; distance: number } | undefined;
+  for (const flag of flags) {
+    const distance = editDistance(kebab, flag);
+    if (distance <= 2 && distance < kebab.length && (!best || distance < best.distance)) best = { flag, distance };
+  }
+  return best?.flag;
+}
+
+/** What people type for a flag out of habit (other trainers' CLIs), where its initials would be ambiguous (lora-r). */
+const ABBREVIATIONS: Record<string, string> = { lr: 'learning-rate', epochs: 'num-train-epochs', bs: 'batch-size', steps: 'max-steps' };
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
+}
+
 /** A number option: finite, and inside [min, max] when given. */
 export function numberOption(
   name: string,
@@ -70,9 +117,9 @@ export function numberOption(
   max = Number.POSITIVE_INFINITY,
 ): number {
   if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value)) throw new UsageError(`--${name} must be a number (got "${raw}")`);
-  if (value < min || value > max) throw new UsageError(`--${name} must be between ${min} and ${max} (got ${value})`);
+  const value = parseDecimal(raw);
+  if (value === null) throw new UsageError(`--${name} must be a number (got "${raw}")`);
+  if (value < min || value > max) throw new UsageError(`--${name} must be ${rangeText(min, max)} (got ${value})`);
   return value;
 }
 

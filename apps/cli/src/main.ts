@@ -1,5 +1,6 @@
 #!/usr/bin/env -S npx tsx
 // webtune's command line. Each command lives in ./commands/<name>.ts with its own help.
+import { existsSync } from 'node:fs';
 import { oneLine, UsageError } from './args.ts';
 
 interface Command {
@@ -47,7 +48,8 @@ environment:
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${usage()}\n`);
+    // Asked for: the usage is the output. Not asked for (no command): it is the error.
+    (name ? process.stdout : process.stderr).write(`${usage()}\n`);
     return name ? 0 : 2;
   }
   const command = COMMANDS[name];
@@ -75,4 +77,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `pnpm cli` runs this from the repository's root, but the paths on the command line are relative to where the user
+// typed it: pnpm's INIT_CWD. (Only under that script: a test run by `pnpm test` spawns this with its own cwd.)
+const typedIn = process.env.INIT_CWD;
+if (process.env.npm_lifecycle_event === 'cli' && typedIn && typedIn !== process.cwd() && existsSync(typedIn)) process.chdir(typedIn);
 process.exitCode = await main(process.argv.slice(2));

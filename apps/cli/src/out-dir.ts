@@ -14,7 +14,8 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { basename, dirname, join, parse, resolve, sep } from 'node:path';
 import { UsageError } from './args.ts';
 
 /** Why `dir` cannot take a new folder: the system's reason in words (EACCES, EROFS, ENOENT under /proc, ...). */
@@ -50,6 +51,40 @@ function probeParent(path: string, arg: string, flag: string): void {
   }
 }
 
+/** A file or folder the command reads (`--run`, `--data`, `--adapter`): an <out> that holds it would delete it. */
+export interface ReadPath {
+  flag: string;
+  /** As the user gave it (undefined: the flag was not given; a path not on disk is skipped). */
+  path: string | undefined;
+}
+
+/** Whether `inner` is `outer` or lies under it. */
+const within = (inner: string, outer: string) => inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : outer + sep);
+
+/**
+ * An <out> folder is replaced whole (OutputFolder.commit), so one that holds more than the command's own output is
+ * refused whatever --overwrite says: the folder you are in or one above it (`--out .` would take the checkout with
+ * it), your home folder, the root, or a folder holding a file or folder the command reads (`ab --run R --out R`).
+ */
+function refuseReplacing(path: string, arg: string, flag: string, reads: ReadPath[]): void {
+  if (path === homedir() || path === parse(path).root)
+    throw new UsageError(
+      `--${flag} ${arg} is ${path === homedir() ? 'your home folder' : 'the root folder'}: writing replaces the folder whole; give a new folder for the output`,
+    );
+  const cwd = process.cwd();
+  if (within(cwd, path))
+    throw new UsageError(
+      `--${flag} ${arg} ${path === cwd ? 'is the folder you are in' : `holds the folder you are in (${cwd})`}: writing replaces the folder whole; give a new folder for the output`,
+    );
+  for (const r of reads) {
+    // A path that is not on disk (a Hub id given to --model, "base") holds nothing to lose.
+    if (r.path === undefined || !existsSync(r.path) || !within(resolve(r.path), path)) continue;
+    throw new UsageError(
+      `--${flag} ${arg} ${resolve(r.path) === path ? 'is' : 'holds'} --${r.flag} ${r.path}, which this command reads: writing replaces the folder whole; give another folder for the output`,
+    );
+  }
+}
+
 export class OutputFolder {
   private readonly files = new Map<string, string | Uint8Array>();
 
@@ -58,18 +93,33 @@ export class OutputFolder {
     readonly path: string,
     /** As the user gave it, for messages. */
     readonly arg: string,
+    /** The flag it was given with, for messages. */
+    readonly flag: string,
     /** What the folder holds already (an earlier run), top-level names sorted. */
     readonly existing: string[],
   ) {}
 
-  /** Checks `--<flag> <arg>` can be written: it is a folder or nothing, and the folder above it takes a new one. */
-  static check(arg: string, flag = 'out'): OutputFolder {
+  /**
+   * Checks `--<flag> <arg>` can be written: it is a folder or nothing, the folder above it takes a new one, and
+   * replacing it takes nothing but an earlier output with it (refuseReplacing; `reads` are the command's inputs).
+   */
+  static check(arg: string, flag = 'out', reads: ReadPath[] = []): OutputFolder {
     const path = resolve(arg);
     if (existsSync(path) && !statSync(path).isDirectory())
       throw new UsageError(`--${flag} ${arg} is a file; give a folder to write into (a new name, or an existing folder)`);
+    refuseReplacing(path, arg, flag, reads);
     probeParent(path, arg, flag);
     const existing = existsSync(path) ? readdirSync(path).sort() : [];
-    return new OutputFolder(path, arg, existing);
+    return new OutputFolder(path, arg, flag, existing);
+  }
+
+  /** Refuses a folder that already holds files unless the user said --overwrite: they would be replaced, not kept beside. */
+  requireEmptyOr(overwrite: boolean): this {
+    if (this.existing.length > 0 && !overwrite) {
+      const some = `${this.existing.slice(0, 3).join(', ')}${this.existing.length > 3 ? ', ...' : ''}`;
+      throw new UsageError(`--${this.flag} ${this.arg} already holds ${some}: give --overwrite to replace it, or another folder`);
+    }
+    return this;
   }
 
   /** Queues a file (`name` may hold a subfolder: "stacked/adapter_config.json"); returns its final path. */

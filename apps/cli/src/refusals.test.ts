@@ -3,7 +3,7 @@
 // command line itself, one refusal per command (exactly that line on stderr, nothing on stdout, exit 2), is
 // test/cli-errors.test.ts's (train, eval, generate) and test/cli-pairs.test.ts's (candidates, pairs, ab); what only the
 // trainer in the page can refuse is test/cli-errors.test.ts's too.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -17,6 +17,7 @@ const COMMANDS = {
   pairs: () => import('./commands/pairs.ts'),
   ab: () => import('./commands/ab.ts'),
   export: () => import('./commands/export.ts'),
+  classroom: () => import('./commands/classroom.ts'),
 };
 const REPO = join(import.meta.dirname, '..', '..', '..');
 const LLAMA = join(REPO, 'packages', 'trainer', 'test', 'fixtures', 'llama-gqa-bf16');
@@ -80,6 +81,12 @@ writeFileSync(
   join(abRun, 'ab-run.json'),
   JSON.stringify({ models: { first: 'x', second: 'y' }, rows: [{ id: 'p1', prompt: 'Q', first: 'a', second: 'b', firstIs: 'A' }] }),
 );
+// A folder of the user's own, given as --out by mistake: refused, and its file kept.
+const kept = path('kept');
+mkdirSync(kept);
+writeFileSync(join(kept, 'notes.txt'), 'mine');
+const holdsKept = `--out ${kept} already holds notes.txt: give --overwrite to replace it, or another folder`;
+const replaces = 'writing replaces the folder whole; give';
 // 300 MiB, sparse (no disk used): past the 256 MiB a dataset may hold, refused by its size before it is read.
 const huge = path('huge.jsonl');
 writeFileSync(huge, '');
@@ -169,7 +176,17 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
     {
       name: 'an unknown flag',
       args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--lerning-rate', '1e-4'],
-      expect: ["Unknown option '--lerning-rate'", 'pnpm cli train --help'],
+      expect: ['unknown option --lerning-rate: did you mean --learning-rate? (see `pnpm cli train --help`)'],
+    },
+    {
+      name: "an unknown flag by TRL's name",
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--per_device_train_batch_size', '4'],
+      expect: ['unknown option --per_device_train_batch_size: did you mean --batch-size?'],
+    },
+    {
+      name: 'an unknown flag like no other',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--flux-capacitor', '1'],
+      expect: ['unknown option --flux-capacitor (see `pnpm cli train --help`)'],
     },
     {
       name: 'a data file that is not UTF-8 (Latin-1)',
@@ -318,7 +335,7 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
     {
       name: 'eval: --batch-size 0',
       args: ['eval', '--method', 'sft', '--model', LLAMA, '--data', sft, '--batch-size', '0', '--json'],
-      expect: ['--batch-size must be between 1 and'],
+      expect: ['--batch-size must be at least 1 (got 0)'],
     },
     {
       name: '--memory-budget-gib abc',
@@ -401,6 +418,56 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
       expect: ['--unstacked is for --format peft; --format merged would ignore it: leave it out'],
     },
     {
+      name: 'candidates: an --out that holds files',
+      args: ['candidates', '--model', MODEL, '--prompts', promptsFile, '--out', kept],
+      expect: [holdsKept],
+    },
+    {
+      name: 'pairs: an --out that holds files',
+      args: ['pairs', '--candidates', cands, '--degrade', '--out', kept],
+      expect: [holdsKept],
+    },
+    {
+      name: 'ab: an --out that holds files',
+      args: ['ab', '--model', MODEL, '--prompts', promptsFile, '--out', kept, '--first', 'base', '--second', SHIPPED_SFT],
+      expect: [holdsKept],
+    },
+    {
+      name: 'classroom: an --out that holds files',
+      args: ['classroom', '--out', kept],
+      expect: [holdsKept],
+    },
+    {
+      name: 'classroom: --ship into a folder that is not an earlier shipping',
+      args: ['classroom', '--preset', 'quick', '--ship', kept],
+      expect: [`--ship ${kept} already holds notes.txt: give --overwrite to replace it, or another folder`],
+    },
+    {
+      name: 'ab step 2: --out is the --run folder it reads (even with --overwrite)',
+      args: ['ab', '--run', abRun, '--verdicts', jsonl('v-ok.jsonl', [{ id: 'p1', verdict: 'A' }]), '--out', abRun, '--overwrite'],
+      expect: [`--out ${abRun} is --run ${abRun}, which this command reads: ${replaces} another folder for the output`],
+    },
+    {
+      name: 'pairs: an --out that holds its --candidates file',
+      args: ['pairs', '--candidates', cands, '--degrade', '--out', temp, '--overwrite'],
+      expect: [`--out ${temp} holds --candidates ${cands}, which this command reads: ${replaces} another folder for the output`],
+    },
+    {
+      name: '--out . (the folder the command runs in)',
+      args: ['pairs', '--candidates', cands, '--degrade', '--out', '.', '--overwrite'],
+      expect: [`--out . is the folder you are in: ${replaces} a new folder for the output`],
+    },
+    {
+      name: '--out above the folder the command runs in',
+      args: ['export', '--format', 'gguf', '--model', LLAMA, '--out', '..', '--overwrite'],
+      expect: [`--out .. holds the folder you are in (${process.cwd()}): ${replaces} a new folder for the output`],
+    },
+    {
+      name: '--out the root folder',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', '/'],
+      expect: [`--out / is the root folder: ${replaces} a new folder for the output`],
+    },
+    {
       name: 'two models under one name',
       args: [...abAnswers, '--first', 'base', '--second', SHIPPED_SFT, '--first-name', 'x', '--second-name', 'x'],
       expect: ['both models are named "x": give --first-name and --second-name'],
@@ -441,5 +508,11 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
     expect(stdout).not.toHaveBeenCalled();
     expect(stderr).not.toHaveBeenCalled();
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('a refused --out keeps what it held', () => {
+    expect(readFileSync(join(kept, 'notes.txt'), 'utf8')).toBe('mine');
+    expect(existsSync(join(abRun, 'ab-run.json'))).toBe(true);
+    expect(existsSync(cands)).toBe(true);
   });
 });

@@ -178,6 +178,8 @@ export {
   LOSS_TYPES,
   METHOD_NAMES,
   METHODS,
+  parseDecimal,
+  rangeText,
   setFromText,
   type TrainConfig,
   type TrainMethod,

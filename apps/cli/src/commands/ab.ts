@@ -33,6 +33,7 @@ prompts as DPO pairs (pairs.jsonl + pairs.provenance.jsonl).
 
   --first, --second      a PEFT folder each (for DPO trained on an SFT adapter, its <out>/stacked), or "base"
   --first-name, --second-name   how the summary names them (default: the folder names)
+  --overwrite            replace <out> if it holds files (never the --run folder: step 2 writes elsewhere)
 ${SAMPLING_HELP.replace('DEFAULT_T', '0: greedy; above 0, both models get the same seed per prompt')}
 ${RUNTIME_HELP}
   --verbose              forward the page's console`;
@@ -51,6 +52,7 @@ export async function run(argv: string[]): Promise<number> {
     model: { type: 'string' },
     prompts: { type: 'string' },
     out: { type: 'string' },
+    overwrite: { type: 'boolean' },
     first: { type: 'string' },
     second: { type: 'string' },
     'first-name': { type: 'string' },
@@ -78,7 +80,12 @@ async function generate(values: Record<string, string | boolean | undefined>): P
   const sampling = samplingOptions(values as Record<string, string>, 0);
   const { text, file } = readInputFile('prompts', str('prompts'), 'a file of prompts (JSONL or one per line)');
   const prompts = checked(() => readPromptsFile(text, file, { chat: values.chat === true }));
-  const out = OutputFolder.check(str('out') as string);
+  const out = OutputFolder.check(str('out') as string, 'out', [
+    { flag: 'prompts', path: str('prompts') },
+    { flag: 'first', path: str('first') },
+    { flag: 'second', path: str('second') },
+    { flag: 'model', path: str('model') },
+  ]).requireEmptyOr(values.overwrite === true);
   const side = (flag: 'first' | 'second') => (str(flag) === 'base' ? null : adapterArg(str(flag), flag));
   const adapters = { first: side('first'), second: side('second') };
   const name = (flag: 'first' | 'second') => str(`${flag}-name`) ?? (adapters[flag]?.dir.replace(/\/+$/, '').split('/').pop() || 'base');
@@ -144,7 +151,10 @@ function summarise(values: Record<string, string | boolean | undefined>): number
   const rows = run.rows.map((r) => ({ ...r, verdict: verdicts.get(r.id) }));
   const summary = summariseAb(rows, run.models, ties);
   if (values.out !== undefined) {
-    const out = OutputFolder.check(values.out as string);
+    const out = OutputFolder.check(values.out as string, 'out', [
+      { flag: 'run', path: runDir },
+      { flag: 'verdicts', path: values.verdicts as string | undefined },
+    ]).requireEmptyOr(values.overwrite === true);
     out.add('summary.json', `${JSON.stringify(summary, null, 1)}\n`);
     out.add('results.jsonl', exportAb(rows, run.models));
     const pairs = pairsFromAb(rows, run.models);

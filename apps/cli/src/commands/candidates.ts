@@ -16,6 +16,7 @@ Writes <out>/candidates.jsonl: one line per prompt, {"id","prompt","candidates",
                          kept as the reference), or plain text, one prompt per line
   --adapter <dir>        a PEFT folder (e.g. your SFT adapter); without it, the base model answers
   --k K                  candidates per prompt, 2 to 4 (default 2)
+  --overwrite            replace <out> if it holds files
 ${SAMPLING_HELP.replace('DEFAULT_T', '0.8')}
 ${RUNTIME_HELP}
   --verbose              forward the page's console`;
@@ -25,6 +26,7 @@ export async function run(argv: string[]): Promise<number> {
     model: { type: 'string' },
     prompts: { type: 'string' },
     out: { type: 'string' },
+    overwrite: { type: 'boolean' },
     adapter: { type: 'string' },
     k: { type: 'string' },
     ...SAMPLING_FLAGS,
@@ -42,7 +44,11 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.out) throw new UsageError('--out is required: the folder to write candidates.jsonl to');
   const { text, file } = readInputFile('prompts', values.prompts, 'a file of prompts (JSONL or one per line)');
   const prompts = checked(() => readPromptsFile(text, file, { chat: values.chat === true }));
-  const out = OutputFolder.check(values.out);
+  const out = OutputFolder.check(values.out, 'out', [
+    { flag: 'prompts', path: values.prompts },
+    { flag: 'adapter', path: values.adapter },
+    { flag: 'model', path: values.model },
+  ]).requireEmptyOr(values.overwrite === true);
   const model = modelArg(values.model);
   const adapter = adapterArg(values.adapter, 'adapter');
   const { engine, progress } = await openWithModel(model, values);

@@ -3,8 +3,7 @@
 // file a person or script wrote) turns those answers into preference pairs that join the lesson's DPO data, and into
 // thumbs up/down rows that KTO trains on after DPO, from the same SFT adapter. The logic is the trainer's
 // (lesson/judging.ts, pairs/*); this module reads the options and files and says what happened.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import {
   type CandidateSet,
   type Checks,
@@ -31,6 +30,7 @@ import {
 } from '@webtune/trainer';
 import { integerOption, UsageError } from '../args.ts';
 import { readTextFile } from '../model-arg.ts';
+import type { OutputFolder } from '../out-dir.ts';
 import type { ProgressPrinter } from '../progress.ts';
 
 export const judgingHelp = `Optional judging steps (the SFT model's own answers to N lesson training prompts, two sampled answers each):
@@ -175,14 +175,12 @@ export function judgingReport(plan: JudgingPlan, judged: Judged, kto: KtoLessonR
 }
 
 /** judging/ in --out: the answers as a candidates file, the judged pairs (TRL + provenance) and KTO's rows. */
-export function writeJudging(out: string, judged: Judged, kto: KtoLessonRow[] | null): void {
-  const dir = join(out, 'judging');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'candidates.jsonl'), writeCandidates(judged.sets));
+export function writeJudging(out: OutputFolder, judged: Judged, kto: KtoLessonRow[] | null): void {
+  out.add('judging/candidates.jsonl', writeCandidates(judged.sets));
   if (judged.pairs && judged.pairs.pairs.length > 0) {
     const { data, provenance } = writePairs(judged.pairs.pairs);
-    writeFileSync(join(dir, 'pairs.jsonl'), data);
-    writeFileSync(join(dir, 'pairs.provenance.jsonl'), provenance);
+    out.add('judging/pairs.jsonl', data);
+    out.add('judging/pairs.provenance.jsonl', provenance);
   }
-  if (kto) writeFileSync(join(dir, 'kto.jsonl'), writeKtoRows(kto));
+  if (kto) out.add('judging/kto.jsonl', writeKtoRows(kto));
 }

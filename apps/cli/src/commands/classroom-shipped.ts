@@ -5,7 +5,7 @@
 //   --verify-shipped  the fingerprint, the shipped adapters' recorded answer to the first held-out prompt, then the
 //                     recipe's first steps trained fresh against the snapshots (--full: the whole run against the final adapters)
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import {
@@ -31,6 +31,7 @@ import {
 import { UsageError } from '../args.ts';
 import type { Engine } from '../engine.ts';
 import { readAdapterDir } from '../model-arg.ts';
+import { OutputFolder } from '../out-dir.ts';
 import type { ClassroomFiles, StageRun } from './classroom.ts';
 import { importAdapterArg } from './shared.ts';
 
@@ -118,7 +119,7 @@ export async function writeShipped(
   preset: LessonPreset,
   runs: Record<LessonMethod, StageRun>,
   report: ShippedReport,
-  dir: string,
+  folder: OutputFolder,
 ): Promise<void> {
   const out: Record<string, Uint8Array> = {};
   for (const m of METHODS) {
@@ -148,7 +149,7 @@ export async function writeShipped(
       METHODS.map((m) => [m, { steps: runs[m].steps, snapshotStep: runs[m].snapshot?.step, metrics: runs[m].result.metrics }]),
     ) as unknown as Shipped['stages'],
     trained: {
-      command: `pnpm cli classroom --preset ${preset.id} --ship ${relative(process.cwd(), dir)}`,
+      command: `pnpm cli classroom --preset ${preset.id} --ship ${relative(process.cwd(), folder.path)}`,
       webtune_commit: commit,
       date: new Date().toISOString(),
       cpus: cpus().length,
@@ -158,12 +159,19 @@ export async function writeShipped(
     report,
   };
   // The whole folder is replaced: no file of an earlier shipping stays beside the new ones.
-  rmSync(dir, { recursive: true, force: true });
-  for (const [name, data] of Object.entries(out)) {
-    mkdirSync(join(dir, name, '..'), { recursive: true });
-    writeFileSync(join(dir, name), data);
-  }
-  writeFileSync(join(dir, SHIPPED_MANIFEST), `${JSON.stringify(shipped, null, 1)}\n`);
+  for (const [name, data] of Object.entries(out)) folder.add(name, data);
+  folder.add(SHIPPED_MANIFEST, `${JSON.stringify(shipped, null, 1)}\n`);
+  folder.commit();
+}
+
+/**
+ * --ship DIR, checked before the browser starts: the folder is replaced whole, so one that holds files and no
+ * shipped.json (not an earlier shipping) needs --overwrite.
+ */
+export function shipFolder(arg: string, overwrite: boolean): OutputFolder {
+  const folder = OutputFolder.check(arg, 'ship');
+  if (folder.existing.includes(SHIPPED_MANIFEST)) return folder;
+  return folder.requireEmptyOr(overwrite);
 }
 
 /** One stage's fresh adapter against the shipped one, as a line for the user, and its problems. */

@@ -72,7 +72,7 @@ describe('pnpm cli classroom refuses options that cannot work, naming them', () 
     );
   });
   it('step counts that are not whole numbers of at least 1', async () => {
-    await refusal(['--sft-steps', '0'], '--sft-steps must be between 1 and');
+    await refusal(['--sft-steps', '0'], '--sft-steps must be at least 1 (got 0)');
     await refusal(['--dpo-steps', '2.5'], '--dpo-steps must be a whole number');
     await refusal(['--prompts', 'all'], '--prompts must be a number');
   });

@@ -1,8 +1,9 @@
 // `pnpm cli classroom`: the studio's classroom path, headless. SFT for the basics, a smoke test, DPO for the polish,
 // and an evaluation on held-out prompts and pairs, with the demo's recipe (demo/lesson.json) and checks
 // (demo/checks.json); prints the before/after figures, and with --json the whole report.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { REPO_ROOT } from '@webtune/harness';
 import {
   type AdapterFile,
   answerPrompts,
@@ -30,6 +31,7 @@ import {
 } from '@webtune/trainer';
 import { integerOption, parseCommandArgs, RUNTIME_HELP, UsageError } from '../args.ts';
 import type { Engine } from '../engine.ts';
+import { OutputFolder } from '../out-dir.ts';
 import type { ProgressPrinter } from '../progress.ts';
 import { formatDuration } from '../progress.ts';
 import { formatTable } from '../table.ts';
@@ -48,6 +50,7 @@ import {
   checkShipped,
   importShipped,
   SNAPSHOT_STEPS,
+  shipFolder,
   shippedMode,
   shippedRun,
   shippingPreset,
@@ -56,7 +59,7 @@ import {
 } from './classroom-shipped.ts';
 import { loadData, modelArg, openWithModel } from './shared.ts';
 
-const DEFAULT_DEMO = 'apps/studio/public/demo';
+const DEFAULT_DEMO = join(REPO_ROOT, 'apps/studio/public/demo');
 
 export const help = `pnpm cli classroom [--demo <dir>] [--preset quick] [--sft-steps N] [--dpo-steps N] [--prompts N] [--train-dpo-anyway]
                      [--out <dir>] [--json] [--use-shipped | --verify-shipped [--full] | --ship <dir>]
@@ -80,6 +83,7 @@ the reward accuracy before and after DPO, with the steps and the time each stage
   --prompts N        use the first N held-out prompts and pairs (default: all, or the preset's)
   --train-dpo-anyway go on to DPO after a failed smoke test (to show what DPO does without the basics)
   --out DIR          write sft/ and dpo/ (PEFT adapters; dpo/ stacked on the base; kto/ too with --kto) and report.json
+  --overwrite        replace --out (or a --ship folder that holds other files) if it holds files
   --json             print the report as one JSON object on stdout
   --use-shipped      no training: the smoke test and the evaluation on the adapters the preset ships (lesson.json's
                      presets.<name>.adapters), refused if the recipe or the demo's files changed since they were trained
@@ -237,6 +241,7 @@ export async function run(argv: string[]): Promise<number> {
     prompts: { type: 'string' },
     'train-dpo-anyway': { type: 'boolean' },
     out: { type: 'string' },
+    overwrite: { type: 'boolean' },
     json: { type: 'boolean' },
     ...judgingOptions,
     'use-shipped': { type: 'boolean' },
@@ -276,6 +281,16 @@ export async function run(argv: string[]): Promise<number> {
   const dpo = { ...configs.dpo, maxSteps: dpoSteps > 0 ? dpoSteps : configs.dpo.maxSteps };
   const modelConfig = parseModelConfig(readFileSync(join(files.modelDir, 'config.json'), 'utf8'), join(files.modelDir, 'config.json'));
   const shipped = preset && (mode === 'use' || mode === 'verify') ? await checkShipped(files, preset) : null;
+  // Where the lesson writes, checked now: a bad folder costs a second, not a lesson.
+  const overwrite = values.overwrite === true;
+  const outFolder = values.out
+    ? OutputFolder.check(values.out as string, 'out', [
+        { flag: 'demo', path: values.demo as string | undefined },
+        { flag: 'judged-pairs', path: values['judged-pairs'] as string | undefined },
+        { flag: 'kto', path: values.kto as string | undefined },
+      ]).requireEmptyOr(overwrite)
+    : null;
+  const ship = mode === 'ship' ? shipFolder(values.ship as string, overwrite) : null;
 
   const t0 = performance.now();
   const { engine, progress, model } = await openWithModel(
@@ -420,29 +435,21 @@ export async function run(argv: string[]): Promise<number> {
       ),
     };
 
-    if (values.out) {
-      const out = resolve(values.out as string);
+    if (outFolder) {
       for (const [sub, id, stacked] of [
         ['sft', sftId, true],
         ['dpo', dpoId, true],
         ...(ktoStage ? [['kto', ktoStage.id, true] as const] : []),
       ] as const) {
-        mkdirSync(join(out, sub), { recursive: true });
-        for (const f of await engine.call('exportAdapter', id, { stacked })) writeFileSync(join(out, sub, f.name), f.data);
+        for (const f of await engine.call('exportAdapter', id, { stacked })) outFolder.add(`${sub}/${f.name}`, f.data);
       }
-      if (judged) writeJudging(out, judged, kto);
-      writeFileSync(join(out, 'report.json'), `${JSON.stringify(report, null, 1)}\n`);
-      progress.line(`wrote ${out}`);
+      if (judged) writeJudging(outFolder, judged, kto);
+      outFolder.add('report.json', `${JSON.stringify(report, null, 1)}\n`);
+      outFolder.commit();
+      progress.line(`wrote ${outFolder.path}`);
     }
-    if (mode === 'ship' && preset) {
-      await writeShipped(
-        engine,
-        files,
-        preset,
-        { sft: sftRun, dpo: dpoRun },
-        report as unknown as ShippedReport,
-        resolve(values.ship as string),
-      );
+    if (ship && preset) {
+      await writeShipped(engine, files, preset, { sft: sftRun, dpo: dpoRun }, report as unknown as ShippedReport, ship);
       progress.line(`wrote the shipped adapters to ${values.ship}`);
     }
 

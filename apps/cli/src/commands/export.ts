@@ -115,11 +115,15 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.out) throw new UsageError('--out is required: the folder to write the export to');
   const zip = /\.zip$/i.test(values.out) ? basename(values.out).slice(0, -'.zip'.length) : undefined;
   if (zip === '') throw new UsageError(`--out ${values.out}: name the archive (bundle.zip), its folder takes the name`);
-  const out = zip === undefined ? OutputFolder.check(values.out, 'out') : OutputFile.check(values.out, 'out');
-  if (out instanceof OutputFolder && out.existing.length > 0 && values.overwrite !== true)
-    throw new UsageError(
-      `--out ${values.out} already holds ${out.existing.slice(0, 3).join(', ')}${out.existing.length > 3 ? ', ...' : ''}: give --overwrite to replace it, or another folder`,
-    );
+  const reads = [
+    { flag: 'model', path: values.model },
+    { flag: 'adapter', path: values.adapter },
+    { flag: 'data', path: values.data },
+  ];
+  const out =
+    zip === undefined
+      ? OutputFolder.check(values.out, 'out', reads).requireEmptyOr(values.overwrite === true)
+      : OutputFile.check(values.out, 'out');
   if (out instanceof OutputFile && out.exists && values.overwrite !== true)
     throw new UsageError(`--out ${values.out} exists: give --overwrite to replace it, or another name`);
   const model = modelArg(values.model);

@@ -26,7 +26,8 @@ pair n came from (model, adapter, sampling, seeds, the scores, or "synthetic" an
   --rejected-candidates <file>   synthetic pairs: each prompt's first candidate over this file's first candidate for the same
                                  prompt (e.g. --candidates from the SFT adapter, this from the base model: \`candidates\` without --adapter)
   --degrade                      synthetic pairs: each prompt's first candidate over its first half (cut mid-thought)
-  --format trl|openai            openai: OpenAI's and Together's rows (input.messages, preferred_output, non_preferred_output)`;
+  --format trl|openai            openai: OpenAI's and Together's rows (input.messages, preferred_output, non_preferred_output)
+  --overwrite                    replace <out> if it holds files`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('pairs', argv, {
@@ -35,6 +36,7 @@ export async function run(argv: string[]): Promise<number> {
     'rejected-candidates': { type: 'string' },
     degrade: { type: 'boolean' },
     out: { type: 'string' },
+    overwrite: { type: 'boolean' },
     format: { type: 'string' },
   });
   const format = values.format ?? 'trl';
@@ -52,7 +54,11 @@ export async function run(argv: string[]): Promise<number> {
     values['rejected-candidates'] === undefined
       ? null
       : readInputFile('rejected-candidates', values['rejected-candidates'], 'a candidates JSONL of the same prompts');
-  const out = OutputFolder.check(values.out);
+  const out = OutputFolder.check(values.out, 'out', [
+    { flag: 'candidates', path: values.candidates },
+    { flag: 'scores', path: values.scores },
+    { flag: 'rejected-candidates', path: values['rejected-candidates'] },
+  ]).requireEmptyOr(values.overwrite === true);
   const sets = checked(() => readCandidates(candidates.text, candidates.file));
   let pairs: PreferencePair[];
   let counts: Record<string, number | boolean>;

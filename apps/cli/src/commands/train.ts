@@ -117,7 +117,12 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError(
       '--resume goes on from a checkpoint in the browser profile: with --runtime dawn checkpoints end with the command; resume with --runtime browser',
     );
-  const out = OutputFolder.check(values.out as string);
+  const out = OutputFolder.check(values.out as string, 'out', [
+    { flag: 'model', path: values.model as string | undefined },
+    { flag: 'adapter', path: values.adapter as string | undefined },
+    { flag: 'data', path: values.data as string | undefined },
+    { flag: 'eval-data', path: values['eval-data'] as string | undefined },
+  ]);
   // Every file argument is read before Chromium starts: a typo costs a second, not a model load.
   const model = modelArg(values.model as string | undefined);
   const adapter = adapterArg(values.adapter as string | undefined, 'adapter');

@@ -1,6 +1,6 @@
 // A numeric field's bounds, checked and said the same way on every screen: the Train screen's hyper-parameters
 // (ParamField) and the Data screen's max length, which is the same setting.
-import type { HyperParam } from '@webtune/trainer';
+import { type HyperParam, parseDecimal } from '@webtune/trainer';
 
 export type NumberKind = Extract<HyperParam['kind'], { type: 'int' | 'number' }>;
 
@@ -13,7 +13,7 @@ export function rangeWords(k: NumberKind, unit = ''): string {
 
 /** The typed text as a number the field takes, or null (empty, not a number, a fraction for a whole number, out of range). */
 export function parseInRange(raw: string, k: NumberKind): number | null {
-  const n = raw.trim() === '' ? Number.NaN : Number(raw);
-  if (!Number.isFinite(n) || (k.type === 'int' && !Number.isInteger(n)) || n < k.min || n > k.max) return null;
+  const n = parseDecimal(raw);
+  if (n === null || (k.type === 'int' && !Number.isInteger(n)) || n < k.min || n > k.max) return null;
   return n;
 }

@@ -34,6 +34,20 @@ describe('use_rslora', () => {
     expect(() => setFromText(c, 'use-rslora', 'yes')).toThrow('--use-rslora must be true or false, got "yes"');
   });
 
+  it('a number flag reads decimal text only, and a range without an upper bound is said as one', () => {
+    const c = defaultConfig('sft');
+    setFromText(c, 'learning-rate', '2e-4');
+    expect(c.learningRate).toBe(2e-4);
+    for (const text of ['0x1', '', '1_0', 'Infinity'])
+      expect(() => setFromText(c, 'learning-rate', text), text).toThrow(`--learning-rate must be a number, got "${text}"`);
+    expect(() => validateConfig({ ...defaultConfig('sft'), maxGradNorm: -1 })).toThrow(
+      '--max-grad-norm (max_grad_norm) must be at least 0, got -1',
+    );
+    expect(() => validateConfig({ ...defaultConfig('sft'), loggingSteps: 0 })).toThrow(
+      '--logging-steps (logging_steps) must be at least 1, got 0',
+    );
+  });
+
   it('must be a boolean in a config', () => {
     const c = defaultConfig('dpo');
     (c.lora as unknown as Record<string, unknown>).useRslora = 1;

@@ -443,6 +443,25 @@ export const choicesFor = (kind: Extract<Kind, { type: 'enum' }>, method: TrainM
 /** Whether a larger value of the metric is better: transformers' greater_is_better default (not for a loss). */
 export const greaterIsBetter = (metric: string): boolean => !metric.endsWith('loss');
 
+/**
+ * A number as a person writes it in decimal ("2e-4", "-1", ".5"), or null: what JavaScript's Number() also reads
+ * ("0x10", "0b1", "", "  ") is refused, so a typo never becomes a value.
+ */
+export function parseDecimal(text: string): number | null {
+  if (!/^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(text)) return null;
+  const value = Number(text);
+  return Number.isFinite(value) ? value : null;
+}
+
+/** An allowed range in words: "between 0 and 1", "at least 1" (no upper bound), "at most 5" (no lower one). */
+export function rangeText(min: number, max: number): string {
+  const noMax = max === Number.POSITIVE_INFINITY || max === Number.MAX_SAFE_INTEGER;
+  if (noMax && min === Number.NEGATIVE_INFINITY) return 'any number';
+  if (noMax) return `at least ${min}`;
+  if (min === Number.NEGATIVE_INFINITY) return `at most ${max}`;
+  return `between ${min} and ${max}`;
+}
+
 /** Throws naming the flag, the value and the allowed range. */
 export function validateConfig(c: TrainConfig): void {
   if (!(METHODS as readonly string[]).includes(c.method))
@@ -473,8 +492,7 @@ export function validateConfig(c: TrainConfig): void {
       if (typeof n !== 'number' || !Number.isFinite(n))
         throw new ConfigValueError(`${where} must be a number, got ${typeof v === 'number' ? v : JSON.stringify(v)}`);
       if (p.kind.type === 'int' && !Number.isInteger(n)) throw new ConfigValueError(`${where} must be a whole number, got ${n}`);
-      if (n < p.kind.min || n > p.kind.max)
-        throw new ConfigValueError(`${where} must be between ${p.kind.min} and ${p.kind.max}, got ${n}`);
+      if (n < p.kind.min || n > p.kind.max) throw new ConfigValueError(`${where} must be ${rangeText(p.kind.min, p.kind.max)}, got ${n}`);
     }
   }
   // The GPU computes in float32: a rate below its smallest value is 0 there.
@@ -548,8 +566,8 @@ export function setFromText(c: TrainConfig, flag: string, text: string): void {
     if (text !== 'true' && text !== 'false') throw new ConfigValueError(`--${flag} must be true or false, got "${text}"`);
     value = text === 'true';
   } else {
-    value = Number(text);
-    if (text.trim() === '' || !Number.isFinite(value)) throw new ConfigValueError(`--${flag} must be a number, got "${text}"`);
+    value = parseDecimal(text);
+    if (value === null) throw new ConfigValueError(`--${flag} must be a number, got "${text}"`);
   }
   if (p.lora) (c.lora as unknown as Record<string, unknown>)[p.key] = value;
   else (c as unknown as Record<string, unknown>)[p.key] = value;
