@@ -35,8 +35,10 @@ export function modelArg(value: string | undefined): ModelArg {
       hub: false,
     };
   }
-  const [repo, revision] = value.split('@');
+  const [repo, revision, ...rest] = value.split('@');
   if (!HUB_ID.test(repo)) throw new UsageError(`--model ${value}: no such folder, and not a Hub id (owner/name[@revision])`);
+  if (rest.length > 0 || revision === '')
+    throw new UsageError(`--model ${value}: a Hub id takes one revision after a single @ (owner/name@main, @v1.0 or a commit hash)`);
   const endpoint = process.env.WEBTUNE_HF_ENDPOINT ?? process.env.HF_ENDPOINT ?? DEFAULT_ENDPOINT;
   const token = process.env.HF_TOKEN;
   return {

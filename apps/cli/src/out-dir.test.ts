@@ -1,6 +1,6 @@
 // A streamed --out folder lands whole or not at all: a write that fails part way (a disk full, a cancelled export)
 // leaves the earlier folder as it was, or none, and no staging folder behind.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_MAX_SHARD_BYTES } from '@webtune/trainer';
@@ -21,6 +21,15 @@ describe('OutputFolder.check', () => {
 });
 
 describe('OutputFolder.commit', () => {
+  it("the folder gets the permissions any new folder gets here (the umask), not a temporary folder's 0700", () => {
+    const probe = join(root, 'probe');
+    mkdirSync(probe);
+    const out = OutputFolder.check(join(root, 'shared'));
+    out.add('adapter_config.json', '{}');
+    out.commit();
+    expect((statSync(join(root, 'shared')).mode & 0o777).toString(8)).toBe((statSync(probe).mode & 0o777).toString(8));
+  });
+
   it('a write that fails leaves the earlier folder as it was, and says so and what to do', () => {
     const dir = join(root, 'earlier');
     mkdirSync(dir);

@@ -1,6 +1,8 @@
 // The folder (or the one file) a command writes (--out): checked before Chromium starts, written whole or not at all. Files are collected
 // while the command runs and land together at the end: written into a fresh sibling folder, which then takes the
 // folder's place, so a failure or a kill on the way leaves the earlier folder (or none) and never a mix of old and new.
+
+import { randomUUID } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -167,7 +169,9 @@ export class OutputFolder {
   private stage(): string {
     const parent = dirname(this.path);
     mkdirSync(parent, { recursive: true });
-    const staging = mkdtempSync(join(parent, `.${basename(this.path)}.partial-`));
+    // Not mkdtemp: its folder is 0700, and once in place the output would be the user's alone (the umask decides).
+    const staging = join(parent, `.${basename(this.path)}.partial-${process.pid}-${randomUUID().slice(0, 8)}`);
+    mkdirSync(staging);
     try {
       for (const [name, data] of this.files) {
         const file = join(staging, name);

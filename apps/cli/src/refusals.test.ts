@@ -468,6 +468,26 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
       expect: [`--out / is the root folder: ${replaces} a new folder for the output`],
     },
     {
+      name: 'a Hub id with two revisions',
+      args: ['train', '--method', 'sft', '--model', 'Qwen/Qwen2.5-0.5B@main@x', '--data', sft, '--out', out],
+      expect: ['--model Qwen/Qwen2.5-0.5B@main@x: a Hub id takes one revision after a single @ (owner/name@main, @v1.0 or a commit hash)'],
+    },
+    {
+      name: 'train: --eval-steps without --eval-strategy steps',
+      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--eval-steps', '5'],
+      expect: ['--eval-steps sets the steps between evaluations of --eval-strategy steps; with --eval-strategy no it would be ignored'],
+    },
+    {
+      name: "ab step 2 given step 1's flags",
+      args: ['ab', '--run', abRun, '--verdicts', cands, '--temperature', '0.7', '--first', 'base'],
+      expect: ['--first, --temperature are for step 1 (the answers); step 2 (--run) only scores them: leave them out'],
+    },
+    {
+      name: "ab step 1 given step 2's --ties",
+      args: [...abAnswers, '--first', 'base', '--second', SHIPPED_SFT, '--ties', 'excluded'],
+      expect: ['--ties goes with --run <the folder step 1 wrote> (step 2)'],
+    },
+    {
       name: 'two models under one name',
       args: [...abAnswers, '--first', 'base', '--second', SHIPPED_SFT, '--first-name', 'x', '--second-name', 'x'],
       expect: ['both models are named "x": give --first-name and --second-name'],

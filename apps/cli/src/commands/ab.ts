@@ -39,6 +39,9 @@ ${RUNTIME_HELP}
   --verbose              forward the page's console`;
 
 const RUN_FILE = 'ab-run.json';
+/** The flags of each step (--out, --overwrite and --verbose go with both). */
+const STEP1_FLAGS = ['model', 'prompts', 'first', 'second', 'first-name', 'second-name', ...Object.keys(SAMPLING_FLAGS), 'gpu', 'runtime'];
+const STEP2_FLAGS = ['verdicts', 'ties'];
 
 interface AbRunFile {
   models: AbModels;
@@ -65,9 +68,16 @@ export async function run(argv: string[]): Promise<number> {
     runtime: { type: 'string' },
     verbose: { type: 'boolean' },
   });
-  if (values.run !== undefined) return summarise(values);
-  if (values.verdicts !== undefined) throw new UsageError('--verdicts goes with --run <the folder step 1 wrote>');
-  return generate(values);
+  // Each step reads its own flags: one of the other step's would be ignored, so it is refused by name.
+  const step2 = values.run !== undefined;
+  const others = (step2 ? STEP1_FLAGS : STEP2_FLAGS).filter((f) => values[f] !== undefined);
+  if (others.length > 0)
+    throw new UsageError(
+      step2
+        ? `${others.map((f) => `--${f}`).join(', ')} ${others.length > 1 ? 'are' : 'is'} for step 1 (the answers); step 2 (--run) only scores them: leave ${others.length > 1 ? 'them' : 'it'} out`
+        : `--${others[0]} goes with --run <the folder step 1 wrote> (step 2)`,
+    );
+  return step2 ? summarise(values) : generate(values);
 }
 
 async function generate(values: Record<string, string | boolean | undefined>): Promise<number> {

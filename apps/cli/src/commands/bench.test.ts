@@ -74,6 +74,10 @@ describe('bench output', () => {
 describe('bench --runtime', () => {
   it('names the runtimes it knows when given another', async () => {
     await expect(run(['--runtime', 'node'])).rejects.toThrow('--runtime must be browser or dawn (got "node")');
+    // --out is checked before anything runs: a folder in the way is named at once, not after minutes of timing.
+    await expect(run(['--out', import.meta.dirname])).rejects.toThrow(
+      `--out ${import.meta.dirname} is a folder; give the file to write, or another name`,
+    );
   });
 });
 

@@ -1,13 +1,13 @@
 // `pnpm bench`: kernel and training benchmarks in headless Chromium, ours beside peers in one page, or in Node on
 // Dawn (bench-hosts.ts).
-import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, platform, release } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { type AdapterReport, describeAdapter, REPO_ROOT } from '@webtune/harness';
 import { type BenchRequest, type BenchRow, meets, type Target } from '../../../../packages/kernels/bench/rows.ts';
 import type { TrainingBenchRow } from '../../../../packages/trainer/bench/training.bench.ts';
 import realShapes from '../../../../scripts/real-shapes/configs.json';
 import { gpuOption, integerOption, numberOption, parseCommandArgs, runtimeOption, UsageError } from '../args.ts';
+import { OutputFile } from '../out-dir.ts';
 import { formatNumber, formatTable } from '../table.ts';
 import { kernelBench, trainingBench } from './bench-hosts.ts';
 
@@ -171,6 +171,8 @@ export async function run(argv: string[]): Promise<number> {
   const peak = values['peak-gflops'] === undefined ? undefined : numberOption('peak-gflops', values['peak-gflops'], 0, 1e-3);
   const targets: Target[] = [];
   const gpu = gpuOption(values.gpu);
+  // Checked now: a path that cannot be written costs a second, not the minutes of the run.
+  const out = OutputFile.check(values.out ?? join(REPO_ROOT, 'bench-results', 'bench.json'));
   const result: Record<string, unknown> = { date: new Date().toISOString() };
   let adapter = '';
   const started = (what: string) => (report: AdapterReport) => {
@@ -194,12 +196,11 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (targets.length > 0) process.stdout.write(`\n${targetLines(targets, adapter)}\n`);
   process.stdout.write(`\nadapter${runtime === 'dawn' ? ' (Dawn in Node)' : ''}: ${adapter}\n`);
-  const out = values.out ?? join(REPO_ROOT, 'bench-results', 'bench.json');
-  await mkdir(dirname(out), { recursive: true });
   result.machine = { platform: platform(), release: release(), cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length };
   result.request = { quick, budgetMs, only: only ?? 'all', peakGflops: peak, weights, model, ...shape, runtime, gpu };
   result.targets = targets.map((t) => ({ ...t, pass: meets(t) }));
-  await writeFile(out, `${JSON.stringify(result, null, 2)}\n`);
-  process.stdout.write(`wrote ${out}\n`);
+  const json = new TextEncoder().encode(`${JSON.stringify(result, null, 2)}\n`);
+  await out.commitStreamed(async (append) => append(json));
+  process.stdout.write(`wrote ${out.path}\n`);
   return 0;
 }

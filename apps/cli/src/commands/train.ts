@@ -108,6 +108,11 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  // TRL reads eval_steps only under eval_strategy "steps" (webtune's default is "no"): given alone it would do nothing.
+  if (values['eval-steps'] !== undefined && config.evalStrategy !== 'steps')
+    throw new UsageError(
+      `--eval-steps sets the steps between evaluations of --eval-strategy steps; with --eval-strategy ${config.evalStrategy} it would be ignored: add --eval-strategy steps, or leave it out`,
+    );
   const budgetGib = numberOption('memory-budget-gib', values['memory-budget-gib'] as string | undefined, 0, 0);
   const overwrite = values.overwrite === true;
   const resume = values.resume === true;
