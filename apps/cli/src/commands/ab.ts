@@ -70,7 +70,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   // Each step reads its own flags: one of the other step's would be ignored, so it is refused by name.
   const step2 = values.run !== undefined;
-  const others = (step2 ? STEP1_FLAGS : STEP2_FLAGS).filter((f) => values[f] !== undefined);
+  const others = (step2 ? STEP1_FLAGS : STEP2_FLAGS).filter((f) => (values as Record<string, unknown>)[f] !== undefined);
   if (others.length > 0)
     throw new UsageError(
       step2
