@@ -154,14 +154,15 @@ describe('fetchModelFiles against the standalone Hub mock', () => {
     expect(Buffer.from(await readWhole(got.safetensors.get('model.safetensors')!)).equals(disk('model.safetensors'))).toBe(true);
     const last = new Map(events.map((e) => [e.file, e]));
     for (const [file, e] of last) expect([file, e.loaded, e.total, e.cached]).toEqual([file, disk(file).length, disk(file).length, false]);
-    // The four files and chat_template.jinja, which this repo does not have (404): transformers looks for it too.
-    expect(seen.map((s) => s.authorization)).toEqual([null, null, null, null, null]);
+    // The four files, and chat_template.jinja, generation_config.json and special_tokens_map.json, which this repo does
+    // not have (404): transformers looks for them too.
+    expect(seen.map((s) => s.authorization)).toEqual([null, null, null, null, null, null, null]);
   });
 
   it('sends "Authorization: Bearer <token>" when a token is given, and loads a gated repo with it', async () => {
     seen.length = 0;
     await fetchModelFiles({ kind: 'hub', repo: 'webtune-test/gated-llama', endpoint: hub.url, token: 'hf_abc' });
-    expect(seen.length).toBe(5); // the four files and the absent chat_template.jinja
+    expect(seen.length).toBe(7); // the four files and the absent chat_template.jinja, generation_config.json and special_tokens_map.json
     expect(seen.every((s) => s.authorization === 'Bearer hf_abc')).toBe(true);
   });
 
@@ -318,6 +319,33 @@ describe('fetchModelFiles against the standalone Hub mock', () => {
     const bad = await errorOf(config([['m/chat_template.jinja', new Blob([new Uint8Array([0x7b, 0xff])])]]));
     expect([bad.kind, bad.file]).toEqual(['corrupt', 'chat_template.jinja']);
     expect(bad.message).toMatch(/^chat_template\.jinja from .* is unusable: it is not UTF-8 text\./);
+  });
+
+  it('generation_config.json and special_tokens_map.json pass through as stored; one that is not a JSON object is left out', async () => {
+    const weights = new Blob([new Uint8Array(readFileSync(join(FIXTURES_DIR, 'llama-gqa-bf16', 'model.safetensors')))]);
+    const base: [string, Blob][] = [
+      ['m/config.json', new Blob(['{"a":1}'])],
+      ['m/tokenizer.json', new Blob(['{}'])],
+      ['m/tokenizer_config.json', new Blob(['{}'])],
+      ['m/model.safetensors', weights],
+    ];
+    const passed = async (extra: [string, Blob][]) =>
+      Object.fromEntries((await fetchModelFiles({ kind: 'files', files: new Map([...base, ...extra]), id: 'm' })).passThrough);
+    expect(await passed([])).toEqual({});
+    const generation = '{\n  "eos_token_id": [151645, 151643],\n  "temperature": 0.7\n}\n';
+    const special = '{"eos_token": "<|im_end|>"}';
+    expect(
+      await passed([
+        ['m/generation_config.json', new Blob([generation])],
+        ['m/special_tokens_map.json', new Blob([special])],
+      ]),
+    ).toEqual({
+      'generation_config.json': generation,
+      'special_tokens_map.json': special,
+    });
+    // transformers derives a generation config when the file is not valid JSON: so does the merged export.
+    for (const broken of ['{"eos_token_id": ', '[1, 2]', '<!DOCTYPE html><html></html>'])
+      expect(await passed([['m/generation_config.json', new Blob([broken])]]), broken).toEqual({});
   });
 });
 

@@ -2,7 +2,8 @@
 // Environment-neutral (a Web Worker or a page): fetch, streams and Cache Storage, no DOM, no Node APIs.
 //
 // A checkpoint is the HF layout (DESIGN.md, "Checkpoints in"): config.json, tokenizer.json, tokenizer_config.json
-// (and chat_template.jinja where the template was saved apart), and model.safetensors, or
+// (and chat_template.jinja where the template was saved apart; generation_config.json and special_tokens_map.json,
+// where present, only to copy into a merged export), and model.safetensors, or
 // model.safetensors.index.json and every shard it names. Downloads stream with progress per file, land in Cache
 // Storage only when complete and valid, and fail with a ModelSourceError that names the file, the URL and what to do.
 // Cancelling (AbortSignal) rejects with the signal's reason, an AbortError by default, never with
@@ -36,6 +37,11 @@ export interface ModelFiles {
    * template, so messages about the template name the file to fix; absent when it is tokenizer_config.json's own.
    */
   chatTemplateFile?: 'chat_template.jinja';
+  /**
+   * The base's generation_config.json and special_tokens_map.json where it has them (JSON text as stored): nothing
+   * here reads them, a merged export copies them as they are (export/hf-folder.ts), as save_pretrained would.
+   */
+  passThrough: Map<string, string>;
   /**
    * File name -> the file, read a range at a time: `model.safetensors`, or every shard named by the index (sorted).
    * Their headers are checked; their tensors are read when the model is uploaded (model/weights.ts).
@@ -916,11 +922,18 @@ export async function fetchModelFiles(source: ModelSource, options: FetchModelOp
     origin,
   );
 
+  const passThrough = new Map<string, string>();
+  for (const file of PASS_THROUGH_FILES) {
+    const got = await read(file, () => {});
+    const text = 'missing' in got ? null : jsonOrNull(got);
+    if (text !== null) passThrough.set(file, text);
+  }
+
   const weights = new Map<string, WeightFile>();
   const single = await openWeights('model.safetensors');
   if (!('missing' in single)) {
     weights.set('model.safetensors', single);
-    return { id: origin.id, config, tokenizerJson, ...tokenizer, safetensors: weights };
+    return { id: origin.id, config, tokenizerJson, ...tokenizer, passThrough, safetensors: weights };
   }
 
   const INDEX = 'model.safetensors.index.json';
@@ -962,7 +975,26 @@ export async function fetchModelFiles(source: ModelSource, options: FetchModelOp
   } catch (e) {
     throw corrupt(origin, INDEX, errorText(e), e);
   }
-  return { id: origin.id, config, tokenizerJson, ...tokenizer, safetensors: weights };
+  return { id: origin.id, config, tokenizerJson, ...tokenizer, passThrough, safetensors: weights };
+}
+
+/** Optional files a merged export copies from the base (ModelFiles.passThrough). */
+export const PASS_THROUGH_FILES = ['generation_config.json', 'special_tokens_map.json'] as const;
+
+/**
+ * A pass-through file's text when it is a JSON object, else null: one that cannot be read is left out, as
+ * transformers' from_pretrained falls back to a generation config derived from config.json when generation_config.json
+ * is not valid JSON (the EnvironmentError it raises is caught as a missing file), and as a web server's page for an
+ * unknown path (Vite's SPA fallback) is no such file.
+ */
+function jsonOrNull(bytes: Uint8Array): string | null {
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    const value = JSON.parse(text) as unknown;
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? text : null;
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -1,7 +1,11 @@
 // The export service's refusals of a request, made before any model file is read or any byte written. The formats
 // themselves are tested beside their writers (export/) and through the CLI (test/cli-export.test.ts).
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ModelExportRequest } from '../api.ts';
+import { fileBytes } from '../export/files.ts';
+import { FIXTURE_ROOT } from '../export/testing/node-fixtures.ts';
 import { type ExportContext, exportFiles } from './export.ts';
 
 /** A context with no adapter records: what these refusals need of one. */
@@ -31,5 +35,31 @@ describe('export service refusals', () => {
       await expect(exportFiles(context, request({ format, adapterId: null }))).rejects.toThrow(
         `the ${format} export is of an adapter: choose one (the base model alone has none)`,
       );
+  });
+});
+
+describe('merged export of the base', () => {
+  it("copies the base's generation_config.json and special_tokens_map.json as they are, as save_pretrained would", async () => {
+    const dir = join(FIXTURE_ROOT, 'llama-gqa-bf16');
+    const files = new Map<string, Blob>(
+      readdirSync(dir)
+        .filter((f) => /\.(json|safetensors)$/.test(f))
+        .map((f) => [`m/${f}`, new Blob([readFileSync(join(dir, f))])]),
+    );
+    // Qwen2.5-Instruct's kind: two end ids and sampling defaults that config.json does not hold.
+    const generation = '{\n  "eos_token_id": [297, 2],\n  "temperature": 0.7,\n  "top_p": 0.8\n}\n';
+    files.set('m/generation_config.json', new Blob([generation]));
+    files.set('m/special_tokens_map.json', new Blob(['{"eos_token": "</s>"}']));
+    const loaded = {
+      ...context,
+      loaded: { id: 'tiny', source: { kind: 'files', files, id: 'm' }, cache: false },
+    } as unknown as ExportContext;
+    const out = await exportFiles(loaded, request({ format: 'merged', adapterId: null }));
+    const text = async (name: string) => {
+      const f = out.find((x) => x.name === name);
+      return f ? new TextDecoder().decode(await fileBytes(f)) : undefined;
+    };
+    expect(await text('generation_config.json')).toBe(generation);
+    expect(await text('special_tokens_map.json')).toBe('{"eos_token": "</s>"}');
   });
 });

@@ -92,6 +92,7 @@ async function formatFiles({ loaded, shelf, datasets }: ExportContext, request: 
           ['config.json', files.config],
           ['tokenizer.json', files.tokenizerJson],
           ['tokenizer_config.json', files.tokenizerConfig],
+          ...files.passThrough,
         ].map(([n, t]) => [n, new TextEncoder().encode(t)]),
       );
       const dtype = floatDType('merged', request.dtype);
