@@ -95,16 +95,19 @@ describe('TextTokenizer.applyChatTemplate', () => {
     );
   });
 
-  it('uses the "default" of a list of named templates', () => {
+  it('uses the "default" of a list of named templates, and "tool_use" when tools are passed (transformers\' get_chat_template)', () => {
     const { json, config } = files('llama-tied-f32');
     const named = TextTokenizer.fromJson(json, {
       ...config,
       chat_template: [
-        { name: 'tool_use', template: 'TOOLS' },
+        { name: 'tool_use', template: '{{ tools | length }} tools:{% for m in messages %}[{{ m.content }}]{% endfor %}' },
         { name: 'default', template: '{% for m in messages %}[{{ m.content }}]{% endfor %}' },
       ],
     });
     expect(named.applyChatTemplate([user('a'), asst('b')], { addGenerationPrompt: false })).toBe('[a][b]');
+    expect(named.applyChatTemplate([user('a'), asst('b')], { addGenerationPrompt: false, tools: null })).toBe('[a][b]');
+    const tool = { type: 'function', function: { name: 'now', parameters: {} } };
+    expect(named.applyChatTemplate([user('a'), asst('b')], { addGenerationPrompt: false, tools: [tool] })).toBe('1 tools:[a][b]');
   });
 });
 

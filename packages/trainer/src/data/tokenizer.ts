@@ -52,6 +52,8 @@ export class TextTokenizer {
   private constructor(
     private readonly tok: Tokenizer,
     private readonly chatTemplate: string | null,
+    /** A list of named templates' "tool_use" one, which transformers renders with when tools are passed; else null. */
+    private readonly toolUseTemplate: string | null,
     /** The special tokens as transformers passes them to a chat template (its special_tokens_map). */
     private readonly templateTokens: Record<string, unknown>,
     /** Where each came from, for messages: tokenizer.json, tokenizer_config.json, and the chat template's file. */
@@ -68,7 +70,7 @@ export class TextTokenizer {
     this.hasChatTemplate = chatTemplate !== null;
     this.chatTemplateProblem = null;
     try {
-      if (chatTemplate !== null) compileChatTemplate(chatTemplate, files.template);
+      for (const t of [chatTemplate, toolUseTemplate]) if (t !== null) compileChatTemplate(t, files.template);
     } catch (e) {
       this.chatTemplateProblem = (e as Error).message;
     }
@@ -141,9 +143,11 @@ export class TextTokenizer {
     const tokensForTemplate: Record<string, unknown> = { ...specialTokens };
     if (Array.isArray(extra)) tokensForTemplate.additional_special_tokens = extra;
 
+    const templates = chatTemplateOf(config, configFile);
     return new TextTokenizer(
       tok,
-      chatTemplateOf(config, configFile),
+      templates.main,
+      templates.toolUse,
       tokensForTemplate,
       { json: jsonFile, config: configFile, template: inFolder(chatTemplateFile) },
       { eosToken: specialTokens.eos_token, eos, pad, bos, size },
@@ -211,8 +215,15 @@ export class TextTokenizer {
     return this.tok.decode(known, { skip_special_tokens: options.skipSpecialTokens ?? false });
   }
 
-  /** The chat template; a TokenizerError saying what to do when the tokenizer has none. */
-  requireChatTemplate(): string {
+  /**
+   * The chat template (with `tools`, a "tool_use" template where the tokenizer has one, as transformers'
+   * get_chat_template picks it); a TokenizerError saying what to do when the tokenizer has none.
+   */
+  requireChatTemplate(tools?: unknown[] | null): string {
+    if (tools !== undefined && tools !== null && this.toolUseTemplate !== null) {
+      compileChatTemplate(this.toolUseTemplate, this.files.template);
+      return this.toolUseTemplate;
+    }
     if (this.chatTemplate === null)
       throw new TokenizerError(
         this.files.config,
@@ -249,7 +260,7 @@ export class TextTokenizer {
     messages: Message[],
     options: { addGenerationPrompt: boolean; continueFinalMessage?: boolean; template?: string } & ChatExtras,
   ): string {
-    const template = options.template ?? this.requireChatTemplate();
+    const template = options.template ?? this.requireChatTemplate(options.tools);
     const continueFinal = options.continueFinalMessage ?? false;
     if (continueFinal && options.addGenerationPrompt)
       throw new Error(
@@ -356,16 +367,23 @@ function checkModel(json: Record<string, unknown>, file: string): void {
  */
 const outsideClasses = (pattern: string) => pattern.replace(/\\./gs, '_').replace(/\[\^?\]?[^\]]*\]/g, '_');
 
-/** tokenizer_config's chat_template: a string, or a list of {name, template} of which "default" is used. */
-function chatTemplateOf(config: Record<string, unknown>, file: string): string | null {
+/**
+ * tokenizer_config's chat_template: a string, or a list of {name, template} of which "default" is used, and
+ * "tool_use" where tools are passed (transformers' get_chat_template).
+ */
+function chatTemplateOf(config: Record<string, unknown>, file: string): { main: string | null; toolUse: string | null } {
   const t = config.chat_template;
-  if (t === undefined || t === null) return null;
-  if (typeof t === 'string') return t === '' ? null : t;
+  if (t === undefined || t === null) return { main: null, toolUse: null };
+  if (typeof t === 'string') return { main: t === '' ? null : t, toolUse: null };
   if (Array.isArray(t)) {
-    const named = t.find((x) => typeof x === 'object' && x !== null && (x as Record<string, unknown>).name === 'default') as
-      | Record<string, unknown>
-      | undefined;
-    if (named && typeof named.template === 'string') return named.template;
+    const named = (name: string) =>
+      t.find((x) => typeof x === 'object' && x !== null && (x as Record<string, unknown>).name === name) as
+        | Record<string, unknown>
+        | undefined;
+    const main = named('default');
+    const toolUse = named('tool_use');
+    if (main && typeof main.template === 'string')
+      return { main: main.template, toolUse: typeof toolUse?.template === 'string' ? toolUse.template : null };
     throw new TokenizerError(
       file,
       '"chat_template" is a list of named templates without a "default" one; name the template to use "default"',

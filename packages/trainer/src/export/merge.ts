@@ -94,12 +94,13 @@ export const openCheckpointBytes = (configText: string, files: Map<string, Uint8
 /** Per targeted weight, the low-rank terms to add: s·B [out, r] and A [r, in]. */
 type Deltas = Map<string, { sB: Float64Array; A: Float32Array; r: number }[]>;
 
-function collectDeltas(config: ModelConfig, adapters: StackInput[]): Deltas {
-  const deltas: Deltas = new Map();
+/**
+ * Refuses an adapter whose modules do not fit `config`: a layer past the model's, or a projection of another shape
+ * (an adapter for another model). Every export that writes an adapter's weights checks this first.
+ */
+export function checkAdapterFits(config: ModelConfig, adapters: StackInput[]): void {
   for (const rec of adapters) {
-    const scale = loraScale(rec.lora);
-    const r = rec.lora.r;
-    for (const [path, { module, A, B }] of adapterModules(rec)) {
+    for (const [path, { module }] of adapterModules(rec)) {
       if (module.layer >= config.numLayers)
         throw new LoraError(`adapter "${rec.name}": module ${path} is beyond the model's ${config.numLayers} layers`);
       const want = targetShape(config, module.target);
@@ -108,6 +109,17 @@ function collectDeltas(config: ModelConfig, adapters: StackInput[]): Deltas {
           `adapter "${rec.name}": module ${path} is [out ${module.outF}, in ${module.inF}], the base model's is ` +
             `[out ${want.outF}, in ${want.inF}]: the adapter is for another model`,
         );
+    }
+  }
+}
+
+function collectDeltas(config: ModelConfig, adapters: StackInput[]): Deltas {
+  checkAdapterFits(config, adapters);
+  const deltas: Deltas = new Map();
+  for (const rec of adapters) {
+    const scale = loraScale(rec.lora);
+    const r = rec.lora.r;
+    for (const [path, { A, B }] of adapterModules(rec)) {
       const sB = Float64Array.from(B, (b) => scale * b);
       const list = deltas.get(`${path}.weight`) ?? [];
       list.push({ sB, A, r });

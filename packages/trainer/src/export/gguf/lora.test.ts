@@ -17,4 +17,16 @@ describe('GGUF LoRA', () => {
     expect(names.slice(0, 3)).toEqual(['0.attn_q', '0.attn_k', '0.attn_v']);
     expect(names.map((n) => Number(n.split('.')[0]))).toEqual([...names.map((n) => Number(n.split('.')[0]))].sort((x, y) => x - y));
   });
+
+  it('refuses an adapter that does not fit the model, as the merge does: its q/k rows would be permuted by the wrong heads', async () => {
+    const { base } = await loadBase(`${FIXTURE_ROOT}/llama-tied-f32`);
+    const { base: gqa } = await loadBase(`${FIXTURE_ROOT}/llama-gqa-bf16`);
+    const adapter = loadAdapter(`${FIXTURE_ROOT}/llama-gqa-bf16/adapter`);
+    expect(() => ggufLoraFile(base.config, [adapter], { name: 'a' })).toThrow(
+      /the base model's is \[out \d+, in \d+\]: the adapter is for another model/,
+    );
+    expect(() => ggufLoraFile({ ...gqa.config, numLayers: 1 }, [adapter], { name: 'a' })).toThrow(
+      /adapter ".*": module model\.layers\.1\.\w+\.\w+ is beyond the model's 1 layers/,
+    );
+  });
 });

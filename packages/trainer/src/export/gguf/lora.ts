@@ -11,6 +11,7 @@ import { LORA_TARGETS, type LoraTarget } from '../../model/lora-config.ts';
 import { adapterModules, type StackInput, stackAdapters } from '../../store/stack.ts';
 import { encodeFloats } from '../dtype.ts';
 import type { ExportFile } from '../files.ts';
+import { checkAdapterFits } from '../merge.ts';
 import { type GgufTensor, type GgufValue, ggufFile, once } from './format.ts';
 import { ggufArchitecture, ggufTensorName, permuteRope } from './model.ts';
 
@@ -22,6 +23,8 @@ export interface GgufLoraOptions {
 
 export function ggufLoraFile(config: ModelConfig, adapters: StackInput[], o: GgufLoraOptions): ExportFile {
   const arch = ggufArchitecture(config);
+  // q/k rows are permuted per head below: an adapter of another model's shape would be written wrong, not refused.
+  checkAdapterFits(config, adapters);
   const single = adapters.length === 1 ? adapters[0] : undefined;
   const rec: StackInput = single ?? { ...adapters[adapters.length - 1], ...stackAdapters(adapters) };
   const { r } = rec.lora;
