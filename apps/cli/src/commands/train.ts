@@ -5,6 +5,8 @@ import {
   evalDataProblem,
   HYPER_PARAMS,
   METHOD_NAMES,
+  METHODS,
+  rangeText,
   setFromText,
   type TrainEvent,
   type TrainResult,
@@ -28,9 +30,53 @@ import {
   streamExport,
 } from './shared.ts';
 
-const flags = HYPER_PARAMS.map(
-  (p) => `  --${p.flag.padEnd(28)} ${p.only ? `(${p.only.map((m) => METHOD_NAMES[m].short).join('/')} only) ` : ''}${p.help}`,
-).join('\n');
+type Param = (typeof HYPER_PARAMS)[number];
+const paramOf = (c: ReturnType<typeof defaultConfig>, p: Param) =>
+  (p.lora ? (c.lora as unknown as Record<string, unknown>) : (c as unknown as Record<string, unknown>))[p.key];
+
+/**
+ * A boolean hyper-parameter off by default (in SFT's config) is a bare flag (--use-rslora); the others take a value
+ * (--assistant-only-loss false).
+ */
+const isBare = (p: Param) => p.kind.type === 'boolean' && paramOf(defaultConfig('sft'), p) === false;
+
+/** What the flag takes, as help shows it: N, a|b, a list; nothing for a bare flag. */
+function placeholder(p: Param): string {
+  if (isBare(p)) return '';
+  if (p.kind.type === 'enum') return p.kind.choices.join('|');
+  if (p.kind.type === 'targets') return 'LIST';
+  if (p.kind.type === 'boolean') return 'true|false';
+  return 'N';
+}
+
+/** "default 0.0002 (DPO, KTO: 0.00005); between 0 and 1": each method's default, grouped by value, and the range. */
+function defaultsText(p: Param): string {
+  const methods = METHODS.filter((m) => !p.only || p.only.includes(m));
+  const byValue = new Map<string, string[]>();
+  for (const m of methods) {
+    const v = paramOf(defaultConfig(m), p);
+    const text = Array.isArray(v) ? v.join(',') : typeof v === 'number' ? numberText(v) : String(v);
+    byValue.set(text, [...(byValue.get(text) ?? []), METHOD_NAMES[m].short]);
+  }
+  const [first, ...rest] = [...byValue].sort((a, b) => b[1].length - a[1].length);
+  const others = rest.map(([v, ms]) => `${ms.join(', ')}: ${v}`).join('; ');
+  const range = p.kind.type === 'number' || p.kind.type === 'int' ? `; ${rangeText(p.kind.min, p.kind.max)}` : '';
+  if (isBare(p) && byValue.size === 1) return 'off by default';
+  return `default ${first[0]}${others ? ` (${others})` : ''}${range}`;
+}
+
+/** 2e-4 as people write it in a config (String() gives 0.0002, and 0.00005 for 5e-5). */
+const numberText = (v: number) => (v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential() : String(v));
+
+const COLUMN = 30;
+const flags = HYPER_PARAMS.map((p) => {
+  const name = `--${p.flag} ${placeholder(p)}`.trim();
+  const only = p.only ? `(${p.only.map((m) => METHOD_NAMES[m].short).join('/')} only) ` : '';
+  const indent = ' '.repeat(COLUMN + 3);
+  // A long name (an enum's choices) takes its own line, so the help column stays one column.
+  const head = name.length < COLUMN ? `  ${name.padEnd(COLUMN)} ` : `  ${name}\n${indent}`;
+  return `${head}${only}${p.help}\n${indent}${defaultsText(p)}`;
+}).join('\n');
 
 export const help = `pnpm cli train --method sft|dpo|kto|orpo|simpo --model <dir|hub-id> --data <file.jsonl> --out <dir> [--adapter <dir>] [--eval-data <file.jsonl>] [options]
 
@@ -87,13 +133,7 @@ export async function run(argv: string[]): Promise<number> {
     resume: { type: 'boolean' },
     'memory-budget-gib': { type: 'string' },
   };
-  // A boolean hyper-parameter off by default is a bare flag (--use-rslora); the others take a value
-  // (--assistant-only-loss false).
-  const defaults = defaultConfig('sft');
-  const bare = (p: (typeof HYPER_PARAMS)[number]) =>
-    p.kind.type === 'boolean' &&
-    (p.lora ? (defaults.lora as unknown as Record<string, unknown>) : (defaults as unknown as Record<string, unknown>))[p.key] === false;
-  for (const p of HYPER_PARAMS) options[p.flag] = { type: bare(p) ? 'boolean' : 'string' };
+  for (const p of HYPER_PARAMS) options[p.flag] = { type: isBare(p) ? 'boolean' : 'string' };
   const { values } = parseCommandArgs('train', argv, options);
   const method = methodOption(values.method as string | undefined);
   refuseOtherMethodFlags(values, method);
