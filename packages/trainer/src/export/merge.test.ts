@@ -4,12 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { LLAMA_QWEN2_FIXTURES } from '../../test/fixtures.ts';
 import { parseSafetensors, tensorToFloat32 } from '../model/safetensors.ts';
 import { toBf16Bits, toF16Bits } from './dtype.ts';
-import { fileBytes } from './files.ts';
+import { ExportError, fileBytes } from './files.ts';
 import { mergedModelFiles } from './hf-folder.ts';
 import { mergeAdapters, openCheckpointBytes, rowBlocks } from './merge.ts';
 import { safetensorsFiles } from './safetensors-out.ts';
 import { forward64, inMemory, type Weights } from './testing/forward64.ts';
-import { FIXTURE_ROOT, loadAdapter, loadBase, loadGolden } from './testing/node-fixtures.ts';
+import { FIXTURE_ROOT, loadAdapter, loadBase, loadGolden, readFolder } from './testing/node-fixtures.ts';
 
 /** Max |a - e| / (atol + rtol |e|) over the real tokens of the golden batch: <= 1 passes. */
 function logitsError(name: string, weights: Weights) {
@@ -145,6 +145,31 @@ describe('merged model', { timeout: 30_000 }, () => {
     expect(card).toContain('base_model: qwen2-bias-f16');
     expect(card).toContain('| learning_rate | 0.0002 |');
     expect(card).toContain('| loss | 1.5 |');
+  });
+
+  it('refuses a checkpoint whose tensor has another shape than its config.json implies, naming the file, tensor and both shapes', async () => {
+    // llama-tied-f32's weights under a config.json whose MLP is wider (intermediate_size 64, the weights' 48).
+    const files = readFolder(`${FIXTURE_ROOT}/llama-tied-f32`);
+    const config = { ...JSON.parse(new TextDecoder().decode(files.get('config.json'))), intermediate_size: 64 };
+    const weights = new Map([['model.safetensors', files.get('model.safetensors')!]]);
+    await expect(openCheckpointBytes(JSON.stringify(config), weights)).rejects.toThrow(
+      new ExportError('model.safetensors: tensor "model.layers.0.mlp.gate_proj.weight" has shape [48,32], config.json implies [64,32]'),
+    );
+  });
+
+  it('refuses a sharded checkpoint with a shard left out, naming the files and the first 4 missing tensors', async () => {
+    const { base } = await loadBase(`${FIXTURE_ROOT}/llama-tied-f32`);
+    const out = safetensorsFiles(base, 'F32', 40_000);
+    const shards = out.filter((f) => f.name.endsWith('.safetensors'));
+    expect(shards.map((f) => f.name).at(-1)).toBe('model-00003-of-00003.safetensors');
+    const kept = new Map(await Promise.all(shards.slice(0, -1).map(async (f) => [f.name, await fileBytes(f)] as const)));
+    await expect(openCheckpointBytes(JSON.stringify(base.configJson), kept)).rejects.toThrow(
+      new ExportError(
+        'model-00001-of-00003.safetensors, model-00002-of-00003.safetensors: missing 8 tensor(s) the config calls for: ' +
+          'model.layers.1.self_attn.k_proj.weight, model.layers.1.self_attn.v_proj.weight, model.layers.1.self_attn.o_proj.weight, ' +
+          'model.layers.1.post_attention_layernorm.weight',
+      ),
+    );
   });
 
   it('refuses an adapter for another model, naming the module and both shapes', async () => {

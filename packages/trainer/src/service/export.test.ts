@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ModelExportRequest } from '../api.ts';
-import { fileBytes } from '../export/files.ts';
+import { ExportError, fileBytes } from '../export/files.ts';
 import { FIXTURE_ROOT } from '../export/testing/node-fixtures.ts';
 import { type ExportContext, exportFiles } from './export.ts';
 
@@ -38,22 +38,26 @@ describe('export service refusals', () => {
   });
 });
 
+/** The context with llama-gqa-bf16's config, tokenizer and weights as the loaded model's files (folder "m"). */
+function filesContext(extra: [string, string][] = []): ExportContext {
+  const dir = join(FIXTURE_ROOT, 'llama-gqa-bf16');
+  const files = new Map<string, Blob>(
+    readdirSync(dir)
+      .filter((f) => /\.(json|safetensors)$/.test(f))
+      .map((f) => [`m/${f}`, new Blob([readFileSync(join(dir, f))])]),
+  );
+  for (const [name, text] of extra) files.set(`m/${name}`, new Blob([text]));
+  return { ...context, loaded: { id: 'tiny', source: { kind: 'files', files, id: 'm' }, cache: false } } as unknown as ExportContext;
+}
+
 describe('merged export of the base', () => {
   it("copies the base's generation_config.json and special_tokens_map.json as they are, as save_pretrained would", async () => {
-    const dir = join(FIXTURE_ROOT, 'llama-gqa-bf16');
-    const files = new Map<string, Blob>(
-      readdirSync(dir)
-        .filter((f) => /\.(json|safetensors)$/.test(f))
-        .map((f) => [`m/${f}`, new Blob([readFileSync(join(dir, f))])]),
-    );
     // Qwen2.5-Instruct's kind: two end ids and sampling defaults that config.json does not hold.
     const generation = '{\n  "eos_token_id": [297, 2],\n  "temperature": 0.7,\n  "top_p": 0.8\n}\n';
-    files.set('m/generation_config.json', new Blob([generation]));
-    files.set('m/special_tokens_map.json', new Blob(['{"eos_token": "</s>"}']));
-    const loaded = {
-      ...context,
-      loaded: { id: 'tiny', source: { kind: 'files', files, id: 'm' }, cache: false },
-    } as unknown as ExportContext;
+    const loaded = filesContext([
+      ['generation_config.json', generation],
+      ['special_tokens_map.json', '{"eos_token": "</s>"}'],
+    ]);
     const out = await exportFiles(loaded, request({ format: 'merged', adapterId: null }));
     const text = async (name: string) => {
       const f = out.find((x) => x.name === name);
@@ -61,5 +65,15 @@ describe('merged export of the base', () => {
     };
     expect(await text('generation_config.json')).toBe(generation);
     expect(await text('special_tokens_map.json')).toBe('{"eos_token": "</s>"}');
+  });
+
+  it('refuses a zip folder name that is a path (/ or \\) or . or .., as it cannot name the folder inside the archive', async () => {
+    const loaded = filesContext();
+    const zip = await exportFiles(loaded, request({ format: 'merged', adapterId: null, zip: 'tiny-merged' }));
+    expect(zip.map((f) => f.name)).toEqual(['tiny-merged.zip']);
+    for (const folder of ['a/b', 'a\\b', '.', '..'])
+      await expect(exportFiles(loaded, request({ format: 'merged', adapterId: null, zip: folder }))).rejects.toThrow(
+        new ExportError(`zip: "${folder}" cannot name the folder inside the archive: give a name without / or \\`),
+      );
   });
 });

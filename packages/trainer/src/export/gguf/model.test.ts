@@ -1,7 +1,7 @@
 // What the GGUF writer refuses, with the reason: architectures it does not write, and features llama.cpp's
 // architecture lacks (it would compute another function than the checkpoint).
 import { describe, expect, it } from 'vitest';
-import { parseModelConfig } from '../../model/config.ts';
+import { type ModelConfig, parseModelConfig } from '../../model/config.ts';
 import { ExportError } from '../files.ts';
 import { FIXTURE_ROOT, readFolder } from '../testing/node-fixtures.ts';
 import { ggufArchitecture, ggufTensorName } from './model.ts';
@@ -32,6 +32,15 @@ describe('GGUF architectures', () => {
   it('refuses Qwen3 attention biases, and the architectures it does not write, by name', () => {
     expect(() => ggufArchitecture(configOf('qwen3-qknorm-bf16', { use_sliding_window: false }))).toThrow(
       /attention_bias is true, and llama\.cpp's "qwen3" has no attention bias tensors/,
+    );
+    // config.json reads only architectures the writer has today, so one it lacks is put on a parsed config by hand:
+    // what an architecture added to model/config.ts before its GGUF writer would meet.
+    const phi = { ...configOf('llama-tied-f32'), architecture: 'PhiForCausalLM' as ModelConfig['architecture'] };
+    expect(() => ggufArchitecture(phi)).toThrow(
+      new ExportError(
+        'config.json: webtune does not write GGUF for PhiForCausalLM yet (it writes LlamaForCausalLM, MistralForCausalLM, ' +
+          'Qwen2ForCausalLM, Qwen3ForCausalLM, SmolLM3ForCausalLM, Gemma3ForCausalLM)',
+      ),
     );
   });
 

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { ExportError } from '../files.ts';
+import { FIXTURE_ROOT, readFolder } from '../testing/node-fixtures.ts';
 import { preTokenizerName, tokenizerMetadata } from './tokenizer.ts';
 
 describe('GGUF tokenizer metadata', () => {
@@ -77,5 +79,16 @@ describe('GGUF tokenizer metadata', () => {
     expect(meta.get('tokenizer.ggml.merges')?.value).toEqual(['a b']);
     expect(meta.get('tokenizer.ggml.bos_token_id')?.value).toBe(2);
     expect(meta.get('tokenizer.ggml.pre')?.value).toBe('gpt-2');
+  });
+  it('refuses an added token past the embedding rows (a token added without resizing the embeddings), naming it', () => {
+    // qwen2-bias-f16: 310 embedding rows (config.json's vocab_size); its tokenizer's ids end at 294.
+    const files = readFolder(`${FIXTURE_ROOT}/qwen2-bias-f16`);
+    const tok = JSON.parse(new TextDecoder().decode(files.get('tokenizer.json')));
+    const config = JSON.parse(new TextDecoder().decode(files.get('tokenizer_config.json')));
+    expect(new Map(tokenizerMetadata(tok, config, 310)).get('tokenizer.ggml.tokens')?.value).toHaveLength(310);
+    tok.added_tokens.push({ id: 310, content: '<tool_call>', special: false });
+    expect(() => tokenizerMetadata(tok, config, 310)).toThrow(
+      new ExportError('tokenizer.json: added token "<tool_call>" has id 310, past the model\'s 310 embedding rows'),
+    );
   });
 });
