@@ -442,26 +442,17 @@ describe('eval --json', () => {
   it('SFT: loss and num_tokens; on the held-out row, the eval_loss the run logged for the adapter it kept', async () => {
     const { lines } = readJson(join(sftOut, 'training_config.json')).eval_dataset as { lines: number[] };
     const heldOut = ws.jsonl('held-out.jsonl', [SFT_ROWS[lines[0] - 1]]);
-    const r = await ws.run([
-      'eval',
-      '--method',
-      'sft',
-      '--model',
-      LLAMA,
-      '--data',
-      heldOut,
-      '--adapter',
-      sftOut,
-      '--max-length',
-      '32',
-      '--json',
-    ]);
-    const m = onlyJson(r);
+    const args = ['eval', '--method', 'sft', '--model', LLAMA, '--data', heldOut, '--adapter', sftOut, '--max-length', '32', '--json'];
+    const m = onlyJson(await ws.run(args));
     expect(Object.keys(m).sort()).toEqual(['loss', 'num_tokens']);
     expect(m.loss).toBeGreaterThan(0);
     expect(Number.isInteger(m.num_tokens) && m.num_tokens > 0).toBe(true);
     const [logged] = readJsonl(join(sftOut, 'metrics.jsonl')).filter((x) => 'eval_loss' in x);
     expect(m.loss).toBe(logged.eval_loss);
+    // As an adapter trained with --completion-only-loss false is measured: the prompt's tokens under the loss too.
+    const whole = onlyJson(await ws.run([...args, '--completion-only-loss', 'false']));
+    expect(whole.num_tokens).toBeGreaterThan(m.num_tokens);
+    expect(whole.loss).not.toBe(m.loss);
   });
 });
 

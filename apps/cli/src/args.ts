@@ -155,4 +155,5 @@ export function runtimeOption(raw: string | undefined): Runtime {
 export const RUNTIME_HELP = `  --runtime browser|dawn         where the trainer runs: headless Chromium (default), or this Node process on Dawn
                                  (the webgpu package, no browser: for a GPU server without one, and less memory;
                                  adapters and checkpoints last only as long as the command; $WEBTUNE_RUNTIME)
-  --gpu auto|hardware|swiftshader`;
+  --gpu auto|hardware|swiftshader which adapter: a real GPU if one is found (auto, the default), a real GPU or
+                                 fail (hardware), or the CPU's SwiftShader (slow; for tests); $WEBTUNE_GPU`;

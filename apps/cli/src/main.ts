@@ -39,10 +39,14 @@ commands:
 ${lines.join('\n')}
 
 environment:
-  WEBTUNE_DEBUG      print stack traces of errors
-  WEBTUNE_CHROMIUM   path to the Chromium/Chrome to drive (default: the system's chromium)
-  WEBTUNE_GPU        auto | hardware | swiftshader (default auto: a real GPU if Chromium finds one)
-  WEBTUNE_RUNTIME    browser | dawn (default browser; dawn: the trainer in this process on Dawn, no browser)`;
+  WEBTUNE_DEBUG        print stack traces of errors
+  WEBTUNE_CHROMIUM     path to the Chromium/Chrome to drive (default: the system's chromium)
+  WEBTUNE_GPU          auto | hardware | swiftshader (default auto: a real GPU if Chromium finds one)
+  WEBTUNE_RUNTIME      browser | dawn (default browser; dawn: the trainer in this process on Dawn, no browser)
+  WEBTUNE_PROFILE_DIR  the browser profile, where checkpoints and the model cache live (default
+                       ~/.cache/webtune/chromium; give each CLI run that goes at the same time its own)
+  HF_TOKEN             a Hugging Face access token, for gated and private models given as a Hub id
+  WEBTUNE_HF_ENDPOINT  the Hub to download from (or HF_ENDPOINT; default https://huggingface.co)`;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -209,14 +209,14 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
       expect: ['--learning-rate (learning_rate) is 0'],
     },
     {
-      name: 'label smoothing with the ipo loss (train)',
-      args: ['train', '--method', 'dpo', '--model', LLAMA, '--data', dpo, '--out', out, '--loss-type', 'ipo', '--label-smoothing', '0.1'],
-      expect: ['--label-smoothing (label_smoothing) applies to --loss-type sigmoid only; ipo ignores it'],
+      name: "label smoothing with DPO (train): TRL's DPO losses have none",
+      args: ['train', '--method', 'dpo', '--model', LLAMA, '--data', dpo, '--out', out, '--label-smoothing', '0.1'],
+      expect: ['--label-smoothing is a --method simpo setting, ignored by --method dpo: remove it'],
     },
     {
-      name: 'label smoothing with the hinge loss (eval)',
+      name: 'label smoothing with DPO (eval)',
       args: ['eval', '--method', 'dpo', '--model', LLAMA, '--data', dpo, '--loss-type', 'hinge', '--label-smoothing', '0.1', '--json'],
-      expect: ['--label-smoothing applies to --loss-type sigmoid only; hinge ignores it'],
+      expect: ['--label-smoothing is a --method simpo setting, ignored by --method dpo: remove it'],
     },
     {
       name: '--resume with --runtime dawn (its checkpoints end with the command)',
@@ -269,7 +269,7 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
       name: 'train: --loss-type and --label-smoothing with --method sft',
       args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--loss-type', 'ipo', '--label-smoothing', '0.1'],
       expect: [
-        '--loss-type is a --method dpo|kto setting; --label-smoothing is a --method dpo|simpo setting, ignored by --method sft: remove them',
+        '--loss-type is a --method dpo|kto setting; --label-smoothing is a --method simpo setting, ignored by --method sft: remove them',
       ],
     },
     {
@@ -486,6 +486,11 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
       name: "ab step 1 given step 2's --ties",
       args: [...abAnswers, '--first', 'base', '--second', SHIPPED_SFT, '--ties', 'excluded'],
       expect: ['--ties goes with --run <the folder step 1 wrote> (step 2)'],
+    },
+    {
+      name: "eval: SFT's loss mask with another method",
+      args: ['eval', '--method', 'dpo', '--model', LLAMA, '--data', dpo, '--completion-only-loss', 'false'],
+      expect: ['--completion-only-loss is a --method sft setting, ignored by --method dpo: remove it'],
     },
     {
       name: 'two models under one name',

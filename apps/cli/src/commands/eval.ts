@@ -12,12 +12,18 @@ import {
   refuseOtherMethodFlags,
 } from './shared.ts';
 
-/** The objectives' own settings (beta, loss type, KTO weights, SimPO's gamma...): train's flags, the same names. */
-const OBJECTIVE_PARAMS = HYPER_PARAMS.filter((p) => p.only && !p.lora && p.only.some((m) => m !== 'sft'));
+/**
+ * The methods' own settings, train's flags by the same names: the objectives' (beta, loss type, KTO weights, SimPO's
+ * gamma...) and SFT's loss masks (--completion-only-loss, --assistant-only-loss), so an adapter is measured on the
+ * tokens it was trained on.
+ */
+const OBJECTIVE_PARAMS = HYPER_PARAMS.filter((p) => p.only && !p.lora);
 
 export const help = `pnpm cli eval --method sft|dpo|kto|orpo|simpo --model <dir|hub-id> --data <file.jsonl> [--adapter <dir>] [--ref-adapter <dir>] [--max-length N] [--batch-size N] [method settings]
 
-SFT: loss (token-weighted mean over the whole file's completion tokens) and num_tokens.
+SFT: loss (token-weighted mean over the whole file's tokens under the loss: the completion, or each assistant
+turn, as --completion-only-loss and --assistant-only-loss say; give the values the adapter was trained with) and
+num_tokens.
 DPO: means over pairs of loss, rewards/chosen, rewards/rejected, rewards/accuracies, rewards/margins,
 logps/chosen, logps/rejected; reference = model + --ref-adapter, policy = that + --adapter.
 KTO: loss (mean over rows), kl, rewards/* and logps/* of each label, rewards/margins, as TRL logs them;
@@ -54,8 +60,6 @@ export async function run(argv: string[]): Promise<number> {
   config.batchSize = integerOption('batch-size', values['batch-size'] as string | undefined, 8, 1);
   try {
     for (const p of OBJECTIVE_PARAMS) if (values[p.flag] !== undefined) setFromText(config, p.flag, String(values[p.flag]));
-    if (config.labelSmoothing > 0 && config.lossType !== 'sigmoid' && method === 'dpo')
-      throw new Error(`--label-smoothing applies to --loss-type sigmoid only; ${config.lossType} ignores it: remove it`);
     validateConfig(config);
   } catch (err) {
     throw new UsageError((err as Error).message);

@@ -50,11 +50,12 @@ describe('dpoMetrics by hand', () => {
     const ls = dpoMetrics(policy, reference, { beta: 0.5, lossType: 'sigmoid', labelSmoothing: 0.2 });
     expect(ls.loss).toBeCloseTo(0.8 * Math.log1p(Math.exp(-1)) + 0.2 * Math.log1p(Math.exp(1)), 15);
   });
-  it('ipo averages log-probs over completion tokens; hinge is relu(1 - beta z)', () => {
+  it('ipo averages log-probs over completion tokens in its loss only (rewards and logps are of the sums, as TRL logs them); hinge is relu(1 - beta z)', () => {
     // ipo: z = (-0.5+1) - (-0.75+0.5) = 0.75; (z - 1/(2 beta))^2 = (0.75 - 1)^2.
     const ipo = dpoMetrics(policy, reference, { beta: 0.5, lossType: 'ipo', labelSmoothing: 0 });
     expect(ipo.loss).toBeCloseTo(0.0625, 15);
-    expect(ipo).toMatchObject({ 'rewards/chosen': 0.25, 'rewards/rejected': -0.125, 'logps/chosen': -0.5, 'logps/rejected': -0.75 });
+    // TRL f2cd577 dpo_trainer.py: chosen_rewards = beta * chosen_logratios (sums): 0.5 * (-1 + 2), 0.5 * (-3 + 2).
+    expect(ipo).toMatchObject({ 'rewards/chosen': 0.5, 'rewards/rejected': -0.5, 'logps/chosen': -1, 'logps/rejected': -3 });
     expect(dpoMetrics(policy, reference, { beta: 0.25, lossType: 'hinge', labelSmoothing: 0 }).loss).toBe(0.5);
     expect(dpoMetrics(policy, reference, { beta: 0.5, lossType: 'hinge', labelSmoothing: 0 }).loss).toBe(0);
   });

@@ -1,4 +1,5 @@
-// DPO as TRL's DPOTrainer (sigmoid with label smoothing, ipo, hinge). Training runs the dpoLoss kernel between the
+// DPO as TRL's DPOTrainer at f2cd577 (sigmoid, ipo, hinge; its rewards and logps metrics are of the token sums for
+// every loss, ipo averaging inside its loss only). Training runs the dpoLoss kernel between the
 // forward and the backward: it sums each sequence's completion log-probs, forms the pair losses and rewards against
 // the cached reference sums, and writes every token's loss weight (pairs averaged over the optimizer step's pairs).
 // Evaluation computes the same quantities in float64 on the host (dpoMetrics).
@@ -112,15 +113,8 @@ export function dpoObjective(ctx: ObjectiveContext, examples: DpoExample[], refe
         labelSmoothing: config.labelSmoothing,
         pairsTotal: windowPairs,
       };
-      const staged = await pairLossStep(ctx, batch, b, kernel, dropoutSeed, [
-        b.losses,
-        b.chosenRewards,
-        b.rejectedRewards,
-        b.seqLogps,
-        b.counts,
-      ]);
-      const avg = config.lossType === 'ipo';
-      const sums = ([losses, cr, rr, seq, counts]: Float32Array[]) => {
+      const staged = await pairLossStep(ctx, batch, b, kernel, dropoutSeed, [b.losses, b.chosenRewards, b.rejectedRewards, b.seqLogps]);
+      const sums = ([losses, cr, rr, seq]: Float32Array[]) => {
         const out: Record<string, number> = {};
         for (let p = 0; p < P; p++) {
           add(out, 'loss', losses[p]);
@@ -128,8 +122,8 @@ export function dpoObjective(ctx: ObjectiveContext, examples: DpoExample[], refe
           add(out, 'rewards/rejected', rr[p]);
           add(out, 'rewards/accuracies', cr[p] > rr[p] ? 1 : 0);
           add(out, 'rewards/margins', cr[p] - rr[p]);
-          add(out, 'logps/chosen', avg ? seq[p] / Math.max(1, counts[p]) : seq[p]);
-          add(out, 'logps/rejected', avg ? seq[P + p] / Math.max(1, counts[P + p]) : seq[P + p]);
+          add(out, 'logps/chosen', seq[p]);
+          add(out, 'logps/rejected', seq[P + p]);
         }
         return out;
       };
@@ -176,15 +170,16 @@ export function dpoMetrics(policy: SequenceLogps, reference: SequenceLogps, o: D
         : o.lossType === 'ipo'
           ? (z - 1 / (2 * o.beta)) ** 2
           : Math.max(0, 1 - o.beta * z);
-    const chosen = o.beta * (pc - avg(reference, c));
-    const rejected = o.beta * (pr - avg(reference, r));
+    // Rewards and logps of the sums whatever the loss (TRL: chosen_rewards = beta * chosen_logratios).
+    const chosen = o.beta * (policy.sums[c] - reference.sums[c]);
+    const rejected = o.beta * (policy.sums[r] - reference.sums[r]);
     m.loss += loss;
     m['rewards/chosen'] += chosen;
     m['rewards/rejected'] += rejected;
     m['rewards/accuracies'] += chosen > rejected ? 1 : 0;
     m['rewards/margins'] += chosen - rejected;
-    m['logps/chosen'] += pc;
-    m['logps/rejected'] += pr;
+    m['logps/chosen'] += policy.sums[c];
+    m['logps/rejected'] += policy.sums[r];
   }
   for (const k of Object.keys(m)) m[k] /= Math.max(1, pairs);
   return m;

@@ -147,15 +147,15 @@ describe('settings that would do nothing are refused, naming the flag', () => {
     expect(() => validateConfig({ ...defaultConfig('sft'), adamEpsilon: 1e-12 })).not.toThrow();
   });
 
-  it('label smoothing with the ipo or hinge loss (sigmoid only); 0 is fine with any loss', () => {
-    for (const lossType of ['ipo', 'hinge'] as const) {
+  it("label smoothing: none in TRL's DPO losses (refused with any of them, 0 is fine), SimPO's cDPO smoothing kept", () => {
+    for (const lossType of ['sigmoid', 'ipo', 'hinge'] as const) {
       const c = { ...defaultConfig('dpo'), lossType, labelSmoothing: 0.1 };
       expect(() => validateConfig(c)).toThrow(
-        `--label-smoothing (label_smoothing) applies to --loss-type sigmoid only; ${lossType} ignores it`,
+        "--label-smoothing (label_smoothing) is 0.1, and TRL's DPO losses that webtune offers (sigmoid, ipo, hinge) have no label smoothing",
       );
       expect(() => validateConfig({ ...c, labelSmoothing: 0 })).not.toThrow();
     }
-    expect(() => validateConfig({ ...defaultConfig('dpo'), labelSmoothing: 0.1 })).not.toThrow();
+    expect(() => validateConfig({ ...defaultConfig('simpo'), labelSmoothing: 0.1 })).not.toThrow();
   });
 
   it('save_minutes: 2 by default, 0 turns it off, a negative value is refused', () => {

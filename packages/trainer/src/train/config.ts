@@ -234,8 +234,10 @@ export const HYPER_PARAMS: HyperParam[] = [
     trl: 'label_smoothing',
     flag: 'label-smoothing',
     kind: num(0, 0.5),
-    only: ['dpo', 'simpo'],
-    help: 'Share of preference labels assumed wrong (robust "cDPO"); DPO sigmoid loss and SimPO only.',
+    // TRL f2cd577's DPO sigmoid loss has none (its label_smoothing is for the robust and exo_pair losses, which webtune
+    // does not offer); its CPO trainer applies it to SimPO as cDPO does.
+    only: ['simpo'],
+    help: "Share of preference labels assumed wrong (cDPO smoothing of the SimPO loss, as TRL's CPO trainer applies it).",
   },
   {
     key: 'desirableWeight',
@@ -505,10 +507,11 @@ export function validateConfig(c: TrainConfig): void {
     throw new ConfigValueError(
       '--adam-epsilon (adam_epsilon) is 0: AdamW would divide 0 by 0 wherever a gradient is zero (LoRA A at step 1, its B starting at zero), making the adapter NaN; give a small positive value (TRL: 1e-8)',
     );
-  // TRL warns and ignores it; here a setting that does nothing is refused, as the other method's flags are.
-  if (c.method === 'dpo' && c.labelSmoothing > 0 && c.lossType !== 'sigmoid')
+  // A training_config.json or a studio config may still carry one (the CLI refuses the flag for DPO by name): TRL's
+  // DPO would ignore it for every loss webtune offers (dpo_trainer.py's sigmoid, ipo and hinge read no smoothing).
+  if (c.method === 'dpo' && c.labelSmoothing > 0)
     throw new ConfigValueError(
-      `--label-smoothing (label_smoothing) applies to --loss-type sigmoid only; ${c.lossType} ignores it: remove it or use sigmoid`,
+      `--label-smoothing (label_smoothing) is ${c.labelSmoothing}, and TRL's DPO losses that webtune offers (sigmoid, ipo, hinge) have no label smoothing (TRL reads it for its robust and exo_pair losses only): set it to 0`,
     );
   if (c.method === 'dpo' || c.method === 'kto') {
     const allowed: readonly string[] = LOSS_TYPES[c.method];

@@ -52,7 +52,6 @@ gpuTest('DPO: the first logged loss is ln 2 and every reward 0 (policy == refere
   for (const parentAdapterId of [null, sft.id]) {
     for (const [lossType, labelSmoothing, want] of [
       ['sigmoid', 0, LN2],
-      ['sigmoid', 0.2, LN2], // -(1-ls) logsigmoid(0) - ls logsigmoid(0)
       ['ipo', 0, (1 / (2 * 0.1)) ** 2],
       ['hinge', 0, 1],
     ] as const) {

@@ -17,7 +17,7 @@ export interface DpoSumsRef {
 export interface DpoPairsRef {
   /** [P] per-pair losses, not normalised. */
   losses: Float64Array;
-  /** [P] beta * (pc - rc) and beta * (pr - rr), with averaged log-probs for ipo, simpo and orpo (the last two: rc = rr = 0). */
+  /** [P] beta * (pc - rc) and beta * (pr - rr): of the sums for sigmoid, hinge and ipo (whose loss alone averages), of the averages for simpo and orpo (rc = rr = 0). */
   chosenRewards: Float64Array;
   rejectedRewards: Float64Array;
   /** [S] dLoss/dNLL of one unit of mask in each sequence, Loss = sum_p loss_p / pairsTotal. */
@@ -106,8 +106,11 @@ export function dpoPairsRef(
       losses[c] = Math.max(1 - beta * z, 0);
       dz = 1 - beta * z > 0 ? -beta : 0;
     }
-    chosenRewards[c] = beta * chosenRatio;
-    rejectedRewards[c] = beta * rejectedRatio;
+    // TRL's DPO rewards are of the token-summed log-ratios whatever the loss: ipo's averages stay in its loss
+    // (dpo_trainer.py at f2cd577: chosen_rewards = beta * chosen_logratios). simpo's and orpo's are of the averages.
+    const summed = lossType === 'ipo';
+    chosenRewards[c] = beta * (summed ? seqLogps[c] - rc : chosenRatio);
+    rejectedRewards[c] = beta * (summed ? seqLogps[r] - rr : rejectedRatio);
     tokenWeights[c] = (-dz * dzc) / nc / pairsTotal + (orpo ? 0 : chosenWeight);
     tokenWeights[r] = (-dz * dzr) / nr / pairsTotal;
     rowWeights[c] = orpo ? chosenWeight : 0;

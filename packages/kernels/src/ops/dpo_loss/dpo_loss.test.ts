@@ -70,11 +70,12 @@ describe('dpoLossRef', () => {
     [wc, wr] = tokenWeights(r.weights);
     expect([wc, wr]).toEqual([0.1 / 4, -0.1 / 4]);
 
-    // ipo averages over completion tokens: (-10 + 11)/2 - (-14 + 12)/4 = 1; loss = (1 - 1/0.2)^2
+    // ipo averages over completion tokens in its loss: (-10 + 11)/2 - (-14 + 12)/4 = 1; loss = (1 - 1/0.2)^2. Its
+    // rewards are of the sums, as TRL f2cd577 logs them (beta * chosen_logratios): 0.1 * 1 and 0.1 * -2.
     r = onePair(opts('ipo', 0.1));
     expect(r.losses[0]).toBeCloseTo(16, 13);
-    expect(r.chosenRewards[0]).toBeCloseTo(0.05, 14);
-    expect(r.rejectedRewards[0]).toBeCloseTo(-0.05, 14);
+    expect(r.chosenRewards[0]).toBeCloseTo(0.1, 14);
+    expect(r.rejectedRewards[0]).toBeCloseTo(-0.2, 14);
     [wc, wr] = tokenWeights(r.weights);
     expect(wc).toBeCloseTo(8 / 2, 13); // dloss/dz = 2 (1 - 5) = -8, over 2 chosen tokens
     expect(wr).toBeCloseTo(-8 / 4, 13);

@@ -99,6 +99,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   var pr = seq_logps[r];
   var rc = ref_logps[c];
   var rr = ref_logps[r];
+  // TRL's DPO rewards are of the token-summed log-ratios whatever the loss: ipo averages for its loss only.
+  let summed_chosen = pc - rc;
+  let summed_rejected = pr - rr;
   // A sequence without completion tokens (not valid DPO data) averages over 1, not 0: no NaN.
   let n_c = max(counts[c], 1.0);
   let n_r = max(counts[r], 1.0);
@@ -163,7 +166,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
   if (chosen && lid == 0u) {
     losses[pair] = loss;
-    chosen_rewards[pair] = p.beta * chosen_ratio;
-    rejected_rewards[pair] = p.beta * rejected_ratio;
+    let ipo = p.loss_type == IPO;
+    chosen_rewards[pair] = p.beta * select(chosen_ratio, summed_chosen, ipo);
+    rejected_rewards[pair] = p.beta * select(rejected_ratio, summed_rejected, ipo);
   }
 }
