@@ -63,6 +63,8 @@ mkdirSync(abRun);
 const notAbRun = path('not-ab-run');
 mkdirSync(notAbRun);
 writeFileSync(join(notAbRun, 'ab-run.json'), '{}');
+/** `train --method sft` on the fixture model and data, into `out`, with `extra` flags. */
+const trainSft = (...extra: string[]) => ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, ...extra];
 /** `ab`'s first step, without the two models. */
 const abAnswers = ['ab', '--model', MODEL, '--prompts', promptsFile, '--out', out];
 const SHIPPED_SFT = join(REPO, 'apps', 'studio', 'public', 'demo', 'adapters', 'quick', 'sft');
@@ -175,17 +177,17 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
     },
     {
       name: 'an unknown flag',
-      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--lerning-rate', '1e-4'],
+      args: trainSft('--lerning-rate', '1e-4'),
       expect: ['unknown option --lerning-rate: did you mean --learning-rate? (see `pnpm cli train --help`)'],
     },
     {
       name: "an unknown flag by TRL's name",
-      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--per_device_train_batch_size', '4'],
+      args: trainSft('--per_device_train_batch_size', '4'),
       expect: ['unknown option --per_device_train_batch_size: did you mean --batch-size?'],
     },
     {
       name: 'an unknown flag like no other',
-      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--flux-capacitor', '1'],
+      args: trainSft('--flux-capacitor', '1'),
       expect: ['unknown option --flux-capacitor (see `pnpm cli train --help`)'],
     },
     {
@@ -200,12 +202,12 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
     },
     {
       name: 'a flag given twice',
-      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--max-steps', '3', '--max-steps', '5'],
+      args: trainSft('--max-steps', '3', '--max-steps', '5'),
       expect: ['--max-steps is given 2 times (3, 5): give it once'],
     },
     {
       name: 'a learning rate of 0',
-      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--learning-rate', '0'],
+      args: trainSft('--learning-rate', '0'),
       expect: ['--learning-rate (learning_rate) is 0'],
     },
     {
@@ -220,7 +222,7 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
     },
     {
       name: '--resume with --runtime dawn (its checkpoints end with the command)',
-      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--resume', '--runtime', 'dawn'],
+      args: trainSft('--resume', '--runtime', 'dawn'),
       expect: [
         '--resume goes on from a checkpoint in the browser profile: with --runtime dawn checkpoints end with the command; resume with --runtime browser',
       ],
@@ -232,42 +234,42 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
     },
     {
       name: '--overwrite with --resume',
-      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--overwrite', '--resume'],
+      args: trainSft('--overwrite', '--resume'),
       expect: ['--overwrite starts over and --resume goes on: give one of them'],
     },
     {
       name: '--learning-rate abc',
-      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--learning-rate', 'abc'],
+      args: trainSft('--learning-rate', 'abc'),
       expect: ['--learning-rate must be a number', '"abc"'],
     },
     {
       name: '--lora-r 0',
-      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--lora-r', '0'],
+      args: trainSft('--lora-r', '0'),
       expect: ['--lora-r', 'must be between 1 and', 'got 0'],
     },
     {
       name: '--lr-scheduler-type foo',
-      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--lr-scheduler-type', 'foo'],
+      args: trainSft('--lr-scheduler-type', 'foo'),
       expect: ['--lr-scheduler-type', 'linear, cosine', '"foo"'],
     },
     {
       name: '--target-modules foo_proj',
-      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--target-modules', 'q_proj,foo_proj'],
+      args: trainSft('--target-modules', 'q_proj,foo_proj'),
       expect: ['--target-modules', 'unknown module foo_proj', 'q_proj, k_proj'],
     },
     {
       name: '--use-rslora given a value (it is a bare flag)',
-      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--use-rslora=yes'],
+      args: trainSft('--use-rslora=yes'),
       expect: ["Option '--use-rslora' does not take an argument", 'pnpm cli train --help'],
     },
     {
       name: 'train: --beta with --method sft',
-      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--beta', '0.2'],
+      args: trainSft('--beta', '0.2'),
       expect: ['--beta is a --method dpo|kto|orpo|simpo setting, ignored by --method sft: remove it'],
     },
     {
       name: 'train: --loss-type and --label-smoothing with --method sft',
-      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--loss-type', 'ipo', '--label-smoothing', '0.1'],
+      args: trainSft('--loss-type', 'ipo', '--label-smoothing', '0.1'),
       expect: [
         '--loss-type is a --method dpo|kto setting; --label-smoothing is a --method simpo setting, ignored by --method sft: remove them',
       ],
@@ -339,7 +341,7 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
     },
     {
       name: '--memory-budget-gib abc',
-      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--memory-budget-gib', 'abc'],
+      args: trainSft('--memory-budget-gib', 'abc'),
       expect: ['--memory-budget-gib must be a number (got "abc")'],
     },
     {
@@ -474,7 +476,7 @@ describe('refused before the browser starts (a UsageError: one line, exit 2)', (
     },
     {
       name: 'train: --eval-steps without --eval-strategy steps',
-      args: ['train', '--method', 'sft', '--model', LLAMA, '--data', sft, '--out', out, '--eval-steps', '5'],
+      args: trainSft('--eval-steps', '5'),
       expect: ['--eval-steps sets the steps between evaluations of --eval-strategy steps; with --eval-strategy no it would be ignored'],
     },
     {
