@@ -94,4 +94,15 @@ describe('prepareKto', () => {
     expect(kto.dropped).toEqual(sft.dropped);
     expect(kto.dropped[0].line).toBe(2);
   });
+
+  it('keeps a cut completion whole beside its row, for the KL rows (an SFT row does not carry it)', () => {
+    const rows: KtoRow[] = [{ kind: 'prompt-completion', prompt: 'Hello', completion: ' world '.repeat(20), label: true }];
+    const [e] = prepareKto(tok, rows, [1], 16).examples;
+    const whole = prepareKto(tok, rows, [1], 1024).examples[0].seq;
+    expect(e.seq.ids).toEqual(whole.ids.slice(0, 16));
+    expect(e.seq.fullCompletion).toEqual(whole.ids.slice(whole.completionStart));
+    expect(whole.fullCompletion).toBeUndefined(); // not cut: nothing kept twice
+    const { label: _, ...sftRow } = rows[0];
+    expect(prepareSft(tok, [sftRow], [1], 16).examples[0].seq.fullCompletion).toBeUndefined();
+  });
 });

@@ -18,6 +18,7 @@ export function prepareKto(tok: TextTokenizer, rows: KtoRow[], lines: number[], 
     rows.map(({ label: _, ...row }) => row),
     lines,
     maxLength,
+    { keepFullCompletion: true },
   );
   const labels = new Map(lines.map((line, i) => [line, rows[i].label]));
   return {

@@ -31,6 +31,12 @@ export interface Sequence {
   ids: number[];
   completionStart: number;
   lossSpans?: [number, number][];
+  /**
+   * The completion's ids before max_length cut them, where it did: KTO's KL rows pair this completion with another
+   * row's prompt, and TRL truncates that pairing only as a whole (kto_trainer.py's collator), so a shorter prompt
+   * keeps more of it.
+   */
+  fullCompletion?: number[];
 }
 export interface SftExample {
   line: number;
@@ -60,6 +66,8 @@ export interface LossOptions {
   completionOnlyLoss?: boolean;
   /** messages rows: loss on assistant turns only (TRL's assistant_only_loss; webtune's default true). */
   assistantOnlyLoss?: boolean;
+  /** Keep a cut completion whole beside the cut row (Sequence.fullCompletion): KTO's KL rows need it. */
+  keepFullCompletion?: boolean;
 }
 
 /** Generic reasons (the text before ": "), for counting. */
@@ -90,7 +98,7 @@ export function prepareSft(
   checkArgs(rows, lines, maxLength);
   if (rows.some((r) => r.kind === 'messages' || r.kind === 'conversational-prompt-completion')) tok.requireChatTemplate();
   return prepare(rows, lines, (row, out) => {
-    const seq = truncate(sftSequence(tok, row, options), maxLength, tok.size, out);
+    const seq = truncate(sftSequence(tok, row, options), maxLength, tok.size, out, options.keepFullCompletion);
     return { example: (line) => ({ line, seq }), seqs: [seq] };
   });
 }
@@ -288,7 +296,13 @@ function requirePrefix(tok: TextTokenizer, promptIds: number[], ids: number[]) {
 }
 
 /** `seq` cut to maxLength keeping the start; refused when no loss token remains. */
-function truncate(seq: Sequence, maxLength: number, size: number, out: PreparedData<unknown> & { rowTruncated?: boolean }): Sequence {
+function truncate(
+  seq: Sequence,
+  maxLength: number,
+  size: number,
+  out: PreparedData<unknown> & { rowTruncated?: boolean },
+  keepFullCompletion = false,
+): Sequence {
   const P = seq.completionStart;
   if (P >= maxLength && P > 0)
     throw new RowRefused(
@@ -299,7 +313,12 @@ function truncate(seq: Sequence, maxLength: number, size: number, out: PreparedD
   if (seq.ids.length > maxLength) {
     out.rowTruncated = true;
     const spans = seq.lossSpans?.map(([a, b]): [number, number] => [a, Math.min(b, maxLength)]).filter(([a, b]) => b > a);
-    cut = { ids: seq.ids.slice(0, maxLength), completionStart: P, ...(spans ? { lossSpans: spans } : {}) };
+    cut = {
+      ids: seq.ids.slice(0, maxLength),
+      completionStart: P,
+      ...(spans ? { lossSpans: spans } : {}),
+      ...(keepFullCompletion ? { fullCompletion: seq.ids.slice(P) } : {}),
+    };
   }
   for (const id of cut.ids)
     if (!Number.isInteger(id) || id < 0 || id >= size) throw new Error(`token id ${id} is outside the tokenizer's ${size} ids`);

@@ -45,6 +45,18 @@ describe('KTO pairing and unpairing', () => {
     ]);
     expect(klSequences(seqs, 4)[0]).toEqual({ ids: [1, 2, 30, 31], completionStart: 2 });
   });
+  it("takes the neighbour's whole completion where max_length cut it in its own row (TRL truncates the KL row as a whole)", () => {
+    // max_length 5: row 0 (prompt of 3) kept 2 of its 4 completion tokens; row 1's prompt is 1 token, so its KL row
+    // holds 4 of them, as TRL's collator cuts [8] + [40, 41, 42, 43] to 5.
+    const seqs = [
+      { ids: [1, 2, 3, 40, 41], completionStart: 3, fullCompletion: [40, 41, 42, 43] },
+      { ids: [8, 9], completionStart: 1 },
+    ];
+    expect(klSequences(seqs, 5)).toEqual([
+      { ids: [1, 2, 3, 9], completionStart: 3 },
+      { ids: [8, 40, 41, 42, 43], completionStart: 1 },
+    ]);
+  });
   it('clamps the KL estimate at 0', () => {
     expect(ktoKl([-5, -6], [-4, -4])).toBe(0);
     expect(ktoKl([-3, -4], [-4, -4])).toBe(0.5);

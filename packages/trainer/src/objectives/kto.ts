@@ -60,12 +60,16 @@ export function unpairDpo(pairs: DpoExample[]): KtoExample[] {
   return out;
 }
 
-/** The KL rows of a micro-batch: row i's prompt + row (i - 1 mod n)'s completion, cut to maxLength keeping the start. */
+/**
+ * The KL rows of a micro-batch: row i's prompt + row (i - 1 mod n)'s whole completion (before max_length cut it in its
+ * own row), cut to maxLength keeping the start, as TRL's collator cuts prompt_ids + KL_completion_ids.
+ */
 export function klSequences(seqs: Sequence[], maxLength: number): Sequence[] {
   const n = seqs.length;
   return seqs.map((s, i) => {
     const other = seqs[(i - 1 + n) % n];
-    const ids = [...s.ids.slice(0, s.completionStart), ...other.ids.slice(other.completionStart)].slice(0, maxLength);
+    const completion = other.fullCompletion ?? other.ids.slice(other.completionStart);
+    const ids = [...s.ids.slice(0, s.completionStart), ...completion].slice(0, maxLength);
     return { ids, completionStart: s.completionStart };
   });
 }
