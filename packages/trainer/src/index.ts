@@ -178,6 +178,7 @@ export {
   LOSS_TYPES,
   METHOD_NAMES,
   METHODS,
+  paramValue,
   parseDecimal,
   rangeText,
   setFromText,

@@ -6,9 +6,12 @@ import {
   HYPER_PARAMS,
   METHOD_NAMES,
   METHODS,
+  paramValue,
   rangeText,
   setFromText,
+  type TrainConfig,
   type TrainEvent,
+  type TrainMethod,
   type TrainResult,
   validateConfig,
 } from '@webtune/trainer';
@@ -31,14 +34,14 @@ import {
 } from './shared.ts';
 
 type Param = (typeof HYPER_PARAMS)[number];
-const paramOf = (c: ReturnType<typeof defaultConfig>, p: Param) =>
-  (p.lora ? (c.lora as unknown as Record<string, unknown>) : (c as unknown as Record<string, unknown>))[p.key];
+/** Each method's defaults, read once for the help and the flags' types. */
+const DEFAULTS = Object.fromEntries(METHODS.map((m) => [m, defaultConfig(m)])) as Record<TrainMethod, TrainConfig>;
 
 /**
  * A boolean hyper-parameter off by default (in SFT's config) is a bare flag (--use-rslora); the others take a value
  * (--assistant-only-loss false).
  */
-const isBare = (p: Param) => p.kind.type === 'boolean' && paramOf(defaultConfig('sft'), p) === false;
+const isBare = (p: Param) => p.kind.type === 'boolean' && paramValue(DEFAULTS.sft, p) === false;
 
 /** What the flag takes, as help shows it: N, a|b, a list; nothing for a bare flag. */
 function placeholder(p: Param): string {
@@ -49,12 +52,12 @@ function placeholder(p: Param): string {
   return 'N';
 }
 
-/** "default 0.0002 (DPO, KTO: 0.00005); between 0 and 1": each method's default, grouped by value, and the range. */
+/** "default 5e-5 (SFT: 2e-4); between 0 and 1": each method's default, grouped by value, and the range. */
 function defaultsText(p: Param): string {
   const methods = METHODS.filter((m) => !p.only || p.only.includes(m));
   const byValue = new Map<string, string[]>();
   for (const m of methods) {
-    const v = paramOf(defaultConfig(m), p);
+    const v = paramValue(DEFAULTS[m], p);
     const text = Array.isArray(v) ? v.join(',') : typeof v === 'number' ? numberText(v) : String(v);
     byValue.set(text, [...(byValue.get(text) ?? []), METHOD_NAMES[m].short]);
   }

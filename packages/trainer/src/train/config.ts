@@ -434,7 +434,8 @@ export class ConfigValueError extends Error {
   override name = 'ConfigValueError';
 }
 
-function read(c: TrainConfig, p: HyperParam): unknown {
+/** A hyper-parameter's value in a config (the LoRA ones in its `lora`). */
+export function paramValue(c: TrainConfig, p: HyperParam): unknown {
   return p.lora ? c.lora[p.key as keyof LoraConfig] : c[p.key as keyof TrainConfig];
 }
 
@@ -469,7 +470,7 @@ export function validateConfig(c: TrainConfig): void {
   if (!(METHODS as readonly string[]).includes(c.method))
     throw new ConfigValueError(`method must be one of ${METHODS.join(', ')}; got "${c.method}"`);
   for (const p of HYPER_PARAMS) {
-    const v = read(c, p);
+    const v = paramValue(c, p);
     const where = `--${p.flag} (${p.trl})`;
     if (p.kind.type === 'enum') {
       const choices = choicesFor(p.kind, c.method);
@@ -600,7 +601,7 @@ export function toTrlConfig(
   };
   for (const p of HYPER_PARAMS) {
     if (p.lora || (p.only && !p.only.includes(c.method))) continue;
-    out[p.trl] = read(c, p);
+    out[p.trl] = paramValue(c, p);
   }
   if (c.method === 'simpo') out.loss_type = 'simpo';
   if (c.evalStrategy !== 'no') {
