@@ -154,15 +154,15 @@ describe('fetchModelFiles against the standalone Hub mock', () => {
     expect(Buffer.from(await readWhole(got.safetensors.get('model.safetensors')!)).equals(disk('model.safetensors'))).toBe(true);
     const last = new Map(events.map((e) => [e.file, e]));
     for (const [file, e] of last) expect([file, e.loaded, e.total, e.cached]).toEqual([file, disk(file).length, disk(file).length, false]);
-    // The four files, and chat_template.jinja, generation_config.json and special_tokens_map.json, which this repo does
-    // not have (404): transformers looks for them too.
-    expect(seen.map((s) => s.authorization)).toEqual([null, null, null, null, null, null, null]);
+    // The four files and chat_template.jinja, which this repo does not have (404): transformers looks for it too.
+    // (generation_config.json and special_tokens_map.json only for a merged export: passThrough.)
+    expect(seen.map((s) => s.authorization)).toEqual([null, null, null, null, null]);
   });
 
   it('sends "Authorization: Bearer <token>" when a token is given, and loads a gated repo with it', async () => {
     seen.length = 0;
     await fetchModelFiles({ kind: 'hub', repo: 'webtune-test/gated-llama', endpoint: hub.url, token: 'hf_abc' });
-    expect(seen.length).toBe(7); // the four files and the absent chat_template.jinja, generation_config.json and special_tokens_map.json
+    expect(seen.length).toBe(5); // the four files and the absent chat_template.jinja
     expect(seen.every((s) => s.authorization === 'Bearer hf_abc')).toBe(true);
   });
 
@@ -330,8 +330,17 @@ describe('fetchModelFiles against the standalone Hub mock', () => {
       ['m/model.safetensors', weights],
     ];
     const passed = async (extra: [string, Blob][]) =>
-      Object.fromEntries((await fetchModelFiles({ kind: 'files', files: new Map([...base, ...extra]), id: 'm' })).passThrough);
+      Object.fromEntries(
+        (await fetchModelFiles({ kind: 'files', files: new Map([...base, ...extra]), id: 'm' }, { passThrough: true })).passThrough,
+      );
     expect(await passed([])).toEqual({});
+    // Loading for training does not read them.
+    const loaded = await fetchModelFiles({
+      kind: 'files',
+      files: new Map([...base, ['m/generation_config.json', new Blob(['{}'])]]),
+      id: 'm',
+    });
+    expect(loaded.passThrough.size).toBe(0);
     const generation = '{\n  "eos_token_id": [151645, 151643],\n  "temperature": 0.7\n}\n';
     const special = '{"eos_token": "<|im_end|>"}';
     expect(

@@ -38,8 +38,9 @@ export interface ModelFiles {
    */
   chatTemplateFile?: 'chat_template.jinja';
   /**
-   * The base's generation_config.json and special_tokens_map.json where it has them (JSON text as stored): nothing
-   * here reads them, a merged export copies them as they are (export/hf-folder.ts), as save_pretrained would.
+   * The base's generation_config.json and special_tokens_map.json where it has them (JSON text as stored), read only
+   * when options.passThrough asks: a merged export copies them as they are (export/hf-folder.ts), as save_pretrained
+   * would; nothing else reads them.
    */
   passThrough: Map<string, string>;
   /**
@@ -67,6 +68,8 @@ export interface FetchModelOptions {
    * hash for reproducible runs, or clearModelCache() to pick up new commits.
    */
   cache?: boolean;
+  /** Also read the files a merged export copies (ModelFiles.passThrough); loading for training needs none of them. */
+  passThrough?: boolean;
 }
 
 export type ModelSourceErrorKind =
@@ -923,7 +926,7 @@ export async function fetchModelFiles(source: ModelSource, options: FetchModelOp
   );
 
   const passThrough = new Map<string, string>();
-  for (const file of PASS_THROUGH_FILES) {
+  for (const file of options.passThrough ? PASS_THROUGH_FILES : []) {
     const got = await read(file, () => {});
     const text = 'missing' in got ? null : jsonOrNull(got);
     if (text !== null) passThrough.set(file, text);

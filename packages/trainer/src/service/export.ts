@@ -81,7 +81,7 @@ async function formatFiles({ loaded, shelf, datasets }: ExportContext, request: 
   if (request.format === 'trl-run') return trlRun({ loaded, shelf, datasets }, request, chain);
   if (request.format === 'gguf-lora')
     return [ggufLoraFile(loaded.model.config, chain, { type: floatDType('gguf-lora', request.dtype), name })];
-  const files = await fetchModelFiles(loaded.source, { cache: loaded.cache });
+  const files = await fetchModelFiles(loaded.source, { cache: loaded.cache, passThrough: request.format === 'merged' });
   // Headers now; each tensor is read from its file when the writer reaches it, a block of rows at a time.
   const base = await openCheckpoint(files.config, files.safetensors);
   const tokenizer = { json: JSON.parse(files.tokenizerJson), config: JSON.parse(files.tokenizerConfig) };
