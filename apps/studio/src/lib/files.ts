@@ -142,8 +142,9 @@ export async function writeFolder(parent: FileSystemDirectoryHandle, name: strin
   const made: string[] = [];
   const open: FileSystemWritableFileStream[] = [];
   let current = name;
+  let dir: FileSystemDirectoryHandle | null = null;
   try {
-    const dir = await parent.getDirectoryHandle(name, { create: true });
+    dir = await parent.getDirectoryHandle(name, { create: true });
     for (const f of files) {
       current = `${name}/${f.name}`;
       if (!(await exists(dir.getFileHandle(f.name)))) made.push(f.name);
@@ -154,10 +155,7 @@ export async function writeFolder(parent: FileSystemDirectoryHandle, name: strin
   } catch (e) {
     await Promise.all(open.map((w) => w.abort().catch(() => {})));
     if (!folderExisted) await parent.removeEntry(name, { recursive: true }).catch(() => {});
-    else {
-      const dir = await parent.getDirectoryHandle(name).catch(() => null);
-      await Promise.all(made.map((n) => dir?.removeEntry(n).catch(() => {})));
-    }
+    else await Promise.all(made.map((n) => dir?.removeEntry(n).catch(() => {})));
     throw new Error(
       `${current} could not be written (${errText(e)}). Nothing was saved: the folder you picked is as it was. Free some disk space or pick another folder, or use "Download .zip".`,
     );
